@@ -1,0 +1,123 @@
+"""Configuration classes. Every setting comes from an environment variable.
+
+Development and Testing have safe defaults; Production fails closed when a
+secret it cannot work without is missing.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(_env(name, str(default)))
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    return (_env(name, "1" if default else "0") or "").lower() in {"1", "true", "yes", "on"}
+
+
+#: The sandbox accepts any key starting ``sk_test_``; this one marks "no real Stripe".
+SANDBOX_SECRET_KEY = "sk_test_sandbox"
+SANDBOX_PUBLISHABLE_KEY = "pk_test_sandbox"
+SANDBOX_WEBHOOK_SECRET = "whsec_sandbox"
+SANDBOX_API_BASE = "http://127.0.0.1:12111"
+
+
+class Config:
+    SECRET_KEY = _env("SECRET_KEY", "dev-only-not-secret")
+    SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL")  # None: a SQLite file in the instance folder
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+
+    # Stripe: with no secret key the portal runs against the built-in sandbox.
+    STRIPE_SECRET_KEY = _env("STRIPE_SECRET_KEY")
+    STRIPE_PUBLISHABLE_KEY = _env("STRIPE_PUBLISHABLE_KEY")
+    STRIPE_WEBHOOK_SECRET = _env("STRIPE_WEBHOOK_SECRET")
+    STRIPE_API_BASE = _env("STRIPE_API_BASE")
+    STRIPE_MAX_NETWORK_RETRIES = _env_int("STRIPE_MAX_NETWORK_RETRIES", 1)
+    STRIPE_TIMEOUT_SECONDS = _env_int("STRIPE_TIMEOUT_SECONDS", 20)
+
+    # Plans (minor units); `flask billing bootstrap` creates them by lookup key.
+    BILLING_CURRENCY = _env("BILLING_CURRENCY", "usd")
+    BILLING_ONBOARDING_FEE = _env_int("BILLING_ONBOARDING_FEE", 49900)
+    BILLING_MONTHLY_PRICE = _env_int("BILLING_MONTHLY_PRICE", 9900)
+    BILLING_SEMIANNUAL_PRICE = _env_int("BILLING_SEMIANNUAL_PRICE", 49900)
+
+    MAIL_SERVER = _env("MAIL_SERVER")
+    MAIL_PORT = _env_int("MAIL_PORT", 25)
+    MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
+    MAIL_USERNAME = _env("MAIL_USERNAME")
+    MAIL_PASSWORD = _env("MAIL_PASSWORD")
+    MAIL_DEFAULT_SENDER = _env("MAIL_DEFAULT_SENDER", "Practice Billing <billing@localhost>")
+
+    RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_THROTTLE = _env("LOGIN_THROTTLE", "5 per minute")
+
+    # argon2id; defaults are above OWASP's minimum (m=19 MiB, t=2, p=1).
+    ARGON2_TIME_COST = _env_int("ARGON2_TIME_COST", 3)
+    ARGON2_MEMORY_COST_KIB = _env_int("ARGON2_MEMORY_COST_KIB", 65536)
+    ARGON2_PARALLELISM = _env_int("ARGON2_PARALLELISM", 4)
+
+    PASSWORD_RESET_MAX_AGE = _env_int("PASSWORD_RESET_MAX_AGE", 3600)
+    EMAIL_VERIFY_MAX_AGE = _env_int("EMAIL_VERIFY_MAX_AGE", 7 * 24 * 3600)
+    API_TOKEN_TTL_SECONDS = _env_int("API_TOKEN_TTL_SECONDS", 24 * 3600)
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    PREFERRED_URL_SCHEME = _env("PREFERRED_URL_SCHEME", "http")
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+
+    SANDBOX_DATABASE = _env("SANDBOX_DATABASE")  # None: sandbox.sqlite in the instance folder
+    SANDBOX_WEBHOOK_URL = _env("SANDBOX_WEBHOOK_URL", "http://127.0.0.1:5000/webhooks/stripe")
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SECRET_KEY = "testing-secret"
+    # Cheap hashing keeps the suite fast; production parameters are tested separately.
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST_KIB = 1024
+    ARGON2_PARALLELISM = 1
+    STRIPE_MAX_NETWORK_RETRIES = 0
+    STRIPE_TIMEOUT_SECONDS = 5
+    MAIL_SERVER = None
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    PREFERRED_URL_SCHEME = "https"
+
+    @classmethod
+    def validate(cls) -> None:
+        """Refuse to start without the secrets production cannot run safely without."""
+        missing = [
+            name
+            for name, value in (
+                ("SECRET_KEY", _env("SECRET_KEY")),
+                ("DATABASE_URL", _env("DATABASE_URL")),
+                ("STRIPE_WEBHOOK_SECRET", _env("STRIPE_WEBHOOK_SECRET")),
+            )
+            if not value
+        ]
+        if missing:
+            raise RuntimeError(f"Production configuration is missing: {', '.join(missing)}")
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}

@@ -1,0 +1,135 @@
+"""The practice billing portal: ``create_app`` reads as the table of contents."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask, render_template
+
+from config import CONFIGS, SANDBOX_API_BASE, SANDBOX_PUBLISHABLE_KEY, SANDBOX_SECRET_KEY, SANDBOX_WEBHOOK_SECRET, Config
+
+
+def create_app(config_class: type[Config] | str | None = None, **overrides: object) -> Flask:
+    if config_class is None or isinstance(config_class, str):
+        config_class = CONFIGS[config_class or os.environ.get("PORTAL_ENV", "development")]
+    if hasattr(config_class, "validate"):
+        config_class.validate()
+
+    app = Flask(
+        __name__,
+        template_folder="../templates",
+        static_folder="../static",
+        instance_relative_config=True,
+    )
+    app.config.from_object(config_class)
+    app.config.update(overrides)
+    os.makedirs(app.instance_path, exist_ok=True)
+    configure_database_url(app)
+    configure_stripe(app)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_template_context(app)
+    configure_logging(app)
+    return app
+
+
+def configure_database_url(app: Flask) -> None:
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        path = os.path.join(app.instance_path, "portal.sqlite")
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("postgres://") or uri.startswith("postgresql://"):
+        # psycopg 3 is the driver we ship.
+        app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri.split("://", 1)[1]
+    if uri.startswith("sqlite"):
+        # SQLite: wait for a writer instead of failing with "database is locked".
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+
+
+def configure_stripe(app: Flask) -> None:
+    """No secret key: the built-in sandbox, with its keys and address."""
+    cfg = app.config
+    sandbox = not cfg.get("STRIPE_SECRET_KEY")
+    cfg["STRIPE_SANDBOX"] = sandbox
+    if sandbox:
+        cfg["STRIPE_SECRET_KEY"] = SANDBOX_SECRET_KEY
+        cfg["STRIPE_PUBLISHABLE_KEY"] = cfg.get("STRIPE_PUBLISHABLE_KEY") or SANDBOX_PUBLISHABLE_KEY
+        cfg["STRIPE_WEBHOOK_SECRET"] = cfg.get("STRIPE_WEBHOOK_SECRET") or SANDBOX_WEBHOOK_SECRET
+        cfg["STRIPE_API_BASE"] = cfg.get("STRIPE_API_BASE") or SANDBOX_API_BASE
+    base = cfg.get("STRIPE_API_BASE") or "https://api.stripe.com"
+    cfg["STRIPE_API_BASE_EFFECTIVE"] = base.rstrip("/")
+    cfg["STRIPE_JS_URL"] = (
+        f"{base.rstrip('/')}/v3/" if cfg.get("STRIPE_API_BASE") else "https://js.stripe.com/v3/"
+    )
+
+
+def register_extensions(app: Flask) -> None:
+    from portal.extensions import csrf, db, limiter, login_manager, mail, migrate
+    from portal.security import init_security_headers
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Log in to see that page."
+    login_manager.login_message_category = "info"
+    csrf.init_app(app)
+    limiter.init_app(app)
+    mail.init_app(app)
+    init_security_headers(app)
+
+    from portal.billing.gateway import init_stripe_client
+
+    init_stripe_client(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from portal.auth.views import bp as auth_bp
+    from portal.main.views import bp as main_bp
+
+    for blueprint in (main_bp, auth_bp):
+        app.register_blueprint(blueprint)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFError
+
+    def render_error(error):
+        code = getattr(error, "code", 500) or 500
+        description = getattr(error, "description", "Something went wrong.")
+        return render_template("errors/error.html", code=code, description=description), code
+
+    for code in (400, 403, 404, 405, 422, 429, 500):
+        app.register_error_handler(code, render_error)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        description = "Your form expired or was sent from elsewhere. Reload the page and try again."
+        return render_template("errors/error.html", code=400, description=description), 400
+
+
+def register_commands(app: Flask) -> None:
+    from portal.cli import create_admin_command, seed_demo_command
+
+    app.cli.add_command(create_admin_command)
+    app.cli.add_command(seed_demo_command)
+
+
+def register_template_context(app: Flask) -> None:
+    @app.context_processor
+    def inject_stripe_settings() -> dict:
+        return {
+            "stripe_publishable_key": app.config["STRIPE_PUBLISHABLE_KEY"],
+            "stripe_js_url": app.config["STRIPE_JS_URL"],
+        }
+
+
+def configure_logging(app: Flask) -> None:
+    # The SDK logs request and response bodies at DEBUG; keep them out of our logs.
+    logging.getLogger("stripe").setLevel(logging.WARNING)
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

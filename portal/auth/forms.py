@@ -1,0 +1,64 @@
+"""Account forms. Validation messages are what the person reads under each field."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length
+
+NAME = [DataRequired("Enter your name."), Length(max=120, message="Keep your name under 120 characters.")]
+EMAIL = [
+    DataRequired("Enter your email address."),
+    Email("Enter a valid email address, like name@example.com."),
+    Length(max=254, message="That email address is too long."),
+]
+NEW_PASSWORD = [
+    DataRequired("Choose a password."),
+    Length(min=10, max=128, message="Use between 10 and 128 characters."),
+]
+
+
+class RegisterForm(FlaskForm):
+    name = StringField("Full name", validators=NAME)
+    email = EmailField("Email", validators=EMAIL)
+    password = PasswordField("Password", validators=NEW_PASSWORD)
+    confirm = PasswordField(
+        "Confirm password",
+        validators=[DataRequired("Repeat the password."), EqualTo("password", "The passwords do not match.")],
+    )
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=EMAIL)
+    password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
+    remember = BooleanField("Remember me")
+
+
+class ProfileForm(FlaskForm):
+    name = StringField("Full name", validators=NAME)
+    email = EmailField("Email", validators=EMAIL)
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired("Enter your current password.")])
+    password = PasswordField("New password", validators=NEW_PASSWORD)
+    confirm = PasswordField(
+        "Confirm new password",
+        validators=[DataRequired("Repeat the new password."), EqualTo("password", "The passwords do not match.")],
+    )
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("Email", validators=EMAIL)
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=NEW_PASSWORD)
+    confirm = PasswordField(
+        "Confirm new password",
+        validators=[DataRequired("Repeat the new password."), EqualTo("password", "The passwords do not match.")],
+    )
+
+
+class DeleteAccountForm(FlaskForm):
+    password = PasswordField("Password", validators=[DataRequired("Enter your password to confirm.")])

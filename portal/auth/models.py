@@ -1,0 +1,87 @@
+"""Accounts: users and their login sessions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import secrets
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.database import TimestampMixin, utcnow
+from portal.extensions import db
+
+
+class Role(enum.StrEnum):
+    USER = "user"  #: an end user: profile, cards, purchases
+    ADMIN = "admin"  #: a platform admin: every practice, the webhook inbox
+
+
+class StripeSyncState(enum.StrEnum):
+    SYNCED = "synced"  #: the Stripe customer matches the user
+    PENDING = "pending"  #: Stripe was unreachable; a retry will create or update the customer
+
+
+class User(UserMixin, TimestampMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    email: Mapped[str] = mapped_column(sa.String(254))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[Role] = mapped_column(
+        sa.Enum(Role, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        default=Role.USER,
+    )
+    stripe_customer_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    stripe_sync: Mapped[StripeSyncState] = mapped_column(
+        sa.Enum(
+            StripeSyncState,
+            native_enum=False,
+            length=16,
+            values_callable=lambda e: [m.value for m in e],
+        ),
+        default=StripeSyncState.PENDING,
+    )
+    email_verified: Mapped[bool] = mapped_column(default=False)
+    email_verified_at: Mapped[dt.datetime | None]
+    password_changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    sessions: Mapped[list[UserSession]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    __table_args__ = (
+        # Case-insensitive uniqueness: emails are stored lower-cased and compared that way.
+        sa.UniqueConstraint("email", name="uq_users_email"),
+    )
+
+    #: The login session this request was authenticated by (set by the user loader).
+    current_session_key: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    def get_id(self) -> str | None:
+        # Flask-Login stores this in the session cookie: it names a server-side
+        # session row, so logging out kills every copy of the cookie.
+        return self.current_session_key
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email}>"
+
+
+class UserSession(db.Model):
+    """A login: created at login, deleted at logout."""
+
+    __tablename__ = "user_sessions"
+
+    key: Mapped[str] = mapped_column(
+        sa.String(64), primary_key=True, default=lambda: secrets.token_urlsafe(32)
+    )
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    user: Mapped[User] = relationship(back_populates="sessions")

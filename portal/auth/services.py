@@ -1,0 +1,165 @@
+"""Account operations: plain functions that views, the API and tests call."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import url_for
+
+from portal.auth import tokens
+from portal.auth.models import Role, User, UserSession
+from portal.auth.passwords import burn_verification_time, hash_password, verify_password
+from portal.database import utcnow
+from portal.extensions import db
+from portal.mail.services import send_email
+from portal.wallet import customers
+
+
+class AccountError(Exception):
+    """A business-rule refusal, with a message fit for the person who asked."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class EmailTaken(AccountError):
+    def __init__(self) -> None:
+        super().__init__("An account with this email already exists.", field="email")
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(sa.select(User).where(User.email == normalize_email(email)))
+
+
+def register_user(name: str, email: str, password: str, role: Role = Role.USER) -> User:
+    """Create the account, then its Stripe customer (which may be deferred if Stripe is down)."""
+    email = normalize_email(email)
+    if find_user_by_email(email) is not None:
+        raise EmailTaken()
+    user = User(name=name.strip(), email=email, password_hash=hash_password(password), role=role)
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except sa.exc.IntegrityError as exc:  # a concurrent registration won the race
+        db.session.rollback()
+        raise EmailTaken() from exc
+    customers.create_user_customer(user)
+    send_verification_email(user)
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user for these credentials, or None; the same work either way."""
+    user = find_user_by_email(email)
+    if user is None:
+        burn_verification_time(password)
+        return None
+    if not verify_password(user.password_hash, password):
+        return None
+    return user
+
+
+def open_session(user: User) -> UserSession:
+    """A fresh server-side session for a login (never reuses an earlier one)."""
+    login = UserSession(user_id=user.id)
+    db.session.add(login)
+    db.session.commit()
+    user.current_session_key = login.key
+    return login
+
+
+def close_session(key: str | None) -> None:
+    if key:
+        db.session.execute(sa.delete(UserSession).where(UserSession.key == key))
+        db.session.commit()
+
+
+def load_session_user(key: str) -> User | None:
+    login = db.session.get(UserSession, key)
+    if login is None:
+        return None
+    user = login.user
+    user.current_session_key = key
+    return user
+
+
+def update_profile(user: User, name: str, email: str) -> bool:
+    """Save name and email; returns whether Stripe is in sync afterwards."""
+    email = normalize_email(email)
+    if email != user.email:
+        other = find_user_by_email(email)
+        if other is not None and other.id != user.id:
+            raise EmailTaken()
+    email_changed = email != user.email
+    user.name = name.strip()
+    user.email = email
+    if email_changed:
+        user.email_verified = False
+        user.email_verified_at = None
+    try:
+        db.session.commit()
+    except sa.exc.IntegrityError as exc:
+        db.session.rollback()
+        raise EmailTaken() from exc
+    if email_changed:
+        send_verification_email(user)
+    return customers.update_user_customer(user)
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    if not verify_password(user.password_hash, current_password):
+        raise AccountError("Your current password is not correct.", field="current_password")
+    _set_password(user, new_password)
+
+
+def _set_password(user: User, new_password: str) -> None:
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = utcnow()
+    # Other logins end when the password changes; the caller opens a new one.
+    db.session.execute(sa.delete(UserSession).where(UserSession.user_id == user.id))
+    db.session.commit()
+
+
+def request_password_reset(email: str) -> None:
+    """Email a reset link if the account exists; says nothing either way."""
+    user = find_user_by_email(email)
+    if user is None:
+        return
+    link = url_for("auth.reset_password", token=tokens.make_reset_token(user), _external=True)
+    send_email(user.email, "Reset your password", "reset_password", user=user, link=link)
+
+
+def reset_password(token: str, new_password: str) -> User:
+    user = tokens.load_reset_token(token)
+    if user is None:
+        raise AccountError("This reset link is invalid, used or expired. Ask for a new one.")
+    _set_password(user, new_password)
+    return user
+
+
+def send_verification_email(user: User) -> None:
+    link = url_for("auth.verify_email", token=tokens.make_verify_token(user), _external=True)
+    send_email(user.email, "Confirm your email address", "verify_email", user=user, link=link)
+
+
+def verify_email(token: str) -> User:
+    user = tokens.load_verify_token(token)
+    if user is None:
+        raise AccountError("This verification link is invalid or expired.")
+    if not user.email_verified:
+        user.email_verified = True
+        user.email_verified_at = utcnow()
+        db.session.commit()
+    return user
+
+
+def delete_account(user: User, password: str) -> bool:
+    """Delete the account and its Stripe customer; returns whether Stripe confirmed."""
+    if not verify_password(user.password_hash, password):
+        raise AccountError("Your password is not correct.", field="password")
+    return customers.delete_user_customer_and_user(user)

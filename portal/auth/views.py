@@ -1,0 +1,195 @@
+"""Account pages. Thin: parse the form, call a service, render or redirect."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from portal.auth import services
+from portal.auth.forms import (
+    ChangePasswordForm,
+    DeleteAccountForm,
+    ForgotPasswordForm,
+    LoginForm,
+    ProfileForm,
+    RegisterForm,
+    ResetPasswordForm,
+)
+from portal.auth.models import User
+from portal.extensions import limiter, login_manager
+
+bp = Blueprint("auth", __name__)
+
+STRIPE_DELAYED = "Saved. Stripe could not be reached just now; your billing details will catch up shortly."
+
+
+@login_manager.user_loader
+def load_user(session_key: str) -> User | None:
+    return services.load_session_user(session_key)
+
+
+def _login_throttle() -> str:
+    return current_app.config["LOGIN_THROTTLE"]
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths: never an open redirect to another host.
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("auth.account")
+
+
+def _start_login(user: User, remember: bool) -> None:
+    session.clear()  # a new session at login: nothing from before survives
+    services.open_session(user)
+    login_user(user, remember=remember)
+
+
+def _apply_field_error(form, error: services.AccountError) -> None:
+    if error.field and hasattr(form, error.field):
+        getattr(form, error.field).errors.append(error.message)
+    else:
+        flash(error.message, "error")
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for("auth.account"))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            user = services.register_user(form.name.data, form.email.data, form.password.data)
+        except services.AccountError as error:
+            _apply_field_error(form, error)
+        else:
+            _start_login(user, remember=False)
+            flash("Welcome! We sent a link to confirm your email address.", "success")
+            if user.stripe_customer_id is None:
+                flash(STRIPE_DELAYED, "warning")
+            return redirect(url_for("auth.account"))
+    return render_template("auth/register.html", form=form), 200 if request.method == "GET" else 422
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_throttle, methods=["POST"], error_message="Too many login attempts. Wait a minute and try again.")
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("auth.account"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        if user is not None:
+            _start_login(user, remember=form.remember.data)
+            return redirect(_safe_next(request.args.get("next")))
+        # One message for an unknown email and a wrong password.
+        form.password.errors.append("That email and password do not match an account.")
+    return render_template("auth/login.html", form=form), 200 if request.method == "GET" else 422
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    services.close_session(current_user.current_session_key)
+    logout_user()
+    session.clear()
+    flash("You have been logged out.", "success")
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/account")
+@login_required
+def account():
+    return render_template("account/account.html")
+
+
+@bp.route("/account/profile", methods=["GET", "POST"])
+@login_required
+def edit_profile():
+    form = ProfileForm(obj=current_user if request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            in_sync = services.update_profile(current_user, form.name.data, form.email.data)
+        except services.AccountError as error:
+            _apply_field_error(form, error)
+        else:
+            flash("Your profile was saved." if in_sync else STRIPE_DELAYED, "success" if in_sync else "warning")
+            return redirect(url_for("auth.account"))
+    return render_template("account/profile.html", form=form), 200 if request.method == "GET" else 422
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(current_user, form.current_password.data, form.password.data)
+        except services.AccountError as error:
+            _apply_field_error(form, error)
+        else:
+            _start_login(current_user, remember=False)
+            flash("Your password was changed. Other devices have been logged out.", "success")
+            return redirect(url_for("auth.account"))
+    return render_template("account/password.html", form=form), 200 if request.method == "GET" else 422
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@limiter.limit(_login_throttle, methods=["POST"], error_message="Too many requests. Wait a minute and try again.")
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data)
+        flash("If an account uses that address, we sent it a link to reset the password.", "success")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/forgot_password.html", form=form), 200 if request.method == "GET" else 422
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.reset_password(token, form.password.data)
+        except services.AccountError as error:
+            flash(error.message, "error")
+            return redirect(url_for("auth.forgot_password"))
+        flash("Your password was reset. Log in with the new one.", "success")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/reset_password.html", form=form), 200 if request.method == "GET" else 422
+
+
+@bp.get("/verify-email/<token>")
+def verify_email(token: str):
+    try:
+        services.verify_email(token)
+    except services.AccountError as error:
+        flash(error.message, "error")
+    else:
+        flash("Thanks, your email address is confirmed.", "success")
+    return redirect(url_for("auth.account") if current_user.is_authenticated else url_for("auth.login"))
+
+
+@bp.post("/account/verify-email")
+@login_required
+def resend_verification():
+    services.send_verification_email(current_user)
+    flash("We sent a new confirmation link.", "success")
+    return redirect(url_for("auth.account"))
+
+
+@bp.route("/account/delete", methods=["GET", "POST"])
+@login_required
+def delete_account():
+    form = DeleteAccountForm()
+    if form.validate_on_submit():
+        try:
+            services.delete_account(current_user, form.password.data)
+        except services.AccountError as error:
+            _apply_field_error(form, error)
+        else:
+            logout_user()
+            session.clear()
+            flash("Your account was deleted.", "success")
+            return redirect(url_for("auth.login"))
+    return render_template("account/delete.html", form=form), 200 if request.method == "GET" else 422

@@ -1,0 +1,1 @@
+"""The one place that talks to Stripe (real or the sandbox) through the official SDK."""

@@ -1,0 +1,132 @@
+"""The Stripe client and the wrapper every Stripe call goes through.
+
+One ``StripeClient`` per app, kept in ``app.extensions`` (never the global
+``stripe.api_key``). ``call_stripe`` turns SDK errors into ours and writes one
+structured log line per operation: never a card number, secret or client secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import stripe
+from flask import Flask, current_app
+
+from portal.billing.errors import (
+    AlreadyAttached,
+    AuthenticationRequired,
+    BillingError,
+    CardDeclined,
+    InvalidRequest,
+    NotFound,
+    StripeUnavailable,
+)
+
+log = logging.getLogger("portal.billing")
+
+#: The API version the portal's object shapes are written for (the SDK's own).
+API_VERSION = stripe._api_version._ApiVersion.CURRENT
+
+T = TypeVar("T")
+
+
+def init_stripe_client(app: Flask) -> None:
+    cfg = app.config
+    http_client = stripe.RequestsClient(timeout=cfg["STRIPE_TIMEOUT_SECONDS"])
+    app.extensions["stripe_client"] = stripe.StripeClient(
+        cfg["STRIPE_SECRET_KEY"],
+        stripe_version=API_VERSION,
+        base_addresses={"api": cfg["STRIPE_API_BASE_EFFECTIVE"]},
+        max_network_retries=cfg["STRIPE_MAX_NETWORK_RETRIES"],
+        http_client=http_client,
+    )
+    app.extensions["stripe_call_counter"] = StripeCallCounter()
+
+
+def stripe_client() -> stripe.StripeClient:
+    return current_app.extensions["stripe_client"]
+
+
+def idempotency_key(*parts: object) -> str:
+    """A key derived from our own ids, e.g. ``customer-create-user-42``."""
+    return "-".join(str(part) for part in parts)
+
+
+class StripeCallCounter:
+    """Counts Stripe calls; tests and benchmarks read it to prove a page made none."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+        self.operations: list[str] = []
+
+    def record(self, operation: str) -> None:
+        with self._lock:
+            self.count += 1
+            self.operations.append(operation)
+
+    @contextmanager
+    def watch(self) -> Iterator[list[str]]:
+        start = len(self.operations)
+        seen: list[str] = []
+        try:
+            yield seen
+        finally:
+            seen.extend(self.operations[start:])
+
+
+def translate_stripe_error(error: stripe.StripeError) -> BillingError:
+    """Map an SDK error to one of ours, with words a person understands."""
+    message = getattr(error, "user_message", None) or "Stripe refused the request."
+    code = getattr(error, "code", None)
+    if isinstance(error, stripe.CardError):
+        decline = getattr(error, "error", None)
+        decline_code = getattr(decline, "decline_code", None) if decline else None
+        if code == "authentication_required":
+            return AuthenticationRequired(
+                "Your bank needs you to confirm this payment.", decline_code=decline_code, stripe_code=code
+            )
+        return CardDeclined(message, decline_code=decline_code, stripe_code=code)
+    if isinstance(error, (stripe.APIConnectionError, stripe.RateLimitError)):
+        return StripeUnavailable()
+    if isinstance(error, stripe.APIError):
+        return StripeUnavailable()
+    if isinstance(error, stripe.InvalidRequestError):
+        if code == "resource_missing":
+            return NotFound("That item no longer exists at Stripe.", stripe_code=code)
+        if code == "payment_method_already_attached" or "already been attached" in message:
+            return AlreadyAttached("This card is already saved to another customer.", stripe_code=code)
+        return InvalidRequest(message, stripe_code=code)
+    if isinstance(error, stripe.AuthenticationError):
+        log.error("stripe rejected our API key; check STRIPE_SECRET_KEY")
+        return StripeUnavailable("Billing is misconfigured. Please contact support.")
+    if isinstance(error, stripe.IdempotencyError):
+        return InvalidRequest("This request conflicts with an earlier one.", stripe_code=code)
+    return BillingError(message, stripe_code=code)
+
+
+def call_stripe(operation: str, fn: Callable[[], T], **context: object) -> T:
+    """Run one Stripe call: count it, translate errors, log one structured line.
+
+    ``context`` holds ids only (user_id, customer_id, practice_id, ...).
+    """
+    current_app.extensions["stripe_call_counter"].record(operation)
+    fields = " ".join(f"{k}={v}" for k, v in context.items() if v is not None)
+    try:
+        result = fn()
+    except stripe.StripeError as error:
+        translated = translate_stripe_error(error)
+        log.warning(
+            "stripe op=%s %s outcome=error error=%s stripe_code=%s",
+            operation,
+            fields,
+            type(translated).__name__,
+            translated.stripe_code,
+        )
+        raise translated from None
+    log.info("stripe op=%s %s outcome=ok id=%s", operation, fields, getattr(result, "id", None))
+    return result

@@ -1,0 +1,1 @@
+"""Saved cards for a Stripe customer (a user or a practice), and customer lifecycle."""

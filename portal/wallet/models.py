@@ -1,0 +1,52 @@
+"""The local mirror of saved cards, and Stripe clean-up still owed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.database import TimestampMixin, utcnow
+from portal.extensions import db
+
+
+class PaymentMethod(TimestampMixin, db.Model):
+    """A card saved at Stripe, mirrored so pages render without calling Stripe."""
+
+    __tablename__ = "payment_methods"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stripe_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    customer_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    brand: Mapped[str] = mapped_column(sa.String(32))
+    last4: Mapped[str] = mapped_column(sa.String(4))
+    exp_month: Mapped[int]
+    exp_year: Mapped[int]
+    is_default: Mapped[bool] = mapped_column(default=False)
+    #: Stripe's ``created`` of the newest state applied; older events never overwrite it.
+    stripe_synced_at: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+    def expires_before(self, when: dt.date) -> bool:
+        return (self.exp_year, self.exp_month) < (when.year, when.month)
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_before(utcnow().date())
+
+    @property
+    def expiring_soon(self) -> bool:
+        today = utcnow().date()
+        in_two_months = (today.replace(day=1) + dt.timedelta(days=62))
+        return not self.expired and self.expires_before(in_two_months)
+
+
+class PendingCustomerDeletion(db.Model):
+    """A Stripe customer whose local owner is gone but Stripe was unreachable."""
+
+    __tablename__ = "pending_customer_deletions"
+
+    customer_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.String(255))
