@@ -54,6 +54,8 @@ class Config:
     MAIL_USERNAME = _env("MAIL_USERNAME")
     MAIL_PASSWORD = _env("MAIL_PASSWORD")
     MAIL_DEFAULT_SENDER = _env("MAIL_DEFAULT_SENDER", "Practice Billing <billing@localhost>")
+    # Tests talk to a real SMTP server on loopback, so sending is never suppressed.
+    MAIL_SUPPRESS_SEND = False
 
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True

@@ -7,7 +7,14 @@ import os
 
 from flask import Flask, render_template
 
-from config import CONFIGS, SANDBOX_API_BASE, SANDBOX_PUBLISHABLE_KEY, SANDBOX_SECRET_KEY, SANDBOX_WEBHOOK_SECRET, Config
+from config import (
+    CONFIGS,
+    SANDBOX_API_BASE,
+    SANDBOX_PUBLISHABLE_KEY,
+    SANDBOX_SECRET_KEY,
+    SANDBOX_WEBHOOK_SECRET,
+    Config,
+)
 
 
 def create_app(config_class: type[Config] | str | None = None, **overrides: object) -> Flask:
@@ -71,8 +78,12 @@ def register_extensions(app: Flask) -> None:
     from portal.extensions import csrf, db, limiter, login_manager, mail, migrate
     from portal.security import init_security_headers
 
+    import_models()
+
     db.init_app(app)
-    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    migrate.init_app(
+        app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"), render_as_batch=True
+    )
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Log in to see that page."
@@ -85,6 +96,12 @@ def register_extensions(app: Flask) -> None:
     from portal.billing.gateway import init_stripe_client
 
     init_stripe_client(app)
+
+
+def import_models() -> None:
+    """Every feature's models, so metadata (and Alembic) sees the whole schema."""
+    import portal.auth.models
+    import portal.wallet.models  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
@@ -113,18 +130,51 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from portal.cli import create_admin_command, seed_demo_command
+    from portal.cli import billing_cli, create_admin_command, seed_demo_command
 
     app.cli.add_command(create_admin_command)
     app.cli.add_command(seed_demo_command)
+    app.cli.add_command(billing_cli)
+
+
+#: Top navigation: (endpoint, label, admins only). Links whose feature is absent are skipped.
+NAVIGATION = (
+    ("auth.account", "Account", False),
+    ("practices.index", "Practices", False),
+    ("shop.products", "Shop", False),
+    ("shop.orders", "Orders", False),
+    ("admin.index", "Admin", True),
+)
 
 
 def register_template_context(app: Flask) -> None:
+    from flask_login import current_user
+
+    #: Callables returning the banners (dicts with a ``template``) for the current user.
+    app.extensions["banner_providers"] = []
+
+    def nav_links() -> list[tuple[str, str]]:
+        is_admin = getattr(current_user, "is_admin", False)
+        return [
+            (endpoint, label)
+            for endpoint, label, admin_only in NAVIGATION
+            if endpoint in app.view_functions and (is_admin or not admin_only)
+        ]
+
+    def page_banners() -> list[dict]:
+        if not current_user.is_authenticated:
+            return []
+        return [
+            banner for provider in app.extensions["banner_providers"] for banner in provider(current_user)
+        ]
+
     @app.context_processor
-    def inject_stripe_settings() -> dict:
+    def inject_layout_helpers() -> dict:
         return {
             "stripe_publishable_key": app.config["STRIPE_PUBLISHABLE_KEY"],
             "stripe_js_url": app.config["STRIPE_JS_URL"],
+            "nav_links": nav_links,
+            "page_banners": page_banners,
         }
 
 

@@ -40,11 +40,16 @@ class ProfileForm(FlaskForm):
 
 
 class ChangePasswordForm(FlaskForm):
-    current_password = PasswordField("Current password", validators=[DataRequired("Enter your current password.")])
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired("Enter your current password.")]
+    )
     password = PasswordField("New password", validators=NEW_PASSWORD)
     confirm = PasswordField(
         "Confirm new password",
-        validators=[DataRequired("Repeat the new password."), EqualTo("password", "The passwords do not match.")],
+        validators=[
+            DataRequired("Repeat the new password."),
+            EqualTo("password", "The passwords do not match."),
+        ],
     )
 
 
@@ -56,7 +61,10 @@ class ResetPasswordForm(FlaskForm):
     password = PasswordField("New password", validators=NEW_PASSWORD)
     confirm = PasswordField(
         "Confirm new password",
-        validators=[DataRequired("Repeat the new password."), EqualTo("password", "The passwords do not match.")],
+        validators=[
+            DataRequired("Repeat the new password."),
+            EqualTo("password", "The passwords do not match."),
+        ],
     )
 
 

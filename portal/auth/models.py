@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import secrets
+from typing import ClassVar
 
 import sqlalchemy as sa
 from flask_login import UserMixin
@@ -59,7 +60,7 @@ class User(UserMixin, TimestampMixin, db.Model):
     )
 
     #: The login session this request was authenticated by (set by the user loader).
-    current_session_key: str | None = None
+    current_session_key: ClassVar[str | None] = None
 
     @property
     def is_admin(self) -> bool:

@@ -72,7 +72,9 @@ def register():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_throttle, methods=["POST"], error_message="Too many login attempts. Wait a minute and try again.")
+@limiter.limit(
+    _login_throttle, methods=["POST"], error_message="Too many login attempts. Wait a minute and try again."
+)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("auth.account"))
@@ -113,7 +115,9 @@ def edit_profile():
         except services.AccountError as error:
             _apply_field_error(form, error)
         else:
-            flash("Your profile was saved." if in_sync else STRIPE_DELAYED, "success" if in_sync else "warning")
+            flash(
+                "Your profile was saved." if in_sync else STRIPE_DELAYED, "success" if in_sync else "warning"
+            )
             return redirect(url_for("auth.account"))
     return render_template("account/profile.html", form=form), 200 if request.method == "GET" else 422
 
@@ -135,7 +139,9 @@ def change_password():
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
-@limiter.limit(_login_throttle, methods=["POST"], error_message="Too many requests. Wait a minute and try again.")
+@limiter.limit(
+    _login_throttle, methods=["POST"], error_message="Too many requests. Wait a minute and try again."
+)
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import stripe
 
 from portal.billing.errors import NotFound
@@ -32,7 +34,9 @@ def find_customer_by_metadata(key: str, value: str) -> stripe.Customer | None:
 
 def retrieve_customer(customer_id: str) -> stripe.Customer:
     return call_stripe(
-        "customer.retrieve", lambda: stripe_client().v1.customers.retrieve(customer_id), customer_id=customer_id
+        "customer.retrieve",
+        lambda: stripe_client().v1.customers.retrieve(customer_id),
+        customer_id=customer_id,
     )
 
 
@@ -48,10 +52,10 @@ def update_customer(customer_id: str, params: dict, key: tuple[object, ...]) -> 
 
 def delete_customer(customer_id: str) -> bool:
     """Delete; a customer already gone counts as deleted."""
-    try:
+    with contextlib.suppress(NotFound):
         call_stripe(
-            "customer.delete", lambda: stripe_client().v1.customers.delete(customer_id), customer_id=customer_id
+            "customer.delete",
+            lambda: stripe_client().v1.customers.delete(customer_id),
+            customer_id=customer_id,
         )
-    except NotFound:
-        pass
     return True

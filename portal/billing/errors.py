@@ -10,7 +10,9 @@ class BillingError(Exception):
     status_code = 400
     code = "billing_error"
 
-    def __init__(self, message: str, *, decline_code: str | None = None, stripe_code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, decline_code: str | None = None, stripe_code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.decline_code = decline_code

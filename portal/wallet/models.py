@@ -37,7 +37,7 @@ class PaymentMethod(TimestampMixin, db.Model):
     @property
     def expiring_soon(self) -> bool:
         today = utcnow().date()
-        in_two_months = (today.replace(day=1) + dt.timedelta(days=62))
+        in_two_months = today.replace(day=1) + dt.timedelta(days=62)
         return not self.expired and self.expires_before(in_two_months)
 
 

@@ -1,0 +1,59 @@
+# The two set-up commands: `make run` and `make test`. Everything installs itself.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 5000
+SANDBOX_PORT ?= 12111
+export FLASK_APP := wsgi:app
+
+.PHONY: run test bench lint install install-dev chromium sandbox migrate clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.runtime: $(VENV)/bin/python requirements.txt
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+# Debian's Chromium for the browser tests (never a downloaded browser build).
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  echo "installing Debian's chromium"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+migrate: install
+	$(PY) -m flask db upgrade
+
+# The portal on http://127.0.0.1:$(PORT), with the Stripe sandbox beside it when no key is set.
+run: migrate
+	@set -e; \
+	if [ -z "$$STRIPE_SECRET_KEY" ]; then \
+	  $(PY) -m flask sandbox run --port $(SANDBOX_PORT) --webhook-url http://127.0.0.1:$(PORT)/webhooks/stripe & \
+	  SANDBOX_PID=$$!; trap 'kill $$SANDBOX_PID 2>/dev/null' EXIT INT TERM; \
+	  for i in $$(seq 50); do curl -fs http://127.0.0.1:$(SANDBOX_PORT)/_sandbox/health >/dev/null 2>&1 && break; sleep 0.2; done; \
+	fi; \
+	$(PY) -m flask billing bootstrap; \
+	$(PY) -m flask seed-demo; \
+	echo "Portal: http://127.0.0.1:$(PORT)  (demo logins in README.md)"; \
+	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile - wsgi:app
+
+test: install-dev chromium
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install-dev
+	$(PY) -m bench $(if $(QUICK),--quick,)
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,71 @@
+"""``flask`` commands: admin creation, demo data, and the billing maintenance group."""
+
+from __future__ import annotations
+
+import secrets
+
+import click
+from flask.cli import AppGroup, with_appcontext
+
+from portal.auth import services as accounts
+from portal.auth.models import Role
+from portal.extensions import db
+
+billing_cli = AppGroup("billing", help="Stripe maintenance: retries, plans, reconciliation.")
+
+DEMO_PASSWORD = "demo-password-123"
+DEMO_USERS = (
+    ("Dana Owner", "owner@example.com", Role.USER),
+    ("Alex Patient", "user@example.com", Role.USER),
+    ("Pat Admin", "admin@example.com", Role.ADMIN),
+)
+
+
+@click.command("create-admin")
+@click.argument("email")
+@click.option("--name", default="Platform Admin", show_default=True)
+@click.option("--password", default=None, help="Defaults to a random one, printed once.")
+@with_appcontext
+def create_admin_command(email: str, name: str, password: str | None) -> None:
+    """Create a platform admin, or promote the existing account with EMAIL."""
+    user = accounts.find_user_by_email(email)
+    if user is not None:
+        user.role = Role.ADMIN
+        db.session.commit()
+        click.echo(f"{user.email} is now a platform admin.")
+        return
+    generated = password is None
+    password = password or secrets.token_urlsafe(12)
+    user = accounts.register_user(name, email, password, role=Role.ADMIN)
+    click.echo(f"Created platform admin {user.email}.")
+    if generated:
+        click.echo(f"Password: {password}")
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo_command() -> None:
+    """Demo users, a practice and products; running it again changes nothing."""
+    for name, email, role in DEMO_USERS:
+        if accounts.find_user_by_email(email) is None:
+            accounts.register_user(name, email, DEMO_PASSWORD, role=role)
+            click.echo(f"created {email} (password: {DEMO_PASSWORD})")
+    for seed in SEEDERS:
+        seed()
+    click.echo("Demo data is in place.")
+
+
+#: Features append functions that add their own demo data idempotently.
+SEEDERS: list = []
+
+
+@billing_cli.command("retry")
+@with_appcontext
+def retry_command() -> None:
+    """Create, update or delete the Stripe customers that an outage left pending."""
+    from portal.wallet.customers import retry_pending_customers
+
+    summary = retry_pending_customers()
+    click.echo(
+        f"synced {summary.created_or_synced}, deleted {summary.deleted}, still pending {summary.still_pending}"
+    )

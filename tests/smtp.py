@@ -1,0 +1,69 @@
+"""A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import threading
+import time
+from email.message import EmailMessage
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+
+class SMTPServer:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._collector = _Collector()
+        self._controller = Controller(self._collector, hostname="127.0.0.1", port=self.port)
+
+    def start(self) -> SMTPServer:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        with self._collector.lock:
+            return list(self._collector.messages)
+
+    def clear(self) -> None:
+        with self._collector.lock:
+            self._collector.messages.clear()
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if address in m["To"]]
+
+    def wait_for(self, address: str, subject_contains: str = "", timeout: float = 10.0) -> EmailMessage:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for message in self.to(address):
+                if subject_contains in message["Subject"]:
+                    return message
+            time.sleep(0.05)
+        raise AssertionError(f"no email to {address} with {subject_contains!r} within {timeout}s")
+
+
+def body_text(message: EmailMessage) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
