@@ -105,10 +105,12 @@ def import_models() -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from portal.api.views import bp as api_bp
     from portal.auth.views import bp as auth_bp
     from portal.main.views import bp as main_bp
+    from portal.wallet.views import bp as wallet_bp
 
-    for blueprint in (main_bp, auth_bp):
+    for blueprint in (main_bp, auth_bp, wallet_bp, api_bp):
         app.register_blueprint(blueprint)
 
 

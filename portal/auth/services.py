@@ -162,4 +162,9 @@ def delete_account(user: User, password: str) -> bool:
     """Delete the account and its Stripe customer; returns whether Stripe confirmed."""
     if not verify_password(user.password_hash, password):
         raise AccountError("Your password is not correct.", field="password")
+    return delete_user(user)
+
+
+def delete_user(user: User) -> bool:
+    """Delete the user and their Stripe customer; returns whether Stripe confirmed now."""
     return customers.delete_user_customer_and_user(user)

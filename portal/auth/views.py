@@ -17,6 +17,8 @@ from portal.auth.forms import (
 )
 from portal.auth.models import User
 from portal.extensions import limiter, login_manager
+from portal.wallet import services as wallet_services
+from portal.wallet.links import user_wallet_links
 
 bp = Blueprint("auth", __name__)
 
@@ -102,7 +104,11 @@ def logout():
 @bp.get("/account")
 @login_required
 def account():
-    return render_template("account/account.html")
+    return render_template(
+        "account/account.html",
+        cards=wallet_services.list_cards(current_user.stripe_customer_id),
+        wallet_links=user_wallet_links(),
+    )
 
 
 @bp.route("/account/profile", methods=["GET", "POST"])

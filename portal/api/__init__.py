@@ -1,0 +1,1 @@
+"""The JSON API of the source guide: bearer tokens, a success/error envelope."""

@@ -1,0 +1,234 @@
+"""The OpenAPI 3.1 document for the JSON API, served at ``/openapi.json``."""
+
+from __future__ import annotations
+
+
+def _envelope(data_schema: dict) -> dict:
+    return {
+        "type": "object",
+        "required": ["success", "timestamp", "data"],
+        "properties": {
+            "success": {"const": True},
+            "timestamp": {"type": "string", "format": "date-time"},
+            "data": data_schema,
+        },
+    }
+
+
+def _json(schema: dict) -> dict:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict:
+    return {str(code): {"$ref": f"#/components/responses/Error{code}"} for code in codes}
+
+
+_ERROR_TEXT = {
+    400: "Bad input",
+    401: "Missing, invalid, expired or revoked token",
+    402: "Card declined or authentication needed",
+    403: "Not your account",
+    404: "Not found",
+    409: "Conflict (email taken, card already attached)",
+    429: "Too many requests",
+    503: "Stripe unavailable; try again",
+}
+
+USER = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "name": {"type": "string"},
+        "email": {"type": "string", "format": "email"},
+        "role": {"enum": ["user", "admin"]},
+        "stripeCustomerId": {"type": ["string", "null"]},
+        "isEmailVerified": {"type": "boolean"},
+    },
+}
+CARD = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "type": {"const": "card"},
+        "customer": {"type": "string"},
+        "isDefault": {"type": "boolean"},
+        "card": {
+            "type": "object",
+            "properties": {
+                "brand": {"type": "string"},
+                "last4": {"type": "string"},
+                "exp_month": {"type": "integer"},
+                "exp_year": {"type": "integer"},
+            },
+        },
+    },
+}
+PM_BODY = {
+    "required": True,
+    **_json(
+        {
+            "type": "object",
+            "required": ["paymentMethodId"],
+            "properties": {"paymentMethodId": {"type": "string"}},
+        }
+    ),
+}
+USER_ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+SECURED = [{"bearer": []}]
+
+OPENAPI_DOCUMENT: dict = {
+    "openapi": "3.1.0",
+    "info": {"title": "Practice Billing Portal API", "version": "1.0.0"},
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["success", "timestamp", "error"],
+                "properties": {
+                    "success": {"const": False},
+                    "timestamp": {"type": "string", "format": "date-time"},
+                    "error": {
+                        "type": "object",
+                        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                    },
+                },
+            }
+        },
+        "responses": {
+            f"Error{code}": {"description": text, **_json({"$ref": "#/components/schemas/Error"})}
+            for code, text in _ERROR_TEXT.items()
+        },
+    },
+    "paths": {
+        "/users": {
+            "post": {
+                "summary": "Register; creates the Stripe customer and returns an access token",
+                "requestBody": {
+                    "required": True,
+                    **_json(
+                        {
+                            "type": "object",
+                            "required": ["name", "email", "password"],
+                            "properties": {
+                                "name": {"type": "string"},
+                                "email": {"type": "string"},
+                                "password": {"type": "string", "minLength": 10},
+                            },
+                        }
+                    ),
+                },
+                "responses": {
+                    "201": {
+                        "description": "Created",
+                        **_json(
+                            _envelope(
+                                {
+                                    "type": "object",
+                                    "properties": {"user": USER, "access_token": {"type": "string"}},
+                                }
+                            )
+                        ),
+                    },
+                    **_errors(400, 409, 429),
+                },
+            }
+        },
+        "/auth/login": {
+            "post": {
+                "summary": "Exchange email and password for an access token",
+                "responses": {
+                    "200": {"description": "Token", **_json(_envelope({"type": "object"}))},
+                    **_errors(400, 401, 429),
+                },
+            }
+        },
+        "/auth/logout": {
+            "post": {
+                "summary": "Revoke the token used",
+                "security": SECURED,
+                "responses": {"200": {"description": "Revoked"}, **_errors(401)},
+            }
+        },
+        "/users/{id}": {
+            "parameters": USER_ID,
+            "get": {
+                "summary": "A user (yourself, or anyone for admins)",
+                "security": SECURED,
+                "responses": {
+                    "200": {"description": "User", **_json(_envelope(USER))},
+                    **_errors(401, 403, 404),
+                },
+            },
+            "patch": {
+                "summary": "Update name and email; synced to the Stripe customer",
+                "security": SECURED,
+                "requestBody": _json(
+                    {
+                        "type": "object",
+                        "properties": {"name": {"type": "string"}, "email": {"type": "string"}},
+                    }
+                ),
+                "responses": {
+                    "200": {"description": "Updated", **_json(_envelope(USER))},
+                    **_errors(400, 401, 403, 404, 409),
+                },
+            },
+            "delete": {
+                "summary": "Delete the user and the Stripe customer",
+                "security": SECURED,
+                "responses": {"200": {"description": "Deleted"}, **_errors(401, 403, 404)},
+            },
+        },
+        "/payments/customer/payment-methods": {
+            "get": {
+                "summary": "Saved cards",
+                "security": SECURED,
+                "responses": {
+                    "200": {"description": "Cards", **_json(_envelope({"type": "array", "items": CARD}))},
+                    **_errors(401),
+                },
+            },
+            "post": {
+                "summary": "Attach a payment method created by Stripe.js",
+                "security": SECURED,
+                "requestBody": PM_BODY,
+                "responses": {
+                    "201": {"description": "Attached", **_json(_envelope(CARD))},
+                    **_errors(400, 401, 404, 409, 503),
+                },
+            },
+        },
+        "/payments/customer/payment-methods/{paymentMethodId}": {
+            "delete": {
+                "summary": "Detach a saved card",
+                "security": SECURED,
+                "parameters": [
+                    {"name": "paymentMethodId", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {"200": {"description": "Detached"}, **_errors(401, 404, 409, 503)},
+            }
+        },
+        "/payments/customer/default-payment-method": {
+            "patch": {
+                "summary": "Make a saved card the default",
+                "security": SECURED,
+                "requestBody": PM_BODY,
+                "responses": {
+                    "200": {"description": "Default set", **_json(_envelope(CARD))},
+                    **_errors(400, 401, 404, 503),
+                },
+            }
+        },
+        "/payments/customer/setup-intent": {
+            "post": {
+                "summary": "A SetupIntent client secret for Stripe.js confirmCardSetup",
+                "security": SECURED,
+                "responses": {
+                    "201": {"description": "Created", **_json(_envelope({"type": "object"}))},
+                    **_errors(401, 503),
+                },
+            }
+        },
+    },
+}

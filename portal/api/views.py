@@ -1,0 +1,219 @@
+"""JSON endpoints of the source guide. Bearer tokens only: cookies never authenticate here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from flask import Blueprint, current_app, g, request
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
+
+from portal.api import envelope, tokens
+from portal.api.envelope import ApiError
+from portal.api.openapi import OPENAPI_DOCUMENT
+from portal.auth import services as accounts
+from portal.auth.forms import ProfileForm, RegisterForm
+from portal.auth.models import User
+from portal.billing.errors import BillingError, StripeUnavailable
+from portal.extensions import csrf, db, limiter
+from portal.wallet import services as wallet
+
+bp = Blueprint("api", __name__)
+csrf.exempt(bp)
+
+
+@bp.errorhandler(ApiError)
+def api_error(error: ApiError):
+    return envelope.fail(error.status, error.code, error.message)
+
+
+@bp.errorhandler(BillingError)
+def billing_error(error: BillingError):
+    status = 503 if isinstance(error, StripeUnavailable) else error.status_code
+    return envelope.fail(status, error.code, error.message)
+
+
+@bp.errorhandler(wallet.WalletError)
+def wallet_error(error: wallet.WalletError):
+    return envelope.fail(error.status_code, error.code, error.message)
+
+
+@bp.errorhandler(HTTPException)
+def http_error(error: HTTPException):
+    return envelope.fail(error.code or 500, error.name.lower().replace(" ", "_"), error.description or "")
+
+
+def bearer_required(view: Callable) -> Callable:
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise ApiError(401, "unauthorized", "Send an access token: Authorization: Bearer <token>.")
+        user = tokens.user_for_token(token.strip())
+        if user is None:
+            raise ApiError(401, "unauthorized", "The access token is invalid, expired or revoked.")
+        g.api_user = user
+        g.api_token = token.strip()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def json_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "Send a JSON object with Content-Type: application/json.")
+    return body
+
+
+def validated(form_class, data: dict):
+    """Run the same validators as the HTML forms; the first message per field comes back."""
+    form = form_class(
+        formdata=MultiDict({k: v for k, v in data.items() if isinstance(v, str)}), meta={"csrf": False}
+    )
+    if not form.validate():
+        field, messages = next(iter(form.errors.items()))
+        raise ApiError(400, "validation_error", f"{field}: {messages[0]}")
+    return form
+
+
+def user_json(user: User) -> dict:
+    return {
+        "id": user.id,
+        "name": user.name,
+        "email": user.email,
+        "role": user.role.value,
+        "stripeCustomerId": user.stripe_customer_id,
+        "isEmailVerified": user.email_verified,
+    }
+
+
+def card_json(card) -> dict:
+    return {
+        "id": card.stripe_id,
+        "type": "card",
+        "customer": card.customer_id,
+        "isDefault": card.is_default,
+        "card": {
+            "brand": card.brand,
+            "last4": card.last4,
+            "exp_month": card.exp_month,
+            "exp_year": card.exp_year,
+        },
+    }
+
+
+def target_user(user_id: int) -> User:
+    """Users read and change only themselves; platform admins anyone."""
+    me: User = g.api_user
+    if me.id != user_id and not me.is_admin:
+        raise ApiError(403, "forbidden", "You can only access your own account.")
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise ApiError(404, "not_found", "No user with that id.")
+    return user
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return OPENAPI_DOCUMENT
+
+
+@bp.post("/users")
+@limiter.limit("20 per minute")
+def create_user():
+    data = json_body()
+    form = validated(RegisterForm, {**data, "confirm": data.get("password")})
+    try:
+        user = accounts.register_user(form.name.data, form.email.data, form.password.data)
+    except accounts.EmailTaken as error:
+        raise ApiError(409, "email_taken", error.message) from None
+    return envelope.ok({"user": user_json(user), "access_token": tokens.issue_token(user)}, 201)
+
+
+@bp.post("/auth/login")
+@limiter.limit(lambda: current_app.config["LOGIN_THROTTLE"])
+def create_token():
+    data = json_body()
+    user = accounts.authenticate(str(data.get("email", "")), str(data.get("password", "")))
+    if user is None:
+        raise ApiError(401, "invalid_credentials", "That email and password do not match an account.")
+    return envelope.ok({"user": user_json(user), "access_token": tokens.issue_token(user)})
+
+
+@bp.post("/auth/logout")
+@bearer_required
+def revoke_token():
+    tokens.revoke_token(g.api_token)
+    return envelope.ok({"revoked": True})
+
+
+@bp.get("/users/<int:user_id>")
+@bearer_required
+def get_user(user_id: int):
+    return envelope.ok(user_json(target_user(user_id)))
+
+
+@bp.patch("/users/<int:user_id>")
+@bearer_required
+def update_user(user_id: int):
+    user = target_user(user_id)
+    data = json_body()
+    form = validated(ProfileForm, {"name": user.name, "email": user.email, **data})
+    try:
+        in_sync = accounts.update_profile(user, form.name.data, form.email.data)
+    except accounts.EmailTaken as error:
+        raise ApiError(409, "email_taken", error.message) from None
+    return envelope.ok({**user_json(user), "stripeSynced": in_sync})
+
+
+@bp.delete("/users/<int:user_id>")
+@bearer_required
+def delete_user(user_id: int):
+    in_sync = accounts.delete_user(target_user(user_id))
+    return envelope.ok({"deleted": True, "stripeSynced": in_sync})
+
+
+@bp.get("/payments/customer/payment-methods")
+@bearer_required
+def list_payment_methods():
+    return envelope.ok([card_json(card) for card in wallet.list_cards(g.api_user.stripe_customer_id)])
+
+
+def _payment_method_id(data: dict) -> str:
+    value = data.get("paymentMethodId")
+    if not isinstance(value, str) or not value.startswith("pm_"):
+        raise ApiError(400, "validation_error", "paymentMethodId: send the id of a payment method (pm_...).")
+    return value
+
+
+@bp.post("/payments/customer/payment-methods")
+@bearer_required
+def attach_payment_method():
+    payment_method_id = _payment_method_id(json_body())
+    card = wallet.attach_card(wallet.user_wallet(g.api_user), payment_method_id)
+    return envelope.ok(card_json(card), 201)
+
+
+@bp.delete("/payments/customer/payment-methods/<payment_method_id>")
+@bearer_required
+def detach_payment_method(payment_method_id: str):
+    wallet.remove_card(wallet.user_wallet(g.api_user), payment_method_id)
+    return envelope.ok({"id": payment_method_id, "detached": True})
+
+
+@bp.patch("/payments/customer/default-payment-method")
+@bearer_required
+def set_default_payment_method():
+    payment_method_id = _payment_method_id(json_body())
+    card = wallet.make_default(wallet.user_wallet(g.api_user), payment_method_id)
+    return envelope.ok(card_json(card))
+
+
+@bp.post("/payments/customer/setup-intent")
+@bearer_required
+def create_setup_intent():
+    client_secret = wallet.start_card_setup(wallet.user_wallet(g.api_user))
+    return envelope.ok({"clientSecret": client_secret}, 201)

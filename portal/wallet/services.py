@@ -1,0 +1,172 @@
+"""Wallet operations for any Stripe customer: a user's own, or a practice's.
+
+Every action first checks that the card belongs to the wallet's customer in
+our mirror, so another customer's card id answers "not found" and Stripe is
+never called for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from portal.auth.models import User
+from portal.billing import payment_methods as stripe_cards
+from portal.billing.errors import BillingError
+from portal.billing.shapes import as_dict, object_id
+from portal.extensions import db
+from portal.wallet import mirror
+from portal.wallet.customers import ensure_user_customer
+from portal.wallet.models import PaymentMethod
+
+log = logging.getLogger(__name__)
+
+
+class WalletError(Exception):
+    """A refusal the person can act on."""
+
+    status_code = 400
+    code = "wallet_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class CardNotFound(WalletError):
+    status_code = 404
+    code = "not_found"
+
+    def __init__(self) -> None:
+        super().__init__("That card was not found in this wallet.")
+
+
+class DefaultCardInUse(WalletError):
+    status_code = 409
+    code = "default_card_in_use"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This is the default card for an active subscription. Add another card and make it "
+            "the default before removing this one."
+        )
+
+
+@dataclass(frozen=True)
+class Wallet:
+    """The cards of one Stripe customer."""
+
+    customer_id: str
+    #: Our owner of the customer, for idempotency keys and logs: ("user", 42) or ("practice", 7).
+    owner: tuple[str, int]
+    #: An active subscription bills the default card, so it cannot be removed.
+    protects_default_card: bool = False
+
+
+def user_wallet(user: User) -> Wallet:
+    """The user's wallet; creates a missing customer (raises if Stripe is down)."""
+    return Wallet(customer_id=ensure_user_customer(user), owner=("user", user.id))
+
+
+def list_cards(customer_id: str | None) -> list[PaymentMethod]:
+    """Cards from the local mirror, default first: no Stripe call."""
+    if customer_id is None:
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(PaymentMethod)
+            .where(PaymentMethod.customer_id == customer_id)
+            .order_by(PaymentMethod.is_default.desc(), PaymentMethod.created_at, PaymentMethod.id)
+        )
+    )
+
+
+def find_card(wallet: Wallet, payment_method_id: str) -> PaymentMethod:
+    card = db.session.scalar(
+        sa.select(PaymentMethod).where(
+            PaymentMethod.stripe_id == payment_method_id, PaymentMethod.customer_id == wallet.customer_id
+        )
+    )
+    if card is None:
+        raise CardNotFound()
+    return card
+
+
+def start_card_setup(wallet: Wallet) -> str:
+    """A SetupIntent for the card element; returns its client secret."""
+    attempt = secrets.token_hex(8)  # one per "Add card" form, so a re-post reuses it
+    intent = stripe_cards.create_setup_intent(wallet.customer_id, key=(*wallet.owner, attempt))
+    return intent.client_secret
+
+
+def complete_card_setup(wallet: Wallet, setup_intent_id: str) -> PaymentMethod:
+    """After Stripe.js confirmed the SetupIntent: mirror the saved card."""
+    intent = as_dict(stripe_cards.retrieve_setup_intent(setup_intent_id))
+    if object_id(intent.get("customer")) != wallet.customer_id:
+        raise CardNotFound()
+    if intent.get("status") != "succeeded":
+        raise WalletError("The card was not confirmed. Please try again.")
+    return _save_attached_card(wallet, intent["payment_method"])
+
+
+def attach_card(wallet: Wallet, payment_method_id: str) -> PaymentMethod:
+    """Attach a payment method created by Stripe.js (the JSON API's path)."""
+    existing = db.session.scalar(sa.select(PaymentMethod).where(PaymentMethod.stripe_id == payment_method_id))
+    if existing is not None and existing.customer_id != wallet.customer_id:
+        raise WalletError("This card is already saved to another customer.")
+    payment_method = stripe_cards.attach_payment_method(wallet.customer_id, payment_method_id)
+    return _save_attached_card(wallet, payment_method)
+
+
+def _save_attached_card(wallet: Wallet, payment_method: object) -> PaymentMethod:
+    pm = as_dict(payment_method)
+    if isinstance(payment_method, str):
+        pm = as_dict(stripe_cards.retrieve_payment_method(payment_method))
+    card = mirror.upsert_payment_method(pm, synced_at=_now())
+    if card is None:
+        raise WalletError("The card could not be saved. Please try again.")
+    is_first = not db.session.scalar(
+        sa.select(sa.func.count(PaymentMethod.id)).where(
+            PaymentMethod.customer_id == wallet.customer_id, PaymentMethod.is_default.is_(True)
+        )
+    )
+    db.session.commit()
+    if is_first:
+        make_default(wallet, card.stripe_id)
+    return card
+
+
+def make_default(wallet: Wallet, payment_method_id: str) -> PaymentMethod:
+    card = find_card(wallet, payment_method_id)
+    stripe_cards.set_default_payment_method(wallet.customer_id, payment_method_id)
+    mirror.set_default_card(wallet.customer_id, payment_method_id)
+    db.session.commit()
+    return card
+
+
+def remove_card(wallet: Wallet, payment_method_id: str) -> None:
+    card = find_card(wallet, payment_method_id)
+    if card.is_default and wallet.protects_default_card:
+        raise DefaultCardInUse()
+    was_default = card.is_default
+    stripe_cards.detach_payment_method(payment_method_id)
+    mirror.remove_payment_method(payment_method_id, synced_at=_now())
+    db.session.commit()
+    if was_default:
+        # Keep a default while cards remain, so the next charge knows which to use.
+        remaining = list_cards(wallet.customer_id)
+        if remaining:
+            try:
+                make_default(wallet, remaining[-1].stripe_id)
+            except BillingError as error:
+                log.warning(
+                    "could not promote a new default card customer_id=%s: %s", wallet.customer_id, error
+                )
+
+
+def _now() -> int:
+    return int(time.time())

@@ -1,0 +1,81 @@
+"""The user's card wallet on the account page. HTMX swaps the list; plain posts still work."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, jsonify, redirect, request, url_for
+from flask_login import current_user, login_required
+
+from portal.billing.errors import BillingError
+from portal.htmx import is_htmx, render_page_or_fragment
+from portal.wallet import services
+from portal.wallet.links import user_wallet_links
+
+bp = Blueprint("wallet", __name__, url_prefix="/account/cards")
+
+
+def _render_cards(message: str | None = None, error: str | None = None, status: int = 200):
+    """The wallet fragment for htmx; otherwise back to the account page with a flash."""
+    if not is_htmx():
+        if message or error:
+            flash(error or message, "error" if error else "success")
+        return redirect(url_for("auth.account"), code=303)
+    cards = services.list_cards(current_user.stripe_customer_id)
+    return render_page_or_fragment(
+        "account/account.html",
+        "wallet/partials/_cards.html",
+        status=status,
+        cards=cards,
+        wallet_links=user_wallet_links(),
+        wallet_message=message,
+        wallet_error=error,
+    )
+
+
+@bp.post("/setup-intent")
+@login_required
+def setup_intent():
+    """Called by the card form's script right before ``confirmCardSetup``."""
+    try:
+        client_secret = services.start_card_setup(services.user_wallet(current_user))
+    except BillingError as error:
+        return jsonify(error=error.message), error.status_code
+    return jsonify(clientSecret=client_secret)
+
+
+@bp.post("/complete")
+@login_required
+def complete_setup():
+    setup_intent_id = request.form.get("setup_intent", "")
+    try:
+        services.complete_card_setup(services.user_wallet(current_user), setup_intent_id)
+    except (services.WalletError, BillingError) as error:
+        return _render_cards(error=error.message, status=error.status_code)
+    return _render_cards(message="Card saved.")
+
+
+@bp.post("/<payment_method_id>/remove")
+@login_required
+def remove_card(payment_method_id: str):
+    try:
+        services.remove_card(services.user_wallet(current_user), payment_method_id)
+    except services.CardNotFound:
+        return _not_found()
+    except (services.WalletError, BillingError) as error:
+        return _render_cards(error=error.message, status=200 if is_htmx() else error.status_code)
+    return _render_cards(message="Card removed.")
+
+
+@bp.post("/<payment_method_id>/default")
+@login_required
+def make_default(payment_method_id: str):
+    try:
+        services.make_default(services.user_wallet(current_user), payment_method_id)
+    except services.CardNotFound:
+        return _not_found()
+    except (services.WalletError, BillingError) as error:
+        return _render_cards(error=error.message, status=200 if is_htmx() else error.status_code)
+    return _render_cards(message="Default card updated.")
+
+
+def _not_found():
+    abort(404, "That card was not found in your wallet.")

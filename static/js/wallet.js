@@ -1,0 +1,55 @@
+// The "Add card" form: a Stripe.js card element and a SetupIntent confirmed in the
+// browser, so 3-D Secure works and the card number never reaches our server.
+(function () {
+  const form = document.getElementById("add-card-form");
+  if (!form || typeof Stripe === "undefined") return;
+
+  const stripe = Stripe(form.dataset.publishableKey);
+  const card = stripe.elements().create("card");
+  const errors = document.getElementById("card-errors");
+  const submit = document.getElementById("add-card-submit");
+  const mountPoint = document.getElementById("card-element");
+  mountPoint.textContent = "";
+  card.mount(mountPoint);
+  card.on("change", (event) => { errors.textContent = event.error ? event.error.message : ""; });
+
+  function csrfToken() {
+    const headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
+    return headers["X-CSRFToken"] || "";
+  }
+
+  async function createSetupIntent() {
+    const response = await fetch(form.dataset.setupUrl, {
+      method: "POST",
+      headers: { "X-CSRFToken": csrfToken(), "HX-Request": "true" },
+      credentials: "same-origin",
+    });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(body.error || "We could not start saving your card. Try again.");
+    return body.clientSecret;
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    submit.disabled = true;
+    errors.textContent = "";
+    try {
+      const clientSecret = await createSetupIntent();
+      const result = await stripe.confirmCardSetup(clientSecret, { payment_method: { card: card } });
+      if (result.error) {
+        errors.textContent = result.error.message;  // the form and what was typed stay
+        return;
+      }
+      await htmx.ajax("POST", form.dataset.completeUrl, {
+        target: form.dataset.target,
+        swap: "outerHTML",
+        values: { setup_intent: result.setupIntent.id },
+      });
+      card.clear && card.clear();
+    } catch (error) {
+      errors.textContent = error.message;
+    } finally {
+      submit.disabled = false;
+    }
+  });
+})();
