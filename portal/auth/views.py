@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from portal.auth import services, tokens
@@ -50,8 +50,14 @@ def _safe_next(target: str | None) -> str:
     return url_for("auth.account")
 
 
+def _renew_session() -> None:
+    """Forget everything in the session, including this request's cached CSRF token."""
+    session.clear()
+    g.pop("csrf_token", None)  # Flask-WTF caches the signed token of the old session here
+
+
 def _start_login(user: User, remember: bool) -> None:
-    session.clear()  # a new session at login: nothing from before survives
+    _renew_session()  # a new session at login: nothing from before survives
     services.open_session(user)
     login_user(user, remember=remember)
 
@@ -108,7 +114,7 @@ def login():
 def logout():
     services.close_session(current_user.current_session_key)
     logout_user()
-    session.clear()
+    _renew_session()
     flash("You have been logged out.", "success")
     return redirect(url_for("auth.login"))
 
@@ -231,7 +237,7 @@ def delete_account():
             _apply_field_error(form, error)
         else:
             logout_user()
-            session.clear()
+            _renew_session()
             flash("Your account was deleted.", "success")
             return redirect(url_for("auth.login"))
     return render_template("account/delete.html", form=form), 200 if request.method == "GET" else 422
