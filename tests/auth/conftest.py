@@ -6,6 +6,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 
 from portal.auth.models import User, UserSession
 from portal.extensions import db
@@ -13,6 +14,25 @@ from tests.conftest import extract_csrf
 from tests.factories import DEFAULT_PASSWORD
 
 HOST = "portal.test"
+
+
+class IsolatedClient(FlaskClient):
+    """Each request in its own app context, as under a real server.
+
+    The shared ``app`` fixture keeps one app context open for the whole test, and
+    Flask reuses it for every test request: ``g`` (where Flask-Login caches the
+    current user and Flask-WTF the CSRF token) and the database session would
+    otherwise leak from one request into the next, hiding or faking session bugs.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def client(app) -> IsolatedClient:
+    return IsolatedClient(app, app.response_class, use_cookies=True)
 
 
 def submit(client, path: str, data: dict | None = None, form_page: str | None = None, **kwargs):
@@ -44,7 +64,7 @@ def session_cookie(client) -> str:
 
 def cookie_client(app, **cookies: str):
     """A fresh client that sends exactly these cookies (e.g. one captured earlier)."""
-    client = app.test_client()
+    client = IsolatedClient(app, app.response_class, use_cookies=True)
     for name, value in cookies.items():
         client.set_cookie(name, value, domain=HOST)
     return client
