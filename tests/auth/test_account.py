@@ -10,6 +10,7 @@ from portal.auth import tokens
 from portal.auth.models import User
 from portal.extensions import db
 from tests.auth.conftest import cookie_client, db_state, session_cookie, submit
+from tests.conftest import both_engines
 from tests.smtp import body_text
 
 
@@ -76,6 +77,7 @@ def test_edit_profile_saves_and_shows_name(user, logged_in):
     assert _fresh_user(user.email).name == "Renamed Person"
 
 
+@both_engines
 def test_email_change_resets_verification(mailbox, user, logged_in):
     old_link = _verify_path(mailbox, user.email)
     logged_in.get(old_link)
@@ -106,6 +108,7 @@ def test_change_password_keeps_this_login_and_ends_others(app, user, password, l
     assert submit(fresh, "/login", {"email": user.email, "password": new}).status_code == 302
 
 
+@both_engines
 def test_delete_account_asks_for_password_and_removes_user(app, user, password, logged_in):
     page = logged_in.get("/account/delete").get_data(as_text=True)
     assert 'type="password"' in page and 'name="password"' in page

@@ -8,6 +8,7 @@ from portal.auth.models import Role, User
 from portal.cli import DEMO_PASSWORD, DEMO_USERS
 from portal.extensions import db
 from tests.auth.conftest import db_state, submit
+from tests.conftest import both_engines
 
 
 def _user(email: str) -> User | None:
@@ -51,6 +52,7 @@ def test_create_admin_promotes_an_existing_account(runner, user):
     assert db.session.scalar(sa.select(sa.func.count(User.id))) == 1
 
 
+@both_engines
 def test_seed_demo_twice_gives_the_same_rows(app, runner, mailbox):
     app.config["SERVER_NAME"] = None
     first = runner.invoke(args=["seed-demo"])

@@ -7,6 +7,7 @@ import pytest
 
 from portal.auth import tokens
 from tests.auth.conftest import db_state, field_errors, submit
+from tests.conftest import both_engines
 
 TYPED_PASSWORD = "typed-secret-9876"
 LONG_EMAIL = "a" * 64 + "@" + "b" * 190 + ".com"
@@ -58,6 +59,7 @@ def test_register_bad_input(client, mailbox, changes, field, message):
 
 
 @pytest.mark.parametrize("typed", ["{}", "{}  ", "  {}"])
+@both_engines
 def test_register_duplicate_email_any_case(client, user, typed):
     before = db_state()
     email = typed.format(user.email.upper())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.auth.conftest import cookie_client, db_state, session_cookie, submit
+from tests.conftest import both_engines
 
 
 def _login(client, email: str, password: str, **extra):
@@ -40,6 +41,7 @@ def test_unknown_email_and_wrong_password_look_the_same(client, user):
     assert "That email and password do not match an account." in wrong_html
 
 
+@both_engines
 def test_sixth_failed_login_within_a_minute_is_throttled(client, user, password):
     assert client.application.config["LOGIN_THROTTLE"] == "5 per minute"
     for _ in range(5):
@@ -73,6 +75,7 @@ def test_session_is_renewed_at_login(app, client, user, password):
     assert cookie_client(app, session=authenticated).get("/account").status_code == 200
 
 
+@both_engines
 def test_session_is_dead_after_logout(app, client, user, password):
     _login(client, user.email, password)
     captured = session_cookie(client)

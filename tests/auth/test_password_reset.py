@@ -10,6 +10,7 @@ import pytest
 
 from portal.auth import tokens
 from tests.auth.conftest import cookie_client, db_state, submit
+from tests.conftest import both_engines
 from tests.smtp import body_text
 
 NEW_PASSWORD = "brand-new-password-42"
@@ -34,6 +35,7 @@ def _can_log_in(app, email: str, password: str) -> bool:
     return submit(cookie_client(app), "/login", {"email": email, "password": password}).status_code == 302
 
 
+@both_engines
 def test_reset_link_from_email_works_once(app, client, user, password, mailbox):
     path = _request_link(client, mailbox, user.email.upper())
     assert client.get(path).status_code == 200
