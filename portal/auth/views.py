@@ -53,7 +53,8 @@ def _safe_next(target: str | None) -> str:
 def _renew_session() -> None:
     """Forget everything in the session, including this request's cached CSRF token."""
     session.clear()
-    g.pop("csrf_token", None)  # Flask-WTF caches the signed token of the old session here
+    # Flask-WTF caches the signed token of the old session in ``g`` for the rest of the request.
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
 
 
 def _start_login(user: User, remember: bool) -> None:

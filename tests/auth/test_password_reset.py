@@ -109,3 +109,12 @@ def test_tampered_reset_token_is_refused(app, client, user, password, tamper):
 
 def test_reset_token_for_another_purpose_is_refused(user):
     assert tokens.load_reset_token(tokens.make_verify_token(user)) is None
+
+
+def test_forgot_password_is_throttled_and_keeps_the_email(client, mailbox):
+    for _ in range(5):
+        assert submit(client, "/forgot-password", {"email": "someone@example.com"}).status_code == 302
+    response = submit(client, "/forgot-password", {"email": "someone@example.com"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 429
+    assert "Too many requests" in html and 'value="someone@example.com"' in html
