@@ -75,6 +75,10 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     PREFERRED_URL_SCHEME = _env("PREFERRED_URL_SCHEME", "http")
+    #: How many reverse proxies in front of the app set X-Forwarded-For/-Proto/-Host/-Port.
+    #: 0 trusts none of those headers; behind one TLS-terminating proxy set 1, so
+    #: ``request.is_secure`` (HSTS, secure redirects) and the client address (throttling) are right.
+    TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 
     SANDBOX_DATABASE = _env("SANDBOX_DATABASE")  # None: sandbox.sqlite in the instance folder

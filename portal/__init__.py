@@ -34,6 +34,7 @@ def create_app(config_class: type[Config] | str | None = None, **overrides: obje
     os.makedirs(app.instance_path, exist_ok=True)
     configure_database_url(app)
     configure_stripe(app)
+    configure_proxies(app)
 
     register_extensions(app)
     register_blueprints(app)
@@ -72,6 +73,15 @@ def configure_stripe(app: Flask) -> None:
     cfg["STRIPE_JS_URL"] = (
         f"{base.rstrip('/')}/v3/" if cfg.get("STRIPE_API_BASE") else "https://js.stripe.com/v3/"
     )
+
+
+def configure_proxies(app: Flask) -> None:
+    """Trust X-Forwarded-* from exactly TRUSTED_PROXIES hops (none by default)."""
+    hops = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
 
 def register_extensions(app: Flask) -> None:

@@ -7,6 +7,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 
 from portal import create_app
 from portal.extensions import db
@@ -96,6 +97,25 @@ def app(database_url, smtp_server, sandbox, app_overrides, tmp_path):
         db.session.remove()
         db.drop_all()
         db.engine.dispose()
+
+
+class IsolatedClient(FlaskClient):
+    """Each request in its own app context, as under a real server.
+
+    The shared ``app`` fixture keeps one app context open for the whole test, and
+    Flask reuses it for every test request: ``g`` (where Flask-Login caches the
+    current user and Flask-WTF the CSRF token) and the database session would
+    otherwise leak from one request into the next, hiding or faking session bugs.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def client(app) -> IsolatedClient:
+    return IsolatedClient(app, app.response_class, use_cookies=True)
 
 
 @pytest.fixture

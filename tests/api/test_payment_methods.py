@@ -38,7 +38,9 @@ def _new_pm(sandbox, card: str = "pm_card_visa") -> str:
 
 def test_attach_list_default_detach(client, sandbox, headers, account):
     first = _new_pm(sandbox)
-    response = client.post("/payments/customer/payment-methods", json={"paymentMethodId": first}, headers=headers)
+    response = client.post(
+        "/payments/customer/payment-methods", json={"paymentMethodId": first}, headers=headers
+    )
     assert response.status_code == 201
     assert response.get_json()["data"]["customer"] == account["user"]["stripeCustomerId"]
     second = _new_pm(sandbox, "pm_card_mastercard")
@@ -74,15 +76,23 @@ def test_bad_payment_method_id_is_400(client, headers, body):
 
 
 def test_unknown_payment_method_is_404(client, headers):
-    response = client.post("/payments/customer/payment-methods", json={"paymentMethodId": "pm_nope"}, headers=headers)
+    response = client.post(
+        "/payments/customer/payment-methods", json={"paymentMethodId": "pm_nope"}, headers=headers
+    )
     assert response.status_code == 404
 
 
 def test_card_of_another_customer_is_409(client, sandbox, headers):
     other = _register(client, "other@example.com")
     pm = _new_pm(sandbox)
-    client.post("/payments/customer/payment-methods", json={"paymentMethodId": pm}, headers=bearer(other["access_token"]))
-    response = client.post("/payments/customer/payment-methods", json={"paymentMethodId": pm}, headers=headers)
+    client.post(
+        "/payments/customer/payment-methods",
+        json={"paymentMethodId": pm},
+        headers=bearer(other["access_token"]),
+    )
+    response = client.post(
+        "/payments/customer/payment-methods", json={"paymentMethodId": pm}, headers=headers
+    )
     assert response.status_code == 409
 
 
@@ -90,7 +100,11 @@ def test_card_of_another_customer_is_409(client, sandbox, headers):
 def test_another_users_card_is_404_without_a_stripe_call(app, client, sandbox, headers, method):
     other = _register(client, "victim@example.com")
     pm = _new_pm(sandbox)
-    client.post("/payments/customer/payment-methods", json={"paymentMethodId": pm}, headers=bearer(other["access_token"]))
+    client.post(
+        "/payments/customer/payment-methods",
+        json={"paymentMethodId": pm},
+        headers=bearer(other["access_token"]),
+    )
     with app.extensions["stripe_call_counter"].watch() as calls:
         if method == "delete":
             response = client.delete(f"/payments/customer/payment-methods/{pm}", headers=headers)
@@ -106,7 +120,9 @@ def test_another_users_card_is_404_without_a_stripe_call(app, client, sandbox, h
 def test_stripe_down_is_503_with_a_reason(client, sandbox, headers):
     pm = _new_pm(sandbox)
     with sandbox.outage():
-        response = client.post("/payments/customer/payment-methods", json={"paymentMethodId": pm}, headers=headers)
+        response = client.post(
+            "/payments/customer/payment-methods", json={"paymentMethodId": pm}, headers=headers
+        )
     assert response.status_code == 503
     body = response.get_json()
     assert body["error"]["code"] == "stripe_unavailable" and "Stripe" in body["error"]["message"]

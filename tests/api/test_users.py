@@ -91,7 +91,9 @@ def test_other_users_are_403_and_unknown_404(client, registered):
 
 def test_patch_syncs_to_stripe(client, sandbox, registered):
     uid = registered["user"]["id"]
-    response = client.patch(f"/users/{uid}", json={"name": "Renamed"}, headers=bearer(registered["access_token"]))
+    response = client.patch(
+        f"/users/{uid}", json={"name": "Renamed"}, headers=bearer(registered["access_token"])
+    )
     assert response.status_code == 200 and response.get_json()["data"]["stripeSynced"] is True
     customer = sandbox.client().v1.customers.retrieve(registered["user"]["stripeCustomerId"])
     assert customer.name == "Renamed"
@@ -99,7 +101,9 @@ def test_patch_syncs_to_stripe(client, sandbox, registered):
 
 def test_patch_bad_email_is_400(client, registered):
     uid = registered["user"]["id"]
-    response = client.patch(f"/users/{uid}", json={"email": "bad"}, headers=bearer(registered["access_token"]))
+    response = client.patch(
+        f"/users/{uid}", json={"email": "bad"}, headers=bearer(registered["access_token"])
+    )
     assert response.status_code == 400
     assert db.session.get(User, uid).email == "api@example.com"
 
@@ -108,7 +112,9 @@ def test_delete_removes_user_and_customer_and_token(client, sandbox, registered)
     uid, token = registered["user"]["id"], registered["access_token"]
     assert client.delete(f"/users/{uid}", headers=bearer(token)).status_code == 200
     assert db.session.get(User, uid) is None
-    assert sandbox.client().v1.customers.retrieve(registered["user"]["stripeCustomerId"]).get("deleted") is True
+    assert (
+        sandbox.client().v1.customers.retrieve(registered["user"]["stripeCustomerId"]).get("deleted") is True
+    )
     assert client.get(f"/users/{uid}", headers=bearer(token)).status_code == 401
 
 
@@ -117,7 +123,9 @@ def test_revoked_and_expired_tokens_are_401(client, app, registered):
     assert client.post("/auth/logout", headers=bearer(token)).status_code == 200
     assert client.get(f"/users/{registered['user']['id']}", headers=bearer(token)).status_code == 401
     app.config["API_TOKEN_TTL_SECONDS"] = -1
-    expired = client.post("/auth/login", json={"email": "api@example.com", "password": "long-enough-password"})
+    expired = client.post(
+        "/auth/login", json={"email": "api@example.com", "password": "long-enough-password"}
+    )
     token = expired.get_json()["data"]["access_token"]
     assert client.get(f"/users/{registered['user']['id']}", headers=bearer(token)).status_code == 401
 

@@ -74,7 +74,9 @@ def test_make_default(logged_in, wallet, save_card, sandbox, htmx):
     second = save_card(wallet, "pm_card_mastercard")
     token = _csrf(logged_in)
     headers = {**HX} if htmx else {}
-    response = logged_in.post(f"/account/cards/{second.stripe_id}/default", data={"csrf_token": token}, headers=headers)
+    response = logged_in.post(
+        f"/account/cards/{second.stripe_id}/default", data={"csrf_token": token}, headers=headers
+    )
     if htmx:
         assert response.status_code == 200 and "Default card updated." in response.get_data(as_text=True)
     else:
@@ -92,7 +94,9 @@ def test_remove_card(logged_in, wallet, save_card, sandbox, htmx):
     second = save_card(wallet, "pm_card_mastercard")
     token = _csrf(logged_in)
     headers = {**HX} if htmx else {}
-    response = logged_in.post(f"/account/cards/{first.stripe_id}/remove", data={"csrf_token": token}, headers=headers)
+    response = logged_in.post(
+        f"/account/cards/{first.stripe_id}/remove", data={"csrf_token": token}, headers=headers
+    )
     assert response.status_code == (200 if htmx else 303)
     db.session.expire_all()
     remaining = services.list_cards(wallet.customer_id)
