@@ -69,12 +69,7 @@ def retry_command() -> None:
     from portal.wallet.customers import retry_pending_customers
 
     summary = retry_pending_customers()
-<<<<<<< HEAD
-    click.echo(f"synced {summary.created_or_synced}, deleted {summary.deleted}")
-    click.echo(f"still pending {summary.still_pending}")
-=======
     click.echo(
         f"synced {summary.created_or_synced}, deleted {summary.deleted}, "
         f"still pending {summary.still_pending}"
     )
->>>>>>> auth

@@ -176,15 +176,12 @@ def delete_account(user: User, password: str) -> bool:
     """Delete the account and its Stripe customer; returns whether Stripe confirmed."""
     if not verify_password(user.password_hash, password):
         raise AccountError("Your password is not correct.", field="password")
-<<<<<<< HEAD
     return delete_user(user)
 
 
 def delete_user(user: User) -> bool:
     """Delete the user and their Stripe customer; returns whether Stripe confirmed now."""
-=======
     # Every login ends with the account, also where the database does not cascade
     # (SQLite enforces foreign keys only when asked to).
     db.session.execute(sa.delete(UserSession).where(UserSession.user_id == user.id))
->>>>>>> auth
     return customers.delete_user_customer_and_user(user)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from portal.auth.models import User, UserSession
 from portal.extensions import db
-from tests.conftest import extract_csrf
+from tests.conftest import IsolatedClient, extract_csrf
 from tests.factories import DEFAULT_PASSWORD
 
 HOST = "portal.test"

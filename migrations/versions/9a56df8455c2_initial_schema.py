@@ -1,8 +1,8 @@
-"""users, sessions, saved cards
+"""initial schema
 
-Revision ID: d85b084d347a
+Revision ID: 9a56df8455c2
 Revises: 
-Create Date: 2026-11-22 20:09:49.903397
+Create Date: 2026-11-22 20:22:28.789108
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'd85b084d347a'
+revision = '9a56df8455c2'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -60,6 +60,20 @@ def upgrade():
     sa.UniqueConstraint('email', name='uq_users_email'),
     sa.UniqueConstraint('stripe_customer_id', name=op.f('uq_users_stripe_customer_id'))
     )
+    op.create_table('api_tokens',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('expires_at', sa.DateTime(), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_api_tokens_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_api_tokens')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_api_tokens_token_hash'))
+    )
+    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_api_tokens_user_id'), ['user_id'], unique=False)
+
     op.create_table('user_sessions',
     sa.Column('key', sa.String(length=64), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -79,6 +93,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_user_sessions_user_id'))
 
     op.drop_table('user_sessions')
+    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_api_tokens_user_id'))
+
+    op.drop_table('api_tokens')
     op.drop_table('users')
     op.drop_table('pending_customer_deletions')
     with op.batch_alter_table('payment_methods', schema=None) as batch_op:
