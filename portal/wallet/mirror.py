@@ -56,7 +56,8 @@ def claim_version(object_id: str, synced_at: int, *, deleted: bool = False, **va
         set_={"synced_at": new.synced_at, "deleted": new.deleted, **{k: new[k] for k in values}},
         where=is_newer,
     )
-    return db.session.execute(stmt).rowcount == 1
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT.
+    return db.session.execute(stmt.returning(table.c.object_id)).first() is not None
 
 
 def _lock_customer(customer_id: str) -> tuple[bool, str | None]:

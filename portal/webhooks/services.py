@@ -60,7 +60,7 @@ def store_event(event: dict, payload: str) -> int:
         )
         .on_conflict_do_nothing(index_elements=[WebhookEvent.__table__.c.stripe_event_id])
     )
-    inserted = db.session.execute(stmt).rowcount == 1
+    inserted = db.session.execute(stmt.returning(WebhookEvent.__table__.c.id)).first() is not None
     db.session.commit()
     if inserted and not known:
         log.info("webhook ignored id=%s type=%s (no handler)", event["id"], event["type"])
