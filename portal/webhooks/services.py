@@ -16,6 +16,7 @@ import json
 import logging
 
 import sqlalchemy as sa
+import sqlalchemy.orm
 from flask import current_app
 
 from portal.billing.webhooks import parse_secrets
@@ -26,6 +27,17 @@ from portal.webhooks.handlers import handler_for
 from portal.webhooks.models import RUNNABLE, EventStatus, WebhookEvent
 
 log = logging.getLogger("portal.webhooks")
+
+#: Set in ``Session.info`` while a handler runs.
+_IN_HANDLER = "webhook_handler_running"
+
+
+@sa.event.listens_for(sa.orm.Session, "before_commit")
+def _handlers_must_not_commit(session: sa.orm.Session) -> None:
+    if session.info.get(_IN_HANDLER):
+        raise RuntimeError(
+            "a webhook handler must not commit: the dispatcher commits its effects with the status"
+        )
 
 
 class Outcome(enum.StrEnum):
@@ -96,7 +108,11 @@ def process_event(row_id: int, *, force: bool = False) -> Outcome:
     handler = handler_for(event_type)
     try:
         if handler is not None:
-            handler(json.loads(row.payload))
+            db.session.info[_IN_HANDLER] = True
+            try:
+                handler(json.loads(row.payload))
+            finally:
+                db.session.info.pop(_IN_HANDLER, None)
         row.status = EventStatus.PROCESSED if handler else EventStatus.IGNORED
         row.processed_at = utcnow()
         row.last_error = None

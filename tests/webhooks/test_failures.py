@@ -68,3 +68,16 @@ def test_a_database_error_in_a_handler_is_recorded_too(client, monkeypatch):
     assert deliver(client, event).status_code == 500
     row = _row()
     assert row.status == EventStatus.FAILED and "IntegrityError" in row.last_error
+
+
+def test_a_handler_that_commits_fails_and_keeps_nothing(client, monkeypatch):
+    def commits_itself(event: dict) -> None:
+        db.session.add(PaymentMethod(stripe_id="pm_x", customer_id="cus_1", brand="visa", last4="4242"))
+        db.session.commit()
+
+    monkeypatch.setitem(EVENT_HANDLERS, "payment_method.attached", commits_itself)
+    event = make_event("payment_method.attached", payment_method("pm_1", "cus_1"))
+    assert deliver(client, event).status_code == 500
+    row = _row()
+    assert row.status == EventStatus.FAILED and "must not commit" in row.last_error
+    assert count(PaymentMethod) == 0

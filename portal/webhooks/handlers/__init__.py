@@ -2,7 +2,9 @@
 
 A handler takes the verified event (a plain dict) and writes through
 ``db.session`` without committing: the dispatcher commits its effects together
-with the event's status, or rolls them back if it raises. Handlers must be
+with the event's status, or rolls them back if it raises (a handler that
+commits fails loudly). The event's row is locked while a handler runs, so keep
+slow calls (Stripe, email) short or after the fact. Handlers must be
 safe to run again for the same event after a rollback, and must compare the
 event's ``created`` with the mirror so an older event never overwrites newer
 state.
