@@ -16,8 +16,8 @@ import json
 import logging
 
 import sqlalchemy as sa
-import sqlalchemy.orm
 from flask import current_app
+from sqlalchemy.orm import Session
 
 from portal.billing.webhooks import parse_secrets
 from portal.database import upsert_insert, utcnow
@@ -32,8 +32,8 @@ log = logging.getLogger("portal.webhooks")
 _IN_HANDLER = "webhook_handler_running"
 
 
-@sa.event.listens_for(sa.orm.Session, "before_commit")
-def _handlers_must_not_commit(session: sa.orm.Session) -> None:
+@sa.event.listens_for(Session, "before_commit")
+def _handlers_must_not_commit(session: Session) -> None:
     if session.info.get(_IN_HANDLER):
         raise RuntimeError(
             "a webhook handler must not commit: the dispatcher commits its effects with the status"
