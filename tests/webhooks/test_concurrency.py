@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
+from werkzeug.serving import make_server
 
 from portal.extensions import db
 from portal.wallet.models import PaymentMethod
@@ -77,3 +79,36 @@ def test_concurrent_events_about_one_card_end_in_the_newest_state(app):
     db.session.expire_all()
     assert count(WebhookEvent) == len(events)
     assert count(PaymentMethod) == 0
+
+
+@both_engines
+def test_concurrent_duplicates_over_real_http(app):
+    """The same race through a real threaded server and sockets, as gunicorn's threads would see it."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    event = make_event("payment_method.attached", payment_method("pm_1", "cus_1"))
+    body = json.dumps(event).encode()
+    barrier = threading.Barrier(DELIVERIES)
+
+    def post(_: int) -> tuple[int, str]:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{server.server_port}/webhooks/stripe",
+            data=body,
+            headers={"Stripe-Signature": signature(body), "Host": "portal.test"},
+            method="POST",
+        )
+        barrier.wait()
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())["outcome"]
+
+    try:
+        with ThreadPoolExecutor(DELIVERIES) as pool:
+            results = list(pool.map(post, range(DELIVERIES)))
+    finally:
+        server.shutdown()
+        thread.join()
+
+    assert sorted(results) == [(200, "duplicate")] * (DELIVERIES - 1) + [(200, "processed")]
+    db.session.expire_all()
+    assert count(WebhookEvent) == 1 and count(PaymentMethod) == 1
