@@ -111,16 +111,19 @@ def register_extensions(app: Flask) -> None:
 def import_models() -> None:
     """Every feature's models, so metadata (and Alembic) sees the whole schema."""
     import portal.auth.models
-    import portal.wallet.models  # noqa: F401
+    import portal.wallet.models
+    import portal.webhooks.models  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
+    from portal.admin.views import bp as admin_bp
     from portal.api.views import bp as api_bp
     from portal.auth.views import bp as auth_bp
     from portal.main.views import bp as main_bp
     from portal.wallet.views import bp as wallet_bp
+    from portal.webhooks.views import bp as webhooks_bp
 
-    for blueprint in (main_bp, auth_bp, wallet_bp, api_bp):
+    for blueprint in (main_bp, auth_bp, wallet_bp, api_bp, webhooks_bp, admin_bp):
         app.register_blueprint(blueprint)
 
 
@@ -143,10 +146,12 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from portal.cli import billing_cli, create_admin_command, seed_demo_command
+    from portal.webhooks.cli import webhooks_cli
 
     app.cli.add_command(create_admin_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(billing_cli)
+    app.cli.add_command(webhooks_cli)
 
 
 #: Top navigation: (endpoint, label, admins only). Links whose feature is absent are skipped.
