@@ -27,6 +27,10 @@ def _error(error: SandboxError) -> tuple[Response, int]:
 def make_control_blueprint(sb: Sandbox) -> Blueprint:
     bp = Blueprint("sandbox_control", __name__, url_prefix="/_sandbox")
 
+    @bp.get("/health")
+    def health() -> Response:
+        return jsonify(ok=True, now=sb.now())
+
     @bp.get("/state")
     def state() -> Response:
         return jsonify(

@@ -29,6 +29,19 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
+class _Outage:
+    """Returned by ``SandboxServer.outage``; leaving the ``with`` block ends the outage."""
+
+    def __init__(self, server: SandboxServer) -> None:
+        self._server = server
+
+    def __enter__(self) -> _Outage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.outage(False)
+
+
 class SandboxServer:
     """The sandbox on a free loopback port, served by a background thread."""
 
@@ -136,8 +149,13 @@ class SandboxServer:
     def fail_next(self, n: int, status: int = 500) -> None:
         self._control("fail_next", {"n": n, "status": status})
 
-    def outage(self, on: bool = True, status: int = 503) -> None:
+    def outage(self, on: bool = True, status: int = 503) -> _Outage:
+        """Every ``/v1`` call answers ``status`` (api_error) until turned off.
+
+        Works as a call (``outage(True)`` ... ``outage(False)``) or a block (``with sandbox.outage():``).
+        """
         self._control("outage", {"on": on, "status": status})
+        return _Outage(self)
 
     def settings(self, **values: Any) -> dict[str, Any]:
         return self._control("settings", values)
