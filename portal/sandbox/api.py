@@ -187,7 +187,7 @@ def _check_key(route: Route, params: dict[str, Any], path_args: dict[str, str]) 
             "You did not provide an API key. You need to provide your API key in the Authorization header, "
             "using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY')."
         )
-    if key.startswith("sk_test_") or key.startswith("rk_test_"):
+    if key.startswith(("sk_test_", "rk_test_")):
         return
     if key.startswith("pk_test_"):
         if not route.publishable:

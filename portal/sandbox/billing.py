@@ -951,10 +951,12 @@ def _mark_paid(sb: Sandbox, invoice: dict[str, Any]) -> dict[str, Any]:
     sub_id = _sub_of(invoice)
     if sub_id:
         sub = sb.get(sub_id)
-        if sub and sub["status"] in ("incomplete", "past_due", "unpaid"):
-            # Only the newest invoice decides: paying an old one while a newer fails keeps past_due.
-            if sub.get("latest_invoice") == invoice["id"] or sub["status"] == "incomplete":
-                _set_status(sb, sub, "active")
+        # Only the newest invoice decides: paying an old one while a newer one fails keeps past_due.
+        newest = sub is not None and (
+            sub.get("latest_invoice") == invoice["id"] or sub["status"] == "incomplete"
+        )
+        if sub and newest and sub["status"] in ("incomplete", "past_due", "unpaid"):
+            _set_status(sb, sub, "active")
     return invoice
 
 
