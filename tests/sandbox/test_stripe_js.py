@@ -47,7 +47,8 @@ document.addEventListener('DOMContentLoaded', function () {
 def _host_app(sandbox_url: str) -> Callable[..., Any]:
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Host</title>
 <script src="{sandbox_url}/v3/"></script><script src="/host.js"></script></head>
-<body><div id="card"></div><button id="go">Save</button><pre id="state"></pre><pre id="result"></pre></body></html>"""
+<body><div id="card"></div><button id="go">Save</button>
+<pre id="state"></pre><pre id="result"></pre></body></html>"""
     csp = (
         f"default-src 'self'; script-src 'self' {sandbox_url}; frame-src {sandbox_url}; "
         f"connect-src 'self' {sandbox_url}; style-src 'self'"
