@@ -58,15 +58,8 @@ def mailbox(smtp_server):
 @pytest.fixture(scope="session")
 def sandbox():
     """One Stripe sandbox for the session; tests read their own objects by id."""
-    try:  # TEMPORARY until the sandbox branch lands
-        from portal.sandbox.testing import SandboxServer
-    except ImportError:
+    from portal.sandbox.testing import SandboxServer
 
-        class _Down:
-            url = "http://127.0.0.1:9"
-
-        yield _Down()
-        return
     server = SandboxServer(webhook_url=None)
     server.start()
     yield server
@@ -172,3 +165,26 @@ def logged_in(auth, user):
     response = auth.login(user.email)
     assert response.status_code == 302, response.get_data(as_text=True)
     return auth.client
+
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One Chromium for the whole run: Playwright's sync API allows one instance per thread."""
+    from playwright.sync_api import sync_playwright
+
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (make chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -56,20 +56,28 @@ class DefaultCardInUse(WalletError):
         )
 
 
+class CardOfAnotherCustomer(WalletError):
+    status_code = 409
+    code = "already_attached"
+
+    def __init__(self) -> None:
+        super().__init__("This card is already saved to another customer.")
+
+
 @dataclass(frozen=True)
 class Wallet:
     """The cards of one Stripe customer."""
 
     customer_id: str
-    #: Our owner of the customer, for idempotency keys and logs: ("user", 42) or ("practice", 7).
-    owner: tuple[str, int]
+    #: Our owner of the customer, for idempotency keys: ("user", <stripe_ref>) or ("practice", ...).
+    owner: tuple[str, str]
     #: An active subscription bills the default card, so it cannot be removed.
     protects_default_card: bool = False
 
 
 def user_wallet(user: User) -> Wallet:
     """The user's wallet; creates a missing customer (raises if Stripe is down)."""
-    return Wallet(customer_id=ensure_user_customer(user), owner=("user", user.id))
+    return Wallet(customer_id=ensure_user_customer(user), owner=("user", user.stripe_ref))
 
 
 def list_cards(customer_id: str | None) -> list[PaymentMethod]:
@@ -117,7 +125,7 @@ def attach_card(wallet: Wallet, payment_method_id: str) -> PaymentMethod:
     """Attach a payment method created by Stripe.js (the JSON API's path)."""
     existing = db.session.scalar(sa.select(PaymentMethod).where(PaymentMethod.stripe_id == payment_method_id))
     if existing is not None and existing.customer_id != wallet.customer_id:
-        raise WalletError("This card is already saved to another customer.")
+        raise CardOfAnotherCustomer()
     payment_method = stripe_cards.attach_payment_method(wallet.customer_id, payment_method_id)
     return _save_attached_card(wallet, payment_method)
 

@@ -113,7 +113,11 @@ def test_delete_removes_user_and_customer_and_token(client, sandbox, registered)
     assert client.delete(f"/users/{uid}", headers=bearer(token)).status_code == 200
     assert db.session.get(User, uid) is None
     assert (
-        sandbox.client().v1.customers.retrieve(registered["user"]["stripeCustomerId"]).get("deleted") is True
+        sandbox.client()
+        .v1.customers.retrieve(registered["user"]["stripeCustomerId"])
+        .to_dict()
+        .get("deleted")
+        is True
     )
     assert client.get(f"/users/{uid}", headers=bearer(token)).status_code == 401
 

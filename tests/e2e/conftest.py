@@ -8,7 +8,6 @@ downloaded build, launched headless with flags that work as root in CI.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,14 +20,6 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from portal import create_app
 from portal.extensions import db
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-gpu",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
@@ -89,18 +80,6 @@ def live_portal_factory(tmp_path, smtp_server, sandbox) -> Iterator[Callable[...
 def live_portal(live_portal_factory, portal_overrides) -> str:
     """The base URL of a running portal, e.g. ``http://127.0.0.1:54321``."""
     return live_portal_factory(**portal_overrides).url
-
-
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (make chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

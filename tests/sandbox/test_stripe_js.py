@@ -4,7 +4,6 @@ with a strict CSP, as the portal uses it."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -19,7 +18,6 @@ from tests.sandbox.conftest import _Quiet
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 HOST_JS = """
 document.addEventListener('DOMContentLoaded', function () {
@@ -73,19 +71,6 @@ def host(server: SandboxServer) -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{http.server_port}"
     http.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"{CHROMIUM} not found")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield browser
-        browser.close()
 
 
 def _run(

@@ -14,8 +14,8 @@ from portal.wallet.models import PendingCustomerDeletion
 from tests.factories import make_user
 
 
-def _customers_for(sandbox, user_id: int) -> list:
-    return sandbox.client().v1.customers.search({"query": f"metadata['userId']:'{user_id}'"}).data
+def _customers_for(sandbox, user: User) -> list:
+    return sandbox.client().v1.customers.search({"query": f"metadata['userRef']:'{user.stripe_ref}'"}).data
 
 
 def test_registration_creates_the_customer(app, sandbox):
@@ -40,13 +40,13 @@ def test_registration_survives_stripe_outage_and_retry_creates_one_customer(app,
     again = retry_pending_customers()  # a second run changes nothing
     assert again.created_or_synced == 0
     db.session.refresh(user)
-    assert [c.id for c in _customers_for(sandbox, user.id)] == [user.stripe_customer_id]
+    assert [c.id for c in _customers_for(sandbox, user)] == [user.stripe_customer_id]
 
 
 def test_two_concurrent_retries_create_exactly_one_customer(app, sandbox):
     with sandbox.outage():
         user = make_user()
-    user_id = user.id
+    user_id, ref = user.id, user.stripe_ref
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
 
@@ -68,7 +68,8 @@ def test_two_concurrent_retries_create_exactly_one_customer(app, sandbox):
     assert not errors
     db.session.expire_all()
     stored = db.session.get(User, user_id).stripe_customer_id
-    assert [c.id for c in _customers_for(sandbox, user_id)] == [stored]
+    found = sandbox.client().v1.customers.search({"query": f"metadata['userRef']:'{ref}'"}).data
+    assert [c.id for c in found] == [stored]
 
 
 def test_the_customer_is_created_when_next_needed(app, sandbox):
@@ -78,7 +79,7 @@ def test_the_customer_is_created_when_next_needed(app, sandbox):
         user = make_user()
     wallet = user_wallet(user)  # e.g. opening "Add card"
     assert wallet.customer_id == user.stripe_customer_id
-    assert len(_customers_for(sandbox, user.id)) == 1
+    assert len(_customers_for(sandbox, user)) == 1
 
 
 def test_profile_edit_syncs_name_and_email(app, sandbox):
@@ -102,7 +103,7 @@ def test_account_deletion_deletes_the_customer(app, sandbox):
     customer_id = user.stripe_customer_id
     assert accounts.delete_account(user, "correct-horse-battery") is True
     assert db.session.get(User, user.id) is None
-    assert sandbox.client().v1.customers.retrieve(customer_id).get("deleted") is True
+    assert sandbox.client().v1.customers.retrieve(customer_id).to_dict().get("deleted") is True
 
 
 def test_account_deletion_during_outage_deletes_customer_later(app, sandbox):
@@ -114,7 +115,7 @@ def test_account_deletion_during_outage_deletes_customer_later(app, sandbox):
     summary = retry_pending_customers()
     assert summary.deleted == 1
     assert db.session.get(PendingCustomerDeletion, customer_id) is None
-    assert sandbox.client().v1.customers.retrieve(customer_id).get("deleted") is True
+    assert sandbox.client().v1.customers.retrieve(customer_id).to_dict().get("deleted") is True
 
 
 @pytest.mark.parametrize("secret", ["sk_test_sandbox", "4242424242424242", "correct-horse-battery"])

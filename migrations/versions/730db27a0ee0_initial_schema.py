@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 2b30b36b899a
+Revision ID: 730db27a0ee0
 Revises: 
-Create Date: 2026-11-22 20:25:09.099087
+Create Date: 2026-11-22 20:27:12.150793
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '2b30b36b899a'
+revision = '730db27a0ee0'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -56,6 +56,7 @@ def upgrade():
     sa.Column('email', sa.String(length=254), nullable=False),
     sa.Column('password_hash', sa.String(length=255), nullable=False),
     sa.Column('role', sa.Enum('user', 'admin', name='role', native_enum=False, length=16), nullable=False),
+    sa.Column('stripe_ref', sa.String(length=32), nullable=False),
     sa.Column('stripe_customer_id', sa.String(length=64), nullable=True),
     sa.Column('stripe_sync', sa.Enum('synced', 'pending', name='stripesyncstate', native_enum=False, length=16), nullable=False),
     sa.Column('email_verified', sa.Boolean(), nullable=False),
@@ -65,7 +66,8 @@ def upgrade():
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('email', name='uq_users_email'),
-    sa.UniqueConstraint('stripe_customer_id', name=op.f('uq_users_stripe_customer_id'))
+    sa.UniqueConstraint('stripe_customer_id', name=op.f('uq_users_stripe_customer_id')),
+    sa.UniqueConstraint('stripe_ref', name=op.f('uq_users_stripe_ref'))
     )
     op.create_table('webhook_events',
     sa.Column('id', sa.Integer(), nullable=False),
