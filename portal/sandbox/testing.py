@@ -157,6 +157,10 @@ class SandboxServer:
         self._control("outage", {"on": on, "status": status})
         return _Outage(self)
 
+    def reset(self) -> None:
+        """Wipe every object, idempotency key and the clock offset (see ``POST /_sandbox/reset``)."""
+        self._control("reset")
+
     def settings(self, **values: Any) -> dict[str, Any]:
         return self._control("settings", values)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 import requests
@@ -341,3 +342,39 @@ def test_failed_deliveries_are_retried(
     assert stats["pending"] == 0
     assert wait_until(lambda: "customer.created" in receiver.types(customer.id))
     assert receiver.hits >= 3
+
+
+def test_stripe_js_style_params_and_reset(sandbox: SandboxServer, client: stripe.StripeClient) -> None:
+    customer = client.v1.customers.create({"email": "raw@x.test", "payment_method": "pm_card_visa"})
+    raw = requests.get(
+        f"{sandbox.url}/v1/customers/{customer.id}/payment_methods",
+        params=[("expand[]", "data.customer"), ("limit", "1")],
+        headers={"Authorization": "Bearer sk_test_raw"},
+        timeout=5,
+    ).json()
+    assert raw["data"][0]["customer"]["id"] == customer.id
+    form = requests.post(
+        f"{sandbox.url}/v1/customers/{customer.id}",
+        data={
+            "metadata[a]": "1",
+            "address[city]": "Lyon",
+            "expand[]": "invoice_settings.default_payment_method",
+        },
+        headers={"Authorization": "Bearer sk_test_raw"},
+        timeout=5,
+    ).json()
+    assert form["metadata"] == {"a": "1"} and form["address"]["city"] == "Lyon"
+
+
+def test_reset_forgets_everything() -> None:
+    # A throwaway sandbox: reset must not wipe the shared one other tests use.
+    with SandboxServer() as fresh:
+        other = fresh.client()
+        customer = other.v1.customers.create({}, {"idempotency_key": "k1"})
+        fresh.advance(days=3)
+        fresh.reset()
+        with pytest.raises(stripe.InvalidRequestError):
+            other.v1.customers.retrieve(customer.id)
+        again = other.v1.customers.create({}, {"idempotency_key": "k1"})
+        assert again.id != customer.id
+        assert abs(fresh.now() - time.time()) < 5
