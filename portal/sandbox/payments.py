@@ -54,9 +54,8 @@ def create_customer(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
     sb.save(customer)
     _apply_customer_params(sb, customer, params)
     if params.get("payment_method"):
-        pm = attach_payment_method(sb, params["payment_method"], {"customer": customer["id"]}, emit=True)
+        attach_payment_method(sb, params["payment_method"], {"customer": customer["id"]})
         customer = sb.require(customer["id"])
-        del pm
     sb.save(customer)
     sb.emit("customer.created", customer)
     return customer
@@ -552,7 +551,6 @@ def confirm_setup_intent(sb: Sandbox, si_id: str, params: dict[str, Any]) -> dic
             param="payment_method",
             code="payment_method_already_attached",
         )
-    before_status = si["status"]
     si["payment_method"] = pm["id"]
     si["last_setup_error"] = None
     si["next_action"] = None
@@ -573,7 +571,6 @@ def confirm_setup_intent(sb: Sandbox, si_id: str, params: dict[str, Any]) -> dic
         sb.save(si)
         sb.emit("setup_intent.requires_action", si)
         return si
-    del before_status
     return _succeed_setup(sb, si, pm)
 
 
