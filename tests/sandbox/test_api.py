@@ -289,6 +289,11 @@ def test_outage_and_fail_next(sandbox: SandboxServer, client: stripe.StripeClien
             client.v1.customers.list()
         assert down.value.http_status == 503
     client.v1.customers.list()
+    sandbox.set_latency(60)
+    started = time.monotonic()
+    client.v1.customers.list({"limit": 1})
+    assert time.monotonic() - started >= 0.06
+    sandbox.set_latency(0)
     sandbox.fail_next(1)
     with pytest.raises(stripe.APIError):
         client.v1.customers.list()
