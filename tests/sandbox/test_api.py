@@ -289,6 +289,9 @@ def test_outage_and_fail_next(sandbox: SandboxServer, client: stripe.StripeClien
             client.v1.customers.list()
         assert down.value.http_status == 503
     client.v1.customers.list()
+    with sandbox.outage(refuse=True), pytest.raises(stripe.APIConnectionError):
+        client.v1.customers.list()
+    client.v1.customers.list()
     sandbox.set_latency(60)
     started = time.monotonic()
     client.v1.customers.list({"limit": 1})
