@@ -386,3 +386,12 @@ def test_reset_forgets_everything() -> None:
         again = other.v1.customers.create({}, {"idempotency_key": "k1"})
         assert again.id != customer.id
         assert abs(fresh.now() - time.time()) < 5
+
+
+def test_no_webhook_url_records_events_only() -> None:
+    with SandboxServer(webhook_url=None) as quiet:
+        customer = quiet.client().v1.customers.create({"email": "quiet@x.test"})
+        events = quiet.events("customer.created")
+        assert [e["data"]["object"]["id"] for e in events] == [customer.id]
+        assert events[0]["pending_webhooks"] == 0
+        assert quiet.flush_events()["delivered"] == 0
