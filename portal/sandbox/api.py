@@ -182,7 +182,7 @@ def _api_key() -> str | None:
     return None
 
 
-def _check_key(route: Route, params: dict[str, Any], path_args: dict[str, str]) -> None:
+def _check_key(route: Route) -> None:
     key = _api_key()
     if not key:
         raise authentication_error(
@@ -248,7 +248,7 @@ def _dispatch(sb: Sandbox, route: Route, path_args: dict[str, str]) -> Response:
         pairs += list(request.form.items(multi=True))
     try:
         params = parse_params(pairs)
-        _check_key(route, params, path_args)
+        _check_key(route)
     except SandboxError as error:
         return error_response(error, request_id)
     expand_paths = [str(p) for p in as_list(params.pop("expand", None))]

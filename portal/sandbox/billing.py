@@ -366,13 +366,12 @@ def _parse_item_changes(
     for index, raw in enumerate(raw_items):
         item_id = raw.get("id")
         if not item_id:
-            if len(by_id) == 1 and raw.get("price"):
-                # Not Stripe (it would add a second item), but a switch is what the portal means.
-                raise invalid_request(
-                    "Pass the subscription item's id (items[0][id]) to change its price.",
-                    param=f"{prefix}[{index}][id]",
-                )
-            raise missing_param(f"{prefix}[{index}][id]")
+            # Stripe would add a second item; the sandbox supports switching an item's price only.
+            raise invalid_request(
+                "Pass the subscription item's id (items[0][id]) to change its price; adding items is not "
+                "supported by the sandbox.",
+                param=f"{prefix}[{index}][id]",
+            )
         if item_id not in by_id:
             raise invalid_request(
                 f"No such subscription item: '{item_id}'",
@@ -1311,9 +1310,6 @@ def process_until(sb: Sandbox, until: int) -> int:
             if kind == "renew":
                 _renew(sb, obj)
             elif kind == "cancel":
-                obj["cancel_at_period_end"] = (
-                    False if obj.get("cancel_at_period_end") is None else obj["cancel_at_period_end"]
-                )
                 cancel_subscription(sb, object_id, {})
             elif kind == "upcoming":
                 _send_upcoming(sb, obj)

@@ -131,6 +131,17 @@ def make_control_blueprint(sb: Sandbox) -> Blueprint:
             return _error(error)
         return jsonify(clean(result))
 
+    @bp.post("/reset")
+    def reset() -> Response:
+        """Start from nothing: for test suites that share one sandbox but reset their own database
+        per test (their ids, and so their idempotency keys, repeat)."""
+        sb.deliverer.flush(timeout=10)
+        sb.store.reset()
+        sb.latency_ms = 0
+        sb.outage = False
+        sb.fail_next = 0
+        return jsonify(ok=True, now=sb.now())
+
     @bp.post("/subscriptions/<sub_id>/pause")
     def pause(sub_id: str) -> Response | tuple[Response, int]:
         try:

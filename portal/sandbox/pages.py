@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, send_from_directory, url_for
+import flask
+from flask import Blueprint, Response, abort, redirect, request, url_for
 
 from portal.sandbox import billing, checkout, payments
 from portal.sandbox.api import clean
@@ -54,14 +55,16 @@ def make_pages_blueprint(sb: Sandbox) -> Blueprint:
         return response
 
     def page(template: str, **context: Any) -> str:
-        return render_template(f"sandbox/{template}", money=money, **context)
+        return flask.render_template(f"sandbox/{template}", money=money, **context)
 
     # Stripe.js and its assets ------------------------------------------------------------------
 
     @bp.get("/v3/")
     @bp.get("/v3")
     def stripe_js() -> Response:
-        response = send_from_directory(STATIC, "stripe.js", mimetype="application/javascript", max_age=0)
+        response = flask.send_from_directory(
+            STATIC, "stripe.js", mimetype="application/javascript", max_age=0
+        )
         response.headers["Access-Control-Allow-Origin"] = "*"
         return response
 
@@ -69,7 +72,7 @@ def make_pages_blueprint(sb: Sandbox) -> Blueprint:
     def asset(name: str) -> Response:
         if name not in {"sandbox.css", "card-element.css", "card-element.js"}:
             abort(404)
-        response = send_from_directory(STATIC, name, max_age=0)
+        response = flask.send_from_directory(STATIC, name, max_age=0)
         response.headers["Access-Control-Allow-Origin"] = "*"
         return response
 
@@ -187,7 +190,7 @@ def make_pages_blueprint(sb: Sandbox) -> Blueprint:
     def checkout_challenge(session_id: str) -> str:
         _session(session_id)
         action = url_for("sandbox_pages.checkout_authenticated", session_id=session_id)
-        return render_template("sandbox/checkout_challenge.html", action=action, money=money)
+        return flask.render_template("sandbox/checkout_challenge.html", action=action, money=money)
 
     @bp.post("/checkout/<session_id>/authenticated")
     def checkout_authenticated(session_id: str) -> Any:

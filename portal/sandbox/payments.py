@@ -7,7 +7,7 @@ import re
 import time
 from typing import Any
 
-from portal.sandbox import shapes
+from portal.sandbox import errors, shapes
 from portal.sandbox.cards import (
     DECLINE_MESSAGES,
     Behaviour,
@@ -18,7 +18,7 @@ from portal.sandbox.cards import (
     shortcut_number,
 )
 from portal.sandbox.core import Sandbox
-from portal.sandbox.errors import SandboxError, invalid_request, missing_param, not_found
+from portal.sandbox.errors import SandboxError, invalid_request, missing_param
 from portal.sandbox.params import as_list, metadata_update, to_bool, to_int
 
 ADDRESS_KEYS = ("city", "country", "line1", "line2", "postal_code", "state")
@@ -54,9 +54,8 @@ def create_customer(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
     sb.save(customer)
     _apply_customer_params(sb, customer, params)
     if params.get("payment_method"):
-        pm = attach_payment_method(sb, params["payment_method"], {"customer": customer["id"]}, emit=True)
+        attach_payment_method(sb, params["payment_method"], {"customer": customer["id"]})
         customer = sb.require(customer["id"])
-        del pm
     sb.save(customer)
     sb.emit("customer.created", customer)
     return customer
@@ -90,7 +89,7 @@ def _apply_customer_params(sb: Sandbox, customer: dict[str, Any], params: dict[s
             pm_id = _resolve_shortcut(sb, pm_id)
             pm = sb.get(pm_id)
             if pm is None:
-                raise not_found("PaymentMethod", pm_id, "invoice_settings[default_payment_method]")
+                raise errors.not_found("PaymentMethod", pm_id, "invoice_settings[default_payment_method]")
             if pm.get("customer") != customer["id"]:
                 raise invalid_request(
                     f"The customer does not have a payment method with the ID {pm_id}. The payment method "
@@ -114,7 +113,8 @@ def update_customer(sb: Sandbox, customer_id: str, params: dict[str, Any]) -> di
 
 
 def delete_customer(sb: Sandbox, customer_id: str) -> dict[str, Any]:
-    from portal.sandbox import billing  # billing builds on payments; import late to avoid a cycle
+    # billing builds on payments: import it late to avoid a cycle.
+    from portal.sandbox import billing
 
     customer = sb.require(customer_id)
     for sub in sb.all("subscription", customer=customer_id):
@@ -236,7 +236,7 @@ def create_payment_method(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]
     if token:
         number = shortcut_number(token)
         if number is None:
-            raise not_found("token", token, "card[token]")
+            raise errors.not_found("token", token, "card[token]")
         return _new_card_pm(sb, number, 12, time.gmtime().tm_year + 3, params)
     number = re.sub(r"[\s-]", "", str(card.get("number", "")))
     if not number:
@@ -291,7 +291,7 @@ def resolve_payment_method(sb: Sandbox, pm_id: Any, param: str = "payment_method
         raise missing_param(param)
     pm = sb.get(_resolve_shortcut(sb, pm_id))
     if pm is None:
-        raise not_found("PaymentMethod", pm_id, param)
+        raise errors.not_found("PaymentMethod", pm_id, param)
     return pm
 
 
@@ -442,7 +442,12 @@ def _charge(
             "country": card["country"],
             "exp_month": card["exp_month"],
             "exp_year": card["exp_year"],
+            "extended_authorization": {"status": "disabled"},
             "fingerprint": card["fingerprint"],
+            "incremental_authorization": {"status": "unavailable"},
+            "multicapture": {"status": "unavailable"},
+            "overcapture": {"maximum_amount_capturable": pi["amount"], "status": "unavailable"},
+            "transaction_link_id": None,
             "funding": card["funding"],
             "installments": None,
             "last4": card["last4"],
@@ -552,7 +557,6 @@ def confirm_setup_intent(sb: Sandbox, si_id: str, params: dict[str, Any]) -> dic
             param="payment_method",
             code="payment_method_already_attached",
         )
-    before_status = si["status"]
     si["payment_method"] = pm["id"]
     si["last_setup_error"] = None
     si["next_action"] = None
@@ -573,7 +577,6 @@ def confirm_setup_intent(sb: Sandbox, si_id: str, params: dict[str, Any]) -> dic
         sb.save(si)
         sb.emit("setup_intent.requires_action", si)
         return si
-    del before_status
     return _succeed_setup(sb, si, pm)
 
 
@@ -757,7 +760,8 @@ def _notify_invoice(sb: Sandbox, pi: dict[str, Any]) -> None:
     """A PaymentIntent that pays an invoice moves the invoice (and its subscription) along."""
     invoice_id = sb.meta(pi["id"]).get("invoice")
     if invoice_id:
-        from portal.sandbox import billing  # billing builds on payments; import late to avoid a cycle
+        # billing builds on payments: import it late to avoid a cycle.
+        from portal.sandbox import billing
 
         billing.on_invoice_payment(sb, invoice_id, pi)
 

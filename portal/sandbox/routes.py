@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from portal.sandbox import api as api_module
 from portal.sandbox import billing, catalog, payments
-from portal.sandbox.api import api, check_client_secret, created_filter, paginate, search_result
+from portal.sandbox.api import api, check_client_secret, created_filter, paginate
 from portal.sandbox.core import Sandbox
 from portal.sandbox.errors import invalid_request, missing_param, not_found
 from portal.sandbox.params import to_int
@@ -34,7 +35,7 @@ def customers_search(sb: Sandbox, p: Obj) -> Obj:
     if not query:
         raise missing_param("query")
     found = [c for c in sb.all("customer") if not c.get("deleted") and payments.search_matches(c, query)]
-    return search_result(found, p, "/v1/customers/search")
+    return api_module.search_result(found, p, "/v1/customers/search")
 
 
 @api("GET", "/v1/customers/<cid>")

@@ -197,7 +197,13 @@ SUBSCRIPTION: dict[str, Any] = {
     "discounts": [],
     "ended_at": None,
     "id": None,
-    "invoice_settings": {"account_tax_ids": None, "issuer": {"type": "self"}},
+    "invoice_settings": {
+        "account_tax_ids": None,
+        "custom_fields": None,
+        "description": None,
+        "footer": None,
+        "issuer": {"type": "self"},
+    },
     "items": {
         "data": [
             {

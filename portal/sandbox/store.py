@@ -176,6 +176,13 @@ class Store:
             rows = self._conn.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status").fetchall()
         return {status: count for status, count in rows}
 
+    def reset(self) -> None:
+        """Forget everything (objects, idempotency keys, clock, deliveries)."""
+        with self.lock:
+            self._conn.executescript(
+                "DELETE FROM objects; DELETE FROM idempotency; DELETE FROM settings; DELETE FROM deliveries;"
+            )
+
     def close(self) -> None:
         with self.lock:
             self._conn.close()

@@ -72,29 +72,35 @@ class SandboxServer:
 
     # lifecycle -----------------------------------------------------------------------------
 
-    def start(self) -> SandboxServer:
+    def start(self) -> Self:
         self.app = create_sandbox_app(
             self.database_path, self.webhook_url, self.webhook_secret, delivery_mode=self.delivery_mode
         )
+        self._listen()
+        return self
+
+    def _listen(self) -> None:
         self._server = make_server(
             self.host, self.port, self.app, threaded=True, request_handler=_QuietHandler
         )
         self.port = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-http", daemon=True)
         self._thread.start()
-        return self
 
-    def stop(self) -> None:
+    def _close_socket(self) -> None:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
-        if self.app is not None:
-            self.app.extensions["stripe_sandbox"].close()
-            self.app = None
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+
+    def stop(self) -> None:
+        self._close_socket()
+        if self.app is not None:
+            self.app.extensions["stripe_sandbox"].close()
+            self.app = None
         self._http.close()
         if self._tmpdir is not None:
             self._tmpdir.cleanup()
@@ -149,13 +155,23 @@ class SandboxServer:
     def fail_next(self, n: int, status: int = 500) -> None:
         self._control("fail_next", {"n": n, "status": status})
 
-    def outage(self, on: bool = True, status: int = 503) -> _Outage:
-        """Every ``/v1`` call answers ``status`` (api_error) until turned off.
+    def outage(self, on: bool = True, status: int = 503, *, refuse: bool = False) -> _Outage:
+        """Every ``/v1`` call answers ``status`` (api_error), or with ``refuse=True`` the port stops
+        accepting connections (the SDK raises APIConnectionError), until turned off.
 
         Works as a call (``outage(True)`` ... ``outage(False)``) or a block (``with sandbox.outage():``).
         """
+        if on and refuse:
+            self._close_socket()
+            return _Outage(self)
+        if not on and self._server is None and self.app is not None:
+            self._listen()  # same port: clients configured with ``url`` keep working
         self._control("outage", {"on": on, "status": status})
         return _Outage(self)
+
+    def reset(self) -> None:
+        """Wipe every object, idempotency key and the clock offset (see ``POST /_sandbox/reset``)."""
+        self._control("reset")
 
     def settings(self, **values: Any) -> dict[str, Any]:
         return self._control("settings", values)

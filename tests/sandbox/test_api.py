@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 import requests
@@ -288,6 +289,14 @@ def test_outage_and_fail_next(sandbox: SandboxServer, client: stripe.StripeClien
             client.v1.customers.list()
         assert down.value.http_status == 503
     client.v1.customers.list()
+    with sandbox.outage(refuse=True), pytest.raises(stripe.APIConnectionError):
+        client.v1.customers.list()
+    client.v1.customers.list()
+    sandbox.set_latency(60)
+    started = time.monotonic()
+    client.v1.customers.list({"limit": 1})
+    assert time.monotonic() - started >= 0.06
+    sandbox.set_latency(0)
     sandbox.fail_next(1)
     with pytest.raises(stripe.APIError):
         client.v1.customers.list()
@@ -341,3 +350,48 @@ def test_failed_deliveries_are_retried(
     assert stats["pending"] == 0
     assert wait_until(lambda: "customer.created" in receiver.types(customer.id))
     assert receiver.hits >= 3
+
+
+def test_stripe_js_style_params_and_reset(sandbox: SandboxServer, client: stripe.StripeClient) -> None:
+    customer = client.v1.customers.create({"email": "raw@x.test", "payment_method": "pm_card_visa"})
+    raw = requests.get(
+        f"{sandbox.url}/v1/customers/{customer.id}/payment_methods",
+        params=[("expand[]", "data.customer"), ("limit", "1")],
+        headers={"Authorization": "Bearer sk_test_raw"},
+        timeout=5,
+    ).json()
+    assert raw["data"][0]["customer"]["id"] == customer.id
+    form = requests.post(
+        f"{sandbox.url}/v1/customers/{customer.id}",
+        data={
+            "metadata[a]": "1",
+            "address[city]": "Lyon",
+            "expand[]": "invoice_settings.default_payment_method",
+        },
+        headers={"Authorization": "Bearer sk_test_raw"},
+        timeout=5,
+    ).json()
+    assert form["metadata"] == {"a": "1"} and form["address"]["city"] == "Lyon"
+
+
+def test_reset_forgets_everything() -> None:
+    # A throwaway sandbox: reset must not wipe the shared one other tests use.
+    with SandboxServer() as fresh:
+        other = fresh.client()
+        customer = other.v1.customers.create({}, {"idempotency_key": "k1"})
+        fresh.advance(days=3)
+        fresh.reset()
+        with pytest.raises(stripe.InvalidRequestError):
+            other.v1.customers.retrieve(customer.id)
+        again = other.v1.customers.create({}, {"idempotency_key": "k1"})
+        assert again.id != customer.id
+        assert abs(fresh.now() - time.time()) < 5
+
+
+def test_no_webhook_url_records_events_only() -> None:
+    with SandboxServer(webhook_url=None) as quiet:
+        customer = quiet.client().v1.customers.create({"email": "quiet@x.test"})
+        events = quiet.events("customer.created")
+        assert [e["data"]["object"]["id"] for e in events] == [customer.id]
+        assert events[0]["pending_webhooks"] == 0
+        assert quiet.flush_events()["delivered"] == 0

@@ -201,3 +201,28 @@ def test_nested_shapes_follow_the_api_version(objects: dict[str, dict[str, Any]]
     assert event["api_version"] == "2026-10-28.endive" and event["data"]["object"]["object"] == "customer"
     for resource, obj in objects.items():
         assert obj["livemode"] is False if "livemode" in obj else True, resource
+
+
+def _nested_missing(example: Any, ours: Any, path: str) -> list[str]:
+    """Fixture keys missing from our nested objects (where both sides are objects)."""
+    missing: list[str] = []
+    if isinstance(example, dict) and isinstance(ours, dict):
+        for key, value in example.items():
+            if key not in ours:
+                missing.append(f"{path}.{key}")
+            else:
+                missing += _nested_missing(value, ours[key], f"{path}.{key}")
+    elif isinstance(example, list) and isinstance(ours, list) and example and ours:
+        missing += _nested_missing(example[0], ours[0], f"{path}[0]")
+    return missing
+
+
+#: Nested values that are example content, not shape: metadata keys, and the event's sample object
+#: (a plan; our events carry whatever object changed).
+NESTED_EXAMPLE_ONLY = ("payment_method.metadata.", "event.data.object.", "invoice.subscription")
+
+
+@pytest.mark.parametrize("resource", sorted(FIXTURES))
+def test_nested_objects_carry_stripes_fields(objects: dict[str, dict[str, Any]], resource: str) -> None:
+    missing = _nested_missing(FIXTURES[resource], objects[resource], resource)
+    assert [m for m in missing if not m.startswith(NESTED_EXAMPLE_ONLY)] == []

@@ -208,3 +208,34 @@ def test_test_clock_advances_the_sandbox(
     assert len(client.v1.invoices.list({"subscription": sub.id}).data) == 2
     deleted = client.v1.test_helpers.test_clocks.delete(clock.id)
     assert deleted.deleted is True
+
+
+def test_hosted_invoice_page_completes_authentication(
+    sandbox: SandboxServer, client: stripe.StripeClient, prices: dict[str, str]
+) -> None:
+    customer = client.v1.customers.create({"email": "sca-invoice@x.test"})
+    pm = client.v1.payment_methods.attach("pm_card_authenticationRequired", {"customer": customer.id})
+    sub = client.v1.subscriptions.create(
+        {
+            "customer": customer.id,
+            "items": [{"price": prices["monthly"]}],
+            "default_payment_method": pm.id,
+            "expand": ["latest_invoice"],
+        }
+    )
+    assert sub.status == "incomplete"
+    page = requests.get(sub.latest_invoice.hosted_invoice_url, timeout=5)
+    link = re.search(r'href="([^"]*/challenge/[^"]+)"', page.text)
+    assert link and "Complete authentication" in page.text
+    http = requests.Session()
+    challenge = http.get(urljoin(sandbox.url, link.group(1).replace("&amp;", "&")), timeout=5)
+    complete = re.findall(r'action="([^"]+)"', challenge.text)[0]
+    return_url = re.search(r'name="return_url" value="([^"]+)"', challenge.text).group(1)
+    back = http.post(
+        urljoin(sandbox.url, complete), data={"return_url": return_url}, allow_redirects=False, timeout=5
+    )
+    assert back.status_code == 303 and back.headers["Location"].startswith(
+        sub.latest_invoice.hosted_invoice_url
+    )
+    assert client.v1.invoices.retrieve(sub.latest_invoice.id).status == "paid"
+    assert client.v1.subscriptions.retrieve(sub.id).status == "active"

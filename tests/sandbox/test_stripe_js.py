@@ -23,7 +23,8 @@ HOST_JS = """
 document.addEventListener('DOMContentLoaded', function () {
   var params = new URLSearchParams(window.location.search);
   var stripe = Stripe('pk_test_sandbox');
-  var card = stripe.elements().create('card');
+  var elements = stripe.elements();
+  var card = elements.create('card');
   card.mount('#card');
   var state = document.getElementById('state');
   card.on('change', function (event) {
@@ -31,9 +32,19 @@ document.addEventListener('DOMContentLoaded', function () {
   });
   document.getElementById('go').addEventListener('click', function () {
     var secret = params.get('secret');
-    var call = params.get('kind') === 'payment'
-      ? stripe.confirmCardPayment(secret, {payment_method: {card: card}})
-      : stripe.confirmCardSetup(secret, {payment_method: {card: card, billing_details: {name: 'Dr Who'}}});
+    var kind = params.get('kind');
+    var call;
+    if (kind === 'payment') {
+      call = stripe.confirmCardPayment(secret, {payment_method: {card: card}});
+    } else if (kind === 'create') {
+      call = stripe.createPaymentMethod({type: 'card', card: card, billing_details: {email: 'a@b.test'}});
+    } else if (kind === 'elements') {
+      call = stripe.confirmSetup({elements: elements, clientSecret: secret, redirect: 'if_required',
+                                  confirmParams: {return_url: 'https://portal.test/back'}});
+    } else {
+      var details = {name: 'Dr Who'};
+      call = stripe.confirmCardSetup(secret, {payment_method: {card: card, billing_details: details}});
+    }
     call.then(function (result) {
       document.getElementById('result').textContent = JSON.stringify(result);
     });
@@ -135,3 +146,15 @@ def test_declined_card_and_card_payment(browser: Any, host: str, client: stripe.
     pi = client.v1.payment_intents.create({"amount": 2500, "currency": "usd"})
     paid = _run(browser, host, pi.client_secret, "4242424242424242", kind="payment")
     assert paid["paymentIntent"]["status"] == "succeeded"
+
+
+def test_create_payment_method_and_confirm_setup(
+    browser: Any, host: str, client: stripe.StripeClient
+) -> None:
+    created = _run(browser, host, "none", "5555555555554444", kind="create")
+    pm = created["paymentMethod"]
+    assert pm["card"]["brand"] == "mastercard" and pm["billing_details"]["email"] == "a@b.test"
+    assert "number" not in json.dumps(pm)
+    si = client.v1.setup_intents.create({})
+    confirmed = _run(browser, host, si.client_secret, "4242424242424242", kind="elements")
+    assert confirmed["setupIntent"]["status"] == "succeeded"
