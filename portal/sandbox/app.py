@@ -7,11 +7,14 @@ way it talks to Stripe (HTTP, the official SDK, Stripe.js, signed webhooks).
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.http import http_date
+from werkzeug.serving import WSGIRequestHandler
 
 from portal.sandbox.api import register_api
 from portal.sandbox.control import make_control_blueprint
 from portal.sandbox.core import Sandbox
 from portal.sandbox.delivery import MODES
+from portal.sandbox.pages import make_pages_blueprint
 
 
 def create_sandbox_app(
@@ -25,7 +28,19 @@ def create_sandbox_app(
     app.extensions["stripe_sandbox"] = sandbox
     register_api(app, sandbox)
     app.register_blueprint(make_control_blueprint(sandbox))
-    from portal.sandbox.pages import make_pages_blueprint
-
     app.register_blueprint(make_pages_blueprint(sandbox))
     return app
+
+
+class SandboxRequestHandler(WSGIRequestHandler):
+    """Dates every response by the sandbox clock.
+
+    Like Stripe's, the ``Date`` header and the events' ``created`` then come from one clock,
+    which here runs ahead of the wall clock once it is advanced; the portal orders its own
+    mirror writes by it.
+    """
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        if timestamp is None:
+            timestamp = self.server.app.extensions["stripe_sandbox"].now()
+        return http_date(timestamp)

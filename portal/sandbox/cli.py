@@ -13,7 +13,7 @@ import click
 from flask.cli import AppGroup
 from werkzeug.serving import make_server
 
-from portal.sandbox.app import create_sandbox_app
+from portal.sandbox.app import SandboxRequestHandler, create_sandbox_app
 from portal.sandbox.delivery import MODES
 
 sandbox_cli = AppGroup("sandbox", help="The built-in Stripe sandbox.")
@@ -45,7 +45,7 @@ def run(
     Path(database).parent.mkdir(parents=True, exist_ok=True)
     url = None if webhook_url.lower() in ("", "none") else webhook_url
     app = create_sandbox_app(database, url, webhook_secret, delivery_mode=delivery_mode)
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=SandboxRequestHandler)
     click.echo(
         f"Stripe sandbox on http://{host}:{server.server_port} (database {database}, webhooks -> {url})"
     )

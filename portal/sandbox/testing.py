@@ -17,12 +17,12 @@ from typing import Any, Self
 
 import requests
 import stripe
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 
-from portal.sandbox.app import create_sandbox_app
+from portal.sandbox.app import SandboxRequestHandler, create_sandbox_app
 
 
-class _QuietHandler(WSGIRequestHandler):
+class _QuietHandler(SandboxRequestHandler):
     """No access log: test output stays readable."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
