@@ -299,7 +299,10 @@ def register_api(app: Flask, sb: Sandbox) -> None:
         def view(_route: Route = route, **path_args: str) -> Response:
             return _dispatch(sb, _route, path_args)
 
-        app.add_url_rule(route.rule, f"api_{index}", view, methods=[route.method])
+        # CORS preflights go to ``v1_preflight``, not Flask's automatic OPTIONS answer.
+        app.add_url_rule(
+            route.rule, f"api_{index}", view, methods=[route.method], provide_automatic_options=False
+        )
 
     @app.route("/v1/<path:rest>", methods=["OPTIONS"])
     def v1_preflight(rest: str) -> Response:

@@ -1,3 +1,247 @@
-"""Checkout sessions and billing portal sessions."""
+"""Checkout sessions (and what paying on the hosted page does) and billing portal sessions."""
 
 from __future__ import annotations
+
+from typing import Any
+
+from portal.sandbox import billing, payments, shapes
+from portal.sandbox.cards import Behaviour
+from portal.sandbox.core import Sandbox
+from portal.sandbox.errors import invalid_request, missing_param
+from portal.sandbox.params import as_list, metadata_update, to_int
+
+SESSION_LIFETIME = 24 * 3600
+
+
+def _line_item(sb: Sandbox, price: dict[str, Any], quantity: int) -> dict[str, Any]:
+    amount = price["unit_amount"] * quantity
+    product = sb.get(price["product"]) or {}
+    return {
+        "id": sb.new_id("li"),
+        "object": "item",
+        "adjustable_quantity": None,
+        "amount_discount": 0,
+        "amount_subtotal": amount,
+        "amount_tax": 0,
+        "amount_total": amount,
+        "currency": price["currency"],
+        "description": product.get("name"),
+        "metadata": {},
+        "price": price,
+        "quantity": quantity,
+    }
+
+
+def session_line_items(sb: Sandbox, session: dict[str, Any]) -> dict[str, Any]:
+    items = sb.meta(session["id"]).get("line_items", [])
+    return {
+        "object": "list",
+        "data": items,
+        "has_more": False,
+        "url": f"/v1/checkout/sessions/{session['id']}/line_items",
+    }
+
+
+def create_session(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
+    mode = params.get("mode")
+    if not mode:
+        raise missing_param("mode")
+    if mode not in ("payment", "subscription", "setup"):
+        raise invalid_request(f"Invalid mode: {mode}", param="mode")
+    ui_mode = params.get("ui_mode") or "hosted"
+    if ui_mode == "hosted" and not params.get("success_url"):
+        raise missing_param("success_url")
+    raw_items = as_list(params.get("line_items"))
+    if mode != "setup" and not raw_items:
+        raise missing_param("line_items")
+    items = []
+    for index, raw in enumerate(raw_items):
+        price = sb.require(raw.get("price"), f"line_items[{index}][price]", "price")
+        quantity = to_int(raw.get("quantity", 1), f"line_items[{index}][quantity]")
+        items.append(_line_item(sb, price, quantity))
+    recurring = [i for i in items if i["price"]["type"] == "recurring"]
+    if mode == "subscription" and not recurring:
+        raise invalid_request(
+            "You must provide at least one recurring price in `subscription` mode when using prices.",
+            param="line_items",
+        )
+    if mode == "payment" and recurring:
+        raise invalid_request(
+            "You must provide only one-time prices in `payment` mode; use `subscription` mode for recurring ones.",
+            param="line_items",
+        )
+    session = sb.blank(shapes.CHECKOUT_SESSION, "cs_test", 58)
+    session["id"] = session["id"].replace("cs_test_", "cs_test_a1", 1)
+    total = sum(i["amount_total"] for i in items)
+    customer = sb.require(params["customer"], "customer", "customer") if params.get("customer") else None
+    session.update(
+        {
+            "amount_subtotal": total,
+            "amount_total": total,
+            "cancel_url": params.get("cancel_url") or None,
+            "client_reference_id": params.get("client_reference_id") or None,
+            "currency": items[0]["currency"] if items else None,
+            "customer": customer["id"] if customer else None,
+            "customer_creation": None if customer else "always" if mode != "payment" else "if_required",
+            "customer_email": params.get("customer_email") or None,
+            "expires_at": to_int(params["expires_at"], "expires_at")
+            if params.get("expires_at")
+            else sb.now() + SESSION_LIFETIME,
+            "invoice": None,
+            "metadata": metadata_update({}, params.get("metadata", {})),
+            "mode": mode,
+            "payment_intent": None,
+            "payment_method_collection": "always" if mode == "subscription" else None,
+            "payment_method_types": ["card"],
+            "payment_status": "no_payment_required" if mode == "setup" else "unpaid",
+            "status": "open",
+            "submit_type": None if mode == "subscription" else "auto",
+            "subscription": None,
+            "success_url": params.get("success_url"),
+            "ui_mode": ui_mode,
+            "url": None,
+            "locale": params.get("locale") or None,
+        }
+    )
+    session["url"] = f"{sb.public_url}/checkout/{session['id']}"
+    sb.save(session)
+    sb.update_meta(
+        session["id"],
+        line_items=items,
+        subscription_metadata=metadata_update(
+            {}, (params.get("subscription_data") or {}).get("metadata", {})
+        ),
+        payment_intent_metadata=metadata_update(
+            {}, (params.get("payment_intent_data") or {}).get("metadata", {})
+        ),
+    )
+    return session
+
+
+def expire_session(sb: Sandbox, session_id: str) -> dict[str, Any]:
+    session = sb.require(session_id, label="checkout.session")
+    if session["status"] != "open":
+        raise invalid_request(
+            f'Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status '
+            f'of "{session["status"]}".',
+            param="session",
+        )
+    session["status"] = "expired"
+    session["url"] = None
+    sb.save(session)
+    sb.emit("checkout.session.expired", session)
+    return session
+
+
+def needs_authentication(sb: Sandbox, pm_id: str) -> bool:
+    return payments.card_of(sb, pm_id).behaviour is Behaviour.AUTHENTICATE
+
+
+def start_payment(
+    sb: Sandbox, session_id: str, card: dict[str, Any], details: dict[str, Any]
+) -> dict[str, Any]:
+    """The hosted page's Pay button, first half: a PaymentMethod from the typed card."""
+    session = sb.require(session_id, label="checkout.session")
+    if session["status"] != "open":
+        raise invalid_request("This Checkout Session is no longer open.")
+    return payments.create_payment_method(sb, {"type": "card", "card": card, "billing_details": details})
+
+
+def complete_payment(sb: Sandbox, session_id: str, pm_id: str, *, authenticated: bool = False) -> str:
+    """Second half: customer, card, subscription or payment; returns the success URL."""
+    session = sb.require(session_id, label="checkout.session")
+    if session["status"] != "open":
+        raise invalid_request("This Checkout Session is no longer open.")
+    pm = sb.require(pm_id, label="PaymentMethod")
+    meta = sb.meta(session_id)
+    customer_id = session.get("customer")
+    email = session.get("customer_email") or pm["billing_details"].get("email")
+    if not customer_id:
+        customer_id = payments.create_customer(
+            sb, {"email": email or "", "name": pm["billing_details"].get("name") or ""}
+        )["id"]
+    customer = sb.require(customer_id)
+    if authenticated:
+        # The buyer just passed 3-D Secure on this page: the first charge goes through without asking again.
+        sb.update_meta(pm_id, authenticated_once=True)
+    items = meta.get("line_items", [])
+    if session["mode"] == "subscription":
+        payments.attach_payment_method(sb, pm_id, {"customer": customer_id})
+        payments.update_customer(sb, customer_id, {"invoice_settings": {"default_payment_method": pm_id}})
+        sub = billing.create_subscription(
+            sb,
+            {
+                "customer": customer_id,
+                "items": [
+                    {"price": i["price"]["id"], "quantity": i["quantity"]}
+                    for i in items
+                    if i["price"]["type"] == "recurring"
+                ],
+                "add_invoice_items": [
+                    {"price": i["price"]["id"], "quantity": i["quantity"]}
+                    for i in items
+                    if i["price"]["type"] != "recurring"
+                ],
+                "metadata": meta.get("subscription_metadata") or {},
+                "default_payment_method": pm_id,
+                "payment_behavior": "error_if_incomplete",
+            },
+        )
+        session["subscription"] = sub["id"]
+        session["invoice"] = sub["latest_invoice"]
+    elif session["mode"] == "payment":
+        pi = payments.create_payment_intent(
+            sb,
+            {
+                "amount": session["amount_total"],
+                "currency": session["currency"],
+                "customer": customer_id,
+                "payment_method": pm_id,
+                "metadata": meta.get("payment_intent_metadata") or {},
+                "receipt_email": email or "",
+                "confirm": "true",
+            },
+        )
+        session["payment_intent"] = pi["id"]
+    else:
+        payments.attach_payment_method(sb, pm_id, {"customer": customer_id})
+    session.update(
+        {
+            "status": "complete",
+            "payment_status": "no_payment_required" if session["mode"] == "setup" else "paid",
+            "customer": customer_id,
+            "url": None,
+            "customer_details": {
+                "address": customer.get("address"),
+                "business_name": None,
+                "email": customer.get("email") or email,
+                "individual_name": None,
+                "name": customer.get("name") or pm["billing_details"].get("name"),
+                "phone": customer.get("phone"),
+                "tax_exempt": "none",
+                "tax_ids": [],
+            },
+        }
+    )
+    sb.save(session)
+    sb.emit("checkout.session.completed", session)
+    success = session.get("success_url") or "/"
+    return success.replace("{CHECKOUT_SESSION_ID}", session["id"])
+
+
+def create_portal_session(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
+    if not params.get("customer"):
+        raise missing_param("customer")
+    customer = sb.require(params["customer"], "customer", "customer")
+    session = sb.blank(shapes.BILLING_PORTAL_SESSION, "bps")
+    session.update(
+        {
+            "customer": customer["id"],
+            "return_url": params.get("return_url") or None,
+            "locale": params.get("locale") or None,
+            "url": "",
+        }
+    )
+    session["url"] = f"{sb.public_url}/billing_portal/{session['id']}"
+    sb.save(session)
+    return session

@@ -700,6 +700,10 @@ def confirm_payment_intent(
     pi["last_payment_error"] = None
     pi["next_action"] = None
     card = card_of(sb, pm["id"])
+    if sb.meta(pm["id"]).get("authenticated_once"):
+        # Authenticated moments ago on a hosted page: this one charge needs no second challenge.
+        authenticated = True
+        sb.update_meta(pm["id"], authenticated_once=False)
     needs_auth = card.behaviour is Behaviour.AUTHENTICATE and not authenticated
     if needs_auth and meta.get("off_session") and not meta.get("invoice"):
         # Off-session with nobody to authenticate: Stripe fails the attempt (402 authentication_required).

@@ -486,7 +486,9 @@ def checkout_line_items(sb: Sandbox, p: Obj, csid: str) -> Obj:
     from portal.sandbox import checkout
 
     session = _live(sb, csid, "checkout.session", "checkout.session")
-    return paginate(checkout.session_line_items(sb, session)["data"], p, f"/v1/checkout/sessions/{csid}/line_items")
+    return paginate(
+        checkout.session_line_items(sb, session)["data"], p, f"/v1/checkout/sessions/{csid}/line_items"
+    )
 
 
 @api("POST", "/v1/checkout/sessions/<csid>/expire")

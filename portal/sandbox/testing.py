@@ -1,10 +1,10 @@
 """Run the sandbox in-process for tests and benchmarks.
 
-    with SandboxServer(webhook_url=...) as sandbox:
-        client = sandbox.client()
-        client.v1.customers.create({"email": "a@example.com"})
-        sandbox.advance(days=31)
-        sandbox.flush_events()
+with SandboxServer(webhook_url=...) as sandbox:
+    client = sandbox.client()
+    client.v1.customers.create({"email": "a@example.com"})
+    sandbox.advance(days=31)
+    sandbox.flush_events()
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ class SandboxServer:
         """Press "Complete" (or "Fail") on the 3-D Secure challenge of a SetupIntent/PaymentIntent."""
         return self._control("authenticate", {"intent": intent_id, "outcome": outcome})
 
-    def events(self, type: str | None = None) -> list[dict[str, Any]]:  # noqa: A002 (Stripe's name)
+    def events(self, type: str | None = None) -> list[dict[str, Any]]:
         """Every recorded event, oldest first."""
         params = {"type": type} if type else {}
         response = self._http.get(f"{self.url}/_sandbox/events", params=params, timeout=30)

@@ -32,7 +32,9 @@ class Receiver:
         self.fail_next = 0
         self.hits = 0
         self._lock = threading.Lock()
-        self._server: BaseWSGIServer = make_server("127.0.0.1", 0, self._app, threaded=True, request_handler=_Quiet)
+        self._server: BaseWSGIServer = make_server(
+            "127.0.0.1", 0, self._app, threaded=True, request_handler=_Quiet
+        )
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
@@ -49,7 +51,9 @@ class Receiver:
                 self.fail_next -= 1
                 return Response("try later", status=500)(environ, start_response)
         try:
-            event = stripe.Webhook.construct_event(payload, request.headers.get("Stripe-Signature", ""), SECRET)
+            event = stripe.Webhook.construct_event(
+                payload, request.headers.get("Stripe-Signature", ""), SECRET
+            )
         except (stripe.SignatureVerificationError, ValueError):
             with self._lock:
                 self.bad_signatures += 1
@@ -69,7 +73,9 @@ class Receiver:
         """Event types received, optionally only those whose object mentions ``related_to``."""
         with self._lock:
             events = list(self.events)
-        return [e["type"] for e in events if related_to is None or related_to in json.dumps(e["data"]["object"])]
+        return [
+            e["type"] for e in events if related_to is None or related_to in json.dumps(e["data"]["object"])
+        ]
 
     def of_type(self, event_type: str) -> list[dict[str, Any]]:
         with self._lock:

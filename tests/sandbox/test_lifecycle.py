@@ -15,12 +15,22 @@ def catalog(server: SandboxServer) -> dict[str, str]:
     product = client.v1.products.create({"name": "Practice plan"})
     fee = client.v1.prices.create({"product": product.id, "unit_amount": 50000, "currency": "usd"})
     monthly = client.v1.prices.create(
-        {"product": product.id, "unit_amount": 9900, "currency": "usd", "recurring": {"interval": "month"},
-         "lookup_key": "practice_monthly"}
+        {
+            "product": product.id,
+            "unit_amount": 9900,
+            "currency": "usd",
+            "recurring": {"interval": "month"},
+            "lookup_key": "practice_monthly",
+        }
     )
     six = client.v1.prices.create(
-        {"product": product.id, "unit_amount": 49900, "currency": "usd",
-         "recurring": {"interval": "month", "interval_count": 6}, "lookup_key": "practice_6_months"}
+        {
+            "product": product.id,
+            "unit_amount": 49900,
+            "currency": "usd",
+            "recurring": {"interval": "month", "interval_count": 6},
+            "lookup_key": "practice_6_months",
+        }
     )
     return {"fee": fee.id, "monthly": monthly.id, "six": six.id}
 
@@ -30,18 +40,24 @@ def _customer_with_card(client: stripe.StripeClient, card: str = "pm_card_visa")
     intent = client.v1.setup_intents.create({"customer": customer.id, "payment_method_types": ["card"]})
     intent = client.v1.setup_intents.confirm(intent.id, {"payment_method": card})
     assert intent.status == "succeeded"
-    client.v1.customers.update(customer.id, {"invoice_settings": {"default_payment_method": intent.payment_method}})
+    client.v1.customers.update(
+        customer.id, {"invoice_settings": {"default_payment_method": intent.payment_method}}
+    )
     return customer.id, str(intent.payment_method)
 
 
-def test_practice_lifecycle(sandbox: SandboxServer, client: stripe.StripeClient, receiver: Receiver,
-                            catalog: dict[str, str]) -> None:
+def test_practice_lifecycle(
+    sandbox: SandboxServer, client: stripe.StripeClient, receiver: Receiver, catalog: dict[str, str]
+) -> None:
     # Customer, card saved with a SetupIntent.
     customer_id, pm_id = _customer_with_card(client)
     sandbox.flush_events()
-    assert {"customer.created", "setup_intent.succeeded", "payment_method.attached", "customer.updated"} <= set(
-        receiver.types()
-    )
+    assert {
+        "customer.created",
+        "setup_intent.succeeded",
+        "payment_method.attached",
+        "customer.updated",
+    } <= set(receiver.types())
     assert receiver.bad_signatures == 0
 
     # Subscribe monthly, onboarding fee on the first invoice.
@@ -76,7 +92,9 @@ def test_practice_lifecycle(sandbox: SandboxServer, client: stripe.StripeClient,
     invoices = client.v1.invoices.list({"subscription": sub.id})
     assert len(invoices.data) == 2
     renewal = invoices.data[0]
-    assert renewal.billing_reason == "subscription_cycle" and renewal.status == "paid" and renewal.total == 9900
+    assert (
+        renewal.billing_reason == "subscription_cycle" and renewal.status == "paid" and renewal.total == 9900
+    )
     types = receiver.types(sub.id)
     assert "invoice.upcoming" in types and "invoice.paid" in types
     assert [e["data"]["object"]["id"] for e in receiver.of_type("invoice.paid")] == [renewal.id]
@@ -92,8 +110,11 @@ def test_practice_lifecycle(sandbox: SandboxServer, client: stripe.StripeClient,
     assert len(failed) == 1
     failing = failed[0]["data"]["object"]
     assert failing["attempt_count"] == 1 and failing["next_payment_attempt"] is not None
-    updates = [e for e in receiver.of_type("customer.subscription.updated")
-               if e["data"]["object"]["status"] == "past_due"]
+    updates = [
+        e
+        for e in receiver.of_type("customer.subscription.updated")
+        if e["data"]["object"]["status"] == "past_due"
+    ]
     assert updates and updates[0]["data"]["previous_attributes"]["status"] == "active"
 
     # Back to the good card, pay the open invoice, then cancel at period end.
@@ -112,8 +133,9 @@ def test_practice_lifecycle(sandbox: SandboxServer, client: stripe.StripeClient,
     assert receiver.bad_signatures == 0
 
 
-def test_retries_then_cancel(sandbox: SandboxServer, client: stripe.StripeClient, receiver: Receiver,
-                             catalog: dict[str, str]) -> None:
+def test_retries_then_cancel(
+    sandbox: SandboxServer, client: stripe.StripeClient, receiver: Receiver, catalog: dict[str, str]
+) -> None:
     customer_id, _ = _customer_with_card(client)
     sub = client.v1.subscriptions.create({"customer": customer_id, "items": [{"price": catalog["monthly"]}]})
     bad = client.v1.payment_methods.attach("pm_card_chargeCustomerFail", {"customer": customer_id})
@@ -124,14 +146,19 @@ def test_retries_then_cancel(sandbox: SandboxServer, client: stripe.StripeClient
     sandbox.advance(days=16)  # retries after 3, 5 and 7 days, then the subscription is canceled
     sub = client.v1.subscriptions.retrieve(sub.id)
     assert sub.status == "canceled"
-    failures = [e for e in receiver.of_type("invoice.payment_failed") if e["data"]["object"]["customer"] == customer_id]
+    failures = [
+        e
+        for e in receiver.of_type("invoice.payment_failed")
+        if e["data"]["object"]["customer"] == customer_id
+    ]
     assert [e["data"]["object"]["attempt_count"] for e in failures] == [1, 2, 3, 4]
     assert failures[-1]["data"]["object"]["next_payment_attempt"] is None
     assert "customer.subscription.deleted" in receiver.types(sub.id)
 
 
-def test_six_month_price_renews_after_six_months(sandbox: SandboxServer, client: stripe.StripeClient,
-                                                  catalog: dict[str, str]) -> None:
+def test_six_month_price_renews_after_six_months(
+    sandbox: SandboxServer, client: stripe.StripeClient, catalog: dict[str, str]
+) -> None:
     customer_id, _ = _customer_with_card(client)
     sub = client.v1.subscriptions.create({"customer": customer_id, "items": [{"price": catalog["six"]}]})
     start = sub["items"].data[0].current_period_start
@@ -145,16 +172,20 @@ def test_six_month_price_renews_after_six_months(sandbox: SandboxServer, client:
     assert client.v1.subscriptions.retrieve(sub.id)["items"].data[0].current_period_start == end
 
 
-def test_authentication_on_renewal(sandbox: SandboxServer, client: stripe.StripeClient, receiver: Receiver,
-                                   catalog: dict[str, str]) -> None:
+def test_authentication_on_renewal(
+    sandbox: SandboxServer, client: stripe.StripeClient, receiver: Receiver, catalog: dict[str, str]
+) -> None:
     customer_id, _ = _customer_with_card(client)
     sub = client.v1.subscriptions.create({"customer": customer_id, "items": [{"price": catalog["monthly"]}]})
     pm = client.v1.payment_methods.attach("pm_card_authenticationRequired", {"customer": customer_id})
     client.v1.customers.update(customer_id, {"invoice_settings": {"default_payment_method": pm.id}})
     receiver.clear()
     sandbox.advance(days=31)
-    action = [e for e in receiver.of_type("invoice.payment_action_required")
-              if e["data"]["object"]["customer"] == customer_id]
+    action = [
+        e
+        for e in receiver.of_type("invoice.payment_action_required")
+        if e["data"]["object"]["customer"] == customer_id
+    ]
     assert len(action) == 1
     invoice = client.v1.invoices.retrieve(action[0]["data"]["object"]["id"], {"expand": ["payments"]})
     assert invoice.status == "open"
@@ -171,14 +202,22 @@ def test_first_payment_declined_leaves_incomplete_then_expires(
     customer = client.v1.customers.create({"email": "x@clinic.test"})
     pm = client.v1.payment_methods.attach("pm_card_chargeCustomerFail", {"customer": customer.id})
     sub = client.v1.subscriptions.create(
-        {"customer": customer.id, "items": [{"price": catalog["monthly"]}], "default_payment_method": pm.id,
-         "expand": ["latest_invoice"]}
+        {
+            "customer": customer.id,
+            "items": [{"price": catalog["monthly"]}],
+            "default_payment_method": pm.id,
+            "expand": ["latest_invoice"],
+        }
     )
     assert sub.status == "incomplete" and sub.latest_invoice.status == "open"
     with pytest.raises(stripe.CardError):
         client.v1.subscriptions.create(
-            {"customer": customer.id, "items": [{"price": catalog["monthly"]}], "default_payment_method": pm.id,
-             "payment_behavior": "error_if_incomplete"}
+            {
+                "customer": customer.id,
+                "items": [{"price": catalog["monthly"]}],
+                "default_payment_method": pm.id,
+                "payment_behavior": "error_if_incomplete",
+            }
         )
     sandbox.advance(days=1)
     sub = client.v1.subscriptions.retrieve(sub.id, {"expand": ["latest_invoice"]})
@@ -190,8 +229,12 @@ def test_default_incomplete_is_paid_through_the_confirmation_secret(
 ) -> None:
     customer_id, pm_id = _customer_with_card(client)
     sub = client.v1.subscriptions.create(
-        {"customer": customer_id, "items": [{"price": catalog["monthly"]}], "payment_behavior": "default_incomplete",
-         "expand": ["latest_invoice.confirmation_secret"]}
+        {
+            "customer": customer_id,
+            "items": [{"price": catalog["monthly"]}],
+            "payment_behavior": "default_incomplete",
+            "expand": ["latest_invoice.confirmation_secret"],
+        }
     )
     assert sub.status == "incomplete"
     secret = sub.latest_invoice.confirmation_secret.client_secret
@@ -202,8 +245,9 @@ def test_default_incomplete_is_paid_through_the_confirmation_secret(
     assert client.v1.subscriptions.retrieve(sub.id).status == "active"
 
 
-def test_plan_switch_preview_and_prorations(sandbox: SandboxServer, client: stripe.StripeClient,
-                                            catalog: dict[str, str]) -> None:
+def test_plan_switch_preview_and_prorations(
+    sandbox: SandboxServer, client: stripe.StripeClient, catalog: dict[str, str]
+) -> None:
     product = client.v1.products.create({"name": "Bigger plan"})
     bigger = client.v1.prices.create(
         {"product": product.id, "unit_amount": 19900, "currency": "usd", "recurring": {"interval": "month"}}
@@ -213,16 +257,23 @@ def test_plan_switch_preview_and_prorations(sandbox: SandboxServer, client: stri
     item = sub["items"].data[0]
     when = item.current_period_start + (item.current_period_end - item.current_period_start) // 2
     preview = client.v1.invoices.create_preview(
-        {"subscription": sub.id, "subscription_details": {"items": [{"id": item.id, "price": bigger.id}],
-                                                          "proration_date": when}}
+        {
+            "subscription": sub.id,
+            "subscription_details": {"items": [{"id": item.id, "price": bigger.id}], "proration_date": when},
+        }
     )
     prorations = [line for line in preview.lines.data if line.parent.invoice_item_details]
     assert len(prorations) == 2
     assert sum(line.amount for line in prorations) == pytest.approx(5000, abs=5)
     assert preview.amount_due == sum(line.amount for line in preview.lines.data)
     updated = client.v1.subscriptions.update(
-        sub.id, {"items": [{"id": item.id, "price": bigger.id}], "proration_behavior": "always_invoice",
-                 "proration_date": when, "expand": ["latest_invoice"]}
+        sub.id,
+        {
+            "items": [{"id": item.id, "price": bigger.id}],
+            "proration_behavior": "always_invoice",
+            "proration_date": when,
+            "expand": ["latest_invoice"],
+        },
     )
     assert updated["items"].data[0].price.id == bigger.id
     assert updated.latest_invoice.billing_reason == "subscription_update"
@@ -238,8 +289,9 @@ def test_plan_switch_preview_and_prorations(sandbox: SandboxServer, client: stri
     assert any(line.amount == 49900 for line in switched.latest_invoice.lines.data)
 
 
-def test_resume_after_cancel_at_period_end(sandbox: SandboxServer, client: stripe.StripeClient,
-                                          receiver: Receiver, catalog: dict[str, str]) -> None:
+def test_resume_after_cancel_at_period_end(
+    sandbox: SandboxServer, client: stripe.StripeClient, receiver: Receiver, catalog: dict[str, str]
+) -> None:
     customer_id, _ = _customer_with_card(client)
     sub = client.v1.subscriptions.create({"customer": customer_id, "items": [{"price": catalog["monthly"]}]})
     client.v1.subscriptions.update(sub.id, {"cancel_at_period_end": True})
