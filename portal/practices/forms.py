@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length
 
-from portal.practices.models import MemberRole, Plan
+from portal.practices.models import MemberRole
 
 
 class CreatePracticeForm(FlaskForm):
@@ -27,8 +28,8 @@ class AddMemberForm(FlaskForm):
     role = SelectField(
         "Role",
         choices=[
-            (MemberRole.ADMIN.value, "Admin (manages billing)"),
-            (MemberRole.MEMBER.value, "Member (sees status)"),
+            SelectChoice(MemberRole.ADMIN.value, "Admin (manages billing)"),
+            SelectChoice(MemberRole.MEMBER.value, "Member (sees status)"),
         ],
         default=MemberRole.ADMIN.value,
     )
@@ -40,6 +41,3 @@ class CancelForm(FlaskForm):
         validators=[DataRequired("Please tell us why you are cancelling."), Length(max=500)],
     )
     attempt = HiddenField()
-
-
-PLAN_CHOICES = [(plan.value, plan.label) for plan in Plan]

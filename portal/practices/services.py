@@ -373,7 +373,7 @@ def start_checkout(practice: Practice, plan: Plan, actor: User) -> str:
             "success_url": success_url,
             "cancel_url": url_for("practices.billing", practice_id=practice.id, _external=True),
         },
-        key=("practice", practice.id, plan.value, practice.checkout_generation, metadata["onboarding"]),
+        key=(customer_id, plan.value, practice.checkout_generation, metadata["onboarding"]),
     )
     sync.audit(practice, "checkout_started", f"{plan.label}, session {session.id}", actor_id=actor.id)
     db.session.commit()
@@ -390,6 +390,9 @@ def complete_checkout(practice: Practice, session_id: str) -> Practice:
         practice.checkout_session_id = session["id"]
         db.session.commit()
         _adopt_checkout_card(practice, session)
+    elif session.get("status") == "expired" and practice.checkout_session_id == session["id"]:
+        practice.checkout_session_id = None  # nothing is coming: stop "processing"
+        db.session.commit()
     return practice
 
 
