@@ -200,7 +200,7 @@ def test_subscribe_through_checkout(owner_client, live_practice, owner, sandbox)
             "payment_status": "paid",
             "customer": live_practice.stripe_customer_id,
             "subscription": live_practice.stripe_subscription_id,
-            "metadata": {"live_practiceId": str(live_practice.id), "onboarding": "1"},
+            "metadata": {"practiceId": str(live_practice.id), "onboarding": "1"},
         },
         T0,
     )
