@@ -66,7 +66,9 @@ def retry_pending_practices() -> tuple[int, int]:
     """Create the customers an outage left pending: (created, still pending)."""
     created = pending = 0
     practices = db.session.scalars(
-        sa.select(Practice).where(Practice.stripe_customer_id.is_(None)).order_by(Practice.id)
+        sa.select(Practice)
+        .where(Practice.stripe_customer_id.is_(None), Practice.stripe_sync == StripeSyncState.PENDING)
+        .order_by(Practice.id)
     ).all()
     for practice in practices:
         try:
