@@ -24,7 +24,12 @@ bp = Blueprint("practices", __name__, url_prefix="/practices")
 @bp.record_once
 def _register_banners(state) -> None:
     state.app.extensions.setdefault("banner_providers", []).append(banners.practice_banners)
+    from portal.cli import SEEDERS
     from portal.practices import webhook_handlers  # noqa: F401  (registers with the webhook inbox)
+    from portal.practices.demo import seed_practices
+
+    if seed_practices not in SEEDERS:
+        SEEDERS.append(seed_practices)
 
 
 @bp.app_template_filter("money")

@@ -28,3 +28,16 @@ def test_outage_defers_the_customer_and_retry_creates_exactly_one(owner, sandbox
     assert "practices synced 0" in result.output
     found = stripe_customers.find_customer_by_metadata("practiceId", str(practice.id))
     assert found.id == practice.stripe_customer_id
+
+
+def test_seed_demo_makes_a_practice_once(runner):
+    from portal.auth.services import find_user_by_email
+    from portal.practices.demo import DEMO_PRACTICE
+
+    for _ in range(2):
+        result = runner.invoke(args=["seed-demo"])
+        assert result.exit_code == 0, result.output
+    owner = find_user_by_email("owner@example.com")
+    [(practice, member)] = services.practices_for(owner)
+    assert practice.name == DEMO_PRACTICE and member.role == "owner"
+    assert len(practice.members) == 3

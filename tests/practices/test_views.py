@@ -276,3 +276,28 @@ def test_plan_switch_preview_then_confirm(owner_client, live_practice, owner):
     db.session.refresh(live_practice)
     assert live_practice.plan == Plan.SEMIANNUAL
     assert services.invoice_by_id(live_practice.latest_invoice_id).amount_paid == amount
+
+
+def test_subscribe_again_after_cancellation_without_a_second_onboarding_fee(
+    owner_client, live_practice, owner, sandbox
+):
+    from portal.practices.sync import apply_subscription
+
+    first_url = services.start_checkout(live_practice, Plan.MONTHLY, owner)
+    owner_client.get(path_of(pay_checkout(first_url)))
+    ended = sandbox.client().v1.subscriptions.cancel(live_practice.stripe_subscription_id)
+    apply_subscription(ended, sandbox.now())  # customer.subscription.deleted
+    db.session.commit()
+    assert live_practice.billing_status == BillingStatus.CANCELLED
+    page = owner_client.get(f"/practices/{live_practice.id}/billing").get_data(as_text=True)
+    assert 'data-banner="cancelled"' in page and "Subscribe again" in page
+    assert "onboarding fee of" not in page
+
+    second_url = services.start_checkout(live_practice, Plan.MONTHLY, owner)
+    assert second_url != first_url
+    owner_client.get(path_of(pay_checkout(second_url)))
+    db.session.refresh(live_practice)
+    assert live_practice.billing_status == BillingStatus.DONE
+    assert live_practice.stripe_subscription_id != ended.id
+    invoice = services.invoice_by_id(live_practice.latest_invoice_id)
+    assert invoice.amount_paid == current_app.config["BILLING_MONTHLY_PRICE"]
