@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
@@ -24,6 +25,7 @@ expect = playwright_api.expect
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PASSWORD = "correct-horse-battery"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture
@@ -114,4 +116,6 @@ def test_practice_billing_journey(chromium_page, practice_portal, mailbox):
     page.get_by_role("button", name="Confirm switch").click()
     expect(page.locator("#practice-billing")).to_contain_text("now on the Every 6 months plan")
     expect(page.locator("#practice-audit")).to_contain_text("Cancel requested")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "practice_billing.png"), full_page=True)
     assert page.errors == []
