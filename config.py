@@ -37,7 +37,7 @@ class Config:
     # Stripe: with no secret key the portal runs against the built-in sandbox.
     STRIPE_SECRET_KEY = _env("STRIPE_SECRET_KEY")
     STRIPE_PUBLISHABLE_KEY = _env("STRIPE_PUBLISHABLE_KEY")
-    STRIPE_WEBHOOK_SECRET = _env("STRIPE_WEBHOOK_SECRET")
+    STRIPE_WEBHOOK_SECRET = _env("STRIPE_WEBHOOK_SECRET")  # "whsec_new,whsec_old" during a rotation
     STRIPE_API_BASE = _env("STRIPE_API_BASE")
     STRIPE_MAX_NETWORK_RETRIES = _env_int("STRIPE_MAX_NETWORK_RETRIES", 1)
     STRIPE_TIMEOUT_SECONDS = _env_int("STRIPE_TIMEOUT_SECONDS", 20)
@@ -75,6 +75,10 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     PREFERRED_URL_SCHEME = _env("PREFERRED_URL_SCHEME", "http")
+    #: How many reverse proxies in front of the app set X-Forwarded-For/-Proto/-Host/-Port.
+    #: 0 trusts none of those headers; behind one TLS-terminating proxy set 1, so
+    #: ``request.is_secure`` (HSTS, secure redirects) and the client address (throttling) are right.
+    TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 
     SANDBOX_DATABASE = _env("SANDBOX_DATABASE")  # None: sandbox.sqlite in the instance folder

@@ -34,6 +34,7 @@ def create_app(config_class: type[Config] | str | None = None, **overrides: obje
     os.makedirs(app.instance_path, exist_ok=True)
     configure_database_url(app)
     configure_stripe(app)
+    configure_proxies(app)
 
     register_extensions(app)
     register_blueprints(app)
@@ -74,6 +75,15 @@ def configure_stripe(app: Flask) -> None:
     )
 
 
+def configure_proxies(app: Flask) -> None:
+    """Trust X-Forwarded-* from exactly TRUSTED_PROXIES hops (none by default)."""
+    hops = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+
+
 def register_extensions(app: Flask) -> None:
     from portal.extensions import csrf, db, limiter, login_manager, mail, migrate
     from portal.security import init_security_headers
@@ -102,17 +112,20 @@ def import_models() -> None:
     """Every feature's models, so metadata (and Alembic) sees the whole schema."""
     import portal.auth.models
     import portal.practices.models
-    import portal.wallet.models  # noqa: F401
+    import portal.wallet.models
+    import portal.webhooks.models  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
+    from portal.admin.views import bp as admin_bp
     from portal.api.views import bp as api_bp
     from portal.auth.views import bp as auth_bp
     from portal.main.views import bp as main_bp
     from portal.practices.views import bp as practices_bp
     from portal.wallet.views import bp as wallet_bp
+    from portal.webhooks.views import bp as webhooks_bp
 
-    for blueprint in (main_bp, auth_bp, wallet_bp, api_bp, practices_bp):
+    for blueprint in (main_bp, auth_bp, wallet_bp, api_bp, webhooks_bp, admin_bp, practices_bp):
         app.register_blueprint(blueprint)
 
 
@@ -135,10 +148,14 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from portal.cli import billing_cli, create_admin_command, seed_demo_command
+    from portal.sandbox.cli import sandbox_cli
+    from portal.webhooks.cli import webhooks_cli
 
     app.cli.add_command(create_admin_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(billing_cli)
+    app.cli.add_command(sandbox_cli)
+    app.cli.add_command(webhooks_cli)
 
 
 #: Top navigation: (endpoint, label, admins only). Links whose feature is absent are skipped.

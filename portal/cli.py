@@ -14,6 +14,7 @@ from portal.extensions import db
 billing_cli = AppGroup("billing", help="Stripe maintenance: retries, plans, reconciliation.")
 
 DEMO_PASSWORD = "demo-password-123"
+MIN_PASSWORD_LENGTH = 10
 DEMO_USERS = (
     ("Dana Owner", "owner@example.com", Role.USER),
     ("Alex Patient", "user@example.com", Role.USER),
@@ -36,7 +37,9 @@ def create_admin_command(email: str, name: str, password: str | None) -> None:
         return
     generated = password is None
     password = password or secrets.token_urlsafe(12)
-    user = accounts.register_user(name, email, password, role=Role.ADMIN)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.BadParameter(f"use at least {MIN_PASSWORD_LENGTH} characters", param_hint="--password")
+    user = accounts.register_user(name, email, password, role=Role.ADMIN, verified=True)
     click.echo(f"Created platform admin {user.email}.")
     if generated:
         click.echo(f"Password: {password}")
@@ -48,7 +51,7 @@ def seed_demo_command() -> None:
     """Demo users, a practice and products; running it again changes nothing."""
     for name, email, role in DEMO_USERS:
         if accounts.find_user_by_email(email) is None:
-            accounts.register_user(name, email, DEMO_PASSWORD, role=role)
+            accounts.register_user(name, email, DEMO_PASSWORD, role=role, verified=True)
             click.echo(f"created {email} (password: {DEMO_PASSWORD})")
     for seed in SEEDERS:
         seed()
@@ -68,9 +71,11 @@ def retry_command() -> None:
 
     summary = retry_pending_customers()
     practices_created, practices_pending = retry_pending_practices()
-    click.echo(f"synced {summary.created_or_synced}, deleted {summary.deleted}")
-    click.echo(f"practices synced {practices_created}")
-    click.echo(f"still pending {summary.still_pending + practices_pending}")
+    click.echo(
+        f"synced {summary.created_or_synced}, deleted {summary.deleted}, "
+        f"still pending {summary.still_pending}"
+    )
+    click.echo(f"practices synced {practices_created}, still pending {practices_pending}")
 
 
 @billing_cli.command("bootstrap")

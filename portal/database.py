@@ -18,3 +18,22 @@ class TimestampMixin:
     updated_at: Mapped[dt.datetime] = mapped_column(
         sa.DateTime, default=utcnow, onupdate=utcnow, nullable=False
     )
+
+
+def upsert_insert(table):
+    """``INSERT`` for the session's dialect, with ``on_conflict_do_nothing``/``_do_update``.
+
+    SQLite and PostgreSQL both resolve a conflicting insert atomically in the
+    database, which is how concurrent writers of one row stay correct without a
+    read-then-write race.
+    """
+    from portal.extensions import db
+
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the portal supports exactly these two
+        raise RuntimeError(f"no upsert for database dialect {dialect!r}")
+    return insert(table)

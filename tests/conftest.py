@@ -7,6 +7,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 
 from portal import create_app
 from portal.extensions import db
@@ -57,15 +58,8 @@ def mailbox(smtp_server):
 @pytest.fixture(scope="session")
 def sandbox():
     """One Stripe sandbox for the session; tests read their own objects by id."""
-    try:  # TEMPORARY until the sandbox branch lands
-        from portal.sandbox.testing import SandboxServer
-    except ImportError:
+    from portal.sandbox.testing import SandboxServer
 
-        class _Down:
-            url = "http://127.0.0.1:9"
-
-        yield _Down()
-        return
     server = SandboxServer(webhook_url=None)
     server.start()
     yield server
@@ -96,6 +90,25 @@ def app(database_url, smtp_server, sandbox, app_overrides, tmp_path):
         db.session.remove()
         db.drop_all()
         db.engine.dispose()
+
+
+class IsolatedClient(FlaskClient):
+    """Each request in its own app context, as under a real server.
+
+    The shared ``app`` fixture keeps one app context open for the whole test, and
+    Flask reuses it for every test request: ``g`` (where Flask-Login caches the
+    current user and Flask-WTF the CSRF token) and the database session would
+    otherwise leak from one request into the next, hiding or faking session bugs.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def client(app) -> IsolatedClient:
+    return IsolatedClient(app, app.response_class, use_cookies=True)
 
 
 @pytest.fixture
@@ -152,3 +165,26 @@ def logged_in(auth, user):
     response = auth.login(user.email)
     assert response.status_code == 302, response.get_data(as_text=True)
     return auth.client
+
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One Chromium for the whole run: Playwright's sync API allows one instance per thread."""
+    from playwright.sync_api import sync_playwright
+
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (make chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -6,6 +6,12 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
+
+def strip(value: str | None) -> str | None:
+    """Pasted addresses and names often carry stray spaces; they are never meant."""
+    return value.strip() if isinstance(value, str) else value
+
+
 NAME = [DataRequired("Enter your name."), Length(max=120, message="Keep your name under 120 characters.")]
 EMAIL = [
     DataRequired("Enter your email address."),
@@ -19,8 +25,8 @@ NEW_PASSWORD = [
 
 
 class RegisterForm(FlaskForm):
-    name = StringField("Full name", validators=NAME)
-    email = EmailField("Email", validators=EMAIL)
+    name = StringField("Full name", validators=NAME, filters=[strip])
+    email = EmailField("Email", validators=EMAIL, filters=[strip])
     password = PasswordField("Password", validators=NEW_PASSWORD)
     confirm = PasswordField(
         "Confirm password",
@@ -29,14 +35,14 @@ class RegisterForm(FlaskForm):
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=EMAIL)
+    email = EmailField("Email", validators=EMAIL, filters=[strip])
     password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
     remember = BooleanField("Remember me")
 
 
 class ProfileForm(FlaskForm):
-    name = StringField("Full name", validators=NAME)
-    email = EmailField("Email", validators=EMAIL)
+    name = StringField("Full name", validators=NAME, filters=[strip])
+    email = EmailField("Email", validators=EMAIL, filters=[strip])
 
 
 class ChangePasswordForm(FlaskForm):
@@ -54,7 +60,7 @@ class ChangePasswordForm(FlaskForm):
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = EmailField("Email", validators=EMAIL)
+    email = EmailField("Email", validators=EMAIL, filters=[strip])
 
 
 class ResetPasswordForm(FlaskForm):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import secrets
+import uuid
 from typing import ClassVar
 
 import sqlalchemy as sa
@@ -36,6 +37,9 @@ class User(UserMixin, TimestampMixin, db.Model):
         sa.Enum(Role, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
         default=Role.USER,
     )
+    #: Unique for the account's whole life (ids can be reused after a deletion on SQLite):
+    #: scopes Stripe idempotency keys and the metadata search for this user's customer.
+    stripe_ref: Mapped[str] = mapped_column(sa.String(32), unique=True, default=lambda: uuid.uuid4().hex)
     stripe_customer_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     stripe_sync: Mapped[StripeSyncState] = mapped_column(
         sa.Enum(

@@ -28,6 +28,9 @@ class EmailTaken(AccountError):
         super().__init__("An account with this email already exists.", field="email")
 
 
+INVALID_RESET_LINK = "This reset link is invalid, used or expired. Ask for a new one."
+
+
 def normalize_email(email: str) -> str:
     return email.strip().lower()
 
@@ -36,12 +39,22 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.email == normalize_email(email)))
 
 
-def register_user(name: str, email: str, password: str, role: Role = Role.USER) -> User:
-    """Create the account, then its Stripe customer (which may be deferred if Stripe is down)."""
+def register_user(
+    name: str, email: str, password: str, role: Role = Role.USER, *, verified: bool = False
+) -> User:
+    """Create the account, then its Stripe customer (which may be deferred if Stripe is down).
+
+    ``verified`` is for accounts an operator creates (``create-admin``, ``seed-demo``):
+    the address counts as confirmed and no confirmation email is sent, which also
+    keeps those commands working without a request or SERVER_NAME to build links from.
+    """
     email = normalize_email(email)
     if find_user_by_email(email) is not None:
         raise EmailTaken()
     user = User(name=name.strip(), email=email, password_hash=hash_password(password), role=role)
+    if verified:
+        user.email_verified = True
+        user.email_verified_at = utcnow()
     db.session.add(user)
     try:
         db.session.commit()
@@ -49,7 +62,8 @@ def register_user(name: str, email: str, password: str, role: Role = Role.USER) 
         db.session.rollback()
         raise EmailTaken() from exc
     customers.create_user_customer(user)
-    send_verification_email(user)
+    if not verified:
+        send_verification_email(user)
     return user
 
 
@@ -81,7 +95,7 @@ def close_session(key: str | None) -> None:
 
 def load_session_user(key: str) -> User | None:
     login = db.session.get(UserSession, key)
-    if login is None:
+    if login is None or login.user is None:  # logged out, or the account is gone
         return None
     user = login.user
     user.current_session_key = key
@@ -137,7 +151,7 @@ def request_password_reset(email: str) -> None:
 def reset_password(token: str, new_password: str) -> User:
     user = tokens.load_reset_token(token)
     if user is None:
-        raise AccountError("This reset link is invalid, used or expired. Ask for a new one.")
+        raise AccountError(INVALID_RESET_LINK)
     _set_password(user, new_password)
     return user
 
@@ -167,4 +181,7 @@ def delete_account(user: User, password: str) -> bool:
 
 def delete_user(user: User) -> bool:
     """Delete the user and their Stripe customer; returns whether Stripe confirmed now."""
+    # Every login ends with the account, also where the database does not cascade
+    # (SQLite enforces foreign keys only when asked to).
+    db.session.execute(sa.delete(UserSession).where(UserSession.user_id == user.id))
     return customers.delete_user_customer_and_user(user)

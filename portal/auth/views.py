@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from portal.auth import services
+from portal.auth import services, tokens
 from portal.auth.forms import (
     ChangePasswordForm,
     DeleteAccountForm,
@@ -22,6 +22,7 @@ from portal.wallet.links import user_wallet_links
 
 bp = Blueprint("auth", __name__)
 
+INVALID_RESET_LINK = services.INVALID_RESET_LINK
 STRIPE_DELAYED = "Saved. Stripe could not be reached just now; your billing details will catch up shortly."
 
 
@@ -34,6 +35,16 @@ def _login_throttle() -> str:
     return current_app.config["LOGIN_THROTTLE"]
 
 
+def _login_failed(response) -> bool:
+    # Only failed attempts count towards the throttle; a successful login redirects.
+    return response.status_code != 302
+
+
+def _me() -> User:
+    """The logged-in user itself (not Flask-Login's proxy), for services and ``login_user``."""
+    return current_user._get_current_object()
+
+
 def _safe_next(target: str | None) -> str:
     # Only same-site paths: never an open redirect to another host.
     if target and target.startswith("/") and not target.startswith("//"):
@@ -41,8 +52,15 @@ def _safe_next(target: str | None) -> str:
     return url_for("auth.account")
 
 
+def _renew_session() -> None:
+    """Forget everything in the session, including this request's cached CSRF token."""
+    session.clear()
+    # Flask-WTF caches the signed token of the old session in ``g`` for the rest of the request.
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+
+
 def _start_login(user: User, remember: bool) -> None:
-    session.clear()  # a new session at login: nothing from before survives
+    _renew_session()  # a new session at login: nothing from before survives
     services.open_session(user)
     login_user(user, remember=remember)
 
@@ -75,7 +93,10 @@ def register():
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(
-    _login_throttle, methods=["POST"], error_message="Too many login attempts. Wait a minute and try again."
+    _login_throttle,
+    methods=["POST"],
+    deduct_when=_login_failed,
+    error_message="Too many failed login attempts. Wait a minute, then try again.",
 )
 def login():
     if current_user.is_authenticated:
@@ -96,9 +117,28 @@ def login():
 def logout():
     services.close_session(current_user.current_session_key)
     logout_user()
-    session.clear()
+    _renew_session()
     flash("You have been logged out.", "success")
     return redirect(url_for("auth.login"))
+
+
+#: Throttled forms are shown again, with what was typed (never a password), instead of a bare error page.
+THROTTLED_FORMS = {
+    "auth.login": (LoginForm, "auth/login.html"),
+    "auth.forgot_password": (ForgotPasswordForm, "auth/forgot_password.html"),
+}
+
+
+@bp.errorhandler(429)
+def too_many_requests(error):
+    message = getattr(error, "description", None) or "Too many requests. Wait a minute and try again."
+    page = THROTTLED_FORMS.get(request.endpoint or "")
+    if page is None:
+        return render_template("errors/error.html", code=429, description=message), 429
+    form_class, template = page
+    form = form_class()  # bound to the posted data, not validated: no field errors
+    flash(message, "error")
+    return render_template(template, form=form), 429
 
 
 @bp.get("/account")
@@ -117,7 +157,7 @@ def edit_profile():
     form = ProfileForm(obj=current_user if request.method == "GET" else None)
     if form.validate_on_submit():
         try:
-            in_sync = services.update_profile(current_user, form.name.data, form.email.data)
+            in_sync = services.update_profile(_me(), form.name.data, form.email.data)
         except services.AccountError as error:
             _apply_field_error(form, error)
         else:
@@ -134,11 +174,11 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            services.change_password(current_user, form.current_password.data, form.password.data)
+            services.change_password(_me(), form.current_password.data, form.password.data)
         except services.AccountError as error:
             _apply_field_error(form, error)
         else:
-            _start_login(current_user, remember=False)
+            _start_login(_me(), remember=False)
             flash("Your password was changed. Other devices have been logged out.", "success")
             return redirect(url_for("auth.account"))
     return render_template("account/password.html", form=form), 200 if request.method == "GET" else 422
@@ -159,6 +199,9 @@ def forgot_password():
 
 @bp.route("/reset-password/<token>", methods=["GET", "POST"])
 def reset_password(token: str):
+    if request.method == "GET" and tokens.load_reset_token(token) is None:
+        flash(INVALID_RESET_LINK, "error")
+        return redirect(url_for("auth.forgot_password"))
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
@@ -185,7 +228,7 @@ def verify_email(token: str):
 @bp.post("/account/verify-email")
 @login_required
 def resend_verification():
-    services.send_verification_email(current_user)
+    services.send_verification_email(_me())
     flash("We sent a new confirmation link.", "success")
     return redirect(url_for("auth.account"))
 
@@ -196,12 +239,12 @@ def delete_account():
     form = DeleteAccountForm()
     if form.validate_on_submit():
         try:
-            services.delete_account(current_user, form.password.data)
+            services.delete_account(_me(), form.password.data)
         except services.AccountError as error:
             _apply_field_error(form, error)
         else:
             logout_user()
-            session.clear()
+            _renew_session()
             flash("Your account was deleted.", "success")
             return redirect(url_for("auth.login"))
     return render_template("account/delete.html", form=form), 200 if request.method == "GET" else 422

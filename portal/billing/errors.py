@@ -52,3 +52,10 @@ class AlreadyAttached(BillingError):
 class InvalidRequest(BillingError):
     status_code = 400
     code = "invalid_request"
+
+
+class InvalidWebhook(Exception):
+    """A delivery to the webhook endpoint that is not a genuine, fresh Stripe event.
+
+    Not a ``BillingError``: nothing here is shown to a person; the endpoint answers 400.
+    """

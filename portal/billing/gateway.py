@@ -7,8 +7,10 @@ structured log line per operation: never a card number, secret or client secret.
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -107,6 +109,23 @@ def translate_stripe_error(error: stripe.StripeError) -> BillingError:
     if isinstance(error, stripe.IdempotencyError):
         return InvalidRequest("This request conflicts with an earlier one.", stripe_code=code)
     return BillingError(message, stripe_code=code)
+
+
+def stripe_time(result: object) -> int:
+    """Stripe's clock at the moment it answered (its ``Date`` header), else ours.
+
+    Local mirror writes are stamped with it, so they order consistently with the
+    ``created`` times of webhook events, which come from the same clock (the
+    sandbox's clock may run ahead of ours after it is advanced).
+    """
+    response = getattr(result, "last_response", None)
+    header = response.headers.get("Date") if response is not None and response.headers else None
+    if header:
+        try:
+            return int(email.utils.parsedate_to_datetime(header).timestamp())
+        except (TypeError, ValueError):
+            pass
+    return int(time.time())
 
 
 def call_stripe(operation: str, fn: Callable[[], T], **context: object) -> T:

@@ -24,21 +24,6 @@ def object_id(value: Any) -> str | None:
     return as_dict(value).get("id")
 
 
-def card_fields(payment_method: Any) -> dict:
-    """What the wallet mirror keeps of a card payment method."""
-    pm = as_dict(payment_method)
-    card = pm.get("card") or {}
-    return {
-        "stripe_id": pm["id"],
-        "customer_id": object_id(pm.get("customer")),
-        "brand": card.get("brand") or "card",
-        "last4": card.get("last4") or "????",
-        "exp_month": int(card.get("exp_month") or 1),
-        "exp_year": int(card.get("exp_year") or 1970),
-        "created": int(pm.get("created") or 0),
-    }
-
-
 def default_payment_method_id(customer: Any) -> str | None:
     settings = as_dict(customer).get("invoice_settings") or {}
     return object_id(settings.get("default_payment_method"))

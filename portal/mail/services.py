@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import smtplib
 
 from flask import current_app, render_template
 from flask_mail import Message
@@ -12,12 +13,21 @@ from portal.extensions import mail
 log = logging.getLogger(__name__)
 
 
-def send_email(to: str, subject: str, template: str, **context: object) -> None:
-    """Send ``templates/mail/<template>.txt`` and ``.html`` to one address."""
+def send_email(to: str, subject: str, template: str, **context: object) -> bool:
+    """Send ``templates/mail/<template>.txt`` and ``.html`` to one address; True if sent.
+
+    A mail server that is down never fails the person's action (the account is
+    already saved): the failure is logged and they can ask for the email again.
+    """
     text = render_template(f"mail/{template}.txt", **context)
     html = render_template(f"mail/{template}.html", **context)
     if not current_app.config.get("MAIL_SERVER"):
         log.info("email not sent (no MAIL_SERVER): to=%s subject=%r\n%s", to, subject, text)
-        return
+        return False
     message = Message(subject=subject, recipients=[to], body=text, html=html)
-    mail.send(message)
+    try:
+        mail.send(message)
+    except (smtplib.SMTPException, OSError):
+        log.exception("email not sent (SMTP failed): to=%s subject=%r", to, subject)
+        return False
+    return True

@@ -32,13 +32,17 @@ def ensure_practice_customer(practice: Practice) -> str:
     """The practice's Stripe customer id, creating it if missing. Raises ``StripeUnavailable``."""
     if practice.stripe_customer_id:
         return practice.stripe_customer_id
-    existing = stripe_customers.find_customer_by_metadata("practiceId", str(practice.id))
+    existing = stripe_customers.find_customer_by_metadata("practiceRef", practice.stripe_ref)
     customer = existing or stripe_customers.create_customer(
         name=practice.name,
         email=_owner_email(practice) or "",
-        metadata={"practiceId": str(practice.id), "source": "practice_creation"},
+        metadata={
+            "practiceId": str(practice.id),
+            "practiceRef": practice.stripe_ref,
+            "source": "practice_creation",
+        },
         description=f"Customer for practice ID: {practice.id}",
-        key=("practice", practice.id),
+        key=("practice", practice.id, practice.stripe_ref),
     )
     db.session.execute(
         sa.update(Practice)

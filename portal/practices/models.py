@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import uuid
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -46,6 +47,9 @@ class Practice(TimestampMixin, db.Model):
     name: Mapped[str] = mapped_column(sa.String(120))
     deactivated: Mapped[bool] = mapped_column(default=False)
 
+    #: Unique for the practice's whole life (ids can be reused after a deletion on SQLite):
+    #: scopes Stripe idempotency keys and the metadata search for its customer.
+    stripe_ref: Mapped[str] = mapped_column(sa.String(32), unique=True, default=lambda: uuid.uuid4().hex)
     stripe_customer_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     stripe_sync: Mapped[StripeSyncState] = mapped_column(
         _enum(StripeSyncState), default=StripeSyncState.PENDING

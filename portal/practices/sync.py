@@ -51,11 +51,14 @@ def to_datetime(timestamp: int | None) -> dt.datetime | None:
 def find_practice(metadata: dict | None, customer: object = None) -> Practice | None:
     """By ``metadata.practiceId`` first, then by the Stripe customer id."""
     practice_id = (metadata or {}).get("practiceId")
+    customer_id = object_id(customer)
     if practice_id and str(practice_id).isdigit():
         practice = db.session.get(Practice, int(practice_id))
-        if practice is not None:
+        # The id alone could name a practice of another database sharing the Stripe account.
+        if practice is not None and (
+            customer_id is None or practice.stripe_customer_id in (None, customer_id)
+        ):
             return practice
-    customer_id = object_id(customer)
     if customer_id:
         return db.session.scalar(sa.select(Practice).where(Practice.stripe_customer_id == customer_id))
     return None

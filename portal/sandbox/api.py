@@ -22,7 +22,9 @@ Handler = Callable[..., dict[str, Any]]
 
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Headers": "Authorization, Content-Type, Stripe-Version, Idempotency-Key, Stripe-Account",
+    "Access-Control-Allow-Headers": (
+        "Authorization, Content-Type, Stripe-Version, Idempotency-Key, Stripe-Account"
+    ),
     "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
     "Access-Control-Max-Age": "600",
 }
@@ -187,13 +189,13 @@ def _check_key(route: Route, params: dict[str, Any], path_args: dict[str, str]) 
             "You did not provide an API key. You need to provide your API key in the Authorization header, "
             "using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY')."
         )
-    if key.startswith("sk_test_") or key.startswith("rk_test_"):
+    if key.startswith(("sk_test_", "rk_test_")):
         return
     if key.startswith("pk_test_"):
         if not route.publishable:
             raise authentication_error(
-                "This API call cannot be made with a publishable API key. Please use a secret API key. You can "
-                "find a list of your API keys at https://dashboard.stripe.com/account/apikeys."
+                "This API call cannot be made with a publishable API key. Please use a secret API key. "
+                "You can find a list of your API keys at https://dashboard.stripe.com/account/apikeys."
             )
         return
     shown = key[:8] + "*" * max(0, len(key) - 12) + key[-4:] if len(key) > 12 else key
@@ -264,9 +266,9 @@ def _dispatch(sb: Sandbox, route: Route, path_args: dict[str, str]) -> Response:
                         SandboxError(
                             400,
                             "idempotency_error",
-                            "Keys for idempotent requests can only be used with the same parameters they were "
-                            f"first used with. Try using a key other than '{idem_key}' if you meant to execute a "
-                            "different request.",
+                            "Keys for idempotent requests can only be used with the same parameters they "
+                            f"were first used with. Try using a key other than '{idem_key}' if you meant to "
+                            "execute a different request.",
                         ),
                         request_id,
                     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import contextlib
 import copy
 import datetime as dt
 from typing import Any
@@ -14,6 +15,9 @@ from portal.sandbox.errors import SandboxError, invalid_request, missing_param
 from portal.sandbox.params import as_list, metadata_update, to_bool, to_int
 
 DAY = 86_400
+
+#: Stripe writes line quantities as "2 <multiplication sign> Product", not with an x.
+TIMES = "\u00d7"
 
 #: Live subscription statuses: those that renew and can be updated.
 LIVE = ("active", "past_due", "trialing", "incomplete", "unpaid", "paused")
@@ -331,7 +335,7 @@ def _proration_lines(
                     "price": old,
                     "amount": credit,
                     "quantity": item["quantity"],
-                    "description": f"Unused time on {item['quantity']} × {name_old} after "
+                    "description": f"Unused time on {item['quantity']} {TIMES} {name_old} after "
                     f"{dt.datetime.fromtimestamp(when, dt.UTC):%d %b %Y}",
                     "period": (when, end),
                     "item": item["id"],
@@ -345,7 +349,7 @@ def _proration_lines(
                         "price": price,
                         "amount": debit,
                         "quantity": quantity,
-                        "description": f"Remaining time on {quantity} × {name_new} after "
+                        "description": f"Remaining time on {quantity} {TIMES} {name_new} after "
                         f"{dt.datetime.fromtimestamp(when, dt.UTC):%d %b %Y}",
                         "period": (when, end),
                         "item": item["id"],
@@ -438,7 +442,6 @@ def cancel_subscription(sb: Sandbox, sub_id: str, params: dict[str, Any]) -> dic
     if sub["status"] in ("canceled", "incomplete_expired"):
         raise invalid_request(
             f"This subscription is already canceled: {sub_id}",
-            code="resource_missing" if False else None,
         )
     now = sb.now()
     sub["canceled_at"] = sub.get("canceled_at") or now
@@ -567,7 +570,7 @@ def _item_line(sb: Sandbox, sub: dict[str, Any], item: dict[str, Any]) -> dict[s
         {
             "amount": amount,
             "currency": price["currency"],
-            "description": f"{item['quantity']} × {_product_name(sb, price)} "
+            "description": f"{item['quantity']} {TIMES} {_product_name(sb, price)} "
             f"(at {_money(price['unit_amount'], price['currency'])} {_interval_text(price)})",
             "discount_amounts": [],
             "discounts": [],
@@ -868,7 +871,6 @@ def finalize_invoice(sb: Sandbox, invoice_id: str, params: dict[str, Any]) -> di
     if invoice["status"] != "draft":
         raise invalid_request(
             "This invoice is already finalized, you can't re-finalize a non-draft invoice.",
-            code="invoice_not_editable" if False else None,
         )
     customer = sb.get(invoice["customer"]) or {}
     if customer.get("deleted"):
@@ -951,10 +953,12 @@ def _mark_paid(sb: Sandbox, invoice: dict[str, Any]) -> dict[str, Any]:
     sub_id = _sub_of(invoice)
     if sub_id:
         sub = sb.get(sub_id)
-        if sub and sub["status"] in ("incomplete", "past_due", "unpaid"):
-            # Only the newest invoice decides: paying an old one while a newer fails keeps past_due.
-            if sub.get("latest_invoice") == invoice["id"] or sub["status"] == "incomplete":
-                _set_status(sb, sub, "active")
+        # Only the newest invoice decides: paying an old one while a newer one fails keeps past_due.
+        newest = sub is not None and (
+            sub.get("latest_invoice") == invoice["id"] or sub["status"] == "incomplete"
+        )
+        if sub and newest and sub["status"] in ("incomplete", "past_due", "unpaid"):
+            _set_status(sb, sub, "active")
     return invoice
 
 
@@ -1014,9 +1018,9 @@ def _attempt(sb: Sandbox, invoice_id: str, pm_id: str | None, *, off_session: bo
         sb.save(invoice)
         sb.emit("invoice.payment_failed", invoice)
         raise invalid_request(
-            "This customer has no attached payment source or default payment method. Please consider adding a "
-            "default payment method.",
-            code="invoice_no_customer_line_items" if False else "invoice_no_payment_method_types",
+            "This customer has no attached payment source or default payment method. Please consider "
+            "adding a default payment method.",
+            code="invoice_no_payment_method_types",
         )
     params: dict[str, Any] = {"payment_method": pm_id, "off_session": "true" if off_session else "false"}
     if pi["status"] == "requires_action":
@@ -1032,11 +1036,10 @@ def pay_invoice(sb: Sandbox, invoice_id: str, params: dict[str, Any]) -> dict[st
     if invoice["status"] == "draft":
         invoice = finalize_invoice(sb, invoice_id, {})
     if invoice["status"] == "paid":
-        raise invalid_request("Invoice is already paid", code="invoice_already_paid" if False else None)
+        raise invalid_request("Invoice is already paid", code="invoice_already_paid")
     if invoice["status"] not in ("open", "uncollectible"):
         raise invalid_request(
             f"You can only pay an invoice that is open or uncollectible; this one is {invoice['status']}.",
-            code="invoice_not_editable" if False else None,
         )
     if invoice["status"] == "uncollectible":
         invoice["status"] = "open"
@@ -1055,8 +1058,8 @@ def pay_invoice(sb: Sandbox, invoice_id: str, params: dict[str, Any]) -> dict[st
         raise SandboxError(
             402,
             "card_error",
-            "This payment requires additional user action before it can be completed successfully. Payment can "
-            "be completed using the PaymentIntent associated with the invoice.",
+            "This payment requires additional user action before it can be completed successfully. "
+            "Payment can be completed using the PaymentIntent associated with the invoice.",
             code="invoice_payment_intent_requires_action",
             keep_changes=True,
         )
@@ -1280,10 +1283,9 @@ def _renew(sb: Sandbox, sub: dict[str, Any]) -> None:
     if invoice["status"] != "open":
         return
     pm_id = _default_pm(sb, sub, sub["customer"])
-    try:
+    # A failure is already recorded on the invoice and the subscription; nothing to raise here.
+    with contextlib.suppress(SandboxError):
         _attempt(sb, invoice["id"], pm_id, off_session=True)
-    except SandboxError:
-        pass  # the invoice and subscription already record the failure
 
 
 def _send_upcoming(sb: Sandbox, sub: dict[str, Any]) -> None:
@@ -1336,10 +1338,8 @@ def _retry(sb: Sandbox, invoice: dict[str, Any]) -> None:
     pm_id = invoice.get("default_payment_method") or _default_pm(sb, sub, invoice["customer"])
     invoice["next_payment_attempt"] = None
     sb.save(invoice)
-    try:
+    with contextlib.suppress(SandboxError):
         _attempt(sb, invoice["id"], pm_id, off_session=True)
-    except SandboxError:
-        pass
 
 
 def advance_clock(sb: Sandbox, seconds: int) -> dict[str, Any]:

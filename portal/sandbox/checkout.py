@@ -67,7 +67,8 @@ def create_session(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
         )
     if mode == "payment" and recurring:
         raise invalid_request(
-            "You must provide only one-time prices in `payment` mode; use `subscription` mode for recurring ones.",
+            "You must provide only one-time prices in `payment` mode; use `subscription` mode for "
+            "recurring ones.",
             param="line_items",
         )
     session = sb.blank(shapes.CHECKOUT_SESSION, "cs_test", 58)
@@ -122,8 +123,8 @@ def expire_session(sb: Sandbox, session_id: str) -> dict[str, Any]:
     session = sb.require(session_id, label="checkout.session")
     if session["status"] != "open":
         raise invalid_request(
-            f'Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status '
-            f'of "{session["status"]}".',
+            'Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session '
+            f'has a status of "{session["status"]}".',
             param="session",
         )
     session["status"] = "expired"

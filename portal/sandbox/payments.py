@@ -149,10 +149,7 @@ def search_matches(obj: dict[str, Any], query: str) -> bool:
             raise invalid_request(f"Invalid search query: {query}", param="query")
         joiner = (match.group(1) or joiner).upper()
         field, meta_key, op, wanted = match.group(2), match.group(3), match.group(4), match.group(5)
-        if meta_key is not None:
-            actual = (obj.get("metadata") or {}).get(meta_key)
-        else:
-            actual = obj.get(field)
+        actual = (obj.get("metadata") or {}).get(meta_key) if meta_key is not None else obj.get(field)
         actual_text = "" if actual is None else str(actual)
         ok = wanted.lower() in actual_text.lower() if op == "~" else actual_text == wanted
         if field == "email" and op == ":":
@@ -344,10 +341,10 @@ def attach_payment_method(
         )
     if sb.meta(pm["id"]).get("consumed"):
         raise invalid_request(
-            "The provided PaymentMethod was previously used with a PaymentIntent without Customer attachment, "
-            "shared with a connected account without Customer attachment, or was detached from a Customer. "
-            "It may not be used again. To use a PaymentMethod multiple times, you must attach it to a "
-            "Customer first.",
+            "The provided PaymentMethod was previously used with a PaymentIntent without Customer "
+            "attachment, shared with a connected account without Customer attachment, or was detached "
+            "from a Customer. It may not be used again. To use a PaymentMethod multiple times, you must "
+            "attach it to a Customer first.",
             param="payment_method",
         )
     card = card_of(sb, pm["id"])
@@ -545,8 +542,8 @@ def confirm_setup_intent(sb: Sandbox, si_id: str, params: dict[str, Any]) -> dic
     pm = _payment_method_from_params(sb, params, si.get("payment_method"))
     if pm is None:
         raise invalid_request(
-            "You cannot confirm this SetupIntent because it's missing a payment method. Update the SetupIntent "
-            "with a payment method and then confirm it again.",
+            "You cannot confirm this SetupIntent because it's missing a payment method. Update the "
+            "SetupIntent with a payment method and then confirm it again.",
             code="setup_intent_unexpected_state",
         )
     if si.get("customer") and pm.get("customer") not in (None, si["customer"]):

@@ -13,7 +13,7 @@ import os
 import tempfile
 import threading
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import requests
 import stripe
@@ -35,7 +35,7 @@ class _Outage:
     def __init__(self, server: SandboxServer) -> None:
         self._server = server
 
-    def __enter__(self) -> _Outage:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -100,7 +100,7 @@ class SandboxServer:
             self._tmpdir.cleanup()
             self._tmpdir = None
 
-    def __enter__(self) -> SandboxServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(

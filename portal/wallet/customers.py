@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 def _user_metadata(user: User) -> dict[str, str]:
-    return {"userId": str(user.id), "source": "user_registration"}
+    return {"userId": str(user.id), "userRef": user.stripe_ref, "source": "user_registration"}
 
 
 def ensure_user_customer(user: User) -> str:
@@ -36,13 +36,13 @@ def ensure_user_customer(user: User) -> str:
         if user.stripe_sync == StripeSyncState.PENDING:
             _push_user_profile(user)
         return user.stripe_customer_id
-    existing = stripe_customers.find_customer_by_metadata("userId", str(user.id))
+    existing = stripe_customers.find_customer_by_metadata("userRef", user.stripe_ref)
     customer = existing or stripe_customers.create_customer(
         name=user.name,
         email=user.email,
         metadata=_user_metadata(user),
         description=f"Customer for user ID: {user.id}",
-        key=("user", user.id),
+        key=("user", user.id, user.stripe_ref),
     )
     # Only fill the id if nobody else did meanwhile: concurrent retries converge.
     db.session.execute(
@@ -72,7 +72,7 @@ def _push_user_profile(user: User) -> None:
     stripe_customers.update_customer(
         user.stripe_customer_id,
         {"name": user.name, "email": user.email},
-        key=("user", user.id, user.updated_at.timestamp()),
+        key=("user", user.stripe_ref, user.updated_at.timestamp()),
     )
     user.stripe_sync = StripeSyncState.SYNCED
     db.session.commit()

@@ -50,3 +50,21 @@ class PendingCustomerDeletion(db.Model):
     requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.String(255))
+
+
+class StripeObjectVersion(db.Model):
+    """Per Stripe object, the ``created`` of the newest state applied to the mirror.
+
+    Claiming a newer version is one atomic upsert (``portal.wallet.mirror.claim_version``),
+    so concurrent events about one object queue on its row, an older event never
+    overwrites a newer one, and a deletion is remembered (a late "attached" after
+    "detached" changes nothing).
+    """
+
+    __tablename__ = "stripe_object_versions"
+
+    object_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    synced_at: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    deleted: Mapped[bool] = mapped_column(default=False)
+    #: Customers only: ``invoice_settings.default_payment_method`` as of ``synced_at``.
+    default_payment_method: Mapped[str | None] = mapped_column(sa.String(255))

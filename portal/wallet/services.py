@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -17,6 +16,7 @@ import sqlalchemy as sa
 from portal.auth.models import User
 from portal.billing import payment_methods as stripe_cards
 from portal.billing.errors import BillingError
+from portal.billing.gateway import stripe_time
 from portal.billing.shapes import as_dict, object_id
 from portal.extensions import db
 from portal.wallet import mirror
@@ -56,20 +56,28 @@ class DefaultCardInUse(WalletError):
         )
 
 
+class CardOfAnotherCustomer(WalletError):
+    status_code = 409
+    code = "already_attached"
+
+    def __init__(self) -> None:
+        super().__init__("This card is already saved to another customer.")
+
+
 @dataclass(frozen=True)
 class Wallet:
     """The cards of one Stripe customer."""
 
     customer_id: str
-    #: Our owner of the customer, for idempotency keys and logs: ("user", 42) or ("practice", 7).
-    owner: tuple[str, int]
+    #: Our owner of the customer, for idempotency keys: ("user", <stripe_ref>) or ("practice", ...).
+    owner: tuple[str, str]
     #: An active subscription bills the default card, so it cannot be removed.
     protects_default_card: bool = False
 
 
 def user_wallet(user: User) -> Wallet:
     """The user's wallet; creates a missing customer (raises if Stripe is down)."""
-    return Wallet(customer_id=ensure_user_customer(user), owner=("user", user.id))
+    return Wallet(customer_id=ensure_user_customer(user), owner=("user", user.stripe_ref))
 
 
 def list_cards(customer_id: str | None) -> list[PaymentMethod]:
@@ -117,18 +125,19 @@ def attach_card(wallet: Wallet, payment_method_id: str) -> PaymentMethod:
     """Attach a payment method created by Stripe.js (the JSON API's path)."""
     existing = db.session.scalar(sa.select(PaymentMethod).where(PaymentMethod.stripe_id == payment_method_id))
     if existing is not None and existing.customer_id != wallet.customer_id:
-        raise WalletError("This card is already saved to another customer.")
+        raise CardOfAnotherCustomer()
     payment_method = stripe_cards.attach_payment_method(wallet.customer_id, payment_method_id)
     return _save_attached_card(wallet, payment_method)
 
 
 def _save_attached_card(wallet: Wallet, payment_method: object) -> PaymentMethod:
-    pm = as_dict(payment_method)
     if isinstance(payment_method, str):
-        pm = as_dict(stripe_cards.retrieve_payment_method(payment_method))
-    card = mirror.upsert_payment_method(pm, synced_at=_now())
-    if card is None:
+        payment_method = stripe_cards.retrieve_payment_method(payment_method)
+    pm = as_dict(payment_method)
+    if object_id(pm.get("customer")) != wallet.customer_id:
         raise WalletError("The card could not be saved. Please try again.")
+    mirror.upsert_payment_method(pm, synced_at=stripe_time(payment_method))
+    card = find_card(wallet, pm["id"])
     is_first = not db.session.scalar(
         sa.select(sa.func.count(PaymentMethod.id)).where(
             PaymentMethod.customer_id == wallet.customer_id, PaymentMethod.is_default.is_(True)
@@ -142,9 +151,10 @@ def _save_attached_card(wallet: Wallet, payment_method: object) -> PaymentMethod
 
 def make_default(wallet: Wallet, payment_method_id: str) -> PaymentMethod:
     card = find_card(wallet, payment_method_id)
-    stripe_cards.set_default_payment_method(wallet.customer_id, payment_method_id)
-    mirror.set_default_card(wallet.customer_id, payment_method_id)
+    customer = stripe_cards.set_default_payment_method(wallet.customer_id, payment_method_id)
+    mirror.apply_customer(customer, synced_at=stripe_time(customer))
     db.session.commit()
+    db.session.refresh(card)
     return card
 
 
@@ -153,8 +163,8 @@ def remove_card(wallet: Wallet, payment_method_id: str) -> None:
     if card.is_default and wallet.protects_default_card:
         raise DefaultCardInUse()
     was_default = card.is_default
-    stripe_cards.detach_payment_method(payment_method_id)
-    mirror.remove_payment_method(payment_method_id, synced_at=_now())
+    detached = stripe_cards.detach_payment_method(payment_method_id)
+    mirror.remove_payment_method(payment_method_id, synced_at=stripe_time(detached))
     db.session.commit()
     if was_default:
         # Keep a default while cards remain, so the next charge knows which to use.
@@ -166,7 +176,3 @@ def remove_card(wallet: Wallet, payment_method_id: str) -> None:
                 log.warning(
                     "could not promote a new default card customer_id=%s: %s", wallet.customer_id, error
                 )
-
-
-def _now() -> int:
-    return int(time.time())

@@ -1,77 +1,32 @@
-"""A practice owner's billing journey in Debian's Chromium: create, pay in Checkout, cancel, resume, switch.
-
-The fixtures here are local to this module (a live portal on a free port with
-the sandbox, and a Chromium page), so the test runs with or without the shared
-e2e conftest.
-"""
+"""A practice owner's billing journey in Debian's Chromium: create, pay in Checkout, cancel, resume, switch."""
 
 from __future__ import annotations
 
-import os
 import re
-import threading
-from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
-
-from portal import create_app
-from portal.extensions import db
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e
-playwright_api = pytest.importorskip("playwright.sync_api")
-expect = playwright_api.expect
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PASSWORD = "correct-horse-battery"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture
-def practice_portal(tmp_path, smtp_server, sandbox):
-    """The portal served on a free port, with an owner account and the plans bootstrapped."""
-    app = create_app(
-        "testing",
-        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'live.sqlite'}",
-        STRIPE_API_BASE=sandbox.url,
-        MAIL_SERVER="127.0.0.1",
-        MAIL_PORT=smtp_server.port,
-    )
-    with app.test_request_context():
-        db.create_all()
+def practice_portal(live_portal_factory):
+    """A live portal with an owner account and the plans bootstrapped in the sandbox."""
+    portal = live_portal_factory()
+    with portal.app.test_request_context():
         from portal.auth import services as accounts
         from portal.practices.services import bootstrap_plans
 
         accounts.register_user("Olive Owner", "olive@example.com", PASSWORD)
         bootstrap_plans()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
-    with app.app_context():
-        db.engine.dispose()
+    return portal.url
 
 
-@pytest.fixture
-def chromium_page():
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"{CHROMIUM} not found")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
-        page.set_default_timeout(15_000)
-        page.errors = []
-        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-        yield page
-        browser.close()
-
-
-def test_practice_billing_journey(chromium_page, practice_portal, mailbox):
-    page, base = chromium_page, practice_portal
+def test_practice_billing_journey(page, practice_portal, mailbox, screenshot):
+    base = practice_portal
 
     page.goto(f"{base}/login")
     page.get_by_label("Email").fill("olive@example.com")
@@ -116,6 +71,5 @@ def test_practice_billing_journey(chromium_page, practice_portal, mailbox):
     page.get_by_role("button", name="Confirm switch").click()
     expect(page.locator("#practice-billing")).to_contain_text("now on the Every 6 months plan")
     expect(page.locator("#practice-audit")).to_contain_text("Cancel requested")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "practice_billing.png"), full_page=True)
+    screenshot("practice_billing")
     assert page.errors == []

@@ -6,22 +6,10 @@ import itertools
 
 import pytest
 
-from portal.auth.models import StripeSyncState
 from portal.extensions import db
 from portal.practices.models import MemberRole, Practice, PracticeMember
 
 _customers = itertools.count(1)
-_id_blocks = itertools.count(1)
-
-
-@pytest.fixture(autouse=True)
-def unique_practice_ids(app):
-    """The sandbox lives for the whole session but the database for one test: start each test's
-    practice ids in a fresh block, so Stripe objects keyed by practice id never meet across tests."""
-    db.session.add(
-        Practice(id=next(_id_blocks) * 1000, name="(id block)", stripe_sync=StripeSyncState.SYNCED)
-    )
-    db.session.commit()
 
 
 def make_practice(owner, name: str = "Riverside Clinic", customer_id: str | None = None) -> Practice:

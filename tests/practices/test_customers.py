@@ -26,7 +26,7 @@ def test_outage_defers_the_customer_and_retry_creates_exactly_one(owner, sandbox
     assert practice.stripe_customer_id
     result = runner.invoke(args=["billing", "retry"])
     assert "practices synced 0" in result.output
-    found = stripe_customers.find_customer_by_metadata("practiceId", str(practice.id))
+    found = stripe_customers.find_customer_by_metadata("practiceRef", practice.stripe_ref)
     assert found.id == practice.stripe_customer_id
 
 

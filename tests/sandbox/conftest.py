@@ -18,6 +18,11 @@ from portal.sandbox.testing import SandboxServer
 SECRET = "whsec_test_receiver"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # The project's pyproject registers ``e2e``; registering here too keeps this folder runnable alone.
+    config.addinivalue_line("markers", "e2e: drives Debian's Chromium through Playwright")
+
+
 class _Quiet(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass

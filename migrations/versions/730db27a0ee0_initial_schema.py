@@ -1,8 +1,8 @@
-"""users, sessions, saved cards
+"""initial schema
 
-Revision ID: d85b084d347a
+Revision ID: 730db27a0ee0
 Revises: 
-Create Date: 2026-11-22 20:09:49.903397
+Create Date: 2026-11-22 20:27:12.150793
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'd85b084d347a'
+revision = '730db27a0ee0'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -43,12 +43,20 @@ def upgrade():
     sa.Column('last_error', sa.String(length=255), nullable=True),
     sa.PrimaryKeyConstraint('customer_id', name=op.f('pk_pending_customer_deletions'))
     )
+    op.create_table('stripe_object_versions',
+    sa.Column('object_id', sa.String(length=255), nullable=False),
+    sa.Column('synced_at', sa.BigInteger(), nullable=False),
+    sa.Column('deleted', sa.Boolean(), nullable=False),
+    sa.Column('default_payment_method', sa.String(length=255), nullable=True),
+    sa.PrimaryKeyConstraint('object_id', name=op.f('pk_stripe_object_versions'))
+    )
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=120), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
     sa.Column('password_hash', sa.String(length=255), nullable=False),
     sa.Column('role', sa.Enum('user', 'admin', name='role', native_enum=False, length=16), nullable=False),
+    sa.Column('stripe_ref', sa.String(length=32), nullable=False),
     sa.Column('stripe_customer_id', sa.String(length=64), nullable=True),
     sa.Column('stripe_sync', sa.Enum('synced', 'pending', name='stripesyncstate', native_enum=False, length=16), nullable=False),
     sa.Column('email_verified', sa.Boolean(), nullable=False),
@@ -58,8 +66,45 @@ def upgrade():
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('email', name='uq_users_email'),
-    sa.UniqueConstraint('stripe_customer_id', name=op.f('uq_users_stripe_customer_id'))
+    sa.UniqueConstraint('stripe_customer_id', name=op.f('uq_users_stripe_customer_id')),
+    sa.UniqueConstraint('stripe_ref', name=op.f('uq_users_stripe_ref'))
     )
+    op.create_table('webhook_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('stripe_event_id', sa.String(length=255), nullable=False),
+    sa.Column('type', sa.String(length=255), nullable=False),
+    sa.Column('api_version', sa.String(length=64), nullable=True),
+    sa.Column('created', sa.BigInteger(), nullable=False),
+    sa.Column('object_id', sa.String(length=255), nullable=True),
+    sa.Column('payload', sa.Text(), nullable=False),
+    sa.Column('status', sa.Enum('received', 'processed', 'failed', 'ignored', name='eventstatus', native_enum=False, length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('received_at', sa.DateTime(), nullable=False),
+    sa.Column('processed_at', sa.DateTime(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_events')),
+    sa.UniqueConstraint('stripe_event_id', name=op.f('uq_webhook_events_stripe_event_id'))
+    )
+    with op.batch_alter_table('webhook_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_webhook_events_object_id'), ['object_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_webhook_events_received_at'), ['received_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_webhook_events_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_webhook_events_type'), ['type'], unique=False)
+
+    op.create_table('api_tokens',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('expires_at', sa.DateTime(), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_api_tokens_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_api_tokens')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_api_tokens_token_hash'))
+    )
+    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_api_tokens_user_id'), ['user_id'], unique=False)
+
     op.create_table('user_sessions',
     sa.Column('key', sa.String(length=64), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -79,7 +124,19 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_user_sessions_user_id'))
 
     op.drop_table('user_sessions')
+    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_api_tokens_user_id'))
+
+    op.drop_table('api_tokens')
+    with op.batch_alter_table('webhook_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_webhook_events_type'))
+        batch_op.drop_index(batch_op.f('ix_webhook_events_status'))
+        batch_op.drop_index(batch_op.f('ix_webhook_events_received_at'))
+        batch_op.drop_index(batch_op.f('ix_webhook_events_object_id'))
+
+    op.drop_table('webhook_events')
     op.drop_table('users')
+    op.drop_table('stripe_object_versions')
     op.drop_table('pending_customer_deletions')
     with op.batch_alter_table('payment_methods', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_payment_methods_customer_id'))

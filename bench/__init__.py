@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench` (make bench). Every figure is a ratio measured in one run."""

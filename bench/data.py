@@ -1,0 +1,119 @@
+"""Seeding benchmark data through the portal's own services, and counting Stripe calls per action."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from portal import create_app
+from portal.auth import services as accounts
+from portal.auth.models import User
+from portal.extensions import db
+from portal.wallet import services as wallet
+
+PASSWORD = "bench-password-1"
+
+
+@contextmanager
+def portal_app(stack):
+    app = create_app(
+        "development", SQLALCHEMY_DATABASE_URI=stack.database_url, STRIPE_API_BASE=stack.sandbox_url
+    )
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _stripe(app):
+    return app.extensions["stripe_client"]
+
+
+def seed_user(stack, email: str) -> int:
+    with portal_app(stack):
+        return accounts.register_user("Bench User", email, PASSWORD).id
+
+
+def save_test_card(app, user_wallet: wallet.Wallet, payment_method: str = "pm_card_visa") -> None:
+    """What Stripe.js does in the browser (confirm), then what our endpoint does (complete)."""
+    client = _stripe(app)
+    intent = client.v1.setup_intents.create(
+        {"customer": user_wallet.customer_id, "payment_method_types": ["card"]}
+    )
+    client.v1.setup_intents.confirm(intent.id, {"payment_method": payment_method})
+    wallet.complete_card_setup(user_wallet, intent.id)
+
+
+def seed_cards(stack, user_id: int, count: int) -> None:
+    with portal_app(stack) as app:
+        user_wallet = wallet.user_wallet(db.session.get(User, user_id))
+        for _ in range(count):
+            save_test_card(app, user_wallet)
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+
+
+def count_calls_per_action() -> dict[str, list[str]]:
+    """Drive each user action through the real views once, recording the Stripe calls it makes."""
+    from portal.sandbox.testing import SandboxServer
+
+    table: dict[str, list[str]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        sandbox = SandboxServer(webhook_url=None)
+        sandbox.start()
+        try:
+            app = create_app(
+                "testing",
+                SQLALCHEMY_DATABASE_URI=f"sqlite:///{Path(tmp) / 'calls.sqlite'}",
+                STRIPE_API_BASE=sandbox.url,
+            )
+            counter = app.extensions["stripe_call_counter"]
+            with app.app_context():
+                db.create_all()
+                client = app.test_client()
+
+                def record(action: str, fn) -> None:
+                    with counter.watch() as calls:
+                        fn()
+                    table[action] = list(calls)
+
+                page = client.get("/register").get_data(as_text=True)
+                form = {
+                    "name": "Counter",
+                    "email": "count@example.com",
+                    "password": PASSWORD,
+                    "confirm": PASSWORD,
+                }
+                record("register", lambda: client.post("/register", data={**form, "csrf_token": _csrf(page)}))
+                token = _csrf(client.get("/account").get_data(as_text=True))
+                headers = {"X-CSRFToken": token, "HX-Request": "true"}
+                user = db.session.scalar(db.select(User))
+
+                def add_card() -> None:
+                    secret = client.post("/account/cards/setup-intent", headers=headers).get_json()[
+                        "clientSecret"
+                    ]
+                    intent_id = secret.split("_secret_")[0]
+                    sandbox.client().v1.setup_intents.confirm(intent_id, {"payment_method": "pm_card_visa"})
+                    client.post("/account/cards/complete", data={"setup_intent": intent_id}, headers=headers)
+
+                record("add card (first)", add_card)
+                record("add card (second)", add_card)
+                cards = wallet.list_cards(user.stripe_customer_id)
+                record(
+                    "make default",
+                    lambda: client.post(f"/account/cards/{cards[1].stripe_id}/default", headers=headers),
+                )
+                record(
+                    "remove card",
+                    lambda: client.post(f"/account/cards/{cards[0].stripe_id}/remove", headers=headers),
+                )
+                record("render account page", lambda: client.get("/account"))
+                db.drop_all()
+        finally:
+            sandbox.stop()
+    return table

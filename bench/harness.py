@@ -1,0 +1,203 @@
+"""Servers and measurements shared by the benchmarks.
+
+The portal runs under gunicorn (2 workers) as a separate process, the sandbox as another, and the
+load comes from a third (``bench.load``), all on loopback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(url, timeout=1).status_code < 500:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up within {timeout}s")
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float
+    unit: str
+    op: str  # ">=" or "<="
+    target: float
+
+    @property
+    def passed(self) -> bool:
+        return self.value >= self.target if self.op == ">=" else self.value <= self.target
+
+    def line(self) -> str:
+        verdict = "PASS" if self.passed else "FAIL"
+        return f"FIGURE {self.name} {self.value:.3f} {self.unit} target {self.op} {self.target} {verdict}"
+
+
+@dataclass
+class Stack:
+    """A sandbox and a gunicorn-served portal sharing one database."""
+
+    database_url: str
+    workdir: Path
+    env: dict = field(default_factory=dict)
+    processes: list[subprocess.Popen] = field(default_factory=list)
+    portal_url: str = ""
+    sandbox_url: str = ""
+
+    def _spawn(self, args: list[str], env: dict) -> subprocess.Popen:
+        log = open(self.workdir / f"{len(self.processes)}.log", "w")  # noqa: SIM115 (closed with the process)
+        process = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.processes.append(process)
+        return process
+
+    def start(self) -> Stack:
+        sandbox_port, portal_port = free_port(), free_port()
+        self.sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+        self.portal_url = f"http://127.0.0.1:{portal_port}"
+        self.env = {
+            **os.environ,
+            "FLASK_APP": "bench.wsgi:app",
+            "PORTAL_ENV": "development",
+            "DATABASE_URL": self.database_url,
+            "STRIPE_API_BASE": self.sandbox_url,
+            "SECRET_KEY": "bench-secret",
+            "LOGIN_THROTTLE": "100000 per minute",
+            "SANDBOX_DATABASE": str(self.workdir / "sandbox.sqlite"),
+        }
+        self.env.pop("STRIPE_SECRET_KEY", None)
+        subprocess.run(
+            [PYTHON, "-m", "flask", "db", "upgrade"], cwd=ROOT, env=self.env, check=True, capture_output=True
+        )
+        self._spawn(
+            [
+                PYTHON,
+                "-m",
+                "flask",
+                "sandbox",
+                "run",
+                "--port",
+                str(sandbox_port),
+                "--database",
+                str(self.workdir / "sandbox.sqlite"),
+                "--webhook-url",
+                f"{self.portal_url}/webhooks/stripe",
+            ],
+            self.env,
+        )
+        wait_for(f"{self.sandbox_url}/_sandbox/health")
+        self._spawn(
+            [
+                str(Path(PYTHON).parent / "gunicorn"),
+                "--bind",
+                f"127.0.0.1:{portal_port}",
+                "--workers",
+                "2",
+                "--log-level",
+                "warning",
+                "bench.wsgi:app",
+            ],
+            self.env,
+        )
+        wait_for(f"{self.portal_url}/healthz")
+        return self
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=10)
+        self.processes.clear()
+
+    def flask(self, *args: str) -> str:
+        done = subprocess.run(
+            [PYTHON, "-m", "flask", *args], cwd=ROOT, env=self.env, check=True, capture_output=True, text=True
+        )
+        return done.stdout
+
+    def sandbox_control(self, path: str, payload: dict) -> dict:
+        response = requests.post(f"{self.sandbox_url}/_sandbox/{path}", json=payload, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def login(self, email: str, password: str) -> str:
+        """A logged-in session cookie header for the load generator."""
+        session = requests.Session()
+        page = session.get(f"{self.portal_url}/login").text
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+        response = session.post(
+            f"{self.portal_url}/login",
+            data={"email": email, "password": password, "csrf_token": token},
+            allow_redirects=False,
+        )
+        assert response.status_code == 302, response.text[:500]
+        return "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+
+
+@contextlib.contextmanager
+def running_stack(database_url: str | None = None) -> Iterator[Stack]:
+    with tempfile.TemporaryDirectory(prefix="portal-bench-") as tmp:
+        workdir = Path(tmp)
+        stack = Stack(database_url or f"sqlite:///{workdir / 'portal.sqlite'}", workdir)
+        try:
+            yield stack.start()
+        finally:
+            stack.stop()
+
+
+def load(
+    url: str,
+    *,
+    connections: int,
+    requests_: int,
+    seconds: float,
+    cookie: str | None = None,
+    webhook_secret: str | None = None,
+) -> dict:
+    args = [
+        PYTHON,
+        "-m",
+        "bench.load",
+        url,
+        "--connections",
+        str(connections),
+        "--requests",
+        str(requests_),
+        "--seconds",
+        str(seconds),
+    ]
+    if cookie:
+        args += ["--header", f"Cookie: {cookie}"]
+    if webhook_secret:
+        args += ["--webhook-secret", webhook_secret]
+    done = subprocess.run(args, cwd=ROOT, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -1,0 +1,1 @@
+"""Platform admin pages: the webhook event log (and, later, practices and reconciliation)."""

@@ -1,0 +1,90 @@
+"""Admin pages. Every route needs a logged-in platform admin (anonymous: login; others: 403)."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from portal.extensions import db, login_manager
+from portal.webhooks import services
+from portal.webhooks.models import EventStatus, WebhookEvent
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+EVENTS_PER_PAGE = 25
+
+REPLAY_MESSAGES = {
+    services.Outcome.PROCESSED: ("success", "Event {id} replayed: processed."),
+    services.Outcome.IGNORED: ("info", "Event {id} has no handler; marked ignored."),
+    services.Outcome.FAILED: ("error", "Event {id} failed again; see its last error."),
+    services.Outcome.DUPLICATE: ("info", "Event {id} was already handled; nothing to replay."),
+}
+
+
+@bp.before_request
+def require_admin():
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if not current_user.is_admin:
+        abort(403)
+    return None
+
+
+@bp.get("/")
+def index():
+    return render_template("admin/index.html", counts=services.status_counts())
+
+
+def _filters() -> dict[str, str]:
+    """The list filters from the query string (or the replay form), invalid ones dropped."""
+    source = request.values
+    filters = {}
+    if source.get("status") in {s.value for s in EventStatus}:
+        filters["status"] = source["status"]
+    if source.get("type"):
+        filters["type"] = source["type"][:255]
+    return filters
+
+
+@bp.get("/events")
+def events():
+    filters = _filters()
+    status = EventStatus(filters["status"]) if "status" in filters else None
+    page = db.paginate(
+        services.list_events(status, filters.get("type")),
+        per_page=EVENTS_PER_PAGE,
+        max_per_page=EVENTS_PER_PAGE,
+        error_out=False,
+        count=True,
+    )
+    return render_template(
+        "admin/events.html",
+        page=page,
+        filters=filters,
+        statuses=list(EventStatus),
+        types=services.event_types(),
+    )
+
+
+@bp.get("/events/<int:event_id>")
+def event(event_id: int):
+    row = db.get_or_404(WebhookEvent, event_id)
+    try:
+        payload = json.dumps(json.loads(row.payload), indent=2, sort_keys=True)
+    except ValueError:
+        payload = row.payload
+    return render_template("admin/event.html", event=row, payload=payload)
+
+
+@bp.post("/events/<int:event_id>/replay")
+def replay(event_id: int):
+    row = db.get_or_404(WebhookEvent, event_id)
+    stripe_event_id = row.stripe_event_id
+    outcome = services.process_event(row.id)
+    category, message = REPLAY_MESSAGES[outcome]
+    flash(message.format(id=stripe_event_id), category)
+    if request.form.get("next") == "detail":
+        return redirect(url_for(".event", event_id=event_id), 303)
+    return redirect(url_for(".events", **_filters(), page=request.form.get("page", type=int) or 1), 303)

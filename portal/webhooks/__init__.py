@@ -1,0 +1,1 @@
+"""The Stripe webhook inbox: verify, store once, dispatch to one small handler per event type."""

@@ -1,0 +1,176 @@
+"""Store every verified event once, then run its handler exactly once.
+
+The inbox row is written with ``INSERT ... ON CONFLICT DO NOTHING``, so
+concurrent deliveries of one event leave one row. Running the handler starts
+with a conditional claim (``UPDATE ... WHERE status IN ('received', 'failed')``)
+in the same transaction as the handler's effects and the final status: a second
+delivery waits on the row (PostgreSQL's row lock, SQLite's single writer) and
+then finds nothing left to claim. A handler that raises leaves no effect; the
+failure is recorded in a fresh transaction and the next delivery retries it.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from portal.billing.shapes import object_id
+from portal.billing.webhooks import parse_secrets
+from portal.database import upsert_insert, utcnow
+from portal.extensions import db
+from portal.webhooks.handlers import handler_for
+from portal.webhooks.models import RUNNABLE, EventStatus, WebhookEvent
+
+log = logging.getLogger("portal.webhooks")
+
+#: Set in ``Session.info`` while a handler runs.
+_IN_HANDLER = "webhook_handler_running"
+
+
+@sa.event.listens_for(Session, "before_commit")
+def _handlers_must_not_commit(session: Session) -> None:
+    if session.info.get(_IN_HANDLER):
+        raise RuntimeError(
+            "a webhook handler must not commit: the dispatcher commits its effects with the status"
+        )
+
+
+class Outcome(enum.StrEnum):
+    PROCESSED = "processed"  #: the handler ran and its effects are committed
+    IGNORED = "ignored"  #: no handler for this type
+    FAILED = "failed"  #: the handler raised; nothing of it was kept
+    DUPLICATE = "duplicate"  #: already handled (or being handled) by another delivery
+    NOT_FOUND = "not_found"  #: no such event in the inbox
+
+
+def webhook_secrets() -> list[str]:
+    """The endpoint secrets; several during a rotation (comma-separated in STRIPE_WEBHOOK_SECRET)."""
+    return parse_secrets(current_app.config.get("STRIPE_WEBHOOK_SECRET"))
+
+
+def store_event(event: dict, payload: str) -> int:
+    """Insert the event unless its id is already stored; the inbox row's id either way."""
+    known = handler_for(event["type"]) is not None
+    api_version = event.get("api_version")
+    stmt = (
+        upsert_insert(WebhookEvent.__table__)
+        .values(
+            stripe_event_id=event["id"],
+            type=event["type"],
+            api_version=api_version[:64] if isinstance(api_version, str) else None,
+            created=event["created"],
+            object_id=(object_id(event["data"]["object"].get("id")) or "")[:255] or None,
+            payload=payload,
+            status=EventStatus.RECEIVED if known else EventStatus.IGNORED,
+            attempts=0,
+            received_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=[WebhookEvent.__table__.c.stripe_event_id])
+    )
+    inserted = db.session.execute(stmt.returning(WebhookEvent.__table__.c.id)).first() is not None
+    db.session.commit()
+    if inserted and not known:
+        log.info("webhook ignored id=%s type=%s (no handler)", event["id"], event["type"])
+    return db.session.scalar(sa.select(WebhookEvent.id).where(WebhookEvent.stripe_event_id == event["id"]))
+
+
+def receive_event(event: dict, payload: str) -> Outcome:
+    """A verified delivery: store it, then run its handler unless that already happened."""
+    row_id = store_event(event, payload)
+    if handler_for(event["type"]) is None:
+        return Outcome.IGNORED
+    return process_event(row_id)
+
+
+def process_event(row_id: int, *, force: bool = False) -> Outcome:
+    """Claim the event and run its handler, committing effects and status together.
+
+    ``force`` (replay by an admin) also re-runs processed or ignored events.
+    """
+    db.session.rollback()  # start from a clean transaction: the claim must be its first statement
+    claim = sa.update(WebhookEvent).where(WebhookEvent.id == row_id)
+    if not force:
+        claim = claim.where(WebhookEvent.status.in_(RUNNABLE))
+    claimed = db.session.execute(
+        claim.values(attempts=WebhookEvent.attempts + 1).execution_options(synchronize_session=False)
+    ).rowcount
+    if not claimed:
+        db.session.rollback()
+        return Outcome.DUPLICATE
+
+    row = db.session.get(WebhookEvent, row_id, populate_existing=True)
+    stripe_event_id, event_type = row.stripe_event_id, row.type
+    handler = handler_for(event_type)
+    try:
+        if handler is not None:
+            db.session.info[_IN_HANDLER] = True
+            try:
+                handler(json.loads(row.payload))
+            finally:
+                db.session.info.pop(_IN_HANDLER, None)
+        row.status = EventStatus.PROCESSED if handler else EventStatus.IGNORED
+        row.processed_at = utcnow()
+        row.last_error = None
+        db.session.commit()
+    except Exception as error:
+        db.session.rollback()
+        log.exception("webhook handler failed id=%s type=%s", stripe_event_id, event_type)
+        _record_failure(row_id, error)
+        return Outcome.FAILED
+    outcome = Outcome.PROCESSED if handler else Outcome.IGNORED
+    log.info("webhook id=%s type=%s outcome=%s", stripe_event_id, event_type, outcome)
+    return outcome
+
+
+def _record_failure(row_id: int, error: Exception) -> None:
+    """In its own transaction: the run counts, the error is kept, the event stays retryable."""
+    message = f"{type(error).__name__}: {error}"[:2000]
+    try:
+        db.session.execute(
+            sa.update(WebhookEvent)
+            .where(WebhookEvent.id == row_id, WebhookEvent.status.in_(RUNNABLE))
+            .values(status=EventStatus.FAILED, attempts=WebhookEvent.attempts + 1, last_error=message)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+    except Exception:  # the database itself is failing; Stripe's retry is the safety net
+        db.session.rollback()
+        log.exception("could not record webhook failure row=%s", row_id)
+
+
+def find_event(stripe_event_id: str) -> WebhookEvent | None:
+    return db.session.scalar(sa.select(WebhookEvent).where(WebhookEvent.stripe_event_id == stripe_event_id))
+
+
+def replay_event(stripe_event_id: str, *, force: bool = False) -> Outcome:
+    """Run a stored event's handler again (a failed one, or with ``force`` any)."""
+    row = find_event(stripe_event_id)
+    if row is None:
+        return Outcome.NOT_FOUND
+    return process_event(row.id, force=force)
+
+
+def list_events(status: EventStatus | None = None, event_type: str | None = None) -> sa.Select:
+    """The inbox, newest first, optionally filtered."""
+    query = sa.select(WebhookEvent).order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc())
+    if status is not None:
+        query = query.where(WebhookEvent.status == status)
+    if event_type:
+        query = query.where(WebhookEvent.type == event_type)
+    return query
+
+
+def event_types() -> list[str]:
+    return list(db.session.scalars(sa.select(WebhookEvent.type).distinct().order_by(WebhookEvent.type)))
+
+
+def status_counts() -> dict[EventStatus, int]:
+    rows = db.session.execute(sa.select(WebhookEvent.status, sa.func.count()).group_by(WebhookEvent.status))
+    counts = dict.fromkeys(EventStatus, 0)
+    counts.update({status: count for status, count in rows})
+    return counts

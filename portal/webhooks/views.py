@@ -1,0 +1,32 @@
+"""``POST /webhooks/stripe``: verify, store, dispatch. Stripe retries anything but a 2xx."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, request
+
+from portal.billing.errors import InvalidWebhook
+from portal.billing.webhooks import verify_event
+from portal.extensions import csrf, limiter
+from portal.webhooks import services
+
+log = logging.getLogger("portal.webhooks")
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+csrf.exempt(bp)  # Stripe signs its requests; there is no browser session to forge
+limiter.exempt(bp)  # Stripe's bursts and retries must never be throttled away
+
+
+@bp.post("/stripe")
+def stripe_webhook():
+    payload = request.get_data(cache=False)
+    try:
+        event = verify_event(payload, request.headers.get("Stripe-Signature"), services.webhook_secrets())
+    except InvalidWebhook as error:
+        log.warning("webhook rejected remote=%s reason=%s", request.remote_addr, error)
+        return {"error": "invalid webhook"}, 400
+    outcome = services.receive_event(event, payload.decode("utf-8"))
+    if outcome is services.Outcome.FAILED:
+        return {"received": True, "outcome": outcome.value}, 500
+    return {"received": True, "outcome": outcome.value}, 200
