@@ -1,4 +1,4 @@
-"""A practice owner's billing journey in Debian's Chromium: create, pay in Checkout, cancel, resume, switch."""
+"""A practice owner's billing journey in Chromium: create, pay in Checkout, cancel, resume, switch."""
 
 from __future__ import annotations
 
