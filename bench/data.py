@@ -33,7 +33,7 @@ def _stripe(app):
 
 def seed_user(stack, email: str) -> int:
     with portal_app(stack):
-        return accounts.register_user("Bench User", email, PASSWORD).id
+        return accounts.register_user("Bench User", email, PASSWORD, verified=True).id
 
 
 def save_test_card(app, user_wallet: wallet.Wallet, payment_method: str = "pm_card_visa") -> None:

@@ -27,16 +27,20 @@ def _user_metadata(user: User) -> dict[str, str]:
     return {"userId": str(user.id), "userRef": user.stripe_ref, "source": "user_registration"}
 
 
-def ensure_user_customer(user: User) -> str:
+def ensure_user_customer(user: User, *, search_first: bool = True) -> str:
     """The user's Stripe customer id, creating the customer if it is missing.
 
+    ``search_first`` looks for a customer an earlier, interrupted attempt may have
+    created (idempotency keys only last a day); a brand-new account skips it.
     Raises ``StripeUnavailable`` when Stripe cannot be reached.
     """
     if user.stripe_customer_id:
         if user.stripe_sync == StripeSyncState.PENDING:
             _push_user_profile(user)
         return user.stripe_customer_id
-    existing = stripe_customers.find_customer_by_metadata("userRef", user.stripe_ref)
+    existing = (
+        stripe_customers.find_customer_by_metadata("userRef", user.stripe_ref) if search_first else None
+    )
     customer = existing or stripe_customers.create_customer(
         name=user.name,
         email=user.email,
@@ -60,7 +64,7 @@ def ensure_user_customer(user: User) -> str:
 def create_user_customer(user: User) -> bool:
     """At registration: create the customer now if Stripe answers; True if it did."""
     try:
-        ensure_user_customer(user)
+        ensure_user_customer(user, search_first=False)
     except BillingError as error:
         log.warning("customer creation deferred user_id=%s error=%s", user.id, type(error).__name__)
         _mark_pending(user)

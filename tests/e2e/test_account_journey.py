@@ -7,6 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.steps import log_in, log_out
 from tests.smtp import body_text
 
 pytestmark = pytest.mark.e2e
@@ -14,19 +15,6 @@ pytestmark = pytest.mark.e2e
 EMAIL = "ada@example.com"
 FIRST_PASSWORD = "analytical-engine-1843"
 NEW_PASSWORD = "difference-engine-1822"
-
-
-def log_in(page, base: str, email: str, password: str) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-
-
-def log_out(page, base: str) -> None:
-    page.get_by_role("button", name="Log out").click()
-    expect(page).to_have_url(f"{base}/login")
-    expect(page.locator("#flashes")).to_contain_text("You have been logged out.")
 
 
 def test_register_edit_reset_delete(page, live_portal, mailbox, screenshot):
