@@ -28,11 +28,19 @@ def _owner_email(practice: Practice) -> str | None:
     return owner.user.email if owner else None
 
 
-def ensure_practice_customer(practice: Practice) -> str:
-    """The practice's Stripe customer id, creating it if missing. Raises ``StripeUnavailable``."""
+def ensure_practice_customer(practice: Practice, *, search_first: bool = True) -> str:
+    """The practice's Stripe customer id, creating it if missing. Raises ``StripeUnavailable``.
+
+    ``search_first`` looks for a customer an earlier, interrupted attempt may have
+    created (idempotency keys only last a day); a brand-new practice skips it.
+    """
     if practice.stripe_customer_id:
         return practice.stripe_customer_id
-    existing = stripe_customers.find_customer_by_metadata("practiceRef", practice.stripe_ref)
+    existing = (
+        stripe_customers.find_customer_by_metadata("practiceRef", practice.stripe_ref)
+        if search_first
+        else None
+    )
     customer = existing or stripe_customers.create_customer(
         name=practice.name,
         email=_owner_email(practice) or "",
@@ -57,7 +65,7 @@ def ensure_practice_customer(practice: Practice) -> str:
 def create_practice_customer(practice: Practice) -> bool:
     """Right after the practice is created: True if the customer exists now."""
     try:
-        ensure_practice_customer(practice)
+        ensure_practice_customer(practice, search_first=False)
     except BillingError as error:
         log.warning("customer creation deferred practice_id=%s error=%s", practice.id, type(error).__name__)
         practice.stripe_sync = StripeSyncState.PENDING
