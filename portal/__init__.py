@@ -111,6 +111,7 @@ def register_extensions(app: Flask) -> None:
 def import_models() -> None:
     """Every feature's models, so metadata (and Alembic) sees the whole schema."""
     import portal.auth.models
+    import portal.practices.models
     import portal.wallet.models
     import portal.webhooks.models  # noqa: F401
 
@@ -120,10 +121,11 @@ def register_blueprints(app: Flask) -> None:
     from portal.api.views import bp as api_bp
     from portal.auth.views import bp as auth_bp
     from portal.main.views import bp as main_bp
+    from portal.practices.views import bp as practices_bp
     from portal.wallet.views import bp as wallet_bp
     from portal.webhooks.views import bp as webhooks_bp
 
-    for blueprint in (main_bp, auth_bp, wallet_bp, api_bp, webhooks_bp, admin_bp):
+    for blueprint in (main_bp, auth_bp, wallet_bp, api_bp, webhooks_bp, admin_bp, practices_bp):
         app.register_blueprint(blueprint)
 
 
@@ -170,7 +172,7 @@ def register_template_context(app: Flask) -> None:
     from flask_login import current_user
 
     #: Callables returning the banners (dicts with a ``template``) for the current user.
-    app.extensions["banner_providers"] = []
+    app.extensions.setdefault("banner_providers", [])
 
     def nav_links() -> list[tuple[str, str]]:
         is_admin = getattr(current_user, "is_admin", False)

@@ -66,10 +66,23 @@ SEEDERS: list = []
 @with_appcontext
 def retry_command() -> None:
     """Create, update or delete the Stripe customers that an outage left pending."""
+    from portal.practices.customers import retry_pending_practices
     from portal.wallet.customers import retry_pending_customers
 
     summary = retry_pending_customers()
+    practices_created, practices_pending = retry_pending_practices()
     click.echo(
         f"synced {summary.created_or_synced}, deleted {summary.deleted}, "
         f"still pending {summary.still_pending}"
     )
+    click.echo(f"practices synced {practices_created}, still pending {practices_pending}")
+
+
+@billing_cli.command("bootstrap")
+@with_appcontext
+def bootstrap_command() -> None:
+    """Create the onboarding fee and plan prices (by lookup key) in the configured Stripe; idempotent."""
+    from portal.practices.services import bootstrap_plans
+
+    for lookup_key, price_id, created in bootstrap_plans():
+        click.echo(f"{lookup_key}: {price_id} ({'created' if created else 'exists'})")

@@ -27,3 +27,45 @@ def object_id(value: Any) -> str | None:
 def default_payment_method_id(customer: Any) -> str | None:
     settings = as_dict(customer).get("invoice_settings") or {}
     return object_id(settings.get("default_payment_method"))
+
+
+def subscription_item(subscription: Any) -> dict:
+    """The first (for the portal: the only) subscription item."""
+    items = (as_dict(subscription).get("items") or {}).get("data") or []
+    return as_dict(items[0]) if items else {}
+
+
+def subscription_period(subscription: Any) -> tuple[int | None, int | None]:
+    """(start, end) of the current period: on the subscription *items* since API 2025-03."""
+    item = subscription_item(subscription)
+    return item.get("current_period_start"), item.get("current_period_end")
+
+
+def subscription_price(subscription: Any) -> dict:
+    return as_dict(subscription_item(subscription).get("price"))
+
+
+def invoice_subscription_details(invoice: Any) -> dict:
+    """``parent.subscription_details`` (subscription id and its metadata), or {}."""
+    parent = as_dict(invoice).get("parent") or {}
+    return parent.get("subscription_details") or {}
+
+
+def invoice_subscription_id(invoice: Any) -> str | None:
+    details = invoice_subscription_details(invoice)
+    return object_id(details.get("subscription")) or object_id(as_dict(invoice).get("subscription"))
+
+
+def invoice_metadata(invoice: Any) -> dict:
+    """The subscription's metadata as copied onto the invoice."""
+    return invoice_subscription_details(invoice).get("metadata") or {}
+
+
+def invoice_payment_error(invoice: Any) -> dict:
+    """``last_payment_error`` of the invoice's payment intent, when the payload carries it expanded."""
+    payments = (as_dict(invoice).get("payments") or {}).get("data") or []
+    for payment in payments:
+        intent = as_dict(payment).get("payment", {}).get("payment_intent")
+        if isinstance(intent, dict) and intent.get("last_payment_error"):
+            return intent["last_payment_error"]
+    return {}

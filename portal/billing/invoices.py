@@ -1,0 +1,35 @@
+"""Invoices: previews of a plan change, paying an open invoice, reading one."""
+
+from __future__ import annotations
+
+import stripe
+
+from portal.billing.gateway import call_stripe, idempotency_key, stripe_client
+
+
+def preview_invoice(params: dict) -> stripe.Invoice:
+    """``invoices.create_preview``: what a change would be billed, without changing anything."""
+    return call_stripe(
+        "invoice.create_preview",
+        lambda: stripe_client().v1.invoices.create_preview(params),
+        customer_id=params.get("customer"),
+    )
+
+
+def retrieve_invoice(invoice_id: str) -> stripe.Invoice:
+    return call_stripe(
+        "invoice.retrieve",
+        lambda: stripe_client().v1.invoices.retrieve(invoice_id),
+        invoice_id=invoice_id,
+    )
+
+
+def pay_invoice(invoice_id: str, payment_method_id: str | None, key: tuple[object, ...]) -> stripe.Invoice:
+    params = {"payment_method": payment_method_id} if payment_method_id else {}
+    return call_stripe(
+        "invoice.pay",
+        lambda: stripe_client().v1.invoices.pay(
+            invoice_id, params, {"idempotency_key": idempotency_key("invoice-pay", *key)}
+        ),
+        invoice_id=invoice_id,
+    )

@@ -1,0 +1,25 @@
+"""Subscriptions: read, cancel at period end, resume, switch price, default card."""
+
+from __future__ import annotations
+
+import stripe
+
+from portal.billing.gateway import call_stripe, idempotency_key, stripe_client
+
+
+def retrieve_subscription(subscription_id: str) -> stripe.Subscription:
+    return call_stripe(
+        "subscription.retrieve",
+        lambda: stripe_client().v1.subscriptions.retrieve(subscription_id),
+        subscription_id=subscription_id,
+    )
+
+
+def update_subscription(subscription_id: str, params: dict, key: tuple[object, ...]) -> stripe.Subscription:
+    return call_stripe(
+        "subscription.update",
+        lambda: stripe_client().v1.subscriptions.update(
+            subscription_id, params, {"idempotency_key": idempotency_key("subscription-update", *key)}
+        ),
+        subscription_id=subscription_id,
+    )

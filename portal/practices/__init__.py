@@ -1,0 +1,1 @@
+"""Practices (clinics): members, their own Stripe customer, plans and billing status."""

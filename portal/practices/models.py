@@ -1,0 +1,174 @@
+"""Practices, their members, the local invoice mirror and the billing audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.auth.models import StripeSyncState, User
+from portal.database import TimestampMixin, utcnow
+from portal.extensions import db
+from portal.practices.status import HAS_ACCESS, BillingFacts, BillingStatus, derive_billing_status
+
+
+def _enum(cls: type[enum.Enum], length: int = 16) -> sa.Enum:
+    return sa.Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+
+
+class MemberRole(enum.StrEnum):
+    OWNER = "owner"  #: created the practice; manages billing and members
+    ADMIN = "admin"  #: manages billing
+    MEMBER = "member"  #: sees the billing status only
+
+
+class Plan(enum.StrEnum):
+    MONTHLY = "monthly"  #: billed every month
+    SEMIANNUAL = "semiannual"  #: billed every 6 months
+
+    @property
+    def label(self) -> str:
+        return {"monthly": "Monthly", "semiannual": "Every 6 months"}[self.value]
+
+    @property
+    def lookup_key(self) -> str:
+        return f"plan_{self.value}"
+
+
+class Practice(TimestampMixin, db.Model):
+    """A clinic: its own Stripe customer and subscription, mirrored locally."""
+
+    __tablename__ = "practices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    deactivated: Mapped[bool] = mapped_column(default=False)
+
+    #: Unique for the practice's whole life (ids can be reused after a deletion on SQLite):
+    #: scopes Stripe idempotency keys and the metadata search for its customer.
+    stripe_ref: Mapped[str] = mapped_column(sa.String(32), unique=True, default=lambda: uuid.uuid4().hex)
+    stripe_customer_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    stripe_sync: Mapped[StripeSyncState] = mapped_column(
+        _enum(StripeSyncState), default=StripeSyncState.PENDING
+    )
+    stripe_subscription_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    checkout_session_id: Mapped[str | None] = mapped_column(sa.String(255))
+    #: Bumped when a subscription ends, so "subscribe again" gets a fresh idempotency key.
+    checkout_generation: Mapped[int] = mapped_column(default=0)
+
+    plan: Mapped[Plan | None] = mapped_column(_enum(Plan))
+    billing_status: Mapped[BillingStatus] = mapped_column(
+        _enum(BillingStatus), default=BillingStatus.REQUIRED
+    )
+    onboarding_paid_at: Mapped[dt.datetime | None]
+    subscription_status: Mapped[str | None] = mapped_column(sa.String(32))
+    cancel_at_period_end: Mapped[bool] = mapped_column(default=False)
+    cancel_at: Mapped[dt.datetime | None]
+    cancellation_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    current_period_start: Mapped[dt.datetime | None]
+    current_period_end: Mapped[dt.datetime | None]
+    latest_invoice_id: Mapped[str | None] = mapped_column(sa.String(64))
+    #: A renewal payment failed: the decline in plain words (cleared when an invoice is paid).
+    last_payment_error: Mapped[str | None] = mapped_column(sa.String(500))
+    #: The bank wants the payer to authenticate this open invoice (3-D Secure).
+    action_required_invoice_id: Mapped[str | None] = mapped_column(sa.String(64))
+    #: Stripe time of the newest state applied; older events never overwrite it.
+    stripe_state_at: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+    members: Mapped[list[PracticeMember]] = relationship(
+        back_populates="practice", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    @property
+    def facts(self) -> BillingFacts:
+        return BillingFacts(
+            onboarding_paid=self.onboarding_paid_at is not None,
+            subscription_status=self.subscription_status,
+            deactivated=self.deactivated,
+        )
+
+    def refresh_billing_status(self) -> BillingStatus:
+        self.billing_status = derive_billing_status(self.facts)
+        return self.billing_status
+
+    @property
+    def has_access(self) -> bool:
+        return self.billing_status in HAS_ACCESS
+
+    @property
+    def subscription_live(self) -> bool:
+        """A subscription that will still bill the default card."""
+        return self.stripe_subscription_id is not None and self.subscription_status in {
+            "active",
+            "trialing",
+            "past_due",
+            "incomplete",
+        }
+
+    def __repr__(self) -> str:
+        return f"<Practice {self.id} {self.name!r} {self.billing_status}>"
+
+
+class PracticeMember(db.Model):
+    __tablename__ = "practice_members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(sa.ForeignKey("practices.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[MemberRole] = mapped_column(_enum(MemberRole), default=MemberRole.MEMBER)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    practice: Mapped[Practice] = relationship(back_populates="members")
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (
+        sa.UniqueConstraint("practice_id", "user_id", name="uq_practice_members_practice_user"),
+    )
+
+    @property
+    def manages_billing(self) -> bool:
+        return self.role in (MemberRole.OWNER, MemberRole.ADMIN)
+
+
+class PracticeInvoice(db.Model):
+    """A Stripe invoice of a practice, mirrored so the billing page needs no Stripe call."""
+
+    __tablename__ = "practice_invoices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(sa.ForeignKey("practices.id", ondelete="CASCADE"), index=True)
+    stripe_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    number: Mapped[str | None] = mapped_column(sa.String(64))
+    created: Mapped[int] = mapped_column(sa.BigInteger)
+    amount_due: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    amount_paid: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    status: Mapped[str | None] = mapped_column(sa.String(32))
+    billing_reason: Mapped[str | None] = mapped_column(sa.String(64))
+    hosted_invoice_url: Mapped[str | None] = mapped_column(sa.String(1000))
+    invoice_pdf: Mapped[str | None] = mapped_column(sa.String(1000))
+    subscription_id: Mapped[str | None] = mapped_column(sa.String(64))
+    customer_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    stripe_synced_at: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+    @property
+    def created_at(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.created, dt.UTC).replace(tzinfo=None)
+
+
+class BillingAuditEntry(db.Model):
+    """Who changed what in a practice's billing, and when. ``actor`` None means Stripe."""
+
+    __tablename__ = "practice_billing_audit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(sa.ForeignKey("practices.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    detail: Mapped[str | None] = mapped_column(sa.String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+    actor: Mapped[User | None] = relationship()

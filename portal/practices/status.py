@@ -1,0 +1,53 @@
+"""The one place a practice's billing status is decided.
+
+``derive_billing_status`` is a pure function of a few local facts; the table it
+implements is in ``docs/billing-status.md`` and every row has a test.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class BillingStatus(enum.StrEnum):
+    REQUIRED = "REQUIRED"  #: onboarding fee and first subscription invoice not both paid yet
+    DONE = "DONE"  #: onboarding paid, subscription active and paid
+    PAST_DUE = "PAST_DUE"  #: a subscription payment failed; Stripe is retrying (access kept)
+    INACTIVE = "INACTIVE"  #: paused, incomplete_expired, or the practice was deactivated
+    CANCELLED = "CANCELLED"  #: canceled, deleted or unpaid
+
+
+#: Stripe subscription statuses, grouped by what they mean for the practice.
+CANCELLED_STATES = frozenset({"canceled", "unpaid"})
+INACTIVE_STATES = frozenset({"paused", "incomplete_expired"})
+PAYING_STATES = frozenset({"active", "trialing"})
+
+#: Statuses in which a practice keeps using the portal.
+HAS_ACCESS = frozenset({BillingStatus.DONE, BillingStatus.PAST_DUE})
+
+
+@dataclass(frozen=True)
+class BillingFacts:
+    onboarding_paid: bool
+    #: Stripe's subscription status, or None when the practice never had a subscription.
+    subscription_status: str | None
+    deactivated: bool = False
+
+
+def derive_billing_status(facts: BillingFacts) -> BillingStatus:
+    """Rows are checked top to bottom; the first match wins (see docs/billing-status.md)."""
+    status = facts.subscription_status
+    if facts.deactivated:
+        return BillingStatus.INACTIVE
+    if status in CANCELLED_STATES:
+        return BillingStatus.CANCELLED
+    if status in INACTIVE_STATES:
+        return BillingStatus.INACTIVE
+    if status == "past_due":
+        return BillingStatus.PAST_DUE
+    if status in PAYING_STATES and facts.onboarding_paid:
+        return BillingStatus.DONE
+    # No subscription yet, "incomplete" (first invoice unpaid), paying without the
+    # onboarding fee, or a status we do not know: billing is still required.
+    return BillingStatus.REQUIRED

@@ -1,0 +1,419 @@
+"""Practice pages: list and create, members, and the billing page with its HTMX actions.
+
+Every action works as a plain POST (redirect 303 with a flash) and as an htmx
+request (the billing partial re-rendered, banners swapped out of band).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, jsonify, make_response, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from portal.billing.errors import BillingError
+from portal.extensions import db
+from portal.htmx import is_htmx, render_page_or_fragment
+from portal.practices import banners, services
+from portal.practices.forms import AddMemberForm, CancelForm, CreatePracticeForm
+from portal.practices.models import MemberRole, Plan, Practice, PracticeMember
+from portal.wallet import services as wallet
+from portal.wallet.links import WalletLinks
+
+bp = Blueprint("practices", __name__, url_prefix="/practices")
+
+
+@bp.record_once
+def _register_banners(state) -> None:
+    state.app.extensions.setdefault("banner_providers", []).append(banners.practice_banners)
+    from portal.cli import SEEDERS
+    from portal.practices import webhook_handlers  # noqa: F401  (registers with the webhook inbox)
+    from portal.practices.demo import seed_practices
+
+    if seed_practices not in SEEDERS:
+        SEEDERS.append(seed_practices)
+
+
+@bp.app_template_filter("money")
+def money(amount: int | None, currency: str = "usd") -> str:
+    amount = int(amount or 0)
+    symbol = {"usd": "$", "eur": "€", "gbp": "£"}.get((currency or "").lower())
+    value = f"{abs(amount) / 100:,.2f}"
+    sign = "-" if amount < 0 else ""
+    return f"{sign}{symbol}{value}" if symbol else f"{sign}{value} {currency.upper()}"
+
+
+@bp.app_template_filter("day")
+def day(value) -> str:
+    return services.format_date(value)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _load(practice_id: int) -> tuple[Practice, PracticeMember]:
+    practice = db.session.get(Practice, practice_id)
+    if practice is None:
+        abort(404, "That practice does not exist.")
+    member = services.membership(practice, current_user)
+    if member is None:
+        abort(404, "That practice does not exist.")
+    return practice, member
+
+
+def _load_manager(practice_id: int) -> tuple[Practice, PracticeMember]:
+    practice, member = _load(practice_id)
+    if not member.manages_billing:
+        abort(403, "Only the practice's owner and admins can manage its billing.")
+    return practice, member
+
+
+def wallet_links(practice: Practice) -> WalletLinks:
+    return WalletLinks(
+        setup=url_for("practices.card_setup_intent", practice_id=practice.id),
+        complete=url_for("practices.card_complete", practice_id=practice.id),
+        remove_endpoint="practices.card_remove",
+        default_endpoint="practices.card_default",
+        endpoint_args={"practice_id": practice.id},
+    )
+
+
+def billing_context(practice: Practice, member: PracticeMember, **extra) -> dict:
+    """Everything the billing page and its partials render: local state only."""
+    page = request.args.get("page", 1, type=int)
+    context = {
+        "practice": practice,
+        "member": member,
+        "can_manage": member.manages_billing,
+        "is_owner": member.role == MemberRole.OWNER,
+        "offer": services.plan_offer(practice.plan),
+        "offers": services.plan_offers(),
+        "onboarding_fee": services.onboarding_fee(),
+        "invoices": services.invoice_page(practice, page),
+        "open_invoice": services.open_invoice(practice),
+        "audit": services.audit_entries(practice),
+        "members": services.members_of(practice),
+        "processing": services.awaiting_payment(practice),
+        "banner": banners.banner_for(practice),
+        "cards": wallet.list_cards(practice.stripe_customer_id),
+        "wallet_links": wallet_links(practice),
+        "wallet_title": "Practice cards",
+        "cancel_form": CancelForm(attempt=services.attempt_token()),
+        "member_form": AddMemberForm(),
+        "attempt": services.attempt_token(),
+        "Plan": Plan,
+    }
+    context.update(extra)
+    return context
+
+
+def _billing_response(
+    practice: Practice,
+    member: PracticeMember,
+    message: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+    **extra,
+):
+    """htmx: the billing partial (+ banners out of band); otherwise back to the page with a flash."""
+    if not is_htmx():
+        if message or error:
+            flash(error or message, "error" if error else "success")
+        return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
+    db.session.refresh(practice)
+    context = billing_context(practice, member, billing_message=message, billing_error=error, **extra)
+    response = make_response(render_template("practices/partials/_billing_swap.html", **context), status)
+    response.vary.add("HX-Request")
+    return response
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+
+@bp.get("/")
+@login_required
+def index():
+    return render_template(
+        "practices/index.html", rows=services.practices_for(current_user), form=CreatePracticeForm()
+    )
+
+
+@bp.post("/")
+@login_required
+def create():
+    form = CreatePracticeForm()
+    if not form.validate_on_submit():
+        rows = services.practices_for(current_user)
+        return render_template("practices/index.html", rows=rows, form=form), 422
+    practice = services.create_practice(current_user, form.name.data)
+    flash(f"{practice.name} is created. Choose a plan to start.", "success")
+    return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
+
+
+@bp.get("/<int:practice_id>")
+@login_required
+def show(practice_id: int):
+    return redirect(url_for("practices.billing", practice_id=practice_id))
+
+
+@bp.get("/<int:practice_id>/billing")
+@login_required
+def billing(practice_id: int):
+    practice, member = _load(practice_id)
+    return render_template("practices/billing.html", **billing_context(practice, member))
+
+
+@bp.get("/<int:practice_id>/billing/status")
+@login_required
+def status(practice_id: int):
+    """Polled every 2 s while a checkout payment is being confirmed."""
+    practice, member = _load(practice_id)
+    was_processing = services.awaiting_payment(practice)
+    if was_processing:
+        services.refresh_processing(practice)
+    context = billing_context(practice, member)
+    if was_processing and not context["processing"]:
+        # Done: reload the whole billing area (plan, cards, invoices) and the banners.
+        return _billing_response(practice, member, message="Payment confirmed. Thank you!")
+    return render_page_or_fragment("practices/billing.html", "practices/partials/_status.html", **context)
+
+
+@bp.get("/<int:practice_id>/billing/invoices")
+@login_required
+def invoices(practice_id: int):
+    practice, member = _load(practice_id)
+    return render_page_or_fragment(
+        "practices/billing.html", "practices/partials/_invoices.html", **billing_context(practice, member)
+    )
+
+
+# --- members --------------------------------------------------------------------------------------
+
+
+@bp.post("/<int:practice_id>/members")
+@login_required
+def add_member(practice_id: int):
+    practice, _ = _load(practice_id)
+    form = AddMemberForm()
+    if not form.validate_on_submit():
+        flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
+        return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
+    try:
+        added = services.add_member(practice, form.email.data, MemberRole(form.role.data), current_user)
+    except services.PracticeError as error:
+        flash(error.message, "error")
+        return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
+    flash(f"{added.user.email} is now {added.role.value} of {practice.name}.", "success")
+    return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
+
+
+@bp.post("/<int:practice_id>/members/<int:member_id>/remove")
+@login_required
+def remove_member(practice_id: int, member_id: int):
+    practice, _ = _load(practice_id)
+    try:
+        services.remove_member(practice, member_id, current_user)
+    except services.PracticeError as error:
+        abort(error.status_code, error.message)
+    flash("Removed from the practice.", "success")
+    return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
+
+
+# --- subscribing --------------------------------------------------------------------------------
+
+
+@bp.post("/<int:practice_id>/billing/subscribe")
+@login_required
+def subscribe(practice_id: int):
+    practice, member = _load_manager(practice_id)
+    try:
+        plan = Plan(request.form.get("plan", ""))
+    except ValueError:
+        return _billing_response(practice, member, error="Choose a plan.", status=422)
+    try:
+        checkout_url = services.start_checkout(practice, plan, current_user)
+    except (services.PracticeError, BillingError) as error:
+        return _billing_response(practice, member, error=error.message)
+    if is_htmx():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = checkout_url
+        return response
+    return redirect(checkout_url, code=303)
+
+
+@bp.get("/<int:practice_id>/billing/checkout/return")
+@login_required
+def checkout_return(practice_id: int):
+    """Stripe's ``success_url``: fulfil from the session, then show "processing" or the status."""
+    practice, _ = _load(practice_id)
+    session_id = request.args.get("session_id", "")
+    if session_id:
+        try:
+            services.complete_checkout(practice, session_id)
+        except services.PracticeError as error:
+            abort(error.status_code, error.message)
+        except BillingError as error:
+            flash(f"{error.message} Your payment will still be confirmed.", "warning")
+            practice.checkout_session_id = practice.checkout_session_id or session_id
+            db.session.commit()
+    return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
+
+
+# --- managing the subscription --------------------------------------------------------------------
+
+
+def _run(practice, member, action, success: str):
+    try:
+        action()
+    except (services.PracticeError, BillingError) as error:
+        status = 200 if is_htmx() else getattr(error, "status_code", 400)
+        return _billing_response(practice, member, error=error.message, status=status)
+    return _billing_response(practice, member, message=success)
+
+
+@bp.post("/<int:practice_id>/billing/cancel")
+@login_required
+def cancel(practice_id: int):
+    practice, member = _load_manager(practice_id)
+    form = CancelForm()
+    if not form.validate_on_submit():
+        return _billing_response(practice, member, error="Please tell us why you are cancelling.", status=422)
+    return _run(
+        practice,
+        member,
+        lambda: services.cancel_subscription(practice, form.reason.data, current_user, form.attempt.data),
+        "The subscription will end at the end of the paid period.",
+    )
+
+
+@bp.post("/<int:practice_id>/billing/resume")
+@login_required
+def resume(practice_id: int):
+    practice, member = _load_manager(practice_id)
+    return _run(
+        practice,
+        member,
+        lambda: services.resume_subscription(practice, current_user, request.form.get("attempt")),
+        "The subscription continues.",
+    )
+
+
+@bp.post("/<int:practice_id>/billing/plan/preview")
+@login_required
+def preview_plan(practice_id: int):
+    practice, member = _load_manager(practice_id)
+    try:
+        plan = Plan(request.form.get("plan", ""))
+        preview = services.preview_plan_change(practice, plan, current_user)
+    except ValueError:
+        return _billing_response(practice, member, error="Choose a plan.", status=422)
+    except (services.PracticeError, BillingError) as error:
+        return _billing_response(practice, member, error=error.message)
+    context = billing_context(practice, member, preview=preview)
+    return render_page_or_fragment(
+        "practices/plan_preview.html", "practices/partials/_plan_preview.html", **context
+    )
+
+
+@bp.post("/<int:practice_id>/billing/plan")
+@login_required
+def change_plan(practice_id: int):
+    practice, member = _load_manager(practice_id)
+    try:
+        plan = Plan(request.form.get("plan", ""))
+    except ValueError:
+        return _billing_response(practice, member, error="Choose a plan.", status=422)
+    proration_date = request.form.get("proration_date", type=int)
+    return _run(
+        practice,
+        member,
+        lambda: services.change_plan(
+            practice, plan, current_user, proration_date, request.form.get("attempt")
+        ),
+        f"The practice is now on the {plan.label} plan.",
+    )
+
+
+@bp.post("/<int:practice_id>/billing/pay")
+@login_required
+def pay_now(practice_id: int):
+    practice, member = _load_manager(practice_id)
+    return _run(
+        practice,
+        member,
+        lambda: services.pay_open_invoice(practice, current_user),
+        "Invoice paid. Thank you!",
+    )
+
+
+# --- the practice's cards (the wallet component with practice links) -------------------------------
+
+
+def _cards_response(
+    practice: Practice, message: str | None = None, error: str | None = None, status: int = 200
+):
+    if not is_htmx():
+        if message or error:
+            flash(error or message, "error" if error else "success")
+        return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
+    return render_page_or_fragment(
+        "practices/billing.html",
+        "wallet/partials/_cards.html",
+        status=status,
+        cards=wallet.list_cards(practice.stripe_customer_id),
+        wallet_links=wallet_links(practice),
+        wallet_message=message,
+        wallet_error=error,
+    )
+
+
+@bp.post("/<int:practice_id>/billing/cards/setup-intent")
+@login_required
+def card_setup_intent(practice_id: int):
+    practice, _ = _load_manager(practice_id)
+    try:
+        client_secret = wallet.start_card_setup(services.practice_wallet(practice))
+    except BillingError as error:
+        return jsonify(error=error.message), error.status_code
+    return jsonify(clientSecret=client_secret)
+
+
+@bp.post("/<int:practice_id>/billing/cards/complete")
+@login_required
+def card_complete(practice_id: int):
+    practice, _ = _load_manager(practice_id)
+    try:
+        card = wallet.complete_card_setup(
+            services.practice_wallet(practice), request.form.get("setup_intent", "")
+        )
+        services.sync.audit(practice, "card_added", f"{card.brand} {card.last4}", actor_id=current_user.id)
+        db.session.commit()
+    except (wallet.WalletError, BillingError) as error:
+        return _cards_response(practice, error=error.message, status=error.status_code)
+    return _cards_response(practice, message="Card saved.")
+
+
+@bp.post("/<int:practice_id>/billing/cards/<payment_method_id>/remove")
+@login_required
+def card_remove(practice_id: int, payment_method_id: str):
+    practice, _ = _load_manager(practice_id)
+    try:
+        wallet.remove_card(services.practice_wallet(practice), payment_method_id)
+        services.sync.audit(practice, "card_removed", payment_method_id, actor_id=current_user.id)
+        db.session.commit()
+    except wallet.CardNotFound:
+        abort(404, "That card was not found in this practice's wallet.")
+    except (wallet.WalletError, BillingError) as error:
+        return _cards_response(practice, error=error.message, status=200 if is_htmx() else error.status_code)
+    return _cards_response(practice, message="Card removed.")
+
+
+@bp.post("/<int:practice_id>/billing/cards/<payment_method_id>/default")
+@login_required
+def card_default(practice_id: int, payment_method_id: str):
+    practice, _ = _load_manager(practice_id)
+    try:
+        services.make_default_card(practice, payment_method_id, current_user)
+    except wallet.CardNotFound:
+        abort(404, "That card was not found in this practice's wallet.")
+    except (wallet.WalletError, BillingError, services.PracticeError) as error:
+        return _cards_response(practice, error=error.message, status=200 if is_htmx() else error.status_code)
+    return _cards_response(practice, message="Default card updated. Renewals will charge it.")

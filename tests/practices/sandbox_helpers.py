@@ -1,0 +1,60 @@
+"""Driving a practice's billing through the Stripe sandbox, with its events fed to our handlers."""
+
+from __future__ import annotations
+
+from portal.billing.shapes import object_id
+from portal.extensions import db
+from portal.practices import services
+from portal.practices.models import Plan, Practice
+from portal.practices.webhook_handlers import HANDLERS
+from portal.wallet import services as wallet
+
+
+class Inbox:
+    """Stands in for the webhook endpoint: every new sandbox event of one customer, to our handlers.
+
+    Each event is applied once (the inbox's job), then committed (the dispatcher's job).
+    """
+
+    def __init__(self, sandbox, customer_id: str) -> None:
+        self.sandbox = sandbox
+        self.customer_id = customer_id
+        self.seen = {event["id"] for event in sandbox.events()}
+        self.applied: list[str] = []
+
+    def deliver(self) -> list[str]:
+        applied = []
+        for event in self.sandbox.events():
+            if event["id"] in self.seen:
+                continue
+            self.seen.add(event["id"])
+            if object_id(event["data"]["object"].get("customer")) != self.customer_id:
+                continue
+            handler = HANDLERS.get(event["type"])
+            if handler is not None:
+                handler(event)
+                db.session.commit()
+                applied.append(event["type"])
+        self.applied.extend(applied)
+        return applied
+
+
+def save_card(sandbox, practice: Practice, card: str = "pm_card_visa"):
+    """The wallet's add-card flow, with the sandbox client confirming as Stripe.js would."""
+    secret = wallet.start_card_setup(services.practice_wallet(practice))
+    intent_id = secret.split("_secret_")[0]
+    intent = sandbox.client().v1.setup_intents.confirm(intent_id, {"payment_method": card})
+    assert intent.status == "succeeded", intent.status
+    return wallet.complete_card_setup(services.practice_wallet(practice), intent_id)
+
+
+def subscribe_directly(sandbox, practice: Practice, plan: Plan = Plan.MONTHLY):
+    """What Checkout does for the practice: the plan, the onboarding fee on the first invoice."""
+    return sandbox.client().v1.subscriptions.create(
+        {
+            "customer": practice.stripe_customer_id,
+            "items": [{"price": services.price_id(plan.lookup_key)}],
+            "add_invoice_items": [{"price": services.price_id(services.ONBOARDING_LOOKUP_KEY)}],
+            "metadata": {"practiceId": str(practice.id)},
+        }
+    )

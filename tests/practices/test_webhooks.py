@@ -1,0 +1,52 @@
+"""The practice handlers through the webhook inbox (runs once the webhooks feature is merged)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+
+import pytest
+
+from portal.practices.status import BillingStatus
+from portal.practices.webhook_handlers import HANDLERS
+from tests.practices import payloads as p
+from tests.practices.payloads import DAY, T0
+from tests.practices.test_sync import subscribed
+
+inbox = pytest.importorskip("portal.webhooks.handlers", reason="the webhook inbox is not merged yet")
+
+
+def signed(app, event: dict) -> tuple[str, dict]:
+    payload = json.dumps(event)
+    timestamp = int(time.time())
+    secret = app.config["STRIPE_WEBHOOK_SECRET"].split(",")[0]
+    signature = hmac.new(secret.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256).hexdigest()
+    return payload, {"Stripe-Signature": f"t={timestamp},v1={signature}", "Content-Type": "application/json"}
+
+
+def post(client, app, event):
+    payload, headers = signed(app, event)
+    return client.post("/webhooks/stripe", data=payload, headers=headers)
+
+
+def test_every_practice_handler_is_registered(app):
+    for event_type, handler in HANDLERS.items():
+        assert inbox.handler_for(event_type) is handler
+
+
+def test_payment_failed_through_the_endpoint_once(client, app, practice, owner, mailbox):
+    subscribed(practice)
+    t = T0 + 30 * DAY
+    failed = p.invoice(practice.id, practice.stripe_customer_id, id="in_renew", status="open", created=t)
+    event = p.event("invoice.payment_failed", failed, t, id="evt_practice_failed")
+    assert post(client, app, event).status_code == 200
+    assert post(client, app, event).status_code == 200  # delivered twice
+    from portal.extensions import db
+
+    db.session.refresh(practice)
+    assert practice.billing_status == BillingStatus.PAST_DUE
+    mailbox.wait_for(owner.email, "a payment failed")
+    time.sleep(0.3)
+    assert len(mailbox.to(owner.email)) == 1
