@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 730db27a0ee0
+Revision ID: a1f45bd5f04b
 Revises: 
-Create Date: 2026-11-22 20:27:12.150793
+Create Date: 2026-11-22 20:37:12.157248
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '730db27a0ee0'
+revision = 'a1f45bd5f04b'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -43,6 +43,38 @@ def upgrade():
     sa.Column('last_error', sa.String(length=255), nullable=True),
     sa.PrimaryKeyConstraint('customer_id', name=op.f('pk_pending_customer_deletions'))
     )
+    op.create_table('practices',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('deactivated', sa.Boolean(), nullable=False),
+    sa.Column('stripe_ref', sa.String(length=32), nullable=False),
+    sa.Column('stripe_customer_id', sa.String(length=64), nullable=True),
+    sa.Column('stripe_sync', sa.Enum('synced', 'pending', name='stripesyncstate', native_enum=False, length=16), nullable=False),
+    sa.Column('stripe_subscription_id', sa.String(length=64), nullable=True),
+    sa.Column('checkout_session_id', sa.String(length=255), nullable=True),
+    sa.Column('checkout_generation', sa.Integer(), nullable=False),
+    sa.Column('plan', sa.Enum('monthly', 'semiannual', name='plan', native_enum=False, length=16), nullable=True),
+    sa.Column('billing_status', sa.Enum('REQUIRED', 'DONE', 'PAST_DUE', 'INACTIVE', 'CANCELLED', name='billingstatus', native_enum=False, length=16), nullable=False),
+    sa.Column('onboarding_paid_at', sa.DateTime(), nullable=True),
+    sa.Column('subscription_status', sa.String(length=32), nullable=True),
+    sa.Column('cancel_at_period_end', sa.Boolean(), nullable=False),
+    sa.Column('cancel_at', sa.DateTime(), nullable=True),
+    sa.Column('cancellation_reason', sa.String(length=500), nullable=True),
+    sa.Column('current_period_start', sa.DateTime(), nullable=True),
+    sa.Column('current_period_end', sa.DateTime(), nullable=True),
+    sa.Column('latest_invoice_id', sa.String(length=64), nullable=True),
+    sa.Column('last_payment_error', sa.String(length=500), nullable=True),
+    sa.Column('action_required_invoice_id', sa.String(length=64), nullable=True),
+    sa.Column('stripe_state_at', sa.BigInteger(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_practices')),
+    sa.UniqueConstraint('stripe_customer_id', name=op.f('uq_practices_stripe_customer_id')),
+    sa.UniqueConstraint('stripe_ref', name=op.f('uq_practices_stripe_ref'))
+    )
+    with op.batch_alter_table('practices', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_practices_stripe_subscription_id'), ['stripe_subscription_id'], unique=False)
+
     op.create_table('stripe_object_versions',
     sa.Column('object_id', sa.String(length=255), nullable=False),
     sa.Column('synced_at', sa.BigInteger(), nullable=False),
@@ -105,6 +137,60 @@ def upgrade():
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_tokens_user_id'), ['user_id'], unique=False)
 
+    op.create_table('practice_billing_audit',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('practice_id', sa.Integer(), nullable=False),
+    sa.Column('actor_id', sa.Integer(), nullable=True),
+    sa.Column('action', sa.String(length=64), nullable=False),
+    sa.Column('detail', sa.String(length=500), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['users.id'], name=op.f('fk_practice_billing_audit_actor_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['practice_id'], ['practices.id'], name=op.f('fk_practice_billing_audit_practice_id_practices'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_practice_billing_audit'))
+    )
+    with op.batch_alter_table('practice_billing_audit', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_practice_billing_audit_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_practice_billing_audit_practice_id'), ['practice_id'], unique=False)
+
+    op.create_table('practice_invoices',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('practice_id', sa.Integer(), nullable=False),
+    sa.Column('stripe_id', sa.String(length=64), nullable=False),
+    sa.Column('number', sa.String(length=64), nullable=True),
+    sa.Column('created', sa.BigInteger(), nullable=False),
+    sa.Column('amount_due', sa.BigInteger(), nullable=False),
+    sa.Column('amount_paid', sa.BigInteger(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('status', sa.String(length=32), nullable=True),
+    sa.Column('billing_reason', sa.String(length=64), nullable=True),
+    sa.Column('hosted_invoice_url', sa.String(length=1000), nullable=True),
+    sa.Column('invoice_pdf', sa.String(length=1000), nullable=True),
+    sa.Column('subscription_id', sa.String(length=64), nullable=True),
+    sa.Column('customer_id', sa.String(length=64), nullable=True),
+    sa.Column('stripe_synced_at', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['practice_id'], ['practices.id'], name=op.f('fk_practice_invoices_practice_id_practices'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_practice_invoices')),
+    sa.UniqueConstraint('stripe_id', name=op.f('uq_practice_invoices_stripe_id'))
+    )
+    with op.batch_alter_table('practice_invoices', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_practice_invoices_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_practice_invoices_practice_id'), ['practice_id'], unique=False)
+
+    op.create_table('practice_members',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('practice_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('role', sa.Enum('owner', 'admin', 'member', name='memberrole', native_enum=False, length=16), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['practice_id'], ['practices.id'], name=op.f('fk_practice_members_practice_id_practices'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_practice_members_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_practice_members')),
+    sa.UniqueConstraint('practice_id', 'user_id', name='uq_practice_members_practice_user')
+    )
+    with op.batch_alter_table('practice_members', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_practice_members_practice_id'), ['practice_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_practice_members_user_id'), ['user_id'], unique=False)
+
     op.create_table('user_sessions',
     sa.Column('key', sa.String(length=64), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -124,6 +210,21 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_user_sessions_user_id'))
 
     op.drop_table('user_sessions')
+    with op.batch_alter_table('practice_members', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_practice_members_user_id'))
+        batch_op.drop_index(batch_op.f('ix_practice_members_practice_id'))
+
+    op.drop_table('practice_members')
+    with op.batch_alter_table('practice_invoices', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_practice_invoices_practice_id'))
+        batch_op.drop_index(batch_op.f('ix_practice_invoices_customer_id'))
+
+    op.drop_table('practice_invoices')
+    with op.batch_alter_table('practice_billing_audit', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_practice_billing_audit_practice_id'))
+        batch_op.drop_index(batch_op.f('ix_practice_billing_audit_created_at'))
+
+    op.drop_table('practice_billing_audit')
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_tokens_user_id'))
 
@@ -137,6 +238,10 @@ def downgrade():
     op.drop_table('webhook_events')
     op.drop_table('users')
     op.drop_table('stripe_object_versions')
+    with op.batch_alter_table('practices', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_practices_stripe_subscription_id'))
+
+    op.drop_table('practices')
     op.drop_table('pending_customer_deletions')
     with op.batch_alter_table('payment_methods', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_payment_methods_customer_id'))
