@@ -7,6 +7,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from portal import create_app
 from portal.auth import services as accounts
 from portal.auth.models import User
@@ -51,6 +53,38 @@ def seed_cards(stack, user_id: int, count: int) -> None:
         user_wallet = wallet.user_wallet(db.session.get(User, user_id))
         for _ in range(count):
             save_test_card(app, user_wallet)
+
+
+def seed_practice(stack, owner_id: int, name: str, invoices: int) -> int:
+    """A subscribed-looking practice with ``invoices`` mirrored invoices (bulk-inserted)."""
+    from portal.practices import services as practices
+    from portal.practices.models import PracticeInvoice
+
+    with portal_app(stack):
+        practice = practices.create_practice(db.session.get(User, owner_id), name)
+        start = 1_700_000_000
+        rows = [
+            {
+                "practice_id": practice.id,
+                "stripe_id": f"in_bench_{practice.id}_{n}",
+                "number": f"BENCH-{practice.id}-{n:05d}",
+                "created": start + n * 86_400,
+                "amount_due": 9900,
+                "amount_paid": 9900,
+                "currency": "usd",
+                "status": "paid",
+                "billing_reason": "subscription_cycle",
+                "hosted_invoice_url": f"{stack.sandbox_url}/invoices/in_bench_{n}",
+                "invoice_pdf": f"{stack.sandbox_url}/invoices/in_bench_{n}/pdf",
+                "customer_id": None,
+                "stripe_synced_at": start + n * 86_400,
+            }
+            for n in range(invoices)
+        ]
+        for chunk in range(0, len(rows), 1000):
+            db.session.execute(sa.insert(PracticeInvoice), rows[chunk : chunk + 1000])
+        db.session.commit()
+        return practice.id
 
 
 def _csrf(html: str) -> str:

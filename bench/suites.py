@@ -6,7 +6,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 
-from bench.data import seed_cards, seed_user
+from bench.data import seed_cards, seed_practice, seed_user
 from bench.harness import Figure, load, running_stack
 
 
@@ -20,8 +20,7 @@ def page_cost(quick: bool) -> Iterator[Figure]:
     """Our pages' throughput as a ratio to a bare page running one query, same app and server."""
     size = _sizes(quick)
     with running_stack() as stack:
-        user = seed_user(stack, "bench-pages@example.com")
-        seed_cards(stack, user, 3)
+        pages = _seed_pages(stack, "bench-pages@example.com")
         cookie = stack.login("bench-pages@example.com", "bench-password-1")
         common = {
             "connections": size["connections"],
@@ -30,32 +29,41 @@ def page_cost(quick: bool) -> Iterator[Figure]:
         }
         baseline = load(f"{stack.portal_url}/_bench/page", cookie=cookie, **common)
         print(f"  baseline /_bench/page {baseline}")
-        for name, path in PAGES(stack, user):
+        for name, path in pages:
             result = load(f"{stack.portal_url}{path}", cookie=cookie, **common)
             print(f"  {name} {path} {result}")
             yield Figure(
                 f"page_cost.{name}.throughput_ratio", result["rps"] / baseline["rps"], "x", ">=", 0.5
             )
+            yield Figure(f"page_cost.{name}.p50_ms", result["p50_ms"], "ms", ">=", 0)
+            yield Figure(f"page_cost.{name}.p95_ms", result["p95_ms"], "ms", ">=", 0)
             yield Figure(f"page_cost.{name}.non_2xx", result["non_2xx"], "responses", "<=", 0)
 
 
-def PAGES(stack, user) -> list[tuple[str, str]]:
-    return [("account", "/account")]
+def _seed_pages(stack, email: str) -> list[tuple[str, str]]:
+    """A user with cards and a practice with a year of invoices; the pages to measure."""
+    user = seed_user(stack, email)
+    seed_cards(stack, user, 3)
+    practice = seed_practice(stack, user, "Bench Clinic", 12)
+    return [
+        ("account", "/account"),
+        ("practice_billing", f"/practices/{practice}/billing"),
+        ("invoices", f"/practices/{practice}/billing/invoices?page=2"),
+    ]
 
 
 def stripe_insulation(quick: bool) -> Iterator[Figure]:
     """Pages make no Stripe call, so 300 ms added to every Stripe call must not move their p95."""
     size = _sizes(quick)
     with running_stack() as stack:
-        user = seed_user(stack, "bench-insulation@example.com")
-        seed_cards(stack, user, 2)
+        pages = _seed_pages(stack, "bench-insulation@example.com")
         cookie = stack.login("bench-insulation@example.com", "bench-password-1")
         common = {
             "connections": size["connections"],
             "requests_": size["requests"],
             "seconds": size["seconds"],
         }
-        for name, path in PAGES(stack, user):
+        for name, path in pages:
             url = f"{stack.portal_url}{path}"
             load(url, cookie=cookie, **{**common, "requests_": 50})  # warm both workers
             stack.sandbox_control("latency", {"ms": 0})
@@ -124,6 +132,17 @@ def growth(quick: bool) -> Iterator[Figure]:
             print(f"  wallet {label} {timings[label]}")
         ratio = timings["50_cards"]["p50_ms"] / timings["1_card"]["p50_ms"]
         yield Figure("growth.wallet.50_vs_1_cards.p50_ratio", ratio, "x", "<=", 1.2)
+
+        owner = seed_user(stack, "bench-owner@example.com")
+        counts = (10, 1_000, 10_000) if not quick else (10, 1_000, 5_000)
+        practices = {n: seed_practice(stack, owner, f"Clinic {n}", n) for n in counts}
+        cookie = stack.login("bench-owner@example.com", "bench-password-1")
+        billing = {}
+        for n, practice in practices.items():
+            billing[n] = load(f"{stack.portal_url}/practices/{practice}/billing", cookie=cookie, **common)
+            print(f"  billing page with {n} invoices {billing[n]}")
+        ratio = billing[counts[-1]]["p50_ms"] / billing[counts[0]]["p50_ms"]
+        yield Figure(f"growth.billing.{counts[-1]}_vs_{counts[0]}_invoices.p50_ratio", ratio, "x", "<=", 1.2)
 
 
 def stripe_calls_per_action(quick: bool) -> Iterator[Figure]:

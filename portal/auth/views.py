@@ -17,8 +17,7 @@ from portal.auth.forms import (
 )
 from portal.auth.models import User
 from portal.extensions import limiter, login_manager
-from portal.wallet import services as wallet_services
-from portal.wallet.links import user_wallet_links
+from portal.wallet.links import account_wallet
 
 bp = Blueprint("auth", __name__)
 
@@ -144,11 +143,7 @@ def too_many_requests(error):
 @bp.get("/account")
 @login_required
 def account():
-    return render_template(
-        "account/account.html",
-        cards=wallet_services.list_cards(current_user.stripe_customer_id),
-        wallet_links=user_wallet_links(),
-    )
+    return render_template("account/account.html", **account_wallet(current_user))
 
 
 @bp.route("/account/profile", methods=["GET", "POST"])

@@ -137,9 +137,15 @@ class PracticeInvoice(db.Model):
     """A Stripe invoice of a practice, mirrored so the billing page needs no Stripe call."""
 
     __tablename__ = "practice_invoices"
+    __table_args__ = (
+        # The invoice history (newest first, paginated) and "the open invoice" read
+        # only a page of rows through these, however long the history grows.
+        sa.Index("ix_practice_invoices_history", "practice_id", "created", "id"),
+        sa.Index("ix_practice_invoices_by_status", "practice_id", "status", "created"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    practice_id: Mapped[int] = mapped_column(sa.ForeignKey("practices.id", ondelete="CASCADE"), index=True)
+    practice_id: Mapped[int] = mapped_column(sa.ForeignKey("practices.id", ondelete="CASCADE"))
     stripe_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
     number: Mapped[str | None] = mapped_column(sa.String(64))
     created: Mapped[int] = mapped_column(sa.BigInteger)

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 
 from flask import url_for
 
+from portal.auth.models import User
+from portal.wallet import services
+
 
 @dataclass(frozen=True)
 class WalletLinks:
@@ -16,6 +19,8 @@ class WalletLinks:
     endpoint_args: dict = field(default_factory=dict)
     #: The element htmx swaps with the re-rendered list.
     target: str = "#wallet-cards"
+    #: Where the whole list is fetched from when only the first cards are shown.
+    all_cards: str | None = None
 
     def remove(self, payment_method_id: str) -> str:
         return url_for(self.remove_endpoint, payment_method_id=payment_method_id, **self.endpoint_args)
@@ -31,4 +36,15 @@ def user_wallet_links() -> WalletLinks:
         complete=url_for("wallet.complete_setup"),
         remove_endpoint="wallet.remove_card",
         default_endpoint="wallet.make_default",
+        all_cards=url_for("wallet.all_cards"),
     )
+
+
+def account_wallet(user: User, show_all: bool = False) -> dict:
+    """Template context of a user's card list on the account page: the first cards, or all."""
+    customer_id = user.stripe_customer_id
+    return {
+        "cards": services.list_cards(customer_id, limit=None if show_all else services.CARDS_SHOWN),
+        "card_total": services.count_cards(customer_id),
+        "wallet_links": user_wallet_links(),
+    }

@@ -80,7 +80,11 @@ def user_wallet(user: User) -> Wallet:
     return Wallet(customer_id=ensure_user_customer(user), owner=("user", user.stripe_ref))
 
 
-def list_cards(customer_id: str | None) -> list[PaymentMethod]:
+#: Cards shown before "Show all": the page costs the same with 1 card or 50.
+CARDS_SHOWN = 10
+
+
+def list_cards(customer_id: str | None, limit: int | None = None) -> list[PaymentMethod]:
     """Cards from the local mirror, default first: no Stripe call."""
     if customer_id is None:
         return []
@@ -89,7 +93,16 @@ def list_cards(customer_id: str | None) -> list[PaymentMethod]:
             sa.select(PaymentMethod)
             .where(PaymentMethod.customer_id == customer_id)
             .order_by(PaymentMethod.is_default.desc(), PaymentMethod.created_at, PaymentMethod.id)
+            .limit(limit)
         )
+    )
+
+
+def count_cards(customer_id: str | None) -> int:
+    if customer_id is None:
+        return 0
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(PaymentMethod).where(PaymentMethod.customer_id == customer_id)
     )
 
 

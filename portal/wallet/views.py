@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from portal.billing.errors import BillingError
 from portal.htmx import is_htmx, render_page_or_fragment
 from portal.wallet import services
-from portal.wallet.links import user_wallet_links
+from portal.wallet.links import account_wallet
 
 bp = Blueprint("wallet", __name__, url_prefix="/account/cards")
 
@@ -19,15 +19,24 @@ def _render_cards(message: str | None = None, error: str | None = None, status: 
         if message or error:
             flash(error or message, "error" if error else "success")
         return redirect(url_for("auth.account"), code=303)
-    cards = services.list_cards(current_user.stripe_customer_id)
     return render_page_or_fragment(
         "account/account.html",
         "wallet/partials/_cards.html",
         status=status,
-        cards=cards,
-        wallet_links=user_wallet_links(),
+        **account_wallet(current_user),
         wallet_message=message,
         wallet_error=error,
+    )
+
+
+@bp.get("")
+@login_required
+def all_cards():
+    """Every saved card (the account page shows the first ones)."""
+    if not is_htmx():
+        return redirect(url_for("auth.account"))
+    return render_page_or_fragment(
+        "account/account.html", "wallet/partials/_cards.html", **account_wallet(current_user, show_all=True)
     )
 
 

@@ -132,3 +132,14 @@ def test_wallet_actions_need_csrf(logged_in, wallet, save_card):
     response = logged_in.post(f"/account/cards/{card.stripe_id}/remove", headers=HX)
     assert response.status_code == 400
     assert services.list_cards(wallet.customer_id)
+
+
+def test_long_wallets_show_the_first_cards_then_all_on_request(logged_in, wallet, save_card):
+    for _ in range(services.CARDS_SHOWN + 2):
+        save_card(wallet)
+    page = logged_in.get("/account").get_data(as_text=True)
+    assert page.count("<li data-card=") == services.CARDS_SHOWN
+    assert f"Show all {services.CARDS_SHOWN + 2} cards" in page
+    fragment = logged_in.get("/account/cards", headers=HX).get_data(as_text=True)
+    assert fragment.count("<li data-card=") == services.CARDS_SHOWN + 2
+    assert "Show all" not in fragment

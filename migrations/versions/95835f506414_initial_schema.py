@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: a1f45bd5f04b
+Revision ID: 95835f506414
 Revises: 
-Create Date: 2026-11-22 20:37:12.157248
+Create Date: 2026-11-22 20:46:36.221555
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'a1f45bd5f04b'
+revision = '95835f506414'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -173,8 +173,9 @@ def upgrade():
     sa.UniqueConstraint('stripe_id', name=op.f('uq_practice_invoices_stripe_id'))
     )
     with op.batch_alter_table('practice_invoices', schema=None) as batch_op:
+        batch_op.create_index('ix_practice_invoices_by_status', ['practice_id', 'status', 'created'], unique=False)
         batch_op.create_index(batch_op.f('ix_practice_invoices_customer_id'), ['customer_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_practice_invoices_practice_id'), ['practice_id'], unique=False)
+        batch_op.create_index('ix_practice_invoices_history', ['practice_id', 'created', 'id'], unique=False)
 
     op.create_table('practice_members',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -216,8 +217,9 @@ def downgrade():
 
     op.drop_table('practice_members')
     with op.batch_alter_table('practice_invoices', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_practice_invoices_practice_id'))
+        batch_op.drop_index('ix_practice_invoices_history')
         batch_op.drop_index(batch_op.f('ix_practice_invoices_customer_id'))
+        batch_op.drop_index('ix_practice_invoices_by_status')
 
     op.drop_table('practice_invoices')
     with op.batch_alter_table('practice_billing_audit', schema=None) as batch_op:
