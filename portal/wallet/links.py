@@ -43,8 +43,7 @@ def user_wallet_links() -> WalletLinks:
 def account_wallet(user: User, show_all: bool = False) -> dict:
     """Template context of a user's card list on the account page: the first cards, or all."""
     customer_id = user.stripe_customer_id
-    return {
-        "cards": services.list_cards(customer_id, limit=None if show_all else services.CARDS_SHOWN),
-        "card_total": services.count_cards(customer_id),
-        "wallet_links": user_wallet_links(),
-    }
+    cards = services.list_cards(customer_id, limit=None if show_all else services.CARDS_SHOWN)
+    # Counting is only needed when the list may have been cut short.
+    total = services.count_cards(customer_id) if len(cards) == services.CARDS_SHOWN else len(cards)
+    return {"cards": cards, "card_total": total, "wallet_links": user_wallet_links()}
