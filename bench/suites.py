@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import statistics
 import time
 from collections.abc import Callable, Iterator
 
@@ -16,28 +17,45 @@ def _sizes(quick: bool) -> dict:
     return {"requests": 3000, "seconds": 20.0, "connections": 8, "ingest_seconds": 30.0}
 
 
+def _rounds(quick: bool) -> int:
+    return 3 if quick else 5
+
+
 def page_cost(quick: bool) -> Iterator[Figure]:
-    """Our pages' throughput as a ratio to a bare page running one query, same app and server."""
+    """Our pages' throughput as a ratio to a bare page running one query, same app and server.
+
+    Page and baseline runs alternate, and the median ratio of the pairs is the figure, so a
+    burst of load from elsewhere on the machine hits both sides of a pair alike.
+    """
     size = _sizes(quick)
+    per_round = max(100, size["requests"] // _rounds(quick))
     with running_stack() as stack:
         pages = _seed_pages(stack, "bench-pages@example.com")
         cookie = stack.login("bench-pages@example.com", "bench-password-1")
-        common = {
-            "connections": size["connections"],
-            "requests_": size["requests"],
-            "seconds": size["seconds"],
-        }
-        baseline = load(f"{stack.portal_url}/_bench/page", cookie=cookie, **common)
-        print(f"  baseline /_bench/page {baseline}")
+        common = {"connections": size["connections"], "requests_": per_round, "seconds": size["seconds"]}
+        baseline_url = f"{stack.portal_url}/_bench/page"
         for name, path in pages:
-            result = load(f"{stack.portal_url}{path}", cookie=cookie, **common)
-            print(f"  {name} {path} {result}")
+            url = f"{stack.portal_url}{path}"
+            load(url, cookie=cookie, **{**common, "requests_": 50})  # warm both workers
+            ratios, results = [], []
+            for _ in range(_rounds(quick)):
+                base = load(baseline_url, cookie=cookie, **common)
+                result = load(url, cookie=cookie, **common)
+                ratios.append(result["rps"] / base["rps"])
+                results.append(result)
+                print(
+                    f"  {name}: baseline {base['rps']} req/s, page {result['rps']} req/s, p95 {result['p95_ms']} ms"
+                )
+            yield Figure(f"page_cost.{name}.throughput_ratio", statistics.median(ratios), "x", ">=", 0.5)
             yield Figure(
-                f"page_cost.{name}.throughput_ratio", result["rps"] / baseline["rps"], "x", ">=", 0.5
+                f"page_cost.{name}.p50_ms", statistics.median(r["p50_ms"] for r in results), "ms", ">=", 0
             )
-            yield Figure(f"page_cost.{name}.p50_ms", result["p50_ms"], "ms", ">=", 0)
-            yield Figure(f"page_cost.{name}.p95_ms", result["p95_ms"], "ms", ">=", 0)
-            yield Figure(f"page_cost.{name}.non_2xx", result["non_2xx"], "responses", "<=", 0)
+            yield Figure(
+                f"page_cost.{name}.p95_ms", statistics.median(r["p95_ms"] for r in results), "ms", ">=", 0
+            )
+            yield Figure(
+                f"page_cost.{name}.non_2xx", sum(r["non_2xx"] for r in results), "responses", "<=", 0
+            )
 
 
 def _seed_pages(stack, email: str) -> list[tuple[str, str]]:
@@ -53,28 +71,30 @@ def _seed_pages(stack, email: str) -> list[tuple[str, str]]:
 
 
 def stripe_insulation(quick: bool) -> Iterator[Figure]:
-    """Pages make no Stripe call, so 300 ms added to every Stripe call must not move their p95."""
+    """Pages make no Stripe call, so 300 ms added to every Stripe call must not move their p95.
+
+    Runs without and with the latency alternate; the figure is the median of the pairs' ratios.
+    """
     size = _sizes(quick)
+    per_round = max(100, size["requests"] // _rounds(quick))
     with running_stack() as stack:
         pages = _seed_pages(stack, "bench-insulation@example.com")
         cookie = stack.login("bench-insulation@example.com", "bench-password-1")
-        common = {
-            "connections": size["connections"],
-            "requests_": size["requests"],
-            "seconds": size["seconds"],
-        }
+        common = {"connections": size["connections"], "requests_": per_round, "seconds": size["seconds"]}
         for name, path in pages:
             url = f"{stack.portal_url}{path}"
             load(url, cookie=cookie, **{**common, "requests_": 50})  # warm both workers
+            ratios = []
+            for _ in range(_rounds(quick)):
+                stack.sandbox_control("latency", {"ms": 0})
+                fast = load(url, cookie=cookie, **common)
+                stack.sandbox_control("latency", {"ms": 300})
+                slow = load(url, cookie=cookie, **common)
+                # Half a millisecond of slack: at millisecond p95s the ratio is otherwise all noise.
+                ratios.append((slow["p95_ms"] + 0.5) / (fast["p95_ms"] + 0.5))
+                print(f"  {name}: p95 {fast['p95_ms']} ms without, {slow['p95_ms']} ms with 300 ms latency")
             stack.sandbox_control("latency", {"ms": 0})
-            fast = load(url, cookie=cookie, **common)
-            stack.sandbox_control("latency", {"ms": 300})
-            slow = load(url, cookie=cookie, **common)
-            stack.sandbox_control("latency", {"ms": 0})
-            print(f"  {name} without latency {fast}\n  {name} with 300 ms {slow}")
-            # Half a millisecond of slack: at sub-millisecond p95s the ratio is otherwise all noise.
-            ratio = (slow["p95_ms"] + 0.5) / (fast["p95_ms"] + 0.5)
-            yield Figure(f"stripe_insulation.{name}.p95_ratio", ratio, "x", "<=", 1.05)
+            yield Figure(f"stripe_insulation.{name}.p95_ratio", statistics.median(ratios), "x", "<=", 1.05)
 
 
 def webhook_ingest(quick: bool) -> Iterator[Figure]:
