@@ -65,6 +65,7 @@ class Stack:
 
     database_url: str
     workdir: Path
+    extra_env: dict = field(default_factory=dict)
     env: dict = field(default_factory=dict)
     processes: list[subprocess.Popen] = field(default_factory=list)
     portal_url: str = ""
@@ -91,6 +92,7 @@ class Stack:
             "SECRET_KEY": "bench-secret",
             "LOGIN_THROTTLE": "100000 per minute",
             "SANDBOX_DATABASE": str(self.workdir / "sandbox.sqlite"),
+            **self.extra_env,
         }
         self.env.pop("STRIPE_SECRET_KEY", None)
         subprocess.run(
@@ -164,10 +166,10 @@ class Stack:
 
 
 @contextlib.contextmanager
-def running_stack(database_url: str | None = None) -> Iterator[Stack]:
+def running_stack(database_url: str | None = None, **extra_env: str) -> Iterator[Stack]:
     with tempfile.TemporaryDirectory(prefix="portal-bench-") as tmp:
         workdir = Path(tmp)
-        stack = Stack(database_url or f"sqlite:///{workdir / 'portal.sqlite'}", workdir)
+        stack = Stack(database_url or f"sqlite:///{workdir / 'portal.sqlite'}", workdir, extra_env)
         try:
             yield stack.start()
         finally:
@@ -182,6 +184,7 @@ def load(
     seconds: float,
     cookie: str | None = None,
     webhook_secret: str | None = None,
+    headers: dict | None = None,
 ) -> dict:
     args = [
         PYTHON,
@@ -197,6 +200,8 @@ def load(
     ]
     if cookie:
         args += ["--header", f"Cookie: {cookie}"]
+    for name, value in (headers or {}).items():
+        args += ["--header", f"{name}: {value}"]
     if webhook_secret:
         args += ["--webhook-secret", webhook_secret]
     done = subprocess.run(args, cwd=ROOT, check=True, capture_output=True, text=True)
