@@ -101,6 +101,7 @@ def register_extensions(app: Flask) -> None:
 def import_models() -> None:
     """Every feature's models, so metadata (and Alembic) sees the whole schema."""
     import portal.auth.models
+    import portal.shop.models
     import portal.wallet.models  # noqa: F401
 
 
@@ -108,9 +109,10 @@ def register_blueprints(app: Flask) -> None:
     from portal.api.views import bp as api_bp
     from portal.auth.views import bp as auth_bp
     from portal.main.views import bp as main_bp
+    from portal.shop.views import bp as shop_bp
     from portal.wallet.views import bp as wallet_bp
 
-    for blueprint in (main_bp, auth_bp, wallet_bp, api_bp):
+    for blueprint in (main_bp, auth_bp, wallet_bp, shop_bp, api_bp):
         app.register_blueprint(blueprint)
 
 
