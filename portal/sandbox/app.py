@@ -1,0 +1,31 @@
+"""The sandbox WSGI app: a stand-in for api.stripe.com and js.stripe.com.
+
+It never imports the rest of ``portal``: it plays Stripe, and the portal must talk to it only the
+way it talks to Stripe (HTTP, the official SDK, Stripe.js, signed webhooks).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from portal.sandbox.api import register_api
+from portal.sandbox.control import make_control_blueprint
+from portal.sandbox.core import Sandbox
+from portal.sandbox.delivery import MODES
+
+
+def create_sandbox_app(
+    database_path: str, webhook_url: str | None, webhook_secret: str, *, delivery_mode: str = "ordered"
+) -> Flask:
+    """Build the app; state lives in ``database_path`` and survives restarts."""
+    if delivery_mode not in MODES:
+        raise ValueError(f"delivery_mode must be one of {MODES}")
+    app = Flask(__name__, template_folder="templates", static_folder=None)
+    sandbox = Sandbox(database_path, webhook_url, webhook_secret, delivery_mode)
+    app.extensions["stripe_sandbox"] = sandbox
+    register_api(app, sandbox)
+    app.register_blueprint(make_control_blueprint(sandbox))
+    from portal.sandbox.pages import make_pages_blueprint
+
+    app.register_blueprint(make_pages_blueprint(sandbox))
+    return app

@@ -1,0 +1,3 @@
+"""Checkout sessions and billing portal sessions."""
+
+from __future__ import annotations

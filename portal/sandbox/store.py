@@ -1,0 +1,181 @@
+"""The sandbox's own SQLite file: every object as a JSON blob keyed by its id.
+
+One connection shared by all threads, guarded by one re-entrant lock: the sandbox is a test
+double, so serialising every request is simpler than per-row locking and makes idempotency and
+"process everything due" trivially race-free.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS objects (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    customer TEXT,
+    data TEXT NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS objects_type ON objects (type, seq);
+CREATE INDEX IF NOT EXISTS objects_customer ON objects (customer, type);
+CREATE TABLE IF NOT EXISTS idempotency (
+    key TEXT NOT NULL,
+    path TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (key, path)
+);
+CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS deliveries (
+    event_id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+"""
+
+
+class Store:
+    def __init__(self, path: str) -> None:
+        self.lock = threading.RLock()
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(SCHEMA)
+        self._depth = 0
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Lock + one SQLite transaction; nested calls join the outer one."""
+        with self.lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield
+            except BaseException as error:
+                # Card errors keep their changes (see SandboxError.keep_changes).
+                self._conn.execute("COMMIT" if getattr(error, "keep_changes", False) else "ROLLBACK")
+                raise
+            else:
+                self._conn.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    # objects -------------------------------------------------------------------------------
+
+    def get(self, object_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            row = self._conn.execute("SELECT data FROM objects WHERE id = ?", (object_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, obj: dict[str, Any], object_type: str | None = None) -> None:
+        customer = obj.get("customer") if isinstance(obj.get("customer"), str) else None
+        with self.lock:
+            self._conn.execute(
+                "INSERT INTO objects (id, type, customer, data) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET data = excluded.data, customer = excluded.customer",
+                (obj["id"], object_type or obj["object"], customer, json.dumps(obj)),
+            )
+
+    def delete(self, object_id: str) -> None:
+        with self.lock:
+            self._conn.execute("DELETE FROM objects WHERE id = ?", (object_id,))
+
+    def get_meta(self, object_id: str) -> dict[str, Any]:
+        with self.lock:
+            row = self._conn.execute("SELECT meta FROM objects WHERE id = ?", (object_id,)).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def set_meta(self, object_id: str, meta: dict[str, Any]) -> None:
+        with self.lock:
+            self._conn.execute("UPDATE objects SET meta = ? WHERE id = ?", (json.dumps(meta), object_id))
+
+    def seq_of(self, object_id: str) -> int | None:
+        with self.lock:
+            row = self._conn.execute("SELECT seq FROM objects WHERE id = ?", (object_id,)).fetchone()
+        return row[0] if row else None
+
+    def all_of(self, object_type: str, customer: str | None = None) -> list[dict[str, Any]]:
+        """Every object of a type, newest first (Stripe's list order)."""
+        sql = "SELECT data, seq FROM objects WHERE type = ?"
+        args: list[Any] = [object_type]
+        if customer is not None:
+            sql += " AND customer = ?"
+            args.append(customer)
+        sql += " ORDER BY seq DESC"
+        with self.lock:
+            rows = self._conn.execute(sql, args).fetchall()
+        out = []
+        for data, seq in rows:
+            obj = json.loads(data)
+            obj["__seq"] = seq
+            out.append(obj)
+        return out
+
+    # idempotency ---------------------------------------------------------------------------
+
+    def idempotent_get(self, key: str, path: str) -> tuple[str, int, str] | None:
+        with self.lock:
+            row = self._conn.execute(
+                "SELECT fingerprint, status, body FROM idempotency WHERE key = ? AND path = ?", (key, path)
+            ).fetchone()
+        return (row[0], row[1], row[2]) if row else None
+
+    def idempotent_put(self, key: str, path: str, fingerprint: str, status: int, body: str) -> None:
+        with self.lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?, ?, ?)",
+                (key, path, fingerprint, status, body),
+            )
+
+    # settings ------------------------------------------------------------------------------
+
+    def setting(self, name: str, default: Any = None) -> Any:
+        with self.lock:
+            row = self._conn.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_setting(self, name: str, value: Any) -> None:
+        with self.lock:
+            self._conn.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (name, json.dumps(value)))
+
+    # webhook deliveries --------------------------------------------------------------------
+
+    def mark_delivery(self, event_id: str, status: str, attempts: int, last_error: str | None = None) -> None:
+        with self.lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO deliveries VALUES (?, ?, ?, ?)",
+                (event_id, status, attempts, last_error),
+            )
+
+    def pending_deliveries(self) -> list[str]:
+        with self.lock:
+            rows = self._conn.execute(
+                "SELECT d.event_id FROM deliveries d JOIN objects o ON o.id = d.event_id "
+                "WHERE d.status = 'pending' ORDER BY o.seq"
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def delivery_counts(self) -> dict[str, int]:
+        with self.lock:
+            rows = self._conn.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status").fetchall()
+        return {status: count for status, count in rows}
+
+    def close(self) -> None:
+        with self.lock:
+            self._conn.close()

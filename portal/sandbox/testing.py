@@ -1,0 +1,172 @@
+"""Run the sandbox in-process for tests and benchmarks.
+
+    with SandboxServer(webhook_url=...) as sandbox:
+        client = sandbox.client()
+        client.v1.customers.create({"email": "a@example.com"})
+        sandbox.advance(days=31)
+        sandbox.flush_events()
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from types import TracebackType
+from typing import Any
+
+import requests
+import stripe
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from portal.sandbox.app import create_sandbox_app
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log: test output stays readable."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+class _Outage:
+    """Returned by ``SandboxServer.outage``; leaving the ``with`` block ends the outage."""
+
+    def __init__(self, server: SandboxServer) -> None:
+        self._server = server
+
+    def __enter__(self) -> _Outage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.outage(False)
+
+
+class SandboxServer:
+    """The sandbox on a free loopback port, served by a background thread."""
+
+    def __init__(
+        self,
+        database_path: str | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str = "whsec_sandbox",
+        *,
+        delivery_mode: str = "ordered",
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
+        if database_path is None:
+            self._tmpdir = tempfile.TemporaryDirectory(prefix="sandbox-")
+            database_path = os.path.join(self._tmpdir.name, "sandbox.sqlite")
+        self.database_path = database_path
+        self.webhook_url = webhook_url
+        self.webhook_secret = webhook_secret
+        self.delivery_mode = delivery_mode
+        self.host = host
+        self.port = port
+        self.app: Any = None
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._http = requests.Session()
+
+    # lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> SandboxServer:
+        self.app = create_sandbox_app(
+            self.database_path, self.webhook_url, self.webhook_secret, delivery_mode=self.delivery_mode
+        )
+        self._server = make_server(
+            self.host, self.port, self.app, threaded=True, request_handler=_QuietHandler
+        )
+        self.port = self._server.server_port
+        self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-http", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self.app is not None:
+            self.app.extensions["stripe_sandbox"].close()
+            self.app = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._http.close()
+        if self._tmpdir is not None:
+            self._tmpdir.cleanup()
+            self._tmpdir = None
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def sandbox(self) -> Any:
+        """The in-process ``Sandbox`` (state, deliverer), for white-box assertions."""
+        return self.app.extensions["stripe_sandbox"]
+
+    # clients -------------------------------------------------------------------------------
+
+    def client(self, api_key: str = "sk_test_sandbox", **options: Any) -> stripe.StripeClient:
+        options.setdefault("max_network_retries", 0)
+        return stripe.StripeClient(api_key, base_addresses={"api": self.url}, **options)
+
+    def _control(self, path: str, payload: dict[str, Any] | None = None) -> Any:
+        response = self._http.post(f"{self.url}/_sandbox/{path}", json=payload or {}, timeout=120)
+        response.raise_for_status()
+        return response.json()
+
+    # controls ------------------------------------------------------------------------------
+
+    def advance(self, days: float = 0, seconds: int = 0) -> dict[str, Any]:
+        """Move the sandbox clock; everything due runs, and the webhooks are flushed."""
+        return self._control("clock/advance", {"days": days, "seconds": seconds})
+
+    def now(self) -> int:
+        return int(self._http.get(f"{self.url}/_sandbox/clock", timeout=10).json()["now"])
+
+    def flush_events(self, timeout: float = 60) -> dict[str, int]:
+        return self._control("events/flush", {"timeout": timeout})
+
+    def set_delivery(self, mode: str, delay_seconds: float = 0, **extra: Any) -> dict[str, Any]:
+        return self._control("delivery", {"mode": mode, "delay_seconds": delay_seconds, **extra})
+
+    def set_latency(self, ms: int) -> None:
+        self._control("latency", {"ms": ms})
+
+    def fail_next(self, n: int, status: int = 500) -> None:
+        self._control("fail_next", {"n": n, "status": status})
+
+    def outage(self, on: bool = True, status: int = 503) -> _Outage:
+        """Every ``/v1`` call answers ``status`` (api_error) until turned off.
+
+        Works as a call (``outage(True)`` ... ``outage(False)``) or a block (``with sandbox.outage():``).
+        """
+        self._control("outage", {"on": on, "status": status})
+        return _Outage(self)
+
+    def settings(self, **values: Any) -> dict[str, Any]:
+        return self._control("settings", values)
+
+    def authenticate(self, intent_id: str, outcome: str = "complete") -> dict[str, Any]:
+        """Press "Complete" (or "Fail") on the 3-D Secure challenge of a SetupIntent/PaymentIntent."""
+        return self._control("authenticate", {"intent": intent_id, "outcome": outcome})
+
+    def events(self, type: str | None = None) -> list[dict[str, Any]]:  # noqa: A002 (Stripe's name)
+        """Every recorded event, oldest first."""
+        params = {"type": type} if type else {}
+        response = self._http.get(f"{self.url}/_sandbox/events", params=params, timeout=30)
+        response.raise_for_status()
+        return response.json()["data"]
