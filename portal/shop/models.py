@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import secrets
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -56,6 +57,9 @@ class Order(TimestampMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
     product_id: Mapped[int] = mapped_column(sa.ForeignKey("products.id"), index=True)
+    #: Random, fixed at creation: with the id it forms the Stripe idempotency keys, so a database
+    #: restored or reset never replays another order's request.
+    reference: Mapped[str] = mapped_column(sa.String(32), unique=True, default=lambda: secrets.token_hex(8))
     quantity: Mapped[int]
     #: Price per unit and total, in minor units, as charged (a later price change does not touch it).
     unit_amount: Mapped[int]

@@ -406,7 +406,7 @@ def _charge(user: User, order: Order, product: Product, customer_id: str) -> Pur
                 "orderId": str(order.id),
             },
             description=f"{order.quantity} x {product.name} (order #{order.id})",
-            key=("order", order.id),
+            key=("order", order.id, order.reference),
         )
     except StripeUnavailable:
         # The outcome is unknown: keep the reservation. payment_intent.succeeded settles it,
@@ -530,7 +530,9 @@ def release_stale_orders(older_than: dt.timedelta) -> ReleaseSummary:
 def _release_one(order: Order) -> str | None:
     if order.payment_intent_id:
         try:
-            intent = stripe_payments.cancel_payment_intent(order.payment_intent_id, key=("order", order.id))
+            intent = stripe_payments.cancel_payment_intent(
+                order.payment_intent_id, key=("order", order.id, order.reference)
+            )
         except BillingError as error:
             if isinstance(error, StripeUnavailable):
                 raise

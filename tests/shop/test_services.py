@@ -28,7 +28,7 @@ def test_purchase_with_saved_card_pays_and_sells_stock(app, buyer, product, fake
         "quantity": "3",
         "orderId": str(order.id),
     }
-    assert call["key"] == ("order", order.id)
+    assert call["key"] == ("order", order.id, order.reference)
     assert order.payment_intent_id == fake_payments.charged()[0]["id"]
     assert mailbox.wait_for(buyer.email, f"Your receipt for order #{order.id}")
 
