@@ -112,6 +112,7 @@ def import_models() -> None:
     """Every feature's models, so metadata (and Alembic) sees the whole schema."""
     import portal.auth.models
     import portal.practices.models
+    import portal.shop.models
     import portal.wallet.models
     import portal.webhooks.models  # noqa: F401
 
@@ -122,10 +123,11 @@ def register_blueprints(app: Flask) -> None:
     from portal.auth.views import bp as auth_bp
     from portal.main.views import bp as main_bp
     from portal.practices.views import bp as practices_bp
+    from portal.shop.views import bp as shop_bp
     from portal.wallet.views import bp as wallet_bp
     from portal.webhooks.views import bp as webhooks_bp
 
-    for blueprint in (main_bp, auth_bp, wallet_bp, api_bp, webhooks_bp, admin_bp, practices_bp):
+    for blueprint in (main_bp, auth_bp, wallet_bp, api_bp, webhooks_bp, admin_bp, practices_bp, shop_bp):
         app.register_blueprint(blueprint)
 
 

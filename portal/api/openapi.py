@@ -29,7 +29,7 @@ _ERROR_TEXT = {
     402: "Card declined or authentication needed",
     403: "Not your account",
     404: "Not found",
-    409: "Conflict (email taken, card already attached)",
+    409: "Conflict (email taken, card already attached, out of stock)",
     429: "Too many requests",
     503: "Stripe unavailable; try again",
 }
@@ -217,6 +217,34 @@ OPENAPI_DOCUMENT: dict = {
                 "responses": {
                     "200": {"description": "Default set", **_json(_envelope(CARD))},
                     **_errors(400, 401, 404, 503),
+                },
+            }
+        },
+        "/payments/create-intent": {
+            "post": {
+                "summary": "Buy a product with a saved card (the default unless paymentMethodId is sent)",
+                "security": SECURED,
+                "requestBody": {
+                    "required": True,
+                    **_json(
+                        {
+                            "type": "object",
+                            "required": ["productId"],
+                            "properties": {
+                                "productId": {"type": "integer"},
+                                "quantity": {"type": "integer", "minimum": 1, "default": 1},
+                                "currency": {"type": "string"},
+                                "paymentMethodId": {"type": "string"},
+                            },
+                        }
+                    ),
+                },
+                "responses": {
+                    "201": {
+                        "description": "Order created: paid, or a clientSecret for Stripe.js to act on",
+                        **_json(_envelope({"type": "object"})),
+                    },
+                    **_errors(400, 401, 402, 404, 409, 503),
                 },
             }
         },

@@ -17,6 +17,7 @@ from portal.auth.forms import ProfileForm, RegisterForm
 from portal.auth.models import User
 from portal.billing.errors import BillingError, StripeUnavailable
 from portal.extensions import csrf, db, limiter
+from portal.shop import services as shop
 from portal.wallet import services as wallet
 
 bp = Blueprint("api", __name__)
@@ -217,3 +218,40 @@ def set_default_payment_method():
 def create_setup_intent():
     client_secret = wallet.start_card_setup(wallet.user_wallet(g.api_user))
     return envelope.ok({"clientSecret": client_secret}, 201)
+
+
+@bp.post("/payments/create-intent")
+@bearer_required
+def create_payment_intent():
+    """Buy a product: reserve stock, create the order and its PaymentIntent (see ``portal.shop``)."""
+    data = json_body()
+    product_id, quantity = data.get("productId"), data.get("quantity", 1)
+    if isinstance(product_id, str) and product_id.isdigit():
+        product_id = int(product_id)
+    if isinstance(product_id, bool) or not isinstance(product_id, int):
+        raise ApiError(400, "validation_error", "productId: send the id of a product.")
+    currency = data.get("currency")
+    if currency is not None and not isinstance(currency, str):
+        raise ApiError(400, "validation_error", "currency: send an ISO currency code, like usd.")
+    payment_method_id = data.get("paymentMethodId")
+    if payment_method_id is not None:
+        payment_method_id = _payment_method_id(data)
+    try:
+        result = shop.purchase(g.api_user, product_id, quantity, payment_method_id, currency=currency)
+    except shop.ShopError as error:
+        raise ApiError(error.status_code, error.code, error.message) from None
+    order = result.order
+    return envelope.ok(
+        {
+            "orderId": order.id,
+            "paymentIntentId": order.payment_intent_id,
+            "status": order.status.value,
+            "paymentIntentStatus": result.payment_intent_status,
+            "amount": order.amount,
+            "currency": order.currency,
+            "quantity": order.quantity,
+            "clientSecret": result.client_secret,
+            "requiresAction": result.requires_action,
+        },
+        201,
+    )

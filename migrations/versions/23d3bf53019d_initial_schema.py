@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 95835f506414
+Revision ID: 23d3bf53019d
 Revises: 
-Create Date: 2026-11-22 20:46:36.221555
+Create Date: 2026-11-22 20:51:30.477762
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '95835f506414'
+revision = '23d3bf53019d'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -75,6 +75,20 @@ def upgrade():
     with op.batch_alter_table('practices', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_practices_stripe_subscription_id'), ['stripe_subscription_id'], unique=False)
 
+    op.create_table('products',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('price', sa.Integer(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('stock', sa.Integer(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint('price > 0', name=op.f('ck_products_price_positive')),
+    sa.CheckConstraint('stock >= 0', name=op.f('ck_products_stock_not_negative')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_products'))
+    )
     op.create_table('stripe_object_versions',
     sa.Column('object_id', sa.String(length=255), nullable=False),
     sa.Column('synced_at', sa.BigInteger(), nullable=False),
@@ -136,6 +150,39 @@ def upgrade():
     )
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_tokens_user_id'), ['user_id'], unique=False)
+
+    op.create_table('orders',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('product_id', sa.Integer(), nullable=False),
+    sa.Column('reference', sa.String(length=32), nullable=False),
+    sa.Column('quantity', sa.Integer(), nullable=False),
+    sa.Column('unit_amount', sa.Integer(), nullable=False),
+    sa.Column('amount', sa.Integer(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('status', sa.Enum('pending', 'paid', 'failed', 'canceled', name='orderstatus', native_enum=False, length=16), nullable=False),
+    sa.Column('payment_intent_id', sa.String(length=64), nullable=True),
+    sa.Column('payment_method_id', sa.String(length=64), nullable=True),
+    sa.Column('card_brand', sa.String(length=32), nullable=True),
+    sa.Column('card_last4', sa.String(length=4), nullable=True),
+    sa.Column('receipt_email', sa.String(length=254), nullable=True),
+    sa.Column('failure_message', sa.String(length=500), nullable=True),
+    sa.Column('paid_at', sa.DateTime(), nullable=True),
+    sa.Column('receipt_sent_at', sa.DateTime(), nullable=True),
+    sa.Column('released_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint('quantity > 0', name=op.f('ck_orders_quantity_positive')),
+    sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_orders_product_id_products')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_orders_user_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_orders')),
+    sa.UniqueConstraint('payment_intent_id', name=op.f('uq_orders_payment_intent_id')),
+    sa.UniqueConstraint('reference', name=op.f('uq_orders_reference'))
+    )
+    with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_orders_product_id'), ['product_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_orders_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_orders_user_id'), ['user_id'], unique=False)
 
     op.create_table('practice_billing_audit',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -227,6 +274,12 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_practice_billing_audit_created_at'))
 
     op.drop_table('practice_billing_audit')
+    with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_orders_user_id'))
+        batch_op.drop_index(batch_op.f('ix_orders_status'))
+        batch_op.drop_index(batch_op.f('ix_orders_product_id'))
+
+    op.drop_table('orders')
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_tokens_user_id'))
 
@@ -240,6 +293,7 @@ def downgrade():
     op.drop_table('webhook_events')
     op.drop_table('users')
     op.drop_table('stripe_object_versions')
+    op.drop_table('products')
     with op.batch_alter_table('practices', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_practices_stripe_subscription_id'))
 

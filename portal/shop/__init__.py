@@ -1,0 +1,1 @@
+"""The shop: products managed by platform admins, bought with a saved card, stock kept right."""

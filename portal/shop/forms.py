@@ -1,0 +1,65 @@
+"""Shop forms: buying (quantity and a saved card) and the admin's product form."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DecimalField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+
+from portal.shop.money import CURRENCIES
+from portal.shop.services import MAX_QUANTITY
+
+
+class BuyForm(FlaskForm):
+    quantity = IntegerField(
+        "Quantity",
+        default=1,
+        validators=[
+            InputRequired("Enter a quantity."),
+            NumberRange(1, MAX_QUANTITY, f"Choose a quantity between 1 and {MAX_QUANTITY}."),
+        ],
+    )
+    payment_method = RadioField(
+        "Pay with", validators=[InputRequired("Choose a card.")], validate_choice=True
+    )
+
+    def set_cards(self, cards: list) -> None:
+        """Offer the user's saved cards; the default (listed first) is preselected."""
+        self.payment_method.choices = [
+            (card.stripe_id, f"{card.brand.title()} ending in {card.last4}") for card in cards
+        ]
+        if cards and not self.payment_method.data:
+            self.payment_method.data = cards[0].stripe_id
+
+
+class ProductForm(FlaskForm):
+    name = StringField(
+        "Name", validators=[DataRequired("Enter a name."), Length(max=120, message="Keep it under 120.")]
+    )
+    description = TextAreaField("Description", validators=[Length(max=5000)])
+    price = DecimalField(
+        "Price",
+        places=2,
+        validators=[
+            InputRequired("Enter a price, like 12.50."),
+            NumberRange(
+                min=Decimal("0.50"), max=Decimal("999999.99"), message="Between 0.50 and 999,999.99."
+            ),
+        ],
+    )
+    currency = SelectField("Currency", choices=[(c, c.upper()) for c in CURRENCIES], default="usd")
+    stock = IntegerField(
+        "Units in stock",
+        validators=[InputRequired("Enter the stock."), NumberRange(0, 1_000_000, "Between 0 and 1,000,000.")],
+    )
+    active = BooleanField("For sale", default=True)

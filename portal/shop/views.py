@@ -1,0 +1,221 @@
+"""Shop pages: products, buying with a saved card, orders, and the admin's product pages. Thin views."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from portal.billing.errors import BillingError
+from portal.shop import services, sync
+from portal.shop.cli import release_stale_command
+from portal.shop.forms import BuyForm, ProductForm
+from portal.shop.models import OrderStatus
+from portal.shop.money import format_money, to_major, to_minor
+from portal.wallet import services as wallet_services
+
+bp = Blueprint("shop", __name__, url_prefix="/shop", cli_group="shop")
+bp.cli.add_command(release_stale_command)
+sync.register_webhook_handlers()  # payment_intent.* events settle orders
+
+
+@bp.app_template_filter("money")
+def money_filter(amount: int, currency: str) -> str:
+    return format_money(amount, currency)
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+def _product_or_404(product_id: int, *, include_inactive: bool = False):
+    try:
+        return services.get_product(product_id, include_inactive=include_inactive)
+    except services.ProductNotFound as error:
+        abort(404, error.message)
+
+
+def _order_or_404(order_id: int):
+    try:
+        return services.get_user_order(_me(), order_id)
+    except services.OrderNotFound as error:
+        abort(404, error.message)
+
+
+# --- buying ---------------------------------------------------------------------------------------------
+
+
+@bp.get("/")
+@login_required
+def products():
+    return render_template("shop/products.html", products=services.list_products())
+
+
+def _render_product(product, form: BuyForm, cards: list, error: str | None = None, status: int = 200):
+    return (
+        render_template(
+            "shop/product.html",
+            product=product,
+            form=form,
+            cards=cards,
+            error=error,
+            max=services.MAX_QUANTITY,
+        ),
+        status,
+    )
+
+
+@bp.get("/products/<int:product_id>")
+@login_required
+def product(product_id: int):
+    product = _product_or_404(product_id)
+    cards = wallet_services.list_cards(current_user.stripe_customer_id)
+    form = BuyForm(formdata=None)
+    # After a failed authentication the buyer comes back here with what they had chosen.
+    form.quantity.data = request.args.get("quantity", 1, type=int)
+    form.payment_method.data = request.args.get("card") or None
+    form.set_cards(cards)
+    return _render_product(product, form, cards)
+
+
+@bp.post("/products/<int:product_id>/buy")
+@login_required
+def buy(product_id: int):
+    product = _product_or_404(product_id)
+    cards = wallet_services.list_cards(current_user.stripe_customer_id)
+    form = BuyForm()
+    form.payment_method.choices = [(card.stripe_id, card.last4) for card in cards]
+    if not form.validate_on_submit():
+        form.set_cards(cards)
+        return _render_product(product, form, cards, status=422)
+    form.set_cards(cards)
+    try:
+        result = services.purchase(_me(), product.id, form.quantity.data, form.payment_method.data)
+    except (services.ShopError, wallet_services.WalletError, BillingError) as error:
+        # The form keeps the quantity and the card; Stripe's own words for a decline.
+        return _render_product(product, form, cards, error=error.message, status=error.status_code)
+    order = result.order
+    if result.requires_action:
+        return redirect(url_for("shop.authenticate", order_id=order.id), code=303)
+    if order.status == OrderStatus.PAID:
+        flash(
+            f"Thank you! Order #{order.id} is paid. A receipt is on its way to {order.receipt_email}.",
+            "success",
+        )
+    else:
+        flash("Your payment is processing. This page will show when it completes.", "info")
+    return redirect(url_for("shop.order", order_id=order.id), code=303)
+
+
+@bp.get("/orders/<int:order_id>/authenticate")
+@login_required
+def authenticate(order_id: int):
+    """Stripe.js runs the bank's check (3-D Secure), then posts back to ``confirm``."""
+    order = _order_or_404(order_id)
+    try:
+        client_secret = services.authentication_client_secret(order)
+    except BillingError as error:
+        flash(error.message, "error")
+        return redirect(url_for("shop.order", order_id=order.id))
+    if client_secret is None:
+        return redirect(url_for("shop.order", order_id=order.id))
+    return render_template("shop/authenticate.html", order=order, client_secret=client_secret)
+
+
+@bp.post("/orders/<int:order_id>/confirm")
+@login_required
+def confirm(order_id: int):
+    _order_or_404(order_id)
+    try:
+        order = services.confirm_order(_me(), order_id)
+    except BillingError as error:
+        flash(error.message, "error")
+        return redirect(url_for("shop.order", order_id=order_id), code=303)
+    if order.status == OrderStatus.PAID:
+        flash(
+            f"Thank you! Order #{order.id} is paid. A receipt is on its way to {order.receipt_email}.",
+            "success",
+        )
+    elif order.status == OrderStatus.FAILED:
+        flash(order.failure_message or "The payment was not completed.", "error")
+        return redirect(
+            url_for(
+                "shop.product",
+                product_id=order.product_id,
+                quantity=order.quantity,
+                card=order.payment_method_id,
+            ),
+            code=303,
+        )
+    return redirect(url_for("shop.order", order_id=order.id), code=303)
+
+
+@bp.get("/orders")
+@login_required
+def orders():
+    return render_template("shop/orders.html", orders=services.list_orders(_me()))
+
+
+@bp.get("/orders/<int:order_id>")
+@login_required
+def order(order_id: int):
+    return render_template("shop/order.html", order=_order_or_404(order_id))
+
+
+# --- platform admins ------------------------------------------------------------------------------------
+
+
+def admin_required(view):
+    @wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):
+        if not current_user.is_admin:
+            abort(403, "Only platform admins can manage products.")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@bp.get("/admin/products")
+@admin_required
+def admin_products():
+    return render_template("shop/admin/products.html", products=services.list_products(include_inactive=True))
+
+
+def _product_fields(form: ProductForm) -> dict:
+    return {
+        "name": form.name.data.strip(),
+        "description": (form.description.data or "").strip(),
+        "price": to_minor(form.price.data),
+        "currency": form.currency.data,
+        "stock": form.stock.data,
+        "active": form.active.data,
+    }
+
+
+@bp.route("/admin/products/new", methods=["GET", "POST"])
+@admin_required
+def admin_new_product():
+    form = ProductForm()
+    if form.validate_on_submit():
+        product = services.create_product(**_product_fields(form))
+        flash(f"{product.name} is in the shop.", "success")
+        return redirect(url_for("shop.admin_products"), code=303)
+    status = 200 if request.method == "GET" else 422
+    return render_template("shop/admin/product_form.html", form=form, product=None), status
+
+
+@bp.route("/admin/products/<int:product_id>/edit", methods=["GET", "POST"])
+@admin_required
+def admin_edit_product(product_id: int):
+    product = _product_or_404(product_id, include_inactive=True)
+    form = ProductForm(obj=product)
+    if request.method == "GET":
+        form.price.data = to_major(product.price)
+    if form.validate_on_submit():
+        services.update_product(product, **_product_fields(form))
+        flash(f"{product.name} saved.", "success")
+        return redirect(url_for("shop.admin_products"), code=303)
+    status = 200 if request.method == "GET" else 422
+    return render_template("shop/admin/product_form.html", form=form, product=product), status

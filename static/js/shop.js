@@ -1,0 +1,22 @@
+// The bank's check for a purchase (3-D Secure): Stripe.js confirms the PaymentIntent in the
+// browser, then the page posts back so the server reads the result and settles the order.
+(function () {
+  const box = document.getElementById("authenticate");
+  const form = document.getElementById("confirm-form");
+  if (!box || !form || typeof Stripe === "undefined") return;
+  const status = document.getElementById("authenticate-status");
+  const errors = document.getElementById("authenticate-errors");
+  const stripe = Stripe(box.dataset.publishableKey);
+
+  stripe.confirmCardPayment(box.dataset.clientSecret).then((result) => {
+    if (result.error) {
+      errors.textContent = result.error.message;
+      status.textContent = "Checking your payment…";
+    } else {
+      status.textContent = "Confirmed. Finishing your order…";
+    }
+    form.submit();  // the server reads the PaymentIntent either way
+  }).catch((error) => {
+    errors.textContent = error.message || "The check could not start. Use the button below.";
+  });
+})();
