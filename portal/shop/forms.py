@@ -14,6 +14,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from portal.shop.money import CURRENCIES
@@ -33,12 +34,12 @@ class BuyForm(FlaskForm):
         "Pay with", validators=[InputRequired("Choose a card.")], validate_choice=True
     )
 
-    def set_cards(self, cards: list) -> None:
+    def set_cards(self, cards: list, preselect: bool = True) -> None:
         """Offer the user's saved cards; the default (listed first) is preselected."""
         self.payment_method.choices = [
-            (card.stripe_id, f"{card.brand.title()} ending in {card.last4}") for card in cards
+            SelectChoice(card.stripe_id, f"{card.brand.title()} ending in {card.last4}") for card in cards
         ]
-        if cards and not self.payment_method.data:
+        if preselect and cards and not self.payment_method.data:
             self.payment_method.data = cards[0].stripe_id
 
 
@@ -57,7 +58,9 @@ class ProductForm(FlaskForm):
             ),
         ],
     )
-    currency = SelectField("Currency", choices=[(c, c.upper()) for c in CURRENCIES], default="usd")
+    currency = SelectField(
+        "Currency", choices=[SelectChoice(c, c.upper()) for c in CURRENCIES], default="usd"
+    )
     stock = IntegerField(
         "Units in stock",
         validators=[InputRequired("Enter the stock."), NumberRange(0, 1_000_000, "Between 0 and 1,000,000.")],

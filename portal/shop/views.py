@@ -85,7 +85,7 @@ def buy(product_id: int):
     product = _product_or_404(product_id)
     cards = wallet_services.list_cards(current_user.stripe_customer_id)
     form = BuyForm()
-    form.payment_method.choices = [(card.stripe_id, card.last4) for card in cards]
+    form.set_cards(cards, preselect=False)  # validate what was posted, not the default
     if not form.validate_on_submit():
         form.set_cards(cards)
         return _render_product(product, form, cards, status=422)
