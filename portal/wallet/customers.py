@@ -10,7 +10,9 @@ key derived from our id, so the end state is exactly one customer.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -23,53 +25,99 @@ from portal.wallet.models import PaymentMethod, PendingCustomerDeletion
 log = logging.getLogger(__name__)
 
 
-def _user_metadata(user: User) -> dict[str, str]:
-    return {"userId": str(user.id), "userRef": user.stripe_ref, "source": "user_registration"}
+@dataclass(frozen=True)
+class CustomerKind:
+    """How one kind of owner (a user, a practice) maps onto its Stripe customer.
+
+    Owners carry ``id``, ``stripe_ref`` (unique for the owner's whole life),
+    ``stripe_customer_id`` and ``stripe_sync``.
+    """
+
+    model: type
+    #: "user" or "practice": metadata keys ``{name}Id``/``{name}Ref`` and idempotency keys.
+    name: str
+    #: Metadata ``source`` of the customers this kind creates.
+    source: str
+    #: The customer's name and email for an owner.
+    contact: Callable[[Any], tuple[str, str]]
 
 
-def ensure_user_customer(user: User, *, search_first: bool = True) -> str:
-    """The user's Stripe customer id, creating the customer if it is missing.
+USER = CustomerKind(User, "user", "user_registration", lambda user: (user.name, user.email))
 
-    ``search_first`` looks for a customer an earlier, interrupted attempt may have
-    created (idempotency keys only last a day); a brand-new account skips it.
+
+def ensure_customer(owner: Any, kind: CustomerKind, *, search_first: bool = True) -> tuple[str, bool]:
+    """The owner's Stripe customer id, creating the customer if it is missing.
+
+    Returns the id and whether an existing customer was adopted. ``search_first``
+    looks for a customer an earlier, interrupted attempt may have created
+    (idempotency keys only last a day); a brand-new owner skips it.
     Raises ``StripeUnavailable`` when Stripe cannot be reached.
     """
-    if user.stripe_customer_id:
-        if user.stripe_sync == StripeSyncState.PENDING:
-            _push_user_profile(user)
-        return user.stripe_customer_id
-    existing = (
-        stripe_customers.find_customer_by_metadata("userRef", user.stripe_ref) if search_first else None
-    )
-    customer = existing or stripe_customers.create_customer(
-        name=user.name,
-        email=user.email,
-        metadata=_user_metadata(user),
-        description=f"Customer for user ID: {user.id}",
-        key=("user", user.id, user.stripe_ref),
-    )
+    if owner.stripe_customer_id:
+        return owner.stripe_customer_id, False
+    ref_key = f"{kind.name}Ref"
+    existing = stripe_customers.find_customer_by_metadata(ref_key, owner.stripe_ref) if search_first else None
+    if existing is None:
+        name, email = kind.contact(owner)
+        customer = stripe_customers.create_customer(
+            name=name,
+            email=email,
+            metadata={f"{kind.name}Id": str(owner.id), ref_key: owner.stripe_ref, "source": kind.source},
+            description=f"Customer for {kind.name} ID: {owner.id}",
+            key=(kind.name, owner.id, owner.stripe_ref),
+        )
+    else:
+        customer = existing
     # Only fill the id if nobody else did meanwhile: concurrent retries converge.
     db.session.execute(
-        sa.update(User)
-        .where(User.id == user.id, User.stripe_customer_id.is_(None))
+        sa.update(kind.model)
+        .where(kind.model.id == owner.id, kind.model.stripe_customer_id.is_(None))
         .values(stripe_customer_id=customer.id, stripe_sync=StripeSyncState.SYNCED)
     )
     db.session.commit()
-    db.session.refresh(user)
-    if existing is not None and (existing.name != user.name or existing.email != user.email):
+    db.session.refresh(owner)
+    return owner.stripe_customer_id, existing is not None
+
+
+def create_customer_or_defer(owner: Any, kind: CustomerKind) -> bool:
+    """Right after the owner is created: the customer now if Stripe answers, else later."""
+    try:
+        ensure_customer(owner, kind, search_first=False)
+    except BillingError as error:
+        log.warning("customer creation deferred %s_id=%s error=%s", kind.name, owner.id, type(error).__name__)
+        mark_pending(owner)
+        return False
+    return True
+
+
+def mark_pending(owner: Any) -> None:
+    owner.stripe_sync = StripeSyncState.PENDING
+    db.session.commit()
+
+
+def pending_owners(kind: CustomerKind) -> list:
+    return list(
+        db.session.scalars(
+            sa.select(kind.model)
+            .where(kind.model.stripe_sync == StripeSyncState.PENDING)
+            .order_by(kind.model.id)
+        )
+    )
+
+
+def ensure_user_customer(user: User, *, search_first: bool = True) -> str:
+    """The user's customer id, created if missing and brought up to date if an edit is pending."""
+    if user.stripe_customer_id and user.stripe_sync == StripeSyncState.PENDING:
         _push_user_profile(user)
-    return user.stripe_customer_id
+    customer_id, adopted = ensure_customer(user, USER, search_first=search_first)
+    if adopted:  # created by an interrupted attempt, maybe before a profile edit
+        _push_user_profile(user)
+    return customer_id
 
 
 def create_user_customer(user: User) -> bool:
     """At registration: create the customer now if Stripe answers; True if it did."""
-    try:
-        ensure_user_customer(user, search_first=False)
-    except BillingError as error:
-        log.warning("customer creation deferred user_id=%s error=%s", user.id, type(error).__name__)
-        _mark_pending(user)
-        return False
-    return True
+    return create_customer_or_defer(user, USER)
 
 
 def _push_user_profile(user: User) -> None:
@@ -91,14 +139,9 @@ def update_user_customer(user: User) -> bool:
             _push_user_profile(user)
     except BillingError as error:
         log.warning("customer update deferred user_id=%s error=%s", user.id, type(error).__name__)
-        _mark_pending(user)
+        mark_pending(user)
         return False
     return True
-
-
-def _mark_pending(user: User) -> None:
-    user.stripe_sync = StripeSyncState.PENDING
-    db.session.commit()
 
 
 def delete_user_customer_and_user(user: User) -> bool:
@@ -140,10 +183,7 @@ class RetrySummary:
 def retry_pending_customers() -> RetrySummary:
     """Finish every customer create, update and delete that Stripe missed."""
     summary = RetrySummary()
-    pending_users = db.session.scalars(
-        sa.select(User).where(User.stripe_sync == StripeSyncState.PENDING).order_by(User.id)
-    ).all()
-    for user in pending_users:
+    for user in pending_owners(USER):
         try:
             ensure_user_customer(user)
         except BillingError:
