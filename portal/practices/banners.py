@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from portal.extensions import db
-from portal.practices.models import Practice, PracticeInvoice, PracticeMember
+from portal.practices.models import Practice, PracticeInvoice
+from portal.practices.services import practices_for
 from portal.practices.status import BillingStatus
 
 TEMPLATE = "practices/partials/_banner_{}.html"
@@ -13,14 +14,8 @@ TEMPLATE = "practices/partials/_banner_{}.html"
 
 def practice_banners(user) -> list[dict]:
     """The banner provider registered in ``app.extensions["banner_providers"]``."""
-    rows = db.session.execute(
-        sa.select(Practice, PracticeMember)
-        .join(PracticeMember, PracticeMember.practice_id == Practice.id)
-        .where(PracticeMember.user_id == user.id)
-        .order_by(Practice.name, Practice.id)
-    ).all()
     banners: list[dict] = []
-    for practice, member in rows:
+    for practice, member in practices_for(user):
         banner = banner_for(practice)
         if banner is not None:
             banner.update(practice=practice, can_manage=member.manages_billing)

@@ -493,14 +493,20 @@ def _switch_params(subscription: object, plan: Plan) -> tuple[list[dict], str]:
     return [{"id": item["id"], "price": price_id(plan.lookup_key)}], item["id"]
 
 
-def preview_plan_change(practice: Practice, plan: Plan, actor: User) -> PlanChangePreview:
-    """What switching to ``plan`` costs now (prorated), from ``invoices.create_preview``."""
+def _plan_switch(practice: Practice, plan: Plan, actor: User) -> tuple[str, list[dict]]:
+    """Who may switch, that there is something to switch, and the item change that does it."""
     require_manager(practice, actor)
     subscription_id = _require_subscription(practice)
     if practice.plan == plan:
         raise PracticeError(f"The practice is already on the {plan.label} plan.")
     subscription = stripe_subscriptions.retrieve_subscription(subscription_id)
     items, _ = _switch_params(subscription, plan)
+    return subscription_id, items
+
+
+def preview_plan_change(practice: Practice, plan: Plan, actor: User) -> PlanChangePreview:
+    """What switching to ``plan`` costs now (prorated), from ``invoices.create_preview``."""
+    subscription_id, items = _plan_switch(practice, plan, actor)
     proration_date = _now()
     preview = as_dict(
         stripe_invoices.preview_invoice(
@@ -532,12 +538,7 @@ def change_plan(
     practice: Practice, plan: Plan, actor: User, proration_date: int | None = None, attempt: str | None = None
 ) -> None:
     """Switch Monthly <-> every 6 months, invoicing the prorated difference now."""
-    require_manager(practice, actor)
-    subscription_id = _require_subscription(practice)
-    if practice.plan == plan:
-        raise PracticeError(f"The practice is already on the {plan.label} plan.")
-    subscription = stripe_subscriptions.retrieve_subscription(subscription_id)
-    items, _ = _switch_params(subscription, plan)
+    subscription_id, items = _plan_switch(practice, plan, actor)
     params: dict = {"items": items, "proration_behavior": "always_invoice"}
     if proration_date:
         params["proration_date"] = int(proration_date)
