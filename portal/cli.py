@@ -86,3 +86,16 @@ def bootstrap_command() -> None:
 
     for lookup_key, price_id, created in bootstrap_plans():
         click.echo(f"{lookup_key}: {price_id} ({'created' if created else 'exists'})")
+
+
+@billing_cli.command("send-emails")
+@click.option(
+    "--min-age", default=0, show_default=True, help="Only emails queued at least this many seconds ago."
+)
+@with_appcontext
+def send_emails_command(min_age: int) -> None:
+    """Send billing emails still unsent (the SMTP server was down, or the process died)."""
+    from portal.mail.outbox import send_unsent
+
+    sent, remaining = send_unsent(min_age_seconds=min_age)
+    click.echo(f"sent {sent}, unsent {remaining}")

@@ -177,3 +177,19 @@ def status_counts() -> dict[EventStatus, int]:
     counts = dict.fromkeys(EventStatus, 0)
     counts.update({status: count for status, count in rows})
     return counts
+
+
+#: Event types an admin should look at even when their handler succeeded.
+ALERT_TYPES = ("invoice.finalization_failed",)
+
+
+def alerts(limit: int = 10) -> list[WebhookEvent]:
+    """Events needing an admin's eye, newest first: failed handlers and ``ALERT_TYPES``."""
+    return list(
+        db.session.scalars(
+            sa.select(WebhookEvent)
+            .where(sa.or_(WebhookEvent.type.in_(ALERT_TYPES), WebhookEvent.status == EventStatus.FAILED))
+            .order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc())
+            .limit(limit)
+        )
+    )
