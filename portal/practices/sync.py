@@ -282,6 +282,26 @@ def apply_invoice(
     return practice
 
 
+def record_invoice(obj: object, synced_at: int) -> Practice | None:
+    """Mirror an invoice and the one fact it proves forever (the onboarding fee was paid), nothing more.
+
+    Reconciliation re-applies every invoice of a customer: an old paid one must
+    not make a past-due subscription active again (``apply_invoice`` would).
+    """
+    invoice = as_dict(obj)
+    practice = find_practice(invoice_metadata(invoice), invoice.get("customer"))
+    if practice is None:
+        return None
+    mirror_invoice(practice, invoice, synced_at)
+    first_invoice = invoice.get("billing_reason") == "subscription_create"
+    if invoice.get("status") == "paid" and first_invoice and practice.onboarding_paid_at is None:
+        paid_at = (invoice.get("status_transitions") or {}).get("paid_at") or synced_at
+        practice.onboarding_paid_at = to_datetime(paid_at)
+        audit(practice, "onboarding_paid", invoice.get("id"))
+        _finish(practice)
+    return practice
+
+
 def remind_renewal(obj: object, event_created: int) -> Practice | None:
     """invoice.upcoming: tell the billing managers what the next renewal will charge, and when.
 
