@@ -184,6 +184,22 @@ def apply_subscription(obj: object, event_created: int, *, fresh: bool = False) 
     return practice
 
 
+#: How far along its life an invoice is. Stripe's events of one second (finalized, then paid)
+#: carry the same ``created``, so on a tie the further state wins; paid and void are final.
+INVOICE_PROGRESS = {"draft": 0, "open": 1, "uncollectible": 2, "paid": 3, "void": 3}
+FINAL_INVOICE_STATES = frozenset({"paid", "void"})
+
+
+def _invoice_is_behind(row: PracticeInvoice, status: str | None, synced_at: int) -> bool:
+    """Would ``status`` as of ``synced_at`` move the mirrored invoice backwards?"""
+    if row.stripe_synced_at > synced_at:
+        return True
+    if row.status in FINAL_INVOICE_STATES and status != row.status:
+        return True
+    progress = INVOICE_PROGRESS.get(status or "", 0)
+    return row.stripe_synced_at == synced_at and progress < INVOICE_PROGRESS.get(row.status or "", 0)
+
+
 def mirror_invoice(
     practice: Practice, invoice: dict, synced_at: int, *, keep_draft: bool = False
 ) -> PracticeInvoice | None:
@@ -196,7 +212,7 @@ def mirror_invoice(
     ):
         return None  # drafts change until finalized; the finalized invoice is mirrored
     row = db.session.scalar(sa.select(PracticeInvoice).where(PracticeInvoice.stripe_id == invoice["id"]))
-    if row is not None and row.stripe_synced_at > synced_at:
+    if row is not None and _invoice_is_behind(row, invoice.get("status"), synced_at):
         return row
     if row is None:
         row = PracticeInvoice(practice_id=practice.id, stripe_id=invoice["id"])
