@@ -10,11 +10,11 @@ import os
 
 import sqlalchemy as sa
 from flask import Blueprint, request
-from portal.billing.webhooks import verify_event
 
 from portal import create_app
 from portal.auth.models import User
 from portal.billing.errors import InvalidWebhook
+from portal.billing.webhooks import verify_event
 from portal.extensions import csrf, db
 
 baseline = Blueprint("bench_baseline", __name__, url_prefix="/_bench")

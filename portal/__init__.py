@@ -111,6 +111,7 @@ def register_extensions(app: Flask) -> None:
 def import_models() -> None:
     """Every feature's models, so metadata (and Alembic) sees the whole schema."""
     import portal.auth.models
+    import portal.mail.models
     import portal.practices.models
     import portal.shop.models
     import portal.wallet.models

@@ -86,3 +86,57 @@ def bootstrap_command() -> None:
 
     for lookup_key, price_id, created in bootstrap_plans():
         click.echo(f"{lookup_key}: {price_id} ({'created' if created else 'exists'})")
+
+
+@billing_cli.command("send-emails")
+@click.option(
+    "--min-age", default=0, show_default=True, help="Only emails queued at least this many seconds ago."
+)
+@with_appcontext
+def send_emails_command(min_age: int) -> None:
+    """Send billing emails still unsent (the SMTP server was down, or the process died)."""
+    from portal.mail.outbox import send_unsent
+
+    sent, remaining = send_unsent(min_age_seconds=min_age)
+    click.echo(f"sent {sent}, unsent {remaining}")
+
+
+@billing_cli.command("reconcile")
+@click.option("--fix", is_flag=True, help="Repair the drift and apply the missing events.")
+@click.option(
+    "--since", type=int, default=None, help="Compare events created since this Unix time (default: 30 days)."
+)
+@with_appcontext
+def reconcile_command(fix: bool, since: int | None) -> None:
+    """Compare every practice's and user's billing with Stripe; print the drift (and repair it with --fix).
+
+    Safe to run any time: without --fix nothing changes, and a second --fix finds nothing.
+    """
+    from portal.webhooks import reconcile
+
+    missing = reconcile.missing_events(since)
+    for event in missing:
+        click.echo(f"missing event {event['id']} {event['type']} created {event['created']}")
+    if missing and fix:
+        outcomes = reconcile.apply_events(missing)
+        click.echo("applied events: " + ", ".join(f"{k.value} {v}" for k, v in sorted(outcomes.items())))
+
+    drifts = []
+    targets = reconcile.targets()
+    with click.progressbar(targets, label="Comparing with Stripe", show_pos=True) as bar:
+        for target in bar:
+            drifts.extend(reconcile.reconcile_target(target, fix=fix))
+    for drift in drifts:
+        click.echo(str(drift))
+    owners = len({drift.target for drift in drifts})
+    if not drifts and not missing:
+        click.echo(f"no drift: {len(targets)} checked")
+    elif fix:
+        click.echo(
+            f"repaired {len(drifts)} differences in {owners} of {len(targets)}; {len(missing)} events applied"
+        )
+    else:
+        click.echo(
+            f"{len(drifts)} differences in {owners} of {len(targets)}; {len(missing)} events missing. "
+            "Run with --fix to repair."
+        )

@@ -8,12 +8,15 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from portal.extensions import db, login_manager
+from portal.practices import services as practices
+from portal.practices.status import BillingStatus
 from portal.webhooks import services
 from portal.webhooks.models import EventStatus, WebhookEvent
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 EVENTS_PER_PAGE = 25
+PRACTICES_PER_PAGE = 50
 
 REPLAY_MESSAGES = {
     services.Outcome.PROCESSED: ("success", "Event {id} replayed: processed."),
@@ -34,7 +37,40 @@ def require_admin():
 
 @bp.get("/")
 def index():
-    return render_template("admin/index.html", counts=services.status_counts())
+    return render_template(
+        "admin/index.html",
+        counts=services.status_counts(),
+        alerts=services.alerts(),
+        practice_counts=_practice_counts(),
+    )
+
+
+def _practice_counts() -> dict[BillingStatus, int]:
+    counts = dict.fromkeys(BillingStatus, 0)
+    for practice in db.session.scalars(practices.all_practices()):
+        counts[practice.billing_status] += 1
+    return counts
+
+
+@bp.get("/practices")
+def practice_list():
+    """Every practice with its billing status, from the local mirror (no Stripe call)."""
+    status = request.args.get("status")
+    status = status if status in {s.value for s in BillingStatus} else None
+    page = db.paginate(
+        practices.all_practices(status),
+        per_page=PRACTICES_PER_PAGE,
+        max_per_page=PRACTICES_PER_PAGE,
+        error_out=False,
+        count=True,
+    )
+    return render_template(
+        "admin/practices.html",
+        page=page,
+        status=status,
+        statuses=list(BillingStatus),
+        owner_of=practices.owner_of,
+    )
 
 
 def _filters() -> dict[str, str]:

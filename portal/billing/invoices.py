@@ -33,3 +33,13 @@ def pay_invoice(invoice_id: str, payment_method_id: str | None, key: tuple[objec
         ),
         invoice_id=invoice_id,
     )
+
+
+def list_invoices(customer_id: str) -> list[stripe.Invoice]:
+    """Every invoice of the customer (drafts included), oldest first."""
+    page = call_stripe(
+        "invoice.list",
+        lambda: stripe_client().v1.invoices.list({"customer": customer_id, "limit": 100}),
+        customer_id=customer_id,
+    )
+    return sorted(page.auto_paging_iter(), key=lambda invoice: invoice.created)

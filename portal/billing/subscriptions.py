@@ -23,3 +23,15 @@ def update_subscription(subscription_id: str, params: dict, key: tuple[object, .
         ),
         subscription_id=subscription_id,
     )
+
+
+def list_subscriptions(customer_id: str) -> list[stripe.Subscription]:
+    """Every subscription of the customer, ended ones included (oldest first)."""
+    page = call_stripe(
+        "subscription.list",
+        lambda: stripe_client().v1.subscriptions.list(
+            {"customer": customer_id, "status": "all", "limit": 100}
+        ),
+        customer_id=customer_id,
+    )
+    return sorted(page.auto_paging_iter(), key=lambda sub: sub.created)

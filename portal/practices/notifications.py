@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from portal.mail.services import send_email
+import sqlalchemy as sa
+
+from portal.auth.models import Role, User
+from portal.extensions import db
+from portal.mail.outbox import queue_email
 from portal.practices.models import MemberRole, Practice
 
 log = logging.getLogger(__name__)
@@ -45,9 +49,16 @@ def billing_recipients(practice: Practice) -> list[str]:
 
 
 def notify(practice: Practice, subject: str, template: str, **context: object) -> None:
-    """One email per billing manager; a mail failure is logged, never fails the caller."""
+    """One email per billing manager, queued in the caller's transaction (see ``portal.mail.outbox``).
+
+    Sent after the commit; inside a webhook handler at most once per event.
+    """
     for email in billing_recipients(practice):
-        try:
-            send_email(email, subject, template, practice=practice, **context)
-        except Exception:  # the SMTP server's problem must not undo a billing update
-            log.exception("billing email failed practice_id=%s template=%s", practice.id, template)
+        queue_email(email, subject, template, practice=practice, **context)
+
+
+def alert_admins(subject: str, template: str, **context: object) -> None:
+    """Every platform admin, e.g. when Stripe could not finalize an invoice."""
+    emails = db.session.scalars(sa.select(User.email).where(User.role == Role.ADMIN).order_by(User.email))
+    for email in emails:
+        queue_email(email, subject, template, **context)

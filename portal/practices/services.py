@@ -161,6 +161,18 @@ def members_of(practice: Practice) -> list[PracticeMember]:
     )
 
 
+def all_practices(status: str | None = None) -> sa.Select:
+    """Every practice (platform admins), by name; optionally of one billing status."""
+    query = sa.select(Practice).order_by(Practice.name, Practice.id)
+    if status:
+        query = query.where(Practice.billing_status == status)
+    return query
+
+
+def owner_of(practice: Practice) -> User | None:
+    return next((m.user for m in practice.members if m.role == MemberRole.OWNER), None)
+
+
 # --- reads for the billing page (no Stripe call) -----------------------------------------
 
 

@@ -184,12 +184,35 @@ def apply_subscription(obj: object, event_created: int, *, fresh: bool = False) 
     return practice
 
 
-def mirror_invoice(practice: Practice, invoice: dict, synced_at: int) -> PracticeInvoice | None:
-    """Insert or update the local copy; an older state never overwrites a newer one."""
-    if not invoice.get("id") or (invoice.get("status") == "draft" and not invoice.get("number")):
+#: How far along its life an invoice is. Stripe's events of one second (finalized, then paid)
+#: carry the same ``created``, so on a tie the further state wins; paid and void are final.
+INVOICE_PROGRESS = {"draft": 0, "open": 1, "uncollectible": 2, "paid": 3, "void": 3}
+FINAL_INVOICE_STATES = frozenset({"paid", "void"})
+
+
+def _invoice_is_behind(row: PracticeInvoice, status: str | None, synced_at: int) -> bool:
+    """Would ``status`` as of ``synced_at`` move the mirrored invoice backwards?"""
+    if row.stripe_synced_at > synced_at:
+        return True
+    if row.status in FINAL_INVOICE_STATES and status != row.status:
+        return True
+    progress = INVOICE_PROGRESS.get(status or "", 0)
+    return row.stripe_synced_at == synced_at and progress < INVOICE_PROGRESS.get(row.status or "", 0)
+
+
+def mirror_invoice(
+    practice: Practice, invoice: dict, synced_at: int, *, keep_draft: bool = False
+) -> PracticeInvoice | None:
+    """Insert or update the local copy; an older state never overwrites a newer one.
+
+    ``keep_draft``: mirror a draft too (one Stripe could not finalize stays a draft).
+    """
+    if not invoice.get("id") or (
+        invoice.get("status") == "draft" and not invoice.get("number") and not keep_draft
+    ):
         return None  # drafts change until finalized; the finalized invoice is mirrored
     row = db.session.scalar(sa.select(PracticeInvoice).where(PracticeInvoice.stripe_id == invoice["id"]))
-    if row is not None and row.stripe_synced_at > synced_at:
+    if row is not None and _invoice_is_behind(row, invoice.get("status"), synced_at):
         return row
     if row is None:
         row = PracticeInvoice(practice_id=practice.id, stripe_id=invoice["id"])
@@ -223,7 +246,7 @@ def apply_invoice(
     if practice is None:
         log.info("invoice %s belongs to no practice", invoice.get("id"))
         return None
-    mirror_invoice(practice, invoice, event_created)
+    mirror_invoice(practice, invoice, event_created, keep_draft=event_type == "invoice.finalization_failed")
 
     paid = invoice.get("status") == "paid" or event_type in PAID_EVENTS
     subscription_id = invoice_subscription_id(invoice)
@@ -272,6 +295,90 @@ def apply_invoice(
             hosted_invoice_url=invoice.get("hosted_invoice_url"),
         )
     _finish(practice)
+    return practice
+
+
+def record_invoice(obj: object, synced_at: int) -> Practice | None:
+    """Mirror an invoice and the one fact it proves forever (the onboarding fee was paid), nothing more.
+
+    Reconciliation re-applies every invoice of a customer: an old paid one must
+    not make a past-due subscription active again (``apply_invoice`` would).
+    """
+    invoice = as_dict(obj)
+    practice = find_practice(invoice_metadata(invoice), invoice.get("customer"))
+    if practice is None:
+        return None
+    mirror_invoice(practice, invoice, synced_at)
+    first_invoice = invoice.get("billing_reason") == "subscription_create"
+    if invoice.get("status") == "paid" and first_invoice and practice.onboarding_paid_at is None:
+        paid_at = (invoice.get("status_transitions") or {}).get("paid_at") or synced_at
+        practice.onboarding_paid_at = to_datetime(paid_at)
+        audit(practice, "onboarding_paid", invoice.get("id"))
+        _finish(practice)
+    return practice
+
+
+def remind_renewal(obj: object, event_created: int) -> Practice | None:
+    """invoice.upcoming: tell the billing managers what the next renewal will charge, and when.
+
+    Every plan gets it (Monthly and every 6 months). Upcoming invoices have no id
+    and change nothing locally; a subscription that is not the practice's current
+    one, has ended or is set to end gets no reminder (nothing will renew).
+    """
+    invoice = as_dict(obj)
+    practice = find_practice(invoice_metadata(invoice), invoice.get("customer"))
+    if practice is None:
+        log.info("upcoming invoice belongs to no practice")
+        return None
+    subscription_id = invoice_subscription_id(invoice)
+    if (
+        subscription_id != practice.stripe_subscription_id
+        or practice.subscription_status not in ("active", "trialing", "past_due")
+        or practice.cancel_at_period_end
+        or practice.cancel_at is not None
+    ):
+        log.info("no renewal reminder practice_id=%s subscription=%s", practice.id, subscription_id)
+        return practice
+    renews = to_datetime(invoice.get("next_payment_attempt") or invoice.get("period_end"))
+    renews = renews or practice.current_period_end
+    renews_on = f"{renews:%d %B %Y}" if renews else "the end of the period"
+    audit(practice, "renewal_reminder", f"renews {renews:%Y-%m-%d}" if renews else None)
+    plan = practice.plan
+    notifications.notify(
+        practice,
+        f"{practice.name}: your subscription renews on {renews_on}",
+        "practice_renewal_reminder",
+        renews_on=renews_on,
+        amount=int(invoice.get("amount_due") or 0),
+        currency=invoice.get("currency") or "usd",
+        plan_label=plan.label if plan else "subscription",
+    )
+    return practice
+
+
+def finalization_failed(obj: object, event_created: int) -> Practice | None:
+    """invoice.finalization_failed: mirror what there is, log, audit and alert the platform admins."""
+    invoice = as_dict(obj)
+    practice = apply_invoice(invoice, event_created, "invoice.finalization_failed")
+    error = invoice.get("last_finalization_error") or {}
+    message = error.get("message") or error.get("code") or "unknown reason"
+    log.error(
+        "invoice finalization failed invoice=%s customer=%s practice_id=%s: %s",
+        invoice.get("id"),
+        object_id(invoice.get("customer")),
+        practice.id if practice else None,
+        message,
+    )
+    if practice is not None:
+        audit(practice, "invoice_finalization_failed", f"{invoice.get('id')}: {message}")
+    notifications.alert_admins(
+        f"Stripe could not finalize invoice {invoice.get('id')}",
+        "admin_finalization_failed",
+        invoice_id=invoice.get("id"),
+        customer_id=object_id(invoice.get("customer")),
+        practice=practice,
+        reason=message,
+    )
     return practice
 
 

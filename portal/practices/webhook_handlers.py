@@ -20,6 +20,15 @@ def invoice_changed(event: dict) -> None:
     sync.apply_invoice(event["data"]["object"], event["created"], event["type"])
 
 
+def invoice_upcoming(event: dict) -> None:
+    """The renewal reminder email (at most once per event: the outbox keys it by the event id)."""
+    sync.remind_renewal(event["data"]["object"], event["created"])
+
+
+def invoice_finalization_failed(event: dict) -> None:
+    sync.finalization_failed(event["data"]["object"], event["created"])
+
+
 def checkout_session_completed(event: dict) -> None:
     sync.fulfil_checkout_session(event["data"]["object"], event["created"])
 
@@ -32,6 +41,8 @@ HANDLERS = {
     "customer.subscription.resumed": subscription_changed,
     "invoice.created": invoice_changed,
     "invoice.finalized": invoice_changed,
+    "invoice.finalization_failed": invoice_finalization_failed,
+    "invoice.upcoming": invoice_upcoming,
     "invoice.paid": invoice_changed,
     "invoice.payment_succeeded": invoice_changed,
     "invoice.payment_failed": invoice_changed,

@@ -13,7 +13,7 @@ from werkzeug.serving import WSGIRequestHandler
 from portal.sandbox.api import register_api
 from portal.sandbox.control import make_control_blueprint
 from portal.sandbox.core import Sandbox
-from portal.sandbox.delivery import MODES
+from portal.sandbox.delivery import MODES, valid_mode
 from portal.sandbox.pages import make_pages_blueprint
 
 
@@ -21,7 +21,7 @@ def create_sandbox_app(
     database_path: str, webhook_url: str | None, webhook_secret: str, *, delivery_mode: str = "ordered"
 ) -> Flask:
     """Build the app; state lives in ``database_path`` and survives restarts."""
-    if delivery_mode not in MODES:
+    if not valid_mode(delivery_mode):
         raise ValueError(f"delivery_mode must be one of {MODES}")
     app = Flask(__name__, template_folder="templates", static_folder=None)
     sandbox = Sandbox(database_path, webhook_url, webhook_secret, delivery_mode)

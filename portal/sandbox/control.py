@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 from portal.sandbox import billing, payments
 from portal.sandbox.api import clean
 from portal.sandbox.core import RequestInfo, Sandbox
-from portal.sandbox.delivery import MODES
+from portal.sandbox.delivery import MODES, valid_mode
 from portal.sandbox.errors import SandboxError
 
 
@@ -66,7 +66,7 @@ def make_control_blueprint(sb: Sandbox) -> Blueprint:
     def delivery() -> Response | tuple[Response, int]:
         data = _body()
         mode = data.get("mode")
-        if mode is not None and mode not in MODES:
+        if mode is not None and not valid_mode(mode):
             return jsonify(error={"message": f"mode must be one of {MODES}"}), 400
         sb.deliverer.configure(mode, data.get("delay_seconds"))
         if "max_attempts" in data:

@@ -6,7 +6,8 @@ clock), because receivers reject signatures older than five minutes.
 
 Modes reproduce what real Stripe may do to a receiver: ``ordered`` (one at a time, in order),
 ``shuffled`` (whatever is queued goes out in random order), ``duplicates`` (every event twice),
-``delayed`` (each event waits ``delay_seconds`` before its first attempt).
+``delayed`` (each event waits ``delay_seconds`` before its first attempt). Modes combine with
+``+``: ``shuffled+duplicates`` sends every event twice, in random order.
 """
 
 from __future__ import annotations
@@ -27,6 +28,15 @@ from portal.sandbox.store import Store
 log = logging.getLogger("portal.sandbox.delivery")
 
 MODES = ("ordered", "shuffled", "duplicates", "delayed")
+
+
+def valid_mode(mode: str) -> bool:
+    """One of ``MODES``, or several joined with ``+`` (e.g. ``shuffled+duplicates``)."""
+    return bool(mode) and all(part in MODES for part in mode.split("+"))
+
+
+def _has(mode: str, part: str) -> bool:
+    return part in mode.split("+")
 
 
 def sign_payload(payload: str, secret: str, timestamp: int | None = None) -> str:
@@ -100,7 +110,7 @@ class Deliverer:
     def configure(self, mode: str | None = None, delay_seconds: float | None = None) -> None:
         with self._cond:
             if mode is not None:
-                if mode not in MODES:
+                if not valid_mode(mode):
                     raise ValueError(f"unknown delivery mode {mode!r}")
                 self.mode = mode
             if delay_seconds is not None:
@@ -111,8 +121,8 @@ class Deliverer:
         if self.url is None:
             return
         with self._cond:
-            delay = self.delay_seconds if self.mode == "delayed" else 0.0
-            copies = 2 if self.mode == "duplicates" else 1
+            delay = self.delay_seconds if _has(self.mode, "delayed") else 0.0
+            copies = 2 if _has(self.mode, "duplicates") else 1
             self._queue.append(_Job(event_id, payload, time.monotonic() + delay, copies=copies))
             self._cond.notify_all()
 
@@ -144,7 +154,7 @@ class Deliverer:
                 now = time.monotonic()
                 due = [job for job in self._queue if job.not_before <= now]
                 if due:
-                    if self.mode == "shuffled":
+                    if _has(self.mode, "shuffled"):
                         # Let a burst accumulate so there is something to reorder.
                         self._cond.wait(timeout=0.02)
                         now = time.monotonic()

@@ -23,6 +23,7 @@ from portal.billing.shapes import object_id
 from portal.billing.webhooks import parse_secrets
 from portal.database import upsert_insert, utcnow
 from portal.extensions import db
+from portal.mail.outbox import caused_by
 from portal.webhooks.handlers import handler_for
 from portal.webhooks.models import RUNNABLE, EventStatus, WebhookEvent
 
@@ -110,7 +111,9 @@ def process_event(row_id: int, *, force: bool = False) -> Outcome:
         if handler is not None:
             db.session.info[_IN_HANDLER] = True
             try:
-                handler(json.loads(row.payload))
+                # Emails the handler queues are committed with its effects, once per event.
+                with caused_by(f"event:{stripe_event_id}"):
+                    handler(json.loads(row.payload))
             finally:
                 db.session.info.pop(_IN_HANDLER, None)
         row.status = EventStatus.PROCESSED if handler else EventStatus.IGNORED
@@ -174,3 +177,19 @@ def status_counts() -> dict[EventStatus, int]:
     counts = dict.fromkeys(EventStatus, 0)
     counts.update({status: count for status, count in rows})
     return counts
+
+
+#: Event types an admin should look at even when their handler succeeded.
+ALERT_TYPES = ("invoice.finalization_failed",)
+
+
+def alerts(limit: int = 10) -> list[WebhookEvent]:
+    """Events needing an admin's eye, newest first: failed handlers and ``ALERT_TYPES``."""
+    return list(
+        db.session.scalars(
+            sa.select(WebhookEvent)
+            .where(sa.or_(WebhookEvent.type.in_(ALERT_TYPES), WebhookEvent.status == EventStatus.FAILED))
+            .order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc())
+            .limit(limit)
+        )
+    )

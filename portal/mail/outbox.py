@@ -1,0 +1,162 @@
+"""Billing emails: sent at most once per cause, and only if the transaction that caused them commits.
+
+Why an outbox, and not "send in the handler" or "send after the commit":
+
+- Sending inside a webhook handler, before its commit, double-sends: the handler
+  can still roll back (a later write fails, the worker dies before the commit),
+  and Stripe's redelivery runs it, and sends, again.
+- Sending after the commit with nothing recorded loses the email whenever the
+  process dies, or the SMTP server is down, between the commit and the send.
+
+So ``queue_email`` renders the email and inserts it as a row *in the caller's
+transaction*, keyed by its cause (``event:evt_...``), template and recipient
+under a unique constraint. The row exists if and only if the effects that caused
+it were committed, and a cause that runs again (a redelivery after a rollback,
+an admin's forced replay) finds the key taken and adds nothing. Right after the
+commit, the rows that transaction queued are sent. A row whose send failed
+stays unsent and ``flask billing send-emails`` sends it later.
+
+Each row is claimed (``sent_at`` set) before the SMTP conversation, so two
+senders never both send it. The one window left, a process killed after the
+claim and before the SMTP server accepted the message, loses that email rather
+than risking a duplicate: the same state is on the practice's banners anyway,
+and a billing notice that arrives twice erodes trust more than a missing one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import smtplib
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from flask import has_app_context
+from sqlalchemy.orm import Session
+
+from portal.database import upsert_insert, utcnow
+from portal.extensions import db
+from portal.mail.models import OutboundEmail
+from portal.mail.services import deliver_message, render_email
+
+log = logging.getLogger(__name__)
+
+#: ``Session.info`` keys: the cause of the emails queued now, and the rows to send after the commit.
+_CAUSE = "outbox_cause"
+_PENDING = "outbox_pending"
+
+
+@contextmanager
+def caused_by(cause: str) -> Iterator[None]:
+    """Emails queued inside the block are deduplicated by ``cause`` (e.g. ``event:evt_123``)."""
+    info = db.session.info
+    previous = info.get(_CAUSE)
+    info[_CAUSE] = cause
+    try:
+        yield
+    finally:
+        if previous is None:
+            info.pop(_CAUSE, None)
+        else:
+            info[_CAUSE] = previous
+
+
+def queue_email(to: str, subject: str, template: str, **context: object) -> bool:
+    """Render and store one email in the current transaction; False if its cause already sent it.
+
+    Never commits; the email goes out after the caller's commit (and never if it rolls back).
+    """
+    text, html = render_email(template, **context)
+    cause = db.session.info.get(_CAUSE)
+    key = f"{cause}:{template}:{to}"[:255] if cause else None
+    table = OutboundEmail.__table__
+    stmt = (
+        upsert_insert(table)
+        .values(
+            dedupe_key=key,
+            recipient=to,
+            subject=subject[:255],
+            template=template[:64],
+            text_body=text,
+            html_body=html,
+            created_at=utcnow(),
+            attempts=0,
+        )
+        .on_conflict_do_nothing(index_elements=[table.c.dedupe_key])
+        .returning(table.c.id)
+    )
+    row = db.session.execute(stmt).first()
+    if row is None:
+        log.info("email already queued for %s", key)
+        return False
+    db.session.info.setdefault(_PENDING, []).append(row.id)
+    return True
+
+
+@sa.event.listens_for(Session, "after_commit")
+def _send_after_commit(session: Session) -> None:
+    ids = session.info.pop(_PENDING, None)
+    if ids and has_app_context():
+        send_queued(ids)
+
+
+@sa.event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def send_queued(ids: list[int]) -> int:
+    """Send the given unsent rows (each claimed first); how many went out. Never raises."""
+    sent = 0
+    for email_id in ids:
+        try:
+            sent += _send_one(email_id)
+        except Exception:  # the caller's work is committed; a mail problem must not undo or fail it
+            log.exception("outbox send failed id=%s", email_id)
+    return sent
+
+
+def _send_one(email_id: int) -> bool:
+    table = OutboundEmail.__table__
+    # Its own connection: this runs right after a commit, when the session cannot emit SQL.
+    with db.engine.begin() as conn:
+        claimed = conn.execute(
+            sa.update(table)
+            .where(table.c.id == email_id, table.c.sent_at.is_(None))
+            .values(sent_at=utcnow(), attempts=table.c.attempts + 1)
+        ).rowcount
+        if not claimed:
+            return False
+        row = conn.execute(sa.select(table).where(table.c.id == email_id)).one()
+    try:
+        deliver_message(row.recipient, row.subject, row.text_body, row.html_body)
+    except (smtplib.SMTPException, OSError) as error:
+        log.warning("email not sent yet id=%s to=%s: %s", email_id, row.recipient, error)
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.update(table)
+                .where(table.c.id == email_id)
+                .values(sent_at=None, last_error=f"{type(error).__name__}: {error}"[:500])
+            )
+        return False
+    return True
+
+
+def send_unsent(min_age_seconds: int = 0, limit: int = 500) -> tuple[int, int]:
+    """Retry rows still unsent (SMTP was down, the process died): (sent now, still unsent)."""
+    cutoff = utcnow() - dt.timedelta(seconds=min_age_seconds)
+    ids = list(
+        db.session.scalars(
+            sa.select(OutboundEmail.id)
+            .where(OutboundEmail.sent_at.is_(None), OutboundEmail.created_at <= cutoff)
+            .order_by(OutboundEmail.id)
+            .limit(limit)
+        )
+    )
+    db.session.rollback()  # end the read, so the sends below see no open transaction of ours
+    sent = send_queued(ids)
+    remaining = db.session.scalar(
+        sa.select(sa.func.count()).select_from(OutboundEmail).where(OutboundEmail.sent_at.is_(None))
+    )
+    return sent, remaining

@@ -1,0 +1,210 @@
+"""Compare the local billing state with Stripe's, and repair it through the same sync functions.
+
+``flask billing reconcile [--fix]`` runs this. For every practice and user with a
+Stripe customer it reads Stripe (subscriptions, invoices, cards, default card),
+applies what it read to the local mirror with the functions the webhooks use
+(``portal.practices.sync``, ``portal.wallet.mirror``), and compares the state
+before and after: the difference is the drift. Without ``fix`` the transaction
+is rolled back, so nothing changes; with ``fix`` it is committed. Running it
+again finds nothing, because applying Stripe's state twice is the same as once.
+
+It also lists the events Stripe has (``/v1/events``, which keeps 30 days) that
+the inbox lacks; with ``fix`` they go through the inbox like a delivery
+(stored once, handled once, older state never overwriting newer).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from portal.auth.models import User
+from portal.billing import customers as stripe_customers
+from portal.billing import events as stripe_events
+from portal.billing import invoices as stripe_invoices
+from portal.billing import payment_methods as stripe_cards
+from portal.billing import subscriptions as stripe_subscriptions
+from portal.billing.errors import BillingError, NotFound
+from portal.billing.shapes import as_dict, default_payment_method_id
+from portal.extensions import db
+from portal.practices import sync
+from portal.practices.models import Practice, PracticeInvoice
+from portal.wallet import mirror
+from portal.wallet.models import PaymentMethod
+from portal.webhooks.models import WebhookEvent
+from portal.webhooks.services import Outcome, receive_event
+
+log = logging.getLogger(__name__)
+
+#: How far back Stripe keeps events.
+EVENT_RETENTION_DAYS = 30
+
+PRACTICE_FIELDS = (
+    "billing_status",
+    "subscription_status",
+    "stripe_subscription_id",
+    "cancel_at_period_end",
+    "cancel_at",
+    "current_period_start",
+    "current_period_end",
+    "plan",
+    "onboarding_paid_at",
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str  #: "practice" or "user"
+    id: int
+    label: str
+
+
+@dataclass(frozen=True)
+class Drift:
+    target: Target
+    field: str
+    local: object
+    stripe: object
+
+    def __str__(self) -> str:
+        return f"{self.target.label}: {self.field}: local {_show(self.local)} != stripe {_show(self.stripe)}"
+
+
+def _show(value: object) -> str:
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if hasattr(value, "value"):
+        return str(value.value)
+    return repr(value)
+
+
+# --- events ------------------------------------------------------------------------------------
+
+
+def missing_events(since: int | None = None) -> list[dict]:
+    """Events at Stripe since ``since`` (default: the retention window) that the inbox lacks."""
+    if since is None:
+        since = stripe_events.now_at_stripe() - EVENT_RETENTION_DAYS * 86400
+    events, _ = stripe_events.list_events(since)
+    known = set(
+        db.session.scalars(sa.select(WebhookEvent.stripe_event_id).where(WebhookEvent.created >= since))
+    )
+    db.session.rollback()
+    return [event for event in events if event["id"] not in known]
+
+
+def apply_events(events: list[dict]) -> dict[Outcome, int]:
+    """Each missing event through the inbox, oldest first, as if Stripe had delivered it now."""
+    outcomes: dict[Outcome, int] = {}
+    for event in events:
+        outcome = receive_event(event, json.dumps(event))
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
+# --- objects -----------------------------------------------------------------------------------
+
+
+def targets() -> list[Target]:
+    """Every practice and user with a Stripe customer."""
+    found = [
+        Target("practice", practice_id, f"practice {practice_id} ({name})")
+        for practice_id, name in db.session.execute(
+            sa.select(Practice.id, Practice.name)
+            .where(Practice.stripe_customer_id.is_not(None))
+            .order_by(Practice.id)
+        )
+    ]
+    found += [
+        Target("user", user_id, f"user {user_id} ({email})")
+        for user_id, email in db.session.execute(
+            sa.select(User.id, User.email).where(User.stripe_customer_id.is_not(None)).order_by(User.id)
+        )
+    ]
+    db.session.rollback()
+    return found
+
+
+def reconcile_target(target: Target, *, fix: bool) -> list[Drift]:
+    """The drift of one practice or user; repaired (committed) when ``fix``, else rolled back."""
+    try:
+        customer_id = _customer_id(target)
+        if customer_id is None:
+            return []
+        before = _snapshot(target, customer_id)
+        now = stripe_events.now_at_stripe()
+        if target.kind == "practice":
+            _apply_practice(db.session.get(Practice, target.id), customer_id, now)
+        _apply_cards(customer_id, now)
+        db.session.flush()
+        after = _snapshot(target, customer_id)
+    except BillingError as error:
+        db.session.rollback()
+        log.warning("reconcile %s: %s", target.label, error)
+        return [Drift(target, "stripe", "reachable", f"error: {error.message}")]
+    drifts = [
+        Drift(target, field, before.get(field), after.get(field))
+        for field in sorted(set(before) | set(after))
+        if before.get(field) != after.get(field)
+    ]
+    if fix and drifts:
+        db.session.commit()
+        log.info("reconcile repaired %s: %s", target.label, ", ".join(d.field for d in drifts))
+    else:
+        db.session.rollback()
+    return drifts
+
+
+def _customer_id(target: Target) -> str | None:
+    model = Practice if target.kind == "practice" else User
+    return db.session.scalar(sa.select(model.stripe_customer_id).where(model.id == target.id))
+
+
+def _snapshot(target: Target, customer_id: str) -> dict[str, object]:
+    db.session.flush()
+    state: dict[str, object] = {}
+    if target.kind == "practice":
+        practice = db.session.get(Practice, target.id, populate_existing=True)
+        state.update({field: getattr(practice, field) for field in PRACTICE_FIELDS})
+        for row in db.session.scalars(
+            sa.select(PracticeInvoice).where(PracticeInvoice.practice_id == target.id)
+        ):
+            state[f"invoice {row.stripe_id}"] = (row.status, row.amount_due, row.amount_paid)
+    for card in db.session.scalars(sa.select(PaymentMethod).where(PaymentMethod.customer_id == customer_id)):
+        state[f"card {card.stripe_id}"] = (
+            f"{card.brand} {card.last4} {card.exp_month:02d}/{card.exp_year}",
+            "default" if card.is_default else "",
+        )
+    return state
+
+
+def _apply_practice(practice: Practice, customer_id: str, now: int) -> None:
+    for invoice in stripe_invoices.list_invoices(customer_id):
+        sync.record_invoice(invoice, now)
+    # Oldest first: a practice adopts a newer subscription only once its old one ended.
+    for subscription in stripe_subscriptions.list_subscriptions(customer_id):
+        sync.apply_subscription(subscription, now, fresh=True)
+
+
+def _apply_cards(customer_id: str, now: int) -> None:
+    try:
+        customer = as_dict(stripe_customers.retrieve_customer(customer_id))
+    except NotFound:
+        customer = {"deleted": True}
+    if customer.get("deleted"):
+        mirror.remove_customer(customer_id, now)
+        return
+    remote = stripe_cards.list_payment_methods(customer_id)
+    remote_ids = {card.id for card in remote}
+    for card in remote:
+        mirror.upsert_payment_method(card, now)
+    for local_id in db.session.scalars(
+        sa.select(PaymentMethod.stripe_id).where(PaymentMethod.customer_id == customer_id)
+    ).all():
+        if local_id not in remote_ids:
+            mirror.remove_payment_method(local_id, now)
+    mirror.set_default_payment_method(customer_id, default_payment_method_id(customer), now)
