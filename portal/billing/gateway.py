@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 import stripe
-from flask import Flask, current_app
+from flask import Flask, current_app, g, has_request_context
+from flask_login import current_user
 
 from portal.billing.errors import (
     AlreadyAttached,
@@ -128,12 +129,24 @@ def stripe_time(result: object) -> int:
     return int(time.time())
 
 
+def _acting_user_id() -> int | None:
+    """The logged-in person behind this call, if any (API tokens included)."""
+    if not has_request_context():
+        return None
+    api_user = g.get("api_user")
+    if api_user is not None:
+        return api_user.id
+    user = current_user
+    return user.id if user and user.is_authenticated else None
+
+
 def call_stripe(operation: str, fn: Callable[[], T], **context: object) -> T:
     """Run one Stripe call: count it, translate errors, log one structured line.
 
     ``context`` holds ids only (user_id, customer_id, practice_id, ...).
     """
     current_app.extensions["stripe_call_counter"].record(operation)
+    context = {"user_id": _acting_user_id(), **context}
     fields = " ".join(f"{k}={v}" for k, v in context.items() if v is not None)
     try:
         result = fn()
