@@ -19,8 +19,19 @@ def send_email(to: str, subject: str, template: str, **context: object) -> bool:
     A mail server that is down never fails the person's action (the account is
     already saved): the failure is logged and they can ask for the email again.
     """
-    text = render_template(f"mail/{template}.txt", **context)
-    html = render_template(f"mail/{template}.html", **context)
+    text, html = render_email(template, **context)
+    return deliver_email(to, subject, text, html)
+
+
+def render_email(template: str, **context: object) -> tuple[str, str]:
+    """The text and HTML bodies of ``templates/mail/<template>``."""
+    return render_template(f"mail/{template}.txt", **context), render_template(
+        f"mail/{template}.html", **context
+    )
+
+
+def deliver_email(to: str, subject: str, text: str, html: str) -> bool:
+    """Send bodies already rendered (e.g. after a commit, when templates may not query any more)."""
     if not current_app.config.get("MAIL_SERVER"):
         log.info("email not sent (no MAIL_SERVER): to=%s subject=%r\n%s", to, subject, text)
         return False

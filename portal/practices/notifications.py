@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from portal.mail.services import send_email
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from portal.extensions import db
+from portal.mail.services import deliver_email, render_email
 from portal.practices.models import MemberRole, Practice
 
 log = logging.getLogger(__name__)
@@ -44,10 +48,32 @@ def billing_recipients(practice: Practice) -> list[str]:
     )
 
 
+#: ``Session.info`` key: emails rendered by ``notify`` and waiting for the transaction to commit.
+_PENDING = "practice_emails_pending"
+
+
 def notify(practice: Practice, subject: str, template: str, **context: object) -> None:
-    """One email per billing manager; a mail failure is logged, never fails the caller."""
+    """One email per billing manager, sent once the billing update is committed.
+
+    The sync functions run inside webhook handlers, whose work is rolled back if
+    they fail; an email sent straight away would go out again on the redelivery.
+    So the email is rendered now and sent after the commit, and dropped on a rollback.
+    """
+    pending = db.session.info.setdefault(_PENDING, [])
     for email in billing_recipients(practice):
+        text, html = render_email(template, practice=practice, **context)
+        pending.append((email, subject, text, html, practice.id, template))
+
+
+@sa.event.listens_for(Session, "after_commit")
+def _send_pending(session: Session) -> None:
+    for email, subject, text, html, practice_id, template in session.info.pop(_PENDING, []):
         try:
-            send_email(email, subject, template, practice=practice, **context)
+            deliver_email(email, subject, text, html)
         except Exception:  # the SMTP server's problem must not undo a billing update
-            log.exception("billing email failed practice_id=%s template=%s", practice.id, template)
+            log.exception("billing email failed practice_id=%s template=%s", practice_id, template)
+
+
+@sa.event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
