@@ -35,7 +35,7 @@ def test_renewal_fails_then_card_updated_paid_cancelled_resumed(page, owner_port
     # Subscribe: Checkout, then Active.
     create_practice(page, base, "Seaside Dental")
     billing_url = page.url
-    pay_in_checkout(page, name="Rita Renewal")
+    pay_in_checkout(page, name="Rita Renewal", before_pay=lambda: screenshot("checkout"))
     expect(page.locator('[data-billing-status="DONE"]')).to_be_visible()
     expect(page.locator("#banners")).to_be_empty()
     cards = page.locator("#wallet-cards")

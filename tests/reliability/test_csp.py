@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from portal.auth import services as accounts
 from tests.conftest import AuthActions, IsolatedClient
-from tests.e2e.conftest import live_portal_factory, page  # noqa: F401  (fixtures)
+from tests.e2e.conftest import live_portal_factory, page, screenshot  # noqa: F401  (fixtures)
 from tests.e2e.steps import add_card
 from tests.reliability.test_object_routes import NOT_OBJECTS, fill
 from tests.reliability.world import build_world
@@ -68,7 +68,7 @@ def test_every_html_page_has_the_csp(app, sandbox, figure):
 
 
 @pytest.mark.e2e
-def test_no_csp_violation_on_the_card_and_checkout_pages(page, live_portal_factory, figure):  # noqa: F811
+def test_no_csp_violation_on_the_card_and_checkout_pages(page, live_portal_factory, screenshot, figure):  # noqa: F811
     portal = live_portal_factory()
     with portal.app.test_request_context():
         from portal.practices.services import bootstrap_plans
@@ -94,6 +94,7 @@ def test_no_csp_violation_on_the_card_and_checkout_pages(page, live_portal_facto
     # The card page: the Stripe.js card element in its frame, a card saved.
     add_card(page, "4242424242424242")
     expect(page.get_by_role("list", name="Saved cards")).to_contain_text("ending in 4242")
+    screenshot("account_cards")
     visited.append("account (add card)")
 
     # Checkout, from the practice's Subscribe.
