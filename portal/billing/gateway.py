@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -37,7 +38,33 @@ API_VERSION = stripe._api_version._ApiVersion.CURRENT
 T = TypeVar("T")
 
 
+#: What must never reach a log: client secrets, API keys, webhook secrets, card numbers.
+_SECRETS = re.compile(
+    r"\b[a-z]+_[A-Za-z0-9]+_secret_[A-Za-z0-9]+"  # seti_..._secret_..., pi_..._secret_...
+    r"|\b(?:sk|rk)_(?:test|live)_[A-Za-z0-9]+"
+    r"|\bwhsec_[A-Za-z0-9]+"
+    r"|\b\d{13,19}\b"
+)
+
+
+class RedactSecrets(logging.Filter):
+    """The SDK logs request and response bodies at DEBUG (a SetupIntent's carries its client secret).
+
+    Installed on the ``stripe`` logger, so whoever turns it up to DEBUG still gets no secret.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _SECRETS.sub("[redacted]", message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
 def init_stripe_client(app: Flask) -> None:
+    stripe_logger = logging.getLogger("stripe")
+    if not any(isinstance(f, RedactSecrets) for f in stripe_logger.filters):
+        stripe_logger.addFilter(RedactSecrets())
     cfg = app.config
     http_client = stripe.RequestsClient(timeout=cfg["STRIPE_TIMEOUT_SECONDS"])
     app.extensions["stripe_client"] = stripe.StripeClient(

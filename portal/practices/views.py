@@ -170,8 +170,9 @@ def status(practice_id: int):
     if was_processing:
         services.refresh_processing(practice)
     context = billing_context(practice, member)
-    if was_processing and not context["processing"]:
-        # Done: reload the whole billing area (plan, cards, invoices) and the banners.
+    if is_htmx() and not context["processing"]:
+        # Done, here or already by Stripe's webhook since the page was drawn (only a page showing
+        # "processing" polls): reload the whole billing area (plan, cards, invoices) and the banners.
         return _billing_response(practice, member, message="Payment confirmed. Thank you!")
     return render_page_or_fragment("practices/billing.html", "practices/partials/_status.html", **context)
 

@@ -122,3 +122,32 @@ def screenshot(page) -> Callable[[str], Path]:
         return path
 
     return take
+
+
+@dataclass
+class WebhookPortal:
+    """A live portal and a sandbox of its own that delivers its webhooks to that portal."""
+
+    portal: LivePortal
+    sandbox: object
+
+    @property
+    def url(self) -> str:
+        return self.portal.url
+
+
+@pytest.fixture
+def webhook_portal(live_portal_factory) -> Iterator[WebhookPortal]:
+    """Portal and sandbox wired both ways: the portal calls the sandbox, the sandbox's events reach it.
+
+    The sandbox's port is picked first so the portal can be built pointing at it; the
+    sandbox then starts on that port with the portal's webhook URL.
+    """
+    from portal.sandbox.testing import SandboxServer
+    from tests.smtp import free_port
+
+    port = free_port()
+    portal = live_portal_factory(STRIPE_API_BASE=f"http://127.0.0.1:{port}")
+    sandbox = SandboxServer(webhook_url=f"{portal.url}/webhooks/stripe", port=port).start()
+    yield WebhookPortal(portal, sandbox)
+    sandbox.stop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 
 
@@ -39,3 +41,29 @@ def add_card(page, number: str, challenge: str | None = None) -> None:
         page.frame_locator("iframe[name='stripe-challenge-frame']").get_by_role(
             "button", name=challenge
         ).click()
+
+
+def create_practice(page, base: str, name: str) -> None:
+    page.goto(f"{base}/practices/")
+    page.get_by_label("Practice name").fill(name)
+    page.get_by_role("button", name="Create practice").click()
+    expect(page).to_have_url(re.compile(r"/practices/\d+/billing$"))
+
+
+def pay_in_checkout(
+    page, number: str = "4242 4242 4242 4242", name: str = "Card Holder", before_pay=None
+) -> None:
+    """Choose Monthly on the billing page, then pay on the (sandbox's) hosted Checkout page.
+
+    ``before_pay()`` runs on the filled-in Checkout page (e.g. to take a screenshot).
+    """
+    page.get_by_label(re.compile("Monthly")).check()
+    page.get_by_role("button", name="Continue to payment").click()
+    expect(page.get_by_role("heading", name="Checkout")).to_be_visible()
+    page.get_by_label("Card number").fill(number)
+    page.get_by_label("Expiration date").fill("12 / 34")
+    page.get_by_label("CVC").fill("123")
+    page.get_by_label("Name on card").fill(name)
+    if before_pay is not None:
+        before_pay()
+    page.get_by_role("button", name="Pay").click()

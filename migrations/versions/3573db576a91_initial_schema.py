@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 40d12880ab9b
+Revision ID: 3573db576a91
 Revises: 
-Create Date: 2026-11-22 20:57:46.956593
+Create Date: 2026-11-22 21:04:22.776860
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '40d12880ab9b'
+revision = '3573db576a91'
 down_revision = None
 branch_labels = None
 depends_on = None
