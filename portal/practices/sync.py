@@ -259,11 +259,19 @@ def apply_invoice(
 
     status_hint = "active" if paid else None
     current = _adopt_subscription(practice, subscription_id, status_hint) if subscription_id else False
-    if not current or _is_stale(practice, event_created, fresh):
+    if not current:
         _finish(practice)
         return practice
-    _stamp(practice, event_created)
-    practice.latest_invoice_id = invoice.get("id")
+    # A newer state of the practice already applied: the subscription fields stay as they are,
+    # but what this event tells about its own invoice (a decline, a 3-D Secure request) still
+    # counts while it explains that newer state, so a late event loses neither reason nor email.
+    stale = _is_stale(practice, event_created, fresh)
+    if stale and not (event_type in FAILURE_EVENTS and _failure_still_explains(practice, invoice)):
+        _finish(practice)
+        return practice
+    if not stale:
+        _stamp(practice, event_created)
+        practice.latest_invoice_id = invoice.get("id")
 
     if paid:
         practice.last_payment_error = None
@@ -273,7 +281,7 @@ def apply_invoice(
     elif event_type == "invoice.payment_failed":
         reason = notifications.decline_reason(invoice_payment_error(invoice))
         practice.last_payment_error = reason
-        if practice.subscription_status == "active" and not first_invoice:
+        if not stale and practice.subscription_status == "active" and not first_invoice:
             practice.subscription_status = "past_due"  # Stripe retries; the practice keeps access
         audit(practice, "payment_failed", f"{invoice.get('id')}: {reason}")
         notifications.notify(
@@ -285,7 +293,7 @@ def apply_invoice(
         )
     elif event_type == "invoice.payment_action_required":
         practice.action_required_invoice_id = invoice.get("id")
-        if practice.subscription_status == "active" and not first_invoice:
+        if not stale and practice.subscription_status == "active" and not first_invoice:
             practice.subscription_status = "past_due"
         audit(practice, "action_required", invoice.get("id"))
         notifications.notify(
@@ -296,6 +304,33 @@ def apply_invoice(
         )
     _finish(practice)
     return practice
+
+
+#: Invoice events whose news stays true for their invoice until it is paid.
+FAILURE_EVENTS = frozenset({"invoice.payment_failed", "invoice.payment_action_required"})
+
+
+def _failure_still_explains(practice: Practice, invoice: dict) -> bool:
+    """Does a late failure of this invoice explain where the subscription is now?
+
+    Only while the subscription is unhealthy (past due, unpaid, cancelled...), the invoice is
+    still unpaid in our mirror and no later invoice was paid since.
+    """
+    if practice.subscription_status in ("active", "trialing"):
+        return False
+    row = db.session.scalar(sa.select(PracticeInvoice).where(PracticeInvoice.stripe_id == invoice.get("id")))
+    if row is None or row.status in ("paid", "void"):
+        return False
+    later_paid = db.session.scalar(
+        sa.select(PracticeInvoice.id)
+        .where(
+            PracticeInvoice.practice_id == practice.id,
+            PracticeInvoice.status == "paid",
+            PracticeInvoice.created > row.created,
+        )
+        .limit(1)
+    )
+    return later_paid is None
 
 
 def record_invoice(obj: object, synced_at: int) -> Practice | None:

@@ -174,12 +174,6 @@ def test_the_renewal_scenario_ends_done(app, user_factory):
     assert practice.last_payment_error is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (reported, not fixed here): when customer.subscription.updated(past_due) arrives before "
-    "the older invoice.payment_failed, apply_invoice drops the failed invoice as stale: the decline "
-    "reason (last_payment_error) and the payment-failed email are lost.",
-)
 def test_a_late_payment_failed_still_records_its_reason(app, user_factory):
     owner = user_factory(name="Perm Owner")
     expected, diverging = _converges(owner, cancelled_after_failure)
