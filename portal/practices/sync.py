@@ -145,7 +145,7 @@ def apply_subscription(obj: object, event_created: int, *, fresh: bool = False) 
             practice.stripe_subscription_id,
         )
         return practice
-    if _is_stale(practice, event_created, fresh):
+    if _is_stale(practice, event_created, fresh) or _goes_back(practice, sub.get("status"), event_created):
         log.info("ignoring stale subscription state practice_id=%s", practice.id)
         return practice
     _stamp(practice, event_created)
@@ -182,6 +182,24 @@ def apply_subscription(obj: object, event_created: int, *, fresh: bool = False) 
         audit(practice, "cancellation_withdrawn")
     _finish(practice)
     return practice
+
+
+#: Subscription statuses Stripe never leaves.
+TERMINAL_STATES = frozenset({"canceled", "incomplete_expired"})
+
+
+def _goes_back(practice: Practice, status: str | None, event_created: int) -> bool:
+    """A state from the same second as ours that a subscription can never return to.
+
+    Stripe's events of one second (created as incomplete, then active) carry the same
+    ``created``: on such a tie, ``incomplete`` never replaces a later status, and nothing
+    replaces an ended one.
+    """
+    if event_created != practice.stripe_state_at or practice.subscription_status is None:
+        return False
+    if practice.subscription_status in TERMINAL_STATES:
+        return status != practice.subscription_status
+    return status == "incomplete" and practice.subscription_status != "incomplete"
 
 
 #: How far along its life an invoice is. Stripe's events of one second (finalized, then paid)

@@ -236,3 +236,20 @@ def test_events_of_an_old_subscription_are_ignored(practice):
 def test_objects_of_other_customers_are_ignored(practice):
     assert apply_subscription(p.subscription(999, "cus_nobody"), T0) is None
     assert apply_invoice(p.invoice(999, "cus_nobody"), T0, "invoice.paid") is None
+
+
+def test_same_second_incomplete_never_replaces_active(practice):
+    """Stripe's created(incomplete) and updated(active) share a second; either order ends active."""
+    active = p.subscription(practice.id, practice.stripe_customer_id, status="active")
+    incomplete = p.subscription(practice.id, practice.stripe_customer_id, status="incomplete")
+    apply_subscription(active, T0)
+    apply_subscription(incomplete, T0)
+    assert practice.subscription_status == "active"
+
+
+def test_same_second_nothing_revives_a_canceled_subscription(practice):
+    subscribed(practice)
+    canceled = p.subscription(practice.id, practice.stripe_customer_id, status="canceled")
+    apply_subscription(canceled, T0 + DAY)
+    apply_subscription(p.subscription(practice.id, practice.stripe_customer_id, status="active"), T0 + DAY)
+    assert practice.billing_status == BillingStatus.CANCELLED
