@@ -81,7 +81,7 @@ def user_wallet(user: User) -> Wallet:
 
 
 #: Cards shown before "Show all": the page costs the same with 1 card or 50.
-CARDS_SHOWN = 10
+CARDS_SHOWN = 5
 
 
 def list_cards(customer_id: str | None, limit: int | None = None) -> list[PaymentMethod]:
