@@ -42,8 +42,12 @@ def user_wallet_links() -> WalletLinks:
 
 def account_wallet(user: User, show_all: bool = False) -> dict:
     """Template context of a user's card list on the account page: the first cards, or all."""
-    customer_id = user.stripe_customer_id
-    cards = services.list_cards(customer_id, limit=None if show_all else services.CARDS_SHOWN)
-    # Counting is only needed when the list may have been cut short.
-    total = services.count_cards(customer_id) if len(cards) == services.CARDS_SHOWN else len(cards)
-    return {"cards": cards, "card_total": total, "wallet_links": user_wallet_links()}
+    limit = None if show_all else services.CARDS_SHOWN + 1
+    cards = services.list_cards(user.stripe_customer_id, limit=limit)
+    # One row past the page tells whether there are more, without counting them.
+    more = not show_all and len(cards) > services.CARDS_SHOWN
+    return {
+        "cards": cards[: services.CARDS_SHOWN] if more else cards,
+        "more_cards": more,
+        "wallet_links": user_wallet_links(),
+    }

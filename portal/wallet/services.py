@@ -98,14 +98,6 @@ def list_cards(customer_id: str | None, limit: int | None = None) -> list[Paymen
     )
 
 
-def count_cards(customer_id: str | None) -> int:
-    if customer_id is None:
-        return 0
-    return db.session.scalar(
-        sa.select(sa.func.count()).select_from(PaymentMethod).where(PaymentMethod.customer_id == customer_id)
-    )
-
-
 def find_card(wallet: Wallet, payment_method_id: str) -> PaymentMethod:
     card = db.session.scalar(
         sa.select(PaymentMethod).where(

@@ -139,7 +139,7 @@ def test_long_wallets_show_the_first_cards_then_all_on_request(logged_in, wallet
         save_card(wallet)
     page = logged_in.get("/account").get_data(as_text=True)
     assert page.count("<li data-card=") == services.CARDS_SHOWN
-    assert f"Show all {services.CARDS_SHOWN + 2} cards" in page
+    assert "Show all cards" in page
     fragment = logged_in.get("/account/cards", headers=HX).get_data(as_text=True)
     assert fragment.count("<li data-card=") == services.CARDS_SHOWN + 2
     assert "Show all" not in fragment
