@@ -45,10 +45,9 @@ class ProfileForm(FlaskForm):
     email = EmailField("Email", validators=EMAIL, filters=[strip])
 
 
-class ChangePasswordForm(FlaskForm):
-    current_password = PasswordField(
-        "Current password", validators=[DataRequired("Enter your current password.")]
-    )
+class ResetPasswordForm(FlaskForm):
+    """A new password, typed twice."""
+
     password = PasswordField("New password", validators=NEW_PASSWORD)
     confirm = PasswordField(
         "Confirm new password",
@@ -56,22 +55,17 @@ class ChangePasswordForm(FlaskForm):
             DataRequired("Repeat the new password."),
             EqualTo("password", "The passwords do not match."),
         ],
+    )
+
+
+class ChangePasswordForm(ResetPasswordForm):
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired("Enter your current password.")]
     )
 
 
 class ForgotPasswordForm(FlaskForm):
     email = EmailField("Email", validators=EMAIL, filters=[strip])
-
-
-class ResetPasswordForm(FlaskForm):
-    password = PasswordField("New password", validators=NEW_PASSWORD)
-    confirm = PasswordField(
-        "Confirm new password",
-        validators=[
-            DataRequired("Repeat the new password."),
-            EqualTo("password", "The passwords do not match."),
-        ],
-    )
 
 
 class DeleteAccountForm(FlaskForm):

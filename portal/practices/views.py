@@ -218,6 +218,13 @@ def remove_member(practice_id: int, member_id: int):
     return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
 
 
+def _posted_plan() -> Plan | None:
+    try:
+        return Plan(request.form.get("plan", ""))
+    except ValueError:
+        return None
+
+
 # --- subscribing --------------------------------------------------------------------------------
 
 
@@ -225,9 +232,8 @@ def remove_member(practice_id: int, member_id: int):
 @login_required
 def subscribe(practice_id: int):
     practice, member = _load_manager(practice_id)
-    try:
-        plan = Plan(request.form.get("plan", ""))
-    except ValueError:
+    plan = _posted_plan()
+    if plan is None:
         return _billing_response(practice, member, error="Choose a plan.", status=422)
     try:
         checkout_url = services.start_checkout(practice, plan, current_user)
@@ -318,9 +324,8 @@ def preview_plan(practice_id: int):
 @login_required
 def change_plan(practice_id: int):
     practice, member = _load_manager(practice_id)
-    try:
-        plan = Plan(request.form.get("plan", ""))
-    except ValueError:
+    plan = _posted_plan()
+    if plan is None:
         return _billing_response(practice, member, error="Choose a plan.", status=422)
     proration_date = request.form.get("proration_date", type=int)
     return _run(
