@@ -7,6 +7,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+import requests
 import sqlalchemy as sa
 
 from portal import create_app
@@ -91,6 +92,38 @@ def _csrf(html: str) -> str:
     return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
 
 
+def _record_practice_actions(client, record, headers: dict) -> None:
+    """Create a practice, subscribe in Checkout (paid on the sandbox's page), cancel, resume."""
+    from portal.practices import services as practices
+
+    practices.bootstrap_plans()
+    checkout: dict = {}
+
+    def create() -> None:
+        response = client.post("/practices/", data={"name": "Counted Clinic"}, headers=headers)
+        checkout["base"] = response.headers["Location"].rsplit("/billing", 1)[0]
+
+    record("create practice", create)
+    base = checkout["base"]
+
+    def subscribe() -> None:
+        response = client.post(f"{base}/billing/subscribe", data={"plan": "monthly"}, headers=headers)
+        checkout["url"] = response.headers["HX-Redirect"]
+
+    record("subscribe (start checkout)", subscribe)
+    paid = requests.post(
+        checkout["url"] + "/pay",
+        data={"number": "4242424242424242", "expiry": "12 / 34", "cvc": "123", "name": "Counter"},
+        allow_redirects=False,
+        timeout=30,
+    )
+    success = paid.headers["Location"].split("://", 1)[1].split("/", 1)[1]
+    record("subscribe (return page)", lambda: client.get("/" + success))
+    record("render billing page", lambda: client.get(f"{base}/billing"))
+    record("cancel", lambda: client.post(f"{base}/billing/cancel", data={"reason": "bench"}, headers=headers))
+    record("resume", lambda: client.post(f"{base}/billing/resume", headers=headers))
+
+
 def count_calls_per_action() -> dict[str, list[str]]:
     """Drive each user action through the real views once, recording the Stripe calls it makes."""
     from portal.sandbox.testing import SandboxServer
@@ -147,6 +180,7 @@ def count_calls_per_action() -> dict[str, list[str]]:
                     lambda: client.post(f"/account/cards/{cards[0].stripe_id}/remove", headers=headers),
                 )
                 record("render account page", lambda: client.get("/account"))
+                _record_practice_actions(client, record, headers)
                 db.drop_all()
         finally:
             sandbox.stop()

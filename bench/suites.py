@@ -171,9 +171,9 @@ def stripe_calls_per_action(quick: bool) -> Iterator[Figure]:
 
     started = time.perf_counter()
     table = count_calls_per_action()
-    print("  action                 stripe calls  operations")
+    print(f"  {'action':<28} {'stripe calls':>12}  operations")
     for action, operations in table.items():
-        print(f"  {action:<22} {len(operations):>12}  {', '.join(operations)}")
+        print(f"  {action:<28} {len(operations):>12}  {', '.join(operations)}")
     yield Figure(
         "stripe_calls.page_renders", table.get("render account page", []).__len__(), "calls", "<=", 0
     )
