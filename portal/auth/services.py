@@ -93,11 +93,17 @@ def close_session(key: str | None) -> None:
         db.session.commit()
 
 
+#: Built once: this runs on every authenticated request (see bench/README.md, page_cost).
+_USER_BY_SESSION = (
+    sa.select(User)
+    .join(UserSession, UserSession.user_id == User.id)
+    .where(UserSession.key == sa.bindparam("key"))
+)
+
+
 def load_session_user(key: str) -> User | None:
     """The user of a live login session: one query on every authenticated request."""
-    user = db.session.scalar(
-        sa.select(User).join(UserSession, UserSession.user_id == User.id).where(UserSession.key == key)
-    )
+    user = db.session.scalar(_USER_BY_SESSION, {"key": key})
     if user is None:  # logged out, or the account is gone
         return None
     user.current_session_key = key

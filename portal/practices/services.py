@@ -88,21 +88,56 @@ def create_practice(owner: User, name: str) -> Practice:
     return practice
 
 
+# Statements the billing page and the banners on every page run on each request, built once
+# (building a statement costs more than SQLite running it; see bench/README.md, page_cost).
+_MEMBERSHIP = sa.select(PracticeMember).where(
+    PracticeMember.practice_id == sa.bindparam("practice_id"),
+    PracticeMember.user_id == sa.bindparam("user_id"),
+)
+_PRACTICES_OF_USER = (
+    sa.select(Practice, PracticeMember)
+    .join(PracticeMember, PracticeMember.practice_id == Practice.id)
+    .where(PracticeMember.user_id == sa.bindparam("user_id"))
+    .order_by(Practice.name, Practice.id)
+)
+_MEMBERS = (
+    sa.select(PracticeMember)
+    .where(PracticeMember.practice_id == sa.bindparam("practice_id"))
+    .order_by(sa.case({"owner": 0, "admin": 1}, value=PracticeMember.role, else_=2), PracticeMember.id)
+)
+_AUDIT = (
+    sa.select(BillingAuditEntry)
+    .where(BillingAuditEntry.practice_id == sa.bindparam("practice_id"))
+    .order_by(BillingAuditEntry.created_at.desc(), BillingAuditEntry.id.desc())
+    .limit(sa.bindparam("limit"))
+)
+# count(*) is answered from the history index alone, without reading the rows.
+_INVOICE_COUNT = (
+    sa.select(sa.func.count())
+    .select_from(PracticeInvoice)
+    .where(PracticeInvoice.practice_id == sa.bindparam("practice_id"))
+)
+_INVOICE_PAGE = (
+    sa.select(PracticeInvoice)
+    .where(PracticeInvoice.practice_id == sa.bindparam("practice_id"))
+    .order_by(PracticeInvoice.created.desc(), PracticeInvoice.id.desc())
+    .limit(sa.bindparam("limit"))
+    .offset(sa.bindparam("offset"))
+)
+_OPEN_INVOICE = (
+    sa.select(PracticeInvoice)
+    .where(PracticeInvoice.practice_id == sa.bindparam("practice_id"), PracticeInvoice.status == "open")
+    .order_by(PracticeInvoice.created.desc(), PracticeInvoice.id.desc())
+    .limit(1)
+)
+
+
 def membership(practice: Practice, user: User) -> PracticeMember | None:
-    return db.session.scalar(
-        sa.select(PracticeMember).where(
-            PracticeMember.practice_id == practice.id, PracticeMember.user_id == user.id
-        )
-    )
+    return db.session.scalar(_MEMBERSHIP, {"practice_id": practice.id, "user_id": user.id})
 
 
 def practices_for(user: User) -> list[tuple[Practice, PracticeMember]]:
-    rows = db.session.execute(
-        sa.select(Practice, PracticeMember)
-        .join(PracticeMember, PracticeMember.practice_id == Practice.id)
-        .where(PracticeMember.user_id == user.id)
-        .order_by(Practice.name, Practice.id)
-    ).all()
+    rows = db.session.execute(_PRACTICES_OF_USER, {"user_id": user.id}).all()
     return [(practice, member) for practice, member in rows]
 
 
@@ -151,14 +186,7 @@ def remove_member(practice: Practice, member_id: int, actor: User) -> None:
 
 
 def members_of(practice: Practice) -> list[PracticeMember]:
-    order = sa.case({"owner": 0, "admin": 1}, value=PracticeMember.role, else_=2)
-    return list(
-        db.session.scalars(
-            sa.select(PracticeMember)
-            .where(PracticeMember.practice_id == practice.id)
-            .order_by(order, PracticeMember.id)
-        )
-    )
+    return list(db.session.scalars(_MEMBERS, {"practice_id": practice.id}))
 
 
 def all_practices(status: str | None = None) -> sa.Select:
@@ -208,32 +236,16 @@ class InvoicePage:
 
 
 def invoice_page(practice: Practice, page: int = 1, per_page: int = 10) -> InvoicePage:
-    # count(*) is answered from the history index alone, without reading the rows.
-    total = db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(PracticeInvoice)
-        .where(PracticeInvoice.practice_id == practice.id)
-    )
+    total = db.session.scalar(_INVOICE_COUNT, {"practice_id": practice.id})
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
-    items = db.session.scalars(
-        sa.select(PracticeInvoice)
-        .where(PracticeInvoice.practice_id == practice.id)
-        .order_by(PracticeInvoice.created.desc(), PracticeInvoice.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return InvoicePage(list(items), page, pages, total)
+    params = {"practice_id": practice.id, "limit": per_page, "offset": (page - 1) * per_page}
+    return InvoicePage(list(db.session.scalars(_INVOICE_PAGE, params)), page, pages, total)
 
 
 def open_invoice(practice: Practice) -> PracticeInvoice | None:
     """The newest unpaid invoice of the practice's current subscription."""
-    return db.session.scalar(
-        sa.select(PracticeInvoice)
-        .where(PracticeInvoice.practice_id == practice.id, PracticeInvoice.status == "open")
-        .order_by(PracticeInvoice.created.desc(), PracticeInvoice.id.desc())
-        .limit(1)
-    )
+    return db.session.scalar(_OPEN_INVOICE, {"practice_id": practice.id})
 
 
 def invoice_by_id(stripe_id: str | None) -> PracticeInvoice | None:
@@ -243,14 +255,7 @@ def invoice_by_id(stripe_id: str | None) -> PracticeInvoice | None:
 
 
 def audit_entries(practice: Practice, limit: int = 20) -> list[BillingAuditEntry]:
-    return list(
-        db.session.scalars(
-            sa.select(BillingAuditEntry)
-            .where(BillingAuditEntry.practice_id == practice.id)
-            .order_by(BillingAuditEntry.created_at.desc(), BillingAuditEntry.id.desc())
-            .limit(limit)
-        )
-    )
+    return list(db.session.scalars(_AUDIT, {"practice_id": practice.id, "limit": limit}))
 
 
 def awaiting_payment(practice: Practice) -> bool:

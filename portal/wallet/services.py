@@ -84,18 +84,22 @@ def user_wallet(user: User) -> Wallet:
 CARDS_SHOWN = 5
 
 
+#: Built once: the account and billing pages render this list on every request.
+_CARDS = (
+    sa.select(PaymentMethod)
+    .where(PaymentMethod.customer_id == sa.bindparam("customer_id"))
+    .order_by(PaymentMethod.is_default.desc(), PaymentMethod.created_at, PaymentMethod.id)
+)
+_FIRST_CARDS = _CARDS.limit(sa.bindparam("limit"))
+
+
 def list_cards(customer_id: str | None, limit: int | None = None) -> list[PaymentMethod]:
     """Cards from the local mirror, default first: no Stripe call."""
     if customer_id is None:
         return []
-    return list(
-        db.session.scalars(
-            sa.select(PaymentMethod)
-            .where(PaymentMethod.customer_id == customer_id)
-            .order_by(PaymentMethod.is_default.desc(), PaymentMethod.created_at, PaymentMethod.id)
-            .limit(limit)
-        )
-    )
+    if limit is None:
+        return list(db.session.scalars(_CARDS, {"customer_id": customer_id}))
+    return list(db.session.scalars(_FIRST_CARDS, {"customer_id": customer_id, "limit": limit}))
 
 
 def find_card(wallet: Wallet, payment_method_id: str) -> PaymentMethod:
