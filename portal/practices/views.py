@@ -181,9 +181,15 @@ def status(practice_id: int):
 @login_required
 def invoices(practice_id: int):
     practice, member = _load(practice_id)
-    return render_page_or_fragment(
-        "practices/billing.html", "practices/partials/_invoices.html", **billing_context(practice, member)
-    )
+    if is_htmx():  # paging: the table is all that changes, so it is all that is read
+        page = request.args.get("page", 1, type=int)
+        return render_page_or_fragment(
+            "practices/billing.html",
+            "practices/partials/_invoices.html",
+            practice=practice,
+            invoices=services.invoice_page(practice, page),
+        )
+    return render_template("practices/billing.html", **billing_context(practice, member))
 
 
 # --- members --------------------------------------------------------------------------------------
