@@ -101,16 +101,23 @@ def webhook_ingest(quick: bool) -> Iterator[Figure]:
         engines.append(("postgresql", fresh_postgres_database()))
     for engine, url in engines:
         with running_stack(url, STRIPE_WEBHOOK_SECRET="whsec_bench") as stack:
-            common = {"connections": 8, "requests_": 10**9, "seconds": size["ingest_seconds"]}
-            base = load(f"{stack.portal_url}/_bench/webhook", webhook_secret="whsec_bench", **common)
-            ours = load(f"{stack.portal_url}/webhooks/stripe", webhook_secret="whsec_bench", **common)
-            print(f"  {engine} baseline {base}\n  {engine} inbox {ours}")
-            yield Figure(f"webhook_ingest.{engine}.events_per_s", ours["rps"], "events/s", ">=", 0)
-            yield Figure(f"webhook_ingest.{engine}.p99_ms", ours["p99_ms"], "ms", ">=", 0)
-            yield Figure(f"webhook_ingest.{engine}.ratio", ours["rps"] / base["rps"], "x", ">=", 0.5)
+            rounds = 3
+            common = {"connections": 8, "requests_": 10**9, "seconds": size["ingest_seconds"] / rounds}
+            ratios, runs, failures = [], [], 0
+            for _ in range(rounds):  # 30 s a side in all, alternating
+                base = load(f"{stack.portal_url}/_bench/webhook", webhook_secret="whsec_bench", **common)
+                ours = load(f"{stack.portal_url}/webhooks/stripe", webhook_secret="whsec_bench", **common)
+                print(f"  {engine}: baseline {base['rps']} events/s, inbox {ours['rps']} events/s")
+                ratios.append(ours["rps"] / base["rps"])
+                runs.append(ours)
+                failures += ours["non_2xx"] + base["non_2xx"]
+            prefix = f"webhook_ingest.{engine}"
             yield Figure(
-                f"webhook_ingest.{engine}.non_2xx", ours["non_2xx"] + base["non_2xx"], "responses", "<=", 0
+                f"{prefix}.events_per_s", statistics.median(r["rps"] for r in runs), "events/s", ">=", 0
             )
+            yield Figure(f"{prefix}.p99_ms", statistics.median(r["p99_ms"] for r in runs), "ms", ">=", 0)
+            yield Figure(f"{prefix}.ratio", statistics.median(ratios), "x", ">=", 0.5)
+            yield Figure(f"{prefix}.non_2xx", failures, "responses", "<=", 0)
 
 
 def fresh_postgres_database() -> str:
