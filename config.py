@@ -115,6 +115,9 @@ class ProductionConfig(Config):
                 ("SECRET_KEY", _env("SECRET_KEY")),
                 ("DATABASE_URL", _env("DATABASE_URL")),
                 ("STRIPE_WEBHOOK_SECRET", _env("STRIPE_WEBHOOK_SECRET")),
+                # Production never falls back to the built-in sandbox.
+                ("STRIPE_SECRET_KEY", _env("STRIPE_SECRET_KEY")),
+                ("STRIPE_PUBLISHABLE_KEY", _env("STRIPE_PUBLISHABLE_KEY")),
             )
             if not value
         ]

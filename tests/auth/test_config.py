@@ -8,7 +8,13 @@ from config import Config, ProductionConfig
 from portal import create_app
 from portal.auth.passwords import hash_password, verify_password
 
-REQUIRED = ("SECRET_KEY", "DATABASE_URL", "STRIPE_WEBHOOK_SECRET")
+REQUIRED = (
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "STRIPE_WEBHOOK_SECRET",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_PUBLISHABLE_KEY",
+)
 
 
 @pytest.fixture
@@ -16,6 +22,8 @@ def production_env(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "a-real-production-secret")
     monkeypatch.setenv("DATABASE_URL", "postgresql://portal@db.internal/portal")
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_real")
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_live_real")
+    monkeypatch.setenv("STRIPE_PUBLISHABLE_KEY", "pk_live_real")
     return monkeypatch
 
 
