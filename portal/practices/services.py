@@ -635,6 +635,23 @@ def practice_wallet(practice: Practice) -> wallet.Wallet:
     )
 
 
+def add_card(practice: Practice, setup_intent_id: str, actor: User) -> PaymentMethod:
+    """Mirror the card Stripe.js saved to the practice's customer, and audit it."""
+    require_manager(practice, actor)
+    card = wallet.complete_card_setup(practice_wallet(practice), setup_intent_id)
+    sync.audit(practice, "card_added", f"{card.brand} {card.last4}", actor_id=actor.id)
+    db.session.commit()
+    return card
+
+
+def remove_card(practice: Practice, payment_method_id: str, actor: User) -> None:
+    """Detach one of the practice's cards (not the default of a live subscription), and audit it."""
+    require_manager(practice, actor)
+    wallet.remove_card(practice_wallet(practice), payment_method_id)
+    sync.audit(practice, "card_removed", payment_method_id, actor_id=actor.id)
+    db.session.commit()
+
+
 def make_default_card(practice: Practice, payment_method_id: str, actor: User) -> None:
     """The customer's default card, and the subscription's, so renewals charge it."""
     require_manager(practice, actor)

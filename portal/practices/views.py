@@ -393,12 +393,8 @@ def card_setup_intent(practice_id: int):
 def card_complete(practice_id: int):
     practice, _ = _load_manager(practice_id)
     try:
-        card = wallet.complete_card_setup(
-            services.practice_wallet(practice), request.form.get("setup_intent", "")
-        )
-        services.sync.audit(practice, "card_added", f"{card.brand} {card.last4}", actor_id=current_user.id)
-        db.session.commit()
-    except (wallet.WalletError, BillingError) as error:
+        services.add_card(practice, request.form.get("setup_intent", ""), current_user)
+    except (wallet.WalletError, BillingError, services.PracticeError) as error:
         return _cards_response(practice, error=error.message, status=error.status_code)
     return _cards_response(practice, message="Card saved.")
 
@@ -408,12 +404,10 @@ def card_complete(practice_id: int):
 def card_remove(practice_id: int, payment_method_id: str):
     practice, _ = _load_manager(practice_id)
     try:
-        wallet.remove_card(services.practice_wallet(practice), payment_method_id)
-        services.sync.audit(practice, "card_removed", payment_method_id, actor_id=current_user.id)
-        db.session.commit()
+        services.remove_card(practice, payment_method_id, current_user)
     except wallet.CardNotFound:
         abort(404, "That card was not found in this practice's wallet.")
-    except (wallet.WalletError, BillingError) as error:
+    except (wallet.WalletError, BillingError, services.PracticeError) as error:
         return _cards_response(practice, error=error.message, status=200 if is_htmx() else error.status_code)
     return _cards_response(practice, message="Card removed.")
 
