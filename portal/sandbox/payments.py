@@ -802,20 +802,7 @@ def authenticate(sb: Sandbox, intent_id: str, succeed: bool) -> dict[str, Any]:
         intent["status"] = "requires_payment_method"
         intent["next_action"] = None
         intent["payment_method"] = None
-        intent["last_setup_error"] = {
-            "advice_code": None,
-            "code": "setup_intent_authentication_failure",
-            "decline_code": None,
-            "doc_url": "https://stripe.com/docs/error-codes/setup-intent-authentication-failure",
-            "message": "We are unable to authenticate your payment method. Please choose a different payment "
-            "method and try again.",
-            "network_advice_code": None,
-            "network_decline_code": None,
-            "param": None,
-            "payment_method": pm,
-            "payment_method_type": "card",
-            "type": "invalid_request_error",
-        }
+        intent["last_setup_error"] = _authentication_failure("setup_intent", pm)
         sb.save(intent)
         sb.emit("setup_intent.setup_failed", intent)
         return intent
@@ -825,22 +812,27 @@ def authenticate(sb: Sandbox, intent_id: str, succeed: bool) -> dict[str, Any]:
     intent["status"] = "requires_payment_method"
     intent["next_action"] = None
     intent["payment_method"] = None
-    intent["last_payment_error"] = {
+    intent["last_payment_error"] = {"charge": None, **_authentication_failure("payment_intent", pm)}
+    sb.save(intent)
+    sb.emit("payment_intent.payment_failed", intent)
+    _notify_invoice(sb, intent)
+    return sb.require(intent_id)
+
+
+def _authentication_failure(intent_kind: str, payment_method: dict) -> dict:
+    """The error Stripe records when 3-D Secure fails (``intent_kind``: setup_intent or payment_intent)."""
+    code = f"{intent_kind}_authentication_failure"
+    return {
         "advice_code": None,
-        "charge": None,
-        "code": "payment_intent_authentication_failure",
+        "code": code,
         "decline_code": None,
-        "doc_url": "https://stripe.com/docs/error-codes/payment-intent-authentication-failure",
+        "doc_url": f"https://stripe.com/docs/error-codes/{code.replace('_', '-')}",
         "message": "We are unable to authenticate your payment method. Please choose a different payment "
         "method and try again.",
         "network_advice_code": None,
         "network_decline_code": None,
         "param": None,
-        "payment_method": pm,
+        "payment_method": payment_method,
         "payment_method_type": "card",
         "type": "invalid_request_error",
     }
-    sb.save(intent)
-    sb.emit("payment_intent.payment_failed", intent)
-    _notify_invoice(sb, intent)
-    return sb.require(intent_id)
