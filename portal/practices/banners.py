@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from portal.extensions import db
+from portal.practices.access import memberships
 from portal.practices.models import Practice, PracticeInvoice
-from portal.practices.services import practices_for
 from portal.practices.status import BillingStatus
 
 TEMPLATE = "practices/partials/_banner_{}.html"
@@ -15,7 +15,7 @@ TEMPLATE = "practices/partials/_banner_{}.html"
 def practice_banners(user) -> list[dict]:
     """The banner provider registered in ``app.extensions["banner_providers"]``."""
     banners: list[dict] = []
-    for practice, member in practices_for(user):
+    for practice, member in memberships(user):
         banner = banner_for(practice)
         if banner is not None:
             banner.update(practice=practice, can_manage=member.manages_billing)

@@ -13,6 +13,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import sqlalchemy as sa
 from flask import current_app, url_for
@@ -44,6 +45,8 @@ from portal.wallet.models import PaymentMethod
 log = logging.getLogger(__name__)
 
 ONBOARDING_LOOKUP_KEY = "onboarding_fee"
+
+Item = TypeVar("Item")
 
 
 class PracticeError(Exception):
@@ -105,11 +108,17 @@ _MEMBERS = (
     .where(PracticeMember.practice_id == sa.bindparam("practice_id"))
     .order_by(sa.case({"owner": 0, "admin": 1}, value=PracticeMember.role, else_=2), PracticeMember.id)
 )
-_AUDIT = (
+_AUDIT_COUNT = (
+    sa.select(sa.func.count())
+    .select_from(BillingAuditEntry)
+    .where(BillingAuditEntry.practice_id == sa.bindparam("practice_id"))
+)
+_AUDIT_PAGE = (
     sa.select(BillingAuditEntry)
     .where(BillingAuditEntry.practice_id == sa.bindparam("practice_id"))
     .order_by(BillingAuditEntry.created_at.desc(), BillingAuditEntry.id.desc())
     .limit(sa.bindparam("limit"))
+    .offset(sa.bindparam("offset"))
 )
 # count(*) is answered from the history index alone, without reading the rows.
 _INVOICE_COUNT = (
@@ -228,19 +237,32 @@ def onboarding_fee() -> tuple[int, str]:
 
 
 @dataclass(frozen=True)
-class InvoicePage:
-    items: list[PracticeInvoice]
+class Page(Generic[Item]):
+    """One page of a newest-first history, numbered from 1."""
+
+    items: list[Item]
     page: int
     pages: int
     total: int
 
 
-def invoice_page(practice: Practice, page: int = 1, per_page: int = 10) -> InvoicePage:
-    total = db.session.scalar(_INVOICE_COUNT, {"practice_id": practice.id})
+def _page_of(count: sa.Select, rows: sa.Select, practice: Practice, page: int, per_page: int) -> Page:
+    """``page`` of ``rows`` (clamped into range); the two statements share their bind parameters."""
+    params = {"practice_id": practice.id}
+    total = db.session.scalar(count, params)
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
-    params = {"practice_id": practice.id, "limit": per_page, "offset": (page - 1) * per_page}
-    return InvoicePage(list(db.session.scalars(_INVOICE_PAGE, params)), page, pages, total)
+    items = list(db.session.scalars(rows, {**params, "limit": per_page, "offset": (page - 1) * per_page}))
+    return Page(items, page, pages, total)
+
+
+def invoice_page(practice: Practice, page: int = 1, per_page: int = 10) -> Page[PracticeInvoice]:
+    return _page_of(_INVOICE_COUNT, _INVOICE_PAGE, practice, page, per_page)
+
+
+def audit_page(practice: Practice, page: int = 1, per_page: int = 25) -> Page[BillingAuditEntry]:
+    """The practice's billing history: who changed what, and when."""
+    return _page_of(_AUDIT_COUNT, _AUDIT_PAGE, practice, page, per_page)
 
 
 def open_invoice(practice: Practice) -> PracticeInvoice | None:
@@ -252,10 +274,6 @@ def invoice_by_id(stripe_id: str | None) -> PracticeInvoice | None:
     if not stripe_id:
         return None
     return db.session.scalar(sa.select(PracticeInvoice).where(PracticeInvoice.stripe_id == stripe_id))
-
-
-def audit_entries(practice: Practice, limit: int = 20) -> list[BillingAuditEntry]:
-    return list(db.session.scalars(_AUDIT, {"practice_id": practice.id, "limit": limit}))
 
 
 def awaiting_payment(practice: Practice) -> bool:

@@ -1,4 +1,4 @@
-"""Practice pages: list and create, members, and the billing page with its HTMX actions.
+"""Practice pages: list and create, the billing page with its HTMX actions, people and history.
 
 Every action works as a plain POST (redirect 303 with a flash) and as an htmx
 request (the billing partial re-rendered, banners swapped out of band).
@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 from portal.billing.errors import BillingError
 from portal.extensions import db
 from portal.htmx import is_htmx, render_page_or_fragment
-from portal.practices import banners, services
+from portal.practices import access, banners, services
 from portal.practices.forms import AddMemberForm, CancelForm, CreatePracticeForm
 from portal.practices.models import MemberRole, Plan, Practice, PracticeMember
 from portal.wallet import services as wallet
@@ -24,6 +24,7 @@ bp = Blueprint("practices", __name__, url_prefix="/practices")
 @bp.record_once
 def _register_banners(state) -> None:
     state.app.extensions.setdefault("banner_providers", []).append(banners.practice_banners)
+    state.app.before_request(access.forget_memberships)
     from portal.cli import SEEDERS
     from portal.practices import webhook_handlers  # noqa: F401  (registers with the webhook inbox)
     from portal.practices.demo import seed_practices
@@ -50,13 +51,11 @@ def day(value) -> str:
 
 
 def _load(practice_id: int) -> tuple[Practice, PracticeMember]:
-    practice = db.session.get(Practice, practice_id)
-    if practice is None:
+    """The practice and the signed-in person's place in it; 404 to anyone outside it."""
+    found = access.membership_in(current_user, practice_id)
+    if found is None:
         abort(404, "That practice does not exist.")
-    member = services.membership(practice, current_user)
-    if member is None:
-        abort(404, "That practice does not exist.")
-    return practice, member
+    return found
 
 
 def _load_manager(practice_id: int) -> tuple[Practice, PracticeMember]:
@@ -79,28 +78,28 @@ def wallet_links(practice: Practice) -> WalletLinks:
 def billing_context(practice: Practice, member: PracticeMember, **extra) -> dict:
     """Everything the billing page and its partials render: local state only."""
     page = request.args.get("page", 1, type=int)
+    can_manage = member.manages_billing
     context = {
         "practice": practice,
         "member": member,
-        "can_manage": member.manages_billing,
-        "is_owner": member.role == MemberRole.OWNER,
+        "can_manage": can_manage,
         "offer": services.plan_offer(practice.plan),
         "offers": services.plan_offers(),
         "onboarding_fee": services.onboarding_fee(),
         "invoices": services.invoice_page(practice, page),
-        "open_invoice": services.open_invoice(practice),
-        "audit": services.audit_entries(practice),
-        "members": services.members_of(practice),
+        # "Pay now" is offered while a subscription is live; without one there is nothing to look up.
+        "open_invoice": (
+            services.open_invoice(practice) if can_manage and practice.subscription_live else None
+        ),
         "processing": services.awaiting_payment(practice),
-        "banner": banners.banner_for(practice),
-        "cards": wallet.list_cards(practice.stripe_customer_id),
+        "cards": wallet.list_cards(practice.stripe_customer_id) if can_manage else [],
         "wallet_links": wallet_links(practice),
         "wallet_title": "Practice cards",
-        "cancel_form": CancelForm(attempt=services.attempt_token()),
-        "member_form": AddMemberForm(),
         "attempt": services.attempt_token(),
         "Plan": Plan,
     }
+    if can_manage and "cancel_form" not in extra:
+        context["cancel_form"] = CancelForm(attempt=context["attempt"])
     context.update(extra)
     return context
 
@@ -132,7 +131,7 @@ def _billing_response(
 @login_required
 def index():
     return render_template(
-        "practices/index.html", rows=services.practices_for(current_user), form=CreatePracticeForm()
+        "practices/index.html", rows=access.memberships(current_user), form=CreatePracticeForm()
     )
 
 
@@ -141,7 +140,7 @@ def index():
 def create():
     form = CreatePracticeForm()
     if not form.validate_on_submit():
-        rows = services.practices_for(current_user)
+        rows = access.memberships(current_user)
         return render_template("practices/index.html", rows=rows, form=form), 422
     practice = services.create_practice(current_user, form.name.data)
     flash(f"{practice.name} is created. Choose a plan to start.", "success")
@@ -192,24 +191,41 @@ def invoices(practice_id: int):
     return render_template("practices/billing.html", **billing_context(practice, member))
 
 
-# --- members --------------------------------------------------------------------------------------
+# --- people and history ----------------------------------------------------------------------------
+
+
+def _people_page(practice: Practice, member: PracticeMember, form: AddMemberForm, status: int = 200):
+    return render_template(
+        "practices/people.html",
+        practice=practice,
+        member=member,
+        is_owner=member.role == MemberRole.OWNER,
+        members=services.members_of(practice),
+        member_form=form,
+    ), status
+
+
+@bp.get("/<int:practice_id>/members")
+@login_required
+def members(practice_id: int):
+    practice, member = _load(practice_id)
+    return _people_page(practice, member, AddMemberForm())
 
 
 @bp.post("/<int:practice_id>/members")
 @login_required
 def add_member(practice_id: int):
-    practice, _ = _load(practice_id)
+    practice, member = _load(practice_id)
     form = AddMemberForm()
     if not form.validate_on_submit():
-        flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
-        return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
+        return _people_page(practice, member, form, 422)
     try:
         added = services.add_member(practice, form.email.data, MemberRole(form.role.data), current_user)
     except services.PracticeError as error:
-        flash(error.message, "error")
-        return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
+        form.email.errors.append(error.message)
+        return _people_page(practice, member, form, error.status_code)
     flash(f"{added.user.email} is now {added.role.value} of {practice.name}.", "success")
-    return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
+    return redirect(url_for("practices.members", practice_id=practice.id), code=303)
 
 
 @bp.post("/<int:practice_id>/members/<int:member_id>/remove")
@@ -221,7 +237,21 @@ def remove_member(practice_id: int, member_id: int):
     except services.PracticeError as error:
         abort(error.status_code, error.message)
     flash("Removed from the practice.", "success")
-    return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
+    return redirect(url_for("practices.members", practice_id=practice.id), code=303)
+
+
+@bp.get("/<int:practice_id>/history")
+@login_required
+def history(practice_id: int):
+    """The billing audit log, for the people who manage billing; htmx pages through it."""
+    practice, member = _load_manager(practice_id)
+    return render_page_or_fragment(
+        "practices/history.html",
+        "practices/partials/_audit.html",
+        practice=practice,
+        member=member,
+        audit=services.audit_page(practice, request.args.get("page", 1, type=int)),
+    )
 
 
 def _posted_plan() -> Plan | None:
@@ -288,7 +318,9 @@ def cancel(practice_id: int):
     practice, member = _load_manager(practice_id)
     form = CancelForm()
     if not form.validate_on_submit():
-        return _billing_response(practice, member, error="Please tell us why you are cancelling.", status=422)
+        return _billing_response(
+            practice, member, error="Please tell us why you are cancelling.", status=422, cancel_form=form
+        )
     return _run(
         practice,
         member,

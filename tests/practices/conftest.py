@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from flask import g
 
 from portal.extensions import db
 from portal.practices.models import MemberRole, Practice, PracticeMember
@@ -29,3 +30,23 @@ def owner(user_factory):
 @pytest.fixture
 def practice(owner):
     return make_practice(owner)
+
+
+def add_member(practice: Practice, user, role: MemberRole) -> PracticeMember:
+    member = PracticeMember(practice_id=practice.id, user_id=user.id, role=role)
+    db.session.add(member)
+    db.session.commit()
+    return member
+
+
+def login(auth, user):
+    assert auth.login(user.email).status_code == 302
+    # Flask-WTF caches the old session's token in ``g``, which the test's app context keeps
+    # across requests.
+    g.pop("csrf_token", None)
+    return auth.client
+
+
+@pytest.fixture
+def owner_client(auth, owner):
+    return login(auth, owner)
