@@ -174,6 +174,11 @@ NAVIGATION = (
 def register_template_context(app: Flask) -> None:
     from flask_login import current_user
 
+    from portal.formatting import format_date, format_money
+
+    app.add_template_filter(format_money, "money")
+    app.add_template_filter(format_date, "day")
+
     #: Callables returning the banners (dicts with a ``template``) for the current user.
     app.extensions.setdefault("banner_providers", [])
 

@@ -160,10 +160,6 @@ class PracticeInvoice(db.Model):
     customer_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     stripe_synced_at: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
-    @property
-    def created_at(self) -> dt.datetime:
-        return dt.datetime.fromtimestamp(self.created, dt.UTC).replace(tzinfo=None)
-
 
 class BillingAuditEntry(db.Model):
     """Who changed what in a practice's billing, and when. ``actor`` None means Stripe."""

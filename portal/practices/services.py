@@ -8,12 +8,10 @@ write an audit line and commit.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Generic, TypeVar
 
 import sqlalchemy as sa
 from flask import current_app, url_for
@@ -45,8 +43,6 @@ from portal.wallet.models import PaymentMethod
 log = logging.getLogger(__name__)
 
 ONBOARDING_LOOKUP_KEY = "onboarding_fee"
-
-Item = TypeVar("Item")
 
 
 class PracticeError(Exception):
@@ -108,28 +104,42 @@ _MEMBERS = (
     .where(PracticeMember.practice_id == sa.bindparam("practice_id"))
     .order_by(sa.case({"owner": 0, "admin": 1}, value=PracticeMember.role, else_=2), PracticeMember.id)
 )
+# The histories are read-only: plain rows of the columns their tables show, no ORM objects.
+_audit = BillingAuditEntry.__table__.c
 _AUDIT_COUNT = (
     sa.select(sa.func.count())
-    .select_from(BillingAuditEntry)
-    .where(BillingAuditEntry.practice_id == sa.bindparam("practice_id"))
+    .select_from(BillingAuditEntry.__table__)
+    .where(_audit.practice_id == sa.bindparam("practice_id"))
 )
 _AUDIT_PAGE = (
-    sa.select(BillingAuditEntry)
-    .where(BillingAuditEntry.practice_id == sa.bindparam("practice_id"))
-    .order_by(BillingAuditEntry.created_at.desc(), BillingAuditEntry.id.desc())
+    sa.select(_audit.created_at, _audit.action, _audit.detail, User.__table__.c.name.label("actor_name"))
+    .outerjoin(User.__table__, User.__table__.c.id == _audit.actor_id)
+    .where(_audit.practice_id == sa.bindparam("practice_id"))
+    .order_by(_audit.created_at.desc(), _audit.id.desc())
     .limit(sa.bindparam("limit"))
     .offset(sa.bindparam("offset"))
 )
+_invoices = PracticeInvoice.__table__.c
 # count(*) is answered from the history index alone, without reading the rows.
 _INVOICE_COUNT = (
     sa.select(sa.func.count())
-    .select_from(PracticeInvoice)
-    .where(PracticeInvoice.practice_id == sa.bindparam("practice_id"))
+    .select_from(PracticeInvoice.__table__)
+    .where(_invoices.practice_id == sa.bindparam("practice_id"))
 )
 _INVOICE_PAGE = (
-    sa.select(PracticeInvoice)
-    .where(PracticeInvoice.practice_id == sa.bindparam("practice_id"))
-    .order_by(PracticeInvoice.created.desc(), PracticeInvoice.id.desc())
+    sa.select(
+        _invoices.stripe_id,
+        _invoices.number,
+        _invoices.created,
+        _invoices.amount_due,
+        _invoices.amount_paid,
+        _invoices.currency,
+        _invoices.status,
+        _invoices.hosted_invoice_url,
+        _invoices.invoice_pdf,
+    )
+    .where(_invoices.practice_id == sa.bindparam("practice_id"))
+    .order_by(_invoices.created.desc(), _invoices.id.desc())
     .limit(sa.bindparam("limit"))
     .offset(sa.bindparam("offset"))
 )
@@ -237,10 +247,10 @@ def onboarding_fee() -> tuple[int, str]:
 
 
 @dataclass(frozen=True)
-class Page(Generic[Item]):
-    """One page of a newest-first history, numbered from 1."""
+class Page:
+    """One page of a newest-first history, numbered from 1; ``items`` are read-only rows."""
 
-    items: list[Item]
+    items: list[sa.Row]
     page: int
     pages: int
     total: int
@@ -252,16 +262,17 @@ def _page_of(count: sa.Select, rows: sa.Select, practice: Practice, page: int, p
     total = db.session.scalar(count, params)
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
-    items = list(db.session.scalars(rows, {**params, "limit": per_page, "offset": (page - 1) * per_page}))
+    items = db.session.execute(rows, {**params, "limit": per_page, "offset": (page - 1) * per_page}).all()
     return Page(items, page, pages, total)
 
 
-def invoice_page(practice: Practice, page: int = 1, per_page: int = 10) -> Page[PracticeInvoice]:
+def invoice_page(practice: Practice, page: int = 1, per_page: int = 10) -> Page:
+    """The invoice history: number, created, amounts, currency, status and the hosted/PDF links."""
     return _page_of(_INVOICE_COUNT, _INVOICE_PAGE, practice, page, per_page)
 
 
-def audit_page(practice: Practice, page: int = 1, per_page: int = 25) -> Page[BillingAuditEntry]:
-    """The practice's billing history: who changed what, and when."""
+def audit_page(practice: Practice, page: int = 1, per_page: int = 25) -> Page:
+    """The billing history: created_at, action, detail and actor_name (None: Stripe)."""
     return _page_of(_AUDIT_COUNT, _AUDIT_PAGE, practice, page, per_page)
 
 
@@ -683,7 +694,3 @@ def make_default_card(practice: Practice, payment_method_id: str, actor: User) -
         _apply_fresh_subscription(subscription)
     sync.audit(practice, "default_card_changed", payment_method_id, actor_id=actor.id)
     db.session.commit()
-
-
-def format_date(value: dt.datetime | None) -> str:
-    return f"{value:%d %b %Y}" if value else "—"

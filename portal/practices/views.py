@@ -33,20 +33,6 @@ def _register_banners(state) -> None:
         SEEDERS.append(seed_practices)
 
 
-@bp.app_template_filter("money")
-def money(amount: int | None, currency: str = "usd") -> str:
-    amount = int(amount or 0)
-    symbol = {"usd": "$", "eur": "€", "gbp": "£"}.get((currency or "").lower())
-    value = f"{abs(amount) / 100:,.2f}"
-    sign = "-" if amount < 0 else ""
-    return f"{sign}{symbol}{value}" if symbol else f"{sign}{value} {currency.upper()}"
-
-
-@bp.app_template_filter("day")
-def day(value) -> str:
-    return services.format_date(value)
-
-
 # --- helpers ------------------------------------------------------------------------------------
 
 

@@ -34,9 +34,9 @@ from portal.billing.errors import BillingError, CardDeclined, InvalidRequest, St
 from portal.billing.shapes import as_dict, object_id
 from portal.database import utcnow
 from portal.extensions import db
+from portal.formatting import format_money
 from portal.mail.services import send_email
 from portal.shop.models import Order, OrderStatus, Product
-from portal.shop.money import format_money
 from portal.wallet import services as wallet_services
 
 log = logging.getLogger(__name__)

@@ -12,17 +12,12 @@ from portal.shop import services, sync
 from portal.shop.cli import release_stale_command
 from portal.shop.forms import BuyForm, ProductForm
 from portal.shop.models import OrderStatus
-from portal.shop.money import format_money, to_major, to_minor
+from portal.shop.money import to_major, to_minor
 from portal.wallet import services as wallet_services
 
 bp = Blueprint("shop", __name__, url_prefix="/shop", cli_group="shop")
 bp.cli.add_command(release_stale_command)
 sync.register_webhook_handlers()  # payment_intent.* events settle orders
-
-
-@bp.app_template_filter("money")
-def money_filter(amount: int, currency: str) -> str:
-    return format_money(amount, currency)
 
 
 def _me():

@@ -70,6 +70,11 @@ def test_practice_billing_journey(page, practice_portal, mailbox, screenshot):
     expect(page.locator("[data-preview-amount]")).to_be_visible()
     page.get_by_role("button", name="Confirm switch").click()
     expect(page.locator("#practice-billing")).to_contain_text("now on the Every 6 months plan")
-    expect(page.locator("#practice-audit")).to_contain_text("Cancel requested")
     screenshot("practice_billing")
+
+    # Who did what, on the History tab.
+    page.get_by_role("link", name="History").click()
+    expect(page.locator("#practice-audit")).to_contain_text("Cancel requested")
+    expect(page.locator("#practice-audit")).to_contain_text("Plan changed")
+    screenshot("practice_history")
     assert page.errors == []

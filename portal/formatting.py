@@ -1,0 +1,26 @@
+"""How amounts and dates read on every page and in every email (the ``money`` and ``day`` filters)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+_SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "cad": "CA$", "aud": "A$"}
+
+
+def format_money(amount: int | None, currency: str = "usd") -> str:
+    """Minor units of a two-decimal currency: ``format_money(-123456, "usd")`` -> ``"-$1,234.56"``."""
+    amount = int(amount or 0)
+    units, cents = divmod(abs(amount), 100)
+    sign = "-" if amount < 0 else ""
+    symbol = _SYMBOLS.get((currency or "").lower())
+    value = f"{units:,}.{cents:02d}"
+    return f"{sign}{symbol}{value}" if symbol else f"{sign}{value} {(currency or '').upper()}"
+
+
+def format_date(value: dt.datetime | dt.date | int | None) -> str:
+    """``22 Nov 2026``; an int is a Stripe timestamp (seconds, UTC)."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, int):
+        value = dt.datetime.fromtimestamp(value, dt.UTC)
+    return f"{value:%d %b %Y}"
