@@ -77,4 +77,7 @@ def test_practice_billing_journey(page, practice_portal, mailbox, screenshot):
     expect(page.locator("#practice-audit")).to_contain_text("Cancel requested")
     expect(page.locator("#practice-audit")).to_contain_text("Plan changed")
     screenshot("practice_history")
+    page.get_by_role("link", name="People").click()
+    expect(page.locator("#practice-members")).to_contain_text("Owner")
+    screenshot("practice_people")
     assert page.errors == []
