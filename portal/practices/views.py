@@ -82,10 +82,8 @@ def billing_context(practice: Practice, member: PracticeMember, **extra) -> dict
         "wallet_links": wallet_links(practice),
         "wallet_title": "Practice cards",
         "attempt": services.attempt_token(),
-        "Plan": Plan,
+        "cancel_form": None,  # the form of a failed cancel, with what was typed
     }
-    if can_manage and "cancel_form" not in extra:
-        context["cancel_form"] = CancelForm(attempt=context["attempt"])
     context.update(extra)
     return context
 

@@ -87,7 +87,7 @@ def page(browser):
     """A fresh browser context (no cookies) per test.
 
     ``page.errors`` collects script errors, CSP violations and failed sub-resources
-    (a page answering 422 to bad input is expected and not collected).
+    (a page or an htmx fragment answering 422 to bad input is expected and not collected).
     """
     context = browser.new_context(viewport={"width": 1200, "height": 800})
     page = context.new_page()
@@ -100,7 +100,11 @@ def page(browser):
 
     def on_response(response) -> None:
         request = response.request
-        expected = request.resource_type == "document" or request.url.endswith("/favicon.ico")
+        expected = (
+            request.resource_type == "document"
+            or response.status == 422
+            or request.url.endswith("/favicon.ico")
+        )
         if response.status >= 400 and not expected:
             page.errors.append(f"{response.status} {request.url}")
 

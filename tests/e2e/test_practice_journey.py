@@ -57,6 +57,8 @@ def test_practice_billing_journey(page, practice_portal, mailbox, screenshot):
 
     # Cancel at period end with a reason (htmx swap), the banner shows the date; then resume.
     page.locator("details.cancel summary").click()
+    page.get_by_role("button", name="Cancel at period end").click()  # no reason yet: refused, form stays
+    expect(page.locator("#reason-errors")).to_contain_text("Please tell us why you are cancelling.")
     page.get_by_label("Why are you cancelling?").fill("Trying another system")
     page.get_by_role("button", name="Cancel at period end").click()
     expect(page.locator('[data-banner="cancellation_scheduled"]')).to_contain_text("the subscription ends on")

@@ -274,3 +274,24 @@ def test_subscribe_again_after_cancellation_without_a_second_onboarding_fee(
     assert live_practice.stripe_subscription_id != ended.id
     invoice = services.invoice_by_id(live_practice.latest_invoice_id)
     assert invoice.amount_paid == current_app.config["BILLING_MONTHLY_PRICE"]
+
+
+@pytest.mark.parametrize(
+    ("reason", "message"),
+    [("", "Please tell us why you are cancelling."), ("x" * 501, "Field cannot be longer than 500")],
+)
+def test_a_refused_cancel_keeps_the_form_open_with_what_was_typed(owner_client, practice, reason, message):
+    subscribed(practice)
+    page = owner_client.get(f"/practices/{practice.id}/billing").get_data(as_text=True)
+    assert '<details class="cancel">' in page  # closed until it is needed
+    response = owner_client.post(
+        f"/practices/{practice.id}/billing/cancel",
+        data={"reason": reason, "csrf_token": extract_csrf(page), "attempt": "a1"},
+        headers=HX,
+    )
+    fragment = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert '<details class="cancel" open>' in fragment and message in fragment
+    assert f">{reason}</textarea>" in fragment
+    db.session.refresh(practice)
+    assert not practice.cancel_at_period_end and practice.cancel_at is None
