@@ -6,6 +6,7 @@ import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 import sqlalchemy as sa
@@ -57,12 +58,18 @@ def seed_cards(stack, user_id: int, count: int) -> None:
 
 
 def seed_practice(stack, owner_id: int, name: str, invoices: int) -> int:
-    """A subscribed-looking practice with ``invoices`` mirrored invoices (bulk-inserted)."""
+    """A subscribed practice (paid in the sandbox's Checkout, DONE) with ``invoices`` more mirrored
+    invoices bulk-inserted: the billing page as a paying clinic sees it, every section drawn."""
     from portal.practices import services as practices
-    from portal.practices.models import PracticeInvoice
+    from portal.practices.models import Plan, PracticeInvoice
 
-    with portal_app(stack):
-        practice = practices.create_practice(db.session.get(User, owner_id), name)
+    with portal_app(stack) as app, app.test_request_context():
+        owner = db.session.get(User, owner_id)
+        practice = practices.create_practice(owner, name)
+        practices.bootstrap_plans()
+        success_url = _pay_checkout(practices.start_checkout(practice, Plan.MONTHLY, owner))
+        practices.complete_checkout(practice, parse_qs(urlsplit(success_url).query)["session_id"][0])
+        assert practice.billing_status == "DONE", practice.billing_status
         start = 1_700_000_000
         rows = [
             {
@@ -88,6 +95,18 @@ def seed_practice(stack, owner_id: int, name: str, invoices: int) -> int:
         return practice.id
 
 
+def _pay_checkout(checkout_url: str) -> str:
+    """What the owner does on the sandbox's Checkout page; returns the success URL."""
+    paid = requests.post(
+        checkout_url + "/pay",
+        data={"number": "4242424242424242", "expiry": "12 / 34", "cvc": "123", "name": "Bench Owner"},
+        allow_redirects=False,
+        timeout=30,
+    )
+    paid.raise_for_status()
+    return paid.headers["Location"]
+
+
 def _csrf(html: str) -> str:
     return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
 
@@ -111,13 +130,7 @@ def _record_practice_actions(client, record, headers: dict) -> None:
         checkout["url"] = response.headers["HX-Redirect"]
 
     record("subscribe (start checkout)", subscribe)
-    paid = requests.post(
-        checkout["url"] + "/pay",
-        data={"number": "4242424242424242", "expiry": "12 / 34", "cvc": "123", "name": "Counter"},
-        allow_redirects=False,
-        timeout=30,
-    )
-    success = paid.headers["Location"].split("://", 1)[1].split("/", 1)[1]
+    success = _pay_checkout(checkout["url"]).split("://", 1)[1].split("/", 1)[1]
     record("subscribe (return page)", lambda: client.get("/" + success))
     record("render billing page", lambda: client.get(f"{base}/billing"))
     record("cancel", lambda: client.post(f"{base}/billing/cancel", data={"reason": "bench"}, headers=headers))
