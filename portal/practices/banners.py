@@ -4,46 +4,61 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from portal.auth.models import User
 from portal.extensions import db
-from portal.practices.access import memberships
-from portal.practices.models import Practice, PracticeInvoice
+from portal.practices.models import Practice, PracticeInvoice, PracticeMember
 from portal.practices.status import BillingStatus
 
 TEMPLATE = "practices/partials/_banner_{}.html"
 
+_practices = Practice.__table__.c
+_members = PracticeMember.__table__.c
+_invoices = PracticeInvoice.__table__.c
+#: Every page draws the banners: one query of plain rows holding just what a banner shows.
+_BANNER_FACTS = (
+    sa.select(
+        _practices.id,
+        _practices.name,
+        _practices.billing_status,
+        _practices.cancel_at_period_end,
+        _practices.cancel_at,
+        _practices.current_period_end,
+        _practices.last_payment_error,
+        _practices.action_required_invoice_id,
+        _invoices.hosted_invoice_url.label("action_required_url"),
+        _members.role,
+    )
+    .join(PracticeMember.__table__, _members.practice_id == _practices.id)
+    .outerjoin(PracticeInvoice.__table__, _invoices.stripe_id == _practices.action_required_invoice_id)
+    .where(_members.user_id == sa.bindparam("user_id"))
+    .order_by(_practices.name, _practices.id)
+)
 
-def practice_banners(user) -> list[dict]:
+
+def practice_banners(user: User) -> list[dict]:
     """The banner provider registered in ``app.extensions["banner_providers"]``."""
     banners: list[dict] = []
-    for practice, member in memberships(user):
-        banner = banner_for(practice)
+    for facts in db.session.execute(_BANNER_FACTS, {"user_id": user.id}):
+        banner = banner_for(facts)
         if banner is not None:
-            banner.update(practice=practice, can_manage=member.manages_billing)
+            banner.update(practice=facts, can_manage=facts.role.manages_billing)
             banners.append(banner)
     return banners
 
 
-def banner_for(practice: Practice) -> dict | None:
+def banner_for(facts: sa.Row) -> dict | None:
     """At most one banner per practice: the one that needs attention first."""
-    status = practice.billing_status
-    if practice.action_required_invoice_id and status not in (
-        BillingStatus.CANCELLED,
-        BillingStatus.INACTIVE,
-    ):
-        invoice = db.session.scalar(
-            sa.select(PracticeInvoice).where(PracticeInvoice.stripe_id == practice.action_required_invoice_id)
-        )
-        return _banner(
-            "action_required", hosted_invoice_url=invoice.hosted_invoice_url if invoice is not None else None
-        )
+    status = facts.billing_status
+    if facts.action_required_invoice_id and status not in (BillingStatus.CANCELLED, BillingStatus.INACTIVE):
+        return _banner("action_required", hosted_invoice_url=facts.action_required_url)
     if status == BillingStatus.PAST_DUE:
-        return _banner("payment_failed", reason=practice.last_payment_error or "The last payment failed.")
+        return _banner("payment_failed", reason=facts.last_payment_error or "The last payment failed.")
     if status in (BillingStatus.CANCELLED, BillingStatus.INACTIVE):
         return _banner("cancelled", status=status)
     if status == BillingStatus.REQUIRED:
         return _banner("billing_required")
-    if practice.cancel_at_period_end or practice.cancel_at:
-        return _banner("cancellation_scheduled", ends_on=practice.cancel_at or practice.current_period_end)
+    if facts.cancel_at_period_end or facts.cancel_at:
+        return _banner("cancellation_scheduled", ends_on=facts.cancel_at or facts.current_period_end)
     return None
 
 

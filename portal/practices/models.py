@@ -24,6 +24,10 @@ class MemberRole(enum.StrEnum):
     ADMIN = "admin"  #: manages billing
     MEMBER = "member"  #: sees the billing status only
 
+    @property
+    def manages_billing(self) -> bool:
+        return self in (MemberRole.OWNER, MemberRole.ADMIN)
+
 
 class Plan(enum.StrEnum):
     MONTHLY = "monthly"  #: billed every month
@@ -130,7 +134,7 @@ class PracticeMember(db.Model):
 
     @property
     def manages_billing(self) -> bool:
-        return self.role in (MemberRole.OWNER, MemberRole.ADMIN)
+        return self.role.manages_billing
 
 
 class PracticeInvoice(db.Model):

@@ -8,10 +8,12 @@ write an audit line and commit.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Generic, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from flask import current_app, url_for
@@ -43,6 +45,8 @@ from portal.wallet.models import PaymentMethod
 log = logging.getLogger(__name__)
 
 ONBOARDING_LOOKUP_KEY = "onboarding_fee"
+
+Line = TypeVar("Line", bound=tuple)
 
 
 class PracticeError(Exception):
@@ -93,6 +97,11 @@ _MEMBERSHIP = sa.select(PracticeMember).where(
     PracticeMember.practice_id == sa.bindparam("practice_id"),
     PracticeMember.user_id == sa.bindparam("user_id"),
 )
+_PRACTICE_OF_MEMBER = (
+    sa.select(Practice, PracticeMember)
+    .join(PracticeMember, PracticeMember.practice_id == Practice.id)
+    .where(Practice.id == sa.bindparam("practice_id"), PracticeMember.user_id == sa.bindparam("user_id"))
+)
 _PRACTICES_OF_USER = (
     sa.select(Practice, PracticeMember)
     .join(PracticeMember, PracticeMember.practice_id == Practice.id)
@@ -104,7 +113,32 @@ _MEMBERS = (
     .where(PracticeMember.practice_id == sa.bindparam("practice_id"))
     .order_by(sa.case({"owner": 0, "admin": 1}, value=PracticeMember.role, else_=2), PracticeMember.id)
 )
-# The histories are read-only: plain rows of the columns their tables show, no ORM objects.
+
+
+class InvoiceLine(NamedTuple):
+    """One row of the invoice history, as the table shows it."""
+
+    stripe_id: str
+    number: str | None
+    created: int
+    amount_due: int
+    amount_paid: int
+    currency: str
+    status: str | None
+    hosted_invoice_url: str | None
+    invoice_pdf: str | None
+
+
+class AuditLine(NamedTuple):
+    """One row of the billing history; ``actor_name`` None means Stripe."""
+
+    created_at: dt.datetime
+    action: str
+    detail: str | None
+    actor_name: str | None
+
+
+# The histories are read-only: plain tuples of the columns their tables show, no ORM objects.
 _audit = BillingAuditEntry.__table__.c
 _AUDIT_COUNT = (
     sa.select(sa.func.count())
@@ -112,7 +146,7 @@ _AUDIT_COUNT = (
     .where(_audit.practice_id == sa.bindparam("practice_id"))
 )
 _AUDIT_PAGE = (
-    sa.select(_audit.created_at, _audit.action, _audit.detail, User.__table__.c.name.label("actor_name"))
+    sa.select(_audit.created_at, _audit.action, _audit.detail, User.__table__.c.name)
     .outerjoin(User.__table__, User.__table__.c.id == _audit.actor_id)
     .where(_audit.practice_id == sa.bindparam("practice_id"))
     .order_by(_audit.created_at.desc(), _audit.id.desc())
@@ -127,17 +161,7 @@ _INVOICE_COUNT = (
     .where(_invoices.practice_id == sa.bindparam("practice_id"))
 )
 _INVOICE_PAGE = (
-    sa.select(
-        _invoices.stripe_id,
-        _invoices.number,
-        _invoices.created,
-        _invoices.amount_due,
-        _invoices.amount_paid,
-        _invoices.currency,
-        _invoices.status,
-        _invoices.hosted_invoice_url,
-        _invoices.invoice_pdf,
-    )
+    sa.select(*(_invoices[name] for name in InvoiceLine._fields))
     .where(_invoices.practice_id == sa.bindparam("practice_id"))
     .order_by(_invoices.created.desc(), _invoices.id.desc())
     .limit(sa.bindparam("limit"))
@@ -149,6 +173,12 @@ _OPEN_INVOICE = (
     .order_by(PracticeInvoice.created.desc(), PracticeInvoice.id.desc())
     .limit(1)
 )
+
+
+def practice_of_member(practice_id: int, user: User) -> tuple[Practice, PracticeMember] | None:
+    """The practice and the user's place in it; None when the user is not in it (or it is gone)."""
+    row = db.session.execute(_PRACTICE_OF_MEMBER, {"practice_id": practice_id, "user_id": user.id}).first()
+    return None if row is None else (row[0], row[1])
 
 
 def membership(practice: Practice, user: User) -> PracticeMember | None:
@@ -247,33 +277,34 @@ def onboarding_fee() -> tuple[int, str]:
 
 
 @dataclass(frozen=True)
-class Page:
-    """One page of a newest-first history, numbered from 1; ``items`` are read-only rows."""
+class Page(Generic[Line]):
+    """One page of a newest-first history, numbered from 1."""
 
-    items: list[sa.Row]
+    items: list[Line]
     page: int
     pages: int
     total: int
 
 
-def _page_of(count: sa.Select, rows: sa.Select, practice: Practice, page: int, per_page: int) -> Page:
-    """``page`` of ``rows`` (clamped into range); the two statements share their bind parameters."""
+def _page_of(
+    line: type[Line], count: sa.Select, rows: sa.Select, practice: Practice, page: int, per_page: int
+) -> Page[Line]:
+    """``page`` of ``rows`` (clamped into range) as ``line`` tuples; both statements share parameters."""
     params = {"practice_id": practice.id}
     total = db.session.scalar(count, params)
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
-    items = db.session.execute(rows, {**params, "limit": per_page, "offset": (page - 1) * per_page}).all()
-    return Page(items, page, pages, total)
+    result = db.session.execute(rows, {**params, "limit": per_page, "offset": (page - 1) * per_page})
+    return Page([line._make(row) for row in result], page, pages, total)
 
 
-def invoice_page(practice: Practice, page: int = 1, per_page: int = 10) -> Page:
-    """The invoice history: number, created, amounts, currency, status and the hosted/PDF links."""
-    return _page_of(_INVOICE_COUNT, _INVOICE_PAGE, practice, page, per_page)
+def invoice_page(practice: Practice, page: int = 1, per_page: int = 10) -> Page[InvoiceLine]:
+    return _page_of(InvoiceLine, _INVOICE_COUNT, _INVOICE_PAGE, practice, page, per_page)
 
 
-def audit_page(practice: Practice, page: int = 1, per_page: int = 25) -> Page:
-    """The billing history: created_at, action, detail and actor_name (None: Stripe)."""
-    return _page_of(_AUDIT_COUNT, _AUDIT_PAGE, practice, page, per_page)
+def audit_page(practice: Practice, page: int = 1, per_page: int = 25) -> Page[AuditLine]:
+    """The billing history: who changed what, and when."""
+    return _page_of(AuditLine, _AUDIT_COUNT, _AUDIT_PAGE, practice, page, per_page)
 
 
 def open_invoice(practice: Practice) -> PracticeInvoice | None:

@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 from portal.billing.errors import BillingError
 from portal.extensions import db
 from portal.htmx import is_htmx, render_page_or_fragment
-from portal.practices import access, banners, services
+from portal.practices import banners, services
 from portal.practices.forms import AddMemberForm, CancelForm, CreatePracticeForm
 from portal.practices.models import MemberRole, Plan, Practice, PracticeMember
 from portal.wallet import services as wallet
@@ -24,7 +24,6 @@ bp = Blueprint("practices", __name__, url_prefix="/practices")
 @bp.record_once
 def _register_banners(state) -> None:
     state.app.extensions.setdefault("banner_providers", []).append(banners.practice_banners)
-    state.app.before_request(access.forget_memberships)
     from portal.cli import SEEDERS
     from portal.practices import webhook_handlers  # noqa: F401  (registers with the webhook inbox)
     from portal.practices.demo import seed_practices
@@ -38,7 +37,7 @@ def _register_banners(state) -> None:
 
 def _load(practice_id: int) -> tuple[Practice, PracticeMember]:
     """The practice and the signed-in person's place in it; 404 to anyone outside it."""
-    found = access.membership_in(current_user, practice_id)
+    found = services.practice_of_member(practice_id, current_user)
     if found is None:
         abort(404, "That practice does not exist.")
     return found
@@ -115,7 +114,7 @@ def _billing_response(
 @login_required
 def index():
     return render_template(
-        "practices/index.html", rows=access.memberships(current_user), form=CreatePracticeForm()
+        "practices/index.html", rows=services.practices_for(current_user), form=CreatePracticeForm()
     )
 
 
@@ -124,7 +123,7 @@ def index():
 def create():
     form = CreatePracticeForm()
     if not form.validate_on_submit():
-        rows = access.memberships(current_user)
+        rows = services.practices_for(current_user)
         return render_template("practices/index.html", rows=rows, form=form), 422
     practice = services.create_practice(current_user, form.name.data)
     flash(f"{practice.name} is created. Choose a plan to start.", "success")
