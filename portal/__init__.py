@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request, url_for
 
 from config import (
     CONFIGS,
@@ -197,6 +198,15 @@ def register_template_context(app: Flask) -> None:
             banner for provider in app.extensions["banner_providers"] for banner in provider(current_user)
         ]
 
+    # Every page repeats the same dozen links (assets, navigation, tabs); url_for is a pure function
+    # of the URL map, the script root and the values, so each is built once per script root.
+    @functools.lru_cache(maxsize=1024)
+    def _layout_url(script_root: str, endpoint: str, values: tuple) -> str:
+        return url_for(endpoint, **dict(values))
+
+    def layout_url(endpoint: str, **values: object) -> str:
+        return _layout_url(request.script_root, endpoint, tuple(sorted(values.items())))
+
     @app.context_processor
     def inject_layout_helpers() -> dict:
         return {
@@ -204,6 +214,7 @@ def register_template_context(app: Flask) -> None:
             "stripe_js_url": app.config["STRIPE_JS_URL"],
             "nav_links": nav_links,
             "page_banners": page_banners,
+            "layout_url": layout_url,
         }
 
 

@@ -103,6 +103,14 @@ class Practice(TimestampMixin, db.Model):
         return self.billing_status in HAS_ACCESS
 
     @property
+    def payment_overdue(self) -> bool:
+        """A renewal failed or waits for the payer to authenticate: the page offers "Pay now".
+
+        Otherwise an open invoice is one Stripe is about to charge by itself.
+        """
+        return self.billing_status == BillingStatus.PAST_DUE or self.action_required_invoice_id is not None
+
+    @property
     def subscription_live(self) -> bool:
         """A subscription that will still bill the default card."""
         return self.stripe_subscription_id is not None and self.subscription_status in {

@@ -72,9 +72,10 @@ def billing_context(practice: Practice, member: PracticeMember, **extra) -> dict
         "offers": services.plan_offers(),
         "onboarding_fee": services.onboarding_fee(),
         "invoices": services.invoice_page(practice, page),
-        # "Pay now" is offered while a subscription is live; without one there is nothing to look up.
         "open_invoice": (
-            services.open_invoice(practice) if can_manage and practice.subscription_live else None
+            services.open_invoice(practice)
+            if can_manage and practice.subscription_live and practice.payment_overdue
+            else None
         ),
         "processing": services.awaiting_payment(practice),
         "cards": wallet.list_cards(practice.stripe_customer_id) if can_manage else [],

@@ -295,3 +295,26 @@ def test_a_refused_cancel_keeps_the_form_open_with_what_was_typed(owner_client, 
     assert f">{reason}</textarea>" in fragment
     db.session.refresh(practice)
     assert not practice.cancel_at_period_end and practice.cancel_at is None
+
+
+def test_pay_now_is_offered_only_when_a_renewal_is_overdue(owner_client, practice):
+    from portal.practices.sync import apply_invoice, apply_subscription
+    from tests.practices import payloads as p
+
+    subscribed(practice)
+    renewal = T0 + 30 * 86_400
+    due = p.invoice(practice.id, practice.stripe_customer_id, id="in_renew", status="open", created=renewal)
+    apply_invoice(due, renewal, "invoice.finalized")
+    db.session.commit()
+    page = owner_client.get(f"/practices/{practice.id}/billing").get_data(as_text=True)
+    assert "Pay $" not in page  # Stripe is about to charge it by itself
+
+    apply_invoice(p.with_payment_error(due), renewal, "invoice.payment_failed")
+    apply_subscription(
+        p.subscription(practice.id, practice.stripe_customer_id, status="past_due", period_start=renewal),
+        renewal,
+    )
+    db.session.commit()
+    assert practice.billing_status == BillingStatus.PAST_DUE
+    page = owner_client.get(f"/practices/{practice.id}/billing").get_data(as_text=True)
+    assert "Pay $99.00 now" in page
