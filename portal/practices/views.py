@@ -205,6 +205,8 @@ def add_member(practice_id: int):
         return _people_page(practice, member, form, 422)
     try:
         added = services.add_member(practice, form.email.data, MemberRole(form.role.data), current_user)
+    except services.NotAllowed as error:
+        abort(error.status_code, error.message)
     except services.PracticeError as error:
         form.email.errors.append(error.message)
         return _people_page(practice, member, form, error.status_code)
