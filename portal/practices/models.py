@@ -177,9 +177,13 @@ class BillingAuditEntry(db.Model):
     """Who changed what in a practice's billing, and when. ``actor`` None means Stripe."""
 
     __tablename__ = "practice_billing_audit"
+    __table_args__ = (
+        # The History tab reads one page, newest first, without sorting the practice's whole log.
+        sa.Index("ix_practice_billing_audit_history", "practice_id", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    practice_id: Mapped[int] = mapped_column(sa.ForeignKey("practices.id", ondelete="CASCADE"), index=True)
+    practice_id: Mapped[int] = mapped_column(sa.ForeignKey("practices.id", ondelete="CASCADE"))
     actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     action: Mapped[str] = mapped_column(sa.String(64))
     detail: Mapped[str | None] = mapped_column(sa.String(500))

@@ -138,34 +138,39 @@ class AuditLine(NamedTuple):
     actor_name: str | None
 
 
-# The histories are read-only: plain tuples of the columns their tables show, no ORM objects.
-_audit = BillingAuditEntry.__table__.c
-_AUDIT_COUNT = (
-    sa.select(sa.func.count())
-    .select_from(BillingAuditEntry.__table__)
-    .where(_audit.practice_id == sa.bindparam("practice_id"))
+def _history(
+    table: sa.Table, columns: list, newest_first: list, source: sa.FromClause | None = None
+) -> tuple[sa.Select, sa.Select]:
+    """The count and the page statements of one practice's newest-first history.
+
+    The histories are read-only: plain tuples of the columns their tables show, no ORM objects.
+    """
+    of_practice = table.c.practice_id == sa.bindparam("practice_id")
+    count = sa.select(sa.func.count()).select_from(table).where(of_practice)
+    rows = (
+        sa.select(*columns)
+        .select_from(source if source is not None else table)
+        .where(of_practice)
+        .order_by(*newest_first)
+        .limit(sa.bindparam("limit"))
+        .offset(sa.bindparam("offset"))
+    )
+    return count, rows
+
+
+_audit, _users = BillingAuditEntry.__table__, User.__table__
+_AUDIT_COUNT, _AUDIT_PAGE = _history(
+    _audit,
+    [_audit.c.created_at, _audit.c.action, _audit.c.detail, _users.c.name],
+    [_audit.c.created_at.desc(), _audit.c.id.desc()],
+    source=_audit.outerjoin(_users, _users.c.id == _audit.c.actor_id),
 )
-_AUDIT_PAGE = (
-    sa.select(_audit.created_at, _audit.action, _audit.detail, User.__table__.c.name)
-    .outerjoin(User.__table__, User.__table__.c.id == _audit.actor_id)
-    .where(_audit.practice_id == sa.bindparam("practice_id"))
-    .order_by(_audit.created_at.desc(), _audit.id.desc())
-    .limit(sa.bindparam("limit"))
-    .offset(sa.bindparam("offset"))
-)
-_invoices = PracticeInvoice.__table__.c
-# count(*) is answered from the history index alone, without reading the rows.
-_INVOICE_COUNT = (
-    sa.select(sa.func.count())
-    .select_from(PracticeInvoice.__table__)
-    .where(_invoices.practice_id == sa.bindparam("practice_id"))
-)
-_INVOICE_PAGE = (
-    sa.select(*(_invoices[name] for name in InvoiceLine._fields))
-    .where(_invoices.practice_id == sa.bindparam("practice_id"))
-    .order_by(_invoices.created.desc(), _invoices.id.desc())
-    .limit(sa.bindparam("limit"))
-    .offset(sa.bindparam("offset"))
+# Both read a page through the (practice_id, created, id) index; count(*) never reads the rows.
+_invoices = PracticeInvoice.__table__
+_INVOICE_COUNT, _INVOICE_PAGE = _history(
+    _invoices,
+    [_invoices.c[name] for name in InvoiceLine._fields],
+    [_invoices.c.created.desc(), _invoices.c.id.desc()],
 )
 _OPEN_INVOICE = (
     sa.select(PracticeInvoice)
