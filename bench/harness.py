@@ -146,10 +146,20 @@ class Stack:
         )
         return done.stdout
 
-    def sandbox_control(self, path: str, payload: dict) -> dict:
-        response = requests.post(f"{self.sandbox_url}/_sandbox/{path}", json=payload, timeout=10)
+    def sandbox_control(self, path: str, payload: dict, timeout: float = 10) -> dict:
+        response = requests.post(f"{self.sandbox_url}/_sandbox/{path}", json=payload, timeout=timeout)
         response.raise_for_status()
         return response.json()
+
+    def settle_webhooks(self) -> None:
+        """Wait until the sandbox has delivered every event the seeding caused.
+
+        Otherwise a late delivery (whose handler may call Stripe) lands in a measured run.
+        Twice: a handler's own Stripe calls can queue more events.
+        """
+        for _ in range(2):
+            self.sandbox_control("events/flush", {"timeout": 60}, timeout=90)
+            time.sleep(0.5)
 
     def login(self, email: str, password: str) -> str:
         """A logged-in session cookie header for the load generator."""
