@@ -195,6 +195,7 @@ def load(
     cookie: str | None = None,
     webhook_secret: str | None = None,
     headers: dict | None = None,
+    latencies: bool = False,
 ) -> dict:
     args = [
         PYTHON,
@@ -214,5 +215,7 @@ def load(
         args += ["--header", f"{name}: {value}"]
     if webhook_secret:
         args += ["--webhook-secret", webhook_secret]
+    if latencies:
+        args.append("--latencies")
     done = subprocess.run(args, cwd=ROOT, check=True, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -3,6 +3,7 @@
 Prints one JSON line: requests, non-2xx count, throughput and latency percentiles.
 Usage: python -m bench.load URL --connections 8 --requests 2000 --seconds 20 [--header 'Cookie: ...']
        [--webhook-secret S]  (each request is a unique signed webhook event instead of a GET)
+       [--latencies]  (the JSON also lists every request's latency)
 """
 
 from __future__ import annotations
@@ -47,7 +48,15 @@ def signed_event(secret: str) -> tuple[bytes, dict]:
     return body, {"Stripe-Signature": f"t={timestamp},v1={signature}", "Content-Type": "application/json"}
 
 
-def run(url: str, connections: int, total: int, seconds: float, headers: dict, secret: str | None) -> dict:
+def run(
+    url: str,
+    connections: int,
+    total: int,
+    seconds: float,
+    headers: dict,
+    secret: str | None,
+    with_latencies: bool = False,
+) -> dict:
     parts = urlsplit(url)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     counter = itertools.count()
@@ -91,7 +100,9 @@ def run(url: str, connections: int, total: int, seconds: float, headers: dict, s
         thread.join()
     elapsed = time.perf_counter() - started
     latencies.sort()
+    extra = {"latencies_ms": [round(value * 1000, 3) for value in latencies]} if with_latencies else {}
     return {
+        **extra,
         "requests": len(latencies),
         "non_2xx": failures,
         "seconds": round(elapsed, 3),
@@ -110,9 +121,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--header", action="append", default=[])
     parser.add_argument("--webhook-secret")
+    parser.add_argument("--latencies", action="store_true", help="also print every latency (ms)")
     args = parser.parse_args(argv)
     headers = dict(h.split(": ", 1) for h in args.header)
-    result = run(args.url, args.connections, args.requests, args.seconds, headers, args.webhook_secret)
+    result = run(
+        args.url, args.connections, args.requests, args.seconds, headers, args.webhook_secret, args.latencies
+    )
     sys.stdout.write(json.dumps(result) + "\n")
 
 
