@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from bench import suites
 from bench.harness import Figure
@@ -16,13 +17,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     figures: list[Figure] = []
-    for name, suite in suites.SUITES.items():
-        if args.only and name not in args.only:
-            continue
-        print(f"# {name}", flush=True)
-        for figure in suite(quick=args.quick):
-            print(figure.line(), flush=True)
-            figures.append(figure)
+    with suites.Run(args.quick) as run:
+        for name, suite in suites.SUITES.items():
+            if args.only and name not in args.only:
+                continue
+            print(f"# {name}", flush=True)
+            started = time.perf_counter()
+            for figure in suite(run):
+                print(figure.line(), flush=True)
+                figures.append(figure)
+            print(f"# {name} took {time.perf_counter() - started:.1f} s", flush=True)
     failed = [f.name for f in figures if not f.passed]
     print(f"# {len(figures) - len(failed)} of {len(figures)} figures met their targets")
     return 1 if failed else 0

@@ -159,7 +159,7 @@ class Stack:
         """
         for _ in range(2):
             self.sandbox_control("events/flush", {"timeout": 60}, timeout=90)
-            time.sleep(0.5)
+            time.sleep(0.2)
 
     def login(self, email: str, password: str) -> str:
         """A logged-in session cookie header for the load generator."""
@@ -197,22 +197,69 @@ def load(
     headers: dict | None = None,
     latencies: bool = False,
 ) -> dict:
-    args = [
-        PYTHON,
-        "-m",
-        "bench.load",
-        url,
-        "--connections",
-        str(connections),
-        "--requests",
-        str(requests_),
-        "--seconds",
-        str(seconds),
-    ]
+    """One URL under load from a separate process; its throughput and latency percentiles."""
+    return _run_load(
+        [url], [headers or {}], connections, requests_, seconds, cookie, webhook_secret, latencies
+    )
+
+
+def compare(
+    first: str,
+    second: str,
+    *,
+    connections: int,
+    requests_: int,
+    seconds: float,
+    cookie: str | None = None,
+    webhook_secret: str | None = None,
+    first_headers: dict | None = None,
+    second_headers: dict | None = None,
+    latencies: bool = False,
+    turn_seconds: float = 0.4,
+    before_first: tuple[str, dict] | None = None,
+    before_second: tuple[str, dict] | None = None,
+) -> tuple[dict, dict]:
+    """Two URLs loaded in turns (every connection drained between turns) by one generator, so
+    their ratio is measured in one run: a machine that slows down for a while slows both alike.
+
+    ``before_first``/``before_second`` = (url, json) is POSTed before each turn of that side.
+    """
+    extra = ["--turn-seconds", str(turn_seconds)]
+    for index, hook in enumerate((before_first, before_second)):
+        if hook is not None:
+            extra += ["--on-turn", str(index), hook[0], json.dumps(hook[1])]
+    result = _run_load(
+        [first, second],
+        [first_headers or {}, second_headers or {}],
+        connections,
+        requests_,
+        seconds,
+        cookie,
+        webhook_secret,
+        latencies,
+        extra,
+    )
+    return result["targets"][0], result["targets"][1]
+
+
+def _run_load(
+    urls: list[str],
+    headers: list[dict],
+    connections: int,
+    requests_: int,
+    seconds: float,
+    cookie: str | None,
+    webhook_secret: str | None,
+    latencies: bool,
+    extra: list[str] | None = None,
+) -> dict:
+    args = [PYTHON, "-m", "bench.load", *urls, *(extra or [])]
+    args += ["--connections", str(connections), "--requests", str(requests_), "--seconds", str(seconds)]
     if cookie:
         args += ["--header", f"Cookie: {cookie}"]
-    for name, value in (headers or {}).items():
-        args += ["--header", f"{name}: {value}"]
+    for index, extra in enumerate(headers):
+        for name, value in extra.items():
+            args += ["--header-for", str(index), f"{name}: {value}"]
     if webhook_secret:
         args += ["--webhook-secret", webhook_secret]
     if latencies:

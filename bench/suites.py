@@ -2,71 +2,107 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
-import time
 from collections.abc import Callable, Iterator
-from functools import partial
 
 from bench.data import seed_cards, seed_practice, seed_user
-from bench.harness import Figure, load, running_stack
+from bench.harness import Figure, Stack, compare, load, running_stack
+
+
+class Run:
+    """What the suites of one ``python -m bench`` run share; closed when the run ends."""
+
+    def __init__(self, quick: bool) -> None:
+        self.quick = quick
+        self._resources = contextlib.ExitStack()
+        self._pages: tuple[Stack, list[tuple[str, str, dict]], str] | None = None
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._resources.close()
+
+    def pages(self) -> tuple[Stack, list[tuple[str, str, dict]], str]:
+        """The stack, pages and session that page_cost and stripe_insulation both measure."""
+        if self._pages is None:
+            stack = self._resources.enter_context(running_stack())
+            pages = _seed_pages(stack, "bench-pages@example.com")
+            cookie = stack.login("bench-pages@example.com", "bench-password-1")
+            for _, path, headers in pages:  # warm both workers up
+                load(
+                    f"{stack.portal_url}{path}",
+                    cookie=cookie,
+                    headers=headers,
+                    connections=4,
+                    requests_=50,
+                    seconds=5,
+                )
+            self._pages = (stack, pages, cookie)
+        return self._pages
 
 
 def _sizes(quick: bool) -> dict:
+    """``compare_seconds``: one round of two URLs loaded in turns (bounded by time, not requests)."""
     if quick:
-        return {"requests": 300, "seconds": 5.0, "connections": 4, "ingest_seconds": 3.0}
-    return {"requests": 3000, "seconds": 20.0, "connections": 8, "ingest_seconds": 30.0}
+        return {
+            "requests": 300,
+            "seconds": 5.0,
+            "connections": 4,
+            "ingest_seconds": 1.8,
+            "compare_seconds": 1.0,
+            "turn_seconds": 0.25,
+        }
+    return {
+        "requests": 3000,
+        "seconds": 20.0,
+        "connections": 8,
+        "ingest_seconds": 30.0,
+        "compare_seconds": 4.0,
+        "turn_seconds": 0.4,
+    }
+
+
+def _compared(size: dict) -> dict:
+    """``compare`` options of one round: its time, not a request count, bounds it."""
+    return {
+        "connections": size["connections"],
+        "requests_": 10**9,
+        "seconds": size["compare_seconds"],
+        "turn_seconds": size["turn_seconds"],
+    }
 
 
 def _rounds(quick: bool) -> int:
     return 3 if quick else 5
 
 
-def _pair(round_index: int, first: Callable[[], dict], second: Callable[[], dict]) -> tuple[dict, dict]:
-    """Both sides of a round, in swapped order every other round: running second favours neither."""
-    if round_index % 2:
-        later = second()
-        return first(), later
-    earlier = first()
-    return earlier, second()
-
-
-def _load_with_latency(stack, url: str, latency_ms: int, **options) -> dict:
-    stack.sandbox_control("latency", {"ms": latency_ms})
-    return load(url, **options)
-
-
-def page_cost(quick: bool) -> Iterator[Figure]:
+def page_cost(run: Run) -> Iterator[Figure]:
     """Our pages' throughput as a ratio to a bare page running one query, same app and server.
 
-    Page and baseline runs alternate, and the median ratio of the pairs is the figure, so a
-    burst of load from elsewhere on the machine hits both sides of a pair alike.
+    Each round loads the page and the baseline in turns from one generator
+    (``compare``), so a burst of load from elsewhere on the machine hits both alike; the figure
+    is the median of the rounds' ratios.
     """
-    size = _sizes(quick)
-    per_round = max(100, size["requests"] // _rounds(quick))
-    with running_stack() as stack:
-        pages = _seed_pages(stack, "bench-pages@example.com")
-        cookie = stack.login("bench-pages@example.com", "bench-password-1")
-        common = {"connections": size["connections"], "requests_": per_round, "seconds": size["seconds"]}
-        baseline_url = f"{stack.portal_url}/_bench/page"
-        for name, path, headers in pages:
-            url = f"{stack.portal_url}{path}"
-            load(url, cookie=cookie, **{**common, "requests_": 50})  # warm both workers
-            ratios, results = [], []
-            for n in range(_rounds(quick)):
-                base, result = _pair(
-                    n,
-                    partial(load, baseline_url, cookie=cookie, **common),
-                    partial(load, url, cookie=cookie, headers=headers, **common),
-                )
-                ratios.append(result["rps"] / base["rps"])
-                results.append(result)
-                print(f"  {name}: baseline {base['rps']} req/s, page {result['rps']} req/s")
-            prefix = f"page_cost.{name}"
-            yield Figure(f"{prefix}.throughput_ratio", statistics.median(ratios), "x", ">=", 0.5)
-            for key in ("p50_ms", "p95_ms"):
-                yield Figure(f"{prefix}.{key}", statistics.median(r[key] for r in results), "ms", ">=", 0)
-            yield Figure(f"{prefix}.non_2xx", sum(r["non_2xx"] for r in results), "responses", "<=", 0)
+    size = _sizes(run.quick)
+    common = _compared(size)
+    stack, pages, cookie = run.pages()
+    baseline_url = f"{stack.portal_url}/_bench/page"
+    for name, path, headers in pages:
+        url = f"{stack.portal_url}{path}"
+        ratios, results = [], []
+        for _ in range(_rounds(run.quick)):
+            base, result = compare(baseline_url, url, cookie=cookie, second_headers=headers, **common)
+            ratios.append(result["rps"] / base["rps"])
+            results.append(result)
+            print(f"  {name}: baseline {base['rps']} req/s, page {result['rps']} req/s")
+        prefix = f"page_cost.{name}"
+        yield Figure(f"{prefix}.throughput_ratio", statistics.median(ratios), "x", ">=", 0.5)
+        for key in ("p50_ms", "p95_ms"):
+            yield Figure(f"{prefix}.{key}", statistics.median(r[key] for r in results), "ms", ">=", 0)
+        yield Figure(f"{prefix}.non_2xx", sum(r["non_2xx"] for r in results), "responses", "<=", 0)
 
 
 def _seed_pages(stack, email: str) -> list[tuple[str, str, dict]]:
@@ -83,60 +119,66 @@ def _seed_pages(stack, email: str) -> list[tuple[str, str, dict]]:
     ]
 
 
-def stripe_insulation(quick: bool) -> Iterator[Figure]:
+def stripe_insulation(run: Run) -> Iterator[Figure]:
     """Pages make no Stripe call, so 300 ms added to every Stripe call must not move their p95.
 
-    Runs without and with the latency alternate (the order swapped every other round); the figure
-    is the p95 of every request made with the latency over the p95 of every request made without.
-    A tail percentile of one short run moves with scheduling jitter; pooled over the rounds it does not.
+    Each round loads the same page in turns with the sandbox's added latency at 0 and at 300 ms
+    (set between turns, while no request is in flight); the figure is the p95 of every request made
+    with the latency over the p95 of every request made without, pooled over the rounds.
     """
-    size = _sizes(quick)
-    per_round = max(250, size["requests"] // _rounds(quick))
-    with running_stack() as stack:
-        pages = _seed_pages(stack, "bench-insulation@example.com")
-        cookie = stack.login("bench-insulation@example.com", "bench-password-1")
-        common = {"connections": size["connections"], "requests_": per_round, "seconds": size["seconds"]}
-        for name, path, headers in pages:
-            url = f"{stack.portal_url}{path}"
-            load(url, cookie=cookie, **{**common, "requests_": 50})  # warm both workers
-            without, with_latency = [], []
-            for n in range(_rounds(quick)):
-                run = partial(
-                    _load_with_latency, stack, url, cookie=cookie, headers=headers, latencies=True, **common
-                )
-                fast, slow = _pair(n, partial(run, 0), partial(run, 300))
-                without += fast["latencies_ms"]
-                with_latency += slow["latencies_ms"]
-                print(f"  {name}: p95 {fast['p95_ms']} ms without, {slow['p95_ms']} ms with 300 ms latency")
-            stack.sandbox_control("latency", {"ms": 0})
-            ratio = _p95(with_latency) / _p95(without)
-            yield Figure(f"stripe_insulation.{name}.p95_ratio", ratio, "x", "<=", 1.05)
+    size = _sizes(run.quick)
+    common = _compared(size)
+    stack, pages, cookie = run.pages()
+    control = f"{stack.sandbox_url}/_sandbox/latency"
+    for name, path, headers in pages:
+        url = f"{stack.portal_url}{path}"
+        without, with_latency = [], []
+        for _ in range(_rounds(run.quick)):
+            fast, slow = compare(
+                url,
+                url,
+                cookie=cookie,
+                first_headers=headers,
+                second_headers=headers,
+                latencies=True,
+                before_first=(control, {"ms": 0}),
+                before_second=(control, {"ms": 300}),
+                **common,
+            )
+            without += fast["latencies_ms"]
+            with_latency += slow["latencies_ms"]
+            print(f"  {name}: p95 {fast['p95_ms']} ms without, {slow['p95_ms']} ms with 300 ms latency")
+        stack.sandbox_control("latency", {"ms": 0})
+        ratio = _p95(with_latency) / _p95(without)
+        yield Figure(f"stripe_insulation.{name}.p95_ratio", ratio, "x", "<=", 1.05)
 
 
 def _p95(latencies: list[float]) -> float:
     return statistics.quantiles(latencies, n=20)[-1]
 
 
-def webhook_ingest(quick: bool) -> Iterator[Figure]:
+def webhook_ingest(run: Run) -> Iterator[Figure]:
     """Unique signed events from 8 connections: our inbox against verify-and-insert, per engine."""
-    size = _sizes(quick)
+    size = _sizes(run.quick)
     engines = [("sqlite", None)]
     if os.environ.get("TEST_DATABASE_URL") or os.environ.get("BENCH_POSTGRES_URL"):
         engines.append(("postgresql", fresh_postgres_database()))
     for engine, url in engines:
         with running_stack(url, STRIPE_WEBHOOK_SECRET="whsec_bench") as stack:
             rounds = 3
-            common = {"connections": 8, "requests_": 10**9, "seconds": size["ingest_seconds"] / rounds}
+            common = {
+                "connections": 8,
+                "requests_": 10**9,
+                "seconds": 2 * size["ingest_seconds"] / rounds,
+                "turn_seconds": size["turn_seconds"],
+            }
             ratios, runs, failures = [], [], 0
-            for n in range(rounds):  # 30 s a side in all, alternating
-                base, ours = _pair(
-                    n,
-                    partial(
-                        load, f"{stack.portal_url}/_bench/webhook", webhook_secret="whsec_bench", **common
-                    ),
-                    partial(
-                        load, f"{stack.portal_url}/webhooks/stripe", webhook_secret="whsec_bench", **common
-                    ),
+            for _ in range(rounds):  # 30 s in all, the two endpoints in turns
+                base, ours = compare(
+                    f"{stack.portal_url}/_bench/webhook",
+                    f"{stack.portal_url}/webhooks/stripe",
+                    webhook_secret="whsec_bench",
+                    **common,
                 )
                 print(f"  {engine}: baseline {base['rps']} events/s, inbox {ours['rps']} events/s")
                 ratios.append(ours["rps"] / base["rps"])
@@ -166,24 +208,25 @@ def fresh_postgres_database() -> str:
 
 
 def _growth_ratio(small: tuple[str, str], large: tuple[str, str], rounds: int, common: dict) -> float:
-    """Median over alternating rounds of p50(large) / p50(small); each side is (url, cookie)."""
+    """Median over rounds of p50(large) / p50(small), loaded in turns; each side is (url, cookie)."""
     ratios = []
-    for n in range(rounds):
-        small_run, large_run = _pair(
-            n,
-            partial(load, small[0], cookie=small[1], **common),
-            partial(load, large[0], cookie=large[1], **common),
+    for _ in range(rounds):
+        small_run, large_run = compare(
+            small[0],
+            large[0],
+            first_headers={"Cookie": small[1]},
+            second_headers={"Cookie": large[1]},
+            **common,
         )
         ratios.append(large_run["p50_ms"] / small_run["p50_ms"])
         print(f"  p50 {small_run['p50_ms']} ms -> {large_run['p50_ms']} ms")
     return statistics.median(ratios)
 
 
-def growth(quick: bool) -> Iterator[Figure]:
+def growth(run: Run) -> Iterator[Figure]:
     """Page time as data grows: the largest over the smallest, same page, alternating runs."""
-    size = _sizes(quick)
-    per_round = max(100, size["requests"] // _rounds(quick))
-    common = {"connections": size["connections"], "requests_": per_round, "seconds": size["seconds"]}
+    size = _sizes(run.quick)
+    common = _compared(size)
     with running_stack() as stack:
         few = seed_user(stack, "bench-few@example.com")
         many = seed_user(stack, "bench-many@example.com")
@@ -194,11 +237,11 @@ def growth(quick: bool) -> Iterator[Figure]:
         small = (account, stack.login("bench-few@example.com", "bench-password-1"))
         large = (account, stack.login("bench-many@example.com", "bench-password-1"))
         print("  wallet: 1 card -> 50 cards")
-        ratio = _growth_ratio(small, large, _rounds(quick), common)
+        ratio = _growth_ratio(small, large, _rounds(run.quick), common)
         yield Figure("growth.wallet.50_vs_1_cards.p50_ratio", ratio, "x", "<=", 1.2)
 
         owner = seed_user(stack, "bench-owner@example.com")
-        counts = (10, 1_000, 10_000) if not quick else (10, 5_000)
+        counts = (10, 1_000, 10_000) if not run.quick else (10, 5_000)
         practices = {n: seed_practice(stack, owner, f"Clinic {n}", n) for n in counts}
         stack.settle_webhooks()
         cookie = stack.login("bench-owner@example.com", "bench-password-1")
@@ -206,23 +249,20 @@ def growth(quick: bool) -> Iterator[Figure]:
         for n in counts[1:]:
             print(f"  billing page: {counts[0]} -> {n} invoices")
             largest = (f"{stack.portal_url}/practices/{practices[n]}/billing", cookie)
-            ratio = _growth_ratio(smallest, largest, _rounds(quick), common)
+            ratio = _growth_ratio(smallest, largest, _rounds(run.quick), common)
             yield Figure(f"growth.billing.{n}_vs_{counts[0]}_invoices.p50_ratio", ratio, "x", "<=", 1.2)
 
 
-def stripe_calls_per_action(quick: bool) -> Iterator[Figure]:
+def stripe_calls_per_action(run: Run) -> Iterator[Figure]:
     """How many Stripe calls each user action makes (printed as a table)."""
     from bench.data import count_calls_per_action
 
-    started = time.perf_counter()
     table = count_calls_per_action()
     print(f"  {'action':<28} {'stripe calls':>12}  operations")
     for action, operations in table.items():
         print(f"  {action:<28} {len(operations):>12}  {', '.join(operations)}")
-    yield Figure(
-        "stripe_calls.page_renders", table.get("render account page", []).__len__(), "calls", "<=", 0
-    )
-    print(f"  ({time.perf_counter() - started:.1f}s)")
+    renders = len(table["render account page"]) + len(table["render billing page"])
+    yield Figure("stripe_calls.page_renders", renders, "calls", "<=", 0)
 
 
 SUITES: dict[str, Callable[..., Iterator[Figure]]] = {
