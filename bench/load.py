@@ -117,7 +117,8 @@ def run(
             start_turn(state["turn"])
         state["since"] = time.monotonic()
 
-    turns = threading.Barrier(connections, action=next_turn)
+    # A connection that died would leave the others waiting: give up on the run instead of hanging.
+    turns = threading.Barrier(connections, action=next_turn, timeout=120)
 
     def worker() -> None:
         conn = http.client.HTTPConnection(host, port, timeout=30)
