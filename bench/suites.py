@@ -48,16 +48,12 @@ def _sizes(quick: bool) -> dict:
     """``compare_seconds``: one round of two URLs loaded in turns (bounded by time, not requests)."""
     if quick:
         return {
-            "requests": 300,
-            "seconds": 5.0,
             "connections": 4,
             "ingest_seconds": 1.8,
             "compare_seconds": 1.0,
             "turn_seconds": 0.25,
         }
     return {
-        "requests": 3000,
-        "seconds": 20.0,
         "connections": 8,
         "ingest_seconds": 30.0,
         "compare_seconds": 4.0,
