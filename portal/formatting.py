@@ -18,8 +18,9 @@ def format_money(amount: int | None, currency: str = "usd") -> str:
 
 
 def format_date(value: dt.datetime | dt.date | int | None) -> str:
-    """``22 Nov 2026``; an int is a Stripe timestamp (seconds, UTC)."""
-    if value is None or value == "":
+    """``22 Nov 2026``; an int is a Stripe timestamp (seconds, UTC). No date (None, or a template's
+    undefined value) reads as a dash."""
+    if not value:
         return "—"
     if isinstance(value, int):
         value = dt.datetime.fromtimestamp(value, dt.UTC)

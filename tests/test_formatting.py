@@ -33,3 +33,4 @@ def test_dates_from_datetimes_and_stripe_timestamps():
 def test_templates_use_the_same_filters(app):
     rendered = app.jinja_env.from_string("{{ 4990|money('usd') }} {{ 1795305600|day }}").render()
     assert rendered == "$49.90 22 Nov 2026"
+    assert app.jinja_env.from_string("{{ practice.cancel_at|day }}").render(practice={}) == "—"
