@@ -172,6 +172,10 @@ class Stack:
             allow_redirects=False,
         )
         assert response.status_code == 302, response.text[:500]
+        # The generator replays this one cookie. A browser keeps what the first page after login
+        # adds to its session (the CSRF token its forms carry); replaying the cookie from before
+        # that would have every measured page set it up again.
+        session.get(f"{self.portal_url}/account").raise_for_status()
         return "; ".join(f"{c.name}={c.value}" for c in session.cookies)
 
 

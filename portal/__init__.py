@@ -87,7 +87,7 @@ def configure_proxies(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from portal.extensions import csrf, db, limiter, login_manager, mail, migrate
-    from portal.security import init_security_headers
+    from portal.security import init_csrf_tokens, init_security_headers
 
     import_models()
 
@@ -100,6 +100,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message = "Log in to see that page."
     login_manager.login_message_category = "info"
     csrf.init_app(app)
+    init_csrf_tokens(app)
     limiter.init_app(app)
     mail.init_app(app)
     init_security_headers(app)
@@ -173,9 +174,10 @@ NAVIGATION = (
 
 
 def register_template_context(app: Flask) -> None:
-    from flask_login import current_user
-
     from portal.formatting import format_date, format_money
+    from portal.urls import init_cached_urls
+
+    init_cached_urls(app)
 
     app.add_template_filter(format_money, "money")
     app.add_template_filter(format_date, "day")
@@ -183,29 +185,23 @@ def register_template_context(app: Flask) -> None:
     #: Callables returning the banners (dicts with a ``template``) for the current user.
     app.extensions.setdefault("banner_providers", [])
 
-    def nav_links() -> list[tuple[str, str]]:
-        is_admin = getattr(current_user, "is_admin", False)
+    @functools.lru_cache(maxsize=64)
+    def navigation(script_root: str, is_admin: bool) -> list[tuple[str, str, str]]:
         return [
-            (endpoint, label)
+            (endpoint, url_for(endpoint), label)
             for endpoint, label, admin_only in NAVIGATION
             if endpoint in app.view_functions and (is_admin or not admin_only)
         ]
 
-    def page_banners() -> list[dict]:
-        if not current_user.is_authenticated:
+    # Both take the template's ``current_user`` (the user itself, not Flask-Login's proxy).
+    def nav_links(user) -> list[tuple[str, str, str]]:
+        """(endpoint, URL, label) of the top navigation: the same for every user of a role."""
+        return navigation(request.script_root, getattr(user, "is_admin", False))
+
+    def page_banners(user) -> list[dict]:
+        if not user.is_authenticated:
             return []
-        return [
-            banner for provider in app.extensions["banner_providers"] for banner in provider(current_user)
-        ]
-
-    # Every page repeats the same dozen links (assets, navigation, tabs); url_for is a pure function
-    # of the URL map, the script root and the values, so each is built once per script root.
-    @functools.lru_cache(maxsize=1024)
-    def _layout_url(script_root: str, endpoint: str, values: tuple) -> str:
-        return url_for(endpoint, **dict(values))
-
-    def layout_url(endpoint: str, **values: object) -> str:
-        return _layout_url(request.script_root, endpoint, tuple(sorted(values.items())))
+        return [banner for provider in app.extensions["banner_providers"] for banner in provider(user)]
 
     @app.context_processor
     def inject_layout_helpers() -> dict:
@@ -214,7 +210,6 @@ def register_template_context(app: Flask) -> None:
             "stripe_js_url": app.config["STRIPE_JS_URL"],
             "nav_links": nav_links,
             "page_banners": page_banners,
-            "layout_url": layout_url,
         }
 
 

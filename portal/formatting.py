@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 _SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "cad": "CA$", "aud": "A$"}
 
@@ -23,5 +24,11 @@ def format_date(value: dt.datetime | dt.date | int | None) -> str:
     if not value:
         return "—"
     if isinstance(value, int):
-        value = dt.datetime.fromtimestamp(value, dt.UTC)
+        return _format_timestamp(value)
     return f"{value:%d %b %Y}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _format_timestamp(seconds: int) -> str:
+    # strftime is the dearest step of an invoice row; a practice's invoice dates repeat page after page.
+    return f"{dt.datetime.fromtimestamp(seconds, dt.UTC):%d %b %Y}"

@@ -1,10 +1,14 @@
-"""Security headers on every response."""
+"""Security headers on every response, and the CSRF token our templates draw."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, request
+from flask import Flask, Response, request, session
+from flask_wtf.csrf import generate_csrf
+
+#: Where a session keeps its signed CSRF token, beside the raw token it signs.
+SIGNED_CSRF_TOKEN = "csrf_token_signed"
 
 
 def _origin(url: str) -> str:
@@ -53,3 +57,28 @@ def init_security_headers(app: Flask) -> None:
         if request.is_secure:
             response.headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
         return response
+
+
+def init_csrf_tokens(app: Flask) -> None:
+    """``csrf_token()`` in templates: signed once per session instead of on every page.
+
+    Flask-WTF signs the session's raw token afresh on every request that draws a form (a
+    serializer, a timestamp and an HMAC: the dearest step of drawing a page). Our tokens never
+    expire (``WTF_CSRF_TIME_LIMIT = None``), so a token signed once stays valid for the session's
+    life; the session keeps it with the raw token it signs and a new raw token (a new session at
+    login) gets a new signature. Tokens with a time limit are left to Flask-WTF.
+    """
+    if app.config["WTF_CSRF_TIME_LIMIT"] is not None:
+        return
+    field = app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+
+    def session_csrf_token() -> str:
+        signed = session.get(SIGNED_CSRF_TOKEN)
+        if signed is None or signed[0] != session.get(field):
+            token = generate_csrf()
+            session[SIGNED_CSRF_TOKEN] = signed = (session[field], token)
+        return signed[1]
+
+    app.jinja_env.globals["csrf_token"] = session_csrf_token
+    # Flask-WTF also hands templates its own through a context processor; ours is registered later.
+    app.context_processor(lambda: {"csrf_token": session_csrf_token})

@@ -165,7 +165,8 @@ _AUDIT_COUNT, _AUDIT_PAGE = _history(
     [_audit.c.created_at.desc(), _audit.c.id.desc()],
     source=_audit.outerjoin(_users, _users.c.id == _audit.c.actor_id),
 )
-# Both read a page through the (practice_id, created, id) index; count(*) never reads the rows.
+# A page is read through the (practice_id, created, id) index; count(*) (only for a stale link)
+# never reads the rows.
 _invoices = PracticeInvoice.__table__
 _INVOICE_COUNT, _INVOICE_PAGE = _history(
     _invoices,
@@ -287,20 +288,29 @@ class Page(Generic[Line]):
 
     items: list[Line]
     page: int
-    pages: int
-    total: int
+    has_older: bool
+
+    @property
+    def has_newer(self) -> bool:
+        return self.page > 1
 
 
 def _page_of(
     line: type[Line], count: sa.Select, rows: sa.Select, practice: Practice, page: int, per_page: int
 ) -> Page[Line]:
-    """``page`` of ``rows`` (clamped into range) as ``line`` tuples; both statements share parameters."""
+    """``page`` of ``rows`` as ``line`` tuples; both statements share parameters.
+
+    One row past the page tells whether older ones follow, so the page drawn on every visit never
+    counts the history. Only a page number past the end (a stale link) counts it, to show the
+    last page rather than an empty one.
+    """
     params = {"practice_id": practice.id}
-    total = db.session.scalar(count, params)
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
-    result = db.session.execute(rows, {**params, "limit": per_page, "offset": (page - 1) * per_page})
-    return Page([line._make(row) for row in result], page, pages, total)
+    page = max(1, page)
+    found = db.session.execute(rows, {**params, "limit": per_page + 1, "offset": (page - 1) * per_page}).all()
+    if not found and page > 1:
+        page = max(1, -(-db.session.scalar(count, params) // per_page))
+        found = db.session.execute(rows, {**params, "limit": per_page, "offset": (page - 1) * per_page}).all()
+    return Page([line._make(row) for row in found[:per_page]], page, len(found) > per_page)
 
 
 def invoice_page(practice: Practice, page: int = 1, per_page: int = 10) -> Page[InvoiceLine]:

@@ -15,6 +15,7 @@ from portal.htmx import is_htmx, render_page_or_fragment
 from portal.practices import banners, services
 from portal.practices.forms import AddMemberForm, CancelForm, CreatePracticeForm
 from portal.practices.models import MemberRole, Plan, Practice, PracticeMember
+from portal.urls import cached_url
 from portal.wallet import services as wallet
 from portal.wallet.links import WalletLinks
 
@@ -52,8 +53,8 @@ def _load_manager(practice_id: int) -> tuple[Practice, PracticeMember]:
 
 def wallet_links(practice: Practice) -> WalletLinks:
     return WalletLinks(
-        setup=url_for("practices.card_setup_intent", practice_id=practice.id),
-        complete=url_for("practices.card_complete", practice_id=practice.id),
+        setup=cached_url("practices.card_setup_intent", practice_id=practice.id),
+        complete=cached_url("practices.card_complete", practice_id=practice.id),
         remove_endpoint="practices.card_remove",
         default_endpoint="practices.card_default",
         endpoint_args={"practice_id": practice.id},

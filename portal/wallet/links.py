@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flask import url_for
-
 from portal.auth.models import User
+from portal.urls import cached_url
 from portal.wallet import services
 
 
@@ -23,20 +22,20 @@ class WalletLinks:
     all_cards: str | None = None
 
     def remove(self, payment_method_id: str) -> str:
-        return url_for(self.remove_endpoint, payment_method_id=payment_method_id, **self.endpoint_args)
+        return cached_url(self.remove_endpoint, payment_method_id=payment_method_id, **self.endpoint_args)
 
     def make_default(self, payment_method_id: str) -> str:
-        return url_for(self.default_endpoint, payment_method_id=payment_method_id, **self.endpoint_args)
+        return cached_url(self.default_endpoint, payment_method_id=payment_method_id, **self.endpoint_args)
 
 
 def user_wallet_links() -> WalletLinks:
     """The current user's own wallet on the account page."""
     return WalletLinks(
-        setup=url_for("wallet.setup_intent"),
-        complete=url_for("wallet.complete_setup"),
+        setup=cached_url("wallet.setup_intent"),
+        complete=cached_url("wallet.complete_setup"),
         remove_endpoint="wallet.remove_card",
         default_endpoint="wallet.make_default",
-        all_cards=url_for("wallet.all_cards"),
+        all_cards=cached_url("wallet.all_cards"),
     )
 
 

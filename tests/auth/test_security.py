@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import re
+import time
 
+import itsdangerous
 import pytest
 
 from portal.auth import tokens
@@ -65,6 +68,28 @@ def test_htmx_request_with_csrf_header_is_accepted(logged_in, user, mailbox):
 def test_htmx_header_without_token_is_refused(logged_in):
     response = logged_in.post("/account/verify-email", headers={"HX-Request": "true"})
     assert response.status_code == 400
+
+
+def test_one_session_draws_one_csrf_token_on_every_page(logged_in, user, mailbox, monkeypatch):
+    """Signed once per session (tokens never expire), not afresh on every page."""
+    # Every signature gets a new timestamp, so a token signed afresh would differ even within a second.
+    clock = itertools.count(int(time.time()) + 1)
+    monkeypatch.setattr(itsdangerous.TimestampSigner, "get_timestamp", lambda signer: next(clock))
+    tokens_drawn = {
+        _hx_token(logged_in.get(path).get_data(as_text=True)) for path in ("/account", "/practices/")
+    }
+    assert len(tokens_drawn) == 1
+    mailbox.clear()
+    response = logged_in.post("/account/verify-email", headers={"X-CSRFToken": tokens_drawn.pop()})
+    assert response.status_code == 302 and mailbox.wait_for(user.email, "Confirm your email")
+
+
+def test_login_draws_a_new_csrf_token_and_refuses_the_old_one(client, user, password):
+    before_login = _hx_token(client.get("/login").get_data(as_text=True))
+    assert submit(client, "/login", {"email": user.email, "password": password}).status_code == 302
+    after_login = _hx_token(client.get("/account").get_data(as_text=True))
+    assert after_login != before_login
+    assert client.post("/account/verify-email", headers={"X-CSRFToken": before_login}).status_code == 400
 
 
 def test_csrf_header_works_for_form_posts_too(logged_in, user):

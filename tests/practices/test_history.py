@@ -28,14 +28,15 @@ def test_history_lists_changes_newest_first_with_who_made_them(owner_client, pra
 def test_history_pages_through_htmx_with_the_table_alone(owner_client, practice):
     record(practice, 30)
     first = owner_client.get(f"/practices/{practice.id}/history").get_data(as_text=True)
-    assert "Page 1 of 2" in first and "visa 0029" in first and "visa 0004" not in first
+    assert "Page 1" in first and "visa 0029" in first and "visa 0004" not in first and ">Older</a>" in first
     second = owner_client.get(f"/practices/{practice.id}/history?page=2", headers=HX)
     fragment = second.get_data(as_text=True)
     assert second.status_code == 200 and "<html" not in fragment
-    assert "visa 0004" in fragment and "visa 0029" not in fragment and "Page 2 of 2" in fragment
-    # Past the end: the last page, not an empty one.
+    assert "visa 0004" in fragment and "visa 0029" not in fragment and "Page 2" in fragment
+    assert ">Newer</a>" in fragment and ">Older</a>" not in fragment
+    # Past the end (a stale link): the last page, not an empty one.
     beyond = owner_client.get(f"/practices/{practice.id}/history?page=9", headers=HX).get_data(as_text=True)
-    assert "Page 2 of 2" in beyond
+    assert "Page 2" in beyond and "visa 0004" in beyond
 
 
 def test_members_who_do_not_manage_billing_get_403(client, auth, practice, user_factory):
@@ -45,3 +46,13 @@ def test_members_who_do_not_manage_billing_get_403(client, auth, practice, user_
     assert client.get(f"/practices/{practice.id}/history").status_code == 403
     billing = client.get(f"/practices/{practice.id}/billing").get_data(as_text=True)
     assert "History" not in billing and "People" in billing
+
+
+def test_a_full_last_page_offers_nothing_older(practice):
+    from portal.practices import services
+
+    record(practice, 25 - len(services.audit_page(practice, per_page=1000).items))
+    exactly_one_page = services.audit_page(practice)
+    assert len(exactly_one_page.items) == 25 and not exactly_one_page.has_older
+    record(practice, 1)
+    assert services.audit_page(practice).has_older and len(services.audit_page(practice, 2).items) == 1

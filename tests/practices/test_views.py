@@ -106,11 +106,13 @@ def test_invoice_history_is_paginated(owner_client, practice):
         apply_invoice(inv, T0 + n, "invoice.paid")
     db.session.commit()
     first = owner_client.get(f"/practices/{practice.id}/billing").get_data(as_text=True)
-    assert "Page 1 of 2" in first and "PB-0011" in first and "PB-0000" not in first
+    assert "Page 1" in first and "PB-0011" in first and "PB-0000" not in first
+    assert ">Older</a>" in first and ">Newer</a>" not in first
     second = owner_client.get(f"/practices/{practice.id}/billing/invoices?page=2", headers=HX).get_data(
         as_text=True
     )
-    assert second.lstrip().startswith("<section") and "PB-0000" in second
+    assert second.lstrip().startswith("<section") and "PB-0000" in second and "PB-0011" not in second
+    assert ">Newer</a>" in second and ">Older</a>" not in second  # nothing older than the last page
 
 
 def pay_checkout(sandbox_url_or_location: str, number: str = "4242424242424242") -> str:
@@ -162,7 +164,7 @@ def test_subscribe_through_checkout(owner_client, live_practice, owner, sandbox)
     # The webhook's fulfilment afterwards is a no-op.
     from portal.practices.sync import fulfil_checkout_session
 
-    entries = services.audit_page(live_practice).total
+    entries = len(services.audit_page(live_practice, per_page=1000).items)
     fulfil_checkout_session(
         {
             "id": live_practice.checkout_session_id,
@@ -176,7 +178,7 @@ def test_subscribe_through_checkout(owner_client, live_practice, owner, sandbox)
         T0,
     )
     db.session.commit()
-    assert services.audit_page(live_practice).total == entries
+    assert len(services.audit_page(live_practice, per_page=1000).items) == entries
 
 
 def test_processing_then_confirmed_by_polling(owner_client, live_practice, owner):
