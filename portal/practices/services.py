@@ -274,8 +274,8 @@ def plan_offers() -> list[PlanOffer]:
     ]
 
 
-def plan_offer(plan: Plan | None) -> PlanOffer | None:
-    return next((offer for offer in plan_offers() if offer.plan == plan), None)
+def plan_offer(plan: Plan | None, offers: list[PlanOffer]) -> PlanOffer | None:
+    return next((offer for offer in offers if offer.plan == plan), None)
 
 
 def onboarding_fee() -> tuple[int, str]:

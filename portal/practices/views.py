@@ -65,12 +65,13 @@ def billing_context(practice: Practice, member: PracticeMember, **extra) -> dict
     """Everything the billing page and its partials render: local state only."""
     page = request.args.get("page", 1, type=int)
     can_manage = member.manages_billing
+    offers = services.plan_offers()
     context = {
         "practice": practice,
         "member": member,
         "can_manage": can_manage,
-        "offer": services.plan_offer(practice.plan),
-        "offers": services.plan_offers(),
+        "offer": services.plan_offer(practice.plan, offers),
+        "offers": offers,
         "onboarding_fee": services.onboarding_fee(),
         "invoices": services.invoice_page(practice, page),
         "open_invoice": (

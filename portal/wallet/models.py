@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -27,6 +28,19 @@ class PaymentMethod(TimestampMixin, db.Model):
     #: Stripe's ``created`` of the newest state applied; older events never overwrite it.
     stripe_synced_at: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
+
+class SavedCard(NamedTuple):
+    """A saved card as pages and the API show it: a plain row of the mirror, not an ORM object
+    (the account and billing pages list cards on every visit)."""
+
+    stripe_id: str
+    customer_id: str
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    is_default: bool
+
     def expires_before(self, when: dt.date) -> bool:
         return (self.exp_year, self.exp_month) < (when.year, when.month)
 
@@ -36,6 +50,7 @@ class PaymentMethod(TimestampMixin, db.Model):
 
     @property
     def expiring_soon(self) -> bool:
+        """Still valid, but not beyond the month after next."""
         today = utcnow().date()
         in_two_months = today.replace(day=1) + dt.timedelta(days=62)
         return not self.expired and self.expires_before(in_two_months)

@@ -21,7 +21,7 @@ from portal.billing.shapes import as_dict, object_id
 from portal.extensions import db
 from portal.wallet import mirror
 from portal.wallet.customers import ensure_user_customer
-from portal.wallet.models import PaymentMethod
+from portal.wallet.models import PaymentMethod, SavedCard
 
 log = logging.getLogger(__name__)
 
@@ -84,22 +84,25 @@ def user_wallet(user: User) -> Wallet:
 CARDS_SHOWN = 5
 
 
+_cards = PaymentMethod.__table__.c
 #: Built once: the account and billing pages render this list on every request.
 _CARDS = (
-    sa.select(PaymentMethod)
+    sa.select(*(_cards[name] for name in SavedCard._fields))
     .where(PaymentMethod.customer_id == sa.bindparam("customer_id"))
     .order_by(PaymentMethod.is_default.desc(), PaymentMethod.created_at, PaymentMethod.id)
 )
 _FIRST_CARDS = _CARDS.limit(sa.bindparam("limit"))
 
 
-def list_cards(customer_id: str | None, limit: int | None = None) -> list[PaymentMethod]:
+def list_cards(customer_id: str | None, limit: int | None = None) -> list[SavedCard]:
     """Cards from the local mirror, default first: no Stripe call."""
     if customer_id is None:
         return []
     if limit is None:
-        return list(db.session.scalars(_CARDS, {"customer_id": customer_id}))
-    return list(db.session.scalars(_FIRST_CARDS, {"customer_id": customer_id, "limit": limit}))
+        rows = db.session.execute(_CARDS, {"customer_id": customer_id})
+    else:
+        rows = db.session.execute(_FIRST_CARDS, {"customer_id": customer_id, "limit": limit})
+    return [SavedCard._make(row) for row in rows]
 
 
 def find_card(wallet: Wallet, payment_method_id: str) -> PaymentMethod:
