@@ -313,7 +313,12 @@ def _page_of(
     return Page([line._make(row) for row in found[:per_page]], page, len(found) > per_page)
 
 
-def invoice_page(practice: Practice, page: int = 1, per_page: int = 10) -> Page[InvoiceLine]:
+#: The billing page shows the latest invoices, as the account page shows the first cards; Older
+#: pages back through the rest (a summary page, drawn on every visit: each row is a good part of it).
+INVOICES_SHOWN = 5
+
+
+def invoice_page(practice: Practice, page: int = 1, per_page: int = INVOICES_SHOWN) -> Page[InvoiceLine]:
     return _page_of(InvoiceLine, _INVOICE_COUNT, _INVOICE_PAGE, practice, page, per_page)
 
 
