@@ -305,11 +305,17 @@ def _page_of(
     last page rather than an empty one.
     """
     params = {"practice_id": practice.id}
+
+    def rows_from(page: int) -> list[sa.Row]:
+        return db.session.execute(
+            rows, {**params, "limit": per_page + 1, "offset": (page - 1) * per_page}
+        ).all()
+
     page = max(1, page)
-    found = db.session.execute(rows, {**params, "limit": per_page + 1, "offset": (page - 1) * per_page}).all()
+    found = rows_from(page)
     if not found and page > 1:
         page = max(1, -(-db.session.scalar(count, params) // per_page))
-        found = db.session.execute(rows, {**params, "limit": per_page, "offset": (page - 1) * per_page}).all()
+        found = rows_from(page)
     return Page([line._make(row) for row in found[:per_page]], page, len(found) > per_page)
 
 
