@@ -22,6 +22,12 @@ import time
 import uuid
 from urllib.parse import urlsplit
 
+#: The one browser every request claims to come from, the login's included (``harness.Stack.login``).
+#: A logged-in page checks the session against the browser it was opened in (Flask-Login's session
+#: protection); a generator that logged in as one client and loads pages as another would have
+#: every page mark the session and sign a new cookie, which a real browser does once at most.
+USER_AGENT = "portal-bench/1 (like a browser that keeps its cookie)"
+
 
 def percentile(sorted_values: list[float], p: float) -> float:
     if not sorted_values:
@@ -192,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--webhook-secret")
     parser.add_argument("--latencies", action="store_true", help="also print every latency (ms)")
     args = parser.parse_args(argv)
-    common = dict(h.split(": ", 1) for h in args.header)
+    common = {"User-Agent": USER_AGENT, **dict(h.split(": ", 1) for h in args.header)}
     headers = [dict(common) for _ in args.urls]
     for index, header in args.header_for:
         name, value = header.split(": ", 1)
