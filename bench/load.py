@@ -81,13 +81,15 @@ def run(
     with_latencies: bool = False,
     turn_seconds: float = 0.4,
     on_turn: dict[int, tuple[str, str]] | None = None,
+    first_turn: int = 0,
 ) -> list[dict]:
     """Load ``urls`` (one server) in turns: every connection sends to one URL for ``turn_seconds``,
     all wait for their last answer, then all move to the next URL. A machine that slows down for a
     while slows every URL alike, and no URL's answers are counted in another's turn.
 
     ``on_turn[i] = (url, json)`` is POSTed before each turn of URL ``i`` (while every connection
-    waits), e.g. to set the sandbox's latency for that turn.
+    waits), e.g. to set the sandbox's latency for that turn. ``first_turn`` is the URL loaded first,
+    on connections not yet warm; callers alternate it between runs so that favours no URL.
     """
     on_turn = on_turn or {}
 
@@ -112,7 +114,7 @@ def run(
     lock = threading.Lock()
     started = time.monotonic()
     deadline = started + seconds
-    state = {"turn": 0, "since": started, "stop": False, "spent": False}
+    state = {"turn": first_turn, "since": started, "stop": False, "spent": False}
 
     def next_turn() -> None:  # run by the last connection to finish the turn, while all wait
         now = time.monotonic()
@@ -159,7 +161,7 @@ def run(
                 latencies[turn].extend(mine[turn])
                 failures[turn] += bad[turn]
 
-    start_turn(0)
+    start_turn(first_turn)
     state["since"] = time.monotonic()
     threads = [threading.Thread(target=worker) for _ in range(connections)]
     for thread in threads:
@@ -187,6 +189,7 @@ def main(argv: list[str] | None = None) -> None:
         help="'Name: value' for the URL at INDEX only",
     )
     parser.add_argument("--turn-seconds", type=float, default=0.4)
+    parser.add_argument("--first-turn", type=int, default=0, help="index of the URL loaded first")
     parser.add_argument(
         "--on-turn",
         action="append",
@@ -213,6 +216,7 @@ def main(argv: list[str] | None = None) -> None:
         args.latencies,
         args.turn_seconds,
         {int(index): (url, body) for index, url, body in args.on_turn},
+        args.first_turn,
     )
     sys.stdout.write(json.dumps(results[0] if len(results) == 1 else {"targets": results}) + "\n")
 

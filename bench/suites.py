@@ -89,8 +89,15 @@ def page_cost(run: Run) -> Iterator[Figure]:
     for name, path, headers in pages:
         url = f"{stack.portal_url}{path}"
         ratios, results = [], []
-        for _ in range(_rounds(run.quick)):
-            base, result = compare(baseline_url, url, cookie=cookie, second_headers=headers, **common)
+        for n in range(_rounds(run.quick)):
+            base, result = compare(
+                baseline_url,
+                url,
+                cookie=cookie,
+                second_headers=headers,
+                second_goes_first=n % 2 == 1,
+                **common,
+            )
             ratios.append(result["rps"] / base["rps"])
             results.append(result)
             print(f"  {name}: baseline {base['rps']} req/s, page {result['rps']} req/s")
@@ -129,7 +136,7 @@ def stripe_insulation(run: Run) -> Iterator[Figure]:
     for name, path, headers in pages:
         url = f"{stack.portal_url}{path}"
         without, with_latency = [], []
-        for _ in range(_rounds(run.quick)):
+        for n in range(_rounds(run.quick)):
             fast, slow = compare(
                 url,
                 url,
@@ -139,6 +146,7 @@ def stripe_insulation(run: Run) -> Iterator[Figure]:
                 latencies=True,
                 before_first=(control, {"ms": 0}),
                 before_second=(control, {"ms": 300}),
+                second_goes_first=n % 2 == 1,
                 **common,
             )
             without += fast["latencies_ms"]
@@ -169,11 +177,12 @@ def webhook_ingest(run: Run) -> Iterator[Figure]:
                 "turn_seconds": size["turn_seconds"],
             }
             ratios, runs, failures = [], [], 0
-            for _ in range(rounds):  # 30 s in all, the two endpoints in turns
+            for n in range(rounds):  # 30 s in all, the two endpoints in turns
                 base, ours = compare(
                     f"{stack.portal_url}/_bench/webhook",
                     f"{stack.portal_url}/webhooks/stripe",
                     webhook_secret="whsec_bench",
+                    second_goes_first=n % 2 == 1,
                     **common,
                 )
                 print(f"  {engine}: baseline {base['rps']} events/s, inbox {ours['rps']} events/s")
@@ -206,12 +215,13 @@ def fresh_postgres_database() -> str:
 def _growth_ratio(small: tuple[str, str], large: tuple[str, str], rounds: int, common: dict) -> float:
     """Median over rounds of p50(large) / p50(small), loaded in turns; each side is (url, cookie)."""
     ratios = []
-    for _ in range(rounds):
+    for n in range(rounds):
         small_run, large_run = compare(
             small[0],
             large[0],
             first_headers={"Cookie": small[1]},
             second_headers={"Cookie": large[1]},
+            second_goes_first=n % 2 == 1,
             **common,
         )
         ratios.append(large_run["p50_ms"] / small_run["p50_ms"])
