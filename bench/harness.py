@@ -233,16 +233,16 @@ def compare(
     turn_seconds: float = 0.4,
     before_first: tuple[str, dict] | None = None,
     before_second: tuple[str, dict] | None = None,
-    second_goes_first: bool = False,
+    round_index: int = 0,
 ) -> tuple[dict, dict]:
     """Two URLs loaded in turns (every connection drained between turns) by one generator, so
     their ratio is measured in one run: a machine that slows down for a while slows both alike.
 
     ``before_first``/``before_second`` = (url, json) is POSTed before each turn of that side.
-    The side loaded first meets fresh connections; ``second_goes_first`` on every other round
-    shares that out.
+    The side loaded first meets connections not yet served; it alternates with ``round_index``
+    (the round of a series this run is), so neither side always pays for that.
     """
-    extra = ["--turn-seconds", str(turn_seconds), "--first-turn", "1" if second_goes_first else "0"]
+    extra = ["--turn-seconds", str(turn_seconds), "--first-turn", str(round_index % 2)]
     for index, hook in enumerate((before_first, before_second)):
         if hook is not None:
             extra += ["--on-turn", str(index), hook[0], json.dumps(hook[1])]

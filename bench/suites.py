@@ -95,7 +95,7 @@ def page_cost(run: Run) -> Iterator[Figure]:
                 url,
                 cookie=cookie,
                 second_headers=headers,
-                second_goes_first=n % 2 == 1,
+                round_index=n,
                 **common,
             )
             ratios.append(result["rps"] / base["rps"])
@@ -146,7 +146,7 @@ def stripe_insulation(run: Run) -> Iterator[Figure]:
                 latencies=True,
                 before_first=(control, {"ms": 0}),
                 before_second=(control, {"ms": 300}),
-                second_goes_first=n % 2 == 1,
+                round_index=n,
                 **common,
             )
             without += fast["latencies_ms"]
@@ -182,7 +182,7 @@ def webhook_ingest(run: Run) -> Iterator[Figure]:
                     f"{stack.portal_url}/_bench/webhook",
                     f"{stack.portal_url}/webhooks/stripe",
                     webhook_secret="whsec_bench",
-                    second_goes_first=n % 2 == 1,
+                    round_index=n,
                     **common,
                 )
                 print(f"  {engine}: baseline {base['rps']} events/s, inbox {ours['rps']} events/s")
@@ -221,7 +221,7 @@ def _growth_ratio(small: tuple[str, str], large: tuple[str, str], rounds: int, c
             large[0],
             first_headers={"Cookie": small[1]},
             second_headers={"Cookie": large[1]},
-            second_goes_first=n % 2 == 1,
+            round_index=n,
             **common,
         )
         ratios.append(large_run["p50_ms"] / small_run["p50_ms"])
