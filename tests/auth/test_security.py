@@ -84,7 +84,7 @@ def test_one_session_draws_one_csrf_token_on_every_page(logged_in, user, mailbox
     assert response.status_code == 302 and mailbox.wait_for(user.email, "Confirm your email")
 
 
-def test_pages_leave_a_settled_session_cookie_alone(logged_in, user):
+def test_pages_leave_a_settled_session_cookie_alone(logged_in):
     """After the first page a login leads to, loading pages again sends no new session cookie:
     nothing per request (the user loader, the CSRF token, session protection) rewrites the session."""
     logged_in.get("/account")  # the first page adds the session's CSRF token
@@ -94,7 +94,7 @@ def test_pages_leave_a_settled_session_cookie_alone(logged_in, user):
         assert "Set-Cookie" not in response.headers, f"{path} rewrote the session cookie"
 
 
-def test_a_session_seen_from_another_browser_is_marked_once_then_left_alone(logged_in, user):
+def test_a_session_seen_from_another_browser_is_marked_once_then_left_alone(logged_in):
     """Flask-Login's session protection marks the session stale when the browser changes; a browser
     keeps the marked cookie, so only that first page rewrites it."""
     logged_in.get("/account")
