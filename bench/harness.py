@@ -182,9 +182,7 @@ class Stack:
         cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
         # Steady state: a page loaded with this cookie changes nothing in it, so measured pages do
         # not pay for signing a new cookie that a browser would store once and a replay never does.
-        again = requests.get(
-            f"{self.portal_url}/account", headers={"Cookie": cookie, "User-Agent": USER_AGENT}, timeout=30
-        )
+        again = session.get(f"{self.portal_url}/account", timeout=30)
         again.raise_for_status()
         assert "Set-Cookie" not in again.headers, f"the replayed session still changes: {again.headers}"
         return cookie
