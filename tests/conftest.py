@@ -24,15 +24,19 @@ def engine(request) -> str:
 
 
 def postgres_url() -> str:
-    """TEST_DATABASE_URL's server, database ``portal_test`` created on demand. Fails loudly if down."""
+    """TEST_DATABASE_URL's server, database ``portal_test`` created on demand. Fails loudly if down.
+
+    ``TEST_DATABASE_NAME`` names another database, so two checkouts can run their suites at once.
+    """
+    name = os.environ.get("TEST_DATABASE_NAME", "portal_test")
     url = sa.engine.make_url(os.environ["TEST_DATABASE_URL"]).set(drivername="postgresql+psycopg")
     admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        exists = conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = 'portal_test'"))
+        exists = conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name})
         if not exists:
-            conn.execute(sa.text("CREATE DATABASE portal_test"))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return url.set(database="portal_test").render_as_string(hide_password=False)
+    return url.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture
