@@ -20,6 +20,7 @@ from tests.auth.conftest import cookie_client, submit
 from tests.smtp import body_text
 
 NEW_PASSWORD = "analytical-engine"
+REGISTRATION = {"name": "N", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
 
 
 def _strip_tokens(html: str) -> str:
@@ -46,6 +47,7 @@ def hash_work(monkeypatch) -> dict[str, int]:
 
 
 def test_unknown_and_known_email_logins_do_the_same_hash_work(app, user, hash_work):
+    app.config["LOGIN_THROTTLE"] = "100 per minute"  # measure the work, not the throttle
     def login_work(email: str) -> dict[str, int]:
         submit(cookie_client(app), "/login", {"email": email, "password": "wrong-password-1"})
         work = dict(hash_work)
@@ -72,7 +74,8 @@ def _answer(app, client, response, email: str) -> tuple[int, str | None, str]:
 
 def test_register_with_a_taken_email_answers_like_a_new_registration(app, user, mailbox):
     fresh_client, taken_client = cookie_client(app), cookie_client(app)
-    fresh = _answer(app, fresh_client, _register(fresh_client, "newcomer@example.com"), "newcomer@example.com")
+    fresh_email = "newcomer@example.com"
+    fresh = _answer(app, fresh_client, _register(fresh_client, fresh_email), fresh_email)
     mailbox.clear()
     taken = _answer(app, taken_client, _register(taken_client, user.email.upper()), user.email)
     assert fresh == taken
@@ -99,7 +102,7 @@ def test_email_change_never_says_an_address_is_taken(app, user_factory, mailbox)
     assert "already" not in answers[1][2]
     # Nothing changes until the new address confirms; the taken one's owner is told instead.
     assert db.session.scalar(sa.select(User.email).where(User.id == me.id)) == my_email
-    assert "Someone asked to use this address" in body_text(mailbox.wait_for(other.email, "email address"))
+    assert "Someone asked to use this address" in body_text(mailbox.wait_for(other.email, "Someone asked"))
     link = re.search(r"http://portal\.test(/\S+)", body_text(mailbox.wait_for("free@example.com", "Confirm")))
     assert cookie_client(app).get(link.group(1)).status_code == 302
     db.session.expire_all()
@@ -110,7 +113,7 @@ def test_email_change_never_says_an_address_is_taken(app, user_factory, mailbox)
 @pytest.mark.parametrize(
     ("path", "setting", "data"),
     [
-        ("/register", "REGISTER_THROTTLE", {"name": "N", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}),
+        ("/register", "REGISTER_THROTTLE", REGISTRATION),
         ("/forgot-password", "RESET_THROTTLE", {}),
     ],
 )
@@ -125,7 +128,7 @@ def test_register_and_forgot_password_are_throttled_per_address(app, client, pat
 @pytest.mark.parametrize(
     ("path", "setting", "data"),
     [
-        ("/register", "REGISTER_EMAIL_THROTTLE", {"name": "N", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}),
+        ("/register", "REGISTER_EMAIL_THROTTLE", REGISTRATION),
         ("/forgot-password", "RESET_EMAIL_THROTTLE", {}),
         ("/login", "LOGIN_EMAIL_THROTTLE", {"password": "wrong-password-1"}),
     ],
