@@ -48,6 +48,7 @@ def hash_work(monkeypatch) -> dict[str, int]:
 
 def test_unknown_and_known_email_logins_do_the_same_hash_work(app, user, hash_work):
     app.config["LOGIN_THROTTLE"] = "100 per minute"  # measure the work, not the throttle
+
     def login_work(email: str) -> dict[str, int]:
         submit(cookie_client(app), "/login", {"email": email, "password": "wrong-password-1"})
         work = dict(hash_work)
