@@ -146,9 +146,7 @@ def _send_one(email_id: int) -> bool:
         log.warning("email not sent yet id=%s to=%s: %s", email_id, row.recipient, reason)
         with db.engine.begin() as conn:
             conn.execute(
-                sa.update(table)
-                .where(table.c.id == email_id)
-                .values(sent_at=None, last_error=reason)
+                sa.update(table).where(table.c.id == email_id).values(sent_at=None, last_error=reason)
             )
         return False
     if not sent:
