@@ -40,9 +40,17 @@ def find_user_by_email(email: str) -> User | None:
 
 
 def register_user(
-    name: str, email: str, password: str, role: Role = Role.USER, *, verified: bool = False
+    name: str,
+    email: str,
+    password: str,
+    role: Role = Role.USER,
+    *,
+    verified: bool = False,
+    create_customer: bool = True,
 ) -> User:
     """Create the account, then its Stripe customer (which may be deferred if Stripe is down).
+
+    ``create_customer=False`` defers the customer to its first need or ``flask billing retry``.
 
     The confirmation email is queued in the transaction that creates the account.
     ``verified`` is for accounts an operator creates (``create-admin``, ``seed-demo``):
@@ -66,7 +74,8 @@ def register_user(
     except sa.exc.IntegrityError as exc:  # a concurrent registration won the race
         db.session.rollback()
         raise EmailTaken() from exc
-    customers.create_user_customer(user)
+    if create_customer:
+        customers.create_user_customer(user)
     return user
 
 
@@ -75,10 +84,13 @@ def register_or_notify(name: str, email: str, password: str) -> None:
 
     A new address gets its account and a confirmation link; a taken one gets an
     email to its owner ("someone tried to register with your email") and nothing
-    else changes. Either way one email is queued and the caller answers the same.
+    else changes. Either way one password hash, one email queued, one commit, and
+    the caller answers the same. No Stripe call: it would make a new address
+    measurably slower than a taken one. The customer follows at its first need
+    (adding a card) or with ``flask billing retry``.
     """
     try:
-        register_user(name, email, password)
+        register_user(name, email, password, create_customer=False)
     except EmailTaken:
         owner = find_user_by_email(email)
         if owner is None:  # deleted in between: nothing to tell anyone

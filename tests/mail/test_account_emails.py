@@ -11,6 +11,8 @@ import logging
 
 import sqlalchemy as sa
 
+from config import ProductionConfig
+from portal import create_app
 from portal.extensions import db
 from portal.mail.models import OutboundEmail
 from portal.mail.outbox import send_unsent
@@ -68,3 +70,21 @@ def test_without_a_mail_server_links_stay_out_of_the_log_and_land_in_the_dev_inb
     assert all("/reset-password/" not in record.getMessage() for record in caplog.records)
     inbox = client.get("/dev/inbox")
     assert inbox.status_code == 200 and "/reset-password/" in inbox.get_data(as_text=True)
+
+
+def test_the_dev_inbox_is_only_for_this_machine_and_never_in_production(app, database_url, sandbox):
+    assert (
+        cookie_client(app).get("/dev/inbox", environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 404
+    )
+    production_like = create_app(
+        "testing", SQLALCHEMY_DATABASE_URI=database_url, STRIPE_API_BASE=sandbox.url, DEV_INBOX=False
+    )
+    assert production_like.test_client().get("/dev/inbox").status_code == 404
+    assert ProductionConfig.DEV_INBOX is False
+
+
+def test_no_mail_server_in_production_leaves_emails_unsent(app, user):
+    app.config.update(MAIL_SERVER=None, DEV_INBOX=False)
+    assert submit(cookie_client(app), "/forgot-password", {"email": user.email}).status_code == 302
+    [row] = _rows(template="reset_password")
+    assert row.sent_at is None and "MAIL_SERVER" in row.last_error
