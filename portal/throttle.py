@@ -21,6 +21,7 @@ starts at the first counted attempt, then resets.
 
 from __future__ import annotations
 
+import random
 import time
 
 import sqlalchemy as sa
@@ -30,6 +31,9 @@ from limits.storage import Storage
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db, limiter
+
+#: Share of hits that also delete ended windows, so the table stays the size of the live ones.
+PRUNE_CHANCE = 0.01
 
 
 class RateLimitCounter(db.Model):
@@ -82,7 +86,10 @@ class DatabaseStorage(Storage):
             },
         ).returning(table.c.hits)
         with self._engine().begin() as conn:
-            return int(conn.execute(stmt).scalar_one())
+            hits = int(conn.execute(stmt).scalar_one())
+            if random.random() < PRUNE_CHANCE:  # windows of addresses never seen again
+                conn.execute(sa.delete(table).where(table.c.expires_at <= now))
+        return hits
 
     def _live_row(self, key: str):
         table = RateLimitCounter.__table__
