@@ -44,6 +44,7 @@ run: migrate
 	$(PY) -m flask billing bootstrap; \
 	$(PY) -m flask seed-demo; \
 	echo "Portal: http://127.0.0.1:$(PORT)  (demo logins in README.md)"; \
+	if [ -z "$$MAIL_SERVER" ]; then echo "Emails (no MAIL_SERVER): http://127.0.0.1:$(PORT)/dev/inbox"; fi; \
 	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile - wsgi:app
 
 test: install-dev chromium

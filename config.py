@@ -56,10 +56,21 @@ class Config:
     MAIL_DEFAULT_SENDER = _env("MAIL_DEFAULT_SENDER", "Practice Billing <billing@localhost>")
     # Tests talk to a real SMTP server on loopback, so sending is never suppressed.
     MAIL_SUPPRESS_SEND = False
+    #: With no MAIL_SERVER, outside production, emails stay in the outbox and /dev/inbox shows them.
+    DEV_INBOX = True
 
-    RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+    # Throttle counters: the portal's own database by default, shared by every worker and host
+    # (portal/throttle.py); "redis://host:6379/0" keeps them in Redis. Never "memory://" in
+    # production: each worker would count alone.
+    RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "portal-database://")
     RATELIMIT_HEADERS_ENABLED = True
-    LOGIN_THROTTLE = _env("LOGIN_THROTTLE", "5 per minute")
+    # Every limit counts attempts per fixed window that opens at the first one (README, Throttles).
+    LOGIN_THROTTLE = _env("LOGIN_THROTTLE", "5 per minute")  # failed logins per client address
+    LOGIN_EMAIL_THROTTLE = _env("LOGIN_EMAIL_THROTTLE", "20 per hour")  # failed logins per account email
+    REGISTER_THROTTLE = _env("REGISTER_THROTTLE", "10 per hour")  # registrations per client address
+    REGISTER_EMAIL_THROTTLE = _env("REGISTER_EMAIL_THROTTLE", "3 per hour")  # per email registered
+    RESET_THROTTLE = _env("RESET_THROTTLE", "5 per minute")  # reset-link requests per client address
+    RESET_EMAIL_THROTTLE = _env("RESET_EMAIL_THROTTLE", "3 per hour")  # reset-link requests per email
 
     # argon2id; defaults are above OWASP's minimum (m=19 MiB, t=2, p=1).
     ARGON2_TIME_COST = _env_int("ARGON2_TIME_COST", 3)
@@ -102,6 +113,7 @@ class TestingConfig(Config):
 
 
 class ProductionConfig(Config):
+    DEV_INBOX = False
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     PREFERRED_URL_SCHEME = "https"

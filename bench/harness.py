@@ -49,16 +49,20 @@ class Figure:
     name: str
     value: float
     unit: str
-    op: str  # ">=" or "<="
+    op: str  # ">=", "<=", or "in" (between ``low`` and ``target``)
     target: float
+    low: float | None = None
 
     @property
     def passed(self) -> bool:
+        if self.op == "in":
+            return self.low <= self.value <= self.target
         return self.value >= self.target if self.op == ">=" else self.value <= self.target
 
     def line(self) -> str:
         verdict = "PASS" if self.passed else "FAIL"
-        return f"FIGURE {self.name} {self.value:.3f} {self.unit} target {self.op} {self.target} {verdict}"
+        target = f"{self.low}-{self.target}" if self.op == "in" else self.target
+        return f"FIGURE {self.name} {self.value:.3f} {self.unit} target {self.op} {target} {verdict}"
 
 
 @dataclass
@@ -93,6 +97,7 @@ class Stack:
             "STRIPE_API_BASE": self.sandbox_url,
             "SECRET_KEY": "bench-secret",
             "LOGIN_THROTTLE": "100000 per minute",
+            "LOGIN_EMAIL_THROTTLE": "100000 per minute",
             "SANDBOX_DATABASE": str(self.workdir / "sandbox.sqlite"),
             **self.extra_env,
         }

@@ -116,6 +116,7 @@ def import_models() -> None:
     import portal.mail.models
     import portal.practices.models
     import portal.shop.models
+    import portal.throttle  # the throttle counters, and the portal-database:// storage they back
     import portal.wallet.models
     import portal.webhooks.models  # noqa: F401
 
@@ -132,6 +133,10 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (main_bp, auth_bp, wallet_bp, api_bp, webhooks_bp, admin_bp, practices_bp, shop_bp):
         app.register_blueprint(blueprint)
+    if app.config.get("DEV_INBOX"):  # never in production
+        from portal.mail.views import bp as dev_inbox_bp
+
+        app.register_blueprint(dev_inbox_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
@@ -22,6 +24,13 @@ class _Collector:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.lock = threading.Lock()
+        self.refuse_recipients = False
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.refuse_recipients:
+            return "550 5.1.1 Recipient refused"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -47,6 +56,15 @@ class SMTPServer:
     def messages(self) -> list[EmailMessage]:
         with self._collector.lock:
             return list(self._collector.messages)
+
+    @contextlib.contextmanager
+    def refusing_recipients(self) -> Iterator[None]:
+        """Inside the block the server answers every RCPT TO with 550."""
+        self._collector.refuse_recipients = True
+        try:
+            yield
+        finally:
+            self._collector.refuse_recipients = False
 
     def clear(self) -> None:
         with self._collector.lock:

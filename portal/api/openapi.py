@@ -161,7 +161,10 @@ OPENAPI_DOCUMENT: dict = {
                 },
             },
             "patch": {
-                "summary": "Update name and email; synced to the Stripe customer",
+                "summary": (
+                    "Update the name (synced to the Stripe customer); a new email is emailed a link and "
+                    "changes when it is followed (emailChangePending)"
+                ),
                 "security": SECURED,
                 "requestBody": _json(
                     {
@@ -171,7 +174,7 @@ OPENAPI_DOCUMENT: dict = {
                 ),
                 "responses": {
                     "200": {"description": "Updated", **_json(_envelope(USER))},
-                    **_errors(400, 401, 403, 404, 409),
+                    **_errors(400, 401, 403, 404),
                 },
             },
             "delete": {

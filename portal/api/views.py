@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, g, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
@@ -18,6 +18,7 @@ from portal.auth.models import User
 from portal.billing.errors import BillingError, StripeUnavailable
 from portal.extensions import csrf, db, limiter
 from portal.shop import services as shop
+from portal.throttle import refund_request_limits, throttled
 from portal.wallet import services as wallet
 
 bp = Blueprint("api", __name__)
@@ -135,12 +136,13 @@ def create_user():
 
 
 @bp.post("/auth/login")
-@limiter.limit(lambda: current_app.config["LOGIN_THROTTLE"])
+@throttled("LOGIN_THROTTLE", "LOGIN_EMAIL_THROTTLE", "Too many failed login attempts. Wait a minute.")
 def create_token():
     data = json_body()
     user = accounts.authenticate(str(data.get("email", "")), str(data.get("password", "")))
     if user is None:
         raise ApiError(401, "invalid_credentials", "That email and password do not match an account.")
+    refund_request_limits()  # only failed attempts count
     return envelope.ok({"user": user_json(user), "access_token": tokens.issue_token(user)})
 
 
@@ -163,11 +165,11 @@ def update_user(user_id: int):
     user = target_user(user_id)
     data = json_body()
     form = validated(ProfileForm, {"name": user.name, "email": user.email, **data})
-    try:
-        in_sync = accounts.update_profile(user, form.name.data, form.email.data)
-    except accounts.EmailTaken as error:
-        raise ApiError(409, "email_taken", error.message) from None
-    return envelope.ok({**user_json(user), "stripeSynced": in_sync})
+    # A new email changes only once the address confirms it (a link is emailed to it);
+    # whether another account uses it is never said, here or on the profile page.
+    pending = accounts.normalize_email(form.email.data) != user.email
+    in_sync = accounts.update_profile(user, form.name.data, form.email.data)
+    return envelope.ok({**user_json(user), "stripeSynced": in_sync, "emailChangePending": pending})
 
 
 @bp.delete("/users/<int:user_id>")

@@ -28,11 +28,15 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-#: Checked against when the email is unknown, so a miss costs as much as a hit.
-_DUMMY_HASH: dict[str, str] = {}
+#: Checked against when the email is unknown, so a miss costs as much as a hit: one verification.
+#: Hashed once per set of parameters (a hash on every miss made unknown emails twice as slow).
+_DUMMY_HASH: dict[tuple[int, int, int], str] = {}
 
 
 def burn_verification_time(password: str) -> None:
-    key = current_app.config["ARGON2_MEMORY_COST_KIB"]
-    dummy = _DUMMY_HASH.setdefault(str(key), hash_password("not-a-real-password"))
+    cfg = current_app.config
+    params = (cfg["ARGON2_TIME_COST"], cfg["ARGON2_MEMORY_COST_KIB"], cfg["ARGON2_PARALLELISM"])
+    dummy = _DUMMY_HASH.get(params)
+    if dummy is None:
+        dummy = _DUMMY_HASH.setdefault(params, hash_password("not-a-real-password"))
     verify_password(dummy, password)

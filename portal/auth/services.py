@@ -10,7 +10,7 @@ from portal.auth.models import Role, User, UserSession
 from portal.auth.passwords import burn_verification_time, hash_password, verify_password
 from portal.database import utcnow
 from portal.extensions import db
-from portal.mail.services import send_email
+from portal.mail.outbox import queue_email
 from portal.wallet import customers
 
 
@@ -40,31 +40,70 @@ def find_user_by_email(email: str) -> User | None:
 
 
 def register_user(
-    name: str, email: str, password: str, role: Role = Role.USER, *, verified: bool = False
+    name: str,
+    email: str,
+    password: str,
+    role: Role = Role.USER,
+    *,
+    verified: bool = False,
+    create_customer: bool = True,
 ) -> User:
     """Create the account, then its Stripe customer (which may be deferred if Stripe is down).
 
+    ``create_customer=False`` defers the customer to its first need or ``flask billing retry``.
+
+    The confirmation email is queued in the transaction that creates the account.
     ``verified`` is for accounts an operator creates (``create-admin``, ``seed-demo``):
     the address counts as confirmed and no confirmation email is sent, which also
     keeps those commands working without a request or SERVER_NAME to build links from.
     """
     email = normalize_email(email)
+    password_hash = hash_password(password)  # first: a taken email costs the same hashing as a new one
     if find_user_by_email(email) is not None:
         raise EmailTaken()
-    user = User(name=name.strip(), email=email, password_hash=hash_password(password), role=role)
+    user = User(name=name.strip(), email=email, password_hash=password_hash, role=role)
     if verified:
         user.email_verified = True
         user.email_verified_at = utcnow()
     db.session.add(user)
     try:
+        db.session.flush()  # the id, for the confirmation link
+        if not verified:
+            _queue_verification(user)
         db.session.commit()
     except sa.exc.IntegrityError as exc:  # a concurrent registration won the race
         db.session.rollback()
         raise EmailTaken() from exc
-    customers.create_user_customer(user)
-    if not verified:
-        send_verification_email(user)
+    if create_customer:
+        customers.create_user_customer(user)
     return user
+
+
+def register_or_notify(name: str, email: str, password: str) -> None:
+    """Registration that never tells whether the email has an account.
+
+    A new address gets its account and a confirmation link; a taken one gets an
+    email to its owner ("someone tried to register with your email") and nothing
+    else changes. Either way one password hash, one email queued, one commit, and
+    the caller answers the same. No Stripe call: it would make a new address
+    measurably slower than a taken one. The customer follows at its first need
+    (adding a card) or with ``flask billing retry``.
+    """
+    try:
+        register_user(name, email, password, create_customer=False)
+    except EmailTaken:
+        owner = find_user_by_email(email)
+        if owner is None:  # deleted in between: nothing to tell anyone
+            return
+        queue_email(
+            owner.email,
+            "Someone tried to register with your email",
+            "register_attempt",
+            user=owner,
+            login_link=url_for("auth.login", _external=True),
+            reset_link=url_for("auth.forgot_password", _external=True),
+        )
+        db.session.commit()
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -111,26 +150,62 @@ def load_session_user(key: str) -> User | None:
 
 
 def update_profile(user: User, name: str, email: str) -> bool:
-    """Save name and email; returns whether Stripe is in sync afterwards."""
-    email = normalize_email(email)
-    if email != user.email:
-        other = find_user_by_email(email)
-        if other is not None and other.id != user.id:
-            raise EmailTaken()
-    email_changed = email != user.email
+    """Save the name; a new email is only requested (see ``request_email_change``).
+
+    Returns whether Stripe is in sync afterwards.
+    """
     user.name = name.strip()
-    user.email = email
-    if email_changed:
-        user.email_verified = False
-        user.email_verified_at = None
+    db.session.commit()
+    request_email_change(user, email)
+    return customers.update_user_customer(user)
+
+
+def request_email_change(user: User, new_email: str) -> bool:
+    """Ask the new address to confirm; the email changes only when it does. True if one was asked.
+
+    Never says whether the address is taken: a taken address gets a note to its
+    owner instead of a link, and the person changing their email sees the same
+    answer either way.
+    """
+    new_email = normalize_email(new_email)
+    if new_email == user.email:
+        return False
+    owner = find_user_by_email(new_email)
+    if owner is None:
+        link = url_for(
+            "auth.confirm_email_change", token=tokens.make_email_change_token(user, new_email), _external=True
+        )
+        queue_email(new_email, "Confirm your new email address", "confirm_email_change", user=user, link=link)
+    else:
+        queue_email(
+            owner.email,
+            "Someone asked to use your email address",
+            "email_change_attempt",
+            owner=owner,
+            login_link=url_for("auth.login", _external=True),
+            reset_link=url_for("auth.forgot_password", _external=True),
+        )
+    db.session.commit()
+    return True
+
+
+def confirm_email_change(token: str) -> tuple[User, bool]:
+    """Apply a confirmed email change: (the user, whether Stripe is in sync)."""
+    found = tokens.load_email_change_token(token)
+    if found is None:
+        raise AccountError("This link is invalid, used or expired. Change your email again.")
+    user, new_email = found
+    if find_user_by_email(new_email) is not None:
+        raise AccountError("That address now belongs to another account. Choose another one.")
+    user.email = new_email
+    user.email_verified = True  # following the link proved the address
+    user.email_verified_at = utcnow()
     try:
         db.session.commit()
     except sa.exc.IntegrityError as exc:
         db.session.rollback()
-        raise EmailTaken() from exc
-    if email_changed:
-        send_verification_email(user)
-    return customers.update_user_customer(user)
+        raise AccountError("That address now belongs to another account. Choose another one.") from exc
+    return user, customers.update_user_customer(user)
 
 
 def change_password(user: User, current_password: str, new_password: str) -> None:
@@ -148,12 +223,13 @@ def _set_password(user: User, new_password: str) -> None:
 
 
 def request_password_reset(email: str) -> None:
-    """Email a reset link if the account exists; says nothing either way."""
+    """Queue a reset link if the account exists; says nothing either way."""
     user = find_user_by_email(email)
     if user is None:
         return
     link = url_for("auth.reset_password", token=tokens.make_reset_token(user), _external=True)
-    send_email(user.email, "Reset your password", "reset_password", user=user, link=link)
+    queue_email(user.email, "Reset your password", "reset_password", user=user, link=link)
+    db.session.commit()
 
 
 def reset_password(token: str, new_password: str) -> User:
@@ -165,8 +241,14 @@ def reset_password(token: str, new_password: str) -> User:
 
 
 def send_verification_email(user: User) -> None:
+    """Queue a new confirmation link (sent after the commit, or later by ``send-emails``)."""
+    _queue_verification(user)
+    db.session.commit()
+
+
+def _queue_verification(user: User) -> None:
     link = url_for("auth.verify_email", token=tokens.make_verify_token(user), _external=True)
-    send_email(user.email, "Confirm your email address", "verify_email", user=user, link=link)
+    queue_email(user.email, "Confirm your email address", "verify_email", user=user, link=link)
 
 
 def verify_email(token: str) -> User:

@@ -56,3 +56,26 @@ def load_verify_token(token: str) -> User | None:
     if user is None or user.email != data.get("email"):
         return None
     return user
+
+
+_EMAIL_CHANGE_SALT = "email-change"
+
+
+def make_email_change_token(user: User, new_email: str) -> str:
+    """A link for the new address: it changes the email once, and only while the old one is current."""
+    return _serializer(_EMAIL_CHANGE_SALT).dumps(
+        {"uid": user.id, "new": new_email, "cur": _fingerprint(user.email)}
+    )
+
+
+def load_email_change_token(token: str) -> tuple[User, str] | None:
+    """(the user, the new address) of a valid, unused email-change link."""
+    max_age = current_app.config["EMAIL_VERIFY_MAX_AGE"]
+    try:
+        data = _serializer(_EMAIL_CHANGE_SALT).loads(token, max_age=max_age)
+    except (SignatureExpired, BadSignature):
+        return None
+    user = db.session.get(User, data.get("uid"))
+    if user is None or data.get("cur") != _fingerprint(user.email) or not data.get("new"):
+        return None
+    return user, data["new"]

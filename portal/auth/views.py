@@ -16,7 +16,8 @@ from portal.auth.forms import (
     ResetPasswordForm,
 )
 from portal.auth.models import User
-from portal.extensions import limiter, login_manager
+from portal.extensions import login_manager
+from portal.throttle import refund_request_limits, throttled
 from portal.wallet.links import account_wallet
 
 bp = Blueprint("auth", __name__)
@@ -30,13 +31,17 @@ def load_user(session_key: str) -> User | None:
     return services.load_session_user(session_key)
 
 
-def _login_throttle() -> str:
-    return current_app.config["LOGIN_THROTTLE"]
-
-
-def _login_failed(response) -> bool:
-    # Only failed attempts count towards the throttle; a successful login redirects.
-    return response.status_code != 302
+LOGIN_THROTTLED = "Too many failed login attempts. Wait a minute, then try again."
+REQUESTS_THROTTLED = "Too many requests. Wait a while and try again."
+#: The same answer for a new email and a taken one (whose owner is emailed instead).
+REGISTERED = (
+    "Thanks. We sent a message to {email}: follow its link to confirm your address. "
+    "You can log in now with your email and password."
+)
+EMAIL_CHANGE_ASKED = (
+    "We sent a message to {email}. Your email address changes when you follow its link; "
+    "until then it stays as it is."
+)
 
 
 def _me() -> User:
@@ -72,31 +77,21 @@ def _apply_field_error(form, error: services.AccountError) -> None:
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@throttled("REGISTER_THROTTLE", "REGISTER_EMAIL_THROTTLE", REQUESTS_THROTTLED)
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("auth.account"))
     form = RegisterForm()
     if form.validate_on_submit():
-        try:
-            user = services.register_user(form.name.data, form.email.data, form.password.data)
-        except services.AccountError as error:
-            _apply_field_error(form, error)
-        else:
-            _start_login(user, remember=False)
-            flash("Welcome! We sent a link to confirm your email address.", "success")
-            if user.stripe_customer_id is None:
-                flash(STRIPE_DELAYED, "warning")
-            return redirect(url_for("auth.account"))
+        services.register_or_notify(form.name.data, form.email.data, form.password.data)
+        flash(REGISTERED.format(email=services.normalize_email(form.email.data)), "success")
+        return redirect(url_for("auth.login"))
+    refund_request_limits()  # a form with mistakes is not an attempt
     return render_template("auth/register.html", form=form), 200 if request.method == "GET" else 422
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(
-    _login_throttle,
-    methods=["POST"],
-    deduct_when=_login_failed,
-    error_message="Too many failed login attempts. Wait a minute, then try again.",
-)
+@throttled("LOGIN_THROTTLE", "LOGIN_EMAIL_THROTTLE", LOGIN_THROTTLED)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("auth.account"))
@@ -105,9 +100,12 @@ def login():
         user = services.authenticate(form.email.data, form.password.data)
         if user is not None:
             _start_login(user, remember=form.remember.data)
+            refund_request_limits()  # only failed attempts count
             return redirect(_safe_next(request.args.get("next")))
         # One message for an unknown email and a wrong password.
         form.password.errors.append("That email and password do not match an account.")
+    else:
+        refund_request_limits()  # a form with mistakes is not a guess
     return render_template("auth/login.html", form=form), 200 if request.method == "GET" else 422
 
 
@@ -123,6 +121,7 @@ def logout():
 
 #: Throttled forms are shown again, with what was typed (never a password), instead of a bare error page.
 THROTTLED_FORMS = {
+    "auth.register": (RegisterForm, "auth/register.html"),
     "auth.login": (LoginForm, "auth/login.html"),
     "auth.forgot_password": (ForgotPasswordForm, "auth/forgot_password.html"),
 }
@@ -151,16 +150,27 @@ def account():
 def edit_profile():
     form = ProfileForm(obj=current_user if request.method == "GET" else None)
     if form.validate_on_submit():
-        try:
-            in_sync = services.update_profile(_me(), form.name.data, form.email.data)
-        except services.AccountError as error:
-            _apply_field_error(form, error)
-        else:
-            flash(
-                "Your profile was saved." if in_sync else STRIPE_DELAYED, "success" if in_sync else "warning"
-            )
-            return redirect(url_for("auth.account"))
+        new_email = services.normalize_email(form.email.data)
+        email_changing = new_email != current_user.email
+        in_sync = services.update_profile(_me(), form.name.data, new_email)
+        if email_changing:
+            flash(EMAIL_CHANGE_ASKED.format(email=new_email), "success")
+        flash("Your profile was saved." if in_sync else STRIPE_DELAYED, "success" if in_sync else "warning")
+        return redirect(url_for("auth.account"))
     return render_template("account/profile.html", form=form), 200 if request.method == "GET" else 422
+
+
+@bp.get("/account/email/<token>")
+def confirm_email_change(token: str):
+    try:
+        _user, in_sync = services.confirm_email_change(token)
+    except services.AccountError as error:
+        flash(error.message, "error")
+    else:
+        flash("Your email address was changed and confirmed.", "success")
+        if not in_sync:
+            flash(STRIPE_DELAYED, "warning")
+    return redirect(url_for("auth.account") if current_user.is_authenticated else url_for("auth.login"))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -180,15 +190,14 @@ def change_password():
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
-@limiter.limit(
-    _login_throttle, methods=["POST"], error_message="Too many requests. Wait a minute and try again."
-)
+@throttled("RESET_THROTTLE", "RESET_EMAIL_THROTTLE", REQUESTS_THROTTLED)
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         services.request_password_reset(form.email.data)
         flash("If an account uses that address, we sent it a link to reset the password.", "success")
         return redirect(url_for("auth.login"))
+    refund_request_limits()  # a form with mistakes is not a request
     return render_template("auth/forgot_password.html", form=form), 200 if request.method == "GET" else 422
 
 

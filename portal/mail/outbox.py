@@ -16,6 +16,16 @@ an admin's forced replay) finds the key taken and adds nothing. Right after the
 commit, the rows that transaction queued are sent. A row whose send failed
 stays unsent and ``flask billing send-emails`` sends it later.
 
+Every email goes this way, account emails (confirmation, reset, "someone tried
+to register") and shop receipts included, so a page that says an email was sent
+says it once the row is committed. Any failure to send (the SMTP server down or
+refusing the recipient, a header Flask-Mail rejects) leaves the row unsent, with
+its error, for ``flask billing send-emails``; it is never marked sent. Headers are
+made single-line when queued and again when sent (rows stored earlier).
+
+With no MAIL_SERVER outside production, emails are kept for the development
+inbox (``/dev/inbox``) and never written to the log: they carry live links.
+
 Each row is claimed (``sent_at`` set) before the SMTP conversation, so two
 senders never both send it. The one window left, a process killed after the
 claim and before the SMTP server accepted the message, loses that email rather
@@ -27,7 +37,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import smtplib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -38,7 +47,7 @@ from sqlalchemy.orm import Session
 from portal.database import upsert_insert, utcnow
 from portal.extensions import db
 from portal.mail.models import OutboundEmail
-from portal.mail.services import deliver_message, render_email
+from portal.mail.services import deliver_message, header_safe, render_email
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +77,7 @@ def queue_email(to: str, subject: str, template: str, **context: object) -> bool
     Never commits; the email goes out after the caller's commit (and never if it rolls back).
     """
     text, html = render_email(template, **context)
+    to, subject = header_safe(to), header_safe(subject)
     cause = db.session.info.get(_CAUSE)
     key = f"{cause}:{template}:{to}"[:255] if cause else None
     table = OutboundEmail.__table__
@@ -130,16 +140,17 @@ def _send_one(email_id: int) -> bool:
             return False
         row = conn.execute(sa.select(table).where(table.c.id == email_id)).one()
     try:
-        deliver_message(row.recipient, row.subject, row.text_body, row.html_body)
-    except (smtplib.SMTPException, OSError) as error:
-        log.warning("email not sent yet id=%s to=%s: %s", email_id, row.recipient, error)
+        sent = deliver_message(row.recipient, row.subject, row.text_body, row.html_body)
+    except Exception as error:  # whatever failed, the email is not lost: it waits for send-emails
+        reason = f"{type(error).__name__}: {error}"[:500]
+        log.warning("email not sent yet id=%s to=%s: %s", email_id, row.recipient, reason)
         with db.engine.begin() as conn:
             conn.execute(
-                sa.update(table)
-                .where(table.c.id == email_id)
-                .values(sent_at=None, last_error=f"{type(error).__name__}: {error}"[:500])
+                sa.update(table).where(table.c.id == email_id).values(sent_at=None, last_error=reason)
             )
         return False
+    if not sent:
+        log.info("email id=%s to=%s kept for the development inbox (/dev/inbox)", email_id, row.recipient)
     return True
 
 

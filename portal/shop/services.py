@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from flask import url_for
-from sqlalchemy.orm import Session
 
 from portal.auth.models import User
 from portal.billing import payment_intents as stripe_payments
@@ -35,7 +33,7 @@ from portal.billing.shapes import as_dict, object_id
 from portal.database import utcnow
 from portal.extensions import db
 from portal.formatting import format_money
-from portal.mail.services import send_email
+from portal.mail.outbox import caused_by, queue_email
 from portal.shop.models import Order, OrderStatus, Product
 from portal.wallet import services as wallet_services
 
@@ -192,7 +190,7 @@ def settle_paid(order: Order, payment_intent_id: str | None = None) -> bool:
     )
     if result.rowcount == 1:
         _expire(order, order.product)
-        _after_commit(_receipt_sender(order.id))
+        _queue_receipt(order.id)
         log.info("order paid order_id=%s payment_intent_id=%s", order.id, payment_intent_id)
         return True
     _expire(order)
@@ -224,7 +222,7 @@ def _settle_paid_after_release(order: Order, payment_intent_id: str | None) -> b
         _expire(order)
         return False
     _expire(order, order.product)
-    _after_commit(_receipt_sender(order.id))
+    _queue_receipt(order.id)
     log.warning("order paid after release; stock taken again order_id=%s", order.id)
     return True
 
@@ -266,58 +264,33 @@ def payment_error_message(payment_intent: Any) -> str:
     return error.get("message") or "The payment was not completed."
 
 
-# --- receipts, sent after the commit that marked the order paid -----------------------------------------
+# --- receipts, queued in the transaction that marks the order paid (see portal.mail.outbox) -----------
 
 
-def _after_commit(callback: Callable[[], None]) -> None:
-    db.session().info.setdefault("shop_after_commit", []).append(callback)
-
-
-@sa.event.listens_for(Session, "after_commit")
-def _run_after_commit(session: Session) -> None:
-    for callback in session.info.pop("shop_after_commit", []):
-        try:
-            callback()
-        except Exception:  # the order is paid either way; a lost email must not undo it
-            log.exception("after-commit task failed")
-
-
-@sa.event.listens_for(Session, "after_rollback")
-def _drop_after_commit(session: Session) -> None:
-    session.info.pop("shop_after_commit", None)
-
-
-def _receipt_sender(order_id: int) -> Callable[[], None]:
-    def send() -> None:
-        # A fresh read in a short transaction of its own: the commit that paid it is done.
-        with db.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(Order.__table__, Product.name.label("product_name"))
-                .join(Product, Product.id == Order.product_id)
-                .where(Order.id == order_id)
-            ).one()
-        send_receipt(row._asdict())
-
-    return send
-
-
-def send_receipt(order: dict) -> None:
-    """The receipt email for one paid order (a row as a dict)."""
+def _queue_receipt(order_id: int) -> None:
+    """The receipt email of a just-paid order: sent after the commit, once per order."""
+    row = db.session.execute(
+        sa.select(Order.__table__, Product.name.label("product_name"))
+        .join(Product, Product.id == Order.product_id)
+        .where(Order.id == order_id)
+    ).one()
+    order = row._asdict()
     if not order.get("receipt_email"):
         return
     try:
         link = url_for("shop.order", order_id=order["id"], _external=True)
     except RuntimeError:  # outside a request and without SERVER_NAME
         link = None
-    send_email(
-        order["receipt_email"],
-        f"Your receipt for order #{order['id']}",
-        "shop_receipt",
-        order=order,
-        total=format_money(order["amount"], order["currency"]),
-        unit=format_money(order["unit_amount"], order["currency"]),
-        link=link,
-    )
+    with caused_by(f"order:{order['id']}"):
+        queue_email(
+            order["receipt_email"],
+            f"Your receipt for order #{order['id']}",
+            "shop_receipt",
+            order=order,
+            total=format_money(order["amount"], order["currency"]),
+            unit=format_money(order["unit_amount"], order["currency"]),
+            link=link,
+        )
 
 
 # --- purchases ------------------------------------------------------------------------------------------

@@ -146,3 +146,17 @@ def test_openapi_document_lists_every_endpoint(client):
         "/payments/customer/setup-intent",
     ):
         assert path in spec["paths"]
+
+
+def test_patch_email_never_says_an_address_is_taken(client, registered, mailbox):
+    """Free or taken, the same answer; the email changes only when the new address confirms it."""
+    client.post("/users", json={**REGISTRATION, "email": "taken@example.com"})
+    uid, headers = registered["user"]["id"], bearer(registered["access_token"])
+    answers = []
+    for address in ("free@example.com", "taken@example.com"):
+        response = client.patch(f"/users/{uid}", json={"email": address}, headers=headers)
+        answers.append((response.status_code, response.get_json()["data"]["emailChangePending"]))
+        assert response.get_json()["data"]["email"] == "api@example.com"
+    assert answers == [(200, True), (200, True)]
+    assert mailbox.wait_for("free@example.com", "Confirm your new email address")
+    assert mailbox.wait_for("taken@example.com", "Someone asked to use your email address")

@@ -14,6 +14,9 @@ def register(page, base: str, name: str, email: str, password: str) -> None:
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_label("Confirm password").fill(password)
     page.get_by_role("button", name="Create account").click()
+    expect(page).to_have_url(f"{base}/login")  # the same answer for a new email and a taken one
+    expect(page.locator("#flashes")).to_contain_text("We sent a message to")
+    log_in(page, base, email, password)
     expect(page).to_have_url(f"{base}/account")
 
 

@@ -35,6 +35,9 @@ def test_register_edit_reset_delete(page, live_portal, mailbox, screenshot):
     page.get_by_label("Password", exact=True).fill(FIRST_PASSWORD)
     page.get_by_label("Confirm password").fill(FIRST_PASSWORD)
     page.get_by_role("button", name="Create account").click()
+    expect(page).to_have_url(f"{base}/login")  # the same answer for a new email and a taken one
+    expect(page.locator("#flashes")).to_contain_text("We sent a message to")
+    log_in(page, base, EMAIL, FIRST_PASSWORD)
     expect(page).to_have_url(f"{base}/account")
     expect(page.locator("main")).to_contain_text("Ada Lovelace")
     expect(page.locator("main")).to_contain_text("Not verified")

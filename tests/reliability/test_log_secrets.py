@@ -96,6 +96,9 @@ def test_no_secret_in_any_log_line(app, client, sandbox, runner, debug_logs, fig
         "csrf_token": token,
     }
     assert client.post("/register", data=form).status_code == 302
+    token = extract_csrf(client.get("/login").get_data(as_text=True))
+    login = {"email": "logan@example.com", "password": PASSWORD, "csrf_token": token}
+    assert client.post("/login", data=login).status_code == 302
     token = extract_csrf(client.get("/account").get_data(as_text=True))
     hx["X-CSRFToken"] = token
 

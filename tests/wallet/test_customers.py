@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from portal.auth import services as accounts
+from portal.auth import tokens
 from portal.auth.models import StripeSyncState, User
 from portal.extensions import db
 from portal.wallet.customers import retry_pending_customers
@@ -85,6 +86,9 @@ def test_the_customer_is_created_when_next_needed(app, sandbox):
 def test_profile_edit_syncs_name_and_email(app, sandbox):
     user = make_user()
     assert accounts.update_profile(user, "New Name", "New@Example.com") is True
+    assert user.email != "new@example.com"  # until the new address confirms the change
+    _user, in_sync = accounts.confirm_email_change(tokens.make_email_change_token(user, "new@example.com"))
+    assert in_sync is True
     customer = sandbox.client().v1.customers.retrieve(user.stripe_customer_id)
     assert (customer.name, customer.email) == ("New Name", "new@example.com")
 
