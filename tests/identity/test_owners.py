@@ -1,0 +1,109 @@
+"""Finding 3: an owner cannot leave a billing practice without an owner; ownership moves on People."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal.auth.models import User
+from portal.extensions import db
+from portal.practices import services as practices
+from portal.practices.models import MemberRole
+from tests.auth.conftest import submit
+from tests.conftest import both_engines, extract_csrf
+from tests.identity.conftest import bearer, make_live
+from tests.practices.conftest import add_member, login
+
+OWNER_REFUSAL = "You own Harbour Dental"
+
+
+def _customer_email(sandbox, practice) -> str:
+    return sandbox.client().v1.customers.retrieve(practice.stripe_customer_id).email
+
+
+@both_engines
+def test_the_owner_of_a_billing_practice_cannot_delete_the_account(auth, owner, live_practice, password):
+    client = login(auth, owner)
+    response = submit(client, "/account/delete", {"password": password})
+    assert response.status_code == 409
+    page = response.get_data(as_text=True)
+    assert OWNER_REFUSAL in page and "People" in page and "cancel" in page.lower()
+    db.session.expire_all()
+    assert db.session.get(User, owner.id) is not None
+    assert client.get("/account").status_code == 200  # still logged in, nothing lost
+    assert practices.owner_of(live_practice).id == owner.id
+
+
+def test_the_api_answers_409_with_why_and_what_to_do(client, owner, live_practice):
+    from portal.api import tokens
+
+    token = tokens.issue_token(owner)
+    response = client.delete(f"/users/{owner.id}", headers=bearer(token))
+    assert response.status_code == 409
+    error = response.get_json()["error"]
+    assert error["code"] == "owns_practice"
+    assert "Harbour Dental" in error["message"] and "transfer" in error["message"].lower()
+    assert db.session.get(User, owner.id) is not None
+
+
+def test_a_practice_that_never_billed_lets_its_owner_go(client, owner):
+    from portal.api import tokens
+
+    practice = practices.create_practice(owner, "Quiet Clinic")
+    token = tokens.issue_token(owner)
+    assert client.delete(f"/users/{owner.id}", headers=bearer(token)).status_code == 200
+    assert practices.members_of(practice) == []
+
+
+def test_a_cancelled_subscription_lets_its_owner_go(client, owner, live_practice):
+    from portal.api import tokens
+
+    live_practice.subscription_status = "canceled"
+    db.session.commit()
+    token = tokens.issue_token(owner)
+    assert client.delete(f"/users/{owner.id}", headers=bearer(token)).status_code == 200
+
+
+@both_engines
+def test_the_owner_transfers_on_people_then_may_leave(
+    auth, sandbox, owner, live_practice, user_factory, password
+):
+    admin = user_factory(name="Ada Admin", email="ada@example.com")
+    add_member(live_practice, admin, MemberRole.ADMIN)
+    client = login(auth, owner)
+    page = client.get(f"/practices/{live_practice.id}/members").get_data(as_text=True)
+    assert "Make owner" in page
+    member_id = practices.membership(live_practice, admin).id
+    response = client.post(
+        f"/practices/{live_practice.id}/members/{member_id}/make-owner", data={"csrf_token": extract_csrf(page)}
+    )
+    assert response.status_code == 303
+    assert "Ada Admin is now the owner" in client.get(response.location).get_data(as_text=True)
+
+    db.session.expire_all()
+    assert practices.owner_of(live_practice).id == admin.id
+    assert practices.membership(live_practice, owner).role == MemberRole.ADMIN
+    assert _customer_email(sandbox, live_practice) == "ada@example.com"
+    history = client.get(f"/practices/{live_practice.id}/history").get_data(as_text=True)
+    assert "ownership_transferred" in history and "ada@example.com" in history
+
+    assert submit(client, "/account/delete", {"password": password}).status_code == 302
+    db.session.expire_all()
+    assert practices.owner_of(live_practice).id == admin.id
+
+
+def test_only_the_owner_transfers_and_only_to_a_member(owner, live_practice, user_factory):
+    admin, outsider = user_factory(), user_factory()
+    member = add_member(live_practice, admin, MemberRole.ADMIN)
+    with pytest.raises(practices.NotAllowed):
+        practices.transfer_ownership(live_practice, member.id, admin)
+    outsider_practice = practices.create_practice(outsider, "Elsewhere")
+    foreign = practices.membership(outsider_practice, outsider)
+    with pytest.raises(practices.PracticeError):
+        practices.transfer_ownership(live_practice, foreign.id, owner)
+    assert practices.owner_of(live_practice).id == owner.id
+
+
+def test_the_customer_email_follows_the_owners_new_address(auth, sandbox, owner, live_practice):
+    client = login(auth, owner)
+    assert submit(client, "/account/profile", {"name": owner.name, "email": "olive@new.example"}).status_code == 302
+    assert _customer_email(sandbox, live_practice) == "olive@new.example"
