@@ -81,7 +81,9 @@ def test_the_api_changes_the_email_only_with_the_current_password(client, passwo
     assert client.patch(f"/users/{uid}", json={"name": "Renamed"}, headers=bearer(token)).status_code == 200
 
     moved = client.patch(
-        f"/users/{uid}", json={"email": "moved@example.com", "currentPassword": password}, headers=bearer(token)
+        f"/users/{uid}",
+        json={"email": "moved@example.com", "currentPassword": password},
+        headers=bearer(token),
     )
     assert moved.status_code == 200 and moved.get_json()["data"]["email"] == "moved@example.com"
     # The token that proved the password goes on; every other one is revoked.

@@ -47,7 +47,14 @@ def test_deleting_a_user_row_takes_its_credentials_and_keeps_the_records(app, us
             UserSession(user_id=user.id),
             PracticeMember(practice_id=practice.id, user_id=user.id, role=MemberRole.ADMIN),
             BillingAuditEntry(practice_id=practice.id, actor_id=user.id, action="card_added"),
-            Order(user_id=user.id, product_id=product.id, quantity=1, unit_amount=500, amount=500, currency="usd"),
+            Order(
+                user_id=user.id,
+                product_id=product.id,
+                quantity=1,
+                unit_amount=500,
+                amount=500,
+                currency="usd",
+            ),
         ]
     )
     db.session.commit()

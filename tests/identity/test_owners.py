@@ -10,7 +10,7 @@ from portal.practices import services as practices
 from portal.practices.models import MemberRole
 from tests.auth.conftest import submit
 from tests.conftest import both_engines, extract_csrf
-from tests.identity.conftest import bearer, make_live
+from tests.identity.conftest import bearer
 from tests.practices.conftest import add_member, login
 
 OWNER_REFUSAL = "You own Harbour Dental"
@@ -74,7 +74,8 @@ def test_the_owner_transfers_on_people_then_may_leave(
     assert "Make owner" in page
     member_id = practices.membership(live_practice, admin).id
     response = client.post(
-        f"/practices/{live_practice.id}/members/{member_id}/make-owner", data={"csrf_token": extract_csrf(page)}
+        f"/practices/{live_practice.id}/members/{member_id}/make-owner",
+        data={"csrf_token": extract_csrf(page)},
     )
     assert response.status_code == 303
     assert "Ada Admin is now the owner" in client.get(response.location).get_data(as_text=True)
@@ -105,5 +106,8 @@ def test_only_the_owner_transfers_and_only_to_a_member(owner, live_practice, use
 
 def test_the_customer_email_follows_the_owners_new_address(auth, sandbox, owner, live_practice):
     client = login(auth, owner)
-    assert submit(client, "/account/profile", {"name": owner.name, "email": "olive@new.example"}).status_code == 302
+    assert (
+        submit(client, "/account/profile", {"name": owner.name, "email": "olive@new.example"}).status_code
+        == 302
+    )
     assert _customer_email(sandbox, live_practice) == "olive@new.example"

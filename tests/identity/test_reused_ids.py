@@ -37,3 +37,16 @@ def test_a_deleted_accounts_id_and_token_never_reach_the_next_person(client, san
     assert db.session.scalars(sa.select(PracticeMember).where(PracticeMember.user_id == user_id)).all() == []
     assert db.session.scalars(sa.select(ApiToken).where(ApiToken.user_id == user_id)).all() == []
     assert practices.members_of(practice) == []
+
+
+def test_every_integer_id_is_declared_never_reused(app):
+    """The class, not one table: a new model with a plain integer id fails here."""
+    integer_ids = {
+        name: table.primary_key.columns[0]
+        for name, table in db.metadata.tables.items()
+        if len(table.primary_key.columns) == 1 and isinstance(table.primary_key.columns[0].type, sa.Integer)
+    }
+    assert {"users", "practices", "orders", "api_tokens", "practice_members"} <= set(integer_ids)
+    for name, column in integer_ids.items():
+        assert isinstance(column.identity, sa.Identity), f"{name}.id is not an identity column"
+        assert column.table.dialect_options["sqlite"]["autoincrement"], f"{name} lacks AUTOINCREMENT"
