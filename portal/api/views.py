@@ -163,8 +163,14 @@ def update_user(user_id: int):
     user = target_user(user_id)
     data = json_body()
     form = validated(ProfileForm, {"name": user.name, "email": user.email, **data})
+    if accounts.normalize_email(form.email.data) != user.email:
+        # A token alone never moves the account to another address (where resets would go).
+        try:
+            accounts.confirm_password(g.api_user, data.get("currentPassword"))
+        except accounts.PasswordRequired as error:
+            raise ApiError(403, "current_password_required", error.message) from None
     try:
-        in_sync = accounts.update_profile(user, form.name.data, form.email.data)
+        in_sync = accounts.update_profile(user, form.name.data, form.email.data, keep_token=g.api_token)
     except accounts.EmailTaken as error:
         raise ApiError(409, "email_taken", error.message) from None
     return envelope.ok({**user_json(user), "stripeSynced": in_sync})
@@ -173,7 +179,10 @@ def update_user(user_id: int):
 @bp.delete("/users/<int:user_id>")
 @bearer_required
 def delete_user(user_id: int):
-    in_sync = accounts.delete_user(target_user(user_id))
+    try:
+        in_sync = accounts.delete_user(target_user(user_id))
+    except accounts.OwnsBilledPractice as error:
+        raise ApiError(409, "owns_practice", error.message) from None
     return envelope.ok({"deleted": True, "stripeSynced": in_sync})
 
 

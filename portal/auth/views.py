@@ -232,14 +232,17 @@ def resend_verification():
 @login_required
 def delete_account():
     form = DeleteAccountForm()
+    status = 200 if request.method == "GET" else 422
     if form.validate_on_submit():
         try:
             services.delete_account(_me(), form.password.data)
         except services.AccountError as error:
             _apply_field_error(form, error)
+            if isinstance(error, services.OwnsBilledPractice):
+                status = 409
         else:
             logout_user()
             _renew_session()
             flash("Your account was deleted.", "success")
             return redirect(url_for("auth.login"))
-    return render_template("account/delete.html", form=form), 200 if request.method == "GET" else 422
+    return render_template("account/delete.html", form=form), status

@@ -7,7 +7,7 @@ import pytest
 from portal.auth.models import User
 from portal.extensions import db
 from portal.practices import services as practices
-from portal.practices.models import MemberRole
+from portal.practices.models import MemberRole, Practice
 from tests.auth.conftest import submit
 from tests.conftest import both_engines, extract_csrf
 from tests.identity.conftest import bearer
@@ -45,13 +45,30 @@ def test_the_api_answers_409_with_why_and_what_to_do(client, owner, live_practic
     assert db.session.get(User, owner.id) is not None
 
 
-def test_a_practice_that_never_billed_lets_its_owner_go(client, owner):
+def test_a_practice_that_never_billed_goes_with_its_only_member(client, sandbox, owner):
     from portal.api import tokens
 
     practice = practices.create_practice(owner, "Quiet Clinic")
+    practice_id, customer_id = practice.id, practice.stripe_customer_id
     token = tokens.issue_token(owner)
     assert client.delete(f"/users/{owner.id}", headers=bearer(token)).status_code == 200
-    assert practices.members_of(practice) == []
+    db.session.expire_all()
+    assert db.session.get(Practice, practice_id) is None
+    assert sandbox.client().v1.customers.retrieve(customer_id).to_dict().get("deleted") is True
+
+
+def test_a_leaving_owner_hands_an_unbilled_practice_to_the_next_member(client, sandbox, owner, user_factory):
+    from portal.api import tokens
+
+    practice = practices.create_practice(owner, "Quiet Clinic")
+    member = user_factory(name="Mo Member", email="mo@example.com")
+    add_member(practice, member, MemberRole.MEMBER)
+    token = tokens.issue_token(owner)
+    assert client.delete(f"/users/{owner.id}", headers=bearer(token)).status_code == 200
+    db.session.expire_all()
+    assert practices.owner_of(practice).id == member.id
+    assert _customer_email(sandbox, practice) == "mo@example.com"
+    assert practices.audit_page(practice).items[0].action == "ownership_transferred"
 
 
 def test_a_cancelled_subscription_lets_its_owner_go(client, owner, live_practice):
@@ -85,7 +102,7 @@ def test_the_owner_transfers_on_people_then_may_leave(
     assert practices.membership(live_practice, owner).role == MemberRole.ADMIN
     assert _customer_email(sandbox, live_practice) == "ada@example.com"
     history = client.get(f"/practices/{live_practice.id}/history").get_data(as_text=True)
-    assert "ownership_transferred" in history and "ada@example.com" in history
+    assert "Ownership transferred" in history and "ada@example.com" in history
 
     assert submit(client, "/account/delete", {"password": password}).status_code == 302
     db.session.expire_all()
