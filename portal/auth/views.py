@@ -17,6 +17,7 @@ from portal.auth.forms import (
 )
 from portal.auth.models import User
 from portal.extensions import limiter, login_manager
+from portal.practices import ownership
 from portal.wallet.links import account_wallet
 
 bp = Blueprint("auth", __name__)
@@ -245,4 +246,5 @@ def delete_account():
             _renew_session()
             flash("Your account was deleted.", "success")
             return redirect(url_for("auth.login"))
-    return render_template("account/delete.html", form=form), status
+    billed = ownership.billed_practices_owned_by(_me())
+    return render_template("account/delete.html", form=form, billed_practices=billed), status
