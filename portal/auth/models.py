@@ -37,7 +37,7 @@ class User(UserMixin, TimestampMixin, db.Model):
         sa.Enum(Role, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
         default=Role.USER,
     )
-    #: Unique for the account's whole life (ids can be reused after a deletion on SQLite):
+    #: Unique for the account's whole life (ids start again when a database is reset or restored):
     #: scopes Stripe idempotency keys and the metadata search for this user's customer.
     stripe_ref: Mapped[str] = mapped_column(sa.String(32), unique=True, default=lambda: uuid.uuid4().hex)
     stripe_customer_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)

@@ -52,7 +52,7 @@ class Practice(TimestampMixin, db.Model):
     name: Mapped[str] = mapped_column(sa.String(120))
     deactivated: Mapped[bool] = mapped_column(default=False)
 
-    #: Unique for the practice's whole life (ids can be reused after a deletion on SQLite):
+    #: Unique for the practice's whole life (ids start again when a database is reset or restored):
     #: scopes Stripe idempotency keys and the metadata search for its customer.
     stripe_ref: Mapped[str] = mapped_column(sa.String(32), unique=True, default=lambda: uuid.uuid4().hex)
     stripe_customer_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
