@@ -162,3 +162,34 @@ def _autoincrement_tables() -> set[str]:
     with db.engine.connect() as conn:
         rows = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'").all()
     return {name for name, sql in rows if "AUTOINCREMENT" in sql.upper()}
+
+
+def test_upgrade_drops_what_a_reused_id_handed_to_the_next_account(tmp_path, keep_logging):
+    """Finding 1 in a database from before: the next account got a deleted one's token and practice."""
+    from portal.api.models import ApiToken
+    from portal.auth.models import User
+    from portal.practices.models import MemberRole, Practice, PracticeMember
+
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'old.sqlite'}")
+    with app.app_context():
+        try:
+            upgrade(revision="68f00a98e466")
+            with db.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # as every connection was before
+                conn.commit()
+                gone = _add_user(conn, "gone@example.com")
+                _insert(conn, ApiToken, user_id=gone, token_hash="h" * 64, expires_at=sa.func.now())
+                practice = _insert(conn, Practice, name="Old Clinic")
+                _insert(conn, PracticeMember, practice_id=practice, user_id=gone, role=MemberRole.OWNER)
+                conn.execute(sa.delete(User.__table__))
+                assert _add_user(conn, "next@example.com") == gone  # the same id, handed out again
+                conn.commit()
+            db.engine.dispose()
+            upgrade()
+            with db.engine.connect() as conn:
+                assert conn.scalar(sa.select(sa.func.count()).select_from(ApiToken.__table__)) == 0
+                assert conn.scalar(sa.select(sa.func.count()).select_from(PracticeMember.__table__)) == 0
+                assert conn.scalar(sa.select(User.__table__.c.email)) == "next@example.com"
+        finally:
+            db.session.remove()
+            db.engine.dispose()

@@ -5,6 +5,11 @@ rebuilt with AUTOINCREMENT (batch mode, recreate), PostgreSQL's serial columns
 become identity columns that carry on from where their sequence was. The order's
 product foreign key says RESTRICT explicitly.
 
+First, what a deleted account left behind while SQLite did not enforce foreign
+keys goes: rows pointing at no user or practice, and rows older than the user
+they point at (a predecessor's tokens, logins and memberships, which a reused
+id had handed to the next account).
+
 Revision ID: identity01
 Revises: 68f00a98e466
 Create Date: 2026-11-30 05:30:00
@@ -36,6 +41,34 @@ TABLES = (
 )
 
 ORDER_PRODUCT_FK = "fk_orders_product_id_products"
+
+
+#: (table, column, what the row does when its user is gone): rows written before their user existed
+#: belonged to a deleted account whose id was reused.
+_USER_ROWS = (
+    ("api_tokens", "user_id", "delete"),
+    ("user_sessions", "user_id", "delete"),
+    ("practice_members", "user_id", "delete"),
+    ("orders", "user_id", "set null"),
+    ("practice_billing_audit", "actor_id", "set null"),
+)
+_PRACTICE_ROWS = ("practice_members", "practice_invoices", "practice_billing_audit")
+
+
+def _drop_what_outlived_its_owner() -> None:
+    for table, column, rule in _USER_ROWS:
+        stale = (
+            f"{column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM users WHERE users.id = {table}.{column} "
+            f"AND users.created_at <= {table}.created_at)"
+        )
+        if rule == "delete":
+            op.execute(f"DELETE FROM {table} WHERE {stale}")
+        else:
+            op.execute(f"UPDATE {table} SET {column} = NULL WHERE {stale}")
+    for table in _PRACTICE_ROWS:
+        op.execute(
+            f"DELETE FROM {table} WHERE NOT EXISTS (SELECT 1 FROM practices WHERE practices.id = {table}.practice_id)"
+        )
 
 
 def _is_sqlite() -> bool:
@@ -92,6 +125,7 @@ def _replace_order_product_fk(ondelete: str | None) -> None:
 
 
 def upgrade():
+    _drop_what_outlived_its_owner()
     if _is_sqlite():
         _rebuild_sqlite(autoincrement=True, product_ondelete="RESTRICT")
         return
