@@ -128,3 +128,21 @@ def test_the_customer_email_follows_the_owners_new_address(auth, sandbox, owner,
         == 302
     )
     assert _customer_email(sandbox, live_practice) == "olive@new.example"
+
+
+def test_a_transfer_during_a_stripe_outage_reaches_stripe_on_retry(
+    runner, sandbox, owner, live_practice, user_factory
+):
+    from portal.auth.models import StripeSyncState
+
+    admin = user_factory(name="Ada Admin", email="ada@example.com")
+    member = add_member(live_practice, admin, MemberRole.ADMIN)
+    with sandbox.outage():
+        practices.transfer_ownership(live_practice, member.id, owner)
+    db.session.expire_all()
+    assert practices.owner_of(live_practice).id == admin.id  # the transfer itself never waits on Stripe
+    assert live_practice.stripe_sync == StripeSyncState.PENDING
+    assert _customer_email(sandbox, live_practice) == owner.email
+
+    assert runner.invoke(args=["billing", "retry"]).exit_code == 0
+    assert _customer_email(sandbox, live_practice) == "ada@example.com"
