@@ -86,14 +86,22 @@ def configure_proxies(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from portal.database import enforce_foreign_keys, server_default_comparison
     from portal.extensions import csrf, db, limiter, login_manager, mail, migrate
     from portal.security import init_csrf_tokens, init_security_headers
 
     import_models()
 
     db.init_app(app)
+    with app.app_context():
+        dialect = db.engine.dialect.name
+        enforce_foreign_keys(db.engine)
     migrate.init_app(
-        app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"), render_as_batch=True
+        app,
+        db,
+        directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
+        render_as_batch=True,
+        compare_server_default=server_default_comparison(dialect),
     )
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

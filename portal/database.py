@@ -5,12 +5,56 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.orm import Mapped, mapped_column
 
 
 def utcnow() -> dt.datetime:
     """Naive UTC now: stored the same way on SQLite and PostgreSQL."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def surrogate_id() -> Mapped[int]:
+    """An integer primary key that is never handed to a second row.
+
+    An id reaches credentials, URLs and Stripe metadata; were a deleted row's id given to the next
+    row, whatever still pointed at the old one would reach the new one. PostgreSQL: an identity
+    column (a sequence never goes back). SQLite: ``AUTOINCREMENT``, which the table asks for with
+    ``NEVER_REUSED_IDS`` in its ``__table_args__`` (tests/identity checks every table does).
+    """
+    return mapped_column(sa.Identity(), primary_key=True)
+
+
+#: ``__table_args__`` (the trailing dict) of every table with a ``surrogate_id``: without
+#: AUTOINCREMENT SQLite gives the highest id again once its row is deleted.
+NEVER_REUSED_IDS = {"sqlite_autoincrement": True}
+
+
+def _sqlite_compare_server_default(_context, _inspected, metadata_column, *_defaults) -> bool | None:
+    """SQLite cannot hold an identity column: ``AUTOINCREMENT`` stands in for it
+    (``NEVER_REUSED_IDS``; tests/test_migrations.py checks every such table has it).
+    None: compare as Alembic does by default."""
+    return False if isinstance(metadata_column.server_default, sa.Identity) else None
+
+
+def server_default_comparison(dialect_name: str) -> object:
+    """Alembic's ``compare_server_default`` for this database (a callable breaks it on PostgreSQL)."""
+    return _sqlite_compare_server_default if dialect_name == "sqlite" else True
+
+
+def enforce_foreign_keys(engine: sa.Engine) -> None:
+    """SQLite checks foreign keys (and runs their ON DELETE rules) only on connections that ask.
+
+    Every connection of the pool asks as it opens; PostgreSQL always enforces them.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def foreign_keys_on(dbapi_connection, _connection_record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")  # outside any transaction, where it takes effect
+        cursor.close()
 
 
 class TimestampMixin:

@@ -1,7 +1,7 @@
 """rate limit counters: throttles shared by every worker and host
 
 Revision ID: authmail01
-Revises: 68f00a98e466
+Revises: identity01
 Create Date: 2026-11-30 05:40:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'authmail01'
-down_revision = '68f00a98e466'
+down_revision = 'identity01'
 branch_labels = None
 depends_on = None
 

@@ -8,14 +8,15 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.auth.models import User
-from portal.database import utcnow
+from portal.database import NEVER_REUSED_IDS, surrogate_id, utcnow
 from portal.extensions import db
 
 
 class ApiToken(db.Model):
     __tablename__ = "api_tokens"
+    __table_args__ = (NEVER_REUSED_IDS,)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = surrogate_id()
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     #: SHA-256 of the token: a leaked database does not leak usable tokens.
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)

@@ -27,9 +27,9 @@ _ERROR_TEXT = {
     400: "Bad input",
     401: "Missing, invalid, expired or revoked token",
     402: "Card declined or authentication needed",
-    403: "Not your account",
+    403: "Not your account, or (changing the email) currentPassword missing or wrong",
     404: "Not found",
-    409: "Conflict (email taken, card already attached, out of stock)",
+    409: "Conflict (email taken, card already attached, out of stock, owner of a billed practice)",
     429: "Too many requests",
     503: "Stripe unavailable; try again",
 }
@@ -165,11 +165,20 @@ OPENAPI_DOCUMENT: dict = {
                     "Update the name (synced to the Stripe customer); a new email is emailed a link and "
                     "changes when it is followed (emailChangePending)"
                 ),
+                "description": (
+                    "Asking for a new email needs currentPassword (the caller's password; error code "
+                    "current_password_required otherwise). When the link is followed, every access token "
+                    "and every other login session of the account is revoked."
+                ),
                 "security": SECURED,
                 "requestBody": _json(
                     {
                         "type": "object",
-                        "properties": {"name": {"type": "string"}, "email": {"type": "string"}},
+                        "properties": {
+                            "name": {"type": "string"},
+                            "email": {"type": "string"},
+                            "currentPassword": {"type": "string", "format": "password"},
+                        },
                     }
                 ),
                 "responses": {
@@ -179,8 +188,13 @@ OPENAPI_DOCUMENT: dict = {
             },
             "delete": {
                 "summary": "Delete the user and the Stripe customer",
+                "description": (
+                    "Revokes every access token and login session and ends every membership. "
+                    "409 (code owns_practice) while the user owns a practice whose subscription still "
+                    "bills: transfer ownership on the practice's People tab or cancel the subscription first."
+                ),
                 "security": SECURED,
-                "responses": {"200": {"description": "Deleted"}, **_errors(401, 403, 404)},
+                "responses": {"200": {"description": "Deleted"}, **_errors(401, 403, 404, 409)},
             },
         },
         "/payments/customer/payment-methods": {

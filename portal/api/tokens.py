@@ -39,3 +39,11 @@ def revoke_token(token: str) -> None:
         sa.update(ApiToken).where(ApiToken.token_hash == _digest(token)).values(revoked_at=utcnow())
     )
     db.session.commit()
+
+
+def revoke_user_tokens(user: User, keep: str | None = None) -> None:
+    """Revoke every live token of ``user`` but ``keep``; the caller's transaction commits it."""
+    revoke = sa.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    if keep:
+        revoke = revoke.where(ApiToken.token_hash != _digest(keep))
+    db.session.execute(revoke.values(revoked_at=utcnow()))

@@ -165,9 +165,15 @@ def update_user(user_id: int):
     user = target_user(user_id)
     data = json_body()
     form = validated(ProfileForm, {"name": user.name, "email": user.email, **data})
-    # A new email changes only once the address confirms it (a link is emailed to it);
-    # whether another account uses it is never said, here or on the profile page.
+    # A new email changes only once the address confirms it (a link is emailed to it); whether
+    # another account uses it is never said, here or on the profile page. A token alone never
+    # asks for it: that would move the account to an address where password resets go.
     pending = accounts.normalize_email(form.email.data) != user.email
+    if pending:
+        try:
+            accounts.confirm_password(g.api_user, data.get("currentPassword"))
+        except accounts.PasswordRequired as error:
+            raise ApiError(403, "current_password_required", error.message) from None
     in_sync = accounts.update_profile(user, form.name.data, form.email.data)
     return envelope.ok({**user_json(user), "stripeSynced": in_sync, "emailChangePending": pending})
 
@@ -175,7 +181,10 @@ def update_user(user_id: int):
 @bp.delete("/users/<int:user_id>")
 @bearer_required
 def delete_user(user_id: int):
-    in_sync = accounts.delete_user(target_user(user_id))
+    try:
+        in_sync = accounts.delete_user(target_user(user_id))
+    except accounts.OwnsBilledPractice as error:
+        raise ApiError(409, "owns_practice", error.message) from None
     return envelope.ok({"deleted": True, "stripeSynced": in_sync})
 
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.database import TimestampMixin, utcnow
+from portal.database import NEVER_REUSED_IDS, TimestampMixin, surrogate_id, utcnow
 from portal.extensions import db
 
 
@@ -29,7 +29,7 @@ class StripeSyncState(enum.StrEnum):
 class User(UserMixin, TimestampMixin, db.Model):
     __tablename__ = "users"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = surrogate_id()
     name: Mapped[str] = mapped_column(sa.String(120))
     email: Mapped[str] = mapped_column(sa.String(254))
     password_hash: Mapped[str] = mapped_column(sa.String(255))
@@ -37,7 +37,7 @@ class User(UserMixin, TimestampMixin, db.Model):
         sa.Enum(Role, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
         default=Role.USER,
     )
-    #: Unique for the account's whole life (ids can be reused after a deletion on SQLite):
+    #: Unique for the account's whole life (ids start again when a database is reset or restored):
     #: scopes Stripe idempotency keys and the metadata search for this user's customer.
     stripe_ref: Mapped[str] = mapped_column(sa.String(32), unique=True, default=lambda: uuid.uuid4().hex)
     stripe_customer_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
@@ -61,6 +61,7 @@ class User(UserMixin, TimestampMixin, db.Model):
     __table_args__ = (
         # Case-insensitive uniqueness: emails are stored lower-cased and compared that way.
         sa.UniqueConstraint("email", name="uq_users_email"),
+        NEVER_REUSED_IDS,
     )
 
     #: The login session this request was authenticated by (set by the user loader).

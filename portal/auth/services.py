@@ -5,12 +5,14 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import url_for
 
+from portal.api.tokens import revoke_user_tokens
 from portal.auth import tokens
 from portal.auth.models import Role, User, UserSession
 from portal.auth.passwords import burn_verification_time, hash_password, verify_password
 from portal.database import utcnow
 from portal.extensions import db
 from portal.mail.outbox import queue_email
+from portal.practices import ownership
 from portal.wallet import customers
 
 
@@ -26,6 +28,27 @@ class AccountError(Exception):
 class EmailTaken(AccountError):
     def __init__(self) -> None:
         super().__init__("An account with this email already exists.", field="email")
+
+
+class PasswordRequired(AccountError):
+    def __init__(self) -> None:
+        super().__init__(
+            "Changing the email needs your current password: send it as currentPassword.",
+            field="current_password",
+        )
+
+
+class OwnsBilledPractice(AccountError):
+    """The account owns a practice that is still billed: deleting it would leave nobody in charge."""
+
+    def __init__(self, names: list[str]) -> None:
+        practices = " and ".join(names)
+        super().__init__(
+            f"You own {practices}, which {'is' if len(names) == 1 else 'are'} still billed, so your account "
+            "cannot be deleted yet. Transfer ownership to another member (Make owner, on the practice's "
+            "People tab) or cancel the subscription first, then delete your account.",
+            field="password",
+        )
 
 
 INVALID_RESET_LINK = "This reset link is invalid, used or expired. Ask for a new one."
@@ -149,6 +172,22 @@ def load_session_user(key: str) -> User | None:
     return user
 
 
+def revoke_credentials(user: User, *, keep_session: str | None = None, keep_token: str | None = None) -> None:
+    """End the user's login sessions (and so their remember-me cookies, which name one) and API
+    tokens, but the one the change was made through. The caller commits it with the change."""
+    logins = sa.delete(UserSession).where(UserSession.user_id == user.id)
+    if keep_session:
+        logins = logins.where(UserSession.key != keep_session)
+    db.session.execute(logins)
+    revoke_user_tokens(user, keep=keep_token)
+
+
+def confirm_password(user: User, password: object) -> None:
+    """Raise ``PasswordRequired`` unless ``password`` is the user's current one."""
+    if not isinstance(password, str) or not password or not verify_password(user.password_hash, password):
+        raise PasswordRequired()
+
+
 def update_profile(user: User, name: str, email: str) -> bool:
     """Save the name; a new email is only requested (see ``request_email_change``).
 
@@ -189,8 +228,13 @@ def request_email_change(user: User, new_email: str) -> bool:
     return True
 
 
-def confirm_email_change(token: str) -> tuple[User, bool]:
-    """Apply a confirmed email change: (the user, whether Stripe is in sync)."""
+def confirm_email_change(token: str, *, keep_session: str | None = None) -> tuple[User, bool]:
+    """Apply a confirmed email change: (the user, whether Stripe is in sync).
+
+    A new email is a new way into the account (password resets go there): every other login and
+    every API token ends with the change; only ``keep_session`` (the browser that confirmed it, when
+    it is logged in as this user) goes on.
+    """
     found = tokens.load_email_change_token(token)
     if found is None:
         raise AccountError("This link is invalid, used or expired. Change your email again.")
@@ -200,12 +244,14 @@ def confirm_email_change(token: str) -> tuple[User, bool]:
     user.email = new_email
     user.email_verified = True  # following the link proved the address
     user.email_verified_at = utcnow()
+    revoke_credentials(user, keep_session=keep_session)
     try:
         db.session.commit()
     except sa.exc.IntegrityError as exc:
         db.session.rollback()
         raise AccountError("That address now belongs to another account. Choose another one.") from exc
-    return user, customers.update_user_customer(user)
+    in_sync = customers.update_user_customer(user)
+    return user, ownership.owner_contact_changed(user) and in_sync
 
 
 def change_password(user: User, current_password: str, new_password: str) -> None:
@@ -217,8 +263,8 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
 def _set_password(user: User, new_password: str) -> None:
     user.password_hash = hash_password(new_password)
     user.password_changed_at = utcnow()
-    # Other logins end when the password changes; the caller opens a new one.
-    db.session.execute(sa.delete(UserSession).where(UserSession.user_id == user.id))
+    # Every login and API token ends when the password changes; the caller opens a new login.
+    revoke_credentials(user)
     db.session.commit()
 
 
@@ -270,8 +316,16 @@ def delete_account(user: User, password: str) -> bool:
 
 
 def delete_user(user: User) -> bool:
-    """Delete the user and their Stripe customer; returns whether Stripe confirmed now."""
-    # Every login ends with the account, also where the database does not cascade
-    # (SQLite enforces foreign keys only when asked to).
-    db.session.execute(sa.delete(UserSession).where(UserSession.user_id == user.id))
-    return customers.delete_user_customer_and_user(user)
+    """Delete the user and their Stripe customer; returns whether Stripe confirmed now.
+
+    Refused (``OwnsBilledPractice``) while the user owns a practice that is still billed. Every
+    login, remember-me cookie, API token and membership ends in the transaction that deletes the
+    user, whatever the database cascades.
+    """
+    billed = ownership.billed_practices_owned_by(user)
+    if billed:
+        raise OwnsBilledPractice([practice.name for practice in billed])
+    revoke_credentials(user)
+    departure = ownership.leave_practices(user)
+    in_sync = customers.delete_user_customer_and_user(user)  # commits all of it at once
+    return ownership.finish_departure(departure) and in_sync

@@ -17,6 +17,7 @@ from portal.auth.forms import (
 )
 from portal.auth.models import User
 from portal.extensions import login_manager
+from portal.practices import ownership
 from portal.throttle import refund_request_limits, throttled
 from portal.wallet.links import account_wallet
 
@@ -163,7 +164,9 @@ def edit_profile():
 @bp.get("/account/email/<token>")
 def confirm_email_change(token: str):
     try:
-        _user, in_sync = services.confirm_email_change(token)
+        # Only a session of the user whose email changed is kept (revoking matches on the user).
+        keep = current_user.current_session_key if current_user.is_authenticated else None
+        _user, in_sync = services.confirm_email_change(token, keep_session=keep)
     except services.AccountError as error:
         flash(error.message, "error")
     else:
@@ -241,14 +244,18 @@ def resend_verification():
 @login_required
 def delete_account():
     form = DeleteAccountForm()
+    status = 200 if request.method == "GET" else 422
     if form.validate_on_submit():
         try:
             services.delete_account(_me(), form.password.data)
         except services.AccountError as error:
             _apply_field_error(form, error)
+            if isinstance(error, services.OwnsBilledPractice):
+                status = 409
         else:
             logout_user()
             _renew_session()
             flash("Your account was deleted.", "success")
             return redirect(url_for("auth.login"))
-    return render_template("account/delete.html", form=form), 200 if request.method == "GET" else 422
+    billed = ownership.billed_practices_owned_by(_me())
+    return render_template("account/delete.html", form=form, billed_practices=billed), status

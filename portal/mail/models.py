@@ -7,7 +7,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.database import utcnow
+from portal.database import NEVER_REUSED_IDS, surrogate_id, utcnow
 from portal.extensions import db
 
 
@@ -15,8 +15,9 @@ class OutboundEmail(db.Model):
     """One rendered email to one address; ``sent_at`` is set once it left (or went to the log)."""
 
     __tablename__ = "outbound_emails"
+    __table_args__ = (NEVER_REUSED_IDS,)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = surrogate_id()
     #: ``<cause>:<template>:<recipient>`` (cause e.g. ``event:evt_...``): the same cause never
     #: emails the same person twice, however often its handler runs. None: no deduplication.
     dedupe_key: Mapped[str | None] = mapped_column(sa.String(255), unique=True)

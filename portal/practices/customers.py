@@ -8,9 +8,23 @@ ends with exactly one customer.
 
 from __future__ import annotations
 
+import logging
+
+from portal.auth.models import StripeSyncState
+from portal.billing import customers as stripe_customers
 from portal.billing.errors import BillingError
+from portal.database import utcnow
+from portal.extensions import db
 from portal.practices.models import MemberRole, Practice
-from portal.wallet.customers import CustomerKind, create_customer_or_defer, ensure_customer, pending_owners
+from portal.wallet.customers import (
+    CustomerKind,
+    create_customer_or_defer,
+    ensure_customer,
+    mark_pending,
+    pending_owners,
+)
+
+log = logging.getLogger(__name__)
 
 
 def _contact(practice: Practice) -> tuple[str, str]:
@@ -22,8 +36,36 @@ PRACTICE = CustomerKind(Practice, "practice", "practice_creation", _contact)
 
 
 def ensure_practice_customer(practice: Practice, *, search_first: bool = True) -> str:
-    """The practice's Stripe customer id, creating it if missing. Raises ``StripeUnavailable``."""
+    """The practice's Stripe customer id, creating it if missing (and bringing its contact up to
+    date if a push is pending). Raises ``StripeUnavailable``."""
+    if practice.stripe_customer_id and practice.stripe_sync == StripeSyncState.PENDING:
+        _push_contact(practice)
     return ensure_customer(practice, PRACTICE, search_first=search_first)[0]
+
+
+def _push_contact(practice: Practice) -> None:
+    name, email = _contact(practice)
+    stripe_customers.update_customer(
+        practice.stripe_customer_id,
+        {"name": name, "email": email},
+        key=("practice-contact", practice.stripe_ref, email, utcnow().timestamp()),
+    )
+    practice.stripe_sync = StripeSyncState.SYNCED
+    db.session.commit()
+
+
+def push_practice_contact(practice: Practice) -> bool:
+    """The customer's email is the owner's (billing emails go there): push it after the owner or
+    their address changed. Stripe down: marked pending for ``flask billing retry``. True if now."""
+    if practice.stripe_customer_id is None:
+        return True  # created later, with the owner's email then
+    try:
+        _push_contact(practice)
+    except BillingError as error:
+        log.warning("customer update deferred practice_id=%s error=%s", practice.id, type(error).__name__)
+        mark_pending(practice)
+        return False
+    return True
 
 
 def create_practice_customer(practice: Practice) -> bool:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.auth.models import StripeSyncState, User
-from portal.database import TimestampMixin, utcnow
+from portal.database import NEVER_REUSED_IDS, TimestampMixin, surrogate_id, utcnow
 from portal.extensions import db
 from portal.practices.status import HAS_ACCESS, BillingFacts, BillingStatus, derive_billing_status
 
@@ -46,12 +46,13 @@ class Practice(TimestampMixin, db.Model):
     """A clinic: its own Stripe customer and subscription, mirrored locally."""
 
     __tablename__ = "practices"
+    __table_args__ = (NEVER_REUSED_IDS,)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = surrogate_id()
     name: Mapped[str] = mapped_column(sa.String(120))
     deactivated: Mapped[bool] = mapped_column(default=False)
 
-    #: Unique for the practice's whole life (ids can be reused after a deletion on SQLite):
+    #: Unique for the practice's whole life (ids start again when a database is reset or restored):
     #: scopes Stripe idempotency keys and the metadata search for its customer.
     stripe_ref: Mapped[str] = mapped_column(sa.String(32), unique=True, default=lambda: uuid.uuid4().hex)
     stripe_customer_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
@@ -127,7 +128,7 @@ class Practice(TimestampMixin, db.Model):
 class PracticeMember(db.Model):
     __tablename__ = "practice_members"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = surrogate_id()
     practice_id: Mapped[int] = mapped_column(sa.ForeignKey("practices.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[MemberRole] = mapped_column(_enum(MemberRole), default=MemberRole.MEMBER)
@@ -138,6 +139,7 @@ class PracticeMember(db.Model):
 
     __table_args__ = (
         sa.UniqueConstraint("practice_id", "user_id", name="uq_practice_members_practice_user"),
+        NEVER_REUSED_IDS,
     )
 
     @property
@@ -154,9 +156,10 @@ class PracticeInvoice(db.Model):
         # only a page of rows through these, however long the history grows.
         sa.Index("ix_practice_invoices_history", "practice_id", "created", "id"),
         sa.Index("ix_practice_invoices_by_status", "practice_id", "status", "created"),
+        NEVER_REUSED_IDS,
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = surrogate_id()
     practice_id: Mapped[int] = mapped_column(sa.ForeignKey("practices.id", ondelete="CASCADE"))
     stripe_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
     number: Mapped[str | None] = mapped_column(sa.String(64))
@@ -180,9 +183,10 @@ class BillingAuditEntry(db.Model):
     __table_args__ = (
         # The History tab reads one page, newest first, without sorting the practice's whole log.
         sa.Index("ix_practice_billing_audit_history", "practice_id", "created_at", "id"),
+        NEVER_REUSED_IDS,
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = surrogate_id()
     practice_id: Mapped[int] = mapped_column(sa.ForeignKey("practices.id", ondelete="CASCADE"))
     actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     action: Mapped[str] = mapped_column(sa.String(64))

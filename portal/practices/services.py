@@ -28,7 +28,11 @@ from portal.billing.errors import AuthenticationRequired, BillingError, CardDecl
 from portal.billing.shapes import as_dict, object_id, subscription_item
 from portal.extensions import db
 from portal.practices import sync
-from portal.practices.customers import create_practice_customer, ensure_practice_customer
+from portal.practices.customers import (
+    create_practice_customer,
+    ensure_practice_customer,
+    push_practice_contact,
+)
 from portal.practices.models import (
     BillingAuditEntry,
     MemberRole,
@@ -238,6 +242,27 @@ def remove_member(practice: Practice, member_id: int, actor: User) -> None:
     sync.audit(practice, "member_removed", member.user.email, actor_id=actor.id)
     db.session.delete(member)
     db.session.commit()
+
+
+def transfer_ownership(practice: Practice, member_id: int, actor: User) -> PracticeMember:
+    """The owner hands the practice to one of its people, and stays on as an admin.
+
+    The practice's Stripe customer follows: billing emails go to the new owner.
+    """
+    actor_membership = membership(practice, actor)
+    if actor_membership is None or actor_membership.role != MemberRole.OWNER:
+        raise NotAllowed("Only the practice's owner can hand it over.")
+    member = db.session.get(PracticeMember, member_id)
+    if member is None or member.practice_id != practice.id:
+        raise PracticeError("That person is not in this practice.", status_code=404)
+    if member.role == MemberRole.OWNER:
+        raise PracticeError("That person already owns this practice.")
+    actor_membership.role = MemberRole.ADMIN
+    member.role = MemberRole.OWNER
+    sync.audit(practice, "ownership_transferred", f"{actor.email} → {member.user.email}", actor_id=actor.id)
+    db.session.commit()
+    push_practice_contact(practice)
+    return member
 
 
 def members_of(practice: Practice) -> list[PracticeMember]:

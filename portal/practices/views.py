@@ -228,6 +228,18 @@ def remove_member(practice_id: int, member_id: int):
     return redirect(url_for("practices.members", practice_id=practice.id), code=303)
 
 
+@bp.post("/<int:practice_id>/members/<int:member_id>/make-owner")
+@login_required
+def make_owner(practice_id: int, member_id: int):
+    practice, _ = _load(practice_id)
+    try:
+        new_owner = services.transfer_ownership(practice, member_id, current_user)
+    except services.PracticeError as error:
+        abort(error.status_code, error.message)
+    flash(f"{new_owner.user.name} is now the owner of {practice.name}; you stay on as an admin.", "success")
+    return redirect(url_for("practices.members", practice_id=practice.id), code=303)
+
+
 @bp.get("/<int:practice_id>/history")
 @login_required
 def history(practice_id: int):

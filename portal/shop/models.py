@@ -9,14 +9,14 @@ import secrets
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.database import TimestampMixin
+from portal.database import NEVER_REUSED_IDS, TimestampMixin, surrogate_id
 from portal.extensions import db
 
 
 class Product(TimestampMixin, db.Model):
     __tablename__ = "products"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = surrogate_id()
     name: Mapped[str] = mapped_column(sa.String(120))
     description: Mapped[str] = mapped_column(sa.Text, default="")
     #: Integer minor units (cents) of ``currency``.
@@ -29,6 +29,7 @@ class Product(TimestampMixin, db.Model):
     __table_args__ = (
         sa.CheckConstraint("stock >= 0", name="stock_not_negative"),
         sa.CheckConstraint("price > 0", name="price_positive"),
+        NEVER_REUSED_IDS,
     )
 
     @property
@@ -54,9 +55,10 @@ _ORDER_STATUS = sa.Enum(
 class Order(TimestampMixin, db.Model):
     __tablename__ = "orders"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = surrogate_id()
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
-    product_id: Mapped[int] = mapped_column(sa.ForeignKey("products.id"), index=True)
+    #: RESTRICT: a product that was sold stays (deactivate it instead), so its orders keep their line.
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("products.id", ondelete="RESTRICT"), index=True)
     #: Random, fixed at creation: with the id it forms the Stripe idempotency keys, so a database
     #: restored or reset never replays another order's request.
     reference: Mapped[str] = mapped_column(sa.String(32), unique=True, default=lambda: secrets.token_hex(8))
@@ -80,7 +82,7 @@ class Order(TimestampMixin, db.Model):
 
     product: Mapped[Product] = relationship()
 
-    __table_args__ = (sa.CheckConstraint("quantity > 0", name="quantity_positive"),)
+    __table_args__ = (sa.CheckConstraint("quantity > 0", name="quantity_positive"), NEVER_REUSED_IDS)
 
     @property
     def product_name(self) -> str:

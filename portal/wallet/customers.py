@@ -144,20 +144,26 @@ def update_user_customer(user: User) -> bool:
     return True
 
 
+def forget_customer(customer_id: str) -> None:
+    """In the caller's transaction: drop the customer's mirrored cards and queue its deletion."""
+    db.session.execute(sa.delete(PaymentMethod).where(PaymentMethod.customer_id == customer_id))
+    db.session.merge(PendingCustomerDeletion(customer_id=customer_id))
+
+
 def delete_user_customer_and_user(user: User) -> bool:
     """Delete the user; the customer now, or later if Stripe is down. True if now."""
     customer_id = user.stripe_customer_id
     if customer_id:
-        db.session.execute(sa.delete(PaymentMethod).where(PaymentMethod.customer_id == customer_id))
-        db.session.merge(PendingCustomerDeletion(customer_id=customer_id))
+        forget_customer(customer_id)
     db.session.delete(user)
     db.session.commit()
     if customer_id is None:
         return True
-    return _delete_pending_customer(customer_id)
+    return delete_queued_customer(customer_id)
 
 
-def _delete_pending_customer(customer_id: str) -> bool:
+def delete_queued_customer(customer_id: str) -> bool:
+    """Delete a customer ``forget_customer`` queued; False (still queued) if Stripe is down."""
     pending = db.session.get(PendingCustomerDeletion, customer_id)
     try:
         stripe_customers.delete_customer(customer_id)
@@ -191,7 +197,7 @@ def retry_pending_customers() -> RetrySummary:
         else:
             summary.created_or_synced += 1
     for customer_id in db.session.scalars(sa.select(PendingCustomerDeletion.customer_id)).all():
-        if _delete_pending_customer(customer_id):
+        if delete_queued_customer(customer_id):
             summary.deleted += 1
         else:
             summary.still_pending += 1

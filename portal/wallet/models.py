@@ -8,7 +8,7 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.database import TimestampMixin, utcnow
+from portal.database import NEVER_REUSED_IDS, TimestampMixin, surrogate_id, utcnow
 from portal.extensions import db
 
 
@@ -16,8 +16,9 @@ class PaymentMethod(TimestampMixin, db.Model):
     """A card saved at Stripe, mirrored so pages render without calling Stripe."""
 
     __tablename__ = "payment_methods"
+    __table_args__ = (NEVER_REUSED_IDS,)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = surrogate_id()
     stripe_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
     customer_id: Mapped[str] = mapped_column(sa.String(64), index=True)
     brand: Mapped[str] = mapped_column(sa.String(32))

@@ -8,7 +8,7 @@ import enum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.database import utcnow
+from portal.database import NEVER_REUSED_IDS, surrogate_id, utcnow
 from portal.extensions import db
 
 
@@ -25,8 +25,9 @@ RUNNABLE = (EventStatus.RECEIVED, EventStatus.FAILED)
 
 class WebhookEvent(db.Model):
     __tablename__ = "webhook_events"
+    __table_args__ = (NEVER_REUSED_IDS,)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = surrogate_id()
     #: Stripe's ``evt_...``; the unique constraint is what makes concurrent duplicates harmless.
     stripe_event_id: Mapped[str] = mapped_column(sa.String(255), unique=True)
     type: Mapped[str] = mapped_column(sa.String(255), index=True)

@@ -154,7 +154,8 @@ def test_patch_email_never_says_an_address_is_taken(client, registered, mailbox)
     uid, headers = registered["user"]["id"], bearer(registered["access_token"])
     answers = []
     for address in ("free@example.com", "taken@example.com"):
-        response = client.patch(f"/users/{uid}", json={"email": address}, headers=headers)
+        body = {"email": address, "currentPassword": REGISTRATION["password"]}
+        response = client.patch(f"/users/{uid}", json=body, headers=headers)
         answers.append((response.status_code, response.get_json()["data"]["emailChangePending"]))
         assert response.get_json()["data"]["email"] == "api@example.com"
     assert answers == [(200, True), (200, True)]

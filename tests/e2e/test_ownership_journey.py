@@ -1,0 +1,56 @@
+"""An owner hands the practice over on the People tab in Chromium, then deletes the account."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def shared_practice(live_portal_factory):
+    """A live portal; Olive owns Harbour Dental (subscribed), Ada is its admin."""
+    portal = live_portal_factory()
+    with portal.app.test_request_context():
+        from portal.auth import services as accounts
+        from portal.extensions import db
+        from portal.practices import services as practices
+        from portal.practices.models import MemberRole
+
+        owner = accounts.register_user("Olive Owner", "olive@example.com", PASSWORD)
+        admin = accounts.register_user("Ada Admin", "ada@example.com", PASSWORD)
+        practice = practices.create_practice(owner, "Harbour Dental")
+        practices.add_member(practice, admin.email, MemberRole.ADMIN, owner)
+        practice.stripe_subscription_id, practice.subscription_status = "sub_e2e", "active"
+        db.session.commit()
+        practice_id = practice.id
+    return portal.url, practice_id
+
+
+def test_owner_hands_over_then_leaves(page, shared_practice):
+    base, practice_id = shared_practice
+    page.goto(f"{base}/login")
+    page.get_by_label("Email").fill("olive@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+    # Still billed: the delete page says what to do first, and refuses.
+    page.goto(f"{base}/account/delete")
+    expect(page.locator("main")).to_contain_text("Harbour Dental · People")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Delete my account").click()
+    expect(page.locator("#password-errors")).to_contain_text("Transfer ownership to another member")
+
+    page.goto(f"{base}/practices/{practice_id}/members")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Make owner").click()
+    expect(page.locator(".flash-success")).to_contain_text("Ada Admin is now the owner of Harbour Dental")
+
+    page.goto(f"{base}/account/delete")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Delete my account").click()
+    expect(page.locator(".flash-success")).to_contain_text("Your account was deleted.")
+    assert page.errors == []

@@ -1,0 +1,74 @@
+"""SQLite enforces foreign keys on every connection, and each has the ON DELETE rule it needs."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from portal.api.models import ApiToken
+from portal.auth.models import User, UserSession
+from portal.extensions import db
+from portal.practices.models import BillingAuditEntry, MemberRole, Practice, PracticeMember
+from portal.shop.models import Order, Product
+from tests.conftest import both_engines
+
+
+def _count(model, **where) -> int:
+    query = sa.select(sa.func.count()).select_from(model)
+    for column, value in where.items():
+        query = query.where(getattr(model, column) == value)
+    return db.session.scalar(query)
+
+
+def test_every_sqlite_connection_enforces_foreign_keys(app):
+    for _ in range(3):  # fresh pool connections, not only the first one
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        db.engine.dispose()
+
+
+@both_engines
+def test_a_row_pointing_at_no_user_is_refused(app):
+    db.session.add(PracticeMember(practice_id=1, user_id=12345, role=MemberRole.OWNER))
+    with pytest.raises(sa.exc.IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+
+
+@both_engines
+def test_deleting_a_user_row_takes_its_credentials_and_keeps_the_records(app, user):
+    product = Product(name="Gloves", price=500, stock=3)
+    practice = Practice(name="Clinic")
+    db.session.add_all([product, practice])
+    db.session.flush()
+    db.session.add_all(
+        [
+            ApiToken(user_id=user.id, token_hash="x" * 64, expires_at=sa.func.now()),
+            UserSession(user_id=user.id),
+            PracticeMember(practice_id=practice.id, user_id=user.id, role=MemberRole.ADMIN),
+            BillingAuditEntry(practice_id=practice.id, actor_id=user.id, action="card_added"),
+            Order(
+                user_id=user.id,
+                product_id=product.id,
+                quantity=1,
+                unit_amount=500,
+                amount=500,
+                currency="usd",
+            ),
+        ]
+    )
+    db.session.commit()
+
+    # Straight SQL, no ORM cascade: the database itself applies the rules.
+    db.session.execute(sa.delete(User).where(User.id == user.id))
+    db.session.commit()
+    db.session.expire_all()
+    assert _count(ApiToken) == _count(UserSession) == _count(PracticeMember) == 0
+    # Sales and the billing history stay, without the person.
+    assert db.session.scalar(sa.select(Order.user_id)) is None
+    assert db.session.scalar(sa.select(BillingAuditEntry.actor_id)) is None
+    # A product that was sold cannot vanish from under its orders.
+    with pytest.raises(sa.exc.IntegrityError):
+        db.session.execute(sa.delete(Product).where(Product.id == product.id))
+        db.session.commit()
+    db.session.rollback()

@@ -1,0 +1,71 @@
+"""Figure: ids handed out again after a deletion (0 of N), on SQLite and PostgreSQL.
+
+Each round creates an account with an API token, a practice it owns and an order, then deletes
+them the way the portal does (the account through ``delete_user``, which takes its practice, token
+and memberships along) -- always the newest rows, the ones SQLite without AUTOINCREMENT hands out
+again.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from portal.api import tokens
+from portal.api.models import ApiToken
+from portal.auth import services as accounts
+from portal.auth.models import User
+from portal.extensions import db
+from portal.practices.models import MemberRole, Practice, PracticeMember
+from portal.shop.models import Order, Product
+from tests.conftest import both_engines
+
+ROUNDS = 40
+
+
+def _round(product: Product, n: int) -> dict[str, int]:
+    """One account's life; the ids it was given."""
+    user = User(name=f"Person {n}", email=f"person{n}@example.com", password_hash="x")
+    db.session.add(user)
+    db.session.commit()
+    tokens.issue_token(user)
+    token_id = db.session.scalar(sa.select(ApiToken.id).where(ApiToken.user_id == user.id))
+    practice = Practice(name=f"Clinic {n}")
+    practice.members.append(PracticeMember(user_id=user.id, role=MemberRole.OWNER))
+    order = Order(
+        user_id=user.id, product_id=product.id, quantity=1, unit_amount=100, amount=100, currency="usd"
+    )
+    db.session.add_all([practice, order])
+    db.session.commit()
+    ids = {"users": user.id, "api_tokens": token_id, "practices": practice.id, "orders": order.id}
+    ids["practice_members"] = practice.members[0].id
+
+    accounts.delete_user(user)  # no Stripe customer: nothing to call Stripe for
+    db.session.execute(sa.delete(Order).where(Order.id == order.id))
+    db.session.commit()
+    return ids
+
+
+@both_engines
+def test_no_id_is_handed_out_twice(app, figure, engine):
+    product = Product(name="Gloves", price=100, stock=1)
+    db.session.add(product)
+    db.session.commit()
+
+    issued: dict[str, list[int]] = {}
+    for n in range(ROUNDS):
+        for table, row_id in _round(product, n).items():
+            issued.setdefault(table, []).append(row_id)
+
+    # Everything of every round is gone...
+    for model in (User, ApiToken, Practice, PracticeMember, Order):
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(model)) == 0
+    # ...and no id came back.
+    total = sum(len(ids) for ids in issued.values())
+    reused = total - sum(len(set(ids)) for ids in issued.values())
+    assert reused == 0, {table: ids for table, ids in issued.items() if len(set(ids)) != len(ids)}
+    figure(
+        f"ids_reused[{engine}]",
+        reused,
+        f"of {total} ids reused after deletion ({ROUNDS} accounts with a token, a practice, a membership "
+        "and an order, each deleted before the next)",
+    )
