@@ -38,6 +38,7 @@ def create_app(config_class: type[Config] | str | None = None, **overrides: obje
     configure_proxies(app)
 
     register_extensions(app)
+    register_url_converters(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -118,6 +119,12 @@ def import_models() -> None:
     import portal.shop.models
     import portal.wallet.models
     import portal.webhooks.models  # noqa: F401
+
+
+def register_url_converters(app: Flask) -> None:
+    from portal.urls import init_id_converter
+
+    init_id_converter(app)
 
 
 def register_blueprints(app: Flask) -> None:

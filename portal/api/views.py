@@ -18,6 +18,7 @@ from portal.auth.models import User
 from portal.billing.errors import BillingError, StripeUnavailable
 from portal.extensions import csrf, db, limiter
 from portal.shop import services as shop
+from portal.urls import is_row_id
 from portal.wallet import services as wallet
 
 bp = Blueprint("api", __name__)
@@ -230,6 +231,8 @@ def create_payment_intent():
         product_id = int(product_id)
     if isinstance(product_id, bool) or not isinstance(product_id, int):
         raise ApiError(400, "validation_error", "productId: send the id of a product.")
+    if not is_row_id(product_id):
+        raise ApiError(404, "not_found", shop.ProductNotFound().message)
     currency = data.get("currency")
     if currency is not None and not isinstance(currency, str):
         raise ApiError(400, "validation_error", "currency: send an ISO currency code, like usd.")
