@@ -1,5 +1,10 @@
-"""How much of a request body the portal reads: at most ``MAX_CONTENT_LENGTH`` bytes, on every route.
+"""What a request may carry, checked for every route before any view or hook reads it.
 
+The address: no NUL (``%00``) in the path or the query string. No address of ours holds one,
+and PostgreSQL cannot compare or store it ("text fields cannot contain NUL"), so a NUL handed on
+to a query was a 500; it is a 400 instead. (Text fields refuse more: see ``portal.text``.)
+
+The body: at most ``MAX_CONTENT_LENGTH`` bytes.
 No page or endpoint takes an upload: the largest form is a product description, the largest
 webhook a Stripe event, both far below the limit. A body declared larger is refused with 413
 before anything reads it; a chunked body (no Content-Length) is read through werkzeug's limited
@@ -12,7 +17,7 @@ from __future__ import annotations
 import typing as t
 
 from flask import Flask, Request, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream
 
@@ -50,9 +55,18 @@ def too_large_message(config: t.Mapping) -> str:
     )
 
 
+NUL_IN_ADDRESS = "This address contains a NUL character (%00), which no page of the portal uses."
+
+
 def init_request_limits(app: Flask) -> None:
     """Registered before every other hook (CSRF reads the form), so nothing reads a body first."""
     app.request_class = BoundedRequest
+
+    @app.before_request
+    def refuse_nul_in_address() -> None:
+        query = request.args.items(multi=True)
+        if "\x00" in request.path or any("\x00" in key + value for key, value in query):
+            raise BadRequest(NUL_IN_ADDRESS)
 
     @app.before_request
     def refuse_oversized_body() -> None:

@@ -18,6 +18,7 @@ from portal.auth.models import User
 from portal.billing.errors import BillingError, StripeUnavailable
 from portal.extensions import csrf, db, limiter
 from portal.shop import services as shop
+from portal.text import first_problem_in
 from portal.urls import is_row_id
 from portal.wallet import services as wallet
 
@@ -67,6 +68,10 @@ def json_body() -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "Send a JSON object with Content-Type: application/json.")
+    refused = first_problem_in(body)  # the forms' rule for text, on every string of the body
+    if refused:
+        where, problem = refused
+        raise ApiError(400, "validation_error", f"{where}: {problem}")
     return body
 
 

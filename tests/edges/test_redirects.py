@@ -42,6 +42,12 @@ def test_a_local_next_is_still_followed(app, user, password, target):
     assert not leaves_the_site(response.headers["Location"])
 
 
+def test_a_nul_in_the_address_is_refused_with_a_message(client):
+    response = client.get("/login" + as_query("\x00//evil.example"))
+    assert response.status_code == 400
+    assert "NUL" in response.get_data(as_text=True)
+
+
 def test_the_login_form_carries_only_a_next_it_would_follow(client):
     kept = client.get("/login" + as_query("/account/profile")).get_data(as_text=True)
     assert 'action="/login?next=/account/profile"' in kept
