@@ -175,7 +175,8 @@ def register_errorhandlers(app: Flask) -> None:
 def wants_json() -> bool:
     """A machine (Stripe, an API client) sent this request: answer errors in JSON, not a page."""
     accepts = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return request.is_json or request.authorization is not None or accepts == "application/json"
+    bearer = request.authorization is not None and request.authorization.type == "bearer"
+    return request.is_json or bearer or accepts == "application/json"
 
 
 def register_commands(app: Flask) -> None:
