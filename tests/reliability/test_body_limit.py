@@ -68,7 +68,7 @@ def gunicorn_portal(tmp_path):
     command += ["--threads", "4", "--timeout", "120", "tests.reliability.body_limit_app:app"]
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        for _ in range(150):
+        for _ in range(300):  # up to 30 s on a busy machine
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                 break
