@@ -81,6 +81,12 @@ class Config:
     EMAIL_VERIFY_MAX_AGE = _env_int("EMAIL_VERIFY_MAX_AGE", 7 * 24 * 3600)
     API_TOKEN_TTL_SECONDS = _env_int("API_TOKEN_TTL_SECONDS", 24 * 3600)
 
+    # Request bodies: no page takes an upload and Stripe's events are far below 1 MB. Bigger
+    # bodies are refused (413) before they are read.
+    MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
+    MAX_FORM_MEMORY_SIZE = _env_int("MAX_FORM_MEMORY_SIZE", 64 * 1024)  # per form field
+    MAX_FORM_PARTS = _env_int("MAX_FORM_PARTS", 200)
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True

@@ -37,7 +37,9 @@ def create_app(config_class: type[Config] | str | None = None, **overrides: obje
     configure_stripe(app)
     configure_proxies(app)
 
+    limit_request_bodies(app)
     register_extensions(app)
+    register_url_converters(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -85,6 +87,12 @@ def configure_proxies(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
 
+def limit_request_bodies(app: Flask) -> None:
+    from portal.request_limits import init_request_limits
+
+    init_request_limits(app)
+
+
 def register_extensions(app: Flask) -> None:
     from portal.database import enforce_foreign_keys, server_default_comparison
     from portal.extensions import csrf, db, limiter, login_manager, mail, migrate
@@ -129,6 +137,12 @@ def import_models() -> None:
     import portal.webhooks.models  # noqa: F401
 
 
+def register_url_converters(app: Flask) -> None:
+    from portal.urls import init_id_converter
+
+    init_id_converter(app)
+
+
 def register_blueprints(app: Flask) -> None:
     from portal.admin.views import bp as admin_bp
     from portal.api.views import bp as api_bp
@@ -150,18 +164,32 @@ def register_blueprints(app: Flask) -> None:
 def register_errorhandlers(app: Flask) -> None:
     from flask_wtf.csrf import CSRFError
 
+    from portal.api import envelope
+    from portal.request_limits import too_large_message
+
     def render_error(error):
         code = getattr(error, "code", 500) or 500
         description = getattr(error, "description", "Something went wrong.")
+        if code == 413:  # werkzeug's own words when a chunked body runs over
+            description = too_large_message(app.config)
+        if wants_json():  # the API's envelope (its own handlers yield to these per-code ones)
+            return envelope.fail(code, getattr(error, "name", "error").lower().replace(" ", "_"), description)
         return render_template("errors/error.html", code=code, description=description), code
 
-    for code in (400, 403, 404, 405, 422, 429, 500):
+    for code in (400, 403, 404, 405, 413, 422, 429, 500):
         app.register_error_handler(code, render_error)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
         description = "Your form expired or was sent from elsewhere. Reload the page and try again."
         return render_template("errors/error.html", code=400, description=description), 400
+
+
+def wants_json() -> bool:
+    """A machine (Stripe, an API client) sent this request: answer errors in JSON, not a page."""
+    accepts = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    bearer = request.authorization is not None and request.authorization.type == "bearer"
+    return request.is_json or bearer or accepts == "application/json"
 
 
 def register_commands(app: Flask) -> None:

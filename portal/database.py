@@ -81,3 +81,22 @@ def upsert_insert(table):
     else:  # pragma: no cover - the portal supports exactly these two
         raise RuntimeError(f"no upsert for database dialect {dialect!r}")
     return insert(table)
+
+
+#: The largest value of each integer column type on both databases (SQLite's INTEGER holds more).
+_INTEGER_MAXIMA = ((sa.BigInteger, 2**63 - 1), (sa.SmallInteger, 2**15 - 1), (sa.Integer, 2**31 - 1))
+
+
+def largest_row_id(metadata: sa.MetaData) -> int:
+    """The largest id every integer primary key can hold (PostgreSQL's INTEGER: 2**31 - 1).
+
+    An id beyond it names no row, and handing it to the database is an error (PostgreSQL:
+    "integer out of range", SQLite: OverflowError) rather than "not found".
+    """
+    maxima = [
+        next(largest for kind, largest in _INTEGER_MAXIMA if isinstance(column.type, kind))
+        for table in metadata.tables.values()
+        for column in table.primary_key.columns
+        if isinstance(column.type, sa.Integer)
+    ]
+    return min(maxima, default=2**63 - 1)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, request, session
+from flask import Flask, Response, current_app, g, request, session
+from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
 #: Where a session keeps its signed CSRF token, beside the raw token it signs.
 SIGNED_CSRF_TOKEN = "csrf_token_signed"
+#: Set in ``g`` when a response draws a CSRF token (a page with a form).
+CSRF_TOKEN_DRAWN = "csrf_token_drawn"
 
 
 def _origin(url: str) -> str:
@@ -56,7 +59,26 @@ def init_security_headers(app: Flask) -> None:
         response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
         if request.is_secure:
             response.headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+        if must_not_be_stored():
+            response.headers["Cache-Control"] = "no-store"
         return response
+
+
+def must_not_be_stored() -> bool:
+    """Answers no cache (the browser's, for Back, nor a proxy's) may keep: whatever a signed-in
+    person or an API token saw (billing state, cards, tokens), and every page holding a CSRF token.
+
+    Static files stay cacheable; so do public pages without a form.
+    """
+    if request.endpoint == "static":
+        return False
+    return (
+        g.get(CSRF_TOKEN_DRAWN, False)
+        or current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token") in g  # Flask-WTF's own token
+        or request.authorization is not None
+        or request.method not in ("GET", "HEAD")  # a post's answer may carry a token or a secret
+        or current_user.is_authenticated
+    )
 
 
 def init_csrf_tokens(app: Flask) -> None:
@@ -73,6 +95,7 @@ def init_csrf_tokens(app: Flask) -> None:
     field = app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
 
     def session_csrf_token() -> str:
+        g.setdefault(CSRF_TOKEN_DRAWN, True)
         signed = session.get(SIGNED_CSRF_TOKEN)
         if signed is None or signed[0] != session.get(field):
             token = generate_csrf()

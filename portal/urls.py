@@ -1,10 +1,67 @@
-"""``cached_url``: ``url_for`` for the links the busiest pages repeat on every request."""
+"""URLs in and out: the id converter and the ``page=`` parser every route shares, and ``cached_url``
+(``url_for`` for the links the busiest pages repeat on every request)."""
 
 from __future__ import annotations
 
 import functools
+import re
 
-from flask import Flask, request, url_for
+from flask import Flask, abort, current_app, request, url_for
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter
+
+from portal.database import largest_row_id
+from portal.extensions import db
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:...>`` in every route: a row id, 1 to the largest the id columns hold.
+
+    Anything else is a 404, never the database's "integer out of range" (PostgreSQL) or
+    OverflowError (SQLite) as a 500.
+    """
+
+    #: ASCII digits only (``\d`` would also read "٣" as 3), and no more than the largest id has:
+    #: Python refuses to read an int of more than 4,300 digits.
+    regex = r"[0-9]{1,19}"
+    #: Set per app from its schema by ``init_id_converter``.
+    largest = 2**63 - 1
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if not 1 <= number <= self.largest:
+            # NotFound, not ValidationError: where several rules share a path (GET, PATCH and
+            # DELETE /users/<id>), a rule skipped by its converter would read as a 405.
+            raise NotFound()
+        return number
+
+
+def is_row_id(value: int) -> bool:
+    """Could ``value`` (an id from a JSON body, say) name a row? The same bound as the URLs'."""
+    return 1 <= value <= current_app.url_map.converters["int"].largest
+
+
+def init_id_converter(app: Flask) -> None:
+    """Before any blueprint adds its rules: each rule picks its converter when it is added."""
+    bounded = type("RowIdConverter", (RowIdConverter,), {"largest": largest_row_id(db.metadata)})
+    app.url_map.converters["int"] = bounded
+
+
+#: No history is this long; a bigger page number is not one we linked to.
+MAX_PAGE = 1_000_000
+_PAGE = re.compile(r"[0-9]{1,7}")
+INVALID_PAGE = f"That page number is not valid: use a whole number from 1 to {MAX_PAGE:,}."
+
+
+def page_arg(values: MultiDict | None = None) -> int:
+    """``page`` from the query string (or ``values``): 1 when absent, 400 when not a page number."""
+    raw = (request.args if values is None else values).get("page")
+    if raw is None or raw == "":
+        return 1
+    if not _PAGE.fullmatch(raw) or not 1 <= int(raw) <= MAX_PAGE:
+        abort(400, INVALID_PAGE)
+    return int(raw)
 
 
 def cached_url(endpoint: str, **values: object) -> str:

@@ -10,6 +10,7 @@ from flask_login import current_user
 from portal.extensions import db, login_manager
 from portal.practices import services as practices
 from portal.practices.status import BillingStatus
+from portal.urls import page_arg
 from portal.webhooks import services
 from portal.webhooks.models import EventStatus, WebhookEvent
 
@@ -61,6 +62,7 @@ def practice_list():
         practices.all_practices(status),
         per_page=PRACTICES_PER_PAGE,
         max_per_page=PRACTICES_PER_PAGE,
+        page=page_arg(),
         error_out=False,
         count=True,
     )
@@ -92,6 +94,7 @@ def events():
         services.list_events(status, filters.get("type")),
         per_page=EVENTS_PER_PAGE,
         max_per_page=EVENTS_PER_PAGE,
+        page=page_arg(),
         error_out=False,
         count=True,
     )
@@ -117,10 +120,11 @@ def event(event_id: int):
 @bp.post("/events/<int:event_id>/replay")
 def replay(event_id: int):
     row = db.get_or_404(WebhookEvent, event_id)
+    page = page_arg(request.form)  # the list page to return to; checked before the replay
     stripe_event_id = row.stripe_event_id
     outcome = services.process_event(row.id)
     category, message = REPLAY_MESSAGES[outcome]
     flash(message.format(id=stripe_event_id), category)
     if request.form.get("next") == "detail":
         return redirect(url_for(".event", event_id=event_id), 303)
-    return redirect(url_for(".events", **_filters(), page=request.form.get("page", type=int) or 1), 303)
+    return redirect(url_for(".events", **_filters(), page=page), 303)

@@ -18,7 +18,9 @@ from portal.auth.models import User
 from portal.billing.errors import BillingError, StripeUnavailable
 from portal.extensions import csrf, db, limiter
 from portal.shop import services as shop
+from portal.text import first_problem_in
 from portal.throttle import refund_request_limits, throttled
+from portal.urls import is_row_id
 from portal.wallet import services as wallet
 
 bp = Blueprint("api", __name__)
@@ -67,6 +69,10 @@ def json_body() -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "Send a JSON object with Content-Type: application/json.")
+    refused = first_problem_in(body)  # the forms' rule for text, on every string of the body
+    if refused:
+        where, problem = refused
+        raise ApiError(400, "validation_error", f"{where}: {problem}")
     return body
 
 
@@ -241,6 +247,8 @@ def create_payment_intent():
         product_id = int(product_id)
     if isinstance(product_id, bool) or not isinstance(product_id, int):
         raise ApiError(400, "validation_error", "productId: send the id of a product.")
+    if not is_row_id(product_id):
+        raise ApiError(404, "not_found", shop.ProductNotFound().message)
     currency = data.get("currency")
     if currency is not None and not isinstance(currency, str):
         raise ApiError(400, "validation_error", "currency: send an ISO currency code, like usd.")

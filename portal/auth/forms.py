@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
+
+from portal.forms import PortalForm
 
 
 def strip(value: str | None) -> str | None:
@@ -24,7 +25,7 @@ NEW_PASSWORD = [
 ]
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(PortalForm):
     name = StringField("Full name", validators=NAME, filters=[strip])
     email = EmailField("Email", validators=EMAIL, filters=[strip])
     password = PasswordField("Password", validators=NEW_PASSWORD)
@@ -34,18 +35,18 @@ class RegisterForm(FlaskForm):
     )
 
 
-class LoginForm(FlaskForm):
+class LoginForm(PortalForm):
     email = EmailField("Email", validators=EMAIL, filters=[strip])
     password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
     remember = BooleanField("Remember me")
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(PortalForm):
     name = StringField("Full name", validators=NAME, filters=[strip])
     email = EmailField("Email", validators=EMAIL, filters=[strip])
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(PortalForm):
     """A new password, typed twice."""
 
     password = PasswordField("New password", validators=NEW_PASSWORD)
@@ -64,9 +65,9 @@ class ChangePasswordForm(ResetPasswordForm):
     )
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(PortalForm):
     email = EmailField("Email", validators=EMAIL, filters=[strip])
 
 
-class DeleteAccountForm(FlaskForm):
+class DeleteAccountForm(PortalForm):
     password = PasswordField("Password", validators=[DataRequired("Enter your password to confirm.")])

@@ -18,6 +18,7 @@ from portal.auth.forms import (
 from portal.auth.models import User
 from portal.extensions import login_manager
 from portal.practices import ownership
+from portal.redirects import local_redirect_target
 from portal.throttle import refund_request_limits, throttled
 from portal.wallet.links import account_wallet
 
@@ -50,11 +51,9 @@ def _me() -> User:
     return current_user._get_current_object()
 
 
-def _safe_next(target: str | None) -> str:
-    # Only same-site paths: never an open redirect to another host.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("auth.account")
+def _next_target() -> str | None:
+    """The ``next`` the login was asked for, when it is a path on this site (else None)."""
+    return local_redirect_target(request.args.get("next"), default=None)
 
 
 def _renew_session() -> None:
@@ -102,12 +101,17 @@ def login():
         if user is not None:
             _start_login(user, remember=form.remember.data)
             refund_request_limits()  # only failed attempts count
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(_next_target() or url_for("auth.account"))
         # One message for an unknown email and a wrong password.
         form.password.errors.append("That email and password do not match an account.")
     else:
         refund_request_limits()  # a form with mistakes is not a guess
-    return render_template("auth/login.html", form=form), 200 if request.method == "GET" else 422
+    return _login_page(form, 200 if request.method == "GET" else 422)
+
+
+def _login_page(form: LoginForm, status: int):
+    # The form posts back the ``next`` it was asked for, only when it is one we would follow.
+    return render_template("auth/login.html", form=form, next_target=_next_target()), status
 
 
 @bp.post("/logout")
@@ -137,7 +141,7 @@ def too_many_requests(error):
     form_class, template = page
     form = form_class()  # bound to the posted data, not validated: no field errors
     flash(message, "error")
-    return render_template(template, form=form), 429
+    return render_template(template, form=form, next_target=_next_target()), 429
 
 
 @bp.get("/account")

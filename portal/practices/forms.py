@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length
 
+from portal.forms import PortalForm
 from portal.practices.models import MemberRole
 
 
-class CreatePracticeForm(FlaskForm):
+class CreatePracticeForm(PortalForm):
     name = StringField(
         "Practice name",
         validators=[
@@ -20,7 +20,7 @@ class CreatePracticeForm(FlaskForm):
     )
 
 
-class AddMemberForm(FlaskForm):
+class AddMemberForm(PortalForm):
     email = EmailField(
         "Email of an existing account",
         validators=[DataRequired("Enter an email address."), Email("Enter a valid email address.")],
@@ -35,7 +35,7 @@ class AddMemberForm(FlaskForm):
     )
 
 
-class CancelForm(FlaskForm):
+class CancelForm(PortalForm):
     reason = TextAreaField(
         "Why are you cancelling?",
         validators=[DataRequired("Please tell us why you are cancelling."), Length(max=500)],

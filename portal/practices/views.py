@@ -15,7 +15,7 @@ from portal.htmx import is_htmx, render_page_or_fragment
 from portal.practices import banners, services
 from portal.practices.forms import AddMemberForm, CancelForm, CreatePracticeForm
 from portal.practices.models import MemberRole, Plan, Practice, PracticeMember
-from portal.urls import cached_url
+from portal.urls import cached_url, page_arg
 from portal.wallet import services as wallet
 from portal.wallet.links import WalletLinks
 
@@ -63,7 +63,7 @@ def wallet_links(practice: Practice) -> WalletLinks:
 
 def billing_context(practice: Practice, member: PracticeMember, **extra) -> dict:
     """Everything the billing page and its partials render: local state only."""
-    page = request.args.get("page", 1, type=int)
+    page = page_arg()
     can_manage = member.manages_billing
     offers = services.plan_offers()
     context = {
@@ -167,7 +167,7 @@ def status(practice_id: int):
 def invoices(practice_id: int):
     practice, member = _load(practice_id)
     if is_htmx():  # paging: the table is all that changes, so it is all that is read
-        page = request.args.get("page", 1, type=int)
+        page = page_arg()
         return render_page_or_fragment(
             "practices/billing.html",
             "practices/partials/_invoices.html",
@@ -250,7 +250,7 @@ def history(practice_id: int):
         "practices/partials/_audit.html",
         practice=practice,
         member=member,
-        audit=services.audit_page(practice, request.args.get("page", 1, type=int)),
+        audit=services.audit_page(practice, page_arg()),
     )
 
 

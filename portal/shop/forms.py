@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DecimalField,
@@ -17,11 +16,12 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
+from portal.forms import PortalForm
 from portal.shop.money import CURRENCIES
 from portal.shop.services import MAX_QUANTITY
 
 
-class BuyForm(FlaskForm):
+class BuyForm(PortalForm):
     quantity = IntegerField(
         "Quantity",
         default=1,
@@ -43,7 +43,7 @@ class BuyForm(FlaskForm):
             self.payment_method.data = cards[0].stripe_id
 
 
-class ProductForm(FlaskForm):
+class ProductForm(PortalForm):
     name = StringField(
         "Name", validators=[DataRequired("Enter a name."), Length(max=120, message="Keep it under 120.")]
     )

@@ -48,7 +48,7 @@ def test_every_html_page_has_the_csp(app, sandbox, figure):
             assert AuthActions(client).login(email).status_code == 302
         visitors[name] = client
 
-    html, missing = [], []
+    html, missing, private, stored = [], [], [], []
     for _endpoint, url in [*_urls(app, world), ("(not found)", "/no-such-page")]:
         for name, client in visitors.items():
             response = client.get(url, follow_redirects=True)
@@ -57,13 +57,25 @@ def test_every_html_page_has_the_csp(app, sandbox, figure):
             html.append(f"{name} {url}")
             if "default-src 'self'" not in response.headers.get("Content-Security-Policy", ""):
                 missing.append(f"{name} {url} {response.status_code}")
+            # Signed in, or a form with a CSRF token: no cache may keep it (Back shows it afresh).
+            if name != "anonymous" or 'name="csrf_token"' in response.get_data(as_text=True):
+                private.append(f"{name} {url}")
+                if response.headers.get("Cache-Control") != "no-store":
+                    stored.append(f"{name} {url} {response.status_code}")
     assert missing == []
+    assert stored == []
     assert len({seen.split(" ", 1)[1] for seen in html}) >= 15
     figure(
         "csp_headers",
         len(html),
         f"HTML responses (anonymous, owner, admin; every GET route), {len(missing)} "
         "without the Content-Security-Policy",
+    )
+    figure(
+        "no_store",
+        len(stored),
+        f"of {len(private)} signed-in or form-bearing HTML responses (every GET route) "
+        "without Cache-Control: no-store",
     )
 
 

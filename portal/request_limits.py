@@ -1,0 +1,76 @@
+"""What a request may carry, checked for every route before any view or hook reads it.
+
+The address: no NUL (``%00``) in the path or the query string. No address of ours holds one,
+and PostgreSQL cannot compare or store it ("text fields cannot contain NUL"), so a NUL handed on
+to a query was a 500; it is a 400 instead. (Text fields refuse more: see ``portal.text``.)
+
+The body: at most ``MAX_CONTENT_LENGTH`` bytes.
+No page or endpoint takes an upload: the largest form is a product description, the largest
+webhook a Stripe event, both far below the limit. A body declared larger is refused with 413
+before anything reads it; a chunked body (no Content-Length) is read through werkzeug's limited
+stream, which stops at the limit and answers 413 too (``BoundedRequest``). Multipart form fields
+are capped by ``MAX_FORM_MEMORY_SIZE`` and ``MAX_FORM_PARTS``.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from flask import Flask, Request, request
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+from werkzeug.utils import cached_property
+from werkzeug.wsgi import LimitedStream
+
+
+class _ChunkedBodyLimit(LimitedStream):
+    """werkzeug's limit for a body without a Content-Length, but reading it whole runs into the
+    413 too: werkzeug's own stops quietly at the limit, handing a form or a JSON parser the first
+    megabyte as if it were all."""
+
+    def readall(self) -> bytes:
+        data = super().readall()
+        if self.is_exhausted:
+            self.on_exhausted()  # raises RequestEntityTooLarge
+        return data
+
+
+class BoundedRequest(Request):
+    @cached_property
+    def stream(self) -> t.IO[bytes]:
+        limit = self.max_content_length
+        if limit is not None and self.content_length is None and "wsgi.input_terminated" in self.environ:
+            return _ChunkedBodyLimit(self.environ["wsgi.input"], limit, is_max=True)
+        return super().stream
+
+
+def _size(limit: int) -> str:
+    return f"{limit / 1024 / 1024:g} MB" if limit >= 1024 * 1024 else f"{limit // 1024:,} KB"
+
+
+def too_large_message(config: t.Mapping) -> str:
+    return (
+        f"That request is too large: the portal accepts at most {_size(config['MAX_CONTENT_LENGTH'])} "
+        f"({_size(config['MAX_FORM_MEMORY_SIZE'])} in any one form field). "
+        "Nothing was saved; shorten what you sent and try again."
+    )
+
+
+NUL_IN_ADDRESS = "This address contains a NUL character (%00), which no page of the portal uses."
+
+
+def init_request_limits(app: Flask) -> None:
+    """Registered before every other hook (CSRF reads the form), so nothing reads a body first."""
+    app.request_class = BoundedRequest
+
+    @app.before_request
+    def refuse_nul_in_address() -> None:
+        query = request.args.items(multi=True)
+        if "\x00" in request.path or any("\x00" in key + value for key, value in query):
+            raise BadRequest(NUL_IN_ADDRESS)
+
+    @app.before_request
+    def refuse_oversized_body() -> None:
+        limit = request.max_content_length
+        declared = request.content_length
+        if limit is not None and declared is not None and declared > limit:
+            raise RequestEntityTooLarge()  # worded by the 413 handler
