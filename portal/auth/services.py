@@ -102,22 +102,23 @@ def register_user(
     return user
 
 
-def register_or_notify(name: str, email: str, password: str) -> None:
-    """Registration that never tells whether the email has an account.
+def register_or_notify(name: str, email: str, password: str) -> User | None:
+    """Registration that never tells whether the email has an account: the new account, or None.
 
     A new address gets its account and a confirmation link; a taken one gets an
     email to its owner ("someone tried to register with your email") and nothing
     else changes. Either way one password hash, one email queued, one commit, and
-    the caller answers the same. No Stripe call: it would make a new address
-    measurably slower than a taken one. The customer follows at its first need
-    (adding a card) or with ``flask billing retry``.
+    the caller answers the same. No Stripe call here: it would make a new address
+    measurably slower than a taken one. The caller creates the customer once the
+    answer is sent (``create_registered_customer``); ``flask billing retry`` and the
+    first action that needs it are the fallbacks.
     """
     try:
-        register_user(name, email, password, create_customer=False)
+        return register_user(name, email, password, create_customer=False)
     except EmailTaken:
         owner = find_user_by_email(email)
         if owner is None:  # deleted in between: nothing to tell anyone
-            return
+            return None
         queue_email(
             owner.email,
             "Someone tried to register with your email",
@@ -127,6 +128,14 @@ def register_or_notify(name: str, email: str, password: str) -> None:
             reset_link=url_for("auth.forgot_password", _external=True),
         )
         db.session.commit()
+        return None
+
+
+def create_registered_customer(user_id: int) -> None:
+    """The Stripe customer of a new account, unless it has one or the account is gone already."""
+    user = db.session.get(User, user_id)
+    if user is not None and user.stripe_customer_id is None:
+        customers.create_user_customer(user)
 
 
 def authenticate(email: str, password: str) -> User | None:

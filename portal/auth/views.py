@@ -15,6 +15,7 @@ from portal.auth.forms import (
     RegisterForm,
     ResetPasswordForm,
 )
+from portal.after_response import run_after_response
 from portal.auth.models import User
 from portal.extensions import login_manager
 from portal.practices import ownership
@@ -83,7 +84,10 @@ def register():
         return redirect(url_for("auth.account"))
     form = RegisterForm()
     if form.validate_on_submit():
-        services.register_or_notify(form.name.data, form.email.data, form.password.data)
+        new_user = services.register_or_notify(form.name.data, form.email.data, form.password.data)
+        if new_user is not None:
+            # Once the page has gone out, so a new address answers as fast as a taken one.
+            run_after_response(services.create_registered_customer, new_user.id)
         flash(REGISTERED.format(email=services.normalize_email(form.email.data)), "success")
         return redirect(url_for("auth.login"))
     refund_request_limits()  # a form with mistakes is not an attempt

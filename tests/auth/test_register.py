@@ -43,3 +43,24 @@ def test_register_with_a_taken_email_changes_nothing(client, user, mailbox):
     assert db.session.scalar(sa.select(sa.func.count(User.id))) == 1
     assert db.session.scalar(sa.select(User.name)) == user.name
     assert mailbox.wait_for(user.email, "Someone tried to register")
+
+
+def test_register_creates_the_stripe_customer_once_the_answer_is_sent(client, sandbox):
+    """The customer still follows registration, after the page: a new email answers as fast as a taken one."""
+    response = _register(client)
+    user = db.session.scalar(sa.select(User))
+    assert user.stripe_customer_id is None  # not while the answer is being made
+    response.close()  # the WSGI server closes it once the page is sent
+    db.session.expire_all()
+    user = db.session.scalar(sa.select(User))
+    customer = sandbox.client().v1.customers.retrieve(user.stripe_customer_id)
+    assert customer.email == "ada@example.com"
+    assert customer.metadata["source"] == "user_registration"
+
+
+def test_a_taken_email_creates_no_second_customer(client, user, sandbox):
+    before = user.stripe_customer_id
+    _register(client, email=user.email).close()
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count(User.id))) == 1
+    assert db.session.get(User, user.id).stripe_customer_id == before
