@@ -662,8 +662,8 @@ def change_plan(
     db.session.commit()
 
 
-def pay_open_invoice(practice: Practice, actor: User) -> PracticeInvoice:
-    """Pay the open invoice now with the practice's default card."""
+def pay_open_invoice(practice: Practice, actor: User, attempt: str | None = None) -> PracticeInvoice:
+    """Pay the open invoice now with the practice's default card (``attempt``: the form's key)."""
     require_manager(practice, actor)
     invoice = invoice_by_id(practice.action_required_invoice_id) or open_invoice(practice)
     if invoice is None or invoice.status != "open":
@@ -677,7 +677,9 @@ def pay_open_invoice(practice: Practice, actor: User) -> PracticeInvoice:
         raise PracticeError("Add a card first, then pay the invoice.")
     try:
         paid = stripe_invoices.pay_invoice(
-            invoice.stripe_id, card.stripe_id, key=(invoice.stripe_id, card.stripe_id)
+            invoice.stripe_id,
+            card.stripe_id,
+            key=(invoice.stripe_id, card.stripe_id, attempt or attempt_token()),
         )
     except AuthenticationRequired as error:
         practice.action_required_invoice_id = invoice.stripe_id
