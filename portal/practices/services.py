@@ -483,7 +483,30 @@ def start_checkout(practice: Practice, plan: Plan, actor: User) -> str:
     )
     sync.audit(practice, "checkout_started", f"{plan.label}, session {session.id}", actor_id=actor.id)
     db.session.commit()
+    expire_older_checkouts(customer_id, session)
     return session.url
+
+
+def expire_older_checkouts(customer_id: str, session: object) -> None:
+    """Only the newest Checkout of a practice can be paid: the older open ones are expired.
+
+    Two tabs starting at once each expire only what is older than their own session (by
+    creation time, then id), so exactly the newest stays open. One paid in the meantime
+    cannot be expired; ``duplicates`` then cancels the second subscription it makes.
+    """
+    mine = (int(session.created), session.id)
+    try:
+        open_sessions = stripe_checkout.list_open_sessions(customer_id)
+    except BillingError as error:
+        log.warning("could not list open checkouts customer=%s: %s", customer_id, error)
+        return
+    for other in open_sessions:
+        if other.id == session.id or other.mode != "subscription" or (int(other.created), other.id) > mine:
+            continue
+        try:
+            stripe_checkout.expire_session(other.id)
+        except BillingError as error:  # paid or expired meanwhile, or Stripe unreachable
+            log.info("could not expire checkout %s: %s", other.id, error)
 
 
 def complete_checkout(practice: Practice, session_id: str) -> Practice:
