@@ -60,13 +60,15 @@ def test_a_paid_session_cannot_be_expired(
 ) -> None:
     customer = client.v1.customers.create({"email": "paid@clinic.test"})
     session = _session(client, prices, customer=customer.id)
-    assert requests.post(f"{session.url}/pay", data=CARD, allow_redirects=False, timeout=10).status_code == 303
+    paid = requests.post(f"{session.url}/pay", data=CARD, allow_redirects=False, timeout=10)
+    assert paid.status_code == 303
 
     error = _error(lambda: client.v1.checkout.sessions.expire(session.id))
 
     assert 'Only Checkout Sessions with a status in ["open"] can be expired' in error.user_message
     assert client.v1.checkout.sessions.retrieve(session.id).status == "complete"
-    missing = pytest.raises(stripe.InvalidRequestError, client.v1.checkout.sessions.expire, "cs_test_nope")
+    with pytest.raises(stripe.InvalidRequestError) as missing:
+        client.v1.checkout.sessions.expire("cs_test_nope")
     assert missing.value.http_status == 404
 
 
