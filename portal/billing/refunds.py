@@ -5,6 +5,7 @@ from __future__ import annotations
 import stripe
 
 from portal.billing.gateway import call_stripe, idempotency_key, stripe_client
+from portal.billing.shapes import as_dict
 
 
 def invoice_payment_intents(invoice_id: str) -> list[str]:
@@ -15,7 +16,7 @@ def invoice_payment_intents(invoice_id: str) -> list[str]:
         invoice_id=invoice_id,
     )
     found = []
-    for payment in page.auto_paging_iter():
+    for payment in map(as_dict, page.auto_paging_iter()):
         details = payment.get("payment") or {}
         if payment.get("status") == "paid" and details.get("payment_intent"):
             found.append(details["payment_intent"])

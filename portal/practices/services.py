@@ -468,6 +468,7 @@ def start_checkout(practice: Practice, plan: Plan, actor: User) -> str:
         "practiceId": str(practice.id),
         "plan": plan.value,
         "onboarding": "1" if with_onboarding else "0",
+        "startedAt": str(time.time_ns()),  # orders checkouts started within one second
     }
     session = stripe_checkout.create_subscription_session(
         {
@@ -490,23 +491,28 @@ def start_checkout(practice: Practice, plan: Plan, actor: User) -> str:
 def expire_older_checkouts(customer_id: str, session: object) -> None:
     """Only the newest Checkout of a practice can be paid: the older open ones are expired.
 
-    Two tabs starting at once each expire only what is older than their own session (by
-    creation time, then id), so exactly the newest stays open. One paid in the meantime
-    cannot be expired; ``duplicates`` then cancels the second subscription it makes.
+    Two tabs starting at once each expire only what started before their own session (our
+    clock's nanoseconds in its metadata, then the id), so exactly the newest stays open. One
+    paid in the meantime cannot be expired; ``duplicates`` then cancels the second subscription.
     """
-    mine = (int(session.created), session.id)
+    mine = _started(session)
     try:
         open_sessions = stripe_checkout.list_open_sessions(customer_id)
     except BillingError as error:
         log.warning("could not list open checkouts customer=%s: %s", customer_id, error)
         return
     for other in open_sessions:
-        if other.id == session.id or other.mode != "subscription" or (int(other.created), other.id) > mine:
+        if other.id == session.id or other.mode != "subscription" or _started(other) > mine:
             continue
         try:
             stripe_checkout.expire_session(other.id)
         except BillingError as error:  # paid or expired meanwhile, or Stripe unreachable
             log.info("could not expire checkout %s: %s", other.id, error)
+
+
+def _started(session: object) -> tuple[int, str]:
+    started = str((as_dict(session).get("metadata") or {}).get("startedAt") or "")
+    return (int(started) if started.isdigit() else int(session.created) * 10**9, session.id)
 
 
 def complete_checkout(practice: Practice, session_id: str) -> Practice:
