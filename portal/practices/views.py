@@ -39,6 +39,7 @@ bp = Blueprint("practices", __name__, url_prefix="/practices")
 @bp.record_once
 def _register_banners(state) -> None:
     state.app.extensions.setdefault("banner_providers", []).append(banners.practice_banners)
+    state.app.add_template_global(intents.new_key, "intent_key")  # a billing form's key
     from portal.cli import SEEDERS
     from portal.practices import webhook_handlers  # noqa: F401  (registers with the webhook inbox)
     from portal.practices.demo import seed_practices
@@ -97,7 +98,7 @@ def billing_context(practice: Practice, member: PracticeMember, **extra) -> dict
         "cards": wallet.list_cards(practice.stripe_customer_id) if can_manage else [],
         "wallet_links": wallet_links(practice),
         "wallet_title": "Practice cards",
-        "attempt": services.attempt_token(),
+        "attempt": intents.new_key(),
         "cancel_form": None,  # the form of a failed cancel, with what was typed
     }
     context.update(extra)

@@ -69,7 +69,9 @@ def charged(sandbox, customer_id: str) -> int:
 
 def audit_actions(practice) -> list[str]:
     return list(
-        db.session.scalars(sa.select(BillingAuditEntry.action).where(BillingAuditEntry.practice_id == practice.id))
+        db.session.scalars(
+            sa.select(BillingAuditEntry.action).where(BillingAuditEntry.practice_id == practice.id)
+        )
     )
 
 
