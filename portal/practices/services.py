@@ -449,8 +449,8 @@ def price_id(lookup_key: str) -> str:
 def start_checkout(practice: Practice, plan: Plan, actor: User) -> str:
     """A Checkout session for ``plan`` (plus the onboarding fee until it is paid); returns its URL.
 
-    The idempotency key is the practice, plan and subscription generation, so a
-    double click returns the same session instead of making a second one.
+    A double click of one form returns the same session (the view runs it once per form key,
+    ``intents``); every new start makes a new session, and the older open ones are expired.
     """
     require_manager(practice, actor)
     if practice.subscription_live and practice.subscription_status != "incomplete":
@@ -480,7 +480,7 @@ def start_checkout(practice: Practice, plan: Plan, actor: User) -> str:
             "success_url": success_url,
             "cancel_url": url_for("practices.billing", practice_id=practice.id, _external=True),
         },
-        key=(customer_id, plan.value, practice.checkout_generation, metadata["onboarding"]),
+        key=(customer_id, plan.value, practice.checkout_generation, metadata["startedAt"]),
     )
     sync.audit(practice, "checkout_started", f"{plan.label}, session {session.id}", actor_id=actor.id)
     db.session.commit()
