@@ -18,19 +18,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+import sqlalchemy as sa
+
 from portal.billing import invoices as stripe_invoices
 from portal.billing import refunds as stripe_refunds
 from portal.billing import subscriptions as stripe_subscriptions
 from portal.billing.errors import InvalidRequest, NotFound
 from portal.billing.shapes import as_dict, invoice_subscription_id, subscription_price
+from portal.extensions import db
 from portal.formatting import format_money
 from portal.practices import intents, notifications
-from portal.practices.models import Practice
+from portal.practices.models import BillingIntent, Practice
 
 log = logging.getLogger(__name__)
 
 #: Subscriptions that bill (or are about to bill) the practice.
 LIVE_STATES = frozenset({"active", "trialing", "past_due", "unpaid", "incomplete"})
+
+#: The billing intent that claims a duplicate's cancellation (keyed by its subscription id).
+DUPLICATE = "duplicate_subscription"
 
 _report_only: ContextVar[bool] = ContextVar("duplicate_subscriptions_report_only", default=False)
 
@@ -74,11 +80,25 @@ def resolve(practice: Practice) -> dict | None:
     return kept
 
 
+def already_cancelled(practice: Practice, subscription_id: str) -> bool:
+    """Was this subscription cancelled as a duplicate already (its late events change nothing)?"""
+    return (
+        db.session.scalar(
+            sa.select(BillingIntent.id).where(
+                BillingIntent.practice_id == practice.id,
+                BillingIntent.action == DUPLICATE,
+                BillingIntent.intent_key == subscription_id[:64],
+            )
+        )
+        is not None
+    )
+
+
 def cancel_duplicate(practice: Practice, subscription: dict) -> None:
     """Cancel now, refund each paid invoice, audit and email; once per subscription."""
     from portal.practices.sync import audit, plan_from_price
 
-    if not intents.claim_effect(practice.id, "duplicate_subscription", subscription["id"]):
+    if not intents.claim_effect(practice.id, DUPLICATE, subscription["id"]):
         return
     try:
         stripe_subscriptions.cancel_subscription_now(

@@ -143,6 +143,8 @@ def _settle_second_subscription(practice: Practice, subscription_id: str) -> boo
     """
     from portal.practices import duplicates
 
+    if duplicates.already_cancelled(practice, subscription_id):
+        return False
     kept = duplicates.resolve(practice)
     if kept is not None and kept["id"] != practice.stripe_subscription_id:
         _take_subscription(practice, kept["id"], kept.get("status"))
