@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from portal.after_response import run_after_response
 from portal.auth import services, tokens
 from portal.auth.forms import (
     ChangePasswordForm,
@@ -15,7 +16,6 @@ from portal.auth.forms import (
     RegisterForm,
     ResetPasswordForm,
 )
-from portal.after_response import run_after_response
 from portal.auth.models import User
 from portal.extensions import login_manager
 from portal.practices import ownership

@@ -24,3 +24,25 @@ def retrieve_session(session_id: str) -> stripe.checkout.Session:
             session_id, {"expand": ["subscription", "invoice"]}
         ),
     )
+
+
+def list_open_sessions(customer_id: str) -> list[stripe.checkout.Session]:
+    """The customer's Checkout sessions that can still be paid."""
+    page = call_stripe(
+        "checkout.session.list",
+        lambda: stripe_client().v1.checkout.sessions.list(
+            {"customer": customer_id, "status": "open", "limit": 100}
+        ),
+        customer_id=customer_id,
+    )
+    return list(page.auto_paging_iter())
+
+
+def expire_session(session_id: str) -> stripe.checkout.Session:
+    """Nobody can pay an expired session; Stripe refuses (InvalidRequest) one no longer open."""
+    return call_stripe(
+        "checkout.session.expire",
+        lambda: stripe_client().v1.checkout.sessions.expire(
+            session_id, {}, {"idempotency_key": idempotency_key("checkout-expire", session_id)}
+        ),
+    )

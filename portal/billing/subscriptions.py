@@ -35,3 +35,16 @@ def list_subscriptions(customer_id: str) -> list[stripe.Subscription]:
         customer_id=customer_id,
     )
     return sorted(page.auto_paging_iter(), key=lambda sub: sub.created)
+
+
+def cancel_subscription_now(subscription_id: str, key: tuple[object, ...]) -> stripe.Subscription:
+    """End the subscription at once, with no proration credit (its payments are refunded instead)."""
+    return call_stripe(
+        "subscription.cancel",
+        lambda: stripe_client().v1.subscriptions.cancel(
+            subscription_id,
+            {"prorate": False, "invoice_now": False},
+            {"idempotency_key": idempotency_key("subscription-cancel", *key)},
+        ),
+        subscription_id=subscription_id,
+    )

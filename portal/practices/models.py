@@ -194,3 +194,29 @@ class BillingAuditEntry(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 
     actor: Mapped[User | None] = relationship()
+
+
+class BillingIntent(db.Model):
+    """One billing action a person meant to take once (a rendered form's key), or one the portal took.
+
+    The unique key is the claim: of concurrent posts of one form, one inserts the row and acts;
+    the others find it and answer with the outcome it records (see ``portal.practices.intents``).
+    """
+
+    __tablename__ = "practice_billing_intents"
+    __table_args__ = (
+        sa.UniqueConstraint("practice_id", "action", "intent_key", name="uq_practice_billing_intents_key"),
+        NEVER_REUSED_IDS,
+    )
+
+    id: Mapped[int] = surrogate_id()
+    practice_id: Mapped[int] = mapped_column(sa.ForeignKey("practices.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    intent_key: Mapped[str] = mapped_column(sa.String(64))
+    #: Set once the action ran: what the first post answered, so a repeat answers the same.
+    finished_at: Mapped[dt.datetime | None]
+    message: Mapped[str | None] = mapped_column(sa.String(500))
+    is_error: Mapped[bool] = mapped_column(default=False)
+    status_code: Mapped[int] = mapped_column(default=200)
+    redirect_to: Mapped[str | None] = mapped_column(sa.String(1000))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

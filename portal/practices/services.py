@@ -474,8 +474,8 @@ def price_id(lookup_key: str) -> str:
 def start_checkout(practice: Practice, plan: Plan, actor: User) -> str:
     """A Checkout session for ``plan`` (plus the onboarding fee until it is paid); returns its URL.
 
-    The idempotency key is the practice, plan and subscription generation, so a
-    double click returns the same session instead of making a second one.
+    A double click of one form returns the same session (the view runs it once per form key,
+    ``intents``); every new start makes a new session, and the older open ones are expired.
     """
     require_manager(practice, actor)
     if practice.subscription_live and practice.subscription_status != "incomplete":
@@ -493,6 +493,7 @@ def start_checkout(practice: Practice, plan: Plan, actor: User) -> str:
         "practiceId": str(practice.id),
         "plan": plan.value,
         "onboarding": "1" if with_onboarding else "0",
+        "startedAt": str(time.time_ns()),  # orders checkouts started within one second
     }
     session = stripe_checkout.create_subscription_session(
         {
@@ -504,11 +505,39 @@ def start_checkout(practice: Practice, plan: Plan, actor: User) -> str:
             "success_url": success_url,
             "cancel_url": url_for("practices.billing", practice_id=practice.id, _external=True),
         },
-        key=(customer_id, plan.value, practice.checkout_generation, metadata["onboarding"]),
+        key=(customer_id, plan.value, practice.checkout_generation, metadata["startedAt"]),
     )
     sync.audit(practice, "checkout_started", f"{plan.label}, session {session.id}", actor_id=actor.id)
     db.session.commit()
+    expire_older_checkouts(customer_id, session)
     return session.url
+
+
+def expire_older_checkouts(customer_id: str, session: object) -> None:
+    """Only the newest Checkout of a practice can be paid: the older open ones are expired.
+
+    Two tabs starting at once each expire only what started before their own session (our
+    clock's nanoseconds in its metadata, then the id), so exactly the newest stays open. One
+    paid in the meantime cannot be expired; ``duplicates`` then cancels the second subscription.
+    """
+    mine = _started(session)
+    try:
+        open_sessions = stripe_checkout.list_open_sessions(customer_id)
+    except BillingError as error:
+        log.warning("could not list open checkouts customer=%s: %s", customer_id, error)
+        return
+    for other in open_sessions:
+        if other.id == session.id or other.mode != "subscription" or _started(other) > mine:
+            continue
+        try:
+            stripe_checkout.expire_session(other.id)
+        except BillingError as error:  # paid or expired meanwhile, or Stripe unreachable
+            log.info("could not expire checkout %s: %s", other.id, error)
+
+
+def _started(session: object) -> tuple[int, str]:
+    started = str((as_dict(session).get("metadata") or {}).get("startedAt") or "")
+    return (int(started) if started.isdigit() else int(session.created) * 10**9, session.id)
 
 
 def complete_checkout(practice: Practice, session_id: str) -> Practice:
@@ -687,8 +716,8 @@ def change_plan(
     db.session.commit()
 
 
-def pay_open_invoice(practice: Practice, actor: User) -> PracticeInvoice:
-    """Pay the open invoice now with the practice's default card."""
+def pay_open_invoice(practice: Practice, actor: User, attempt: str | None = None) -> PracticeInvoice:
+    """Pay the open invoice now with the practice's default card (``attempt``: the form's key)."""
     require_manager(practice, actor)
     invoice = invoice_by_id(practice.action_required_invoice_id) or open_invoice(practice)
     if invoice is None or invoice.status != "open":
@@ -702,7 +731,9 @@ def pay_open_invoice(practice: Practice, actor: User) -> PracticeInvoice:
         raise PracticeError("Add a card first, then pay the invoice.")
     try:
         paid = stripe_invoices.pay_invoice(
-            invoice.stripe_id, card.stripe_id, key=(invoice.stripe_id, card.stripe_id)
+            invoice.stripe_id,
+            card.stripe_id,
+            key=(invoice.stripe_id, card.stripe_id, attempt or attempt_token()),
         )
     except AuthenticationRequired as error:
         practice.action_required_invoice_id = invoice.stripe_id

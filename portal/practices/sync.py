@@ -104,7 +104,8 @@ def _stamp(practice: Practice, event_created: int) -> None:
 def _adopt_subscription(practice: Practice, subscription_id: str | None, status: str | None) -> bool:
     """Is ``subscription_id`` the practice's subscription? Takes a new one only when the old one ended.
 
-    Late events about an earlier, ended subscription are thereby ignored.
+    Late events about an earlier, ended subscription are thereby ignored. A second live one
+    (two checkouts paid at once) is settled at Stripe by ``duplicates.resolve``.
     """
     if subscription_id is None:
         return False
@@ -118,13 +119,36 @@ def _adopt_subscription(practice: Practice, subscription_id: str | None, status:
     ):
         if status in ENDED_STATES and current is not None:
             return False  # an old subscription's ending never replaces the current one
-        practice.stripe_subscription_id = subscription_id
-        practice.subscription_status = status
-        practice.cancel_at_period_end = False
-        practice.cancel_at = None
-        practice.cancellation_reason = None
-        audit(practice, "subscription_started", subscription_id)
+        _take_subscription(practice, subscription_id, status)
         return True
+    if status in ENDED_STATES:
+        return False
+    return _settle_second_subscription(practice, subscription_id)
+
+
+def _take_subscription(practice: Practice, subscription_id: str, status: str | None) -> None:
+    practice.stripe_subscription_id = subscription_id
+    practice.subscription_status = status
+    practice.cancel_at_period_end = False
+    practice.cancel_at = None
+    practice.cancellation_reason = None
+    audit(practice, "subscription_started", subscription_id)
+
+
+def _settle_second_subscription(practice: Practice, subscription_id: str) -> bool:
+    """Another live subscription while the practice has one: keep one at Stripe, cancel the rest.
+
+    Always False: when the kept one is not the current one, it replaces it here, applied as
+    Stripe holds it now (the event at hand may be older than the practice's state).
+    """
+    from portal.practices import duplicates
+
+    if duplicates.already_cancelled(practice, subscription_id):
+        return False
+    kept = duplicates.resolve(practice)
+    if kept is not None and kept["id"] != practice.stripe_subscription_id:
+        _take_subscription(practice, kept["id"], kept.get("status"))
+        apply_subscription(kept, practice.stripe_state_at or 0, fresh=True)
     return False
 
 

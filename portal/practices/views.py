@@ -6,14 +6,28 @@ request (the billing partial re-rendered, banners swapped out of band).
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, jsonify, make_response, redirect, render_template, request, url_for
+from functools import wraps
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    g,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 
 from portal.billing.errors import BillingError
 from portal.extensions import db
 from portal.htmx import is_htmx, render_page_or_fragment
-from portal.practices import banners, services
+from portal.practices import banners, intents, services
 from portal.practices.forms import AddMemberForm, CancelForm, CreatePracticeForm
+from portal.practices.intents import Outcome
 from portal.practices.models import MemberRole, Plan, Practice, PracticeMember
 from portal.urls import cached_url, page_arg
 from portal.wallet import services as wallet
@@ -25,6 +39,7 @@ bp = Blueprint("practices", __name__, url_prefix="/practices")
 @bp.record_once
 def _register_banners(state) -> None:
     state.app.extensions.setdefault("banner_providers", []).append(banners.practice_banners)
+    state.app.add_template_global(intents.new_key, "intent_key")  # a billing form's key
     from portal.cli import SEEDERS
     from portal.practices import webhook_handlers  # noqa: F401  (registers with the webhook inbox)
     from portal.practices.demo import seed_practices
@@ -83,7 +98,7 @@ def billing_context(practice: Practice, member: PracticeMember, **extra) -> dict
         "cards": wallet.list_cards(practice.stripe_customer_id) if can_manage else [],
         "wallet_links": wallet_links(practice),
         "wallet_title": "Practice cards",
-        "attempt": services.attempt_token(),
+        "attempt": intents.new_key(),
         "cancel_form": None,  # the form of a failed cancel, with what was typed
     }
     context.update(extra)
@@ -108,6 +123,42 @@ def _billing_response(
     response = make_response(render_template("practices/partials/_billing_swap.html", **context), status)
     response.vary.add("HX-Request")
     return response
+
+
+def _outcome_response(practice: Practice, member: PracticeMember, outcome: Outcome):
+    """The answer to a billing action, the same for the first post of a form and its repeats."""
+    if outcome.redirect_to:
+        if is_htmx():
+            response = make_response("", 204)
+            response.headers["HX-Redirect"] = outcome.redirect_to
+            return response
+        return redirect(outcome.redirect_to, code=303)
+    status = outcome.status if outcome.status == 422 or not is_htmx() else 200
+    extra = {"cancel_form": g.pop("cancel_form")} if "cancel_form" in g else {}
+    return _billing_response(practice, member, outcome.message, outcome.error, status, **extra)
+
+
+def billing_action(action: str):
+    """Every billing action goes through this: owners and admins only, and once per rendered form.
+
+    The wrapped function takes (practice, member, key) and returns an ``Outcome``; it runs at most
+    once per form key (``attempt``, generated when the form was rendered), and a repeated post
+    (double click, a second tab, a replay) gets the first post's answer (see ``intents``).
+    """
+
+    def decorate(perform):
+        @wraps(perform)
+        def view(practice_id: int):
+            practice, member = _load_manager(practice_id)
+            key = intents.posted_key(request.form.get("attempt"))
+            scope = f"{action}:{request.form.get('plan', '')}"[:64]
+            outcome = intents.run_once(practice.id, scope, key, lambda: perform(practice, member, key))
+            return _outcome_response(practice, member, outcome)
+
+        view.billing_action = action
+        return view
+
+    return decorate
 
 
 # --- pages ---------------------------------------------------------------------------------------
@@ -266,20 +317,16 @@ def _posted_plan() -> Plan | None:
 
 @bp.post("/<int:practice_id>/billing/subscribe")
 @login_required
-def subscribe(practice_id: int):
-    practice, member = _load_manager(practice_id)
+@billing_action("subscribe")
+def subscribe(practice: Practice, member: PracticeMember, key: str) -> Outcome:
     plan = _posted_plan()
     if plan is None:
-        return _billing_response(practice, member, error="Choose a plan.", status=422)
+        return Outcome(error="Choose a plan.", status=422, settled=False)
     try:
         checkout_url = services.start_checkout(practice, plan, current_user)
     except (services.PracticeError, BillingError) as error:
-        return _billing_response(practice, member, error=error.message)
-    if is_htmx():
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = checkout_url
-        return response
-    return redirect(checkout_url, code=303)
+        return Outcome(error=error.message)
+    return Outcome(redirect_to=checkout_url)
 
 
 @bp.get("/<int:practice_id>/billing/checkout/return")
@@ -303,41 +350,34 @@ def checkout_return(practice_id: int):
 # --- managing the subscription --------------------------------------------------------------------
 
 
-def _run(practice, member, action, success: str):
+def _attempt(action, success: str) -> Outcome:
     try:
         action()
     except (services.PracticeError, BillingError) as error:
-        status = 200 if is_htmx() else getattr(error, "status_code", 400)
-        return _billing_response(practice, member, error=error.message, status=status)
-    return _billing_response(practice, member, message=success)
+        return Outcome(error=error.message, status=getattr(error, "status_code", 400))
+    return Outcome(message=success)
 
 
 @bp.post("/<int:practice_id>/billing/cancel")
 @login_required
-def cancel(practice_id: int):
-    practice, member = _load_manager(practice_id)
+@billing_action("cancel")
+def cancel(practice: Practice, member: PracticeMember, key: str) -> Outcome:
     form = CancelForm()
     if not form.validate_on_submit():
-        return _billing_response(
-            practice, member, error="Please tell us why you are cancelling.", status=422, cancel_form=form
-        )
-    return _run(
-        practice,
-        member,
-        lambda: services.cancel_subscription(practice, form.reason.data, current_user, form.attempt.data),
+        g.cancel_form = form  # shown again with what was typed
+        return Outcome(error="Please tell us why you are cancelling.", status=422, settled=False)
+    return _attempt(
+        lambda: services.cancel_subscription(practice, form.reason.data, current_user, key),
         "The subscription will end at the end of the paid period.",
     )
 
 
 @bp.post("/<int:practice_id>/billing/resume")
 @login_required
-def resume(practice_id: int):
-    practice, member = _load_manager(practice_id)
-    return _run(
-        practice,
-        member,
-        lambda: services.resume_subscription(practice, current_user, request.form.get("attempt")),
-        "The subscription continues.",
+@billing_action("resume")
+def resume(practice: Practice, member: PracticeMember, key: str) -> Outcome:
+    return _attempt(
+        lambda: services.resume_subscription(practice, current_user, key), "The subscription continues."
     )
 
 
@@ -360,31 +400,24 @@ def preview_plan(practice_id: int):
 
 @bp.post("/<int:practice_id>/billing/plan")
 @login_required
-def change_plan(practice_id: int):
-    practice, member = _load_manager(practice_id)
+@billing_action("plan")
+def change_plan(practice: Practice, member: PracticeMember, key: str) -> Outcome:
     plan = _posted_plan()
     if plan is None:
-        return _billing_response(practice, member, error="Choose a plan.", status=422)
+        return Outcome(error="Choose a plan.", status=422, settled=False)
     proration_date = request.form.get("proration_date", type=int)
-    return _run(
-        practice,
-        member,
-        lambda: services.change_plan(
-            practice, plan, current_user, proration_date, request.form.get("attempt")
-        ),
+    return _attempt(
+        lambda: services.change_plan(practice, plan, current_user, proration_date, key),
         f"The practice is now on the {plan.label} plan.",
     )
 
 
 @bp.post("/<int:practice_id>/billing/pay")
 @login_required
-def pay_now(practice_id: int):
-    practice, member = _load_manager(practice_id)
-    return _run(
-        practice,
-        member,
-        lambda: services.pay_open_invoice(practice, current_user),
-        "Invoice paid. Thank you!",
+@billing_action("pay")
+def pay_now(practice: Practice, member: PracticeMember, key: str) -> Outcome:
+    return _attempt(
+        lambda: services.pay_open_invoice(practice, current_user, key), "Invoice paid. Thank you!"
     )
 
 

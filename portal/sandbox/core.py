@@ -29,6 +29,7 @@ LABELS = {
     "seti": "setupintent",
     "pi": "payment_intent",
     "ch": "charge",
+    "re": "refund",
     "prod": "product",
     "price": "price",
     "sub": "subscription",

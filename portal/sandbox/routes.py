@@ -210,6 +210,25 @@ def charge_list(sb: Sandbox, p: Obj) -> Obj:
     return paginate(found, p, "/v1/charges")
 
 
+@api("POST", "/v1/refunds")
+def refund_create(sb: Sandbox, p: Obj) -> Obj:
+    from portal.sandbox import refunds
+
+    return refunds.create_refund(sb, p)
+
+
+@api("GET", "/v1/refunds/<reid>")
+def refund_retrieve(sb: Sandbox, p: Obj, reid: str) -> Obj:
+    return _live(sb, reid, "refund", "refund")
+
+
+@api("GET", "/v1/refunds")
+def refund_list(sb: Sandbox, p: Obj) -> Obj:
+    from portal.sandbox import refunds
+
+    return paginate(created_filter(refunds.list_refunds(sb, p), p), p, "/v1/refunds")
+
+
 # products and prices -------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ the inbox lacks; with ``fix`` they go through the inbox like a delivery
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -31,7 +32,7 @@ from portal.billing import subscriptions as stripe_subscriptions
 from portal.billing.errors import BillingError, NotFound
 from portal.billing.shapes import as_dict, default_payment_method_id
 from portal.extensions import db
-from portal.practices import sync
+from portal.practices import duplicates, sync
 from portal.practices.models import Practice, PracticeInvoice
 from portal.wallet import mirror
 from portal.wallet.models import PaymentMethod
@@ -137,8 +138,9 @@ def reconcile_target(target: Target, *, fix: bool) -> list[Drift]:
             return []
         before = _snapshot(target, customer_id)
         now = stripe_events.now_at_stripe()
+        live = 0
         if target.kind == "practice":
-            _apply_practice(db.session.get(Practice, target.id), customer_id, now)
+            live = _apply_practice(db.session.get(Practice, target.id), customer_id, now, fix=fix)
         _apply_cards(customer_id, now)
         db.session.flush()
         after = _snapshot(target, customer_id)
@@ -151,6 +153,8 @@ def reconcile_target(target: Target, *, fix: bool) -> list[Drift]:
         for field in sorted(set(before) | set(after))
         if before.get(field) != after.get(field)
     ]
+    if live > 1:  # two checkouts paid at once: --fix keeps one, cancels and refunds the others
+        drifts.append(Drift(target, "live subscriptions at Stripe", 1, live))
     if fix and drifts:
         db.session.commit()
         log.info("reconcile repaired %s: %s", target.label, ", ".join(d.field for d in drifts))
@@ -182,12 +186,17 @@ def _snapshot(target: Target, customer_id: str) -> dict[str, object]:
     return state
 
 
-def _apply_practice(practice: Practice, customer_id: str, now: int) -> None:
+def _apply_practice(practice: Practice, customer_id: str, now: int, *, fix: bool) -> int:
+    """Apply Stripe's invoices and subscriptions; how many live subscriptions Stripe holds."""
     for invoice in stripe_invoices.list_invoices(customer_id):
         sync.record_invoice(invoice, now)
-    # Oldest first: a practice adopts a newer subscription only once its old one ended.
-    for subscription in stripe_subscriptions.list_subscriptions(customer_id):
-        sync.apply_subscription(subscription, now, fresh=True)
+    subscriptions = stripe_subscriptions.list_subscriptions(customer_id)
+    # Without --fix nothing changes at Stripe: a duplicate is reported, not cancelled.
+    with contextlib.nullcontext() if fix else duplicates.report_only():
+        # Oldest first: a practice adopts a newer subscription only once its old one ended.
+        for subscription in subscriptions:
+            sync.apply_subscription(subscription, now, fresh=True)
+    return duplicates.count_live(subscriptions)
 
 
 def _apply_cards(customer_id: str, now: int) -> None:

@@ -132,17 +132,20 @@ def path_of(url: str) -> str:
 
 
 def test_subscribe_through_checkout(owner_client, live_practice, owner, sandbox):
+    page = owner_client.get(f"/practices/{live_practice.id}/billing").get_data(as_text=True)
     token = csrf(owner_client, f"/practices/{live_practice.id}/billing")
+    attempt = re.search(r'name="attempt" value="([^"]+)"', page).group(1)
     response = owner_client.post(
-        f"/practices/{live_practice.id}/billing/subscribe", data={"plan": "monthly", "csrf_token": token}
+        f"/practices/{live_practice.id}/billing/subscribe",
+        data={"plan": "monthly", "csrf_token": token, "attempt": attempt},
     )
     assert response.status_code == 303
     checkout_url = response.location
     assert checkout_url.startswith(sandbox.url + "/checkout/cs_test_")
-    # A double click: the same session, not a second one.
+    # A double click (the same rendered form): the same session, not a second one.
     again = owner_client.post(
         f"/practices/{live_practice.id}/billing/subscribe",
-        data={"plan": "monthly", "csrf_token": token},
+        data={"plan": "monthly", "csrf_token": token, "attempt": attempt},
         headers=HX,
     )
     assert again.status_code == 204 and again.headers["HX-Redirect"] == checkout_url

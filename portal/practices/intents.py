@@ -1,0 +1,179 @@
+"""One effect per intent: a billing action runs once per key, however often its form is posted.
+
+Every billing form carries a key generated when it was rendered (``attempt``). The
+action first claims ``(practice, action, key)`` with an ``INSERT ... ON CONFLICT DO
+NOTHING`` (the unique constraint decides, on SQLite and PostgreSQL alike). The post that
+inserted the row runs the action (one Stripe call, one audit line) and records its
+outcome; a concurrent or later post of the same form finds the row, waits for that
+outcome and answers with it, as if it had run. The portal's own one-time effects
+(cancelling a duplicate subscription) claim keys the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from portal.database import upsert_insert, utcnow
+from portal.extensions import db
+from portal.practices.models import BillingIntent
+
+log = logging.getLogger(__name__)
+
+#: How long a repeated post waits for the first one's outcome (a Stripe call takes at most this long).
+WAIT_SECONDS = 30.0
+_POLL_SECONDS = 0.05
+_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a billing action answered: a message or an error, or a redirect (to Checkout)."""
+
+    message: str | None = None
+    error: str | None = None
+    status: int = 200
+    redirect_to: str | None = None
+    #: False for a refusal before anything happened (a form error): the key stays usable.
+    settled: bool = True
+
+
+STILL_RUNNING = Outcome(
+    error="Your earlier request is still being processed. Reload the page in a moment to see its result.",
+    status=409,
+)
+
+
+def new_key() -> str:
+    """A key for one rendered form."""
+    return secrets.token_hex(12)
+
+
+def posted_key(value: str | None) -> str:
+    """The form's key; a form without a (well-formed) one is an intent of its own."""
+    return value if value and _KEY.fullmatch(value) else new_key()
+
+
+def claim(practice_id: int, action: str, key: str) -> int | None:
+    """The claimed row's id, or None when another post of this intent claimed it first. Commits."""
+    table = BillingIntent.__table__
+    stmt = (
+        upsert_insert(table)
+        .values(practice_id=practice_id, action=action[:64], intent_key=key[:64], created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=[table.c.practice_id, table.c.action, table.c.intent_key])
+        .returning(table.c.id)
+    )
+    row_id = db.session.execute(stmt).scalar()
+    db.session.commit()
+    return row_id
+
+
+def record(intent_id: int, outcome: Outcome) -> None:
+    """Keep what the action answered (or give the key back when nothing happened). Commits."""
+    db.session.rollback()  # whatever the action left uncommitted is not part of its outcome
+    table = BillingIntent.__table__
+    if not outcome.settled:
+        db.session.execute(sa.delete(table).where(table.c.id == intent_id))
+    else:
+        db.session.execute(
+            sa.update(table)
+            .where(table.c.id == intent_id)
+            .values(
+                finished_at=utcnow(),
+                message=(outcome.error or outcome.message or "")[:500] or None,
+                is_error=outcome.error is not None,
+                status_code=outcome.status,
+                redirect_to=outcome.redirect_to,
+            )
+        )
+    db.session.commit()
+
+
+def release(intent_id: int) -> None:
+    """The action crashed: forget the claim, so the form can be posted again."""
+    db.session.rollback()
+    db.session.execute(sa.delete(BillingIntent.__table__).where(BillingIntent.id == intent_id))
+    db.session.commit()
+
+
+def _finished(practice_id: int, action: str, key: str) -> tuple[bool, Outcome | None]:
+    """(still claimed, its outcome once finished)."""
+    db.session.rollback()  # a fresh snapshot each time
+    row = db.session.execute(
+        sa.select(BillingIntent).where(
+            BillingIntent.practice_id == practice_id,
+            BillingIntent.action == action[:64],
+            BillingIntent.intent_key == key[:64],
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        return False, None
+    if row.finished_at is None:
+        return True, None
+    outcome = Outcome(
+        message=None if row.is_error else row.message,
+        error=row.message if row.is_error else None,
+        status=row.status_code,
+        redirect_to=row.redirect_to,
+    )
+    return True, outcome
+
+
+def wait_for_outcome(practice_id: int, action: str, key: str) -> Outcome | None:
+    """The first post's outcome; None when it gave the key back (run the action again)."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        claimed, outcome = _finished(practice_id, action, key)
+        if not claimed:
+            return None
+        if outcome is not None:
+            return outcome
+        if time.monotonic() > deadline:
+            log.warning("billing intent still running practice_id=%s action=%s", practice_id, action)
+            return STILL_RUNNING
+        time.sleep(_POLL_SECONDS)
+
+
+def run_once(practice_id: int, action: str, key: str, perform) -> Outcome:
+    """``perform()`` (which returns an ``Outcome``) at most once for ``(practice, action, key)``."""
+    for _ in range(3):  # a claim given back (form error) is claimed again by the next post
+        intent_id = claim(practice_id, action, key)
+        if intent_id is None:
+            outcome = wait_for_outcome(practice_id, action, key)
+            if outcome is None:
+                continue
+            return outcome
+        try:
+            outcome = perform()
+        except BaseException:
+            release(intent_id)
+            raise
+        record(intent_id, outcome)
+        return outcome
+    return STILL_RUNNING
+
+
+def claim_effect(practice_id: int, action: str, key: str) -> bool:
+    """The portal's own one-time effects: True for the first caller, inside its transaction.
+
+    Not committed here: the claim commits (or rolls back) with the effect it guards.
+    """
+    table = BillingIntent.__table__
+    stmt = (
+        upsert_insert(table)
+        .values(
+            practice_id=practice_id,
+            action=action[:64],
+            intent_key=key[:64],
+            created_at=utcnow(),
+            finished_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=[table.c.practice_id, table.c.action, table.c.intent_key])
+        .returning(table.c.id)
+    )
+    return db.session.execute(stmt).scalar() is not None
