@@ -119,16 +119,21 @@ def register_or_notify(name: str, email: str, password: str) -> User | None:
         owner = find_user_by_email(email)
         if owner is None:  # deleted in between: nothing to tell anyone
             return None
-        queue_email(
-            owner.email,
-            "Someone tried to register with your email",
-            "register_attempt",
-            user=owner,
-            login_link=url_for("auth.login", _external=True),
-            reset_link=url_for("auth.forgot_password", _external=True),
-        )
+        _tell_the_address_owner(owner, "Someone tried to register with your email", "register_attempt")
         db.session.commit()
         return None
+
+
+def _tell_the_address_owner(owner: User, subject: str, template: str) -> None:
+    """Someone tried to use this person's address: say so, with the ways back into the account."""
+    queue_email(
+        owner.email,
+        subject,
+        template,
+        user=owner,
+        login_link=url_for("auth.login", _external=True),
+        reset_link=url_for("auth.forgot_password", _external=True),
+    )
 
 
 def create_registered_customer(user_id: int) -> None:
@@ -225,14 +230,7 @@ def request_email_change(user: User, new_email: str) -> bool:
         )
         queue_email(new_email, "Confirm your new email address", "confirm_email_change", user=user, link=link)
     else:
-        queue_email(
-            owner.email,
-            "Someone asked to use your email address",
-            "email_change_attempt",
-            owner=owner,
-            login_link=url_for("auth.login", _external=True),
-            reset_link=url_for("auth.forgot_password", _external=True),
-        )
+        _tell_the_address_owner(owner, "Someone asked to use your email address", "email_change_attempt")
     db.session.commit()
     return True
 
