@@ -2,7 +2,8 @@
 
 * A connect timeout and a read timeout of their own (``requests`` takes the pair),
   each cut to what is left of the current action's budget (see ``action_deadline``).
-* The SDK retries timeouts and connection errors; here a retry happens only when
+* The SDK retries timeouts, connection errors and 5xx answers; here a read timeout
+  is not retried (a hung Stripe would hang again), and any retry happens only when
   the back-off sleep and a useful attempt still fit in the budget.
 * The final ``APIConnectionError`` says whether any attempt may have reached Stripe
   (``reached_stripe``): a refused connection or a connect timeout provably did not,
@@ -83,7 +84,7 @@ class BoundedRequestsClient(stripe.RequestsClient):
         return self._tracked(super().request_stream_with_retries, *args, **kwargs)
 
     def _tracked(self, send: Any, *args: Any, **kwargs: Any) -> Any:
-        self._attempts.maybe_sent = False
+        self._attempts.maybe_sent = self._attempts.last_sent = False
         try:
             return send(*args, **kwargs)
         except stripe.APIConnectionError as error:
@@ -101,12 +102,17 @@ class BoundedRequestsClient(stripe.RequestsClient):
         return response
 
     def _handle_request_error(self, e: Exception) -> Any:
-        if not never_sent(e):
+        self._attempts.last_sent = not never_sent(e)
+        if self._attempts.last_sent:
             self._attempts.maybe_sent = True
         return super()._handle_request_error(e)
 
     def _should_retry(self, response: Any, connection_error: Any, num_retries: int, max_retries: Any) -> bool:
         if not super()._should_retry(response, connection_error, num_retries, max_retries):
+            return False
+        if connection_error is not None and self._attempts.last_sent:
+            # Sent, then no answer (a read timeout): Stripe is slow or hung, and another attempt
+            # would only wait as long again. Retried are failed connections and 5xx answers.
             return False
         left = remaining_seconds()
         return left is None or left >= self.INITIAL_DELAY + MIN_ATTEMPT_SECONDS

@@ -70,6 +70,14 @@ def test_a_hung_stripe_call_gives_up_after_the_read_timeout(tmp_path):
     assert error.reached_stripe is True  # the request was sent: its outcome is unknown
 
 
+def test_a_read_timeout_is_not_retried_even_with_time_left(tmp_path):
+    with HungStripe() as hung:
+        app = _app(tmp_path, hung.url, STRIPE_ACTION_BUDGET_SECONDS=5)
+        with app.app_context():
+            elapsed, _ = _timed_failure()
+        assert elapsed < READ + 0.4 and hung.connections == 1  # a hung Stripe would only hang again
+
+
 def test_connect_and_read_timeouts_are_separate_and_clamped_to_the_budget(tmp_path, monkeypatch):
     seen: list[object] = []
 
