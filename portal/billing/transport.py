@@ -110,7 +110,7 @@ class BoundedRequestsClient(stripe.RequestsClient):
     def _should_retry(self, response: Any, connection_error: Any, num_retries: int, max_retries: Any) -> bool:
         if not super()._should_retry(response, connection_error, num_retries, max_retries):
             return False
-        if connection_error is not None and self._attempts.last_sent:
+        if connection_error is not None and getattr(self._attempts, "last_sent", True):
             # Sent, then no answer (a read timeout): Stripe is slow or hung, and another attempt
             # would only wait as long again. Retried are failed connections and 5xx answers.
             return False
