@@ -45,7 +45,7 @@ run: migrate
 	$(PY) -m flask seed-demo; \
 	echo "Portal: http://127.0.0.1:$(PORT)  (demo logins in README.md)"; \
 	if [ -z "$$MAIL_SERVER" ]; then echo "Emails (no MAIL_SERVER): http://127.0.0.1:$(PORT)/dev/inbox"; fi; \
-	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile - wsgi:app
+	$(VENV)/bin/gunicorn --config gunicorn.conf.py --bind 127.0.0.1:$(PORT) wsgi:app
 
 test: install-dev chromium
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -18,6 +18,10 @@ def _env_int(name: str, default: int) -> int:
     return int(_env(name, str(default)))
 
 
+def _env_float(name: str, default: float) -> float:
+    return float(_env(name, str(default)))
+
+
 def _env_bool(name: str, default: bool) -> bool:
     return (_env(name, "1" if default else "0") or "").lower() in {"1", "true", "yes", "on"}
 
@@ -33,14 +37,26 @@ class Config:
     SECRET_KEY = _env("SECRET_KEY", "dev-only-not-secret")
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL")  # None: a SQLite file in the instance folder
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    DATABASE_POOL_SIZE = _env_int("DATABASE_POOL_SIZE", 0)  # 0: SQLAlchemy's default (5, +10 overflow)
 
     # Stripe: with no secret key the portal runs against the built-in sandbox.
     STRIPE_SECRET_KEY = _env("STRIPE_SECRET_KEY")
     STRIPE_PUBLISHABLE_KEY = _env("STRIPE_PUBLISHABLE_KEY")
     STRIPE_WEBHOOK_SECRET = _env("STRIPE_WEBHOOK_SECRET")  # "whsec_new,whsec_old" during a rotation
     STRIPE_API_BASE = _env("STRIPE_API_BASE")
+    # A hung Stripe must not hang the portal (see portal/billing/gateway.py). Each call waits at most
+    # the connect timeout for a connection and the read timeout for each answer; retries happen only
+    # while they fit in the budget, which all the Stripe calls of one web request share: a page or an
+    # action that needs Stripe answers within STRIPE_ACTION_BUDGET_SECONDS, whatever Stripe does.
+    STRIPE_CONNECT_TIMEOUT_SECONDS = _env_float("STRIPE_CONNECT_TIMEOUT_SECONDS", 2)
+    STRIPE_READ_TIMEOUT_SECONDS = _env_float("STRIPE_READ_TIMEOUT_SECONDS", 8)
+    # 9.5: the promise is an answer within 10 s; half a second is left for the request's own work.
+    STRIPE_ACTION_BUDGET_SECONDS = _env_float("STRIPE_ACTION_BUDGET_SECONDS", 9.5)
     STRIPE_MAX_NETWORK_RETRIES = _env_int("STRIPE_MAX_NETWORK_RETRIES", 1)
-    STRIPE_TIMEOUT_SECONDS = _env_int("STRIPE_TIMEOUT_SECONDS", 20)
+    # After this many timeouts/connection failures in a row, Stripe calls fail at once for the
+    # cool-down, then one trial call decides (per process: each gunicorn worker has its own).
+    STRIPE_BREAKER_THRESHOLD = _env_int("STRIPE_BREAKER_THRESHOLD", 5)
+    STRIPE_BREAKER_COOLDOWN_SECONDS = _env_float("STRIPE_BREAKER_COOLDOWN_SECONDS", 30)
 
     # Plans (minor units); `flask billing bootstrap` creates them by lookup key.
     BILLING_CURRENCY = _env("BILLING_CURRENCY", "usd")
@@ -114,7 +130,7 @@ class TestingConfig(Config):
     ARGON2_MEMORY_COST_KIB = 1024
     ARGON2_PARALLELISM = 1
     STRIPE_MAX_NETWORK_RETRIES = 0
-    STRIPE_TIMEOUT_SECONDS = 5
+    STRIPE_READ_TIMEOUT_SECONDS = 5
     MAIL_SERVER = None
 
 

@@ -99,6 +99,8 @@ class Stack:
             "LOGIN_THROTTLE": "100000 per minute",
             "LOGIN_EMAIL_THROTTLE": "100000 per minute",
             "SANDBOX_DATABASE": str(self.workdir / "sandbox.sqlite"),
+            # gunicorn reads the project's gunicorn.conf.py by itself (make run's threads); no access log.
+            "GUNICORN_ACCESS_LOG": "",
             **self.extra_env,
         }
         self.env.pop("STRIPE_SECRET_KEY", None)

@@ -34,6 +34,7 @@ def create_app(config_class: type[Config] | str | None = None, **overrides: obje
     app.config.update(overrides)
     os.makedirs(app.instance_path, exist_ok=True)
     configure_database_url(app)
+    configure_database_pool(app)
     configure_stripe(app)
     configure_proxies(app)
 
@@ -59,6 +60,17 @@ def configure_database_url(app: Flask) -> None:
     if uri.startswith("sqlite"):
         # SQLite: wait for a writer instead of failing with "database is locked".
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+
+
+def configure_database_pool(app: Flask) -> None:
+    """DATABASE_POOL_SIZE (gunicorn.conf.py sets it to the threads per worker): every thread can hold
+    a connection at once, so a page never waits for one held by a request that waits on Stripe."""
+    size = int(app.config.get("DATABASE_POOL_SIZE") or 0)
+    if size > 0:
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+            "pool_size": size,
+        }
 
 
 def configure_stripe(app: Flask) -> None:

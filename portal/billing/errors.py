@@ -30,13 +30,30 @@ class AuthenticationRequired(BillingError):
 
 
 class StripeUnavailable(BillingError):
-    """Connection error, timeout, 5xx or rate limit: worth retrying later."""
+    """Connection error, timeout, 5xx, rate limit or an open circuit breaker: worth retrying later.
+
+    ``reached_stripe`` is False only when Stripe provably never received the request
+    (connection refused, connect timeout, breaker open, no time left): nothing it
+    does can have happened. True means the outcome is unknown (a read timeout, a 5xx).
+    """
 
     status_code = 503
     code = "stripe_unavailable"
 
-    def __init__(self, message: str = "Stripe could not be reached. Please try again in a moment.") -> None:
+    def __init__(
+        self,
+        message: str = "Stripe could not be reached. Please try again in a moment.",
+        *,
+        reached_stripe: bool = True,
+    ) -> None:
         super().__init__(message)
+        self.reached_stripe = reached_stripe
+
+
+#: Shown when Stripe never saw the request (so nothing can have been charged).
+NOT_SENT_MESSAGE = "Stripe could not be reached, so nothing was charged. Please try again in a minute."
+#: Shown while the circuit breaker fails Stripe actions fast.
+BREAKER_OPEN_MESSAGE = "Stripe is not answering; nothing was charged; try again in a minute."
 
 
 class NotFound(BillingError):

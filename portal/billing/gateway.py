@@ -3,6 +3,11 @@
 One ``StripeClient`` per app, kept in ``app.extensions`` (never the global
 ``stripe.api_key``). ``call_stripe`` turns SDK errors into ours and writes one
 structured log line per operation: never a card number, secret or client secret.
+
+A hung Stripe must not hang the portal: every call has a connect and a read timeout
+(``transport``), all the calls of one web request share one budget
+(``STRIPE_ACTION_BUDGET_SECONDS``), and a circuit breaker (``breaker``) fails calls at
+once after repeated timeouts until a trial call gets an answer again.
 """
 
 from __future__ import annotations
@@ -20,7 +25,10 @@ import stripe
 from flask import Flask, current_app, g, has_request_context
 from flask_login import current_user
 
+from portal.billing.breaker import CircuitBreaker
 from portal.billing.errors import (
+    BREAKER_OPEN_MESSAGE,
+    NOT_SENT_MESSAGE,
     AlreadyAttached,
     AuthenticationRequired,
     BillingError,
@@ -29,6 +37,7 @@ from portal.billing.errors import (
     NotFound,
     StripeUnavailable,
 )
+from portal.billing.transport import MIN_ATTEMPT_SECONDS, BoundedRequestsClient, action_deadline
 
 log = logging.getLogger("portal.billing")
 
@@ -66,7 +75,10 @@ def init_stripe_client(app: Flask) -> None:
     if not any(isinstance(f, RedactSecrets) for f in stripe_logger.filters):
         stripe_logger.addFilter(RedactSecrets())
     cfg = app.config
-    http_client = stripe.RequestsClient(timeout=cfg["STRIPE_TIMEOUT_SECONDS"])
+    http_client = BoundedRequestsClient(
+        connect_timeout=float(cfg["STRIPE_CONNECT_TIMEOUT_SECONDS"]),
+        read_timeout=float(cfg["STRIPE_READ_TIMEOUT_SECONDS"]),
+    )
     app.extensions["stripe_client"] = stripe.StripeClient(
         cfg["STRIPE_SECRET_KEY"],
         stripe_version=API_VERSION,
@@ -75,6 +87,20 @@ def init_stripe_client(app: Flask) -> None:
         http_client=http_client,
     )
     app.extensions["stripe_call_counter"] = StripeCallCounter()
+    app.extensions["stripe_breaker"] = CircuitBreaker(
+        threshold=int(cfg["STRIPE_BREAKER_THRESHOLD"]),
+        cooldown_seconds=float(cfg["STRIPE_BREAKER_COOLDOWN_SECONDS"]),
+    )
+
+    @app.before_request
+    def start_stripe_budget() -> None:
+        """Whatever Stripe calls this request makes, together they end within the budget."""
+        g.stripe_deadline = time.monotonic() + float(app.config["STRIPE_ACTION_BUDGET_SECONDS"])
+
+
+def stripe_breaker_state() -> dict:
+    """This process's circuit breaker: state, consecutive failures, seconds until the next trial."""
+    return current_app.extensions["stripe_breaker"].state()
 
 
 def stripe_client() -> stripe.StripeClient:
@@ -121,7 +147,11 @@ def translate_stripe_error(error: stripe.StripeError) -> BillingError:
                 "Your bank needs you to confirm this payment.", decline_code=decline_code, stripe_code=code
             )
         return CardDeclined(message, decline_code=decline_code, stripe_code=code)
-    if isinstance(error, (stripe.APIConnectionError, stripe.RateLimitError)):
+    if isinstance(error, stripe.APIConnectionError):
+        if getattr(error, "reached_stripe", True):
+            return StripeUnavailable()
+        return StripeUnavailable(NOT_SENT_MESSAGE, reached_stripe=False)
+    if isinstance(error, stripe.RateLimitError):
         return StripeUnavailable()
     if isinstance(error, stripe.APIError):
         return StripeUnavailable()
@@ -167,17 +197,40 @@ def _acting_user_id() -> int | None:
     return user.id if user and user.is_authenticated else None
 
 
+def _action_deadline() -> float:
+    """When the current action must be done: the web request's budget, else one budget per call."""
+    if has_request_context() and g.get("stripe_deadline") is not None:
+        return g.stripe_deadline
+    return time.monotonic() + float(current_app.config["STRIPE_ACTION_BUDGET_SECONDS"])
+
+
 def call_stripe(operation: str, fn: Callable[[], T], **context: object) -> T:
     """Run one Stripe call: count it, translate errors, log one structured line.
 
-    ``context`` holds ids only (user_id, customer_id, practice_id, ...).
+    ``context`` holds ids only (user_id, customer_id, practice_id, ...). Fails at once,
+    without calling Stripe, while the breaker is open or when the action's budget is spent.
     """
-    current_app.extensions["stripe_call_counter"].record(operation)
     context = {"user_id": _acting_user_id(), **context}
     fields = " ".join(f"{k}={v}" for k, v in context.items() if v is not None)
+    breaker: CircuitBreaker = current_app.extensions["stripe_breaker"]
+    deadline = _action_deadline()
+    if deadline - time.monotonic() < MIN_ATTEMPT_SECONDS:
+        log.warning("stripe op=%s %s outcome=skipped reason=no_time_left", operation, fields)
+        raise StripeUnavailable(
+            "Stripe is answering too slowly right now. Please try again in a minute.", reached_stripe=False
+        )
+    if not breaker.allow():
+        log.warning("stripe op=%s %s outcome=skipped reason=breaker_open", operation, fields)
+        raise StripeUnavailable(BREAKER_OPEN_MESSAGE, reached_stripe=False)
+    current_app.extensions["stripe_call_counter"].record(operation)
     try:
-        result = fn()
+        with action_deadline(deadline):
+            result = fn()
     except stripe.StripeError as error:
+        if isinstance(error, stripe.APIConnectionError):
+            breaker.record_failure()
+        else:
+            breaker.record_success()  # Stripe answered, if only with an error
         translated = translate_stripe_error(error)
         log.warning(
             "stripe op=%s %s outcome=error error=%s stripe_code=%s",
@@ -187,5 +240,9 @@ def call_stripe(operation: str, fn: Callable[[], T], **context: object) -> T:
             translated.stripe_code,
         )
         raise translated from None
+    except BaseException:
+        breaker.release()
+        raise
+    breaker.record_success()
     log.info("stripe op=%s %s outcome=ok id=%s", operation, fields, getattr(result, "id", None))
     return result

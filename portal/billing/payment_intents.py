@@ -77,5 +77,33 @@ def cancel_payment_intent(payment_intent_id: str, key: tuple[object, ...]) -> st
     )
 
 
+#: Pages of 100 intents a lookup reads at most (one customer's recent intents).
+_LOOKUP_PAGES = 5
+
+
+def find_payment_intent(
+    customer_id: str, metadata_key: str, value: str, *, created_since: int
+) -> stripe.PaymentIntent | None:
+    """The customer's PaymentIntent whose ``metadata[metadata_key]`` is ``value``, or None.
+
+    Settles a create whose answer never came. A list, not a search: Stripe's search
+    index lags behind by up to a minute, a list shows every intent at once.
+    """
+
+    def find() -> stripe.PaymentIntent | None:
+        params: dict = {"customer": customer_id, "created": {"gte": created_since}, "limit": 100}
+        for _ in range(_LOOKUP_PAGES):
+            page = stripe_client().v1.payment_intents.list(params)
+            for intent in page.data:
+                if (intent.to_dict().get("metadata") or {}).get(metadata_key) == value:
+                    return intent
+            if not page.has_more or not page.data:
+                return None
+            params["starting_after"] = page.data[-1].id
+        return None
+
+    return call_stripe("payment_intent.find", find, customer_id=customer_id)
+
+
 def _ids(metadata: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in metadata.items() if k.endswith("Id")}

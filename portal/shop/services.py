@@ -107,6 +107,29 @@ class PaymentFailed(ShopError):
     code = "card_declined"
 
 
+class PaymentNotSent(ShopError):
+    """Stripe never received the charge (refused, connect timeout, breaker open): the order
+    failed and its stock is back."""
+
+    status_code = 503
+    code = "stripe_unavailable"
+
+
+class PaymentOutcomeUnknown(ShopError):
+    """The charge was sent and no answer came: the stock stays reserved until the intent is found."""
+
+    status_code = 503
+    code = "stripe_unavailable"
+
+    def __init__(self, order: Order) -> None:
+        super().__init__(
+            f"Stripe did not answer in time, so we cannot tell yet whether order #{order.id} was "
+            "charged. Its items stay reserved for you and the order page shows the outcome once Stripe "
+            "answers: please check it before buying again.",
+            order,
+        )
+
+
 # --- products -------------------------------------------------------------------------------------------
 
 
@@ -377,15 +400,13 @@ def _charge(user: User, order: Order, product: Product, customer_id: str) -> Pur
                 "productId": str(product.id),
                 "quantity": str(order.quantity),
                 "orderId": str(order.id),
+                "orderRef": order.reference,
             },
             description=f"{order.quantity} x {product.name} (order #{order.id})",
             key=("order", order.id, order.reference),
         )
-    except StripeUnavailable:
-        # The outcome is unknown: keep the reservation. payment_intent.succeeded settles it,
-        # or `flask shop release-stale` gives it back.
-        log.warning("payment intent outcome unknown order_id=%s", order.id)
-        raise
+    except StripeUnavailable as error:
+        intent = _intent_after_no_answer(order, customer_id, error)
     except BillingError as error:
         order.payment_intent_id = getattr(error, "payment_intent_id", None) or order.payment_intent_id
         settle_released(order, OrderStatus.FAILED, error.message)
@@ -414,6 +435,44 @@ def _charge(user: User, order: Order, product: Product, customer_id: str) -> Pur
     # "processing": stays pending until payment_intent.succeeded or payment_failed arrives.
     db.session.commit()
     return PurchaseResult(order=order, client_secret=client_secret, payment_intent_status=status)
+
+
+def _intent_after_no_answer(order: Order, customer_id: str, error: StripeUnavailable) -> Any:
+    """Stripe gave no answer to the order's PaymentIntent request: what did it do?
+
+    Provably nothing (the request never left): the order fails and its stock is back at
+    once. Maybe something (sent, no answer): the intent is looked up; found, the order
+    follows it; not found (yet), the reservation stays until ``payment_intent.*`` events
+    or ``flask shop release-stale`` settle it, by the same lookup.
+    """
+    if not error.reached_stripe:
+        settle_released(order, OrderStatus.FAILED, error.message)
+        db.session.commit()
+        raise PaymentNotSent(error.message, order) from None
+    try:
+        intent = find_order_payment_intent(order, customer_id)
+    except StripeUnavailable:
+        intent = None
+    if intent is None:
+        log.warning("payment intent outcome unknown order_id=%s", order.id)
+        raise PaymentOutcomeUnknown(order) from None
+    return intent
+
+
+def find_order_payment_intent(order: Order, customer_id: str | None = None) -> Any:
+    """The PaymentIntent created for ``order`` (by its reference in the metadata), or None.
+
+    Raises ``StripeUnavailable`` when Stripe cannot be asked.
+    """
+    if customer_id is None:
+        buyer = db.session.get(User, order.user_id) if order.user_id else None
+        customer_id = buyer.stripe_customer_id if buyer else None
+    if customer_id is None:  # no customer, no intent: ours are always created for one
+        return None
+    created = order.created_at.replace(tzinfo=dt.UTC).timestamp()
+    return stripe_payments.find_payment_intent(
+        customer_id, "orderRef", order.reference, created_since=int(created) - 24 * 3600
+    )
 
 
 # --- orders ---------------------------------------------------------------------------------------------
@@ -474,8 +533,9 @@ def release_stale_orders(older_than: dt.timedelta) -> ReleaseSummary:
     """Give back the stock of orders pending longer than ``older_than``.
 
     The PaymentIntent is canceled first, so it cannot succeed after its stock is
-    gone; one that turns out to have succeeded marks the order paid instead. When
-    Stripe cannot be reached the order is left for the next run.
+    gone; one that turns out to have succeeded marks the order paid instead. An order
+    whose create got no answer has its intent looked up first. When Stripe cannot be
+    reached the order is left for the next run.
     """
     summary = ReleaseSummary()
     cutoff = utcnow() - older_than
@@ -501,6 +561,11 @@ def release_stale_orders(older_than: dt.timedelta) -> ReleaseSummary:
 
 
 def _release_one(order: Order) -> str | None:
+    if not order.payment_intent_id:
+        # Its create got no answer: Stripe may hold an intent for it all the same (and have charged).
+        found = find_order_payment_intent(order)
+        if found is not None:
+            order.payment_intent_id = as_dict(found)["id"]
     if order.payment_intent_id:
         try:
             intent = stripe_payments.cancel_payment_intent(

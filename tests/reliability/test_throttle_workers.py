@@ -1,7 +1,7 @@
 """Figure: failed logins allowed per minute under ``make run`` (2 gunicorn workers) = the documented limit.
 
 The portal runs as ``make run`` serves it (migrated database, gunicorn with 2
-workers and 4 threads, loopback), once with the default throttle storage (the
+workers as gunicorn.conf.py sets them, loopback), once with the default throttle storage (the
 portal's database) and once with Redis. Three times the limit of failed logins
 arrive at once from one address; exactly the documented number may get through.
 """
@@ -31,7 +31,7 @@ REDIS_URL = "redis://127.0.0.1:6379/2"
 
 @contextlib.contextmanager
 def make_run_portal(tmp_path: Path, sandbox_url: str, **env: str):
-    """``flask db upgrade`` then ``gunicorn --workers 2 --threads 4 wsgi:app`` on a free loopback port."""
+    """``flask db upgrade`` then gunicorn as ``make run`` starts it, on a free loopback port."""
     port = free_port()
     environ = {
         **os.environ,
@@ -50,7 +50,8 @@ def make_run_portal(tmp_path: Path, sandbox_url: str, **env: str):
         [PYTHON, "-m", "flask", "db", "upgrade"], cwd=ROOT, env=environ, check=True, capture_output=True
     )
     gunicorn = str(Path(PYTHON).parent / "gunicorn")
-    args = [gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4", "wsgi:app"]
+    # `make run`'s command line: workers and threads come from gunicorn.conf.py.
+    args = [gunicorn, "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "wsgi:app"]
     with open(tmp_path / "gunicorn.log", "w") as log:
         process = subprocess.Popen(
             args, cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

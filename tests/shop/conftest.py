@@ -70,11 +70,21 @@ class FakePayments:
         self.by_key: dict[str, str] = {}
         self.calls: list[dict] = []
         self.unavailable = False
+        #: Stripe does the work but its answer is lost on the way (a read timeout).
+        self.lose_answers = False
 
     def charged(self) -> list[dict]:
         return [pi for pi in self.intents.values() if pi["status"] == "succeeded"]
 
     def create_payment_intent(self, **kwargs):
+        from portal.billing.errors import StripeUnavailable
+
+        intent = self._create_payment_intent(**kwargs)
+        if self.lose_answers:
+            raise StripeUnavailable()
+        return intent
+
+    def _create_payment_intent(self, **kwargs):
         from portal.billing.errors import StripeUnavailable
 
         with self.lock:
@@ -110,6 +120,16 @@ class FakePayments:
             intent["status"] = "requires_action" if kind == "pm_card_threeDSecure2Required" else "succeeded"
             return copy.deepcopy(intent)
 
+    def find_payment_intent(self, customer_id, metadata_key, value, *, created_since):
+        from portal.billing.errors import StripeUnavailable
+
+        if self.unavailable:
+            raise StripeUnavailable()
+        for intent in self.intents.values():
+            if intent["customer"] == customer_id and intent["metadata"].get(metadata_key) == value:
+                return copy.deepcopy(intent)
+        return None
+
     def retrieve_payment_intent(self, payment_intent_id):
         return copy.deepcopy(self.intents[payment_intent_id])
 
@@ -139,7 +159,12 @@ class FakePayments:
 @pytest.fixture
 def fake_payments(monkeypatch) -> FakePayments:
     fake = FakePayments()
-    for name in ("create_payment_intent", "retrieve_payment_intent", "cancel_payment_intent"):
+    for name in (
+        "create_payment_intent",
+        "retrieve_payment_intent",
+        "cancel_payment_intent",
+        "find_payment_intent",
+    ):
         monkeypatch.setattr(payment_intents, name, getattr(fake, name))
     return fake
 

@@ -37,6 +37,7 @@ def test_sandbox_purchase_succeeds_with_metadata(app, stripe_sandbox, user, mail
         "productId": str(product.id),
         "quantity": "2",
         "orderId": str(result.order.id),
+        "orderRef": result.order.reference,
     }
     assert mailbox.wait_for(user.email, f"Your receipt for order #{result.order.id}")
 
