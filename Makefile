@@ -6,7 +6,7 @@ PORT   ?= 5000
 SANDBOX_PORT ?= 12111
 export FLASK_APP := wsgi:app
 
-.PHONY: run test bench lint install install-dev chromium sandbox migrate clean
+.PHONY: run test bench lint install install-dev chromium redis sandbox migrate clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ chromium:
 	  echo "installing Debian's chromium"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# A local Redis for the throttle figure's multi-host run (Debian's package; never kept on disk).
+redis:
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { \
+	  command -v redis-server >/dev/null || { echo "installing Debian's redis-server"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }; \
+	  redis-server --bind 127.0.0.1 --port 6379 --daemonize yes --save "" >/dev/null; }
+
 migrate: install
 	$(PY) -m flask db upgrade
 
@@ -47,7 +54,7 @@ run: migrate
 	if [ -z "$$MAIL_SERVER" ]; then echo "Emails (no MAIL_SERVER): http://127.0.0.1:$(PORT)/dev/inbox"; fi; \
 	$(VENV)/bin/gunicorn --config gunicorn.conf.py --bind 127.0.0.1:$(PORT) wsgi:app
 
-test: install-dev chromium
+test: install-dev chromium redis
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install-dev
