@@ -21,6 +21,7 @@ starts at the first counted attempt, then resets.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 
@@ -45,6 +46,12 @@ class RateLimitCounter(db.Model):
     hits: Mapped[int] = mapped_column(default=0)
     #: Unix time the window ends; an expired row counts as absent and is reset by the next hit.
     expires_at: Mapped[float] = mapped_column(sa.Float, index=True)
+
+
+def _row_key(key: str) -> str:
+    """A counter's row key: a digest, so any key fits the column exactly (no two share a row by
+    truncation) and whatever a client typed (a NUL, say) never reaches the database as text."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class DatabaseStorage(Storage):
@@ -76,7 +83,7 @@ class DatabaseStorage(Storage):
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
-        stmt = insert(table).values(key=key[:255], hits=amount, expires_at=now + expiry)
+        stmt = insert(table).values(key=_row_key(key), hits=amount, expires_at=now + expiry)
         expired = table.c.expires_at <= now
         stmt = stmt.on_conflict_do_update(
             index_elements=[table.c.key],
@@ -96,7 +103,7 @@ class DatabaseStorage(Storage):
         with self._engine().connect() as conn:
             return conn.execute(
                 sa.select(table.c.hits, table.c.expires_at).where(
-                    table.c.key == key[:255], table.c.expires_at > time.time()
+                    table.c.key == _row_key(key), table.c.expires_at > time.time()
                 )
             ).first()
 
@@ -123,7 +130,7 @@ class DatabaseStorage(Storage):
     def clear(self, key: str) -> None:
         table = RateLimitCounter.__table__
         with self._engine().begin() as conn:
-            conn.execute(sa.delete(table).where(table.c.key == key[:255]))
+            conn.execute(sa.delete(table).where(table.c.key == _row_key(key)))
 
 
 def client_address() -> str:

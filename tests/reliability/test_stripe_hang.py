@@ -143,6 +143,11 @@ class Stack:
             allow_redirects=False,
         )
         assert response.status_code in (302, 303), response.text[:500]
+        # Registering never logs in (it answers a taken email alike): log in as a person would next.
+        token = _csrf(session.get(f"{self.portal_url}/login", timeout=10).text)
+        login = {"email": form["email"], "password": PASSWORD, "csrf_token": token}
+        response = session.post(f"{self.portal_url}/login", data=login, timeout=30, allow_redirects=False)
+        assert response.status_code in (302, 303), response.text[:500]
         assert session.get(f"{self.portal_url}/account", timeout=10, allow_redirects=False).status_code == 200
         return session
 
