@@ -10,6 +10,11 @@ webhook a Stripe event, both far below the limit. A body declared larger is refu
 before anything reads it; a chunked body (no Content-Length) is read through werkzeug's limited
 stream, which stops at the limit and answers 413 too (``BoundedRequest``). Multipart form fields
 are capped by ``MAX_FORM_MEMORY_SIZE`` and ``MAX_FORM_PARTS``.
+
+JSON: at most ``MAX_JSON_DEPTH`` levels of nesting. Python's parser recurses, so a megabyte of
+``[[[[...`` ran it out of stack (a RecursionError, a 500) before any view saw the body; no body the
+API takes is more than a few levels deep. Deeper is invalid JSON to us: ``get_json`` answers 400,
+or None when asked to be silent.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import typing as t
 
 from flask import Flask, Request, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream
@@ -43,6 +49,35 @@ class BoundedRequest(Request):
         return super().stream
 
 
+#: Far above any body the API takes (three levels), far below where the parser runs out of stack.
+MAX_JSON_DEPTH = 32
+
+
+class DepthLimitedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, refusing documents nested deeper than ``MAX_JSON_DEPTH`` as invalid (ValueError)."""
+
+    def loads(self, s: str | bytes, **kwargs: t.Any) -> t.Any:
+        try:
+            document = super().loads(s, **kwargs)
+        except RecursionError:  # the parser's stack ran out: far deeper than the limit
+            raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+        if _nesting_depth(document) > MAX_JSON_DEPTH:
+            raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        return document
+
+
+def _nesting_depth(document: t.Any) -> int:
+    """How many arrays and objects deep ``document`` goes, walked without recursion."""
+    deepest, pending = 0, [(document, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            children = node.values() if isinstance(node, dict) else node
+            pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
 def _size(limit: int) -> str:
     return f"{limit / 1024 / 1024:g} MB" if limit >= 1024 * 1024 else f"{limit // 1024:,} KB"
 
@@ -61,6 +96,7 @@ NUL_IN_ADDRESS = "This address contains a NUL character (%00), which no page of 
 def init_request_limits(app: Flask) -> None:
     """Registered before every other hook (CSRF reads the form), so nothing reads a body first."""
     app.request_class = BoundedRequest
+    app.json = DepthLimitedJSONProvider(app)
 
     @app.before_request
     def refuse_nul_in_address() -> None:

@@ -16,6 +16,12 @@ import unicodedata
 BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 #: Line breaks: CR, LF and NEL (control characters) and Unicode's line and paragraph separators.
 LINE_BREAKS = frozenset("\r\n\x85\u2028\u2029")
+#: Characters with no width and no use in a name or a line of text: they hide inside a word
+#: ("A\ufeffB" looks like "AB"). Joiners (U+200C, U+200D) are left alone: scripts and emoji need them.
+ZERO_WIDTH = frozenset("\u180e\u200b\u2060\ufeff")
+#: Letters that draw nothing (Hangul fillers, the blank braille pattern): a name of only these, or of
+#: spaces, is a blank name ("\u3164\u3164: billing required" on a banner).
+BLANK_LETTERS = frozenset("\u115f\u1160\u2800\u3164\uffa0")
 #: What a multi-line field (a textarea) may hold besides printable text.
 MULTI_LINE_ALLOWED = frozenset("\t\r\n\u2028\u2029")
 
@@ -23,19 +29,39 @@ ONE_LINE = "Keep this on one line: remove the line breaks."
 CONTROL = "Remove the invisible control characters (such as NUL or tab) from this field."
 BIDI = "Remove the invisible characters that change the text's direction (such as U+202E)."
 NOT_TEXT = "This contains characters that are not text; type it again."
+ZERO_WIDTH_MESSAGE = "Remove the invisible characters (such as a zero-width space) from this field."
+BLANK = "This shows nothing: type some visible letters or numbers."
 
 
 def text_problem(value: str, multiline: bool = False) -> str | None:
     """Why ``value`` cannot be accepted in a (one-line or multi-line) text field, or None."""
     for char in value:
-        if char.isprintable() and char not in BIDI_CONTROLS and char not in LINE_BREAKS:
+        if (
+            char.isprintable()
+            and char not in BIDI_CONTROLS
+            and char not in LINE_BREAKS
+            and char not in ZERO_WIDTH
+        ):
             continue  # the common case, letters of every script included
         if multiline and char in MULTI_LINE_ALLOWED:
             continue
         problem = _message(char, multiline)
         if problem:
             return problem
+    if value.strip() and not any(_visible(char) for char in value):  # blank to the eye, not to strip()
+        return BLANK
     return None
+
+
+def _visible(char: str) -> bool:
+    return char not in BLANK_LETTERS and unicodedata.category(char) not in (
+        "Zs",
+        "Zl",
+        "Zp",
+        "Cf",
+        "Cc",
+        "Mn",
+    )
 
 
 def _message(char: str, multiline: bool) -> str | None:
@@ -43,6 +69,8 @@ def _message(char: str, multiline: bool) -> str | None:
         return ONE_LINE
     if char in BIDI_CONTROLS:
         return BIDI
+    if char in ZERO_WIDTH:
+        return ZERO_WIDTH_MESSAGE
     category = unicodedata.category(char)
     if category == "Cc":
         return CONTROL

@@ -16,7 +16,7 @@ from portal.auth.models import User
 from portal.extensions import db
 from portal.forms import PortalForm
 from portal.practices.models import Practice
-from portal.text import BIDI, CONTROL, NOT_TEXT, ONE_LINE
+from portal.text import BIDI, BLANK, CONTROL, NOT_TEXT, ONE_LINE, ZERO_WIDTH_MESSAGE, text_problem
 from tests.auth.conftest import field_errors, submit
 from tests.conftest import IsolatedClient, both_engines
 
@@ -183,3 +183,34 @@ def test_a_nul_in_the_address_is_a_400_not_a_database_error(app, user):
     response = client.delete("/payments/customer/payment-methods/pm_%00x", headers=bearer)
     assert response.status_code == 400
     assert "NUL" in response.get_json()["error"]["message"]
+
+
+INVISIBLE_NAMES = {
+    "\u200b\u200b\u200b": ZERO_WIDTH_MESSAGE,
+    "A\ufeffB": ZERO_WIDTH_MESSAGE,
+    "\u3164\u3164": BLANK,
+    "\u2800": BLANK,
+    "\u115f\u1160": BLANK,
+}
+
+
+@pytest.mark.parametrize("name", INVISIBLE_NAMES)
+def test_a_name_that_shows_nothing_is_refused(logged_in, name):
+    """Found by the outside attack: a practice named "\u200b\u200b\u200b" made banners read
+    ": billing required"."""
+    response = submit(logged_in, "/practices/", {"name": name}, form_page="/practices/")
+    assert response.status_code == 422
+    assert INVISIBLE_NAMES[name] in response.get_data(as_text=True)
+    assert db.session.query(Practice).count() == 0
+
+
+def test_names_in_every_script_still_go_through():
+    for name in (
+        VIETNAMESE,
+        "नमस्ते",
+        "👩\u200d⚕️ Dr. Lan",
+        "\u0645\u062d\u0645\u062f\u200c\u0631\u0636\u0627",
+        "Zoë",
+        "   ",
+    ):
+        assert text_problem(name) is None, name
