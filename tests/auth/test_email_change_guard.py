@@ -54,7 +54,9 @@ def test_the_old_address_hears_of_a_requested_and_a_confirmed_change(app, user, 
     assert submit(browser, "/account/profile", form).status_code == 302
     asked = body_text(mailbox.wait_for(old, "is being changed"))
     assert "moved@example.com" in asked and "http://portal.test/forgot-password" in asked
-    link = re.search(r"http://portal\.test(/\S+)", body_text(mailbox.wait_for("moved@example.com", "Confirm")))
+    link = re.search(
+        r"http://portal\.test(/\S+)", body_text(mailbox.wait_for("moved@example.com", "Confirm"))
+    )
     mailbox.clear()
     assert browser.get(link.group(1)).status_code == 302
     assert _email_of(user.id) == "moved@example.com"

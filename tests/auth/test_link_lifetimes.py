@@ -36,7 +36,9 @@ def _reset_link(app, mailbox, email: str) -> str:
     return _link(mailbox, email, "Reset your password")
 
 
-def _email_change_link(app, mailbox, user_email: str, new_email: str, password: str = DEFAULT_PASSWORD) -> str:
+def _email_change_link(
+    app, mailbox, user_email: str, new_email: str, password: str = DEFAULT_PASSWORD
+) -> str:
     mailbox.clear()
     browser = _logged_in(app, user_email, password)
     form = {"name": "Same Name", "email": new_email, "current_password": password}

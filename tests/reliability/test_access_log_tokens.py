@@ -59,7 +59,9 @@ def _follow_every_link(url: str) -> list[str]:
             page = person.get(f"{url}{path}", timeout=30)
             assert page.status_code == 200
             form = {"password": new, "confirm": new, "csrf_token": _csrf(page.text)}
-            assert person.post(f"{url}{path}", data=form, allow_redirects=False, timeout=30).status_code == 302
+            assert (
+                person.post(f"{url}{path}", data=form, allow_redirects=False, timeout=30).status_code == 302
+            )
         else:
             assert person.get(f"{url}{path}", allow_redirects=False, timeout=30).status_code == 302
         # What a browser then sends for the page's stylesheet: the link again, as the Referer.

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from tests.auth.conftest import cookie_client, submit
 from tests.conftest import IsolatedClient
-from tests.factories import DEFAULT_PASSWORD
+from tests.factories import DEFAULT_PASSWORD, api_register
 from tests.smtp import body_text
 
 NEW_PASSWORD = "a-better-password-7"
@@ -26,8 +26,7 @@ class Person:
     def __init__(self, app, client) -> None:
         n = next(_people)
         self.app, self.client, self.email = app, client, f"cred{n}@example.com"
-        body = {"name": f"Cred {n}", "email": self.email, "password": DEFAULT_PASSWORD}
-        data = client.post("/users", json=body).get_json()["data"]
+        data = api_register(client, f"Cred {n}", self.email)
         self.id, self.acting_token = data["user"]["id"], data["access_token"]
         login = client.post("/auth/login", json={"email": self.email, "password": DEFAULT_PASSWORD})
         self.other_token = login.get_json()["data"]["access_token"]
