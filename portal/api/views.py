@@ -191,12 +191,17 @@ def update_user(user_id: int):
     # another account uses it is never said, here or on the profile page. A token alone never
     # asks for it: that would move the account to an address where password resets go.
     pending = accounts.normalize_email(form.email.data) != user.email
-    if pending:
-        try:
-            accounts.confirm_password(g.api_user, data.get("currentPassword"))
-        except accounts.PasswordRequired as error:
-            raise ApiError(403, "current_password_required", error.message) from None
-    in_sync = accounts.update_profile(user, form.name.data, form.email.data)
+    try:
+        in_sync = accounts.update_profile(
+            user,
+            form.name.data,
+            form.email.data,
+            current_password=data.get("currentPassword"),
+            confirmed_by=g.api_user,
+        )
+    except accounts.PasswordRequired as error:
+        message = f"{error.message} Send it as currentPassword."
+        raise ApiError(403, "current_password_required", message) from None
     return envelope.ok({**user_json(user), "stripeSynced": in_sync, "emailChangePending": pending})
 
 

@@ -86,7 +86,7 @@ def _confirmation_path(mailbox, new_email: str) -> str:
 
 def _change_email_on_the_profile(person: Person, mailbox) -> None:
     new_email = f"moved.{person.email}"
-    data = {"name": "Moved", "email": new_email}
+    data = {"name": "Moved", "email": new_email, "current_password": DEFAULT_PASSWORD}
     assert submit(person.acting_browser, "/account/profile", data).status_code == 302
     assert person.acting_browser.get(_confirmation_path(mailbox, new_email)).status_code == 302
     assert person.acting_browser.get("/account").status_code == 200  # the confirming browser stays
