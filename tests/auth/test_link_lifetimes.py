@@ -7,11 +7,13 @@ reset link and email-change link of the account.
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 import sqlalchemy as sa
 
 from portal.auth.models import User
+from portal.auth.passwords import verify_password
 from portal.extensions import db
 from tests.auth.conftest import cookie_client, submit
 from tests.factories import DEFAULT_PASSWORD
@@ -52,15 +54,13 @@ def _reset_works(app, link: str) -> bool:
     page = browser.get(link)
     if page.status_code != 200:
         return False
-    data = {"password": "taken-over-password-1", "confirm": "taken-over-password-1"}
-    return submit(browser, link, data).headers.get("Location") == "/login" and _password_is(
-        "taken-over-password-1"
-    )
+    chosen = f"taken-over-{uuid.uuid4().hex[:12]}"
+    answer = submit(browser, link, {"password": chosen, "confirm": chosen})
+    return answer.headers.get("Location") == "/login" and _password_is(chosen)
 
 
 def _password_is(password: str) -> bool:
-    from portal.auth.passwords import verify_password
-
+    """Whether some account now has this password."""
     db.session.expire_all()
     return any(verify_password(h, password) for h in db.session.scalars(sa.select(User.password_hash)))
 
