@@ -39,3 +39,6 @@ keepalive = 5
 
 # "-": the access log on stdout; an empty GUNICORN_ACCESS_LOG turns it off.
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
+# Reset, email-change and verification links carry their token in the path: the access log
+# writes "[redacted]" in its place (and in query secrets and the Referer); see portal/access_log.py.
+logger_class = "portal.access_log.TokenRedactingLogger"

@@ -269,5 +269,9 @@ def register_template_context(app: Flask) -> None:
 def configure_logging(app: Flask) -> None:
     # The SDK logs request and response bodies at DEBUG; keep them out of our logs.
     logging.getLogger("stripe").setLevel(logging.WARNING)
+    # `flask run`'s request lines: no reset or email-change token in them (gunicorn: its logger_class).
+    from portal.access_log import install_on_werkzeug_logger
+
+    install_on_werkzeug_logger()
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

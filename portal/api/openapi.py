@@ -29,7 +29,7 @@ _ERROR_TEXT = {
     402: "Card declined or authentication needed",
     403: "Not your account, or (changing the email) currentPassword missing or wrong",
     404: "Not found",
-    409: "Conflict (email taken, card already attached, out of stock, owner of a billed practice)",
+    409: "Conflict (card already attached, out of stock, owner of a billed practice)",
     429: "Too many requests",
     503: "Stripe unavailable; try again",
 }
@@ -103,7 +103,9 @@ OPENAPI_DOCUMENT: dict = {
     "paths": {
         "/users": {
             "post": {
-                "summary": "Register; creates the Stripe customer and returns an access token",
+                "summary": "Register. The same 202 answer whether or not the email has an account (its owner "
+                "is emailed instead); no token here: get one from POST /auth/login. Throttled per client "
+                "address (REGISTER_THROTTLE) and per email (REGISTER_EMAIL_THROTTLE).",
                 "requestBody": {
                     "required": True,
                     **_json(
@@ -119,18 +121,22 @@ OPENAPI_DOCUMENT: dict = {
                     ),
                 },
                 "responses": {
-                    "201": {
-                        "description": "Created",
+                    "202": {
+                        "description": "Accepted: an email went to the address (a confirmation link for a "
+                        "new account, a note to the owner of an existing one)",
                         **_json(
                             _envelope(
                                 {
                                     "type": "object",
-                                    "properties": {"user": USER, "access_token": {"type": "string"}},
+                                    "properties": {
+                                        "email": {"type": "string"},
+                                        "message": {"type": "string"},
+                                    },
                                 }
                             )
                         ),
                     },
-                    **_errors(400, 409, 429),
+                    **_errors(400, 429),
                 },
             }
         },

@@ -9,6 +9,7 @@ from flask import Blueprint, g, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
+from portal.after_response import run_after_response
 from portal.api import envelope, tokens
 from portal.api.envelope import ApiError
 from portal.api.openapi import OPENAPI_DOCUMENT
@@ -16,7 +17,7 @@ from portal.auth import services as accounts
 from portal.auth.forms import ProfileForm, RegisterForm
 from portal.auth.models import User
 from portal.billing.errors import BillingError, StripeUnavailable
-from portal.extensions import csrf, db, limiter
+from portal.extensions import csrf, db
 from portal.shop import services as shop
 from portal.text import first_problem_in
 from portal.throttle import refund_request_limits, throttled
@@ -129,16 +130,31 @@ def openapi():
     return OPENAPI_DOCUMENT
 
 
+#: The answer to a registration, for a new email and a taken one alike (the taken one's owner is emailed).
+REGISTRATION_ANSWER = (
+    "We sent a message to {email}. A new account can log in now (POST /auth/login); "
+    "follow the email's link to confirm the address."
+)
+
+
 @bp.post("/users")
-@limiter.limit("20 per minute")
+@throttled(
+    "REGISTER_THROTTLE", "REGISTER_EMAIL_THROTTLE", "Too many registrations. Wait a while and try again."
+)
 def create_user():
-    data = json_body()
-    form = validated(RegisterForm, {**data, "confirm": data.get("password")})
+    """Register: 202 and the same body whether or not the email has an account; no token here."""
     try:
-        user = accounts.register_user(form.name.data, form.email.data, form.password.data)
-    except accounts.EmailTaken as error:
-        raise ApiError(409, "email_taken", error.message) from None
-    return envelope.ok({"user": user_json(user), "access_token": tokens.issue_token(user)}, 201)
+        data = json_body()
+        form = validated(RegisterForm, {**data, "confirm": data.get("password")})
+    except ApiError:
+        refund_request_limits()  # a request with mistakes is not a registration
+        raise
+    new_user = accounts.register_or_notify(form.name.data, form.email.data, form.password.data)
+    if new_user is not None:
+        # Once the answer has gone out, so a new address answers as fast as a taken one.
+        run_after_response(accounts.create_registered_customer, new_user.id)
+    email = accounts.normalize_email(form.email.data)
+    return envelope.ok({"email": email, "message": REGISTRATION_ANSWER.format(email=email)}, 202)
 
 
 @bp.post("/auth/login")
@@ -175,12 +191,17 @@ def update_user(user_id: int):
     # another account uses it is never said, here or on the profile page. A token alone never
     # asks for it: that would move the account to an address where password resets go.
     pending = accounts.normalize_email(form.email.data) != user.email
-    if pending:
-        try:
-            accounts.confirm_password(g.api_user, data.get("currentPassword"))
-        except accounts.PasswordRequired as error:
-            raise ApiError(403, "current_password_required", error.message) from None
-    in_sync = accounts.update_profile(user, form.name.data, form.email.data)
+    try:
+        in_sync = accounts.update_profile(
+            user,
+            form.name.data,
+            form.email.data,
+            current_password=data.get("currentPassword"),
+            confirmed_by=g.api_user,
+        )
+    except accounts.PasswordRequired as error:
+        message = f"{error.message} Send it as currentPassword."
+        raise ApiError(403, "current_password_required", message) from None
     return envelope.ok({**user_json(user), "stripeSynced": in_sync, "emailChangePending": pending})
 
 

@@ -44,6 +44,8 @@ class LoginForm(PortalForm):
 class ProfileForm(PortalForm):
     name = StringField("Full name", validators=NAME, filters=[strip])
     email = EmailField("Email", validators=EMAIL, filters=[strip])
+    #: Checked only when the email changes (``services.update_profile``): a name needs none.
+    current_password = PasswordField("Current password")
 
 
 class ResetPasswordForm(PortalForm):

@@ -53,6 +53,9 @@ class User(UserMixin, TimestampMixin, db.Model):
     email_verified: Mapped[bool] = mapped_column(default=False)
     email_verified_at: Mapped[dt.datetime | None]
     password_changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: Goes up whenever the email or the password changes (``_credentials_changed``): every emailed
+    #: reset or email-change link names the version it was sent for and dies with it.
+    credential_version: Mapped[int] = mapped_column(server_default=sa.text("0"))
 
     sessions: Mapped[list[UserSession]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
@@ -78,6 +81,15 @@ class User(UserMixin, TimestampMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"
+
+
+@sa.event.listens_for(User, "before_update")
+def _credentials_changed(_mapper, _connection, user: User) -> None:
+    """One rule for every route and command, present and future: a new email or password is a new
+    credential version, so no link sent before it opens the account after it."""
+    state = sa.inspect(user)
+    if state.attrs.email.history.has_changes() or state.attrs.password_hash.history.has_changes():
+        user.credential_version = (user.credential_version or 0) + 1
 
 
 class UserSession(db.Model):

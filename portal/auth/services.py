@@ -32,10 +32,7 @@ class EmailTaken(AccountError):
 
 class PasswordRequired(AccountError):
     def __init__(self) -> None:
-        super().__init__(
-            "Changing the email needs your current password: send it as currentPassword.",
-            field="current_password",
-        )
+        super().__init__("Changing the email needs your current password.", field="current_password")
 
 
 class OwnsBilledPractice(AccountError):
@@ -202,25 +199,43 @@ def confirm_password(user: User, password: object) -> None:
         raise PasswordRequired()
 
 
-def update_profile(user: User, name: str, email: str) -> bool:
-    """Save the name; a new email is only requested (see ``request_email_change``).
+def update_profile(
+    user: User, name: str, email: str, *, current_password: object = None, confirmed_by: User | None = None
+) -> bool:
+    """Save the name; a new email is only requested (see ``request_email_change``), and only with
+    the current password (``PasswordRequired`` otherwise, before anything is saved).
 
     Returns whether Stripe is in sync afterwards.
     """
+    new_email = normalize_email(email)
+    if new_email != user.email:
+        confirm_password(confirmed_by or user, current_password)
     user.name = name.strip()
     db.session.commit()
-    request_email_change(user, email)
+    _ask_to_confirm(user, new_email)
     return customers.update_user_customer(user)
 
 
-def request_email_change(user: User, new_email: str) -> bool:
+def request_email_change(
+    user: User, new_email: str, *, current_password: object, confirmed_by: User | None = None
+) -> bool:
     """Ask the new address to confirm; the email changes only when it does. True if one was asked.
 
+    A new email is where password resets go, so asking needs the current password of the user
+    (or of ``confirmed_by``, an admin acting for them): ``PasswordRequired`` otherwise.
     Never says whether the address is taken: a taken address gets a note to its
     owner instead of a link, and the person changing their email sees the same
-    answer either way.
+    answer either way. The current address is told either way.
     """
     new_email = normalize_email(new_email)
+    if new_email == user.email:
+        return False
+    confirm_password(confirmed_by or user, current_password)
+    return _ask_to_confirm(user, new_email)
+
+
+def _ask_to_confirm(user: User, new_email: str) -> bool:
+    """``request_email_change`` once the password is confirmed."""
     if new_email == user.email:
         return False
     owner = find_user_by_email(new_email)
@@ -231,8 +246,18 @@ def request_email_change(user: User, new_email: str) -> bool:
         queue_email(new_email, "Confirm your new email address", "confirm_email_change", user=user, link=link)
     else:
         _tell_the_address_owner(owner, "Someone asked to use your email address", "email_change_attempt")
+    _tell_the_old_address(
+        user, user.email, new_email, "Your email address is being changed", "email_change_requested"
+    )
     db.session.commit()
     return True
+
+
+def _tell_the_old_address(user: User, old_email: str, new_email: str, subject: str, template: str) -> None:
+    """The account's current (or former) address hears of every email change, with the way to stop
+    one that is not theirs: a password reset, which also ends the change's link."""
+    reset_link = url_for("auth.forgot_password", _external=True)
+    queue_email(old_email, subject, template, user=user, new_email=new_email, reset_link=reset_link)
 
 
 def confirm_email_change(token: str, *, keep_session: str | None = None) -> tuple[User, bool]:
@@ -248,6 +273,7 @@ def confirm_email_change(token: str, *, keep_session: str | None = None) -> tupl
     user, new_email = found
     if find_user_by_email(new_email) is not None:
         raise AccountError("That address now belongs to another account. Choose another one.")
+    _tell_the_old_address(user, user.email, new_email, "Your email address was changed", "email_changed")
     user.email = new_email
     user.email_verified = True  # following the link proved the address
     user.email_verified_at = utcnow()

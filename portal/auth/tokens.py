@@ -1,7 +1,9 @@
-"""Signed, expiring links for password reset and email verification.
+"""Signed, expiring links for password reset, email verification and email change.
 
-A reset token carries a fingerprint of the current password hash, so it stops
-working the moment it is used (single use) or the password changes otherwise.
+A reset or email-change token carries a fingerprint of the account's credentials (its
+credential version, password hash and email, ``_credentials_stamp``), so it stops working
+the moment it is used or the email or password changes any other way: a confirmed email
+change, a password change or reset ends every link sent before it.
 """
 
 from __future__ import annotations
@@ -26,8 +28,14 @@ def _fingerprint(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:16]
 
 
+def _credentials_stamp(user: User) -> str:
+    """Changes with the email, the password and the credential version (which every change of
+    either raises, so an email changed away and back still ends old links)."""
+    return _fingerprint(f"{user.credential_version}:{user.password_hash}:{user.email}")
+
+
 def make_reset_token(user: User) -> str:
-    return _serializer(_RESET_SALT).dumps({"uid": user.id, "pw": _fingerprint(user.password_hash)})
+    return _serializer(_RESET_SALT).dumps({"uid": user.id, "cred": _credentials_stamp(user)})
 
 
 def load_reset_token(token: str) -> User | None:
@@ -37,7 +45,7 @@ def load_reset_token(token: str) -> User | None:
     except (SignatureExpired, BadSignature):
         return None
     user = db.session.get(User, data.get("uid"))
-    if user is None or data.get("pw") != _fingerprint(user.password_hash):
+    if user is None or data.get("cred") != _credentials_stamp(user):
         return None
     return user
 
@@ -62,9 +70,10 @@ _EMAIL_CHANGE_SALT = "email-change"
 
 
 def make_email_change_token(user: User, new_email: str) -> str:
-    """A link for the new address: it changes the email once, and only while the old one is current."""
+    """A link for the new address: it changes the email once, and only while the credentials it was
+    sent for (the old email, the password) are current."""
     return _serializer(_EMAIL_CHANGE_SALT).dumps(
-        {"uid": user.id, "new": new_email, "cur": _fingerprint(user.email)}
+        {"uid": user.id, "new": new_email, "cred": _credentials_stamp(user)}
     )
 
 
@@ -76,6 +85,6 @@ def load_email_change_token(token: str) -> tuple[User, str] | None:
     except (SignatureExpired, BadSignature):
         return None
     user = db.session.get(User, data.get("uid"))
-    if user is None or data.get("cur") != _fingerprint(user.email) or not data.get("new"):
+    if user is None or data.get("cred") != _credentials_stamp(user) or not data.get("new"):
         return None
     return user, data["new"]

@@ -161,7 +161,13 @@ def edit_profile():
     if form.validate_on_submit():
         new_email = services.normalize_email(form.email.data)
         email_changing = new_email != current_user.email
-        in_sync = services.update_profile(_me(), form.name.data, new_email)
+        try:
+            in_sync = services.update_profile(
+                _me(), form.name.data, new_email, current_password=form.current_password.data
+            )
+        except services.PasswordRequired as error:
+            _apply_field_error(form, error)
+            return render_template("account/profile.html", form=form), 422
         if email_changing:
             flash(EMAIL_CHANGE_ASKED.format(email=new_email), "success")
         flash("Your profile was saved." if in_sync else STRIPE_DELAYED, "success" if in_sync else "warning")

@@ -6,6 +6,7 @@ import pytest
 
 from portal.wallet import services
 from portal.wallet.models import PaymentMethod
+from tests.factories import api_register
 
 
 def bearer(token: str) -> dict:
@@ -13,8 +14,7 @@ def bearer(token: str) -> dict:
 
 
 def _register(client, email: str) -> dict:
-    payload = {"name": "Card Holder", "email": email, "password": "long-enough-password"}
-    return client.post("/users", json=payload).get_json()["data"]
+    return api_register(client, "Card Holder", email, "long-enough-password")
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from portal.auth.models import User
 from portal.extensions import db
 from tests.auth.conftest import cookie_client, db_state, session_cookie, submit
 from tests.conftest import both_engines
+from tests.factories import DEFAULT_PASSWORD
 from tests.smtp import body_text
 
 
@@ -80,7 +81,8 @@ def test_edit_profile_saves_and_shows_name(user, logged_in):
 @both_engines
 def test_email_change_waits_for_the_new_address_to_confirm(mailbox, user, logged_in):
     old_link = _verify_path(mailbox, user.email)
-    response = submit(logged_in, "/account/profile", {"name": user.name, "email": "New.Address@Example.com"})
+    data = {"name": user.name, "email": "New.Address@Example.com", "current_password": DEFAULT_PASSWORD}
+    response = submit(logged_in, "/account/profile", data)
     assert response.status_code == 302
     page = logged_in.get("/account").get_data(as_text=True)
     assert "We sent a message to new.address@example.com" in page

@@ -97,7 +97,8 @@ def test_email_change_never_says_an_address_is_taken(app, user_factory, mailbox)
         client = cookie_client(app)
         login = submit(client, "/login", {"email": my_email, "password": "correct-horse-battery"})
         assert login.status_code == 302
-        response = submit(client, "/account/profile", {"name": me.name, "email": address})
+        data = {"name": me.name, "email": address, "current_password": "correct-horse-battery"}
+        response = submit(client, "/account/profile", data)
         answers.append(_answer(app, client, response, address))
     assert answers[0] == answers[1]
     assert "already" not in answers[1][2]

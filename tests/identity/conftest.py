@@ -9,6 +9,7 @@ import pytest
 from portal.extensions import db
 from portal.practices import services as practices
 from tests.factories import DEFAULT_PASSWORD
+from tests.factories import api_register as register_through_api
 
 _people = itertools.count(1)
 
@@ -18,12 +19,9 @@ def bearer(token: str) -> dict:
 
 
 def api_register(client, name: str | None = None, password: str = DEFAULT_PASSWORD) -> dict:
-    """``POST /users``: the new user's JSON and its access token."""
+    """``POST /users`` then ``POST /auth/login``: the new user's JSON and its access token."""
     n = next(_people)
-    body = {"name": name or f"Person {n}", "email": f"person{n}@example.com", "password": password}
-    response = client.post("/users", json=body)
-    assert response.status_code == 201, response.get_data(as_text=True)
-    return response.get_json()["data"]
+    return register_through_api(client, name or f"Person {n}", f"person{n}@example.com", password)
 
 
 def make_live(practice) -> None:

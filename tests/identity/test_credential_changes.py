@@ -59,7 +59,7 @@ def test_an_email_change_on_the_profile_ends_api_tokens_and_other_logins(app, cl
     person = api_register(client)
     uid, token, email = person["user"]["id"], person["access_token"], person["user"]["email"]
     here, elsewhere = _web_login(app, email, password), _web_login(app, email, password)
-    data = {"name": "Same Name", "email": "moved@example.com"}
+    data = {"name": "Same Name", "email": "moved@example.com", "current_password": password}
     assert submit(here, "/account/profile", data).status_code == 302
     assert elsewhere.get("/account").status_code == 200  # asked, not changed: nothing ends yet
     assert here.get(_confirmation_path(mailbox, "moved@example.com")).status_code == 302

@@ -12,6 +12,7 @@ from portal.practices import services as practices
 from portal.practices.models import MemberRole, Practice
 from tests.auth.conftest import submit
 from tests.conftest import both_engines, extract_csrf
+from tests.factories import DEFAULT_PASSWORD
 from tests.identity.conftest import bearer
 from tests.practices.conftest import add_member, login
 from tests.smtp import body_text
@@ -126,7 +127,7 @@ def test_only_the_owner_transfers_and_only_to_a_member(owner, live_practice, use
 
 def test_the_customer_email_follows_the_owners_new_address(auth, sandbox, owner, live_practice, mailbox):
     client = login(auth, owner)
-    data = {"name": owner.name, "email": "olive@new.example"}
+    data = {"name": owner.name, "email": "olive@new.example", "current_password": DEFAULT_PASSWORD}
     assert submit(client, "/account/profile", data).status_code == 302
     message = body_text(mailbox.wait_for("olive@new.example", "Confirm your new email"))
     assert (

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from tests.auth.conftest import cookie_client, submit
 from tests.conftest import IsolatedClient
-from tests.factories import DEFAULT_PASSWORD
+from tests.factories import DEFAULT_PASSWORD, api_register
 from tests.smtp import body_text
 
 NEW_PASSWORD = "a-better-password-7"
@@ -26,8 +26,7 @@ class Person:
     def __init__(self, app, client) -> None:
         n = next(_people)
         self.app, self.client, self.email = app, client, f"cred{n}@example.com"
-        body = {"name": f"Cred {n}", "email": self.email, "password": DEFAULT_PASSWORD}
-        data = client.post("/users", json=body).get_json()["data"]
+        data = api_register(client, f"Cred {n}", self.email)
         self.id, self.acting_token = data["user"]["id"], data["access_token"]
         login = client.post("/auth/login", json={"email": self.email, "password": DEFAULT_PASSWORD})
         self.other_token = login.get_json()["data"]["access_token"]
@@ -87,7 +86,7 @@ def _confirmation_path(mailbox, new_email: str) -> str:
 
 def _change_email_on_the_profile(person: Person, mailbox) -> None:
     new_email = f"moved.{person.email}"
-    data = {"name": "Moved", "email": new_email}
+    data = {"name": "Moved", "email": new_email, "current_password": DEFAULT_PASSWORD}
     assert submit(person.acting_browser, "/account/profile", data).status_code == 302
     assert person.acting_browser.get(_confirmation_path(mailbox, new_email)).status_code == 302
     assert person.acting_browser.get("/account").status_code == 200  # the confirming browser stays

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from portal.auth import services as accounts
+from portal.auth import tokens
 from portal.auth.models import Role
 from portal.extensions import db
 from portal.mail.models import OutboundEmail
@@ -24,7 +25,7 @@ from portal.practices import notifications
 from portal.practices.models import MemberRole, Practice, PracticeMember
 from portal.shop import services as shop
 from portal.shop.models import Order, Product
-from tests.factories import make_user
+from tests.factories import DEFAULT_PASSWORD, make_user
 from tests.smtp import free_port
 
 EVIL_NAME = "Acme Clinic\r\nBcc: evil@example.com"
@@ -82,8 +83,18 @@ def every_kind(owner, other, practice: Practice, phase: str) -> dict[str, Callab
         "verify_email": lambda: accounts.send_verification_email(owner),
         "reset_password": lambda: accounts.request_password_reset(owner.email),
         "register_attempt": lambda: accounts.register_or_notify("Someone", owner.email, "a-long-password-1"),
-        "confirm_email_change": lambda: accounts.request_email_change(owner, f"new-{phase}@example.com"),
-        "email_change_attempt": lambda: accounts.request_email_change(owner, other.email),
+        "confirm_email_change": lambda: accounts.request_email_change(
+            owner, f"new-{phase}@example.com", current_password=DEFAULT_PASSWORD
+        ),
+        "email_change_attempt": lambda: accounts.request_email_change(
+            owner, other.email, current_password=DEFAULT_PASSWORD
+        ),
+        "email_change_requested": lambda: accounts.request_email_change(
+            owner, f"next-{phase}@example.com", current_password=DEFAULT_PASSWORD
+        ),
+        "email_changed": lambda: accounts.confirm_email_change(
+            tokens.make_email_change_token(owner, f"moved-{phase}@example.com")
+        ),
         "practice_payment_failed": practice_email(
             "a payment failed", "practice_payment_failed", reason="Declined.", hosted_invoice_url=None
         ),

@@ -141,7 +141,7 @@ def test_no_secret_in_any_log_line(app, client, sandbox, runner, debug_logs, fig
 
     # The JSON API: sign up and log in with a password, use the token.
     body = {"name": "Api Scan", "email": "api-scan@example.com", "password": API_PASSWORD}
-    assert client.post("/users", json=body).status_code == 201
+    assert client.post("/users", json=body).status_code == 202
     login = client.post("/auth/login", json={"email": body["email"], "password": API_PASSWORD})
     access = login.get_json()["data"]["access_token"]
     bearer = {"Authorization": f"Bearer {access}"}

@@ -12,7 +12,7 @@ from portal.auth.models import StripeSyncState, User
 from portal.extensions import db
 from portal.wallet.customers import retry_pending_customers
 from portal.wallet.models import PendingCustomerDeletion
-from tests.factories import make_user
+from tests.factories import DEFAULT_PASSWORD, make_user
 
 
 def _customers_for(sandbox, user: User) -> list:
@@ -85,7 +85,10 @@ def test_the_customer_is_created_when_next_needed(app, sandbox):
 
 def test_profile_edit_syncs_name_and_email(app, sandbox):
     user = make_user()
-    assert accounts.update_profile(user, "New Name", "New@Example.com") is True
+    assert (
+        accounts.update_profile(user, "New Name", "New@Example.com", current_password=DEFAULT_PASSWORD)
+        is True
+    )
     assert user.email != "new@example.com"  # until the new address confirms the change
     _user, in_sync = accounts.confirm_email_change(tokens.make_email_change_token(user, "new@example.com"))
     assert in_sync is True

@@ -1,0 +1,79 @@
+"""Secrets in URLs never reach an access log.
+
+A password-reset, email-change or verification link carries its token in the path
+(``/reset-password/<token>``); Stripe sends a browser back with a client secret in the
+query. The access log records full URLs (and the Referer, which repeats the page's
+URL), so a log reader could take over the account. Everything written to the access
+log goes through ``redact_urls`` first: gunicorn's (``TokenRedactingLogger``, named by
+gunicorn.conf.py) and the werkzeug development server's (``RedactUrls``, installed on
+the ``werkzeug`` logger by ``create_app``).
+
+Redacted by class, not route by route: the segment after any route that takes a
+``<token>`` (``TOKEN_ROUTES``, checked against the app's URL map by the tests), any
+path segment shaped like a signed itsdangerous token, and every query value whose
+name says token, secret or key.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from gunicorn.glogging import Logger
+
+REDACTED = "[redacted]"
+
+#: Every route with a ``<token>`` in its path (tests/reliability/test_access_log_tokens.py keeps
+#: this list equal to the app's URL map).
+TOKEN_ROUTES = ("/reset-password/", "/account/email/", "/verify-email/")
+
+#: A route or a path as it appears inside another URL's query (``/login?next=%2Freset-password%2F...``).
+_SLASH = r"(?:/|%2F)"
+_TOKEN_SEGMENT = re.compile(
+    r"(?P<keep>(?:" + "|".join(re.escape(route).replace("/", _SLASH) for route in TOKEN_ROUTES) + r"))"
+    r"(?:(?!%2F)[^/?#&\s\"'])+",
+    re.I,
+)
+#: itsdangerous: base64url payload, then timestamp and signature, dot-separated.
+_SIGNED_SEGMENT = re.compile(
+    r"(?P<keep>" + _SLASH + r")[A-Za-z0-9_=-]{8,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{16,}", re.I
+)
+#: A query value whose name says token, secret or key, plain or encoded inside another query value.
+_SECRET_PARAMETER = re.compile(
+    r"(?P<keep>(?:[?&;]|%3F|%26)[^=&\s\"']*?(?:token|secret|key)[^=&\s\"']*?(?:=|%3D))"
+    r"(?:(?!%26)[^&#\s\"'])+",
+    re.I,
+)
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with every URL secret replaced by ``[redacted]``."""
+    for pattern in (_TOKEN_SEGMENT, _SIGNED_SEGMENT, _SECRET_PARAMETER):
+        text = pattern.sub(lambda match: match.group("keep") + REDACTED, text)
+    return text
+
+
+class RedactUrls(logging.Filter):
+    """For the werkzeug development server's request lines (``flask run``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_urls(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+def install_on_werkzeug_logger() -> None:
+    logger = logging.getLogger("werkzeug")
+    if not any(isinstance(f, RedactUrls) for f in logger.filters):
+        logger.addFilter(RedactUrls())
+
+
+class TokenRedactingLogger(Logger):
+    """gunicorn's logger, with every atom of an access-log line (request line, path, query,
+    Referer, and any header or environ value a custom format might name) redacted."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        return {key: redact_urls(value) if isinstance(value, str) else value for key, value in atoms.items()}
