@@ -44,7 +44,7 @@ run: migrate
 	@set -e; \
 	if [ -z "$$STRIPE_SECRET_KEY" ]; then \
 	  export STRIPE_API_BASE=http://127.0.0.1:$(SANDBOX_PORT); \
-	  $(PY) -m flask sandbox run --port $(SANDBOX_PORT) --webhook-url http://127.0.0.1:$(PORT)/webhooks/stripe & \
+	  $(PY) -m stripe_sandbox run --port $(SANDBOX_PORT) --webhook-url http://127.0.0.1:$(PORT)/webhooks/stripe & \
 	  SANDBOX_PID=$$!; trap 'kill $$SANDBOX_PID 2>/dev/null' EXIT INT TERM; \
 	  for i in $$(seq 50); do curl -fs http://127.0.0.1:$(SANDBOX_PORT)/_sandbox/health >/dev/null 2>&1 && break; sleep 0.2; done; \
 	fi; \

@@ -8,11 +8,11 @@ import copy
 import datetime as dt
 from typing import Any
 
-from portal.sandbox import payments, shapes
-from portal.sandbox.catalog import plan_from_price
-from portal.sandbox.core import Sandbox
-from portal.sandbox.errors import SandboxError, invalid_request, missing_param
-from portal.sandbox.params import as_list, metadata_update, to_bool, to_int
+from stripe_sandbox import payments, shapes
+from stripe_sandbox.catalog import plan_from_price
+from stripe_sandbox.core import Sandbox
+from stripe_sandbox.errors import SandboxError, invalid_request, missing_param
+from stripe_sandbox.params import as_list, metadata_update, to_bool, to_int
 
 DAY = 86_400
 

@@ -12,11 +12,11 @@ from typing import Any
 
 from flask import Flask, Response, request
 
-from portal.sandbox.core import RequestInfo, Sandbox
-from portal.sandbox.errors import SandboxError, authentication_error, invalid_request
-from portal.sandbox.params import as_list, parse_params, to_int
+from stripe_sandbox.core import RequestInfo, Sandbox
+from stripe_sandbox.errors import SandboxError, authentication_error, invalid_request
+from stripe_sandbox.params import as_list, parse_params, to_int
 
-log = logging.getLogger("portal.sandbox")
+log = logging.getLogger("stripe_sandbox")
 
 Handler = Callable[..., dict[str, Any]]
 
@@ -154,7 +154,7 @@ def _expand_path(sb: Sandbox, node: Any, parts: list[str]) -> Any:
     if key in node:
         node[key] = _expand_path(sb, node[key], rest)
     elif key == "line_items" and node.get("object") == "checkout.session":
-        from portal.sandbox.checkout import session_line_items
+        from stripe_sandbox.checkout import session_line_items
 
         node[key] = _expand_path(sb, session_line_items(sb, node), rest)
     return node
@@ -294,7 +294,7 @@ def _dispatch(sb: Sandbox, route: Route, path_args: dict[str, str]) -> Response:
 
 
 def register_api(app: Flask, sb: Sandbox) -> None:
-    from portal.sandbox import routes  # noqa: F401  (registers every handler with @api)
+    from stripe_sandbox import routes  # noqa: F401  (registers every handler with @api)
 
     for index, route in enumerate(ROUTES):
 

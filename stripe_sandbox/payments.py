@@ -7,8 +7,8 @@ import re
 import time
 from typing import Any
 
-from portal.sandbox import errors, shapes
-from portal.sandbox.cards import (
+from stripe_sandbox import errors, shapes
+from stripe_sandbox.cards import (
     DECLINE_MESSAGES,
     Behaviour,
     TestCard,
@@ -17,9 +17,9 @@ from portal.sandbox.cards import (
     luhn_ok,
     shortcut_number,
 )
-from portal.sandbox.core import Sandbox
-from portal.sandbox.errors import SandboxError, invalid_request, missing_param
-from portal.sandbox.params import as_list, metadata_update, to_bool, to_int
+from stripe_sandbox.core import Sandbox
+from stripe_sandbox.errors import SandboxError, invalid_request, missing_param
+from stripe_sandbox.params import as_list, metadata_update, to_bool, to_int
 
 ADDRESS_KEYS = ("city", "country", "line1", "line2", "postal_code", "state")
 
@@ -114,7 +114,7 @@ def update_customer(sb: Sandbox, customer_id: str, params: dict[str, Any]) -> di
 
 def delete_customer(sb: Sandbox, customer_id: str) -> dict[str, Any]:
     # billing builds on payments: import it late to avoid a cycle.
-    from portal.sandbox import billing
+    from stripe_sandbox import billing
 
     customer = sb.require(customer_id)
     for sub in sb.all("subscription", customer=customer_id):
@@ -761,7 +761,7 @@ def _notify_invoice(sb: Sandbox, pi: dict[str, Any]) -> None:
     invoice_id = sb.meta(pi["id"]).get("invoice")
     if invoice_id:
         # billing builds on payments: import it late to avoid a cycle.
-        from portal.sandbox import billing
+        from stripe_sandbox import billing
 
         billing.on_invoice_payment(sb, invoice_id, pi)
 

@@ -10,11 +10,11 @@ from flask import Flask
 from werkzeug.http import http_date
 from werkzeug.serving import WSGIRequestHandler
 
-from portal.sandbox.api import register_api
-from portal.sandbox.control import make_control_blueprint
-from portal.sandbox.core import Sandbox
-from portal.sandbox.delivery import MODES, valid_mode
-from portal.sandbox.pages import make_pages_blueprint
+from stripe_sandbox.api import register_api
+from stripe_sandbox.control import make_control_blueprint
+from stripe_sandbox.core import Sandbox
+from stripe_sandbox.delivery import MODES, valid_mode
+from stripe_sandbox.pages import make_pages_blueprint
 
 
 def create_sandbox_app(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from portal.sandbox import billing, payments, shapes
-from portal.sandbox.cards import Behaviour
-from portal.sandbox.core import Sandbox
-from portal.sandbox.errors import invalid_request, missing_param
-from portal.sandbox.params import as_list, metadata_update, to_int
+from stripe_sandbox import billing, payments, shapes
+from stripe_sandbox.cards import Behaviour
+from stripe_sandbox.core import Sandbox
+from stripe_sandbox.errors import invalid_request, missing_param
+from stripe_sandbox.params import as_list, metadata_update, to_int
 
 SESSION_LIFETIME = 24 * 3600
 

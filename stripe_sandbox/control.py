@@ -6,11 +6,11 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from portal.sandbox import billing, payments
-from portal.sandbox.api import clean
-from portal.sandbox.core import RequestInfo, Sandbox
-from portal.sandbox.delivery import MODES, valid_mode
-from portal.sandbox.errors import SandboxError
+from stripe_sandbox import billing, payments
+from stripe_sandbox.api import clean
+from stripe_sandbox.core import RequestInfo, Sandbox
+from stripe_sandbox.delivery import MODES, valid_mode
+from stripe_sandbox.errors import SandboxError
 
 
 def _body() -> dict[str, Any]:

@@ -7,8 +7,8 @@ version 2026-10-28.endive, so the official SDK works unchanged with
 
 Entry points
     ``create_sandbox_app(database_path, webhook_url, webhook_secret, *, delivery_mode="ordered")``
-    ``portal.sandbox.cli.sandbox_cli`` (``flask sandbox run``)
-    ``portal.sandbox.testing.SandboxServer`` (in-process server for tests and benchmarks)
+    ``stripe_sandbox.cli.sandbox_cli`` (``flask sandbox run``)
+    ``stripe_sandbox.testing.SandboxServer`` (in-process server for tests and benchmarks)
 
 Pages (on the sandbox's origin)
     ``/``                          dashboard: clock, "Advance 1 day / 1 month", recent events, delivery mode
@@ -23,6 +23,6 @@ Controls (JSON, not Stripe's): ``/_sandbox/health``, ``state``, ``clock``, ``clo
 ``authenticate``, ``reset``, ``subscriptions/<id>/pause``.
 """
 
-from portal.sandbox.app import create_sandbox_app
+from stripe_sandbox.app import create_sandbox_app
 
 __all__ = ["create_sandbox_app"]

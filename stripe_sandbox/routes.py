@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from portal.sandbox import api as api_module
-from portal.sandbox import billing, catalog, payments
-from portal.sandbox.api import api, check_client_secret, created_filter, paginate
-from portal.sandbox.core import Sandbox
-from portal.sandbox.errors import invalid_request, missing_param, not_found
-from portal.sandbox.params import to_int
+from stripe_sandbox import api as api_module
+from stripe_sandbox import billing, catalog, payments
+from stripe_sandbox.api import api, check_client_secret, created_filter, paginate
+from stripe_sandbox.core import Sandbox
+from stripe_sandbox.errors import invalid_request, missing_param, not_found
+from stripe_sandbox.params import to_int
 
 Obj = dict[str, Any]
 
@@ -212,7 +212,7 @@ def charge_list(sb: Sandbox, p: Obj) -> Obj:
 
 @api("POST", "/v1/refunds")
 def refund_create(sb: Sandbox, p: Obj) -> Obj:
-    from portal.sandbox import refunds
+    from stripe_sandbox import refunds
 
     return refunds.create_refund(sb, p)
 
@@ -224,7 +224,7 @@ def refund_retrieve(sb: Sandbox, p: Obj, reid: str) -> Obj:
 
 @api("GET", "/v1/refunds")
 def refund_list(sb: Sandbox, p: Obj) -> Obj:
-    from portal.sandbox import refunds
+    from stripe_sandbox import refunds
 
     return paginate(created_filter(refunds.list_refunds(sb, p), p), p, "/v1/refunds")
 
@@ -438,7 +438,7 @@ def event_list(sb: Sandbox, p: Obj) -> Obj:
 
 @api("POST", "/v1/test_helpers/test_clocks")
 def clock_create(sb: Sandbox, p: Obj) -> Obj:
-    from portal.sandbox import shapes
+    from stripe_sandbox import shapes
 
     if "frozen_time" not in p:
         raise missing_param("frozen_time")
@@ -491,7 +491,7 @@ def clock_delete(sb: Sandbox, p: Obj, clid: str) -> Obj:
 
 @api("POST", "/v1/checkout/sessions")
 def checkout_create(sb: Sandbox, p: Obj) -> Obj:
-    from portal.sandbox import checkout
+    from stripe_sandbox import checkout
 
     return checkout.create_session(sb, p)
 
@@ -503,7 +503,7 @@ def checkout_retrieve(sb: Sandbox, p: Obj, csid: str) -> Obj:
 
 @api("GET", "/v1/checkout/sessions/<csid>/line_items")
 def checkout_line_items(sb: Sandbox, p: Obj, csid: str) -> Obj:
-    from portal.sandbox import checkout
+    from stripe_sandbox import checkout
 
     session = _live(sb, csid, "checkout.session", "checkout.session")
     return paginate(
@@ -513,7 +513,7 @@ def checkout_line_items(sb: Sandbox, p: Obj, csid: str) -> Obj:
 
 @api("POST", "/v1/checkout/sessions/<csid>/expire")
 def checkout_expire(sb: Sandbox, p: Obj, csid: str) -> Obj:
-    from portal.sandbox import checkout
+    from stripe_sandbox import checkout
 
     return checkout.expire_session(sb, csid)
 
@@ -529,6 +529,6 @@ def checkout_list(sb: Sandbox, p: Obj) -> Obj:
 
 @api("POST", "/v1/billing_portal/sessions")
 def portal_session_create(sb: Sandbox, p: Obj) -> Obj:
-    from portal.sandbox import checkout
+    from stripe_sandbox import checkout
 
     return checkout.create_portal_session(sb, p)

@@ -12,10 +12,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from portal.sandbox import shapes
-from portal.sandbox.delivery import Deliverer
-from portal.sandbox.errors import not_found
-from portal.sandbox.store import Store
+from stripe_sandbox import defaults, shapes
+from stripe_sandbox.delivery import Deliverer
+from stripe_sandbox.errors import not_found
+from stripe_sandbox.store import Store
 
 #: The API version every object is shaped for (the pinned SDK's).
 API_VERSION = "2026-10-28.endive"
@@ -66,7 +66,7 @@ class Sandbox:
         self.store = Store(database_path)
         self.deliverer = Deliverer(self.store, webhook_url, webhook_secret, delivery_mode)
         self.webhook_url = webhook_url
-        self.public_url = self.store.setting("public_url", "http://127.0.0.1:12111")
+        self.public_url = self.store.setting("public_url", defaults.ADDRESS)
         self.request = RequestInfo()
         self._now_override: int | None = None
         self._outgoing: list[tuple[str, str]] = []

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from portal.sandbox import shapes
-from portal.sandbox.core import Sandbox
-from portal.sandbox.errors import invalid_request, missing_param
-from portal.sandbox.params import as_list, metadata_update, to_bool, to_int
+from stripe_sandbox import shapes
+from stripe_sandbox.core import Sandbox
+from stripe_sandbox.errors import invalid_request, missing_param
+from stripe_sandbox.params import as_list, metadata_update, to_bool, to_int
 
 
 def create_product(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:

@@ -11,12 +11,12 @@ from urllib.parse import urlencode
 import flask
 from flask import Blueprint, Response, abort, redirect, request, url_for
 
-from portal.sandbox import billing, checkout, payments
-from portal.sandbox.api import clean
-from portal.sandbox.core import RequestInfo, Sandbox
-from portal.sandbox.delivery import MODES
-from portal.sandbox.errors import SandboxError
-from portal.sandbox.pdf import invoice_pdf
+from stripe_sandbox import billing, checkout, payments
+from stripe_sandbox.api import clean
+from stripe_sandbox.core import RequestInfo, Sandbox
+from stripe_sandbox.delivery import MODES
+from stripe_sandbox.errors import SandboxError
+from stripe_sandbox.pdf import invoice_pdf
 
 STATIC = Path(__file__).parent / "static"
 
