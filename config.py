@@ -117,7 +117,6 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 
 
-
 class DevelopmentConfig(Config):
     DEBUG = False
 

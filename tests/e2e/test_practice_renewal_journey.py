@@ -28,7 +28,7 @@ def owner_portal(webhook_portal):
 
 
 def test_renewal_fails_then_card_updated_paid_cancelled_resumed(page, owner_portal, mailbox, screenshot):
-    base, sandbox = owner_portal.url, owner_stripe_sandbox
+    base, sandbox = owner_portal.url, owner_portal.sandbox
     log_in(page, base, "rita@example.com", PASSWORD)
     expect(page).to_have_url(f"{base}/account")
 
