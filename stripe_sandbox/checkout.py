@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from stripe_sandbox import billing, payments, shapes
+from stripe_sandbox import payments, shapes
+from stripe_sandbox.billing.subscriptions import create_subscription
 from stripe_sandbox.cards import Behaviour
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import invalid_request, missing_param
@@ -169,7 +170,7 @@ def complete_payment(sb: Sandbox, session_id: str, pm_id: str, *, authenticated:
     if session["mode"] == "subscription":
         payments.attach_payment_method(sb, pm_id, {"customer": customer_id})
         payments.update_customer(sb, customer_id, {"invoice_settings": {"default_payment_method": pm_id}})
-        sub = billing.create_subscription(
+        sub = create_subscription(
             sb,
             {
                 "customer": customer_id,

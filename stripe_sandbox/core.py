@@ -57,17 +57,30 @@ class RequestInfo:
     idempotency_key: str | None = None
 
 
+#: ``(sandbox, invoice id, payment intent)``: an invoice's PaymentIntent succeeded or failed.
+InvoicePaymentHook = Callable[["Sandbox", str, dict[str, Any]], None]
+
+
 class Sandbox:
     """Everything the HTTP layer and the pages act on; one per app."""
 
     def __init__(
-        self, database_path: str, webhook_url: str | None, webhook_secret: str, delivery_mode: str = "ordered"
+        self,
+        database_path: str,
+        webhook_url: str | None,
+        webhook_secret: str,
+        delivery_mode: str = "ordered",
+        *,
+        on_invoice_payment: InvoicePaymentHook,
     ) -> None:
         self.store = Store(database_path)
         self.deliverer = Deliverer(self.store, webhook_url, webhook_secret, delivery_mode)
         self.webhook_url = webhook_url
         self.public_url = self.store.setting("public_url", defaults.ADDRESS)
         self.request = RequestInfo()
+        #: Payments sit below billing and never import it: a PaymentIntent that pays an invoice tells
+        #: billing through this hook, which the app factory wires to ``billing.collection``.
+        self.on_invoice_payment = on_invoice_payment
         self._now_override: int | None = None
         self._outgoing: list[tuple[str, str]] = []
         # Control knobs (latency, outage) live in memory: they are per test run, not state.
@@ -202,3 +215,12 @@ class Sandbox:
     def close(self) -> None:
         self.deliverer.stop()
         self.store.close()
+
+
+def clean(obj: Any) -> Any:
+    """Drop store bookkeeping (``__seq``) from anything about to be returned."""
+    if isinstance(obj, dict):
+        return {k: clean(v) for k, v in obj.items() if k != "__seq"}
+    if isinstance(obj, list):
+        return [clean(v) for v in obj]
+    return obj

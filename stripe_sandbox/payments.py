@@ -112,24 +112,6 @@ def update_customer(sb: Sandbox, customer_id: str, params: dict[str, Any]) -> di
     return customer
 
 
-def delete_customer(sb: Sandbox, customer_id: str) -> dict[str, Any]:
-    # billing builds on payments: import it late to avoid a cycle.
-    from stripe_sandbox import billing
-
-    customer = sb.require(customer_id)
-    for sub in sb.all("subscription", customer=customer_id):
-        if sub["status"] not in ("canceled", "incomplete_expired"):
-            billing.cancel_subscription(sb, sub["id"], {})
-    for pm in sb.all("payment_method", customer=customer_id):
-        pm["customer"] = None
-        sb.save(pm)
-    stub = shapes.blank(shapes.DELETED_CUSTOMER)
-    stub["id"] = customer_id
-    sb.save(stub, "customer")
-    sb.emit("customer.deleted", customer)
-    return stub
-
-
 _SEARCH_CLAUSE = re.compile(
     r"""\s*(?:(AND|OR)\s+)?(metadata\[['"]([^'"]+)['"]\]|[a-z_]+)\s*(:|~)\s*['"]([^'"]*)['"]\s*""",
     re.IGNORECASE,
@@ -760,10 +742,7 @@ def _notify_invoice(sb: Sandbox, pi: dict[str, Any]) -> None:
     """A PaymentIntent that pays an invoice moves the invoice (and its subscription) along."""
     invoice_id = sb.meta(pi["id"]).get("invoice")
     if invoice_id:
-        # billing builds on payments: import it late to avoid a cycle.
-        from stripe_sandbox import billing
-
-        billing.on_invoice_payment(sb, invoice_id, pi)
+        sb.on_invoice_payment(sb, invoice_id, pi)
 
 
 def cancel_payment_intent(sb: Sandbox, pi_id: str, params: dict[str, Any]) -> dict[str, Any]:
