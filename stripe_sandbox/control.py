@@ -6,13 +6,13 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from stripe_sandbox import payments
 from stripe_sandbox.billing.clock import advance_clock
 from stripe_sandbox.billing.common import DAY, DEFAULTS, setting
 from stripe_sandbox.billing.lifecycle import pause_subscription
 from stripe_sandbox.core import RequestInfo, clean
 from stripe_sandbox.delivery import MODES, valid_mode
 from stripe_sandbox.errors import SandboxError
+from stripe_sandbox.payments import authentication
 from stripe_sandbox.web import current_sandbox
 
 
@@ -150,7 +150,7 @@ def authenticate() -> Response | tuple[Response, int]:
     succeed = data.get("outcome", "complete") == "complete"
     try:
         with sb.transaction(RequestInfo()):
-            result = payments.authenticate(sb, intent_id, succeed)
+            result = authentication.authenticate(sb, intent_id, succeed)
     except SandboxError as error:
         if error.keep_changes:
             return jsonify(clean(sb.require(intent_id))), 200

@@ -11,13 +11,15 @@ from urllib.parse import urlencode
 import flask
 from flask import Blueprint, Response, abort, redirect, request, url_for
 
-from stripe_sandbox import checkout, payments
+from stripe_sandbox import checkout
 from stripe_sandbox.billing.clock import advance_clock
 from stripe_sandbox.billing.collection import pay_invoice
 from stripe_sandbox.billing.common import DAY
 from stripe_sandbox.core import RequestInfo, clean
 from stripe_sandbox.delivery import MODES
 from stripe_sandbox.errors import SandboxError
+from stripe_sandbox.payments import authentication
+from stripe_sandbox.payments.customers import attach_payment_method, create_payment_method
 from stripe_sandbox.pdf import invoice_pdf
 from stripe_sandbox.web import current_sandbox
 
@@ -153,7 +155,7 @@ def challenge_answer(intent_id: str, outcome: str) -> Any:
         abort(404)
     try:
         with sb.transaction(RequestInfo()):
-            payments.authenticate(sb, intent_id, outcome == "complete")
+            authentication.authenticate(sb, intent_id, outcome == "complete")
     except SandboxError as error:
         if not error.keep_changes:
             return page("challenge.html", intent=sb.get(intent_id), amount_text="", return_url=None), 409
@@ -277,10 +279,8 @@ def invoice_pay(invoice_id: str) -> Any:
     card, details = _card_fields(request.form)
     try:
         with sb.transaction(RequestInfo()):
-            pm = payments.create_payment_method(
-                sb, {"type": "card", "card": card, "billing_details": details}
-            )
-            payments.attach_payment_method(sb, pm["id"], {"customer": invoice["customer"]})
+            pm = create_payment_method(sb, {"type": "card", "card": card, "billing_details": details})
+            attach_payment_method(sb, pm["id"], {"customer": invoice["customer"]})
             pay_invoice(sb, invoice_id, {"payment_method": pm["id"], "off_session": "false"})
     except SandboxError as error:
         if error.code == "invoice_payment_intent_requires_action":

@@ -3,13 +3,34 @@ thin adapters from (params, path ids) to ``payments`` and ``refunds``."""
 
 from __future__ import annotations
 
-from stripe_sandbox import payments, refunds
+from stripe_sandbox import refunds
 from stripe_sandbox.api.keys import check_client_secret
 from stripe_sandbox.api.lists import created_filter, paginate, search_result
 from stripe_sandbox.api.routing import Obj, RouteTable, live
-from stripe_sandbox.billing import customers
+from stripe_sandbox.billing.customer_deletion import delete_customer
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import missing_param, not_found
+from stripe_sandbox.payments.customers import (
+    attach_payment_method,
+    create_customer,
+    create_payment_method,
+    detach_payment_method,
+    search_matches,
+    update_customer,
+    update_payment_method,
+)
+from stripe_sandbox.payments.payment_intents import (
+    cancel_payment_intent,
+    confirm_payment_intent,
+    create_payment_intent,
+    update_payment_intent,
+)
+from stripe_sandbox.payments.setup_intents import (
+    cancel_setup_intent,
+    confirm_setup_intent,
+    create_setup_intent,
+    update_setup_intent,
+)
 
 ROUTES = RouteTable()
 #: ``@api(method, rule)`` adds the handler below it to this module's table.
@@ -18,7 +39,7 @@ api = ROUTES.route
 
 @api("POST", "/v1/customers")
 def customers_create(sb: Sandbox, p: Obj) -> Obj:
-    return payments.create_customer(sb, p)
+    return create_customer(sb, p)
 
 
 @api("GET", "/v1/customers/search")
@@ -26,7 +47,7 @@ def customers_search(sb: Sandbox, p: Obj) -> Obj:
     query = p.get("query")
     if not query:
         raise missing_param("query")
-    found = [c for c in sb.all("customer") if not c.get("deleted") and payments.search_matches(c, query)]
+    found = [c for c in sb.all("customer") if not c.get("deleted") and search_matches(c, query)]
     return search_result(found, p, "/v1/customers/search")
 
 
@@ -40,12 +61,12 @@ def customers_retrieve(sb: Sandbox, p: Obj, cid: str) -> Obj:
 
 @api("POST", "/v1/customers/<cid>")
 def customers_update(sb: Sandbox, p: Obj, cid: str) -> Obj:
-    return payments.update_customer(sb, cid, p)
+    return update_customer(sb, cid, p)
 
 
 @api("DELETE", "/v1/customers/<cid>")
 def customers_delete(sb: Sandbox, p: Obj, cid: str) -> Obj:
-    return customers.delete_customer(sb, cid)
+    return delete_customer(sb, cid)
 
 
 @api("GET", "/v1/customers")
@@ -77,7 +98,7 @@ def customer_pm(sb: Sandbox, p: Obj, cid: str, pmid: str) -> Obj:
 
 @api("POST", "/v1/payment_methods", publishable=True)
 def pm_create(sb: Sandbox, p: Obj) -> Obj:
-    return payments.create_payment_method(sb, p)
+    return create_payment_method(sb, p)
 
 
 @api("GET", "/v1/payment_methods/<pmid>")
@@ -87,17 +108,17 @@ def pm_retrieve(sb: Sandbox, p: Obj, pmid: str) -> Obj:
 
 @api("POST", "/v1/payment_methods/<pmid>")
 def pm_update(sb: Sandbox, p: Obj, pmid: str) -> Obj:
-    return payments.update_payment_method(sb, pmid, p)
+    return update_payment_method(sb, pmid, p)
 
 
 @api("POST", "/v1/payment_methods/<pmid>/attach")
 def pm_attach(sb: Sandbox, p: Obj, pmid: str) -> Obj:
-    return payments.attach_payment_method(sb, pmid, p)
+    return attach_payment_method(sb, pmid, p)
 
 
 @api("POST", "/v1/payment_methods/<pmid>/detach")
 def pm_detach(sb: Sandbox, p: Obj, pmid: str) -> Obj:
-    return payments.detach_payment_method(sb, pmid)
+    return detach_payment_method(sb, pmid)
 
 
 @api("GET", "/v1/payment_methods")
@@ -111,7 +132,7 @@ def pm_list(sb: Sandbox, p: Obj) -> Obj:
 
 @api("POST", "/v1/setup_intents")
 def si_create(sb: Sandbox, p: Obj) -> Obj:
-    return payments.create_setup_intent(sb, p)
+    return create_setup_intent(sb, p)
 
 
 @api("GET", "/v1/setup_intents/<sid>", publishable=True)
@@ -123,18 +144,18 @@ def si_retrieve(sb: Sandbox, p: Obj, sid: str) -> Obj:
 
 @api("POST", "/v1/setup_intents/<sid>")
 def si_update(sb: Sandbox, p: Obj, sid: str) -> Obj:
-    return payments.update_setup_intent(sb, sid, p)
+    return update_setup_intent(sb, sid, p)
 
 
 @api("POST", "/v1/setup_intents/<sid>/confirm", publishable=True)
 def si_confirm(sb: Sandbox, p: Obj, sid: str) -> Obj:
     check_client_secret(live(sb, sid, "setup_intent", "setupintent"), p)
-    return payments.confirm_setup_intent(sb, sid, p)
+    return confirm_setup_intent(sb, sid, p)
 
 
 @api("POST", "/v1/setup_intents/<sid>/cancel")
 def si_cancel(sb: Sandbox, p: Obj, sid: str) -> Obj:
-    return payments.cancel_setup_intent(sb, sid, p)
+    return cancel_setup_intent(sb, sid, p)
 
 
 @api("GET", "/v1/setup_intents")
@@ -146,7 +167,7 @@ def si_list(sb: Sandbox, p: Obj) -> Obj:
 
 @api("POST", "/v1/payment_intents")
 def pi_create(sb: Sandbox, p: Obj) -> Obj:
-    return payments.create_payment_intent(sb, p)
+    return create_payment_intent(sb, p)
 
 
 @api("GET", "/v1/payment_intents/<pid>", publishable=True)
@@ -158,18 +179,18 @@ def pi_retrieve(sb: Sandbox, p: Obj, pid: str) -> Obj:
 
 @api("POST", "/v1/payment_intents/<pid>")
 def pi_update(sb: Sandbox, p: Obj, pid: str) -> Obj:
-    return payments.update_payment_intent(sb, pid, p)
+    return update_payment_intent(sb, pid, p)
 
 
 @api("POST", "/v1/payment_intents/<pid>/confirm", publishable=True)
 def pi_confirm(sb: Sandbox, p: Obj, pid: str) -> Obj:
     check_client_secret(live(sb, pid, "payment_intent", "payment_intent"), p)
-    return payments.confirm_payment_intent(sb, pid, p)
+    return confirm_payment_intent(sb, pid, p)
 
 
 @api("POST", "/v1/payment_intents/<pid>/cancel")
 def pi_cancel(sb: Sandbox, p: Obj, pid: str) -> Obj:
-    return payments.cancel_payment_intent(sb, pid, p)
+    return cancel_payment_intent(sb, pid, p)
 
 
 @api("GET", "/v1/payment_intents")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from stripe_sandbox import payments, shapes
+from stripe_sandbox import shapes
 from stripe_sandbox.billing.common import DAY, customer_pm, default_pm, setting
 from stripe_sandbox.billing.invoices import invoice_payment_intent
 from stripe_sandbox.billing.lifecycle import cancel_subscription, set_status, subscription_of
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import SandboxError, invalid_request
 from stripe_sandbox.params import to_bool
+from stripe_sandbox.payments.payment_intents import confirm_payment_intent, create_payment_intent
 
 
 def _invoice_payment(sb: Sandbox, invoice: dict[str, Any], pi: dict[str, Any]) -> dict[str, Any]:
@@ -90,7 +91,7 @@ def finalize_invoice(sb: Sandbox, invoice_id: str, params: dict[str, Any]) -> di
         }
         if pm_id:
             pi_params["payment_method"] = pm_id
-        pi = payments.create_payment_intent(sb, pi_params, invoice_id=invoice["id"])
+        pi = create_payment_intent(sb, pi_params, invoice_id=invoice["id"])
         invoice["confirmation_secret"] = {"client_secret": pi["client_secret"], "type": "payment_intent"}
         invoice["payments"]["data"] = [_invoice_payment(sb, invoice, pi)]
         invoice["payments"]["total_count"] = 1
@@ -194,7 +195,7 @@ def attempt_payment(sb: Sandbox, invoice_id: str, pm_id: str | None, *, off_sess
         # A new attempt replaces the pending authentication.
         pi["status"] = "requires_confirmation"
         sb.save(pi)
-    payments.confirm_payment_intent(sb, pi["id"], params)
+    confirm_payment_intent(sb, pi["id"], params)
     return sb.require(invoice_id)
 
 

@@ -6,9 +6,9 @@ import calendar
 import datetime as dt
 from typing import Any
 
-from stripe_sandbox import payments
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import invalid_request, missing_param
+from stripe_sandbox.payments.customers import attach_payment_method, resolve_payment_method
 
 DAY = 86_400
 
@@ -97,9 +97,9 @@ def default_pm(sb: Sandbox, sub: dict[str, Any] | None, customer_id: str) -> str
 
 
 def customer_pm(sb: Sandbox, customer_id: str, pm_id: str, param: str) -> str:
-    pm = payments.resolve_payment_method(sb, pm_id, param)
+    pm = resolve_payment_method(sb, pm_id, param)
     if pm.get("customer") is None:
-        payments.attach_payment_method(sb, pm["id"], {"customer": customer_id})
+        attach_payment_method(sb, pm["id"], {"customer": customer_id})
     elif pm["customer"] != customer_id:
         raise invalid_request(
             f"The customer does not have a payment method with the ID {pm['id']}. The payment method must be "

@@ -5,13 +5,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from stripe_sandbox import payments, shapes
+from stripe_sandbox import shapes
 from stripe_sandbox.billing.common import customer_pm, list_object
 from stripe_sandbox.billing.lifecycle import subscription_of
 from stripe_sandbox.billing.lines import ii_line, new_invoice_item, pending_items
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import invalid_request, missing_param
 from stripe_sandbox.params import metadata_update, to_bool, to_int
+from stripe_sandbox.payments.common import diff
 
 
 def build_invoice(
@@ -268,7 +269,7 @@ def update_invoice(sb: Sandbox, invoice_id: str, params: dict[str, Any]) -> dict
             customer_pm(sb, invoice["customer"], pm_id, "default_payment_method") if pm_id else None
         )
     sb.save(invoice)
-    changes = payments.diff(before, invoice)
+    changes = diff(before, invoice)
     if changes:
         sb.emit("invoice.updated", invoice, changes)
     return invoice

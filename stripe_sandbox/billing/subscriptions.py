@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from stripe_sandbox import payments, shapes
+from stripe_sandbox import shapes
 from stripe_sandbox.billing.collection import attempt_payment, finalize_invoice
 from stripe_sandbox.billing.common import add_interval, customer_pm, default_pm, list_object, recurring_price
 from stripe_sandbox.billing.invoices import build_invoice
@@ -15,6 +15,7 @@ from stripe_sandbox.catalog import plan_from_price
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import SandboxError, invalid_request, missing_param
 from stripe_sandbox.params import as_list, metadata_update, to_bool, to_int
+from stripe_sandbox.payments.common import diff
 
 
 def _new_item(
@@ -181,7 +182,7 @@ def update_subscription(sb: Sandbox, sub_id: str, params: dict[str, Any]) -> dic
     if params.get("items"):
         pending_invoice = change_items(sb, sub, params)
     sb.save(sub)
-    changes = payments.diff(before, sub)
+    changes = diff(before, sub)
     if changes:
         sb.emit("customer.subscription.updated", sub, changes)
     if pending_invoice is not None:
