@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from stripe_sandbox import shapes
 from stripe_sandbox.billing.subscriptions import create_subscription
 from stripe_sandbox.cards import Behaviour
 from stripe_sandbox.core import Sandbox
@@ -18,6 +17,7 @@ from stripe_sandbox.payments.customers import (
     update_customer,
 )
 from stripe_sandbox.payments.payment_intents import create_payment_intent
+from stripe_sandbox.shapes.checkout import BILLING_PORTAL_SESSION, CHECKOUT_SESSION
 
 SESSION_LIFETIME = 24 * 3600
 
@@ -80,7 +80,7 @@ def create_session(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
             "recurring ones.",
             param="line_items",
         )
-    session = sb.blank(shapes.CHECKOUT_SESSION, "cs_test", 58)
+    session = sb.blank(CHECKOUT_SESSION, "cs_test", 58)
     session["id"] = session["id"].replace("cs_test_", "cs_test_a1", 1)
     total = sum(i["amount_total"] for i in items)
     customer = sb.require(params["customer"], "customer", "customer") if params.get("customer") else None
@@ -243,7 +243,7 @@ def create_portal_session(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]
     if not params.get("customer"):
         raise missing_param("customer")
     customer = sb.require(params["customer"], "customer", "customer")
-    session = sb.blank(shapes.BILLING_PORTAL_SESSION, "bps")
+    session = sb.blank(BILLING_PORTAL_SESSION, "bps")
     session.update(
         {
             "customer": customer["id"],

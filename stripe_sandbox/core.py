@@ -12,9 +12,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from stripe_sandbox import defaults, shapes
+from stripe_sandbox import defaults
 from stripe_sandbox.delivery import Deliverer
 from stripe_sandbox.errors import not_found
+from stripe_sandbox.shapes import blank
+from stripe_sandbox.shapes.events import EVENT
 from stripe_sandbox.store import Store
 
 #: The API version every object is shaped for (the pinned SDK's).
@@ -127,7 +129,7 @@ class Sandbox:
         return prefix + "_" + "".join(secrets.choice(_ALPHABET) for _ in range(length))
 
     def blank(self, shape: dict[str, Any], prefix: str, length: int = 24) -> dict[str, Any]:
-        obj = shapes.blank(shape)
+        obj = blank(shape)
         obj["id"] = self.new_id(prefix, length)
         if "created" in obj:
             obj["created"] = self.now()
@@ -171,7 +173,7 @@ class Sandbox:
         self, event_type: str, obj: dict[str, Any], previous_attributes: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """Record the event Stripe would send, with a snapshot of ``obj`` as it is now."""
-        event = self.blank(shapes.EVENT, "evt")
+        event = self.blank(EVENT, "evt")
         event["api_version"] = API_VERSION
         snapshot = {k: v for k, v in copy.deepcopy(obj).items() if k != "__seq"}
         event["data"] = {"object": snapshot}

@@ -3,7 +3,7 @@ the billing portal: thin adapters from (params, path ids) to ``catalog``, ``bill
 
 from __future__ import annotations
 
-from stripe_sandbox import catalog, checkout, shapes
+from stripe_sandbox import catalog, checkout
 from stripe_sandbox.api.lists import created_filter, paginate
 from stripe_sandbox.api.routing import Obj, RouteTable, live
 from stripe_sandbox.billing import collection, common, invoices, lifecycle, preview, subscriptions
@@ -11,6 +11,7 @@ from stripe_sandbox.billing.clock import advance_clock
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import invalid_request, missing_param, not_found
 from stripe_sandbox.params import to_int
+from stripe_sandbox.shapes.events import TEST_CLOCK
 
 ROUTES = RouteTable()
 #: ``@api(method, rule)`` adds the handler below it to this module's table.
@@ -213,7 +214,7 @@ def event_list(sb: Sandbox, p: Obj) -> Obj:
 def clock_create(sb: Sandbox, p: Obj) -> Obj:
     if "frozen_time" not in p:
         raise missing_param("frozen_time")
-    clock = sb.blank(shapes.TEST_CLOCK, "clock")
+    clock = sb.blank(TEST_CLOCK, "clock")
     clock["frozen_time"] = to_int(p["frozen_time"], "frozen_time")
     clock["deletes_after"] = clock["frozen_time"] + 30 * common.DAY
     clock["name"] = p.get("name") or None

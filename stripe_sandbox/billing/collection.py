@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from stripe_sandbox import shapes
 from stripe_sandbox.billing.common import DAY, customer_pm, default_pm, setting
 from stripe_sandbox.billing.invoices import invoice_payment_intent
 from stripe_sandbox.billing.lifecycle import cancel_subscription, set_status, subscription_of
@@ -12,10 +11,12 @@ from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import SandboxError, invalid_request
 from stripe_sandbox.params import to_bool
 from stripe_sandbox.payments.payment_intents import confirm_payment_intent, create_payment_intent
+from stripe_sandbox.shapes import blank
+from stripe_sandbox.shapes.invoices import INVOICE_PAYMENT
 
 
 def _invoice_payment(sb: Sandbox, invoice: dict[str, Any], pi: dict[str, Any]) -> dict[str, Any]:
-    payment = shapes.blank(shapes.INVOICE_PAYMENT)
+    payment = blank(INVOICE_PAYMENT)
     payment.update(
         {
             "id": sb.new_id("inpay"),

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from stripe_sandbox import shapes
 from stripe_sandbox.billing.lifecycle import cancel_subscription
 from stripe_sandbox.core import Sandbox
+from stripe_sandbox.shapes import blank
+from stripe_sandbox.shapes.payments import DELETED_CUSTOMER
 
 
 def delete_customer(sb: Sandbox, customer_id: str) -> dict[str, Any]:
@@ -21,7 +22,7 @@ def delete_customer(sb: Sandbox, customer_id: str) -> dict[str, Any]:
     for pm in sb.all("payment_method", customer=customer_id):
         pm["customer"] = None
         sb.save(pm)
-    stub = shapes.blank(shapes.DELETED_CUSTOMER)
+    stub = blank(DELETED_CUSTOMER)
     stub["id"] = customer_id
     sb.save(stub, "customer")
     sb.emit("customer.deleted", customer)

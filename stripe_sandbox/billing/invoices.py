@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from stripe_sandbox import shapes
 from stripe_sandbox.billing.common import customer_pm, list_object
 from stripe_sandbox.billing.lifecycle import subscription_of
 from stripe_sandbox.billing.lines import ii_line, new_invoice_item, pending_items
@@ -13,6 +12,7 @@ from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import invalid_request, missing_param
 from stripe_sandbox.params import metadata_update, to_bool, to_int
 from stripe_sandbox.payments.common import diff
+from stripe_sandbox.shapes.invoices import INVOICE
 
 
 def build_invoice(
@@ -28,7 +28,7 @@ def build_invoice(
     save: bool = True,
 ) -> dict[str, Any]:
     """A draft invoice; ``save=False`` builds a preview that touches nothing."""
-    invoice = sb.blank(shapes.INVOICE, "in")
+    invoice = sb.blank(INVOICE, "in")
     if not save:
         invoice["id"] = "upcoming_" + invoice["id"]
     if include_pending and save:

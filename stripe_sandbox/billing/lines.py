@@ -5,9 +5,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from stripe_sandbox import shapes
 from stripe_sandbox.billing.common import TIMES, interval_text, line_pricing, money, product_name
 from stripe_sandbox.core import Sandbox
+from stripe_sandbox.shapes import blank
+from stripe_sandbox.shapes.invoices import INVOICEITEM, LINE_ITEM
 
 
 def new_invoice_item(
@@ -25,7 +26,7 @@ def new_invoice_item(
     subscription_item: str | None = None,
     metadata: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    ii = sb.blank(shapes.INVOICEITEM, "ii")
+    ii = sb.blank(INVOICEITEM, "ii")
     unit = price["unit_amount"] if price else (amount or 0)
     total = amount if amount is not None else unit * quantity
     now = sb.now()
@@ -66,7 +67,7 @@ def new_invoice_item(
 
 def item_line(sb: Sandbox, sub: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
     price = item["price"]
-    line = shapes.blank(shapes.LINE_ITEM)
+    line = blank(LINE_ITEM)
     amount = price["unit_amount"] * item["quantity"]
     line.update(
         {
@@ -101,7 +102,7 @@ def item_line(sb: Sandbox, sub: dict[str, Any], item: dict[str, Any]) -> dict[st
 
 
 def ii_line(ii: dict[str, Any]) -> dict[str, Any]:
-    line = shapes.blank(shapes.LINE_ITEM)
+    line = blank(LINE_ITEM)
     sub_id = ((ii.get("parent") or {}).get("subscription_details") or {}).get("subscription")
     line.update(
         {

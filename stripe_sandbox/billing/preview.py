@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from stripe_sandbox import shapes
 from stripe_sandbox.billing.common import add_interval, line_pricing
 from stripe_sandbox.billing.invoices import build_invoice
 from stripe_sandbox.billing.lines import item_line, pending_items
@@ -13,6 +12,8 @@ from stripe_sandbox.billing.proration import parse_item_changes, proration_lines
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import invalid_request
 from stripe_sandbox.params import as_list, to_int
+from stripe_sandbox.shapes import blank
+from stripe_sandbox.shapes.invoices import INVOICEITEM
 
 
 def preview_invoice(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
@@ -67,7 +68,7 @@ def preview_invoice(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _virtual_item(sb: Sandbox, customer_id: str, sub: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
-    ii = shapes.blank(shapes.INVOICEITEM)
+    ii = blank(INVOICEITEM)
     ii.update(
         {
             "id": sb.new_id("ii"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from stripe_sandbox import shapes
 from stripe_sandbox.billing.collection import attempt_payment, finalize_invoice
 from stripe_sandbox.billing.common import add_interval, customer_pm, default_pm, list_object, recurring_price
 from stripe_sandbox.billing.invoices import build_invoice
@@ -16,12 +15,13 @@ from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import SandboxError, invalid_request, missing_param
 from stripe_sandbox.params import as_list, metadata_update, to_bool, to_int
 from stripe_sandbox.payments.common import diff
+from stripe_sandbox.shapes.subscriptions import SUBSCRIPTION, SUBSCRIPTION_ITEM
 
 
 def _new_item(
     sb: Sandbox, sub: dict[str, Any], price: dict[str, Any], quantity: int, start: int
 ) -> dict[str, Any]:
-    item = sb.blank(shapes.SUBSCRIPTION_ITEM, "si", 14)
+    item = sb.blank(SUBSCRIPTION_ITEM, "si", 14)
     recurring = price["recurring"]
     item.update(
         {
@@ -56,7 +56,7 @@ def create_subscription(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
     ):
         raise invalid_request(f"Invalid payment_behavior: {behaviour}", param="payment_behavior")
     now = sb.now()
-    sub = sb.blank(shapes.SUBSCRIPTION, "sub")
+    sub = sb.blank(SUBSCRIPTION, "sub")
     sub.update(
         {
             "customer": customer["id"],

@@ -5,15 +5,15 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from stripe_sandbox import shapes
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import SandboxError
+from stripe_sandbox.shapes.payments import CHARGE
 
 
 def create_charge(
     sb: Sandbox, pi: dict[str, Any], pm: dict[str, Any], error: SandboxError | None
 ) -> dict[str, Any]:
-    charge = sb.blank(shapes.CHARGE, "ch")
+    charge = sb.blank(CHARGE, "ch")
     succeeded = error is None
     charge.update(
         {

@@ -7,7 +7,7 @@ import re
 import time
 from typing import Any
 
-from stripe_sandbox import errors, shapes
+from stripe_sandbox import errors
 from stripe_sandbox.cards import (
     DECLINE_MESSAGES,
     Behaviour,
@@ -20,12 +20,13 @@ from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import SandboxError, invalid_request, missing_param
 from stripe_sandbox.params import as_list, metadata_update, to_int
 from stripe_sandbox.payments.common import ADDRESS_KEYS, address_param, card_of, diff
+from stripe_sandbox.shapes.payments import CUSTOMER, PAYMENT_METHOD
 
 CUSTOMER_FIELDS = ("name", "email", "description", "phone")
 
 
 def create_customer(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
-    customer = sb.blank(shapes.CUSTOMER, "cus", 14)
+    customer = sb.blank(CUSTOMER, "cus", 14)
     customer["invoice_prefix"] = customer["id"][4:12].upper()
     clock = params.get("test_clock")
     if clock:
@@ -125,7 +126,7 @@ def _new_card_pm(
     sb: Sandbox, number: str, exp_month: int, exp_year: int, params: dict[str, Any]
 ) -> dict[str, Any]:
     card = card_for(number)
-    pm = sb.blank(shapes.PAYMENT_METHOD, "pm")
+    pm = sb.blank(PAYMENT_METHOD, "pm")
     pm["card"].update(
         {
             "brand": card.brand,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from stripe_sandbox import shapes
 from stripe_sandbox.cards import (
     Behaviour,
 )
@@ -19,6 +18,7 @@ from stripe_sandbox.payments.customers import (
     payment_method_from_params,
     resolve_payment_method,
 )
+from stripe_sandbox.shapes.payments import PAYMENT_INTENT
 
 
 def create_payment_intent(
@@ -31,7 +31,7 @@ def create_payment_intent(
     amount = to_int(params["amount"], "amount")
     if amount < 50 and not invoice_id:
         raise invalid_request("Amount must be at least 50 cents", param="amount", code="amount_too_small")
-    pi = sb.blank(shapes.PAYMENT_INTENT, "pi")
+    pi = sb.blank(PAYMENT_INTENT, "pi")
     pi["client_secret"] = client_secret_for(pi["id"])
     pi["amount"] = amount
     pi["currency"] = str(params["currency"]).lower()

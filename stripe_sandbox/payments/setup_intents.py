@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from stripe_sandbox import shapes
 from stripe_sandbox.cards import (
     Behaviour,
 )
@@ -18,10 +17,11 @@ from stripe_sandbox.payments.customers import (
     payment_method_from_params,
     resolve_payment_method,
 )
+from stripe_sandbox.shapes.payments import SETUP_INTENT
 
 
 def create_setup_intent(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
-    si = sb.blank(shapes.SETUP_INTENT, "seti")
+    si = sb.blank(SETUP_INTENT, "seti")
     si["client_secret"] = client_secret_for(si["id"])
     if params.get("customer"):
         si["customer"] = sb.require(params["customer"], "customer")["id"]
