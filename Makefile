@@ -39,7 +39,8 @@ redis:
 migrate: install
 	$(PY) -m flask db upgrade
 
-# The portal on http://127.0.0.1:$(PORT), with the Stripe sandbox beside it when no key is set.
+# The portal on http://127.0.0.1:$(PORT), with the Stripe sandbox (python -m stripe_sandbox) beside it
+# when no key is set.
 run: migrate
 	@set -e; \
 	if [ -z "$$STRIPE_SECRET_KEY" ]; then \
@@ -60,9 +61,11 @@ test: install-dev chromium redis
 bench: install-dev
 	$(PY) -m bench $(if $(QUICK),--quick,)
 
+# ruff, then the import contracts in pyproject.toml ([tool.importlinter]; `make test` runs them too).
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
