@@ -1,4 +1,5 @@
-"""The import contracts in pyproject.toml hold (``make lint`` checks them too; this puts them in ``make test``).
+"""The import contracts in pyproject.toml hold: ``make lint`` checks them, and this test puts them in
+``make test``.
 
 The portal and the Stripe sandbox are independent (each talks to the other only as the portal talks
 to Stripe), and the sandbox's own modules form layers without an import circle.
