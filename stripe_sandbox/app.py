@@ -1,7 +1,7 @@
 """The sandbox WSGI app: a stand-in for api.stripe.com and js.stripe.com.
 
-It never imports the rest of ``portal``: it plays Stripe, and the portal must talk to it only the
-way it talks to Stripe (HTTP, the official SDK, Stripe.js, signed webhooks).
+It imports nothing from the portal: it plays Stripe, and the portal must talk to it only the way it
+talks to Stripe (HTTP, the official SDK, Stripe.js, signed webhooks).
 """
 
 from __future__ import annotations
