@@ -39,12 +39,13 @@ redis:
 migrate: install
 	$(PY) -m flask db upgrade
 
-# The portal on http://127.0.0.1:$(PORT), with the Stripe sandbox beside it when no key is set.
+# The portal on http://127.0.0.1:$(PORT), with the Stripe sandbox (python -m stripe_sandbox) beside it
+# when no key is set.
 run: migrate
 	@set -e; \
 	if [ -z "$$STRIPE_SECRET_KEY" ]; then \
 	  export STRIPE_API_BASE=http://127.0.0.1:$(SANDBOX_PORT); \
-	  $(PY) -m flask sandbox run --port $(SANDBOX_PORT) --webhook-url http://127.0.0.1:$(PORT)/webhooks/stripe & \
+	  $(PY) -m stripe_sandbox run --port $(SANDBOX_PORT) --webhook-url http://127.0.0.1:$(PORT)/webhooks/stripe & \
 	  SANDBOX_PID=$$!; trap 'kill $$SANDBOX_PID 2>/dev/null' EXIT INT TERM; \
 	  for i in $$(seq 50); do curl -fs http://127.0.0.1:$(SANDBOX_PORT)/_sandbox/health >/dev/null 2>&1 && break; sleep 0.2; done; \
 	fi; \
@@ -60,9 +61,11 @@ test: install-dev chromium redis
 bench: install-dev
 	$(PY) -m bench $(if $(QUICK),--quick,)
 
+# ruff, then the import contracts in pyproject.toml ([tool.importlinter]; `make test` runs them too).
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -27,6 +27,8 @@ def _env_bool(name: str, default: bool) -> bool:
 
 
 #: The sandbox accepts any key starting ``sk_test_``; this one marks "no real Stripe".
+#: The portal's copy of the sandbox's defaults (``stripe_sandbox/defaults.py``): the portal talks to
+#: the sandbox only as it talks to Stripe, so it imports nothing from it; a test checks they agree.
 SANDBOX_SECRET_KEY = "sk_test_sandbox"
 SANDBOX_PUBLISHABLE_KEY = "pk_test_sandbox"
 SANDBOX_WEBHOOK_SECRET = "whsec_sandbox"
@@ -113,9 +115,6 @@ class Config:
     #: ``request.is_secure`` (HSTS, secure redirects) and the client address (throttling) are right.
     TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
-
-    SANDBOX_DATABASE = _env("SANDBOX_DATABASE")  # None: sandbox.sqlite in the instance folder
-    SANDBOX_WEBHOOK_URL = _env("SANDBOX_WEBHOOK_URL", "http://127.0.0.1:5000/webhooks/stripe")
 
 
 class DevelopmentConfig(Config):

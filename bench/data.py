@@ -139,7 +139,7 @@ def _record_practice_actions(client, record, headers: dict) -> None:
 
 def count_calls_per_action() -> dict[str, list[str]]:
     """Drive each user action through the real views once, recording the Stripe calls it makes."""
-    from portal.sandbox.testing import SandboxServer
+    from stripe_sandbox.testing import SandboxServer
 
     table: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory() as tmp:

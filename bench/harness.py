@@ -111,8 +111,7 @@ class Stack:
             [
                 PYTHON,
                 "-m",
-                "flask",
-                "sandbox",
+                "stripe_sandbox",
                 "run",
                 "--port",
                 str(sandbox_port),

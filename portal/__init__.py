@@ -206,13 +206,11 @@ def wants_json() -> bool:
 
 def register_commands(app: Flask) -> None:
     from portal.cli import billing_cli, create_admin_command, seed_demo_command
-    from portal.sandbox.cli import sandbox_cli
     from portal.webhooks.cli import webhooks_cli
 
     app.cli.add_command(create_admin_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(billing_cli)
-    app.cli.add_command(sandbox_cli)
     app.cli.add_command(webhooks_cli)
 
 

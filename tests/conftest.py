@@ -62,7 +62,7 @@ def mailbox(smtp_server):
 @pytest.fixture(scope="session")
 def sandbox():
     """One Stripe sandbox for the session; tests read their own objects by id."""
-    from portal.sandbox.testing import SandboxServer
+    from stripe_sandbox.testing import SandboxServer
 
     server = SandboxServer(webhook_url=None)
     server.start()

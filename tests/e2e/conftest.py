@@ -147,7 +147,7 @@ def webhook_portal(live_portal_factory) -> Iterator[WebhookPortal]:
     The sandbox's port is picked first so the portal can be built pointing at it; the
     sandbox then starts on that port with the portal's webhook URL.
     """
-    from portal.sandbox.testing import SandboxServer
+    from stripe_sandbox.testing import SandboxServer
     from tests.smtp import free_port
 
     port = free_port()

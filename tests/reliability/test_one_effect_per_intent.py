@@ -26,7 +26,7 @@ CARD = {"number": "4242 4242 4242 4242", "expiry": "12 / 34", "cvc": "123", "nam
 @pytest.fixture(scope="module")
 def sandbox():
     """A sandbox of this module's own: its event list stays short."""
-    from portal.sandbox.testing import SandboxServer
+    from stripe_sandbox.testing import SandboxServer
 
     with SandboxServer(webhook_url=None) as server:
         yield server

@@ -28,7 +28,7 @@ CONCURRENT_ROUNDS = 3
 @pytest.fixture(scope="module")
 def sandbox():
     """A sandbox of this module's own, emptied before each race (the shared one keeps every event)."""
-    from portal.sandbox.testing import SandboxServer
+    from stripe_sandbox.testing import SandboxServer
 
     with SandboxServer(webhook_url=None) as server:
         yield server

@@ -105,7 +105,7 @@ class Stack:
         port = self.sandbox_url.rsplit(":", 1)[1]
         self.sandbox = self._spawn(
             "sandbox",
-            [PYTHON, "-m", "flask", "sandbox", "run", "--port", port, "--webhook-url", "none",
+            [PYTHON, "-m", "stripe_sandbox", "run", "--port", port, "--webhook-url", "none",
              "--database", str(self.workdir / "sandbox.sqlite")],
         )  # fmt: skip
         _wait_for(f"{self.sandbox_url}/_sandbox/health", self.sandbox)

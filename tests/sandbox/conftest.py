@@ -13,7 +13,7 @@ import stripe
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from portal.sandbox.testing import SandboxServer
+from stripe_sandbox.testing import SandboxServer
 
 SECRET = "whsec_test_receiver"
 

@@ -9,7 +9,7 @@ import pytest
 import requests
 import stripe
 
-from portal.sandbox.testing import SandboxServer
+from stripe_sandbox.testing import SandboxServer
 from tests.sandbox.conftest import Receiver, wait_until
 
 

@@ -1,4 +1,4 @@
-"""``flask sandbox run`` starts a real sandbox process that keeps its state across restarts."""
+"""``python -m stripe_sandbox run`` starts a real sandbox process that keeps its state across restarts."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import requests
 import stripe
 from click.testing import CliRunner
 
-from portal.sandbox.cli import sandbox_cli
+from stripe_sandbox.cli import sandbox_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,11 +25,10 @@ def _free_port() -> int:
 
 
 def _start(database: Path, port: int) -> subprocess.Popen[bytes]:
-    code = "from portal.sandbox.cli import sandbox_cli; sandbox_cli.main(prog_name='sandbox')"
     args = [
         sys.executable,
-        "-c",
-        code,
+        "-m",
+        "stripe_sandbox",
         "run",
         "--port",
         str(port),

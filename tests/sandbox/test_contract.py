@@ -15,7 +15,7 @@ import pytest
 import requests
 import stripe
 
-from portal.sandbox.testing import SandboxServer
+from stripe_sandbox.testing import SandboxServer
 
 DATA = Path(__file__).parent / "data"
 FIXTURES = json.loads((DATA / "fixtures.json").read_text())["resources"]

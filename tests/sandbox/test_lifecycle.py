@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import stripe
 
-from portal.sandbox.testing import SandboxServer
+from stripe_sandbox.testing import SandboxServer
 from tests.sandbox.conftest import Receiver
 
 

@@ -13,7 +13,7 @@ import stripe
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from portal.sandbox.testing import SandboxServer
+from stripe_sandbox.testing import SandboxServer
 from tests.sandbox.conftest import _Quiet
 
 pytestmark = pytest.mark.e2e

@@ -17,8 +17,8 @@ from portal.extensions import db
 from portal.practices import services
 from portal.practices.models import Plan, Practice, PracticeInvoice
 from portal.practices.sync import to_datetime
-from portal.sandbox.testing import SandboxServer
 from portal.webhooks.models import EventStatus, WebhookEvent
+from stripe_sandbox.testing import SandboxServer
 from tests.e2e.conftest import live_portal_factory  # noqa: F401  (fixture)
 from tests.factories import make_user
 from tests.practices.sandbox_helpers import save_card, subscribe_directly

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from portal.sandbox import billing, payments, shapes
-from portal.sandbox.cards import Behaviour
-from portal.sandbox.core import Sandbox
-from portal.sandbox.errors import invalid_request, missing_param
-from portal.sandbox.params import as_list, metadata_update, to_int
+from stripe_sandbox.billing.subscriptions import create_subscription
+from stripe_sandbox.cards import Behaviour
+from stripe_sandbox.core import Sandbox
+from stripe_sandbox.errors import invalid_request, missing_param
+from stripe_sandbox.params import as_list, metadata_update, to_int
+from stripe_sandbox.payments.common import card_of
+from stripe_sandbox.payments.customers import (
+    attach_payment_method,
+    create_customer,
+    create_payment_method,
+    update_customer,
+)
+from stripe_sandbox.payments.payment_intents import create_payment_intent
+from stripe_sandbox.shapes.checkout import BILLING_PORTAL_SESSION, CHECKOUT_SESSION
 
 SESSION_LIFETIME = 24 * 3600
 
@@ -71,7 +80,7 @@ def create_session(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
             "recurring ones.",
             param="line_items",
         )
-    session = sb.blank(shapes.CHECKOUT_SESSION, "cs_test", 58)
+    session = sb.blank(CHECKOUT_SESSION, "cs_test", 58)
     session["id"] = session["id"].replace("cs_test_", "cs_test_a1", 1)
     total = sum(i["amount_total"] for i in items)
     customer = sb.require(params["customer"], "customer", "customer") if params.get("customer") else None
@@ -135,7 +144,7 @@ def expire_session(sb: Sandbox, session_id: str) -> dict[str, Any]:
 
 
 def needs_authentication(sb: Sandbox, pm_id: str) -> bool:
-    return payments.card_of(sb, pm_id).behaviour is Behaviour.AUTHENTICATE
+    return card_of(sb, pm_id).behaviour is Behaviour.AUTHENTICATE
 
 
 def start_payment(
@@ -145,7 +154,7 @@ def start_payment(
     session = sb.require(session_id, label="checkout.session")
     if session["status"] != "open":
         raise invalid_request("This Checkout Session is no longer open.")
-    return payments.create_payment_method(sb, {"type": "card", "card": card, "billing_details": details})
+    return create_payment_method(sb, {"type": "card", "card": card, "billing_details": details})
 
 
 def complete_payment(sb: Sandbox, session_id: str, pm_id: str, *, authenticated: bool = False) -> str:
@@ -158,7 +167,7 @@ def complete_payment(sb: Sandbox, session_id: str, pm_id: str, *, authenticated:
     customer_id = session.get("customer")
     email = session.get("customer_email") or pm["billing_details"].get("email")
     if not customer_id:
-        customer_id = payments.create_customer(
+        customer_id = create_customer(
             sb, {"email": email or "", "name": pm["billing_details"].get("name") or ""}
         )["id"]
     customer = sb.require(customer_id)
@@ -167,9 +176,9 @@ def complete_payment(sb: Sandbox, session_id: str, pm_id: str, *, authenticated:
         sb.update_meta(pm_id, authenticated_once=True)
     items = meta.get("line_items", [])
     if session["mode"] == "subscription":
-        payments.attach_payment_method(sb, pm_id, {"customer": customer_id})
-        payments.update_customer(sb, customer_id, {"invoice_settings": {"default_payment_method": pm_id}})
-        sub = billing.create_subscription(
+        attach_payment_method(sb, pm_id, {"customer": customer_id})
+        update_customer(sb, customer_id, {"invoice_settings": {"default_payment_method": pm_id}})
+        sub = create_subscription(
             sb,
             {
                 "customer": customer_id,
@@ -191,7 +200,7 @@ def complete_payment(sb: Sandbox, session_id: str, pm_id: str, *, authenticated:
         session["subscription"] = sub["id"]
         session["invoice"] = sub["latest_invoice"]
     elif session["mode"] == "payment":
-        pi = payments.create_payment_intent(
+        pi = create_payment_intent(
             sb,
             {
                 "amount": session["amount_total"],
@@ -205,7 +214,7 @@ def complete_payment(sb: Sandbox, session_id: str, pm_id: str, *, authenticated:
         )
         session["payment_intent"] = pi["id"]
     else:
-        payments.attach_payment_method(sb, pm_id, {"customer": customer_id})
+        attach_payment_method(sb, pm_id, {"customer": customer_id})
     session.update(
         {
             "status": "complete",
@@ -234,7 +243,7 @@ def create_portal_session(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]
     if not params.get("customer"):
         raise missing_param("customer")
     customer = sb.require(params["customer"], "customer", "customer")
-    session = sb.blank(shapes.BILLING_PORTAL_SESSION, "bps")
+    session = sb.blank(BILLING_PORTAL_SESSION, "bps")
     session.update(
         {
             "customer": customer["id"],

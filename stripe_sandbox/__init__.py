@@ -2,13 +2,21 @@
 
 It stands in for api.stripe.com and js.stripe.com for the subset the portal uses, shaped like API
 version 2026-10-28.endive, so the official SDK works unchanged with
-``stripe.StripeClient("sk_test_x", base_addresses={"api": sandbox_url})``. It never imports the rest of
-``portal``.
+``stripe.StripeClient("sk_test_x", base_addresses={"api": sandbox_url})``. It imports nothing from the
+portal, nor the portal from it (import contracts in pyproject.toml): the portal talks to it only as it
+talks to Stripe.
 
 Entry points
     ``create_sandbox_app(database_path, webhook_url, webhook_secret, *, delivery_mode="ordered")``
-    ``portal.sandbox.cli.sandbox_cli`` (``flask sandbox run``)
-    ``portal.sandbox.testing.SandboxServer`` (in-process server for tests and benchmarks)
+    ``python -m stripe_sandbox run [--port --database --webhook-url --webhook-secret --delivery-mode]``
+    ``stripe_sandbox.testing.SandboxServer`` (in-process server for tests and benchmarks)
+
+Layout
+    ``app`` builds the Flask app; ``api/`` serves ``/v1`` (``pipeline`` over two route tables);
+    ``pages`` and ``control`` are the browser pages and the ``/_sandbox`` controls; ``checkout``,
+    ``billing/`` (subscriptions, invoices, the clock), ``payments/`` (customers, cards, intents),
+    ``catalog`` and ``refunds`` act on the state in ``core`` (``store``: SQLite; ``delivery``: webhooks);
+    ``shapes/`` holds a blank object per Stripe type; ``defaults`` its keys and address.
 
 Pages (on the sandbox's origin)
     ``/``                          dashboard: clock, "Advance 1 day / 1 month", recent events, delivery mode
@@ -23,6 +31,6 @@ Controls (JSON, not Stripe's): ``/_sandbox/health``, ``state``, ``clock``, ``clo
 ``authenticate``, ``reset``, ``subscriptions/<id>/pause``.
 """
 
-from portal.sandbox.app import create_sandbox_app
+from stripe_sandbox.app import create_sandbox_app
 
 __all__ = ["create_sandbox_app"]

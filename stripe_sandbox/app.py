@@ -1,7 +1,7 @@
 """The sandbox WSGI app: a stand-in for api.stripe.com and js.stripe.com.
 
-It never imports the rest of ``portal``: it plays Stripe, and the portal must talk to it only the
-way it talks to Stripe (HTTP, the official SDK, Stripe.js, signed webhooks).
+It imports nothing from the portal: it plays Stripe, and the portal must talk to it only the way it
+talks to Stripe (HTTP, the official SDK, Stripe.js, signed webhooks).
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from flask import Flask
 from werkzeug.http import http_date
 from werkzeug.serving import WSGIRequestHandler
 
-from portal.sandbox.api import register_api
-from portal.sandbox.control import make_control_blueprint
-from portal.sandbox.core import Sandbox
-from portal.sandbox.delivery import MODES, valid_mode
-from portal.sandbox.pages import make_pages_blueprint
+from stripe_sandbox import control, pages
+from stripe_sandbox.api.pipeline import register_api
+from stripe_sandbox.billing import collection
+from stripe_sandbox.core import Sandbox
+from stripe_sandbox.delivery import MODES, valid_mode
 
 
 def create_sandbox_app(
@@ -24,11 +24,17 @@ def create_sandbox_app(
     if not valid_mode(delivery_mode):
         raise ValueError(f"delivery_mode must be one of {MODES}")
     app = Flask(__name__, template_folder="templates", static_folder=None)
-    sandbox = Sandbox(database_path, webhook_url, webhook_secret, delivery_mode)
+    sandbox = Sandbox(
+        database_path,
+        webhook_url,
+        webhook_secret,
+        delivery_mode,
+        on_invoice_payment=collection.on_invoice_payment,
+    )
     app.extensions["stripe_sandbox"] = sandbox
     register_api(app, sandbox)
-    app.register_blueprint(make_control_blueprint(sandbox))
-    app.register_blueprint(make_pages_blueprint(sandbox))
+    app.register_blueprint(control.bp)
+    app.register_blueprint(pages.bp)
     return app
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from portal.sandbox.core import Sandbox
-from portal.sandbox.errors import invalid_request
-from portal.sandbox.params import metadata_update, to_int
+from stripe_sandbox.core import Sandbox
+from stripe_sandbox.errors import invalid_request
+from stripe_sandbox.params import metadata_update, to_int
 
 REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 

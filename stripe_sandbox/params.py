@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from portal.sandbox.errors import invalid_request
+from stripe_sandbox.errors import invalid_request
 
 _KEY_PART = re.compile(r"\[([^\]]*)\]")
 

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 
 import requests
 
-from portal.sandbox.store import Store
+from stripe_sandbox.store import Store
 
-log = logging.getLogger("portal.sandbox.delivery")
+log = logging.getLogger("stripe_sandbox.delivery")
 
 MODES = ("ordered", "shuffled", "duplicates", "delayed")
 

@@ -19,7 +19,8 @@ import requests
 import stripe
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from portal.sandbox.app import SandboxRequestHandler, create_sandbox_app
+from stripe_sandbox import defaults
+from stripe_sandbox.app import SandboxRequestHandler, create_sandbox_app
 
 
 class _QuietHandler(SandboxRequestHandler):
@@ -49,7 +50,7 @@ class SandboxServer:
         self,
         database_path: str | None = None,
         webhook_url: str | None = None,
-        webhook_secret: str = "whsec_sandbox",
+        webhook_secret: str = defaults.WEBHOOK_SECRET,
         *,
         delivery_mode: str = "ordered",
         host: str = "127.0.0.1",

@@ -12,10 +12,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from portal.sandbox import shapes
-from portal.sandbox.delivery import Deliverer
-from portal.sandbox.errors import not_found
-from portal.sandbox.store import Store
+from stripe_sandbox import defaults
+from stripe_sandbox.delivery import Deliverer
+from stripe_sandbox.errors import not_found
+from stripe_sandbox.shapes import blank
+from stripe_sandbox.shapes.events import EVENT
+from stripe_sandbox.store import Store
 
 #: The API version every object is shaped for (the pinned SDK's).
 API_VERSION = "2026-10-28.endive"
@@ -57,17 +59,30 @@ class RequestInfo:
     idempotency_key: str | None = None
 
 
+#: ``(sandbox, invoice id, payment intent)``: an invoice's PaymentIntent succeeded or failed.
+InvoicePaymentHook = Callable[["Sandbox", str, dict[str, Any]], None]
+
+
 class Sandbox:
     """Everything the HTTP layer and the pages act on; one per app."""
 
     def __init__(
-        self, database_path: str, webhook_url: str | None, webhook_secret: str, delivery_mode: str = "ordered"
+        self,
+        database_path: str,
+        webhook_url: str | None,
+        webhook_secret: str,
+        delivery_mode: str = "ordered",
+        *,
+        on_invoice_payment: InvoicePaymentHook,
     ) -> None:
         self.store = Store(database_path)
         self.deliverer = Deliverer(self.store, webhook_url, webhook_secret, delivery_mode)
         self.webhook_url = webhook_url
-        self.public_url = self.store.setting("public_url", "http://127.0.0.1:12111")
+        self.public_url = self.store.setting("public_url", defaults.ADDRESS)
         self.request = RequestInfo()
+        #: Payments sit below billing and never import it: a PaymentIntent that pays an invoice tells
+        #: billing through this hook, which the app factory wires to ``billing.collection``.
+        self.on_invoice_payment = on_invoice_payment
         self._now_override: int | None = None
         self._outgoing: list[tuple[str, str]] = []
         # Control knobs (latency, outage) live in memory: they are per test run, not state.
@@ -114,7 +129,7 @@ class Sandbox:
         return prefix + "_" + "".join(secrets.choice(_ALPHABET) for _ in range(length))
 
     def blank(self, shape: dict[str, Any], prefix: str, length: int = 24) -> dict[str, Any]:
-        obj = shapes.blank(shape)
+        obj = blank(shape)
         obj["id"] = self.new_id(prefix, length)
         if "created" in obj:
             obj["created"] = self.now()
@@ -158,7 +173,7 @@ class Sandbox:
         self, event_type: str, obj: dict[str, Any], previous_attributes: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """Record the event Stripe would send, with a snapshot of ``obj`` as it is now."""
-        event = self.blank(shapes.EVENT, "evt")
+        event = self.blank(EVENT, "evt")
         event["api_version"] = API_VERSION
         snapshot = {k: v for k, v in copy.deepcopy(obj).items() if k != "__seq"}
         event["data"] = {"object": snapshot}
@@ -202,3 +217,12 @@ class Sandbox:
     def close(self) -> None:
         self.deliverer.stop()
         self.store.close()
+
+
+def clean(obj: Any) -> Any:
+    """Drop store bookkeeping (``__seq``) from anything about to be returned."""
+    if isinstance(obj, dict):
+        return {k: clean(v) for k, v in obj.items() if k != "__seq"}
+    if isinstance(obj, list):
+        return [clean(v) for v in obj]
+    return obj

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from portal.sandbox import shapes
-from portal.sandbox.core import Sandbox
-from portal.sandbox.errors import invalid_request, missing_param
-from portal.sandbox.params import as_list, metadata_update, to_bool, to_int
+from stripe_sandbox.core import Sandbox
+from stripe_sandbox.errors import invalid_request, missing_param
+from stripe_sandbox.params import as_list, metadata_update, to_bool, to_int
+from stripe_sandbox.shapes.catalog import PRICE, PRODUCT
 
 
 def create_product(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
     if not params.get("name"):
         raise missing_param("name")
-    product = sb.blank(shapes.PRODUCT, "prod", 14)
+    product = sb.blank(PRODUCT, "prod", 14)
     if params.get("id"):
         if sb.get(params["id"]) is not None:
             raise invalid_request("Product already exists.", param="id", code="resource_already_exists")
@@ -93,7 +93,7 @@ def create_price(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
         raise missing_param("currency")
     if "unit_amount" not in params and "unit_amount_decimal" not in params:
         raise missing_param("unit_amount")
-    price = sb.blank(shapes.PRICE, "price")
+    price = sb.blank(PRICE, "price")
     price["currency"] = str(params["currency"]).lower()
     amount = to_int(params.get("unit_amount", params.get("unit_amount_decimal")), "unit_amount")
     if amount < 0:

@@ -1,4 +1,5 @@
-"""Stripe's HTTP conventions: auth, params, idempotency, expansion, lists, errors, CORS."""
+"""The request pipeline every ``/v1`` call runs through: outage knobs, params, key, idempotency,
+the transaction, expansion and Stripe-shaped errors."""
 
 from __future__ import annotations
 
@@ -6,19 +7,22 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, request
 
-from portal.sandbox.core import RequestInfo, Sandbox
-from portal.sandbox.errors import SandboxError, authentication_error, invalid_request
-from portal.sandbox.params import as_list, parse_params, to_int
+from stripe_sandbox.api import billing_routes, payment_routes
+from stripe_sandbox.api.keys import check_key
+from stripe_sandbox.api.routing import Route
+from stripe_sandbox.checkout import session_line_items
+from stripe_sandbox.core import RequestInfo, Sandbox, clean
+from stripe_sandbox.errors import SandboxError, invalid_request
+from stripe_sandbox.params import as_list, parse_params
 
-log = logging.getLogger("portal.sandbox")
+log = logging.getLogger("stripe_sandbox")
 
-Handler = Callable[..., dict[str, Any]]
+#: Every ``/v1`` route, payments first (the order the endpoints were always registered in).
+ROUTES: tuple[Route, ...] = (*payment_routes.ROUTES, *billing_routes.ROUTES)
 
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
@@ -28,106 +32,6 @@ CORS_HEADERS = {
     "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
     "Access-Control-Max-Age": "600",
 }
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    rule: str
-    handler: Handler
-    #: Stripe.js calls this with a publishable key (``pk_test_...``).
-    publishable: bool = False
-
-
-ROUTES: list[Route] = []
-
-
-def api(method: str, rule: str, *, publishable: bool = False) -> Callable[[Handler], Handler]:
-    """Register a ``/v1`` handler ``fn(sb, params, **path_args) -> object``."""
-
-    def decorator(fn: Handler) -> Handler:
-        ROUTES.append(Route(method, rule, fn, publishable))
-        return fn
-
-    return decorator
-
-
-def clean(obj: Any) -> Any:
-    """Drop store bookkeeping (``__seq``) from anything about to be returned."""
-    if isinstance(obj, dict):
-        return {k: clean(v) for k, v in obj.items() if k != "__seq"}
-    if isinstance(obj, list):
-        return [clean(v) for v in obj]
-    return obj
-
-
-# lists ---------------------------------------------------------------------------------------
-
-
-def paginate(objs: list[dict[str, Any]], params: dict[str, Any], url: str) -> dict[str, Any]:
-    """A Stripe list object over ``objs`` (already newest first), honouring limit and cursors."""
-    limit = to_int(params.get("limit", 10), "limit")
-    if not 1 <= limit <= 100:
-        raise invalid_request("Invalid limit: must be between 1 and 100", param="limit")
-    ids = [o["id"] for o in objs]
-    start, end = 0, len(objs)
-    if params.get("starting_after"):
-        cursor = params["starting_after"]
-        if cursor not in ids:
-            raise invalid_request(
-                f"No such object: '{cursor}'", param="starting_after", code="resource_missing"
-            )
-        start = ids.index(cursor) + 1
-        page = objs[start : start + limit]
-        has_more = start + limit < end
-    elif params.get("ending_before"):
-        cursor = params["ending_before"]
-        if cursor not in ids:
-            raise invalid_request(
-                f"No such object: '{cursor}'", param="ending_before", code="resource_missing"
-            )
-        end = ids.index(cursor)
-        page = objs[max(0, end - limit) : end]
-        has_more = end - limit > 0
-    else:
-        page = objs[:limit]
-        has_more = len(objs) > limit
-    return {"object": "list", "data": page, "has_more": has_more, "url": url}
-
-
-def search_result(objs: list[dict[str, Any]], params: dict[str, Any], url: str) -> dict[str, Any]:
-    limit = to_int(params.get("limit", 10), "limit")
-    offset = 0
-    if params.get("page"):
-        try:
-            offset = int(str(params["page"]).removeprefix("page_"))
-        except ValueError:
-            raise invalid_request("Invalid page token.", param="page") from None
-    page = objs[offset : offset + limit]
-    has_more = offset + limit < len(objs)
-    return {
-        "object": "search_result",
-        "data": page,
-        "has_more": has_more,
-        "next_page": f"page_{offset + limit}" if has_more else None,
-        "url": url,
-        "total_count": len(objs),
-    }
-
-
-def created_filter(objs: list[dict[str, Any]], params: dict[str, Any]) -> list[dict[str, Any]]:
-    created = params.get("created")
-    if created is None:
-        return objs
-    if not isinstance(created, dict):
-        value = to_int(created, "created")
-        return [o for o in objs if o.get("created") == value]
-    ops = {"gt": int.__gt__, "gte": int.__ge__, "lt": int.__lt__, "lte": int.__le__}
-    for op, fn in ops.items():
-        if op in created:
-            bound = to_int(created[op], f"created[{op}]")
-            objs = [o for o in objs if fn(int(o.get("created", 0)), bound)]
-    return objs
 
 
 # expansion -----------------------------------------------------------------------------------
@@ -154,8 +58,6 @@ def _expand_path(sb: Sandbox, node: Any, parts: list[str]) -> Any:
     if key in node:
         node[key] = _expand_path(sb, node[key], rest)
     elif key == "line_items" and node.get("object") == "checkout.session":
-        from portal.sandbox.checkout import session_line_items
-
         node[key] = _expand_path(sb, session_line_items(sb, node), rest)
     return node
 
@@ -171,46 +73,6 @@ def expand(sb: Sandbox, obj: dict[str, Any], paths: list[str]) -> dict[str, Any]
 
 
 # the request pipeline ------------------------------------------------------------------------
-
-
-def _api_key() -> str | None:
-    header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        return header[7:].strip()
-    if request.authorization and request.authorization.username:
-        return request.authorization.username
-    return None
-
-
-def _check_key(route: Route) -> None:
-    key = _api_key()
-    if not key:
-        raise authentication_error(
-            "You did not provide an API key. You need to provide your API key in the Authorization header, "
-            "using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY')."
-        )
-    if key.startswith(("sk_test_", "rk_test_")):
-        return
-    if key.startswith("pk_test_"):
-        if not route.publishable:
-            raise authentication_error(
-                "This API call cannot be made with a publishable API key. Please use a secret API key. "
-                "You can find a list of your API keys at https://dashboard.stripe.com/account/apikeys."
-            )
-        return
-    shown = key[:8] + "*" * max(0, len(key) - 12) + key[-4:] if len(key) > 12 else key
-    raise authentication_error(f"Invalid API Key provided: {shown}")
-
-
-def check_client_secret(obj: dict[str, Any], params: dict[str, Any]) -> None:
-    """With a publishable key, an intent is reachable only with its client secret."""
-    key = _api_key() or ""
-    if key.startswith("pk_test_") and params.get("client_secret") != obj.get("client_secret"):
-        raise invalid_request(
-            "The client_secret provided does not match the client_secret associated with the "
-            f"{obj['object'].replace('_', '')}.",
-            param="client_secret",
-        )
 
 
 def _json(status: int, body: str, extra: dict[str, str] | None = None) -> Response:
@@ -248,7 +110,7 @@ def _dispatch(sb: Sandbox, route: Route, path_args: dict[str, str]) -> Response:
         pairs += list(request.form.items(multi=True))
     try:
         params = parse_params(pairs)
-        _check_key(route)
+        check_key(route)
     except SandboxError as error:
         return error_response(error, request_id)
     expand_paths = [str(p) for p in as_list(params.pop("expand", None))]
@@ -294,8 +156,6 @@ def _dispatch(sb: Sandbox, route: Route, path_args: dict[str, str]) -> Response:
 
 
 def register_api(app: Flask, sb: Sandbox) -> None:
-    from portal.sandbox import routes  # noqa: F401  (registers every handler with @api)
-
     for index, route in enumerate(ROUTES):
 
         def view(_route: Route = route, **path_args: str) -> Response:

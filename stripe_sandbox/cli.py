@@ -1,7 +1,7 @@
-"""``flask sandbox run``: serve the Stripe sandbox on its own port.
+"""``python -m stripe_sandbox run``: serve the Stripe sandbox on its own port.
 
-The portal registers ``sandbox_cli`` in its factory; the command itself needs no portal app context
-(the sandbox is independent of the portal), so it runs with ``with_appcontext=False``.
+A plain click group, not a ``flask`` command: the portal never imports the sandbox, so the sandbox
+brings its own entry point (``stripe_sandbox/__main__.py``).
 """
 
 from __future__ import annotations
@@ -10,31 +10,34 @@ import os
 from pathlib import Path
 
 import click
-from flask.cli import AppGroup
 from werkzeug.serving import make_server
 
-from portal.sandbox.app import SandboxRequestHandler, create_sandbox_app
-from portal.sandbox.delivery import MODES
+from stripe_sandbox import defaults
+from stripe_sandbox.app import SandboxRequestHandler, create_sandbox_app
+from stripe_sandbox.delivery import MODES
 
-sandbox_cli = AppGroup("sandbox", help="The built-in Stripe sandbox.")
+
+@click.group(help="The Stripe sandbox: a stand-in for api.stripe.com and js.stripe.com.")
+def sandbox_cli() -> None:
+    pass
 
 
 def _default_database() -> str:
-    return os.environ.get("SANDBOX_DATABASE") or str(Path("instance") / "sandbox.sqlite")
+    return os.environ.get("SANDBOX_DATABASE") or defaults.DATABASE
 
 
-@sandbox_cli.command("run", with_appcontext=False)
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=12111, show_default=True, type=int)
+@sandbox_cli.command("run")
+@click.option("--host", default=defaults.HOST, show_default=True)
+@click.option("--port", default=defaults.PORT, show_default=True, type=int)
 @click.option("--database", default=_default_database, help="SQLite file [env SANDBOX_DATABASE].")
 @click.option(
     "--webhook-url",
-    default=lambda: os.environ.get("SANDBOX_WEBHOOK_URL", "http://127.0.0.1:5000/webhooks/stripe"),
+    default=lambda: os.environ.get("SANDBOX_WEBHOOK_URL", defaults.WEBHOOK_URL),
     help="Where events are POSTed; 'none' records them only [env SANDBOX_WEBHOOK_URL].",
 )
 @click.option(
     "--webhook-secret",
-    default=lambda: os.environ.get("STRIPE_WEBHOOK_SECRET", "whsec_sandbox"),
+    default=lambda: os.environ.get("STRIPE_WEBHOOK_SECRET", defaults.WEBHOOK_SECRET),
     help="Signing secret [env STRIPE_WEBHOOK_SECRET].",
 )
 @click.option("--delivery-mode", type=click.Choice(MODES), default="ordered", show_default=True)

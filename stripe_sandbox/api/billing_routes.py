@@ -1,0 +1,295 @@
+"""``/v1`` endpoints for products, prices, subscriptions, invoices, events, test clocks, Checkout and
+the billing portal: thin adapters from (params, path ids) to ``catalog``, ``billing`` and ``checkout``."""
+
+from __future__ import annotations
+
+from stripe_sandbox import catalog, checkout
+from stripe_sandbox.api.lists import created_filter, paginate
+from stripe_sandbox.api.routing import Obj, RouteTable, live
+from stripe_sandbox.billing import collection, common, invoices, lifecycle, preview, subscriptions
+from stripe_sandbox.billing.clock import advance_clock
+from stripe_sandbox.core import Sandbox
+from stripe_sandbox.errors import invalid_request, missing_param, not_found
+from stripe_sandbox.params import to_int
+from stripe_sandbox.shapes.events import TEST_CLOCK
+
+ROUTES = RouteTable()
+#: ``@api(method, rule)`` adds the handler below it to this module's table.
+api = ROUTES.route
+
+
+@api("POST", "/v1/products")
+def product_create(sb: Sandbox, p: Obj) -> Obj:
+    return catalog.create_product(sb, p)
+
+
+@api("GET", "/v1/products/<prid>")
+def product_retrieve(sb: Sandbox, p: Obj, prid: str) -> Obj:
+    return live(sb, prid, "product", "product")
+
+
+@api("POST", "/v1/products/<prid>")
+def product_update(sb: Sandbox, p: Obj, prid: str) -> Obj:
+    return catalog.update_product(sb, prid, p)
+
+
+@api("GET", "/v1/products")
+def product_list(sb: Sandbox, p: Obj) -> Obj:
+    return paginate(catalog.list_products(sb, p), p, "/v1/products")
+
+
+@api("POST", "/v1/prices")
+def price_create(sb: Sandbox, p: Obj) -> Obj:
+    return catalog.create_price(sb, p)
+
+
+@api("GET", "/v1/prices/<prid>")
+def price_retrieve(sb: Sandbox, p: Obj, prid: str) -> Obj:
+    return live(sb, prid, "price", "price")
+
+
+@api("POST", "/v1/prices/<prid>")
+def price_update(sb: Sandbox, p: Obj, prid: str) -> Obj:
+    return catalog.update_price(sb, prid, p)
+
+
+@api("GET", "/v1/prices")
+def price_list(sb: Sandbox, p: Obj) -> Obj:
+    return paginate(catalog.list_prices(sb, p), p, "/v1/prices")
+
+
+@api("POST", "/v1/subscriptions")
+def sub_create(sb: Sandbox, p: Obj) -> Obj:
+    return subscriptions.create_subscription(sb, p)
+
+
+@api("GET", "/v1/subscriptions/<sid>")
+def sub_retrieve(sb: Sandbox, p: Obj, sid: str) -> Obj:
+    return live(sb, sid, "subscription", "subscription")
+
+
+@api("POST", "/v1/subscriptions/<sid>")
+def sub_update(sb: Sandbox, p: Obj, sid: str) -> Obj:
+    return subscriptions.update_subscription(sb, sid, p)
+
+
+@api("DELETE", "/v1/subscriptions/<sid>")
+def sub_cancel(sb: Sandbox, p: Obj, sid: str) -> Obj:
+    return lifecycle.cancel_subscription(sb, sid, p)
+
+
+@api("POST", "/v1/subscriptions/<sid>/resume")
+def sub_resume(sb: Sandbox, p: Obj, sid: str) -> Obj:
+    return lifecycle.resume_subscription(sb, sid, p)
+
+
+@api("GET", "/v1/subscriptions")
+def sub_list(sb: Sandbox, p: Obj) -> Obj:
+    return paginate(created_filter(lifecycle.list_subscriptions(sb, p), p), p, "/v1/subscriptions")
+
+
+@api("GET", "/v1/subscription_items/<siid>")
+def sub_item_retrieve(sb: Sandbox, p: Obj, siid: str) -> Obj:
+    for sub in sb.all("subscription"):
+        for item in sub["items"]["data"]:
+            if item["id"] == siid:
+                return item
+    raise not_found("subscription_item", siid)
+
+
+@api("GET", "/v1/subscription_items")
+def sub_item_list(sb: Sandbox, p: Obj) -> Obj:
+    if not p.get("subscription"):
+        raise missing_param("subscription")
+    sub = sb.require(p["subscription"], "subscription", "subscription")
+    return paginate(sub["items"]["data"], p, "/v1/subscription_items")
+
+
+@api("POST", "/v1/invoices/create_preview")
+def invoice_preview(sb: Sandbox, p: Obj) -> Obj:
+    return preview.preview_invoice(sb, p)
+
+
+@api("POST", "/v1/invoices")
+def invoice_create(sb: Sandbox, p: Obj) -> Obj:
+    return invoices.create_invoice(sb, p)
+
+
+@api("GET", "/v1/invoices/<iid>")
+def invoice_retrieve(sb: Sandbox, p: Obj, iid: str) -> Obj:
+    return live(sb, iid, "invoice", "invoice")
+
+
+@api("POST", "/v1/invoices/<iid>")
+def invoice_update(sb: Sandbox, p: Obj, iid: str) -> Obj:
+    return invoices.update_invoice(sb, iid, p)
+
+
+@api("GET", "/v1/invoices/<iid>/lines")
+def invoice_lines(sb: Sandbox, p: Obj, iid: str) -> Obj:
+    invoice = live(sb, iid, "invoice", "invoice")
+    return paginate(invoice["lines"]["data"], p, f"/v1/invoices/{iid}/lines")
+
+
+@api("POST", "/v1/invoices/<iid>/pay")
+def invoice_pay(sb: Sandbox, p: Obj, iid: str) -> Obj:
+    return collection.pay_invoice(sb, iid, p)
+
+
+@api("POST", "/v1/invoices/<iid>/finalize")
+def invoice_finalize(sb: Sandbox, p: Obj, iid: str) -> Obj:
+    return collection.finalize_invoice(sb, iid, p)
+
+
+@api("POST", "/v1/invoices/<iid>/void")
+def invoice_void(sb: Sandbox, p: Obj, iid: str) -> Obj:
+    return invoices.void_invoice(sb, iid)
+
+
+@api("POST", "/v1/invoices/<iid>/mark_uncollectible")
+def invoice_uncollectible(sb: Sandbox, p: Obj, iid: str) -> Obj:
+    return invoices.mark_uncollectible(sb, iid)
+
+
+@api("GET", "/v1/invoices")
+def invoice_list(sb: Sandbox, p: Obj) -> Obj:
+    return paginate(created_filter(invoices.list_invoices(sb, p), p), p, "/v1/invoices")
+
+
+@api("GET", "/v1/invoice_payments")
+def invoice_payments(sb: Sandbox, p: Obj) -> Obj:
+    if not p.get("invoice"):
+        raise missing_param("invoice")
+    invoice = live(sb, p["invoice"], "invoice", "invoice")
+    return paginate(invoice["payments"]["data"], p, "/v1/invoice_payments")
+
+
+@api("POST", "/v1/invoiceitems")
+def ii_create(sb: Sandbox, p: Obj) -> Obj:
+    return invoices.create_invoice_item(sb, p)
+
+
+@api("GET", "/v1/invoiceitems/<iiid>")
+def ii_retrieve(sb: Sandbox, p: Obj, iiid: str) -> Obj:
+    return live(sb, iiid, "invoiceitem", "invoiceitem")
+
+
+@api("DELETE", "/v1/invoiceitems/<iiid>")
+def ii_delete(sb: Sandbox, p: Obj, iiid: str) -> Obj:
+    return invoices.delete_invoice_item(sb, iiid)
+
+
+@api("GET", "/v1/invoiceitems")
+def ii_list(sb: Sandbox, p: Obj) -> Obj:
+    cid = p.get("customer")
+    found = sb.all("invoiceitem", customer=cid) if cid else sb.all("invoiceitem")
+    if p.get("invoice"):
+        found = [ii for ii in found if ii.get("invoice") == p["invoice"]]
+    if p.get("pending") in ("true", True):
+        found = [ii for ii in found if ii.get("invoice") is None]
+    return paginate(found, p, "/v1/invoiceitems")
+
+
+@api("GET", "/v1/events/<eid>")
+def event_retrieve(sb: Sandbox, p: Obj, eid: str) -> Obj:
+    return live(sb, eid, "event", "event")
+
+
+@api("GET", "/v1/events")
+def event_list(sb: Sandbox, p: Obj) -> Obj:
+    events = sb.all("event")
+    if p.get("type"):
+        wanted = p["type"]
+        if wanted.endswith(".*"):
+            events = [e for e in events if e["type"].startswith(wanted[:-1])]
+        else:
+            events = [e for e in events if e["type"] == wanted]
+    types = p.get("types")
+    if types:
+        events = [e for e in events if e["type"] in (types if isinstance(types, list) else [types])]
+    return paginate(created_filter(events, p), p, "/v1/events")
+
+
+@api("POST", "/v1/test_helpers/test_clocks")
+def clock_create(sb: Sandbox, p: Obj) -> Obj:
+    if "frozen_time" not in p:
+        raise missing_param("frozen_time")
+    clock = sb.blank(TEST_CLOCK, "clock")
+    clock["frozen_time"] = to_int(p["frozen_time"], "frozen_time")
+    clock["deletes_after"] = clock["frozen_time"] + 30 * common.DAY
+    clock["name"] = p.get("name") or None
+    clock["status"] = "ready"
+    clock["status_details"] = {}
+    return sb.save(clock)
+
+
+@api("GET", "/v1/test_helpers/test_clocks/<clid>")
+def clock_retrieve(sb: Sandbox, p: Obj, clid: str) -> Obj:
+    return live(sb, clid, "test_helpers.test_clock", "test_clock")
+
+
+@api("GET", "/v1/test_helpers/test_clocks")
+def clock_list(sb: Sandbox, p: Obj) -> Obj:
+    return paginate(sb.all("test_helpers.test_clock"), p, "/v1/test_helpers/test_clocks")
+
+
+@api("POST", "/v1/test_helpers/test_clocks/<clid>/advance")
+def clock_advance(sb: Sandbox, p: Obj, clid: str) -> Obj:
+    """The sandbox has one clock; a test clock moves it by the same amount its own time moves."""
+    clock = live(sb, clid, "test_helpers.test_clock", "test_clock")
+    if "frozen_time" not in p:
+        raise missing_param("frozen_time")
+    target = to_int(p["frozen_time"], "frozen_time")
+    if target < clock["frozen_time"]:
+        raise invalid_request("The test clock can only move forward.", param="frozen_time")
+    advance_clock(sb, target - clock["frozen_time"])
+    clock["frozen_time"] = target
+    clock["status"] = "ready"
+    sb.save(clock)
+    sb.emit("test_helpers.test_clock.ready", clock)
+    return clock
+
+
+@api("DELETE", "/v1/test_helpers/test_clocks/<clid>")
+def clock_delete(sb: Sandbox, p: Obj, clid: str) -> Obj:
+    live(sb, clid, "test_helpers.test_clock", "test_clock")
+    stub = {"id": clid, "object": "test_helpers.test_clock", "deleted": True}
+    sb.save(stub, "deleted")
+    return stub
+
+
+@api("POST", "/v1/checkout/sessions")
+def checkout_create(sb: Sandbox, p: Obj) -> Obj:
+    return checkout.create_session(sb, p)
+
+
+@api("GET", "/v1/checkout/sessions/<csid>")
+def checkout_retrieve(sb: Sandbox, p: Obj, csid: str) -> Obj:
+    return live(sb, csid, "checkout.session", "checkout.session")
+
+
+@api("GET", "/v1/checkout/sessions/<csid>/line_items")
+def checkout_line_items(sb: Sandbox, p: Obj, csid: str) -> Obj:
+    session = live(sb, csid, "checkout.session", "checkout.session")
+    return paginate(
+        checkout.session_line_items(sb, session)["data"], p, f"/v1/checkout/sessions/{csid}/line_items"
+    )
+
+
+@api("POST", "/v1/checkout/sessions/<csid>/expire")
+def checkout_expire(sb: Sandbox, p: Obj, csid: str) -> Obj:
+    return checkout.expire_session(sb, csid)
+
+
+@api("GET", "/v1/checkout/sessions")
+def checkout_list(sb: Sandbox, p: Obj) -> Obj:
+    found = sb.all("checkout.session")
+    for key in ("customer", "subscription", "payment_intent", "status"):
+        if p.get(key):
+            found = [s for s in found if s.get(key) == p[key]]
+    return paginate(found, p, "/v1/checkout/sessions")
+
+
+@api("POST", "/v1/billing_portal/sessions")
+def portal_session_create(sb: Sandbox, p: Obj) -> Obj:
+    return checkout.create_portal_session(sb, p)

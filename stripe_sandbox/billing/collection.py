@@ -1,0 +1,235 @@
+"""Collecting invoices: finalizing, the PaymentIntent that pays one, and what its outcome does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stripe_sandbox.billing.common import DAY, customer_pm, default_pm, setting
+from stripe_sandbox.billing.invoices import invoice_payment_intent
+from stripe_sandbox.billing.lifecycle import cancel_subscription, set_status, subscription_of
+from stripe_sandbox.core import Sandbox
+from stripe_sandbox.errors import SandboxError, invalid_request
+from stripe_sandbox.params import to_bool
+from stripe_sandbox.payments.payment_intents import confirm_payment_intent, create_payment_intent
+from stripe_sandbox.shapes import blank
+from stripe_sandbox.shapes.invoices import INVOICE_PAYMENT
+
+
+def _invoice_payment(sb: Sandbox, invoice: dict[str, Any], pi: dict[str, Any]) -> dict[str, Any]:
+    payment = blank(INVOICE_PAYMENT)
+    payment.update(
+        {
+            "id": sb.new_id("inpay"),
+            "amount_paid": None,
+            "amount_requested": invoice["amount_due"],
+            "created": sb.now(),
+            "currency": invoice["currency"],
+            "invoice": invoice["id"],
+            "is_default": True,
+            "livemode": False,
+            "payment": {
+                "charge": None,
+                "payment_intent": pi["id"],
+                "payment_record": None,
+                "type": "payment_intent",
+            },
+            "status": "open",
+            "status_transitions": {"canceled_at": None, "paid_at": None},
+        }
+    )
+    return payment
+
+
+def finalize_invoice(sb: Sandbox, invoice_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    invoice = sb.require(invoice_id, label="invoice")
+    if invoice["status"] != "draft":
+        raise invalid_request(
+            "This invoice is already finalized, you can't re-finalize a non-draft invoice.",
+        )
+    customer = sb.get(invoice["customer"]) or {}
+    if customer.get("deleted"):
+        invoice["last_finalization_error"] = {
+            "advice_code": None,
+            "code": "customer_deleted",
+            "doc_url": None,
+            "message": "The customer was deleted.",
+            "param": None,
+            "payment_method_type": None,
+            "type": "invalid_request_error",
+        }
+        sb.save(invoice)
+        sb.emit("invoice.finalization_failed", invoice)
+        raise invalid_request("The invoice's customer was deleted.", code="invoice_finalization_failed")
+    now = sb.now()
+    if "auto_advance" in params:
+        invoice["auto_advance"] = to_bool(params["auto_advance"], "auto_advance")
+    sequence = customer.get("next_invoice_sequence", 1)
+    invoice["number"] = f"{customer.get('invoice_prefix', 'SANDBOX')}-{sequence:04d}"
+    customer["next_invoice_sequence"] = sequence + 1
+    sb.save(customer)
+    invoice["status"] = "open"
+    invoice["status_transitions"]["finalized_at"] = now
+    invoice["effective_at"] = now
+    invoice["last_finalization_error"] = None
+    invoice["hosted_invoice_url"] = f"{sb.public_url}/invoices/{invoice['id']}"
+    invoice["invoice_pdf"] = f"{sb.public_url}/invoices/{invoice['id']}/pdf"
+    invoice["webhooks_delivered_at"] = now
+    if invoice["amount_due"] > 0:
+        pm_id = invoice.get("default_payment_method") or default_pm(
+            sb,
+            sb.get(subscription_of(invoice) or "") if subscription_of(invoice) else None,
+            invoice["customer"],
+        )
+        pi_params: dict[str, Any] = {
+            "amount": invoice["amount_due"],
+            "currency": invoice["currency"],
+            "customer": invoice["customer"],
+            "description": {
+                "subscription_create": "Subscription creation",
+                "subscription_cycle": "Subscription update",
+                "subscription_update": "Subscription update",
+            }.get(invoice["billing_reason"], f"Invoice {invoice['number']}"),
+        }
+        if pm_id:
+            pi_params["payment_method"] = pm_id
+        pi = create_payment_intent(sb, pi_params, invoice_id=invoice["id"])
+        invoice["confirmation_secret"] = {"client_secret": pi["client_secret"], "type": "payment_intent"}
+        invoice["payments"]["data"] = [_invoice_payment(sb, invoice, pi)]
+        invoice["payments"]["total_count"] = 1
+        sb.save(invoice)
+        sb.emit("invoice.finalized", invoice)
+        return invoice
+    sb.save(invoice)
+    sb.emit("invoice.finalized", invoice)
+    return mark_paid(sb, invoice)
+
+
+def mark_paid(sb: Sandbox, invoice: dict[str, Any]) -> dict[str, Any]:
+    now = sb.now()
+    invoice["status"] = "paid"
+    invoice["amount_paid"] = invoice["amount_due"]
+    invoice["amount_remaining"] = 0
+    invoice["next_payment_attempt"] = None
+    invoice["status_transitions"]["paid_at"] = now
+    for payment in invoice["payments"]["data"]:
+        if payment["is_default"]:
+            payment["status"] = "paid"
+            payment["amount_paid"] = invoice["amount_due"]
+            payment["status_transitions"]["paid_at"] = now
+    sb.save(invoice)
+    sb.emit("invoice.paid", invoice)
+    sb.emit("invoice.payment_succeeded", invoice)
+    sub_id = subscription_of(invoice)
+    if sub_id:
+        sub = sb.get(sub_id)
+        # Only the newest invoice decides: paying an old one while a newer one fails keeps past_due.
+        newest = sub is not None and (
+            sub.get("latest_invoice") == invoice["id"] or sub["status"] == "incomplete"
+        )
+        if sub and newest and sub["status"] in ("incomplete", "past_due", "unpaid"):
+            set_status(sb, sub, "active")
+    return invoice
+
+
+def on_invoice_payment(sb: Sandbox, invoice_id: str, pi: dict[str, Any]) -> None:
+    """Called whenever the invoice's PaymentIntent was confirmed, by anyone (API, Stripe.js, the clock)."""
+    invoice = sb.require(invoice_id)
+    if invoice["status"] != "open":
+        return
+    now = sb.now()
+    invoice["attempt_count"] += 1
+    invoice["attempted"] = True
+    sub_id = subscription_of(invoice)
+    sub = sb.get(sub_id) if sub_id else None
+    if pi["status"] == "succeeded":
+        mark_paid(sb, invoice)
+        return
+    if pi["status"] == "requires_action":
+        invoice["next_payment_attempt"] = None
+        sb.save(invoice)
+        sb.emit("invoice.payment_action_required", invoice)
+        if sub and sub["status"] == "active":
+            set_status(sb, sub, "past_due")
+        return
+    # Failed: schedule the next retry (renewals only; a first invoice leaves the subscription incomplete).
+    retry_days = list(setting(sb, "retry_days"))
+    exhausted = False
+    if invoice["billing_reason"] == "subscription_create" or not invoice.get("auto_advance"):
+        invoice["next_payment_attempt"] = None
+    elif invoice["attempt_count"] <= len(retry_days):
+        invoice["next_payment_attempt"] = now + int(retry_days[invoice["attempt_count"] - 1] * DAY)
+    else:
+        invoice["next_payment_attempt"] = None
+        exhausted = True
+    sb.save(invoice)
+    sb.emit("invoice.payment_failed", invoice)
+    if sub is None:
+        return
+    if exhausted and sub["status"] in ("active", "past_due"):
+        if setting(sb, "after_failures") == "unpaid":
+            set_status(sb, sub, "unpaid")
+        else:
+            sub["cancellation_details"] = {"comment": None, "feedback": None, "reason": "payment_failed"}
+            cancel_subscription(sb, sub["id"], {})
+    elif sub["status"] == "active":
+        set_status(sb, sub, "past_due")
+
+
+def attempt_payment(sb: Sandbox, invoice_id: str, pm_id: str | None, *, off_session: bool) -> dict[str, Any]:
+    """Charge an open invoice. Declines raise (as the API does); the invoice is updated either way."""
+    invoice = sb.require(invoice_id)
+    pi = invoice_payment_intent(sb, invoice)
+    if pi is None:
+        return mark_paid(sb, invoice)
+    if not pm_id:
+        invoice["attempt_count"] += 1
+        invoice["attempted"] = True
+        sb.save(invoice)
+        sb.emit("invoice.payment_failed", invoice)
+        raise invalid_request(
+            "This customer has no attached payment source or default payment method. Please consider "
+            "adding a default payment method.",
+            code="invoice_no_payment_method_types",
+        )
+    params: dict[str, Any] = {"payment_method": pm_id, "off_session": "true" if off_session else "false"}
+    if pi["status"] == "requires_action":
+        # A new attempt replaces the pending authentication.
+        pi["status"] = "requires_confirmation"
+        sb.save(pi)
+    confirm_payment_intent(sb, pi["id"], params)
+    return sb.require(invoice_id)
+
+
+def pay_invoice(sb: Sandbox, invoice_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    invoice = sb.require(invoice_id, label="invoice")
+    if invoice["status"] == "draft":
+        invoice = finalize_invoice(sb, invoice_id, {})
+    if invoice["status"] == "paid":
+        raise invalid_request("Invoice is already paid", code="invoice_already_paid")
+    if invoice["status"] not in ("open", "uncollectible"):
+        raise invalid_request(
+            f"You can only pay an invoice that is open or uncollectible; this one is {invoice['status']}.",
+        )
+    if invoice["status"] == "uncollectible":
+        invoice["status"] = "open"
+        sb.save(invoice)
+    if params.get("paid_out_of_band") and to_bool(params["paid_out_of_band"], "paid_out_of_band"):
+        return mark_paid(sb, invoice)
+    pm_id = None
+    if params.get("payment_method"):
+        pm_id = customer_pm(sb, invoice["customer"], params["payment_method"], "payment_method")
+    else:
+        sub = sb.get(subscription_of(invoice) or "") if subscription_of(invoice) else None
+        pm_id = invoice.get("default_payment_method") or default_pm(sb, sub, invoice["customer"])
+    off_session = to_bool(params.get("off_session", True), "off_session")
+    invoice = attempt_payment(sb, invoice_id, pm_id, off_session=off_session)
+    if invoice["status"] == "open":
+        raise SandboxError(
+            402,
+            "card_error",
+            "This payment requires additional user action before it can be completed successfully. "
+            "Payment can be completed using the PaymentIntent associated with the invoice.",
+            code="invoice_payment_intent_requires_action",
+            keep_changes=True,
+        )
+    return invoice

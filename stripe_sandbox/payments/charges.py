@@ -1,0 +1,85 @@
+"""The Charge every PaymentIntent confirmation makes, succeeded or failed."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from stripe_sandbox.core import Sandbox
+from stripe_sandbox.errors import SandboxError
+from stripe_sandbox.shapes.payments import CHARGE
+
+
+def create_charge(
+    sb: Sandbox, pi: dict[str, Any], pm: dict[str, Any], error: SandboxError | None
+) -> dict[str, Any]:
+    charge = sb.blank(CHARGE, "ch")
+    succeeded = error is None
+    charge.update(
+        {
+            "amount": pi["amount"],
+            "amount_captured": pi["amount"] if succeeded else 0,
+            "balance_transaction": sb.new_id("txn") if succeeded else None,
+            "billing_details": copy.deepcopy(pm["billing_details"]),
+            "captured": succeeded,
+            "currency": pi["currency"],
+            "customer": pi.get("customer"),
+            "description": pi.get("description"),
+            "failure_code": None if succeeded else error.code,
+            "failure_message": None if succeeded else error.message,
+            "metadata": dict(pi.get("metadata") or {}),
+            "paid": succeeded,
+            "payment_intent": pi["id"],
+            "payment_method": pm["id"],
+            "receipt_email": pi.get("receipt_email"),
+            "receipt_url": f"{sb.public_url}/receipts/{pi['id']}",
+            "refunds": {"data": [], "has_more": False, "object": "list", "url": ""},
+            "status": "succeeded" if succeeded else "failed",
+        }
+    )
+    charge["refunds"]["url"] = f"/v1/charges/{charge['id']}/refunds"
+    charge["outcome"] = {
+        "advice_code": None,
+        "network_advice_code": None,
+        "network_decline_code": None,
+        "network_status": "approved_by_network" if succeeded else "declined_by_network",
+        "reason": None if succeeded else error.decline_code,
+        "risk_level": "normal",
+        "risk_score": 20,
+        "seller_message": "Payment complete."
+        if succeeded
+        else "The bank did not return any further details.",
+        "type": "authorized" if succeeded else "issuer_declined",
+    }
+    card = pm["card"]
+    charge["payment_method_details"] = {
+        "card": {
+            "amount_authorized": pi["amount"] if succeeded else None,
+            "authorization_code": None,
+            "brand": card["brand"],
+            "checks": card["checks"],
+            "country": card["country"],
+            "exp_month": card["exp_month"],
+            "exp_year": card["exp_year"],
+            "extended_authorization": {"status": "disabled"},
+            "fingerprint": card["fingerprint"],
+            "incremental_authorization": {"status": "unavailable"},
+            "multicapture": {"status": "unavailable"},
+            "overcapture": {"maximum_amount_capturable": pi["amount"], "status": "unavailable"},
+            "transaction_link_id": None,
+            "funding": card["funding"],
+            "installments": None,
+            "last4": card["last4"],
+            "mandate": None,
+            "network": card["brand"],
+            "network_token": {"used": False},
+            "network_transaction_id": None,
+            "regulated_status": None,
+            "three_d_secure": None,
+            "wallet": None,
+        },
+        "type": "card",
+    }
+    sb.save(charge)
+    sb.emit("charge.succeeded" if succeeded else "charge.failed", charge)
+    return charge

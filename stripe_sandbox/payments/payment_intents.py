@@ -1,0 +1,194 @@
+"""PaymentIntents: charging a card; one that pays an invoice tells billing through the sandbox's hook."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from stripe_sandbox.cards import (
+    Behaviour,
+)
+from stripe_sandbox.core import Sandbox
+from stripe_sandbox.errors import SandboxError, invalid_request, missing_param
+from stripe_sandbox.params import as_list, metadata_update, to_bool, to_int
+from stripe_sandbox.payments.charges import create_charge
+from stripe_sandbox.payments.common import card_error, card_of, challenge_action, client_secret_for
+from stripe_sandbox.payments.customers import (
+    attach_payment_method,
+    payment_method_from_params,
+    resolve_payment_method,
+)
+from stripe_sandbox.shapes.payments import PAYMENT_INTENT
+
+
+def create_payment_intent(
+    sb: Sandbox, params: dict[str, Any], *, invoice_id: str | None = None
+) -> dict[str, Any]:
+    if "amount" not in params:
+        raise missing_param("amount")
+    if "currency" not in params:
+        raise missing_param("currency")
+    amount = to_int(params["amount"], "amount")
+    if amount < 50 and not invoice_id:
+        raise invalid_request("Amount must be at least 50 cents", param="amount", code="amount_too_small")
+    pi = sb.blank(PAYMENT_INTENT, "pi")
+    pi["client_secret"] = client_secret_for(pi["id"])
+    pi["amount"] = amount
+    pi["currency"] = str(params["currency"]).lower()
+    if params.get("customer"):
+        pi["customer"] = sb.require(params["customer"], "customer")["id"]
+    pi["description"] = params.get("description") or None
+    pi["receipt_email"] = params.get("receipt_email") or None
+    pi["metadata"] = metadata_update({}, params.get("metadata", {}))
+    pi["payment_method_types"] = as_list(params.get("payment_method_types")) or ["card"]
+    pi["setup_future_usage"] = params.get("setup_future_usage") or None
+    pi["statement_descriptor"] = params.get("statement_descriptor") or None
+    pi["amount_details"] = {"tip": {}}
+    if params.get("payment_method"):
+        pi["payment_method"] = resolve_payment_method(sb, params["payment_method"])["id"]
+        pi["status"] = "requires_confirmation"
+    sb.save(pi)
+    if invoice_id:
+        sb.update_meta(pi["id"], invoice=invoice_id)
+    sb.emit("payment_intent.created", pi)
+    if params.get("confirm") and to_bool(params["confirm"], "confirm"):
+        confirm = {k: params[k] for k in ("off_session", "return_url") if k in params}
+        return confirm_payment_intent(sb, pi["id"], confirm)
+    return pi
+
+
+def update_payment_intent(sb: Sandbox, pi_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    pi = sb.require(pi_id, label="payment_intent")
+    if pi["status"] in ("succeeded", "canceled"):
+        raise invalid_request(
+            f"This PaymentIntent's status is {pi['status']} and cannot be updated.",
+            code="payment_intent_unexpected_state",
+        )
+    if "amount" in params:
+        pi["amount"] = to_int(params["amount"], "amount")
+    for key in ("description", "receipt_email", "setup_future_usage"):
+        if key in params:
+            pi[key] = params[key] or None
+    if "metadata" in params:
+        pi["metadata"] = metadata_update(pi.get("metadata"), params["metadata"])
+    if params.get("customer"):
+        pi["customer"] = sb.require(params["customer"], "customer")["id"]
+    if params.get("payment_method"):
+        pi["payment_method"] = resolve_payment_method(sb, params["payment_method"])["id"]
+        pi["status"] = "requires_confirmation"
+    sb.save(pi)
+    return pi
+
+
+def confirm_payment_intent(
+    sb: Sandbox, pi_id: str, params: dict[str, Any], *, authenticated: bool = False
+) -> dict[str, Any]:
+    """Attempt the payment. Declines raise a 402 after saving the failed state and its events."""
+    pi = sb.require(pi_id, label="payment_intent")
+    if pi["status"] not in ("requires_payment_method", "requires_confirmation", "requires_action"):
+        raise invalid_request(
+            f"You cannot confirm this PaymentIntent because it has a status of {pi['status']}.",
+            code="payment_intent_unexpected_state",
+            param="payment_intent",
+        )
+    pm = payment_method_from_params(sb, params, pi.get("payment_method"))
+    if pm is None:
+        raise invalid_request(
+            "You cannot confirm this PaymentIntent because it's missing a payment method. To confirm the "
+            "PaymentIntent with cus_x, specify a payment method attached to this customer along with the "
+            "customer ID.",
+            code="payment_intent_unexpected_state",
+        )
+    if pm.get("customer") and pi.get("customer") and pm["customer"] != pi["customer"]:
+        raise invalid_request(
+            f"The provided PaymentMethod {pm['id']} is attached to another customer.", param="payment_method"
+        )
+    off_session = (
+        to_bool(params.get("off_session", False), "off_session") if "off_session" in params else False
+    )
+    if off_session:
+        sb.update_meta(pi["id"], off_session=True)
+    meta = sb.meta(pi["id"])
+    pi["payment_method"] = pm["id"]
+    pi["last_payment_error"] = None
+    pi["next_action"] = None
+    card = card_of(sb, pm["id"])
+    if sb.meta(pm["id"]).get("authenticated_once"):
+        # Authenticated moments ago on a hosted page: this one charge needs no second challenge.
+        authenticated = True
+        sb.update_meta(pm["id"], authenticated_once=False)
+    needs_auth = card.behaviour is Behaviour.AUTHENTICATE and not authenticated
+    if needs_auth and meta.get("off_session") and not meta.get("invoice"):
+        # Off-session with nobody to authenticate: Stripe fails the attempt (402 authentication_required).
+        error = SandboxError(
+            402,
+            "card_error",
+            "Your card was declined. This transaction requires authentication.",
+            code="authentication_required",
+            decline_code="authentication_required",
+            keep_changes=True,
+        )
+        return _fail_payment(sb, pi, pm, error)
+    if needs_auth:
+        pi["status"] = "requires_action"
+        pi["next_action"] = challenge_action(sb, pi["id"], params.get("return_url"))
+        sb.save(pi)
+        sb.emit("payment_intent.requires_action", pi)
+        notify_invoice(sb, pi)
+        return pi
+    if card.behaviour in (Behaviour.DECLINED, Behaviour.CHARGE_FAILS):
+        return _fail_payment(sb, pi, pm, card_error(card))
+    charge = create_charge(sb, pi, pm, None)
+    pi["status"] = "succeeded"
+    pi["amount_received"] = pi["amount"]
+    pi["latest_charge"] = charge["id"]
+    pi["payment_method"] = pm["id"]
+    sb.save(pi)
+    if pi.get("setup_future_usage") and pi.get("customer") and not pm.get("customer"):
+        attach_payment_method(sb, pm["id"], {"customer": pi["customer"]}, verify=False)
+    elif not pm.get("customer"):
+        sb.update_meta(pm["id"], consumed=True)
+    sb.emit("payment_intent.succeeded", pi)
+    notify_invoice(sb, pi)
+    return sb.require(pi["id"])
+
+
+def _fail_payment(sb: Sandbox, pi: dict[str, Any], pm: dict[str, Any], error: SandboxError) -> dict[str, Any]:
+    charge = create_charge(sb, pi, pm, error)
+    error.extra["charge"] = charge["id"]
+    pi["status"] = "requires_payment_method"
+    pi["latest_charge"] = charge["id"]
+    pi["last_payment_error"] = error.as_last_error()
+    pi["last_payment_error"]["payment_method"] = copy.deepcopy(pm)
+    pi["payment_method"] = None
+    sb.save(pi)
+    sb.emit("payment_intent.payment_failed", pi)
+    notify_invoice(sb, pi)
+    error.extra["payment_intent"] = copy.deepcopy(sb.require(pi["id"]))
+    error.extra["payment_method"] = copy.deepcopy(pm)
+    raise error
+
+
+def notify_invoice(sb: Sandbox, pi: dict[str, Any]) -> None:
+    """A PaymentIntent that pays an invoice moves the invoice (and its subscription) along."""
+    invoice_id = sb.meta(pi["id"]).get("invoice")
+    if invoice_id:
+        sb.on_invoice_payment(sb, invoice_id, pi)
+
+
+def cancel_payment_intent(sb: Sandbox, pi_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    pi = sb.require(pi_id, label="payment_intent")
+    if pi["status"] in ("succeeded", "canceled"):
+        raise invalid_request(
+            f"You cannot cancel this PaymentIntent because it has a status of {pi['status']}. Only a "
+            "PaymentIntent with one of the following statuses may be canceled: requires_payment_method, "
+            "requires_capture, requires_confirmation, requires_action, processing.",
+            code="payment_intent_unexpected_state",
+        )
+    pi["status"] = "canceled"
+    pi["canceled_at"] = sb.now()
+    pi["cancellation_reason"] = params.get("cancellation_reason") or "requested_by_customer"
+    pi["next_action"] = None
+    sb.save(pi)
+    sb.emit("payment_intent.canceled", pi)
+    return pi

@@ -1,0 +1,23 @@
+"""The import contracts in pyproject.toml hold: ``make lint`` checks them, and this test puts them in
+``make test``.
+
+The portal and the Stripe sandbox are independent (each talks to the other only as the portal talks
+to Stripe), and the sandbox's own modules form layers without an import circle.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_import_contracts_are_kept() -> None:
+    lint_imports = Path(sys.executable).parent / "lint-imports"
+    result = subprocess.run(
+        [str(lint_imports), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
