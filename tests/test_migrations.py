@@ -130,7 +130,7 @@ def test_upgrade_keeps_every_row_and_ids_are_never_reused_after_it(engine, empty
                 )
             before = _all_rows()
             upgrade()
-            after = _all_rows()
+            after = _all_rows(like=before)
             assert {name: after[name] for name in before} == before
             assert not any(
                 rows for name, rows in after.items() if name not in before
@@ -148,15 +148,23 @@ def test_upgrade_keeps_every_row_and_ids_are_never_reused_after_it(engine, empty
             db.engine.dispose()
 
 
-def _all_rows() -> dict:
-    """Every row of every table the database has at its revision (later tables are not there yet)."""
+def _all_rows(like: dict | None = None) -> dict:
+    """Every row of every table the database has at its revision (later tables are not there yet),
+    of the columns it has then (or those of ``like``, an earlier answer: columns added later aside)."""
     with db.engine.connect() as conn:
-        present = set(sa.inspect(conn).get_table_names())
-        return {
-            name: conn.execute(sa.select(table).order_by(*table.primary_key.columns)).all()
-            for name, table in db.metadata.tables.items()
-            if name in present
-        }
+        inspector = sa.inspect(conn)
+        present = set(inspector.get_table_names()) if like is None else set(like)
+        rows = {}
+        for name in present & set(db.metadata.tables):
+            table = db.metadata.tables[name]
+            columns = (
+                [column["name"] for column in inspector.get_columns(name)]
+                if like is None
+                else list(like[name][0])
+            )
+            query = sa.select(*(table.c[column] for column in columns)).order_by(*table.primary_key.columns)
+            rows[name] = (columns, conn.execute(query).all())
+        return rows
 
 
 def _tables_asking_for_autoincrement() -> set[str]:

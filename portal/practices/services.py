@@ -247,22 +247,48 @@ def remove_member(practice: Practice, member_id: int, actor: User) -> None:
 def transfer_ownership(practice: Practice, member_id: int, actor: User) -> PracticeMember:
     """The owner hands the practice to one of its people, and stays on as an admin.
 
-    The practice's Stripe customer follows: billing emails go to the new owner.
+    The hand-over is a compare-and-swap: only the post that still finds the actor the owner
+    demotes them, and the partial unique index (one owner per practice) refuses a second owner
+    whatever races. The practice's Stripe customer follows: billing emails go to the new owner.
     """
     actor_membership = membership(practice, actor)
     if actor_membership is None or actor_membership.role != MemberRole.OWNER:
-        raise NotAllowed("Only the practice's owner can hand it over.")
+        raise NotAllowed(_ONLY_THE_OWNER)
     member = db.session.get(PracticeMember, member_id)
     if member is None or member.practice_id != practice.id:
         raise PracticeError("That person is not in this practice.", status_code=404)
     if member.role == MemberRole.OWNER:
         raise PracticeError("That person already owns this practice.")
-    actor_membership.role = MemberRole.ADMIN
-    member.role = MemberRole.OWNER
+    try:
+        _set_role(actor_membership, MemberRole.OWNER, MemberRole.ADMIN)
+        _set_role(member, member.role, MemberRole.OWNER)
+    except (_RoleChanged, sa.exc.IntegrityError) as error:
+        db.session.rollback()
+        raise NotAllowed(_ONLY_THE_OWNER) from error
+    db.session.expire_all()
     sync.audit(practice, "ownership_transferred", f"{actor.email} → {member.user.email}", actor_id=actor.id)
     db.session.commit()
     push_practice_contact(practice)
     return member
+
+
+_ONLY_THE_OWNER = "Only the practice's owner can hand it over."
+
+
+class _RoleChanged(Exception):
+    """Another request changed the member's role first."""
+
+
+def _set_role(member: PracticeMember, was: MemberRole, becomes: MemberRole) -> None:
+    """``member.role = becomes`` if it still is ``was`` in the database (not just in this session)."""
+    changed = db.session.execute(
+        sa.update(PracticeMember)
+        .where(PracticeMember.id == member.id, PracticeMember.role == was)
+        .values(role=becomes)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        raise _RoleChanged
 
 
 def members_of(practice: Practice) -> list[PracticeMember]:
