@@ -38,9 +38,7 @@ def upgrade():
         sqlite_where=OWNER,
         postgresql_where=OWNER,
     )
-    op.add_column(
-        "practices", sa.Column("billing_version", sa.Integer(), server_default="0", nullable=False)
-    )
+    op.add_column("practices", sa.Column("billing_version", sa.Integer(), server_default="0", nullable=False))
 
 
 def downgrade():

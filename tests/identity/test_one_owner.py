@@ -86,7 +86,9 @@ def test_the_database_refuses_a_second_owner(engine, owner, live_practice, user_
     assert owners(live_practice.id) == 1
 
 
-def test_a_leaving_owner_hands_over_without_two_owners_at_any_moment(client, owner, live_practice, user_factory):
+def test_a_leaving_owner_hands_over_without_two_owners_at_any_moment(
+    client, owner, live_practice, user_factory
+):
     """The hand-over on account deletion deletes the old owner's row before promoting the next."""
     from portal.practices.ownership import leave_practices
 
