@@ -27,6 +27,7 @@ from portal.billing import subscriptions as stripe_subscriptions
 from portal.billing.errors import AuthenticationRequired, BillingError, CardDeclined
 from portal.billing.shapes import as_dict, object_id, subscription_item
 from portal.extensions import db
+from portal.formatting import format_date
 from portal.practices import sync
 from portal.practices.customers import (
     create_practice_customer,
@@ -629,6 +630,10 @@ def cancel_subscription(practice: Practice, reason: str, actor: User, attempt: s
     """Cancel at the end of the paid period; the reason is kept (here and at Stripe)."""
     require_manager(practice, actor)
     subscription_id = _require_subscription(practice)
+    if practice.cancel_at_period_end or practice.cancel_at:
+        ends = practice.cancel_at or practice.current_period_end
+        when = f" on {format_date(ends)}" if ends else ""
+        raise PracticeError(f"The subscription is already set to end{when}. Nothing was changed.")
     reason = reason.strip()[:500]
     if not reason:
         raise PracticeError("Please tell us why you are cancelling.")
@@ -648,7 +653,7 @@ def resume_subscription(practice: Practice, actor: User, attempt: str | None = N
     require_manager(practice, actor)
     subscription_id = _require_subscription(practice)
     if not (practice.cancel_at_period_end or practice.cancel_at):
-        raise PracticeError("The subscription is not set to end.")
+        raise PracticeError("The subscription is not set to end, so there is nothing to resume.")
     subscription = stripe_subscriptions.update_subscription(
         subscription_id,
         {"cancel_at_period_end": False},

@@ -138,12 +138,16 @@ def _outcome_response(practice: Practice, member: PracticeMember, outcome: Outco
     return _billing_response(practice, member, outcome.message, outcome.error, status, **extra)
 
 
-def billing_action(action: str):
-    """Every billing action goes through this: owners and admins only, and once per rendered form.
+def billing_action(action: str, *, changes_billing: bool = True):
+    """Every billing action goes through this: owners and admins only, once per intent.
 
     The wrapped function takes (practice, member, key) and returns an ``Outcome``; it runs at most
     once per form key (``attempt``, generated when the form was rendered), and a repeated post
-    (double click, a second tab, a replay) gets the first post's answer (see ``intents``).
+    (double click, a replay) gets the first post's answer (see ``intents``). A form from another
+    tab (another key) acts only if the billing is still as it was drawn (``billing_version``): the
+    first of two tabs acts, the other answers ``intents.STALE`` with the current state. Starting a
+    Checkout (``changes_billing=False``) changes nothing until it is paid, so it only checks the
+    version (a newer Checkout expires the older ones; ``duplicates`` handles one paid anyway).
     """
 
     def decorate(perform):
@@ -151,8 +155,18 @@ def billing_action(action: str):
         def view(practice_id: int):
             practice, member = _load_manager(practice_id)
             key = intents.posted_key(request.form.get("attempt"))
+            version = intents.posted_version(request.form.get("billing_version"))
             scope = f"{action}:{request.form.get('plan', '')}"[:64]
-            outcome = intents.run_once(practice.id, scope, key, lambda: perform(practice, member, key))
+
+            def act() -> Outcome:
+                return intents.in_step(
+                    practice.id,
+                    version,
+                    lambda: perform(practice, member, key),
+                    claims_version=changes_billing,
+                )
+
+            outcome = intents.run_once(practice.id, scope, key, act)
             return _outcome_response(practice, member, outcome)
 
         view.billing_action = action
@@ -317,7 +331,7 @@ def _posted_plan() -> Plan | None:
 
 @bp.post("/<int:practice_id>/billing/subscribe")
 @login_required
-@billing_action("subscribe")
+@billing_action("subscribe", changes_billing=False)
 def subscribe(practice: Practice, member: PracticeMember, key: str) -> Outcome:
     plan = _posted_plan()
     if plan is None:
