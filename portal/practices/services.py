@@ -528,7 +528,11 @@ def start_checkout(practice: Practice, plan: Plan, actor: User) -> str:
             "client_reference_id": str(practice.id),
             "line_items": line_items,
             "metadata": metadata,
-            "subscription_data": {"metadata": {"practiceId": str(practice.id)}},
+            # The subscription keeps when its checkout started: of two paid within one second
+            # (Stripe's times are whole seconds), ``duplicates`` keeps the one started first.
+            "subscription_data": {
+                "metadata": {"practiceId": str(practice.id), "startedAt": metadata["startedAt"]}
+            },
             "success_url": success_url,
             "cancel_url": url_for("practices.billing", practice_id=practice.id, _external=True),
         },
