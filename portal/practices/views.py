@@ -113,14 +113,17 @@ def _billing_response(
     status: int = 200,
     **extra,
 ):
-    """htmx: the billing partial (+ banners out of band); otherwise back to the page with a flash."""
-    if not is_htmx():
+    """htmx: the billing partial (+ banners out of band). A plain post: back to the page with a
+    flash, or, refused with a form to correct (``cancel_form``), the page again with that form as
+    typed and its messages under the field (a redirect would lose both)."""
+    if not is_htmx() and extra.get("cancel_form") is None:
         if message or error:
             flash(error or message, "error" if error else "success")
         return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
     db.session.refresh(practice)
     context = billing_context(practice, member, billing_message=message, billing_error=error, **extra)
-    response = make_response(render_template("practices/partials/_billing_swap.html", **context), status)
+    template = "practices/partials/_billing_swap.html" if is_htmx() else "practices/billing.html"
+    response = make_response(render_template(template, **context), status)
     response.vary.add("HX-Request")
     return response
 
@@ -379,7 +382,8 @@ def cancel(practice: Practice, member: PracticeMember, key: str) -> Outcome:
     form = CancelForm()
     if not form.validate_on_submit():
         g.cancel_form = form  # shown again with what was typed
-        return Outcome(error="Please tell us why you are cancelling.", status=422, settled=False)
+        problem = form.reason.errors[0] if form.reason.errors else "Please tell us why you are cancelling."
+        return Outcome(error=problem, status=422, settled=False)
     return _attempt(
         lambda: services.cancel_subscription(practice, form.reason.data, current_user, key),
         "The subscription will end at the end of the paid period.",

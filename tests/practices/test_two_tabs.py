@@ -157,3 +157,32 @@ def test_a_no_op_is_refused_with_no_stripe_call(owner_client, paid_practice, act
         ).get_data(as_text=True)
     assert message in answer
     assert [call for call in calls if call.startswith("subscription.")] == []
+
+
+@pytest.mark.parametrize("reason", ["Moving\u202eevom", "Moving\x07 on"])
+def test_without_javascript_a_refused_reason_is_shown_again_with_its_message(
+    owner_client, paid_practice, reason
+):
+    from markupsafe import escape
+
+    from portal.text import text_problem
+
+    form = tab(owner_client, paid_practice)
+    with stripe_calls() as calls:
+        response = owner_client.post(
+            f"/practices/{paid_practice.id}/billing/cancel", data={**form, "reason": reason}
+        )
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422  # the page again, not a redirect that drops what was typed
+    problem = escape(text_problem(reason, multiline=True))
+    assert f'<ul class="errors" id="reason-errors"><li>{problem}</li></ul>' in page
+    assert f">{reason}</textarea>" in page and '<details class="cancel" open>' in page
+    assert "Please tell us why you are cancelling." not in page
+    assert calls.count("subscription.update") == 0
+    # Corrected in the same form, it acts (the refusal changed nothing, so the form is not stale).
+    corrected = tab(owner_client, paid_practice, page)
+    acted = owner_client.post(
+        f"/practices/{paid_practice.id}/billing/cancel", data={**corrected, "reason": "Moving on"}, headers=HX
+    )
+    assert "The subscription will end at the end of the paid period." in acted.get_data(as_text=True)
