@@ -56,7 +56,7 @@ STILL_RUNNING = Outcome(
 
 
 STALE = Outcome(
-    error=("Billing changed in another tab or window since this page was loaded; here is the current state."),
+    error="Billing changed in another tab or window since this page was loaded; here is the current state.",
     status=409,
 )
 
@@ -98,7 +98,9 @@ def in_step(practice_id: int, version: int | None, perform, *, claims_version: b
 
     An action that changes the billing (``claims_version``) moves the version on first, so a
     form of the same state in another tab acts not; one refused before anything happened
-    (``settled=False``) gives it back. Starting a Checkout changes nothing yet: it only checks.
+    (``settled=False``) gives it back. One that failed midway keeps it moved on: what it did at
+    Stripe is unknown, so the forms drawn before it act not. Starting a Checkout changes nothing
+    yet: it only checks.
     """
     if version is None:
         return STALE

@@ -83,7 +83,7 @@ class Practice(TimestampMixin, db.Model):
     #: Stripe time of the newest state applied; older events never overwrite it.
     stripe_state_at: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     #: Bumped by every billing action: a form rendered before another tab acted carries an older
-    #: one, and acts not (``portal.practices.intents.claim_version``).
+    #: one, and acts not (``portal.practices.intents.in_step``).
     billing_version: Mapped[int] = mapped_column(server_default="0")
 
     members: Mapped[list[PracticeMember]] = relationship(
