@@ -25,6 +25,7 @@ _BANNER_FACTS = (
         _practices.current_period_end,
         _practices.last_payment_error,
         _practices.action_required_invoice_id,
+        _practices.billing_version,  # its Pay now and Resume buttons act only on the state they show
         _invoices.hosted_invoice_url.label("action_required_url"),
         _members.role,
     )

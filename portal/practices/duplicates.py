@@ -5,8 +5,8 @@ but a session paid in the instant before that still completes. When a second liv
 subscription shows up (any of its events, the success page, or reconciliation with
 ``--fix``), ``resolve`` reads the customer's subscriptions at Stripe and keeps one by a rule
 that does not depend on the order the events arrive in: a paid one over an unpaid
-(``incomplete``) one, then the earliest created. Every other live one is cancelled at once,
-everything it charged (the onboarding fee included) is refunded, the practice's History
+(``incomplete``) one, then the earliest paid (``survivor``). Every other live one is cancelled
+at once, everything it charged (the onboarding fee included) is refunded, the practice's History
 says so and its billing managers get an email. Each duplicate is handled once: its
 cancellation is claimed as a billing intent in the transaction that records it.
 """
@@ -57,10 +57,21 @@ def live_subscriptions(customer_id: str) -> list[dict]:
 
 
 def survivor(live: list[dict]) -> dict:
-    """The one to keep: paid before unpaid, then the earliest created (the id breaks a tie)."""
-    return min(
-        live, key=lambda sub: (sub.get("status") == "incomplete", int(sub.get("created") or 0), sub["id"])
-    )
+    """The one to keep: paid before unpaid, then the earliest paid.
+
+    Stripe creates a Checkout's subscription when it is paid, but its ``created`` counts whole
+    seconds: within one second the checkout started first (``startedAt``, our clock's nanoseconds,
+    carried from the session to the subscription) was paid first. The id breaks a tie only
+    between subscriptions made outside the portal's Checkout.
+    """
+    return min(live, key=_paid_order)
+
+
+def _paid_order(subscription: dict) -> tuple[bool, int, int, str]:
+    created = int(subscription.get("created") or 0)
+    started = str((subscription.get("metadata") or {}).get("startedAt") or "")
+    started_ns = int(started) if started.isdigit() else created * 10**9
+    return subscription.get("status") == "incomplete", created, started_ns, subscription["id"]
 
 
 def resolve(practice: Practice) -> dict | None:

@@ -7,6 +7,12 @@ inserted the row runs the action (one Stripe call, one audit line) and records i
 outcome; a concurrent or later post of the same form finds the row, waits for that
 outcome and answers with it, as if it had run. The portal's own one-time effects
 (cancelling a duplicate subscription) claim keys the same way.
+
+A key is one form; two tabs are two forms. So every billing form also carries the practice's
+billing version as it was rendered (``billing_version``), and the action claims that version
+with a compare-and-swap before it acts (``in_step``): of two tabs drawn from the same state,
+the first to act moves the version on and the other acts not, answering ``STALE`` with the
+current state.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import sqlalchemy as sa
 
 from portal.database import upsert_insert, utcnow
 from portal.extensions import db
-from portal.practices.models import BillingIntent
+from portal.practices.models import BillingIntent, Practice
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +55,12 @@ STILL_RUNNING = Outcome(
 )
 
 
+STALE = Outcome(
+    error="Billing changed in another tab or window since this page was loaded; here is the current state.",
+    status=409,
+)
+
+
 def new_key() -> str:
     """A key for one rendered form."""
     return secrets.token_hex(12)
@@ -57,6 +69,50 @@ def new_key() -> str:
 def posted_key(value: str | None) -> str:
     """The form's key; a form without a (well-formed) one is an intent of its own."""
     return value if value and _KEY.fullmatch(value) else new_key()
+
+
+def posted_version(value: str | None) -> int | None:
+    """The billing version a form was rendered with; None for a form without one (it acts not)."""
+    return int(value) if value and value.isdigit() and len(value) < 12 else None
+
+
+def _swap_version(practice_id: int, was: int, becomes: int) -> bool:
+    """``billing_version``: ``was`` -> ``becomes`` if nobody moved it meanwhile. Commits."""
+    changed = db.session.execute(
+        sa.update(Practice)
+        .where(Practice.id == practice_id, Practice.billing_version == was)
+        .values(billing_version=becomes)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return changed == 1
+
+
+def _version_is(practice_id: int, version: int) -> bool:
+    db.session.rollback()  # a fresh snapshot
+    return db.session.scalar(sa.select(Practice.billing_version).where(Practice.id == practice_id)) == version
+
+
+def in_step(practice_id: int, version: int | None, perform, *, claims_version: bool = True) -> Outcome:
+    """``perform()`` only if the form was rendered from the billing state as it is now.
+
+    An action that changes the billing (``claims_version``) moves the version on first, so a
+    form of the same state in another tab acts not; one refused before anything happened
+    (``settled=False``) gives it back. One that failed midway keeps it moved on: what it did at
+    Stripe is unknown, so the forms drawn before it act not. Starting a Checkout changes nothing
+    yet: it only checks.
+    """
+    if version is None:
+        return STALE
+    if not claims_version:
+        return perform() if _version_is(practice_id, version) else STALE
+    if not _swap_version(practice_id, version, version + 1):
+        return STALE
+    outcome = perform()
+    if not outcome.settled:
+        db.session.rollback()
+        _swap_version(practice_id, version + 1, version)
+    return outcome
 
 
 def claim(practice_id: int, action: str, key: str) -> int | None:

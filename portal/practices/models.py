@@ -82,6 +82,9 @@ class Practice(TimestampMixin, db.Model):
     action_required_invoice_id: Mapped[str | None] = mapped_column(sa.String(64))
     #: Stripe time of the newest state applied; older events never overwrite it.
     stripe_state_at: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    #: Bumped by every billing action: a form rendered before another tab acted carries an older
+    #: one, and acts not (``portal.practices.intents.in_step``).
+    billing_version: Mapped[int] = mapped_column(server_default="0")
 
     members: Mapped[list[PracticeMember]] = relationship(
         back_populates="practice", cascade="all, delete-orphan", passive_deletes=True
@@ -139,6 +142,14 @@ class PracticeMember(db.Model):
 
     __table_args__ = (
         sa.UniqueConstraint("practice_id", "user_id", name="uq_practice_members_practice_user"),
+        # One owner per practice, whatever requests race: the database refuses a second one.
+        sa.Index(
+            "uq_practice_members_one_owner",
+            "practice_id",
+            unique=True,
+            sqlite_where=sa.text("role = 'owner'"),
+            postgresql_where=sa.text("role = 'owner'"),
+        ),
         NEVER_REUSED_IDS,
     )
 

@@ -61,6 +61,7 @@ def leave_practices(user: User) -> Departure:
                 departure.customers_to_delete.append(practice.stripe_customer_id)
             db.session.delete(practice)
             continue
+        db.session.flush()  # the old owner's row goes first: a practice has one owner at any moment
         successor.role = MemberRole.OWNER
         detail = f"{user.email} deleted their account; {successor.user.email} owns the practice now"
         sync.audit(practice, "ownership_transferred", detail)

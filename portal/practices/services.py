@@ -27,6 +27,7 @@ from portal.billing import subscriptions as stripe_subscriptions
 from portal.billing.errors import AuthenticationRequired, BillingError, CardDeclined
 from portal.billing.shapes import as_dict, object_id, subscription_item
 from portal.extensions import db
+from portal.formatting import format_date
 from portal.practices import sync
 from portal.practices.customers import (
     create_practice_customer,
@@ -247,22 +248,48 @@ def remove_member(practice: Practice, member_id: int, actor: User) -> None:
 def transfer_ownership(practice: Practice, member_id: int, actor: User) -> PracticeMember:
     """The owner hands the practice to one of its people, and stays on as an admin.
 
-    The practice's Stripe customer follows: billing emails go to the new owner.
+    The hand-over is a compare-and-swap: only the post that still finds the actor the owner
+    demotes them, and the partial unique index (one owner per practice) refuses a second owner
+    whatever races. The practice's Stripe customer follows: billing emails go to the new owner.
     """
     actor_membership = membership(practice, actor)
     if actor_membership is None or actor_membership.role != MemberRole.OWNER:
-        raise NotAllowed("Only the practice's owner can hand it over.")
+        raise NotAllowed(_ONLY_THE_OWNER)
     member = db.session.get(PracticeMember, member_id)
     if member is None or member.practice_id != practice.id:
         raise PracticeError("That person is not in this practice.", status_code=404)
     if member.role == MemberRole.OWNER:
         raise PracticeError("That person already owns this practice.")
-    actor_membership.role = MemberRole.ADMIN
-    member.role = MemberRole.OWNER
+    try:
+        _set_role(actor_membership, MemberRole.OWNER, MemberRole.ADMIN)
+        _set_role(member, member.role, MemberRole.OWNER)
+    except (_RoleChanged, sa.exc.IntegrityError) as error:
+        db.session.rollback()
+        raise NotAllowed(_ONLY_THE_OWNER) from error
+    db.session.expire_all()
     sync.audit(practice, "ownership_transferred", f"{actor.email} → {member.user.email}", actor_id=actor.id)
     db.session.commit()
     push_practice_contact(practice)
     return member
+
+
+_ONLY_THE_OWNER = "Only the practice's owner can hand it over."
+
+
+class _RoleChanged(Exception):
+    """Another request changed the member's role first."""
+
+
+def _set_role(member: PracticeMember, was: MemberRole, becomes: MemberRole) -> None:
+    """``member.role = becomes`` if it still is ``was`` in the database (not just in this session)."""
+    changed = db.session.execute(
+        sa.update(PracticeMember)
+        .where(PracticeMember.id == member.id, PracticeMember.role == was)
+        .values(role=becomes)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        raise _RoleChanged
 
 
 def members_of(practice: Practice) -> list[PracticeMember]:
@@ -501,7 +528,11 @@ def start_checkout(practice: Practice, plan: Plan, actor: User) -> str:
             "client_reference_id": str(practice.id),
             "line_items": line_items,
             "metadata": metadata,
-            "subscription_data": {"metadata": {"practiceId": str(practice.id)}},
+            # The subscription keeps when its checkout started: of two paid within one second
+            # (Stripe's times are whole seconds), ``duplicates`` keeps the one started first.
+            "subscription_data": {
+                "metadata": {"practiceId": str(practice.id), "startedAt": metadata["startedAt"]}
+            },
             "success_url": success_url,
             "cancel_url": url_for("practices.billing", practice_id=practice.id, _external=True),
         },
@@ -603,6 +634,10 @@ def cancel_subscription(practice: Practice, reason: str, actor: User, attempt: s
     """Cancel at the end of the paid period; the reason is kept (here and at Stripe)."""
     require_manager(practice, actor)
     subscription_id = _require_subscription(practice)
+    if practice.cancel_at_period_end or practice.cancel_at:
+        ends = practice.cancel_at or practice.current_period_end
+        when = f" on {format_date(ends)}" if ends else ""
+        raise PracticeError(f"The subscription is already set to end{when}. Nothing was changed.")
     reason = reason.strip()[:500]
     if not reason:
         raise PracticeError("Please tell us why you are cancelling.")
@@ -622,7 +657,7 @@ def resume_subscription(practice: Practice, actor: User, attempt: str | None = N
     require_manager(practice, actor)
     subscription_id = _require_subscription(practice)
     if not (practice.cancel_at_period_end or practice.cancel_at):
-        raise PracticeError("The subscription is not set to end.")
+        raise PracticeError("The subscription is not set to end, so there is nothing to resume.")
     subscription = stripe_subscriptions.update_subscription(
         subscription_id,
         {"cancel_at_period_end": False},

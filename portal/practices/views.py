@@ -113,14 +113,17 @@ def _billing_response(
     status: int = 200,
     **extra,
 ):
-    """htmx: the billing partial (+ banners out of band); otherwise back to the page with a flash."""
-    if not is_htmx():
+    """htmx: the billing partial (+ banners out of band). A plain post: back to the page with a
+    flash, or, refused with a form to correct (``cancel_form``), the page again with that form as
+    typed and its messages under the field (a redirect would lose both)."""
+    if not is_htmx() and extra.get("cancel_form") is None:
         if message or error:
             flash(error or message, "error" if error else "success")
         return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
     db.session.refresh(practice)
     context = billing_context(practice, member, billing_message=message, billing_error=error, **extra)
-    response = make_response(render_template("practices/partials/_billing_swap.html", **context), status)
+    template = "practices/partials/_billing_swap.html" if is_htmx() else "practices/billing.html"
+    response = make_response(render_template(template, **context), status)
     response.vary.add("HX-Request")
     return response
 
@@ -138,12 +141,16 @@ def _outcome_response(practice: Practice, member: PracticeMember, outcome: Outco
     return _billing_response(practice, member, outcome.message, outcome.error, status, **extra)
 
 
-def billing_action(action: str):
-    """Every billing action goes through this: owners and admins only, and once per rendered form.
+def billing_action(action: str, *, changes_billing: bool = True):
+    """Every billing action goes through this: owners and admins only, once per intent.
 
     The wrapped function takes (practice, member, key) and returns an ``Outcome``; it runs at most
     once per form key (``attempt``, generated when the form was rendered), and a repeated post
-    (double click, a second tab, a replay) gets the first post's answer (see ``intents``).
+    (double click, a replay) gets the first post's answer (see ``intents``). A form from another
+    tab (another key) acts only if the billing is still as it was drawn (``billing_version``): the
+    first of two tabs acts, the other answers ``intents.STALE`` with the current state. Starting a
+    Checkout (``changes_billing=False``) changes nothing until it is paid, so it only checks the
+    version (a newer Checkout expires the older ones; ``duplicates`` handles one paid anyway).
     """
 
     def decorate(perform):
@@ -151,8 +158,18 @@ def billing_action(action: str):
         def view(practice_id: int):
             practice, member = _load_manager(practice_id)
             key = intents.posted_key(request.form.get("attempt"))
+            version = intents.posted_version(request.form.get("billing_version"))
             scope = f"{action}:{request.form.get('plan', '')}"[:64]
-            outcome = intents.run_once(practice.id, scope, key, lambda: perform(practice, member, key))
+
+            def act() -> Outcome:
+                return intents.in_step(
+                    practice.id,
+                    version,
+                    lambda: perform(practice, member, key),
+                    claims_version=changes_billing,
+                )
+
+            outcome = intents.run_once(practice.id, scope, key, act)
             return _outcome_response(practice, member, outcome)
 
         view.billing_action = action
@@ -317,7 +334,7 @@ def _posted_plan() -> Plan | None:
 
 @bp.post("/<int:practice_id>/billing/subscribe")
 @login_required
-@billing_action("subscribe")
+@billing_action("subscribe", changes_billing=False)
 def subscribe(practice: Practice, member: PracticeMember, key: str) -> Outcome:
     plan = _posted_plan()
     if plan is None:
@@ -365,7 +382,8 @@ def cancel(practice: Practice, member: PracticeMember, key: str) -> Outcome:
     form = CancelForm()
     if not form.validate_on_submit():
         g.cancel_form = form  # shown again with what was typed
-        return Outcome(error="Please tell us why you are cancelling.", status=422, settled=False)
+        problem = form.reason.errors[0] if form.reason.errors else "Please tell us why you are cancelling."
+        return Outcome(error=problem, status=422, settled=False)
     return _attempt(
         lambda: services.cancel_subscription(practice, form.reason.data, current_user, key),
         "The subscription will end at the end of the paid period.",

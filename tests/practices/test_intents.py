@@ -26,7 +26,8 @@ def live_practice(owner, runner):
 def rendered_form(client, practice) -> dict[str, str]:
     page = client.get(f"/practices/{practice.id}/billing").get_data(as_text=True)
     attempt = re.search(r'name="attempt" value="([^"]+)"', page).group(1)
-    return {"csrf_token": extract_csrf(page), "attempt": attempt}
+    version = re.search(r'name="billing_version" value="([^"]+)"', page).group(1)
+    return {"csrf_token": extract_csrf(page), "attempt": attempt, "billing_version": version}
 
 
 def started(practice) -> int:

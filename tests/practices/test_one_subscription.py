@@ -148,3 +148,53 @@ def test_reconcile_reports_and_fixes_two_live_subscriptions(sandbox, practice, o
     assert [sub.id for sub in live_at_stripe(sandbox, practice.stripe_customer_id)] == [first.id]
     again = runner.invoke(args=["billing", "reconcile"])
     assert "live subscriptions" not in again.output
+
+
+def _live(subscription_id: str, created: int, started_ns: int | None) -> dict:
+    metadata = {"practiceId": "1"} | ({"startedAt": str(started_ns)} if started_ns else {})
+    return {"id": subscription_id, "status": "active", "created": created, "metadata": metadata}
+
+
+def test_of_two_paid_in_one_second_the_one_started_first_is_kept():
+    """Stripe's ``created`` is whole seconds: the checkout's start (nanoseconds) orders them."""
+    from portal.practices.duplicates import survivor
+
+    second = 1_800_000_000
+    monthly = _live("sub_zzz_monthly", second, second * 10**9 - 900_000_000)  # started, paid first
+    semiannual = _live(
+        "sub_aaa_semiannual", second, second * 10**9 - 400_000_000
+    )  # the random id sorts first
+    assert survivor([semiannual, monthly])["id"] == monthly["id"]
+    assert survivor([monthly, semiannual])["id"] == monthly["id"]
+    earlier_second = _live("sub_zzz_earlier", second - 1, None)  # made outside Checkout: its second
+    assert survivor([monthly, earlier_second])["id"] == earlier_second["id"]
+
+
+def test_monthly_then_six_months_paid_quickly_keeps_monthly(sandbox, practice, owner):
+    """The attacker's steps: pay Monthly's Checkout, then start and pay 6 months' within the second."""
+    from portal.practices import duplicates
+
+    client = sandbox.client()
+    with db.session.no_autoflush:
+        monthly_url = services.start_checkout(practice, Plan.MONTHLY, owner)
+        assert (
+            requests.post(f"{monthly_url}/pay", data=CARD, allow_redirects=False, timeout=10).status_code
+            == 303
+        )
+        semiannual_url = services.start_checkout(practice, Plan.SEMIANNUAL, owner)
+        assert (
+            requests.post(f"{semiannual_url}/pay", data=CARD, allow_redirects=False, timeout=10).status_code
+            == 303
+        )
+    sessions = [
+        client.v1.checkout.sessions.retrieve(url.rsplit("/", 1)[1]) for url in (monthly_url, semiannual_url)
+    ]
+    subscriptions = [client.v1.subscriptions.retrieve(session.subscription) for session in sessions]
+    for session, subscription in zip(sessions, subscriptions, strict=True):
+        assert subscription.metadata["startedAt"] == session.metadata["startedAt"]  # carried over
+
+    kept = duplicates.resolve(practice)  # what the late webhook of either one does
+    db.session.commit()
+
+    assert kept["id"] == subscriptions[0].id
+    assert [sub.id for sub in live_at_stripe(sandbox, practice.stripe_customer_id)] == [subscriptions[0].id]

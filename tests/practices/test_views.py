@@ -127,6 +127,11 @@ def pay_checkout(sandbox_url_or_location: str, number: str = "4242424242424242")
     return response.headers["Location"]
 
 
+def version_of(page: str) -> str:
+    """The billing version the page's forms were drawn from (each billing form carries it)."""
+    return re.search(r'name="billing_version" value="(\d+)"', page).group(1)
+
+
 def path_of(url: str) -> str:
     return re.sub(r"^https?://[^/]+", "", url)
 
@@ -137,7 +142,12 @@ def test_subscribe_through_checkout(owner_client, live_practice, owner, sandbox)
     attempt = re.search(r'name="attempt" value="([^"]+)"', page).group(1)
     response = owner_client.post(
         f"/practices/{live_practice.id}/billing/subscribe",
-        data={"plan": "monthly", "csrf_token": token, "attempt": attempt},
+        data={
+            "plan": "monthly",
+            "csrf_token": token,
+            "attempt": attempt,
+            "billing_version": version_of(page),
+        },
     )
     assert response.status_code == 303
     checkout_url = response.location
@@ -145,7 +155,12 @@ def test_subscribe_through_checkout(owner_client, live_practice, owner, sandbox)
     # A double click (the same rendered form): the same session, not a second one.
     again = owner_client.post(
         f"/practices/{live_practice.id}/billing/subscribe",
-        data={"plan": "monthly", "csrf_token": token, "attempt": attempt},
+        data={
+            "plan": "monthly",
+            "csrf_token": token,
+            "attempt": attempt,
+            "billing_version": version_of(page),
+        },
         headers=HX,
     )
     assert again.status_code == 204 and again.headers["HX-Redirect"] == checkout_url
@@ -213,7 +228,12 @@ def test_cancel_with_reason_through_htmx_then_resume(owner_client, live_practice
     token = extract_csrf(page)
     response = owner_client.post(
         f"/practices/{live_practice.id}/billing/cancel",
-        data={"reason": "Too expensive", "csrf_token": token, "attempt": "a1"},
+        data={
+            "reason": "Too expensive",
+            "csrf_token": token,
+            "attempt": "a1",
+            "billing_version": version_of(page),
+        },
         headers=HX,
     )
     fragment = response.get_data(as_text=True)
@@ -227,7 +247,10 @@ def test_cancel_with_reason_through_htmx_then_resume(owner_client, live_practice
     history = owner_client.get(f"/practices/{live_practice.id}/history").get_data(as_text=True)
     assert "Cancel requested" in history and "Too expensive" in history
 
-    response = owner_client.post(f"/practices/{live_practice.id}/billing/resume", data={"csrf_token": token})
+    response = owner_client.post(
+        f"/practices/{live_practice.id}/billing/resume",
+        data={"csrf_token": token, "billing_version": version_of(fragment)},
+    )
     assert response.status_code == 303
     db.session.refresh(live_practice)
     assert not live_practice.cancel_at_period_end and live_practice.cancel_at is None
@@ -247,7 +270,12 @@ def test_plan_switch_preview_then_confirm(owner_client, live_practice, owner):
     proration_date = re.search(r'name="proration_date" value="(\d+)"', preview).group(1)
     response = owner_client.post(
         f"/practices/{live_practice.id}/billing/plan",
-        data={"plan": "semiannual", "proration_date": proration_date, "csrf_token": token},
+        data={
+            "plan": "semiannual",
+            "proration_date": proration_date,
+            "csrf_token": token,
+            "billing_version": version_of(preview),
+        },
         headers=HX,
     )
     assert "Every 6 months plan" in response.get_data(as_text=True)
@@ -291,7 +319,12 @@ def test_a_refused_cancel_keeps_the_form_open_with_what_was_typed(owner_client, 
     assert '<details class="cancel">' in page  # closed until it is needed
     response = owner_client.post(
         f"/practices/{practice.id}/billing/cancel",
-        data={"reason": reason, "csrf_token": extract_csrf(page), "attempt": "a1"},
+        data={
+            "reason": reason,
+            "csrf_token": extract_csrf(page),
+            "attempt": "a1",
+            "billing_version": version_of(page),
+        },
         headers=HX,
     )
     fragment = response.get_data(as_text=True)

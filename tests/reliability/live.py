@@ -99,10 +99,14 @@ class Visitor:
 
     def post_at_once(self, path: str, data: dict[str, str], times: int) -> list[requests.Response]:
         """The same form posted ``times`` times at once, each on its own connection (htmx)."""
-        barrier = threading.Barrier(times, timeout=30)
+        return self.post_each_at_once(path, [data] * times)
+
+    def post_each_at_once(self, path: str, forms: list[dict[str, str]]) -> list[requests.Response]:
+        """Each form posted once, all at once, each on its own connection (htmx): tabs racing."""
+        barrier = threading.Barrier(len(forms), timeout=30)
         cookies = self.http.cookies.get_dict()
 
-        def post(_: int) -> requests.Response:
+        def post(data: dict[str, str]) -> requests.Response:
             session = self._session(cookies)
             barrier.wait()
             try:
@@ -116,5 +120,5 @@ class Visitor:
             finally:
                 session.close()
 
-        with ThreadPoolExecutor(times) as pool:
-            return list(pool.map(post, range(times)))
+        with ThreadPoolExecutor(len(forms)) as pool:
+            return list(pool.map(post, forms))

@@ -124,7 +124,8 @@ def test_no_secret_in_any_log_line(app, client, sandbox, runner, debug_logs, fig
         "Card saved."
         in client.post(f"{base}/cards/complete", data={"setup_intent": intent_id}, headers=hx).text
     )
-    checkout = client.post(f"{base}/subscribe", data={"plan": "monthly"}, headers=hx)
+    form = {"plan": "monthly", "billing_version": str(practice.billing_version)}  # as the page draws it
+    checkout = client.post(f"{base}/subscribe", data=form, headers=hx)
     assert checkout.status_code == 204
     subscription = subscribe_directly(sandbox, practice)
     assert subscription.status == "active"

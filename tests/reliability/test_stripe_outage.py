@@ -144,15 +144,16 @@ def test_stripe_outage_loses_nothing_and_retry_makes_one_object(client, runner, 
         assert response.status_code == 303
         practice = db.session.scalar(sa.select(Practice).filter_by(name="Outage Dental"))
         assert practice is not None and practice.stripe_customer_id is None
+        form = {"plan": "monthly", "billing_version": str(practice.billing_version)}  # as the page draws it
         response = client.post(
             f"/practices/{practice.id}/billing/subscribe",
-            data={"plan": "monthly"},
+            data=form,
             headers=_hx(client, token),
         )
     assert UNREACHABLE in response.get_data(as_text=True)
     assert "HX-Redirect" not in response.headers
     response = client.post(
-        f"/practices/{practice.id}/billing/subscribe", data={"plan": "monthly"}, headers=_hx(client, token)
+        f"/practices/{practice.id}/billing/subscribe", data=form, headers=_hx(client, token)
     )
     assert response.status_code == 204 and "/checkout/" in response.headers["HX-Redirect"]
     db.session.refresh(practice)

@@ -1,0 +1,101 @@
+"""Two "Make owner" posts at once leave the practice with exactly one owner (the database says so)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from portal.extensions import db
+from portal.practices import services as practices
+from portal.practices.models import MemberRole, PracticeMember
+from tests.conftest import both_engines
+from tests.practices.conftest import add_member
+from tests.reliability.live import Visitor, serve
+
+REFUSAL = "Only the practice&#39;s owner can hand it over."
+
+
+def owners(practice_id: int) -> int:
+    db.session.rollback()
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(PracticeMember)
+        .where(PracticeMember.practice_id == practice_id, PracticeMember.role == MemberRole.OWNER)
+    )
+
+
+@pytest.fixture
+def both_read_before_either_writes(monkeypatch):
+    """Once armed, two posts each see the owner before either hands over: the race, every time."""
+
+    def arm() -> None:
+        barrier = threading.Barrier(2, timeout=10)
+        read = practices.membership
+
+        def membership(practice, user):
+            found = read(practice, user)
+            barrier.wait()
+            return found
+
+        monkeypatch.setattr(practices, "membership", membership)
+
+    return arm
+
+
+@both_engines
+def test_two_make_owner_posts_at_once_leave_one_owner(
+    app, engine, owner, live_practice, user_factory, both_read_before_either_writes
+):
+    admin = add_member(live_practice, user_factory(name="Ada Admin"), MemberRole.ADMIN)
+    member = add_member(live_practice, user_factory(name="Mo Member"), MemberRole.MEMBER)
+    owner_membership = practices.membership(live_practice, owner).id
+    people = f"/practices/{live_practice.id}/members"
+    with serve(app) as base:
+        visitor = Visitor(base, owner.email)
+        forms = [visitor.form(people, f"/members/{m.id}/make-owner") for m in (admin, member)]
+        paths = [f"{people}/{m.id}/make-owner" for m in (admin, member)]
+        results: list = [None, None]
+        both_read_before_either_writes()
+
+        def post(index: int) -> None:
+            results[index] = visitor.post(paths[index], forms[index], htmx=False)
+
+        threads = [threading.Thread(target=post, args=(index,)) for index in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+
+    assert sorted(response.status_code for response in results) == [303, 403]
+    [refused] = [response for response in results if response.status_code == 403]
+    assert REFUSAL in refused.text
+    assert owners(live_practice.id) == 1
+    assert db.session.get(PracticeMember, owner_membership).role == MemberRole.ADMIN
+
+
+@both_engines
+def test_the_database_refuses_a_second_owner(engine, owner, live_practice, user_factory):
+    other = user_factory()
+    db.session.add(PracticeMember(practice_id=live_practice.id, user_id=other.id, role=MemberRole.OWNER))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+    assert owners(live_practice.id) == 1
+
+
+def test_a_leaving_owner_hands_over_without_two_owners_at_any_moment(
+    client, owner, live_practice, user_factory
+):
+    """The hand-over on account deletion deletes the old owner's row before promoting the next."""
+    from portal.practices.ownership import leave_practices
+
+    admin = user_factory(name="Ada Admin")
+    add_member(live_practice, admin, MemberRole.ADMIN)
+    live_practice.subscription_status = "canceled"
+    db.session.commit()
+    leave_practices(owner)
+    db.session.commit()
+    assert practices.owner_of(live_practice).id == admin.id
