@@ -18,7 +18,7 @@ BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u206
 LINE_BREAKS = frozenset("\r\n\x85\u2028\u2029")
 #: Characters with no width and no use in a name or a line of text: they hide inside a word
 #: ("A\ufeffB" looks like "AB"). Joiners (U+200C, U+200D) are left alone: scripts and emoji need them.
-ZERO_WIDTH = frozenset("\u180e\u200b\u2060\ufeff")
+ZERO_WIDTH = frozenset("\u034f\u180e\u200b\u2060\ufeff")
 #: Letters that draw nothing (Hangul fillers, the blank braille pattern): a name of only these, or of
 #: spaces, is a blank name ("\u3164\u3164: billing required" on a banner).
 BLANK_LETTERS = frozenset("\u115f\u1160\u2800\u3164\uffa0")

@@ -191,6 +191,7 @@ INVISIBLE_NAMES = {
     "\u3164\u3164": BLANK,
     "\u2800": BLANK,
     "\u115f\u1160": BLANK,
+    "Clin\u034fic": ZERO_WIDTH_MESSAGE,
 }
 
 
