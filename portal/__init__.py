@@ -177,6 +177,7 @@ def register_errorhandlers(app: Flask) -> None:
     from flask_wtf.csrf import CSRFError
 
     from portal.api import envelope
+    from portal.errors import UserError
     from portal.request_limits import too_large_message
 
     def render_error(error):
@@ -195,6 +196,15 @@ def register_errorhandlers(app: Flask) -> None:
     def csrf_error(error: CSRFError):
         description = "Your form expired or was sent from elsewhere. Reload the page and try again."
         return render_template("errors/error.html", code=400, description=description), 400
+
+    @app.errorhandler(UserError)
+    def refused(error: UserError):
+        """Every feature's refusal that its view lets through: one answer for the API, one for pages."""
+        if request.blueprint == "api" or wants_json():
+            return envelope.fail(error.status, error.code, error.message)
+        return render_template(
+            "errors/error.html", code=error.status, description=error.message
+        ), error.status
 
 
 def wants_json() -> bool:

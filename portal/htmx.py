@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Response, make_response, render_template, request
+from collections.abc import Callable, Mapping
+
+from flask import Response, flash, make_response, redirect, render_template, request
 
 
 def is_htmx() -> bool:
@@ -18,3 +20,35 @@ def render_page_or_fragment(page: str, fragment: str, status: int = 200, **conte
     response = make_response(render_template(template, **context), status)
     response.vary.add("HX-Request")
     return response
+
+
+def fragment_or_redirect(
+    page: str,
+    fragment: str,
+    redirect_to: str,
+    context: Callable[[], Mapping[str, object]],
+    *,
+    message: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    """The answer to an action posted by htmx or by a plain form.
+
+    htmx: the fragment again, drawn from ``context()`` (which shows the message or error itself).
+    A plain post: the message or error as a flash, then a 303 to ``redirect_to`` (post/redirect/get).
+    ``context`` is called only for htmx, so a plain post reads nothing it would not show.
+    """
+    if not is_htmx():
+        if message or error:
+            flash(error or message, "error" if error else "success")
+        return redirect(redirect_to, code=303)
+    return render_page_or_fragment(page, fragment, status, **context())
+
+
+def redirect_page(location: str) -> Response:
+    """Go to another page: htmx follows HX-Redirect (a 303 would be swapped in), a browser the 303."""
+    if is_htmx():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = location
+        return response
+    return redirect(location, code=303)

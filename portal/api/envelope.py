@@ -6,6 +6,8 @@ import datetime as dt
 
 from flask import Response, jsonify
 
+from portal.errors import UserError
+
 
 def _timestamp() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -19,7 +21,8 @@ def fail(status: int, code: str, message: str) -> tuple[Response, int]:
     return jsonify(success=False, timestamp=_timestamp(), error={"code": code, "message": message}), status
 
 
-class ApiError(Exception):
+class ApiError(UserError):
+    """A refusal only the API makes (a missing token, a malformed body)."""
+
     def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        super().__init__(message, status=status, code=code)

@@ -16,7 +16,6 @@ from portal.api.openapi import OPENAPI_DOCUMENT
 from portal.auth import services as accounts
 from portal.auth.forms import ProfileForm, RegisterForm
 from portal.auth.models import User
-from portal.billing.errors import BillingError, StripeUnavailable
 from portal.extensions import csrf, db
 from portal.shop import services as shop
 from portal.text import first_problem_in
@@ -26,22 +25,6 @@ from portal.wallet import services as wallet
 
 bp = Blueprint("api", __name__)
 csrf.exempt(bp)
-
-
-@bp.errorhandler(ApiError)
-def api_error(error: ApiError):
-    return envelope.fail(error.status, error.code, error.message)
-
-
-@bp.errorhandler(BillingError)
-def billing_error(error: BillingError):
-    status = 503 if isinstance(error, StripeUnavailable) else error.status_code
-    return envelope.fail(status, error.code, error.message)
-
-
-@bp.errorhandler(wallet.WalletError)
-def wallet_error(error: wallet.WalletError):
-    return envelope.fail(error.status_code, error.code, error.message)
 
 
 @bp.errorhandler(HTTPException)
@@ -208,10 +191,7 @@ def update_user(user_id: int):
 @bp.delete("/users/<int:user_id>")
 @bearer_required
 def delete_user(user_id: int):
-    try:
-        in_sync = accounts.delete_user(target_user(user_id))
-    except accounts.OwnsBilledPractice as error:
-        raise ApiError(409, "owns_practice", error.message) from None
+    in_sync = accounts.delete_user(target_user(user_id))  # refused: OwnsBilledPractice, 409
     return envelope.ok({"deleted": True, "stripeSynced": in_sync})
 
 
@@ -276,10 +256,7 @@ def create_payment_intent():
     payment_method_id = data.get("paymentMethodId")
     if payment_method_id is not None:
         payment_method_id = _payment_method_id(data)
-    try:
-        result = shop.purchase(g.api_user, product_id, quantity, payment_method_id, currency=currency)
-    except shop.ShopError as error:
-        raise ApiError(error.status_code, error.code, error.message) from None
+    result = shop.purchase(g.api_user, product_id, quantity, payment_method_id, currency=currency)
     order = result.order
     return envelope.ok(
         {

@@ -10,33 +10,44 @@ from portal.auth import tokens
 from portal.auth.models import Role, User, UserSession
 from portal.auth.passwords import burn_verification_time, hash_password, verify_password
 from portal.database import utcnow
+from portal.errors import UserError
 from portal.extensions import db
 from portal.mail.outbox import queue_email
 from portal.practices import ownership
 from portal.wallet import customers
 
 
-class AccountError(Exception):
+class AccountError(UserError):
     """A business-rule refusal, with a message fit for the person who asked."""
 
+    status = 422
+    code = "account_error"
+
     def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
+        super().__init__(message, field=field)
 
 
 class EmailTaken(AccountError):
+    status = 409
+    code = "email_taken"
+
     def __init__(self) -> None:
         super().__init__("An account with this email already exists.", field="email")
 
 
 class PasswordRequired(AccountError):
+    status = 403
+    code = "current_password_required"
+
     def __init__(self) -> None:
         super().__init__("Changing the email needs your current password.", field="current_password")
 
 
 class OwnsBilledPractice(AccountError):
     """The account owns a practice that is still billed: deleting it would leave nobody in charge."""
+
+    status = 409
+    code = "owns_practice"
 
     def __init__(self, names: list[str]) -> None:
         practices = " and ".join(names)

@@ -264,8 +264,7 @@ def delete_account():
             services.delete_account(_me(), form.password.data)
         except services.AccountError as error:
             _apply_field_error(form, error)
-            if isinstance(error, services.OwnsBilledPractice):
-                status = 409
+            status = error.status  # 409 while a billed practice is owned, 422 for a wrong password
         else:
             logout_user()
             _renew_session()

@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
+from portal.errors import UserError
 
-class BillingError(Exception):
+
+class BillingError(UserError):
     """Stripe refused or failed; ``message`` is safe to show to the user."""
 
-    #: HTTP status the JSON API answers with.
-    status_code = 400
     code = "billing_error"
 
     def __init__(
         self, message: str, *, decline_code: str | None = None, stripe_code: str | None = None
     ) -> None:
         super().__init__(message)
-        self.message = message
         self.decline_code = decline_code
         self.stripe_code = stripe_code
 
 
 class CardDeclined(BillingError):
-    status_code = 402
+    status = 402
     code = "card_declined"
 
 
 class AuthenticationRequired(BillingError):
-    status_code = 402
+    status = 402
     code = "authentication_required"
 
 
@@ -37,7 +36,7 @@ class StripeUnavailable(BillingError):
     does can have happened. True means the outcome is unknown (a read timeout, a 5xx).
     """
 
-    status_code = 503
+    status = 503
     code = "stripe_unavailable"
 
     def __init__(
@@ -57,17 +56,17 @@ BREAKER_OPEN_MESSAGE = "Stripe is not answering; nothing was charged; try again 
 
 
 class NotFound(BillingError):
-    status_code = 404
+    status = 404
     code = "not_found"
 
 
 class AlreadyAttached(BillingError):
-    status_code = 409
+    status = 409
     code = "already_attached"
 
 
 class InvalidRequest(BillingError):
-    status_code = 400
+    status = 400
     code = "invalid_request"
 
 

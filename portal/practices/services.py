@@ -26,6 +26,7 @@ from portal.billing import plans as stripe_plans
 from portal.billing import subscriptions as stripe_subscriptions
 from portal.billing.errors import AuthenticationRequired, BillingError, CardDeclined
 from portal.billing.shapes import as_dict, object_id, subscription_item
+from portal.errors import UserError
 from portal.extensions import db
 from portal.formatting import format_date
 from portal.practices import sync
@@ -54,20 +55,18 @@ ONBOARDING_LOOKUP_KEY = "onboarding_fee"
 Line = TypeVar("Line", bound=tuple)
 
 
-class PracticeError(Exception):
+class PracticeError(UserError):
     """A refusal the person can act on."""
 
-    status_code = 400
+    code = "practice_error"
 
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if status_code:
-            self.status_code = status_code
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message, status=status, code=code)
 
 
 class NotAllowed(PracticeError):
-    status_code = 403
+    status = 403
+    code = "forbidden"
 
     def __init__(self, message: str = "Only the practice's owner and admins can manage its billing.") -> None:
         super().__init__(message)
@@ -239,7 +238,7 @@ def remove_member(practice: Practice, member_id: int, actor: User) -> None:
         raise NotAllowed("Only the practice's owner can remove people.")
     member = db.session.get(PracticeMember, member_id)
     if member is None or member.practice_id != practice.id or member.role == MemberRole.OWNER:
-        raise PracticeError("That person cannot be removed.", status_code=404)
+        raise PracticeError("That person cannot be removed.", status=404)
     sync.audit(practice, "member_removed", member.user.email, actor_id=actor.id)
     db.session.delete(member)
     db.session.commit()
@@ -257,7 +256,7 @@ def transfer_ownership(practice: Practice, member_id: int, actor: User) -> Pract
         raise NotAllowed(_ONLY_THE_OWNER)
     member = db.session.get(PracticeMember, member_id)
     if member is None or member.practice_id != practice.id:
-        raise PracticeError("That person is not in this practice.", status_code=404)
+        raise PracticeError("That person is not in this practice.", status=404)
     if member.role == MemberRole.OWNER:
         raise PracticeError("That person already owns this practice.")
     try:
@@ -575,7 +574,7 @@ def complete_checkout(practice: Practice, session_id: str) -> Practice:
     """The success page: retrieve the session and run the same fulfilment as the webhook."""
     session = as_dict(stripe_checkout.retrieve_session(session_id))
     if str((session.get("metadata") or {}).get("practiceId")) != str(practice.id):
-        raise PracticeError("That checkout belongs to another practice.", status_code=404)
+        raise PracticeError("That checkout belongs to another practice.", status=404)
     if session.get("status") == "complete":
         sync.fulfil_checkout_session(session, _now(), fresh=True)
         practice.checkout_session_id = session["id"]
@@ -775,7 +774,7 @@ def pay_open_invoice(practice: Practice, actor: User, attempt: str | None = None
         sync.audit(practice, "pay_now_needs_authentication", invoice.stripe_id, actor_id=actor.id)
         db.session.commit()
         raise PracticeError(
-            "Your bank needs you to confirm this payment. Use “Complete authentication”.", status_code=402
+            "Your bank needs you to confirm this payment. Use “Complete authentication”.", status=402
         ) from error
     except CardDeclined as error:
         reason = (
@@ -786,7 +785,7 @@ def pay_open_invoice(practice: Practice, actor: User, attempt: str | None = None
         practice.last_payment_error = reason
         sync.audit(practice, "pay_now_failed", f"{invoice.stripe_id}: {reason}", actor_id=actor.id)
         db.session.commit()
-        raise PracticeError(reason, status_code=402) from error
+        raise PracticeError(reason, status=402) from error
     sync.audit(practice, "paid_now", f"{invoice.stripe_id} with {card.brand} {card.last4}", actor_id=actor.id)
     sync.apply_invoice(paid, _now(), "invoice.paid", fresh=True)
     if practice.stripe_subscription_id:

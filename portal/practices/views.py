@@ -14,7 +14,6 @@ from flask import (
     flash,
     g,
     jsonify,
-    make_response,
     redirect,
     render_template,
     request,
@@ -24,7 +23,7 @@ from flask_login import current_user, login_required
 
 from portal.billing.errors import BillingError
 from portal.extensions import db
-from portal.htmx import is_htmx, render_page_or_fragment
+from portal.htmx import fragment_or_redirect, is_htmx, redirect_page, render_page_or_fragment
 from portal.practices import banners, intents, services
 from portal.practices.forms import AddMemberForm, CancelForm, CreatePracticeForm
 from portal.practices.intents import Outcome
@@ -116,26 +115,31 @@ def _billing_response(
     """htmx: the billing partial (+ banners out of band). A plain post: back to the page with a
     flash, or, refused with a form to correct (``cancel_form``), the page again with that form as
     typed and its messages under the field (a redirect would lose both)."""
-    if not is_htmx() and extra.get("cancel_form") is None:
-        if message or error:
-            flash(error or message, "error" if error else "success")
-        return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
-    db.session.refresh(practice)
-    context = billing_context(practice, member, billing_message=message, billing_error=error, **extra)
-    template = "practices/partials/_billing_swap.html" if is_htmx() else "practices/billing.html"
-    response = make_response(render_template(template, **context), status)
-    response.vary.add("HX-Request")
-    return response
+
+    def context() -> dict:
+        db.session.refresh(practice)
+        return billing_context(practice, member, billing_message=message, billing_error=error, **extra)
+
+    if not is_htmx() and extra.get("cancel_form") is not None:
+        # Refused with a form to correct: the page again (a redirect would lose what was typed).
+        return render_page_or_fragment(
+            "practices/billing.html", "practices/partials/_billing_swap.html", status, **context()
+        )
+    return fragment_or_redirect(
+        "practices/billing.html",
+        "practices/partials/_billing_swap.html",
+        url_for("practices.billing", practice_id=practice.id),
+        context,
+        message=message,
+        error=error,
+        status=status,
+    )
 
 
 def _outcome_response(practice: Practice, member: PracticeMember, outcome: Outcome):
     """The answer to a billing action, the same for the first post of a form and its repeats."""
     if outcome.redirect_to:
-        if is_htmx():
-            response = make_response("", 204)
-            response.headers["HX-Redirect"] = outcome.redirect_to
-            return response
-        return redirect(outcome.redirect_to, code=303)
+        return redirect_page(outcome.redirect_to)
     status = outcome.status if outcome.status == 422 or not is_htmx() else 200
     extra = {"cancel_form": g.pop("cancel_form")} if "cancel_form" in g else {}
     return _billing_response(practice, member, outcome.message, outcome.error, status, **extra)
@@ -275,11 +279,11 @@ def add_member(practice_id: int):
         return _people_page(practice, member, form, 422)
     try:
         added = services.add_member(practice, form.email.data, MemberRole(form.role.data), current_user)
-    except services.NotAllowed as error:
-        abort(error.status_code, error.message)
+    except services.NotAllowed:
+        raise  # not a mistake in the form: the error page (the app's UserError handler)
     except services.PracticeError as error:
         form.email.errors.append(error.message)
-        return _people_page(practice, member, form, error.status_code)
+        return _people_page(practice, member, form, error.status)
     flash(f"{added.user.email} is now {added.role.value} of {practice.name}.", "success")
     return redirect(url_for("practices.members", practice_id=practice.id), code=303)
 
@@ -288,10 +292,7 @@ def add_member(practice_id: int):
 @login_required
 def remove_member(practice_id: int, member_id: int):
     practice, _ = _load(practice_id)
-    try:
-        services.remove_member(practice, member_id, current_user)
-    except services.PracticeError as error:
-        abort(error.status_code, error.message)
+    services.remove_member(practice, member_id, current_user)
     flash("Removed from the practice.", "success")
     return redirect(url_for("practices.members", practice_id=practice.id), code=303)
 
@@ -300,10 +301,7 @@ def remove_member(practice_id: int, member_id: int):
 @login_required
 def make_owner(practice_id: int, member_id: int):
     practice, _ = _load(practice_id)
-    try:
-        new_owner = services.transfer_ownership(practice, member_id, current_user)
-    except services.PracticeError as error:
-        abort(error.status_code, error.message)
+    new_owner = services.transfer_ownership(practice, member_id, current_user)
     flash(f"{new_owner.user.name} is now the owner of {practice.name}; you stay on as an admin.", "success")
     return redirect(url_for("practices.members", practice_id=practice.id), code=303)
 
@@ -355,9 +353,7 @@ def checkout_return(practice_id: int):
     if session_id:
         try:
             services.complete_checkout(practice, session_id)
-        except services.PracticeError as error:
-            abort(error.status_code, error.message)
-        except BillingError as error:
+        except BillingError as error:  # (a PracticeError is the error page, by the app's handler)
             flash(f"{error.message} Your payment will still be confirmed.", "warning")
             practice.checkout_session_id = practice.checkout_session_id or session_id
             db.session.commit()
@@ -371,7 +367,7 @@ def _attempt(action, success: str) -> Outcome:
     try:
         action()
     except (services.PracticeError, BillingError) as error:
-        return Outcome(error=error.message, status=getattr(error, "status_code", 400))
+        return Outcome(error=error.message, status=error.status)
     return Outcome(message=success)
 
 
@@ -445,18 +441,19 @@ def pay_now(practice: Practice, member: PracticeMember, key: str) -> Outcome:
 def _cards_response(
     practice: Practice, message: str | None = None, error: str | None = None, status: int = 200
 ):
-    if not is_htmx():
-        if message or error:
-            flash(error or message, "error" if error else "success")
-        return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
-    return render_page_or_fragment(
+    return fragment_or_redirect(
         "practices/billing.html",
         "wallet/partials/_cards.html",
+        url_for("practices.billing", practice_id=practice.id),
+        lambda: {
+            "cards": wallet.list_cards(practice.stripe_customer_id),
+            "wallet_links": wallet_links(practice),
+            "wallet_message": message,
+            "wallet_error": error,
+        },
+        message=message,
+        error=error,
         status=status,
-        cards=wallet.list_cards(practice.stripe_customer_id),
-        wallet_links=wallet_links(practice),
-        wallet_message=message,
-        wallet_error=error,
     )
 
 
@@ -467,7 +464,7 @@ def card_setup_intent(practice_id: int):
     try:
         client_secret = wallet.start_card_setup(services.practice_wallet(practice))
     except BillingError as error:
-        return jsonify(error=error.message), error.status_code
+        return jsonify(error=error.message), error.status
     return jsonify(clientSecret=client_secret)
 
 
@@ -478,7 +475,7 @@ def card_complete(practice_id: int):
     try:
         services.add_card(practice, request.form.get("setup_intent", ""), current_user)
     except (wallet.WalletError, BillingError, services.PracticeError) as error:
-        return _cards_response(practice, error=error.message, status=error.status_code)
+        return _cards_response(practice, error=error.message, status=error.status)
     return _cards_response(practice, message="Card saved.")
 
 
@@ -491,7 +488,7 @@ def card_remove(practice_id: int, payment_method_id: str):
     except wallet.CardNotFound:
         abort(404, "That card was not found in this practice's wallet.")
     except (wallet.WalletError, BillingError, services.PracticeError) as error:
-        return _cards_response(practice, error=error.message, status=200 if is_htmx() else error.status_code)
+        return _cards_response(practice, error=error.message, status=200 if is_htmx() else error.status)
     return _cards_response(practice, message="Card removed.")
 
 
@@ -504,5 +501,5 @@ def card_default(practice_id: int, payment_method_id: str):
     except wallet.CardNotFound:
         abort(404, "That card was not found in this practice's wallet.")
     except (wallet.WalletError, BillingError, services.PracticeError) as error:
-        return _cards_response(practice, error=error.message, status=200 if is_htmx() else error.status_code)
+        return _cards_response(practice, error=error.message, status=200 if is_htmx() else error.status)
     return _cards_response(practice, message="Default card updated. Renewals will charge it.")

@@ -31,6 +31,7 @@ from portal.billing import payment_intents as stripe_payments
 from portal.billing.errors import BillingError, CardDeclined, InvalidRequest, StripeUnavailable
 from portal.billing.shapes import as_dict, object_id
 from portal.database import utcnow
+from portal.errors import UserError
 from portal.extensions import db
 from portal.formatting import format_money
 from portal.mail.outbox import caused_by, queue_email
@@ -43,20 +44,18 @@ log = logging.getLogger(__name__)
 MAX_QUANTITY = 20
 
 
-class ShopError(Exception):
-    """A refusal the buyer can act on; ``status_code`` is what the JSON API answers."""
+class ShopError(UserError):
+    """A refusal the buyer can act on; ``order`` is the order it concerns, if one was made."""
 
-    status_code = 400
     code = "shop_error"
 
     def __init__(self, message: str, order: Order | None = None) -> None:
         super().__init__(message)
-        self.message = message
         self.order = order
 
 
 class ProductNotFound(ShopError):
-    status_code = 404
+    status = 404
     code = "not_found"
 
     def __init__(self) -> None:
@@ -64,7 +63,7 @@ class ProductNotFound(ShopError):
 
 
 class OrderNotFound(ShopError):
-    status_code = 404
+    status = 404
     code = "not_found"
 
     def __init__(self) -> None:
@@ -86,7 +85,7 @@ class CurrencyMismatch(ShopError):
 
 
 class OutOfStock(ShopError):
-    status_code = 409
+    status = 409
     code = "out_of_stock"
 
     def __init__(self, product: Product, quantity: int) -> None:
@@ -103,7 +102,7 @@ class OutOfStock(ShopError):
 class PaymentFailed(ShopError):
     """The card was declined (or the payment failed); the order is failed and its stock released."""
 
-    status_code = 402
+    status = 402
     code = "card_declined"
 
 
@@ -111,14 +110,14 @@ class PaymentNotSent(ShopError):
     """Stripe never received the charge (refused, connect timeout, breaker open): the order
     failed and its stock is back."""
 
-    status_code = 503
+    status = 503
     code = "stripe_unavailable"
 
 
 class PaymentOutcomeUnknown(ShopError):
     """The charge was sent and no answer came: the stock stays reserved until the intent is found."""
 
-    status_code = 503
+    status = 503
     code = "stripe_unavailable"
 
     def __init__(self, order: Order) -> None:

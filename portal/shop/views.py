@@ -89,7 +89,7 @@ def buy(product_id: int):
         result = services.purchase(_me(), product.id, form.quantity.data, form.payment_method.data)
     except (services.ShopError, wallet_services.WalletError, BillingError) as error:
         # The form keeps the quantity and the card; Stripe's own words for a decline.
-        return _render_product(product, form, cards, error=error.message, status=error.status_code)
+        return _render_product(product, form, cards, error=error.message, status=error.status)
     order = result.order
     if result.requires_action:
         return redirect(url_for("shop.authenticate", order_id=order.id), code=303)

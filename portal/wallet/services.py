@@ -18,6 +18,7 @@ from portal.billing import payment_methods as stripe_cards
 from portal.billing.errors import BillingError
 from portal.billing.gateway import stripe_time
 from portal.billing.shapes import as_dict, object_id
+from portal.errors import UserError
 from portal.extensions import db
 from portal.wallet import mirror
 from portal.wallet.customers import ensure_user_customer
@@ -26,19 +27,14 @@ from portal.wallet.models import PaymentMethod, SavedCard
 log = logging.getLogger(__name__)
 
 
-class WalletError(Exception):
+class WalletError(UserError):
     """A refusal the person can act on."""
 
-    status_code = 400
     code = "wallet_error"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class CardNotFound(WalletError):
-    status_code = 404
+    status = 404
     code = "not_found"
 
     def __init__(self) -> None:
@@ -46,7 +42,7 @@ class CardNotFound(WalletError):
 
 
 class DefaultCardInUse(WalletError):
-    status_code = 409
+    status = 409
     code = "default_card_in_use"
 
     def __init__(self) -> None:
@@ -57,7 +53,7 @@ class DefaultCardInUse(WalletError):
 
 
 class CardOfAnotherCustomer(WalletError):
-    status_code = 409
+    status = 409
     code = "already_attached"
 
     def __init__(self) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, jsonify, redirect, request, url_for
+from flask import Blueprint, abort, jsonify, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from portal.billing.errors import BillingError
-from portal.htmx import is_htmx, render_page_or_fragment
+from portal.htmx import fragment_or_redirect, is_htmx, render_page_or_fragment
 from portal.wallet import services
 from portal.wallet.links import account_wallet
 
@@ -15,17 +15,14 @@ bp = Blueprint("wallet", __name__, url_prefix="/account/cards")
 
 def _render_cards(message: str | None = None, error: str | None = None, status: int = 200):
     """The wallet fragment for htmx; otherwise back to the account page with a flash."""
-    if not is_htmx():
-        if message or error:
-            flash(error or message, "error" if error else "success")
-        return redirect(url_for("auth.account"), code=303)
-    return render_page_or_fragment(
+    return fragment_or_redirect(
         "account/account.html",
         "wallet/partials/_cards.html",
+        url_for("auth.account"),
+        lambda: {**account_wallet(current_user), "wallet_message": message, "wallet_error": error},
+        message=message,
+        error=error,
         status=status,
-        **account_wallet(current_user),
-        wallet_message=message,
-        wallet_error=error,
     )
 
 
@@ -47,7 +44,7 @@ def setup_intent():
     try:
         client_secret = services.start_card_setup(services.user_wallet(current_user))
     except BillingError as error:
-        return jsonify(error=error.message), error.status_code
+        return jsonify(error=error.message), error.status
     return jsonify(clientSecret=client_secret)
 
 
@@ -58,7 +55,7 @@ def complete_setup():
     try:
         services.complete_card_setup(services.user_wallet(current_user), setup_intent_id)
     except (services.WalletError, BillingError) as error:
-        return _render_cards(error=error.message, status=error.status_code)
+        return _render_cards(error=error.message, status=error.status)
     return _render_cards(message="Card saved.")
 
 
@@ -70,7 +67,7 @@ def remove_card(payment_method_id: str):
     except services.CardNotFound:
         return _not_found()
     except (services.WalletError, BillingError) as error:
-        return _render_cards(error=error.message, status=200 if is_htmx() else error.status_code)
+        return _render_cards(error=error.message, status=200 if is_htmx() else error.status)
     return _render_cards(message="Card removed.")
 
 
@@ -82,7 +79,7 @@ def make_default(payment_method_id: str):
     except services.CardNotFound:
         return _not_found()
     except (services.WalletError, BillingError) as error:
-        return _render_cards(error=error.message, status=200 if is_htmx() else error.status_code)
+        return _render_cards(error=error.message, status=200 if is_htmx() else error.status)
     return _render_cards(message="Default card updated.")
 
 
