@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import copy
 import itertools
-import json
 import os
 import threading
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -24,8 +22,8 @@ from portal.extensions import db
 from portal.shop.models import Product
 from portal.wallet.models import PaymentMethod
 from tests import conftest as shared
+from tests import stripe_payloads
 
-FIXTURES = Path("/work/shared/stripe/fixtures.json")
 _ids = itertools.count(1)
 
 
@@ -45,17 +43,6 @@ def database_url(engine, tmp_path) -> str:
             conn.execute(sa.text("CREATE DATABASE portal_test_shop"))
     admin.dispose()
     return url.set(database="portal_test_shop").render_as_string(hide_password=False)
-
-
-def payment_intent_payload(**overrides) -> dict:
-    """A PaymentIntent shaped like Stripe's own example object, with our fields set."""
-    if FIXTURES.exists():
-        base = copy.deepcopy(json.loads(FIXTURES.read_text())["resources"]["payment_intent"])
-    else:  # pragma: no cover - the shared fixtures are absent outside this workspace
-        base = {"object": "payment_intent", "status": "requires_payment_method", "metadata": {}}
-    base.update(last_payment_error=None, next_action=None, canceled_at=None, processing=None)
-    base.update(overrides)
-    return base
 
 
 class FakePayments:
@@ -97,7 +84,7 @@ class FakePayments:
             pi_id = f"pi_fake{next(_ids):06d}"
             pm = kwargs["payment_method_id"]
             kind = pm.split("__")[0] if pm else None
-            intent = payment_intent_payload(
+            intent = stripe_payloads.payment_intent(
                 id=pi_id,
                 amount=kwargs["amount"],
                 currency=kwargs["currency"],

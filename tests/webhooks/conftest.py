@@ -5,7 +5,7 @@ import sqlalchemy as sa
 
 from portal.auth.models import User
 from portal.extensions import db
-from tests.webhooks.stripe_events import SECRETS_CONFIG
+from tests.stripe_payloads import SECRETS_CONFIG
 
 
 @pytest.fixture

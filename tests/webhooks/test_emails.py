@@ -17,14 +17,13 @@ from portal.mail.models import OutboundEmail
 from portal.practices.models import MemberRole, Plan, PracticeMember
 from portal.webhooks.handlers import EVENT_HANDLERS
 from portal.webhooks.services import Outcome, receive_event, replay_event
+from tests import stripe_payloads as p
 from tests.conftest import both_engines
 from tests.factories import make_user
-from tests.practices import payloads as p
 from tests.practices.conftest import make_practice
-from tests.practices.payloads import DAY, T0
 from tests.practices.test_sync import subscribed
 from tests.smtp import body_text
-from tests.webhooks.stripe_events import deliver
+from tests.stripe_payloads import DAY, T0, deliver
 from tests.webhooks.test_concurrency import _deliver_all_at_once
 
 
