@@ -231,7 +231,7 @@ class PaymentMethodFactory(_Factory):
     last4 = "4242"
     exp_month = 12
     exp_year = 2040
-    is_default = True
+    is_default = False
 
 
 class PendingCustomerDeletionFactory(_Factory):

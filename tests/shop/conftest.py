@@ -20,9 +20,9 @@ from portal.billing import payment_intents
 from portal.billing.errors import CardDeclined
 from portal.extensions import db
 from portal.shop.models import Product
-from portal.wallet.models import PaymentMethod
 from tests import conftest as shared
 from tests import stripe_payloads
+from tests.factories import PaymentMethodFactory, ProductFactory
 
 _ids = itertools.count(1)
 
@@ -157,10 +157,7 @@ def fake_payments(monkeypatch) -> FakePayments:
 
 
 def make_product(name: str = "Thermometer", price: int = 1999, stock: int = 10, **fields) -> Product:
-    product = Product(name=name, description="A product.", price=price, currency="usd", stock=stock, **fields)
-    db.session.add(product)
-    db.session.commit()
-    return product
+    return ProductFactory(name=name, price=price, stock=stock, **fields)
 
 
 def give_card(user: User, payment_method_id: str = "pm_card_visa", *, default: bool = True, last4="4242"):
@@ -171,18 +168,12 @@ def give_card(user: User, payment_method_id: str = "pm_card_visa", *, default: b
     if user.stripe_customer_id is None:
         user.stripe_customer_id = f"cus_test{user.id:05d}"
         user.stripe_sync = StripeSyncState.SYNCED
-    card = PaymentMethod(
+    return PaymentMethodFactory(
         stripe_id=f"{payment_method_id}__u{user.id}",
         customer_id=user.stripe_customer_id,
-        brand="visa",
         last4=last4,
-        exp_month=12,
-        exp_year=2040,
         is_default=default,
     )
-    db.session.add(card)
-    db.session.commit()
-    return card
 
 
 @pytest.fixture
