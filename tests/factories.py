@@ -1,14 +1,277 @@
-"""Factories for test data, written through the same services the app uses."""
+"""Test data, built one way: a factory_boy factory per model, bound to the Flask-SQLAlchemy session.
+
+A factory writes the row as it stands in the database (``UserFactory(stripe_customer_id=...)``):
+no service runs, no Stripe call, no email. ``make_user`` is the other way in, on purpose: it
+registers through the same service the sign-up form uses, for tests of what registration does.
+Every factory commits, as the helpers it replaced did; ``.build()`` gives an unsaved row.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import itertools
+import time
 
+import factory
+from factory.alchemy import SQLAlchemyModelFactory
+
+from portal.api.models import ApiToken
 from portal.auth import services as accounts
-from portal.auth.models import Role, User
+from portal.auth.models import Role, StripeSyncState, User, UserSession
+from portal.auth.passwords import hash_password
+from portal.database import utcnow
+from portal.extensions import db
+from portal.mail.models import OutboundEmail
+from portal.practices.models import (
+    BillingAuditEntry,
+    BillingIntent,
+    MemberRole,
+    Practice,
+    PracticeInvoice,
+    PracticeMember,
+)
+from portal.shop.models import Order, OrderStatus, Product
+from portal.throttle import RateLimitCounter
+from portal.wallet.models import PaymentMethod, PendingCustomerDeletion, StripeObjectVersion
+from portal.webhooks.models import EventStatus, WebhookEvent
 
 _sequence = itertools.count(1)
 DEFAULT_PASSWORD = "correct-horse-battery"
+
+
+class _Factory(SQLAlchemyModelFactory):
+    class Meta:
+        abstract = True
+        sqlalchemy_session_factory = lambda: db.session  # noqa: E731 - the session of the app in use
+        sqlalchemy_session_persistence = "commit"
+
+
+# --- Accounts ----------------------------------------------------------------------------------
+
+
+class UserFactory(_Factory):
+    """A user row. ``with_customer=True``: linked to a (made-up) Stripe customer, in sync."""
+
+    class Meta:
+        model = User
+
+    class Params:
+        with_customer = factory.Trait(
+            stripe_customer_id=factory.Sequence(lambda n: f"cus_test{n:05d}"),
+            stripe_sync=StripeSyncState.SYNCED,
+        )
+
+    name = factory.Sequence(lambda n: f"Person {n}")
+    email = factory.Sequence(lambda n: f"person{n}@example.com")
+    password_hash = factory.LazyFunction(lambda: hash_password(DEFAULT_PASSWORD))
+    role = Role.USER
+
+
+class UserSessionFactory(_Factory):
+    class Meta:
+        model = UserSession
+
+    user = factory.SubFactory(UserFactory)
+
+
+class ApiTokenFactory(_Factory):
+    """A token row; ``token`` is the bearer value whose digest it stores."""
+
+    class Meta:
+        model = ApiToken
+        exclude = ("token",)
+
+    user = factory.SubFactory(UserFactory)
+    token = factory.Sequence(lambda n: f"pbp_test_token_{n}")
+    token_hash = factory.LazyAttribute(lambda o: hashlib.sha256(o.token.encode()).hexdigest())
+    expires_at = factory.LazyFunction(lambda: utcnow() + dt.timedelta(days=1))
+
+
+class OutboundEmailFactory(_Factory):
+    """An email waiting in the outbox."""
+
+    class Meta:
+        model = OutboundEmail
+
+    recipient = factory.Sequence(lambda n: f"person{n}@example.com")
+    subject = "Hello"
+    template = "test"
+    text_body = "Hello."
+    html_body = "<p>Hello.</p>"
+
+
+class RateLimitCounterFactory(_Factory):
+    class Meta:
+        model = RateLimitCounter
+
+    key = factory.Sequence(lambda n: f"test/limit/{n}")
+    hits = 1
+    expires_at = factory.LazyFunction(lambda: time.time() + 60)
+
+
+# --- Practices ---------------------------------------------------------------------------------
+
+
+class PracticeFactory(_Factory):
+    """A practice row with a (made-up) Stripe customer. ``owner=user``: with that owner."""
+
+    class Meta:
+        model = Practice
+
+    name = "Riverside Clinic"
+    stripe_customer_id = factory.Sequence(lambda n: f"cus_practice{n}")
+
+    @factory.post_generation
+    def owner(practice, create, owner, **_):
+        if owner is not None:
+            practice.members.append(PracticeMember(user=owner, role=MemberRole.OWNER))
+            if create:
+                db.session.commit()
+
+
+class PracticeMemberFactory(_Factory):
+    class Meta:
+        model = PracticeMember
+
+    practice = factory.SubFactory(PracticeFactory)
+    user = factory.SubFactory(UserFactory)
+    role = MemberRole.MEMBER
+
+
+class PracticeInvoiceFactory(_Factory):
+    """A mirrored invoice of ``practice``, paid unless told otherwise."""
+
+    class Meta:
+        model = PracticeInvoice
+        exclude = ("practice",)
+
+    practice = factory.SubFactory(PracticeFactory)
+    practice_id = factory.SelfAttribute("practice.id")
+    customer_id = factory.SelfAttribute("practice.stripe_customer_id")
+    stripe_id = factory.Sequence(lambda n: f"in_test{n:05d}")
+    number = factory.Sequence(lambda n: f"PB-{n:04d}")
+    created = factory.LazyFunction(lambda: int(time.time()))
+    amount_due = 9900
+    amount_paid = factory.LazyAttribute(lambda o: o.amount_due if o.status == "paid" else 0)
+    currency = "usd"
+    status = "paid"
+    billing_reason = "subscription_cycle"
+
+
+class BillingAuditEntryFactory(_Factory):
+    """An audit line of ``practice``; ``actor`` None means Stripe did it."""
+
+    class Meta:
+        model = BillingAuditEntry
+        exclude = ("practice",)
+
+    practice = factory.SubFactory(PracticeFactory)
+    practice_id = factory.SelfAttribute("practice.id")
+    actor = None
+    action = "card_added"
+
+
+class BillingIntentFactory(_Factory):
+    """A claimed billing action of ``practice`` (unfinished unless ``finished_at`` is given)."""
+
+    class Meta:
+        model = BillingIntent
+        exclude = ("practice",)
+
+    practice = factory.SubFactory(PracticeFactory)
+    practice_id = factory.SelfAttribute("practice.id")
+    action = "cancel"
+    intent_key = factory.Sequence(lambda n: f"intent-{n}")
+
+
+# --- Shop --------------------------------------------------------------------------------------
+
+
+class ProductFactory(_Factory):
+    class Meta:
+        model = Product
+
+    name = "Thermometer"
+    description = "A product."
+    price = 1999
+    currency = "usd"
+    stock = 10
+
+
+class OrderFactory(_Factory):
+    """A pending order of ``quantity`` x ``product``, priced at the product's price."""
+
+    class Meta:
+        model = Order
+        exclude = ("user",)
+
+    user = None
+    user_id = factory.LazyAttribute(lambda o: o.user.id if o.user is not None else None)
+    product = factory.SubFactory(ProductFactory)
+    quantity = 1
+    unit_amount = factory.SelfAttribute("product.price")
+    amount = factory.LazyAttribute(lambda o: o.unit_amount * o.quantity)
+    currency = factory.SelfAttribute("product.currency")
+    status = OrderStatus.PENDING
+
+
+# --- Wallet ------------------------------------------------------------------------------------
+
+
+class PaymentMethodFactory(_Factory):
+    """A saved card in the wallet mirror."""
+
+    class Meta:
+        model = PaymentMethod
+
+    stripe_id = factory.Sequence(lambda n: f"pm_test{n:05d}")
+    customer_id = factory.Sequence(lambda n: f"cus_test{n:05d}")
+    brand = "visa"
+    last4 = "4242"
+    exp_month = 12
+    exp_year = 2040
+    is_default = False
+
+
+class PendingCustomerDeletionFactory(_Factory):
+    class Meta:
+        model = PendingCustomerDeletion
+
+    customer_id = factory.Sequence(lambda n: f"cus_gone{n:05d}")
+
+
+class StripeObjectVersionFactory(_Factory):
+    class Meta:
+        model = StripeObjectVersion
+
+    object_id = factory.Sequence(lambda n: f"pm_test{n:05d}")
+    synced_at = factory.LazyFunction(lambda: int(time.time()))
+
+
+# --- Webhooks ----------------------------------------------------------------------------------
+
+
+class WebhookEventFactory(_Factory):
+    """An event in the inbox; ``payload`` is a minimal Stripe-shaped body matching its columns."""
+
+    class Meta:
+        model = WebhookEvent
+
+    stripe_event_id = factory.Sequence(lambda n: f"evt_test_row{n:06d}")
+    type = "customer.updated"
+    created = factory.LazyFunction(lambda: int(time.time()))
+    object_id = "cus_test_1"
+    payload = factory.LazyAttribute(
+        lambda o: (
+            f'{{"id": "{o.stripe_event_id}", "object": "event", "type": "{o.type}", '
+            f'"created": {o.created}, "data": {{"object": {{"id": "{o.object_id}"}}}}}}'
+        )
+    )
+    status = EventStatus.RECEIVED
+
+
+# --- Through the services ----------------------------------------------------------------------
 
 
 def make_user(
@@ -17,6 +280,7 @@ def make_user(
     password: str = DEFAULT_PASSWORD,
     role: Role = Role.USER,
 ) -> User:
+    """A user registered through the sign-up service (its emails and Stripe sync included)."""
     n = next(_sequence)
     return accounts.register_user(
         name or f"Test User {n}", email or f"user{n}@example.com", password, role=role

@@ -20,7 +20,7 @@ from portal.extensions import db
 from portal.wallet.models import PaymentMethod
 from portal.webhooks.handlers import EVENT_HANDLERS
 from tests.e2e.steps import log_in
-from tests.webhooks.stripe_events import make_event, payment_method, signature
+from tests.stripe_payloads import make_event, payment_method, signature
 
 pytestmark = pytest.mark.e2e
 

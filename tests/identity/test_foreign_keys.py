@@ -8,9 +8,18 @@ import sqlalchemy as sa
 from portal.api.models import ApiToken
 from portal.auth.models import User, UserSession
 from portal.extensions import db
-from portal.practices.models import BillingAuditEntry, MemberRole, Practice, PracticeMember
+from portal.practices.models import BillingAuditEntry, MemberRole, PracticeMember
 from portal.shop.models import Order, Product
 from tests.conftest import both_engines
+from tests.factories import (
+    ApiTokenFactory,
+    BillingAuditEntryFactory,
+    OrderFactory,
+    PracticeFactory,
+    PracticeMemberFactory,
+    ProductFactory,
+    UserSessionFactory,
+)
 
 
 def _count(model, **where) -> int:
@@ -37,27 +46,13 @@ def test_a_row_pointing_at_no_user_is_refused(app):
 
 @both_engines
 def test_deleting_a_user_row_takes_its_credentials_and_keeps_the_records(app, user):
-    product = Product(name="Gloves", price=500, stock=3)
-    practice = Practice(name="Clinic")
-    db.session.add_all([product, practice])
-    db.session.flush()
-    db.session.add_all(
-        [
-            ApiToken(user_id=user.id, token_hash="x" * 64, expires_at=sa.func.now()),
-            UserSession(user_id=user.id),
-            PracticeMember(practice_id=practice.id, user_id=user.id, role=MemberRole.ADMIN),
-            BillingAuditEntry(practice_id=practice.id, actor_id=user.id, action="card_added"),
-            Order(
-                user_id=user.id,
-                product_id=product.id,
-                quantity=1,
-                unit_amount=500,
-                amount=500,
-                currency="usd",
-            ),
-        ]
-    )
-    db.session.commit()
+    product = ProductFactory(name="Gloves", price=500, stock=3)
+    practice = PracticeFactory(name="Clinic", stripe_customer_id=None)
+    ApiTokenFactory(user=user)
+    UserSessionFactory(user=user)
+    PracticeMemberFactory(practice=practice, user=user, role=MemberRole.ADMIN)
+    BillingAuditEntryFactory(practice=practice, actor=user, action="card_added")
+    OrderFactory(user=user, product=product)
 
     # Straight SQL, no ORM cascade: the database itself applies the rules.
     db.session.execute(sa.delete(User).where(User.id == user.id))

@@ -12,6 +12,7 @@ from portal.extensions import db
 from portal.practices import services as practices
 from portal.practices.models import MemberRole, PracticeMember
 from tests.conftest import both_engines
+from tests.factories import PracticeMemberFactory
 from tests.practices.conftest import add_member
 from tests.reliability.live import Visitor, serve
 
@@ -79,9 +80,8 @@ def test_two_make_owner_posts_at_once_leave_one_owner(
 @both_engines
 def test_the_database_refuses_a_second_owner(engine, owner, live_practice, user_factory):
     other = user_factory()
-    db.session.add(PracticeMember(practice_id=live_practice.id, user_id=other.id, role=MemberRole.OWNER))
     with pytest.raises(IntegrityError):
-        db.session.commit()
+        PracticeMemberFactory(practice=live_practice, user=other, role=MemberRole.OWNER)
     db.session.rollback()
     assert owners(live_practice.id) == 1
 

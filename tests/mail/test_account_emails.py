@@ -17,6 +17,7 @@ from portal.extensions import db
 from portal.mail.models import OutboundEmail
 from portal.mail.outbox import send_unsent
 from tests.auth.conftest import cookie_client, submit
+from tests.factories import OutboundEmailFactory
 from tests.smtp import free_port
 
 PASSWORD = "analytical-engine"
@@ -28,16 +29,13 @@ def _rows(**where) -> list[OutboundEmail]:
 
 
 def test_a_crlf_in_a_stored_subject_is_sent_not_lost(app, mailbox):
-    db.session.add(
-        OutboundEmail(
-            recipient="owner@example.com",
-            subject="Acme\r\nBcc: evil@example.com: payment failed",
-            template="practice_payment_failed",
-            text_body="Your payment failed.",
-            html_body="<p>Your payment failed.</p>",
-        )
+    OutboundEmailFactory(
+        recipient="owner@example.com",
+        subject="Acme\r\nBcc: evil@example.com: payment failed",
+        template="practice_payment_failed",
+        text_body="Your payment failed.",
+        html_body="<p>Your payment failed.</p>",
     )
-    db.session.commit()
     assert send_unsent() == (1, 0)
     message = mailbox.wait_for("owner@example.com", "payment failed")
     assert "\n" not in message["Subject"] and message["Bcc"] is None

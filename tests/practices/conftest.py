@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 from flask import g
 
-from portal.extensions import db
 from portal.practices.models import MemberRole, Practice, PracticeMember
-
-_customers = itertools.count(1)
+from tests.factories import PracticeFactory, PracticeMemberFactory
 
 
 def make_practice(owner, name: str = "Riverside Clinic", customer_id: str | None = None) -> Practice:
     """Without Stripe: the customer id is set directly (the sync tests need no Stripe at all)."""
-    practice = Practice(name=name, stripe_customer_id=customer_id or f"cus_practice{next(_customers)}")
-    practice.members.append(PracticeMember(user_id=owner.id, role=MemberRole.OWNER))
-    db.session.add(practice)
-    db.session.commit()
-    return practice
+    if customer_id is None:
+        return PracticeFactory(name=name, owner=owner)
+    return PracticeFactory(name=name, owner=owner, stripe_customer_id=customer_id)
 
 
 @pytest.fixture
@@ -33,10 +27,7 @@ def practice(owner):
 
 
 def add_member(practice: Practice, user, role: MemberRole) -> PracticeMember:
-    member = PracticeMember(practice_id=practice.id, user_id=user.id, role=role)
-    db.session.add(member)
-    db.session.commit()
-    return member
+    return PracticeMemberFactory(practice=practice, user=user, role=role)
 
 
 def login(auth, user):

@@ -9,8 +9,8 @@ from portal.practices import banners
 from portal.practices.models import BillingAuditEntry, Plan, PracticeInvoice
 from portal.practices.status import BillingStatus
 from portal.practices.sync import apply_invoice, apply_subscription, fulfil_checkout_session
-from tests.practices import payloads as p
-from tests.practices.payloads import DAY, T0
+from tests import stripe_payloads as p
+from tests.stripe_payloads import DAY, T0
 
 
 def subscribed(practice, created=T0):

@@ -14,8 +14,8 @@ from portal.practices.models import MemberRole, Plan
 from portal.practices.status import BillingStatus
 from tests.conftest import extract_csrf
 from tests.practices.conftest import add_member, login
-from tests.practices.payloads import T0
 from tests.practices.test_sync import subscribed
+from tests.stripe_payloads import T0
 
 HX = {"HX-Request": "true"}
 
@@ -96,7 +96,7 @@ def test_outsiders_get_404(client, auth, practice, user_factory):
 
 def test_invoice_history_is_paginated_five_at_a_time(owner_client, practice):
     from portal.practices.sync import apply_invoice
-    from tests.practices import payloads as p
+    from tests import stripe_payloads as p
 
     subscribed(practice)
     for n in range(7):
@@ -337,7 +337,7 @@ def test_a_refused_cancel_keeps_the_form_open_with_what_was_typed(owner_client, 
 
 def test_pay_now_is_offered_only_when_a_renewal_is_overdue(owner_client, practice):
     from portal.practices.sync import apply_invoice, apply_subscription
-    from tests.practices import payloads as p
+    from tests import stripe_payloads as p
 
     subscribed(practice)
     renewal = T0 + 30 * 86_400

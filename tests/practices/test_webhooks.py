@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import time
 
 import pytest
 
 from portal.practices.status import BillingStatus
 from portal.practices.webhook_handlers import HANDLERS
-from tests.practices import payloads as p
-from tests.practices.payloads import DAY, T0
+from tests import stripe_payloads as p
 from tests.practices.test_sync import subscribed
+from tests.stripe_payloads import DAY, T0, current_secret, deliver
 
 inbox = pytest.importorskip("portal.webhooks.handlers", reason="the webhook inbox is not merged yet")
 
 
-def signed(app, event: dict) -> tuple[str, dict]:
-    payload = json.dumps(event)
-    timestamp = int(time.time())
-    secret = app.config["STRIPE_WEBHOOK_SECRET"].split(",")[0]
-    signature = hmac.new(secret.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256).hexdigest()
-    return payload, {"Stripe-Signature": f"t={timestamp},v1={signature}", "Content-Type": "application/json"}
-
-
 def post(client, app, event):
-    payload, headers = signed(app, event)
-    return client.post("/webhooks/stripe", data=payload, headers=headers)
+    return deliver(client, event, secret=current_secret(app))
 
 
 def test_every_practice_handler_is_registered(app):

@@ -22,7 +22,7 @@ from portal.practices import services
 from portal.practices.models import BillingAuditEntry, Practice
 from tests.factories import make_user
 from tests.reliability.live import HOST, Visitor
-from tests.webhooks.stripe_events import signature
+from tests.stripe_payloads import signature
 
 CARD = {"number": "4242 4242 4242 4242", "expiry": "12 / 34", "cvc": "123", "name": "Dr Race"}
 LIVE = ("active", "trialing", "past_due", "unpaid", "incomplete")

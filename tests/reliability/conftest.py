@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.extensions import db
-from tests.webhooks.stripe_events import SECRETS_CONFIG
+from tests.stripe_payloads import SECRETS_CONFIG
 
 _FIGURES: list[str] = []
 

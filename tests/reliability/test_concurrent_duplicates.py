@@ -12,12 +12,11 @@ from portal.practices.models import PracticeInvoice
 from portal.wallet.models import PaymentMethod
 from portal.webhooks.handlers import EVENT_HANDLERS
 from portal.webhooks.models import EventStatus, WebhookEvent
+from tests import stripe_payloads as p
 from tests.conftest import both_engines
-from tests.practices import payloads as p
 from tests.practices.conftest import make_practice
-from tests.practices.payloads import DAY, T0
 from tests.practices.test_sync import subscribed
-from tests.webhooks.stripe_events import customer, make_event, payment_method
+from tests.stripe_payloads import DAY, T0, customer, make_event, payment_method
 from tests.webhooks.test_concurrency import DELIVERIES, _deliver_all_at_once
 
 

@@ -16,7 +16,7 @@ from tests.practices.conftest import make_practice
 from tests.practices.test_sync import subscribed
 from tests.reliability.conftest import row_counts
 from tests.reliability.test_concurrent_duplicates import _events
-from tests.webhooks.stripe_events import deliver
+from tests.stripe_payloads import deliver
 
 
 def _effects() -> dict[str, int]:

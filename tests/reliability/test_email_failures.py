@@ -22,38 +22,32 @@ from portal.extensions import db
 from portal.mail.models import OutboundEmail
 from portal.mail.services import header_safe
 from portal.practices import notifications
-from portal.practices.models import MemberRole, Practice, PracticeMember
+from portal.practices.models import Practice
 from portal.shop import services as shop
-from portal.shop.models import Order, Product
-from tests.factories import DEFAULT_PASSWORD, make_user
+from portal.shop.models import Product
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    OrderFactory,
+    OutboundEmailFactory,
+    PracticeFactory,
+    ProductFactory,
+    make_user,
+)
 from tests.smtp import free_port
 
 EVIL_NAME = "Acme Clinic\r\nBcc: evil@example.com"
 
 
 def _practice(owner) -> Practice:
-    practice = Practice(name=EVIL_NAME)  # as stored before names were checked, or set by a webhook
-    db.session.add(practice)
-    db.session.flush()
-    db.session.add(PracticeMember(practice_id=practice.id, user_id=owner.id, role=MemberRole.OWNER))
-    db.session.commit()
-    return practice
+    # As stored before names were checked, or set by a webhook.
+    return PracticeFactory(name=EVIL_NAME, owner=owner, stripe_customer_id=None)
 
 
 def _paid_order(buyer) -> None:
-    product = db.session.scalar(sa.select(Product)) or Product(
-        name="Thermometer\r\nBcc: evil@example.com",
-        description="A product.",
-        price=1999,
-        currency="usd",
-        stock=9,
+    product = db.session.scalar(sa.select(Product)) or ProductFactory(
+        name="Thermometer\r\nBcc: evil@example.com", price=1999, stock=9
     )
-    order = Order(
-        user_id=buyer.id, product=product, quantity=1, unit_amount=1999, amount=1999, currency="usd",
-        receipt_email=buyer.email,
-    )  # fmt: skip
-    db.session.add(order)
-    db.session.commit()
+    order = OrderFactory(user=buyer, product=product, receipt_email=buyer.email)
     shop.settle_paid(order, f"pi_{order.reference}")
     db.session.commit()
 
@@ -138,13 +132,10 @@ def test_no_email_is_lost_to_a_send_failure(app, runner, mailbox, figure):
     kinds = set()
 
     # 1. A CR/LF in names that reach a header; also a row stored before headers were cleaned.
-    db.session.add(
-        OutboundEmail(
-            recipient=owner.email, subject=f"{EVIL_NAME}: an old notice", template="practice_payment_failed",
-            text_body="An old notice.", html_body="<p>An old notice.</p>",
-        )
+    OutboundEmailFactory(
+        recipient=owner.email, subject=f"{EVIL_NAME}: an old notice", template="practice_payment_failed",
+        text_body="An old notice.", html_body="<p>An old notice.</p>",
     )  # fmt: skip
-    db.session.commit()
     for kind, trigger in every_kind(owner, other, practice, "crlf").items():
         kinds.add(kind)
         trigger()

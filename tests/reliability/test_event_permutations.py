@@ -18,11 +18,10 @@ from portal.extensions import db
 from portal.practices.models import PracticeInvoice
 from portal.practices.sync import fulfil_checkout_session
 from portal.webhooks.services import Outcome, receive_event
-from tests.practices import payloads as p
+from tests import stripe_payloads as p
 from tests.practices.conftest import make_practice
-from tests.practices.payloads import DAY, T0
+from tests.stripe_payloads import DAY, T0, make_event
 from tests.webhooks.conftest import customer_user  # noqa: F401  (a fixture)
-from tests.webhooks.stripe_events import make_event
 from tests.webhooks.test_ordering import SCENARIOS, deliver_in_order, mirror_state, reset
 
 _practices = itertools.count(1)

@@ -16,7 +16,7 @@ import requests
 from portal.practices.models import Practice
 from tests.conftest import extract_csrf
 from tests.practices.sandbox_helpers import subscribe_directly
-from tests.webhooks.stripe_events import deliver
+from tests.stripe_payloads import deliver
 
 CARD = "4242424242424242"
 PASSWORD = "log-scan-password-1"

@@ -15,27 +15,21 @@ from portal.api.models import ApiToken
 from portal.auth import services as accounts
 from portal.auth.models import User
 from portal.extensions import db
-from portal.practices.models import MemberRole, Practice, PracticeMember
+from portal.practices.models import Practice, PracticeMember
 from portal.shop.models import Order, Product
 from tests.conftest import both_engines
+from tests.factories import OrderFactory, PracticeFactory, ProductFactory, UserFactory
 
 ROUNDS = 40
 
 
 def _round(product: Product, n: int) -> dict[str, int]:
     """One account's life; the ids it was given."""
-    user = User(name=f"Person {n}", email=f"person{n}@example.com", password_hash="x")
-    db.session.add(user)
-    db.session.commit()
+    user = UserFactory(name=f"Person {n}", email=f"person{n}@example.com", password_hash="x")
     tokens.issue_token(user)
     token_id = db.session.scalar(sa.select(ApiToken.id).where(ApiToken.user_id == user.id))
-    practice = Practice(name=f"Clinic {n}")
-    practice.members.append(PracticeMember(user_id=user.id, role=MemberRole.OWNER))
-    order = Order(
-        user_id=user.id, product_id=product.id, quantity=1, unit_amount=100, amount=100, currency="usd"
-    )
-    db.session.add_all([practice, order])
-    db.session.commit()
+    practice = PracticeFactory(name=f"Clinic {n}", owner=user, stripe_customer_id=None)
+    order = OrderFactory(user=user, product=product)
     ids = {"users": user.id, "api_tokens": token_id, "practices": practice.id, "orders": order.id}
     ids["practice_members"] = practice.members[0].id
 
@@ -47,9 +41,7 @@ def _round(product: Product, n: int) -> dict[str, int]:
 
 @both_engines
 def test_no_id_is_handed_out_twice(app, figure, engine):
-    product = Product(name="Gloves", price=100, stock=1)
-    db.session.add(product)
-    db.session.commit()
+    product = ProductFactory(name="Gloves", price=100, stock=1)
 
     issued: dict[str, list[int]] = {}
     for n in range(ROUNDS):

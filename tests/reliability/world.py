@@ -15,7 +15,7 @@ from portal.wallet import services as wallet
 from portal.webhooks.services import store_event
 from tests.factories import make_user
 from tests.practices.sandbox_helpers import save_card as save_practice_card
-from tests.webhooks.stripe_events import make_event, payment_method
+from tests.stripe_payloads import make_event, payment_method
 
 
 @dataclass

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import copy
 import itertools
-import json
 import os
 import threading
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -22,10 +20,10 @@ from portal.billing import payment_intents
 from portal.billing.errors import CardDeclined
 from portal.extensions import db
 from portal.shop.models import Product
-from portal.wallet.models import PaymentMethod
 from tests import conftest as shared
+from tests import stripe_payloads
+from tests.factories import PaymentMethodFactory, ProductFactory
 
-FIXTURES = Path("/work/shared/stripe/fixtures.json")
 _ids = itertools.count(1)
 
 
@@ -45,17 +43,6 @@ def database_url(engine, tmp_path) -> str:
             conn.execute(sa.text("CREATE DATABASE portal_test_shop"))
     admin.dispose()
     return url.set(database="portal_test_shop").render_as_string(hide_password=False)
-
-
-def payment_intent_payload(**overrides) -> dict:
-    """A PaymentIntent shaped like Stripe's own example object, with our fields set."""
-    if FIXTURES.exists():
-        base = copy.deepcopy(json.loads(FIXTURES.read_text())["resources"]["payment_intent"])
-    else:  # pragma: no cover - the shared fixtures are absent outside this workspace
-        base = {"object": "payment_intent", "status": "requires_payment_method", "metadata": {}}
-    base.update(last_payment_error=None, next_action=None, canceled_at=None, processing=None)
-    base.update(overrides)
-    return base
 
 
 class FakePayments:
@@ -97,7 +84,7 @@ class FakePayments:
             pi_id = f"pi_fake{next(_ids):06d}"
             pm = kwargs["payment_method_id"]
             kind = pm.split("__")[0] if pm else None
-            intent = payment_intent_payload(
+            intent = stripe_payloads.payment_intent(
                 id=pi_id,
                 amount=kwargs["amount"],
                 currency=kwargs["currency"],
@@ -170,10 +157,7 @@ def fake_payments(monkeypatch) -> FakePayments:
 
 
 def make_product(name: str = "Thermometer", price: int = 1999, stock: int = 10, **fields) -> Product:
-    product = Product(name=name, description="A product.", price=price, currency="usd", stock=stock, **fields)
-    db.session.add(product)
-    db.session.commit()
-    return product
+    return ProductFactory(name=name, price=price, stock=stock, **fields)
 
 
 def give_card(user: User, payment_method_id: str = "pm_card_visa", *, default: bool = True, last4="4242"):
@@ -184,18 +168,12 @@ def give_card(user: User, payment_method_id: str = "pm_card_visa", *, default: b
     if user.stripe_customer_id is None:
         user.stripe_customer_id = f"cus_test{user.id:05d}"
         user.stripe_sync = StripeSyncState.SYNCED
-    card = PaymentMethod(
+    return PaymentMethodFactory(
         stripe_id=f"{payment_method_id}__u{user.id}",
         customer_id=user.stripe_customer_id,
-        brand="visa",
         last4=last4,
-        exp_month=12,
-        exp_year=2040,
         is_default=default,
     )
-    db.session.add(card)
-    db.session.commit()
-    return card
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from portal.shop import services
 from portal.shop.models import Order, OrderStatus
 from portal.wallet import services as wallet
 from tests.conftest import extract_csrf
+from tests.factories import OrderFactory
 from tests.shop.conftest import make_product, stock_of
 
 BREAKER_MESSAGE = "Stripe is not answering; nothing was charged; try again in a minute."
@@ -117,19 +118,7 @@ def test_a_timed_out_purchase_keeps_its_stock_until_the_intent_is_looked_up(app,
 def _pending_order_without_intent(user, product, quantity: int = 1) -> Order:
     """An order whose PaymentIntent request never got an answer (no intent id recorded)."""
     assert services.reserve_stock(product.id, quantity)
-    order = Order(
-        user_id=user.id,
-        product_id=product.id,
-        quantity=quantity,
-        unit_amount=product.price,
-        amount=product.price * quantity,
-        currency=product.currency,
-        status=OrderStatus.PENDING,
-        receipt_email=user.email,
-    )
-    db.session.add(order)
-    db.session.commit()
-    return order
+    return OrderFactory(user=user, product=product, quantity=quantity, receipt_email=user.email)
 
 
 def test_release_stale_looks_the_intent_up_before_giving_stock_back(app, user, sandbox):

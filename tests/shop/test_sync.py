@@ -5,7 +5,8 @@ from __future__ import annotations
 from portal.extensions import db
 from portal.shop import services, sync
 from portal.shop.models import OrderStatus
-from tests.shop.conftest import give_card, payment_intent_payload, stock_of
+from tests.shop.conftest import give_card, stock_of
+from tests.stripe_payloads import payment_intent
 
 
 def _pending_order(user, product, fake_payments, quantity=2):
@@ -29,7 +30,7 @@ def _intent(order, status, **extra):
             "orderId": str(order.id),
         },
     }
-    return payment_intent_payload(**{**fields, **extra})
+    return payment_intent(**{**fields, **extra})
 
 
 def test_succeeded_twice_sells_once_and_sends_one_receipt(app, user, product, fake_payments, mailbox):
@@ -95,7 +96,7 @@ def test_request_and_event_race_settles_once(app, user, product, fake_payments, 
 
 def test_events_for_unknown_or_mismatched_intents_are_ignored(app, user, product, fake_payments):
     order = _pending_order(user, product, fake_payments)
-    assert sync.payment_intent_succeeded(payment_intent_payload(id="pi_other", metadata={})) is None
+    assert sync.payment_intent_succeeded(payment_intent(id="pi_other", metadata={})) is None
     tampered = _intent(order, "succeeded", amount=1)
     assert sync.payment_intent_succeeded(tampered) is None
     other_intent = _intent(order, "succeeded", id="pi_someone_else")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import hashlib
-import hmac
 import itertools
 import json
 import time
@@ -14,15 +11,14 @@ import pytest
 from portal.extensions import db
 from portal.shop import services, sync
 from portal.shop.models import OrderStatus
-from tests.shop.conftest import FIXTURES, give_card, payment_intent_payload, stock_of
+from tests.shop.conftest import give_card, stock_of
+from tests.stripe_payloads import current_secret, deliver, make_event, payment_intent
 
 _event_ids = itertools.count(1)
 
 
 def _event(event_type: str, order, status: str, created: int, **extra) -> dict:
-    base = json.loads(FIXTURES.read_text())["resources"]["event"] if FIXTURES.exists() else {}
-    event = copy.deepcopy(base)
-    intent = payment_intent_payload(
+    intent = payment_intent(
         id=order.payment_intent_id,
         amount=order.amount,
         currency=order.currency,
@@ -34,14 +30,7 @@ def _event(event_type: str, order, status: str, created: int, **extra) -> dict:
         },
         **extra,
     )
-    event.update(
-        id=f"evt_shop{next(_event_ids):06d}",
-        object="event",
-        type=event_type,
-        created=created,
-        data={"object": intent, "previous_attributes": None},
-    )
-    return event
+    return make_event(event_type, intent, created=created)
 
 
 @pytest.fixture
@@ -61,24 +50,13 @@ def test_handlers_apply_events_in_any_order_once(app, pending_order, product):
     assert pending_order.status == OrderStatus.PAID and stock_of(product.id) == 8
 
 
-def _signed(payload: str, secret: str) -> str:
-    stamp = int(time.time())
-    signature = hmac.new(secret.encode(), f"{stamp}.{payload}".encode(), hashlib.sha256).hexdigest()
-    return f"t={stamp},v1={signature}"
-
-
 def test_webhook_endpoint_settles_once(app, client, pending_order, product, mailbox):
     if not sync.register_webhook_handlers():
         pytest.skip("the webhook inbox (branch webhooks) is not merged yet")
     event = _event("payment_intent.succeeded", pending_order, "succeeded", int(time.time()))
     payload = json.dumps(event)
     for _ in range(2):  # Stripe delivers twice
-        response = client.post(
-            "/webhooks/stripe",
-            data=payload,
-            headers={"Stripe-Signature": _signed(payload, app.config["STRIPE_WEBHOOK_SECRET"])},
-            content_type="application/json",
-        )
+        response = deliver(client, payload, secret=current_secret(app))
         assert response.status_code == 200, response.get_data(as_text=True)
     db.session.expire_all()
     assert pending_order.status == OrderStatus.PAID and stock_of(product.id) == 8

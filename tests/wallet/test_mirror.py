@@ -10,7 +10,7 @@ from portal.extensions import db
 from portal.wallet import mirror
 from portal.wallet.models import PaymentMethod
 from tests.conftest import both_engines
-from tests.webhooks.stripe_events import customer, payment_method
+from tests.stripe_payloads import customer, payment_method
 
 
 def _cards() -> list[tuple]:

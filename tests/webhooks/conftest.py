@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from portal.auth.models import User
 from portal.extensions import db
-from tests.webhooks.stripe_events import SECRETS_CONFIG
+from tests.factories import UserFactory
+from tests.stripe_payloads import SECRETS_CONFIG
 
 
 @pytest.fixture
@@ -16,12 +16,9 @@ def app_overrides() -> dict:
 @pytest.fixture
 def customer_user(app):
     """A user linked to ``cus_test_1`` (written directly: no Stripe call, no email)."""
-    user = User(
+    return UserFactory(
         name="Jenny Rosen", email="jenny@example.com", password_hash="x", stripe_customer_id="cus_test_1"
     )
-    db.session.add(user)
-    db.session.commit()
-    return user
 
 
 def count(model) -> int:

@@ -17,13 +17,12 @@ from portal.wallet.models import PaymentMethod
 from portal.webhooks.handlers import EVENT_HANDLERS
 from portal.webhooks.models import WebhookEvent
 from portal.webhooks.services import Outcome, receive_event
+from tests import stripe_payloads as p
 from tests.conftest import both_engines
 from tests.factories import make_user
-from tests.practices import payloads as p
 from tests.practices.conftest import make_practice
-from tests.practices.payloads import DAY, T0
 from tests.practices.test_sync import subscribed
-from tests.webhooks.stripe_events import deliver, make_event, payment_method
+from tests.stripe_payloads import DAY, T0, deliver, make_event, payment_method
 from tests.webhooks.test_replay import admin_client  # noqa: F401  (fixture)
 
 #: The design's list ("Handle at least"); payment_intent.* belong to the shop.

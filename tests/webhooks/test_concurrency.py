@@ -16,8 +16,8 @@ from portal.wallet.models import PaymentMethod
 from portal.webhooks.handlers import EVENT_HANDLERS
 from portal.webhooks.models import EventStatus, WebhookEvent
 from tests.conftest import both_engines
+from tests.stripe_payloads import make_event, payment_method, signature
 from tests.webhooks.conftest import count
-from tests.webhooks.stripe_events import make_event, payment_method, signature
 
 DELIVERIES = 8
 

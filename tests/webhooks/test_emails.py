@@ -14,17 +14,16 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.mail.models import OutboundEmail
-from portal.practices.models import MemberRole, Plan, PracticeMember
+from portal.practices.models import MemberRole, Plan
 from portal.webhooks.handlers import EVENT_HANDLERS
 from portal.webhooks.services import Outcome, receive_event, replay_event
+from tests import stripe_payloads as p
 from tests.conftest import both_engines
-from tests.factories import make_user
-from tests.practices import payloads as p
+from tests.factories import PracticeMemberFactory, make_user
 from tests.practices.conftest import make_practice
-from tests.practices.payloads import DAY, T0
 from tests.practices.test_sync import subscribed
 from tests.smtp import body_text
-from tests.webhooks.stripe_events import deliver
+from tests.stripe_payloads import DAY, T0, deliver
 from tests.webhooks.test_concurrency import _deliver_all_at_once
 
 
@@ -113,13 +112,8 @@ def test_each_email_once_under_eight_concurrent_deliveries(app, practice, owner,
 def test_every_billing_manager_gets_one_and_members_none(client, practice, owner, mailbox):
     admin = make_user(email="adele@example.com")
     member = make_user(email="mo@example.com")
-    db.session.add_all(
-        [
-            PracticeMember(practice_id=practice.id, user_id=admin.id, role=MemberRole.ADMIN),
-            PracticeMember(practice_id=practice.id, user_id=member.id, role=MemberRole.MEMBER),
-        ]
-    )
-    db.session.commit()
+    PracticeMemberFactory(practice=practice, user=admin, role=MemberRole.ADMIN)
+    PracticeMemberFactory(practice=practice, user=member, role=MemberRole.MEMBER)
     event = payment_failed(practice)
     deliver(client, event)
     deliver(client, event)

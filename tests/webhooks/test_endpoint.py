@@ -11,8 +11,7 @@ from portal.extensions import db
 from portal.wallet.models import PaymentMethod
 from portal.webhooks.handlers import EVENT_HANDLERS
 from portal.webhooks.models import EventStatus, WebhookEvent
-from tests.webhooks.conftest import count
-from tests.webhooks.stripe_events import (
+from tests.stripe_payloads import (
     FIXTURES,
     OLD_SECRET,
     customer,
@@ -22,6 +21,7 @@ from tests.webhooks.stripe_events import (
     signature,
     stripe_object,
 )
+from tests.webhooks.conftest import count
 
 
 def _stored(event_id: str) -> WebhookEvent:

@@ -9,8 +9,8 @@ from portal.wallet.models import PaymentMethod
 from portal.webhooks.handlers import EVENT_HANDLERS
 from portal.webhooks.models import EventStatus, WebhookEvent
 from tests.conftest import both_engines
+from tests.stripe_payloads import deliver, make_event, payment_method
 from tests.webhooks.conftest import count
-from tests.webhooks.stripe_events import deliver, make_event, payment_method
 
 
 def _row() -> WebhookEvent:

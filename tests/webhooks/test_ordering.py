@@ -20,7 +20,7 @@ from portal.wallet.models import PaymentMethod, StripeObjectVersion
 from portal.webhooks.models import WebhookEvent
 from portal.webhooks.services import Outcome, receive_event
 from tests.conftest import both_engines
-from tests.webhooks.stripe_events import customer, deleted_customer, make_event, payment_method
+from tests.stripe_payloads import customer, deleted_customer, make_event, payment_method
 
 CUS = "cus_test_1"
 

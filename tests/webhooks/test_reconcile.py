@@ -15,6 +15,7 @@ from portal.wallet.models import PaymentMethod
 from portal.webhooks.models import WebhookEvent
 from portal.webhooks.services import receive_event
 from tests.conftest import both_engines
+from tests.factories import PaymentMethodFactory
 from tests.practices.sandbox_helpers import save_card, subscribe_directly
 
 
@@ -111,17 +112,13 @@ def test_drift_is_reported_then_repaired_once(runner, practice, since, sandbox):
 
 
 def test_a_card_only_we_have_is_removed(runner, practice, since):
-    db.session.add(
-        PaymentMethod(
-            stripe_id="pm_ghost",
-            customer_id=practice.stripe_customer_id,
-            brand="visa",
-            last4="0000",
-            exp_month=1,
-            exp_year=2030,
-        )
+    PaymentMethodFactory(
+        stripe_id="pm_ghost",
+        customer_id=practice.stripe_customer_id,
+        last4="0000",
+        exp_month=1,
+        exp_year=2030,
     )
-    db.session.commit()
     assert "card pm_ghost: local ('visa 0000 01/2030', '') != stripe None" in reconcile(runner, since)
     reconcile(runner, since, "--fix")
     assert db.session.scalar(sa.select(PaymentMethod).where(PaymentMethod.stripe_id == "pm_ghost")) is None

@@ -16,8 +16,8 @@ from portal.webhooks.handlers import EVENT_HANDLERS
 from portal.webhooks.models import EventStatus, WebhookEvent
 from portal.webhooks.services import Outcome, receive_event, store_event
 from tests.conftest import extract_csrf
+from tests.stripe_payloads import make_event, payment_method
 from tests.webhooks.conftest import count
-from tests.webhooks.stripe_events import make_event, payment_method
 
 
 @pytest.fixture

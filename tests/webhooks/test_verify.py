@@ -14,8 +14,8 @@ from portal.billing.errors import InvalidWebhook
 from portal.billing.webhooks import parse_secrets, sign_payload, verify_event
 from portal.extensions import db
 from portal.webhooks.models import WebhookEvent
+from tests.stripe_payloads import OLD_SECRET, SECRET, make_event, payment_method, signature
 from tests.webhooks.conftest import count
-from tests.webhooks.stripe_events import OLD_SECRET, SECRET, make_event, payment_method, signature
 
 SECRETS = [SECRET, OLD_SECRET]
 
