@@ -365,7 +365,10 @@ def invitation(token: str):
     if answer is invitations.decline:
         flash("Invitation declined.", "success")
         return redirect(url_for("practices.index"), code=303)
-    flash(f"Welcome to {found.practice.name}.", "success")
+    if found.is_ownership_offer:
+        flash(f"You now own {found.practice.name}; {found.invited_by.name} stays on as an admin.", "success")
+    else:
+        flash(f"Welcome to {found.practice.name}.", "success")
     return redirect(url_for("practices.billing", practice_id=found.practice_id), code=303)
 
 
