@@ -9,8 +9,10 @@ from flask import g
 
 from portal.extensions import db
 from portal.practices import services
-from portal.practices.models import MemberRole, PracticeInvitation
+from portal.practices import models
+from portal.practices.models import MemberRole
 from tests.conftest import extract_csrf
+from tests.factories import DEFAULT_PASSWORD
 from tests.practices.conftest import add_member, login
 from tests.smtp import body_text
 
@@ -92,12 +94,12 @@ def test_a_declined_cancelled_or_expired_invitation_does_nothing(auth, mailbox, 
     for person in (declines, cancelled, late):
         invite(client, practice, person.email)
     links = {person.id: emailed_link(mailbox, person.email) for person in (declines, cancelled, late)}
-    pending = {i.email: i.id for i in db.session.scalars(db.select(PracticeInvitation))}
+    pending = {i.email: i.id for i in db.session.scalars(db.select(models.PracticeInvitation))}
     response = post_from_people(
         client, practice, f"/practices/{practice.id}/invitations/{pending[cancelled.email]}/cancel"
     )
     assert response.status_code == 303
-    db.session.get(PracticeInvitation, pending[late.email]).expires_at = dt.datetime(2020, 1, 1)
+    db.session.get(models.PracticeInvitation, pending[late.email]).expires_at = dt.datetime(2020, 1, 1)
     db.session.commit()
 
     client = switch_to(auth, declines)
@@ -143,7 +145,7 @@ def test_a_withdrawn_offer_cannot_be_accepted(auth, mailbox, practice, owner, us
     ada_id = add_member(practice, ada, MemberRole.ADMIN).id
     client = login(auth, owner)
     post_from_people(client, practice, f"/practices/{practice.id}/members/{ada_id}/make-owner")
-    offer = db.session.scalar(db.select(PracticeInvitation))
+    offer = db.session.scalar(db.select(models.PracticeInvitation))
     post_from_people(client, practice, f"/practices/{practice.id}/invitations/{offer.id}/cancel")
     link = emailed_link(mailbox, ada.email)
     client = switch_to(auth, ada)
@@ -175,11 +177,25 @@ def test_members_cannot_invite(client, auth, practice, user_factory):
     login(auth, mo)
     assert "Send invitation" not in client.get(people_path(practice)).get_data(as_text=True)
     assert invite(client, practice, "someone@example.com").status_code == 403
-    assert db.session.scalar(db.select(PracticeInvitation)) is None
+    assert db.session.scalar(db.select(models.PracticeInvitation)) is None
 
 
 def test_invitations_are_throttled_per_inviter(app, owner_client, practice):
     app.config["INVITE_INVITER_THROTTLE"] = "3 per hour"
     answers = [invite(owner_client, practice, f"p{n}@example.com").status_code for n in range(5)]
     assert answers == [303, 303, 303, 429, 429]
-    assert len(db.session.scalars(db.select(PracticeInvitation)).all()) == 3
+    assert len(db.session.scalars(db.select(models.PracticeInvitation)).all()) == 3
+
+
+def test_the_next_member_is_told_when_an_owner_deleting_the_account_hands_them_the_practice(
+    auth, mailbox, practice, owner, user_factory
+):
+    ada = user_factory(name="Ada Admin")
+    add_member(practice, ada, MemberRole.ADMIN)
+    client = login(auth, owner)
+    token = extract_csrf(client.get("/account/delete").get_data(as_text=True))
+    assert client.post("/account/delete", data={"password": DEFAULT_PASSWORD, "csrf_token": token}).status_code == 302
+    db.session.expire_all()
+    assert services.owner_of(practice).id == ada.id
+    message = body_text(mailbox.wait_for(ada.email, "You now own Riverside Clinic"))
+    assert "deleted their account" in message
