@@ -168,14 +168,14 @@ def accept(token: str, user: User) -> PracticeInvitation:
         member = services.membership(practice, user)
         if member is None:
             raise InvitationError("You are no longer in this practice.", status_code=409)
-        db.session.delete(invitation)
-        db.session.flush()  # spent in the same transaction that moves ownership
-        try:
+        try:  # its compare-and-swap decides races; once it has moved, the offer cannot act again
             services.transfer_ownership(practice, member.id, invitation.invited_by)
         except services.NotAllowed as error:
             raise InvitationError(
                 "Whoever offered it no longer owns the practice: the offer has lapsed.", status_code=409
             ) from error
+        db.session.delete(invitation)
+        db.session.commit()
         return invitation
     if services.membership(practice, user) is None:
         db.session.add(PracticeMember(practice_id=practice.id, user_id=user.id, role=invitation.role))

@@ -356,20 +356,24 @@ def invitation(token: str):
         return render_template("practices/invitation.html", error=error.message), error.status_code
     if request.method == "GET" or not current_user.is_authenticated:
         return render_template("practices/invitation.html", invitation=found, token=token)
-    answer = invitations.accept if request.form.get("answer") == "accept" else invitations.decline
+    accepting = request.form.get("answer") == "accept"
+    practice_id, welcome = found.practice_id, _welcome(found)  # read before the answer spends it
     try:
-        answer(token, current_user)
+        (invitations.accept if accepting else invitations.decline)(token, current_user)
     except services.PracticeError as error:
         context = {"invitation": found, "token": token, "error": error.message}
         return render_template("practices/invitation.html", **context), error.status_code
-    if answer is invitations.decline:
+    if not accepting:
         flash("Invitation declined.", "success")
         return redirect(url_for("practices.index"), code=303)
-    if found.is_ownership_offer:
-        flash(f"You now own {found.practice.name}; {found.invited_by.name} stays on as an admin.", "success")
-    else:
-        flash(f"Welcome to {found.practice.name}.", "success")
-    return redirect(url_for("practices.billing", practice_id=found.practice_id), code=303)
+    flash(welcome, "success")
+    return redirect(url_for("practices.billing", practice_id=practice_id), code=303)
+
+
+def _welcome(invitation) -> str:
+    if invitation.is_ownership_offer:
+        return f"You now own {invitation.practice.name}; {invitation.invited_by.name} stays on as an admin."
+    return f"Welcome to {invitation.practice.name}."
 
 
 @bp.get("/<int:practice_id>/history")

@@ -8,8 +8,7 @@ import re
 from flask import g
 
 from portal.extensions import db
-from portal.practices import services
-from portal.practices import models
+from portal.practices import models, services
 from portal.practices.models import MemberRole
 from tests.conftest import extract_csrf
 from tests.factories import DEFAULT_PASSWORD
@@ -88,7 +87,9 @@ def test_someone_without_an_account_is_asked_to_register_first(client, auth, mai
     assert "Register with it first" in page and "Accept" not in page
 
 
-def test_a_declined_cancelled_or_expired_invitation_does_nothing(auth, mailbox, practice, owner, user_factory):
+def test_a_declined_cancelled_or_expired_invitation_does_nothing(
+    auth, mailbox, practice, owner, user_factory
+):
     declines, cancelled, late = user_factory(), user_factory(), user_factory()
     client = login(auth, owner)
     for person in (declines, cancelled, late):
@@ -194,7 +195,10 @@ def test_the_next_member_is_told_when_an_owner_deleting_the_account_hands_them_t
     add_member(practice, ada, MemberRole.ADMIN)
     client = login(auth, owner)
     token = extract_csrf(client.get("/account/delete").get_data(as_text=True))
-    assert client.post("/account/delete", data={"password": DEFAULT_PASSWORD, "csrf_token": token}).status_code == 302
+    assert (
+        client.post("/account/delete", data={"password": DEFAULT_PASSWORD, "csrf_token": token}).status_code
+        == 302
+    )
     db.session.expire_all()
     assert services.owner_of(practice).id == ada.id
     message = body_text(mailbox.wait_for(ada.email, "You now own Riverside Clinic"))

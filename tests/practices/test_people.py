@@ -35,7 +35,11 @@ def _answer_to(client, practice, email: str) -> tuple[int, str, str]:
     response = client.post(f"/practices/{practice.id}/members", data=data)
     flashed = client.get(response.location).get_data(as_text=True) if response.status_code == 303 else ""
     flash = re.search(r'class="flash flash-\w+"[^>]*>([^<]*)<', flashed)
-    return response.status_code, response.location or "", flash.group(1).replace(email, "EMAIL") if flash else ""
+    return (
+        response.status_code,
+        response.location or "",
+        flash.group(1).replace(email, "EMAIL") if flash else "",
+    )
 
 
 def test_the_answer_does_not_tell_whether_an_email_has_an_account(owner_client, practice, user_factory):
