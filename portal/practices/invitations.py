@@ -101,7 +101,7 @@ def _send(practice: Practice, email: str, role: MemberRole, actor: User) -> Prac
 
 def invite(practice: Practice, email: str, role: MemberRole, actor: User) -> str:
     """Invite ``email`` as ``role``; the message to show. A member's role changes at once."""
-    services.require_manager(practice, actor)
+    manager = services.require_manager(practice, actor)
     if role == MemberRole.OWNER:
         raise services.PracticeError("A practice has one owner: use Make owner on a member.")
     email = normalize_email(email)
@@ -110,6 +110,8 @@ def invite(practice: Practice, email: str, role: MemberRole, actor: User) -> str
     if member is not None:
         if member.role == MemberRole.OWNER:
             raise services.PracticeError("That person owns this practice.")
+        if manager.role != MemberRole.OWNER:
+            raise services.NotAllowed("Only the practice's owner changes the role of someone already in it.")
         member.role = role
         sync.audit(practice, "member_role_changed", f"{email} as {role}", actor_id=actor.id)
         db.session.commit()
