@@ -89,6 +89,8 @@ class Config:
     REGISTER_EMAIL_THROTTLE = _env("REGISTER_EMAIL_THROTTLE", "3 per hour")  # per email registered
     RESET_THROTTLE = _env("RESET_THROTTLE", "5 per minute")  # reset-link requests per client address
     RESET_EMAIL_THROTTLE = _env("RESET_EMAIL_THROTTLE", "3 per hour")  # reset-link requests per email
+    INVITE_PRACTICE_THROTTLE = _env("INVITE_PRACTICE_THROTTLE", "20 per hour")  # invitations per practice
+    INVITE_INVITER_THROTTLE = _env("INVITE_INVITER_THROTTLE", "10 per hour")  # invitations per inviter
 
     # argon2id; defaults are above OWASP's minimum (m=19 MiB, t=2, p=1).
     ARGON2_TIME_COST = _env_int("ARGON2_TIME_COST", 3)

@@ -1,6 +1,6 @@
 """Secrets in URLs never reach an access log.
 
-A password-reset, email-change or verification link carries its token in the path
+A password-reset, email-change, verification or practice-invitation link carries its token in the path
 (``/reset-password/<token>``); Stripe sends a browser back with a client secret in the
 query. The access log records full URLs (and the Referer, which repeats the page's
 URL), so a log reader could take over the account. Everything written to the access
@@ -25,7 +25,7 @@ REDACTED = "[redacted]"
 
 #: Every route with a ``<token>`` in its path (tests/reliability/test_access_log_tokens.py keeps
 #: this list equal to the app's URL map).
-TOKEN_ROUTES = ("/reset-password/", "/account/email/", "/verify-email/")
+TOKEN_ROUTES = ("/reset-password/", "/account/email/", "/verify-email/", "/practices/invitations/")
 
 #: A route or a path as it appears inside another URL's query (``/login?next=%2Freset-password%2F...``).
 _SLASH = r"(?:/|%2F)"

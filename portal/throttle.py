@@ -164,6 +164,27 @@ def throttled(address_limit: str, email_limit: str, message: str):
     return decorate
 
 
+def _practice_key() -> str:
+    return f"practice:{(request.view_args or {}).get('practice_id')}"
+
+
+def _inviter_key() -> str:
+    from flask_login import current_user
+
+    return f"inviter:{current_user.get_id()}"
+
+
+def invitations_limited(view):
+    """Invitations and ownership offers (each sends an email) per practice and per inviter."""
+    message = "Too many invitations sent from this practice or account. Try again later."
+    for limit, key_func in (
+        ("INVITE_PRACTICE_THROTTLE", _practice_key),
+        ("INVITE_INVITER_THROTTLE", _inviter_key),
+    ):
+        view = limiter.limit(setting(limit), key_func=key_func, methods=["POST"], error_message=message)(view)
+    return view
+
+
 def refund_request_limits() -> None:
     """Give back this request's hits: a login that succeeded is not an attempt to throttle."""
     for request_limit in limiter.current_limits:

@@ -28,6 +28,7 @@ from portal.practices.models import (
     BillingIntent,
     MemberRole,
     Practice,
+    PracticeInvitation,
     PracticeInvoice,
     PracticeMember,
 )
@@ -183,6 +184,23 @@ class BillingIntentFactory(_Factory):
     practice_id = factory.SelfAttribute("practice.id")
     action = "cancel"
     intent_key = factory.Sequence(lambda n: f"intent-{n}")
+
+
+class PracticeInvitationFactory(_Factory):
+    """A pending invitation to ``practice`` (an ownership offer with ``role=MemberRole.OWNER``)."""
+
+    class Meta:
+        model = PracticeInvitation
+        exclude = ("practice", "invited_by")
+
+    practice = factory.SubFactory(PracticeFactory)
+    practice_id = factory.SelfAttribute("practice.id")
+    invited_by = factory.SubFactory(UserFactory)
+    invited_by_id = factory.SelfAttribute("invited_by.id")
+    email = factory.Sequence(lambda n: f"invitee{n}@example.com")
+    role = MemberRole.MEMBER
+    nonce = factory.Sequence(lambda n: f"nonce{n:027d}")
+    expires_at = factory.LazyFunction(lambda: utcnow() + dt.timedelta(days=7))
 
 
 # --- Shop --------------------------------------------------------------------------------------

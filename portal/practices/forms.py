@@ -20,9 +20,9 @@ class CreatePracticeForm(PortalForm):
     )
 
 
-class AddMemberForm(PortalForm):
+class InviteForm(PortalForm):
     email = EmailField(
-        "Email of an existing account",
+        "Email address",
         validators=[DataRequired("Enter an email address."), Email("Enter a valid email address.")],
     )
     role = SelectField(

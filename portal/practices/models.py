@@ -158,6 +158,35 @@ class PracticeMember(db.Model):
         return self.role.manages_billing
 
 
+class PracticeInvitation(db.Model):
+    """A pending invitation to join a practice (role admin or member), or an offer of its ownership
+    to one of its members (role owner). Nothing changes until the invitee accepts it; the emailed
+    link carries ``nonce``, so a new invitation to the same address ends the old link."""
+
+    __tablename__ = "practice_invitations"
+
+    id: Mapped[int] = surrogate_id()
+    practice_id: Mapped[int] = mapped_column(sa.ForeignKey("practices.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(sa.String(254))
+    role: Mapped[MemberRole] = mapped_column(_enum(MemberRole))
+    invited_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    nonce: Mapped[str] = mapped_column(sa.String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+
+    practice: Mapped[Practice] = relationship()
+    invited_by: Mapped[User] = relationship()
+
+    __table_args__ = (
+        sa.UniqueConstraint("practice_id", "email", name="uq_practice_invitations_practice_email"),
+        NEVER_REUSED_IDS,
+    )
+
+    @property
+    def is_ownership_offer(self) -> bool:
+        return self.role == MemberRole.OWNER
+
+
 class PracticeInvoice(db.Model):
     """A Stripe invoice of a practice, mirrored so the billing page needs no Stripe call."""
 

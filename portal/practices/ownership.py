@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from flask import url_for
+
 from portal.auth.models import User
 from portal.extensions import db
+from portal.mail.outbox import queue_email
 from portal.practices import sync
 from portal.practices.customers import push_practice_contact
 from portal.practices.models import MemberRole, Practice
@@ -65,8 +68,22 @@ def leave_practices(user: User) -> Departure:
         successor.role = MemberRole.OWNER
         detail = f"{user.email} deleted their account; {successor.user.email} owns the practice now"
         sync.audit(practice, "ownership_transferred", detail)
+        _tell_the_new_owner(practice, successor.user, user.email)
         departure.new_owners.append(practice)
     return departure
+
+
+def _tell_the_new_owner(practice: Practice, new_owner: User, former_email: str) -> None:
+    """Queued in the departure's transaction: nobody becomes an owner without hearing of it."""
+    queue_email(
+        new_owner.email,
+        f"You now own {practice.name}",
+        "practice_new_owner",
+        user=new_owner,
+        practice=practice,
+        former_email=former_email,
+        link=url_for("practices.billing", practice_id=practice.id, _external=True),
+    )
 
 
 def finish_departure(departure: Departure) -> bool:

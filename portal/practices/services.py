@@ -208,7 +208,8 @@ def require_manager(practice: Practice, user: User) -> PracticeMember:
 
 
 def add_member(practice: Practice, email: str, role: MemberRole, actor: User) -> PracticeMember:
-    """The owner adds an existing user (by email) as an admin or a member."""
+    """Adds an existing user (by email) at once: demo data and tests only. People join a practice
+    by accepting an invitation (``portal.practices.invitations``)."""
     actor_membership = membership(practice, actor)
     if actor_membership is None or actor_membership.role != MemberRole.OWNER:
         raise NotAllowed("Only the practice's owner can add people.")
@@ -247,6 +248,9 @@ def remove_member(practice: Practice, member_id: int, actor: User) -> None:
 def transfer_ownership(practice: Practice, member_id: int, actor: User) -> PracticeMember:
     """The owner hands the practice to one of its people, and stays on as an admin.
 
+    Runs when that person accepts the owner's offer (``invitations.accept``), never on the
+    owner's click alone.
+
     The hand-over is a compare-and-swap: only the post that still finds the actor the owner
     demotes them, and the partial unique index (one owner per practice) refuses a second owner
     whatever races. The practice's Stripe customer follows: billing emails go to the new owner.
@@ -272,7 +276,7 @@ def transfer_ownership(practice: Practice, member_id: int, actor: User) -> Pract
     return member
 
 
-_ONLY_THE_OWNER = "Only the practice's owner can hand it over."
+ONLY_THE_OWNER = _ONLY_THE_OWNER = "Only the practice's owner can hand it over."
 
 
 class _RoleChanged(Exception):

@@ -21,11 +21,12 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from portal import throttle
 from portal.billing.errors import BillingError
 from portal.extensions import db
 from portal.htmx import fragment_or_redirect, is_htmx, redirect_page, render_page_or_fragment
-from portal.practices import banners, intents, services
-from portal.practices.forms import AddMemberForm, CancelForm, CreatePracticeForm
+from portal.practices import banners, intents, invitations, services
+from portal.practices.forms import CancelForm, CreatePracticeForm, InviteForm
 from portal.practices.intents import Outcome
 from portal.practices.models import MemberRole, Plan, Practice, PracticeMember
 from portal.urls import cached_url, page_arg
@@ -252,40 +253,56 @@ def invoices(practice_id: int):
 # --- people and history ----------------------------------------------------------------------------
 
 
-def _people_page(practice: Practice, member: PracticeMember, form: AddMemberForm, status: int = 200):
+def _people_page(practice: Practice, member: PracticeMember, form: InviteForm, status: int = 200):
     return render_template(
         "practices/people.html",
         practice=practice,
         member=member,
         is_owner=member.role == MemberRole.OWNER,
         members=services.members_of(practice),
+        invitations=invitations.pending_for(practice) if member.manages_billing else [],
         member_form=form,
     ), status
+
+
+def _back_to_people(practice_id: int):
+    return redirect(url_for("practices.members", practice_id=practice_id), code=303)
 
 
 @bp.get("/<int:practice_id>/members")
 @login_required
 def members(practice_id: int):
     practice, member = _load(practice_id)
-    return _people_page(practice, member, AddMemberForm())
+    return _people_page(practice, member, InviteForm())
 
 
 @bp.post("/<int:practice_id>/members")
 @login_required
+@throttle.invitations_limited
 def add_member(practice_id: int):
+    """Invite a person: the same answer whether or not the address has an account."""
     practice, member = _load(practice_id)
-    form = AddMemberForm()
+    form = InviteForm()
     if not form.validate_on_submit():
         return _people_page(practice, member, form, 422)
     try:
-        added = services.add_member(practice, form.email.data, MemberRole(form.role.data), current_user)
+        message = invitations.invite(practice, form.email.data, MemberRole(form.role.data), current_user)
     except services.NotAllowed:
         raise  # not a mistake in the form: the error page (the app's UserError handler)
     except services.PracticeError as error:
         form.email.errors.append(error.message)
         return _people_page(practice, member, form, error.status)
-    flash(f"{added.user.email} is now {added.role.value} of {practice.name}.", "success")
-    return redirect(url_for("practices.members", practice_id=practice.id), code=303)
+    flash(message, "success")
+    return _back_to_people(practice.id)
+
+
+@bp.post("/<int:practice_id>/invitations/<int:invitation_id>/cancel")
+@login_required
+def cancel_invitation(practice_id: int, invitation_id: int):
+    practice, _ = _load(practice_id)
+    invitation = invitations.cancel(practice, invitation_id, current_user)
+    flash(f"The invitation to {invitation.email} is cancelled; its link no longer works.", "success")
+    return _back_to_people(practice.id)
 
 
 @bp.post("/<int:practice_id>/members/<int:member_id>/remove")
@@ -294,16 +311,61 @@ def remove_member(practice_id: int, member_id: int):
     practice, _ = _load(practice_id)
     services.remove_member(practice, member_id, current_user)
     flash("Removed from the practice.", "success")
-    return redirect(url_for("practices.members", practice_id=practice.id), code=303)
+    return _back_to_people(practice.id)
 
 
 @bp.post("/<int:practice_id>/members/<int:member_id>/make-owner")
 @login_required
+@throttle.invitations_limited
 def make_owner(practice_id: int, member_id: int):
+    """Offer the practice to a member: nothing moves until they accept the emailed offer."""
     practice, _ = _load(practice_id)
-    new_owner = services.transfer_ownership(practice, member_id, current_user)
-    flash(f"{new_owner.user.name} is now the owner of {practice.name}; you stay on as an admin.", "success")
-    return redirect(url_for("practices.members", practice_id=practice.id), code=303)
+    offered = invitations.offer_ownership(practice, member_id, current_user)
+    flash(
+        f"We sent {offered.user.email} your offer of {practice.name}. You stay the owner until they "
+        "accept it; you can withdraw it below.",
+        "success",
+    )
+    return _back_to_people(practice.id)
+
+
+@bp.post("/<int:practice_id>/leave")
+@login_required
+def leave(practice_id: int):
+    practice, _ = _load(practice_id)
+    invitations.leave(practice, current_user)
+    flash(f"You left {practice.name}.", "success")
+    return redirect(url_for("practices.index"), code=303)
+
+
+@bp.route("/invitations/<token>", methods=["GET", "POST"])
+def invitation(token: str):
+    """The invitee's page: anyone holding the link sees what it offers; the account with the
+    invited address accepts or declines it (someone without one registers first)."""
+    try:
+        found = invitations.load_invitation(token)
+    except services.PracticeError as error:
+        return render_template("practices/invitation.html", error=error.message), error.status
+    if request.method == "GET" or not current_user.is_authenticated:
+        return render_template("practices/invitation.html", invitation=found, token=token)
+    accepting = request.form.get("answer") == "accept"
+    practice_id, welcome = found.practice_id, _welcome(found)  # read before the answer spends it
+    try:
+        (invitations.accept if accepting else invitations.decline)(token, current_user)
+    except services.PracticeError as error:
+        context = {"invitation": found, "token": token, "error": error.message}
+        return render_template("practices/invitation.html", **context), error.status
+    if not accepting:
+        flash("Invitation declined.", "success")
+        return redirect(url_for("practices.index"), code=303)
+    flash(welcome, "success")
+    return redirect(url_for("practices.billing", practice_id=practice_id), code=303)
+
+
+def _welcome(invitation) -> str:
+    if invitation.is_ownership_offer:
+        return f"You now own {invitation.practice.name}; {invitation.invited_by.name} stays on as an admin."
+    return f"Welcome to {invitation.practice.name}."
 
 
 @bp.get("/<int:practice_id>/history")

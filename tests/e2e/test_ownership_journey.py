@@ -1,9 +1,14 @@
-"""An owner hands the practice over on the People tab in Chromium, then deletes the account."""
+"""An owner offers the practice on the People tab in Chromium, the admin accepts it by email,
+then the former owner deletes the account."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
+
+from tests.smtp import body_text
 
 pytestmark = pytest.mark.e2e
 
@@ -30,12 +35,16 @@ def shared_practice(live_portal_factory):
     return portal.url, practice_id
 
 
-def test_owner_hands_over_then_leaves(page, shared_practice):
-    base, practice_id = shared_practice
+def log_in(page, base: str, email: str) -> None:
     page.goto(f"{base}/login")
-    page.get_by_label("Email").fill("olive@example.com")
+    page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+
+
+def test_owner_hands_over_then_leaves(page, shared_practice, smtp_server):
+    base, practice_id = shared_practice
+    log_in(page, base, "olive@example.com")
 
     # Still billed: the delete page says what to do first, and refuses.
     page.goto(f"{base}/account/delete")
@@ -47,7 +56,19 @@ def test_owner_hands_over_then_leaves(page, shared_practice):
     page.goto(f"{base}/practices/{practice_id}/members")
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Make owner").click()
-    expect(page.locator(".flash-success")).to_contain_text("Ada Admin is now the owner of Harbour Dental")
+    expect(page.locator(".flash-success")).to_contain_text("You stay the owner until they accept it")
+    expect(page.locator("#practice-invitations")).to_contain_text("Ownership offer")
+
+    # Ada accepts the offer from her email; only then does the practice move.
+    offer = body_text(smtp_server.wait_for("ada@example.com", "offers you ownership"))
+    link = re.search(r"https?://[^/\s]+(/practices/invitations/\S+)", offer).group(1)
+    page.get_by_role("button", name="Log out").click()
+    log_in(page, base, "ada@example.com")
+    page.goto(f"{base}{link}")
+    page.get_by_role("button", name="Accept").click()
+    expect(page.locator(".flash-success")).to_contain_text("You now own Harbour Dental")
+    page.get_by_role("button", name="Log out").click()
+    log_in(page, base, "olive@example.com")
 
     page.goto(f"{base}/account/delete")
     page.get_by_label("Password").fill(PASSWORD)

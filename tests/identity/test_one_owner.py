@@ -1,4 +1,4 @@
-"""Two "Make owner" posts at once leave the practice with exactly one owner (the database says so)."""
+"""Two ownership offers accepted at once leave the practice with exactly one owner (the database says so)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
+from portal.practices import invitations
 from portal.practices import services as practices
-from portal.practices.models import MemberRole, PracticeMember
+from portal.practices.models import MemberRole, PracticeInvitation, PracticeMember
 from tests.conftest import both_engines
 from tests.factories import PracticeMemberFactory
 from tests.practices.conftest import add_member
 from tests.reliability.live import Visitor, serve
 
-REFUSAL = "Only the practice&#39;s owner can hand it over."
+REFUSAL = "the offer has lapsed"
 
 
 def owners(practice_id: int) -> int:
@@ -47,22 +48,27 @@ def both_read_before_either_writes(monkeypatch):
 
 
 @both_engines
-def test_two_make_owner_posts_at_once_leave_one_owner(
+def test_two_accepted_ownership_offers_at_once_leave_one_owner(
     app, engine, owner, live_practice, user_factory, both_read_before_either_writes
 ):
     admin = add_member(live_practice, user_factory(name="Ada Admin"), MemberRole.ADMIN)
     member = add_member(live_practice, user_factory(name="Mo Member"), MemberRole.MEMBER)
     owner_membership = practices.membership(live_practice, owner).id
-    people = f"/practices/{live_practice.id}/members"
+    links = []
+    for offered in (admin, member):
+        invitations.offer_ownership(live_practice, offered.id, owner)
+        offer = db.session.scalar(
+            sa.select(PracticeInvitation).where(PracticeInvitation.email == offered.user.email)
+        )
+        links.append(invitations.invitation_link(offer).removeprefix("http://portal.test"))
     with serve(app) as base:
-        visitor = Visitor(base, owner.email)
-        forms = [visitor.form(people, f"/members/{m.id}/make-owner") for m in (admin, member)]
-        paths = [f"{people}/{m.id}/make-owner" for m in (admin, member)]
+        visitors = [Visitor(base, offered.user.email) for offered in (admin, member)]
+        forms = [{**v.form(link, link), "answer": "accept"} for v, link in zip(visitors, links, strict=True)]
         results: list = [None, None]
         both_read_before_either_writes()
 
         def post(index: int) -> None:
-            results[index] = visitor.post(paths[index], forms[index], htmx=False)
+            results[index] = visitors[index].post(links[index], forms[index], htmx=False)
 
         threads = [threading.Thread(target=post, args=(index,)) for index in (0, 1)]
         for thread in threads:
@@ -70,8 +76,8 @@ def test_two_make_owner_posts_at_once_leave_one_owner(
         for thread in threads:
             thread.join(timeout=60)
 
-    assert sorted(response.status_code for response in results) == [303, 403]
-    [refused] = [response for response in results if response.status_code == 403]
+    assert sorted(response.status_code for response in results) == [303, 409]
+    [refused] = [response for response in results if response.status_code == 409]
     assert REFUSAL in refused.text
     assert owners(live_practice.id) == 1
     assert db.session.get(PracticeMember, owner_membership).role == MemberRole.ADMIN

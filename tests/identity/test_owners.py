@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from flask import g
 
 from portal.auth.models import User
 from portal.extensions import db
@@ -86,7 +87,7 @@ def test_a_cancelled_subscription_lets_its_owner_go(client, owner, live_practice
 
 @both_engines
 def test_the_owner_transfers_on_people_then_may_leave(
-    auth, sandbox, owner, live_practice, user_factory, password
+    auth, sandbox, mailbox, owner, live_practice, user_factory, password
 ):
     admin = user_factory(name="Ada Admin", email="ada@example.com")
     add_member(live_practice, admin, MemberRole.ADMIN)
@@ -99,7 +100,25 @@ def test_the_owner_transfers_on_people_then_may_leave(
         data={"csrf_token": extract_csrf(page)},
     )
     assert response.status_code == 303
-    assert "Ada Admin is now the owner" in client.get(response.location).get_data(as_text=True)
+    assert "You stay the owner until they accept" in client.get(response.location).get_data(as_text=True)
+    db.session.expire_all()
+    assert practices.owner_of(live_practice).id == owner.id  # an offer: nothing moves yet
+
+    link = re.search(
+        r"http://portal\.test(/practices/invitations/\S+)",
+        body_text(mailbox.wait_for(admin.email, "ownership")),
+    )
+    auth.logout()
+    g.pop("csrf_token", None)
+    client = login(auth, admin)
+    accepted = client.post(
+        link.group(1),
+        data={
+            "answer": "accept",
+            "csrf_token": extract_csrf(client.get(link.group(1)).get_data(as_text=True)),
+        },
+    )
+    assert "You now own Harbour Dental" in client.get(accepted.location).get_data(as_text=True)
 
     db.session.expire_all()
     assert practices.owner_of(live_practice).id == admin.id
@@ -108,6 +127,9 @@ def test_the_owner_transfers_on_people_then_may_leave(
     history = client.get(f"/practices/{live_practice.id}/history").get_data(as_text=True)
     assert "Ownership transferred" in history and "ada@example.com" in history
 
+    auth.logout()
+    g.pop("csrf_token", None)
+    client = login(auth, owner)
     assert submit(client, "/account/delete", {"password": password}).status_code == 302
     db.session.expire_all()
     assert practices.owner_of(live_practice).id == admin.id

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask import url_for
 
 from portal.extensions import db
+from portal.practices.models import PracticeInvitation
 from portal.wallet.models import PaymentMethod
 from portal.webhooks.models import EventStatus, WebhookEvent
 from tests.conftest import AuthActions, IsolatedClient, extract_csrf
@@ -22,7 +23,15 @@ from tests.reliability.world import build_world
 #: Arguments that are not objects of anyone (files, signed one-time tokens).
 NOT_OBJECTS = {"filename", "token"}
 #: Object arguments this module knows how to fill with the owner's object.
-OWNED = {"payment_method_id", "practice_id", "member_id", "event_id", "user_id", "order_id"}
+OWNED = {
+    "payment_method_id",
+    "practice_id",
+    "member_id",
+    "invitation_id",
+    "event_id",
+    "user_id",
+    "order_id",
+}
 #: Public catalogue objects: anyone may see them (their admin routes still need an admin).
 PUBLIC = {"product_id"}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -74,7 +83,8 @@ def _state(world) -> tuple:
         )
     ).all()
     event = db.session.get(WebhookEvent, world.owned["event_id"])
-    return tuple(cards), event.status, event.attempts, len(world.practice.members)
+    invitations = db.session.scalar(sa.select(sa.func.count()).select_from(PracticeInvitation))
+    return tuple(cards), event.status, event.attempts, len(world.practice.members), invitations
 
 
 def test_every_object_route_is_refused_to_another_user(app, world, figure):

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+import sqlalchemy as sa
+
 from portal.api import tokens
 from portal.auth.models import Role, User
 from portal.extensions import db
+from portal.practices import invitations
 from portal.practices import services as practices
-from portal.practices.models import MemberRole, Practice
+from portal.practices.models import MemberRole, Practice, PracticeInvitation
 from portal.shop import services as shop
 from portal.wallet import services as wallet
 from portal.webhooks.services import store_event
@@ -50,6 +53,8 @@ def build_world(sandbox) -> World:
     practice = practices.create_practice(owner, "Ada's Clinic")
     practice_card = save_practice_card(sandbox, practice)
     member = practices.add_member(practice, colleague.email, MemberRole.MEMBER, owner)
+    invitations.invite(practice, "newcomer@example.com", MemberRole.MEMBER, owner)
+    invitation = db.session.scalar(sa.select(PracticeInvitation))
     product = shop.create_product(
         name="Gloves", description="", price=500, currency="usd", stock=3, active=True
     )
@@ -62,6 +67,7 @@ def build_world(sandbox) -> World:
         "payment_method_id": card.stripe_id,
         "practice_id": practice.id,
         "member_id": member.id,
+        "invitation_id": invitation.id,
         "event_id": event_row_id,
         "user_id": owner.id,
         "order_id": order.id,
