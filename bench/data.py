@@ -111,6 +111,13 @@ def _csrf(html: str) -> str:
     return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
 
 
+def _billing_form(client, base: str, **data: str) -> dict:
+    """``data`` and the billing version the billing page draws into its forms (without it a post acts not)."""
+    html = client.get(f"{base}/billing").get_data(as_text=True)
+    version = re.search(r'name="billing_version"[^>]*value="([^"]+)"', html).group(1)
+    return {**data, "billing_version": version}
+
+
 def _record_practice_actions(client, record, headers: dict) -> None:
     """Create a practice, subscribe in Checkout (paid on the sandbox's page), cancel, resume."""
     from portal.practices import services as practices
@@ -126,15 +133,18 @@ def _record_practice_actions(client, record, headers: dict) -> None:
     base = checkout["base"]
 
     def subscribe() -> None:
-        response = client.post(f"{base}/billing/subscribe", data={"plan": "monthly"}, headers=headers)
+        form = _billing_form(client, base, plan="monthly")
+        response = client.post(f"{base}/billing/subscribe", data=form, headers=headers)
         checkout["url"] = response.headers["HX-Redirect"]
 
     record("subscribe (start checkout)", subscribe)
     success = _pay_checkout(checkout["url"]).split("://", 1)[1].split("/", 1)[1]
     record("subscribe (return page)", lambda: client.get("/" + success))
     record("render billing page", lambda: client.get(f"{base}/billing"))
-    record("cancel", lambda: client.post(f"{base}/billing/cancel", data={"reason": "bench"}, headers=headers))
-    record("resume", lambda: client.post(f"{base}/billing/resume", headers=headers))
+    cancel_form = _billing_form(client, base, reason="bench")
+    record("cancel", lambda: client.post(f"{base}/billing/cancel", data=cancel_form, headers=headers))
+    resume_form = _billing_form(client, base)
+    record("resume", lambda: client.post(f"{base}/billing/resume", data=resume_form, headers=headers))
 
 
 def count_calls_per_action() -> dict[str, list[str]]:
