@@ -89,6 +89,10 @@ class Config:
     REGISTER_EMAIL_THROTTLE = _env("REGISTER_EMAIL_THROTTLE", "3 per hour")  # per email registered
     RESET_THROTTLE = _env("RESET_THROTTLE", "5 per minute")  # reset-link requests per client address
     RESET_EMAIL_THROTTLE = _env("RESET_EMAIL_THROTTLE", "3 per hour")  # reset-link requests per email
+    # Wrong current passwords per account (email change, password change, account deletion).
+    CURRENT_PASSWORD_THROTTLE = _env("CURRENT_PASSWORD_THROTTLE", "5 per 15 minutes")
+    # Email-change requests per account and per new address (each one emails that address).
+    EMAIL_CHANGE_THROTTLE = _env("EMAIL_CHANGE_THROTTLE", "3 per hour")
 
     # argon2id; defaults are above OWASP's minimum (m=19 MiB, t=2, p=1).
     ARGON2_TIME_COST = _env_int("ARGON2_TIME_COST", 3)
