@@ -19,7 +19,7 @@ _ID_BODY = re.compile(r"[A-Za-z0-9_]+")
 
 #: What each kind of id is called, and the prefixes Stripe gives it (``call_stripe``'s context names).
 STRIPE_ID_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "payment_method_id": ("payment method", ("pm_", "card_", "src_")),
+    "payment_method_id": ("payment method", ("pm_",)),
     "setup_intent_id": ("setup intent", ("seti_",)),
     "payment_intent_id": ("payment intent", ("pi_",)),
     "invoice_id": ("invoice", ("in_",)),
