@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
+import pytest
 import sqlalchemy as sa
 
 from portal.auth import services as accounts
@@ -27,6 +28,13 @@ from portal.shop import services as shop
 from portal.shop.models import Order, Product
 from tests.factories import DEFAULT_PASSWORD, make_user
 from tests.smtp import free_port
+
+
+@pytest.fixture
+def app_overrides() -> dict:
+    # One account asks for many email changes here (each kind, each failure): not a flood.
+    return {"EMAIL_CHANGE_THROTTLE": "1000 per hour"}
+
 
 EVIL_NAME = "Acme Clinic\r\nBcc: evil@example.com"
 
