@@ -91,6 +91,10 @@ class Config:
     RESET_EMAIL_THROTTLE = _env("RESET_EMAIL_THROTTLE", "3 per hour")  # reset-link requests per email
     INVITE_PRACTICE_THROTTLE = _env("INVITE_PRACTICE_THROTTLE", "20 per hour")  # invitations per practice
     INVITE_INVITER_THROTTLE = _env("INVITE_INVITER_THROTTLE", "10 per hour")  # invitations per inviter
+    # Wrong current passwords per account (email change, password change, account deletion).
+    CURRENT_PASSWORD_THROTTLE = _env("CURRENT_PASSWORD_THROTTLE", "5 per 15 minutes")
+    # Email-change requests per account and per new address (each one emails that address).
+    EMAIL_CHANGE_THROTTLE = _env("EMAIL_CHANGE_THROTTLE", "3 per hour")
 
     # argon2id; defaults are above OWASP's minimum (m=19 MiB, t=2, p=1).
     ARGON2_TIME_COST = _env_int("ARGON2_TIME_COST", 3)

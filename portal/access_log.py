@@ -12,6 +12,12 @@ Redacted by class, not route by route: the segment after any route that takes a
 ``<token>`` (``TOKEN_ROUTES``, checked against the app's URL map by the tests), any
 path segment shaped like a signed itsdangerous token, and every query value whose
 name says token, secret or key.
+
+Matched on the URL as the app reads it: a client may percent-encode any character
+(``/reset%2Dpassword/<token>``, ``/%72eset-password/<token>`` reach the reset route), so
+every escaped unreserved character (letters, digits, ``-._~``, which mean the same either way)
+is decoded first. Nothing else is: an escaped newline stays ``%0A``, so the line stays one
+readable line.
 """
 
 from __future__ import annotations
@@ -46,8 +52,23 @@ _SECRET_PARAMETER = re.compile(
 )
 
 
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _decode_unreserved(text: str) -> str:
+    """``text`` with each escaped unreserved character decoded (``%2D`` is ``-``, ``%72`` is ``r``)."""
+
+    def decode(match: re.Match) -> str:
+        character = chr(int(match.group(1), 16))
+        return character if character in _UNRESERVED else match.group(0)
+
+    return _ESCAPE.sub(decode, text)
+
+
 def redact_urls(text: str) -> str:
     """``text`` with every URL secret replaced by ``[redacted]``."""
+    text = _decode_unreserved(text)
     for pattern in (_TOKEN_SEGMENT, _SIGNED_SEGMENT, _SECRET_PARAMETER):
         text = pattern.sub(lambda match: match.group("keep") + REDACTED, text)
     return text

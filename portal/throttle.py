@@ -17,6 +17,12 @@ test before any is counted.
 
 The windows are fixed: a limit of 5 per minute allows 5 in the minute that
 starts at the first counted attempt, then resets.
+
+A limit is one counter per setting, not per route: the web form and the JSON API that
+spend ``LOGIN_THROTTLE`` spend the same count (Flask-Limiter's shared limits, scoped by
+the setting's name), so the documented number holds whichever way a client comes in.
+Checks that happen inside a service (a current password, an email change) spend a
+setting the same way through ``count_attempt``.
 """
 
 from __future__ import annotations
@@ -28,8 +34,10 @@ import time
 import sqlalchemy as sa
 from flask import current_app, has_app_context, request
 from flask_limiter.util import get_remote_address
+from limits import parse
 from limits.storage import Storage
 from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.exceptions import TooManyRequests
 
 from portal.extensions import db, limiter
 
@@ -151,12 +159,15 @@ def setting(name: str):
 
 
 def throttled(address_limit: str, email_limit: str, message: str):
-    """Throttle a form's POSTs per client address and per target email, both counted before it runs."""
+    """Throttle a form's POSTs per client address and per target email, both counted before it runs.
+
+    Each setting is one counter (scoped by its name) shared by every route that names it.
+    """
 
     def decorate(view):
         for limit, key_func in ((email_limit, target_email), (address_limit, client_address)):
-            limit_posts = limiter.limit(
-                setting(limit), key_func=key_func, methods=["POST"], error_message=message
+            limit_posts = limiter.shared_limit(
+                setting(limit), scope=limit, key_func=key_func, methods=["POST"], error_message=message
             )
             view = limit_posts(view)
         return view
@@ -181,8 +192,40 @@ def invitations_limited(view):
         ("INVITE_PRACTICE_THROTTLE", _practice_key),
         ("INVITE_INVITER_THROTTLE", _inviter_key),
     ):
-        view = limiter.limit(setting(limit), key_func=key_func, methods=["POST"], error_message=message)(view)
+        limit_posts = limiter.shared_limit(
+            setting(limit), scope=limit, key_func=key_func, methods=["POST"], error_message=message
+        )
+        view = limit_posts(view)
     return view
+
+
+class Throttled(TooManyRequests):
+    """A service-level limit ran out: 429 with the message (a page, or the API's JSON envelope)."""
+
+
+class Attempt:
+    """One counted attempt against a setting for one key; ``refund`` gives it back."""
+
+    def __init__(self, setting_name: str, key: str) -> None:
+        self.setting_name, self.key = setting_name, key
+
+    def refund(self) -> None:
+        if limiter.enabled:
+            limit = parse(current_app.config[self.setting_name])
+            limiter.limiter.hit(limit, self.setting_name, self.key, cost=-1)
+
+
+def count_attempt(setting_name: str, key: str, message: str) -> Attempt:
+    """Count one attempt of ``key`` against the limit ``setting_name`` names, atomically before
+    the attempt runs (so concurrent ones cannot all slip under it); ``Throttled`` once it is over."""
+    attempt = Attempt(setting_name, key)
+    if not limiter.enabled:
+        return attempt
+    limit = parse(current_app.config[setting_name])
+    if not limiter.limiter.hit(limit, setting_name, key):
+        reset_at = limiter.limiter.get_window_stats(limit, setting_name, key).reset_time
+        raise Throttled(description=message, retry_after=max(1, int(reset_at - time.time()) + 1))
+    return attempt
 
 
 def refund_request_limits() -> None:

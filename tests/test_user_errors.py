@@ -16,10 +16,14 @@ from portal.errors import UserError
 from portal.mail.services import MailNotConfigured
 from portal.practices.services import NotAllowed, PracticeError
 from portal.shop.services import PaymentNotSent, ProductNotFound, ShopError
+from portal.throttle import Throttled
 from portal.wallet.services import CardNotFound, DefaultCardInUse, WalletError
 
 #: Exceptions that never reach a person: an operator's misconfiguration, a forged webhook delivery.
 NOT_SHOWN_TO_USERS = {MailNotConfigured, InvalidWebhook}
+#: HTTP errors of werkzeug's family, answered by the per-status handlers: a service-level throttle is
+#: a 429 like the route throttles, so the same handler shows the form again with what was typed.
+HTTP_ERRORS = {Throttled}
 
 #: One refusal of each feature (and a few subclasses with their own status), as a view would meet it.
 REFUSALS = [
@@ -59,7 +63,7 @@ def test_every_refusal_a_user_sees_is_a_user_error():
     shown = {
         cls
         for cls in portal_exception_classes()
-        if not cls.__name__.startswith("_") and cls not in NOT_SHOWN_TO_USERS
+        if not cls.__name__.startswith("_") and cls not in NOT_SHOWN_TO_USERS | HTTP_ERRORS
     }
     assert {AccountError, ApiError, WalletError, BillingError, ShopError, PracticeError} <= shown
     assert sorted(cls.__qualname__ for cls in shown if not issubclass(cls, UserError)) == []

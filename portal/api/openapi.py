@@ -173,8 +173,11 @@ OPENAPI_DOCUMENT: dict = {
                 ),
                 "description": (
                     "Asking for a new email needs currentPassword (the caller's password; error code "
-                    "current_password_required otherwise). When the link is followed, every access token "
-                    "and every other login session of the account is revoked."
+                    "current_password_required otherwise). Wrong current passwords are limited per account "
+                    "(CURRENT_PASSWORD_THROTTLE, shared with the web forms that ask for it) and email-change "
+                    "requests per account and per new address (EMAIL_CHANGE_THROTTLE): 429 once over. When "
+                    "the link is followed, every access token and every other login session of the account "
+                    "is revoked."
                 ),
                 "security": SECURED,
                 "requestBody": _json(
@@ -189,7 +192,7 @@ OPENAPI_DOCUMENT: dict = {
                 ),
                 "responses": {
                     "200": {"description": "Updated", **_json(_envelope(USER))},
-                    **_errors(400, 401, 403, 404),
+                    **_errors(400, 401, 403, 404, 429),
                 },
             },
             "delete": {

@@ -16,6 +16,7 @@ from portal.api.openapi import OPENAPI_DOCUMENT
 from portal.auth import services as accounts
 from portal.auth.forms import ProfileForm, RegisterForm
 from portal.auth.models import User
+from portal.billing.ids import InvalidStripeId, stripe_id
 from portal.extensions import csrf, db
 from portal.shop import services as shop
 from portal.text import first_problem_in
@@ -202,10 +203,10 @@ def list_payment_methods():
 
 
 def _payment_method_id(data: dict) -> str:
-    value = data.get("paymentMethodId")
-    if not isinstance(value, str) or not value.startswith("pm_"):
-        raise ApiError(400, "validation_error", "paymentMethodId: send the id of a payment method (pm_...).")
-    return value
+    try:
+        return stripe_id(data.get("paymentMethodId"), "payment_method_id")
+    except InvalidStripeId as error:
+        raise ApiError(400, "validation_error", f"paymentMethodId: {error.message}") from None
 
 
 @bp.post("/payments/customer/payment-methods")

@@ -14,7 +14,14 @@ from portal.errors import UserError
 from portal.extensions import db
 from portal.mail.outbox import queue_email
 from portal.practices import ownership
+from portal.throttle import count_attempt
 from portal.wallet import customers
+
+CURRENT_PASSWORD_THROTTLED = (
+    "Too many wrong current passwords for this account. Wait 15 minutes, then try again "
+    "(or reset your password from the login page)."
+)
+EMAIL_CHANGE_THROTTLED = "Too many email changes asked for. Wait an hour, then try again."
 
 
 class AccountError(UserError):
@@ -204,10 +211,34 @@ def revoke_credentials(user: User, *, keep_session: str | None = None, keep_toke
     revoke_user_tokens(user, keep=keep_token)
 
 
+def is_current_password(user: User, password: object) -> bool:
+    """Whether ``password`` is the user's current one: the one check of every form that asks for it.
+
+    Each guess counts against CURRENT_PASSWORD_THROTTLE for the account, before it is checked (so
+    concurrent guesses cannot all slip under it); a right one is given back, so only wrong ones
+    add up. Over the limit, ``Throttled`` (429), right password or not.
+    """
+    if not isinstance(password, str) or not password:
+        return False
+    attempt = count_attempt("CURRENT_PASSWORD_THROTTLE", f"user:{user.id}", CURRENT_PASSWORD_THROTTLED)
+    if verify_password(user.password_hash, password):
+        attempt.refund()
+        return True
+    return False
+
+
 def confirm_password(user: User, password: object) -> None:
     """Raise ``PasswordRequired`` unless ``password`` is the user's current one."""
-    if not isinstance(password, str) or not password or not verify_password(user.password_hash, password):
+    if not is_current_password(user, password):
         raise PasswordRequired()
+
+
+def _authorize_email_change(user: User, new_email: str, password: object, confirmed_by: User | None) -> None:
+    """The current password, then one request of EMAIL_CHANGE_THROTTLE per account and per new
+    address (each request emails that address): ``PasswordRequired`` or ``Throttled`` otherwise."""
+    confirm_password(confirmed_by or user, password)
+    count_attempt("EMAIL_CHANGE_THROTTLE", f"user:{user.id}", EMAIL_CHANGE_THROTTLED)
+    count_attempt("EMAIL_CHANGE_THROTTLE", f"email:{new_email}", EMAIL_CHANGE_THROTTLED)
 
 
 def update_profile(
@@ -220,7 +251,7 @@ def update_profile(
     """
     new_email = normalize_email(email)
     if new_email != user.email:
-        confirm_password(confirmed_by or user, current_password)
+        _authorize_email_change(user, new_email, current_password, confirmed_by)
     user.name = name.strip()
     db.session.commit()
     _ask_to_confirm(user, new_email)
@@ -241,7 +272,7 @@ def request_email_change(
     new_email = normalize_email(new_email)
     if new_email == user.email:
         return False
-    confirm_password(confirmed_by or user, current_password)
+    _authorize_email_change(user, new_email, current_password, confirmed_by)
     return _ask_to_confirm(user, new_email)
 
 
@@ -299,7 +330,7 @@ def confirm_email_change(token: str, *, keep_session: str | None = None) -> tupl
 
 
 def change_password(user: User, current_password: str, new_password: str) -> None:
-    if not verify_password(user.password_hash, current_password):
+    if not is_current_password(user, current_password):
         raise AccountError("Your current password is not correct.", field="current_password")
     _set_password(user, new_password)
 
@@ -354,7 +385,7 @@ def verify_email(token: str) -> User:
 
 def delete_account(user: User, password: str) -> bool:
     """Delete the account and its Stripe customer; returns whether Stripe confirmed."""
-    if not verify_password(user.password_hash, password):
+    if not is_current_password(user, password):
         raise AccountError("Your password is not correct.", field="password")
     return delete_user(user)
 

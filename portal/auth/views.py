@@ -133,6 +133,8 @@ THROTTLED_FORMS = {
     "auth.register": (RegisterForm, "auth/register.html"),
     "auth.login": (LoginForm, "auth/login.html"),
     "auth.forgot_password": (ForgotPasswordForm, "auth/forgot_password.html"),
+    "auth.edit_profile": (ProfileForm, "account/profile.html"),
+    "auth.change_password": (ChangePasswordForm, "account/password.html"),
 }
 
 

@@ -23,6 +23,7 @@ def retrieve_session(session_id: str) -> stripe.checkout.Session:
         lambda: stripe_client().v1.checkout.sessions.retrieve(
             session_id, {"expand": ["subscription", "invoice"]}
         ),
+        session_id=session_id,
     )
 
 
@@ -45,4 +46,5 @@ def expire_session(session_id: str) -> stripe.checkout.Session:
         lambda: stripe_client().v1.checkout.sessions.expire(
             session_id, {}, {"idempotency_key": idempotency_key("checkout-expire", session_id)}
         ),
+        session_id=session_id,
     )

@@ -37,6 +37,7 @@ from portal.billing.errors import (
     NotFound,
     StripeUnavailable,
 )
+from portal.billing.ids import check_stripe_ids
 from portal.billing.transport import MIN_ATTEMPT_SECONDS, BoundedRequestsClient, action_deadline
 
 log = logging.getLogger("portal.billing")
@@ -204,14 +205,24 @@ def _action_deadline() -> float:
     return time.monotonic() + float(current_app.config["STRIPE_ACTION_BUDGET_SECONDS"])
 
 
+#: The longest value a log line repeats; longer ones are cut, so no client value makes a huge line.
+MAX_LOGGED_VALUE = 80
+
+
+def _loggable(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= MAX_LOGGED_VALUE else f"{text[:MAX_LOGGED_VALUE]}...({len(text)} chars)"
+
+
 def call_stripe(operation: str, fn: Callable[[], T], **context: object) -> T:
     """Run one Stripe call: count it, translate errors, log one structured line.
 
     ``context`` holds ids only (user_id, customer_id, practice_id, ...). Fails at once,
     without calling Stripe, while the breaker is open or when the action's budget is spent.
     """
+    check_stripe_ids(context)  # a malformed id (from a client) is a 400 before Stripe or the log sees it
     context = {"user_id": _acting_user_id(), **context}
-    fields = " ".join(f"{k}={v}" for k, v in context.items() if v is not None)
+    fields = " ".join(f"{k}={_loggable(v)}" for k, v in context.items() if v is not None)
     breaker: CircuitBreaker = current_app.extensions["stripe_breaker"]
     deadline = _action_deadline()
     if deadline - time.monotonic() < MIN_ATTEMPT_SECONDS:

@@ -51,7 +51,13 @@ def create_payment_intent(
             raise
 
     try:
-        return call_stripe("payment_intent.create", create, customer_id=customer_id, **_ids(metadata))
+        return call_stripe(
+            "payment_intent.create",
+            create,
+            customer_id=customer_id,
+            payment_method_id=payment_method_id,
+            **_ids(metadata),
+        )
     except BillingError as error:
         error.payment_intent_id = seen.get("payment_intent_id")  # type: ignore[attr-defined]
         raise

@@ -23,12 +23,15 @@ def retrieve_setup_intent(setup_intent_id: str) -> stripe.SetupIntent:
     return call_stripe(
         "setup_intent.retrieve",
         lambda: stripe_client().v1.setup_intents.retrieve(setup_intent_id, {"expand": ["payment_method"]}),
+        setup_intent_id=setup_intent_id,
     )
 
 
 def retrieve_payment_method(payment_method_id: str) -> stripe.PaymentMethod:
     return call_stripe(
-        "payment_method.retrieve", lambda: stripe_client().v1.payment_methods.retrieve(payment_method_id)
+        "payment_method.retrieve",
+        lambda: stripe_client().v1.payment_methods.retrieve(payment_method_id),
+        payment_method_id=payment_method_id,
     )
 
 

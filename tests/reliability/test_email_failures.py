@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
+import pytest
 import sqlalchemy as sa
 
 from portal.auth import services as accounts
@@ -34,6 +35,13 @@ from tests.factories import (
     make_user,
 )
 from tests.smtp import free_port
+
+
+@pytest.fixture
+def app_overrides() -> dict:
+    # One account asks for many email changes here (each kind, each failure): not a flood.
+    return {"EMAIL_CHANGE_THROTTLE": "1000 per hour"}
+
 
 EVIL_NAME = "Acme Clinic\r\nBcc: evil@example.com"
 
