@@ -106,6 +106,9 @@ class IsolatedClient(FlaskClient):
     """
 
     def open(self, *args, **kwargs):
+        # Buffered: the body is read and the response closed, as a WSGI server does once it has sent
+        # the page, so the work queued for after the response (emails, run_after_response) runs.
+        kwargs.setdefault("buffered", True)
         with self.application.app_context():
             return super().open(*args, **kwargs)
 
