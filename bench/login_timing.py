@@ -71,7 +71,7 @@ def _reset_request_seconds(portal_url: str, email: str) -> float:
 
 
 def reset_timing(run) -> Iterator[Figure]:
-    """Reset-request time for an unknown email over a known one (the lookup and email come after the answer)."""
+    """Reset-request time, unknown email over known: the lookup and the email come after the answer."""
     tries = 10 if run.quick else 40
     with running_stack() as stack:
         seed_user(stack, KNOWN)

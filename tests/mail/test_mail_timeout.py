@@ -1,4 +1,4 @@
-"""Issue 14 round 2: a mail server that never answers costs each send MAIL_TIMEOUT, and no page waits on it."""
+"""Issue 14 round 2: a mail server that never answers costs a send MAIL_TIMEOUT; no page waits on it."""
 
 from __future__ import annotations
 

@@ -53,7 +53,9 @@ def _pages(base: str, visitor: Visitor) -> dict[str, callable]:
 
     def resend() -> requests.Response:
         fields = visitor.form("/account", "/account/verify-email")
-        return visitor.http.post(f"{base}/account/verify-email", data=fields, allow_redirects=False, timeout=15)
+        return visitor.http.post(
+            f"{base}/account/verify-email", data=fields, allow_redirects=False, timeout=15
+        )
 
     person = {"name": "Hung Person", "password": PASSWORD}
     return {
