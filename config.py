@@ -72,6 +72,9 @@ class Config:
     MAIL_USERNAME = _env("MAIL_USERNAME")
     MAIL_PASSWORD = _env("MAIL_PASSWORD")
     MAIL_DEFAULT_SENDER = _env("MAIL_DEFAULT_SENDER", "Practice Billing <billing@localhost>")
+    # Seconds an SMTP server gets to connect and to answer each command; a hung one fails the send
+    # (the email waits for `flask billing send-emails`) instead of holding a thread for minutes.
+    MAIL_TIMEOUT = _env_float("MAIL_TIMEOUT", 10)
     # Tests talk to a real SMTP server on loopback, so sending is never suppressed.
     MAIL_SUPPRESS_SEND = False
     #: With no MAIL_SERVER, outside production, emails stay in the outbox and /dev/inbox shows them.

@@ -98,6 +98,8 @@ class Stack:
             "SECRET_KEY": "bench-secret",
             "LOGIN_THROTTLE": "100000 per minute",
             "LOGIN_EMAIL_THROTTLE": "100000 per minute",
+            "RESET_THROTTLE": "100000 per minute",
+            "RESET_EMAIL_THROTTLE": "100000 per minute",
             "SANDBOX_DATABASE": str(self.workdir / "sandbox.sqlite"),
             # gunicorn reads the project's gunicorn.conf.py by itself (make run's threads); no access log.
             "GUNICORN_ACCESS_LOG": "",

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 from bench.data import seed_cards, seed_practice, seed_user
 from bench.harness import Figure, Stack, compare, load, running_stack
-from bench.login_timing import login_timing
+from bench.login_timing import login_timing, reset_timing
 
 
 class Run:
@@ -279,4 +279,5 @@ SUITES: dict[str, Callable[..., Iterator[Figure]]] = {
     "webhook_ingest": webhook_ingest,
     "growth": growth,
     "login_timing": login_timing,
+    "reset_timing": reset_timing,
 }

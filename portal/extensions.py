@@ -3,12 +3,13 @@
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
-from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from portal.mail.smtp import TimedMail
 
 
 class Base(DeclarativeBase):
@@ -29,4 +30,4 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
-mail = Mail()
+mail = TimedMail()  # every SMTP connection times out after MAIL_TIMEOUT seconds

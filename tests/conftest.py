@@ -87,6 +87,7 @@ def app(database_url, smtp_server, sandbox, app_overrides, tmp_path):
         SERVER_NAME="portal.test",
         **app_overrides,
     )
+    app.test_client_class = ServedClient
     with app.app_context():
         db.drop_all()
         db.create_all()
@@ -96,7 +97,16 @@ def app(database_url, smtp_server, sandbox, app_overrides, tmp_path):
         db.engine.dispose()
 
 
-class IsolatedClient(FlaskClient):
+class ServedClient(FlaskClient):
+    """Reads and closes each response, as a WSGI server does once it has sent the page, so the work
+    queued for after the response (emails, ``run_after_response``) runs. ``buffered=False`` to stop short."""
+
+    def open(self, *args, **kwargs):
+        kwargs.setdefault("buffered", True)
+        return super().open(*args, **kwargs)
+
+
+class IsolatedClient(ServedClient):
     """Each request in its own app context, as under a real server.
 
     The shared ``app`` fixture keeps one app context open for the whole test, and

@@ -85,3 +85,36 @@ class SMTPServer:
 
 def body_text(message: EmailMessage) -> str:
     return message.get_body(preferencelist=("plain",)).get_content()
+
+
+class HungSMTPServer:
+    """A mail server that accepts every connection and never says a word (not even its greeting)."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+        self._listener.settimeout(0.2)  # so the accepting thread notices the end
+        self._stopped = threading.Event()
+        self.port = self._listener.getsockname()[1]
+        self._held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, name="hung-smtp", daemon=True)
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            with contextlib.suppress(TimeoutError):
+                connection, _ = self._listener.accept()
+                self._held.append(connection)
+
+    def __enter__(self) -> HungSMTPServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+        for connection in self._held:
+            connection.close()
+
+    @property
+    def connections(self) -> int:
+        return len(self._held)

@@ -12,8 +12,11 @@ So ``queue_email`` renders the email and inserts it as a row *in the caller's
 transaction*, keyed by its cause (``event:evt_...``), template and recipient
 under a unique constraint. The row exists if and only if the effects that caused
 it were committed, and a cause that runs again (a redelivery after a rollback,
-an admin's forced replay) finds the key taken and adds nothing. Right after the
-commit, the rows that transaction queued are sent. A row whose send failed
+an admin's forced replay) finds the key taken and adds nothing. After the commit
+the rows that transaction queued are sent: in a request, once its response has
+gone out (``run_after_response``), so no page waits on the mail server; outside a
+request (CLI), right away. Every SMTP connection times out after ``MAIL_TIMEOUT``
+seconds (``portal.mail.smtp``). A row whose send failed
 stays unsent and ``flask billing send-emails`` sends it later.
 
 Every email goes this way, account emails (confirmation, reset, "someone tried
@@ -44,6 +47,7 @@ import sqlalchemy as sa
 from flask import has_app_context
 from sqlalchemy.orm import Session
 
+from portal.after_response import response_pending, run_after_response
 from portal.database import upsert_insert, utcnow
 from portal.extensions import db
 from portal.mail.models import OutboundEmail
@@ -107,7 +111,11 @@ def queue_email(to: str, subject: str, template: str, **context: object) -> bool
 @sa.event.listens_for(Session, "after_commit")
 def _send_after_commit(session: Session) -> None:
     ids = session.info.pop(_PENDING, None)
-    if ids and has_app_context():
+    if not ids or not has_app_context():
+        return
+    if response_pending():  # no page waits on the mail server: send once the answer has gone out
+        run_after_response(send_queued, ids)
+    else:  # a CLI command, or work already after the response
         send_queued(ids)
 
 

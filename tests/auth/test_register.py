@@ -10,7 +10,7 @@ from tests.auth.conftest import submit
 from tests.conftest import extract_csrf
 
 
-def _register(client, **overrides):
+def _register(client, buffered: bool = True, **overrides):
     token = extract_csrf(client.get("/register").get_data(as_text=True))
     data = {
         "name": "Ada Lovelace",
@@ -20,7 +20,7 @@ def _register(client, **overrides):
         "csrf_token": token,
     }
     data.update(overrides)
-    return client.post("/register", data=data)
+    return client.post("/register", data=data, buffered=buffered)
 
 
 def test_register_creates_account_and_asks_to_confirm(client, mailbox):
@@ -47,7 +47,7 @@ def test_register_with_a_taken_email_changes_nothing(client, user, mailbox):
 
 def test_register_creates_the_stripe_customer_once_the_answer_is_sent(client, sandbox):
     """The customer still follows registration, after the page: a new email answers as fast as a taken one."""
-    response = _register(client)
+    response = _register(client, buffered=False)  # the page, not yet closed by the server
     user = db.session.scalar(sa.select(User))
     assert user.stripe_customer_id is None  # not while the answer is being made
     response.close()  # the WSGI server closes it once the page is sent
