@@ -39,6 +39,7 @@ def create_app(config_class: type[Config] | str | None = None, **overrides: obje
     configure_proxies(app)
 
     limit_request_bodies(app)
+    run_work_after_responses(app)
     register_extensions(app)
     register_url_converters(app)
     register_blueprints(app)
@@ -103,6 +104,12 @@ def limit_request_bodies(app: Flask) -> None:
     from portal.request_limits import init_request_limits
 
     init_request_limits(app)
+
+
+def run_work_after_responses(app: Flask) -> None:
+    from portal.after_response import init_after_response
+
+    init_after_response(app)
 
 
 def register_extensions(app: Flask) -> None:

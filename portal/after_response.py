@@ -8,36 +8,38 @@ If the process dies first, the account is still marked pending and ``flask billi
 (or the first action that needs the customer) finishes the job; an email stays unsent in
 the outbox for ``flask billing send-emails``.
 
-The job runs in a request context rebuilt from the request's URL root (no body, no user),
-so it can build external links (``url_for(..., _external=True)``) as the request could.
+``RunAfterResponse`` (wrapped around the app by ``init_after_response``) runs a request's jobs
+when the server has taken the last piece of the body, or when it closes the response, whichever
+comes first: gunicorn always closes, werkzeug's server skips the close when the browser resets
+the connection first. A job runs in a request context rebuilt from the request's URL root (no
+body, no user), so it can build external links (``url_for(..., _external=True)``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
-from flask import after_this_request, current_app, has_request_context, request, request_started
+from flask import Flask, current_app, has_request_context, request
 
 log = logging.getLogger("portal.after_response")
 
-#: Set in the WSGI environ when Flask starts dispatching a request (not in a bare request context
-#: such as a CLI command's or a job's below): only then does a response follow to run work after.
-_DISPATCHING = "portal.response_pending"
+#: The WSGI environ keys: the request's jobs; set on requests the server hands to the portal (not
+#: on a bare request context, such as a CLI command's or a job's), where an answer follows.
+_JOBS = "portal.after_response.jobs"
 
 
-@request_started.connect
-def _mark_dispatching(sender, **extra) -> None:
-    request.environ[_DISPATCHING] = True
+def init_after_response(app: Flask) -> None:
+    app.wsgi_app = RunAfterResponse(app.wsgi_app)
 
 
 def response_pending() -> bool:
     """True while the WSGI server waits for this request's answer: work can be moved after it."""
-    return has_request_context() and request.environ.get(_DISPATCHING, False)
+    return has_request_context() and _JOBS in request.environ
 
 
 def run_after_response(job: Callable[..., object], *args: object) -> None:
-    """Call ``job(*args)`` when the WSGI server closes this request's response."""
+    """Call ``job(*args)`` once this request's answer has gone out (now, if no answer follows)."""
     app = current_app._get_current_object()
     url_root = request.url_root
 
@@ -48,7 +50,39 @@ def run_after_response(job: Callable[..., object], *args: object) -> None:
             except Exception:  # the answer is gone: nobody to tell but the log (and the retry)
                 log.exception("work after the response failed: %s", getattr(job, "__name__", job))
 
-    @after_this_request
-    def schedule(response):
-        response.call_on_close(run)
-        return response
+    if response_pending():
+        request.environ[_JOBS].append(run)
+    else:
+        run()
+
+
+class RunAfterResponse:
+    """WSGI middleware: a request's jobs run after its body has been handed to the server."""
+
+    def __init__(self, wsgi_app) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
+        jobs: list[Callable[[], None]] = []
+        environ[_JOBS] = jobs
+        return _BodyThenJobs(self.wsgi_app(environ, start_response), jobs)
+
+
+class _BodyThenJobs:
+    def __init__(self, body: Iterable[bytes], jobs: list[Callable[[], None]]) -> None:
+        self.body, self.jobs = body, jobs
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.body
+        self._run_jobs()  # the server asked past the last piece: the answer is out
+
+    def close(self) -> None:
+        try:
+            if hasattr(self.body, "close"):
+                self.body.close()
+        finally:
+            self._run_jobs()
+
+    def _run_jobs(self) -> None:
+        while self.jobs:
+            self.jobs.pop(0)()

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer
 
 from portal import create_app
 from portal.extensions import db
+from tests.serving import portal_server
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -64,7 +65,7 @@ def live_portal_factory(tmp_path, smtp_server, sandbox) -> Iterator[Callable[...
         app = create_app("testing", **config)
         with app.app_context():
             db.create_all()
-        server = make_server("127.0.0.1", 0, app, threaded=True)
+        server = portal_server(app)
         thread = threading.Thread(target=server.serve_forever, name="live-portal", daemon=True)
         thread.start()
         portal = LivePortal(app, server, thread)

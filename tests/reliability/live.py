@@ -13,22 +13,17 @@ from contextlib import contextmanager
 from html.parser import HTMLParser
 
 import requests
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from tests.factories import DEFAULT_PASSWORD
+from tests.serving import portal_server
 
 HOST = "portal.test"  # the test app's SERVER_NAME
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
 
 
 @contextmanager
 def serve(app) -> Iterator[str]:
     """The app on a free loopback port; its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Quiet)
+    server = portal_server(app, quiet=True)
     thread = threading.Thread(target=server.serve_forever, name="live-portal", daemon=True)
     thread.start()
     try:

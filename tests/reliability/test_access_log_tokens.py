@@ -17,11 +17,11 @@ import threading
 import time
 
 import requests
-from werkzeug.serving import make_server
 
 from portal.access_log import REDACTED, TOKEN_ROUTES, redact_urls
 from tests.factories import DEFAULT_PASSWORD
 from tests.reliability.test_throttle_workers import make_run_portal
+from tests.serving import portal_server
 
 LINK = re.compile(r"https?://[^/\s\"<]+(/(?:reset-password|account/email|verify-email)/[^\s\"<]+)")
 CLIENT_SECRET = "pi_3Redact_secret_Zq8vX2mJ7"
@@ -104,7 +104,7 @@ def test_every_token_route_is_redacted(app):
 
 def test_no_token_in_the_development_server_log(app, caplog):
     """``flask run`` (werkzeug's server) logs each request line; the token is redacted there too."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = portal_server(app)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     token = "eyJ1aWQiOjEsInB3IjoiYmI3In0.aw0SYQ.G1tqcNnP8DyR0wIw3QiedeWku4s"
