@@ -165,14 +165,19 @@ def throttled(address_limit: str, email_limit: str, message: str):
     """
 
     def decorate(view):
-        for limit, key_func in ((email_limit, target_email), (address_limit, client_address)):
-            limit_posts = limiter.shared_limit(
-                setting(limit), scope=limit, key_func=key_func, methods=["POST"], error_message=message
-            )
-            view = limit_posts(view)
-        return view
+        return _limit_posts(view, ((email_limit, target_email), (address_limit, client_address)), message)
 
     return decorate
+
+
+def _limit_posts(view, limits, message: str):
+    """``view``'s POSTs under each (setting, key function): one counter per setting, whatever route."""
+    for limit, key_func in limits:
+        limit_posts = limiter.shared_limit(
+            setting(limit), scope=limit, key_func=key_func, methods=["POST"], error_message=message
+        )
+        view = limit_posts(view)
+    return view
 
 
 def _practice_key() -> str:
@@ -188,15 +193,8 @@ def _inviter_key() -> str:
 def invitations_limited(view):
     """Invitations and ownership offers (each sends an email) per practice and per inviter."""
     message = "Too many invitations sent from this practice or account. Try again later."
-    for limit, key_func in (
-        ("INVITE_PRACTICE_THROTTLE", _practice_key),
-        ("INVITE_INVITER_THROTTLE", _inviter_key),
-    ):
-        limit_posts = limiter.shared_limit(
-            setting(limit), scope=limit, key_func=key_func, methods=["POST"], error_message=message
-        )
-        view = limit_posts(view)
-    return view
+    limits = (("INVITE_PRACTICE_THROTTLE", _practice_key), ("INVITE_INVITER_THROTTLE", _inviter_key))
+    return _limit_posts(view, limits, message)
 
 
 class Throttled(TooManyRequests):

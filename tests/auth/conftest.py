@@ -53,3 +53,11 @@ def cookie_client(app, **cookies: str):
 @pytest.fixture
 def password() -> str:
     return DEFAULT_PASSWORD
+
+
+def email_change_path(mailbox, new_email: str) -> str:
+    """The confirmation link a new address is sent (the email changes only when it is followed)."""
+    from tests.smtp import body_text
+
+    message = body_text(mailbox.wait_for(new_email, "Confirm your new email"))
+    return re.search(r"http://portal\.test(/account/email/\S+)", message).group(1)

@@ -9,7 +9,7 @@ import re
 
 from portal.auth.models import User
 from portal.extensions import db
-from tests.auth.conftest import cookie_client, submit
+from tests.auth.conftest import cookie_client, email_change_path, submit
 from tests.conftest import both_engines
 from tests.identity.conftest import api_register, bearer
 from tests.smtp import body_text
@@ -50,11 +50,6 @@ def test_a_password_reset_ends_api_tokens(app, client, mailbox):
     assert not _token_works(client, uid, token)
 
 
-def _confirmation_path(mailbox, new_email: str) -> str:
-    message = body_text(mailbox.wait_for(new_email, "Confirm your new email"))
-    return re.search(r"http://portal\.test(/account/email/\S+)", message).group(1)
-
-
 def test_an_email_change_on_the_profile_ends_api_tokens_and_other_logins(app, client, password, mailbox):
     person = api_register(client)
     uid, token, email = person["user"]["id"], person["access_token"], person["user"]["email"]
@@ -62,7 +57,7 @@ def test_an_email_change_on_the_profile_ends_api_tokens_and_other_logins(app, cl
     data = {"name": "Same Name", "email": "moved@example.com", "current_password": password}
     assert submit(here, "/account/profile", data).status_code == 302
     assert elsewhere.get("/account").status_code == 200  # asked, not changed: nothing ends yet
-    assert here.get(_confirmation_path(mailbox, "moved@example.com")).status_code == 302
+    assert here.get(email_change_path(mailbox, "moved@example.com")).status_code == 302
     assert here.get("/account").status_code == 200
     assert elsewhere.get("/account").status_code == 302
     assert not _token_works(client, uid, token)
@@ -94,7 +89,7 @@ def test_the_api_changes_the_email_only_with_the_current_password(app, client, p
     )
     assert moved.status_code == 200 and moved.get_json()["data"]["emailChangePending"]
     assert _token_works(client, uid, other_token)  # asked, not changed: nothing ends yet
-    assert cookie_client(app).get(_confirmation_path(mailbox, "moved@example.com")).status_code == 302
+    assert cookie_client(app).get(email_change_path(mailbox, "moved@example.com")).status_code == 302
     db.session.expire_all()
     assert db.session.get(User, uid).email == "moved@example.com"
     # The new address is a new way in: every token ends with the change.

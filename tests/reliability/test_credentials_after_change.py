@@ -11,7 +11,7 @@ import itertools
 import re
 from collections.abc import Callable
 
-from tests.auth.conftest import cookie_client, submit
+from tests.auth.conftest import cookie_client, email_change_path, submit
 from tests.conftest import IsolatedClient
 from tests.factories import DEFAULT_PASSWORD, api_register
 from tests.smtp import body_text
@@ -78,17 +78,11 @@ def _reset_password(person: Person, mailbox) -> None:
     assert submit(cookie_client(person.app), link.group(1), data).status_code == 302
 
 
-def _confirmation_path(mailbox, new_email: str) -> str:
-    """The link a new address is sent: the email changes only when it is followed."""
-    message = body_text(mailbox.wait_for(new_email, "Confirm your new email"))
-    return re.search(r"http://portal\.test(/account/email/\S+)", message).group(1)
-
-
 def _change_email_on_the_profile(person: Person, mailbox) -> None:
     new_email = f"moved.{person.email}"
     data = {"name": "Moved", "email": new_email, "current_password": DEFAULT_PASSWORD}
     assert submit(person.acting_browser, "/account/profile", data).status_code == 302
-    assert person.acting_browser.get(_confirmation_path(mailbox, new_email)).status_code == 302
+    assert person.acting_browser.get(email_change_path(mailbox, new_email)).status_code == 302
     assert person.acting_browser.get("/account").status_code == 200  # the confirming browser stays
 
 
@@ -100,7 +94,7 @@ def _change_email_through_the_api(person: Person, mailbox) -> None:
         headers={"Authorization": f"Bearer {person.acting_token}"},
     )
     assert response.status_code == 200 and response.get_json()["data"]["emailChangePending"]
-    assert cookie_client(person.app).get(_confirmation_path(mailbox, new_email)).status_code == 302
+    assert cookie_client(person.app).get(email_change_path(mailbox, new_email)).status_code == 302
 
 
 CHANGES: dict[str, tuple[Callable, bool]] = {
