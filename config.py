@@ -46,7 +46,7 @@ class Config:
     STRIPE_PUBLISHABLE_KEY = _env("STRIPE_PUBLISHABLE_KEY")
     STRIPE_WEBHOOK_SECRET = _env("STRIPE_WEBHOOK_SECRET")  # "whsec_new,whsec_old" during a rotation
     STRIPE_API_BASE = _env("STRIPE_API_BASE")
-    # A hung Stripe must not hang the portal (see portal/billing/gateway.py). Each call waits at most
+    # A hung Stripe must not hang the portal (see portal/gateway/gateway.py). Each call waits at most
     # the connect timeout for a connection and the read timeout for each answer; retries happen only
     # while they fit in the budget, which all the Stripe calls of one web request share: a page or an
     # action that needs Stripe answers within STRIPE_ACTION_BUDGET_SECONDS, whatever Stripe does.

@@ -13,9 +13,9 @@ from flask import Blueprint, request
 
 from portal import create_app
 from portal.auth.models import User
-from portal.billing.errors import InvalidWebhook
-from portal.billing.webhooks import verify_event
 from portal.extensions import csrf, db
+from portal.gateway.errors import InvalidWebhook
+from portal.gateway.webhooks import verify_event
 
 baseline = Blueprint("bench_baseline", __name__, url_prefix="/_bench")
 

@@ -140,7 +140,7 @@ def register_extensions(app: Flask) -> None:
     mail.init_app(app)
     init_security_headers(app)
 
-    from portal.billing.gateway import init_stripe_client
+    from portal.gateway.gateway import init_stripe_client
 
     init_stripe_client(app)
 

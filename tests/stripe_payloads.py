@@ -13,7 +13,7 @@ import json
 import time
 from pathlib import Path
 
-from portal.billing.gateway import API_VERSION
+from portal.gateway.gateway import API_VERSION
 
 FIXTURES: dict[str, dict] = json.loads(
     (Path(__file__).parent / "fixtures" / "stripe" / "fixtures.json").read_text()

@@ -11,8 +11,8 @@ from markupsafe import escape
 import portal
 from portal.api.envelope import ApiError
 from portal.auth.services import AccountError, EmailTaken, OwnsBilledPractice, PasswordRequired
-from portal.billing.errors import BillingError, CardDeclined, InvalidWebhook, StripeUnavailable
 from portal.errors import UserError
+from portal.gateway.errors import BillingError, CardDeclined, InvalidWebhook, StripeUnavailable
 from portal.mail.services import MailNotConfigured
 from portal.practices.services import NotAllowed, PracticeError
 from portal.shop.services import PaymentNotSent, ProductNotFound, ShopError

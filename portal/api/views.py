@@ -16,8 +16,8 @@ from portal.api.openapi import OPENAPI_DOCUMENT
 from portal.auth import services as accounts
 from portal.auth.forms import ProfileForm, RegisterForm
 from portal.auth.models import User
-from portal.billing.ids import InvalidStripeId, stripe_id
 from portal.extensions import csrf, db
+from portal.gateway.ids import InvalidStripeId, stripe_id
 from portal.shop import services as shop
 from portal.text import first_problem_in
 from portal.throttle import refund_request_limits, throttled

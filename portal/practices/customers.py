@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 
 from portal.auth.models import StripeSyncState
-from portal.billing import customers as stripe_customers
-from portal.billing.errors import BillingError
 from portal.database import utcnow
 from portal.extensions import db
+from portal.gateway import customers as stripe_customers
+from portal.gateway.errors import BillingError
 from portal.practices.models import MemberRole, Practice
 from portal.wallet.customers import (
     CustomerKind,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from portal.billing.errors import BillingError
+from portal.gateway.errors import BillingError
 from portal.practices import services
 
 log = logging.getLogger(__name__)

@@ -20,13 +20,13 @@ from contextvars import ContextVar
 
 import sqlalchemy as sa
 
-from portal.billing import invoices as stripe_invoices
-from portal.billing import refunds as stripe_refunds
-from portal.billing import subscriptions as stripe_subscriptions
-from portal.billing.errors import InvalidRequest, NotFound
-from portal.billing.shapes import as_dict, invoice_subscription_id, subscription_price
 from portal.extensions import db
 from portal.formatting import format_money
+from portal.gateway import invoices as stripe_invoices
+from portal.gateway import refunds as stripe_refunds
+from portal.gateway import subscriptions as stripe_subscriptions
+from portal.gateway.errors import InvalidRequest, NotFound
+from portal.gateway.shapes import as_dict, invoice_subscription_id, subscription_price
 from portal.practices import intents, notifications
 from portal.practices.models import BillingIntent, Practice
 

@@ -1,7 +1,7 @@
 """Practice operations: plain functions that views, the CLI and tests call.
 
 Reads (``practices_for``, ``invoice_page``, ...) never call Stripe. Writes that
-change billing call Stripe through ``portal.billing``, apply what Stripe
+change billing call Stripe through ``portal.gateway``, apply what Stripe
 returned through ``portal.practices.sync`` (the same code the webhooks run),
 write an audit line and commit.
 """
@@ -19,16 +19,16 @@ import sqlalchemy as sa
 from flask import current_app, url_for
 
 from portal.auth.models import User
-from portal.billing import checkout as stripe_checkout
-from portal.billing import invoices as stripe_invoices
-from portal.billing import payment_methods as stripe_cards
-from portal.billing import plans as stripe_plans
-from portal.billing import subscriptions as stripe_subscriptions
-from portal.billing.errors import AuthenticationRequired, BillingError, CardDeclined
-from portal.billing.shapes import as_dict, object_id, subscription_item
 from portal.errors import UserError
 from portal.extensions import db
 from portal.formatting import format_date
+from portal.gateway import checkout as stripe_checkout
+from portal.gateway import invoices as stripe_invoices
+from portal.gateway import payment_methods as stripe_cards
+from portal.gateway import plans as stripe_plans
+from portal.gateway import subscriptions as stripe_subscriptions
+from portal.gateway.errors import AuthenticationRequired, BillingError, CardDeclined
+from portal.gateway.shapes import as_dict, object_id, subscription_item
 from portal.practices import sync
 from portal.practices.customers import (
     create_practice_customer,

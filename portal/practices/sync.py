@@ -22,7 +22,8 @@ import logging
 
 import sqlalchemy as sa
 
-from portal.billing.shapes import (
+from portal.extensions import db
+from portal.gateway.shapes import (
     as_dict,
     invoice_metadata,
     invoice_payment_error,
@@ -31,7 +32,6 @@ from portal.billing.shapes import (
     subscription_period,
     subscription_price,
 )
-from portal.extensions import db
 from portal.practices import notifications
 from portal.practices.models import BillingAuditEntry, Plan, Practice, PracticeInvoice
 from portal.practices.status import CANCELLED_STATES, INACTIVE_STATES

@@ -22,8 +22,8 @@ from flask import (
 from flask_login import current_user, login_required
 
 from portal import throttle
-from portal.billing.errors import BillingError
 from portal.extensions import db
+from portal.gateway.errors import BillingError
 from portal.htmx import fragment_or_redirect, is_htmx, redirect_page, render_page_or_fragment
 from portal.practices import banners, intents, invitations, services
 from portal.practices.forms import CancelForm, CreatePracticeForm, InviteForm

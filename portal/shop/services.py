@@ -27,13 +27,13 @@ import sqlalchemy as sa
 from flask import url_for
 
 from portal.auth.models import User
-from portal.billing import payment_intents as stripe_payments
-from portal.billing.errors import BillingError, CardDeclined, InvalidRequest, StripeUnavailable
-from portal.billing.shapes import as_dict, object_id
 from portal.database import utcnow
 from portal.errors import UserError
 from portal.extensions import db
 from portal.formatting import format_money
+from portal.gateway import payment_intents as stripe_payments
+from portal.gateway.errors import BillingError, CardDeclined, InvalidRequest, StripeUnavailable
+from portal.gateway.shapes import as_dict, object_id
 from portal.mail.outbox import caused_by, queue_email
 from portal.shop.models import Order, OrderStatus, Product
 from portal.wallet import services as wallet_services

@@ -12,8 +12,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from portal.billing.shapes import as_dict
 from portal.extensions import db
+from portal.gateway.shapes import as_dict
 from portal.shop import services
 from portal.shop.models import Order, OrderStatus
 

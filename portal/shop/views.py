@@ -7,7 +7,7 @@ from functools import wraps
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from portal.billing.errors import BillingError
+from portal.gateway.errors import BillingError
 from portal.shop import services, sync
 from portal.shop.cli import release_stale_command
 from portal.shop.forms import BuyForm, ProductForm

@@ -17,9 +17,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from portal.auth.models import StripeSyncState, User
-from portal.billing import customers as stripe_customers
-from portal.billing.errors import BillingError, StripeUnavailable
 from portal.extensions import db
+from portal.gateway import customers as stripe_customers
+from portal.gateway.errors import BillingError, StripeUnavailable
 from portal.wallet.models import PaymentMethod, PendingCustomerDeletion
 
 log = logging.getLogger(__name__)

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from portal.auth.models import User
-from portal.billing import payment_methods as stripe_cards
-from portal.billing.errors import BillingError
-from portal.billing.gateway import stripe_time
-from portal.billing.shapes import as_dict, object_id
 from portal.errors import UserError
 from portal.extensions import db
+from portal.gateway import payment_methods as stripe_cards
+from portal.gateway.errors import BillingError
+from portal.gateway.gateway import stripe_time
+from portal.gateway.shapes import as_dict, object_id
 from portal.wallet import mirror
 from portal.wallet.customers import ensure_user_customer
 from portal.wallet.models import PaymentMethod, SavedCard

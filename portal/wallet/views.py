@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, jsonify, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from portal.billing.errors import BillingError
+from portal.gateway.errors import BillingError
 from portal.htmx import fragment_or_redirect, is_htmx, render_page_or_fragment
 from portal.wallet import services
 from portal.wallet.links import account_wallet

@@ -24,14 +24,14 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from portal.auth.models import User
-from portal.billing import customers as stripe_customers
-from portal.billing import events as stripe_events
-from portal.billing import invoices as stripe_invoices
-from portal.billing import payment_methods as stripe_cards
-from portal.billing import subscriptions as stripe_subscriptions
-from portal.billing.errors import BillingError, NotFound
-from portal.billing.shapes import as_dict, default_payment_method_id
 from portal.extensions import db
+from portal.gateway import customers as stripe_customers
+from portal.gateway import events as stripe_events
+from portal.gateway import invoices as stripe_invoices
+from portal.gateway import payment_methods as stripe_cards
+from portal.gateway import subscriptions as stripe_subscriptions
+from portal.gateway.errors import BillingError, NotFound
+from portal.gateway.shapes import as_dict, default_payment_method_id
 from portal.practices import duplicates, sync
 from portal.practices.models import Practice, PracticeInvoice
 from portal.wallet import mirror

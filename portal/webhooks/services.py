@@ -19,10 +19,10 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from portal.billing.shapes import object_id
-from portal.billing.webhooks import parse_secrets
 from portal.database import upsert_insert, utcnow
 from portal.extensions import db
+from portal.gateway.shapes import object_id
+from portal.gateway.webhooks import parse_secrets
 from portal.mail.outbox import caused_by
 from portal.webhooks.handlers import handler_for
 from portal.webhooks.models import RUNNABLE, EventStatus, WebhookEvent

@@ -6,9 +6,9 @@ import logging
 
 from flask import Blueprint, request
 
-from portal.billing.errors import InvalidWebhook
-from portal.billing.webhooks import verify_event
 from portal.extensions import csrf, limiter
+from portal.gateway.errors import InvalidWebhook
+from portal.gateway.webhooks import verify_event
 from portal.webhooks import services
 
 log = logging.getLogger("portal.webhooks")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from portal.billing.shapes import object_id
 from portal.extensions import db
+from portal.gateway.shapes import object_id
 from portal.practices import services
 from portal.practices.models import Plan, Practice
 from portal.practices.webhook_handlers import HANDLERS

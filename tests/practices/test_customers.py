@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from portal.auth.models import StripeSyncState
-from portal.billing import customers as stripe_customers
+from portal.gateway import customers as stripe_customers
 from portal.practices import services
 
 

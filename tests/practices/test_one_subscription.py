@@ -13,8 +13,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from portal.billing.shapes import object_id
 from portal.extensions import db
+from portal.gateway.shapes import object_id
 from portal.practices import services
 from portal.practices.models import BillingAuditEntry, Plan
 from portal.practices.status import BillingStatus

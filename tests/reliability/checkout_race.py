@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import requests
 import sqlalchemy as sa
 
-from portal.billing.shapes import object_id
 from portal.extensions import db
+from portal.gateway.shapes import object_id
 from portal.practices import services
 from portal.practices.models import BillingAuditEntry, Practice
 from tests.factories import make_user

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from portal.auth import services as accounts
 from portal.auth.models import StripeSyncState, User
-from portal.billing import customers as stripe_customers
 from portal.extensions import db
+from portal.gateway import customers as stripe_customers
 from portal.practices.models import Practice
 from portal.wallet.models import PaymentMethod
 from tests.conftest import extract_csrf

@@ -1,6 +1,6 @@
 """Shop fixtures: products, buyers with a saved card, and a stand-in for Stripe's PaymentIntents.
 
-``fake_payments`` replaces ``portal.billing.payment_intents`` (the only Stripe calls the shop
+``fake_payments`` replaces ``portal.gateway.payment_intents`` (the only Stripe calls the shop
 makes) with an in-memory, thread-safe double that answers like the pinned API version, so
 stock logic is tested without a network. The sandbox tests use the real SDK instead.
 """
@@ -16,9 +16,9 @@ import pytest
 import sqlalchemy as sa
 
 from portal.auth.models import StripeSyncState, User
-from portal.billing import payment_intents
-from portal.billing.errors import CardDeclined
 from portal.extensions import db
+from portal.gateway import payment_intents
+from portal.gateway.errors import CardDeclined
 from portal.shop.models import Product
 from tests import conftest as shared
 from tests import stripe_payloads
@@ -64,7 +64,7 @@ class FakePayments:
         return [pi for pi in self.intents.values() if pi["status"] == "succeeded"]
 
     def create_payment_intent(self, **kwargs):
-        from portal.billing.errors import StripeUnavailable
+        from portal.gateway.errors import StripeUnavailable
 
         intent = self._create_payment_intent(**kwargs)
         if self.lose_answers:
@@ -72,7 +72,7 @@ class FakePayments:
         return intent
 
     def _create_payment_intent(self, **kwargs):
-        from portal.billing.errors import StripeUnavailable
+        from portal.gateway.errors import StripeUnavailable
 
         with self.lock:
             self.calls.append(kwargs)
@@ -108,7 +108,7 @@ class FakePayments:
             return copy.deepcopy(intent)
 
     def find_payment_intent(self, customer_id, metadata_key, value, *, created_since):
-        from portal.billing.errors import StripeUnavailable
+        from portal.gateway.errors import StripeUnavailable
 
         if self.unavailable:
             raise StripeUnavailable()
@@ -121,7 +121,7 @@ class FakePayments:
         return copy.deepcopy(self.intents[payment_intent_id])
 
     def cancel_payment_intent(self, payment_intent_id, key):
-        from portal.billing.errors import InvalidRequest
+        from portal.gateway.errors import InvalidRequest
 
         intent = self.intents[payment_intent_id]
         if intent["status"] == "succeeded":

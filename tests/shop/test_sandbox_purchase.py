@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal.billing.shapes import as_dict
+from portal.gateway.shapes import as_dict
 from portal.shop import services
 from portal.shop.models import OrderStatus
 from portal.wallet import services as wallet

@@ -130,6 +130,6 @@ def test_stripe_log_lines_carry_no_secrets(app, sandbox, caplog, secret):
     caplog.set_level("DEBUG")
     user = make_user()
     accounts.update_profile(user, "Logged Name", user.email)
-    lines = [r.getMessage() for r in caplog.records if r.name.startswith("portal.billing")]
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("portal.gateway")]
     assert any("op=customer.create" in line and f"userId={user.id}" in line for line in lines)
     assert all(secret not in line for line in lines)

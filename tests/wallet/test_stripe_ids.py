@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from portal.billing.ids import InvalidStripeId, stripe_id
+from portal.gateway.ids import InvalidStripeId, stripe_id
 from portal.wallet import services
 from tests.conftest import extract_csrf
 from tests.factories import api_register
@@ -62,7 +62,7 @@ def test_a_malformed_id_in_a_path_or_form_is_a_clear_400_without_stripe(app, log
 
 
 def test_the_gateway_refuses_any_malformed_id(app, stripe_calls):
-    from portal.billing import invoices, payment_methods
+    from portal.gateway import invoices, payment_methods
 
     with stripe_calls() as calls:
         for call in (

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from portal.billing.shapes import subscription_period
 from portal.extensions import db
+from portal.gateway.shapes import subscription_period
 from portal.practices import services
 from portal.practices.models import Plan, Practice, PracticeInvoice
 from portal.practices.sync import to_datetime

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from portal.billing.errors import InvalidWebhook
-from portal.billing.webhooks import parse_secrets, sign_payload, verify_event
 from portal.extensions import db
+from portal.gateway.errors import InvalidWebhook
+from portal.gateway.webhooks import parse_secrets, sign_payload, verify_event
 from portal.webhooks.models import WebhookEvent
 from tests.stripe_payloads import OLD_SECRET, SECRET, make_event, payment_method, signature
 from tests.webhooks.conftest import count

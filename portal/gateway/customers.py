@@ -6,8 +6,8 @@ import contextlib
 
 import stripe
 
-from portal.billing.errors import NotFound
-from portal.billing.gateway import call_stripe, idempotency_key, stripe_client
+from portal.gateway.errors import NotFound
+from portal.gateway.gateway import call_stripe, idempotency_key, stripe_client
 
 
 def create_customer(

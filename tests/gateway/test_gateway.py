@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from portal import create_app
-from portal.billing.gateway import API_VERSION, stripe_client
+from portal.gateway.gateway import API_VERSION, stripe_client
 
 
 def test_without_a_key_the_portal_uses_the_sandbox(tmp_path):
@@ -36,11 +36,11 @@ def test_a_real_key_talks_to_api_stripe_com_and_loads_js_stripe_com(tmp_path):
 
 
 def test_each_stripe_call_logs_one_line_with_ids_and_the_acting_user(logged_in, user, caplog):
-    caplog.set_level(logging.INFO, logger="portal.billing")
+    caplog.set_level(logging.INFO, logger="portal.gateway")
     logged_in.post(
         "/account/cards/setup-intent", headers={"HX-Request": "true", "X-CSRFToken": _csrf(logged_in)}
     )
-    lines = [r.getMessage() for r in caplog.records if r.name == "portal.billing"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "portal.gateway"]
     assert len(lines) == 1
     assert "op=setup_intent.create" in lines[0]
     assert f"user_id={user.id}" in lines[0] and f"customer_id={user.stripe_customer_id}" in lines[0]

@@ -15,7 +15,7 @@ import time
 
 import stripe
 
-from portal.billing.errors import InvalidWebhook
+from portal.gateway.errors import InvalidWebhook
 
 #: Seconds a signature's timestamp may differ from our clock, in either direction.
 DEFAULT_TOLERANCE = 300

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from portal.billing.errors import InvalidRequest
+from portal.gateway.errors import InvalidRequest
 
 #: The longest id accepted: Stripe's own are far shorter.
 MAX_STRIPE_ID_LENGTH = 255

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import stripe
 
-from portal.billing.errors import BillingError
-from portal.billing.gateway import call_stripe, idempotency_key, stripe_client
+from portal.gateway.errors import BillingError
+from portal.gateway.gateway import call_stripe, idempotency_key, stripe_client
 
 
 def create_payment_intent(

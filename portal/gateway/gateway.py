@@ -25,8 +25,8 @@ import stripe
 from flask import Flask, current_app, g, has_request_context
 from flask_login import current_user
 
-from portal.billing.breaker import CircuitBreaker
-from portal.billing.errors import (
+from portal.gateway.breaker import CircuitBreaker
+from portal.gateway.errors import (
     BREAKER_OPEN_MESSAGE,
     NOT_SENT_MESSAGE,
     AlreadyAttached,
@@ -37,10 +37,10 @@ from portal.billing.errors import (
     NotFound,
     StripeUnavailable,
 )
-from portal.billing.ids import check_stripe_ids
-from portal.billing.transport import MIN_ATTEMPT_SECONDS, BoundedRequestsClient, action_deadline
+from portal.gateway.ids import check_stripe_ids
+from portal.gateway.transport import MIN_ATTEMPT_SECONDS, BoundedRequestsClient, action_deadline
 
-log = logging.getLogger("portal.billing")
+log = logging.getLogger("portal.gateway")
 
 #: The API version the portal's object shapes are written for (the SDK's own).
 API_VERSION = stripe._api_version._ApiVersion.CURRENT

@@ -14,9 +14,9 @@ import pytest
 import requests
 
 from portal import create_app
-from portal.billing.errors import StripeUnavailable
-from portal.billing.gateway import call_stripe, stripe_breaker_state, stripe_client
-from tests.billing.hung_stripe import HungStripe, closed_port_url
+from portal.gateway.errors import StripeUnavailable
+from portal.gateway.gateway import call_stripe, stripe_breaker_state, stripe_client
+from tests.gateway.hung_stripe import HungStripe, closed_port_url
 
 CONNECT, READ, BUDGET = 0.2, 0.5, 1.2
 BREAKER_MESSAGE = "Stripe is not answering; nothing was charged; try again in a minute."

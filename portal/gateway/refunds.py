@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import stripe
 
-from portal.billing.gateway import call_stripe, idempotency_key, stripe_client
-from portal.billing.shapes import as_dict
+from portal.gateway.gateway import call_stripe, idempotency_key, stripe_client
+from portal.gateway.shapes import as_dict
 
 
 def invoice_payment_intents(invoice_id: str) -> list[str]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import decimal
 import json
 
-from portal.billing.gateway import call_stripe, stripe_client, stripe_time
-from portal.billing.shapes import as_dict
+from portal.gateway.gateway import call_stripe, stripe_client, stripe_time
+from portal.gateway.shapes import as_dict
 
 
 def list_events(since: int) -> tuple[list[dict], int]:

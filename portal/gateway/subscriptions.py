@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import stripe
 
-from portal.billing.gateway import call_stripe, idempotency_key, stripe_client
+from portal.gateway.gateway import call_stripe, idempotency_key, stripe_client
 
 
 def retrieve_subscription(subscription_id: str) -> stripe.Subscription:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from portal.billing.breaker import CircuitBreaker
+from portal.gateway.breaker import CircuitBreaker
 
 
 class FakeClock:
