@@ -250,8 +250,12 @@ def register_template_context(app: Flask) -> None:
     app.add_template_filter(format_money, "money")
     app.add_template_filter(format_date, "day")
 
+    from portal.practices.banners import practice_banners
+    from portal.practices.intents import new_key
+
     #: Callables returning the banners (dicts with a ``template``) for the current user.
-    app.extensions.setdefault("banner_providers", [])
+    app.extensions["banner_providers"] = [practice_banners]
+    app.add_template_global(new_key, "intent_key")  # a billing form's once-only key
 
     @functools.lru_cache(maxsize=64)
     def navigation(script_root: str, is_admin: bool) -> list[tuple[str, str, str]]:

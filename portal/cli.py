@@ -10,6 +10,8 @@ from flask.cli import AppGroup, with_appcontext
 from portal.auth import services as accounts
 from portal.auth.models import Role
 from portal.extensions import db
+from portal.practices.demo import seed_practices
+from portal.shop.cli import seed_products
 
 billing_cli = AppGroup("billing", help="Stripe maintenance: retries, plans, reconciliation.")
 
@@ -53,13 +55,9 @@ def seed_demo_command() -> None:
         if accounts.find_user_by_email(email) is None:
             accounts.register_user(name, email, DEMO_PASSWORD, role=role, verified=True)
             click.echo(f"created {email} (password: {DEMO_PASSWORD})")
-    for seed in SEEDERS:
-        seed()
+    seed_practices()  # the plans at Stripe, and a practice with the three users
+    seed_products()
     click.echo("Demo data is in place.")
-
-
-#: Features append functions that add their own demo data idempotently.
-SEEDERS: list = []
 
 
 @billing_cli.command("retry")

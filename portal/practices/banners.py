@@ -37,7 +37,7 @@ _BANNER_FACTS = (
 
 
 def practice_banners(user: User) -> list[dict]:
-    """The banner provider registered in ``app.extensions["banner_providers"]``."""
+    """The practices' banners: one of ``app.extensions["banner_providers"]`` (named in ``create_app``)."""
     banners: list[dict] = []
     for facts in db.session.execute(_BANNER_FACTS, {"user_id": user.id}):
         banner = banner_for(facts)

@@ -25,7 +25,7 @@ from portal import throttle
 from portal.extensions import db
 from portal.gateway.errors import BillingError
 from portal.htmx import fragment_or_redirect, is_htmx, redirect_page, render_page_or_fragment
-from portal.practices import banners, intents, invitations, services
+from portal.practices import intents, invitations, services
 from portal.practices.forms import CancelForm, CreatePracticeForm, InviteForm
 from portal.practices.intents import Outcome
 from portal.practices.models import MemberRole, Plan, Practice, PracticeMember
@@ -34,18 +34,6 @@ from portal.wallet import services as wallet
 from portal.wallet.links import WalletLinks
 
 bp = Blueprint("practices", __name__, url_prefix="/practices")
-
-
-@bp.record_once
-def _register_banners(state) -> None:
-    state.app.extensions.setdefault("banner_providers", []).append(banners.practice_banners)
-    state.app.add_template_global(intents.new_key, "intent_key")  # a billing form's key
-    from portal.cli import SEEDERS
-    from portal.practices import webhook_handlers  # noqa: F401  (registers with the webhook inbox)
-    from portal.practices.demo import seed_practices
-
-    if seed_practices not in SEEDERS:
-        SEEDERS.append(seed_practices)
 
 
 # --- helpers ------------------------------------------------------------------------------------

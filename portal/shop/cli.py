@@ -8,7 +8,6 @@ import click
 import sqlalchemy as sa
 from flask.cli import with_appcontext
 
-from portal.cli import SEEDERS
 from portal.extensions import db
 from portal.shop import services
 from portal.shop.models import Product
@@ -30,10 +29,6 @@ def seed_products() -> None:
                 name=name, description=description, price=price, currency="usd", stock=stock
             )
             click.echo(f"created product {name}")
-
-
-if seed_products not in SEEDERS:
-    SEEDERS.append(seed_products)
 
 
 @click.command("release-stale")

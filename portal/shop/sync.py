@@ -1,5 +1,6 @@
-"""PaymentIntent events for shop orders. Handlers never commit: the caller (the webhook
-dispatcher) commits once, together with marking the event processed.
+"""What a PaymentIntent's events do to a shop order (``portal.webhooks.handlers.payment_intent`` calls
+these). Nothing here commits: the webhook dispatcher commits once, together with marking the event
+processed.
 
 Duplicates and any order of arrival are safe: the order's status only moves
 through conditional updates (see ``portal.shop.services``), so stock changes once.
@@ -66,37 +67,3 @@ def payment_intent_canceled(payment_intent: Any) -> Order | None:
         return None
     services.settle_released(order, OrderStatus.CANCELED, "The payment was canceled.")
     return order
-
-
-# --- webhook events -------------------------------------------------------------------------------------
-
-
-def on_payment_intent_succeeded(event: dict) -> None:
-    payment_intent_succeeded(event["data"]["object"])
-
-
-def on_payment_intent_payment_failed(event: dict) -> None:
-    payment_intent_payment_failed(event["data"]["object"])
-
-
-def on_payment_intent_canceled(event: dict) -> None:
-    payment_intent_canceled(event["data"]["object"])
-
-
-#: The shop's entries in the webhook inbox's event -> handler table.
-WEBHOOK_HANDLERS = {
-    "payment_intent.succeeded": on_payment_intent_succeeded,
-    "payment_intent.payment_failed": on_payment_intent_payment_failed,
-    "payment_intent.canceled": on_payment_intent_canceled,
-}
-
-
-def register_webhook_handlers() -> bool:
-    """Add ``WEBHOOK_HANDLERS`` to the webhook inbox; False when the inbox is not installed."""
-    try:
-        from portal.webhooks.handlers import register
-    except ImportError:
-        return False
-    for event_type, handler in WEBHOOK_HANDLERS.items():
-        register(event_type)(handler)
-    return True

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 
 from portal.gateway.errors import BillingError
-from portal.shop import services, sync
+from portal.shop import services
 from portal.shop.cli import release_stale_command
 from portal.shop.forms import BuyForm, ProductForm
 from portal.shop.models import OrderStatus
@@ -17,7 +17,6 @@ from portal.wallet import services as wallet_services
 
 bp = Blueprint("shop", __name__, url_prefix="/shop", cli_group="shop")
 bp.cli.add_command(release_stale_command)
-sync.register_webhook_handlers()  # payment_intent.* events settle orders
 
 
 def _me():

@@ -6,8 +6,12 @@ from portal.extensions import db
 from portal.gateway.shapes import object_id
 from portal.practices import services
 from portal.practices.models import Plan, Practice
-from portal.practices.webhook_handlers import HANDLERS
 from portal.wallet import services as wallet
+from portal.webhooks.handlers import EVENT_HANDLERS, checkout_session, invoice, subscription
+
+#: The practice's events and their handlers (those that call into ``portal.practices``).
+PRACTICE_HANDLER_MODULES = (checkout_session.__name__, invoice.__name__, subscription.__name__)
+HANDLERS = {t: h for t, h in EVENT_HANDLERS.items() if h.__module__ in PRACTICE_HANDLER_MODULES}
 
 
 class Inbox:

@@ -18,8 +18,7 @@ from portal.gateway.shapes import object_id
 from portal.practices import services
 from portal.practices.models import BillingAuditEntry, Plan
 from portal.practices.status import BillingStatus
-from portal.practices.webhook_handlers import HANDLERS
-from tests.practices.sandbox_helpers import save_card, subscribe_directly
+from tests.practices.sandbox_helpers import HANDLERS, save_card, subscribe_directly
 
 CARD = {"number": "4242 4242 4242 4242", "expiry": "12 / 34", "cvc": "123", "name": "Dr Two Tabs"}
 

@@ -1,49 +1,64 @@
-"""The event type -> handler table: the one place that says which events the portal acts on.
+"""The event type -> handler table: the one place that says which Stripe events the portal acts on.
+
+``EVENT_HANDLERS`` is a literal: nothing adds to it at import time or from a
+feature. Each module here is named for one Stripe object and holds thin
+handlers that call the feature owning the state (``portal.wallet``,
+``portal.practices``, ``portal.shop``). To handle a new type, write the handler
+in its object's module and add its line below (and to the README's list, which
+a test compares with this table).
 
 A handler takes the verified event (a plain dict) and writes through
 ``db.session`` without committing: the dispatcher commits its effects together
 with the event's status, or rolls them back if it raises (a handler that
 commits fails loudly). The event's row is locked while a handler runs, so keep
-slow calls (Stripe, email) short or after the fact. Handlers must be
-safe to run again for the same event after a rollback, and must compare the
-event's ``created`` with the mirror so an older event never overwrites newer
-state.
-
-To handle a new type, add a function to the module named for its object
-(``invoices.py``, ``subscriptions.py``, ...) and a line to ``EVENT_HANDLERS``,
-or, from a feature package, decorate it with ``@register("invoice.paid")``.
+slow calls (Stripe, email) short or after the fact. Handlers must be safe to
+run again for the same event after a rollback, and must compare the event's
+``created`` with the mirror so an older event never overwrites newer state.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from portal.webhooks.handlers import customers, payment_methods
+from portal.webhooks.handlers import (
+    checkout_session,
+    customer,
+    invoice,
+    payment_intent,
+    payment_method,
+    subscription,
+)
 
 Handler = Callable[[dict], None]
 
 EVENT_HANDLERS: dict[str, Handler] = {
-    "customer.updated": customers.customer_updated,
-    "customer.deleted": customers.customer_deleted,
-    "payment_method.attached": payment_methods.payment_method_changed,
-    "payment_method.updated": payment_methods.payment_method_changed,
-    "payment_method.automatically_updated": payment_methods.payment_method_changed,
-    "payment_method.detached": payment_methods.payment_method_detached,
+    "checkout.session.completed": checkout_session.completed,
+    "customer.updated": customer.updated,
+    "customer.deleted": customer.deleted,
+    "customer.subscription.created": subscription.changed,
+    "customer.subscription.updated": subscription.changed,
+    "customer.subscription.deleted": subscription.changed,
+    "customer.subscription.paused": subscription.changed,
+    "customer.subscription.resumed": subscription.changed,
+    "invoice.created": invoice.changed,
+    "invoice.finalized": invoice.changed,
+    "invoice.finalization_failed": invoice.finalization_failed,
+    "invoice.upcoming": invoice.upcoming,
+    "invoice.paid": invoice.changed,
+    "invoice.payment_succeeded": invoice.changed,
+    "invoice.payment_failed": invoice.changed,
+    "invoice.payment_action_required": invoice.changed,
+    "invoice.updated": invoice.changed,
+    "invoice.voided": invoice.changed,
+    "invoice.marked_uncollectible": invoice.changed,
+    "payment_intent.succeeded": payment_intent.succeeded,
+    "payment_intent.payment_failed": payment_intent.payment_failed,
+    "payment_intent.canceled": payment_intent.canceled,
+    "payment_method.attached": payment_method.changed,
+    "payment_method.updated": payment_method.changed,
+    "payment_method.automatically_updated": payment_method.changed,
+    "payment_method.detached": payment_method.detached,
 }
-
-
-def register(*event_types: str) -> Callable[[Handler], Handler]:
-    """Decorator adding a handler for ``event_types``; one handler per type, so a clash is an error."""
-
-    def decorate(handler: Handler) -> Handler:
-        for event_type in event_types:
-            existing = EVENT_HANDLERS.get(event_type)
-            if existing is not None and existing is not handler:
-                raise ValueError(f"{event_type} already has a handler: {existing.__qualname__}")
-            EVENT_HANDLERS[event_type] = handler
-        return handler
-
-    return decorate
 
 
 def handler_for(event_type: str) -> Handler | None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from portal.wallet import mirror
 
 
-def customer_updated(event: dict) -> None:
+def updated(event: dict) -> None:
     """The default payment method may have changed (name and email flow the other way: we push them)."""
     mirror.apply_customer(event["data"]["object"], event["created"])
 
 
-def customer_deleted(event: dict) -> None:
+def deleted(event: dict) -> None:
     """Deleted at Stripe (e.g. from the Dashboard): unlink the user and forget the cards."""
     mirror.remove_customer(event["data"]["object"]["id"], event["created"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from portal.wallet import mirror
 
 
-def payment_method_changed(event: dict) -> None:
+def changed(event: dict) -> None:
     """attached / updated / automatically_updated: the object carries the whole new state.
 
     An object without a customer (e.g. an update after a detach) removes the card.
@@ -13,5 +13,5 @@ def payment_method_changed(event: dict) -> None:
     mirror.upsert_payment_method(event["data"]["object"], event["created"])
 
 
-def payment_method_detached(event: dict) -> None:
+def detached(event: dict) -> None:
     mirror.remove_payment_method(event["data"]["object"]["id"], event["created"])

@@ -1,0 +1,9 @@
+"""``checkout.session.*`` events: a practice's Checkout (its subscription and onboarding fee)."""
+
+from __future__ import annotations
+
+from portal.practices import sync
+
+
+def completed(event: dict) -> None:
+    sync.fulfil_checkout_session(event["data"]["object"], event["created"])

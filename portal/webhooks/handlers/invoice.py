@@ -1,0 +1,19 @@
+"""``invoice.*`` events: a practice's invoices, its onboarding fee, payment failures and reminders."""
+
+from __future__ import annotations
+
+from portal.practices import sync
+
+
+def changed(event: dict) -> None:
+    """Mirror, onboarding, payment failures, authentication requests, emails."""
+    sync.apply_invoice(event["data"]["object"], event["created"], event["type"])
+
+
+def upcoming(event: dict) -> None:
+    """The renewal reminder email (at most once per event: the outbox keys it by the event id)."""
+    sync.remind_renewal(event["data"]["object"], event["created"])
+
+
+def finalization_failed(event: dict) -> None:
+    sync.finalization_failed(event["data"]["object"], event["created"])

@@ -1,0 +1,17 @@
+"""``payment_intent.*`` events: shop orders (a sale, or its stock back), each settled once."""
+
+from __future__ import annotations
+
+from portal.shop import sync
+
+
+def succeeded(event: dict) -> None:
+    sync.payment_intent_succeeded(event["data"]["object"])
+
+
+def payment_failed(event: dict) -> None:
+    sync.payment_intent_payment_failed(event["data"]["object"])
+
+
+def canceled(event: dict) -> None:
+    sync.payment_intent_canceled(event["data"]["object"])
