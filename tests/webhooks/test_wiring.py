@@ -24,7 +24,8 @@ for module in pkgutil.walk_packages(portal.__path__, "portal."):
     importlib.import_module(module.name)
 app = portal.create_app("testing")
 after = {t: f"{h.__module__}.{h.__qualname__}" for t, h in EVENT_HANDLERS.items()}
-print(json.dumps({"same": before == after, "banners": [p.__qualname__ for p in app.extensions["banner_providers"]]}))
+banners = [provider.__qualname__ for provider in app.extensions["banner_providers"]]
+print(json.dumps({"same": before == after, "banners": banners}))
 """
 
 
