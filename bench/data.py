@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 from portal import create_app
 from portal.auth import services as accounts
-from portal.auth.models import User
 from portal.extensions import db
+from portal.users.models import User
 from portal.wallet import services as wallet
 
 PASSWORD = "bench-password-1"

@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from flask import Blueprint, request
 
 from portal import create_app
-from portal.auth.models import User
 from portal.extensions import csrf, db
 from portal.gateway.errors import InvalidWebhook
 from portal.gateway.webhooks import verify_event
+from portal.users.models import User
 
 baseline = Blueprint("bench_baseline", __name__, url_prefix="/_bench")
 

@@ -147,11 +147,13 @@ def register_extensions(app: Flask) -> None:
 
 def import_models() -> None:
     """Every feature's models, so metadata (and Alembic) sees the whole schema."""
-    import portal.auth.models
+    import portal.auth.api_tokens
+    import portal.customers.models
     import portal.mail.models
     import portal.practices.models
     import portal.shop.models
     import portal.throttle  # the throttle counters, and the portal-database:// storage they back
+    import portal.users.models
     import portal.wallet.models
     import portal.webhooks.models  # noqa: F401
 

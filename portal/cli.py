@@ -8,10 +8,10 @@ import click
 from flask.cli import AppGroup, with_appcontext
 
 from portal.auth import services as accounts
-from portal.auth.models import Role
 from portal.extensions import db
 from portal.practices.demo import seed_practices
 from portal.shop.cli import seed_products
+from portal.users.models import Role
 
 billing_cli = AppGroup("billing", help="Stripe maintenance: retries, plans, reconciliation.")
 
@@ -64,8 +64,8 @@ def seed_demo_command() -> None:
 @with_appcontext
 def retry_command() -> None:
     """Create, update or delete the Stripe customers that an outage left pending."""
+    from portal.customers.users import retry_pending_customers
     from portal.practices.customers import retry_pending_practices
-    from portal.wallet.customers import retry_pending_customers
 
     summary = retry_pending_customers()
     practices_created, practices_pending = retry_pending_practices()

@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-from portal.mail.smtp import TimedMail
+from portal.timed_mail import TimedMail
 
 
 class Base(DeclarativeBase):

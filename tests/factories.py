@@ -16,10 +16,10 @@ import time
 import factory
 from factory.alchemy import SQLAlchemyModelFactory
 
-from portal.api.models import ApiToken
 from portal.auth import services as accounts
-from portal.auth.models import Role, StripeSyncState, User, UserSession
+from portal.auth.api_tokens import ApiToken
 from portal.auth.passwords import hash_password
+from portal.customers.models import PendingCustomerDeletion
 from portal.database import utcnow
 from portal.extensions import db
 from portal.mail.models import OutboundEmail
@@ -34,7 +34,8 @@ from portal.practices.models import (
 )
 from portal.shop.models import Order, OrderStatus, Product
 from portal.throttle import RateLimitCounter
-from portal.wallet.models import PaymentMethod, PendingCustomerDeletion, StripeObjectVersion
+from portal.users.models import Role, StripeSyncState, User, UserSession
+from portal.wallet.models import PaymentMethod, StripeObjectVersion
 from portal.webhooks.models import EventStatus, WebhookEvent
 
 _sequence = itertools.count(1)

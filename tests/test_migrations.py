@@ -93,7 +93,7 @@ def _insert(conn, model, **values) -> int:
 
 
 def _add_user(conn, email: str) -> int:
-    from portal.auth.models import User
+    from portal.users.models import User
 
     return _insert(conn, User, name=email, email=email, password_hash="x")
 
@@ -102,10 +102,10 @@ def _add_user(conn, email: str) -> int:
 def test_upgrade_keeps_every_row_and_ids_are_never_reused_after_it(engine, empty_database_url, keep_logging):
     from flask_migrate import downgrade
 
-    from portal.api.models import ApiToken
-    from portal.auth.models import User
+    from portal.auth.api_tokens import ApiToken
     from portal.practices.models import MemberRole, Practice, PracticeMember
     from portal.shop.models import Order, Product
+    from portal.users.models import User
 
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=empty_database_url)
     with app.app_context():
@@ -184,9 +184,9 @@ def _autoincrement_tables() -> set[str]:
 
 def test_upgrade_drops_what_a_reused_id_handed_to_the_next_account(tmp_path, keep_logging):
     """Finding 1 in a database from before: the next account got a deleted one's token and practice."""
-    from portal.api.models import ApiToken
-    from portal.auth.models import User
+    from portal.auth.api_tokens import ApiToken
     from portal.practices.models import MemberRole, Practice, PracticeMember
+    from portal.users.models import User
 
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'old.sqlite'}")
     with app.app_context():

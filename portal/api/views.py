@@ -10,18 +10,19 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from portal.after_response import run_after_response
-from portal.api import envelope, tokens
+from portal.api import envelope
 from portal.api.envelope import ApiError
 from portal.api.openapi import OPENAPI_DOCUMENT
+from portal.auth import api_tokens as tokens
 from portal.auth import services as accounts
 from portal.auth.forms import ProfileForm, RegisterForm
-from portal.auth.models import User
 from portal.extensions import csrf, db
 from portal.gateway.ids import InvalidStripeId, stripe_id
 from portal.shop import services as shop
 from portal.text import first_problem_in
 from portal.throttle import refund_request_limits, throttled
 from portal.urls import is_row_id
+from portal.users.models import User
 from portal.wallet import services as wallet
 
 bp = Blueprint("api", __name__)

@@ -5,17 +5,20 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import url_for
 
-from portal.api.tokens import revoke_user_tokens
 from portal.auth import tokens
-from portal.auth.models import Role, User, UserSession
+from portal.auth.api_tokens import revoke_user_tokens
 from portal.auth.passwords import burn_verification_time, hash_password, verify_password
+from portal.customers import users as customers
+from portal.customers.lifecycle import delete_queued_customer
 from portal.database import utcnow
 from portal.errors import UserError
 from portal.extensions import db
 from portal.mail.outbox import queue_email
 from portal.practices import ownership
 from portal.throttle import count_attempt
-from portal.wallet import customers
+from portal.users.lookup import find_user_by_email, normalize_email
+from portal.users.models import Role, User, UserSession
+from portal.wallet import services as wallet
 
 CURRENT_PASSWORD_THROTTLED = (
     "Too many wrong current passwords for this account. Wait 15 minutes, then try again "
@@ -67,14 +70,6 @@ class OwnsBilledPractice(AccountError):
 
 
 INVALID_RESET_LINK = "This reset link is invalid, used or expired. Ask for a new one."
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
-
-
-def find_user_by_email(email: str) -> User | None:
-    return db.session.scalar(sa.select(User).where(User.email == normalize_email(email)))
 
 
 def register_user(
@@ -402,5 +397,17 @@ def delete_user(user: User) -> bool:
         raise OwnsBilledPractice([practice.name for practice in billed])
     revoke_credentials(user)
     departure = ownership.leave_practices(user)
-    in_sync = customers.delete_user_customer_and_user(user)  # commits all of it at once
+    in_sync = _delete_user_and_customer(user)  # commits all of it at once
     return ownership.finish_departure(departure) and in_sync
+
+
+def _delete_user_and_customer(user: User) -> bool:
+    """Delete the user; the customer now, or later if Stripe is down. True if now."""
+    customer_id = user.stripe_customer_id
+    if customer_id:
+        wallet.forget_customer(customer_id)
+    db.session.delete(user)
+    db.session.commit()
+    if customer_id is None:
+        return True
+    return delete_queued_customer(customer_id)

@@ -13,8 +13,8 @@ import hashlib
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from portal.auth.models import User
 from portal.extensions import db
+from portal.users.models import User
 
 _RESET_SALT = "password-reset"
 _VERIFY_SALT = "email-verify"

@@ -16,11 +16,11 @@ from portal.auth.forms import (
     RegisterForm,
     ResetPasswordForm,
 )
-from portal.auth.models import User
 from portal.extensions import login_manager
 from portal.practices import ownership
 from portal.redirects import local_redirect_target
 from portal.throttle import refund_request_limits, throttled
+from portal.users.models import User
 from portal.wallet.links import account_wallet
 
 bp = Blueprint("auth", __name__)

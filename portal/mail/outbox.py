@@ -16,7 +16,7 @@ an admin's forced replay) finds the key taken and adds nothing. After the commit
 the rows that transaction queued are sent: in a request, once its response has
 gone out (``run_after_response``), so no page waits on the mail server; outside a
 request (CLI), right away. Every SMTP connection times out after ``MAIL_TIMEOUT``
-seconds (``portal.mail.smtp``). A row whose send failed
+seconds (``portal.timed_mail``). A row whose send failed
 stays unsent and ``flask billing send-emails`` sends it later.
 
 Every email goes this way, account emails (confirmation, reset, "someone tried

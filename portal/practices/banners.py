@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from portal.auth.models import User
 from portal.extensions import db
 from portal.practices.models import Practice, PracticeInvoice, PracticeMember
 from portal.practices.status import BillingStatus
+from portal.users.models import User
 
 TEMPLATE = "practices/partials/_banner_{}.html"
 

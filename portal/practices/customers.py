@@ -2,7 +2,7 @@
 
 Stripe being down never fails creating the practice: it is marked pending and
 ``retry_pending_practices`` (``flask billing retry``, and the next time the
-customer is needed) finishes. See ``portal.wallet.customers`` for how creation
+customer is needed) finishes. See ``portal.customers.lifecycle`` for how creation
 ends with exactly one customer.
 """
 
@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import logging
 
-from portal.auth.models import StripeSyncState
-from portal.database import utcnow
-from portal.extensions import db
-from portal.gateway import customers as stripe_customers
-from portal.gateway.errors import BillingError
-from portal.practices.models import MemberRole, Practice
-from portal.wallet.customers import (
+from portal.customers.lifecycle import (
     CustomerKind,
     create_customer_or_defer,
     ensure_customer,
     mark_pending,
     pending_owners,
 )
+from portal.database import utcnow
+from portal.extensions import db
+from portal.gateway import customers as stripe_customers
+from portal.gateway.errors import BillingError
+from portal.practices.models import MemberRole, Practice
+from portal.users.models import StripeSyncState
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ DEMO_PRACTICE = "Riverside Family Clinic"
 
 
 def seed_practices() -> None:
-    from portal.auth.services import find_user_by_email
     from portal.practices.models import MemberRole
+    from portal.users.lookup import find_user_by_email
 
     try:
         services.bootstrap_plans()

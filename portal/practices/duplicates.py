@@ -27,8 +27,9 @@ from portal.gateway import refunds as stripe_refunds
 from portal.gateway import subscriptions as stripe_subscriptions
 from portal.gateway.errors import InvalidRequest, NotFound
 from portal.gateway.shapes import as_dict, invoice_subscription_id, subscription_price
-from portal.practices import intents, notifications
+from portal.practices import audit, intents, notifications
 from portal.practices.models import BillingIntent, Practice
+from portal.practices.plans import plan_from_price
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,6 @@ def already_cancelled(practice: Practice, subscription_id: str) -> bool:
 
 def cancel_duplicate(practice: Practice, subscription: dict) -> None:
     """Cancel now, refund each paid invoice, audit and email; once per subscription."""
-    from portal.practices.sync import audit, plan_from_price
 
     if not intents.claim_effect(practice.id, DUPLICATE, subscription["id"]):
         return
@@ -127,7 +127,7 @@ def cancel_duplicate(practice: Practice, subscription: dict) -> None:
         practice.id,
         refunded,
     )
-    audit(
+    audit.record(
         practice,
         "duplicate_subscription_cancelled",
         f"{subscription['id']} ({plan_label}) cancelled, {format_money(refunded, currency)} refunded",

@@ -17,13 +17,13 @@ import sqlalchemy as sa
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from portal.auth.models import User
-from portal.auth.services import find_user_by_email, normalize_email
 from portal.database import utcnow
 from portal.extensions import db
 from portal.mail.outbox import queue_email
-from portal.practices import services, sync
+from portal.practices import audit, services
 from portal.practices.models import MemberRole, Practice, PracticeInvitation, PracticeMember
+from portal.users.lookup import find_user_by_email, normalize_email
+from portal.users.models import User
 
 _SALT = "practice-invitation"
 INVITATION_MAX_AGE = dt.timedelta(days=7)
@@ -113,11 +113,11 @@ def invite(practice: Practice, email: str, role: MemberRole, actor: User) -> str
         if manager.role != MemberRole.OWNER:
             raise services.NotAllowed("Only the practice's owner changes the role of someone already in it.")
         member.role = role
-        sync.audit(practice, "member_role_changed", f"{email} as {role}", actor_id=actor.id)
+        audit.record(practice, "member_role_changed", f"{email} as {role}", actor_id=actor.id)
         db.session.commit()
         return f"{email} is already in {practice.name}: their role is now {role.value}."
     _send(practice, email, role, actor)
-    sync.audit(practice, "member_invited", f"{email} as {role}", actor_id=actor.id)
+    audit.record(practice, "member_invited", f"{email} as {role}", actor_id=actor.id)
     db.session.commit()
     return f"We sent an invitation to {email}."
 
@@ -133,7 +133,7 @@ def offer_ownership(practice: Practice, member_id: int, actor: User) -> Practice
     if member.role == MemberRole.OWNER:
         raise services.PracticeError("That person already owns this practice.")
     _send(practice, member.user.email, MemberRole.OWNER, actor)
-    sync.audit(practice, "ownership_offered", f"{actor.email} → {member.user.email}", actor_id=actor.id)
+    audit.record(practice, "ownership_offered", f"{actor.email} → {member.user.email}", actor_id=actor.id)
     db.session.commit()
     return member
 
@@ -147,7 +147,7 @@ def cancel(practice: Practice, invitation_id: int, actor: User) -> PracticeInvit
     if invitation.is_ownership_offer and manager.role != MemberRole.OWNER:
         raise services.NotAllowed(services.ONLY_THE_OWNER)
     action = "ownership_offer_withdrawn" if invitation.is_ownership_offer else "invitation_cancelled"
-    sync.audit(practice, action, invitation.email, actor_id=actor.id)
+    audit.record(practice, action, invitation.email, actor_id=actor.id)
     db.session.delete(invitation)
     db.session.commit()
     return invitation
@@ -181,7 +181,7 @@ def accept(token: str, user: User) -> PracticeInvitation:
         return invitation
     if services.membership(practice, user) is None:
         db.session.add(PracticeMember(practice_id=practice.id, user_id=user.id, role=invitation.role))
-    sync.audit(practice, "member_joined", f"{user.email} as {invitation.role}", actor_id=user.id)
+    audit.record(practice, "member_joined", f"{user.email} as {invitation.role}", actor_id=user.id)
     db.session.delete(invitation)
     db.session.commit()
     return invitation
@@ -191,7 +191,7 @@ def decline(token: str, user: User) -> PracticeInvitation:
     invitation = load_invitation(token)
     _check_addressee(invitation, user)
     action = "ownership_offer_declined" if invitation.is_ownership_offer else "invitation_declined"
-    sync.audit(invitation.practice, action, user.email, actor_id=user.id)
+    audit.record(invitation.practice, action, user.email, actor_id=user.id)
     db.session.delete(invitation)
     db.session.commit()
     return invitation
@@ -207,6 +207,6 @@ def leave(practice: Practice, user: User) -> None:
             "You own this practice: make another member owner (they accept it) before you leave.",
             status=409,
         )
-    sync.audit(practice, "member_left", user.email, actor_id=user.id)
+    audit.record(practice, "member_left", user.email, actor_id=user.id)
     db.session.delete(member)
     db.session.commit()

@@ -9,10 +9,10 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.auth.models import StripeSyncState, User
 from portal.database import NEVER_REUSED_IDS, TimestampMixin, surrogate_id, utcnow
 from portal.extensions import db
 from portal.practices.status import HAS_ACCESS, BillingFacts, BillingStatus, derive_billing_status
+from portal.users.models import StripeSyncState, User
 
 
 def _enum(cls: type[enum.Enum], length: int = 16) -> sa.Enum:

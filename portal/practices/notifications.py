@@ -6,10 +6,10 @@ import logging
 
 import sqlalchemy as sa
 
-from portal.auth.models import Role, User
 from portal.extensions import db
 from portal.mail.outbox import queue_email
 from portal.practices.models import MemberRole, Practice
+from portal.users.models import Role, User
 
 log = logging.getLogger(__name__)
 

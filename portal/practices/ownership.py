@@ -12,14 +12,15 @@ from dataclasses import dataclass, field
 
 from flask import url_for
 
-from portal.auth.models import User
+from portal.customers.lifecycle import delete_queued_customer
 from portal.extensions import db
 from portal.mail.outbox import queue_email
-from portal.practices import sync
+from portal.practices import audit
 from portal.practices.customers import push_practice_contact
 from portal.practices.models import MemberRole, Practice
 from portal.practices.services import members_of, practices_for
-from portal.wallet.customers import delete_queued_customer, forget_customer
+from portal.users.models import User
+from portal.wallet.services import forget_customer
 
 
 def still_billed(practice: Practice) -> bool:
@@ -67,7 +68,7 @@ def leave_practices(user: User) -> Departure:
         db.session.flush()  # the old owner's row goes first: a practice has one owner at any moment
         successor.role = MemberRole.OWNER
         detail = f"{user.email} deleted their account; {successor.user.email} owns the practice now"
-        sync.audit(practice, "ownership_transferred", detail)
+        audit.record(practice, "ownership_transferred", detail)
         _tell_the_new_owner(practice, successor.user, user.email)
         departure.new_owners.append(practice)
     return departure

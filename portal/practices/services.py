@@ -18,7 +18,6 @@ from typing import Generic, NamedTuple, TypeVar
 import sqlalchemy as sa
 from flask import current_app, url_for
 
-from portal.auth.models import User
 from portal.errors import UserError
 from portal.extensions import db
 from portal.formatting import format_date
@@ -29,7 +28,7 @@ from portal.gateway import plans as stripe_plans
 from portal.gateway import subscriptions as stripe_subscriptions
 from portal.gateway.errors import AuthenticationRequired, BillingError, CardDeclined
 from portal.gateway.shapes import as_dict, object_id, subscription_item
-from portal.practices import sync
+from portal.practices import audit, sync
 from portal.practices.customers import (
     create_practice_customer,
     ensure_practice_customer,
@@ -44,6 +43,7 @@ from portal.practices.models import (
     PracticeMember,
 )
 from portal.practices.notifications import decline_reason
+from portal.users.models import User
 from portal.wallet import mirror as card_mirror
 from portal.wallet import services as wallet
 from portal.wallet.models import PaymentMethod
@@ -89,7 +89,7 @@ def create_practice(owner: User, name: str) -> Practice:
     practice.members.append(PracticeMember(user_id=owner.id, role=MemberRole.OWNER))
     db.session.add(practice)
     db.session.flush()
-    sync.audit(practice, "practice_created", name.strip(), actor_id=owner.id)
+    audit.record(practice, "practice_created", name.strip(), actor_id=owner.id)
     db.session.commit()
     create_practice_customer(practice)
     return practice
@@ -215,7 +215,7 @@ def add_member(practice: Practice, email: str, role: MemberRole, actor: User) ->
         raise NotAllowed("Only the practice's owner can add people.")
     if role == MemberRole.OWNER:
         raise PracticeError("A practice has one owner.")
-    from portal.auth.services import find_user_by_email
+    from portal.users.lookup import find_user_by_email
 
     user = find_user_by_email(email)
     if user is None:
@@ -228,7 +228,7 @@ def add_member(practice: Practice, email: str, role: MemberRole, actor: User) ->
     else:
         member = PracticeMember(practice_id=practice.id, user_id=user.id, role=role)
         db.session.add(member)
-    sync.audit(practice, "member_added", f"{user.email} as {role}", actor_id=actor.id)
+    audit.record(practice, "member_added", f"{user.email} as {role}", actor_id=actor.id)
     db.session.commit()
     return member
 
@@ -240,7 +240,7 @@ def remove_member(practice: Practice, member_id: int, actor: User) -> None:
     member = db.session.get(PracticeMember, member_id)
     if member is None or member.practice_id != practice.id or member.role == MemberRole.OWNER:
         raise PracticeError("That person cannot be removed.", status=404)
-    sync.audit(practice, "member_removed", member.user.email, actor_id=actor.id)
+    audit.record(practice, "member_removed", member.user.email, actor_id=actor.id)
     db.session.delete(member)
     db.session.commit()
 
@@ -270,7 +270,7 @@ def transfer_ownership(practice: Practice, member_id: int, actor: User) -> Pract
         db.session.rollback()
         raise NotAllowed(_ONLY_THE_OWNER) from error
     db.session.expire_all()
-    sync.audit(practice, "ownership_transferred", f"{actor.email} → {member.user.email}", actor_id=actor.id)
+    audit.record(practice, "ownership_transferred", f"{actor.email} → {member.user.email}", actor_id=actor.id)
     db.session.commit()
     push_practice_contact(practice)
     return member
@@ -541,7 +541,7 @@ def start_checkout(practice: Practice, plan: Plan, actor: User) -> str:
         },
         key=(customer_id, plan.value, practice.checkout_generation, metadata["startedAt"]),
     )
-    sync.audit(practice, "checkout_started", f"{plan.label}, session {session.id}", actor_id=actor.id)
+    audit.record(practice, "checkout_started", f"{plan.label}, session {session.id}", actor_id=actor.id)
     db.session.commit()
     expire_older_checkouts(customer_id, session)
     return session.url
@@ -650,7 +650,7 @@ def cancel_subscription(practice: Practice, reason: str, actor: User, attempt: s
         key=("cancel", subscription_id, attempt or attempt_token()),
     )
     practice.cancellation_reason = reason
-    sync.audit(practice, "cancel_requested", reason, actor_id=actor.id)
+    audit.record(practice, "cancel_requested", reason, actor_id=actor.id)
     _apply_fresh_subscription(subscription)
     db.session.commit()
 
@@ -667,7 +667,7 @@ def resume_subscription(practice: Practice, actor: User, attempt: str | None = N
         key=("resume", subscription_id, attempt or attempt_token()),
     )
     practice.cancellation_reason = None
-    sync.audit(practice, "resumed", actor_id=actor.id)
+    audit.record(practice, "resumed", actor_id=actor.id)
     _apply_fresh_subscription(subscription)
     db.session.commit()
 
@@ -741,7 +741,7 @@ def change_plan(
         subscription_id, params, key=("plan", subscription_id, plan.value, attempt or attempt_token())
     )
     previous = practice.plan
-    sync.audit(
+    audit.record(
         practice, "plan_changed", f"{previous.label if previous else '-'} → {plan.label}", actor_id=actor.id
     )
     _apply_fresh_subscription(updated)
@@ -775,7 +775,7 @@ def pay_open_invoice(practice: Practice, actor: User, attempt: str | None = None
         )
     except AuthenticationRequired as error:
         practice.action_required_invoice_id = invoice.stripe_id
-        sync.audit(practice, "pay_now_needs_authentication", invoice.stripe_id, actor_id=actor.id)
+        audit.record(practice, "pay_now_needs_authentication", invoice.stripe_id, actor_id=actor.id)
         db.session.commit()
         raise PracticeError(
             "Your bank needs you to confirm this payment. Use “Complete authentication”.", status=402
@@ -787,10 +787,12 @@ def pay_open_invoice(practice: Practice, actor: User, attempt: str | None = None
             else error.message
         )
         practice.last_payment_error = reason
-        sync.audit(practice, "pay_now_failed", f"{invoice.stripe_id}: {reason}", actor_id=actor.id)
+        audit.record(practice, "pay_now_failed", f"{invoice.stripe_id}: {reason}", actor_id=actor.id)
         db.session.commit()
         raise PracticeError(reason, status=402) from error
-    sync.audit(practice, "paid_now", f"{invoice.stripe_id} with {card.brand} {card.last4}", actor_id=actor.id)
+    audit.record(
+        practice, "paid_now", f"{invoice.stripe_id} with {card.brand} {card.last4}", actor_id=actor.id
+    )
     sync.apply_invoice(paid, _now(), "invoice.paid", fresh=True)
     if practice.stripe_subscription_id:
         try:
@@ -819,7 +821,7 @@ def add_card(practice: Practice, setup_intent_id: str, actor: User) -> PaymentMe
     """Mirror the card Stripe.js saved to the practice's customer, and audit it."""
     require_manager(practice, actor)
     card = wallet.complete_card_setup(practice_wallet(practice), setup_intent_id)
-    sync.audit(practice, "card_added", f"{card.brand} {card.last4}", actor_id=actor.id)
+    audit.record(practice, "card_added", f"{card.brand} {card.last4}", actor_id=actor.id)
     db.session.commit()
     return card
 
@@ -828,7 +830,7 @@ def remove_card(practice: Practice, payment_method_id: str, actor: User) -> None
     """Detach one of the practice's cards (not the default of a live subscription), and audit it."""
     require_manager(practice, actor)
     wallet.remove_card(practice_wallet(practice), payment_method_id)
-    sync.audit(practice, "card_removed", payment_method_id, actor_id=actor.id)
+    audit.record(practice, "card_removed", payment_method_id, actor_id=actor.id)
     db.session.commit()
 
 
@@ -843,5 +845,5 @@ def make_default_card(practice: Practice, payment_method_id: str, actor: User) -
             key=("default-pm", practice.stripe_subscription_id, payment_method_id),
         )
         _apply_fresh_subscription(subscription)
-    sync.audit(practice, "default_card_changed", payment_method_id, actor_id=actor.id)
+    audit.record(practice, "default_card_changed", payment_method_id, actor_id=actor.id)
     db.session.commit()

@@ -32,8 +32,9 @@ from portal.gateway.shapes import (
     subscription_period,
     subscription_price,
 )
-from portal.practices import notifications
-from portal.practices.models import BillingAuditEntry, Plan, Practice, PracticeInvoice
+from portal.practices import audit, notifications
+from portal.practices.models import Practice, PracticeInvoice
+from portal.practices.plans import plan_from_price
 from portal.practices.status import CANCELLED_STATES, INACTIVE_STATES
 
 log = logging.getLogger(__name__)
@@ -71,25 +72,6 @@ def find_practice(metadata: dict | None, customer: object = None) -> Practice | 
             .with_for_update()
             .execution_options(populate_existing=True)
         )
-    return None
-
-
-def audit(practice: Practice, action: str, detail: str | None = None, actor_id: int | None = None) -> None:
-    db.session.add(
-        BillingAuditEntry(
-            practice_id=practice.id, actor_id=actor_id, action=action, detail=(detail or "")[:500]
-        )
-    )
-
-
-def plan_from_price(price: dict) -> Plan | None:
-    lookup_key = price.get("lookup_key")
-    for plan in Plan:
-        if lookup_key == plan.lookup_key:
-            return plan
-    recurring = price.get("recurring") or {}
-    if recurring.get("interval") == "month":
-        return {1: Plan.MONTHLY, 6: Plan.SEMIANNUAL}.get(int(recurring.get("interval_count") or 1))
     return None
 
 
@@ -132,7 +114,7 @@ def _take_subscription(practice: Practice, subscription_id: str, status: str | N
     practice.cancel_at_period_end = False
     practice.cancel_at = None
     practice.cancellation_reason = None
-    audit(practice, "subscription_started", subscription_id)
+    audit.record(practice, "subscription_started", subscription_id)
 
 
 def _settle_second_subscription(practice: Practice, subscription_id: str) -> bool:
@@ -157,7 +139,7 @@ def _finish(practice: Practice) -> None:
     before = practice.billing_status
     after = practice.refresh_billing_status()
     if before != after:
-        audit(practice, "status_changed", f"{before} → {after}")
+        audit.record(practice, "status_changed", f"{before} → {after}")
         if after in ("CANCELLED", "INACTIVE"):
             practice.checkout_generation = (practice.checkout_generation or 0) + 1
             practice.checkout_session_id = None
@@ -205,7 +187,7 @@ def apply_subscription(obj: object, event_created: int, *, fresh: bool = False) 
     now_scheduled = practice.cancel_at_period_end or practice.cancel_at is not None
     if now_scheduled and not was_scheduled and status not in ENDED_STATES:
         ends = practice.cancel_at or practice.current_period_end
-        audit(practice, "cancellation_scheduled", f"ends {ends:%Y-%m-%d}" if ends else None)
+        audit.record(practice, "cancellation_scheduled", f"ends {ends:%Y-%m-%d}" if ends else None)
         notifications.notify(
             practice,
             f"{practice.name}: subscription ends on {ends:%d %B %Y}" if ends else "Subscription cancelled",
@@ -213,7 +195,7 @@ def apply_subscription(obj: object, event_created: int, *, fresh: bool = False) 
             ends_on=f"{ends:%d %B %Y}" if ends else "the end of the period",
         )
     elif was_scheduled and not now_scheduled and status not in ENDED_STATES:
-        audit(practice, "cancellation_withdrawn")
+        audit.record(practice, "cancellation_withdrawn")
     _finish(practice)
     return practice
 
@@ -307,7 +289,7 @@ def apply_invoice(
         # The onboarding fee rides on a subscription's first invoice (see services.start_checkout).
         paid_at = (invoice.get("status_transitions") or {}).get("paid_at") or event_created
         practice.onboarding_paid_at = to_datetime(paid_at)
-        audit(practice, "onboarding_paid", invoice.get("id"))
+        audit.record(practice, "onboarding_paid", invoice.get("id"))
 
     status_hint = "active" if paid else None
     current = _adopt_subscription(practice, subscription_id, status_hint) if subscription_id else False
@@ -335,7 +317,7 @@ def apply_invoice(
         practice.last_payment_error = reason
         if not stale and practice.subscription_status == "active" and not first_invoice:
             practice.subscription_status = "past_due"  # Stripe retries; the practice keeps access
-        audit(practice, "payment_failed", f"{invoice.get('id')}: {reason}")
+        audit.record(practice, "payment_failed", f"{invoice.get('id')}: {reason}")
         notifications.notify(
             practice,
             f"{practice.name}: a payment failed",
@@ -347,7 +329,7 @@ def apply_invoice(
         practice.action_required_invoice_id = invoice.get("id")
         if not stale and practice.subscription_status == "active" and not first_invoice:
             practice.subscription_status = "past_due"
-        audit(practice, "action_required", invoice.get("id"))
+        audit.record(practice, "action_required", invoice.get("id"))
         notifications.notify(
             practice,
             f"{practice.name}: please confirm a payment",
@@ -400,7 +382,7 @@ def record_invoice(obj: object, synced_at: int) -> Practice | None:
     if invoice.get("status") == "paid" and first_invoice and practice.onboarding_paid_at is None:
         paid_at = (invoice.get("status_transitions") or {}).get("paid_at") or synced_at
         practice.onboarding_paid_at = to_datetime(paid_at)
-        audit(practice, "onboarding_paid", invoice.get("id"))
+        audit.record(practice, "onboarding_paid", invoice.get("id"))
         _finish(practice)
     return practice
 
@@ -429,7 +411,7 @@ def remind_renewal(obj: object, event_created: int) -> Practice | None:
     renews = to_datetime(invoice.get("next_payment_attempt") or invoice.get("period_end"))
     renews = renews or practice.current_period_end
     renews_on = f"{renews:%d %B %Y}" if renews else "the end of the period"
-    audit(practice, "renewal_reminder", f"renews {renews:%Y-%m-%d}" if renews else None)
+    audit.record(practice, "renewal_reminder", f"renews {renews:%Y-%m-%d}" if renews else None)
     plan = practice.plan
     notifications.notify(
         practice,
@@ -457,7 +439,7 @@ def finalization_failed(obj: object, event_created: int) -> Practice | None:
         message,
     )
     if practice is not None:
-        audit(practice, "invoice_finalization_failed", f"{invoice.get('id')}: {message}")
+        audit.record(practice, "invoice_finalization_failed", f"{invoice.get('id')}: {message}")
     notifications.alert_admins(
         f"Stripe could not finalize invoice {invoice.get('id')}",
         "admin_finalization_failed",
@@ -492,7 +474,7 @@ def fulfil_checkout_session(obj: object, event_created: int, *, fresh: bool = Fa
     paid = session.get("payment_status") in ("paid", "no_payment_required")
     if paid and metadata.get("onboarding") == "1" and practice.onboarding_paid_at is None:
         practice.onboarding_paid_at = to_datetime(event_created)
-        audit(practice, "onboarding_paid", session.get("id"))
+        audit.record(practice, "onboarding_paid", session.get("id"))
     if isinstance(subscription, dict) and subscription.get("items"):
         apply_subscription(subscription, event_created, fresh=fresh)
     elif (

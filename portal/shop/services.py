@@ -26,7 +26,6 @@ from typing import Any
 import sqlalchemy as sa
 from flask import url_for
 
-from portal.auth.models import User
 from portal.database import utcnow
 from portal.errors import UserError
 from portal.extensions import db
@@ -36,6 +35,7 @@ from portal.gateway.errors import BillingError, CardDeclined, InvalidRequest, St
 from portal.gateway.shapes import as_dict, object_id
 from portal.mail.outbox import caused_by, queue_email
 from portal.shop.models import Order, OrderStatus, Product
+from portal.users.models import User
 from portal.wallet import services as wallet_services
 
 log = logging.getLogger(__name__)

@@ -1,1 +1,1 @@
-"""Saved cards for a Stripe customer (a user or a practice), and customer lifecycle."""
+"""Saved cards for a Stripe customer (a user or a practice): the mirror, the card actions, the pages."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from portal.auth.models import User
 from portal.urls import cached_url
+from portal.users.models import User
 from portal.wallet import services
 
 

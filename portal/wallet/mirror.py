@@ -17,10 +17,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from portal.auth.models import User
 from portal.database import upsert_insert, utcnow
 from portal.extensions import db
 from portal.gateway.shapes import as_dict, object_id
+from portal.users.models import User
 from portal.wallet.models import PaymentMethod, StripeObjectVersion
 
 

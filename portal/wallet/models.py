@@ -57,17 +57,6 @@ class SavedCard(NamedTuple):
         return not self.expired and self.expires_before(in_two_months)
 
 
-class PendingCustomerDeletion(db.Model):
-    """A Stripe customer whose local owner is gone but Stripe was unreachable."""
-
-    __tablename__ = "pending_customer_deletions"
-
-    customer_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    attempts: Mapped[int] = mapped_column(default=0)
-    last_error: Mapped[str | None] = mapped_column(sa.String(255))
-
-
 class StripeObjectVersion(db.Model):
     """Per Stripe object, the ``created`` of the newest state applied to the mirror.
 

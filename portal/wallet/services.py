@@ -13,15 +13,16 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from portal.auth.models import User
+from portal.customers.models import PendingCustomerDeletion
+from portal.customers.users import ensure_user_customer
 from portal.errors import UserError
 from portal.extensions import db
 from portal.gateway import payment_methods as stripe_cards
 from portal.gateway.errors import BillingError
 from portal.gateway.gateway import stripe_time
 from portal.gateway.shapes import as_dict, object_id
+from portal.users.models import User
 from portal.wallet import mirror
-from portal.wallet.customers import ensure_user_customer
 from portal.wallet.models import PaymentMethod, SavedCard
 
 log = logging.getLogger(__name__)
@@ -185,3 +186,10 @@ def remove_card(wallet: Wallet, payment_method_id: str) -> None:
                 log.warning(
                     "could not promote a new default card customer_id=%s: %s", wallet.customer_id, error
                 )
+
+
+def forget_customer(customer_id: str) -> None:
+    """In the caller's transaction: drop the customer's mirrored cards and queue its deletion
+    (``portal.customers.lifecycle.delete_queued_customer`` finishes it)."""
+    db.session.execute(sa.delete(PaymentMethod).where(PaymentMethod.customer_id == customer_id))
+    db.session.merge(PendingCustomerDeletion(customer_id=customer_id))

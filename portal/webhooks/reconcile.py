@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from portal.auth.models import User
 from portal.extensions import db
 from portal.gateway import customers as stripe_customers
 from portal.gateway import events as stripe_events
@@ -34,6 +33,7 @@ from portal.gateway.errors import BillingError, NotFound
 from portal.gateway.shapes import as_dict, default_payment_method_id
 from portal.practices import duplicates, sync
 from portal.practices.models import Practice, PracticeInvoice
+from portal.users.models import User
 from portal.wallet import mirror
 from portal.wallet.models import PaymentMethod
 from portal.webhooks.models import WebhookEvent

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from config import Config
-from portal.auth.models import User
 from portal.extensions import db
+from portal.users.models import User
 from tests.smtp import body_text
 
 PASSWORD = "long-enough-password"

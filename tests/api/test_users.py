@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from portal.auth.models import User
 from portal.extensions import db
+from portal.users.models import User
 from tests.factories import api_register
 
 REGISTRATION = {"name": "Api User", "email": "api@example.com", "password": "long-enough-password"}

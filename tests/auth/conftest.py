@@ -7,8 +7,8 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from portal.auth.models import User, UserSession
 from portal.extensions import db
+from portal.users.models import User, UserSession
 from tests.conftest import IsolatedClient, extract_csrf
 from tests.factories import DEFAULT_PASSWORD
 

@@ -7,8 +7,8 @@ import re
 import sqlalchemy as sa
 
 from portal.auth import tokens
-from portal.auth.models import User
 from portal.extensions import db
+from portal.users.models import User
 from tests.auth.conftest import cookie_client, db_state, session_cookie, submit
 from tests.conftest import both_engines
 from tests.factories import DEFAULT_PASSWORD

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from portal.auth.models import Role, User
 from portal.cli import DEMO_PASSWORD, DEMO_USERS
 from portal.extensions import db
+from portal.users.models import Role, User
 from tests.auth.conftest import db_state, submit
 from tests.conftest import both_engines
 

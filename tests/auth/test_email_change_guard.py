@@ -7,8 +7,8 @@ import re
 
 import sqlalchemy as sa
 
-from portal.auth.models import User
 from portal.extensions import db
+from portal.users.models import User
 from tests.auth.conftest import cookie_client, field_errors, submit
 from tests.factories import DEFAULT_PASSWORD
 from tests.smtp import body_text

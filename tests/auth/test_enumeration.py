@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 
-from portal.auth.models import User
 from portal.extensions import db
+from portal.users.models import User
 from tests.auth.conftest import cookie_client, submit
 from tests.smtp import body_text
 

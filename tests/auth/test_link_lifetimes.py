@@ -12,9 +12,9 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from portal.auth.models import User
 from portal.auth.passwords import verify_password
 from portal.extensions import db
+from portal.users.models import User
 from tests.auth.conftest import cookie_client, submit
 from tests.factories import DEFAULT_PASSWORD
 from tests.smtp import body_text

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from portal.auth.models import User
 from portal.extensions import db
+from portal.users.models import User
 from tests.auth.conftest import submit
 from tests.conftest import extract_csrf
 

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from portal.auth import services as accounts
-from portal.auth.models import Role
 from portal.extensions import db
+from portal.users.models import Role
 from portal.wallet.models import PaymentMethod
 from portal.webhooks.handlers import EVENT_HANDLERS
 from tests.e2e.steps import log_in

@@ -7,8 +7,8 @@ import re
 import pytest
 from werkzeug.routing import IntegerConverter
 
-from portal.api import tokens
-from portal.auth.models import Role
+from portal.auth import api_tokens as tokens
+from portal.users.models import Role
 from tests.conftest import AuthActions, IsolatedClient, both_engines, extract_csrf
 from tests.factories import make_user
 from tests.practices.conftest import make_practice

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal.api import tokens
+from portal.auth import api_tokens as tokens
 from portal.request_limits import MAX_JSON_DEPTH
 from tests.conftest import IsolatedClient
 

@@ -6,7 +6,7 @@ from before a payment, or an account's cards after logging out.
 
 from __future__ import annotations
 
-from portal.api import tokens
+from portal.auth import api_tokens as tokens
 from tests.conftest import IsolatedClient
 from tests.practices.conftest import make_practice
 

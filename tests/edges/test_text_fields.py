@@ -11,12 +11,12 @@ from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 from wtforms import StringField, TextAreaField
 
-from portal.api import tokens
-from portal.auth.models import User
+from portal.auth import api_tokens as tokens
 from portal.extensions import db
 from portal.forms import PortalForm
 from portal.practices.models import Practice
 from portal.text import BIDI, BLANK, CONTROL, NOT_TEXT, ONE_LINE, ZERO_WIDTH_MESSAGE, text_problem
+from portal.users.models import User
 from tests.auth.conftest import field_errors, submit
 from tests.conftest import IsolatedClient, both_engines
 

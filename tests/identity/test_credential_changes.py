@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 
-from portal.auth.models import User
 from portal.extensions import db
+from portal.users.models import User
 from tests.auth.conftest import cookie_client, email_change_path, submit
 from tests.conftest import both_engines
 from tests.identity.conftest import api_register, bearer

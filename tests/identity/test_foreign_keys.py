@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from portal.api.models import ApiToken
-from portal.auth.models import User, UserSession
+from portal.auth.api_tokens import ApiToken
 from portal.extensions import db
 from portal.practices.models import BillingAuditEntry, MemberRole, PracticeMember
 from portal.shop.models import Order, Product
+from portal.users.models import User, UserSession
 from tests.conftest import both_engines
 from tests.factories import (
     ApiTokenFactory,

@@ -7,10 +7,10 @@ import re
 import pytest
 from flask import g
 
-from portal.auth.models import User
 from portal.extensions import db
 from portal.practices import services as practices
 from portal.practices.models import MemberRole, Practice
+from portal.users.models import User
 from tests.auth.conftest import email_change_path, submit
 from tests.conftest import both_engines, extract_csrf
 from tests.factories import DEFAULT_PASSWORD
@@ -39,7 +39,7 @@ def test_the_owner_of_a_billing_practice_cannot_delete_the_account(auth, owner, 
 
 
 def test_the_api_answers_409_with_why_and_what_to_do(client, owner, live_practice):
-    from portal.api import tokens
+    from portal.auth import api_tokens as tokens
 
     token = tokens.issue_token(owner)
     response = client.delete(f"/users/{owner.id}", headers=bearer(token))
@@ -51,7 +51,7 @@ def test_the_api_answers_409_with_why_and_what_to_do(client, owner, live_practic
 
 
 def test_a_practice_that_never_billed_goes_with_its_only_member(client, sandbox, owner):
-    from portal.api import tokens
+    from portal.auth import api_tokens as tokens
 
     practice = practices.create_practice(owner, "Quiet Clinic")
     practice_id, customer_id = practice.id, practice.stripe_customer_id
@@ -63,7 +63,7 @@ def test_a_practice_that_never_billed_goes_with_its_only_member(client, sandbox,
 
 
 def test_a_leaving_owner_hands_an_unbilled_practice_to_the_next_member(client, sandbox, owner, user_factory):
-    from portal.api import tokens
+    from portal.auth import api_tokens as tokens
 
     practice = practices.create_practice(owner, "Quiet Clinic")
     member = user_factory(name="Mo Member", email="mo@example.com")
@@ -77,7 +77,7 @@ def test_a_leaving_owner_hands_an_unbilled_practice_to_the_next_member(client, s
 
 
 def test_a_cancelled_subscription_lets_its_owner_go(client, owner, live_practice):
-    from portal.api import tokens
+    from portal.auth import api_tokens as tokens
 
     live_practice.subscription_status = "canceled"
     db.session.commit()
@@ -158,7 +158,7 @@ def test_the_customer_email_follows_the_owners_new_address(auth, sandbox, owner,
 def test_a_transfer_during_a_stripe_outage_reaches_stripe_on_retry(
     runner, sandbox, owner, live_practice, user_factory
 ):
-    from portal.auth.models import StripeSyncState
+    from portal.users.models import StripeSyncState
 
     admin = user_factory(name="Ada Admin", email="ada@example.com")
     member = add_member(live_practice, admin, MemberRole.ADMIN)

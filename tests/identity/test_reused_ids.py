@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from portal.api.models import ApiToken
-from portal.auth.models import User
+from portal.auth.api_tokens import ApiToken
 from portal.extensions import db
 from portal.practices import services as practices
 from portal.practices.models import Practice, PracticeMember
+from portal.users.models import User
 from tests.conftest import both_engines
 from tests.identity.conftest import api_register, bearer
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from portal.auth.models import StripeSyncState
 from portal.gateway import customers as stripe_customers
 from portal.practices import services
+from portal.users.models import StripeSyncState
 
 
 def test_practice_customer_carries_metadata(owner):

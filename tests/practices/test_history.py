@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from portal.extensions import db
-from portal.practices import sync
+from portal.practices import audit
 from portal.practices.models import MemberRole
 from tests.practices.conftest import add_member, login
 
@@ -12,13 +12,13 @@ HX = {"HX-Request": "true"}
 
 def record(practice, count: int) -> None:
     for n in range(count):
-        sync.audit(practice, "card_added", f"visa {n:04d}")
+        audit.record(practice, "card_added", f"visa {n:04d}")
     db.session.commit()
 
 
 def test_history_lists_changes_newest_first_with_who_made_them(owner_client, practice, owner):
-    sync.audit(practice, "cancel_requested", "Too expensive", actor_id=owner.id)
-    sync.audit(practice, "status_changed", "DONE → PAST_DUE")
+    audit.record(practice, "cancel_requested", "Too expensive", actor_id=owner.id)
+    audit.record(practice, "status_changed", "DONE → PAST_DUE")
     db.session.commit()
     page = owner_client.get(f"/practices/{practice.id}/history").get_data(as_text=True)
     assert page.index("Status changed") < page.index("Cancel requested")

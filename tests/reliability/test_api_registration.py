@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from config import Config
-from portal.auth.models import User
 from portal.extensions import db
+from portal.users.models import User
 from tests.api.test_registration_enumeration import _answer, _register
 from tests.factories import make_user
 

@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 from flask import url_for
 
-from portal.auth.models import User
 from portal.extensions import db
+from portal.users.models import User
 from tests.conftest import AuthActions, IsolatedClient
 from tests.reliability.conftest import row_counts
 from tests.reliability.test_object_routes import NOT_OBJECTS, UNSAFE, fill

@@ -18,7 +18,6 @@ import sqlalchemy as sa
 
 from portal.auth import services as accounts
 from portal.auth import tokens
-from portal.auth.models import Role
 from portal.extensions import db
 from portal.mail.models import OutboundEmail
 from portal.mail.services import header_safe
@@ -26,6 +25,7 @@ from portal.practices import notifications
 from portal.practices.models import Practice
 from portal.shop import services as shop
 from portal.shop.models import Product
+from portal.users.models import Role
 from tests.factories import (
     DEFAULT_PASSWORD,
     OrderFactory,

@@ -12,8 +12,8 @@ import itertools
 
 import sqlalchemy as sa
 
-from portal.auth.models import User
 from portal.extensions import db
+from portal.users.models import User
 from tests.auth.conftest import cookie_client, submit
 from tests.auth.test_link_lifetimes import (
     NEW_PASSWORD,

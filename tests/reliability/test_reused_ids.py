@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from portal.api import tokens
-from portal.api.models import ApiToken
+from portal.auth import api_tokens as tokens
 from portal.auth import services as accounts
-from portal.auth.models import User
+from portal.auth.api_tokens import ApiToken
 from portal.extensions import db
 from portal.practices.models import Practice, PracticeMember
 from portal.shop.models import Order, Product
+from portal.users.models import User
 from tests.conftest import both_engines
 from tests.factories import OrderFactory, PracticeFactory, ProductFactory, UserFactory
 

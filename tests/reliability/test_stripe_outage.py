@@ -10,10 +10,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from portal.auth import services as accounts
-from portal.auth.models import StripeSyncState, User
 from portal.extensions import db
 from portal.gateway import customers as stripe_customers
 from portal.practices.models import Practice
+from portal.users.models import StripeSyncState, User
 from portal.wallet.models import PaymentMethod
 from tests.conftest import extract_csrf
 

@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from portal.api import tokens
-from portal.auth.models import Role, User
+from portal.auth import api_tokens as tokens
 from portal.extensions import db
 from portal.practices import invitations
 from portal.practices import services as practices
 from portal.practices.models import MemberRole, Practice, PracticeInvitation
 from portal.shop import services as shop
+from portal.users.models import Role, User
 from portal.wallet import services as wallet
 from portal.webhooks.services import store_event
 from tests.factories import make_user

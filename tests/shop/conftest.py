@@ -15,11 +15,11 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from portal.auth.models import StripeSyncState, User
 from portal.extensions import db
 from portal.gateway import payment_intents
 from portal.gateway.errors import CardDeclined
 from portal.shop.models import Product
+from portal.users.models import StripeSyncState, User
 from tests import conftest as shared
 from tests import stripe_payloads
 from tests.factories import PaymentMethodFactory, ProductFactory

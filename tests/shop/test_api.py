@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from portal.api.tokens import issue_token
-from portal.auth.models import StripeSyncState
+from portal.auth.api_tokens import issue_token
 from portal.extensions import db
 from portal.shop.models import Order, OrderStatus
+from portal.users.models import StripeSyncState
 from portal.wallet import services as wallet
 from tests.shop.conftest import give_card, make_product, stock_of
 

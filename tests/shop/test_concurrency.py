@@ -6,10 +6,10 @@ import threading
 
 import sqlalchemy as sa
 
-from portal.auth.models import User
 from portal.extensions import db
 from portal.shop import services
 from portal.shop.models import Order, OrderStatus
+from portal.users.models import User
 from tests.conftest import both_engines
 from tests.factories import make_user
 from tests.shop.conftest import give_card, make_product, stock_of

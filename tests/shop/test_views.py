@@ -7,9 +7,9 @@ import datetime as dt
 import sqlalchemy as sa
 from flask import g
 
-from portal.auth.models import Role
 from portal.extensions import db
 from portal.shop.models import Order, OrderStatus, Product
+from portal.users.models import Role
 from tests.conftest import extract_csrf
 from tests.shop.conftest import give_card, make_product, stock_of
 

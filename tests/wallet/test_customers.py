@@ -8,10 +8,10 @@ import pytest
 
 from portal.auth import services as accounts
 from portal.auth import tokens
-from portal.auth.models import StripeSyncState, User
+from portal.customers.models import PendingCustomerDeletion
+from portal.customers.users import retry_pending_customers
 from portal.extensions import db
-from portal.wallet.customers import retry_pending_customers
-from portal.wallet.models import PendingCustomerDeletion
+from portal.users.models import StripeSyncState, User
 from tests.factories import DEFAULT_PASSWORD, make_user
 
 

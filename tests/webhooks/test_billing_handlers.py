@@ -8,11 +8,11 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from portal.auth.models import Role
 from portal.extensions import db
 from portal.practices.models import BillingAuditEntry, Practice, PracticeInvoice
 from portal.practices.status import BillingStatus
 from portal.practices.sync import to_datetime
+from portal.users.models import Role
 from portal.wallet.models import PaymentMethod
 from portal.webhooks.handlers import EVENT_HANDLERS
 from portal.webhooks.models import WebhookEvent

@@ -14,8 +14,8 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from portal.auth.models import User
 from portal.extensions import db
+from portal.users.models import User
 from portal.wallet.models import PaymentMethod, StripeObjectVersion
 from portal.webhooks.models import WebhookEvent
 from portal.webhooks.services import Outcome, receive_event

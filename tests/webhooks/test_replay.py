@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from flask import g
 
-from portal.auth.models import Role
 from portal.extensions import db
+from portal.users.models import Role
 from portal.wallet.models import PaymentMethod
 from portal.webhooks.handlers import EVENT_HANDLERS
 from portal.webhooks.models import EventStatus, WebhookEvent

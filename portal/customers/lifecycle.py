@@ -1,4 +1,4 @@
-"""Each user (and practice) is a Stripe customer; these keep the two in step.
+"""Each user (and practice) is a Stripe customer; these keep the two in step, whatever the kind.
 
 Stripe being down never fails the person's own action: the owner is marked
 pending and ``retry_pending_customers`` (``flask billing retry``, and the next
@@ -16,11 +16,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from portal.auth.models import StripeSyncState, User
+from portal.customers.models import PendingCustomerDeletion
 from portal.extensions import db
 from portal.gateway import customers as stripe_customers
 from portal.gateway.errors import BillingError, StripeUnavailable
-from portal.wallet.models import PaymentMethod, PendingCustomerDeletion
+from portal.users.models import StripeSyncState
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +40,6 @@ class CustomerKind:
     source: str
     #: The customer's name and email for an owner.
     contact: Callable[[Any], tuple[str, str]]
-
-
-USER = CustomerKind(User, "user", "user_registration", lambda user: (user.name, user.email))
 
 
 def ensure_customer(owner: Any, kind: CustomerKind, *, search_first: bool = True) -> tuple[str, bool]:
@@ -105,63 +102,6 @@ def pending_owners(kind: CustomerKind) -> list:
     )
 
 
-def ensure_user_customer(user: User, *, search_first: bool = True) -> str:
-    """The user's customer id, created if missing and brought up to date if an edit is pending."""
-    if user.stripe_customer_id and user.stripe_sync == StripeSyncState.PENDING:
-        _push_user_profile(user)
-    customer_id, adopted = ensure_customer(user, USER, search_first=search_first)
-    if adopted:  # created by an interrupted attempt, maybe before a profile edit
-        _push_user_profile(user)
-    return customer_id
-
-
-def create_user_customer(user: User) -> bool:
-    """At registration: create the customer now if Stripe answers; True if it did."""
-    return create_customer_or_defer(user, USER)
-
-
-def _push_user_profile(user: User) -> None:
-    stripe_customers.update_customer(
-        user.stripe_customer_id,
-        {"name": user.name, "email": user.email},
-        key=("user", user.stripe_ref, user.updated_at.timestamp()),
-    )
-    user.stripe_sync = StripeSyncState.SYNCED
-    db.session.commit()
-
-
-def update_user_customer(user: User) -> bool:
-    """After a profile edit: push name and email; True if Stripe is now in step."""
-    try:
-        if user.stripe_customer_id is None:
-            ensure_user_customer(user)
-        else:
-            _push_user_profile(user)
-    except BillingError as error:
-        log.warning("customer update deferred user_id=%s error=%s", user.id, type(error).__name__)
-        mark_pending(user)
-        return False
-    return True
-
-
-def forget_customer(customer_id: str) -> None:
-    """In the caller's transaction: drop the customer's mirrored cards and queue its deletion."""
-    db.session.execute(sa.delete(PaymentMethod).where(PaymentMethod.customer_id == customer_id))
-    db.session.merge(PendingCustomerDeletion(customer_id=customer_id))
-
-
-def delete_user_customer_and_user(user: User) -> bool:
-    """Delete the user; the customer now, or later if Stripe is down. True if now."""
-    customer_id = user.stripe_customer_id
-    if customer_id:
-        forget_customer(customer_id)
-    db.session.delete(user)
-    db.session.commit()
-    if customer_id is None:
-        return True
-    return delete_queued_customer(customer_id)
-
-
 def delete_queued_customer(customer_id: str) -> bool:
     """Delete a customer ``forget_customer`` queued; False (still queued) if Stripe is down."""
     pending = db.session.get(PendingCustomerDeletion, customer_id)
@@ -177,28 +117,3 @@ def delete_queued_customer(customer_id: str) -> bool:
         db.session.delete(pending)
         db.session.commit()
     return True
-
-
-@dataclass
-class RetrySummary:
-    created_or_synced: int = 0
-    deleted: int = 0
-    still_pending: int = 0
-
-
-def retry_pending_customers() -> RetrySummary:
-    """Finish every customer create, update and delete that Stripe missed."""
-    summary = RetrySummary()
-    for user in pending_owners(USER):
-        try:
-            ensure_user_customer(user)
-        except BillingError:
-            summary.still_pending += 1
-        else:
-            summary.created_or_synced += 1
-    for customer_id in db.session.scalars(sa.select(PendingCustomerDeletion.customer_id)).all():
-        if delete_queued_customer(customer_id):
-            summary.deleted += 1
-        else:
-            summary.still_pending += 1
-    return summary

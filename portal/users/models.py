@@ -1,4 +1,4 @@
-"""Accounts: users and their login sessions."""
+"""Users and their login sessions (the accounts every feature refers to)."""
 
 from __future__ import annotations
 
