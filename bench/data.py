@@ -60,15 +60,16 @@ def seed_cards(stack, user_id: int, count: int) -> None:
 def seed_practice(stack, owner_id: int, name: str, invoices: int) -> int:
     """A subscribed practice (paid in the sandbox's Checkout, DONE) with ``invoices`` more mirrored
     invoices bulk-inserted: the billing page as a paying clinic sees it, every section drawn."""
-    from portal.practices import services as practices
+    from portal.practices import checkout as practice_checkout
+    from portal.practices import members, plans
     from portal.practices.models import Plan, PracticeInvoice
 
     with portal_app(stack) as app, app.test_request_context():
         owner = db.session.get(User, owner_id)
-        practice = practices.create_practice(owner, name)
-        practices.bootstrap_plans()
-        success_url = _pay_checkout(practices.start_checkout(practice, Plan.MONTHLY, owner))
-        practices.complete_checkout(practice, parse_qs(urlsplit(success_url).query)["session_id"][0])
+        practice = members.create_practice(owner, name)
+        plans.bootstrap_plans()
+        success_url = _pay_checkout(practice_checkout.start_checkout(practice, Plan.MONTHLY, owner))
+        practice_checkout.complete_checkout(practice, parse_qs(urlsplit(success_url).query)["session_id"][0])
         assert practice.billing_status == "DONE", practice.billing_status
         start = 1_700_000_000
         rows = [
@@ -120,9 +121,9 @@ def _billing_form(client, base: str, **data: str) -> dict:
 
 def _record_practice_actions(client, record, headers: dict) -> None:
     """Create a practice, subscribe in Checkout (paid on the sandbox's page), cancel, resume."""
-    from portal.practices import services as practices
+    from portal.practices import plans
 
-    practices.bootstrap_plans()
+    plans.bootstrap_plans()
     checkout: dict = {}
 
     def create() -> None:

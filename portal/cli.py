@@ -80,7 +80,7 @@ def retry_command() -> None:
 @with_appcontext
 def bootstrap_command() -> None:
     """Create the onboarding fee and plan prices (by lookup key) in the configured Stripe; idempotent."""
-    from portal.practices.services import bootstrap_plans
+    from portal.practices.plans import bootstrap_plans
 
     for lookup_key, price_id, created in bootstrap_plans():
         click.echo(f"{lookup_key}: {price_id} ({'created' if created else 'exists'})")

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from portal.extensions import db, login_manager
-from portal.practices import services as practices
+from portal.practices import members
 from portal.practices.status import BillingStatus
 from portal.urls import page_arg
 from portal.webhooks import services
@@ -48,7 +48,7 @@ def index():
 
 def _practice_counts() -> dict[BillingStatus, int]:
     counts = dict.fromkeys(BillingStatus, 0)
-    for practice in db.session.scalars(practices.all_practices()):
+    for practice in db.session.scalars(members.all_practices()):
         counts[practice.billing_status] += 1
     return counts
 
@@ -59,7 +59,7 @@ def practice_list():
     status = request.args.get("status")
     status = status if status in {s.value for s in BillingStatus} else None
     page = db.paginate(
-        practices.all_practices(status),
+        members.all_practices(status),
         per_page=PRACTICES_PER_PAGE,
         max_per_page=PRACTICES_PER_PAGE,
         page=page_arg(),
@@ -71,7 +71,7 @@ def practice_list():
         page=page,
         status=status,
         statuses=list(BillingStatus),
-        owner_of=practices.owner_of,
+        owner_of=members.owner_of,
     )
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 
 from portal.gateway.errors import BillingError
-from portal.practices import services
+from portal.practices import members
+from portal.practices import plans as practice_plans
 
 log = logging.getLogger(__name__)
 
@@ -20,13 +21,13 @@ def seed_practices() -> None:
     from portal.users.lookup import find_user_by_email
 
     try:
-        services.bootstrap_plans()
+        practice_plans.bootstrap_plans()
     except BillingError as error:
         log.warning("plans not bootstrapped (Stripe unavailable): %s", error.message)
     owner = find_user_by_email(DEMO_OWNER)
-    if owner is None or any(p.name == DEMO_PRACTICE for p, _ in services.practices_for(owner)):
+    if owner is None or any(p.name == DEMO_PRACTICE for p, _ in members.practices_for(owner)):
         return
-    practice = services.create_practice(owner, DEMO_PRACTICE)
+    practice = members.create_practice(owner, DEMO_PRACTICE)
     for email, role in ((DEMO_ADMIN, MemberRole.ADMIN), (DEMO_MEMBER, MemberRole.MEMBER)):
         if find_user_by_email(email) is not None:
-            services.add_member(practice, email, role, owner)
+            members.add_member(practice, email, role, owner)

@@ -1,6 +1,6 @@
 """One live subscription per practice, whatever tabs or clients race to subscribe.
 
-Starting a Checkout expires the practice's older open sessions (``services.start_checkout``),
+Starting a Checkout expires the practice's older open sessions (``checkout.start_checkout``),
 but a session paid in the instant before that still completes. When a second live
 subscription shows up (any of its events, the success page, or reconciliation with
 ``--fix``), ``resolve`` reads the customer's subscriptions at Stripe and keeps one by a rule

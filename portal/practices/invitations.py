@@ -20,7 +20,8 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from portal.database import utcnow
 from portal.extensions import db
 from portal.mail.outbox import queue_email
-from portal.practices import audit, services
+from portal.practices import audit, errors
+from portal.practices import members as practice_members
 from portal.practices.models import MemberRole, Practice, PracticeInvitation, PracticeMember
 from portal.users.lookup import find_user_by_email, normalize_email
 from portal.users.models import User
@@ -29,7 +30,7 @@ _SALT = "practice-invitation"
 INVITATION_MAX_AGE = dt.timedelta(days=7)
 
 
-class InvitationError(services.PracticeError):
+class InvitationError(errors.PracticeError):
     """The link is unknown, used, expired, or meant for another address."""
 
 
@@ -101,17 +102,17 @@ def _send(practice: Practice, email: str, role: MemberRole, actor: User) -> Prac
 
 def invite(practice: Practice, email: str, role: MemberRole, actor: User) -> str:
     """Invite ``email`` as ``role``; the message to show. A member's role changes at once."""
-    manager = services.require_manager(practice, actor)
+    manager = practice_members.require_manager(practice, actor)
     if role == MemberRole.OWNER:
-        raise services.PracticeError("A practice has one owner: use Make owner on a member.")
+        raise errors.PracticeError("A practice has one owner: use Make owner on a member.")
     email = normalize_email(email)
     user = find_user_by_email(email)
-    member = services.membership(practice, user) if user is not None else None
+    member = practice_members.membership(practice, user) if user is not None else None
     if member is not None:
         if member.role == MemberRole.OWNER:
-            raise services.PracticeError("That person owns this practice.")
+            raise errors.PracticeError("That person owns this practice.")
         if manager.role != MemberRole.OWNER:
-            raise services.NotAllowed("Only the practice's owner changes the role of someone already in it.")
+            raise errors.NotAllowed("Only the practice's owner changes the role of someone already in it.")
         member.role = role
         audit.record(practice, "member_role_changed", f"{email} as {role}", actor_id=actor.id)
         db.session.commit()
@@ -124,14 +125,14 @@ def invite(practice: Practice, email: str, role: MemberRole, actor: User) -> str
 
 def offer_ownership(practice: Practice, member_id: int, actor: User) -> PracticeMember:
     """The owner offers the practice to one of its members; it moves when they accept."""
-    actor_membership = services.membership(practice, actor)
+    actor_membership = practice_members.membership(practice, actor)
     if actor_membership is None or actor_membership.role != MemberRole.OWNER:
-        raise services.NotAllowed(services.ONLY_THE_OWNER)
+        raise errors.NotAllowed(practice_members.ONLY_THE_OWNER)
     member = db.session.get(PracticeMember, member_id)
     if member is None or member.practice_id != practice.id:
-        raise services.PracticeError("That person is not in this practice.", status=404)
+        raise errors.PracticeError("That person is not in this practice.", status=404)
     if member.role == MemberRole.OWNER:
-        raise services.PracticeError("That person already owns this practice.")
+        raise errors.PracticeError("That person already owns this practice.")
     _send(practice, member.user.email, MemberRole.OWNER, actor)
     audit.record(practice, "ownership_offered", f"{actor.email} → {member.user.email}", actor_id=actor.id)
     db.session.commit()
@@ -140,12 +141,12 @@ def offer_ownership(practice: Practice, member_id: int, actor: User) -> Practice
 
 def cancel(practice: Practice, invitation_id: int, actor: User) -> PracticeInvitation:
     """An owner or admin cancels an invitation; only the owner withdraws an ownership offer."""
-    manager = services.require_manager(practice, actor)
+    manager = practice_members.require_manager(practice, actor)
     invitation = db.session.get(PracticeInvitation, invitation_id)
     if invitation is None or invitation.practice_id != practice.id:
-        raise services.PracticeError("That invitation is no longer pending.", status=404)
+        raise errors.PracticeError("That invitation is no longer pending.", status=404)
     if invitation.is_ownership_offer and manager.role != MemberRole.OWNER:
-        raise services.NotAllowed(services.ONLY_THE_OWNER)
+        raise errors.NotAllowed(practice_members.ONLY_THE_OWNER)
     action = "ownership_offer_withdrawn" if invitation.is_ownership_offer else "invitation_cancelled"
     audit.record(practice, action, invitation.email, actor_id=actor.id)
     db.session.delete(invitation)
@@ -167,19 +168,19 @@ def accept(token: str, user: User) -> PracticeInvitation:
     _check_addressee(invitation, user)
     practice = invitation.practice
     if invitation.is_ownership_offer:
-        member = services.membership(practice, user)
+        member = practice_members.membership(practice, user)
         if member is None:
             raise InvitationError("You are no longer in this practice.", status=409)
         try:  # its compare-and-swap decides races; once it has moved, the offer cannot act again
-            services.transfer_ownership(practice, member.id, invitation.invited_by)
-        except services.NotAllowed as error:
+            practice_members.transfer_ownership(practice, member.id, invitation.invited_by)
+        except errors.NotAllowed as error:
             raise InvitationError(
                 "Whoever offered it no longer owns the practice: the offer has lapsed.", status=409
             ) from error
         db.session.delete(invitation)
         db.session.commit()
         return invitation
-    if services.membership(practice, user) is None:
+    if practice_members.membership(practice, user) is None:
         db.session.add(PracticeMember(practice_id=practice.id, user_id=user.id, role=invitation.role))
     audit.record(practice, "member_joined", f"{user.email} as {invitation.role}", actor_id=user.id)
     db.session.delete(invitation)
@@ -199,11 +200,11 @@ def decline(token: str, user: User) -> PracticeInvitation:
 
 def leave(practice: Practice, user: User) -> None:
     """A member who does not own the practice leaves it; the owner hands it over first."""
-    member = services.membership(practice, user)
+    member = practice_members.membership(practice, user)
     if member is None:
-        raise services.PracticeError("You are not in this practice.", status=404)
+        raise errors.PracticeError("You are not in this practice.", status=404)
     if member.role == MemberRole.OWNER:
-        raise services.PracticeError(
+        raise errors.PracticeError(
             "You own this practice: make another member owner (they accept it) before you leave.",
             status=409,
         )

@@ -1,7 +1,7 @@
 """Who owns a practice when its owner leaves, and the address its Stripe customer bills.
 
 A practice that is still billed always has an owner: its owner's account cannot
-be deleted until ownership moves (``services.transfer_ownership``) or the
+be deleted until ownership moves (``members.transfer_ownership``) or the
 subscription is cancelled. An owner who may leave hands the practice to its next
 member; a practice left with nobody goes with the account.
 """
@@ -17,8 +17,8 @@ from portal.extensions import db
 from portal.mail.outbox import queue_email
 from portal.practices import audit
 from portal.practices.customers import push_practice_contact
+from portal.practices.members import members_of, practices_for
 from portal.practices.models import MemberRole, Practice
-from portal.practices.services import members_of, practices_for
 from portal.users.models import User
 from portal.wallet.services import forget_customer
 

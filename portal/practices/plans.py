@@ -1,8 +1,135 @@
-"""The practice's plans as Stripe prices name them."""
+"""The practice's plans: the offers the page shows, the Stripe prices ``flask billing bootstrap``
+creates (by lookup key), and the plan a Stripe price names.
+"""
 
 from __future__ import annotations
 
-from portal.practices.models import Plan
+from dataclasses import dataclass
+
+from flask import current_app
+
+from portal.gateway import plans as stripe_plans
+from portal.gateway.shapes import as_dict, object_id
+from portal.practices.errors import PracticeError
+from portal.practices.models import (
+    Plan,
+)
+
+ONBOARDING_LOOKUP_KEY = "onboarding_fee"
+
+
+@dataclass(frozen=True)
+class PlanOffer:
+    plan: Plan
+    amount: int
+    currency: str
+
+
+def plan_offers() -> list[PlanOffer]:
+    cfg = current_app.config
+    return [
+        PlanOffer(Plan.MONTHLY, cfg["BILLING_MONTHLY_PRICE"], cfg["BILLING_CURRENCY"]),
+        PlanOffer(Plan.SEMIANNUAL, cfg["BILLING_SEMIANNUAL_PRICE"], cfg["BILLING_CURRENCY"]),
+    ]
+
+
+def plan_offer(plan: Plan | None, offers: list[PlanOffer]) -> PlanOffer | None:
+    return next((offer for offer in offers if offer.plan == plan), None)
+
+
+def onboarding_fee() -> tuple[int, str]:
+    return current_app.config["BILLING_ONBOARDING_FEE"], current_app.config["BILLING_CURRENCY"]
+
+
+def plan_definitions() -> list[dict]:
+    """What ``flask billing bootstrap`` creates: amounts and currency from config."""
+    cfg = current_app.config
+    currency = cfg["BILLING_CURRENCY"]
+    return [
+        {
+            "lookup_key": ONBOARDING_LOOKUP_KEY,
+            "product": "Practice onboarding",
+            "nickname": "Onboarding fee",
+            "unit_amount": cfg["BILLING_ONBOARDING_FEE"],
+            "currency": currency,
+            "recurring": None,
+        },
+        {
+            "lookup_key": Plan.MONTHLY.lookup_key,
+            "product": "Practice subscription",
+            "nickname": "Monthly",
+            "unit_amount": cfg["BILLING_MONTHLY_PRICE"],
+            "currency": currency,
+            "recurring": {"interval": "month", "interval_count": 1},
+        },
+        {
+            "lookup_key": Plan.SEMIANNUAL.lookup_key,
+            "product": "Practice subscription",
+            "nickname": "Every 6 months",
+            "unit_amount": cfg["BILLING_SEMIANNUAL_PRICE"],
+            "currency": currency,
+            "recurring": {"interval": "month", "interval_count": 6},
+        },
+    ]
+
+
+def bootstrap_plans() -> list[tuple[str, str, bool]]:
+    """Create the products and prices that are missing: [(lookup_key, price id, created)]."""
+    definitions = plan_definitions()
+    existing = stripe_plans.find_prices([d["lookup_key"] for d in definitions])
+    products: dict[str, str] = {}
+    for price in existing.values():
+        products.setdefault(_product_name(price), object_id(as_dict(price).get("product")))
+    result = []
+    for definition in definitions:
+        key = definition["lookup_key"]
+        price = existing.get(key)
+        if (
+            price is not None
+            and price.unit_amount == definition["unit_amount"]
+            and price.currency == (definition["currency"])
+        ):
+            result.append((key, price.id, False))
+            continue
+        product_id = products.get(definition["product"])
+        if product_id is None:
+            product = stripe_plans.create_product(
+                definition["product"],
+                key=definition["product"].lower().replace(" ", "-"),
+                metadata={"portal": "practice_billing"},
+            )
+            product_id = products[definition["product"]] = product.id
+        created = stripe_plans.create_price(
+            product_id=product_id,
+            lookup_key=key,
+            unit_amount=definition["unit_amount"],
+            currency=definition["currency"],
+            recurring=definition["recurring"],
+            nickname=definition["nickname"],
+        )
+        result.append((key, created.id, True))
+    _price_cache().clear()
+    return result
+
+
+def _product_name(price: object) -> str:
+    product = as_dict(price).get("product")
+    return product.get("name", "") if isinstance(product, dict) else ""
+
+
+def _price_cache() -> dict[str, str]:
+    return current_app.extensions.setdefault("practice_price_ids", {})
+
+
+def price_id(lookup_key: str) -> str:
+    """The Stripe price id for a lookup key (found once per process, then cached)."""
+    cache = _price_cache()
+    if lookup_key not in cache:
+        keys = [d["lookup_key"] for d in plan_definitions()]
+        cache.update({key: price.id for key, price in stripe_plans.find_prices(keys).items()})
+    if lookup_key not in cache:
+        raise PracticeError("Plans are not set up yet. An administrator must run `flask billing bootstrap`.")
+    return cache[lookup_key]
 
 
 def plan_from_price(price: dict) -> Plan | None:

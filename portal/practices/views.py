@@ -25,7 +25,11 @@ from portal import throttle
 from portal.extensions import db
 from portal.gateway.errors import BillingError
 from portal.htmx import fragment_or_redirect, is_htmx, redirect_page, render_page_or_fragment
-from portal.practices import intents, invitations, services
+from portal.practices import cards as practice_cards
+from portal.practices import checkout as practice_checkout
+from portal.practices import errors, intents, invitations, plans, subscriptions
+from portal.practices import history as practice_history
+from portal.practices import members as practice_members
 from portal.practices.forms import CancelForm, CreatePracticeForm, InviteForm
 from portal.practices.intents import Outcome
 from portal.practices.models import MemberRole, Plan, Practice, PracticeMember
@@ -41,7 +45,7 @@ bp = Blueprint("practices", __name__, url_prefix="/practices")
 
 def _load(practice_id: int) -> tuple[Practice, PracticeMember]:
     """The practice and the signed-in person's place in it; 404 to anyone outside it."""
-    found = services.practice_of_member(practice_id, current_user)
+    found = practice_members.practice_of_member(practice_id, current_user)
     if found is None:
         abort(404, "That practice does not exist.")
     return found
@@ -68,21 +72,21 @@ def billing_context(practice: Practice, member: PracticeMember, **extra) -> dict
     """Everything the billing page and its partials render: local state only."""
     page = page_arg()
     can_manage = member.manages_billing
-    offers = services.plan_offers()
+    offers = plans.plan_offers()
     context = {
         "practice": practice,
         "member": member,
         "can_manage": can_manage,
-        "offer": services.plan_offer(practice.plan, offers),
+        "offer": plans.plan_offer(practice.plan, offers),
         "offers": offers,
-        "onboarding_fee": services.onboarding_fee(),
-        "invoices": services.invoice_page(practice, page),
+        "onboarding_fee": plans.onboarding_fee(),
+        "invoices": practice_history.invoice_page(practice, page),
         "open_invoice": (
-            services.open_invoice(practice)
+            practice_history.open_invoice(practice)
             if can_manage and practice.subscription_live and practice.payment_overdue
             else None
         ),
-        "processing": services.awaiting_payment(practice),
+        "processing": practice_checkout.awaiting_payment(practice),
         "cards": wallet.list_cards(practice.stripe_customer_id) if can_manage else [],
         "wallet_links": wallet_links(practice),
         "wallet_title": "Practice cards",
@@ -178,7 +182,7 @@ def billing_action(action: str, *, changes_billing: bool = True):
 @login_required
 def index():
     return render_template(
-        "practices/index.html", rows=services.practices_for(current_user), form=CreatePracticeForm()
+        "practices/index.html", rows=practice_members.practices_for(current_user), form=CreatePracticeForm()
     )
 
 
@@ -187,9 +191,9 @@ def index():
 def create():
     form = CreatePracticeForm()
     if not form.validate_on_submit():
-        rows = services.practices_for(current_user)
+        rows = practice_members.practices_for(current_user)
         return render_template("practices/index.html", rows=rows, form=form), 422
-    practice = services.create_practice(current_user, form.name.data)
+    practice = practice_members.create_practice(current_user, form.name.data)
     flash(f"{practice.name} is created. Choose a plan to start.", "success")
     return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
 
@@ -212,9 +216,9 @@ def billing(practice_id: int):
 def status(practice_id: int):
     """Polled every 2 s while a checkout payment is being confirmed."""
     practice, member = _load(practice_id)
-    was_processing = services.awaiting_payment(practice)
+    was_processing = practice_checkout.awaiting_payment(practice)
     if was_processing:
-        services.refresh_processing(practice)
+        practice_checkout.refresh_processing(practice)
     context = billing_context(practice, member)
     if is_htmx() and not context["processing"]:
         # Done, here or already by Stripe's webhook since the page was drawn (only a page showing
@@ -233,7 +237,7 @@ def invoices(practice_id: int):
             "practices/billing.html",
             "practices/partials/_invoices.html",
             practice=practice,
-            invoices=services.invoice_page(practice, page),
+            invoices=practice_history.invoice_page(practice, page),
         )
     return render_template("practices/billing.html", **billing_context(practice, member))
 
@@ -247,7 +251,7 @@ def _people_page(practice: Practice, member: PracticeMember, form: InviteForm, s
         practice=practice,
         member=member,
         is_owner=member.role == MemberRole.OWNER,
-        members=services.members_of(practice),
+        members=practice_members.members_of(practice),
         invitations=invitations.pending_for(practice) if member.manages_billing else [],
         member_form=form,
     ), status
@@ -275,9 +279,9 @@ def add_member(practice_id: int):
         return _people_page(practice, member, form, 422)
     try:
         message = invitations.invite(practice, form.email.data, MemberRole(form.role.data), current_user)
-    except services.NotAllowed:
+    except errors.NotAllowed:
         raise  # not a mistake in the form: the error page (the app's UserError handler)
-    except services.PracticeError as error:
+    except errors.PracticeError as error:
         form.email.errors.append(error.message)
         return _people_page(practice, member, form, error.status)
     flash(message, "success")
@@ -297,7 +301,7 @@ def cancel_invitation(practice_id: int, invitation_id: int):
 @login_required
 def remove_member(practice_id: int, member_id: int):
     practice, _ = _load(practice_id)
-    services.remove_member(practice, member_id, current_user)
+    practice_members.remove_member(practice, member_id, current_user)
     flash("Removed from the practice.", "success")
     return _back_to_people(practice.id)
 
@@ -332,7 +336,7 @@ def invitation(token: str):
     invited address accepts or declines it (someone without one registers first)."""
     try:
         found = invitations.load_invitation(token)
-    except services.PracticeError as error:
+    except errors.PracticeError as error:
         return render_template("practices/invitation.html", error=error.message), error.status
     if request.method == "GET" or not current_user.is_authenticated:
         return render_template("practices/invitation.html", invitation=found, token=token)
@@ -340,7 +344,7 @@ def invitation(token: str):
     practice_id, welcome = found.practice_id, _welcome(found)  # read before the answer spends it
     try:
         (invitations.accept if accepting else invitations.decline)(token, current_user)
-    except services.PracticeError as error:
+    except errors.PracticeError as error:
         context = {"invitation": found, "token": token, "error": error.message}
         return render_template("practices/invitation.html", **context), error.status
     if not accepting:
@@ -366,7 +370,7 @@ def history(practice_id: int):
         "practices/partials/_audit.html",
         practice=practice,
         member=member,
-        audit=services.audit_page(practice, page_arg()),
+        audit=practice_history.audit_page(practice, page_arg()),
     )
 
 
@@ -388,8 +392,8 @@ def subscribe(practice: Practice, member: PracticeMember, key: str) -> Outcome:
     if plan is None:
         return Outcome(error="Choose a plan.", status=422, settled=False)
     try:
-        checkout_url = services.start_checkout(practice, plan, current_user)
-    except (services.PracticeError, BillingError) as error:
+        checkout_url = practice_checkout.start_checkout(practice, plan, current_user)
+    except (errors.PracticeError, BillingError) as error:
         return Outcome(error=error.message)
     return Outcome(redirect_to=checkout_url)
 
@@ -402,7 +406,7 @@ def checkout_return(practice_id: int):
     session_id = request.args.get("session_id", "")
     if session_id:
         try:
-            services.complete_checkout(practice, session_id)
+            practice_checkout.complete_checkout(practice, session_id)
         except BillingError as error:  # (a PracticeError is the error page, by the app's handler)
             flash(f"{error.message} Your payment will still be confirmed.", "warning")
             practice.checkout_session_id = practice.checkout_session_id or session_id
@@ -416,7 +420,7 @@ def checkout_return(practice_id: int):
 def _attempt(action, success: str) -> Outcome:
     try:
         action()
-    except (services.PracticeError, BillingError) as error:
+    except (errors.PracticeError, BillingError) as error:
         return Outcome(error=error.message, status=error.status)
     return Outcome(message=success)
 
@@ -431,7 +435,7 @@ def cancel(practice: Practice, member: PracticeMember, key: str) -> Outcome:
         problem = form.reason.errors[0] if form.reason.errors else "Please tell us why you are cancelling."
         return Outcome(error=problem, status=422, settled=False)
     return _attempt(
-        lambda: services.cancel_subscription(practice, form.reason.data, current_user, key),
+        lambda: subscriptions.cancel_subscription(practice, form.reason.data, current_user, key),
         "The subscription will end at the end of the paid period.",
     )
 
@@ -441,7 +445,7 @@ def cancel(practice: Practice, member: PracticeMember, key: str) -> Outcome:
 @billing_action("resume")
 def resume(practice: Practice, member: PracticeMember, key: str) -> Outcome:
     return _attempt(
-        lambda: services.resume_subscription(practice, current_user, key), "The subscription continues."
+        lambda: subscriptions.resume_subscription(practice, current_user, key), "The subscription continues."
     )
 
 
@@ -451,10 +455,10 @@ def preview_plan(practice_id: int):
     practice, member = _load_manager(practice_id)
     try:
         plan = Plan(request.form.get("plan", ""))
-        preview = services.preview_plan_change(practice, plan, current_user)
+        preview = subscriptions.preview_plan_change(practice, plan, current_user)
     except ValueError:
         return _billing_response(practice, member, error="Choose a plan.", status=422)
-    except (services.PracticeError, BillingError) as error:
+    except (errors.PracticeError, BillingError) as error:
         return _billing_response(practice, member, error=error.message)
     context = billing_context(practice, member, preview=preview)
     return render_page_or_fragment(
@@ -471,7 +475,7 @@ def change_plan(practice: Practice, member: PracticeMember, key: str) -> Outcome
         return Outcome(error="Choose a plan.", status=422, settled=False)
     proration_date = request.form.get("proration_date", type=int)
     return _attempt(
-        lambda: services.change_plan(practice, plan, current_user, proration_date, key),
+        lambda: subscriptions.change_plan(practice, plan, current_user, proration_date, key),
         f"The practice is now on the {plan.label} plan.",
     )
 
@@ -481,7 +485,7 @@ def change_plan(practice: Practice, member: PracticeMember, key: str) -> Outcome
 @billing_action("pay")
 def pay_now(practice: Practice, member: PracticeMember, key: str) -> Outcome:
     return _attempt(
-        lambda: services.pay_open_invoice(practice, current_user, key), "Invoice paid. Thank you!"
+        lambda: subscriptions.pay_open_invoice(practice, current_user, key), "Invoice paid. Thank you!"
     )
 
 
@@ -512,7 +516,7 @@ def _cards_response(
 def card_setup_intent(practice_id: int):
     practice, _ = _load_manager(practice_id)
     try:
-        client_secret = wallet.start_card_setup(services.practice_wallet(practice))
+        client_secret = wallet.start_card_setup(practice_cards.practice_wallet(practice))
     except BillingError as error:
         return jsonify(error=error.message), error.status
     return jsonify(clientSecret=client_secret)
@@ -523,8 +527,8 @@ def card_setup_intent(practice_id: int):
 def card_complete(practice_id: int):
     practice, _ = _load_manager(practice_id)
     try:
-        services.add_card(practice, request.form.get("setup_intent", ""), current_user)
-    except (wallet.WalletError, BillingError, services.PracticeError) as error:
+        practice_cards.add_card(practice, request.form.get("setup_intent", ""), current_user)
+    except (wallet.WalletError, BillingError, errors.PracticeError) as error:
         return _cards_response(practice, error=error.message, status=error.status)
     return _cards_response(practice, message="Card saved.")
 
@@ -534,10 +538,10 @@ def card_complete(practice_id: int):
 def card_remove(practice_id: int, payment_method_id: str):
     practice, _ = _load_manager(practice_id)
     try:
-        services.remove_card(practice, payment_method_id, current_user)
+        practice_cards.remove_card(practice, payment_method_id, current_user)
     except wallet.CardNotFound:
         abort(404, "That card was not found in this practice's wallet.")
-    except (wallet.WalletError, BillingError, services.PracticeError) as error:
+    except (wallet.WalletError, BillingError, errors.PracticeError) as error:
         return _cards_response(practice, error=error.message, status=200 if is_htmx() else error.status)
     return _cards_response(practice, message="Card removed.")
 
@@ -547,9 +551,9 @@ def card_remove(practice_id: int, payment_method_id: str):
 def card_default(practice_id: int, payment_method_id: str):
     practice, _ = _load_manager(practice_id)
     try:
-        services.make_default_card(practice, payment_method_id, current_user)
+        practice_cards.make_default_card(practice, payment_method_id, current_user)
     except wallet.CardNotFound:
         abort(404, "That card was not found in this practice's wallet.")
-    except (wallet.WalletError, BillingError, services.PracticeError) as error:
+    except (wallet.WalletError, BillingError, errors.PracticeError) as error:
         return _cards_response(practice, error=error.message, status=200 if is_htmx() else error.status)
     return _cards_response(practice, message="Default card updated. Renewals will charge it.")

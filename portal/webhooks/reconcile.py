@@ -1,9 +1,9 @@
-"""Compare the local billing state with Stripe's, and repair it through the same sync functions.
+"""Compare the local billing state with Stripe's, and repair it through the same mirror functions.
 
 ``flask billing reconcile [--fix]`` runs this. For every practice and user with a
 Stripe customer it reads Stripe (subscriptions, invoices, cards, default card),
 applies what it read to the local mirror with the functions the webhooks use
-(``portal.practices.sync``, ``portal.wallet.mirror``), and compares the state
+(``portal.practices.mirror``, ``portal.wallet.mirror``), and compares the state
 before and after: the difference is the drift. Without ``fix`` the transaction
 is rolled back, so nothing changes; with ``fix`` it is committed. Running it
 again finds nothing, because applying Stripe's state twice is the same as once.
@@ -31,7 +31,8 @@ from portal.gateway import payment_methods as stripe_cards
 from portal.gateway import subscriptions as stripe_subscriptions
 from portal.gateway.errors import BillingError, NotFound
 from portal.gateway.shapes import as_dict, default_payment_method_id
-from portal.practices import duplicates, sync
+from portal.practices import duplicates
+from portal.practices import mirror as practice_mirror
 from portal.practices.models import Practice, PracticeInvoice
 from portal.users.models import User
 from portal.wallet import mirror
@@ -189,13 +190,13 @@ def _snapshot(target: Target, customer_id: str) -> dict[str, object]:
 def _apply_practice(practice: Practice, customer_id: str, now: int, *, fix: bool) -> int:
     """Apply Stripe's invoices and subscriptions; how many live subscriptions Stripe holds."""
     for invoice in stripe_invoices.list_invoices(customer_id):
-        sync.record_invoice(invoice, now)
+        practice_mirror.record_invoice(invoice, now)
     subscriptions = stripe_subscriptions.list_subscriptions(customer_id)
     # Without --fix nothing changes at Stripe: a duplicate is reported, not cancelled.
     with contextlib.nullcontext() if fix else duplicates.report_only():
         # Oldest first: a practice adopts a newer subscription only once its old one ended.
         for subscription in subscriptions:
-            sync.apply_subscription(subscription, now, fresh=True)
+            practice_mirror.apply_subscription(subscription, now, fresh=True)
     return duplicates.count_live(subscriptions)
 
 

@@ -22,13 +22,13 @@ def shared_practice(live_portal_factory):
     with portal.app.test_request_context():
         from portal.auth import services as accounts
         from portal.extensions import db
-        from portal.practices import services as practices
+        from portal.practices import members as practice_members
         from portal.practices.models import MemberRole
 
         owner = accounts.register_user("Olive Owner", "olive@example.com", PASSWORD)
         admin = accounts.register_user("Ada Admin", "ada@example.com", PASSWORD)
-        practice = practices.create_practice(owner, "Harbour Dental")
-        practices.add_member(practice, admin.email, MemberRole.ADMIN, owner)
+        practice = practice_members.create_practice(owner, "Harbour Dental")
+        practice_members.add_member(practice, admin.email, MemberRole.ADMIN, owner)
         practice.stripe_subscription_id, practice.subscription_status = "sub_e2e", "active"
         db.session.commit()
         practice_id = practice.id

@@ -18,7 +18,7 @@ def practice_portal(live_portal_factory):
     portal = live_portal_factory()
     with portal.app.test_request_context():
         from portal.auth import services as accounts
-        from portal.practices.services import bootstrap_plans
+        from portal.practices.plans import bootstrap_plans
 
         accounts.register_user("Olive Owner", "olive@example.com", PASSWORD)
         bootstrap_plans()

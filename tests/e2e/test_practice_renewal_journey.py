@@ -20,7 +20,7 @@ PASSWORD = "renewal-journey-pw"
 @pytest.fixture
 def owner_portal(webhook_portal):
     with webhook_portal.portal.app.test_request_context():
-        from portal.practices.services import bootstrap_plans
+        from portal.practices.plans import bootstrap_plans
 
         accounts.register_user("Rita Renewal", "rita@example.com", PASSWORD)
         bootstrap_plans()

@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from portal.extensions import db
-from portal.practices import services as practices
+from portal.practices import members
 from tests.factories import DEFAULT_PASSWORD
 from tests.factories import api_register as register_through_api
 
@@ -42,7 +42,7 @@ def password() -> str:
 @pytest.fixture
 def live_practice(owner):
     """A practice with a real sandbox customer and a live subscription."""
-    practice = practices.create_practice(owner, "Harbour Dental")
+    practice = members.create_practice(owner, "Harbour Dental")
     make_live(practice)
     return practice
 

@@ -9,8 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
-from portal.practices import invitations
-from portal.practices import services as practices
+from portal.practices import invitations, members
 from portal.practices.models import MemberRole, PracticeInvitation, PracticeMember
 from tests.conftest import both_engines
 from tests.factories import PracticeMemberFactory
@@ -35,14 +34,14 @@ def both_read_before_either_writes(monkeypatch):
 
     def arm() -> None:
         barrier = threading.Barrier(2, timeout=10)
-        read = practices.membership
+        read = members.membership
 
         def membership(practice, user):
             found = read(practice, user)
             barrier.wait()
             return found
 
-        monkeypatch.setattr(practices, "membership", membership)
+        monkeypatch.setattr(members, "membership", membership)
 
     return arm
 
@@ -53,7 +52,7 @@ def test_two_accepted_ownership_offers_at_once_leave_one_owner(
 ):
     admin = add_member(live_practice, user_factory(name="Ada Admin"), MemberRole.ADMIN)
     member = add_member(live_practice, user_factory(name="Mo Member"), MemberRole.MEMBER)
-    owner_membership = practices.membership(live_practice, owner).id
+    owner_membership = members.membership(live_practice, owner).id
     links = []
     for offered in (admin, member):
         invitations.offer_ownership(live_practice, offered.id, owner)
@@ -104,4 +103,4 @@ def test_a_leaving_owner_hands_over_without_two_owners_at_any_moment(
     db.session.commit()
     leave_practices(owner)
     db.session.commit()
-    assert practices.owner_of(live_practice).id == admin.id
+    assert members.owner_of(live_practice).id == admin.id

@@ -8,7 +8,9 @@ import pytest
 from flask import g
 
 from portal.extensions import db
-from portal.practices import services as practices
+from portal.practices import errors
+from portal.practices import history as practice_history
+from portal.practices import members as practice_members
 from portal.practices.models import MemberRole, Practice
 from portal.users.models import User
 from tests.auth.conftest import email_change_path, submit
@@ -35,7 +37,7 @@ def test_the_owner_of_a_billing_practice_cannot_delete_the_account(auth, owner, 
     db.session.expire_all()
     assert db.session.get(User, owner.id) is not None
     assert client.get("/account").status_code == 200  # still logged in, nothing lost
-    assert practices.owner_of(live_practice).id == owner.id
+    assert practice_members.owner_of(live_practice).id == owner.id
 
 
 def test_the_api_answers_409_with_why_and_what_to_do(client, owner, live_practice):
@@ -53,7 +55,7 @@ def test_the_api_answers_409_with_why_and_what_to_do(client, owner, live_practic
 def test_a_practice_that_never_billed_goes_with_its_only_member(client, sandbox, owner):
     from portal.auth import api_tokens as tokens
 
-    practice = practices.create_practice(owner, "Quiet Clinic")
+    practice = practice_members.create_practice(owner, "Quiet Clinic")
     practice_id, customer_id = practice.id, practice.stripe_customer_id
     token = tokens.issue_token(owner)
     assert client.delete(f"/users/{owner.id}", headers=bearer(token)).status_code == 200
@@ -65,15 +67,15 @@ def test_a_practice_that_never_billed_goes_with_its_only_member(client, sandbox,
 def test_a_leaving_owner_hands_an_unbilled_practice_to_the_next_member(client, sandbox, owner, user_factory):
     from portal.auth import api_tokens as tokens
 
-    practice = practices.create_practice(owner, "Quiet Clinic")
+    practice = practice_members.create_practice(owner, "Quiet Clinic")
     member = user_factory(name="Mo Member", email="mo@example.com")
     add_member(practice, member, MemberRole.MEMBER)
     token = tokens.issue_token(owner)
     assert client.delete(f"/users/{owner.id}", headers=bearer(token)).status_code == 200
     db.session.expire_all()
-    assert practices.owner_of(practice).id == member.id
+    assert practice_members.owner_of(practice).id == member.id
     assert _customer_email(sandbox, practice) == "mo@example.com"
-    assert practices.audit_page(practice).items[0].action == "ownership_transferred"
+    assert practice_history.audit_page(practice).items[0].action == "ownership_transferred"
 
 
 def test_a_cancelled_subscription_lets_its_owner_go(client, owner, live_practice):
@@ -94,7 +96,7 @@ def test_the_owner_transfers_on_people_then_may_leave(
     client = login(auth, owner)
     page = client.get(f"/practices/{live_practice.id}/members").get_data(as_text=True)
     assert "Make owner" in page
-    member_id = practices.membership(live_practice, admin).id
+    member_id = practice_members.membership(live_practice, admin).id
     response = client.post(
         f"/practices/{live_practice.id}/members/{member_id}/make-owner",
         data={"csrf_token": extract_csrf(page)},
@@ -102,7 +104,7 @@ def test_the_owner_transfers_on_people_then_may_leave(
     assert response.status_code == 303
     assert "You stay the owner until they accept" in client.get(response.location).get_data(as_text=True)
     db.session.expire_all()
-    assert practices.owner_of(live_practice).id == owner.id  # an offer: nothing moves yet
+    assert practice_members.owner_of(live_practice).id == owner.id  # an offer: nothing moves yet
 
     link = re.search(
         r"http://portal\.test(/practices/invitations/\S+)",
@@ -121,8 +123,8 @@ def test_the_owner_transfers_on_people_then_may_leave(
     assert "You now own Harbour Dental" in client.get(accepted.location).get_data(as_text=True)
 
     db.session.expire_all()
-    assert practices.owner_of(live_practice).id == admin.id
-    assert practices.membership(live_practice, owner).role == MemberRole.ADMIN
+    assert practice_members.owner_of(live_practice).id == admin.id
+    assert practice_members.membership(live_practice, owner).role == MemberRole.ADMIN
     assert _customer_email(sandbox, live_practice) == "ada@example.com"
     history = client.get(f"/practices/{live_practice.id}/history").get_data(as_text=True)
     assert "Ownership transferred" in history and "ada@example.com" in history
@@ -132,19 +134,19 @@ def test_the_owner_transfers_on_people_then_may_leave(
     client = login(auth, owner)
     assert submit(client, "/account/delete", {"password": password}).status_code == 302
     db.session.expire_all()
-    assert practices.owner_of(live_practice).id == admin.id
+    assert practice_members.owner_of(live_practice).id == admin.id
 
 
 def test_only_the_owner_transfers_and_only_to_a_member(owner, live_practice, user_factory):
     admin, outsider = user_factory(), user_factory()
     member = add_member(live_practice, admin, MemberRole.ADMIN)
-    with pytest.raises(practices.NotAllowed):
-        practices.transfer_ownership(live_practice, member.id, admin)
-    outsider_practice = practices.create_practice(outsider, "Elsewhere")
-    foreign = practices.membership(outsider_practice, outsider)
-    with pytest.raises(practices.PracticeError):
-        practices.transfer_ownership(live_practice, foreign.id, owner)
-    assert practices.owner_of(live_practice).id == owner.id
+    with pytest.raises(errors.NotAllowed):
+        practice_members.transfer_ownership(live_practice, member.id, admin)
+    outsider_practice = practice_members.create_practice(outsider, "Elsewhere")
+    foreign = practice_members.membership(outsider_practice, outsider)
+    with pytest.raises(errors.PracticeError):
+        practice_members.transfer_ownership(live_practice, foreign.id, owner)
+    assert practice_members.owner_of(live_practice).id == owner.id
 
 
 def test_the_customer_email_follows_the_owners_new_address(auth, sandbox, owner, live_practice, mailbox):
@@ -163,9 +165,11 @@ def test_a_transfer_during_a_stripe_outage_reaches_stripe_on_retry(
     admin = user_factory(name="Ada Admin", email="ada@example.com")
     member = add_member(live_practice, admin, MemberRole.ADMIN)
     with sandbox.outage():
-        practices.transfer_ownership(live_practice, member.id, owner)
+        practice_members.transfer_ownership(live_practice, member.id, owner)
     db.session.expire_all()
-    assert practices.owner_of(live_practice).id == admin.id  # the transfer itself never waits on Stripe
+    assert (
+        practice_members.owner_of(live_practice).id == admin.id
+    )  # the transfer itself never waits on Stripe
     assert live_practice.stripe_sync == StripeSyncState.PENDING
     assert _customer_email(sandbox, live_practice) == owner.email
 

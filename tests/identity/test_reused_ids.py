@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from portal.auth.api_tokens import ApiToken
 from portal.extensions import db
-from portal.practices import services as practices
+from portal.practices import members
 from portal.practices.models import Practice, PracticeMember
 from portal.users.models import User
 from tests.conftest import both_engines
@@ -18,7 +18,7 @@ def test_a_deleted_accounts_id_and_token_never_reach_the_next_person(client, san
     # The repro: POST /users (id N, token T), create a practice, DELETE /users/N with T.
     first = api_register(client, name="First Person")
     user_id, token = first["user"]["id"], first["access_token"]
-    practice_id = practices.create_practice(db.session.get(User, user_id), "Old Clinic").id
+    practice_id = members.create_practice(db.session.get(User, user_id), "Old Clinic").id
     assert client.delete(f"/users/{user_id}", headers=bearer(token)).status_code == 200
 
     # A new person registers: a new id, and T is dead.
@@ -32,7 +32,7 @@ def test_a_deleted_accounts_id_and_token_never_reach_the_next_person(client, san
 
     # The new person owns nothing of the old account; no row of it is left behind.
     new_user = db.session.get(User, second["user"]["id"])
-    assert practices.practices_for(new_user) == []
+    assert members.practices_for(new_user) == []
     db.session.expire_all()
     assert db.session.scalars(sa.select(PracticeMember).where(PracticeMember.user_id == user_id)).all() == []
     assert db.session.scalars(sa.select(ApiToken).where(ApiToken.user_id == user_id)).all() == []

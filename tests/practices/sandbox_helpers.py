@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from portal.extensions import db
 from portal.gateway.shapes import object_id
-from portal.practices import services
+from portal.practices import cards, plans
 from portal.practices.models import Plan, Practice
 from portal.wallet import services as wallet
 from portal.webhooks.handlers import EVENT_HANDLERS, checkout_session, invoice, subscription
@@ -45,11 +45,11 @@ class Inbox:
 
 def save_card(sandbox, practice: Practice, card: str = "pm_card_visa"):
     """The wallet's add-card flow, with the sandbox client confirming as Stripe.js would."""
-    secret = wallet.start_card_setup(services.practice_wallet(practice))
+    secret = wallet.start_card_setup(cards.practice_wallet(practice))
     intent_id = secret.split("_secret_")[0]
     intent = sandbox.client().v1.setup_intents.confirm(intent_id, {"payment_method": card})
     assert intent.status == "succeeded", intent.status
-    return wallet.complete_card_setup(services.practice_wallet(practice), intent_id)
+    return wallet.complete_card_setup(cards.practice_wallet(practice), intent_id)
 
 
 def subscribe_directly(sandbox, practice: Practice, plan: Plan = Plan.MONTHLY):
@@ -57,8 +57,8 @@ def subscribe_directly(sandbox, practice: Practice, plan: Plan = Plan.MONTHLY):
     return sandbox.client().v1.subscriptions.create(
         {
             "customer": practice.stripe_customer_id,
-            "items": [{"price": services.price_id(plan.lookup_key)}],
-            "add_invoice_items": [{"price": services.price_id(services.ONBOARDING_LOOKUP_KEY)}],
+            "items": [{"price": plans.price_id(plan.lookup_key)}],
+            "add_invoice_items": [{"price": plans.price_id(plans.ONBOARDING_LOOKUP_KEY)}],
             "metadata": {"practiceId": str(practice.id)},
         }
     )

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from portal.gateway import customers as stripe_customers
-from portal.practices import services
+from portal.practices import members
 from portal.users.models import StripeSyncState
 
 
 def test_practice_customer_carries_metadata(owner):
-    practice = services.create_practice(owner, "Lakeside Physio")
+    practice = members.create_practice(owner, "Lakeside Physio")
     customer = stripe_customers.retrieve_customer(practice.stripe_customer_id)
     assert customer.metadata["practiceId"] == str(practice.id)
     assert customer.description == f"Customer for practice ID: {practice.id}"
@@ -17,7 +17,7 @@ def test_practice_customer_carries_metadata(owner):
 
 def test_outage_defers_the_customer_and_retry_creates_exactly_one(owner, sandbox, runner):
     with sandbox.outage():
-        practice = services.create_practice(owner, "Hilltop Vets")
+        practice = members.create_practice(owner, "Hilltop Vets")
     assert practice.stripe_customer_id is None
     assert practice.stripe_sync == StripeSyncState.PENDING
     result = runner.invoke(args=["billing", "retry"])
@@ -38,6 +38,6 @@ def test_seed_demo_makes_a_practice_once(runner):
         result = runner.invoke(args=["seed-demo"])
         assert result.exit_code == 0, result.output
     owner = find_user_by_email("owner@example.com")
-    [(practice, member)] = services.practices_for(owner)
+    [(practice, member)] = members.practices_for(owner)
     assert practice.name == DEMO_PRACTICE and member.role == "owner"
     assert len(practice.members) == 3

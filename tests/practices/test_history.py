@@ -49,10 +49,13 @@ def test_members_who_do_not_manage_billing_get_403(client, auth, practice, user_
 
 
 def test_a_full_last_page_offers_nothing_older(practice):
-    from portal.practices import services
+    from portal.practices import history as practice_history
 
-    record(practice, 25 - len(services.audit_page(practice, per_page=1000).items))
-    exactly_one_page = services.audit_page(practice)
+    record(practice, 25 - len(practice_history.audit_page(practice, per_page=1000).items))
+    exactly_one_page = practice_history.audit_page(practice)
     assert len(exactly_one_page.items) == 25 and not exactly_one_page.has_older
     record(practice, 1)
-    assert services.audit_page(practice).has_older and len(services.audit_page(practice, 2).items) == 1
+    assert (
+        practice_history.audit_page(practice).has_older
+        and len(practice_history.audit_page(practice, 2).items) == 1
+    )

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.extensions import db
-from portal.practices import services
+from portal.practices import members
 from portal.practices.models import BillingAuditEntry, BillingIntent
 from tests.conftest import extract_csrf
 
@@ -20,7 +20,7 @@ NOT_ACTIONS = ("/billing/plan/preview", "/billing/cards/")
 @pytest.fixture
 def live_practice(owner, runner):
     assert runner.invoke(args=["billing", "bootstrap"]).exit_code == 0
-    return services.create_practice(owner, "Intent Dental")
+    return members.create_practice(owner, "Intent Dental")
 
 
 def rendered_form(client, practice) -> dict[str, str]:

@@ -8,7 +8,8 @@ import re
 from flask import g
 
 from portal.extensions import db
-from portal.practices import models, services
+from portal.practices import members as practice_members
+from portal.practices import models
 from portal.practices.models import MemberRole
 from tests.conftest import extract_csrf
 from tests.factories import DEFAULT_PASSWORD
@@ -56,14 +57,14 @@ def test_an_invitation_makes_nobody_a_member_until_they_accept(auth, mailbox, pr
     page = client.get(response.location).get_data(as_text=True)
     assert f"We sent an invitation to {ada.email}." in page
     assert "Pending invitations" in page and "Cancel invitation" in page
-    assert services.membership(practice, ada) is None
+    assert practice_members.membership(practice, ada) is None
 
     link = emailed_link(mailbox, ada.email, "invited you to")
     client = switch_to(auth, ada)
     assert "Join Riverside Clinic" in client.get(link).get_data(as_text=True)
     response = answer(client, link)
     assert response.status_code == 303
-    assert services.membership(practice, ada).role == MemberRole.ADMIN
+    assert practice_members.membership(practice, ada).role == MemberRole.ADMIN
     assert answer(client, link).status_code == 404  # single-use
 
 
@@ -75,7 +76,7 @@ def test_the_link_answers_only_the_invited_address(auth, mailbox, practice, owne
     client = switch_to(auth, other)
     response = answer(client, link)
     assert response.status_code == 403 and "was sent to" in response.get_data(as_text=True)
-    assert services.membership(practice, other) is None
+    assert practice_members.membership(practice, other) is None
 
 
 def test_someone_without_an_account_is_asked_to_register_first(client, auth, mailbox, practice, owner):
@@ -108,7 +109,7 @@ def test_a_declined_cancelled_or_expired_invitation_does_nothing(
     for person in (cancelled, late):
         client = switch_to(auth, person)
         assert "no longer valid" in client.get(links[person.id]).get_data(as_text=True)
-    assert [m.user_id for m in services.members_of(practice)] == [owner.id]
+    assert [m.user_id for m in practice_members.members_of(practice)] == [owner.id]
 
 
 def test_inviting_a_member_again_changes_their_role(owner_client, practice, user_factory):
@@ -117,7 +118,7 @@ def test_inviting_a_member_again_changes_their_role(owner_client, practice, user
     response = invite(owner_client, practice, mo.email, "admin")
     page = owner_client.get(response.location).get_data(as_text=True)
     assert "is already in Riverside Clinic: their role is now admin" in page
-    assert services.membership(practice, mo).role == MemberRole.ADMIN
+    assert practice_members.membership(practice, mo).role == MemberRole.ADMIN
 
 
 def test_make_owner_is_an_offer_nothing_moves_until_accepted(auth, mailbox, practice, owner, user_factory):
@@ -128,15 +129,15 @@ def test_make_owner_is_an_offer_nothing_moves_until_accepted(auth, mailbox, prac
     assert response.status_code == 303
     assert "Withdraw offer" in client.get(response.location).get_data(as_text=True)
     db.session.expire_all()
-    assert services.owner_of(practice).id == owner.id
+    assert practice_members.owner_of(practice).id == owner.id
 
     link = emailed_link(mailbox, ada.email, "offers you ownership")
     client = switch_to(auth, ada)
     response = answer(client, link)
     assert "You now own Riverside Clinic" in client.get(response.location).get_data(as_text=True)
     db.session.expire_all()
-    assert services.owner_of(practice).id == ada.id
-    assert services.membership(practice, owner).role == MemberRole.ADMIN
+    assert practice_members.owner_of(practice).id == ada.id
+    assert practice_members.membership(practice, owner).role == MemberRole.ADMIN
     history = client.get(f"/practices/{practice.id}/history").get_data(as_text=True)
     assert "Ownership transferred" in history
 
@@ -152,7 +153,7 @@ def test_a_withdrawn_offer_cannot_be_accepted(auth, mailbox, practice, owner, us
     client = switch_to(auth, ada)
     assert answer(client, link).status_code == 404
     db.session.expire_all()
-    assert services.owner_of(practice).id == owner.id
+    assert practice_members.owner_of(practice).id == owner.id
 
 
 def test_a_member_leaves_and_history_says_so(auth, practice, owner, user_factory):
@@ -161,7 +162,7 @@ def test_a_member_leaves_and_history_says_so(auth, practice, owner, user_factory
     client = login(auth, mo)
     assert "Leave practice" in client.get(people_path(practice)).get_data(as_text=True)
     assert post_from_people(client, practice, f"/practices/{practice.id}/leave").status_code == 303
-    assert services.membership(practice, mo) is None
+    assert practice_members.membership(practice, mo) is None
     client = switch_to(auth, owner)
     assert "Member left" in client.get(f"/practices/{practice.id}/history").get_data(as_text=True)
 
@@ -169,7 +170,7 @@ def test_a_member_leaves_and_history_says_so(auth, practice, owner, user_factory
 def test_the_owner_cannot_leave_without_handing_over(owner_client, practice, owner):
     response = post_from_people(owner_client, practice, f"/practices/{practice.id}/leave")
     assert response.status_code == 409
-    assert services.membership(practice, owner).role == MemberRole.OWNER
+    assert practice_members.membership(practice, owner).role == MemberRole.OWNER
 
 
 def test_members_cannot_invite(client, auth, practice, user_factory):
@@ -200,6 +201,6 @@ def test_the_next_member_is_told_when_an_owner_deleting_the_account_hands_them_t
         == 302
     )
     db.session.expire_all()
-    assert services.owner_of(practice).id == ada.id
+    assert practice_members.owner_of(practice).id == ada.id
     message = body_text(mailbox.wait_for(ada.email, "You now own Riverside Clinic"))
     assert "deleted their account" in message

@@ -15,7 +15,9 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.gateway.shapes import object_id
-from portal.practices import services
+from portal.practices import checkout as practice_checkout
+from portal.practices import members
+from portal.practices import plans as practice_plans
 from portal.practices.models import BillingAuditEntry, Plan
 from portal.practices.status import BillingStatus
 from tests.practices.sandbox_helpers import HANDLERS, save_card, subscribe_directly
@@ -31,7 +33,7 @@ def plans(runner):
 
 @pytest.fixture
 def practice(owner, plans):
-    return services.create_practice(owner, "Two Tabs Dental")
+    return members.create_practice(owner, "Two Tabs Dental")
 
 
 def customer_events(sandbox, customer_id: str, after: set[str]) -> list[dict]:
@@ -76,8 +78,8 @@ def audit_actions(practice) -> list[str]:
 
 def test_starting_a_second_checkout_expires_the_first(sandbox, practice, owner):
     with db.session.no_autoflush:
-        monthly_url = services.start_checkout(practice, Plan.MONTHLY, owner)
-        semiannual_url = services.start_checkout(practice, Plan.SEMIANNUAL, owner)
+        monthly_url = practice_checkout.start_checkout(practice, Plan.MONTHLY, owner)
+        semiannual_url = practice_checkout.start_checkout(practice, Plan.SEMIANNUAL, owner)
     client = sandbox.client()
     monthly = client.v1.checkout.sessions.retrieve(monthly_url.rsplit("/", 1)[1])
     semiannual = client.v1.checkout.sessions.retrieve(semiannual_url.rsplit("/", 1)[1])
@@ -121,8 +123,8 @@ def test_a_second_paid_subscription_is_cancelled_and_refunded(sandbox, practice,
     assert [sub.id for sub in live] == [first.id]  # the earliest is kept, whatever the order
     assert sandbox.client().v1.subscriptions.retrieve(second.id).status == "canceled"
     assert refunded(sandbox, customer_id) == second_invoice.amount_paid  # its plan and its onboarding fee
-    fee = services.onboarding_fee()[0]
-    assert paid_twice - refunded(sandbox, customer_id) == fee + services.plan_offers()[0].amount
+    fee = practice_plans.onboarding_fee()[0]
+    assert paid_twice - refunded(sandbox, customer_id) == fee + practice_plans.plan_offers()[0].amount
     db.session.expire_all()
     assert practice.stripe_subscription_id == first.id and practice.plan == Plan.MONTHLY
     assert practice.billing_status == BillingStatus.DONE
@@ -175,12 +177,12 @@ def test_monthly_then_six_months_paid_quickly_keeps_monthly(sandbox, practice, o
 
     client = sandbox.client()
     with db.session.no_autoflush:
-        monthly_url = services.start_checkout(practice, Plan.MONTHLY, owner)
+        monthly_url = practice_checkout.start_checkout(practice, Plan.MONTHLY, owner)
         assert (
             requests.post(f"{monthly_url}/pay", data=CARD, allow_redirects=False, timeout=10).status_code
             == 303
         )
-        semiannual_url = services.start_checkout(practice, Plan.SEMIANNUAL, owner)
+        semiannual_url = practice_checkout.start_checkout(practice, Plan.SEMIANNUAL, owner)
         assert (
             requests.post(f"{semiannual_url}/pay", data=CARD, allow_redirects=False, timeout=10).status_code
             == 303

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from portal.extensions import db
-from portal.practices import services
+from portal.practices import cards, history, members
 from portal.practices.models import BillingAuditEntry, Plan
 from portal.practices.status import BillingStatus
 from tests.practices.sandbox_helpers import Inbox, save_card, subscribe_directly
@@ -19,18 +19,18 @@ from tests.reliability.live import Visitor, serve
 def past_due_practice(sandbox, owner, runner):
     """Subscribed, a renewal declined, a working card made the default: "Pay now" is offered."""
     assert runner.invoke(args=["billing", "bootstrap"]).exit_code == 0
-    practice = services.create_practice(owner, "Pay Once Clinic")
+    practice = members.create_practice(owner, "Pay Once Clinic")
     inbox = Inbox(sandbox, practice.stripe_customer_id)
     save_card(sandbox, practice)
     subscribe_directly(sandbox, practice, Plan.MONTHLY)
     inbox.deliver()
     failing = save_card(sandbox, practice, "pm_card_chargeCustomerFail")
-    services.make_default_card(practice, failing.stripe_id, owner)
+    cards.make_default_card(practice, failing.stripe_id, owner)
     sandbox.advance(days=31)
     inbox.deliver()
     assert practice.billing_status == BillingStatus.PAST_DUE
     good = save_card(sandbox, practice, "pm_card_mastercard")
-    services.make_default_card(practice, good.stripe_id, owner)
+    cards.make_default_card(practice, good.stripe_id, owner)
     return practice, inbox
 
 
@@ -45,7 +45,7 @@ def audit_count(practice, action: str) -> int:
 
 def test_pay_now_three_times_at_once_pays_once(app, sandbox, owner, runner):
     practice, _ = past_due_practice(sandbox, owner, runner)
-    invoice_id = services.open_invoice(practice).stripe_id
+    invoice_id = history.open_invoice(practice).stripe_id
     billing = f"/practices/{practice.id}/billing"
     with serve(app) as base:
         visitor = Visitor(base, owner.email)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from portal.practices import services
+from portal.practices import members as practice_members
 from portal.practices.models import MemberRole
 from tests.conftest import extract_csrf
 from tests.practices.conftest import add_member, login
@@ -24,7 +24,7 @@ def test_owner_sees_everyone_and_invites_an_admin_by_email(owner_client, practic
         data={"email": admin.email, "role": "admin", "csrf_token": extract_csrf(page)},
     )
     assert response.status_code == 303 and response.location.endswith(f"/practices/{practice.id}/members")
-    assert services.membership(practice, admin) is None  # until Ada accepts
+    assert practice_members.membership(practice, admin) is None  # until Ada accepts
     page = owner_client.get(response.location).get_data(as_text=True)
     assert f"We sent an invitation to {admin.email}." in page and "Pending invitations" in page
 
@@ -49,7 +49,7 @@ def test_the_answer_does_not_tell_whether_an_email_has_an_account(owner_client, 
     assert len(answers) == 1
     [(status, _, message)] = answers
     assert status == 303 and message == "We sent an invitation to EMAIL."
-    assert len(services.members_of(practice)) == 1
+    assert len(practice_members.members_of(practice)) == 1
 
 
 def test_an_invalid_email_gets_a_message_under_the_field(owner_client, practice):
@@ -68,7 +68,7 @@ def test_owner_removes_a_person(owner_client, practice, user_factory):
         f"/practices/{practice.id}/members/{member.id}/remove", data={"csrf_token": token}
     )
     assert response.status_code == 303
-    assert [m.role for m in services.members_of(practice)] == [MemberRole.OWNER]
+    assert [m.role for m in practice_members.members_of(practice)] == [MemberRole.OWNER]
 
 
 def test_admins_invite_but_cannot_remove_or_hand_over(client, auth, practice, user_factory):
@@ -79,12 +79,12 @@ def test_admins_invite_but_cannot_remove_or_hand_over(client, auth, practice, us
     page = people(client, practice).get_data(as_text=True)
     assert "Olive Owner" in page and "Ada Admin" in page
     assert "Send invitation" in page and "Remove" not in page and "Make owner" not in page
-    mo = services.membership(practice, member)
+    mo = practice_members.membership(practice, member)
     response = client.post(
         f"/practices/{practice.id}/members/{mo.id}/remove", data={"csrf_token": extract_csrf(page)}
     )
     assert response.status_code == 403
-    assert services.membership(practice, member) is not None
+    assert practice_members.membership(practice, member) is not None
 
 
 def test_outsiders_get_404(client, auth, practice, user_factory):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from portal.extensions import db
-from portal.practices import banners, services
+from portal.practices import banners, cards, errors, history, members, subscriptions
 from portal.practices.models import Plan, PracticeInvoice
 from portal.practices.status import BillingStatus
 from tests.practices.sandbox_helpers import Inbox, save_card, subscribe_directly
@@ -22,7 +22,7 @@ def plans(runner):
 
 @pytest.fixture
 def practice(owner, plans):
-    practice = services.create_practice(owner, "Harbour Dental")
+    practice = members.create_practice(owner, "Harbour Dental")
     assert practice.stripe_customer_id
     return practice
 
@@ -67,7 +67,7 @@ def test_subscribe_renew_done(sandbox, active, inbox, owner):
 def test_renewal_fails_then_pay_now_after_updating_card(sandbox, active, inbox, owner, mailbox):
     practice = active
     failing = save_card(sandbox, practice, "pm_card_chargeCustomerFail")
-    services.make_default_card(practice, failing.stripe_id, owner)
+    cards.make_default_card(practice, failing.stripe_id, owner)
     sandbox.advance(days=31)
     inbox.deliver()
     assert practice.billing_status == BillingStatus.PAST_DUE
@@ -76,8 +76,8 @@ def test_renewal_fails_then_pay_now_after_updating_card(sandbox, active, inbox, 
     mailbox.wait_for(owner.email, "a payment failed")
 
     good = save_card(sandbox, practice, "pm_card_mastercard")
-    services.make_default_card(practice, good.stripe_id, owner)
-    services.pay_open_invoice(practice, owner)
+    cards.make_default_card(practice, good.stripe_id, owner)
+    subscriptions.pay_open_invoice(practice, owner)
     assert practice.billing_status == BillingStatus.DONE
     assert practice.last_payment_error is None
     assert kinds(owner) == []
@@ -88,30 +88,30 @@ def test_renewal_fails_then_pay_now_after_updating_card(sandbox, active, inbox, 
 def test_pay_now_with_a_declining_card_says_why(sandbox, active, inbox, owner):
     practice = active
     failing = save_card(sandbox, practice, "pm_card_chargeCustomerFail")
-    services.make_default_card(practice, failing.stripe_id, owner)
+    cards.make_default_card(practice, failing.stripe_id, owner)
     sandbox.advance(days=31)
     inbox.deliver()
-    with pytest.raises(services.PracticeError) as raised:
-        services.pay_open_invoice(practice, owner)
+    with pytest.raises(errors.PracticeError) as raised:
+        subscriptions.pay_open_invoice(practice, owner)
     assert "declined" in raised.value.message.lower()
     assert practice.billing_status == BillingStatus.PAST_DUE
 
 
 def test_cancel_resume_and_period_end(sandbox, active, inbox, owner, mailbox):
     practice = active
-    services.cancel_subscription(practice, "Moving to another system", owner)
+    subscriptions.cancel_subscription(practice, "Moving to another system", owner)
     assert practice.cancel_at_period_end or practice.cancel_at
     assert kinds(owner) == ["cancellation_scheduled"]
     mailbox.wait_for(owner.email, "subscription ends on")
     inbox.deliver()
     assert len(mailbox.to(owner.email)) == 1  # the webhook of our own change sends no second email
 
-    services.resume_subscription(practice, owner)
+    subscriptions.resume_subscription(practice, owner)
     inbox.deliver()
     assert not practice.cancel_at_period_end and practice.cancel_at is None
     assert kinds(owner) == []
 
-    services.cancel_subscription(practice, "Closing the clinic", owner)
+    subscriptions.cancel_subscription(practice, "Closing the clinic", owner)
     inbox.deliver()
     sandbox.advance(days=32)
     inbox.deliver()
@@ -121,20 +121,20 @@ def test_cancel_resume_and_period_end(sandbox, active, inbox, owner, mailbox):
 
 def test_switch_plan_with_preview(sandbox, active, inbox, owner):
     practice = active
-    preview = services.preview_plan_change(practice, Plan.SEMIANNUAL, owner)
+    preview = subscriptions.preview_plan_change(practice, Plan.SEMIANNUAL, owner)
     assert preview.amount_due > 0
-    services.change_plan(practice, Plan.SEMIANNUAL, owner, preview.proration_date)
+    subscriptions.change_plan(practice, Plan.SEMIANNUAL, owner, preview.proration_date)
     inbox.deliver()
     assert practice.plan == Plan.SEMIANNUAL
     assert practice.billing_status == BillingStatus.DONE
-    switch_invoice = services.invoice_by_id(practice.latest_invoice_id)
+    switch_invoice = history.invoice_by_id(practice.latest_invoice_id)
     assert switch_invoice is not None and switch_invoice.amount_paid == preview.amount_due
 
 
 def test_renewal_needing_authentication(sandbox, active, inbox, owner, mailbox):
     practice = active
     sca = save_card_sca(sandbox, practice)
-    services.make_default_card(practice, sca.stripe_id, owner)
+    cards.make_default_card(practice, sca.stripe_id, owner)
     sandbox.advance(days=31)
     inbox.deliver()
     assert kinds(owner) == ["action_required"]
@@ -147,11 +147,11 @@ def save_card_sca(sandbox, practice):
     """A 3-D Secure card: the setup itself needs the challenge, completed as the browser would."""
     from portal.wallet import services as wallet
 
-    secret = wallet.start_card_setup(services.practice_wallet(practice))
+    secret = wallet.start_card_setup(cards.practice_wallet(practice))
     intent_id = secret.split("_secret_")[0]
     intent = sandbox.client().v1.setup_intents.confirm(
         intent_id, {"payment_method": "pm_card_authenticationRequired"}
     )
     if intent.status == "requires_action":
         sandbox.authenticate(intent_id)
-    return wallet.complete_card_setup(services.practice_wallet(practice), intent_id)
+    return wallet.complete_card_setup(cards.practice_wallet(practice), intent_id)

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from portal.extensions import db
-from portal.practices import services
+from portal.practices import checkout, members, subscriptions
 from portal.practices.models import BillingAuditEntry, Plan
 from tests.conftest import extract_csrf
 from tests.practices.test_views import path_of, pay_checkout
@@ -29,8 +29,8 @@ STALE = "Billing changed in another tab or window since this page was loaded; he
 def paid_practice(owner, owner_client, runner):
     """A practice on the Monthly plan, paid through the sandbox's Checkout."""
     assert runner.invoke(args=["billing", "bootstrap"]).exit_code == 0
-    practice = services.create_practice(owner, "Two Tabs Dental")
-    owner_client.get(path_of(pay_checkout(services.start_checkout(practice, Plan.MONTHLY, owner))))
+    practice = members.create_practice(owner, "Two Tabs Dental")
+    owner_client.get(path_of(pay_checkout(checkout.start_checkout(practice, Plan.MONTHLY, owner))))
     db.session.refresh(practice)
     assert practice.subscription_live
     return practice
@@ -80,7 +80,7 @@ def test_cancel_from_two_tabs_cancels_once_and_the_stale_tab_is_told(owner_clien
 
 
 def test_resume_from_two_tabs_resumes_once(owner_client, paid_practice):
-    services.cancel_subscription(paid_practice, "Moving", paid_practice.members[0].user)
+    subscriptions.cancel_subscription(paid_practice, "Moving", paid_practice.members[0].user)
     path = f"/practices/{paid_practice.id}/billing/resume"
     first, second = tab(owner_client, paid_practice), tab(owner_client, paid_practice)
 
@@ -149,7 +149,7 @@ def test_a_refused_form_leaves_the_other_tab_able_to_act(owner_client, paid_prac
 )
 def test_a_no_op_is_refused_with_no_stripe_call(owner_client, paid_practice, action, extra, message):
     if action == "cancel":
-        services.cancel_subscription(paid_practice, "Moving", paid_practice.members[0].user)
+        subscriptions.cancel_subscription(paid_practice, "Moving", paid_practice.members[0].user)
     form = tab(owner_client, paid_practice)  # drawn from the state as it is: not stale
     with stripe_calls() as calls:
         answer = owner_client.post(

@@ -9,12 +9,14 @@ import requests
 from flask import current_app
 
 from portal.extensions import db
-from portal.practices import services
+from portal.practices import checkout as practice_checkout
+from portal.practices import history as practice_history
+from portal.practices import members
 from portal.practices.models import MemberRole, Plan
 from portal.practices.status import BillingStatus
 from tests.conftest import extract_csrf
 from tests.practices.conftest import add_member, login
-from tests.practices.test_sync import subscribed
+from tests.practices.test_mirror import subscribed
 from tests.stripe_payloads import T0
 
 HX = {"HX-Request": "true"}
@@ -28,7 +30,7 @@ def plans(runner):
 @pytest.fixture
 def live_practice(owner, plans):
     """A practice whose customer exists in the sandbox."""
-    return services.create_practice(owner, "Harbour Dental")
+    return members.create_practice(owner, "Harbour Dental")
 
 
 def csrf(client, path="/practices/"):
@@ -43,10 +45,10 @@ def create_through_form(client, name="Harbour Dental"):
 
 def test_create_practice_makes_the_user_owner_with_a_customer(owner_client, owner):
     response = create_through_form(owner_client)
-    [(practice, _)] = services.practices_for(owner)
+    [(practice, _)] = members.practices_for(owner)
     assert response.location.endswith(f"/practices/{practice.id}/billing")
     assert practice.stripe_customer_id  # created in the sandbox with metadata practiceId
-    assert services.membership(practice, owner).role == MemberRole.OWNER
+    assert members.membership(practice, owner).role == MemberRole.OWNER
     page = owner_client.get(response.location).get_data(as_text=True)
     assert "Choose a plan" in page and 'data-banner="billing_required"' in page
 
@@ -95,7 +97,7 @@ def test_outsiders_get_404(client, auth, practice, user_factory):
 
 
 def test_invoice_history_is_paginated_five_at_a_time(owner_client, practice):
-    from portal.practices.sync import apply_invoice
+    from portal.practices.mirror import apply_invoice
     from tests import stripe_payloads as p
 
     subscribed(practice)
@@ -174,15 +176,15 @@ def test_subscribe_through_checkout(owner_client, live_practice, owner, sandbox)
     assert 'data-billing-status="DONE"' in page
     assert "visa" in page.lower() and "Default" in page  # the card paid with is in the live_practice wallet
     assert "data-banner" not in page
-    invoice = services.invoice_by_id(live_practice.latest_invoice_id)
+    invoice = practice_history.invoice_by_id(live_practice.latest_invoice_id)
     assert (
         invoice.amount_paid
         == current_app.config["BILLING_MONTHLY_PRICE"] + current_app.config["BILLING_ONBOARDING_FEE"]
     )
     # The webhook's fulfilment afterwards is a no-op.
-    from portal.practices.sync import fulfil_checkout_session
+    from portal.practices.mirror import fulfil_checkout_session
 
-    entries = len(services.audit_page(live_practice, per_page=1000).items)
+    entries = len(practice_history.audit_page(live_practice, per_page=1000).items)
     fulfil_checkout_session(
         {
             "id": live_practice.checkout_session_id,
@@ -196,11 +198,11 @@ def test_subscribe_through_checkout(owner_client, live_practice, owner, sandbox)
         T0,
     )
     db.session.commit()
-    assert len(services.audit_page(live_practice, per_page=1000).items) == entries
+    assert len(practice_history.audit_page(live_practice, per_page=1000).items) == entries
 
 
 def test_processing_then_confirmed_by_polling(owner_client, live_practice, owner):
-    url = services.start_checkout(live_practice, Plan.SEMIANNUAL, owner)
+    url = practice_checkout.start_checkout(live_practice, Plan.SEMIANNUAL, owner)
     # Back on the portal before Stripe confirmed the payment.
     live_practice.checkout_session_id = url.rsplit("/", 1)[-1]
     db.session.commit()
@@ -222,7 +224,7 @@ def test_processing_then_confirmed_by_polling(owner_client, live_practice, owner
 
 
 def test_cancel_with_reason_through_htmx_then_resume(owner_client, live_practice, owner):
-    url = services.start_checkout(live_practice, Plan.MONTHLY, owner)
+    url = practice_checkout.start_checkout(live_practice, Plan.MONTHLY, owner)
     owner_client.get(path_of(pay_checkout(url)))
     page = owner_client.get(f"/practices/{live_practice.id}/billing").get_data(as_text=True)
     token = extract_csrf(page)
@@ -257,7 +259,7 @@ def test_cancel_with_reason_through_htmx_then_resume(owner_client, live_practice
 
 
 def test_plan_switch_preview_then_confirm(owner_client, live_practice, owner):
-    url = services.start_checkout(live_practice, Plan.MONTHLY, owner)
+    url = practice_checkout.start_checkout(live_practice, Plan.MONTHLY, owner)
     owner_client.get(path_of(pay_checkout(url)))
     token = csrf(owner_client, f"/practices/{live_practice.id}/billing")
     preview = owner_client.post(
@@ -281,15 +283,15 @@ def test_plan_switch_preview_then_confirm(owner_client, live_practice, owner):
     assert "Every 6 months plan" in response.get_data(as_text=True)
     db.session.refresh(live_practice)
     assert live_practice.plan == Plan.SEMIANNUAL
-    assert services.invoice_by_id(live_practice.latest_invoice_id).amount_paid == amount
+    assert practice_history.invoice_by_id(live_practice.latest_invoice_id).amount_paid == amount
 
 
 def test_subscribe_again_after_cancellation_without_a_second_onboarding_fee(
     owner_client, live_practice, owner, sandbox
 ):
-    from portal.practices.sync import apply_subscription
+    from portal.practices.mirror import apply_subscription
 
-    first_url = services.start_checkout(live_practice, Plan.MONTHLY, owner)
+    first_url = practice_checkout.start_checkout(live_practice, Plan.MONTHLY, owner)
     owner_client.get(path_of(pay_checkout(first_url)))
     ended = sandbox.client().v1.subscriptions.cancel(live_practice.stripe_subscription_id)
     apply_subscription(ended, sandbox.now())  # customer.subscription.deleted
@@ -299,13 +301,13 @@ def test_subscribe_again_after_cancellation_without_a_second_onboarding_fee(
     assert 'data-banner="cancelled"' in page and "Subscribe again" in page
     assert "onboarding fee of" not in page
 
-    second_url = services.start_checkout(live_practice, Plan.MONTHLY, owner)
+    second_url = practice_checkout.start_checkout(live_practice, Plan.MONTHLY, owner)
     assert second_url != first_url
     owner_client.get(path_of(pay_checkout(second_url)))
     db.session.refresh(live_practice)
     assert live_practice.billing_status == BillingStatus.DONE
     assert live_practice.stripe_subscription_id != ended.id
-    invoice = services.invoice_by_id(live_practice.latest_invoice_id)
+    invoice = practice_history.invoice_by_id(live_practice.latest_invoice_id)
     assert invoice.amount_paid == current_app.config["BILLING_MONTHLY_PRICE"]
 
 
@@ -336,7 +338,7 @@ def test_a_refused_cancel_keeps_the_form_open_with_what_was_typed(owner_client, 
 
 
 def test_pay_now_is_offered_only_when_a_renewal_is_overdue(owner_client, practice):
-    from portal.practices.sync import apply_invoice, apply_subscription
+    from portal.practices.mirror import apply_invoice, apply_subscription
     from tests import stripe_payloads as p
 
     subscribed(practice)

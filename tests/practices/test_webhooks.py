@@ -8,7 +8,7 @@ from portal.practices.status import BillingStatus
 from portal.webhooks import handlers as inbox
 from tests import stripe_payloads as p
 from tests.practices.sandbox_helpers import HANDLERS
-from tests.practices.test_sync import subscribed
+from tests.practices.test_mirror import subscribed
 from tests.stripe_payloads import DAY, T0, current_secret, deliver
 
 PRACTICE_EVENT_TYPES = [

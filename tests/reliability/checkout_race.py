@@ -18,7 +18,8 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.gateway.shapes import object_id
-from portal.practices import services
+from portal.practices import members
+from portal.practices import plans as practice_plans
 from portal.practices.models import BillingAuditEntry, Practice
 from tests.factories import make_user
 from tests.reliability.live import HOST, Visitor
@@ -103,9 +104,9 @@ class Race:
 def new_race(sandbox, base: str, tabs: int) -> Race:
     """A practice whose owner has ``tabs`` billing pages open, on an empty sandbox (fast event reads)."""
     sandbox.reset()
-    services.bootstrap_plans()
+    practice_plans.bootstrap_plans()
     owner = make_user()
-    practice = services.create_practice(owner, "Racing Clinic")
+    practice = members.create_practice(owner, "Racing Clinic")
     race = Race(sandbox, base, practice.id, practice.stripe_customer_id, Visitor(base, owner.email), [])
     race.forms = [race.visitor.form(race.billing, "/billing/subscribe") for _ in range(tabs)]
     return race
@@ -126,9 +127,9 @@ def result(race: Race) -> Result:
     live = [sub for sub in subscriptions if sub.status in LIVE]
     charges = client.v1.charges.list({"customer": race.customer_id}).data
     net = sum(charge.amount_captured - charge.amount_refunded for charge in charges if charge.paid)
-    plans = {offer.plan.lookup_key: offer.amount for offer in services.plan_offers()}
+    plans = {offer.plan.lookup_key: offer.amount for offer in practice_plans.plan_offers()}
     plan_amounts = sum(plans.get(sub["items"]["data"][0]["price"]["lookup_key"], 0) for sub in live)
-    fee = services.onboarding_fee()[0]
+    fee = practice_plans.onboarding_fee()[0]
     db.session.rollback()
     practice = db.session.get(Practice, race.practice_id, populate_existing=True)
     local = len(live) == 1 and practice.stripe_subscription_id == live[0].id and practice.has_access

@@ -15,7 +15,7 @@ from portal.webhooks.models import EventStatus, WebhookEvent
 from tests import stripe_payloads as p
 from tests.conftest import both_engines
 from tests.practices.conftest import make_practice
-from tests.practices.test_sync import subscribed
+from tests.practices.test_mirror import subscribed
 from tests.stripe_payloads import DAY, T0, customer, make_event, payment_method
 from tests.webhooks.test_concurrency import DELIVERIES, _deliver_all_at_once
 

@@ -13,7 +13,7 @@ from portal.extensions import db
 from portal.webhooks.handlers import EVENT_HANDLERS
 from portal.webhooks.models import EventStatus, WebhookEvent
 from tests.practices.conftest import make_practice
-from tests.practices.test_sync import subscribed
+from tests.practices.test_mirror import subscribed
 from tests.reliability.conftest import row_counts
 from tests.reliability.test_concurrent_duplicates import _events
 from tests.stripe_payloads import deliver

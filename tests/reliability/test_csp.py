@@ -83,7 +83,7 @@ def test_every_html_page_has_the_csp(app, sandbox, figure):
 def test_no_csp_violation_on_the_card_and_checkout_pages(page, live_portal_factory, screenshot, figure):  # noqa: F811
     portal = live_portal_factory()
     with portal.app.test_request_context():
-        from portal.practices.services import bootstrap_plans
+        from portal.practices.plans import bootstrap_plans
 
         accounts.register_user("Cass Csp", "cass@example.com", PASSWORD)
         bootstrap_plans()

@@ -11,7 +11,7 @@ inviter: exactly the limit gets through.
 from __future__ import annotations
 
 from config import Config
-from portal.practices import services
+from portal.practices import members as practice_members
 from portal.practices.models import MemberRole
 from tests.factories import make_user
 from tests.practices.conftest import add_member, login, make_practice
@@ -33,7 +33,7 @@ def test_invitations_tell_nothing_move_nothing_and_hold_their_throttle(app, auth
         for n, person in enumerate(known)
     )
     post_from_people(client, practice, f"/practices/{practice.id}/members/{colleague.id}/make-owner")
-    members = {(m.user_id, m.role) for m in services.members_of(practice)}
+    members = {(m.user_id, m.role) for m in practice_members.members_of(practice)}
     moved = len(members ^ {(owner.id, MemberRole.OWNER), (colleague.user_id, MemberRole.ADMIN)})
     assert told_apart == 0 and moved == 0
 

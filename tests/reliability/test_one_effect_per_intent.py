@@ -16,7 +16,7 @@ import requests
 import sqlalchemy as sa
 
 from portal.extensions import db
-from portal.practices import services
+from portal.practices import cards, members, plans
 from portal.practices.models import BillingAuditEntry
 from portal.practices.status import BillingStatus
 from tests.conftest import both_engines
@@ -102,19 +102,19 @@ def previews(visitor: Visitor, billing: str, plan: str, count: int) -> list[dict
 def make_past_due(sandbox, inbox, practice, owner) -> None:
     """A renewal fails on the default card; a good card is then the default: "Pay now" is offered."""
     failing = save_card(sandbox, practice, "pm_card_chargeCustomerFail")
-    services.make_default_card(practice, failing.stripe_id, owner)
+    cards.make_default_card(practice, failing.stripe_id, owner)
     sandbox.advance(days=31)
     inbox.deliver()
     assert practice.billing_status == BillingStatus.PAST_DUE
     good = save_card(sandbox, practice, "pm_card_mastercard")
-    services.make_default_card(practice, good.stripe_id, owner)
+    cards.make_default_card(practice, good.stripe_id, owner)
 
 
 @both_engines
 def test_five_posts_of_each_billing_action_act_once(app, sandbox, figure, engine, user_factory):
-    services.bootstrap_plans()
+    plans.bootstrap_plans()
     owner = user_factory(name="Olive Once")
-    practice = services.create_practice(owner, "Once Only Clinic")
+    practice = members.create_practice(owner, "Once Only Clinic")
     pid, inbox = practice.id, Inbox(sandbox, practice.stripe_customer_id)
     billing = f"/practices/{pid}/billing"
     with serve(app) as base:

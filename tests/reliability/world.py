@@ -9,8 +9,7 @@ import sqlalchemy as sa
 
 from portal.auth import api_tokens as tokens
 from portal.extensions import db
-from portal.practices import invitations
-from portal.practices import services as practices
+from portal.practices import invitations, members
 from portal.practices.models import MemberRole, Practice, PracticeInvitation
 from portal.shop import services as shop
 from portal.users.models import Role, User
@@ -50,9 +49,9 @@ def build_world(sandbox) -> World:
     card = save_user_card(sandbox, owner)
     save_user_card(sandbox, other, "pm_card_mastercard")  # the other user has a wallet of their own
 
-    practice = practices.create_practice(owner, "Ada's Clinic")
+    practice = members.create_practice(owner, "Ada's Clinic")
     practice_card = save_practice_card(sandbox, practice)
-    member = practices.add_member(practice, colleague.email, MemberRole.MEMBER, owner)
+    member = members.add_member(practice, colleague.email, MemberRole.MEMBER, owner)
     invitations.invite(practice, "newcomer@example.com", MemberRole.MEMBER, owner)
     invitation = db.session.scalar(sa.select(PracticeInvitation))
     product = shop.create_product(

@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from portal.extensions import db
+from portal.practices.mirror import to_datetime
 from portal.practices.models import BillingAuditEntry, Practice, PracticeInvoice
 from portal.practices.status import BillingStatus
-from portal.practices.sync import to_datetime
 from portal.users.models import Role
 from portal.wallet.models import PaymentMethod
 from portal.webhooks.handlers import EVENT_HANDLERS
@@ -21,7 +21,7 @@ from tests import stripe_payloads as p
 from tests.conftest import both_engines
 from tests.factories import make_user
 from tests.practices.conftest import make_practice
-from tests.practices.test_sync import subscribed
+from tests.practices.test_mirror import subscribed
 from tests.stripe_payloads import DAY, T0, deliver, make_event, payment_method
 from tests.webhooks.test_replay import admin_client  # noqa: F401  (fixture)
 

@@ -14,9 +14,9 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.gateway.shapes import subscription_period
-from portal.practices import services
+from portal.practices import cards, members, plans, subscriptions
+from portal.practices.mirror import to_datetime
 from portal.practices.models import Plan, Practice, PracticeInvoice
-from portal.practices.sync import to_datetime
 from portal.webhooks.models import EventStatus, WebhookEvent
 from stripe_sandbox.testing import SandboxServer
 from tests.e2e.conftest import live_portal_factory  # noqa: F401  (fixture)
@@ -53,11 +53,11 @@ def run(start_portal, mode: str) -> tuple[dict, dict]:
 
 
 def script(sandbox: SandboxServer) -> None:
-    services.bootstrap_plans()
+    plans.bootstrap_plans()
     owner = make_user(name="Olive Owner", email="olive@example.com")
 
     def practice(name: str, plan: Plan) -> Practice:
-        created = services.create_practice(owner, name)
+        created = members.create_practice(owner, name)
         save_card(sandbox, created)
         subscribe_directly(sandbox, created, plan)
         return created
@@ -69,11 +69,11 @@ def script(sandbox: SandboxServer) -> None:
     sandbox.flush_events()
 
     bad_card = save_card(sandbox, failing, "pm_card_chargeCustomerFail")
-    services.make_default_card(failing, bad_card.stripe_id, owner)
-    services.cancel_subscription(cancelling, "Closing the clinic", owner)
-    services.cancel_subscription(resuming, "Thinking about it", owner)
+    cards.make_default_card(failing, bad_card.stripe_id, owner)
+    subscriptions.cancel_subscription(cancelling, "Closing the clinic", owner)
+    subscriptions.cancel_subscription(resuming, "Thinking about it", owner)
     sandbox.advance(days=10)
-    services.resume_subscription(db.session.get(Practice, resuming.id), owner)
+    subscriptions.resume_subscription(db.session.get(Practice, resuming.id), owner)
     sandbox.advance(days=22)  # renewals: A paid, B declined, C ends
     sandbox.advance(days=31)  # A again; B's retries run out
     assert renewing.id  # every practice is compared below, by name

@@ -21,7 +21,7 @@ from tests import stripe_payloads as p
 from tests.conftest import both_engines
 from tests.factories import PracticeMemberFactory, make_user
 from tests.practices.conftest import make_practice
-from tests.practices.test_sync import subscribed
+from tests.practices.test_mirror import subscribed
 from tests.smtp import body_text
 from tests.stripe_payloads import DAY, T0, deliver
 from tests.webhooks.test_concurrency import _deliver_all_at_once
@@ -130,7 +130,7 @@ def test_renewal_reminder_for_the_six_month_plan(client, owner, mailbox):
     first = p.invoice(
         practice.id, practice.stripe_customer_id, id="in_first6", billing_reason="subscription_create"
     )
-    from portal.practices.sync import fulfil_checkout_session
+    from portal.practices.mirror import fulfil_checkout_session
 
     fulfil_checkout_session(
         p.checkout_session(practice.id, practice.stripe_customer_id, subscription=sub, invoice=first), T0

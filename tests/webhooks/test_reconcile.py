@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.extensions import db
-from portal.practices import services
+from portal.practices import members
 from portal.practices.models import Practice, PracticeInvoice
 from portal.practices.status import BillingStatus
 from portal.wallet.models import PaymentMethod
@@ -33,7 +33,7 @@ def owner(user_factory):
 @pytest.fixture
 def practice(runner, owner, sandbox, since):
     assert runner.invoke(args=["billing", "bootstrap"]).exit_code == 0
-    practice = services.create_practice(owner, "Reconciled Clinic")
+    practice = members.create_practice(owner, "Reconciled Clinic")
     save_card(sandbox, practice)
     subscribe_directly(sandbox, practice)
     deliver_all(sandbox, since)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from portal.practices import sync
+from portal.practices import mirror
 
 
 def completed(event: dict) -> None:
-    sync.fulfil_checkout_session(event["data"]["object"], event["created"])
+    mirror.fulfil_checkout_session(event["data"]["object"], event["created"])

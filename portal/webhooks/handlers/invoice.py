@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from portal.practices import sync
+from portal.practices import mirror
 
 
 def changed(event: dict) -> None:
     """Mirror, onboarding, payment failures, authentication requests, emails."""
-    sync.apply_invoice(event["data"]["object"], event["created"], event["type"])
+    mirror.apply_invoice(event["data"]["object"], event["created"], event["type"])
 
 
 def upcoming(event: dict) -> None:
     """The renewal reminder email (at most once per event: the outbox keys it by the event id)."""
-    sync.remind_renewal(event["data"]["object"], event["created"])
+    mirror.remind_renewal(event["data"]["object"], event["created"])
 
 
 def finalization_failed(event: dict) -> None:
-    sync.finalization_failed(event["data"]["object"], event["created"])
+    mirror.finalization_failed(event["data"]["object"], event["created"])

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from portal.shop import sync
+from portal.shop import payment_events
 
 
 def succeeded(event: dict) -> None:
-    sync.payment_intent_succeeded(event["data"]["object"])
+    payment_events.payment_intent_succeeded(event["data"]["object"])
 
 
 def payment_failed(event: dict) -> None:
-    sync.payment_intent_payment_failed(event["data"]["object"])
+    payment_events.payment_intent_payment_failed(event["data"]["object"])
 
 
 def canceled(event: dict) -> None:
-    sync.payment_intent_canceled(event["data"]["object"])
+    payment_events.payment_intent_canceled(event["data"]["object"])

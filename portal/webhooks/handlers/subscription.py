@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from portal.practices import sync
+from portal.practices import mirror
 
 
 def changed(event: dict) -> None:
     """created / updated / deleted / paused / resumed: the object carries the whole new state."""
-    sync.apply_subscription(event["data"]["object"], event["created"])
+    mirror.apply_subscription(event["data"]["object"], event["created"])

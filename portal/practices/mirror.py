@@ -75,6 +75,30 @@ def find_practice(metadata: dict | None, customer: object = None) -> Practice | 
     return None
 
 
+def record_onboarding_paid(
+    practice: Practice, paid: bool, carries_onboarding: bool, paid_at: int, source_id: str | None
+) -> bool:
+    """The one rule for "onboarding fee paid": a paid payment that carried the fee marks it paid,
+    once, with a History line. True if it did so now.
+
+    The fee rides on a subscription's first invoice (``checkout.start_checkout`` adds it to the
+    Checkout until it is paid), so the invoice, the webhook and reconciliation all prove it.
+    """
+    if not (paid and carries_onboarding) or practice.onboarding_paid_at is not None:
+        return False
+    practice.onboarding_paid_at = to_datetime(paid_at)
+    audit.record(practice, "onboarding_paid", source_id)
+    return True
+
+
+def _carries_onboarding(invoice: dict) -> bool:
+    return invoice.get("billing_reason") == "subscription_create"
+
+
+def _paid_at(invoice: dict, default: int) -> int:
+    return (invoice.get("status_transitions") or {}).get("paid_at") or default
+
+
 def _is_stale(practice: Practice, event_created: int, fresh: bool) -> bool:
     return not fresh and event_created < practice.stripe_state_at
 
@@ -284,12 +308,9 @@ def apply_invoice(
 
     paid = invoice.get("status") == "paid" or event_type in PAID_EVENTS
     subscription_id = invoice_subscription_id(invoice)
-    first_invoice = invoice.get("billing_reason") == "subscription_create"
-    if paid and first_invoice and practice.onboarding_paid_at is None:
-        # The onboarding fee rides on a subscription's first invoice (see services.start_checkout).
-        paid_at = (invoice.get("status_transitions") or {}).get("paid_at") or event_created
-        practice.onboarding_paid_at = to_datetime(paid_at)
-        audit.record(practice, "onboarding_paid", invoice.get("id"))
+    record_onboarding_paid(
+        practice, paid, _carries_onboarding(invoice), _paid_at(invoice, event_created), invoice.get("id")
+    )
 
     status_hint = "active" if paid else None
     current = _adopt_subscription(practice, subscription_id, status_hint) if subscription_id else False
@@ -315,7 +336,7 @@ def apply_invoice(
     elif event_type == "invoice.payment_failed":
         reason = notifications.decline_reason(invoice_payment_error(invoice))
         practice.last_payment_error = reason
-        if not stale and practice.subscription_status == "active" and not first_invoice:
+        if not stale and practice.subscription_status == "active" and not _carries_onboarding(invoice):
             practice.subscription_status = "past_due"  # Stripe retries; the practice keeps access
         audit.record(practice, "payment_failed", f"{invoice.get('id')}: {reason}")
         notifications.notify(
@@ -327,7 +348,7 @@ def apply_invoice(
         )
     elif event_type == "invoice.payment_action_required":
         practice.action_required_invoice_id = invoice.get("id")
-        if not stale and practice.subscription_status == "active" and not first_invoice:
+        if not stale and practice.subscription_status == "active" and not _carries_onboarding(invoice):
             practice.subscription_status = "past_due"
         audit.record(practice, "action_required", invoice.get("id"))
         notifications.notify(
@@ -378,11 +399,10 @@ def record_invoice(obj: object, synced_at: int) -> Practice | None:
     if practice is None:
         return None
     mirror_invoice(practice, invoice, synced_at)
-    first_invoice = invoice.get("billing_reason") == "subscription_create"
-    if invoice.get("status") == "paid" and first_invoice and practice.onboarding_paid_at is None:
-        paid_at = (invoice.get("status_transitions") or {}).get("paid_at") or synced_at
-        practice.onboarding_paid_at = to_datetime(paid_at)
-        audit.record(practice, "onboarding_paid", invoice.get("id"))
+    paid = invoice.get("status") == "paid"
+    if record_onboarding_paid(
+        practice, paid, _carries_onboarding(invoice), _paid_at(invoice, synced_at), invoice.get("id")
+    ):
         _finish(practice)
     return practice
 
@@ -472,9 +492,9 @@ def fulfil_checkout_session(obj: object, event_created: int, *, fresh: bool = Fa
 
     subscription = session.get("subscription")
     paid = session.get("payment_status") in ("paid", "no_payment_required")
-    if paid and metadata.get("onboarding") == "1" and practice.onboarding_paid_at is None:
-        practice.onboarding_paid_at = to_datetime(event_created)
-        audit.record(practice, "onboarding_paid", session.get("id"))
+    record_onboarding_paid(
+        practice, paid, metadata.get("onboarding") == "1", event_created, session.get("id")
+    )
     if isinstance(subscription, dict) and subscription.get("items"):
         apply_subscription(subscription, event_created, fresh=fresh)
     elif (

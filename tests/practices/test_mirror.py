@@ -1,4 +1,4 @@
-"""The sync functions the webhooks and the success page run, with real-shaped Stripe payloads."""
+"""The mirror functions the webhooks and the success page run, with real-shaped Stripe payloads."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.practices import banners
+from portal.practices.mirror import apply_invoice, apply_subscription, fulfil_checkout_session
 from portal.practices.models import BillingAuditEntry, Plan, PracticeInvoice
 from portal.practices.status import BillingStatus
-from portal.practices.sync import apply_invoice, apply_subscription, fulfil_checkout_session
 from tests import stripe_payloads as p
 from tests.stripe_payloads import DAY, T0
 
@@ -78,7 +78,7 @@ def test_renewal_succeeds_done(practice):
 
 
 def p_dt(ts):
-    from portal.practices.sync import to_datetime
+    from portal.practices.mirror import to_datetime
 
     return to_datetime(ts)
 

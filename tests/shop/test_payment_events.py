@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from portal.extensions import db
-from portal.shop import services, sync
+from portal.shop import payment_events, services
 from portal.shop.models import OrderStatus
 from tests.shop.conftest import give_card, stock_of
 from tests.stripe_payloads import payment_intent
@@ -36,7 +36,7 @@ def _intent(order, status, **extra):
 def test_succeeded_twice_sells_once_and_sends_one_receipt(app, user, product, fake_payments, mailbox):
     order = _pending_order(user, product, fake_payments)
     for _ in range(2):
-        sync.payment_intent_succeeded(_intent(order, "succeeded"))
+        payment_events.payment_intent_succeeded(_intent(order, "succeeded"))
         db.session.commit()
     db.session.refresh(order)
     assert order.status == OrderStatus.PAID
@@ -47,11 +47,11 @@ def test_succeeded_twice_sells_once_and_sends_one_receipt(app, user, product, fa
 
 def test_failed_after_succeeded_changes_nothing(app, user, product, fake_payments):
     order = _pending_order(user, product, fake_payments)
-    sync.payment_intent_succeeded(_intent(order, "succeeded"))
+    payment_events.payment_intent_succeeded(_intent(order, "succeeded"))
     db.session.commit()
     failed = _intent(order, "requires_payment_method", last_payment_error={"message": "Declined."})
-    sync.payment_intent_payment_failed(failed)
-    sync.payment_intent_payment_failed(failed)
+    payment_events.payment_intent_payment_failed(failed)
+    payment_events.payment_intent_payment_failed(failed)
     db.session.commit()
     db.session.refresh(order)
     assert order.status == OrderStatus.PAID and stock_of(product.id) == 8
@@ -61,7 +61,7 @@ def test_failed_twice_releases_once(app, user, product, fake_payments):
     order = _pending_order(user, product, fake_payments)
     failed = _intent(order, "requires_payment_method", last_payment_error={"message": "Insufficient funds."})
     for _ in range(3):
-        sync.payment_intent_payment_failed(failed)
+        payment_events.payment_intent_payment_failed(failed)
         db.session.commit()
     db.session.refresh(order)
     assert order.status == OrderStatus.FAILED and order.failure_message == "Insufficient funds."
@@ -71,11 +71,11 @@ def test_failed_twice_releases_once(app, user, product, fake_payments):
 def test_succeeded_after_failed_takes_stock_again_once(app, user, product, fake_payments):
     """A retried payment that succeeds after the failure event: a sale, counted once."""
     order = _pending_order(user, product, fake_payments)
-    sync.payment_intent_payment_failed(_intent(order, "requires_payment_method"))
+    payment_events.payment_intent_payment_failed(_intent(order, "requires_payment_method"))
     db.session.commit()
     assert stock_of(product.id) == 10
     for _ in range(2):
-        sync.payment_intent_succeeded(_intent(order, "succeeded"))
+        payment_events.payment_intent_succeeded(_intent(order, "succeeded"))
         db.session.commit()
     db.session.refresh(order)
     assert order.status == OrderStatus.PAID and stock_of(product.id) == 8
@@ -85,7 +85,7 @@ def test_request_and_event_race_settles_once(app, user, product, fake_payments, 
     """The browser's confirm and payment_intent.succeeded both arrive: one sale, one receipt."""
     order = _pending_order(user, product, fake_payments)
     fake_payments.authenticate(order.payment_intent_id)
-    sync.payment_intent_succeeded(_intent(order, "succeeded"))
+    payment_events.payment_intent_succeeded(_intent(order, "succeeded"))
     db.session.commit()
     services.confirm_order(user, order.id)
     db.session.refresh(order)
@@ -96,11 +96,11 @@ def test_request_and_event_race_settles_once(app, user, product, fake_payments, 
 
 def test_events_for_unknown_or_mismatched_intents_are_ignored(app, user, product, fake_payments):
     order = _pending_order(user, product, fake_payments)
-    assert sync.payment_intent_succeeded(payment_intent(id="pi_other", metadata={})) is None
+    assert payment_events.payment_intent_succeeded(payment_intent(id="pi_other", metadata={})) is None
     tampered = _intent(order, "succeeded", amount=1)
-    assert sync.payment_intent_succeeded(tampered) is None
+    assert payment_events.payment_intent_succeeded(tampered) is None
     other_intent = _intent(order, "succeeded", id="pi_someone_else")
-    assert sync.payment_intent_succeeded(other_intent) is None
+    assert payment_events.payment_intent_succeeded(other_intent) is None
     db.session.commit()
     db.session.refresh(order)
     assert order.status == OrderStatus.PENDING and stock_of(product.id) == 8
@@ -108,7 +108,7 @@ def test_events_for_unknown_or_mismatched_intents_are_ignored(app, user, product
 
 def test_canceled_event_releases(app, user, product, fake_payments):
     order = _pending_order(user, product, fake_payments)
-    sync.payment_intent_canceled(_intent(order, "canceled"))
+    payment_events.payment_intent_canceled(_intent(order, "canceled"))
     db.session.commit()
     db.session.refresh(order)
     assert order.status == OrderStatus.CANCELED and stock_of(product.id) == 10

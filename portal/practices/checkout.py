@@ -1,0 +1,158 @@
+"""Subscribing through Stripe Checkout: starting a session, expiring older ones, the success page."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import sqlalchemy as sa
+from flask import url_for
+
+from portal.extensions import db
+from portal.gateway import checkout as stripe_checkout
+from portal.gateway import payment_methods as stripe_cards
+from portal.gateway.errors import BillingError
+from portal.gateway.shapes import as_dict, object_id
+from portal.practices import audit, mirror
+from portal.practices.cards import practice_wallet
+from portal.practices.customers import (
+    ensure_practice_customer,
+)
+from portal.practices.errors import PracticeError
+from portal.practices.members import require_manager
+from portal.practices.models import (
+    Plan,
+    Practice,
+)
+from portal.practices.plans import ONBOARDING_LOOKUP_KEY, price_id
+from portal.practices.subscriptions import unix_now
+from portal.users.models import User
+from portal.wallet import mirror as card_mirror
+from portal.wallet import services as wallet
+from portal.wallet.models import PaymentMethod
+
+log = logging.getLogger(__name__)
+
+
+def awaiting_payment(practice: Practice) -> bool:
+    """Back from Checkout, the payment not confirmed yet: the page shows "processing"."""
+    return practice.checkout_session_id is not None and practice.billing_status == "REQUIRED"
+
+
+def start_checkout(practice: Practice, plan: Plan, actor: User) -> str:
+    """A Checkout session for ``plan`` (plus the onboarding fee until it is paid); returns its URL.
+
+    A double click of one form returns the same session (the view runs it once per form key,
+    ``intents``); every new start makes a new session, and the older open ones are expired.
+    """
+    require_manager(practice, actor)
+    if practice.subscription_live and practice.subscription_status != "incomplete":
+        raise PracticeError("This practice already has a subscription.")
+    customer_id = ensure_practice_customer(practice)
+    with_onboarding = practice.onboarding_paid_at is None
+    line_items = [{"price": price_id(plan.lookup_key), "quantity": 1}]
+    if with_onboarding:
+        line_items.append({"price": price_id(ONBOARDING_LOOKUP_KEY), "quantity": 1})
+    success_url = (
+        url_for("practices.checkout_return", practice_id=practice.id, _external=True)
+        + "?session_id={CHECKOUT_SESSION_ID}"
+    )
+    metadata = {
+        "practiceId": str(practice.id),
+        "plan": plan.value,
+        "onboarding": "1" if with_onboarding else "0",
+        "startedAt": str(time.time_ns()),  # orders checkouts started within one second
+    }
+    session = stripe_checkout.create_subscription_session(
+        {
+            "customer": customer_id,
+            "client_reference_id": str(practice.id),
+            "line_items": line_items,
+            "metadata": metadata,
+            # The subscription keeps when its checkout started: of two paid within one second
+            # (Stripe's times are whole seconds), ``duplicates`` keeps the one started first.
+            "subscription_data": {
+                "metadata": {"practiceId": str(practice.id), "startedAt": metadata["startedAt"]}
+            },
+            "success_url": success_url,
+            "cancel_url": url_for("practices.billing", practice_id=practice.id, _external=True),
+        },
+        key=(customer_id, plan.value, practice.checkout_generation, metadata["startedAt"]),
+    )
+    audit.record(practice, "checkout_started", f"{plan.label}, session {session.id}", actor_id=actor.id)
+    db.session.commit()
+    expire_older_checkouts(customer_id, session)
+    return session.url
+
+
+def expire_older_checkouts(customer_id: str, session: object) -> None:
+    """Only the newest Checkout of a practice can be paid: the older open ones are expired.
+
+    Two tabs starting at once each expire only what started before their own session (our
+    clock's nanoseconds in its metadata, then the id), so exactly the newest stays open. One
+    paid in the meantime cannot be expired; ``duplicates`` then cancels the second subscription.
+    """
+    mine = _started(session)
+    try:
+        open_sessions = stripe_checkout.list_open_sessions(customer_id)
+    except BillingError as error:
+        log.warning("could not list open checkouts customer=%s: %s", customer_id, error)
+        return
+    for other in open_sessions:
+        if other.id == session.id or other.mode != "subscription" or _started(other) > mine:
+            continue
+        try:
+            stripe_checkout.expire_session(other.id)
+        except BillingError as error:  # paid or expired meanwhile, or Stripe unreachable
+            log.info("could not expire checkout %s: %s", other.id, error)
+
+
+def _started(session: object) -> tuple[int, str]:
+    started = str((as_dict(session).get("metadata") or {}).get("startedAt") or "")
+    return (int(started) if started.isdigit() else int(session.created) * 10**9, session.id)
+
+
+def complete_checkout(practice: Practice, session_id: str) -> Practice:
+    """The success page: retrieve the session and run the same fulfilment as the webhook."""
+    session = as_dict(stripe_checkout.retrieve_session(session_id))
+    if str((session.get("metadata") or {}).get("practiceId")) != str(practice.id):
+        raise PracticeError("That checkout belongs to another practice.", status=404)
+    if session.get("status") == "complete":
+        mirror.fulfil_checkout_session(session, unix_now(), fresh=True)
+        practice.checkout_session_id = session["id"]
+        db.session.commit()
+        _adopt_checkout_card(practice, session)
+    elif session.get("status") == "expired" and practice.checkout_session_id == session["id"]:
+        practice.checkout_session_id = None  # nothing is coming: stop "processing"
+        db.session.commit()
+    return practice
+
+
+def refresh_processing(practice: Practice) -> Practice:
+    """While "processing": look at the checkout session again (webhooks may be slow or absent)."""
+    if awaiting_payment(practice):
+        try:
+            complete_checkout(practice, practice.checkout_session_id)
+        except BillingError as error:
+            log.info("checkout refresh failed practice_id=%s: %s", practice.id, error)
+    return practice
+
+
+def _adopt_checkout_card(practice: Practice, session: dict) -> None:
+    """Mirror the card paid with at Checkout and make it the customer's default."""
+    subscription = session.get("subscription")
+    card_id = (
+        object_id(as_dict(subscription).get("default_payment_method"))
+        if isinstance(subscription, dict)
+        else None
+    )
+    try:
+        for payment_method in stripe_cards.list_payment_methods(practice.stripe_customer_id):
+            card_mirror.upsert_payment_method(payment_method, synced_at=unix_now())
+        db.session.commit()
+        if card_id and db.session.scalar(
+            sa.select(PaymentMethod.id).where(PaymentMethod.stripe_id == card_id)
+        ):
+            wallet.make_default(practice_wallet(practice), card_id)
+    except (BillingError, wallet.WalletError) as error:
+        log.warning("could not mirror the checkout card practice_id=%s: %s", practice.id, error)

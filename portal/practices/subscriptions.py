@@ -1,0 +1,228 @@
+"""Managing a practice's subscription: cancel at period end, resume, switch plan, pay an open invoice.
+
+Each calls Stripe through ``portal.gateway``, applies what Stripe returned through
+``portal.practices.mirror`` (the code the webhooks run), writes an audit line and commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import current_app
+
+from portal.extensions import db
+from portal.formatting import format_date
+from portal.gateway import invoices as stripe_invoices
+from portal.gateway import subscriptions as stripe_subscriptions
+from portal.gateway.errors import AuthenticationRequired, BillingError, CardDeclined
+from portal.gateway.shapes import as_dict, object_id, subscription_item
+from portal.practices import audit, mirror
+from portal.practices.errors import PracticeError
+from portal.practices.history import invoice_by_id, open_invoice
+from portal.practices.members import require_manager
+from portal.practices.models import (
+    Plan,
+    Practice,
+    PracticeInvoice,
+)
+from portal.practices.notifications import decline_reason
+from portal.practices.plans import price_id
+from portal.users.models import User
+from portal.wallet.models import PaymentMethod
+
+log = logging.getLogger(__name__)
+
+
+def unix_now() -> int:
+    return int(time.time())
+
+
+def attempt_token() -> str:
+    """One per rendered action form: a double submit reuses it, so Stripe sees one request."""
+    return secrets.token_hex(8)
+
+
+def _require_subscription(practice: Practice) -> str:
+    if not practice.subscription_live:
+        raise PracticeError("This practice has no active subscription.")
+    return practice.stripe_subscription_id
+
+
+def apply_fresh_subscription(subscription: object) -> None:
+    mirror.apply_subscription(subscription, unix_now(), fresh=True)
+
+
+def cancel_subscription(practice: Practice, reason: str, actor: User, attempt: str | None = None) -> None:
+    """Cancel at the end of the paid period; the reason is kept (here and at Stripe)."""
+    require_manager(practice, actor)
+    subscription_id = _require_subscription(practice)
+    if practice.cancel_at_period_end or practice.cancel_at:
+        ends = practice.cancel_at or practice.current_period_end
+        when = f" on {format_date(ends)}" if ends else ""
+        raise PracticeError(f"The subscription is already set to end{when}. Nothing was changed.")
+    reason = reason.strip()[:500]
+    if not reason:
+        raise PracticeError("Please tell us why you are cancelling.")
+    subscription = stripe_subscriptions.update_subscription(
+        subscription_id,
+        {"cancel_at_period_end": True, "cancellation_details": {"comment": reason}},
+        key=("cancel", subscription_id, attempt or attempt_token()),
+    )
+    practice.cancellation_reason = reason
+    audit.record(practice, "cancel_requested", reason, actor_id=actor.id)
+    apply_fresh_subscription(subscription)
+    db.session.commit()
+
+
+def resume_subscription(practice: Practice, actor: User, attempt: str | None = None) -> None:
+    """Undo a scheduled cancellation before the period ends."""
+    require_manager(practice, actor)
+    subscription_id = _require_subscription(practice)
+    if not (practice.cancel_at_period_end or practice.cancel_at):
+        raise PracticeError("The subscription is not set to end, so there is nothing to resume.")
+    subscription = stripe_subscriptions.update_subscription(
+        subscription_id,
+        {"cancel_at_period_end": False},
+        key=("resume", subscription_id, attempt or attempt_token()),
+    )
+    practice.cancellation_reason = None
+    audit.record(practice, "resumed", actor_id=actor.id)
+    apply_fresh_subscription(subscription)
+    db.session.commit()
+
+
+@dataclass(frozen=True)
+class PlanChangePreview:
+    plan: Plan
+    amount_due: int
+    currency: str
+    proration_date: int
+    lines: list[tuple[str, int]]
+
+
+def _switch_params(subscription: object, plan: Plan) -> tuple[list[dict], str]:
+    item = subscription_item(subscription)
+    if not item:
+        raise PracticeError("The subscription has no plan to switch.")
+    return [{"id": item["id"], "price": price_id(plan.lookup_key)}], item["id"]
+
+
+def _plan_switch(practice: Practice, plan: Plan, actor: User) -> tuple[str, list[dict]]:
+    """Who may switch, that there is something to switch, and the item change that does it."""
+    require_manager(practice, actor)
+    subscription_id = _require_subscription(practice)
+    if practice.plan == plan:
+        raise PracticeError(f"The practice is already on the {plan.label} plan.")
+    subscription = stripe_subscriptions.retrieve_subscription(subscription_id)
+    items, _ = _switch_params(subscription, plan)
+    return subscription_id, items
+
+
+def preview_plan_change(practice: Practice, plan: Plan, actor: User) -> PlanChangePreview:
+    """What switching to ``plan`` costs now (prorated), from ``invoices.create_preview``."""
+    subscription_id, items = _plan_switch(practice, plan, actor)
+    proration_date = unix_now()
+    preview = as_dict(
+        stripe_invoices.preview_invoice(
+            {
+                "customer": practice.stripe_customer_id,
+                "subscription": subscription_id,
+                "subscription_details": {
+                    "items": items,
+                    "proration_behavior": "always_invoice",
+                    "proration_date": proration_date,
+                },
+            }
+        )
+    )
+    lines = [
+        (line.get("description") or "", int(line.get("amount") or 0))
+        for line in ((preview.get("lines") or {}).get("data") or [])
+    ]
+    return PlanChangePreview(
+        plan=plan,
+        amount_due=int(preview.get("amount_due") or 0),
+        currency=preview.get("currency") or current_app.config["BILLING_CURRENCY"],
+        proration_date=proration_date,
+        lines=lines,
+    )
+
+
+def change_plan(
+    practice: Practice, plan: Plan, actor: User, proration_date: int | None = None, attempt: str | None = None
+) -> None:
+    """Switch Monthly <-> every 6 months, invoicing the prorated difference now."""
+    subscription_id, items = _plan_switch(practice, plan, actor)
+    params: dict = {"items": items, "proration_behavior": "always_invoice"}
+    if proration_date:
+        params["proration_date"] = int(proration_date)
+    updated = stripe_subscriptions.update_subscription(
+        subscription_id, params, key=("plan", subscription_id, plan.value, attempt or attempt_token())
+    )
+    previous = practice.plan
+    audit.record(
+        practice, "plan_changed", f"{previous.label if previous else '-'} → {plan.label}", actor_id=actor.id
+    )
+    apply_fresh_subscription(updated)
+    latest = object_id(as_dict(updated).get("latest_invoice"))
+    if latest:
+        try:
+            mirror.apply_invoice(stripe_invoices.retrieve_invoice(latest), unix_now(), fresh=True)
+        except BillingError as error:
+            log.warning("could not mirror invoice %s: %s", latest, error)
+    db.session.commit()
+
+
+def pay_open_invoice(practice: Practice, actor: User, attempt: str | None = None) -> PracticeInvoice:
+    """Pay the open invoice now with the practice's default card (``attempt``: the form's key)."""
+    require_manager(practice, actor)
+    invoice = invoice_by_id(practice.action_required_invoice_id) or open_invoice(practice)
+    if invoice is None or invoice.status != "open":
+        raise PracticeError("There is no open invoice to pay.")
+    card = db.session.scalar(
+        sa.select(PaymentMethod).where(
+            PaymentMethod.customer_id == practice.stripe_customer_id, PaymentMethod.is_default.is_(True)
+        )
+    )
+    if card is None:
+        raise PracticeError("Add a card first, then pay the invoice.")
+    try:
+        paid = stripe_invoices.pay_invoice(
+            invoice.stripe_id,
+            card.stripe_id,
+            key=(invoice.stripe_id, card.stripe_id, attempt or attempt_token()),
+        )
+    except AuthenticationRequired as error:
+        practice.action_required_invoice_id = invoice.stripe_id
+        audit.record(practice, "pay_now_needs_authentication", invoice.stripe_id, actor_id=actor.id)
+        db.session.commit()
+        raise PracticeError(
+            "Your bank needs you to confirm this payment. Use “Complete authentication”.", status=402
+        ) from error
+    except CardDeclined as error:
+        reason = (
+            decline_reason({"decline_code": error.decline_code, "code": error.stripe_code})
+            if (error.decline_code or error.stripe_code)
+            else error.message
+        )
+        practice.last_payment_error = reason
+        audit.record(practice, "pay_now_failed", f"{invoice.stripe_id}: {reason}", actor_id=actor.id)
+        db.session.commit()
+        raise PracticeError(reason, status=402) from error
+    audit.record(
+        practice, "paid_now", f"{invoice.stripe_id} with {card.brand} {card.last4}", actor_id=actor.id
+    )
+    mirror.apply_invoice(paid, unix_now(), "invoice.paid", fresh=True)
+    if practice.stripe_subscription_id:
+        try:
+            apply_fresh_subscription(
+                stripe_subscriptions.retrieve_subscription(practice.stripe_subscription_id)
+            )
+        except BillingError as error:
+            log.warning("could not refresh subscription practice_id=%s: %s", practice.id, error)
+    db.session.commit()
+    return invoice
