@@ -15,7 +15,7 @@ from portal.errors import UserError
 from portal.gateway.errors import BillingError, CardDeclined, InvalidWebhook, StripeUnavailable
 from portal.mail.services import MailNotConfigured
 from portal.practices.errors import NotAllowed, PracticeError
-from portal.shop.services import PaymentNotSent, ProductNotFound, ShopError
+from portal.shop.errors import PaymentNotSent, ProductNotFound, ShopError
 from portal.throttle import Throttled
 from portal.wallet.services import CardNotFound, DefaultCardInUse, WalletError
 

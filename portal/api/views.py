@@ -18,7 +18,7 @@ from portal.auth import services as accounts
 from portal.auth.forms import ProfileForm, RegisterForm
 from portal.extensions import csrf, db
 from portal.gateway.ids import InvalidStripeId, stripe_id
-from portal.shop import services as shop
+from portal.shop import errors, purchases
 from portal.text import first_problem_in
 from portal.throttle import refund_request_limits, throttled
 from portal.urls import is_row_id
@@ -251,14 +251,14 @@ def create_payment_intent():
     if isinstance(product_id, bool) or not isinstance(product_id, int):
         raise ApiError(400, "validation_error", "productId: send the id of a product.")
     if not is_row_id(product_id):
-        raise ApiError(404, "not_found", shop.ProductNotFound().message)
+        raise ApiError(404, "not_found", errors.ProductNotFound().message)
     currency = data.get("currency")
     if currency is not None and not isinstance(currency, str):
         raise ApiError(400, "validation_error", "currency: send an ISO currency code, like usd.")
     payment_method_id = data.get("paymentMethodId")
     if payment_method_id is not None:
         payment_method_id = _payment_method_id(data)
-    result = shop.purchase(g.api_user, product_id, quantity, payment_method_id, currency=currency)
+    result = purchases.purchase(g.api_user, product_id, quantity, payment_method_id, currency=currency)
     order = result.order
     return envelope.ok(
         {

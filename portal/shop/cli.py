@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from flask.cli import with_appcontext
 
 from portal.extensions import db
-from portal.shop import services
+from portal.shop import catalog
+from portal.shop import orders as shop_orders
 from portal.shop.models import Product
 
 #: (name, description, price in cents, stock): created once, looked up by name.
@@ -25,7 +26,7 @@ def seed_products() -> None:
     """Add the demo products that are missing; existing ones (and their stock) are left alone."""
     for name, description, price, stock in DEMO_PRODUCTS:
         if db.session.scalar(sa.select(Product.id).where(Product.name == name)) is None:
-            services.create_product(
+            catalog.create_product(
                 name=name, description=description, price=price, currency="usd", stock=stock
             )
             click.echo(f"created product {name}")
@@ -38,5 +39,5 @@ def seed_products() -> None:
 @with_appcontext
 def release_stale_command(minutes: int) -> None:
     """Cancel orders whose payment was never completed, and put their stock back."""
-    summary = services.release_stale_orders(dt.timedelta(minutes=minutes))
+    summary = shop_orders.release_stale_orders(dt.timedelta(minutes=minutes))
     click.echo(f"released {summary.released}, paid meanwhile {summary.paid}, skipped {summary.skipped}")

@@ -18,7 +18,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from portal.forms import PortalForm
 from portal.shop.money import CURRENCIES
-from portal.shop.services import MAX_QUANTITY
+from portal.shop.purchases import MAX_QUANTITY
 
 
 class BuyForm(PortalForm):

@@ -3,7 +3,7 @@ these). Nothing here commits: the webhook dispatcher commits once, together with
 processed.
 
 Duplicates and any order of arrival are safe: the order's status only moves
-through conditional updates (see ``portal.shop.services``), so stock changes once.
+through conditional updates (see ``portal.shop.settlement``), so stock changes once.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.gateway.shapes import as_dict
-from portal.shop import services
+from portal.shop import settlement
 from portal.shop.models import Order, OrderStatus
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def payment_intent_succeeded(payment_intent: Any) -> Order | None:
     order = find_order(payment_intent)
     if order is None:
         return None
-    services.settle_paid(order, as_dict(payment_intent).get("id"))
+    settlement.settle_paid(order, as_dict(payment_intent).get("id"))
     return order
 
 
@@ -56,7 +56,9 @@ def payment_intent_payment_failed(payment_intent: Any) -> Order | None:
     if order.status == OrderStatus.PENDING:
         if order.payment_intent_id is None:
             order.payment_intent_id = as_dict(payment_intent).get("id")
-        services.settle_released(order, OrderStatus.FAILED, services.payment_error_message(payment_intent))
+        settlement.settle_released(
+            order, OrderStatus.FAILED, settlement.payment_error_message(payment_intent)
+        )
     return order
 
 
@@ -65,5 +67,5 @@ def payment_intent_canceled(payment_intent: Any) -> Order | None:
     order = find_order(payment_intent)
     if order is None:
         return None
-    services.settle_released(order, OrderStatus.CANCELED, "The payment was canceled.")
+    settlement.settle_released(order, OrderStatus.CANCELED, "The payment was canceled.")
     return order

@@ -8,7 +8,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 
 from portal.gateway.errors import BillingError
-from portal.shop import services
+from portal.shop import catalog, errors, purchases
+from portal.shop import orders as shop_orders
 from portal.shop.cli import release_stale_command
 from portal.shop.forms import BuyForm, ProductForm
 from portal.shop.models import OrderStatus
@@ -25,15 +26,15 @@ def _me():
 
 def _product_or_404(product_id: int, *, include_inactive: bool = False):
     try:
-        return services.get_product(product_id, include_inactive=include_inactive)
-    except services.ProductNotFound as error:
+        return catalog.get_product(product_id, include_inactive=include_inactive)
+    except errors.ProductNotFound as error:
         abort(404, error.message)
 
 
 def _order_or_404(order_id: int):
     try:
-        return services.get_user_order(_me(), order_id)
-    except services.OrderNotFound as error:
+        return shop_orders.get_user_order(_me(), order_id)
+    except errors.OrderNotFound as error:
         abort(404, error.message)
 
 
@@ -43,7 +44,7 @@ def _order_or_404(order_id: int):
 @bp.get("/")
 @login_required
 def products():
-    return render_template("shop/products.html", products=services.list_products())
+    return render_template("shop/products.html", products=catalog.list_products())
 
 
 def _render_product(product, form: BuyForm, cards: list, error: str | None = None, status: int = 200):
@@ -54,7 +55,7 @@ def _render_product(product, form: BuyForm, cards: list, error: str | None = Non
             form=form,
             cards=cards,
             error=error,
-            max=services.MAX_QUANTITY,
+            max=purchases.MAX_QUANTITY,
         ),
         status,
     )
@@ -85,8 +86,8 @@ def buy(product_id: int):
         return _render_product(product, form, cards, status=422)
     form.set_cards(cards)
     try:
-        result = services.purchase(_me(), product.id, form.quantity.data, form.payment_method.data)
-    except (services.ShopError, wallet_services.WalletError, BillingError) as error:
+        result = purchases.purchase(_me(), product.id, form.quantity.data, form.payment_method.data)
+    except (errors.ShopError, wallet_services.WalletError, BillingError) as error:
         # The form keeps the quantity and the card; Stripe's own words for a decline.
         return _render_product(product, form, cards, error=error.message, status=error.status)
     order = result.order
@@ -108,7 +109,7 @@ def authenticate(order_id: int):
     """Stripe.js runs the bank's check (3-D Secure), then posts back to ``confirm``."""
     order = _order_or_404(order_id)
     try:
-        client_secret = services.authentication_client_secret(order)
+        client_secret = shop_orders.authentication_client_secret(order)
     except BillingError as error:
         flash(error.message, "error")
         return redirect(url_for("shop.order", order_id=order.id))
@@ -122,7 +123,7 @@ def authenticate(order_id: int):
 def confirm(order_id: int):
     _order_or_404(order_id)
     try:
-        order = services.confirm_order(_me(), order_id)
+        order = shop_orders.confirm_order(_me(), order_id)
     except BillingError as error:
         flash(error.message, "error")
         return redirect(url_for("shop.order", order_id=order_id), code=303)
@@ -148,7 +149,7 @@ def confirm(order_id: int):
 @bp.get("/orders")
 @login_required
 def orders():
-    return render_template("shop/orders.html", orders=services.list_orders(_me()))
+    return render_template("shop/orders.html", orders=shop_orders.list_orders(_me()))
 
 
 @bp.get("/orders/<int:order_id>")
@@ -174,7 +175,7 @@ def admin_required(view):
 @bp.get("/admin/products")
 @admin_required
 def admin_products():
-    return render_template("shop/admin/products.html", products=services.list_products(include_inactive=True))
+    return render_template("shop/admin/products.html", products=catalog.list_products(include_inactive=True))
 
 
 def _product_fields(form: ProductForm) -> dict:
@@ -193,7 +194,7 @@ def _product_fields(form: ProductForm) -> dict:
 def admin_new_product():
     form = ProductForm()
     if form.validate_on_submit():
-        product = services.create_product(**_product_fields(form))
+        product = catalog.create_product(**_product_fields(form))
         flash(f"{product.name} is in the shop.", "success")
         return redirect(url_for("shop.admin_products"), code=303)
     status = 200 if request.method == "GET" else 422
@@ -208,7 +209,7 @@ def admin_edit_product(product_id: int):
     if request.method == "GET":
         form.price.data = to_major(product.price)
     if form.validate_on_submit():
-        services.update_product(product, **_product_fields(form))
+        catalog.update_product(product, **_product_fields(form))
         flash(f"{product.name} saved.", "success")
         return redirect(url_for("shop.admin_products"), code=303)
     status = 200 if request.method == "GET" else 422

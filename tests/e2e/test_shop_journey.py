@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from portal.extensions import db
-from portal.shop import services as shop
+from portal.shop import catalog
 from tests.e2e.steps import add_card, register
 
 pytestmark = pytest.mark.e2e
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.e2e
 def test_buy_with_a_saved_card(page, live_portal_factory, mailbox, screenshot):
     portal = live_portal_factory()
     with portal.app.app_context():
-        product = shop.create_product(
+        product = catalog.create_product(
             name="Exam gloves (box)",
             description="100 nitrile gloves",
             price=1250,

@@ -23,7 +23,7 @@ from portal.mail.models import OutboundEmail
 from portal.mail.services import header_safe
 from portal.practices import notifications
 from portal.practices.models import Practice
-from portal.shop import services as shop
+from portal.shop import settlement
 from portal.shop.models import Product
 from portal.users.models import Role
 from tests.factories import (
@@ -56,7 +56,7 @@ def _paid_order(buyer) -> None:
         name="Thermometer\r\nBcc: evil@example.com", price=1999, stock=9
     )
     order = OrderFactory(user=buyer, product=product, receipt_email=buyer.email)
-    shop.settle_paid(order, f"pi_{order.reference}")
+    settlement.settle_paid(order, f"pi_{order.reference}")
     db.session.commit()
 
 

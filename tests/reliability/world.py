@@ -11,7 +11,7 @@ from portal.auth import api_tokens as tokens
 from portal.extensions import db
 from portal.practices import invitations, members
 from portal.practices.models import MemberRole, Practice, PracticeInvitation
-from portal.shop import services as shop
+from portal.shop import catalog, purchases
 from portal.users.models import Role, User
 from portal.wallet import services as wallet
 from portal.webhooks.services import store_event
@@ -54,10 +54,10 @@ def build_world(sandbox) -> World:
     member = members.add_member(practice, colleague.email, MemberRole.MEMBER, owner)
     invitations.invite(practice, "newcomer@example.com", MemberRole.MEMBER, owner)
     invitation = db.session.scalar(sa.select(PracticeInvitation))
-    product = shop.create_product(
+    product = catalog.create_product(
         name="Gloves", description="", price=500, currency="usd", stock=3, active=True
     )
-    order = shop.purchase(owner, product.id, 1, card.stripe_id).order
+    order = purchases.purchase(owner, product.id, 1, card.stripe_id).order
     event = make_event("payment_method.attached", payment_method("pm_world", owner.stripe_customer_id))
     event_row_id = store_event(event, json.dumps(event))
     db.session.commit()

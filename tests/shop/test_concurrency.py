@@ -7,7 +7,7 @@ import threading
 import sqlalchemy as sa
 
 from portal.extensions import db
-from portal.shop import services
+from portal.shop import errors, purchases
 from portal.shop.models import Order, OrderStatus
 from portal.users.models import User
 from tests.conftest import both_engines
@@ -37,9 +37,9 @@ def test_twenty_buyers_of_the_last_five_items(app, engine, fake_payments):
             start.wait()  # no connection held here: the pool (15) is smaller than the crowd
             try:
                 user = db.session.get(User, user_id)
-                result = services.purchase(user, product_id, 1)
+                result = purchases.purchase(user, product_id, 1)
                 outcome = result.order.status.value
-            except services.OutOfStock:
+            except errors.OutOfStock:
                 outcome = "out_of_stock"
             except Exception as error:  # pragma: no cover - reported by the assertion below
                 outcome = f"error: {error!r}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from portal.extensions import db
-from portal.shop import payment_events, services
+from portal.shop import orders, payment_events, purchases
 from portal.shop.models import OrderStatus
 from tests.shop.conftest import give_card, stock_of
 from tests.stripe_payloads import payment_intent
@@ -11,7 +11,7 @@ from tests.stripe_payloads import payment_intent
 
 def _pending_order(user, product, fake_payments, quantity=2):
     give_card(user, "pm_card_threeDSecure2Required")
-    result = services.purchase(user, product.id, quantity)
+    result = purchases.purchase(user, product.id, quantity)
     assert result.order.status == OrderStatus.PENDING
     return result.order
 
@@ -87,7 +87,7 @@ def test_request_and_event_race_settles_once(app, user, product, fake_payments, 
     fake_payments.authenticate(order.payment_intent_id)
     payment_events.payment_intent_succeeded(_intent(order, "succeeded"))
     db.session.commit()
-    services.confirm_order(user, order.id)
+    orders.confirm_order(user, order.id)
     db.session.refresh(order)
     assert order.status == OrderStatus.PAID and stock_of(product.id) == 8
     mailbox.wait_for(user.email, f"Your receipt for order #{order.id}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from portal.gateway.shapes import as_dict
-from portal.shop import services
+from portal.shop import errors, orders, purchases
 from portal.shop.models import OrderStatus
 from portal.wallet import services as wallet
 from tests.shop.conftest import make_product, stock_of
@@ -26,7 +26,7 @@ def _saved_card(user, test_card: str) -> str:
 def test_sandbox_purchase_succeeds_with_metadata(app, stripe_sandbox, user, mailbox):
     product = make_product(stock=4)
     pm = _saved_card(user, "pm_card_visa")
-    result = services.purchase(user, product.id, 2, pm)
+    result = purchases.purchase(user, product.id, 2, pm)
 
     assert result.order.status == OrderStatus.PAID and stock_of(product.id) == 2
     intent = as_dict(stripe_sandbox.client().v1.payment_intents.retrieve(result.order.payment_intent_id))
@@ -46,8 +46,8 @@ def test_sandbox_decline_releases_stock(app, stripe_sandbox, user):
     """4000000000000341 saves fine but every charge fails."""
     product = make_product(stock=4)
     pm = _saved_card(user, "pm_card_chargeCustomerFail")
-    with pytest.raises(services.PaymentFailed) as caught:
-        services.purchase(user, product.id, 3, pm)
+    with pytest.raises(errors.PaymentFailed) as caught:
+        purchases.purchase(user, product.id, 3, pm)
     assert caught.value.message == "Your card was declined."
     order = caught.value.order
     assert order.status == OrderStatus.FAILED and order.payment_intent_id
@@ -57,21 +57,21 @@ def test_sandbox_decline_releases_stock(app, stripe_sandbox, user):
 def test_sandbox_authentication_then_confirm(app, stripe_sandbox, user):
     product = make_product(stock=4)
     pm = _saved_card(user, "pm_card_authenticationRequired")
-    result = services.purchase(user, product.id, 1, pm)
+    result = purchases.purchase(user, product.id, 1, pm)
     assert result.requires_action and result.client_secret
     assert stock_of(product.id) == 3
 
     stripe_sandbox.authenticate(result.order.payment_intent_id, "complete")
-    assert services.confirm_order(user, result.order.id).status == OrderStatus.PAID
+    assert orders.confirm_order(user, result.order.id).status == OrderStatus.PAID
     assert stock_of(product.id) == 3
 
 
 def test_sandbox_authentication_failed_releases(app, stripe_sandbox, user):
     product = make_product(stock=4)
     pm = _saved_card(user, "pm_card_authenticationRequired")
-    result = services.purchase(user, product.id, 2, pm)
+    result = purchases.purchase(user, product.id, 2, pm)
     stripe_sandbox.authenticate(result.order.payment_intent_id, "fail")
-    order = services.confirm_order(user, result.order.id)
+    order = orders.confirm_order(user, result.order.id)
     assert order.status == OrderStatus.FAILED and "authenticate" in order.failure_message
     assert stock_of(product.id) == 4
 
@@ -81,8 +81,8 @@ def test_sandbox_release_stale_cancels_the_intent(app, stripe_sandbox, user):
 
     product = make_product(stock=4)
     pm = _saved_card(user, "pm_card_authenticationRequired")
-    result = services.purchase(user, product.id, 2, pm)
-    summary = services.release_stale_orders(dt.timedelta(seconds=-1))
+    result = purchases.purchase(user, product.id, 2, pm)
+    summary = orders.release_stale_orders(dt.timedelta(seconds=-1))
     assert (summary.released, summary.paid) == (1, 0)
     assert stock_of(product.id) == 4
     intent = stripe_sandbox.client().v1.payment_intents.retrieve(result.order.payment_intent_id)

@@ -6,13 +6,13 @@ import pytest
 import sqlalchemy as sa
 
 from portal.extensions import db
-from portal.shop import services
+from portal.shop import errors, orders, purchases
 from portal.shop.models import Order, OrderStatus
 from tests.shop.conftest import give_card, make_product, stock_of
 
 
 def test_purchase_with_saved_card_pays_and_sells_stock(app, buyer, product, fake_payments, mailbox):
-    result = services.purchase(buyer, product.id, 3, f"pm_card_visa__u{buyer.id}")
+    result = purchases.purchase(buyer, product.id, 3, f"pm_card_visa__u{buyer.id}")
 
     order = result.order
     assert order.status == OrderStatus.PAID and order.paid_at is not None
@@ -35,15 +35,15 @@ def test_purchase_with_saved_card_pays_and_sells_stock(app, buyer, product, fake
 
 
 def test_default_card_is_used_when_none_is_chosen(app, buyer, product, fake_payments):
-    result = services.purchase(buyer, product.id, 1)
+    result = purchases.purchase(buyer, product.id, 1)
     assert result.order.status == OrderStatus.PAID
     assert fake_payments.calls[0]["payment_method_id"] == f"pm_card_visa__u{buyer.id}"
 
 
 def test_declined_card_fails_order_and_releases_stock(app, user, product, fake_payments):
     give_card(user, "pm_card_chargeDeclined")
-    with pytest.raises(services.PaymentFailed) as caught:
-        services.purchase(user, product.id, 2, f"pm_card_chargeDeclined__u{user.id}")
+    with pytest.raises(errors.PaymentFailed) as caught:
+        purchases.purchase(user, product.id, 2, f"pm_card_chargeDeclined__u{user.id}")
 
     assert caught.value.message == "Your card was declined."
     order = caught.value.order
@@ -56,25 +56,25 @@ def test_declined_card_fails_order_and_releases_stock(app, user, product, fake_p
 
 def test_card_needing_authentication_keeps_reservation_until_confirmed(app, user, product, fake_payments):
     give_card(user, "pm_card_threeDSecure2Required")
-    result = services.purchase(user, product.id, 2)
+    result = purchases.purchase(user, product.id, 2)
 
     assert result.requires_action and result.client_secret.endswith("_secret_x")
     assert result.order.status == OrderStatus.PENDING
     assert stock_of(product.id) == 8  # reserved
 
     fake_payments.authenticate(result.order.payment_intent_id)
-    order = services.confirm_order(user, result.order.id)
+    order = orders.confirm_order(user, result.order.id)
     assert order.status == OrderStatus.PAID
     assert stock_of(product.id) == 8
-    assert services.confirm_order(user, order.id).status == OrderStatus.PAID  # a second post: no change
+    assert orders.confirm_order(user, order.id).status == OrderStatus.PAID  # a second post: no change
 
 
 def test_failed_authentication_releases_stock(app, user, product, fake_payments):
     give_card(user, "pm_card_threeDSecure2Required")
-    result = services.purchase(user, product.id, 2)
+    result = purchases.purchase(user, product.id, 2)
     fake_payments.authenticate(result.order.payment_intent_id, approve=False)
 
-    order = services.confirm_order(user, result.order.id)
+    order = orders.confirm_order(user, result.order.id)
     assert order.status == OrderStatus.FAILED
     assert "unable to authenticate" in order.failure_message
     assert stock_of(product.id) == 10
@@ -82,8 +82,8 @@ def test_failed_authentication_releases_stock(app, user, product, fake_payments)
 
 def test_out_of_stock_is_refused_before_any_charge(app, buyer, fake_payments):
     product = make_product(stock=2)
-    with pytest.raises(services.OutOfStock) as caught:
-        services.purchase(buyer, product.id, 3)
+    with pytest.raises(errors.OutOfStock) as caught:
+        purchases.purchase(buyer, product.id, 3)
     assert "only 2" in caught.value.message and "not been charged" in caught.value.message
     assert fake_payments.calls == []
     assert db.session.scalar(sa.select(sa.func.count(Order.id))) == 0
@@ -91,16 +91,16 @@ def test_out_of_stock_is_refused_before_any_charge(app, buyer, fake_payments):
 
 def test_inactive_or_unknown_product_and_bad_quantity(app, buyer, fake_payments):
     hidden = make_product(active=False)
-    with pytest.raises(services.ProductNotFound):
-        services.purchase(buyer, hidden.id, 1)
-    with pytest.raises(services.ProductNotFound):
-        services.purchase(buyer, 9999, 1)
+    with pytest.raises(errors.ProductNotFound):
+        purchases.purchase(buyer, hidden.id, 1)
+    with pytest.raises(errors.ProductNotFound):
+        purchases.purchase(buyer, 9999, 1)
     product = make_product()
-    for bad in (0, -1, services.MAX_QUANTITY + 1, "2", True):
-        with pytest.raises(services.InvalidQuantity):
-            services.purchase(buyer, product.id, bad)
-    with pytest.raises(services.CurrencyMismatch):
-        services.purchase(buyer, product.id, 1, currency="eur")
+    for bad in (0, -1, purchases.MAX_QUANTITY + 1, "2", True):
+        with pytest.raises(errors.InvalidQuantity):
+            purchases.purchase(buyer, product.id, bad)
+    with pytest.raises(errors.CurrencyMismatch):
+        purchases.purchase(buyer, product.id, 1, currency="eur")
     assert fake_payments.calls == []
 
 
@@ -110,13 +110,13 @@ def test_another_customers_card_is_not_found(app, buyer, user_factory, product, 
     from portal.wallet.services import CardNotFound
 
     with pytest.raises(CardNotFound):
-        services.purchase(buyer, product.id, 1, f"pm_card_visa__u{other.id}")
+        purchases.purchase(buyer, product.id, 1, f"pm_card_visa__u{other.id}")
     assert stock_of(product.id) == 10 and fake_payments.calls == []
 
 
 def test_stripe_down_keeps_reservation_for_release_stale(app, buyer, product, fake_payments):
     fake_payments.unavailable = True  # a 5xx or a read timeout: the charge may have happened
-    with pytest.raises(services.PaymentOutcomeUnknown):
-        services.purchase(buyer, product.id, 1)
+    with pytest.raises(errors.PaymentOutcomeUnknown):
+        purchases.purchase(buyer, product.id, 1)
     order = db.session.scalar(sa.select(Order))
     assert order.status == OrderStatus.PENDING and stock_of(product.id) == 9

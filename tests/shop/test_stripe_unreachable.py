@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.extensions import db
-from portal.shop import services
+from portal.shop import catalog, errors, orders, purchases
 from portal.shop.models import Order, OrderStatus
 from portal.wallet import services as wallet
 from tests.conftest import extract_csrf
@@ -82,8 +82,8 @@ def test_an_open_breaker_fails_the_purchase_fast_and_gives_the_stock_back(app, u
         breaker.record_failure()
     with app.extensions["stripe_call_counter"].watch() as calls:
         started = time.monotonic()
-        with pytest.raises(services.ShopError) as caught:
-            services.purchase(user, product.id, 2, card)
+        with pytest.raises(errors.ShopError) as caught:
+            purchases.purchase(user, product.id, 2, card)
     assert time.monotonic() - started < 0.5 and calls == []
     assert caught.value.message == BREAKER_MESSAGE and caught.value.status_code == 503
     assert _only_order().status == OrderStatus.FAILED and stock_of(product.id) == 4
@@ -93,8 +93,8 @@ def test_a_timed_out_purchase_keeps_its_stock_until_the_intent_is_looked_up(app,
     product = make_product(stock=4)
     card = _saved_card(user)
     slow_sandbox.set_latency(1000)  # every answer comes after the portal's read timeout
-    with pytest.raises(services.ShopError) as caught:
-        services.purchase(user, product.id, 2, card)
+    with pytest.raises(errors.ShopError) as caught:
+        purchases.purchase(user, product.id, 2, card)
     assert caught.value.status_code == 503 and "cannot tell yet" in caught.value.message
     order = _only_order()
     assert order.status == OrderStatus.PENDING and stock_of(product.id) == 2
@@ -108,7 +108,7 @@ def test_a_timed_out_purchase_keeps_its_stock_until_the_intent_is_looked_up(app,
     [intent] = _intents_at_stripe(slow_sandbox, user.stripe_customer_id)
     assert intent.status == "succeeded"
 
-    summary = services.release_stale_orders(dt.timedelta(seconds=-1))
+    summary = orders.release_stale_orders(dt.timedelta(seconds=-1))
     assert (summary.paid, summary.released) == (1, 0)
     order = _only_order()
     assert order.status == OrderStatus.PAID and order.payment_intent_id == intent.id
@@ -117,7 +117,7 @@ def test_a_timed_out_purchase_keeps_its_stock_until_the_intent_is_looked_up(app,
 
 def _pending_order_without_intent(user, product, quantity: int = 1) -> Order:
     """An order whose PaymentIntent request never got an answer (no intent id recorded)."""
-    assert services.reserve_stock(product.id, quantity)
+    assert catalog.reserve_stock(product.id, quantity)
     return OrderFactory(user=user, product=product, quantity=quantity, receipt_email=user.email)
 
 
@@ -127,11 +127,11 @@ def test_release_stale_looks_the_intent_up_before_giving_stock_back(app, user, s
     order = _pending_order_without_intent(user, product, 3)
 
     with sandbox.outage():  # the lookup cannot be made: the order waits for the next run
-        summary = services.release_stale_orders(dt.timedelta(seconds=-1))
+        summary = orders.release_stale_orders(dt.timedelta(seconds=-1))
     assert (summary.skipped, summary.released) == (1, 0)
     assert _only_order().status == OrderStatus.PENDING and stock_of(product.id) == 1
 
-    summary = services.release_stale_orders(dt.timedelta(seconds=-1))  # Stripe has no intent for it
+    summary = orders.release_stale_orders(dt.timedelta(seconds=-1))  # Stripe has no intent for it
     assert (summary.skipped, summary.released) == (0, 1)
     assert _only_order().status == OrderStatus.CANCELED and stock_of(product.id) == 4
     assert order.id == _only_order().id
@@ -139,7 +139,7 @@ def test_release_stale_looks_the_intent_up_before_giving_stock_back(app, user, s
 
 def test_a_lost_answer_is_found_at_once_and_the_order_follows_it(app, buyer, product, fake_payments):
     fake_payments.lose_answers = True
-    result = services.purchase(buyer, product.id, 2)
+    result = purchases.purchase(buyer, product.id, 2)
     assert result.order.status == OrderStatus.PAID and stock_of(product.id) == 8
     [intent] = fake_payments.charged()
     assert result.order.payment_intent_id == intent["id"]

@@ -125,9 +125,9 @@ def test_failed_authentication_returns_to_the_form_with_choices(logged_in, user,
 def test_other_users_orders_are_404(logged_in, user_factory, product, fake_payments):
     other = user_factory()
     give_card(other, "pm_card_visa")
-    from portal.shop import services
+    from portal.shop import purchases
 
-    order = services.purchase(other, product.id, 1).order
+    order = purchases.purchase(other, product.id, 1).order
     assert logged_in.get(f"/shop/orders/{order.id}").status_code == 404
 
 
@@ -186,11 +186,12 @@ def test_admin_pages_are_for_admins_only(logged_in, product):
 
 
 def test_release_stale_command(app, runner, user, product, fake_payments):
-    give_card(user, "pm_card_threeDSecure2Required")
-    from portal.shop import services
+    from portal.shop import purchases
 
-    stale = services.purchase(user, product.id, 2).order
-    fresh = services.purchase(user, product.id, 3).order
+    give_card(user, "pm_card_threeDSecure2Required")
+
+    stale = purchases.purchase(user, product.id, 2).order
+    fresh = purchases.purchase(user, product.id, 3).order
     stale.created_at = stale.created_at - dt.timedelta(minutes=45)
     db.session.commit()
     assert stock_of(product.id) == 5
@@ -207,12 +208,14 @@ def test_release_stale_command(app, runner, user, product, fake_payments):
 
 
 def test_release_stale_marks_paid_when_the_payment_succeeded_meanwhile(app, user, product, fake_payments):
-    give_card(user, "pm_card_threeDSecure2Required")
-    from portal.shop import services
+    from portal.shop import orders as shop_orders
+    from portal.shop import purchases
 
-    order = services.purchase(user, product.id, 2).order
+    give_card(user, "pm_card_threeDSecure2Required")
+
+    order = purchases.purchase(user, product.id, 2).order
     fake_payments.authenticate(order.payment_intent_id)
-    summary = services.release_stale_orders(dt.timedelta(seconds=-1))
+    summary = shop_orders.release_stale_orders(dt.timedelta(seconds=-1))
     assert (summary.paid, summary.released) == (1, 0)
     db.session.refresh(order)
     assert order.status == OrderStatus.PAID and stock_of(product.id) == 8

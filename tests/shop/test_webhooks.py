@@ -9,7 +9,7 @@ import time
 import pytest
 
 from portal.extensions import db
-from portal.shop import services
+from portal.shop import purchases
 from portal.shop.models import OrderStatus
 from portal.webhooks.handlers import EVENT_HANDLERS
 from tests.shop.conftest import give_card, stock_of
@@ -37,7 +37,7 @@ def _event(event_type: str, order, status: str, created: int, **extra) -> dict:
 @pytest.fixture
 def pending_order(user, product, fake_payments):
     give_card(user, "pm_card_threeDSecure2Required")
-    return services.purchase(user, product.id, 2).order
+    return purchases.purchase(user, product.id, 2).order
 
 
 def test_handlers_apply_events_in_any_order_once(app, pending_order, product):

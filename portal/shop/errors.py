@@ -1,0 +1,94 @@
+"""The shop's refusals: what a buyer or an admin is told when an action cannot be done."""
+
+from __future__ import annotations
+
+from portal.errors import UserError
+from portal.shop.models import Order, Product
+
+#: Most units of one product in a single order.
+MAX_QUANTITY = 20
+
+
+class ShopError(UserError):
+    """A refusal the buyer can act on; ``order`` is the order it concerns, if one was made."""
+
+    code = "shop_error"
+
+    def __init__(self, message: str, order: Order | None = None) -> None:
+        super().__init__(message)
+        self.order = order
+
+
+class ProductNotFound(ShopError):
+    status = 404
+    code = "not_found"
+
+    def __init__(self) -> None:
+        super().__init__("That product does not exist or is no longer for sale.")
+
+
+class OrderNotFound(ShopError):
+    status = 404
+    code = "not_found"
+
+    def __init__(self) -> None:
+        super().__init__("That order was not found.")
+
+
+class InvalidQuantity(ShopError):
+    code = "invalid_quantity"
+
+    def __init__(self) -> None:
+        super().__init__(f"Choose a quantity between 1 and {MAX_QUANTITY}.")
+
+
+class CurrencyMismatch(ShopError):
+    code = "invalid_currency"
+
+    def __init__(self, currency: str) -> None:
+        super().__init__(f"This product is sold in {currency.upper()}.")
+
+
+class OutOfStock(ShopError):
+    status = 409
+    code = "out_of_stock"
+
+    def __init__(self, product: Product, quantity: int) -> None:
+        if product.stock <= 0:
+            message = f"Sorry, {product.name} is out of stock. You have not been charged."
+        else:
+            message = (
+                f"Sorry, only {product.stock} of {product.name} left, fewer than the {quantity} "
+                "you asked for. You have not been charged."
+            )
+        super().__init__(message)
+
+
+class PaymentFailed(ShopError):
+    """The card was declined (or the payment failed); the order is failed and its stock released."""
+
+    status = 402
+    code = "card_declined"
+
+
+class PaymentNotSent(ShopError):
+    """Stripe never received the charge (refused, connect timeout, breaker open): the order
+    failed and its stock is back."""
+
+    status = 503
+    code = "stripe_unavailable"
+
+
+class PaymentOutcomeUnknown(ShopError):
+    """The charge was sent and no answer came: the stock stays reserved until the intent is found."""
+
+    status = 503
+    code = "stripe_unavailable"
+
+    def __init__(self, order: Order) -> None:
+        super().__init__(
+            f"Stripe did not answer in time, so we cannot tell yet whether order #{order.id} was "
+            "charged. Its items stay reserved for you and the order page shows the outcome once Stripe "
+            "answers: please check it before buying again.",
+            order,
+        )
