@@ -1,0 +1,210 @@
+"""The Billing tab: the practice list, the billing page and its polling, subscribing through
+Checkout, and managing the subscription (cancel, resume, switch plan, pay now)."""
+
+from __future__ import annotations
+
+from flask import (
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from portal.extensions import db
+from portal.gateway.errors import BillingError
+from portal.htmx import is_htmx, render_page_or_fragment
+from portal.practices import checkout as practice_checkout
+from portal.practices import errors, subscriptions
+from portal.practices import history as practice_history
+from portal.practices import members as practice_members
+from portal.practices.forms import CancelForm, CreatePracticeForm
+from portal.practices.intents import Outcome
+from portal.practices.models import Plan, Practice, PracticeMember
+from portal.practices.views.common import (
+    billing_action,
+    billing_context,
+    billing_response,
+    bp,
+    load,
+    load_manager,
+)
+from portal.urls import page_arg
+
+
+@bp.get("/")
+@login_required
+def index():
+    return render_template(
+        "practices/index.html", rows=practice_members.practices_for(current_user), form=CreatePracticeForm()
+    )
+
+
+@bp.post("/")
+@login_required
+def create():
+    form = CreatePracticeForm()
+    if not form.validate_on_submit():
+        rows = practice_members.practices_for(current_user)
+        return render_template("practices/index.html", rows=rows, form=form), 422
+    practice = practice_members.create_practice(current_user, form.name.data)
+    flash(f"{practice.name} is created. Choose a plan to start.", "success")
+    return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
+
+
+@bp.get("/<int:practice_id>")
+@login_required
+def show(practice_id: int):
+    return redirect(url_for("practices.billing", practice_id=practice_id))
+
+
+@bp.get("/<int:practice_id>/billing")
+@login_required
+def billing(practice_id: int):
+    practice, member = load(practice_id)
+    return render_template("practices/billing.html", **billing_context(practice, member))
+
+
+@bp.get("/<int:practice_id>/billing/status")
+@login_required
+def status(practice_id: int):
+    """Polled every 2 s while a checkout payment is being confirmed."""
+    practice, member = load(practice_id)
+    was_processing = practice_checkout.awaiting_payment(practice)
+    if was_processing:
+        practice_checkout.refresh_processing(practice)
+    context = billing_context(practice, member)
+    if is_htmx() and not context["processing"]:
+        # Done, here or already by Stripe's webhook since the page was drawn (only a page showing
+        # "processing" polls): reload the whole billing area (plan, cards, invoices) and the banners.
+        return billing_response(practice, member, message="Payment confirmed. Thank you!")
+    return render_page_or_fragment("practices/billing.html", "practices/partials/_status.html", **context)
+
+
+@bp.get("/<int:practice_id>/billing/invoices")
+@login_required
+def invoices(practice_id: int):
+    practice, member = load(practice_id)
+    if is_htmx():  # paging: the table is all that changes, so it is all that is read
+        page = page_arg()
+        return render_page_or_fragment(
+            "practices/billing.html",
+            "practices/partials/_invoices.html",
+            practice=practice,
+            invoices=practice_history.invoice_page(practice, page),
+        )
+    return render_template("practices/billing.html", **billing_context(practice, member))
+
+
+def posted_plan() -> Plan | None:
+    try:
+        return Plan(request.form.get("plan", ""))
+    except ValueError:
+        return None
+
+
+@bp.post("/<int:practice_id>/billing/subscribe")
+@login_required
+@billing_action("subscribe", changes_billing=False)
+def subscribe(practice: Practice, member: PracticeMember, key: str) -> Outcome:
+    plan = posted_plan()
+    if plan is None:
+        return Outcome(error="Choose a plan.", status=422, settled=False)
+    try:
+        checkout_url = practice_checkout.start_checkout(practice, plan, current_user)
+    except (errors.PracticeError, BillingError) as error:
+        return Outcome(error=error.message)
+    return Outcome(redirect_to=checkout_url)
+
+
+@bp.get("/<int:practice_id>/billing/checkout/return")
+@login_required
+def checkout_return(practice_id: int):
+    """Stripe's ``success_url``: fulfil from the session, then show "processing" or the status."""
+    practice, _ = load(practice_id)
+    session_id = request.args.get("session_id", "")
+    if session_id:
+        try:
+            practice_checkout.complete_checkout(practice, session_id)
+        except BillingError as error:  # (a PracticeError is the error page, by the app's handler)
+            flash(f"{error.message} Your payment will still be confirmed.", "warning")
+            practice.checkout_session_id = practice.checkout_session_id or session_id
+            db.session.commit()
+    return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
+
+
+# --- managing the subscription --------------------------------------------------------------------
+
+
+def attempt_action(action, success: str) -> Outcome:
+    try:
+        action()
+    except (errors.PracticeError, BillingError) as error:
+        return Outcome(error=error.message, status=error.status)
+    return Outcome(message=success)
+
+
+@bp.post("/<int:practice_id>/billing/cancel")
+@login_required
+@billing_action("cancel")
+def cancel(practice: Practice, member: PracticeMember, key: str) -> Outcome:
+    form = CancelForm()
+    if not form.validate_on_submit():
+        g.cancel_form = form  # shown again with what was typed
+        problem = form.reason.errors[0] if form.reason.errors else "Please tell us why you are cancelling."
+        return Outcome(error=problem, status=422, settled=False)
+    return attempt_action(
+        lambda: subscriptions.cancel_subscription(practice, form.reason.data, current_user, key),
+        "The subscription will end at the end of the paid period.",
+    )
+
+
+@bp.post("/<int:practice_id>/billing/resume")
+@login_required
+@billing_action("resume")
+def resume(practice: Practice, member: PracticeMember, key: str) -> Outcome:
+    return attempt_action(
+        lambda: subscriptions.resume_subscription(practice, current_user, key), "The subscription continues."
+    )
+
+
+@bp.post("/<int:practice_id>/billing/plan/preview")
+@login_required
+def preview_plan(practice_id: int):
+    practice, member = load_manager(practice_id)
+    try:
+        plan = Plan(request.form.get("plan", ""))
+        preview = subscriptions.preview_plan_change(practice, plan, current_user)
+    except ValueError:
+        return billing_response(practice, member, error="Choose a plan.", status=422)
+    except (errors.PracticeError, BillingError) as error:
+        return billing_response(practice, member, error=error.message)
+    context = billing_context(practice, member, preview=preview)
+    return render_page_or_fragment(
+        "practices/plan_preview.html", "practices/partials/_plan_preview.html", **context
+    )
+
+
+@bp.post("/<int:practice_id>/billing/plan")
+@login_required
+@billing_action("plan")
+def change_plan(practice: Practice, member: PracticeMember, key: str) -> Outcome:
+    plan = posted_plan()
+    if plan is None:
+        return Outcome(error="Choose a plan.", status=422, settled=False)
+    proration_date = request.form.get("proration_date", type=int)
+    return attempt_action(
+        lambda: subscriptions.change_plan(practice, plan, current_user, proration_date, key),
+        f"The practice is now on the {plan.label} plan.",
+    )
+
+
+@bp.post("/<int:practice_id>/billing/pay")
+@login_required
+@billing_action("pay")
+def pay_now(practice: Practice, member: PracticeMember, key: str) -> Outcome:
+    return attempt_action(
+        lambda: subscriptions.pay_open_invoice(practice, current_user, key), "Invoice paid. Thank you!"
+    )

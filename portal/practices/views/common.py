@@ -1,0 +1,165 @@
+"""What every practice page shares: the blueprint, loading the practice for its member, the billing
+page's context and responses, and the once-only wrapper of every billing action.
+
+Every action works as a plain POST (redirect 303 with a flash) and as an htmx
+request (the billing partial re-rendered, banners swapped out of band).
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import (
+    Blueprint,
+    abort,
+    g,
+    request,
+    url_for,
+)
+from flask_login import current_user
+
+from portal.extensions import db
+from portal.htmx import fragment_or_redirect, is_htmx, redirect_page, render_page_or_fragment
+from portal.practices import checkout as practice_checkout
+from portal.practices import history as practice_history
+from portal.practices import intents, plans
+from portal.practices import members as practice_members
+from portal.practices.intents import Outcome
+from portal.practices.models import Practice, PracticeMember
+from portal.urls import cached_url, page_arg
+from portal.wallet import services as wallet
+from portal.wallet.links import WalletLinks
+
+bp = Blueprint("practices", __name__, url_prefix="/practices")
+
+
+def load(practice_id: int) -> tuple[Practice, PracticeMember]:
+    """The practice and the signed-in person's place in it; 404 to anyone outside it."""
+    found = practice_members.practice_of_member(practice_id, current_user)
+    if found is None:
+        abort(404, "That practice does not exist.")
+    return found
+
+
+def load_manager(practice_id: int) -> tuple[Practice, PracticeMember]:
+    practice, member = load(practice_id)
+    if not member.manages_billing:
+        abort(403, "Only the practice's owner and admins can manage its billing.")
+    return practice, member
+
+
+def wallet_links(practice: Practice) -> WalletLinks:
+    return WalletLinks(
+        setup=cached_url("practices.card_setup_intent", practice_id=practice.id),
+        complete=cached_url("practices.card_complete", practice_id=practice.id),
+        remove_endpoint="practices.card_remove",
+        default_endpoint="practices.card_default",
+        endpoint_args={"practice_id": practice.id},
+    )
+
+
+def billing_context(practice: Practice, member: PracticeMember, **extra) -> dict:
+    """Everything the billing page and its partials render: local state only."""
+    page = page_arg()
+    can_manage = member.manages_billing
+    offers = plans.plan_offers()
+    context = {
+        "practice": practice,
+        "member": member,
+        "can_manage": can_manage,
+        "offer": plans.plan_offer(practice.plan, offers),
+        "offers": offers,
+        "onboarding_fee": plans.onboarding_fee(),
+        "invoices": practice_history.invoice_page(practice, page),
+        "open_invoice": (
+            practice_history.open_invoice(practice)
+            if can_manage and practice.subscription_live and practice.payment_overdue
+            else None
+        ),
+        "processing": practice_checkout.awaiting_payment(practice),
+        "cards": wallet.list_cards(practice.stripe_customer_id) if can_manage else [],
+        "wallet_links": wallet_links(practice),
+        "wallet_title": "Practice cards",
+        "attempt": intents.new_key(),
+        "cancel_form": None,  # the form of a failed cancel, with what was typed
+    }
+    context.update(extra)
+    return context
+
+
+def billing_response(
+    practice: Practice,
+    member: PracticeMember,
+    message: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+    **extra,
+):
+    """htmx: the billing partial (+ banners out of band). A plain post: back to the page with a
+    flash, or, refused with a form to correct (``cancel_form``), the page again with that form as
+    typed and its messages under the field (a redirect would lose both)."""
+
+    def context() -> dict:
+        db.session.refresh(practice)
+        return billing_context(practice, member, billing_message=message, billing_error=error, **extra)
+
+    if not is_htmx() and extra.get("cancel_form") is not None:
+        # Refused with a form to correct: the page again (a redirect would lose what was typed).
+        return render_page_or_fragment(
+            "practices/billing.html", "practices/partials/_billing_swap.html", status, **context()
+        )
+    return fragment_or_redirect(
+        "practices/billing.html",
+        "practices/partials/_billing_swap.html",
+        url_for("practices.billing", practice_id=practice.id),
+        context,
+        message=message,
+        error=error,
+        status=status,
+    )
+
+
+def outcome_response(practice: Practice, member: PracticeMember, outcome: Outcome):
+    """The answer to a billing action, the same for the first post of a form and its repeats."""
+    if outcome.redirect_to:
+        return redirect_page(outcome.redirect_to)
+    status = outcome.status if outcome.status == 422 or not is_htmx() else 200
+    extra = {"cancel_form": g.pop("cancel_form")} if "cancel_form" in g else {}
+    return billing_response(practice, member, outcome.message, outcome.error, status, **extra)
+
+
+def billing_action(action: str, *, changes_billing: bool = True):
+    """Every billing action goes through this: owners and admins only, once per intent.
+
+    The wrapped function takes (practice, member, key) and returns an ``Outcome``; it runs at most
+    once per form key (``attempt``, generated when the form was rendered), and a repeated post
+    (double click, a replay) gets the first post's answer (see ``intents``). A form from another
+    tab (another key) acts only if the billing is still as it was drawn (``billing_version``): the
+    first of two tabs acts, the other answers ``intents.STALE`` with the current state. Starting a
+    Checkout (``changes_billing=False``) changes nothing until it is paid, so it only checks the
+    version (a newer Checkout expires the older ones; ``duplicates`` handles one paid anyway).
+    """
+
+    def decorate(perform):
+        @wraps(perform)
+        def view(practice_id: int):
+            practice, member = load_manager(practice_id)
+            key = intents.posted_key(request.form.get("attempt"))
+            version = intents.posted_version(request.form.get("billing_version"))
+            scope = f"{action}:{request.form.get('plan', '')}"[:64]
+
+            def act() -> Outcome:
+                return intents.in_step(
+                    practice.id,
+                    version,
+                    lambda: perform(practice, member, key),
+                    claims_version=changes_billing,
+                )
+
+            outcome = intents.run_once(practice.id, scope, key, act)
+            return outcome_response(practice, member, outcome)
+
+        view.billing_action = action
+        return view
+
+    return decorate
