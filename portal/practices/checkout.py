@@ -13,7 +13,7 @@ from portal.gateway import checkout as stripe_checkout
 from portal.gateway import payment_methods as stripe_cards
 from portal.gateway.errors import BillingError
 from portal.gateway.shapes import as_dict, object_id
-from portal.practices import audit, mirror
+from portal.practices import audit, checkout_mirror
 from portal.practices.cards import practice_wallet
 from portal.practices.customers import (
     ensure_practice_customer,
@@ -118,7 +118,7 @@ def complete_checkout(practice: Practice, session_id: str) -> Practice:
     if str((session.get("metadata") or {}).get("practiceId")) != str(practice.id):
         raise PracticeError("That checkout belongs to another practice.", status=404)
     if session.get("status") == "complete":
-        mirror.fulfil_checkout_session(session, unix_now(), fresh=True)
+        checkout_mirror.fulfil_checkout_session(session, unix_now(), fresh=True)
         practice.checkout_session_id = session["id"]
         db.session.commit()
         _adopt_checkout_card(practice, session)

@@ -1,10 +1,10 @@
-"""Apply Stripe state (webhook payloads or API results) to a practice. Never commits.
+"""Apply Stripe state (webhook payloads or API results) to a practice's subscription. Never commits.
 
-Webhook handlers and the portal's own actions call the same three functions:
+Webhook handlers and the portal's own actions call the same functions:
 
 - ``apply_subscription(obj, event_created)`` for customer.subscription.* events,
-- ``apply_invoice(obj, event_created, event_type)`` for invoice.* events,
-- ``fulfil_checkout_session(obj, event_created)`` for checkout.session.completed
+- ``invoice_mirror.apply_invoice(obj, event_created, event_type)`` for invoice.* events,
+- ``checkout_mirror.fulfil_checkout_session(obj, event_created)`` for checkout.session.completed
   and the checkout success page.
 
 Each takes a plain dict or an SDK object and returns the practice it touched
@@ -25,22 +25,19 @@ import sqlalchemy as sa
 from portal.extensions import db
 from portal.gateway.shapes import (
     as_dict,
-    invoice_metadata,
-    invoice_payment_error,
-    invoice_subscription_id,
     object_id,
     subscription_period,
     subscription_price,
 )
 from portal.practices import audit, notifications
-from portal.practices.models import Practice, PracticeInvoice
+from portal.practices.models import Practice
 from portal.practices.plans import plan_from_price
 from portal.practices.status import CANCELLED_STATES, INACTIVE_STATES
 
 log = logging.getLogger(__name__)
 
+
 ENDED_STATES = CANCELLED_STATES | INACTIVE_STATES
-PAID_EVENTS = frozenset({"invoice.paid", "invoice.payment_succeeded"})
 
 
 def to_datetime(timestamp: int | None) -> dt.datetime | None:
@@ -91,23 +88,15 @@ def record_onboarding_paid(
     return True
 
 
-def _carries_onboarding(invoice: dict) -> bool:
-    return invoice.get("billing_reason") == "subscription_create"
-
-
-def _paid_at(invoice: dict, default: int) -> int:
-    return (invoice.get("status_transitions") or {}).get("paid_at") or default
-
-
-def _is_stale(practice: Practice, event_created: int, fresh: bool) -> bool:
+def is_stale(practice: Practice, event_created: int, fresh: bool) -> bool:
     return not fresh and event_created < practice.stripe_state_at
 
 
-def _stamp(practice: Practice, event_created: int) -> None:
+def stamp(practice: Practice, event_created: int) -> None:
     practice.stripe_state_at = max(practice.stripe_state_at or 0, int(event_created))
 
 
-def _adopt_subscription(practice: Practice, subscription_id: str | None, status: str | None) -> bool:
+def adopt_subscription(practice: Practice, subscription_id: str | None, status: str | None) -> bool:
     """Is ``subscription_id`` the practice's subscription? Takes a new one only when the old one ended.
 
     Late events about an earlier, ended subscription are thereby ignored. A second live one
@@ -158,7 +147,7 @@ def _settle_second_subscription(practice: Practice, subscription_id: str) -> boo
     return False
 
 
-def _finish(practice: Practice) -> None:
+def rederive_status(practice: Practice) -> None:
     """Re-derive the status; an audit line when it changed."""
     before = practice.billing_status
     after = practice.refresh_billing_status()
@@ -177,7 +166,7 @@ def apply_subscription(obj: object, event_created: int, *, fresh: bool = False) 
     if practice is None:
         log.info("subscription %s belongs to no practice", sub.get("id"))
         return None
-    if not _adopt_subscription(practice, sub.get("id"), sub.get("status")):
+    if not adopt_subscription(practice, sub.get("id"), sub.get("status")):
         log.info(
             "ignoring subscription %s: practice %s has %s",
             sub.get("id"),
@@ -185,10 +174,10 @@ def apply_subscription(obj: object, event_created: int, *, fresh: bool = False) 
             practice.stripe_subscription_id,
         )
         return practice
-    if _is_stale(practice, event_created, fresh) or _goes_back(practice, sub.get("status"), event_created):
+    if is_stale(practice, event_created, fresh) or _goes_back(practice, sub.get("status"), event_created):
         log.info("ignoring stale subscription state practice_id=%s", practice.id)
         return practice
-    _stamp(practice, event_created)
+    stamp(practice, event_created)
 
     was_scheduled = practice.cancel_at_period_end or practice.cancel_at is not None
     status = sub.get("status")
@@ -220,7 +209,7 @@ def apply_subscription(obj: object, event_created: int, *, fresh: bool = False) 
         )
     elif was_scheduled and not now_scheduled and status not in ENDED_STATES:
         audit.record(practice, "cancellation_withdrawn")
-    _finish(practice)
+    rederive_status(practice)
     return practice
 
 
@@ -240,273 +229,3 @@ def _goes_back(practice: Practice, status: str | None, event_created: int) -> bo
     if practice.subscription_status in TERMINAL_STATES:
         return status != practice.subscription_status
     return status == "incomplete" and practice.subscription_status != "incomplete"
-
-
-#: How far along its life an invoice is. Stripe's events of one second (finalized, then paid)
-#: carry the same ``created``, so on a tie the further state wins; paid and void are final.
-INVOICE_PROGRESS = {"draft": 0, "open": 1, "uncollectible": 2, "paid": 3, "void": 3}
-FINAL_INVOICE_STATES = frozenset({"paid", "void"})
-
-
-def _invoice_is_behind(row: PracticeInvoice, status: str | None, synced_at: int) -> bool:
-    """Would ``status`` as of ``synced_at`` move the mirrored invoice backwards?"""
-    if row.stripe_synced_at > synced_at:
-        return True
-    if row.status in FINAL_INVOICE_STATES and status != row.status:
-        return True
-    progress = INVOICE_PROGRESS.get(status or "", 0)
-    return row.stripe_synced_at == synced_at and progress < INVOICE_PROGRESS.get(row.status or "", 0)
-
-
-def mirror_invoice(
-    practice: Practice, invoice: dict, synced_at: int, *, keep_draft: bool = False
-) -> PracticeInvoice | None:
-    """Insert or update the local copy; an older state never overwrites a newer one.
-
-    ``keep_draft``: mirror a draft too (one Stripe could not finalize stays a draft).
-    """
-    if not invoice.get("id") or (
-        invoice.get("status") == "draft" and not invoice.get("number") and not keep_draft
-    ):
-        return None  # drafts change until finalized; the finalized invoice is mirrored
-    row = db.session.scalar(sa.select(PracticeInvoice).where(PracticeInvoice.stripe_id == invoice["id"]))
-    if row is not None and _invoice_is_behind(row, invoice.get("status"), synced_at):
-        return row
-    if row is None:
-        row = PracticeInvoice(practice_id=practice.id, stripe_id=invoice["id"])
-        db.session.add(row)
-    row.number = invoice.get("number")
-    row.created = int(invoice.get("created") or 0)
-    row.amount_due = int(invoice.get("amount_due") or 0)
-    row.amount_paid = int(invoice.get("amount_paid") or 0)
-    row.currency = (invoice.get("currency") or "usd")[:3]
-    row.status = invoice.get("status")
-    row.billing_reason = invoice.get("billing_reason")
-    row.hosted_invoice_url = invoice.get("hosted_invoice_url")
-    row.invoice_pdf = invoice.get("invoice_pdf")
-    row.subscription_id = invoice_subscription_id(invoice)
-    row.customer_id = object_id(invoice.get("customer"))
-    row.stripe_synced_at = int(synced_at)
-    return row
-
-
-def apply_invoice(
-    obj: object, event_created: int, event_type: str | None = None, *, fresh: bool = False
-) -> Practice | None:
-    """invoice.* events (paid, payment_succeeded, payment_failed, payment_action_required, ...).
-
-    Mirrors the invoice, records the onboarding payment, and for the practice's
-    current subscription: the last payment error and the authentication request.
-    Sends the payment-failed and action-required emails for those event types.
-    """
-    invoice = as_dict(obj)
-    practice = find_practice(invoice_metadata(invoice), invoice.get("customer"))
-    if practice is None:
-        log.info("invoice %s belongs to no practice", invoice.get("id"))
-        return None
-    mirror_invoice(practice, invoice, event_created, keep_draft=event_type == "invoice.finalization_failed")
-
-    paid = invoice.get("status") == "paid" or event_type in PAID_EVENTS
-    subscription_id = invoice_subscription_id(invoice)
-    record_onboarding_paid(
-        practice, paid, _carries_onboarding(invoice), _paid_at(invoice, event_created), invoice.get("id")
-    )
-
-    status_hint = "active" if paid else None
-    current = _adopt_subscription(practice, subscription_id, status_hint) if subscription_id else False
-    if not current:
-        _finish(practice)
-        return practice
-    # A newer state of the practice already applied: the subscription fields stay as they are,
-    # but what this event tells about its own invoice (a decline, a 3-D Secure request) still
-    # counts while it explains that newer state, so a late event loses neither reason nor email.
-    stale = _is_stale(practice, event_created, fresh)
-    if stale and not (event_type in FAILURE_EVENTS and _failure_still_explains(practice, invoice)):
-        _finish(practice)
-        return practice
-    if not stale:
-        _stamp(practice, event_created)
-        practice.latest_invoice_id = invoice.get("id")
-
-    if paid:
-        practice.last_payment_error = None
-        practice.action_required_invoice_id = None
-        if practice.subscription_status in ("past_due", "incomplete", None):
-            practice.subscription_status = "active"  # what Stripe does once the latest invoice is paid
-    elif event_type == "invoice.payment_failed":
-        reason = notifications.decline_reason(invoice_payment_error(invoice))
-        practice.last_payment_error = reason
-        if not stale and practice.subscription_status == "active" and not _carries_onboarding(invoice):
-            practice.subscription_status = "past_due"  # Stripe retries; the practice keeps access
-        audit.record(practice, "payment_failed", f"{invoice.get('id')}: {reason}")
-        notifications.notify(
-            practice,
-            f"{practice.name}: a payment failed",
-            "practice_payment_failed",
-            reason=reason,
-            hosted_invoice_url=invoice.get("hosted_invoice_url"),
-        )
-    elif event_type == "invoice.payment_action_required":
-        practice.action_required_invoice_id = invoice.get("id")
-        if not stale and practice.subscription_status == "active" and not _carries_onboarding(invoice):
-            practice.subscription_status = "past_due"
-        audit.record(practice, "action_required", invoice.get("id"))
-        notifications.notify(
-            practice,
-            f"{practice.name}: please confirm a payment",
-            "practice_action_required",
-            hosted_invoice_url=invoice.get("hosted_invoice_url"),
-        )
-    _finish(practice)
-    return practice
-
-
-#: Invoice events whose news stays true for their invoice until it is paid.
-FAILURE_EVENTS = frozenset({"invoice.payment_failed", "invoice.payment_action_required"})
-
-
-def _failure_still_explains(practice: Practice, invoice: dict) -> bool:
-    """Does a late failure of this invoice explain where the subscription is now?
-
-    Only while the subscription is unhealthy (past due, unpaid, cancelled...), the invoice is
-    still unpaid in our mirror and no later invoice was paid since.
-    """
-    if practice.subscription_status in ("active", "trialing"):
-        return False
-    row = db.session.scalar(sa.select(PracticeInvoice).where(PracticeInvoice.stripe_id == invoice.get("id")))
-    if row is None or row.status in ("paid", "void"):
-        return False
-    later_paid = db.session.scalar(
-        sa.select(PracticeInvoice.id)
-        .where(
-            PracticeInvoice.practice_id == practice.id,
-            PracticeInvoice.status == "paid",
-            PracticeInvoice.created > row.created,
-        )
-        .limit(1)
-    )
-    return later_paid is None
-
-
-def record_invoice(obj: object, synced_at: int) -> Practice | None:
-    """Mirror an invoice and the one fact it proves forever (the onboarding fee was paid), nothing more.
-
-    Reconciliation re-applies every invoice of a customer: an old paid one must
-    not make a past-due subscription active again (``apply_invoice`` would).
-    """
-    invoice = as_dict(obj)
-    practice = find_practice(invoice_metadata(invoice), invoice.get("customer"))
-    if practice is None:
-        return None
-    mirror_invoice(practice, invoice, synced_at)
-    paid = invoice.get("status") == "paid"
-    if record_onboarding_paid(
-        practice, paid, _carries_onboarding(invoice), _paid_at(invoice, synced_at), invoice.get("id")
-    ):
-        _finish(practice)
-    return practice
-
-
-def remind_renewal(obj: object, event_created: int) -> Practice | None:
-    """invoice.upcoming: tell the billing managers what the next renewal will charge, and when.
-
-    Every plan gets it (Monthly and every 6 months). Upcoming invoices have no id
-    and change nothing locally; a subscription that is not the practice's current
-    one, has ended or is set to end gets no reminder (nothing will renew).
-    """
-    invoice = as_dict(obj)
-    practice = find_practice(invoice_metadata(invoice), invoice.get("customer"))
-    if practice is None:
-        log.info("upcoming invoice belongs to no practice")
-        return None
-    subscription_id = invoice_subscription_id(invoice)
-    if (
-        subscription_id != practice.stripe_subscription_id
-        or practice.subscription_status not in ("active", "trialing", "past_due")
-        or practice.cancel_at_period_end
-        or practice.cancel_at is not None
-    ):
-        log.info("no renewal reminder practice_id=%s subscription=%s", practice.id, subscription_id)
-        return practice
-    renews = to_datetime(invoice.get("next_payment_attempt") or invoice.get("period_end"))
-    renews = renews or practice.current_period_end
-    renews_on = f"{renews:%d %B %Y}" if renews else "the end of the period"
-    audit.record(practice, "renewal_reminder", f"renews {renews:%Y-%m-%d}" if renews else None)
-    plan = practice.plan
-    notifications.notify(
-        practice,
-        f"{practice.name}: your subscription renews on {renews_on}",
-        "practice_renewal_reminder",
-        renews_on=renews_on,
-        amount=int(invoice.get("amount_due") or 0),
-        currency=invoice.get("currency") or "usd",
-        plan_label=plan.label if plan else "subscription",
-    )
-    return practice
-
-
-def finalization_failed(obj: object, event_created: int) -> Practice | None:
-    """invoice.finalization_failed: mirror what there is, log, audit and alert the platform admins."""
-    invoice = as_dict(obj)
-    practice = apply_invoice(invoice, event_created, "invoice.finalization_failed")
-    error = invoice.get("last_finalization_error") or {}
-    message = error.get("message") or error.get("code") or "unknown reason"
-    log.error(
-        "invoice finalization failed invoice=%s customer=%s practice_id=%s: %s",
-        invoice.get("id"),
-        object_id(invoice.get("customer")),
-        practice.id if practice else None,
-        message,
-    )
-    if practice is not None:
-        audit.record(practice, "invoice_finalization_failed", f"{invoice.get('id')}: {message}")
-    notifications.alert_admins(
-        f"Stripe could not finalize invoice {invoice.get('id')}",
-        "admin_finalization_failed",
-        invoice_id=invoice.get("id"),
-        customer_id=object_id(invoice.get("customer")),
-        practice=practice,
-        reason=message,
-    )
-    return practice
-
-
-def fulfil_checkout_session(obj: object, event_created: int, *, fresh: bool = False) -> Practice | None:
-    """checkout.session.completed, and the success page (with the session retrieved from Stripe).
-
-    Idempotent: running it again with the same session changes nothing. When the
-    session carries its subscription and invoice expanded, those are applied too.
-    """
-    session = as_dict(obj)
-    if session.get("mode") != "subscription":
-        return None
-    metadata = session.get("metadata") or {}
-    if not metadata.get("practiceId") and session.get("client_reference_id"):
-        metadata = {"practiceId": session["client_reference_id"]}
-    practice = find_practice(metadata, session.get("customer"))
-    if practice is None:
-        log.info("checkout session %s belongs to no practice", session.get("id"))
-        return None
-    if session.get("status") != "complete":
-        return practice
-
-    subscription = session.get("subscription")
-    paid = session.get("payment_status") in ("paid", "no_payment_required")
-    record_onboarding_paid(
-        practice, paid, metadata.get("onboarding") == "1", event_created, session.get("id")
-    )
-    if isinstance(subscription, dict) and subscription.get("items"):
-        apply_subscription(subscription, event_created, fresh=fresh)
-    elif (
-        _adopt_subscription(practice, object_id(subscription), "active" if paid else "incomplete")
-        and paid
-        and practice.subscription_status in (None, "incomplete")
-    ):
-        practice.subscription_status = "active"
-    invoice = session.get("invoice")
-    if isinstance(invoice, dict):
-        apply_invoice(invoice, event_created, fresh=fresh)
-    if practice.stripe_subscription_id == object_id(subscription):
-        practice.checkout_session_id = session.get("id")
-    _finish(practice)
-    return practice

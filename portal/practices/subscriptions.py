@@ -20,7 +20,7 @@ from portal.gateway import invoices as stripe_invoices
 from portal.gateway import subscriptions as stripe_subscriptions
 from portal.gateway.errors import AuthenticationRequired, BillingError, CardDeclined
 from portal.gateway.shapes import as_dict, object_id, subscription_item
-from portal.practices import audit, mirror
+from portal.practices import audit, invoice_mirror, mirror
 from portal.practices.errors import PracticeError
 from portal.practices.history import invoice_by_id, open_invoice
 from portal.practices.members import require_manager
@@ -171,7 +171,7 @@ def change_plan(
     latest = object_id(as_dict(updated).get("latest_invoice"))
     if latest:
         try:
-            mirror.apply_invoice(stripe_invoices.retrieve_invoice(latest), unix_now(), fresh=True)
+            invoice_mirror.apply_invoice(stripe_invoices.retrieve_invoice(latest), unix_now(), fresh=True)
         except BillingError as error:
             log.warning("could not mirror invoice %s: %s", latest, error)
     db.session.commit()
@@ -216,7 +216,7 @@ def pay_open_invoice(practice: Practice, actor: User, attempt: str | None = None
     audit.record(
         practice, "paid_now", f"{invoice.stripe_id} with {card.brand} {card.last4}", actor_id=actor.id
     )
-    mirror.apply_invoice(paid, unix_now(), "invoice.paid", fresh=True)
+    invoice_mirror.apply_invoice(paid, unix_now(), "invoice.paid", fresh=True)
     if practice.stripe_subscription_id:
         try:
             apply_fresh_subscription(

@@ -31,7 +31,7 @@ from portal.gateway import payment_methods as stripe_cards
 from portal.gateway import subscriptions as stripe_subscriptions
 from portal.gateway.errors import BillingError, NotFound
 from portal.gateway.shapes import as_dict, default_payment_method_id
-from portal.practices import duplicates
+from portal.practices import duplicates, invoice_mirror
 from portal.practices import mirror as practice_mirror
 from portal.practices.models import Practice, PracticeInvoice
 from portal.users.models import User
@@ -190,7 +190,7 @@ def _snapshot(target: Target, customer_id: str) -> dict[str, object]:
 def _apply_practice(practice: Practice, customer_id: str, now: int, *, fix: bool) -> int:
     """Apply Stripe's invoices and subscriptions; how many live subscriptions Stripe holds."""
     for invoice in stripe_invoices.list_invoices(customer_id):
-        practice_mirror.record_invoice(invoice, now)
+        invoice_mirror.record_invoice(invoice, now)
     subscriptions = stripe_subscriptions.list_subscriptions(customer_id)
     # Without --fix nothing changes at Stripe: a duplicate is reported, not cancelled.
     with contextlib.nullcontext() if fix else duplicates.report_only():

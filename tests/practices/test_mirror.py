@@ -6,7 +6,9 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.practices import banners
-from portal.practices.mirror import apply_invoice, apply_subscription, fulfil_checkout_session
+from portal.practices.checkout_mirror import fulfil_checkout_session
+from portal.practices.invoice_mirror import apply_invoice
+from portal.practices.mirror import apply_subscription
 from portal.practices.models import BillingAuditEntry, Plan, PracticeInvoice
 from portal.practices.status import BillingStatus
 from tests import stripe_payloads as p

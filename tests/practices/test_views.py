@@ -97,7 +97,7 @@ def test_outsiders_get_404(client, auth, practice, user_factory):
 
 
 def test_invoice_history_is_paginated_five_at_a_time(owner_client, practice):
-    from portal.practices.mirror import apply_invoice
+    from portal.practices.invoice_mirror import apply_invoice
     from tests import stripe_payloads as p
 
     subscribed(practice)
@@ -182,7 +182,7 @@ def test_subscribe_through_checkout(owner_client, live_practice, owner, sandbox)
         == current_app.config["BILLING_MONTHLY_PRICE"] + current_app.config["BILLING_ONBOARDING_FEE"]
     )
     # The webhook's fulfilment afterwards is a no-op.
-    from portal.practices.mirror import fulfil_checkout_session
+    from portal.practices.checkout_mirror import fulfil_checkout_session
 
     entries = len(practice_history.audit_page(live_practice, per_page=1000).items)
     fulfil_checkout_session(
@@ -338,7 +338,8 @@ def test_a_refused_cancel_keeps_the_form_open_with_what_was_typed(owner_client, 
 
 
 def test_pay_now_is_offered_only_when_a_renewal_is_overdue(owner_client, practice):
-    from portal.practices.mirror import apply_invoice, apply_subscription
+    from portal.practices.invoice_mirror import apply_invoice
+    from portal.practices.mirror import apply_subscription
     from tests import stripe_payloads as p
 
     subscribed(practice)

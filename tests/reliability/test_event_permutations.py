@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.extensions import db
-from portal.practices.mirror import fulfil_checkout_session
+from portal.practices.checkout_mirror import fulfil_checkout_session
 from portal.practices.models import PracticeInvoice
 from portal.webhooks.services import Outcome, receive_event
 from tests import stripe_payloads as p

@@ -130,7 +130,7 @@ def test_renewal_reminder_for_the_six_month_plan(client, owner, mailbox):
     first = p.invoice(
         practice.id, practice.stripe_customer_id, id="in_first6", billing_reason="subscription_create"
     )
-    from portal.practices.mirror import fulfil_checkout_session
+    from portal.practices.checkout_mirror import fulfil_checkout_session
 
     fulfil_checkout_session(
         p.checkout_session(practice.id, practice.stripe_customer_id, subscription=sub, invoice=first), T0

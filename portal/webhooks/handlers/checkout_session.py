@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from portal.practices import mirror
+from portal.practices import checkout_mirror
 
 
 def completed(event: dict) -> None:
-    mirror.fulfil_checkout_session(event["data"]["object"], event["created"])
+    checkout_mirror.fulfil_checkout_session(event["data"]["object"], event["created"])

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from portal.practices import mirror
+from portal.practices import invoice_mirror
 
 
 def changed(event: dict) -> None:
     """Mirror, onboarding, payment failures, authentication requests, emails."""
-    mirror.apply_invoice(event["data"]["object"], event["created"], event["type"])
+    invoice_mirror.apply_invoice(event["data"]["object"], event["created"], event["type"])
 
 
 def upcoming(event: dict) -> None:
     """The renewal reminder email (at most once per event: the outbox keys it by the event id)."""
-    mirror.remind_renewal(event["data"]["object"], event["created"])
+    invoice_mirror.remind_renewal(event["data"]["object"], event["created"])
 
 
 def finalization_failed(event: dict) -> None:
-    mirror.finalization_failed(event["data"]["object"], event["created"])
+    invoice_mirror.finalization_failed(event["data"]["object"], event["created"])
