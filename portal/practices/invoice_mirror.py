@@ -129,6 +129,17 @@ def apply_invoice(
         stamp(practice, event_created)
         practice.latest_invoice_id = invoice.get("id")
 
+    _apply_payment_news(practice, invoice, event_type, paid=paid, stale=stale)
+    rederive_status(practice)
+    return practice
+
+
+def _apply_payment_news(
+    practice: Practice, invoice: dict, event_type: str | None, *, paid: bool, stale: bool
+) -> None:
+    """What the invoice's payment tells the practice's current subscription: paid clears the last
+    error and any authentication request; a failure or a 3-D Secure request is kept, written to
+    History and emailed to the billing managers (the practice keeps access while Stripe retries)."""
     if paid:
         practice.last_payment_error = None
         practice.action_required_invoice_id = None
@@ -158,8 +169,6 @@ def apply_invoice(
             "practice_action_required",
             hosted_invoice_url=invoice.get("hosted_invoice_url"),
         )
-    rederive_status(practice)
-    return practice
 
 
 #: Invoice events whose news stays true for their invoice until it is paid.
