@@ -1,6 +1,9 @@
-"""Every model has a factory, and each factory writes a row the database accepts."""
+"""Tests build data one way: every model has a factory, each factory writes a row the database
+accepts, and Stripe-shaped payloads come from one builder (``tests/stripe_payloads.py``)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -29,3 +32,14 @@ def test_a_factory_writes_a_valid_row(app, factory):
     db.session.expire_all()
     assert first is not second
     assert db.session.get(factory._meta.model, db.inspect(first).identity) is not None
+
+
+def test_one_builder_loads_stripes_example_objects() -> None:
+    tests = Path(__file__).parent
+    copies = [str(path.relative_to(tests)) for path in tests.rglob("fixtures.json")]
+    loaders = [
+        str(path.relative_to(tests))
+        for path in tests.rglob("*.py")
+        if "fixtures.json" in path.read_text() and path != Path(__file__)
+    ]
+    assert (copies, loaders) == (["fixtures/stripe/fixtures.json"], ["stripe_payloads.py"])

@@ -1,8 +1,9 @@
 """Every object the sandbox returns has Stripe's shape for API version 2026-10-28.endive.
 
-Against ``data/fixtures.json`` (Stripe's own example objects): every top-level field is present with the
-same kind of value, ``null`` allowed where the fixture or the SDK type is Optional. Against
-``data/sdk16-fields.json`` (the SDK's generated classes): no top-level field the SDK does not know.
+Against Stripe's own example objects (``tests.stripe_payloads.FIXTURES``, the one copy the tests
+load): every top-level field is present with the same kind of value, ``null`` allowed where the
+fixture or the SDK type is Optional. Against ``data/sdk16-fields.json`` (the SDK's generated
+classes): no top-level field the SDK does not know.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import requests
 import stripe
 
 from stripe_sandbox.testing import SandboxServer
+from tests.stripe_payloads import FIXTURES
 
 DATA = Path(__file__).parent / "data"
-FIXTURES = json.loads((DATA / "fixtures.json").read_text())["resources"]
 SDK = json.loads((DATA / "sdk16-fields.json").read_text())["resources"]
 SDK_NAMES = {"line_item": "line_item (invoice line item)", "deleted_customer": "customer"}
 
