@@ -42,3 +42,41 @@ def test_no_portal_function_is_over_60_lines() -> None:
                 if lines > MAX_FUNCTION_LINES:
                     too_long[f"{path.relative_to(ROOT)}:{node.lineno} {node.name}"] = lines
     assert too_long == {}
+
+
+def readme_layout() -> set[str]:
+    """The paths the README's Layout block names: ``name/`` or ``a.py, b.py`` before the description,
+    nested two spaces per level."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## Layout\n\n```\n", 1)[1].split("```", 1)[0]
+    named: set[str] = set()
+    parents: list[str] = []
+    for line in block.splitlines():
+        stripped = line.lstrip(" ")
+        depth = (len(line) - len(stripped)) // 2
+        entry = stripped.split("   ", 1)[0].strip()
+        if not entry or not all(part.strip().endswith(("/", ".py")) for part in entry.split(",")):
+            continue  # a description running on
+        parents = parents[:depth]
+        for part in (part.strip() for part in entry.split(",")):
+            named.add("/".join([*parents, part.rstrip("/")]))
+        if entry.endswith("/") and "," not in entry:
+            parents.append(entry.rstrip("/"))
+    return named
+
+
+def test_the_readme_layout_is_the_tree() -> None:
+    named = readme_layout()
+    assert sorted(path for path in named if not (ROOT / path).exists()) == []
+    directories = {
+        str(path.relative_to(ROOT))
+        for base in ("portal", "stripe_sandbox")
+        for path in (ROOT / base).rglob("*")
+        if path.is_dir()
+        and "__pycache__" not in path.parts
+        and (base == "portal" or path.parent.name == base)
+    }
+    top_level = {
+        path.name for path in ROOT.iterdir() if path.is_dir() and not path.name.startswith((".", "instance"))
+    }
+    assert sorted((directories | top_level) - named) == []
