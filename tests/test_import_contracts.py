@@ -2,7 +2,9 @@
 ``make test``.
 
 The portal and the Stripe sandbox are independent (each talks to the other only as the portal talks
-to Stripe), and the sandbox's own modules form layers without an import circle.
+to Stripe), and each side's modules form layers without an import circle (the portal: commands,
+pages and the API, the webhook inbox, auth, practices and shop, wallet, customers, users, Stripe and
+mail, shared plumbing).
 """
 
 from __future__ import annotations
