@@ -40,7 +40,8 @@ def create_payment_intent(
     pi["description"] = params.get("description") or None
     pi["receipt_email"] = params.get("receipt_email") or None
     pi["metadata"] = metadata_update({}, params.get("metadata", {}))
-    pi["payment_method_types"] = as_list(params.get("payment_method_types")) or ["card"]
+    # ``allowed_payment_method_types`` replaced ``payment_method_types`` as a parameter in this API version.
+    pi["payment_method_types"] = as_list(params.get("allowed_payment_method_types")) or ["card"]
     pi["setup_future_usage"] = params.get("setup_future_usage") or None
     pi["statement_descriptor"] = params.get("statement_descriptor") or None
     pi["amount_details"] = {"tip": {}}

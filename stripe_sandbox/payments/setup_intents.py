@@ -26,7 +26,8 @@ def create_setup_intent(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
     if params.get("customer"):
         si["customer"] = sb.require(params["customer"], "customer")["id"]
     si["usage"] = params.get("usage") or "off_session"
-    si["payment_method_types"] = as_list(params.get("payment_method_types")) or ["card"]
+    # ``allowed_payment_method_types`` replaced ``payment_method_types`` as a parameter in this API version.
+    si["payment_method_types"] = as_list(params.get("allowed_payment_method_types")) or ["card"]
     si["description"] = params.get("description") or None
     si["metadata"] = metadata_update({}, params.get("metadata", {}))
     si["payment_method_options"] = {
