@@ -163,6 +163,11 @@ def _dispatch(sb: Sandbox, route: Route, path_args: dict[str, str]) -> Response:
     failed = _outage(sb, request_id)
     if failed is not None:
         return failed
+    try:
+        check_key(route)
+    except SandboxError as error:
+        return error_response(error, request_id)
+    # The limit is per account, so it counts the requests a key was given for.
     if sb.rate_limit and not sb.limiter.admit():
         return error_response(rate_limited(), request_id)
     endpoint = f"{request.method} {request.path}"
@@ -172,7 +177,6 @@ def _dispatch(sb: Sandbox, route: Route, path_args: dict[str, str]) -> Response:
         pairs += list(request.form.items(multi=True))
     try:
         params = parse_params(pairs)
-        check_key(route)
         _validate(sb, route, " ".join(route_key(route.method, route.rule)), params)
     except SandboxError as error:
         # Failed validation: nothing ran, so (as at Stripe) no idempotent result is saved.

@@ -5,10 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from stripe_sandbox.cards import (
-    Behaviour,
-)
+from stripe_sandbox.cards import Behaviour, payment_needs_authentication
 from stripe_sandbox.core import Sandbox
+from stripe_sandbox.currencies import format_amount, minimum_charge
 from stripe_sandbox.errors import SandboxError, invalid_request, missing_param
 from stripe_sandbox.params import as_list, metadata_update, to_bool, to_int
 from stripe_sandbox.payments.charges import create_charge
@@ -29,8 +28,14 @@ def create_payment_intent(
     if "currency" not in params:
         raise missing_param("currency")
     amount = to_int(params["amount"], "amount")
-    if amount < 50 and not invoice_id:
-        raise invalid_request("Amount must be at least 50 cents", param="amount", code="amount_too_small")
+    currency = str(params["currency"]).lower()
+    minimum = minimum_charge(currency)
+    if amount < minimum and not invoice_id:
+        raise invalid_request(
+            f"Amount must be at least {format_amount(minimum, currency)}",
+            param="amount",
+            code="amount_too_small",
+        )
     pi = sb.blank(PAYMENT_INTENT, "pi")
     pi["client_secret"] = client_secret_for(pi["id"])
     pi["amount"] = amount
@@ -104,22 +109,25 @@ def confirm_payment_intent(
         raise invalid_request(
             f"The provided PaymentMethod {pm['id']} is attached to another customer.", param="payment_method"
         )
-    off_session = (
-        to_bool(params.get("off_session", False), "off_session") if "off_session" in params else False
-    )
-    if off_session:
-        sb.update_meta(pi["id"], off_session=True)
     meta = sb.meta(pi["id"])
+    if "off_session" in params:
+        off_session = to_bool(params["off_session"], "off_session")
+        sb.update_meta(pi["id"], off_session=off_session)
+    else:
+        off_session = bool(meta.get("off_session"))
     pi["payment_method"] = pm["id"]
     pi["last_payment_error"] = None
     pi["next_action"] = None
     card = card_of(sb, pm["id"])
-    if sb.meta(pm["id"]).get("authenticated_once"):
+    pm_meta = sb.meta(pm["id"])
+    if pm_meta.get("authenticated_once"):
         # Authenticated moments ago on a hosted page: this one charge needs no second challenge.
         authenticated = True
         sb.update_meta(pm["id"], authenticated_once=False)
-    needs_auth = card.behaviour is Behaviour.AUTHENTICATE and not authenticated
-    if needs_auth and meta.get("off_session") and not meta.get("invoice"):
+    needs_auth = not authenticated and payment_needs_authentication(
+        card, off_session=off_session, set_up=bool(pm_meta.get("set_up"))
+    )
+    if needs_auth and off_session and not meta.get("invoice"):
         # Off-session with nobody to authenticate: Stripe fails the attempt (402 authentication_required).
         error = SandboxError(
             402,
@@ -137,8 +145,12 @@ def confirm_payment_intent(
         sb.emit("payment_intent.requires_action", pi)
         notify_invoice(sb, pi)
         return pi
-    if card.behaviour in (Behaviour.DECLINED, Behaviour.CHARGE_FAILS):
+    if card.behaviour in (Behaviour.DECLINED, Behaviour.CHARGE_FAILS, Behaviour.AUTHENTICATE_THEN_DECLINE):
         return _fail_payment(sb, pi, pm, card_error(card))
+    if not off_session and (pi.get("setup_future_usage") or meta.get("invoice")):
+        # An on-session payment that saves the card (or starts a subscription) sets it up for
+        # later off-session payments, as a SetupIntent does.
+        sb.update_meta(pm["id"], set_up=True)
     charge = create_charge(sb, pi, pm, None)
     pi["status"] = "succeeded"
     pi["amount_received"] = pi["amount"]

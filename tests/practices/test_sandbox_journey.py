@@ -55,7 +55,7 @@ def test_subscribe_renew_done(sandbox, active, inbox, owner):
     practice = active
     assert practice.onboarding_paid_at is not None and practice.plan == Plan.MONTHLY
     first_end = practice.current_period_end
-    sandbox.advance(days=31)
+    sandbox.advance(days=32)
     inbox.deliver()
     assert practice.billing_status == BillingStatus.DONE
     assert practice.current_period_end > first_end
@@ -68,7 +68,7 @@ def test_renewal_fails_then_pay_now_after_updating_card(sandbox, active, inbox, 
     practice = active
     failing = save_card(sandbox, practice, "pm_card_chargeCustomerFail")
     services.make_default_card(practice, failing.stripe_id, owner)
-    sandbox.advance(days=31)
+    sandbox.advance(days=32)
     inbox.deliver()
     assert practice.billing_status == BillingStatus.PAST_DUE
     assert kinds(owner) == ["payment_failed"]
@@ -89,7 +89,7 @@ def test_pay_now_with_a_declining_card_says_why(sandbox, active, inbox, owner):
     practice = active
     failing = save_card(sandbox, practice, "pm_card_chargeCustomerFail")
     services.make_default_card(practice, failing.stripe_id, owner)
-    sandbox.advance(days=31)
+    sandbox.advance(days=32)
     inbox.deliver()
     with pytest.raises(services.PracticeError) as raised:
         services.pay_open_invoice(practice, owner)
@@ -135,7 +135,7 @@ def test_renewal_needing_authentication(sandbox, active, inbox, owner, mailbox):
     practice = active
     sca = save_card_sca(sandbox, practice)
     services.make_default_card(practice, sca.stripe_id, owner)
-    sandbox.advance(days=31)
+    sandbox.advance(days=32)
     inbox.deliver()
     assert kinds(owner) == ["action_required"]
     [banner] = banners.practice_banners(owner)

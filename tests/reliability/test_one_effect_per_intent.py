@@ -103,7 +103,7 @@ def make_past_due(sandbox, inbox, practice, owner) -> None:
     """A renewal fails on the default card; a good card is then the default: "Pay now" is offered."""
     failing = save_card(sandbox, practice, "pm_card_chargeCustomerFail")
     services.make_default_card(practice, failing.stripe_id, owner)
-    sandbox.advance(days=31)
+    sandbox.advance(days=32)
     inbox.deliver()
     assert practice.billing_status == BillingStatus.PAST_DUE
     good = save_card(sandbox, practice, "pm_card_mastercard")

@@ -75,7 +75,7 @@ def script(sandbox: SandboxServer) -> None:
     sandbox.advance(days=10)
     services.resume_subscription(db.session.get(Practice, resuming.id), owner)
     sandbox.advance(days=22)  # renewals: A paid, B declined, C ends
-    sandbox.advance(days=31)  # A again; B's retries run out
+    sandbox.advance(days=32)  # A again; B's retries run out
     assert renewing.id  # every practice is compared below, by name
 
 
