@@ -9,6 +9,7 @@ from portal.practices import banners, services
 from portal.practices.models import Plan, PracticeInvoice
 from portal.practices.status import BillingStatus
 from tests.practices.sandbox_helpers import Inbox, save_card, subscribe_directly
+from tests.smtp import body_text
 
 
 @pytest.fixture
@@ -83,6 +84,19 @@ def test_renewal_fails_then_pay_now_after_updating_card(sandbox, active, inbox, 
     assert kinds(owner) == []
     inbox.deliver()  # the events of the payment change nothing more
     assert practice.billing_status == BillingStatus.DONE
+
+
+def test_renewal_decline_reason_is_read_with_the_expand_stripe_needs(sandbox, active, inbox, owner, mailbox):
+    """Stripe's ``invoice.payment_failed`` carries no ``payments`` (includable, never in events): the
+    reason comes from the invoice read with ``expand=payments.data.payment.payment_intent``
+    (https://docs.stripe.com/api/expanding_objects)."""
+    practice = active
+    failing = save_card(sandbox, practice, "pm_card_chargeCustomerFail")
+    services.make_default_card(practice, failing.stripe_id, owner)
+    sandbox.advance(days=32)
+    inbox.deliver()
+    assert practice.last_payment_error == "The bank declined the payment."  # generic_decline, not a guess
+    assert "bank declined the payment" in body_text(mailbox.wait_for(owner.email, "a payment failed"))
 
 
 def test_pay_now_with_a_declining_card_says_why(sandbox, active, inbox, owner):
