@@ -215,10 +215,15 @@ class SandboxServer:
         """Press "Complete" (or "Fail") on the 3-D Secure challenge of a SetupIntent/PaymentIntent."""
         return self._control("authenticate", {"intent": intent_id, "outcome": outcome})
 
-    def strict_mode(self, on: bool = True, *, rate_limit: bool | None = None) -> dict[str, Any]:
+    def strict_mode(
+        self, on: bool = True, *, rate_limit: bool | None = None, per_second: int | None = None
+    ) -> dict[str, Any]:
+        """Switch strict mode, the rate limit, and its requests per second (Stripe's test mode: 25)."""
         payload: dict[str, Any] = {"on": on}
         if rate_limit is not None:
             payload["rate_limit"] = rate_limit
+        if per_second is not None:
+            payload["per_second"] = per_second
         return self._control("strict", payload)
 
     def requests_seen(self) -> dict[str, Any]:

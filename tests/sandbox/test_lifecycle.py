@@ -37,7 +37,9 @@ def catalog(server: SandboxServer) -> dict[str, str]:
 
 def _customer_with_card(client: stripe.StripeClient, card: str = "pm_card_visa") -> tuple[str, str]:
     customer = client.v1.customers.create({"email": "owner@clinic.test", "name": "Clinic Owner"})
-    intent = client.v1.setup_intents.create({"customer": customer.id, "allowed_payment_method_types": ["card"]})
+    intent = client.v1.setup_intents.create(
+        {"customer": customer.id, "allowed_payment_method_types": ["card"]}
+    )
     intent = client.v1.setup_intents.confirm(intent.id, {"payment_method": card})
     assert intent.status == "succeeded"
     client.v1.customers.update(
