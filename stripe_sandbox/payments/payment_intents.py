@@ -110,23 +110,12 @@ def confirm_payment_intent(
             f"The provided PaymentMethod {pm['id']} is attached to another customer.", param="payment_method"
         )
     meta = sb.meta(pi["id"])
-    if "off_session" in params:
-        off_session = to_bool(params["off_session"], "off_session")
-        sb.update_meta(pi["id"], off_session=off_session)
-    else:
-        off_session = bool(meta.get("off_session"))
+    off_session = _off_session(sb, pi["id"], params, meta)
     pi["payment_method"] = pm["id"]
     pi["last_payment_error"] = None
     pi["next_action"] = None
     card = card_of(sb, pm["id"])
-    pm_meta = sb.meta(pm["id"])
-    if pm_meta.get("authenticated_once"):
-        # Authenticated moments ago on a hosted page: this one charge needs no second challenge.
-        authenticated = True
-        sb.update_meta(pm["id"], authenticated_once=False)
-    needs_auth = not authenticated and payment_needs_authentication(
-        card, off_session=off_session, set_up=bool(pm_meta.get("set_up"))
-    )
+    needs_auth = _asks_for_authentication(sb, pm["id"], off_session) and not authenticated
     if needs_auth and off_session and not meta.get("invoice"):
         # Off-session with nobody to authenticate: Stripe fails the attempt (402 authentication_required).
         error = SandboxError(
@@ -164,6 +153,26 @@ def confirm_payment_intent(
     sb.emit("payment_intent.succeeded", pi)
     notify_invoice(sb, pi)
     return sb.require(pi["id"])
+
+
+def _off_session(sb: Sandbox, pi_id: str, params: dict[str, Any], meta: dict[str, Any]) -> bool:
+    """This attempt's ``off_session``: as given now, else as given when the intent was created."""
+    if "off_session" not in params:
+        return bool(meta.get("off_session"))
+    off_session = to_bool(params["off_session"], "off_session")
+    sb.update_meta(pi_id, off_session=off_session)
+    return off_session
+
+
+def _asks_for_authentication(sb: Sandbox, pm_id: str, off_session: bool) -> bool:
+    pm_meta = sb.meta(pm_id)
+    if pm_meta.get("authenticated_once"):
+        # Authenticated moments ago on a hosted page: this one charge needs no second challenge.
+        sb.update_meta(pm_id, authenticated_once=False)
+        return False
+    return payment_needs_authentication(
+        card_of(sb, pm_id), off_session=off_session, set_up=bool(pm_meta.get("set_up"))
+    )
 
 
 def _fail_payment(sb: Sandbox, pi: dict[str, Any], pm: dict[str, Any], error: SandboxError) -> dict[str, Any]:
