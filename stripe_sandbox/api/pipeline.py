@@ -218,6 +218,9 @@ def _dispatch(sb: Sandbox, route: Route, path_args: dict[str, str]) -> Response:
 
 
 def register_api(app: Flask, sb: Sandbox) -> None:
+    # Read the SDK's parameter lists now (about a second, once per process), not on a first request
+    # that a client's read timeout is waiting for.
+    endpoint_specs()
     for index, route in enumerate(ROUTES):
 
         def view(_route: Route = route, **path_args: str) -> Response:

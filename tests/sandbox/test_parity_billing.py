@@ -3,9 +3,11 @@ them; each test cites the page it follows. Settings changed here are put back to
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
+import requests
 import stripe
 
 from stripe_sandbox.billing.common import DEFAULTS
@@ -227,3 +229,24 @@ def test_point6_invoiceitem_and_invoice_updated_events(
     sandbox.advance(days=32)
     updated = _events(receiver, "invoice.updated", customer)
     assert updated and "next_payment_attempt" in updated[-1]["data"]["previous_attributes"]
+
+
+def test_point5_settings_have_stripes_defaults_show_on_the_page_and_change_through_control(
+    defaults: SandboxServer,
+) -> None:
+    """https://docs.stripe.com/billing/revenue-recovery/smart-retries ("manage failed payments"): the
+    sandbox has Stripe's settings with Stripe's defaults, on its page, settable through its control API."""
+    page = requests.get(f"{defaults.url}/", timeout=5).text
+    for name, value in [
+        ("retry_schedule", "smart"),
+        ("smart_retry_attempts", "8"),
+        ("smart_retry_window_days", "14"),
+        ("after_failures", "canceled"),
+        ("mark_uncollectible", "False"),
+        ("renewal_draft_hours", "1"),
+    ]:
+        assert re.search(rf"<code>{name}</code></td><td>{value}</td>", page), name
+    assert "Strict mode" in page and "25 requests/s" in page
+    assert defaults.settings(after_failures="unpaid")["after_failures"] == "unpaid"
+    state = requests.get(f"{defaults.url}/_sandbox/state", timeout=5).json()
+    assert state["strict"] is True and state["rate_limit"] is True
