@@ -47,6 +47,21 @@ def _invoice_payment(sb: Sandbox, invoice: dict[str, Any], pi: dict[str, Any]) -
     return payment
 
 
+def _customer_deleted(sb: Sandbox, invoice: dict[str, Any]) -> None:
+    invoice["last_finalization_error"] = {
+        "advice_code": None,
+        "code": "customer_deleted",
+        "doc_url": None,
+        "message": "The customer was deleted.",
+        "param": None,
+        "payment_method_type": None,
+        "type": "invalid_request_error",
+    }
+    sb.save(invoice)
+    sb.emit("invoice.finalization_failed", invoice)
+    raise invalid_request("The invoice's customer was deleted.", code="invoice_finalization_failed")
+
+
 def finalize_invoice(sb: Sandbox, invoice_id: str, params: dict[str, Any]) -> dict[str, Any]:
     invoice = sb.require(invoice_id, label="invoice")
     if invoice["status"] != "draft":
@@ -55,18 +70,7 @@ def finalize_invoice(sb: Sandbox, invoice_id: str, params: dict[str, Any]) -> di
         )
     customer = sb.get(invoice["customer"]) or {}
     if customer.get("deleted"):
-        invoice["last_finalization_error"] = {
-            "advice_code": None,
-            "code": "customer_deleted",
-            "doc_url": None,
-            "message": "The customer was deleted.",
-            "param": None,
-            "payment_method_type": None,
-            "type": "invalid_request_error",
-        }
-        sb.save(invoice)
-        sb.emit("invoice.finalization_failed", invoice)
-        raise invalid_request("The invoice's customer was deleted.", code="invoice_finalization_failed")
+        _customer_deleted(sb, invoice)
     now = sb.now()
     if "auto_advance" in params:
         invoice["auto_advance"] = to_bool(params["auto_advance"], "auto_advance")

@@ -31,9 +31,11 @@ CARD = {"number": "4242 4242 4242 4242", "expiry": "12 / 34", "cvc": "123", "nam
 def sandbox():
     """A sandbox of this module's own: its event list stays short."""
     from stripe_sandbox.testing import SandboxServer
+    from tests.strict_calls import check_no_rejections
 
     with SandboxServer(webhook_url=None) as server:
         yield server
+        check_no_rejections("one effect per intent (its own sandbox)", server.requests_seen())
 
 
 def audit_count(practice_id: int, action: str) -> int:
