@@ -190,6 +190,8 @@ def _dispatch(sb: Sandbox, route: Route, path_args: dict[str, str]) -> Response:
         sb.public_url = request.host_url.rstrip("/")
         if idem_key:
             stored = sb.store.idempotent_get(idem_key)
+            if stored is not None and stored[0] == request.path:
+                stored = (endpoint, *stored[1:])  # saved before keys recorded their method
             if stored is not None:
                 if stored[0] != endpoint or stored[1] != fingerprint:
                     return error_response(_idempotency_conflict(idem_key, endpoint, stored), request_id)
