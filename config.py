@@ -55,6 +55,8 @@ class Config:
     # 9.5: the promise is an answer within 10 s; half a second is left for the request's own work.
     STRIPE_ACTION_BUDGET_SECONDS = _env_float("STRIPE_ACTION_BUDGET_SECONDS", 9.5)
     STRIPE_MAX_NETWORK_RETRIES = _env_int("STRIPE_MAX_NETWORK_RETRIES", 1)
+    # A 429 (Stripe's rate limit) is retried this often with the SDK's back-off, inside the budget.
+    STRIPE_RATE_LIMIT_RETRIES = _env_int("STRIPE_RATE_LIMIT_RETRIES", 4)
     # After this many timeouts/connection failures in a row, Stripe calls fail at once for the
     # cool-down, then one trial call decides (per process: each gunicorn worker has its own).
     STRIPE_BREAKER_THRESHOLD = _env_int("STRIPE_BREAKER_THRESHOLD", 5)

@@ -44,7 +44,7 @@ def save_test_card(app, user_wallet: wallet.Wallet, payment_method: str = "pm_ca
     """What Stripe.js does in the browser (confirm), then what our endpoint does (complete)."""
     client = _stripe(app)
     intent = client.v1.setup_intents.create(
-        {"customer": user_wallet.customer_id, "payment_method_types": ["card"]}
+        {"customer": user_wallet.customer_id, "allowed_payment_method_types": ["card"]}
     )
     client.v1.setup_intents.confirm(intent.id, {"payment_method": payment_method})
     wallet.complete_card_setup(user_wallet, intent.id)

@@ -203,8 +203,19 @@ def running_stack(database_url: str | None = None, **extra_env: str) -> Iterator
         stack = Stack(database_url or f"sqlite:///{workdir / 'portal.sqlite'}", workdir, extra_env)
         try:
             yield stack.start()
+            _report_sandbox_requests(stack)
         finally:
             stack.stop()
+
+
+def _report_sandbox_requests(stack: Stack) -> None:
+    """What the sandbox (strict mode and Stripe's rate limit on) saw: calls, 429s retried, rejections."""
+    seen = requests.get(f"{stack.sandbox_url}/_sandbox/requests", timeout=10).json()
+    print(
+        f"# sandbox: {seen['calls']} Stripe calls to {len(seen['endpoints'])} endpoints, "
+        f"rate limited (429, retried) {seen['rate_limited']}, rejected {len(seen['rejected'])}",
+        flush=True,
+    )
 
 
 def load(

@@ -18,9 +18,18 @@ from stripe_sandbox.delivery import MODES, valid_mode
 
 
 def create_sandbox_app(
-    database_path: str, webhook_url: str | None, webhook_secret: str, *, delivery_mode: str = "ordered"
+    database_path: str,
+    webhook_url: str | None,
+    webhook_secret: str,
+    *,
+    delivery_mode: str = "ordered",
+    strict: bool = True,
+    rate_limit: bool = True,
 ) -> Flask:
-    """Build the app; state lives in ``database_path`` and survives restarts."""
+    """Build the app; state lives in ``database_path`` and survives restarts.
+
+    ``strict`` (parameter validation) and ``rate_limit`` (Stripe's test-mode limit) are on unless
+    turned off, as at Stripe; ``POST /_sandbox/strict`` switches them while it runs."""
     if not valid_mode(delivery_mode):
         raise ValueError(f"delivery_mode must be one of {MODES}")
     app = Flask(__name__, template_folder="templates", static_folder=None)
@@ -30,6 +39,8 @@ def create_sandbox_app(
         webhook_secret,
         delivery_mode,
         on_invoice_payment=collection.on_invoice_payment,
+        strict=strict,
+        rate_limit=rate_limit,
     )
     app.extensions["stripe_sandbox"] = sandbox
     register_api(app, sandbox)

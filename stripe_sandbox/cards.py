@@ -8,10 +8,19 @@ from dataclasses import dataclass
 
 
 class Behaviour(enum.Enum):
+    """What a test card does (https://docs.stripe.com/testing#authentication-and-setup)."""
+
     #: Every setup and charge succeeds.
     OK = "ok"
-    #: Setup and every charge need 3-D Secure (the brief's reading of 4000002500003155).
-    AUTHENTICATE = "authenticate"
+    #: 4000002500003155: setup and on-session payments need 3-D Secure; once set up for future
+    #: use (a SetupIntent, or a payment that saved it), off-session payments go through.
+    AUTHENTICATE_UNLESS_SET_UP = "authenticate_unless_set_up"
+    #: 4000002760003184, 4000000000003220: every setup and every payment needs 3-D Secure.
+    AUTHENTICATE_ALWAYS = "authenticate_always"
+    #: 4000003800000446: on-session payments need 3-D Secure; off-session ones go through as if set up.
+    AUTHENTICATE_ON_SESSION = "authenticate_on_session"
+    #: 4000008260003178: always needs 3-D Secure, then is declined for insufficient funds.
+    AUTHENTICATE_THEN_DECLINE = "authenticate_then_decline"
     #: Attaches and sets up fine; every charge is declined (4000000000000341).
     CHARGE_FAILS = "charge_fails"
     #: Declined everywhere: attach, setup and charge (4000000000009995, 0002, ...).
@@ -47,9 +56,12 @@ _CARDS = [
     TestCard("2223003122003222", "mastercard", Behaviour.OK),
     TestCard("378282246310005", "amex", Behaviour.OK),
     TestCard("6011111111111117", "discover", Behaviour.OK),
-    TestCard("4000002500003155", "visa", Behaviour.AUTHENTICATE),
-    TestCard("4000002760003184", "visa", Behaviour.AUTHENTICATE),
-    TestCard("4000000000003220", "visa", Behaviour.AUTHENTICATE),
+    TestCard("3566002020360505", "jcb", Behaviour.OK, country="JP"),
+    TestCard("4000002500003155", "visa", Behaviour.AUTHENTICATE_UNLESS_SET_UP),
+    TestCard("4000002760003184", "visa", Behaviour.AUTHENTICATE_ALWAYS),
+    TestCard("4000000000003220", "visa", Behaviour.AUTHENTICATE_ALWAYS),
+    TestCard("4000003800000446", "visa", Behaviour.AUTHENTICATE_ON_SESSION),
+    TestCard("4000008260003178", "visa", Behaviour.AUTHENTICATE_THEN_DECLINE, "insufficient_funds"),
     TestCard("4000000000000341", "visa", Behaviour.CHARGE_FAILS, "generic_decline"),
     TestCard("4000000000009995", "visa", Behaviour.DECLINED, "insufficient_funds"),
     TestCard("4000000000000002", "visa", Behaviour.DECLINED, "generic_decline"),
@@ -68,17 +80,53 @@ SHORTCUTS = {
     "mastercard": "5555555555554444",
     "amex": "378282246310005",
     "discover": "6011111111111117",
+    "jcb": "3566002020360505",
     "chargeCustomerFail": "4000000000000341",
-    "authenticationRequired": "4000002500003155",
-    "threeDSecure2Required": "4000002500003155",
+    "authenticationRequired": "4000002760003184",
+    "threeDSecure2Required": "4000000000003220",
     "authenticationRequiredOnSetup": "4000002500003155",
+    "authenticationRequiredSetupForOffSession": "4000002500003155",
+    "authenticationRequiredChargeDeclinedInsufficientFunds": "4000008260003178",
     "visa_chargeDeclined": "4000000000000002",
     "chargeDeclined": "4000000000000002",
     "visa_chargeDeclinedInsufficientFunds": "4000000000009995",
     "chargeDeclinedInsufficientFunds": "4000000000009995",
     "visa_chargeDeclinedLostCard": "4000000000009987",
+    "chargeDeclinedLostCard": "4000000000009987",
+    "visa_chargeDeclinedStolenCard": "4000000000009979",
+    "chargeDeclinedStolenCard": "4000000000009979",
     "chargeDeclinedExpiredCard": "4000000000000069",
+    "chargeDeclinedIncorrectCvc": "4000000000000127",
+    "chargeDeclinedProcessingError": "4000000000000119",
 }
+
+#: Shortcuts whose card comes already set up for off-session payments.
+SET_UP_SHORTCUTS = frozenset({"authenticationRequiredSetupForOffSession"})
+
+#: Behaviours that ask for 3-D Secure on a SetupIntent and on on-session payments.
+AUTHENTICATES = frozenset(
+    {
+        Behaviour.AUTHENTICATE_UNLESS_SET_UP,
+        Behaviour.AUTHENTICATE_ALWAYS,
+        Behaviour.AUTHENTICATE_ON_SESSION,
+        Behaviour.AUTHENTICATE_THEN_DECLINE,
+    }
+)
+
+
+def payment_needs_authentication(card: TestCard, *, off_session: bool, set_up: bool) -> bool:
+    """Does a payment with ``card`` ask for 3-D Secure (https://docs.stripe.com/testing#regulatory-cards)?"""
+    if card.behaviour in (Behaviour.AUTHENTICATE_ALWAYS, Behaviour.AUTHENTICATE_THEN_DECLINE):
+        return True
+    if card.behaviour is Behaviour.AUTHENTICATE_UNLESS_SET_UP:
+        return not (off_session and set_up)
+    if card.behaviour is Behaviour.AUTHENTICATE_ON_SESSION:
+        return not off_session
+    return False
+
+
+def shortcut_is_set_up(object_id: str) -> bool:
+    return object_id.removeprefix("pm_card_").removeprefix("tok_") in SET_UP_SHORTCUTS
 
 
 def shortcut_number(object_id: str) -> str | None:
@@ -108,6 +156,8 @@ def brand_for(number: str) -> str:
         number[:4].isdigit() and 2221 <= int(number[:4]) <= 2720
     ):
         return "mastercard"
+    if number.startswith("35"):
+        return "jcb"
     if number[:2] in {"34", "37"}:
         return "amex"
     if number.startswith(("6011", "65")):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from stripe_sandbox.billing.subscriptions import create_subscription
-from stripe_sandbox.cards import Behaviour
+from stripe_sandbox.cards import AUTHENTICATES
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import invalid_request, missing_param
 from stripe_sandbox.params import as_list, metadata_update, to_int
@@ -144,7 +144,7 @@ def expire_session(sb: Sandbox, session_id: str) -> dict[str, Any]:
 
 
 def needs_authentication(sb: Sandbox, pm_id: str) -> bool:
-    return card_of(sb, pm_id).behaviour is Behaviour.AUTHENTICATE
+    return card_of(sb, pm_id).behaviour in AUTHENTICATES
 
 
 def start_payment(

@@ -22,6 +22,10 @@ def sandbox_cli() -> None:
     pass
 
 
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "1").lower() not in ("0", "false", "off", "no")
+
+
 def _default_database() -> str:
     return os.environ.get("SANDBOX_DATABASE") or defaults.DATABASE
 
@@ -41,13 +45,32 @@ def _default_database() -> str:
     help="Signing secret [env STRIPE_WEBHOOK_SECRET].",
 )
 @click.option("--delivery-mode", type=click.Choice(MODES), default="ordered", show_default=True)
+@click.option(
+    "--strict/--no-strict",
+    default=lambda: _env_flag("SANDBOX_STRICT"),
+    help="Reject parameters Stripe would reject (default on) [env SANDBOX_STRICT=0 turns it off].",
+)
+@click.option(
+    "--rate-limit/--no-rate-limit",
+    default=lambda: _env_flag("SANDBOX_RATE_LIMIT"),
+    help="Stripe's test-mode limit, 25 requests/s (default on) [env SANDBOX_RATE_LIMIT=0 turns it off].",
+)
 def run(
-    host: str, port: int, database: str, webhook_url: str, webhook_secret: str, delivery_mode: str
+    host: str,
+    port: int,
+    database: str,
+    webhook_url: str,
+    webhook_secret: str,
+    delivery_mode: str,
+    strict: bool,
+    rate_limit: bool,
 ) -> None:
     """Serve the sandbox API, Stripe.js and hosted pages (threaded)."""
     Path(database).parent.mkdir(parents=True, exist_ok=True)
     url = None if webhook_url.lower() in ("", "none") else webhook_url
-    app = create_sandbox_app(database, url, webhook_secret, delivery_mode=delivery_mode)
+    app = create_sandbox_app(
+        database, url, webhook_secret, delivery_mode=delivery_mode, strict=strict, rate_limit=rate_limit
+    )
     server = make_server(host, port, app, threaded=True, request_handler=SandboxRequestHandler)
     click.echo(
         f"Stripe sandbox on http://{host}:{server.server_port} (database {database}, webhooks -> {url})"

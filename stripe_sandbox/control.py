@@ -46,8 +46,35 @@ def state() -> Response:
         webhook_url=sb.webhook_url,
         latency_ms=sb.latency_ms,
         outage=sb.outage,
+        strict=sb.strict,
+        rate_limit=sb.rate_limit,
         settings={name: setting(sb, name) for name in DEFAULTS},
     )
+
+
+@bp.post("/strict")
+def strict() -> Response:
+    """Switch strict mode (``on``) and Stripe's rate limit (``rate_limit``); both are on by default."""
+    sb = current_sandbox()
+    data = _body()
+    if "on" in data:
+        sb.strict = _flag(data["on"])
+    if "rate_limit" in data:
+        sb.rate_limit = _flag(data["rate_limit"])
+    if "per_second" in data:
+        sb.limiter.per_second = int(data["per_second"])
+    return jsonify(strict=sb.strict, rate_limit=sb.rate_limit, per_second=sb.limiter.per_second)
+
+
+@bp.get("/requests")
+def requests_seen() -> Response:
+    """Every ``/v1`` call seen by endpoint, the ones strict mode rejected, and how many were rate limited."""
+    sb = current_sandbox()
+    return jsonify(**sb.request_log.summary(), rate_limited=sb.limiter.limited)
+
+
+def _flag(value: Any) -> bool:
+    return value in (True, 1, "1", "true", "on", "yes")
 
 
 @bp.get("/clock")

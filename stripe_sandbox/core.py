@@ -15,8 +15,10 @@ from typing import Any
 from stripe_sandbox import defaults
 from stripe_sandbox.delivery import Deliverer
 from stripe_sandbox.errors import not_found
+from stripe_sandbox.limits import RateLimiter, RequestLog
 from stripe_sandbox.shapes import blank
 from stripe_sandbox.shapes.events import EVENT
+from stripe_sandbox.shapes.includable import INCLUDABLE, hide_includable
 from stripe_sandbox.store import Store
 
 #: The API version every object is shaped for (the pinned SDK's).
@@ -74,6 +76,8 @@ class Sandbox:
         delivery_mode: str = "ordered",
         *,
         on_invoice_payment: InvoicePaymentHook,
+        strict: bool = True,
+        rate_limit: bool = True,
     ) -> None:
         self.store = Store(database_path)
         self.deliverer = Deliverer(self.store, webhook_url, webhook_secret, delivery_mode)
@@ -90,6 +94,12 @@ class Sandbox:
         self.outage = False
         self.fail_next = 0
         self.fail_status = 500
+        #: Strict mode: parameters checked against the pinned SDK's lists, as Stripe checks them.
+        self.strict = strict
+        #: Stripe's test-mode rate limit (25 operations a second); off: no limit.
+        self.rate_limit = rate_limit
+        self.limiter = RateLimiter()
+        self.request_log = RequestLog()
         for event_id in self.store.pending_deliveries():
             event = self.store.get(event_id)
             if event is not None:
@@ -175,10 +185,14 @@ class Sandbox:
         """Record the event Stripe would send, with a snapshot of ``obj`` as it is now."""
         event = self.blank(EVENT, "evt")
         event["api_version"] = API_VERSION
-        snapshot = {k: v for k, v in copy.deepcopy(obj).items() if k != "__seq"}
+        # Events never carry includable fields (an invoice's ``payments``): nobody expanded them.
+        snapshot = hide_includable({k: v for k, v in copy.deepcopy(obj).items() if k != "__seq"}, [])
         event["data"] = {"object": snapshot}
         if previous_attributes is not None:
-            event["data"]["previous_attributes"] = previous_attributes
+            hidden = INCLUDABLE.get(str(obj.get("object")), ())
+            event["data"]["previous_attributes"] = {
+                k: v for k, v in previous_attributes.items() if k not in hidden
+            }
         event["pending_webhooks"] = 1 if self.webhook_url else 0
         event["request"] = {"id": self.request.request_id, "idempotency_key": self.request.idempotency_key}
         event["type"] = event_type

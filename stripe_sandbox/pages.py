@@ -14,8 +14,9 @@ from flask import Blueprint, Response, abort, redirect, request, url_for
 from stripe_sandbox import checkout
 from stripe_sandbox.billing.clock import advance_clock
 from stripe_sandbox.billing.collection import pay_invoice
-from stripe_sandbox.billing.common import DAY
+from stripe_sandbox.billing.common import DAY, DEFAULTS, setting
 from stripe_sandbox.core import RequestInfo, clean
+from stripe_sandbox.currencies import format_amount
 from stripe_sandbox.delivery import MODES
 from stripe_sandbox.errors import SandboxError
 from stripe_sandbox.payments import authentication
@@ -30,8 +31,8 @@ PAGE_CSP = "default-src 'self'; img-src 'self' data:; frame-ancestors *; form-ac
 
 
 def money(amount: int, currency: str) -> str:
-    symbol = {"usd": "$", "eur": "€", "gbp": "£"}.get(currency or "usd", "")
-    return f"{'-' if amount < 0 else ''}{symbol}{abs(amount) / 100:,.2f}"
+    """In the currency's own units: ``250,000 VND`` for ``amount=250000`` (a zero-decimal currency)."""
+    return f"{'-' if amount < 0 else ''}{format_amount(abs(amount), currency or 'usd')}"
 
 
 def _card_fields(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -109,6 +110,10 @@ def dashboard() -> str:
         mode=sb.deliverer.mode,
         delay=sb.deliverer.delay_seconds,
         modes=MODES,
+        strict=sb.strict,
+        rate_limit=sb.rate_limit,
+        per_second=sb.limiter.per_second,
+        settings={name: setting(sb, name) for name in DEFAULTS},
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from stripe_sandbox.core import Sandbox
+from stripe_sandbox.currencies import format_amount
 from stripe_sandbox.errors import invalid_request
 from stripe_sandbox.params import metadata_update, to_int
 
@@ -29,10 +30,6 @@ def _charge_to_refund(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
     return charge
 
 
-def _money(amount: int) -> str:
-    return f"${amount / 100:,.2f}"
-
-
 def _amount(params: dict[str, Any], charge: dict[str, Any]) -> int:
     remaining = charge["amount_captured"] - charge["amount_refunded"]
     if remaining <= 0:
@@ -44,8 +41,8 @@ def _amount(params: dict[str, Any], charge: dict[str, Any]) -> int:
         raise invalid_request("This value must be greater than or equal to 1.", param="amount")
     if amount > remaining:
         raise invalid_request(
-            f"Refund amount ({_money(amount)}) is greater than unrefunded amount on charge "
-            f"({_money(remaining)})",
+            f"Refund amount ({format_amount(amount, charge['currency'])}) is greater than unrefunded amount "
+            f"on charge ({format_amount(remaining, charge['currency'])})",
             param="amount",
             code="amount_too_large",
         )

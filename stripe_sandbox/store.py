@@ -129,12 +129,13 @@ class Store:
 
     # idempotency ---------------------------------------------------------------------------
 
-    def idempotent_get(self, key: str, path: str) -> tuple[str, int, str] | None:
+    def idempotent_get(self, key: str) -> tuple[str, str, int, str] | None:
+        """(endpoint, fingerprint, status, body) saved for ``key``, whichever endpoint it was used on."""
         with self.lock:
             row = self._conn.execute(
-                "SELECT fingerprint, status, body FROM idempotency WHERE key = ? AND path = ?", (key, path)
+                "SELECT path, fingerprint, status, body FROM idempotency WHERE key = ?", (key,)
             ).fetchone()
-        return (row[0], row[1], row[2]) if row else None
+        return (row[0], row[1], row[2], row[3]) if row else None
 
     def idempotent_put(self, key: str, path: str, fingerprint: str, status: int, body: str) -> None:
         with self.lock:

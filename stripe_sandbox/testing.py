@@ -17,10 +17,23 @@ from typing import Any, Self
 
 import requests
 import stripe
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from stripe_sandbox import defaults
 from stripe_sandbox.app import SandboxRequestHandler, create_sandbox_app
+
+
+class RateLimitRetryingClient(stripe.RequestsClient):
+    """Retries 429 answers (up to ``RETRIES`` times, with the SDK's back-off); the SDK alone does not."""
+
+    RETRIES = 6
+
+    def _should_retry(self, response: Any, connection_error: Any, num_retries: int, max_retries: Any) -> bool:
+        if response is not None and response[1] == 429 and num_retries < self.RETRIES:
+            return True
+        return super()._should_retry(response, connection_error, num_retries, max_retries)
 
 
 class _QuietHandler(SandboxRequestHandler):
@@ -55,6 +68,8 @@ class SandboxServer:
         delivery_mode: str = "ordered",
         host: str = "127.0.0.1",
         port: int = 0,
+        strict: bool = True,
+        rate_limit: bool = True,
     ) -> None:
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
         if database_path is None:
@@ -66,6 +81,8 @@ class SandboxServer:
         self.delivery_mode = delivery_mode
         self.host = host
         self.port = port
+        self.strict = strict
+        self.rate_limit = rate_limit
         self.app: Any = None
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -75,7 +92,12 @@ class SandboxServer:
 
     def start(self) -> Self:
         self.app = create_sandbox_app(
-            self.database_path, self.webhook_url, self.webhook_secret, delivery_mode=self.delivery_mode
+            self.database_path,
+            self.webhook_url,
+            self.webhook_secret,
+            delivery_mode=self.delivery_mode,
+            strict=self.strict,
+            rate_limit=self.rate_limit,
         )
         self._listen()
         return self
@@ -127,8 +149,20 @@ class SandboxServer:
     # clients -------------------------------------------------------------------------------
 
     def client(self, api_key: str = "sk_test_sandbox", **options: Any) -> stripe.StripeClient:
+        """An SDK client for this sandbox; it retries a 429 (rate limit) with back-off, as Stripe
+        asks of every client (https://docs.stripe.com/rate-limits), and nothing else."""
         options.setdefault("max_network_retries", 0)
+        options.setdefault("http_client", RateLimitRetryingClient())
         return stripe.StripeClient(api_key, base_addresses={"api": self.url}, **options)
+
+    def http_session(self, api_key: str | None = None) -> requests.Session:
+        """A ``requests`` session for raw ``/v1`` calls that backs off and retries a 429, like ``client``."""
+        session = requests.Session()
+        retry = Retry(total=6, status_forcelist=[429], allowed_methods=None, backoff_factor=0.25)
+        session.mount("http://", HTTPAdapter(max_retries=retry))
+        if api_key:
+            session.headers["Authorization"] = f"Bearer {api_key}"
+        return session
 
     def _control(self, path: str, payload: dict[str, Any] | None = None) -> Any:
         response = self._http.post(f"{self.url}/_sandbox/{path}", json=payload or {}, timeout=120)
@@ -180,6 +214,23 @@ class SandboxServer:
     def authenticate(self, intent_id: str, outcome: str = "complete") -> dict[str, Any]:
         """Press "Complete" (or "Fail") on the 3-D Secure challenge of a SetupIntent/PaymentIntent."""
         return self._control("authenticate", {"intent": intent_id, "outcome": outcome})
+
+    def strict_mode(
+        self, on: bool = True, *, rate_limit: bool | None = None, per_second: int | None = None
+    ) -> dict[str, Any]:
+        """Switch strict mode, the rate limit, and its requests per second (Stripe's test mode: 25)."""
+        payload: dict[str, Any] = {"on": on}
+        if rate_limit is not None:
+            payload["rate_limit"] = rate_limit
+        if per_second is not None:
+            payload["per_second"] = per_second
+        return self._control("strict", payload)
+
+    def requests_seen(self) -> dict[str, Any]:
+        """``GET /_sandbox/requests``: calls by endpoint and every strict-mode rejection."""
+        response = self._http.get(f"{self.url}/_sandbox/requests", timeout=30)
+        response.raise_for_status()
+        return response.json()
 
     def events(self, type: str | None = None) -> list[dict[str, Any]]:
         """Every recorded event, oldest first."""

@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from portal import create_app
 from portal.extensions import db
 from tests.smtp import SMTPServer
+from tests.strict_calls import check_no_rejections, write_figures
 
 #: Tests marked with ``both_engines`` run on SQLite and, when TEST_DATABASE_URL is set, PostgreSQL.
 ENGINES = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
@@ -64,10 +65,16 @@ def sandbox():
     """One Stripe sandbox for the session; tests read their own objects by id."""
     from stripe_sandbox.testing import SandboxServer
 
-    server = SandboxServer(webhook_url=None)
+    server = SandboxServer(webhook_url=None)  # strict mode and Stripe's rate limit on: the defaults
     server.start()
     yield server
+    seen = server.requests_seen()
     server.stop()
+    check_no_rejections("portal suite (session sandbox)", seen)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    write_figures(terminalreporter)
 
 
 @pytest.fixture

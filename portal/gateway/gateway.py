@@ -79,6 +79,7 @@ def init_stripe_client(app: Flask) -> None:
     http_client = BoundedRequestsClient(
         connect_timeout=float(cfg["STRIPE_CONNECT_TIMEOUT_SECONDS"]),
         read_timeout=float(cfg["STRIPE_READ_TIMEOUT_SECONDS"]),
+        rate_limit_retries=int(cfg["STRIPE_RATE_LIMIT_RETRIES"]),
     )
     app.extensions["stripe_client"] = stripe.StripeClient(
         cfg["STRIPE_SECRET_KEY"],

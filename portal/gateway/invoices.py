@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import stripe
 
+from portal.gateway.errors import BillingError
 from portal.gateway.gateway import call_stripe, idempotency_key, stripe_client
+from portal.gateway.shapes import invoice_payment_error
+
+#: An invoice's ``payments`` are includable: Stripe sends them (in replies, never in events) only
+#: when expanded, and the decline is on the PaymentIntent below them.
+DECLINE_EXPAND = ["payments.data.payment.payment_intent"]
 
 
 def preview_invoice(params: dict) -> stripe.Invoice:
@@ -43,3 +49,21 @@ def list_invoices(customer_id: str) -> list[stripe.Invoice]:
         customer_id=customer_id,
     )
     return sorted(page.auto_paging_iter(), key=lambda invoice: invoice.created)
+
+
+def invoice_decline(invoice: dict) -> dict:
+    """``last_payment_error`` of the invoice's failed attempt: from the payload when it carries it,
+    else read from Stripe with the ``expand`` it needs; {} when Stripe cannot say (the email then
+    gives the general reason)."""
+    found = invoice_payment_error(invoice)
+    if found or not invoice.get("id"):
+        return found
+    try:
+        fetched = call_stripe(
+            "invoice.retrieve",
+            lambda: stripe_client().v1.invoices.retrieve(invoice["id"], {"expand": DECLINE_EXPAND}),
+            invoice_id=invoice["id"],
+        )
+    except BillingError:
+        return {}
+    return invoice_payment_error(fetched)

@@ -30,7 +30,7 @@ def create_payment_intent(
         "customer": customer_id,
         "metadata": metadata,
         "description": description,
-        "payment_method_types": ["card"],
+        "allowed_payment_method_types": ["card"],
     }
     if receipt_email:
         params["receipt_email"] = receipt_email

@@ -12,7 +12,7 @@ def create_setup_intent(customer_id: str, key: tuple[object, ...]) -> stripe.Set
     return call_stripe(
         "setup_intent.create",
         lambda: stripe_client().v1.setup_intents.create(
-            {"customer": customer_id, "payment_method_types": ["card"], "usage": "off_session"},
+            {"customer": customer_id, "allowed_payment_method_types": ["card"], "usage": "off_session"},
             {"idempotency_key": idempotency_key("setup-intent", *key)},
         ),
         customer_id=customer_id,

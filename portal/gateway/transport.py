@@ -59,8 +59,13 @@ def never_sent(error: BaseException | None) -> bool:
 class BoundedRequestsClient(stripe.RequestsClient):
     """``stripe.RequestsClient`` with (connect, read) timeouts bounded by the action's deadline."""
 
-    def __init__(self, connect_timeout: float, read_timeout: float, **kwargs: Any) -> None:
+    def __init__(
+        self, connect_timeout: float, read_timeout: float, *, rate_limit_retries: int = 0, **kwargs: Any
+    ) -> None:
         self._attempts = threading.local()
+        #: How often a 429 (Stripe's rate limit) is retried with back-off: the SDK retries only 409
+        #: and 5xx, while https://docs.stripe.com/rate-limits asks clients to back off and retry.
+        self.rate_limit_retries = rate_limit_retries
         super().__init__(timeout=(connect_timeout, read_timeout), **kwargs)
 
     # The SDK passes ``self._timeout`` to every ``requests`` call: clamp it per attempt.
@@ -108,7 +113,11 @@ class BoundedRequestsClient(stripe.RequestsClient):
         return super()._handle_request_error(e)
 
     def _should_retry(self, response: Any, connection_error: Any, num_retries: int, max_retries: Any) -> bool:
-        if not super()._should_retry(response, connection_error, num_retries, max_retries):
+        if response is not None and response[1] == 429:
+            # Rate limited: nothing ran at Stripe, so another attempt after a back-off is safe.
+            if num_retries >= self.rate_limit_retries:
+                return False
+        elif not super()._should_retry(response, connection_error, num_retries, max_retries):
             return False
         if connection_error is not None and getattr(self._attempts, "last_sent", True):
             # Sent, then no answer (a read timeout): Stripe is slow or hung, and another attempt

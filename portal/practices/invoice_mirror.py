@@ -10,10 +10,10 @@ import logging
 import sqlalchemy as sa
 
 from portal.extensions import db
+from portal.gateway import invoices as stripe_invoices
 from portal.gateway.shapes import (
     as_dict,
     invoice_metadata,
-    invoice_payment_error,
     invoice_subscription_id,
     object_id,
 )
@@ -146,7 +146,7 @@ def _apply_payment_news(
         if practice.subscription_status in ("past_due", "incomplete", None):
             practice.subscription_status = "active"  # what Stripe does once the latest invoice is paid
     elif event_type == "invoice.payment_failed":
-        reason = notifications.decline_reason(invoice_payment_error(invoice))
+        reason = notifications.decline_reason(stripe_invoices.invoice_decline(invoice))
         practice.last_payment_error = reason
         if not stale and practice.subscription_status == "active" and not _carries_onboarding(invoice):
             practice.subscription_status = "past_due"  # Stripe retries; the practice keeps access

@@ -176,6 +176,7 @@ def apply_subscription(obj: object, event_created: int, *, fresh: bool = False) 
         return practice
     if is_stale(practice, event_created, fresh) or _goes_back(practice, sub.get("status"), event_created):
         log.info("ignoring stale subscription state practice_id=%s", practice.id)
+        _keep_newer_period(practice, sub)
         return practice
     stamp(practice, event_created)
 
@@ -211,6 +212,18 @@ def apply_subscription(obj: object, event_created: int, *, fresh: bool = False) 
         audit.record(practice, "cancellation_withdrawn")
     rederive_status(practice)
     return practice
+
+
+def _keep_newer_period(practice: Practice, sub: dict) -> None:
+    """A renewal's ``customer.subscription.updated`` may arrive after the invoice events it caused
+    (Stripe charges a renewal about an hour after moving the period): the period only moves
+    forward, so a later one is kept even from an event older than the practice's state."""
+    start, end = subscription_period(sub)
+    later = to_datetime(end)
+    if later is None or (practice.current_period_end is not None and later <= practice.current_period_end):
+        return
+    practice.current_period_start = to_datetime(start) or practice.current_period_start
+    practice.current_period_end = later
 
 
 #: Subscription statuses Stripe never leaves.

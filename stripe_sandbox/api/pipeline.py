@@ -12,12 +12,16 @@ from typing import Any
 from flask import Flask, Response, request
 
 from stripe_sandbox.api import billing_routes, payment_routes
-from stripe_sandbox.api.keys import check_key
+from stripe_sandbox.api.keys import api_key, check_key
 from stripe_sandbox.api.routing import Route
+from stripe_sandbox.api.schema import endpoint_specs, route_key
+from stripe_sandbox.api.validation import check_request
 from stripe_sandbox.checkout import session_line_items
 from stripe_sandbox.core import RequestInfo, Sandbox, clean
 from stripe_sandbox.errors import SandboxError, invalid_request
+from stripe_sandbox.limits import rate_limited
 from stripe_sandbox.params import as_list, parse_params
+from stripe_sandbox.shapes.includable import hide_includable, is_includable
 
 log = logging.getLogger("stripe_sandbox")
 
@@ -45,31 +49,50 @@ def _load(sb: Sandbox, value: Any) -> Any:
     return value
 
 
-def _expand_path(sb: Sandbox, node: Any, parts: list[str]) -> Any:
+def _cannot_expand(path: str) -> SandboxError:
+    return invalid_request(f"This property cannot be expanded ({path}).", param="expand")
+
+
+def _expand_path(sb: Sandbox, node: Any, parts: list[str], done: list[str]) -> Any:
+    """Expand ``parts`` below ``node``; ``done`` is the path walked so far (for the error message).
+
+    Like Stripe, a path naming a field that is not there, or that holds neither an id nor an
+    includable value, is refused: https://docs.stripe.com/api/expanding_objects."""
     if isinstance(node, list):
-        return [_expand_path(sb, item, parts) for item in node]
+        return [_expand_path(sb, item, parts, done) for item in node]
     if not parts:
         return _load(sb, node)
     if isinstance(node, str):
         node = _load(sb, node)
-    if not isinstance(node, dict):
+    if node is None:
         return node
+    if not isinstance(node, dict):
+        raise _cannot_expand(".".join(done))
     key, rest = parts[0], parts[1:]
-    if key in node:
-        node[key] = _expand_path(sb, node[key], rest)
-    elif key == "line_items" and node.get("object") == "checkout.session":
-        node[key] = _expand_path(sb, session_line_items(sb, node), rest)
+    here = [*done, key]
+    if key == "line_items" and node.get("object") == "checkout.session":
+        node[key] = _expand_path(sb, session_line_items(sb, node), rest, here)
+        return node
+    if key not in node:
+        raise _cannot_expand(".".join(here))
+    value = node[key]
+    expandable = value is None or is_includable(node, key) or (isinstance(value, str) and sb.get(value))
+    if not rest and not expandable:
+        raise _cannot_expand(".".join(here))
+    if rest and isinstance(value, str) and not expandable:
+        raise _cannot_expand(".".join(here))
+    node[key] = _expand_path(sb, value, rest, here)
     return node
 
 
 def expand(sb: Sandbox, obj: dict[str, Any], paths: list[str]) -> dict[str, Any]:
     for path in paths:
-        if path.count(".") > 4:
+        if path.count(".") > 3:
             raise invalid_request(
                 f"You cannot expand more than 4 levels of a property. Property: {path}", param="expand"
             )
-        obj = _expand_path(sb, obj, path.split("."))
-    return obj
+        obj = _expand_path(sb, obj, path.split("."), [])
+    return hide_includable(obj, paths)
 
 
 # the request pipeline ------------------------------------------------------------------------
@@ -90,28 +113,73 @@ def error_response(error: SandboxError, request_id: str) -> Response:
     return _json(error.status, json.dumps(body, indent=2), {"Request-Id": request_id})
 
 
+def _outage(sb: Sandbox, request_id: str) -> Response | None:
+    if not (sb.outage or sb.fail_next > 0):
+        return None
+    with sb.store.lock:
+        if sb.fail_next > 0:
+            sb.fail_next -= 1
+    return error_response(
+        SandboxError(
+            sb.fail_status, "api_error", "An unknown error occurred (the sandbox is simulating an outage)."
+        ),
+        request_id,
+    )
+
+
+def _validate(sb: Sandbox, route: Route, endpoint: str, params: dict[str, Any]) -> None:
+    """Strict mode: the parameters the pinned SDK says this endpoint takes, and nothing else."""
+    if not sb.strict:
+        return
+    spec = endpoint_specs().get(route_key(route.method, route.rule))
+    if spec is None:
+        return
+    try:
+        check_request(params, spec, publishable=(api_key() or "").startswith("pk_"))
+    except SandboxError as error:
+        sb.request_log.reject(endpoint, request.full_path.rstrip("?"), error)
+        raise
+
+
+def _idempotency_conflict(idem_key: str, endpoint: str, stored: tuple[str, str, int, str]) -> SandboxError:
+    if stored[0] != endpoint:
+        message = (
+            "Keys for idempotent requests can only be used for the same endpoint they were first used for "
+            f"('{stored[0]}' vs '{endpoint}'). Try using a key other than '{idem_key}' if you meant to "
+            "execute a different request."
+        )
+    else:
+        message = (
+            "Keys for idempotent requests can only be used with the same parameters they were first used "
+            f"with. Try using a key other than '{idem_key}' if you meant to execute a different request."
+        )
+    return SandboxError(400, "idempotency_error", message)
+
+
 def _dispatch(sb: Sandbox, route: Route, path_args: dict[str, str]) -> Response:
     request_id = sb.new_id("req", 14)
     if sb.latency_ms:
         time.sleep(sb.latency_ms / 1000)
-    if sb.outage or sb.fail_next > 0:
-        status = sb.fail_status
-        with sb.store.lock:
-            if sb.fail_next > 0:
-                sb.fail_next -= 1
-        return error_response(
-            SandboxError(
-                status, "api_error", "An unknown error occurred (the sandbox is simulating an outage)."
-            ),
-            request_id,
-        )
+    failed = _outage(sb, request_id)
+    if failed is not None:
+        return failed
+    try:
+        check_key(route)
+    except SandboxError as error:
+        return error_response(error, request_id)
+    # The limit is per account, so it counts the requests a key was given for.
+    if sb.rate_limit and not sb.limiter.admit():
+        return error_response(rate_limited(), request_id)
+    endpoint = f"{request.method} {request.path}"
+    sb.request_log.record(" ".join(route_key(route.method, route.rule)))
     pairs = list(request.args.items(multi=True))
     if request.method == "POST":
         pairs += list(request.form.items(multi=True))
     try:
         params = parse_params(pairs)
-        check_key(route)
+        _validate(sb, route, " ".join(route_key(route.method, route.rule)), params)
     except SandboxError as error:
+        # Failed validation: nothing ran, so (as at Stripe) no idempotent result is saved.
         return error_response(error, request_id)
     expand_paths = [str(p) for p in as_list(params.pop("expand", None))]
     idem_key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
@@ -121,33 +189,29 @@ def _dispatch(sb: Sandbox, route: Route, path_args: dict[str, str]) -> Response:
     with sb.store.lock:
         sb.public_url = request.host_url.rstrip("/")
         if idem_key:
-            stored = sb.store.idempotent_get(idem_key, request.path)
+            stored = sb.store.idempotent_get(idem_key)
+            if stored is not None and stored[0] == request.path:
+                stored = (endpoint, *stored[1:])  # saved before keys recorded their method
             if stored is not None:
-                if stored[0] != fingerprint:
-                    return error_response(
-                        SandboxError(
-                            400,
-                            "idempotency_error",
-                            "Keys for idempotent requests can only be used with the same parameters they "
-                            f"were first used with. Try using a key other than '{idem_key}' if you meant to "
-                            "execute a different request.",
-                        ),
-                        request_id,
-                    )
-                return _json(stored[1], stored[2], {"Idempotent-Replayed": "true", "Request-Id": request_id})
+                if stored[0] != endpoint or stored[1] != fingerprint:
+                    return error_response(_idempotency_conflict(idem_key, endpoint, stored), request_id)
+                return _json(stored[2], stored[3], {"Idempotent-Replayed": "true", "Request-Id": request_id})
         try:
             with sb.transaction(RequestInfo(request_id, idem_key)):
                 result = route.handler(sb, params, **path_args)
-                body = json.dumps(clean(expand(sb, result, expand_paths)), indent=2)
+                body = json.dumps(clean(expand(sb, clean(result), expand_paths)), indent=2)
                 if idem_key:
-                    sb.store.idempotent_put(idem_key, request.path, fingerprint, 200, body)
+                    sb.store.idempotent_put(idem_key, endpoint, fingerprint, 200, body)
             return _json(200, body, {"Request-Id": request_id})
         except SandboxError as error:
             response = error_response(error, request_id)
-            if idem_key:
+            # A request refused before it changed anything (a 400 that rolled back) is a failed
+            # validation: Stripe saves no result for it, so the key may be used again.
+            validation_failure = error.status == 400 and not error.keep_changes
+            if idem_key and not validation_failure:
                 with sb.store.transaction():
                     sb.store.idempotent_put(
-                        idem_key, request.path, fingerprint, error.status, response.get_data(as_text=True)
+                        idem_key, endpoint, fingerprint, error.status, response.get_data(as_text=True)
                     )
             return response
         except Exception:
@@ -156,6 +220,9 @@ def _dispatch(sb: Sandbox, route: Route, path_args: dict[str, str]) -> Response:
 
 
 def register_api(app: Flask, sb: Sandbox) -> None:
+    # Read the SDK's parameter lists now (about a second, once per process), not on a first request
+    # that a client's read timeout is waiting for.
+    endpoint_specs()
     for index, route in enumerate(ROUTES):
 
         def view(_route: Route = route, **path_args: str) -> Response:

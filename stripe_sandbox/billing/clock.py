@@ -44,6 +44,9 @@ def _due_actions(sb: Sandbox, until: int) -> list[tuple[int, int, str, str]]:
         when = invoice.get("next_payment_attempt")
         if invoice["status"] == "open" and invoice.get("auto_advance") and when and when <= until:
             actions.append((when, 1, "retry", invoice["id"]))
+        finalizes = invoice.get("automatically_finalizes_at")
+        if invoice["status"] == "draft" and invoice.get("auto_advance") and finalizes and finalizes <= until:
+            actions.append((finalizes, 1, "finalize", invoice["id"]))
     return sorted(actions)
 
 
@@ -62,10 +65,25 @@ def _renew(sb: Sandbox, sub: dict[str, Any]) -> None:
     customer = sb.require(sub["customer"])
     lines = [item_line(sb, sub, item) for item in sub["items"]["data"]]
     invoice = build_invoice(sb, customer, sub, "subscription_cycle", lines, [], (old_start, old_end))
+    draft_seconds = int(float(setting(sb, "renewal_draft_hours")) * 3600)
+    if draft_seconds > 0:
+        # Stripe leaves a renewal in draft about an hour, so ``invoice.created`` can still change it
+        # (https://docs.stripe.com/billing/subscriptions/overview#subscription-lifecycle).
+        invoice["automatically_finalizes_at"] = sb.now() + draft_seconds
+        sb.save(invoice)
+        return
+    _finalize_and_charge(sb, invoice)
+
+
+def _finalize_and_charge(sb: Sandbox, invoice: dict[str, Any]) -> None:
+    invoice["automatically_finalizes_at"] = None
+    sb.save(invoice)
     invoice = finalize_invoice(sb, invoice["id"], {})
     if invoice["status"] != "open":
         return
-    pm_id = default_pm(sb, sub, sub["customer"])
+    sub_id = subscription_of(invoice)
+    sub = sb.get(sub_id) if sub_id else None
+    pm_id = invoice.get("default_payment_method") or default_pm(sb, sub, invoice["customer"])
     # A failure is already recorded on the invoice and the subscription; nothing to raise here.
     with contextlib.suppress(SandboxError):
         attempt_payment(sb, invoice["id"], pm_id, off_session=True)
@@ -101,6 +119,8 @@ def process_until(sb: Sandbox, until: int) -> int:
                 _expire(sb, obj)
             elif kind == "retry":
                 _retry(sb, obj)
+            elif kind == "finalize":
+                _finalize_and_charge(sb, obj)
         count += 1
     return count
 

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from stripe_sandbox.billing.common import DAY, customer_pm, default_pm, setting
-from stripe_sandbox.billing.invoices import invoice_payment_intent
+from stripe_sandbox.billing.common import (
+    DAY,
+    HARD_DECLINES,
+    customer_pm,
+    default_pm,
+    retry_delays,
+    setting,
+)
+from stripe_sandbox.billing.invoices import invoice_payment_intent, mark_uncollectible
 from stripe_sandbox.billing.lifecycle import cancel_subscription, set_status, subscription_of
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import SandboxError, invalid_request
@@ -40,6 +47,21 @@ def _invoice_payment(sb: Sandbox, invoice: dict[str, Any], pi: dict[str, Any]) -
     return payment
 
 
+def _customer_deleted(sb: Sandbox, invoice: dict[str, Any]) -> None:
+    invoice["last_finalization_error"] = {
+        "advice_code": None,
+        "code": "customer_deleted",
+        "doc_url": None,
+        "message": "The customer was deleted.",
+        "param": None,
+        "payment_method_type": None,
+        "type": "invalid_request_error",
+    }
+    sb.save(invoice)
+    sb.emit("invoice.finalization_failed", invoice)
+    raise invalid_request("The invoice's customer was deleted.", code="invoice_finalization_failed")
+
+
 def finalize_invoice(sb: Sandbox, invoice_id: str, params: dict[str, Any]) -> dict[str, Any]:
     invoice = sb.require(invoice_id, label="invoice")
     if invoice["status"] != "draft":
@@ -48,18 +70,7 @@ def finalize_invoice(sb: Sandbox, invoice_id: str, params: dict[str, Any]) -> di
         )
     customer = sb.get(invoice["customer"]) or {}
     if customer.get("deleted"):
-        invoice["last_finalization_error"] = {
-            "advice_code": None,
-            "code": "customer_deleted",
-            "doc_url": None,
-            "message": "The customer was deleted.",
-            "param": None,
-            "payment_method_type": None,
-            "type": "invalid_request_error",
-        }
-        sb.save(invoice)
-        sb.emit("invoice.finalization_failed", invoice)
-        raise invalid_request("The invoice's customer was deleted.", code="invoice_finalization_failed")
+        _customer_deleted(sb, invoice)
     now = sb.now()
     if "auto_advance" in params:
         invoice["auto_advance"] = to_bool(params["auto_advance"], "auto_advance")
@@ -74,6 +85,7 @@ def finalize_invoice(sb: Sandbox, invoice_id: str, params: dict[str, Any]) -> di
     invoice["hosted_invoice_url"] = f"{sb.public_url}/invoices/{invoice['id']}"
     invoice["invoice_pdf"] = f"{sb.public_url}/invoices/{invoice['id']}/pdf"
     invoice["webhooks_delivered_at"] = now
+    apply_customer_balance(sb, invoice, customer)
     if invoice["amount_due"] > 0:
         pm_id = invoice.get("default_payment_method") or default_pm(
             sb,
@@ -104,6 +116,29 @@ def finalize_invoice(sb: Sandbox, invoice_id: str, params: dict[str, Any]) -> di
     return mark_paid(sb, invoice)
 
 
+def with_balance(invoice: dict[str, Any], balance: int) -> dict[str, Any]:
+    """The invoice's amounts with the customer's ``balance`` applied (previews too)."""
+    due = invoice["total"] + balance
+    invoice["starting_balance"] = balance
+    invoice["ending_balance"] = min(due, 0)
+    invoice["amount_due"] = max(due, 0)
+    invoice["amount_remaining"] = max(due, 0) - invoice["amount_paid"]
+    return invoice
+
+
+def apply_customer_balance(sb: Sandbox, invoice: dict[str, Any], customer: dict[str, Any]) -> None:
+    """A credit (negative balance) lowers what the invoice charges, a debt raises it; what is left of
+    a credit, or a negative total (a downgrade billed now), stays on the customer for next time
+    (https://docs.stripe.com/billing/customer/balance)."""
+    balance = int(customer.get("balance") or 0)
+    with_balance(invoice, balance)
+    if customer.get("deleted") or customer.get("balance", 0) == invoice["ending_balance"]:
+        return
+    customer["balance"] = invoice["ending_balance"]
+    sb.save(customer)
+    sb.emit("customer.updated", customer, {"balance": balance})
+
+
 def mark_paid(sb: Sandbox, invoice: dict[str, Any]) -> dict[str, Any]:
     now = sb.now()
     invoice["status"] = "paid"
@@ -111,14 +146,19 @@ def mark_paid(sb: Sandbox, invoice: dict[str, Any]) -> dict[str, Any]:
     invoice["amount_remaining"] = 0
     invoice["next_payment_attempt"] = None
     invoice["status_transitions"]["paid_at"] = now
+    paid_payments = []
     for payment in invoice["payments"]["data"]:
         if payment["is_default"]:
             payment["status"] = "paid"
             payment["amount_paid"] = invoice["amount_due"]
             payment["status_transitions"]["paid_at"] = now
+            paid_payments.append(payment)
     sb.save(invoice)
+    for payment in paid_payments:
+        sb.emit("invoice_payment.paid", payment)
     sb.emit("invoice.paid", invoice)
     sb.emit("invoice.payment_succeeded", invoice)
+    _set_delinquent(sb, invoice["customer"], False)
     sub_id = subscription_of(invoice)
     if sub_id:
         sub = sb.get(sub_id)
@@ -136,7 +176,6 @@ def on_invoice_payment(sb: Sandbox, invoice_id: str, pi: dict[str, Any]) -> None
     invoice = sb.require(invoice_id)
     if invoice["status"] != "open":
         return
-    now = sb.now()
     invoice["attempt_count"] += 1
     invoice["attempted"] = True
     sub_id = subscription_of(invoice)
@@ -151,28 +190,67 @@ def on_invoice_payment(sb: Sandbox, invoice_id: str, pi: dict[str, Any]) -> None
         if sub and sub["status"] == "active":
             set_status(sb, sub, "past_due")
         return
-    # Failed: schedule the next retry (renewals only; a first invoice leaves the subscription incomplete).
-    retry_days = list(setting(sb, "retry_days"))
+    record_failure(sb, invoice, (pi.get("last_payment_error") or {}).get("decline_code"))
+
+
+def _set_delinquent(sb: Sandbox, customer_id: str, delinquent: bool) -> None:
+    """``customer.delinquent``: true after an automatic payment fails, false once an invoice is paid
+    (https://docs.stripe.com/api/customers/object#customer_object-delinquent)."""
+    customer = sb.get(customer_id)
+    if customer is None or customer.get("deleted") or bool(customer.get("delinquent")) == delinquent:
+        return
+    customer["delinquent"] = delinquent
+    sb.save(customer)
+    sb.emit("customer.updated", customer, {"delinquent": not delinquent})
+
+
+def record_failure(sb: Sandbox, invoice: dict[str, Any], decline_code: str | None) -> None:
+    """A failed attempt: the next retry by the schedule (none after a hard decline), and once no
+    retry is left what the settings say (https://docs.stripe.com/billing/revenue-recovery/smart-retries)."""
+    now = sb.now()
+    previous_attempt = invoice.get("next_payment_attempt")
+    delays = retry_delays(sb)
+    sub_id = subscription_of(invoice)
+    sub = sb.get(sub_id) if sub_id else None
     exhausted = False
     if invoice["billing_reason"] == "subscription_create" or not invoice.get("auto_advance"):
         invoice["next_payment_attempt"] = None
-    elif invoice["attempt_count"] <= len(retry_days):
-        invoice["next_payment_attempt"] = now + int(retry_days[invoice["attempt_count"] - 1] * DAY)
+    elif decline_code in HARD_DECLINES:
+        invoice["next_payment_attempt"] = None  # Smart Retries never retries a hard decline
+    elif invoice["attempt_count"] <= len(delays):
+        invoice["next_payment_attempt"] = now + int(delays[invoice["attempt_count"] - 1] * DAY)
     else:
         invoice["next_payment_attempt"] = None
         exhausted = True
     sb.save(invoice)
     sb.emit("invoice.payment_failed", invoice)
+    sb.emit(
+        "invoice.updated",
+        invoice,
+        {"attempt_count": invoice["attempt_count"] - 1, "next_payment_attempt": previous_attempt},
+    )
+    if invoice.get("auto_advance") and invoice["billing_reason"] != "subscription_create":
+        _set_delinquent(sb, invoice["customer"], True)
     if sub is None:
         return
     if exhausted and sub["status"] in ("active", "past_due"):
-        if setting(sb, "after_failures") == "unpaid":
-            set_status(sb, sub, "unpaid")
-        else:
-            sub["cancellation_details"] = {"comment": None, "feedback": None, "reason": "payment_failed"}
-            cancel_subscription(sb, sub["id"], {})
+        _after_last_retry(sb, invoice, sub)
     elif sub["status"] == "active":
         set_status(sb, sub, "past_due")
+
+
+def _after_last_retry(sb: Sandbox, invoice: dict[str, Any], sub: dict[str, Any]) -> None:
+    if setting(sb, "mark_uncollectible"):
+        mark_uncollectible(sb, invoice["id"])
+    policy = setting(sb, "after_failures")
+    if policy == "unpaid":
+        set_status(sb, sub, "unpaid")
+    elif policy == "past_due":
+        set_status(sb, sub, "past_due")
+    else:
+        sub["cancellation_details"] = {"comment": None, "feedback": None, "reason": "payment_failed"}
+        sb.save(sub)
+        cancel_subscription(sb, sub["id"], {})
 
 
 def attempt_payment(sb: Sandbox, invoice_id: str, pm_id: str | None, *, off_session: bool) -> dict[str, Any]:
@@ -182,10 +260,10 @@ def attempt_payment(sb: Sandbox, invoice_id: str, pm_id: str | None, *, off_sess
     if pi is None:
         return mark_paid(sb, invoice)
     if not pm_id:
+        # No card to charge: a failed attempt like any other (the subscription goes past_due).
         invoice["attempt_count"] += 1
         invoice["attempted"] = True
-        sb.save(invoice)
-        sb.emit("invoice.payment_failed", invoice)
+        record_failure(sb, invoice, None)
         raise invalid_request(
             "This customer has no attached payment source or default payment method. Please consider "
             "adding a default payment method.",

@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from stripe_sandbox.core import Sandbox
+from stripe_sandbox.currencies import format_amount
 from stripe_sandbox.errors import invalid_request, missing_param
 from stripe_sandbox.payments.customers import attach_payment_method, resolve_payment_method
 
@@ -24,13 +25,37 @@ LIVE = ("active", "past_due", "trialing", "incomplete", "unpaid", "paused")
 DEFAULTS = {
     #: ``invoice.upcoming`` is sent this many days before each renewal.
     "upcoming_days": 3,
-    #: After a failed renewal charge, retry after these many days (each counted from the previous attempt).
+    #: Retries of a failed renewal (https://docs.stripe.com/billing/revenue-recovery/smart-retries):
+    #: ``smart`` (Stripe's default: ``smart_retry_attempts`` within ``smart_retry_window_days``) or
+    #: ``custom`` (``retry_days``: days after the previous attempt, one entry per retry).
+    "retry_schedule": "smart",
+    "smart_retry_attempts": 8,
+    "smart_retry_window_days": 14,
     "retry_days": [3, 5, 7],
-    #: When every retry failed: ``canceled`` (Stripe's default) or ``unpaid``.
+    #: When every retry failed: ``canceled`` (Stripe's default), ``unpaid``, or ``past_due`` (leave it).
     "after_failures": "canceled",
+    #: When every retry failed, also mark the invoice uncollectible (Stripe's default: leave it past due).
+    "mark_uncollectible": False,
+    #: A renewal invoice stays a draft this long before it is finalized and charged (Stripe: about 1 h).
+    "renewal_draft_hours": 1,
     #: An ``incomplete`` subscription whose first invoice is unpaid expires after this many hours.
     "incomplete_expiry_hours": 23,
 }
+
+#: Declines Smart Retries never retry: the card will not work again.
+HARD_DECLINES = frozenset(
+    {"lost_card", "stolen_card", "fraudulent", "pickup_card", "restricted_card", "incorrect_number"}
+)
+
+
+def retry_delays(sb: Sandbox) -> list[float]:
+    """Days from each failed attempt to the next retry, one per retry, under the current settings."""
+    if setting(sb, "retry_schedule") == "custom":
+        return [float(d) for d in setting(sb, "retry_days")]
+    attempts = int(setting(sb, "smart_retry_attempts"))
+    window = float(setting(sb, "smart_retry_window_days"))
+    # Smart Retries picks the times; the sandbox spreads the attempts evenly over the window.
+    return [window / attempts] * attempts if attempts > 0 else []
 
 
 def setting(sb: Sandbox, name: str) -> Any:
@@ -52,8 +77,7 @@ def add_interval(timestamp: int, interval: str, count: int) -> int:
 
 
 def money(amount: int, currency: str) -> str:
-    symbol = {"usd": "$", "eur": "€", "gbp": "£"}.get(currency, "")
-    return f"{symbol}{amount / 100:,.2f}" + ("" if symbol else f" {currency.upper()}")
+    return format_amount(amount, currency)
 
 
 def interval_text(price: dict[str, Any]) -> str:

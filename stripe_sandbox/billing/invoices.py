@@ -180,6 +180,7 @@ def create_invoice_item(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
         currency=params.get("currency"),
         description=params.get("description"),
         metadata=metadata_update({}, params.get("metadata", {})),
+        emit=False,  # sent below, once it is on its invoice
     )
     if params.get("invoice"):
         invoice = sb.require(params["invoice"], "invoice", "invoice")

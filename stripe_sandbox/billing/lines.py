@@ -25,6 +25,7 @@ def new_invoice_item(
     proration: bool = False,
     subscription_item: str | None = None,
     metadata: dict[str, str] | None = None,
+    emit: bool = True,
 ) -> dict[str, Any]:
     ii = sb.blank(INVOICEITEM, "ii")
     unit = price["unit_amount"] if price else (amount or 0)
@@ -62,6 +63,8 @@ def new_invoice_item(
         }
     )
     sb.save(ii)
+    if emit:
+        sb.emit("invoiceitem.created", ii)
     return ii
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from stripe_sandbox.billing.collection import with_balance
 from stripe_sandbox.billing.common import add_interval, line_pricing
 from stripe_sandbox.billing.invoices import build_invoice
 from stripe_sandbox.billing.lines import item_line, pending_items
@@ -64,7 +65,7 @@ def preview_invoice(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
     else:
         invoice = next_cycle_preview(sb, customer, sub, pending)
     invoice["parent"]["subscription_details"]["subscription_proration_date"] = when
-    return invoice
+    return with_balance(invoice, int(customer.get("balance") or 0))
 
 
 def _virtual_item(sb: Sandbox, customer_id: str, sub: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
@@ -105,4 +106,4 @@ def next_cycle_preview(
     invoice = build_invoice(sb, customer, sub, "upcoming", lines, items, (start, period_end), save=False)
     invoice["created"] = period_end
     invoice["next_payment_attempt"] = period_end
-    return invoice
+    return with_balance(invoice, int(customer.get("balance") or 0))

@@ -14,6 +14,7 @@ from stripe_sandbox.cards import (
     card_for,
     fingerprint,
     luhn_ok,
+    shortcut_is_set_up,
     shortcut_number,
 )
 from stripe_sandbox.core import Sandbox
@@ -177,7 +178,9 @@ def create_payment_method(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]
         number = shortcut_number(token)
         if number is None:
             raise errors.not_found("token", token, "card[token]")
-        return _new_card_pm(sb, number, 12, time.gmtime().tm_year + 3, params)
+        pm = _new_card_pm(sb, number, 12, time.gmtime().tm_year + 3, params)
+        sb.update_meta(pm["id"], set_up=shortcut_is_set_up(token))
+        return pm
     number = re.sub(r"[\s-]", "", str(card.get("number", "")))
     if not number:
         raise missing_param("card[number]")
@@ -223,7 +226,9 @@ def _resolve_shortcut(sb: Sandbox, pm_id: str) -> str:
     number = shortcut_number(pm_id)
     if number is None or sb.get(pm_id) is not None:
         return pm_id
-    return _new_card_pm(sb, number, 12, time.gmtime().tm_year + 3, {})["id"]
+    pm = _new_card_pm(sb, number, 12, time.gmtime().tm_year + 3, {})
+    sb.update_meta(pm["id"], set_up=shortcut_is_set_up(pm_id))
+    return pm["id"]
 
 
 def resolve_payment_method(sb: Sandbox, pm_id: Any, param: str = "payment_method") -> dict[str, Any]:

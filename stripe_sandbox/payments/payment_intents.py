@@ -5,10 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from stripe_sandbox.cards import (
-    Behaviour,
-)
+from stripe_sandbox.cards import Behaviour, payment_needs_authentication
 from stripe_sandbox.core import Sandbox
+from stripe_sandbox.currencies import format_amount, minimum_charge
 from stripe_sandbox.errors import SandboxError, invalid_request, missing_param
 from stripe_sandbox.params import as_list, metadata_update, to_bool, to_int
 from stripe_sandbox.payments.charges import create_charge
@@ -29,8 +28,14 @@ def create_payment_intent(
     if "currency" not in params:
         raise missing_param("currency")
     amount = to_int(params["amount"], "amount")
-    if amount < 50 and not invoice_id:
-        raise invalid_request("Amount must be at least 50 cents", param="amount", code="amount_too_small")
+    currency = str(params["currency"]).lower()
+    minimum = minimum_charge(currency)
+    if amount < minimum and not invoice_id:
+        raise invalid_request(
+            f"Amount must be at least {format_amount(minimum, currency)}",
+            param="amount",
+            code="amount_too_small",
+        )
     pi = sb.blank(PAYMENT_INTENT, "pi")
     pi["client_secret"] = client_secret_for(pi["id"])
     pi["amount"] = amount
@@ -40,7 +45,8 @@ def create_payment_intent(
     pi["description"] = params.get("description") or None
     pi["receipt_email"] = params.get("receipt_email") or None
     pi["metadata"] = metadata_update({}, params.get("metadata", {}))
-    pi["payment_method_types"] = as_list(params.get("payment_method_types")) or ["card"]
+    # ``allowed_payment_method_types`` replaced ``payment_method_types`` as a parameter in this API version.
+    pi["payment_method_types"] = as_list(params.get("allowed_payment_method_types")) or ["card"]
     pi["setup_future_usage"] = params.get("setup_future_usage") or None
     pi["statement_descriptor"] = params.get("statement_descriptor") or None
     pi["amount_details"] = {"tip": {}}
@@ -103,22 +109,14 @@ def confirm_payment_intent(
         raise invalid_request(
             f"The provided PaymentMethod {pm['id']} is attached to another customer.", param="payment_method"
         )
-    off_session = (
-        to_bool(params.get("off_session", False), "off_session") if "off_session" in params else False
-    )
-    if off_session:
-        sb.update_meta(pi["id"], off_session=True)
     meta = sb.meta(pi["id"])
+    off_session = _off_session(sb, pi["id"], params, meta)
     pi["payment_method"] = pm["id"]
     pi["last_payment_error"] = None
     pi["next_action"] = None
     card = card_of(sb, pm["id"])
-    if sb.meta(pm["id"]).get("authenticated_once"):
-        # Authenticated moments ago on a hosted page: this one charge needs no second challenge.
-        authenticated = True
-        sb.update_meta(pm["id"], authenticated_once=False)
-    needs_auth = card.behaviour is Behaviour.AUTHENTICATE and not authenticated
-    if needs_auth and meta.get("off_session") and not meta.get("invoice"):
+    needs_auth = _asks_for_authentication(sb, pm["id"], off_session) and not authenticated
+    if needs_auth and off_session and not meta.get("invoice"):
         # Off-session with nobody to authenticate: Stripe fails the attempt (402 authentication_required).
         error = SandboxError(
             402,
@@ -136,8 +134,12 @@ def confirm_payment_intent(
         sb.emit("payment_intent.requires_action", pi)
         notify_invoice(sb, pi)
         return pi
-    if card.behaviour in (Behaviour.DECLINED, Behaviour.CHARGE_FAILS):
+    if card.behaviour in (Behaviour.DECLINED, Behaviour.CHARGE_FAILS, Behaviour.AUTHENTICATE_THEN_DECLINE):
         return _fail_payment(sb, pi, pm, card_error(card))
+    if not off_session and (pi.get("setup_future_usage") or meta.get("invoice")):
+        # An on-session payment that saves the card (or starts a subscription) sets it up for
+        # later off-session payments, as a SetupIntent does.
+        sb.update_meta(pm["id"], set_up=True)
     charge = create_charge(sb, pi, pm, None)
     pi["status"] = "succeeded"
     pi["amount_received"] = pi["amount"]
@@ -151,6 +153,26 @@ def confirm_payment_intent(
     sb.emit("payment_intent.succeeded", pi)
     notify_invoice(sb, pi)
     return sb.require(pi["id"])
+
+
+def _off_session(sb: Sandbox, pi_id: str, params: dict[str, Any], meta: dict[str, Any]) -> bool:
+    """This attempt's ``off_session``: as given now, else as given when the intent was created."""
+    if "off_session" not in params:
+        return bool(meta.get("off_session"))
+    off_session = to_bool(params["off_session"], "off_session")
+    sb.update_meta(pi_id, off_session=off_session)
+    return off_session
+
+
+def _asks_for_authentication(sb: Sandbox, pm_id: str, off_session: bool) -> bool:
+    pm_meta = sb.meta(pm_id)
+    if pm_meta.get("authenticated_once"):
+        # Authenticated moments ago on a hosted page: this one charge needs no second challenge.
+        sb.update_meta(pm_id, authenticated_once=False)
+        return False
+    return payment_needs_authentication(
+        card_of(sb, pm_id), off_session=off_session, set_up=bool(pm_meta.get("set_up"))
+    )
 
 
 def _fail_payment(sb: Sandbox, pi: dict[str, Any], pm: dict[str, Any], error: SandboxError) -> dict[str, Any]:

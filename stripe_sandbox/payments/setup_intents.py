@@ -5,9 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from stripe_sandbox.cards import (
-    Behaviour,
-)
+from stripe_sandbox.cards import AUTHENTICATES, Behaviour
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import invalid_request
 from stripe_sandbox.params import as_list, metadata_update, to_bool
@@ -26,7 +24,8 @@ def create_setup_intent(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
     if params.get("customer"):
         si["customer"] = sb.require(params["customer"], "customer")["id"]
     si["usage"] = params.get("usage") or "off_session"
-    si["payment_method_types"] = as_list(params.get("payment_method_types")) or ["card"]
+    # ``allowed_payment_method_types`` replaced ``payment_method_types`` as a parameter in this API version.
+    si["payment_method_types"] = as_list(params.get("allowed_payment_method_types")) or ["card"]
     si["description"] = params.get("description") or None
     si["metadata"] = metadata_update({}, params.get("metadata", {}))
     si["payment_method_options"] = {
@@ -92,7 +91,7 @@ def confirm_setup_intent(sb: Sandbox, si_id: str, params: dict[str, Any]) -> dic
         sb.emit("setup_intent.setup_failed", si)
         error.extra["setup_intent"] = copy.deepcopy(si)
         raise error
-    if card.behaviour is Behaviour.AUTHENTICATE:
+    if card.behaviour in AUTHENTICATES:
         si["status"] = "requires_action"
         si["next_action"] = challenge_action(sb, si["id"], params.get("return_url"))
         sb.save(si)
@@ -105,6 +104,9 @@ def succeed_setup(sb: Sandbox, si: dict[str, Any], pm: dict[str, Any]) -> dict[s
     si["status"] = "succeeded"
     si["next_action"] = None
     sb.save(si)
+    if si.get("usage", "off_session") == "off_session":
+        # Set up for future use: off-session payments need no new authentication (3155).
+        sb.update_meta(pm["id"], set_up=True)
     if si.get("customer") and pm.get("customer") != si["customer"]:
         attach_payment_method(sb, pm["id"], {"customer": si["customer"]}, verify=False)
     sb.emit("setup_intent.succeeded", si)

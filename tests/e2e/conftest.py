@@ -150,9 +150,12 @@ def webhook_portal(live_portal_factory) -> Iterator[WebhookPortal]:
     """
     from stripe_sandbox.testing import SandboxServer
     from tests.smtp import free_port
+    from tests.strict_calls import check_no_rejections
 
     port = free_port()
     portal = live_portal_factory(STRIPE_API_BASE=f"http://127.0.0.1:{port}")
     sandbox = SandboxServer(webhook_url=f"{portal.url}/webhooks/stripe", port=port).start()
     yield WebhookPortal(portal, sandbox)
+    seen = sandbox.requests_seen()
     sandbox.stop()
+    check_no_rejections("browser journey (portal and Stripe.js)", seen)

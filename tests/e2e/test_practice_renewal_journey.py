@@ -47,7 +47,7 @@ def test_renewal_fails_then_card_updated_paid_cancelled_resumed(page, owner_port
     expect(cards.locator("li").filter(has_text="0341")).to_contain_text("Default")
 
     # A month later the renewal is declined; Stripe's events reach the portal: PAST_DUE and the banner.
-    sandbox.advance(days=31)
+    sandbox.advance(days=32)
     page.goto(billing_url)
     banner = page.locator('[data-banner="payment_failed"]')
     expect(banner).to_be_visible()

@@ -26,7 +26,7 @@ def past_due_practice(sandbox, owner, runner):
     inbox.deliver()
     failing = save_card(sandbox, practice, "pm_card_chargeCustomerFail")
     cards.make_default_card(practice, failing.stripe_id, owner)
-    sandbox.advance(days=31)
+    sandbox.advance(days=32)
     inbox.deliver()
     assert practice.billing_status == BillingStatus.PAST_DUE
     good = save_card(sandbox, practice, "pm_card_mastercard")

@@ -9,6 +9,7 @@ from portal.practices import banners, cards, errors, history, members, subscript
 from portal.practices.models import Plan, PracticeInvoice
 from portal.practices.status import BillingStatus
 from tests.practices.sandbox_helpers import Inbox, save_card, subscribe_directly
+from tests.smtp import body_text
 
 
 @pytest.fixture
@@ -55,7 +56,7 @@ def test_subscribe_renew_done(sandbox, active, inbox, owner):
     practice = active
     assert practice.onboarding_paid_at is not None and practice.plan == Plan.MONTHLY
     first_end = practice.current_period_end
-    sandbox.advance(days=31)
+    sandbox.advance(days=32)
     inbox.deliver()
     assert practice.billing_status == BillingStatus.DONE
     assert practice.current_period_end > first_end
@@ -68,7 +69,7 @@ def test_renewal_fails_then_pay_now_after_updating_card(sandbox, active, inbox, 
     practice = active
     failing = save_card(sandbox, practice, "pm_card_chargeCustomerFail")
     cards.make_default_card(practice, failing.stripe_id, owner)
-    sandbox.advance(days=31)
+    sandbox.advance(days=32)
     inbox.deliver()
     assert practice.billing_status == BillingStatus.PAST_DUE
     assert kinds(owner) == ["payment_failed"]
@@ -85,11 +86,24 @@ def test_renewal_fails_then_pay_now_after_updating_card(sandbox, active, inbox, 
     assert practice.billing_status == BillingStatus.DONE
 
 
+def test_renewal_decline_reason_is_read_with_the_expand_stripe_needs(sandbox, active, inbox, owner, mailbox):
+    """Stripe's ``invoice.payment_failed`` carries no ``payments`` (includable, never in events): the
+    reason comes from the invoice read with ``expand=payments.data.payment.payment_intent``
+    (https://docs.stripe.com/api/expanding_objects)."""
+    practice = active
+    failing = save_card(sandbox, practice, "pm_card_chargeCustomerFail")
+    cards.make_default_card(practice, failing.stripe_id, owner)
+    sandbox.advance(days=32)
+    inbox.deliver()
+    assert practice.last_payment_error == "The bank declined the payment."  # generic_decline, not a guess
+    assert "bank declined the payment" in body_text(mailbox.wait_for(owner.email, "a payment failed"))
+
+
 def test_pay_now_with_a_declining_card_says_why(sandbox, active, inbox, owner):
     practice = active
     failing = save_card(sandbox, practice, "pm_card_chargeCustomerFail")
     cards.make_default_card(practice, failing.stripe_id, owner)
-    sandbox.advance(days=31)
+    sandbox.advance(days=32)
     inbox.deliver()
     with pytest.raises(errors.PracticeError) as raised:
         subscriptions.pay_open_invoice(practice, owner)
@@ -135,7 +149,7 @@ def test_renewal_needing_authentication(sandbox, active, inbox, owner, mailbox):
     practice = active
     sca = save_card_sca(sandbox, practice)
     cards.make_default_card(practice, sca.stripe_id, owner)
-    sandbox.advance(days=31)
+    sandbox.advance(days=32)
     inbox.deliver()
     assert kinds(owner) == ["action_required"]
     [banner] = banners.practice_banners(owner)

@@ -31,9 +31,11 @@ CARD = {"number": "4242 4242 4242 4242", "expiry": "12 / 34", "cvc": "123", "nam
 def sandbox():
     """A sandbox of this module's own: its event list stays short."""
     from stripe_sandbox.testing import SandboxServer
+    from tests.strict_calls import check_no_rejections
 
     with SandboxServer(webhook_url=None) as server:
         yield server
+        check_no_rejections("one effect per intent (its own sandbox)", server.requests_seen())
 
 
 def audit_count(practice_id: int, action: str) -> int:
@@ -103,7 +105,7 @@ def make_past_due(sandbox, inbox, practice, owner) -> None:
     """A renewal fails on the default card; a good card is then the default: "Pay now" is offered."""
     failing = save_card(sandbox, practice, "pm_card_chargeCustomerFail")
     cards.make_default_card(practice, failing.stripe_id, owner)
-    sandbox.advance(days=31)
+    sandbox.advance(days=32)
     inbox.deliver()
     assert practice.billing_status == BillingStatus.PAST_DUE
     good = save_card(sandbox, practice, "pm_card_mastercard")

@@ -29,9 +29,11 @@ CONCURRENT_ROUNDS = 3
 def sandbox():
     """A sandbox of this module's own, emptied before each race (the shared one keeps every event)."""
     from stripe_sandbox.testing import SandboxServer
+    from tests.strict_calls import check_no_rejections
 
     with SandboxServer(webhook_url=None) as server:
         yield server
+        check_no_rejections("one live subscription (its own sandbox)", server.requests_seen())
 
 
 def interleavings(plans_of_tabs: list[str]) -> list[list[tuple[str, int]]]:

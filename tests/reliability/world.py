@@ -35,7 +35,7 @@ def save_user_card(sandbox, user: User, card: str = "pm_card_visa"):
     client = sandbox.client()
     user_wallet = wallet.user_wallet(user)
     intent = client.v1.setup_intents.create(
-        {"customer": user_wallet.customer_id, "payment_method_types": ["card"]}
+        {"customer": user_wallet.customer_id, "allowed_payment_method_types": ["card"]}
     )
     client.v1.setup_intents.confirm(intent.id, {"payment_method": card})
     return wallet.complete_card_setup(user_wallet, intent.id)

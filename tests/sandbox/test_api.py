@@ -354,21 +354,20 @@ def test_failed_deliveries_are_retried(
 
 def test_stripe_js_style_params_and_reset(sandbox: SandboxServer, client: stripe.StripeClient) -> None:
     customer = client.v1.customers.create({"email": "raw@x.test", "payment_method": "pm_card_visa"})
-    raw = requests.get(
+    http = sandbox.http_session("sk_test_raw")
+    raw = http.get(
         f"{sandbox.url}/v1/customers/{customer.id}/payment_methods",
         params=[("expand[]", "data.customer"), ("limit", "1")],
-        headers={"Authorization": "Bearer sk_test_raw"},
         timeout=5,
     ).json()
     assert raw["data"][0]["customer"]["id"] == customer.id
-    form = requests.post(
+    form = http.post(
         f"{sandbox.url}/v1/customers/{customer.id}",
         data={
             "metadata[a]": "1",
             "address[city]": "Lyon",
             "expand[]": "invoice_settings.default_payment_method",
         },
-        headers={"Authorization": "Bearer sk_test_raw"},
         timeout=5,
     ).json()
     assert form["metadata"] == {"a": "1"} and form["address"]["city"] == "Lyon"

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import stripe
 
 from stripe_sandbox.testing import SandboxServer
@@ -108,8 +107,7 @@ def check_shape(resource: str, obj: dict[str, Any]) -> list[str]:
 def objects(server: SandboxServer) -> dict[str, dict[str, Any]]:
     """One raw JSON object of every type, made through the SDK and read back over HTTP."""
     client = server.client()
-    http = requests.Session()
-    http.headers["Authorization"] = "Bearer sk_test_contract"
+    http = server.http_session("sk_test_contract")
 
     def get(path: str) -> dict[str, Any]:
         response = http.get(server.url + path, timeout=10)
@@ -164,7 +162,7 @@ def objects(server: SandboxServer) -> dict[str, dict[str, Any]]:
         "charge": get(f"/v1/charges/{pi.latest_charge}"),
         "subscription": get(f"/v1/subscriptions/{sub.id}"),
         "subscription_item": get(f"/v1/subscription_items/{sub['items'].data[0].id}"),
-        "invoice": get(f"/v1/invoices/{invoice_id}"),
+        "invoice": get(f"/v1/invoices/{invoice_id}?expand[]=payments&expand[]=confirmation_secret"),
         "line_item": get(f"/v1/invoices/{invoice_id}/lines")["data"][0],
         "invoice_payment": get(f"/v1/invoice_payments?invoice={invoice_id}")["data"][0],
         "invoiceitem": get(f"/v1/invoiceitems/{ii.id}"),

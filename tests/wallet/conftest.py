@@ -20,7 +20,7 @@ def save_card(sandbox):
     def save(wallet: services.Wallet, payment_method: str = "pm_card_visa"):
         client = sandbox.client()
         intent = client.v1.setup_intents.create(
-            {"customer": wallet.customer_id, "payment_method_types": ["card"]}
+            {"customer": wallet.customer_id, "allowed_payment_method_types": ["card"]}
         )
         client.v1.setup_intents.confirm(intent.id, {"payment_method": payment_method})
         return services.complete_card_setup(wallet, intent.id)
