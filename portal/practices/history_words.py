@@ -190,3 +190,11 @@ def describe_all(lines: Iterable, plan: str | None = None) -> list[tuple[object,
             continue
         shown.append((line, words))
     return shown
+
+
+def subscribed(practice) -> str:
+    """What the billing page says once a Checkout's payment is confirmed."""
+    plan = practice.plan.label if practice.plan else None
+    return _either(
+        "Payment confirmed: you are subscribed to {}. Thank you!", plan, "Payment confirmed. Thank you!"
+    )

@@ -27,7 +27,8 @@ from portal.gateway import invoices as stripe_invoices
 from portal.gateway import payment_methods as stripe_cards
 from portal.gateway import plans as stripe_plans
 from portal.gateway import subscriptions as stripe_subscriptions
-from portal.gateway.errors import AuthenticationRequired, BillingError, CardDeclined
+from portal.gateway.errors import AuthenticationRequired, BillingError, CardDeclined, InvalidRequest
+from portal.gateway.gateway import stripe_time
 from portal.gateway.shapes import as_dict, object_id, subscription_item
 from portal.practices import sync
 from portal.practices.customers import (
@@ -790,8 +791,15 @@ def pay_open_invoice(practice: Practice, actor: User, attempt: str | None = None
         sync.audit(practice, "pay_now_failed", f"{invoice.stripe_id}: {reason}", actor_id=actor.id)
         db.session.commit()
         raise PracticeError(reason, status=402) from error
+    except InvalidRequest as error:  # paid meanwhile (another tab, Stripe's retry): the page shows it paid
+        if error.stripe_code != "invoice_already_paid":
+            raise
+        current = stripe_invoices.retrieve_invoice(invoice.stripe_id)
+        sync.apply_invoice(current, stripe_time(current), "invoice.paid", fresh=True)
+        db.session.commit()
+        raise PracticeError("This invoice was already paid; nothing more was charged.", status=409) from error
     sync.audit(practice, "paid_now", f"{invoice.stripe_id} with {card.brand} {card.last4}", actor_id=actor.id)
-    sync.apply_invoice(paid, _now(), "invoice.paid", fresh=True)
+    sync.apply_invoice(paid, stripe_time(paid), "invoice.paid", fresh=True)  # Stripe's clock, as its events
     if practice.stripe_subscription_id:
         try:
             _apply_fresh_subscription(

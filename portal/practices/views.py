@@ -25,7 +25,7 @@ from portal import throttle
 from portal.extensions import db
 from portal.gateway.errors import BillingError
 from portal.htmx import fragment_or_redirect, is_htmx, redirect_page, render_page_or_fragment
-from portal.practices import banners, intents, invitations, services
+from portal.practices import banners, history_words, intents, invitations, services
 from portal.practices.forms import CancelForm, CreatePracticeForm, InviteForm
 from portal.practices.intents import Outcome
 from portal.practices.models import MemberRole, Plan, Practice, PracticeMember
@@ -231,8 +231,11 @@ def status(practice_id: int):
     if is_htmx() and not context["processing"]:
         # Done, here or already by Stripe's webhook since the page was drawn (only a page showing
         # "processing" polls): reload the whole billing area (plan, cards, invoices) and the banners.
-        return _billing_response(practice, member, message="Payment confirmed. Thank you!")
-    return render_page_or_fragment("practices/billing.html", "practices/partials/_status.html", **context)
+        return _billing_response(practice, member, message=history_words.subscribed(practice))
+    # The poll swaps the billing area it sits in: one partial for it, whatever the answer.
+    return render_page_or_fragment(
+        "practices/billing.html", "practices/partials/_billing_swap.html", **context
+    )
 
 
 @bp.get("/<int:practice_id>/billing/invoices")
@@ -419,6 +422,9 @@ def checkout_return(practice_id: int):
             flash(f"{error.message} Your payment will still be confirmed.", "warning")
             practice.checkout_session_id = practice.checkout_session_id or session_id
             db.session.commit()
+        else:
+            if not services.awaiting_payment(practice):  # else "processing", then the poll says it
+                flash(history_words.subscribed(practice), "success")
     return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
 
 
