@@ -832,17 +832,21 @@ def add_card(practice: Practice, setup_intent_id: str, actor: User) -> PaymentMe
     return card
 
 
-def remove_card(practice: Practice, payment_method_id: str, actor: User) -> None:
-    """Detach one of the practice's cards (not the default of a live subscription), and audit it."""
+def remove_card(practice: Practice, payment_method_id: str, actor: User):
+    """Detach one of the practice's cards (not the default of a live subscription), and audit it;
+    the card that became the default, if it changed."""
     require_manager(practice, actor)
-    wallet.remove_card(practice_wallet(practice), payment_method_id)
+    new_default = wallet.remove_card(practice_wallet(practice), payment_method_id)
     sync.audit(practice, "card_removed", payment_method_id, actor_id=actor.id)
     db.session.commit()
+    return new_default
 
 
 def make_default_card(practice: Practice, payment_method_id: str, actor: User) -> None:
     """The customer's default card, and the subscription's, so renewals charge it."""
     require_manager(practice, actor)
+    if wallet.find_card(practice_wallet(practice), payment_method_id).is_default:
+        return  # already the default: nothing changes, nothing for History
     wallet.make_default(practice_wallet(practice), payment_method_id)
     if practice.subscription_live:
         subscription = stripe_subscriptions.update_subscription(

@@ -552,12 +552,12 @@ def card_complete(practice_id: int):
 def card_remove(practice_id: int, payment_method_id: str):
     practice, _ = _load_manager(practice_id)
     try:
-        services.remove_card(practice, payment_method_id, current_user)
+        new_default = services.remove_card(practice, payment_method_id, current_user)
     except wallet.CardNotFound:
         abort(404, "That card was not found in this practice's wallet.")
     except (wallet.WalletError, BillingError, services.PracticeError) as error:
         return _cards_response(practice, error=error.message, status=200 if is_htmx() else error.status)
-    return _cards_response(practice, message="Card removed.")
+    return _cards_response(practice, message=wallet.removal_message(new_default))
 
 
 @bp.post("/<int:practice_id>/billing/cards/<payment_method_id>/default")
