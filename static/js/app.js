@@ -47,7 +47,9 @@ document.addEventListener("htmx:beforeRequest", (event) => {
 document.addEventListener("htmx:afterSettle", (event) => {
   openBanners(document.getElementById("banners"));
   const announcer = document.getElementById("announcer");
-  const target = event.detail.target;
+  // An outerHTML swap replaced the target: read the element that now stands in its place.
+  let target = event.detail.target;
+  if (target && !target.isConnected && target.id) target = document.getElementById(target.id);
   if (!announcer || !target || !target.querySelector) return;
   const message = target.matches(".flash") ? target : target.querySelector(".flash, .errors li");
   if (message && message.textContent.trim()) {
