@@ -177,17 +177,44 @@ def _who(action: str, actor_name: str | None) -> str:
     return "A deleted account"  # a person's action whose account is gone (actor set to NULL)
 
 
-def describe_all(lines: Iterable, plan: str | None = None) -> list[tuple[object, HistoryLine]]:
-    """A page of audit lines, each with its words; a line saying what the one before it said (the
-    onboarding fee recorded from both the checkout and its invoice) is folded into that one."""
+#: Stripe's confirmation of a change a person just asked for: said once, on the person's line.
+#: (Stripe's line, the person's line, what Stripe's adds to it: "" for nothing new).
+ECHOES = {
+    ("cancellation_scheduled", "cancel_requested"): "The subscription ends on {}.",
+    ("cancellation_withdrawn", "resumed"): "",
+}
+
+
+def _plan_started(lines: list, index: int) -> str | None:
+    """The plan a subscription started on: its Checkout's (the nearest older "Checkout started")."""
+    for older in lines[index + 1 :]:
+        if older.action == "checkout_started":
+            return (older.detail or "").partition(",")[0].strip() or None
+    return None
+
+
+def describe_all(lines: Iterable) -> list[tuple[object, HistoryLine]]:
+    """A page of audit lines (newest first), each with its words. Said once: a line repeating the
+    one before it (the onboarding fee recorded from both the checkout and its invoice), and
+    Stripe's echo of a change a person just made (folded into the person's line)."""
+    lines = list(lines)
     shown: list[tuple[object, HistoryLine]] = []
-    for line in lines:
+    for index, line in enumerate(lines):
+        plan = _plan_started(lines, index) if line.action == "subscription_started" else None
         words = describe(line.action, line.detail, line.actor_name, plan)
-        if shown and shown[-1][1].sentence == words.sentence and shown[-1][1].who == words.who:
-            previous, previous_words = shown[-1]
-            merged = tuple(dict.fromkeys(previous_words.ids + words.ids))
-            shown[-1] = (previous, HistoryLine(previous_words.sentence, previous_words.who, merged))
-            continue
+        if shown:
+            newer, newer_words = shown[-1]
+            if (newer_words.sentence, newer_words.who) == (words.sentence, words.who):
+                merged = tuple(dict.fromkeys(newer_words.ids + words.ids))
+                shown[-1] = (newer, HistoryLine(newer_words.sentence, newer_words.who, merged))
+                continue
+            echo = ECHOES.get((newer.action, line.action))
+            if echo is not None:
+                if echo and newer.detail:
+                    said = f"{words.sentence.rstrip('.')}. {echo.format(_iso_dates(_ends(newer.detail)))}"
+                    words = HistoryLine(said, words.who, words.ids)
+                shown[-1] = (line, words)
+                continue
         shown.append((line, words))
     return shown
 

@@ -60,10 +60,13 @@ def test_the_checkout_poll_swaps_the_billing_area_it_sits_in_never_a_second_one(
     billing = f"/practices/{live_practice.id}/billing"
     page = owner_client.get(billing).get_data(as_text=True)
     assert 'hx-target="#practice-billing"' in section(page, "practice-billing")  # the poll's target
+    # Paid, Stripe confirming: "Processing", not also a "Billing required" banner (no flapping).
+    assert "Processing your payment" in page and 'data-banner="billing_required"' not in page
 
     waiting = owner_client.get(f"{billing}/status", headers=HX).get_data(as_text=True)
     assert ids_of(waiting)["practice-billing"] == 1 and ids_of(waiting)["billing-status"] == 1
     assert section(waiting, "practice-billing") == section(page, "practice-billing")
+    assert 'data-banner="billing_required"' not in waiting
 
     pay_checkout(url)
     done = owner_client.get(f"{billing}/status", headers=HX).get_data(as_text=True)

@@ -99,3 +99,39 @@ def test_making_the_default_card_the_default_again_writes_no_history(owner):
     lines = len(services.audit_page(practice, per_page=100).items)
     services.make_default_card(practice, card.stripe_id, owner)
     assert len(services.audit_page(practice, per_page=100).items) == lines
+
+
+def _line(action, detail=None, actor_name=None):
+    from portal.practices.services import AuditLine
+
+    return AuditLine(dt.datetime(2026, 11, 1), action, detail, actor_name)
+
+
+def test_stripes_echo_of_a_persons_change_is_said_once_on_the_persons_line(app):
+    from portal.practices.history_words import describe_all
+
+    newest_first = [
+        _line("cancellation_withdrawn"),
+        _line("resumed", None, "Olive"),
+        _line("cancellation_scheduled", "ends 2026-12-30"),
+        _line("cancel_requested", "Trying another system", "Olive"),
+    ]
+    assert [(words.sentence, words.who) for _, words in describe_all(newest_first)] == [
+        ("Subscription resumed", "Olive"),
+        (
+            "Cancellation asked for. Reason: Trying another system. The subscription ends on 30 Dec 2026.",
+            "Olive",
+        ),
+    ]
+
+
+def test_a_subscription_started_on_the_plan_of_its_checkout_not_todays(app):
+    from portal.practices.history_words import describe_all
+
+    newest_first = [
+        _line("plan_changed", "Monthly → Every 6 months", "Olive"),
+        _line("subscription_started", "sub_1"),
+        _line("checkout_started", "Monthly, session cs_1", "Olive"),
+    ]
+    sentences = [words.sentence for _, words in describe_all(newest_first)]
+    assert sentences[1] == "Subscription started: Monthly"
