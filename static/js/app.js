@@ -50,7 +50,13 @@ document.addEventListener("htmx:afterSettle", (event) => {
   // An outerHTML swap replaced the target: read the element that now stands in its place.
   let target = event.detail.target;
   if (target && !target.isConnected && target.id) target = document.getElementById(target.id);
-  if (!announcer || !target || !target.querySelector) return;
+  if (!target || !target.querySelector) return;
+  // The button pressed was swapped out with its section: keep the keyboard's place in that section.
+  if (document.activeElement === document.body || !document.activeElement) {
+    if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+    target.focus({ preventScroll: true });
+  }
+  if (!announcer) return;
   const message = target.matches(".flash") ? target : target.querySelector(".flash, .errors li");
   if (message && message.textContent.trim()) {
     announcer.textContent = "";

@@ -94,3 +94,18 @@ def test_a_swap_is_announced_and_a_new_action_clears_the_last_ones_message(brows
     page.locator("#wallet-cards li", has_text="4242").get_by_role("button", name="Remove").click()
     expect(message).to_have_count(0)
     context.close()
+
+
+def test_after_a_swap_the_keyboard_stays_in_the_swapped_section(browser, world_portal):
+    portal, world = world_portal
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    log_in(page, portal.url, world["people"]["owner"])
+    page.goto(f"{portal.url}/practices/{world['practice']}/billing")
+    remove = page.locator("#wallet-cards li", has_text="4444").get_by_role("button", name="Remove")
+    remove.focus()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.keyboard.press("Enter")
+    expect(page.locator("#wallet-cards .flash")).to_have_count(1)
+    expect(page.locator("#wallet-cards")).to_be_focused()  # not back at the top of the page
+    context.close()
