@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
@@ -193,15 +193,45 @@ def _plan_started(lines: list, index: int) -> str | None:
     return None
 
 
+#: What happens once in a practice's life: a second line is the same fact recorded twice (the
+#: Checkout's return and Stripe's event racing), shown as the first, with both records' ids.
+ONCE = frozenset({"onboarding_paid"})
+
+
+@dataclass
+class _Once:
+    skipped: set[int] = field(default_factory=set)
+    ids: dict[int, tuple[str, ...]] = field(default_factory=dict)
+
+
+def _said_once(lines: list) -> _Once:
+    once = _Once()
+    for action in ONCE:
+        indexes = [index for index, line in enumerate(lines) if line.action == action]
+        if len(indexes) > 1:
+            first, *repeats = reversed(indexes)  # newest first: the last index is the oldest line
+            once.skipped.update(repeats)
+            found = [
+                stripe_id for i in (first, *repeats) for stripe_id in STRIPE_ID.findall(lines[i].detail or "")
+            ]
+            once.ids[first] = tuple(dict.fromkeys(found))
+    return once
+
+
 def describe_all(lines: Iterable) -> list[tuple[object, HistoryLine]]:
     """A page of audit lines (newest first), each with its words. Said once: a line repeating the
     one before it (the onboarding fee recorded from both the checkout and its invoice), and
     Stripe's echo of a change a person just made (folded into the person's line)."""
     lines = list(lines)
+    once = _said_once(lines)
     shown: list[tuple[object, HistoryLine]] = []
     for index, line in enumerate(lines):
+        if index in once.skipped:
+            continue
         plan = _plan_started(lines, index) if line.action == "subscription_started" else None
         words = describe(line.action, line.detail, line.actor_name, plan)
+        if index in once.ids:
+            words = HistoryLine(words.sentence, words.who, once.ids[index])
         if shown:
             newer, newer_words = shown[-1]
             if (newer_words.sentence, newer_words.who) == (words.sentence, words.who):

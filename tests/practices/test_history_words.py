@@ -135,3 +135,20 @@ def test_a_subscription_started_on_the_plan_of_its_checkout_not_todays(app):
     ]
     sentences = [words.sentence for _, words in describe_all(newest_first)]
     assert sentences[1] == "Subscription started: Monthly"
+
+
+def test_the_onboarding_fee_recorded_twice_in_a_race_is_one_line_with_both_ids(app):
+    from portal.practices.history_words import describe_all
+
+    newest_first = [
+        _line("onboarding_paid", "in_test_2"),  # Stripe's invoice.paid, racing the Checkout's return
+        _line("status_changed", "REQUIRED → DONE"),
+        _line("subscription_started", "sub_1"),
+        _line("onboarding_paid", "cs_test_1"),
+        _line("checkout_started", "Monthly, session cs_test_1", "Olive"),
+    ]
+    shown = [words for _, words in describe_all(newest_first)]
+    assert [words.sentence for words in shown].count("Onboarding fee paid") == 1
+    paid = next(words for words in shown if words.sentence == "Onboarding fee paid")
+    assert paid.ids == ("cs_test_1", "in_test_2")
+    assert [words.sentence for words in shown][-2] == "Onboarding fee paid"  # where it first happened
