@@ -516,6 +516,7 @@ def _cards_response(
         lambda: {
             "cards": wallet.list_cards(practice.stripe_customer_id),
             "wallet_links": wallet_links(practice),
+            "practice": practice,  # its live subscription's default card offers no Remove
             "wallet_message": message,
             "wallet_error": error,
         },

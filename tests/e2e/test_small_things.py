@@ -90,8 +90,7 @@ def test_a_swap_is_announced_and_a_new_action_clears_the_last_ones_message(brows
     expect(page.locator("#announcer")).to_have_text(message.inner_text().strip())
     # The next action starts: the old answer goes at once (before the next one arrives).
     page.route("**/billing/cards/**", lambda route: None)  # hold the request: only the start is seen
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.locator("#wallet-cards li", has_text="4242").get_by_role("button", name="Remove").click()
+    page.locator("#wallet-cards li", has_text="4444").get_by_role("button", name="Make default").click()
     expect(message).to_have_count(0)
     context.close()
 

@@ -124,3 +124,16 @@ def test_on_a_practice_page_only_its_banner_elsewhere_one_and_a_count(auth, owne
     account = client.get("/account").get_data(as_text=True)
     assert account.count('data-banner="billing_required"') == 1
     assert "2 more practices need attention" in account
+
+
+def test_the_default_card_of_a_live_subscription_offers_no_remove_it_would_be_refused(auth, owner, practice):
+    from tests.factories import PaymentMethodFactory
+
+    practice.stripe_subscription_id, practice.subscription_status = "sub_live", "active"
+    db.session.commit()
+    default = PaymentMethodFactory(customer_id=practice.stripe_customer_id, is_default=True, last4="4242")
+    other = PaymentMethodFactory(customer_id=practice.stripe_customer_id, last4="4444")
+    page = login(auth, owner).get(f"/practices/{practice.id}/billing").get_data(as_text=True)
+    assert f"/cards/{default.stripe_id}/remove" not in page
+    assert "make another card the default to remove it" in page
+    assert f"/cards/{other.stripe_id}/remove" in page
