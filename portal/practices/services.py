@@ -845,8 +845,6 @@ def remove_card(practice: Practice, payment_method_id: str, actor: User):
 def make_default_card(practice: Practice, payment_method_id: str, actor: User) -> None:
     """The customer's default card, and the subscription's, so renewals charge it."""
     require_manager(practice, actor)
-    if wallet.find_card(practice_wallet(practice), payment_method_id).is_default:
-        return  # already the default: nothing changes, nothing for History
     wallet.make_default(practice_wallet(practice), payment_method_id)
     if practice.subscription_live:
         subscription = stripe_subscriptions.update_subscription(

@@ -91,16 +91,6 @@ def test_the_history_tab_reads_as_sentences_with_ids_behind_a_toggle(auth, owner
     assert "01 Nov 2026, 09:03 UTC" in shown
 
 
-def test_making_the_default_card_the_default_again_writes_no_history(owner):
-    from portal.practices import services
-
-    practice = services.create_practice(owner, "Harbour Dental")  # its customer at the sandbox
-    card = PaymentMethodFactory(customer_id=practice.stripe_customer_id, is_default=True)
-    lines = len(services.audit_page(practice, per_page=100).items)
-    services.make_default_card(practice, card.stripe_id, owner)
-    assert len(services.audit_page(practice, per_page=100).items) == lines
-
-
 def _line(action, detail=None, actor_name=None):
     from portal.practices.services import AuditLine
 
