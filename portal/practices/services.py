@@ -47,7 +47,7 @@ from portal.practices.models import (
 from portal.practices.notifications import decline_reason
 from portal.wallet import mirror as card_mirror
 from portal.wallet import services as wallet
-from portal.wallet.models import PaymentMethod
+from portal.wallet.models import PaymentMethod, SavedCard
 
 log = logging.getLogger(__name__)
 
@@ -832,7 +832,7 @@ def add_card(practice: Practice, setup_intent_id: str, actor: User) -> PaymentMe
     return card
 
 
-def remove_card(practice: Practice, payment_method_id: str, actor: User):
+def remove_card(practice: Practice, payment_method_id: str, actor: User) -> SavedCard | None:
     """Detach one of the practice's cards (not the default of a live subscription), and audit it;
     the card that became the default, if it changed."""
     require_manager(practice, actor)
