@@ -42,6 +42,15 @@ INVOICE_STATUS = {
 }
 
 
+#: A webhook event's state in the inbox, as the admin pages say it.
+EVENT_STATUS = {"received": "Waiting", "processed": "Processed", "failed": "Failed", "ignored": "Ignored"}
+
+
+def event_status_label(status: object) -> str:
+    value = str(getattr(status, "value", status))
+    return EVENT_STATUS.get(value, value.capitalize())
+
+
 def billing_status_label(status: object) -> str:
     value = getattr(status, "value", status)
     return BILLING_STATUS.get(str(value), (str(value).replace("_", " ").capitalize(), ""))[0]
@@ -77,3 +86,4 @@ def register_words(app: Flask) -> None:
     app.add_template_filter(billing_status_badge, "billing_status_badge")
     app.add_template_filter(subscription_status_label, "subscription_status")
     app.add_template_filter(invoice_status_label, "invoice_status")
+    app.add_template_filter(event_status_label, "event_status")

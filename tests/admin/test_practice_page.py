@@ -80,3 +80,12 @@ def test_a_practice_page_needs_an_admin(auth, practice):
     admin = UserFactory(role=Role.ADMIN)
     auth.login(admin.email)
     assert auth.client.get("/admin/practices/999999").status_code == 404
+
+
+def test_an_events_status_reads_the_same_in_its_badge_and_the_filter(admin_client):
+    WebhookEventFactory()  # received, not handled yet
+    page = admin_client.get("/admin/events").get_data(as_text=True)
+    assert (
+        'data-event-status="received">Waiting<' in page
+        and '<option value="received" >Waiting</option>' in page
+    )
