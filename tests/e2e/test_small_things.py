@@ -108,3 +108,23 @@ def test_after_a_swap_the_keyboard_stays_in_the_swapped_section(browser, world_p
     expect(page.locator("#wallet-cards .flash")).to_have_count(1)
     expect(page.locator("#wallet-cards")).to_be_focused()  # not back at the top of the page
     context.close()
+
+
+def test_a_banner_is_a_line_and_a_button_on_a_phone_its_explanation_a_tap_away(browser, world_portal):
+    portal, world = world_portal
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    log_in(page, portal.url, world["people"]["owner"])
+    page.goto(f"{portal.url}/practices/{world['practice']}/billing")
+    banner = page.locator('[data-banner="payment_failed"]')
+    explanation = banner.get_by_text("Stripe will retry")
+    expect(explanation).to_be_hidden()
+    assert banner.bounding_box()["height"] < 0.2 * 844  # a fifth of the screen at most
+    expect(page.locator("[data-banner]")).to_have_count(1)  # this practice's only
+    banner.locator("summary").click()
+    expect(explanation).to_be_visible()
+    # On a desktop the explanation is shown from the start.
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.reload()
+    expect(page.locator('[data-banner="payment_failed"]').get_by_text("Stripe will retry")).to_be_visible()
+    context.close()
