@@ -1,4 +1,5 @@
 // Small progressive enhancements; every page works without this file.
+document.documentElement.classList.add("js");  // .js-only: what only makes sense with scripts
 document.addEventListener("submit", (event) => {
   // Plain (non-htmx) forms that ask for confirmation; htmx forms use hx-confirm.
   const form = event.target;

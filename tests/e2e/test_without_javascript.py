@@ -4,6 +4,7 @@ that it needs JavaScript (adding a card, the bank's 3-D Secure check): none is a
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from portal.pages import ADMIN, MEMBER, OWNER, PAGES, VISITOR
 from tests.e2e.test_every_page import build_world, log_in, page_url
@@ -37,5 +38,6 @@ def test_every_form_works_or_says_it_needs_javascript(role, browser, live_portal
         page.goto(f"{portal.url}/account")
         assert page.locator("[data-needs-javascript]").is_visible()
         assert "Adding a card needs JavaScript" in page.locator("#wallet").inner_text()
+        expect(page.get_by_text("Loading the secure card form")).to_be_hidden()  # it never would
     context.close()
     assert dead_ends == {}
