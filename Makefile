@@ -6,7 +6,7 @@ PORT   ?= 5000
 SANDBOX_PORT ?= 12111
 export FLASK_APP := wsgi:app
 
-.PHONY: run test bench lint install install-dev chromium redis sandbox migrate clean
+.PHONY: run test bench lint install install-dev chromium redis axe sandbox migrate clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,15 @@ chromium:
 	@test -x /usr/bin/chromium || { \
 	  echo "installing Debian's chromium"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# axe-core for the accessibility sweep (tests/e2e/test_every_page.py), from the npm package pinned in
+# tests/e2e/axe/package-lock.json; npm ci runs again only when the lock file changes.
+AXE_DIR := tests/e2e/axe
+axe: $(AXE_DIR)/node_modules/.package-lock.json
+
+$(AXE_DIR)/node_modules/.package-lock.json: $(AXE_DIR)/package-lock.json
+	cd $(AXE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 # A local Redis for the throttle figure's multi-host run (Debian's package; never kept on disk).
 redis:
@@ -55,7 +64,7 @@ run: migrate
 	if [ -z "$$MAIL_SERVER" ]; then echo "Emails (no MAIL_SERVER): http://127.0.0.1:$(PORT)/dev/inbox"; fi; \
 	$(VENV)/bin/gunicorn --config gunicorn.conf.py --bind 127.0.0.1:$(PORT) wsgi:app
 
-test: install-dev chromium redis
+test: install-dev chromium redis axe
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install-dev

@@ -245,12 +245,16 @@ NAVIGATION = (
 
 def register_template_context(app: Flask) -> None:
     from portal.formatting import format_date, format_money
+    from portal.pages import register_page_helpers
     from portal.urls import init_cached_urls
+    from portal.words import register_words
 
     init_cached_urls(app)
 
     app.add_template_filter(format_money, "money")
     app.add_template_filter(format_date, "day")
+    register_words(app)  # status labels and the date-and-time format
+    register_page_helpers(app)
 
     from portal.practices.banners import practice_banners
     from portal.practices.intents import new_key

@@ -7,8 +7,10 @@ import json
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from portal.admin import practice_detail
 from portal.extensions import db, login_manager
-from portal.practices import members
+from portal.practices import history, members
+from portal.practices.models import Practice
 from portal.practices.status import BillingStatus
 from portal.urls import page_arg
 from portal.webhooks import services
@@ -72,6 +74,20 @@ def practice_list():
         status=status,
         statuses=list(BillingStatus),
         owner_of=members.owner_of,
+    )
+
+
+@bp.get("/practices/<int:practice_id>")
+def practice(practice_id: int):
+    """One practice as its billing stands: status, plan, subscription, invoices, its Stripe events."""
+    row = db.get_or_404(Practice, practice_id)
+    return render_template(
+        "admin/practice.html",
+        practice=row,
+        owner=members.owner_of(row),
+        invoices=history.invoice_page(row, 1, per_page=20),
+        audit=history.audit_page(row, 1, per_page=20),
+        events=practice_detail.events_about(row),
     )
 
 

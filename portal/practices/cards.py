@@ -15,7 +15,7 @@ from portal.practices.models import (
 from portal.practices.subscriptions import apply_fresh_subscription
 from portal.users.models import User
 from portal.wallet import services as wallet
-from portal.wallet.models import PaymentMethod
+from portal.wallet.models import PaymentMethod, SavedCard
 
 
 def practice_wallet(practice: Practice) -> wallet.Wallet:
@@ -36,12 +36,14 @@ def add_card(practice: Practice, setup_intent_id: str, actor: User) -> PaymentMe
     return card
 
 
-def remove_card(practice: Practice, payment_method_id: str, actor: User) -> None:
-    """Detach one of the practice's cards (not the default of a live subscription), and audit it."""
+def remove_card(practice: Practice, payment_method_id: str, actor: User) -> SavedCard | None:
+    """Detach one of the practice's cards (not the default of a live subscription), and audit it;
+    the card that became the default, if it changed."""
     require_manager(practice, actor)
-    wallet.remove_card(practice_wallet(practice), payment_method_id)
+    new_default = wallet.remove_card(practice_wallet(practice), payment_method_id)
     audit.record(practice, "card_removed", payment_method_id, actor_id=actor.id)
     db.session.commit()
+    return new_default
 
 
 def make_default_card(practice: Practice, payment_method_id: str, actor: User) -> None:

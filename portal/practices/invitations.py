@@ -113,10 +113,14 @@ def invite(practice: Practice, email: str, role: MemberRole, actor: User) -> str
             raise errors.PracticeError("That person owns this practice.")
         if manager.role != MemberRole.OWNER:
             raise errors.NotAllowed("Only the practice's owner changes the role of someone already in it.")
-        member.role = role
+        if member.role == role:  # nothing changes, so nothing is written to History
+            return f"{email} is already in {practice.name} as {role.value}; nothing changed."
+        before, member.role = member.role, role
         audit.record(practice, "member_role_changed", f"{email} as {role}", actor_id=actor.id)
         db.session.commit()
-        return f"{email} is already in {practice.name}: their role is now {role.value}."
+        return (
+            f"{email} is already in {practice.name}: their role changed from {before.value} to {role.value}."
+        )
     _send(practice, email, role, actor)
     audit.record(practice, "member_invited", f"{email} as {role}", actor_id=actor.id)
     db.session.commit()

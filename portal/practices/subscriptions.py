@@ -18,7 +18,8 @@ from portal.extensions import db
 from portal.formatting import format_date
 from portal.gateway import invoices as stripe_invoices
 from portal.gateway import subscriptions as stripe_subscriptions
-from portal.gateway.errors import AuthenticationRequired, BillingError, CardDeclined
+from portal.gateway.errors import AuthenticationRequired, BillingError, CardDeclined, InvalidRequest
+from portal.gateway.gateway import stripe_time
 from portal.gateway.shapes import as_dict, object_id, subscription_item
 from portal.practices import audit, invoice_mirror, mirror
 from portal.practices.errors import PracticeError
@@ -177,6 +178,12 @@ def change_plan(
     db.session.commit()
 
 
+def _mirror_already_paid(invoice: PracticeInvoice) -> None:
+    current = stripe_invoices.retrieve_invoice(invoice.stripe_id)
+    invoice_mirror.apply_invoice(current, stripe_time(current), "invoice.paid", fresh=True)
+    db.session.commit()
+
+
 def pay_open_invoice(practice: Practice, actor: User, attempt: str | None = None) -> PracticeInvoice:
     """Pay the open invoice now with the practice's default card (``attempt``: the form's key)."""
     require_manager(practice, actor)
@@ -213,10 +220,15 @@ def pay_open_invoice(practice: Practice, actor: User, attempt: str | None = None
         audit.record(practice, "pay_now_failed", f"{invoice.stripe_id}: {reason}", actor_id=actor.id)
         db.session.commit()
         raise PracticeError(reason, status=402) from error
+    except InvalidRequest as error:  # paid meanwhile (another tab, Stripe's retry): the page shows it paid
+        if error.stripe_code != "invoice_already_paid":
+            raise
+        _mirror_already_paid(invoice)
+        raise PracticeError("This invoice was already paid; nothing more was charged.", status=409) from error
     audit.record(
         practice, "paid_now", f"{invoice.stripe_id} with {card.brand} {card.last4}", actor_id=actor.id
     )
-    invoice_mirror.apply_invoice(paid, unix_now(), "invoice.paid", fresh=True)
+    invoice_mirror.apply_invoice(paid, stripe_time(paid), "invoice.paid", fresh=True)  # Stripe's clock
     if practice.stripe_subscription_id:
         try:
             apply_fresh_subscription(

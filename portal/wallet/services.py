@@ -168,7 +168,8 @@ def make_default(wallet: Wallet, payment_method_id: str) -> PaymentMethod:
     return card
 
 
-def remove_card(wallet: Wallet, payment_method_id: str) -> None:
+def remove_card(wallet: Wallet, payment_method_id: str) -> SavedCard | None:
+    """Detach a card; when it was the default, the card that becomes the default (else None)."""
     card = find_card(wallet, payment_method_id)
     if card.is_default and wallet.protects_default_card:
         raise DefaultCardInUse()
@@ -179,13 +180,25 @@ def remove_card(wallet: Wallet, payment_method_id: str) -> None:
     if was_default:
         # Keep a default while cards remain, so the next charge knows which to use.
         remaining = list_cards(wallet.customer_id)
-        if remaining:
+        chargeable = [saved for saved in remaining if not saved.expired] or remaining  # an expired one fails
+        if chargeable:
             try:
-                make_default(wallet, remaining[-1].stripe_id)
+                make_default(wallet, chargeable[-1].stripe_id)
+                return chargeable[-1]._replace(is_default=True)
             except BillingError as error:
                 log.warning(
                     "could not promote a new default card customer_id=%s: %s", wallet.customer_id, error
                 )
+    return None
+
+
+def removal_message(new_default: SavedCard | None) -> str:
+    """What removing a card says: which card the next charge uses, when the default changed."""
+    if new_default is None:
+        return "Card removed."
+    return (
+        f"Card removed. {new_default.brand.capitalize()} ending {new_default.last4} is the default card now."
+    )
 
 
 def forget_customer(customer_id: str) -> None:

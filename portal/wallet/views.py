@@ -63,12 +63,12 @@ def complete_setup():
 @login_required
 def remove_card(payment_method_id: str):
     try:
-        services.remove_card(services.user_wallet(current_user), payment_method_id)
+        new_default = services.remove_card(services.user_wallet(current_user), payment_method_id)
     except services.CardNotFound:
         return _not_found()
     except (services.WalletError, BillingError) as error:
         return _render_cards(error=error.message, status=200 if is_htmx() else error.status)
-    return _render_cards(message="Card removed.")
+    return _render_cards(message=services.removal_message(new_default))
 
 
 @bp.post("/<payment_method_id>/default")

@@ -11,6 +11,7 @@
   const mountPoint = document.getElementById("card-element");
   mountPoint.textContent = "";
   card.mount(mountPoint);
+  submit.hidden = false;
   card.on("change", (event) => { errors.textContent = event.error ? event.error.message : ""; });
 
   function csrfToken() {

@@ -58,14 +58,14 @@ def test_admin_sees_a_failed_event_and_replays_it(page, live_portal_factory, mon
     screenshot("admin_index")
     page.get_by_role("link", name="Open the event log").click()
     row = page.locator("tr").filter(has_text=event["id"])
-    expect(row).to_contain_text("failed")
+    expect(row).to_contain_text("Failed")
     expect(row).to_contain_text("could not connect to the database")
     screenshot("admin_events")
 
     row.get_by_role("button", name="Replay").click()
     expect(page.locator("#flashes")).to_contain_text(f"Event {event['id']} replayed: processed.")
     row = page.locator("tr").filter(has_text=event["id"])
-    expect(row).to_contain_text("processed")
+    expect(row).to_contain_text("Processed")
     expect(row.get_by_role("button", name="Replay")).to_have_count(0)
 
     row.get_by_role("link", name=event["id"]).click()

@@ -76,8 +76,8 @@ def test_practice_billing_journey(page, practice_portal, mailbox, screenshot):
 
     # Who did what, on the History tab.
     page.get_by_role("link", name="History").click()
-    expect(page.locator("#practice-audit")).to_contain_text("Cancel requested")
-    expect(page.locator("#practice-audit")).to_contain_text("Plan changed")
+    expect(page.locator("#practice-audit")).to_contain_text("Cancellation asked for")
+    expect(page.locator("#practice-audit")).to_contain_text("Plan switched from Monthly to Every 6 months")
     screenshot("practice_history")
     page.get_by_role("link", name="People").click()
     expect(page.locator("#practice-members")).to_contain_text("Owner")

@@ -127,7 +127,7 @@ def test_the_owner_transfers_on_people_then_may_leave(
     assert practice_members.membership(live_practice, owner).role == MemberRole.ADMIN
     assert _customer_email(sandbox, live_practice) == "ada@example.com"
     history = client.get(f"/practices/{live_practice.id}/history").get_data(as_text=True)
-    assert "Ownership transferred" in history and "ada@example.com" in history
+    assert "Ownership moved from " in history and "ada@example.com" in history
 
     auth.logout()
     g.pop("csrf_token", None)

@@ -21,22 +21,23 @@ def test_history_lists_changes_newest_first_with_who_made_them(owner_client, pra
     audit.record(practice, "status_changed", "DONE → PAST_DUE")
     db.session.commit()
     page = owner_client.get(f"/practices/{practice.id}/history").get_data(as_text=True)
-    assert page.index("Status changed") < page.index("Cancel requested")
+    assert page.index("Billing status: Active → Past due") < page.index("Cancellation asked for")
     assert "Olive Owner" in page and "Stripe" in page and "Too expensive" in page
 
 
 def test_history_pages_through_htmx_with_the_table_alone(owner_client, practice):
     record(practice, 30)
     first = owner_client.get(f"/practices/{practice.id}/history").get_data(as_text=True)
-    assert "Page 1" in first and "visa 0029" in first and "visa 0004" not in first and ">Older</a>" in first
+    assert "Page 1" in first and ">Older</a>" in first
+    assert "Visa ending 0029" in first and "Visa ending 0004" not in first
     second = owner_client.get(f"/practices/{practice.id}/history?page=2", headers=HX)
     fragment = second.get_data(as_text=True)
     assert second.status_code == 200 and "<html" not in fragment
-    assert "visa 0004" in fragment and "visa 0029" not in fragment and "Page 2" in fragment
+    assert "Visa ending 0004" in fragment and "Visa ending 0029" not in fragment and "Page 2" in fragment
     assert ">Newer</a>" in fragment and ">Older</a>" not in fragment
     # Past the end (a stale link): the last page, not an empty one.
     beyond = owner_client.get(f"/practices/{practice.id}/history?page=9", headers=HX).get_data(as_text=True)
-    assert "Page 2" in beyond and "visa 0004" in beyond
+    assert "Page 2" in beyond and "Visa ending 0004" in beyond
 
 
 def test_members_who_do_not_manage_billing_get_403(client, auth, practice, user_factory):

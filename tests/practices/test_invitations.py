@@ -8,6 +8,7 @@ import re
 from flask import g
 
 from portal.extensions import db
+from portal.practices import history as practice_history
 from portal.practices import members as practice_members
 from portal.practices import models
 from portal.practices.models import MemberRole
@@ -117,8 +118,20 @@ def test_inviting_a_member_again_changes_their_role(owner_client, practice, user
     add_member(practice, mo, MemberRole.MEMBER)
     response = invite(owner_client, practice, mo.email, "admin")
     page = owner_client.get(response.location).get_data(as_text=True)
-    assert "is already in Riverside Clinic: their role is now admin" in page
+    assert "is already in Riverside Clinic: their role changed from member to admin" in page
     assert practice_members.membership(practice, mo).role == MemberRole.ADMIN
+
+
+def test_inviting_a_member_again_as_the_same_role_changes_nothing_and_writes_no_history(
+    owner_client, practice, user_factory
+):
+    mo = user_factory(name="Mo Member")
+    add_member(practice, mo, MemberRole.MEMBER)
+    lines = len(practice_history.audit_page(practice, per_page=100).items)
+    response = invite(owner_client, practice, mo.email, "member")
+    page = owner_client.get(response.location).get_data(as_text=True)
+    assert "is already in Riverside Clinic as member; nothing changed." in page
+    assert len(practice_history.audit_page(practice, per_page=100).items) == lines
 
 
 def test_make_owner_is_an_offer_nothing_moves_until_accepted(auth, mailbox, practice, owner, user_factory):
@@ -139,7 +152,7 @@ def test_make_owner_is_an_offer_nothing_moves_until_accepted(auth, mailbox, prac
     assert practice_members.owner_of(practice).id == ada.id
     assert practice_members.membership(practice, owner).role == MemberRole.ADMIN
     history = client.get(f"/practices/{practice.id}/history").get_data(as_text=True)
-    assert "Ownership transferred" in history
+    assert "Ownership moved from " in history
 
 
 def test_a_withdrawn_offer_cannot_be_accepted(auth, mailbox, practice, owner, user_factory):
@@ -164,7 +177,8 @@ def test_a_member_leaves_and_history_says_so(auth, practice, owner, user_factory
     assert post_from_people(client, practice, f"/practices/{practice.id}/leave").status_code == 303
     assert practice_members.membership(practice, mo) is None
     client = switch_to(auth, owner)
-    assert "Member left" in client.get(f"/practices/{practice.id}/history").get_data(as_text=True)
+    history = client.get(f"/practices/{practice.id}/history").get_data(as_text=True)
+    assert f"{mo.email} left the practice" in history
 
 
 def test_the_owner_cannot_leave_without_handing_over(owner_client, practice, owner):

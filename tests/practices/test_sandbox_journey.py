@@ -169,3 +169,41 @@ def save_card_sca(sandbox, practice):
     if intent.status == "requires_action":
         sandbox.authenticate(intent_id)
     return wallet.complete_card_setup(cards.practice_wallet(practice), intent_id)
+
+
+def test_pay_now_of_an_invoice_paid_meanwhile_says_so_and_shows_it_paid(sandbox, active, inbox, owner):
+    """Paid at Stripe in the meantime (another tab, Stripe's retry; its events not here yet): the
+    person reads a sentence, not Stripe's "Invoice is already paid", and the table says Paid."""
+    practice = active
+    failing = save_card(sandbox, practice, "pm_card_chargeCustomerFail")
+    cards.make_default_card(practice, failing.stripe_id, owner)
+    sandbox.advance(days=32)
+    inbox.deliver()
+    good = save_card(sandbox, practice, "pm_card_mastercard")
+    cards.make_default_card(practice, good.stripe_id, owner)
+    invoice = history.open_invoice(practice)
+    sandbox.client().v1.invoices.pay(invoice.stripe_id, {"payment_method": good.stripe_id})
+
+    with pytest.raises(errors.PracticeError) as raised:
+        subscriptions.pay_open_invoice(practice, owner)
+    assert raised.value.message == "This invoice was already paid; nothing more was charged."
+    db.session.refresh(invoice)
+    assert invoice.status == "paid"
+
+
+def test_pay_now_marks_the_invoice_paid_in_the_table_at_once(sandbox, active, inbox, owner):
+    """The invoice table is drawn from the mirror: "Invoice paid" and a row still "Open" is a lie,
+    even when Stripe's clock runs ahead of ours (the sandbox's, after a renewal)."""
+    practice = active
+    failing = save_card(sandbox, practice, "pm_card_chargeCustomerFail")
+    cards.make_default_card(practice, failing.stripe_id, owner)
+    sandbox.advance(days=32)
+    inbox.deliver()
+    good = save_card(sandbox, practice, "pm_card_mastercard")
+    cards.make_default_card(practice, good.stripe_id, owner)
+    invoice = history.open_invoice(practice)
+
+    subscriptions.pay_open_invoice(practice, owner)
+    db.session.refresh(invoice)
+    assert invoice.status == "paid"
+    assert [line.status for line in history.invoice_page(practice).items] == ["paid", "paid"]

@@ -247,7 +247,7 @@ def test_cancel_with_reason_through_htmx_then_resume(owner_client, live_practice
     page = owner_client.get(f"/practices/{live_practice.id}/billing").get_data(as_text=True)
     assert "Reason given" in page and "Too expensive" in page
     history = owner_client.get(f"/practices/{live_practice.id}/history").get_data(as_text=True)
-    assert "Cancel requested" in history and "Too expensive" in history
+    assert "Cancellation asked for. Reason: Too expensive" in history
 
     response = owner_client.post(
         f"/practices/{live_practice.id}/billing/resume",

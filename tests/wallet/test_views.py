@@ -143,3 +143,20 @@ def test_long_wallets_show_the_first_cards_then_all_on_request(logged_in, wallet
     fragment = logged_in.get("/account/cards", headers=HX).get_data(as_text=True)
     assert fragment.count("<li data-card=") == services.CARDS_SHOWN + 2
     assert "Show all" not in fragment
+
+
+def test_removing_the_default_says_which_card_is_the_default_now_and_skips_an_expired_one(
+    logged_in, wallet, save_card
+):
+    default = save_card(wallet, "pm_card_visa").stripe_id
+    save_card(wallet, "pm_card_mastercard")
+    expired = save_card(wallet, "pm_card_visa_debit").stripe_id
+    db.session.scalars(db.select(PaymentMethod).filter_by(stripe_id=expired)).one().exp_year = 2020
+    db.session.commit()
+
+    response = logged_in.post(
+        f"/account/cards/{default}/remove", data={"csrf_token": _csrf(logged_in)}, headers=HX
+    )
+    assert "Card removed. Mastercard ending 4444 is the default card now." in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert [c.last4 for c in services.list_cards(wallet.customer_id) if c.is_default] == ["4444"]

@@ -17,7 +17,7 @@ from portal.extensions import db
 from portal.gateway.errors import BillingError
 from portal.htmx import is_htmx, render_page_or_fragment
 from portal.practices import checkout as practice_checkout
-from portal.practices import errors, subscriptions
+from portal.practices import errors, history_words, subscriptions
 from portal.practices import history as practice_history
 from portal.practices import members as practice_members
 from portal.practices.forms import CancelForm, CreatePracticeForm
@@ -79,8 +79,11 @@ def status(practice_id: int):
     if is_htmx() and not context["processing"]:
         # Done, here or already by Stripe's webhook since the page was drawn (only a page showing
         # "processing" polls): reload the whole billing area (plan, cards, invoices) and the banners.
-        return billing_response(practice, member, message="Payment confirmed. Thank you!")
-    return render_page_or_fragment("practices/billing.html", "practices/partials/_status.html", **context)
+        return billing_response(practice, member, message=history_words.subscribed(practice))
+    # The poll swaps the billing area it sits in: one partial for it, whatever the answer.
+    return render_page_or_fragment(
+        "practices/billing.html", "practices/partials/_billing_swap.html", **context
+    )
 
 
 @bp.get("/<int:practice_id>/billing/invoices")
@@ -132,6 +135,9 @@ def checkout_return(practice_id: int):
             flash(f"{error.message} Your payment will still be confirmed.", "warning")
             practice.checkout_session_id = practice.checkout_session_id or session_id
             db.session.commit()
+        else:
+            if not practice_checkout.awaiting_payment(practice):  # else "processing", then the poll says it
+                flash(history_words.subscribed(practice), "success")
     return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
 
 

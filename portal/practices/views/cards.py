@@ -29,6 +29,7 @@ def _cards_response(
         lambda: {
             "cards": wallet.list_cards(practice.stripe_customer_id),
             "wallet_links": wallet_links(practice),
+            "practice": practice,  # its live subscription's default card offers no Remove
             "wallet_message": message,
             "wallet_error": error,
         },
@@ -65,12 +66,12 @@ def card_complete(practice_id: int):
 def card_remove(practice_id: int, payment_method_id: str):
     practice, _ = load_manager(practice_id)
     try:
-        practice_cards.remove_card(practice, payment_method_id, current_user)
+        new_default = practice_cards.remove_card(practice, payment_method_id, current_user)
     except wallet.CardNotFound:
         abort(404, "That card was not found in this practice's wallet.")
     except (wallet.WalletError, BillingError, errors.PracticeError) as error:
         return _cards_response(practice, error=error.message, status=200 if is_htmx() else error.status)
-    return _cards_response(practice, message="Card removed.")
+    return _cards_response(practice, message=wallet.removal_message(new_default))
 
 
 @bp.post("/<int:practice_id>/billing/cards/<payment_method_id>/default")

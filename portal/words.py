@@ -1,0 +1,89 @@
+"""The words every page uses for a status and a moment, so the same thing reads the same everywhere.
+
+The billing page's badge labels are the labels: the admin pages, History and the practice list use
+these too. Registered as template filters by ``register_words``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Flask
+
+from portal.formatting import format_date
+
+#: A practice's billing status as the billing page shows it, and its badge's colour.
+BILLING_STATUS = {
+    "DONE": ("Active", "badge-ok"),
+    "PAST_DUE": ("Past due", "badge-warn"),
+    "REQUIRED": ("Billing required", "badge-warn"),
+    "CANCELLED": ("Cancelled", "badge-bad"),
+    "INACTIVE": ("Inactive", "badge-muted"),
+}
+
+#: Stripe's subscription statuses in the same words.
+SUBSCRIPTION_STATUS = {
+    "active": "Active",
+    "trialing": "Active (trial)",
+    "past_due": "Past due",
+    "unpaid": "Cancelled (unpaid)",
+    "canceled": "Cancelled",
+    "incomplete": "Awaiting first payment",
+    "incomplete_expired": "Inactive (first payment never made)",
+    "paused": "Inactive (paused)",
+}
+
+INVOICE_STATUS = {
+    "paid": "Paid",
+    "open": "Open",
+    "draft": "Draft",
+    "void": "Void",
+    "uncollectible": "Uncollectible",
+}
+
+
+#: A webhook event's state in the inbox, as the admin pages say it.
+EVENT_STATUS = {"received": "Waiting", "processed": "Processed", "failed": "Failed", "ignored": "Ignored"}
+
+
+def event_status_label(status: object) -> str:
+    value = str(getattr(status, "value", status))
+    return EVENT_STATUS.get(value, value.capitalize())
+
+
+def billing_status_label(status: object) -> str:
+    value = getattr(status, "value", status)
+    return BILLING_STATUS.get(str(value), (str(value).replace("_", " ").capitalize(), ""))[0]
+
+
+def billing_status_badge(status: object) -> str:
+    return BILLING_STATUS.get(str(getattr(status, "value", status)), ("", "badge-muted"))[1]
+
+
+def subscription_status_label(status: str | None) -> str:
+    if not status:
+        return "None"
+    return SUBSCRIPTION_STATUS.get(status, status.replace("_", " ").capitalize())
+
+
+def invoice_status_label(status: str | None) -> str:
+    return INVOICE_STATUS.get(status or "", (status or "—").capitalize())
+
+
+def format_moment(value: dt.datetime | int | None) -> str:
+    """``22 Nov 2026, 14:05 UTC``: the day as every page writes it, then the time. An int is a Stripe
+    timestamp (seconds); a naive datetime is UTC, as the database stores it."""
+    if not value:
+        return "—"
+    if isinstance(value, int):
+        value = dt.datetime.fromtimestamp(value, dt.UTC)
+    return f"{format_date(value)}, {value:%H:%M} UTC"
+
+
+def register_words(app: Flask) -> None:
+    app.add_template_filter(format_moment, "moment")
+    app.add_template_filter(billing_status_label, "billing_status")
+    app.add_template_filter(billing_status_badge, "billing_status_badge")
+    app.add_template_filter(subscription_status_label, "subscription_status")
+    app.add_template_filter(invoice_status_label, "invoice_status")
+    app.add_template_filter(event_status_label, "event_status")
