@@ -10,14 +10,12 @@ from flask_login import current_user, login_required
 from portal.gateway.errors import BillingError
 from portal.shop import catalog, errors, purchases
 from portal.shop import orders as shop_orders
-from portal.shop.cli import release_stale_command
 from portal.shop.forms import BuyForm, ProductForm
 from portal.shop.models import OrderStatus
 from portal.shop.money import to_major, to_minor
 from portal.wallet import services as wallet_services
 
-bp = Blueprint("shop", __name__, url_prefix="/shop", cli_group="shop")
-bp.cli.add_command(release_stale_command)
+bp = Blueprint("shop", __name__, url_prefix="/shop")
 
 
 def _me():
