@@ -192,21 +192,18 @@ def _limit_posts(view, limits, message: str):
     return view
 
 
-def _practice_key() -> str:
-    return f"practice:{(request.view_args or {}).get('practice_id')}"
+INVITATIONS_THROTTLED = "Too many invitations sent from this practice or account. Try again later."
 
 
-def _inviter_key() -> str:
-    from flask_login import current_user
+def count_invitation(practice_id: int, inviter_id: int) -> None:
+    """One invitation or ownership offer (each sends an email), per inviter and per practice.
 
-    return f"inviter:{current_user.get_id()}"
-
-
-def invitations_limited(view):
-    """Invitations and ownership offers (each sends an email) per practice and per inviter."""
-    message = "Too many invitations sent from this practice or account. Try again later."
-    limits = (("INVITE_PRACTICE_THROTTLE", _practice_key), ("INVITE_INVITER_THROTTLE", _inviter_key))
-    return _limit_posts(view, limits, message)
+    Only a loader that has already checked the inviter may call this
+    (``practices.views.common.load_inviter``): a count keyed on a practice spent before that check
+    would let an outsider use up the practice's invitations and lock its owner out.
+    """
+    count_attempt("INVITE_INVITER_THROTTLE", f"inviter:{inviter_id}", INVITATIONS_THROTTLED)
+    count_attempt("INVITE_PRACTICE_THROTTLE", f"practice:{practice_id}", INVITATIONS_THROTTLED)
 
 
 class Throttled(TooManyRequests):

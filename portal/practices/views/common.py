@@ -18,6 +18,7 @@ from flask import (
 )
 from flask_login import current_user
 
+from portal import throttle
 from portal.extensions import db
 from portal.htmx import fragment_or_redirect, is_htmx, redirect_page, render_page_or_fragment
 from portal.practices import checkout as practice_checkout
@@ -25,12 +26,15 @@ from portal.practices import history as practice_history
 from portal.practices import intents, plans
 from portal.practices import members as practice_members
 from portal.practices.intents import Outcome
-from portal.practices.models import Practice, PracticeMember
+from portal.practices.errors import NotAllowed
+from portal.practices.models import MemberRole, Practice, PracticeMember
 from portal.urls import cached_url, page_arg
 from portal.wallet import services as wallet
 from portal.wallet.links import WalletLinks
 
 bp = Blueprint("practices", __name__, url_prefix="/practices")
+
+INVITERS_ONLY = "Only the practice's owner and admins can invite people."
 
 
 def load(practice_id: int) -> tuple[Practice, PracticeMember]:
@@ -45,6 +49,18 @@ def load_manager(practice_id: int) -> tuple[Practice, PracticeMember]:
     practice, member = load(practice_id)
     if not member.manages_billing:
         abort(403, "Only the practice's owner and admins can manage its billing.")
+    return practice, member
+
+
+def load_inviter(practice_id: int, *, offering_ownership: bool = False) -> tuple[Practice, PracticeMember]:
+    """The practice for someone allowed to send its invitations (an ownership offer: its owner),
+    and only then one invitation counted against the throttles: a refused post spends nothing."""
+    practice, member = load(practice_id)
+    if offering_ownership and member.role != MemberRole.OWNER:
+        raise NotAllowed(practice_members.ONLY_THE_OWNER)
+    if not member.manages_billing:
+        raise NotAllowed(INVITERS_ONLY)
+    throttle.count_invitation(practice.id, member.user_id)
     return practice, member
 
 
