@@ -25,8 +25,8 @@ from portal.practices import checkout as practice_checkout
 from portal.practices import history as practice_history
 from portal.practices import intents, plans
 from portal.practices import members as practice_members
-from portal.practices.intents import Outcome
 from portal.practices.errors import NotAllowed
+from portal.practices.intents import Outcome
 from portal.practices.models import MemberRole, Practice, PracticeMember
 from portal.urls import cached_url, page_arg
 from portal.wallet import services as wallet
