@@ -196,6 +196,7 @@ def register_blueprints(app: Flask) -> None:
 def register_errorhandlers(app: Flask) -> None:
     from flask_wtf.csrf import CSRFError
 
+    from portal import htmx
     from portal.api import envelope
     from portal.errors import UserError
     from portal.request_limits import too_large_message
@@ -222,6 +223,8 @@ def register_errorhandlers(app: Flask) -> None:
         """Every feature's refusal that its view lets through: one answer for the API, one for pages."""
         if request.blueprint == "api" or wants_json():
             return envelope.fail(error.status, error.code, error.message)
+        if htmx.is_htmx():
+            return htmx.refusal(error.message)
         return render_template(
             "errors/error.html", code=error.status, description=error.message
         ), error.status

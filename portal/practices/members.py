@@ -13,7 +13,7 @@ from portal.practices.customers import (
     create_practice_customer,
     push_practice_contact,
 )
-from portal.practices.errors import NotAllowed, PracticeError
+from portal.practices.errors import BILLING_MANAGERS_ONLY, NotAllowed, PracticeError
 from portal.practices.models import (
     MemberRole,
     Practice,
@@ -72,10 +72,11 @@ def practices_for(user: User) -> list[tuple[Practice, PracticeMember]]:
     return [(practice, member) for practice, member in rows]
 
 
-def require_manager(practice: Practice, user: User) -> PracticeMember:
+def require_manager(practice: Practice, user: User, refusal: str = BILLING_MANAGERS_ONLY) -> PracticeMember:
+    """The membership of an owner or admin; anyone else is refused with ``refusal`` (the action's words)."""
     member = membership(practice, user)
     if member is None or not member.manages_billing:
-        raise NotAllowed()
+        raise NotAllowed(refusal)
     return member
 
 

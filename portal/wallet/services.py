@@ -35,8 +35,11 @@ class WalletError(UserError):
     code = "wallet_error"
 
 
-class CardNotFound(WalletError):
-    """Also the answer for another customer's card: nothing tells a person whose card an id is."""
+class CardNotFound(UserError):
+    """No such card in this wallet; also the answer for another customer's card, so nothing tells a
+    person whose card an id is. Not a ``WalletError`` (a message shown in the wallet): like every
+    refusal of a missing thing it goes to the app's ``UserError`` handler (404 page, API envelope,
+    or for htmx the page's messages)."""
 
     status = 404
     code = "not_found"

@@ -178,7 +178,9 @@ def test_members_cannot_invite(client, auth, practice, user_factory):
     add_member(practice, mo, MemberRole.MEMBER)
     login(auth, mo)
     assert "Send invitation" not in client.get(people_path(practice)).get_data(as_text=True)
-    assert invite(client, practice, "someone@example.com").status_code == 403
+    refused = invite(client, practice, "someone@example.com")
+    assert refused.status_code == 403  # in words about inviting, not about billing
+    assert "Only the practice&#39;s owner and admins can invite people." in refused.get_data(as_text=True)
     assert db.session.scalar(db.select(models.PracticeInvitation)) is None
 
 

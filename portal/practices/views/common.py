@@ -11,7 +11,6 @@ from functools import wraps
 
 from flask import (
     Blueprint,
-    abort,
     g,
     request,
     url_for,
@@ -25,7 +24,7 @@ from portal.practices import checkout as practice_checkout
 from portal.practices import history as practice_history
 from portal.practices import intents, plans
 from portal.practices import members as practice_members
-from portal.practices.errors import NotAllowed
+from portal.practices.errors import BILLING_MANAGERS_ONLY, INVITERS_ONLY, NotAllowed, PracticeNotFound
 from portal.practices.intents import Outcome
 from portal.practices.models import MemberRole, Practice, PracticeMember
 from portal.urls import cached_url, page_arg
@@ -34,21 +33,19 @@ from portal.wallet.links import WalletLinks
 
 bp = Blueprint("practices", __name__, url_prefix="/practices")
 
-INVITERS_ONLY = "Only the practice's owner and admins can invite people."
-
 
 def load(practice_id: int) -> tuple[Practice, PracticeMember]:
     """The practice and the signed-in person's place in it; 404 to anyone outside it."""
     found = practice_members.practice_of_member(practice_id, current_user)
     if found is None:
-        abort(404, "That practice does not exist.")
+        raise PracticeNotFound()
     return found
 
 
 def load_manager(practice_id: int) -> tuple[Practice, PracticeMember]:
     practice, member = load(practice_id)
     if not member.manages_billing:
-        abort(403, "Only the practice's owner and admins can manage its billing.")
+        raise NotAllowed(BILLING_MANAGERS_ONLY)
     return practice, member
 
 
@@ -139,7 +136,7 @@ def outcome_response(practice: Practice, member: PracticeMember, outcome: Outcom
     """The answer to a billing action, the same for the first post of a form and its repeats."""
     if outcome.redirect_to:
         return redirect_page(outcome.redirect_to)
-    status = outcome.status if outcome.status == 422 or not is_htmx() else 200
+    status = outcome.status  # htmx gets it as the one rule in ``portal.htmx`` says
     extra = {"cancel_form": g.pop("cancel_form")} if "cancel_form" in g else {}
     return billing_response(practice, member, outcome.message, outcome.error, status, **extra)
 
