@@ -19,6 +19,7 @@ from portal.practices.models import (
     Practice,
     PracticeMember,
 )
+from portal.users.lookup import find_user_by_email
 from portal.users.models import User
 
 
@@ -88,8 +89,6 @@ def add_member(practice: Practice, email: str, role: MemberRole, actor: User) ->
         raise NotAllowed("Only the practice's owner can add people.")
     if role == MemberRole.OWNER:
         raise PracticeError("A practice has one owner.")
-    from portal.users.lookup import find_user_by_email
-
     user = find_user_by_email(email)
     if user is None:
         raise PracticeError("No account uses that email address. Ask them to register first.")

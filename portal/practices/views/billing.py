@@ -70,11 +70,23 @@ def billing(practice_id: int):
 @bp.get("/<int:practice_id>/billing/status")
 @login_required
 def status(practice_id: int):
-    """Polled every 2 s while a checkout payment is being confirmed."""
+    """Polled every 2 s by a member while a checkout payment is being confirmed: the mirror only
+    (a GET neither calls Stripe nor writes; Stripe's webhook, or a manager's poll, moves it on)."""
     practice, member = load(practice_id)
-    was_processing = practice_checkout.awaiting_payment(practice)
-    if was_processing:
-        practice_checkout.refresh_processing(practice)
+    return _status_answer(practice, member)
+
+
+@bp.post("/<int:practice_id>/billing/status")
+@login_required
+def refresh_status(practice_id: int):
+    """A billing manager's page polls this instead: it also asks Stripe about the checkout session,
+    so the page confirms the payment even when the webhook is slow or lost."""
+    practice, member = load_manager(practice_id)
+    practice_checkout.refresh_processing(practice)
+    return _status_answer(practice, member)
+
+
+def _status_answer(practice: Practice, member: PracticeMember):
     context = billing_context(practice, member)
     if is_htmx() and not context["processing"]:
         # Done, here or already by Stripe's webhook since the page was drawn (only a page showing
