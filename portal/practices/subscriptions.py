@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -19,6 +18,7 @@ from portal.formatting import format_date
 from portal.gateway import invoices as stripe_invoices
 from portal.gateway import subscriptions as stripe_subscriptions
 from portal.gateway.errors import AuthenticationRequired, BillingError, CardDeclined
+from portal.gateway.gateway import stripe_time
 from portal.gateway.shapes import as_dict, object_id, subscription_item
 from portal.practices import audit, invoice_mirror, mirror
 from portal.practices.errors import PracticeError
@@ -37,10 +37,6 @@ from portal.wallet.models import PaymentMethod
 log = logging.getLogger(__name__)
 
 
-def unix_now() -> int:
-    return int(time.time())
-
-
 def attempt_token() -> str:
     """One per rendered action form: a double submit reuses it, so Stripe sees one request."""
     return secrets.token_hex(8)
@@ -53,7 +49,9 @@ def _require_subscription(practice: Practice) -> str:
 
 
 def apply_fresh_subscription(subscription: object) -> None:
-    mirror.apply_subscription(subscription, unix_now(), fresh=True)
+    """Mirror a subscription just fetched, stamped with Stripe's clock (``stripe_time``), the clock
+    of its events: ours may run behind it (the sandbox's clock is advanced in tests and demos)."""
+    mirror.apply_subscription(subscription, stripe_time(subscription), fresh=True)
 
 
 def cancel_subscription(practice: Practice, reason: str, actor: User, attempt: str | None = None) -> None:
@@ -111,21 +109,21 @@ def _switch_params(subscription: object, plan: Plan) -> tuple[list[dict], str]:
     return [{"id": item["id"], "price": price_id(plan.lookup_key)}], item["id"]
 
 
-def _plan_switch(practice: Practice, plan: Plan, actor: User) -> tuple[str, list[dict]]:
-    """Who may switch, that there is something to switch, and the item change that does it."""
+def _plan_switch(practice: Practice, plan: Plan, actor: User) -> tuple[str, list[dict], int]:
+    """Who may switch, that there is something to switch, the item change that does it, and
+    Stripe's clock as it answered (the proration date: Stripe prorates on its own clock)."""
     require_manager(practice, actor)
     subscription_id = _require_subscription(practice)
     if practice.plan == plan:
         raise PracticeError(f"The practice is already on the {plan.label} plan.")
     subscription = stripe_subscriptions.retrieve_subscription(subscription_id)
     items, _ = _switch_params(subscription, plan)
-    return subscription_id, items
+    return subscription_id, items, stripe_time(subscription)
 
 
 def preview_plan_change(practice: Practice, plan: Plan, actor: User) -> PlanChangePreview:
     """What switching to ``plan`` costs now (prorated), from ``invoices.create_preview``."""
-    subscription_id, items = _plan_switch(practice, plan, actor)
-    proration_date = unix_now()
+    subscription_id, items, proration_date = _plan_switch(practice, plan, actor)
     preview = as_dict(
         stripe_invoices.preview_invoice(
             {
@@ -156,7 +154,7 @@ def change_plan(
     practice: Practice, plan: Plan, actor: User, proration_date: int | None = None, attempt: str | None = None
 ) -> None:
     """Switch Monthly <-> every 6 months, invoicing the prorated difference now."""
-    subscription_id, items = _plan_switch(practice, plan, actor)
+    subscription_id, items, _ = _plan_switch(practice, plan, actor)
     params: dict = {"items": items, "proration_behavior": "always_invoice"}
     if proration_date:
         params["proration_date"] = int(proration_date)
@@ -171,7 +169,8 @@ def change_plan(
     latest = object_id(as_dict(updated).get("latest_invoice"))
     if latest:
         try:
-            invoice_mirror.apply_invoice(stripe_invoices.retrieve_invoice(latest), unix_now(), fresh=True)
+            fetched = stripe_invoices.retrieve_invoice(latest)
+            invoice_mirror.apply_invoice(fetched, stripe_time(fetched), fresh=True)
         except BillingError as error:
             log.warning("could not mirror invoice %s: %s", latest, error)
     db.session.commit()
@@ -216,7 +215,7 @@ def pay_open_invoice(practice: Practice, actor: User, attempt: str | None = None
     audit.record(
         practice, "paid_now", f"{invoice.stripe_id} with {card.brand} {card.last4}", actor_id=actor.id
     )
-    invoice_mirror.apply_invoice(paid, unix_now(), "invoice.paid", fresh=True)
+    invoice_mirror.apply_invoice(paid, stripe_time(paid), "invoice.paid", fresh=True)
     if practice.stripe_subscription_id:
         try:
             apply_fresh_subscription(
