@@ -23,15 +23,35 @@ from portal.users.lookup import find_user_by_email
 from portal.users.models import User
 
 
-def create_practice(owner: User, name: str) -> Practice:
-    practice = Practice(name=name.strip())
+def create_practice(owner: User, name: str, form_key: str | None = None) -> Practice:
+    """A practice owned by ``owner``, and its Stripe customer.
+
+    ``form_key`` (the create form's key, made when it was rendered) makes it once per form: of
+    concurrent posts of one form the unique ``creation_key`` lets one insert, and the others get
+    that practice back (its customer is the first post's to create).
+    """
+    creation_key = f"{owner.id}:{form_key}" if form_key else None
+    practice = Practice(name=name.strip(), creation_key=creation_key)
     practice.members.append(PracticeMember(user_id=owner.id, role=MemberRole.OWNER))
     db.session.add(practice)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError:
+        db.session.rollback()
+        created = _created_with(creation_key)
+        if created is None:
+            raise
+        return created
     audit.record(practice, "practice_created", name.strip(), actor_id=owner.id)
     db.session.commit()
     create_practice_customer(practice)
     return practice
+
+
+def _created_with(creation_key: str | None) -> Practice | None:
+    if creation_key is None:
+        return None
+    return db.session.scalar(sa.select(Practice).where(Practice.creation_key == creation_key))
 
 
 # Statements the billing page and the banners on every page run on each request, built once

@@ -17,7 +17,7 @@ from portal.extensions import db
 from portal.gateway.errors import BillingError
 from portal.htmx import is_htmx, render_page_or_fragment
 from portal.practices import checkout as practice_checkout
-from portal.practices import errors, subscriptions
+from portal.practices import errors, intents, subscriptions
 from portal.practices import history as practice_history
 from portal.practices import members as practice_members
 from portal.practices.forms import CancelForm, CreatePracticeForm
@@ -49,7 +49,8 @@ def create():
     if not form.validate_on_submit():
         rows = practice_members.practices_for(current_user)
         return render_template("practices/index.html", rows=rows, form=form), 422
-    practice = practice_members.create_practice(current_user, form.name.data)
+    key = intents.posted_key(request.form.get("attempt"))  # the form's once-only key
+    practice = practice_members.create_practice(current_user, form.name.data, key)
     flash(f"{practice.name} is created. Choose a plan to start.", "success")
     return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
 
