@@ -62,6 +62,9 @@ class Practice(TimestampMixin, db.Model):
     stripe_customer_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     #: "<owner id>:<key of the create form as rendered>": concurrent posts of one form make one practice.
     creation_key: Mapped[str | None] = mapped_column(sa.String(80))
+    #: A billing call Stripe may have received but never answered (its outcome unknown), to send
+    #: again with the same Idempotency-Key once Stripe answers (``portal.practices.unconfirmed``).
+    unconfirmed_call: Mapped[dict | None] = mapped_column(sa.JSON(none_as_null=True))
     stripe_sync: Mapped[StripeSyncState] = mapped_column(
         _enum(StripeSyncState), default=StripeSyncState.PENDING
     )

@@ -20,7 +20,7 @@ from portal.gateway import subscriptions as stripe_subscriptions
 from portal.gateway.errors import AuthenticationRequired, BillingError, CardDeclined
 from portal.gateway.gateway import stripe_time
 from portal.gateway.shapes import as_dict, object_id, subscription_item
-from portal.practices import audit, invoice_mirror, mirror
+from portal.practices import audit, invoice_mirror, mirror, unconfirmed
 from portal.practices.errors import PracticeError
 from portal.practices.history import invoice_by_id, open_invoice
 from portal.practices.members import require_manager
@@ -65,13 +65,17 @@ def cancel_subscription(practice: Practice, reason: str, actor: User, attempt: s
     reason = reason.strip()[:500]
     if not reason:
         raise PracticeError("Please tell us why you are cancelling.")
-    subscription = stripe_subscriptions.update_subscription(
-        subscription_id,
-        {"cancel_at_period_end": True, "cancellation_details": {"comment": reason}},
-        key=("cancel", subscription_id, attempt or attempt_token()),
+
+    def asked() -> None:  # written when the person asks, whatever Stripe answers later
+        practice.cancellation_reason = reason
+        audit.record(practice, "cancel_requested", reason, actor_id=actor.id)
+
+    params = {"cancel_at_period_end": True, "cancellation_details": {"comment": reason}}
+    key = ("cancel", subscription_id, attempt or attempt_token())
+    subscription = unconfirmed.send(
+        practice, unconfirmed.subscription_update(subscription_id, params, key), asked
     )
-    practice.cancellation_reason = reason
-    audit.record(practice, "cancel_requested", reason, actor_id=actor.id)
+    asked()
     apply_fresh_subscription(subscription)
     db.session.commit()
 
@@ -82,10 +86,11 @@ def resume_subscription(practice: Practice, actor: User, attempt: str | None = N
     subscription_id = _require_subscription(practice)
     if not (practice.cancel_at_period_end or practice.cancel_at):
         raise PracticeError("The subscription is not set to end, so there is nothing to resume.")
-    subscription = stripe_subscriptions.update_subscription(
-        subscription_id,
-        {"cancel_at_period_end": False},
-        key=("resume", subscription_id, attempt or attempt_token()),
+    key = ("resume", subscription_id, attempt or attempt_token())
+    subscription = unconfirmed.send(
+        practice,
+        unconfirmed.subscription_update(subscription_id, {"cancel_at_period_end": False}, key),
+        lambda: audit.record(practice, "resume_requested", actor_id=actor.id),
     )
     practice.cancellation_reason = None
     audit.record(practice, "resumed", actor_id=actor.id)
@@ -158,13 +163,14 @@ def change_plan(
     params: dict = {"items": items, "proration_behavior": "always_invoice"}
     if proration_date:
         params["proration_date"] = int(proration_date)
-    updated = stripe_subscriptions.update_subscription(
-        subscription_id, params, key=("plan", subscription_id, plan.value, attempt or attempt_token())
+    change = f"{practice.plan.label if practice.plan else '-'} → {plan.label}"
+    key = ("plan", subscription_id, plan.value, attempt or attempt_token())
+    updated = unconfirmed.send(
+        practice,
+        unconfirmed.subscription_update(subscription_id, params, key),
+        lambda: audit.record(practice, "plan_change_requested", change, actor_id=actor.id),
     )
-    previous = practice.plan
-    audit.record(
-        practice, "plan_changed", f"{previous.label if previous else '-'} → {plan.label}", actor_id=actor.id
-    )
+    audit.record(practice, "plan_changed", change, actor_id=actor.id)
     apply_fresh_subscription(updated)
     latest = object_id(as_dict(updated).get("latest_invoice"))
     if latest:
@@ -190,10 +196,11 @@ def pay_open_invoice(practice: Practice, actor: User, attempt: str | None = None
     if card is None:
         raise PracticeError("Add a card first, then pay the invoice.")
     try:
-        paid = stripe_invoices.pay_invoice(
-            invoice.stripe_id,
-            card.stripe_id,
-            key=(invoice.stripe_id, card.stripe_id, attempt or attempt_token()),
+        key = (invoice.stripe_id, card.stripe_id, attempt or attempt_token())
+        paid = unconfirmed.send(
+            practice,
+            unconfirmed.invoice_payment(invoice.stripe_id, card.stripe_id, key),
+            lambda: audit.record(practice, "pay_now_requested", invoice.stripe_id, actor_id=actor.id),
         )
     except AuthenticationRequired as error:
         practice.action_required_invoice_id = invoice.stripe_id

@@ -14,10 +14,10 @@ from flask import (
 from flask_login import current_user, login_required
 
 from portal.extensions import db
-from portal.gateway.errors import BillingError
+from portal.gateway.errors import BillingError, StripeUnavailable
 from portal.htmx import is_htmx, render_page_or_fragment
 from portal.practices import checkout as practice_checkout
-from portal.practices import errors, intents, subscriptions
+from portal.practices import errors, intents, subscriptions, unconfirmed
 from portal.practices import history as practice_history
 from portal.practices import members as practice_members
 from portal.practices.forms import CancelForm, CreatePracticeForm
@@ -32,6 +32,11 @@ from portal.practices.views.common import (
     load_manager,
 )
 from portal.urls import page_arg
+
+CHECKOUT_UNCONFIRMED = (
+    "We could not confirm with Stripe yet that Checkout is ready. Nothing is charged until you pay "
+    "there: choose the plan again to continue."
+)
 
 
 @bp.get("/")
@@ -74,7 +79,7 @@ def status(practice_id: int):
     """Polled every 2 s by a member while a checkout payment is being confirmed: the mirror only
     (a GET neither calls Stripe nor writes; Stripe's webhook, or a manager's poll, moves it on)."""
     practice, member = load(practice_id)
-    return _status_answer(practice, member)
+    return _status_answer(practice, member, waited_for=request.args.get("waiting", "payment"))
 
 
 @bp.post("/<int:practice_id>/billing/status")
@@ -83,16 +88,19 @@ def refresh_status(practice_id: int):
     """A billing manager's page polls this instead: it also asks Stripe about the checkout session,
     so the page confirms the payment even when the webhook is slow or lost."""
     practice, member = load_manager(practice_id)
+    waited_for = "change" if practice.unconfirmed_call else "payment"
+    unconfirmed.confirm(practice)
     practice_checkout.refresh_processing(practice)
-    return _status_answer(practice, member)
+    return _status_answer(practice, member, waited_for)
 
 
-def _status_answer(practice: Practice, member: PracticeMember):
+def _status_answer(practice: Practice, member: PracticeMember, waited_for: str):
     context = billing_context(practice, member)
-    if is_htmx() and not context["processing"]:
-        # Done, here or already by Stripe's webhook since the page was drawn (only a page showing
-        # "processing" polls): reload the whole billing area (plan, cards, invoices) and the banners.
-        return billing_response(practice, member, message="Payment confirmed. Thank you!")
+    if is_htmx() and not context["processing"] and not context["unconfirmed"]:
+        # Done, here or already by Stripe's webhook since the page was drawn (only a page waiting
+        # on Stripe polls): reload the whole billing area (plan, cards, invoices) and the banners.
+        done = unconfirmed.CONFIRMED if waited_for == "change" else "Payment confirmed. Thank you!"
+        return billing_response(practice, member, message=done)
     return render_page_or_fragment("practices/billing.html", "practices/partials/_status.html", **context)
 
 
@@ -127,6 +135,12 @@ def subscribe(practice: Practice, member: PracticeMember, key: str) -> Outcome:
         return Outcome(error="Choose a plan.", status=422, settled=False)
     try:
         checkout_url = practice_checkout.start_checkout(practice, plan, current_user)
+    except StripeUnavailable as error:
+        if not error.reached_stripe:
+            return Outcome(error=error.message, status=error.status)
+        # A Checkout session charges nothing until it is paid there: this form may simply go again
+        # (its key given back); the next start expires any session the lost answer had made.
+        return Outcome(error=CHECKOUT_UNCONFIRMED, status=error.status, settled=False)
     except (errors.PracticeError, BillingError) as error:
         return Outcome(error=error.message)
     return Outcome(redirect_to=checkout_url)
@@ -154,6 +168,8 @@ def checkout_return(practice_id: int):
 def attempt_action(action, success: str) -> Outcome:
     try:
         action()
+    except unconfirmed.OutcomeUnknown as unknown:  # not "try again": it may be done; the page checks
+        return Outcome(message=unknown.message, status=unknown.status)
     except (errors.PracticeError, BillingError) as error:
         return Outcome(error=error.message, status=error.status)
     return Outcome(message=success)

@@ -22,7 +22,7 @@ from portal.extensions import db
 from portal.htmx import fragment_or_redirect, is_htmx, redirect_page, render_page_or_fragment
 from portal.practices import checkout as practice_checkout
 from portal.practices import history as practice_history
-from portal.practices import intents, plans
+from portal.practices import intents, plans, unconfirmed
 from portal.practices import members as practice_members
 from portal.practices.errors import BILLING_MANAGERS_ONLY, INVITERS_ONLY, NotAllowed, PracticeNotFound
 from portal.practices.intents import Outcome
@@ -90,6 +90,7 @@ def billing_context(practice: Practice, member: PracticeMember, **extra) -> dict
             else None
         ),
         "processing": practice_checkout.awaiting_payment(practice),
+        "unconfirmed": practice.unconfirmed_call is not None,  # polls until Stripe confirms it
         "cards": wallet.list_cards(practice.stripe_customer_id) if can_manage else [],
         "wallet_links": wallet_links(practice),
         "wallet_title": "Practice cards",
@@ -162,6 +163,8 @@ def billing_action(action: str, *, changes_billing: bool = True):
             scope = f"{action}:{request.form.get('plan', '')}"[:64]
 
             def act() -> Outcome:
+                if not unconfirmed.confirm(practice):  # the last change first: its outcome decides
+                    return Outcome(error=unconfirmed.STILL_UNCONFIRMED, status=409, settled=False)
                 return intents.in_step(
                     practice.id,
                     version,
