@@ -72,6 +72,6 @@ def test_the_gateway_refuses_any_malformed_id(app, stripe_calls):
         ):
             with pytest.raises(InvalidStripeId) as refused:
                 call()
-            assert refused.value.status_code == 400
+            assert refused.value.status == 400
     assert calls == []
     assert stripe_id("pm_card_visa", "payment_method_id") == "pm_card_visa"
