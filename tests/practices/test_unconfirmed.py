@@ -16,10 +16,12 @@ from flask import current_app
 from portal.extensions import db
 from portal.gateway.errors import NOT_SENT_MESSAGE, StripeUnavailable
 from portal.gateway.transport import BoundedRequestsClient
-from portal.practices import unconfirmed
-from portal.practices.models import BillingAuditEntry
+from portal.practices import cards, unconfirmed
+from portal.practices.models import BillingAuditEntry, PracticeInvoice
+from portal.practices.status import BillingStatus
 from tests.gateway.hung_stripe import HungStripe
 from tests.practices.conftest import login
+from tests.practices.sandbox_helpers import save_card
 from tests.practices.test_sandbox_journey import active, inbox, plans, practice  # noqa: F401
 from tests.reliability.live import forms_of
 
@@ -105,3 +107,40 @@ def test_a_change_stripe_provably_never_got_still_says_try_again(auth, owner, ac
     assert NOT_SENT_MESSAGE in response.get_data(as_text=True)
     db.session.refresh(active)
     assert active.unconfirmed_call is None and cancel_requests(active.id) == []
+
+
+def test_pay_now_stripe_never_answered_is_confirmed_with_the_same_key(
+    auth, owner, active, sandbox, inbox, monkeypatch
+):
+    """Pay now, the same class: History says it was asked, the page waits, and the same call with
+    the same key (Stripe had charged it) mirrors the invoice paid without a second charge."""
+    failing = save_card(sandbox, active, "pm_card_chargeCustomerFail")
+    cards.make_default_card(active, failing.stripe_id, owner)
+    sandbox.advance(days=31)
+    inbox.deliver()
+    good = save_card(sandbox, active, "pm_card_mastercard")
+    cards.make_default_card(active, good.stripe_id, owner)
+    client = login(auth, owner)
+    billing = f"/practices/{active.id}/billing"
+    page = client.get(billing).get_data(as_text=True)
+    pay = [fields for action, fields in forms_of(page) if action.endswith("/billing/pay")][0]
+    with stripe_hung():
+        response = client.post(f"{billing}/pay", data=pay, headers=HX)
+    assert response.status_code == 202 and unconfirmed.UNCONFIRMED in response.get_data(as_text=True)
+    db.session.refresh(active)
+    invoice_id = active.unconfirmed_call["id"]
+    charged = unconfirmed._send(active.unconfirmed_call)  # Stripe had charged it; the answer was lost
+    assert unconfirmed.confirm(active)
+    again = sandbox.client().v1.invoices.retrieve(invoice_id)
+    assert again.status == "paid" and again.amount_paid == charged.amount_paid  # charged once
+    mirrored = sa.select(PracticeInvoice.status).where(PracticeInvoice.stripe_id == invoice_id)
+    assert db.session.scalar(mirrored) == "paid"
+    assert [a for a in audit_actions(active.id) if a.startswith("pa") and "now" in a] == ["pay_now_requested"]
+    assert active.billing_status == BillingStatus.DONE
+
+
+def audit_actions(practice_id: int) -> list[str]:
+    db.session.rollback()
+    return db.session.scalars(
+        sa.select(BillingAuditEntry.action).where(BillingAuditEntry.practice_id == practice_id)
+    ).all()
