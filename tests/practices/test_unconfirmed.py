@@ -123,7 +123,7 @@ def test_pay_now_stripe_never_answered_is_confirmed_with_the_same_key(
     client = login(auth, owner)
     billing = f"/practices/{active.id}/billing"
     page = client.get(billing).get_data(as_text=True)
-    pay = [fields for action, fields in forms_of(page) if action.endswith("/billing/pay")][0]
+    pay = next(fields for action, fields in forms_of(page) if action.endswith("/billing/pay"))
     with stripe_hung():
         response = client.post(f"{billing}/pay", data=pay, headers=HX)
     assert response.status_code == 202 and unconfirmed.UNCONFIRMED in response.get_data(as_text=True)
