@@ -14,7 +14,7 @@ from flask import (
 from flask_login import current_user, login_required
 
 from portal.extensions import db
-from portal.gateway.errors import BillingError, StripeUnavailable
+from portal.gateway.errors import BillingError
 from portal.htmx import is_htmx, render_page_or_fragment
 from portal.practices import checkout as practice_checkout
 from portal.practices import errors, intents, subscriptions, unconfirmed
@@ -32,11 +32,6 @@ from portal.practices.views.common import (
     load_manager,
 )
 from portal.urls import page_arg
-
-CHECKOUT_UNCONFIRMED = (
-    "We could not confirm with Stripe yet that Checkout is ready. Nothing is charged until you pay "
-    "there: choose the plan again to continue."
-)
 
 
 @bp.get("/")
@@ -135,12 +130,6 @@ def subscribe(practice: Practice, member: PracticeMember, key: str) -> Outcome:
         return Outcome(error="Choose a plan.", status=422, settled=False)
     try:
         checkout_url = practice_checkout.start_checkout(practice, plan, current_user)
-    except StripeUnavailable as error:
-        if not error.reached_stripe:
-            return Outcome(error=error.message, status=error.status)
-        # A Checkout session charges nothing until it is paid there: this form may simply go again
-        # (its key given back); the next start expires any session the lost answer had made.
-        return Outcome(error=CHECKOUT_UNCONFIRMED, status=error.status, settled=False)
     except (errors.PracticeError, BillingError) as error:
         return Outcome(error=error.message)
     return Outcome(redirect_to=checkout_url)
