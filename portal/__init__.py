@@ -113,9 +113,13 @@ def run_work_after_responses(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from portal import throttle
+    from portal.auth.services import load_session_user
     from portal.database import enforce_foreign_keys, server_default_comparison
-    from portal.extensions import csrf, db, limiter, login_manager, mail, migrate
+    from portal.extensions import csrf, db, login_manager, mail, migrate
+    from portal.mail import outbox
     from portal.security import init_csrf_tokens, init_security_headers
+    from portal.webhooks import services as webhook_inbox
 
     import_models()
 
@@ -136,8 +140,11 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message_category = "info"
     csrf.init_app(app)
     init_csrf_tokens(app)
-    limiter.init_app(app)
+    throttle.init_app(app)  # names the portal-database:// storage, then binds the limiter
     mail.init_app(app)
+    outbox.init_app(app)
+    webhook_inbox.init_app(app)
+    login_manager.user_loader(load_session_user)
     init_security_headers(app)
 
     from portal.gateway.gateway import init_stripe_client
@@ -168,6 +175,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.admin.views import bp as admin_bp
     from portal.api.views import bp as api_bp
     from portal.auth.views import bp as auth_bp
+    from portal.extensions import csrf, limiter
     from portal.main.views import bp as main_bp
     from portal.practices.views import bp as practices_bp
     from portal.shop.views import bp as shop_bp
@@ -176,6 +184,9 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (main_bp, auth_bp, wallet_bp, api_bp, webhooks_bp, admin_bp, practices_bp, shop_bp):
         app.register_blueprint(blueprint)
+    csrf.exempt(api_bp)  # bearer tokens, no cookies: nothing for a forged cross-site form to ride on
+    csrf.exempt(webhooks_bp)  # Stripe signs its requests; there is no browser session to forge
+    limiter.exempt(webhooks_bp)  # Stripe's bursts and retries must never be throttled away
     if app.config.get("DEV_INBOX"):  # never in production
         from portal.mail.views import bp as dev_inbox_bp
 
@@ -185,6 +196,7 @@ def register_blueprints(app: Flask) -> None:
 def register_errorhandlers(app: Flask) -> None:
     from flask_wtf.csrf import CSRFError
 
+    from portal import htmx
     from portal.api import envelope
     from portal.errors import UserError
     from portal.request_limits import too_large_message
@@ -211,6 +223,8 @@ def register_errorhandlers(app: Flask) -> None:
         """Every feature's refusal that its view lets through: one answer for the API, one for pages."""
         if request.blueprint == "api" or wants_json():
             return envelope.fail(error.status, error.code, error.message)
+        if htmx.is_htmx():
+            return htmx.refusal(error.message)
         return render_template(
             "errors/error.html", code=error.status, description=error.message
         ), error.status
@@ -225,12 +239,14 @@ def wants_json() -> bool:
 
 def register_commands(app: Flask) -> None:
     from portal.cli import billing_cli, create_admin_command, seed_demo_command
+    from portal.shop.cli import shop_cli
     from portal.webhooks.cli import webhooks_cli
 
     app.cli.add_command(create_admin_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(billing_cli)
     app.cli.add_command(webhooks_cli)
+    app.cli.add_command(shop_cli)
 
 
 #: Top navigation: (endpoint, label, admins only). Links whose feature is absent are skipped.

@@ -63,9 +63,11 @@ def seed_demo_command() -> None:
 @billing_cli.command("retry")
 @with_appcontext
 def retry_command() -> None:
-    """Create, update or delete the Stripe customers that an outage left pending."""
+    """Create, update or delete the Stripe customers that an outage left pending, and learn the
+    outcome of billing changes Stripe did not answer (sent again with the same Idempotency-Key)."""
     from portal.customers.users import retry_pending_customers
     from portal.practices.customers import retry_pending_practices
+    from portal.practices.unconfirmed import confirm_all
 
     summary = retry_pending_customers()
     practices_created, practices_pending = retry_pending_practices()
@@ -74,6 +76,8 @@ def retry_command() -> None:
         f"still pending {summary.still_pending}"
     )
     click.echo(f"practices synced {practices_created}, still pending {practices_pending}")
+    confirmed, unknown = confirm_all()
+    click.echo(f"billing changes confirmed {confirmed}, still unconfirmed {unknown}")
 
 
 @billing_cli.command("bootstrap")

@@ -32,8 +32,3 @@ class UserError(Exception):
             self.code = code
         if field is not None:
             self.field = field
-
-    @property
-    def status_code(self) -> int:
-        """``status`` under the name the feature errors had before they shared this base."""
-        return self.status

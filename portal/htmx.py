@@ -11,13 +11,27 @@ def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
+#: Error statuses base.html's htmx config (``responseHandling``) swaps in; it drops every other 4xx/5xx.
+SWAPPED_ERROR_STATUSES = frozenset({422})
+
+
+def fragment_status(status: int) -> int:
+    """The one rule for the status of an htmx answer: a refusal drawn into its fragment (the message
+    inside) answers 200, since htmx would not swap a 4xx/5xx in and the person would see nothing;
+    422 (a form with its errors) is swapped as it is. A full page keeps its status."""
+    return status if status < 400 or status in SWAPPED_ERROR_STATUSES else 200
+
+
 def render_page_or_fragment(page: str, fragment: str, status: int = 200, **context: object) -> Response:
-    """The full page for a normal request, the partial alone for htmx.
+    """The full page for a normal request, the partial alone for htmx (its status: ``fragment_status``).
 
     Both answers vary on HX-Request so no cache serves one for the other.
     """
-    template = fragment if is_htmx() else page
-    response = make_response(render_template(template, **context), status)
+    htmx = is_htmx()
+    template = fragment if htmx else page
+    response = make_response(
+        render_template(template, **context), fragment_status(status) if htmx else status
+    )
     response.vary.add("HX-Request")
     return response
 
@@ -43,6 +57,16 @@ def fragment_or_redirect(
             flash(error or message, "error" if error else "success")
         return redirect(redirect_to, code=303)
     return render_page_or_fragment(page, fragment, status, **context())
+
+
+def refusal(message: str) -> Response:
+    """An htmx request refused with no fragment of its own to show it in (a card or practice that is
+    not the person's, an action their role does not allow): the message goes into the page's
+    messages (``#flashes``), as 200 so htmx swaps it (``fragment_status``)."""
+    response = make_response(render_template("errors/_refusal.html", message=message), 200)
+    response.headers["HX-Retarget"] = "#flashes"
+    response.headers["HX-Reswap"] = "innerHTML"
+    return response
 
 
 def redirect_page(location: str) -> Response:

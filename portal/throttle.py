@@ -32,15 +32,20 @@ import random
 import time
 
 import sqlalchemy as sa
-from flask import current_app, has_app_context, request
+from flask import Flask, current_app, has_app_context, request
 from flask_limiter.util import get_remote_address
 from limits import parse
-from limits.storage import Storage
+from limits.storage import (
+    SCHEMES,  # limits' scheme -> storage table (not in its __all__)
+    Storage,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.exceptions import TooManyRequests
 
 from portal.extensions import db, limiter
 
+#: The storage scheme of ``RATELIMIT_STORAGE_URI`` that names the portal's database.
+SCHEME = "portal-database"
 #: Share of hits that also delete ended windows, so the table stays the size of the live ones.
 PRUNE_CHANCE = 0.01
 
@@ -63,9 +68,10 @@ def _row_key(key: str) -> str:
 
 
 class DatabaseStorage(Storage):
-    """A ``limits`` storage (fixed windows) in the portal's database: shared by every worker and host."""
+    """A ``limits`` storage (fixed windows) in the portal's database: shared by every worker and host.
 
-    STORAGE_SCHEME = ["portal-database"]
+    No ``STORAGE_SCHEME`` here: ``limits`` would add the class to its global scheme table when this
+    module is imported; ``init_app`` names the scheme instead, when an app is built."""
 
     def __init__(self, uri: str, wrap_exceptions: bool = False, **options: object) -> None:
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
@@ -141,6 +147,12 @@ class DatabaseStorage(Storage):
             conn.execute(sa.delete(table).where(table.c.key == _row_key(key)))
 
 
+def init_app(app: Flask) -> None:
+    """Make ``portal-database://`` a storage ``limits`` knows, then bind the limiter to ``app``."""
+    SCHEMES.setdefault(SCHEME, DatabaseStorage)
+    limiter.init_app(app)
+
+
 def client_address() -> str:
     """The throttle key of the client (its address, after TRUSTED_PROXIES hops)."""
     return get_remote_address()
@@ -180,21 +192,18 @@ def _limit_posts(view, limits, message: str):
     return view
 
 
-def _practice_key() -> str:
-    return f"practice:{(request.view_args or {}).get('practice_id')}"
+INVITATIONS_THROTTLED = "Too many invitations sent from this practice or account. Try again later."
 
 
-def _inviter_key() -> str:
-    from flask_login import current_user
+def count_invitation(practice_id: int, inviter_id: int) -> None:
+    """One invitation or ownership offer (each sends an email), per inviter and per practice.
 
-    return f"inviter:{current_user.get_id()}"
-
-
-def invitations_limited(view):
-    """Invitations and ownership offers (each sends an email) per practice and per inviter."""
-    message = "Too many invitations sent from this practice or account. Try again later."
-    limits = (("INVITE_PRACTICE_THROTTLE", _practice_key), ("INVITE_INVITER_THROTTLE", _inviter_key))
-    return _limit_posts(view, limits, message)
+    Only a loader that has already checked the inviter may call this
+    (``practices.views.common.load_inviter``): a count keyed on a practice spent before that check
+    would let an outsider use up the practice's invitations and lock its owner out.
+    """
+    count_attempt("INVITE_INVITER_THROTTLE", f"inviter:{inviter_id}", INVITATIONS_THROTTLED)
+    count_attempt("INVITE_PRACTICE_THROTTLE", f"practice:{practice_id}", INVITATIONS_THROTTLED)
 
 
 class Throttled(TooManyRequests):

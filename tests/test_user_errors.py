@@ -42,7 +42,7 @@ REFUSALS = [
     ProductNotFound(),
     PaymentNotSent("Stripe could not be reached, so nothing was charged."),
     PracticeError("That person is not in this practice.", status=404),
-    NotAllowed(),
+    NotAllowed("Only the practice's owner and admins can invite people."),
 ]
 IDS = [type(error).__name__ for error in REFUSALS]
 

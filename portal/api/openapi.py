@@ -29,7 +29,7 @@ _ERROR_TEXT = {
     402: "Card declined or authentication needed",
     403: "Not your account, or (changing the email) currentPassword missing or wrong",
     404: "Not found",
-    409: "Conflict (card already attached, out of stock, owner of a billed practice)",
+    409: "Conflict (out of stock, owner of a billed practice, default card in use)",
     429: "Too many requests",
     503: "Stripe unavailable; try again",
 }
@@ -221,7 +221,7 @@ OPENAPI_DOCUMENT: dict = {
                 "requestBody": PM_BODY,
                 "responses": {
                     "201": {"description": "Attached", **_json(_envelope(CARD))},
-                    **_errors(400, 401, 404, 409, 503),
+                    **_errors(400, 401, 404, 503),  # another customer's card: 404, as for none
                 },
             },
         },

@@ -16,7 +16,6 @@ from portal.auth.forms import (
     RegisterForm,
     ResetPasswordForm,
 )
-from portal.extensions import login_manager
 from portal.practices import ownership
 from portal.redirects import local_redirect_target
 from portal.throttle import refund_request_limits, throttled
@@ -27,11 +26,6 @@ bp = Blueprint("auth", __name__)
 
 INVALID_RESET_LINK = services.INVALID_RESET_LINK
 STRIPE_DELAYED = "Saved. Stripe could not be reached just now; your billing details will catch up shortly."
-
-
-@login_manager.user_loader
-def load_user(session_key: str) -> User | None:
-    return services.load_session_user(session_key)
 
 
 LOGIN_THROTTLED = "Too many failed login attempts. Wait a minute, then try again."

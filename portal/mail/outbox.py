@@ -44,12 +44,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
-from flask import has_app_context
+from flask import Flask, has_app_context
 from sqlalchemy.orm import Session
 
 from portal.after_response import response_pending, run_after_response
 from portal.database import upsert_insert, utcnow
-from portal.extensions import db
+from portal.extensions import PortalSession, db
 from portal.mail.models import OutboundEmail
 from portal.mail.services import deliver_message, header_safe, render_email
 
@@ -108,7 +108,13 @@ def queue_email(to: str, subject: str, template: str, **context: object) -> bool
     return True
 
 
-@sa.event.listens_for(Session, "after_commit")
+def init_app(app: Flask) -> None:
+    """Send what a commit queued, forget what a rollback dropped: on the portal's sessions only."""
+    for name, listener in (("after_commit", _send_after_commit), ("after_rollback", _forget_after_rollback)):
+        if not sa.event.contains(PortalSession, name, listener):
+            sa.event.listen(PortalSession, name, listener)
+
+
 def _send_after_commit(session: Session) -> None:
     ids = session.info.pop(_PENDING, None)
     if not ids or not has_app_context():
@@ -119,7 +125,6 @@ def _send_after_commit(session: Session) -> None:
         send_queued(ids)
 
 
-@sa.event.listens_for(Session, "after_rollback")
 def _forget_after_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
 

@@ -12,6 +12,7 @@ from portal.extensions import db
 from portal.gateway import checkout as stripe_checkout
 from portal.gateway import payment_methods as stripe_cards
 from portal.gateway.errors import BillingError
+from portal.gateway.gateway import stripe_time
 from portal.gateway.shapes import as_dict, object_id
 from portal.practices import audit, checkout_mirror
 from portal.practices.cards import practice_wallet
@@ -25,7 +26,6 @@ from portal.practices.models import (
     Practice,
 )
 from portal.practices.plans import ONBOARDING_LOOKUP_KEY, price_id
-from portal.practices.subscriptions import unix_now
 from portal.users.models import User
 from portal.wallet import mirror as card_mirror
 from portal.wallet import services as wallet
@@ -114,14 +114,16 @@ def _started(session: object) -> tuple[int, str]:
 
 def complete_checkout(practice: Practice, session_id: str) -> Practice:
     """The success page: retrieve the session and run the same fulfilment as the webhook."""
-    session = as_dict(stripe_checkout.retrieve_session(session_id))
+    fetched = stripe_checkout.retrieve_session(session_id)
+    stripe_now = stripe_time(fetched)  # Stripe's clock, the clock of its events (ours may run behind)
+    session = as_dict(fetched)
     if str((session.get("metadata") or {}).get("practiceId")) != str(practice.id):
         raise PracticeError("That checkout belongs to another practice.", status=404)
     if session.get("status") == "complete":
-        checkout_mirror.fulfil_checkout_session(session, unix_now(), fresh=True)
+        checkout_mirror.fulfil_checkout_session(session, stripe_now, fresh=True)
         practice.checkout_session_id = session["id"]
         db.session.commit()
-        _adopt_checkout_card(practice, session)
+        _adopt_checkout_card(practice, session, stripe_now)
     elif session.get("status") == "expired" and practice.checkout_session_id == session["id"]:
         practice.checkout_session_id = None  # nothing is coming: stop "processing"
         db.session.commit()
@@ -138,7 +140,7 @@ def refresh_processing(practice: Practice) -> Practice:
     return practice
 
 
-def _adopt_checkout_card(practice: Practice, session: dict) -> None:
+def _adopt_checkout_card(practice: Practice, session: dict, stripe_now: int) -> None:
     """Mirror the card paid with at Checkout and make it the customer's default."""
     subscription = session.get("subscription")
     card_id = (
@@ -148,7 +150,7 @@ def _adopt_checkout_card(practice: Practice, session: dict) -> None:
     )
     try:
         for payment_method in stripe_cards.list_payment_methods(practice.stripe_customer_id):
-            card_mirror.upsert_payment_method(payment_method, synced_at=unix_now())
+            card_mirror.upsert_payment_method(payment_method, synced_at=stripe_now)
         db.session.commit()
         if card_id and db.session.scalar(
             sa.select(PaymentMethod.id).where(PaymentMethod.stripe_id == card_id)

@@ -7,6 +7,8 @@ import logging
 from portal.gateway.errors import BillingError
 from portal.practices import members
 from portal.practices import plans as practice_plans
+from portal.practices.models import MemberRole
+from portal.users.lookup import find_user_by_email
 
 log = logging.getLogger(__name__)
 
@@ -17,9 +19,6 @@ DEMO_PRACTICE = "Riverside Family Clinic"
 
 
 def seed_practices() -> None:
-    from portal.practices.models import MemberRole
-    from portal.users.lookup import find_user_by_email
-
     try:
         practice_plans.bootstrap_plans()
     except BillingError as error:

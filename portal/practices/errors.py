@@ -14,9 +14,27 @@ class PracticeError(UserError):
         super().__init__(message, status=status, code=code)
 
 
+#: The refusal of a billing action to a plain member.
+BILLING_MANAGERS_ONLY = "Only the practice's owner and admins can manage its billing."
+#: The refusal of an invitation (or cancelling one) to a plain member.
+INVITERS_ONLY = "Only the practice's owner and admins can invite people."
+
+
 class NotAllowed(PracticeError):
+    """Refused for the person's role; the message says who may do this particular thing."""
+
     status = 403
     code = "forbidden"
 
-    def __init__(self, message: str = "Only the practice's owner and admins can manage its billing.") -> None:
+    def __init__(self, message: str) -> None:
         super().__init__(message)
+
+
+class PracticeNotFound(PracticeError):
+    """Not a practice of this person: the same answer whether it exists or not."""
+
+    status = 404
+    code = "not_found"
+
+    def __init__(self) -> None:
+        super().__init__("That practice does not exist.")

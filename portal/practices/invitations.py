@@ -102,7 +102,7 @@ def _send(practice: Practice, email: str, role: MemberRole, actor: User) -> Prac
 
 def invite(practice: Practice, email: str, role: MemberRole, actor: User) -> str:
     """Invite ``email`` as ``role``; the message to show. A member's role changes at once."""
-    manager = practice_members.require_manager(practice, actor)
+    manager = practice_members.require_manager(practice, actor, errors.INVITERS_ONLY)
     if role == MemberRole.OWNER:
         raise errors.PracticeError("A practice has one owner: use Make owner on a member.")
     email = normalize_email(email)
@@ -145,7 +145,7 @@ def offer_ownership(practice: Practice, member_id: int, actor: User) -> Practice
 
 def cancel(practice: Practice, invitation_id: int, actor: User) -> PracticeInvitation:
     """An owner or admin cancels an invitation; only the owner withdraws an ownership offer."""
-    manager = practice_members.require_manager(practice, actor)
+    manager = practice_members.require_manager(practice, actor, errors.INVITERS_ONLY)
     invitation = db.session.get(PracticeInvitation, invitation_id)
     if invitation is None or invitation.practice_id != practice.id:
         raise errors.PracticeError("That invitation is no longer pending.", status=404)

@@ -13,24 +13,45 @@ from portal.practices.customers import (
     create_practice_customer,
     push_practice_contact,
 )
-from portal.practices.errors import NotAllowed, PracticeError
+from portal.practices.errors import BILLING_MANAGERS_ONLY, NotAllowed, PracticeError
 from portal.practices.models import (
     MemberRole,
     Practice,
     PracticeMember,
 )
+from portal.users.lookup import find_user_by_email
 from portal.users.models import User
 
 
-def create_practice(owner: User, name: str) -> Practice:
-    practice = Practice(name=name.strip())
+def create_practice(owner: User, name: str, form_key: str | None = None) -> Practice:
+    """A practice owned by ``owner``, and its Stripe customer.
+
+    ``form_key`` (the create form's key, made when it was rendered) makes it once per form: of
+    concurrent posts of one form the unique ``creation_key`` lets one insert, and the others get
+    that practice back (its customer is the first post's to create).
+    """
+    creation_key = f"{owner.id}:{form_key}" if form_key else None
+    practice = Practice(name=name.strip(), creation_key=creation_key)
     practice.members.append(PracticeMember(user_id=owner.id, role=MemberRole.OWNER))
     db.session.add(practice)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError:
+        db.session.rollback()
+        created = _created_with(creation_key)
+        if created is None:
+            raise
+        return created
     audit.record(practice, "practice_created", name.strip(), actor_id=owner.id)
     db.session.commit()
     create_practice_customer(practice)
     return practice
+
+
+def _created_with(creation_key: str | None) -> Practice | None:
+    if creation_key is None:
+        return None
+    return db.session.scalar(sa.select(Practice).where(Practice.creation_key == creation_key))
 
 
 # Statements the billing page and the banners on every page run on each request, built once
@@ -72,10 +93,11 @@ def practices_for(user: User) -> list[tuple[Practice, PracticeMember]]:
     return [(practice, member) for practice, member in rows]
 
 
-def require_manager(practice: Practice, user: User) -> PracticeMember:
+def require_manager(practice: Practice, user: User, refusal: str = BILLING_MANAGERS_ONLY) -> PracticeMember:
+    """The membership of an owner or admin; anyone else is refused with ``refusal`` (the action's words)."""
     member = membership(practice, user)
     if member is None or not member.manages_billing:
-        raise NotAllowed()
+        raise NotAllowed(refusal)
     return member
 
 
@@ -87,8 +109,6 @@ def add_member(practice: Practice, email: str, role: MemberRole, actor: User) ->
         raise NotAllowed("Only the practice's owner can add people.")
     if role == MemberRole.OWNER:
         raise PracticeError("A practice has one owner.")
-    from portal.users.lookup import find_user_by_email
-
     user = find_user_by_email(email)
     if user is None:
         raise PracticeError("No account uses that email address. Ask them to register first.")

@@ -29,7 +29,7 @@ from portal.gateway.shapes import (
     subscription_period,
     subscription_price,
 )
-from portal.practices import audit, notifications
+from portal.practices import audit, duplicates, notifications
 from portal.practices.models import Practice
 from portal.practices.plans import plan_from_price
 from portal.practices.status import CANCELLED_STATES, INACTIVE_STATES
@@ -136,8 +136,6 @@ def _settle_second_subscription(practice: Practice, subscription_id: str) -> boo
     Always False: when the kept one is not the current one, it replaces it here, applied as
     Stripe holds it now (the event at hand may be older than the practice's state).
     """
-    from portal.practices import duplicates
-
     if duplicates.already_cancelled(practice, subscription_id):
         return False
     kept = duplicates.resolve(practice)

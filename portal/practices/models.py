@@ -46,7 +46,11 @@ class Practice(TimestampMixin, db.Model):
     """A clinic: its own Stripe customer and subscription, mirrored locally."""
 
     __tablename__ = "practices"
-    __table_args__ = (NEVER_REUSED_IDS,)
+    __table_args__ = (
+        # A unique index, not a constraint: SQLite adds it without rebuilding the table.
+        sa.Index("uq_practices_creation_key", "creation_key", unique=True),
+        NEVER_REUSED_IDS,
+    )
 
     id: Mapped[int] = surrogate_id()
     name: Mapped[str] = mapped_column(sa.String(120))
@@ -56,6 +60,11 @@ class Practice(TimestampMixin, db.Model):
     #: scopes Stripe idempotency keys and the metadata search for its customer.
     stripe_ref: Mapped[str] = mapped_column(sa.String(32), unique=True, default=lambda: uuid.uuid4().hex)
     stripe_customer_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    #: "<owner id>:<key of the create form as rendered>": concurrent posts of one form make one practice.
+    creation_key: Mapped[str | None] = mapped_column(sa.String(80))
+    #: A billing call Stripe may have received but never answered (its outcome unknown), to send
+    #: again with the same Idempotency-Key once Stripe answers (``portal.practices.unconfirmed``).
+    unconfirmed_call: Mapped[dict | None] = mapped_column(sa.JSON(none_as_null=True))
     stripe_sync: Mapped[StripeSyncState] = mapped_column(
         _enum(StripeSyncState), default=StripeSyncState.PENDING
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -21,7 +20,7 @@ from portal.gateway import subscriptions as stripe_subscriptions
 from portal.gateway.errors import AuthenticationRequired, BillingError, CardDeclined, InvalidRequest
 from portal.gateway.gateway import stripe_time
 from portal.gateway.shapes import as_dict, object_id, subscription_item
-from portal.practices import audit, invoice_mirror, mirror
+from portal.practices import audit, invoice_mirror, mirror, unconfirmed
 from portal.practices.errors import PracticeError
 from portal.practices.history import invoice_by_id, open_invoice
 from portal.practices.members import require_manager
@@ -38,10 +37,6 @@ from portal.wallet.models import PaymentMethod
 log = logging.getLogger(__name__)
 
 
-def unix_now() -> int:
-    return int(time.time())
-
-
 def attempt_token() -> str:
     """One per rendered action form: a double submit reuses it, so Stripe sees one request."""
     return secrets.token_hex(8)
@@ -54,7 +49,9 @@ def _require_subscription(practice: Practice) -> str:
 
 
 def apply_fresh_subscription(subscription: object) -> None:
-    mirror.apply_subscription(subscription, unix_now(), fresh=True)
+    """Mirror a subscription just fetched, stamped with Stripe's clock (``stripe_time``), the clock
+    of its events: ours may run behind it (the sandbox's clock is advanced in tests and demos)."""
+    mirror.apply_subscription(subscription, stripe_time(subscription), fresh=True)
 
 
 def cancel_subscription(practice: Practice, reason: str, actor: User, attempt: str | None = None) -> None:
@@ -68,13 +65,17 @@ def cancel_subscription(practice: Practice, reason: str, actor: User, attempt: s
     reason = reason.strip()[:500]
     if not reason:
         raise PracticeError("Please tell us why you are cancelling.")
-    subscription = stripe_subscriptions.update_subscription(
-        subscription_id,
-        {"cancel_at_period_end": True, "cancellation_details": {"comment": reason}},
-        key=("cancel", subscription_id, attempt or attempt_token()),
+
+    def asked() -> None:  # written when the person asks, whatever Stripe answers later
+        practice.cancellation_reason = reason
+        audit.record(practice, "cancel_requested", reason, actor_id=actor.id)
+
+    params = {"cancel_at_period_end": True, "cancellation_details": {"comment": reason}}
+    key = ("cancel", subscription_id, attempt or attempt_token())
+    subscription = unconfirmed.send(
+        practice, unconfirmed.subscription_update(subscription_id, params, key), asked
     )
-    practice.cancellation_reason = reason
-    audit.record(practice, "cancel_requested", reason, actor_id=actor.id)
+    asked()
     apply_fresh_subscription(subscription)
     db.session.commit()
 
@@ -85,10 +86,11 @@ def resume_subscription(practice: Practice, actor: User, attempt: str | None = N
     subscription_id = _require_subscription(practice)
     if not (practice.cancel_at_period_end or practice.cancel_at):
         raise PracticeError("The subscription is not set to end, so there is nothing to resume.")
-    subscription = stripe_subscriptions.update_subscription(
-        subscription_id,
-        {"cancel_at_period_end": False},
-        key=("resume", subscription_id, attempt or attempt_token()),
+    key = ("resume", subscription_id, attempt or attempt_token())
+    subscription = unconfirmed.send(
+        practice,
+        unconfirmed.subscription_update(subscription_id, {"cancel_at_period_end": False}, key),
+        lambda: audit.record(practice, "resume_requested", actor_id=actor.id),
     )
     practice.cancellation_reason = None
     audit.record(practice, "resumed", actor_id=actor.id)
@@ -112,21 +114,21 @@ def _switch_params(subscription: object, plan: Plan) -> tuple[list[dict], str]:
     return [{"id": item["id"], "price": price_id(plan.lookup_key)}], item["id"]
 
 
-def _plan_switch(practice: Practice, plan: Plan, actor: User) -> tuple[str, list[dict]]:
-    """Who may switch, that there is something to switch, and the item change that does it."""
+def _plan_switch(practice: Practice, plan: Plan, actor: User) -> tuple[str, list[dict], int]:
+    """Who may switch, that there is something to switch, the item change that does it, and
+    Stripe's clock as it answered (the proration date: Stripe prorates on its own clock)."""
     require_manager(practice, actor)
     subscription_id = _require_subscription(practice)
     if practice.plan == plan:
         raise PracticeError(f"The practice is already on the {plan.label} plan.")
     subscription = stripe_subscriptions.retrieve_subscription(subscription_id)
     items, _ = _switch_params(subscription, plan)
-    return subscription_id, items
+    return subscription_id, items, stripe_time(subscription)
 
 
 def preview_plan_change(practice: Practice, plan: Plan, actor: User) -> PlanChangePreview:
     """What switching to ``plan`` costs now (prorated), from ``invoices.create_preview``."""
-    subscription_id, items = _plan_switch(practice, plan, actor)
-    proration_date = unix_now()
+    subscription_id, items, proration_date = _plan_switch(practice, plan, actor)
     preview = as_dict(
         stripe_invoices.preview_invoice(
             {
@@ -157,22 +159,24 @@ def change_plan(
     practice: Practice, plan: Plan, actor: User, proration_date: int | None = None, attempt: str | None = None
 ) -> None:
     """Switch Monthly <-> every 6 months, invoicing the prorated difference now."""
-    subscription_id, items = _plan_switch(practice, plan, actor)
+    subscription_id, items, _ = _plan_switch(practice, plan, actor)
     params: dict = {"items": items, "proration_behavior": "always_invoice"}
     if proration_date:
         params["proration_date"] = int(proration_date)
-    updated = stripe_subscriptions.update_subscription(
-        subscription_id, params, key=("plan", subscription_id, plan.value, attempt or attempt_token())
+    change = f"{practice.plan.label if practice.plan else '-'} → {plan.label}"
+    key = ("plan", subscription_id, plan.value, attempt or attempt_token())
+    updated = unconfirmed.send(
+        practice,
+        unconfirmed.subscription_update(subscription_id, params, key),
+        lambda: audit.record(practice, "plan_change_requested", change, actor_id=actor.id),
     )
-    previous = practice.plan
-    audit.record(
-        practice, "plan_changed", f"{previous.label if previous else '-'} → {plan.label}", actor_id=actor.id
-    )
+    audit.record(practice, "plan_changed", change, actor_id=actor.id)
     apply_fresh_subscription(updated)
     latest = object_id(as_dict(updated).get("latest_invoice"))
     if latest:
         try:
-            invoice_mirror.apply_invoice(stripe_invoices.retrieve_invoice(latest), unix_now(), fresh=True)
+            fetched = stripe_invoices.retrieve_invoice(latest)
+            invoice_mirror.apply_invoice(fetched, stripe_time(fetched), fresh=True)
         except BillingError as error:
             log.warning("could not mirror invoice %s: %s", latest, error)
     db.session.commit()
@@ -198,10 +202,11 @@ def pay_open_invoice(practice: Practice, actor: User, attempt: str | None = None
     if card is None:
         raise PracticeError("Add a card first, then pay the invoice.")
     try:
-        paid = stripe_invoices.pay_invoice(
-            invoice.stripe_id,
-            card.stripe_id,
-            key=(invoice.stripe_id, card.stripe_id, attempt or attempt_token()),
+        key = (invoice.stripe_id, card.stripe_id, attempt or attempt_token())
+        paid = unconfirmed.send(
+            practice,
+            unconfirmed.invoice_payment(invoice.stripe_id, card.stripe_id, key),
+            lambda: audit.record(practice, "pay_now_requested", invoice.stripe_id, actor_id=actor.id),
         )
     except AuthenticationRequired as error:
         practice.action_required_invoice_id = invoice.stripe_id

@@ -6,7 +6,7 @@ import datetime as dt
 
 import click
 import sqlalchemy as sa
-from flask.cli import with_appcontext
+from flask.cli import AppGroup
 
 from portal.extensions import db
 from portal.shop import catalog
@@ -32,11 +32,13 @@ def seed_products() -> None:
             click.echo(f"created product {name}")
 
 
-@click.command("release-stale")
+shop_cli = AppGroup("shop", help="The shop's orders.")
+
+
+@shop_cli.command("release-stale")
 @click.option(
     "--minutes", default=30, show_default=True, type=click.IntRange(min=1), help="Pending longer than this."
 )
-@with_appcontext
 def release_stale_command(minutes: int) -> None:
     """Cancel orders whose payment was never completed, and put their stock back."""
     summary = shop_orders.release_stale_orders(dt.timedelta(minutes=minutes))

@@ -35,6 +35,14 @@ class OrderNotFound(ShopError):
         super().__init__("That order was not found.")
 
 
+class AdminsOnly(ShopError):
+    status = 403
+    code = "forbidden"
+
+    def __init__(self) -> None:
+        super().__init__("Only platform admins can manage products.")
+
+
 class InvalidQuantity(ShopError):
     code = "invalid_quantity"
 

@@ -4,38 +4,30 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from portal.gateway.errors import BillingError
 from portal.shop import catalog, errors, purchases
 from portal.shop import orders as shop_orders
-from portal.shop.cli import release_stale_command
 from portal.shop.forms import BuyForm, ProductForm
 from portal.shop.models import OrderStatus
 from portal.shop.money import to_major, to_minor
 from portal.wallet import services as wallet_services
 
-bp = Blueprint("shop", __name__, url_prefix="/shop", cli_group="shop")
-bp.cli.add_command(release_stale_command)
+bp = Blueprint("shop", __name__, url_prefix="/shop")
 
 
 def _me():
     return current_user._get_current_object()
 
 
-def _product_or_404(product_id: int, *, include_inactive: bool = False):
-    try:
-        return catalog.get_product(product_id, include_inactive=include_inactive)
-    except errors.ProductNotFound as error:
-        abort(404, error.message)
+def _product(product_id: int, *, include_inactive: bool = False):
+    return catalog.get_product(product_id, include_inactive=include_inactive)  # or ProductNotFound, 404
 
 
-def _order_or_404(order_id: int):
-    try:
-        return shop_orders.get_user_order(_me(), order_id)
-    except errors.OrderNotFound as error:
-        abort(404, error.message)
+def _order(order_id: int):
+    return shop_orders.get_user_order(_me(), order_id)  # or OrderNotFound, 404
 
 
 # --- buying ---------------------------------------------------------------------------------------------
@@ -64,7 +56,7 @@ def _render_product(product, form: BuyForm, cards: list, error: str | None = Non
 @bp.get("/products/<int:product_id>")
 @login_required
 def product(product_id: int):
-    product = _product_or_404(product_id)
+    product = _product(product_id)
     cards = wallet_services.list_cards(current_user.stripe_customer_id)
     form = BuyForm(formdata=None)
     # After a failed authentication the buyer comes back here with what they had chosen.
@@ -77,7 +69,7 @@ def product(product_id: int):
 @bp.post("/products/<int:product_id>/buy")
 @login_required
 def buy(product_id: int):
-    product = _product_or_404(product_id)
+    product = _product(product_id)
     cards = wallet_services.list_cards(current_user.stripe_customer_id)
     form = BuyForm()
     form.set_cards(cards, preselect=False)  # validate what was posted, not the default
@@ -107,7 +99,7 @@ def buy(product_id: int):
 @login_required
 def authenticate(order_id: int):
     """Stripe.js runs the bank's check (3-D Secure), then posts back to ``confirm``."""
-    order = _order_or_404(order_id)
+    order = _order(order_id)
     try:
         client_secret = shop_orders.authentication_client_secret(order)
     except BillingError as error:
@@ -121,7 +113,7 @@ def authenticate(order_id: int):
 @bp.post("/orders/<int:order_id>/confirm")
 @login_required
 def confirm(order_id: int):
-    _order_or_404(order_id)
+    _order(order_id)
     try:
         order = shop_orders.confirm_order(_me(), order_id)
     except BillingError as error:
@@ -155,7 +147,7 @@ def orders():
 @bp.get("/orders/<int:order_id>")
 @login_required
 def order(order_id: int):
-    return render_template("shop/order.html", order=_order_or_404(order_id))
+    return render_template("shop/order.html", order=_order(order_id))
 
 
 # --- platform admins ------------------------------------------------------------------------------------
@@ -166,7 +158,7 @@ def admin_required(view):
     @login_required
     def wrapper(*args, **kwargs):
         if not current_user.is_admin:
-            abort(403, "Only platform admins can manage products.")
+            raise errors.AdminsOnly()
         return view(*args, **kwargs)
 
     return wrapper
@@ -204,7 +196,7 @@ def admin_new_product():
 @bp.route("/admin/products/<int:product_id>/edit", methods=["GET", "POST"])
 @admin_required
 def admin_edit_product(product_id: int):
-    product = _product_or_404(product_id, include_inactive=True)
+    product = _product(product_id, include_inactive=True)
     form = ProductForm(obj=product)
     if request.method == "GET":
         form.price.data = to_major(product.price)

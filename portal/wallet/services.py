@@ -18,7 +18,8 @@ from portal.customers.users import ensure_user_customer
 from portal.errors import UserError
 from portal.extensions import db
 from portal.gateway import payment_methods as stripe_cards
-from portal.gateway.errors import BillingError
+from portal.gateway.errors import AlreadyAttached, BillingError
+from portal.gateway.errors import NotFound as StripeNotFound
 from portal.gateway.gateway import stripe_time
 from portal.gateway.shapes import as_dict, object_id
 from portal.users.models import User
@@ -34,12 +35,17 @@ class WalletError(UserError):
     code = "wallet_error"
 
 
-class CardNotFound(WalletError):
+class CardNotFound(UserError):
+    """No such card in this wallet; also the answer for another customer's card, so nothing tells a
+    person whose card an id is. Not a ``WalletError`` (a message shown in the wallet): like every
+    refusal of a missing thing it goes to the app's ``UserError`` handler (404 page, API envelope,
+    or for htmx the page's messages)."""
+
     status = 404
     code = "not_found"
 
     def __init__(self) -> None:
-        super().__init__("That card was not found in this wallet.")
+        super().__init__("That card was not found.")
 
 
 class DefaultCardInUse(WalletError):
@@ -51,14 +57,6 @@ class DefaultCardInUse(WalletError):
             "This is the default card for an active subscription. Add another card and make it "
             "the default before removing this one."
         )
-
-
-class CardOfAnotherCustomer(WalletError):
-    status = 409
-    code = "already_attached"
-
-    def __init__(self) -> None:
-        super().__init__("This card is already saved to another customer.")
 
 
 @dataclass(frozen=True)
@@ -132,11 +130,17 @@ def complete_card_setup(wallet: Wallet, setup_intent_id: str) -> PaymentMethod:
 
 
 def attach_card(wallet: Wallet, payment_method_id: str) -> PaymentMethod:
-    """Attach a payment method created by Stripe.js (the JSON API's path)."""
+    """Attach a payment method created by Stripe.js (the JSON API's path).
+
+    A card saved to another customer (ours, or one only Stripe knows) answers exactly as an id that
+    names no card, so the answer tells nobody which ids exist or whose they are."""
     existing = db.session.scalar(sa.select(PaymentMethod).where(PaymentMethod.stripe_id == payment_method_id))
     if existing is not None and existing.customer_id != wallet.customer_id:
-        raise CardOfAnotherCustomer()
-    payment_method = stripe_cards.attach_payment_method(wallet.customer_id, payment_method_id)
+        raise CardNotFound()
+    try:
+        payment_method = stripe_cards.attach_payment_method(wallet.customer_id, payment_method_id)
+    except (StripeNotFound, AlreadyAttached):
+        raise CardNotFound() from None
     return _save_attached_card(wallet, payment_method)
 
 

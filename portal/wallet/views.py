@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, redirect, request, url_for
+from flask import Blueprint, jsonify, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from portal.gateway.errors import BillingError
@@ -64,10 +64,8 @@ def complete_setup():
 def remove_card(payment_method_id: str):
     try:
         new_default = services.remove_card(services.user_wallet(current_user), payment_method_id)
-    except services.CardNotFound:
-        return _not_found()
     except (services.WalletError, BillingError) as error:
-        return _render_cards(error=error.message, status=200 if is_htmx() else error.status)
+        return _render_cards(error=error.message, status=error.status)
     return _render_cards(message=services.removal_message(new_default))
 
 
@@ -76,12 +74,6 @@ def remove_card(payment_method_id: str):
 def make_default(payment_method_id: str):
     try:
         services.make_default(services.user_wallet(current_user), payment_method_id)
-    except services.CardNotFound:
-        return _not_found()
     except (services.WalletError, BillingError) as error:
-        return _render_cards(error=error.message, status=200 if is_htmx() else error.status)
+        return _render_cards(error=error.message, status=error.status)
     return _render_cards(message="Default card updated.")
-
-
-def _not_found():
-    abort(404, "That card was not found in your wallet.")

@@ -16,11 +16,11 @@ import json
 import logging
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from portal.database import upsert_insert, utcnow
-from portal.extensions import db
+from portal.extensions import PortalSession, db
 from portal.gateway.shapes import object_id
 from portal.gateway.webhooks import parse_secrets
 from portal.mail.outbox import caused_by
@@ -33,7 +33,12 @@ log = logging.getLogger("portal.webhooks")
 _IN_HANDLER = "webhook_handler_running"
 
 
-@sa.event.listens_for(Session, "before_commit")
+def init_app(app: Flask) -> None:
+    """A handler that commits is refused (on the portal's sessions; attached by ``create_app``)."""
+    if not sa.event.contains(PortalSession, "before_commit", _handlers_must_not_commit):
+        sa.event.listen(PortalSession, "before_commit", _handlers_must_not_commit)
+
+
 def _handlers_must_not_commit(session: Session) -> None:
     if session.info.get(_IN_HANDLER):
         raise RuntimeError(

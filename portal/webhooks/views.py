@@ -6,16 +6,15 @@ import logging
 
 from flask import Blueprint, request
 
-from portal.extensions import csrf, limiter
 from portal.gateway.errors import InvalidWebhook
 from portal.gateway.webhooks import verify_event
 from portal.webhooks import services
 
 log = logging.getLogger("portal.webhooks")
 
+#: Exempt from CSRF and throttles by ``register_blueprints``: Stripe signs its requests, and its
+#: bursts and retries must never be throttled away.
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
-csrf.exempt(bp)  # Stripe signs its requests; there is no browser session to forge
-limiter.exempt(bp)  # Stripe's bursts and retries must never be throttled away
 
 
 @bp.post("/stripe")

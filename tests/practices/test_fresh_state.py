@@ -14,6 +14,7 @@ from portal.extensions import db
 from portal.practices import checkout, members
 from portal.practices.models import MemberRole, Plan
 from portal.practices.status import BillingStatus
+from tests.conftest import extract_csrf
 from tests.factories import PracticeInvoiceFactory, UserFactory
 from tests.practices.conftest import add_member, login
 from tests.practices.test_views import HX, path_of, pay_checkout
@@ -69,7 +70,8 @@ def test_the_checkout_poll_swaps_the_billing_area_it_sits_in_never_a_second_one(
     assert 'data-banner="billing_required"' not in waiting
 
     pay_checkout(url)
-    done = owner_client.get(f"{billing}/status", headers=HX).get_data(as_text=True)
+    manager_poll = {**HX, "X-CSRFToken": extract_csrf(page)}  # a manager's page polls by POST
+    done = owner_client.post(f"{billing}/status", headers=manager_poll).get_data(as_text=True)
     assert ids_of(done)["practice-billing"] == 1  # it replaces the area: no card nested in a card
     assert "Payment confirmed: you are subscribed to Monthly." in done
     assert 'id="banners" hx-swap-oob="true"' in done

@@ -192,7 +192,9 @@ def test_members_cannot_invite(client, auth, practice, user_factory):
     add_member(practice, mo, MemberRole.MEMBER)
     login(auth, mo)
     assert "Send invitation" not in client.get(people_path(practice)).get_data(as_text=True)
-    assert invite(client, practice, "someone@example.com").status_code == 403
+    refused = invite(client, practice, "someone@example.com")
+    assert refused.status_code == 403  # in words about inviting, not about billing
+    assert "Only the practice&#39;s owner and admins can invite people." in refused.get_data(as_text=True)
     assert db.session.scalar(db.select(models.PracticeInvitation)) is None
 
 
@@ -201,6 +203,26 @@ def test_invitations_are_throttled_per_inviter(app, owner_client, practice):
     answers = [invite(owner_client, practice, f"p{n}@example.com").status_code for n in range(5)]
     assert answers == [303, 303, 303, 429, 429]
     assert len(db.session.scalars(db.select(models.PracticeInvitation)).all()) == 3
+
+
+def test_refused_invitations_do_not_spend_the_practices_count(app, auth, practice, owner, user_factory):
+    """An outsider (or a plain member) posting invitations is refused before anything is counted,
+    so they cannot use up the practice's hourly invitations and lock its owner out."""
+    app.config["INVITE_PRACTICE_THROTTLE"] = "3 per hour"
+    outsider, plain_member = user_factory(), user_factory()
+    add_member(practice, plain_member, MemberRole.MEMBER)
+    client = login(auth, outsider)
+    token = extract_csrf(client.get("/account").get_data(as_text=True))
+    for n in range(22):
+        data = {"email": f"spam{n}@example.com", "role": "member", "csrf_token": token}
+        assert client.post(people_path(practice), data=data).status_code == 404
+    client = switch_to(auth, plain_member)
+    assert [invite(client, practice, f"m{n}@example.com").status_code for n in range(4)] == [403] * 4
+    client = switch_to(auth, owner)
+    assert invite(client, practice, "welcome@example.com").status_code == 303
+    assert [i.email for i in db.session.scalars(db.select(models.PracticeInvitation))] == [
+        "welcome@example.com"
+    ]
 
 
 def test_the_next_member_is_told_when_an_owner_deleting_the_account_hands_them_the_practice(

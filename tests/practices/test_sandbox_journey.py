@@ -99,6 +99,29 @@ def test_renewal_decline_reason_is_read_with_the_expand_stripe_needs(sandbox, ac
     assert "bank declined the payment" in body_text(mailbox.wait_for(owner.email, "a payment failed"))
 
 
+def test_after_stripes_clock_moved_ahead_pay_now_shows_the_invoice_paid_and_nothing_flaps(
+    sandbox, active, inbox, owner
+):
+    """Objects the portal fetches are stamped with Stripe's clock, like the events: once the sandbox
+    clock runs a month ahead of ours, a fresh paid invoice is still newer than the failure event."""
+    practice = active
+    failing = save_card(sandbox, practice, "pm_card_chargeCustomerFail")
+    cards.make_default_card(practice, failing.stripe_id, owner)
+    sandbox.advance(days=32)
+    inbox.deliver()
+    assert practice.billing_status == BillingStatus.PAST_DUE
+    good = save_card(sandbox, practice, "pm_card_mastercard")
+    cards.make_default_card(practice, good.stripe_id, owner)
+    paid = subscriptions.pay_open_invoice(practice, owner)
+    seen = [practice.billing_status]
+    db.session.expire_all()
+    assert db.session.get(PracticeInvoice, paid.id).status == "paid"
+    inbox.deliver()  # the payment's own events, in Stripe's order, change nothing back
+    seen.append(practice.billing_status)
+    assert seen == [BillingStatus.DONE, BillingStatus.DONE]
+    assert db.session.get(PracticeInvoice, paid.id).status == "paid"
+
+
 def test_pay_now_with_a_declining_card_says_why(sandbox, active, inbox, owner):
     practice = active
     failing = save_card(sandbox, practice, "pm_card_chargeCustomerFail")

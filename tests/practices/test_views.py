@@ -208,19 +208,42 @@ def test_processing_then_confirmed_by_polling(owner_client, live_practice, owner
     db.session.commit()
     page = owner_client.get(f"/practices/{live_practice.id}/billing").get_data(as_text=True)
     assert "Processing your payment" in page and 'hx-trigger="every 2s"' in page
-    fragment = owner_client.get(f"/practices/{live_practice.id}/billing/status", headers=HX).get_data(
-        as_text=True
-    )
+    poll = f"/practices/{live_practice.id}/billing/status"
+    assert f'hx-post="{poll}"' in page  # a manager's poll may ask Stripe: a POST
+    headers = {**HX, "X-CSRFToken": extract_csrf(page)}
+    fragment = owner_client.post(poll, headers=headers).get_data(as_text=True)
     assert "Processing your payment" in fragment
 
     pay_checkout(url)
-    fragment = owner_client.get(f"/practices/{live_practice.id}/billing/status", headers=HX).get_data(
-        as_text=True
-    )
+    fragment = owner_client.post(poll, headers=headers).get_data(as_text=True)
     assert "Payment confirmed" in fragment and 'hx-trigger="every 2s"' not in fragment
     assert 'id="banners" hx-swap-oob="true"' in fragment
     db.session.refresh(live_practice)
     assert live_practice.billing_status == BillingStatus.DONE and live_practice.plan == Plan.SEMIANNUAL
+
+
+def test_the_status_poll_by_get_reads_the_mirror_and_plain_members_cannot_refresh(
+    auth, live_practice, owner, user_factory
+):
+    """GET /billing/status neither calls Stripe nor writes; the refreshing poll is a managers' POST."""
+    url = practice_checkout.start_checkout(live_practice, Plan.MONTHLY, owner)
+    live_practice.checkout_session_id = url.rsplit("/", 1)[-1]
+    db.session.commit()
+    pay_checkout(url)
+    mo = user_factory()
+    add_member(live_practice, mo, MemberRole.MEMBER)
+    client = login(auth, mo)
+    page = client.get(f"/practices/{live_practice.id}/billing").get_data(as_text=True)
+    poll = f"/practices/{live_practice.id}/billing/status"
+    assert f'hx-get="{poll}"' in page
+    with current_app.extensions["stripe_call_counter"].watch() as calls:
+        fragment = client.get(poll, headers=HX).get_data(as_text=True)
+        refused = client.post(poll, headers={**HX, "X-CSRFToken": extract_csrf(page)})
+    assert calls == []
+    assert "Processing your payment" in fragment  # still as the mirror says until the webhook comes
+    assert refused.status_code == 200 and refused.headers["HX-Retarget"] == "#flashes"
+    db.session.refresh(live_practice)
+    assert live_practice.billing_status == BillingStatus.REQUIRED
 
 
 def test_cancel_with_reason_through_htmx_then_resume(owner_client, live_practice, owner):

@@ -121,7 +121,11 @@ def test_another_users_card_is_404_and_stripe_is_not_called(logged_in, save_card
             response = logged_in.post(
                 f"/account/cards/{their_card.stripe_id}/{action}", data={"csrf_token": token}, headers=headers
             )
-        assert response.status_code == 404
+        if headers:  # htmx swaps only 2xx/422: the refusal goes into the page's messages, as 200
+            assert response.status_code == 200 and response.headers["HX-Retarget"] == "#flashes"
+        else:
+            assert response.status_code == 404
+        assert "That card was not found." in response.get_data(as_text=True)
         assert not [c for c in calls if c.startswith("payment_method") or "default" in c]
     db.session.expire_all()
     assert db.session.get(PaymentMethod, their_card.id).customer_id == their_card.customer_id

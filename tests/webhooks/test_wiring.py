@@ -16,16 +16,41 @@ ROOT = Path(__file__).resolve().parents[2]
 TABLE = ROOT / "portal" / "webhooks" / "handlers" / "__init__.py"
 
 IMPORT_EVERYTHING = """
-import importlib, json, pkgutil
+import gc, importlib, json, pkgutil
+import flask, sqlalchemy.orm
+from limits.storage import SCHEMES
 import portal
+from portal.extensions import PortalSession, csrf, limiter, login_manager
 from portal.webhooks.handlers import EVENT_HANDLERS
-before = {t: f"{h.__module__}.{h.__qualname__}" for t, h in EVENT_HANDLERS.items()}
+
+SESSION_EVENTS = ("before_commit", "after_commit", "after_rollback", "after_flush", "before_flush")
+
+
+def listeners(cls):
+    return sum(len(getattr(cls.dispatch, name)._clslevel.get(cls, ())) for name in SESSION_EVENTS)
+
+
+def global_state():
+    blueprints = [obj for obj in gc.get_objects() if isinstance(obj, flask.Blueprint)]
+    return {
+        "handlers": {t: f"{h.__module__}.{h.__qualname__}" for t, h in EVENT_HANDLERS.items()},
+        "limits_schemes": sorted(SCHEMES),
+        "session_listeners": [listeners(sqlalchemy.orm.Session), listeners(PortalSession)],
+        "blueprint_commands": sorted(name for bp in blueprints for name in bp.cli.commands),
+        "user_loader": login_manager._user_callback is not None,
+        "csrf_exempt": sorted(getattr(b, "name", b) for b in [*csrf._exempt_blueprints, *csrf._exempt_views]),
+        "limiter_exempt": sorted(getattr(bp, "name", bp) for bp in limiter._blueprint_exemptions),
+    }
+
+
+before = global_state()
 for module in pkgutil.walk_packages(portal.__path__, "portal."):
     importlib.import_module(module.name)
+imported = global_state()
 app = portal.create_app("testing")
-after = {t: f"{h.__module__}.{h.__qualname__}" for t, h in EVENT_HANDLERS.items()}
+built = global_state()
 banners = [provider.__qualname__ for provider in app.extensions["banner_providers"]]
-print(json.dumps({"same": before == after, "banners": banners}))
+print(json.dumps({"before": before, "imported": imported, "built": built, "banners": banners}))
 """
 
 
@@ -56,7 +81,17 @@ def test_importing_every_portal_module_and_building_the_app_registers_nothing() 
     )
     assert result.returncode == 0, result.stderr
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
-    assert outcome == {"same": True, "banners": ["practice_banners"]}
+    assert outcome["imported"] == outcome["before"]  # importing registers nothing anywhere
+    assert outcome["banners"] == ["practice_banners"]
+    before, built = outcome["before"], outcome["built"]
+    assert built["handlers"] == before["handlers"]
+    # Building the app is what wires the rest, explicitly.
+    assert "portal-database" in built["limits_schemes"] and "portal-database" not in before["limits_schemes"]
+    assert built["session_listeners"][0] == before["session_listeners"][0]  # never SQLAlchemy's Session
+    assert built["session_listeners"][1] == 3  # the outbox's two and the webhook dispatcher's guard
+    assert built["user_loader"] and not before["user_loader"]
+    assert built["csrf_exempt"] == ["api", "webhooks"]
+    assert built["blueprint_commands"] == []
 
 
 def test_the_table_covers_exactly_the_documented_event_types() -> None:

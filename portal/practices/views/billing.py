@@ -17,7 +17,7 @@ from portal.extensions import db
 from portal.gateway.errors import BillingError
 from portal.htmx import is_htmx, render_page_or_fragment
 from portal.practices import checkout as practice_checkout
-from portal.practices import errors, history_words, subscriptions
+from portal.practices import errors, history_words, intents, subscriptions, unconfirmed
 from portal.practices import history as practice_history
 from portal.practices import members as practice_members
 from portal.practices.forms import CancelForm, CreatePracticeForm
@@ -49,7 +49,8 @@ def create():
     if not form.validate_on_submit():
         rows = practice_members.practices_for(current_user)
         return render_template("practices/index.html", rows=rows, form=form), 422
-    practice = practice_members.create_practice(current_user, form.name.data)
+    key = intents.posted_key(request.form.get("attempt"))  # the form's once-only key
+    practice = practice_members.create_practice(current_user, form.name.data, key)
     flash(f"{practice.name} is created. Choose a plan to start.", "success")
     return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
 
@@ -70,16 +71,31 @@ def billing(practice_id: int):
 @bp.get("/<int:practice_id>/billing/status")
 @login_required
 def status(practice_id: int):
-    """Polled every 2 s while a checkout payment is being confirmed."""
+    """Polled every 2 s by a member while a checkout payment is being confirmed: the mirror only
+    (a GET neither calls Stripe nor writes; Stripe's webhook, or a manager's poll, moves it on)."""
     practice, member = load(practice_id)
-    was_processing = practice_checkout.awaiting_payment(practice)
-    if was_processing:
-        practice_checkout.refresh_processing(practice)
+    return _status_answer(practice, member, waited_for=request.args.get("waiting", "payment"))
+
+
+@bp.post("/<int:practice_id>/billing/status")
+@login_required
+def refresh_status(practice_id: int):
+    """A billing manager's page polls this instead: it also asks Stripe about the checkout session,
+    so the page confirms the payment even when the webhook is slow or lost."""
+    practice, member = load_manager(practice_id)
+    waited_for = "change" if practice.unconfirmed_call else "payment"
+    unconfirmed.confirm(practice)
+    practice_checkout.refresh_processing(practice)
+    return _status_answer(practice, member, waited_for)
+
+
+def _status_answer(practice: Practice, member: PracticeMember, waited_for: str):
     context = billing_context(practice, member)
-    if is_htmx() and not context["processing"]:
-        # Done, here or already by Stripe's webhook since the page was drawn (only a page showing
-        # "processing" polls): reload the whole billing area (plan, cards, invoices) and the banners.
-        return billing_response(practice, member, message=history_words.subscribed(practice))
+    if is_htmx() and not context["processing"] and not context["unconfirmed"]:
+        # Done, here or already by Stripe's webhook since the page was drawn (only a page waiting
+        # on Stripe polls): reload the whole billing area (plan, cards, invoices) and the banners.
+        done = unconfirmed.CONFIRMED if waited_for == "change" else history_words.subscribed(practice)
+        return billing_response(practice, member, message=done)
     # The poll swaps the billing area it sits in: one partial for it, whatever the answer.
     return render_page_or_fragment(
         "practices/billing.html", "practices/partials/_billing_swap.html", **context
@@ -147,6 +163,8 @@ def checkout_return(practice_id: int):
 def attempt_action(action, success: str) -> Outcome:
     try:
         action()
+    except unconfirmed.OutcomeUnknown as unknown:  # not "try again": it may be done; the page checks
+        return Outcome(message=unknown.message, status=unknown.status)
     except (errors.PracticeError, BillingError) as error:
         return Outcome(error=error.message, status=error.status)
     return Outcome(message=success)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import (
-    abort,
     jsonify,
     request,
     url_for,
@@ -11,7 +10,7 @@ from flask import (
 from flask_login import current_user, login_required
 
 from portal.gateway.errors import BillingError
-from portal.htmx import fragment_or_redirect, is_htmx
+from portal.htmx import fragment_or_redirect
 from portal.practices import cards as practice_cards
 from portal.practices import errors
 from portal.practices.models import Practice
@@ -67,10 +66,8 @@ def card_remove(practice_id: int, payment_method_id: str):
     practice, _ = load_manager(practice_id)
     try:
         new_default = practice_cards.remove_card(practice, payment_method_id, current_user)
-    except wallet.CardNotFound:
-        abort(404, "That card was not found in this practice's wallet.")
     except (wallet.WalletError, BillingError, errors.PracticeError) as error:
-        return _cards_response(practice, error=error.message, status=200 if is_htmx() else error.status)
+        return _cards_response(practice, error=error.message, status=error.status)
     return _cards_response(practice, message=wallet.removal_message(new_default))
 
 
@@ -80,8 +77,6 @@ def card_default(practice_id: int, payment_method_id: str):
     practice, _ = load_manager(practice_id)
     try:
         practice_cards.make_default_card(practice, payment_method_id, current_user)
-    except wallet.CardNotFound:
-        abort(404, "That card was not found in this practice's wallet.")
     except (wallet.WalletError, BillingError, errors.PracticeError) as error:
-        return _cards_response(practice, error=error.message, status=200 if is_htmx() else error.status)
+        return _cards_response(practice, error=error.message, status=error.status)
     return _cards_response(practice, message="Default card updated. Renewals will charge it.")

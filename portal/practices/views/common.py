@@ -11,21 +11,22 @@ from functools import wraps
 
 from flask import (
     Blueprint,
-    abort,
     g,
     request,
     url_for,
 )
 from flask_login import current_user
 
+from portal import throttle
 from portal.extensions import db
 from portal.htmx import fragment_or_redirect, is_htmx, redirect_page, render_page_or_fragment
 from portal.practices import checkout as practice_checkout
 from portal.practices import history as practice_history
-from portal.practices import intents, plans
+from portal.practices import intents, plans, unconfirmed
 from portal.practices import members as practice_members
+from portal.practices.errors import BILLING_MANAGERS_ONLY, INVITERS_ONLY, NotAllowed, PracticeNotFound
 from portal.practices.intents import Outcome
-from portal.practices.models import Practice, PracticeMember
+from portal.practices.models import MemberRole, Practice, PracticeMember
 from portal.urls import cached_url, page_arg
 from portal.wallet import services as wallet
 from portal.wallet.links import WalletLinks
@@ -37,14 +38,26 @@ def load(practice_id: int) -> tuple[Practice, PracticeMember]:
     """The practice and the signed-in person's place in it; 404 to anyone outside it."""
     found = practice_members.practice_of_member(practice_id, current_user)
     if found is None:
-        abort(404, "That practice does not exist.")
+        raise PracticeNotFound()
     return found
 
 
 def load_manager(practice_id: int) -> tuple[Practice, PracticeMember]:
     practice, member = load(practice_id)
     if not member.manages_billing:
-        abort(403, "Only the practice's owner and admins can manage its billing.")
+        raise NotAllowed(BILLING_MANAGERS_ONLY)
+    return practice, member
+
+
+def load_inviter(practice_id: int, *, offering_ownership: bool = False) -> tuple[Practice, PracticeMember]:
+    """The practice for someone allowed to send its invitations (an ownership offer: its owner),
+    and only then one invitation counted against the throttles: a refused post spends nothing."""
+    practice, member = load(practice_id)
+    if offering_ownership and member.role != MemberRole.OWNER:
+        raise NotAllowed(practice_members.ONLY_THE_OWNER)
+    if not member.manages_billing:
+        raise NotAllowed(INVITERS_ONLY)
+    throttle.count_invitation(practice.id, member.user_id)
     return practice, member
 
 
@@ -77,6 +90,7 @@ def billing_context(practice: Practice, member: PracticeMember, **extra) -> dict
             else None
         ),
         "processing": practice_checkout.awaiting_payment(practice),
+        "unconfirmed": practice.unconfirmed_call is not None,  # polls until Stripe confirms it
         "cards": wallet.list_cards(practice.stripe_customer_id) if can_manage else [],
         "wallet_links": wallet_links(practice),
         "wallet_title": "Practice cards",
@@ -123,7 +137,7 @@ def outcome_response(practice: Practice, member: PracticeMember, outcome: Outcom
     """The answer to a billing action, the same for the first post of a form and its repeats."""
     if outcome.redirect_to:
         return redirect_page(outcome.redirect_to)
-    status = outcome.status if outcome.status == 422 or not is_htmx() else 200
+    status = outcome.status  # htmx gets it as the one rule in ``portal.htmx`` says
     extra = {"cancel_form": g.pop("cancel_form")} if "cancel_form" in g else {}
     return billing_response(practice, member, outcome.message, outcome.error, status, **extra)
 
@@ -149,6 +163,8 @@ def billing_action(action: str, *, changes_billing: bool = True):
             scope = f"{action}:{request.form.get('plan', '')}"[:64]
 
             def act() -> Outcome:
+                if not unconfirmed.confirm(practice):  # the last change first: its outcome decides
+                    return Outcome(error=unconfirmed.STILL_UNCONFIRMED, status=409, settled=False)
                 return intents.in_step(
                     practice.id,
                     version,

@@ -1,4 +1,4 @@
-"""The People and History tabs: members, invitations, ownership offers, leaving, the audit log."""
+"""The People tab: members, invitations, ownership offers, leaving."""
 
 from __future__ import annotations
 
@@ -11,15 +11,11 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from portal import throttle
-from portal.htmx import render_page_or_fragment
 from portal.practices import errors, invitations
-from portal.practices import history as practice_history
 from portal.practices import members as practice_members
 from portal.practices.forms import InviteForm
 from portal.practices.models import MemberRole, Practice, PracticeMember
-from portal.practices.views.common import bp, load, load_manager
-from portal.urls import page_arg
+from portal.practices.views.common import bp, load, load_inviter
 
 
 def _people_page(practice: Practice, member: PracticeMember, form: InviteForm, status: int = 200):
@@ -47,10 +43,9 @@ def members(practice_id: int):
 
 @bp.post("/<int:practice_id>/members")
 @login_required
-@throttle.invitations_limited
 def add_member(practice_id: int):
     """Invite a person: the same answer whether or not the address has an account."""
-    practice, member = load(practice_id)
+    practice, member = load_inviter(practice_id)
     form = InviteForm()
     if not form.validate_on_submit():
         return _people_page(practice, member, form, 422)
@@ -85,10 +80,9 @@ def remove_member(practice_id: int, member_id: int):
 
 @bp.post("/<int:practice_id>/members/<int:member_id>/make-owner")
 @login_required
-@throttle.invitations_limited
 def make_owner(practice_id: int, member_id: int):
     """Offer the practice to a member: nothing moves until they accept the emailed offer."""
-    practice, _ = load(practice_id)
+    practice, _ = load_inviter(practice_id, offering_ownership=True)
     offered = invitations.offer_ownership(practice, member_id, current_user)
     flash(
         f"We sent {offered.user.email} your offer of {practice.name}. You stay the owner until they "
@@ -135,17 +129,3 @@ def _welcome(invitation) -> str:
     if invitation.is_ownership_offer:
         return f"You now own {invitation.practice.name}; {invitation.invited_by.name} stays on as an admin."
     return f"Welcome to {invitation.practice.name}."
-
-
-@bp.get("/<int:practice_id>/history")
-@login_required
-def history(practice_id: int):
-    """The billing audit log, for the people who manage billing; htmx pages through it."""
-    practice, member = load_manager(practice_id)
-    return render_page_or_fragment(
-        "practices/history.html",
-        "practices/partials/_audit.html",
-        practice=practice,
-        member=member,
-        audit=practice_history.audit_page(practice, page_arg()),
-    )
