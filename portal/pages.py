@@ -74,7 +74,7 @@ NOT_PAGES: Mapping[str, str] = {
     "main.healthz": "JSON for load balancers",
     "webhooks.stripe_webhook": "Stripe's signed POSTs",
     "api.openapi": "the JSON API's OpenAPI document",
-    "practices.refresh_status": "a manager's POST poll of the billing status (htmx); its GET twin is the page listed",
+    "practices.refresh_status": "a manager's POST poll of the billing status; its GET twin is listed",
     **{
         f"api.{name}": "the JSON API (bearer tokens)"
         for name in (
