@@ -137,6 +137,12 @@ class StripeCallCounter:
             seen.extend(self.operations[start:])
 
 
+#: Codes saying the bank wants the customer to confirm (3-D Secure): ``authentication_required`` from a
+#: PaymentIntent, ``invoice_payment_intent_requires_action`` from ``POST /v1/invoices/{id}/pay``
+#: (https://docs.stripe.com/error-codes). Neither is a decline: the payment can still go through.
+AUTHENTICATION_CODES = frozenset({"authentication_required", "invoice_payment_intent_requires_action"})
+
+
 def translate_stripe_error(error: stripe.StripeError) -> BillingError:
     """Map an SDK error to one of ours, with words a person understands."""
     message = getattr(error, "user_message", None) or "Stripe refused the request."
@@ -144,7 +150,7 @@ def translate_stripe_error(error: stripe.StripeError) -> BillingError:
     if isinstance(error, stripe.CardError):
         decline = getattr(error, "error", None)
         decline_code = getattr(decline, "decline_code", None) if decline else None
-        if code == "authentication_required":
+        if code in AUTHENTICATION_CODES:
             return AuthenticationRequired(
                 "Your bank needs you to confirm this payment.", decline_code=decline_code, stripe_code=code
             )

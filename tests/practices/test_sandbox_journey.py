@@ -207,3 +207,25 @@ def test_pay_now_marks_the_invoice_paid_in_the_table_at_once(sandbox, active, in
     db.session.refresh(invoice)
     assert invoice.status == "paid"
     assert [line.status for line in history.invoice_page(practice).items] == ["paid", "paid"]
+
+
+def test_pay_now_of_a_renewal_needing_authentication_asks_to_confirm(sandbox, active, inbox, owner):
+    """Finding 21b-1: Stripe answers Pay now on an invoice whose payment needs 3-D Secure with 402
+    ``invoice_payment_intent_requires_action`` (https://docs.stripe.com/error-codes); the clinic reads
+    that its bank needs a confirmation, never "The card was declined.", and keeps "Complete
+    authentication"."""
+    practice = active
+    sca = save_card_sca(sandbox, practice)  # 4000 0027 6000 3184: every payment asks again
+    cards.make_default_card(practice, sca.stripe_id, owner)
+    sandbox.advance(days=32)
+    inbox.deliver()
+    invoice = history.open_invoice(practice)
+
+    with pytest.raises(errors.PracticeError) as raised:
+        subscriptions.pay_open_invoice(practice, owner)
+    assert raised.value.status == 402
+    assert "bank needs you to confirm this payment" in raised.value.message
+    assert practice.last_payment_error is None
+    assert practice.action_required_invoice_id == invoice.stripe_id
+    assert kinds(owner) == ["action_required"]
+    assert history.audit_page(practice).items[0].action == "pay_now_needs_authentication"
