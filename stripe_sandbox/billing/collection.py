@@ -253,6 +253,14 @@ def _after_last_retry(sb: Sandbox, invoice: dict[str, Any], sub: dict[str, Any])
         cancel_subscription(sb, sub["id"], {})
 
 
+#: What ``POST /v1/invoices/{id}/pay`` answers when there is no card to charge.
+NO_PAYMENT_METHOD_MESSAGE = (
+    "This customer has no attached payment source or default payment method. Please consider adding a "
+    "default payment method. For more information, visit "
+    "https://stripe.com/docs/billing/subscriptions/payment-methods-setting#payment-method-priority."
+)
+
+
 def attempt_payment(sb: Sandbox, invoice_id: str, pm_id: str | None, *, off_session: bool) -> dict[str, Any]:
     """Charge an open invoice. Declines raise (as the API does); the invoice is updated either way."""
     invoice = sb.require(invoice_id)
@@ -264,11 +272,10 @@ def attempt_payment(sb: Sandbox, invoice_id: str, pm_id: str | None, *, off_sess
         invoice["attempt_count"] += 1
         invoice["attempted"] = True
         record_failure(sb, invoice, None)
-        raise invalid_request(
-            "This customer has no attached payment source or default payment method. Please consider "
-            "adding a default payment method.",
-            code="invoice_no_payment_method_types",
-        )
+        # Stripe's words, and no code: ``invoice_no_payment_method_types`` means the invoice's
+        # payment_settings allow no type at all (https://docs.stripe.com/error-codes). The PaymentIntent
+        # stays requires_payment_method with no last_payment_error: nothing was declined.
+        raise invalid_request(NO_PAYMENT_METHOD_MESSAGE)
     params: dict[str, Any] = {"payment_method": pm_id, "off_session": "true" if off_session else "false"}
     if pi["status"] == "requires_action":
         # A new attempt replaces the pending authentication.

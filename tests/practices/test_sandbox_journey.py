@@ -229,3 +229,21 @@ def test_pay_now_of_a_renewal_needing_authentication_asks_to_confirm(sandbox, ac
     assert practice.action_required_invoice_id == invoice.stripe_id
     assert kinds(owner) == ["action_required"]
     assert history.audit_page(practice).items[0].action == "pay_now_needs_authentication"
+
+
+def test_renewal_with_no_card_on_file_asks_for_a_card(sandbox, active, inbox, owner, mailbox):
+    """Finding 21b-2: a renewal Stripe cannot charge because no card is on file is not a decline: its
+    PaymentIntent waits in ``requires_payment_method`` with no ``last_payment_error``
+    (https://docs.stripe.com/payments/paymentintents/lifecycle). The banner, "Last payment", History
+    and the email say a card is missing and ask for one."""
+    practice = active
+    client = sandbox.client()
+    for card in client.v1.payment_methods.list({"customer": practice.stripe_customer_id}).data:
+        client.v1.payment_methods.detach(card.id)  # e.g. removed in Stripe's dashboard
+    sandbox.advance(days=32)
+    inbox.deliver()
+    assert practice.billing_status == BillingStatus.PAST_DUE
+    assert practice.last_payment_error == "No card is on file. Add a card, then pay the invoice."
+    [banner] = banners.practice_banners(owner)
+    assert banner["kind"] == "payment_failed" and "No card is on file" in banner["reason"]
+    assert "No card is on file" in body_text(mailbox.wait_for(owner.email, "a payment failed"))
