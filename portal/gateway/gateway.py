@@ -29,6 +29,7 @@ from portal.gateway.breaker import CircuitBreaker
 from portal.gateway.errors import (
     BREAKER_OPEN_MESSAGE,
     NOT_SENT_MESSAGE,
+    RATE_LIMITED_MESSAGE,
     AlreadyAttached,
     AuthenticationRequired,
     BillingError,
@@ -160,7 +161,7 @@ def translate_stripe_error(error: stripe.StripeError) -> BillingError:
             return StripeUnavailable()
         return StripeUnavailable(NOT_SENT_MESSAGE, reached_stripe=False)
     if isinstance(error, stripe.RateLimitError):
-        return StripeUnavailable()
+        return StripeUnavailable(RATE_LIMITED_MESSAGE, reached_stripe=False, stripe_code=code or "rate_limit")
     if isinstance(error, stripe.APIError):
         return StripeUnavailable()
     if isinstance(error, stripe.InvalidRequestError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from portal.extensions import db
+from portal.gateway.errors import StripeUnavailable
 from portal.practices import banners, cards, errors, history, members, subscriptions
 from portal.practices.models import Plan, PracticeInvoice
 from portal.practices.status import BillingStatus
@@ -247,3 +248,26 @@ def test_renewal_with_no_card_on_file_asks_for_a_card(sandbox, active, inbox, ow
     [banner] = banners.practice_banners(owner)
     assert banner["kind"] == "payment_failed" and "No card is on file" in banner["reason"]
     assert "No card is on file" in body_text(mailbox.wait_for(owner.email, "a payment failed"))
+
+
+def test_pay_now_and_a_preview_in_a_429_storm_say_stripe_is_busy(sandbox, active, inbox, owner, caplog):
+    """Finding 21b-3: another client eats Stripe's rate limit (forced with the sandbox's control API):
+    once the retries are spent, Pay now and a plan-change preview say Stripe is busy and nothing was
+    charged (https://docs.stripe.com/rate-limits), and the log keeps Stripe's ``rate_limit`` code."""
+    practice = active
+    failing = save_card(sandbox, practice, "pm_card_chargeCustomerFail")
+    cards.make_default_card(practice, failing.stripe_id, owner)
+    sandbox.advance(days=32)
+    inbox.deliver()
+    busy = "Stripe is busy right now; nothing was charged. Try again in a minute."
+    sandbox.strict_mode(True, per_second=0)
+    try:
+        with pytest.raises(StripeUnavailable) as paying:
+            subscriptions.pay_open_invoice(practice, owner)
+        with pytest.raises(StripeUnavailable) as previewing:
+            subscriptions.preview_plan_change(practice, Plan.SEMIANNUAL, owner)
+    finally:
+        sandbox.strict_mode(True, per_second=25)
+    assert paying.value.message == busy and previewing.value.message == busy
+    assert "op=invoice.pay" in caplog.text and "stripe_code=rate_limit" in caplog.text
+    assert history.open_invoice(practice) is not None  # nothing was paid
