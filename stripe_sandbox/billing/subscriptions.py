@@ -6,7 +6,14 @@ import copy
 from typing import Any
 
 from stripe_sandbox.billing.collection import attempt_payment, finalize_invoice
-from stripe_sandbox.billing.common import add_interval, customer_pm, default_pm, list_object, recurring_price
+from stripe_sandbox.billing.common import (
+    add_interval,
+    claim_currency,
+    customer_pm,
+    default_pm,
+    list_object,
+    recurring_price,
+)
 from stripe_sandbox.billing.invoices import build_invoice
 from stripe_sandbox.billing.lines import item_line, new_invoice_item
 from stripe_sandbox.billing.proration import change_items
@@ -94,9 +101,7 @@ def create_subscription(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
         sub["cancel_at_period_end"] = True
         sub["cancel_at"] = items[0]["current_period_end"]
         sub["canceled_at"] = now
-    if customer.get("currency") is None:
-        customer["currency"] = sub["currency"]
-        sb.save(customer)
+    claim_currency(sb, customer["id"], sub["currency"], "items")
     sb.save(sub)
     sb.update_meta(sub["id"], payment_behavior=behaviour)
     sb.emit("customer.subscription.created", sub)

@@ -3,12 +3,15 @@ made as Stripe does; each test is named by its finding and cites the page it fol
 
 from __future__ import annotations
 
+import socket
+import time
+
 import pytest
 import requests
 import stripe
 
 from stripe_sandbox.testing import SandboxServer
-from tests.sandbox.conftest import Receiver
+from tests.sandbox.conftest import SECRET, Receiver, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -61,3 +64,99 @@ def test_finding2_renewal_without_a_card_is_no_decline(
     assert raised.value.http_status == 400
     assert raised.value.code is None
     assert "no attached payment source or default payment method" in str(raised.value.user_message)
+
+
+# finding 13: webhook retries with back-off --------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_finding13_an_endpoint_down_at_first_gets_its_events_later() -> None:
+    """https://docs.stripe.com/webhooks#retries: Stripe retries a failed delivery with an exponential
+    back-off for up to 3 days. Here the endpoint is not listening yet (the portal at ``make run``
+    start): the event waits, the dashboard lists it, the API is not held up, and once the endpoint
+    listens the event arrives."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/webhooks/stripe"
+    with SandboxServer(webhook_url=url, webhook_secret=SECRET) as sandbox:
+        sandbox.set_delivery("ordered", retry_base_seconds=0.1)
+        client = sandbox.client()
+        customer = client.v1.customers.create({"email": "early@clinic.test"})
+        assert wait_until(lambda: "Pending deliveries" in _dashboard(sandbox) and "evt_" in _waiting(sandbox))
+        assert client.v1.customers.retrieve(customer.id).id == customer.id  # nothing blocks
+        time.sleep(2.0)  # 5 attempts fail (0.1 s, 0.2 s, 0.4 s, 0.8 s apart): the old code gave up here
+        receiver = Receiver(port)
+        try:
+            assert wait_until(lambda: "customer.created" in receiver.types(customer.id), timeout=10)
+            assert sandbox.flush_events()["pending"] == 0
+            assert "None: every event has been delivered." in _dashboard(sandbox)
+        finally:
+            receiver.close()
+
+
+def test_finding13_retries_back_off_up_to_an_hour_for_three_days(monkeypatch: pytest.MonkeyPatch) -> None:
+    """https://docs.stripe.com/webhooks#retries: the waits double from 1 s, never exceed an hour, and
+    the event is given up only once 3 days have passed since its first attempt."""
+    from stripe_sandbox import delivery
+
+    marks: list[tuple[str, int]] = []
+
+    class _Store:
+        def mark_delivery(self, event_id: str, status: str, attempts: int, error: str | None = None) -> None:
+            marks.append((status, attempts))
+
+    clock = [1000.0]
+    monkeypatch.setattr(delivery.time, "monotonic", lambda: clock[0])
+    deliverer = delivery.Deliverer(_Store(), "http://127.0.0.1:9/", "whsec_x")  # type: ignore[arg-type]
+    monkeypatch.setattr(deliverer, "_post", lambda job: "connection error: ConnectionError")
+    deliverer.enqueue("evt_down", "{}")
+    waits = []
+    while deliverer._queue:
+        job = deliverer._queue.popleft()
+        clock[0] = job.not_before
+        deliverer._deliver(job)
+        if deliverer._queue:
+            waits.append(deliverer._queue[0].not_before - clock[0])
+    assert waits[:5] == [1, 2, 4, 8, 16] and max(waits) == 3600
+    assert marks[-1][0] == "failed" and sum(waits) <= 3 * 24 * 3600 < sum(waits) + 3600
+    assert all(status == "pending" for status, _ in marks[:-1])
+
+
+def _dashboard(sandbox: SandboxServer) -> str:
+    return requests.get(f"{sandbox.url}/", timeout=10).text
+
+
+def _waiting(sandbox: SandboxServer) -> str:
+    page = _dashboard(sandbox)
+    return page.split("Pending deliveries", 1)[1].split("</section>", 1)[0]
+
+
+# finding 4: one currency per customer -------------------------------------------------------------
+
+
+def test_finding4_a_customer_bills_in_one_currency(
+    sandbox: SandboxServer, client: stripe.StripeClient, monthly: str
+) -> None:
+    """https://docs.stripe.com/api/customers/object#customer_object-currency: the first subscription,
+    invoice or invoice item sets the customer's currency; another one is refused ("You cannot combine
+    currencies on a single customer")."""
+    customer, _ = _subscribed(client, monthly)
+    assert client.v1.customers.retrieve(customer).currency == "usd"
+    product = client.v1.products.create({"name": "Euro plan"})
+    euro = client.v1.prices.create(
+        {"product": product.id, "unit_amount": 900, "currency": "eur", "recurring": {"interval": "month"}}
+    )
+    with pytest.raises(stripe.InvalidRequestError, match="cannot combine currencies") as raised:
+        client.v1.subscriptions.create({"customer": customer, "items": [{"price": euro.id}]})
+    assert raised.value.http_status == 400
+
+    vnd_customer = client.v1.customers.create({"email": "dong@clinic.test"})
+    client.v1.invoice_items.create({"customer": vnd_customer.id, "amount": 250000, "currency": "vnd"})
+    client.v1.invoices.create({"customer": vnd_customer.id, "pending_invoice_items_behavior": "include"})
+    assert client.v1.customers.retrieve(vnd_customer.id).currency == "vnd"
+    with pytest.raises(stripe.InvalidRequestError, match="cannot combine currencies"):
+        client.v1.invoice_items.create({"customer": vnd_customer.id, "amount": 500, "currency": "usd"})
