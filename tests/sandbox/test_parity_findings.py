@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -160,3 +161,42 @@ def test_finding4_a_customer_bills_in_one_currency(
     assert client.v1.customers.retrieve(vnd_customer.id).currency == "vnd"
     with pytest.raises(stripe.InvalidRequestError, match="cannot combine currencies"):
         client.v1.invoice_items.create({"customer": vnd_customer.id, "amount": 500, "currency": "usd"})
+
+
+# finding 5: idempotency keys in flight, their length and the replay headers ----------------------
+
+
+def test_finding5_a_duplicate_in_flight_is_409_and_replays_name_the_original(sandbox: SandboxServer) -> None:
+    """https://docs.stripe.com/api/idempotent_requests and https://docs.stripe.com/error-low-level:
+    a request whose key another request is still using gets 409 ``idempotency_error``; keys are at
+    most 255 characters; answers carry ``Idempotency-Key``, and replays ``Idempotent-Replayed: true``
+    and ``Original-Request`` (the request that ran)."""
+    sandbox.set_latency(400)  # the first request is still running when the others come
+    try:
+        with ThreadPoolExecutor(max_workers=5) as pool:
+            answers = list(
+                pool.map(
+                    lambda _: _post(
+                        sandbox, "/v1/customers", {"email": "twice@x.test"}, key="finding5-burst"
+                    ),
+                    range(5),
+                )
+            )
+    finally:
+        sandbox.set_latency(0)
+    assert sorted(r.status_code for r in answers) == [200, 409, 409, 409, 409]
+    [ran] = [r for r in answers if r.status_code == 200]
+    conflict = next(r for r in answers if r.status_code == 409).json()["error"]
+    assert conflict["type"] == "idempotency_error" and conflict["code"] == "idempotency_key_in_use"
+    assert "another in-progress request" in conflict["message"]
+    assert ran.headers["Idempotency-Key"] == "finding5-burst" and "Idempotent-Replayed" not in ran.headers
+
+    replay = _post(sandbox, "/v1/customers", {"email": "twice@x.test"}, key="finding5-burst")
+    assert replay.json()["id"] == ran.json()["id"]
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.headers["Original-Request"] == ran.headers["Request-Id"] != replay.headers["Request-Id"]
+    assert replay.headers["Idempotency-Key"] == "finding5-burst"
+
+    too_long = _post(sandbox, "/v1/customers", {"email": "long@x.test"}, key="k" * 256)
+    assert too_long.status_code == 400 and too_long.json()["error"]["type"] == "invalid_request_error"
+    assert _post(sandbox, "/v1/customers", {"email": "long@x.test"}, key="k" * 255).status_code == 200
