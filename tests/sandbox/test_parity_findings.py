@@ -200,3 +200,54 @@ def test_finding5_a_duplicate_in_flight_is_409_and_replays_name_the_original(san
     too_long = _post(sandbox, "/v1/customers", {"email": "long@x.test"}, key="k" * 256)
     assert too_long.status_code == 400 and too_long.json()["error"]["type"] == "invalid_request_error"
     assert _post(sandbox, "/v1/customers", {"email": "long@x.test"}, key="k" * 255).status_code == 200
+
+
+# finding 6: Checkout Session refusals and price_data ----------------------------------------------
+
+
+def test_finding6_checkout_refusals_and_inline_prices(
+    sandbox: SandboxServer, client: stripe.StripeClient, monthly: str
+) -> None:
+    """https://docs.stripe.com/api/checkout/sessions/create: ``customer`` and ``customer_email``
+    exclude each other, URLs must be URLs (``url_invalid``), quantities and
+    ``subscription_data.trial_period_days`` are at least 1, and ``line_items[].price_data`` makes an
+    inline price."""
+    customer = client.v1.customers.create({"email": "checkout@clinic.test"}).id
+    base = {"mode": "subscription", "success_url": "https://clinic.test/ok", "customer": customer}
+    item = {"price": monthly, "quantity": 1}
+    refused = [
+        ({**base, "customer_email": "x@clinic.test", "line_items": [item]}, "customer_email", None),
+        ({**base, "success_url": "notaurl", "line_items": [item]}, "success_url", "url_invalid"),
+        ({**base, "line_items": [{"price": monthly, "quantity": 0}]}, "line_items[0][quantity]", None),
+        (
+            {**base, "line_items": [item], "subscription_data": {"trial_period_days": 0}},
+            "subscription_data[trial_period_days]",
+            None,
+        ),
+    ]
+    for params, param, code in refused:
+        with pytest.raises(stripe.InvalidRequestError) as raised:
+            client.v1.checkout.sessions.create(params)
+        assert raised.value.param == param, params
+        if code:
+            assert raised.value.code == code
+
+    session = client.v1.checkout.sessions.create(
+        {
+            "mode": "payment",
+            "success_url": "https://clinic.test/ok",
+            "line_items": [
+                {
+                    "quantity": 2,
+                    "price_data": {
+                        "currency": "usd",
+                        "unit_amount": 1250,
+                        "product_data": {"name": "Inline gloves"},
+                    },
+                }
+            ],
+        }
+    )
+    assert session.amount_total == 2500
+    [line] = client.v1.checkout.sessions.line_items.list(session.id).data
+    assert line.price.unit_amount == 1250 and line.description == "Inline gloves"
