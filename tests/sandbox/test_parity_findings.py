@@ -251,3 +251,34 @@ def test_finding6_checkout_refusals_and_inline_prices(
     assert session.amount_total == 2500
     [line] = client.v1.checkout.sessions.line_items.list(session.id).data
     assert line.price.unit_amount == 1250 and line.description == "Inline gloves"
+
+
+# finding 7: customer fields and metadata limits ---------------------------------------------------
+
+
+def test_finding7_customer_fields_and_metadata_have_stripes_limits(
+    sandbox: SandboxServer, client: stripe.StripeClient
+) -> None:
+    """https://docs.stripe.com/api/customers/create (email up to 512 characters and a real address,
+    name up to 256) and https://docs.stripe.com/metadata#data (50 keys, 40-character keys,
+    500-character values, on every object with metadata)."""
+    refused = [
+        ({"email": "not-an-email"}, "email"),
+        ({"email": "a" * 590 + "@clinic.test"}, "email"),
+        ({"name": "n" * 5000}, "name"),
+        ({"metadata": {f"k{i}": "v" for i in range(51)}}, "metadata"),
+        ({"metadata": {"k" * 41: "v"}}, "metadata[" + "k" * 41 + "]"),
+        ({"metadata": {"note": "v" * 501}}, "metadata[note]"),
+    ]
+    for params, param in refused:
+        with pytest.raises(stripe.InvalidRequestError) as raised:
+            client.v1.customers.create(params)
+        assert raised.value.param == param, params
+    kept = client.v1.customers.create(
+        {"email": "ok@clinic.test", "name": "n" * 256, "metadata": {"k" * 40: "v" * 500}}
+    )
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.customers.update(kept.id, {"metadata": {f"more{i}": "v" for i in range(50)}})
+    with pytest.raises(stripe.InvalidRequestError) as on_a_product:
+        client.v1.products.create({"name": "Gloves", "metadata": {"note": "v" * 501}})
+    assert on_a_product.value.param == "metadata[note]"
