@@ -4,7 +4,7 @@ thin adapters from (params, path ids) to ``payments`` and ``refunds``."""
 from __future__ import annotations
 
 from stripe_sandbox import refunds
-from stripe_sandbox.api.keys import check_client_secret
+from stripe_sandbox.api.keys import api_key, check_client_secret, raw_card_data_refused
 from stripe_sandbox.api.lists import created_filter, paginate, search_result
 from stripe_sandbox.api.routing import Obj, RouteTable, live
 from stripe_sandbox.billing.customer_deletion import delete_customer
@@ -98,6 +98,9 @@ def customer_pm(sb: Sandbox, p: Obj, cid: str, pmid: str) -> Obj:
 
 @api("POST", "/v1/payment_methods", publishable=True)
 def pm_create(sb: Sandbox, p: Obj) -> Obj:
+    card = p.get("card")
+    if isinstance(card, dict) and card.get("number") and not (api_key() or "").startswith("pk_"):
+        raise raw_card_data_refused()
     return create_payment_method(sb, p)
 
 

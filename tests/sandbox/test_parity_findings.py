@@ -282,3 +282,31 @@ def test_finding7_customer_fields_and_metadata_have_stripes_limits(
     with pytest.raises(stripe.InvalidRequestError) as on_a_product:
         client.v1.products.create({"name": "Gloves", "metadata": {"note": "v" * 501}})
     assert on_a_product.value.param == "metadata[note]"
+
+
+# finding 8: PaymentIntent amounts, off_session, raw card numbers ----------------------------------
+
+
+def test_finding8_amount_limit_off_session_and_raw_card_numbers(
+    sandbox: SandboxServer, client: stripe.StripeClient
+) -> None:
+    """https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts (at most eight digits:
+    ``amount_too_large``), https://docs.stripe.com/api/payment_intents/create#create_payment_intent-off_session
+    (only with ``confirm=true``), https://docs.stripe.com/testing#cards (card numbers with a secret key
+    are refused; Stripe.js sends them with the publishable key)."""
+    customer = client.v1.customers.create({"email": "limits@clinic.test"}).id
+    with pytest.raises(stripe.InvalidRequestError) as too_large:
+        client.v1.payment_intents.create({"amount": 100_000_000_000, "currency": "usd"})
+    assert too_large.value.code == "amount_too_large" and too_large.value.param == "amount"
+    assert client.v1.payment_intents.create({"amount": 99_999_999, "currency": "usd"}).amount == 99_999_999
+    with pytest.raises(stripe.InvalidRequestError) as unconfirmed:
+        client.v1.payment_intents.create(
+            {"amount": 2000, "currency": "usd", "customer": customer, "off_session": True}
+        )
+    assert unconfirmed.value.param == "off_session"
+    card = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}
+    with pytest.raises(stripe.InvalidRequestError, match="raw card data") as raw:
+        client.v1.payment_methods.create({"type": "card", "card": card})
+    assert raw.value.param == "card[number]"
+    typed = sandbox.client("pk_test_sandbox").v1.payment_methods.create({"type": "card", "card": card})
+    assert typed.card.last4 == "4242"
