@@ -310,3 +310,53 @@ def test_finding8_amount_limit_off_session_and_raw_card_numbers(
     assert raw.value.param == "card[number]"
     typed = sandbox.client("pk_test_sandbox").v1.payment_methods.create({"type": "card", "card": card})
     assert typed.card.last4 == "4242"
+
+
+# finding 9: the fraud and velocity test cards, and numbers not on the testing page ----------------
+
+
+def _pay(client: stripe.StripeClient, customer: str, pm: str) -> stripe.PaymentIntent:
+    return client.v1.payment_intents.create(
+        {
+            "amount": 2000,
+            "currency": "usd",
+            "customer": customer,
+            "payment_method": pm,
+            "confirm": True,
+            "expand": ["latest_charge"],
+        }
+    )
+
+
+def test_finding9_fraud_velocity_and_unknown_cards(
+    sandbox: SandboxServer, client: stripe.StripeClient
+) -> None:
+    """https://docs.stripe.com/testing#fraud-prevention and #declined-payments: 4100 0000 0000 0019 is
+    always blocked (``fraudulent``), 4000 0000 0000 4954 goes through at risk level ``highest``,
+    4000 0000 0000 6975 is declined ``card_velocity_exceeded``; their ``pm_card_*`` tokens exist; a
+    Luhn-valid number not on the page is a live card, declined in test mode."""
+    customer = client.v1.customers.create({"email": "radar@clinic.test"}).id
+    risky = _pay(client, customer, "pm_card_riskLevelHighest")
+    assert risky.status == "succeeded" and risky.latest_charge.outcome.risk_level == "highest"
+    stripe_js = sandbox.client("pk_test_sandbox")
+    for token, number, decline in (
+        ("pm_card_chargeDeclinedFraudulent", "4100000000000019", "fraudulent"),
+        ("pm_card_chargeDeclinedVelocityLimitExceeded", "4000000000006975", "card_velocity_exceeded"),
+        (None, "4000000000000077", "test_mode_live_card"),
+    ):
+        for pm in filter(None, (token, _typed(stripe_js, number))):
+            with pytest.raises(stripe.CardError) as declined:
+                _pay(client, customer, pm)
+            assert declined.value.code == "card_declined", pm
+            assert declined.value.error.decline_code == decline, pm
+    blocked = client.v1.charges.list({"customer": customer, "limit": 1}).data[0]
+    assert blocked.outcome.type == "issuer_declined"  # the last one: a live card, not Radar
+    fraud = [
+        c for c in client.v1.charges.list({"customer": customer}).data if c.outcome.reason == "fraudulent"
+    ]
+    assert fraud and all(c.outcome.type == "blocked" for c in fraud)
+
+
+def _typed(stripe_js: stripe.StripeClient, number: str) -> str:
+    card = {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}
+    return stripe_js.v1.payment_methods.create({"type": "card", "card": card}).id
