@@ -360,3 +360,57 @@ def test_finding9_fraud_velocity_and_unknown_cards(
 def _typed(stripe_js: stripe.StripeClient, number: str) -> str:
     card = {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}
     return stripe_js.v1.payment_methods.create({"type": "card", "card": card}).id
+
+
+# finding 10: cancel with a final invoice, off-session creation, metadata of a canceled subscription
+
+
+def test_finding10_cancel_invoice_now_prorate_makes_a_final_credit_invoice(
+    sandbox: SandboxServer, client: stripe.StripeClient, receiver: Receiver, monthly: str
+) -> None:
+    """https://docs.stripe.com/api/subscriptions/cancel: ``prorate`` credits the unused time with a
+    proration item and ``invoice_now`` puts it on a final invoice at once; the negative total goes
+    to the customer's balance (https://docs.stripe.com/billing/customer/balance)."""
+    customer, sub_id = _subscribed(client, monthly)
+    sandbox.advance(days=10)
+    receiver.clear()
+    client.v1.subscriptions.cancel(sub_id, {"invoice_now": True, "prorate": True})
+    final = client.v1.invoices.list({"subscription": sub_id}).data[0]
+    assert final.billing_reason != "subscription_create"
+    [credit] = final.lines.data
+    assert credit.amount < 0 and -credit.amount < 4000 and credit.parent.invoice_item_details.proration
+    assert final.total == credit.amount and final.status == "paid"
+    assert client.v1.customers.retrieve(customer).balance == credit.amount
+    sandbox.flush_events()
+    types = receiver.types(customer)
+    assert "customer.subscription.deleted" in types and "invoice.finalized" in types
+
+
+def test_finding10_off_session_creation_and_metadata_of_a_canceled_subscription(
+    sandbox: SandboxServer, client: stripe.StripeClient, monthly: str
+) -> None:
+    """https://docs.stripe.com/api/subscriptions/create#create_subscription-off_session: with
+    ``off_session=true`` a card set up for later payments (4000 0025 0000 3155) is charged without
+    3-D Secure; https://docs.stripe.com/api/subscriptions/update: a canceled subscription still takes
+    new metadata, nothing else."""
+    customer = client.v1.customers.create({"email": "away@clinic.test"}).id
+    intent = client.v1.setup_intents.create(
+        {"customer": customer, "confirm": True, "payment_method": "pm_card_authenticationRequiredOnSetup"}
+    )
+    sandbox.authenticate(intent.id)
+    pm = str(client.v1.setup_intents.retrieve(intent.id).payment_method)
+    sub = client.v1.subscriptions.create(
+        {
+            "customer": customer,
+            "items": [{"price": monthly}],
+            "default_payment_method": pm,
+            "off_session": True,
+        }
+    )
+    assert sub.status == "active"
+    client.v1.subscriptions.cancel(sub.id)
+    updated = client.v1.subscriptions.update(sub.id, {"metadata": {"closedBy": "owner"}})
+    assert updated.metadata["closedBy"] == "owner" and updated.status == "canceled"
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client.v1.subscriptions.update(sub.id, {"description": "again"})
+    assert refused.value.param == "description"
