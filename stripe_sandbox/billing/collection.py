@@ -216,12 +216,18 @@ def record_failure(sb: Sandbox, invoice: dict[str, Any], decline_code: str | Non
     if invoice["billing_reason"] == "subscription_create" or not invoice.get("auto_advance"):
         invoice["next_payment_attempt"] = None
     elif decline_code in HARD_DECLINES:
-        invoice["next_payment_attempt"] = None  # Smart Retries never retries a hard decline
+        # Smart Retries never retries a hard decline; what follows the last retry still happens, at
+        # the end of the retry window (https://docs.stripe.com/billing/revenue-recovery/smart-retries).
+        invoice["next_payment_attempt"] = None
+        first_failure = sb.meta(invoice["id"]).get("first_failed_at") or now
+        sb.update_meta(invoice["id"], retry_window_ends_at=first_failure + int(sum(delays) * DAY))
     elif invoice["attempt_count"] <= len(delays):
         invoice["next_payment_attempt"] = now + int(delays[invoice["attempt_count"] - 1] * DAY)
     else:
         invoice["next_payment_attempt"] = None
         exhausted = True
+    if not sb.meta(invoice["id"]).get("first_failed_at"):
+        sb.update_meta(invoice["id"], first_failed_at=now)
     sb.save(invoice)
     sb.emit("invoice.payment_failed", invoice)
     sb.emit(
@@ -234,12 +240,13 @@ def record_failure(sb: Sandbox, invoice: dict[str, Any], decline_code: str | Non
     if sub is None:
         return
     if exhausted and sub["status"] in ("active", "past_due"):
-        _after_last_retry(sb, invoice, sub)
+        after_last_retry(sb, invoice, sub)
     elif sub["status"] == "active":
         set_status(sb, sub, "past_due")
 
 
-def _after_last_retry(sb: Sandbox, invoice: dict[str, Any], sub: dict[str, Any]) -> None:
+def after_last_retry(sb: Sandbox, invoice: dict[str, Any], sub: dict[str, Any]) -> None:
+    """The settings' action once no retry is left: mark uncollectible, then cancel, unpaid or leave."""
     if setting(sb, "mark_uncollectible"):
         mark_uncollectible(sb, invoice["id"])
     policy = setting(sb, "after_failures")
