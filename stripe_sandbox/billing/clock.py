@@ -40,6 +40,13 @@ def _due_actions(sb: Sandbox, until: int) -> list[tuple[int, int, str, str]]:
         meta = sb.meta(sub["id"])
         if notice <= until and notice >= sub["created"] and meta.get("upcoming_for") != period_end:
             actions.append((notice, 0, "upcoming", sub["id"]))
+    actions.extend(_due_invoice_actions(sb, until))
+    return sorted(actions)
+
+
+def _due_invoice_actions(sb: Sandbox, until: int) -> list[tuple[int, int, str, str]]:
+    """Retries, the end of a retry window cut short by a hard decline, and drafts to finalize."""
+    actions: list[tuple[int, int, str, str]] = []
     for invoice in sb.all("invoice"):
         when = invoice.get("next_payment_attempt")
         if invoice["status"] == "open" and invoice.get("auto_advance") and when and when <= until:
@@ -52,7 +59,7 @@ def _due_actions(sb: Sandbox, until: int) -> list[tuple[int, int, str, str]]:
         finalizes = invoice.get("automatically_finalizes_at")
         if invoice["status"] == "draft" and invoice.get("auto_advance") and finalizes and finalizes <= until:
             actions.append((finalizes, 1, "finalize", invoice["id"]))
-    return sorted(actions)
+    return actions
 
 
 def _renew(sb: Sandbox, sub: dict[str, Any]) -> None:
