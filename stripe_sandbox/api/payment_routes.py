@@ -10,6 +10,7 @@ from stripe_sandbox.api.routing import Obj, RouteTable, live
 from stripe_sandbox.billing.customer_deletion import delete_customer
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import missing_param, not_found
+from stripe_sandbox.payments import balance
 from stripe_sandbox.payments.customers import (
     attach_payment_method,
     create_customer,
@@ -77,6 +78,16 @@ def customers_list(sb: Sandbox, p: Obj) -> Obj:
     if p.get("test_clock"):
         found = [c for c in found if c.get("test_clock") == p["test_clock"]]
     return paginate(created_filter(found, p), p, "/v1/customers")
+
+
+@api("GET", "/v1/customers/<cid>/balance_transactions")
+def customer_balance_list(sb: Sandbox, p: Obj, cid: str) -> Obj:
+    return paginate(balance.list_transactions(sb, cid), p, f"/v1/customers/{cid}/balance_transactions")
+
+
+@api("POST", "/v1/customers/<cid>/balance_transactions")
+def customer_balance_create(sb: Sandbox, p: Obj, cid: str) -> Obj:
+    return balance.create_transaction(sb, cid, p)
 
 
 @api("GET", "/v1/customers/<cid>/payment_methods")

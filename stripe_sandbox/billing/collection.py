@@ -17,6 +17,7 @@ from stripe_sandbox.billing.lifecycle import cancel_subscription, set_status, su
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import SandboxError, invalid_request
 from stripe_sandbox.params import to_bool
+from stripe_sandbox.payments.balance import record_change
 from stripe_sandbox.payments.payment_intents import confirm_payment_intent, create_payment_intent
 from stripe_sandbox.shapes import blank
 from stripe_sandbox.shapes.invoices import INVOICE_PAYMENT
@@ -136,6 +137,8 @@ def apply_customer_balance(sb: Sandbox, invoice: dict[str, Any], customer: dict[
         return
     customer["balance"] = invoice["ending_balance"]
     sb.save(customer)
+    # The balance's history line (GET /v1/customers/{id}/balance_transactions) for this invoice.
+    record_change(sb, customer, customer["balance"] - balance, "applied_to_invoice", invoice=invoice["id"])
     sb.emit("customer.updated", customer, {"balance": balance})
 
 

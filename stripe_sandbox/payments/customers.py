@@ -20,6 +20,7 @@ from stripe_sandbox.cards import (
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import SandboxError, invalid_request, missing_param
 from stripe_sandbox.params import as_list, metadata_update, to_int
+from stripe_sandbox.payments import balance
 from stripe_sandbox.payments.common import ADDRESS_KEYS, address_param, card_of, diff
 from stripe_sandbox.shapes.payments import CUSTOMER, PAYMENT_METHOD
 
@@ -97,7 +98,10 @@ def _apply_customer_params(sb: Sandbox, customer: dict[str, Any], params: dict[s
                 )
         customer["invoice_settings"]["default_payment_method"] = pm_id
     if "balance" in params:
+        before = int(customer.get("balance") or 0)
         customer["balance"] = to_int(params["balance"], "balance")
+        if customer["balance"] != before:
+            balance.record_change(sb, customer, customer["balance"] - before, "adjustment")
 
 
 def update_customer(sb: Sandbox, customer_id: str, params: dict[str, Any]) -> dict[str, Any]:

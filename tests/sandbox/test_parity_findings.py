@@ -414,3 +414,34 @@ def test_finding10_off_session_creation_and_metadata_of_a_canceled_subscription(
     with pytest.raises(stripe.InvalidRequestError) as refused:
         client.v1.subscriptions.update(sub.id, {"description": "again"})
     assert refused.value.param == "description"
+
+
+# finding 12: previews, cursors, the balance's history ---------------------------------------------
+
+
+def test_finding12_preview_owner_cursors_and_balance_transactions(
+    sandbox: SandboxServer, client: stripe.StripeClient, monthly: str
+) -> None:
+    """https://docs.stripe.com/api/invoices/create_preview (the subscription must be the customer's),
+    https://docs.stripe.com/api/pagination (``starting_after`` and ``ending_before`` exclude each
+    other), https://docs.stripe.com/api/customer_balance_transactions (create and list the history)."""
+    owner, sub_id = _subscribed(client, monthly)
+    stranger = client.v1.customers.create({"email": "stranger@clinic.test"}).id
+    with pytest.raises(stripe.InvalidRequestError) as not_theirs:
+        client.v1.invoices.create_preview({"customer": stranger, "subscription": sub_id})
+    assert not_theirs.value.http_status == 400
+    assert client.v1.invoices.create_preview({"customer": owner, "subscription": sub_id}).total == 4000
+
+    with pytest.raises(stripe.InvalidRequestError) as both:
+        client.v1.customers.list({"starting_after": owner, "ending_before": stranger})
+    assert both.value.code == "parameters_exclusive"
+
+    credit = client.v1.customers.balance_transactions.create(
+        owner, {"amount": -1500, "currency": "usd", "description": "Goodwill"}
+    )
+    assert (credit.type, credit.amount, credit.ending_balance) == ("adjustment", -1500, -1500)
+    assert client.v1.customers.retrieve(owner).balance == -1500
+    sandbox.advance(days=32)  # the renewal uses the credit
+    history = client.v1.customers.balance_transactions.list(owner).data
+    assert [t.type for t in history] == ["applied_to_invoice", "adjustment"]
+    assert history[0].amount == 1500 and history[0].ending_balance == 0 and history[0].invoice
