@@ -37,6 +37,8 @@ class TestCard:
     code: str = "card_declined"
     funding: str = "credit"
     country: str = "US"
+    #: Radar's ``outcome.risk_level`` of its charges (https://docs.stripe.com/testing#fraud-prevention).
+    risk_level: str = "normal"
 
 
 DECLINE_MESSAGES = {
@@ -47,6 +49,11 @@ DECLINE_MESSAGES = {
     "expired_card": "Your card has expired.",
     "incorrect_cvc": "Your card's security code is incorrect.",
     "processing_error": "An error occurred while processing your card. Try again in a little bit.",
+    "fraudulent": "Your card was declined.",
+    "card_velocity_exceeded": "Your card was declined for making repeated attempts too frequently or "
+    "exceeding its amount limit.",
+    "test_mode_live_card": "Your card was declined. Your request was in test mode, but used a non test "
+    "(live) card. For a list of valid test cards, visit: https://stripe.com/docs/testing.",
 }
 
 _CARDS = [
@@ -70,6 +77,12 @@ _CARDS = [
     TestCard("4000000000000069", "visa", Behaviour.DECLINED, "expired_card", code="expired_card"),
     TestCard("4000000000000127", "visa", Behaviour.DECLINED, "incorrect_cvc", code="incorrect_cvc"),
     TestCard("4000000000000119", "visa", Behaviour.DECLINED, "processing_error", code="processing_error"),
+    TestCard("4000000000006975", "visa", Behaviour.DECLINED, "card_velocity_exceeded"),
+    # Fraud prevention (https://docs.stripe.com/testing#fraud-prevention): always blocked by Radar;
+    # highest risk, which Radar's default rules let through.
+    TestCard("4100000000000019", "visa", Behaviour.DECLINED, "fraudulent", risk_level="highest"),
+    TestCard("4000000000004954", "visa", Behaviour.OK, risk_level="highest"),
+    TestCard("4000000000009235", "visa", Behaviour.OK, risk_level="elevated"),
 ]
 CARDS = {card.number: card for card in _CARDS}
 
@@ -98,6 +111,12 @@ SHORTCUTS = {
     "chargeDeclinedExpiredCard": "4000000000000069",
     "chargeDeclinedIncorrectCvc": "4000000000000127",
     "chargeDeclinedProcessingError": "4000000000000119",
+    "chargeDeclinedFraudulent": "4100000000000019",
+    "radarBlock": "4100000000000019",
+    "chargeDeclinedVelocityLimitExceeded": "4000000000006975",
+    "visa_chargeDeclinedVelocityLimitExceeded": "4000000000006975",
+    "riskLevelHighest": "4000000000004954",
+    "riskLevelElevated": "4000000000009235",
 }
 
 #: Shortcuts whose card comes already set up for off-session payments.
@@ -166,11 +185,12 @@ def brand_for(number: str) -> str:
 
 
 def card_for(number: str) -> TestCard:
-    """Any Luhn-valid number works like a plain successful card of its brand."""
+    """A number not on the testing page is taken for a real card, which test mode declines
+    (``test_mode_live_card``, https://docs.stripe.com/testing#cards)."""
     known = CARDS.get(number)
     if known is not None:
         return known
-    return TestCard(number, brand_for(number), Behaviour.OK)
+    return TestCard(number, brand_for(number), Behaviour.DECLINED, "test_mode_live_card")
 
 
 def fingerprint(number: str) -> str:

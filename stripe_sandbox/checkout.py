@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from stripe_sandbox.billing.subscriptions import create_subscription
 from stripe_sandbox.cards import AUTHENTICATES
+from stripe_sandbox.catalog import create_price
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import invalid_request, missing_param
 from stripe_sandbox.params import as_list, metadata_update, to_int
@@ -51,7 +53,56 @@ def session_line_items(sb: Sandbox, session: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _at_least_one(value: Any, param: str) -> int:
+    number = to_int(value, param)
+    if number < 1:
+        raise invalid_request(
+            f"This value must be greater than or equal to 1 (it currently is '{number}').", param=param
+        )
+    return number
+
+
+def _check_urls_and_customer(params: dict[str, Any]) -> None:
+    """Stripe's refusals before a session exists (https://docs.stripe.com/api/checkout/sessions/create):
+    ``customer`` and ``customer_email`` exclude each other; the return URLs must be URLs."""
+    if params.get("customer") and params.get("customer_email"):
+        raise invalid_request(
+            "You may only specify one of these parameters: customer, customer_email.",
+            param="customer_email",
+            code="parameters_exclusive",
+        )
+    for param in ("success_url", "cancel_url", "return_url"):
+        url = params.get(param)
+        if url is None:
+            continue
+        parts = urlsplit(str(url))
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise invalid_request("Not a valid URL", param=param, code="url_invalid")
+    trial = (params.get("subscription_data") or {}).get("trial_period_days")
+    if trial is not None:
+        _at_least_one(trial, "subscription_data[trial_period_days]")
+
+
+def _session_price(sb: Sandbox, raw: dict[str, Any], index: int) -> dict[str, Any]:
+    """``line_items[].price``, or an inline price from ``price_data`` (exactly one of the two)."""
+    if raw.get("price") and raw.get("price_data"):
+        raise invalid_request(
+            "You may only specify one of these parameters: price, price_data.",
+            param=f"line_items[{index}][price_data]",
+            code="parameters_exclusive",
+        )
+    data = raw.get("price_data")
+    if not isinstance(data, dict):
+        return sb.require(raw.get("price"), f"line_items[{index}][price]", "price")
+    fields = ("currency", "unit_amount", "unit_amount_decimal", "product", "product_data", "tax_behavior")
+    inline = {key: data[key] for key in fields if key in data}
+    if isinstance(data.get("recurring"), dict):
+        inline["recurring"] = data["recurring"]
+    return create_price(sb, inline)
+
+
 def create_session(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
+    _check_urls_and_customer(params)
     mode = params.get("mode")
     if not mode:
         raise missing_param("mode")
@@ -65,8 +116,8 @@ def create_session(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
         raise missing_param("line_items")
     items = []
     for index, raw in enumerate(raw_items):
-        price = sb.require(raw.get("price"), f"line_items[{index}][price]", "price")
-        quantity = to_int(raw.get("quantity", 1), f"line_items[{index}][quantity]")
+        price = _session_price(sb, raw, index)
+        quantity = _at_least_one(raw.get("quantity", 1), f"line_items[{index}][quantity]")
         items.append(_line_item(sb, price, quantity))
     recurring = [i for i in items if i["price"]["type"] == "recurring"]
     if mode == "subscription" and not recurring:

@@ -15,7 +15,7 @@ from typing import Any
 from stripe_sandbox import defaults
 from stripe_sandbox.delivery import Deliverer
 from stripe_sandbox.errors import not_found
-from stripe_sandbox.limits import RateLimiter, RequestLog
+from stripe_sandbox.limits import KeysInFlight, RateLimiter, RequestLog
 from stripe_sandbox.shapes import blank
 from stripe_sandbox.shapes.events import EVENT
 from stripe_sandbox.shapes.includable import INCLUDABLE, hide_includable
@@ -99,6 +99,7 @@ class Sandbox:
         #: Stripe's test-mode rate limit (25 operations a second); off: no limit.
         self.rate_limit = rate_limit
         self.limiter = RateLimiter()
+        self.keys_in_flight = KeysInFlight()
         self.request_log = RequestLog()
         for event_id in self.store.pending_deliveries():
             event = self.store.get(event_id)

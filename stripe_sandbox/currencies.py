@@ -33,6 +33,10 @@ MINIMUM_CHARGE = {
     "vnd": 13000, "krw": 700, "clp": 500, "pyg": 3700, "ugx": 1900, "xaf": 300, "xof": 300,
 }  # fmt: skip
 
+#: The largest charge: eight digits in the smallest unit, e.g. $999,999.99
+#: (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts).
+MAXIMUM_CHARGE = 99_999_999
+
 _SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥"}
 
 

@@ -8,6 +8,12 @@ Modes reproduce what real Stripe may do to a receiver: ``ordered`` (one at a tim
 ``shuffled`` (whatever is queued goes out in random order), ``duplicates`` (every event twice),
 ``delayed`` (each event waits ``delay_seconds`` before its first attempt). Modes combine with
 ``+``: ``shuffled+duplicates`` sends every event twice, in random order.
+
+A failed attempt is retried as Stripe retries (https://docs.stripe.com/webhooks#retries: "in live
+mode, Stripe attempts to deliver a given event to your webhook endpoint for up to 3 days with an
+exponential back off"): after 1 s, 2 s, 4 s ... capped at ``max_backoff_seconds`` (1 hour), until
+``retry_window_seconds`` (3 days) after the first attempt. A retry waits in the queue, never in the
+worker, so one endpoint being down blocks nothing else; the dashboard lists what waits.
 """
 
 from __future__ import annotations
@@ -46,6 +52,11 @@ def sign_payload(payload: str, secret: str, timestamp: int | None = None) -> str
     return f"t={ts},v1={mac}"
 
 
+#: Stripe's retry window and the longest wait between two attempts.
+RETRY_WINDOW_SECONDS = 3 * 24 * 3600
+MAX_BACKOFF_SECONDS = 3600.0
+
+
 @dataclass
 class _Job:
     event_id: str
@@ -53,6 +64,9 @@ class _Job:
     not_before: float
     attempts: int = 0
     copies: int = 1
+    first_attempt: float | None = None
+    delivered_once: bool = False
+    last_error: str | None = None
 
 
 @dataclass
@@ -73,8 +87,10 @@ class Deliverer:
         secret: str,
         mode: str = "ordered",
         *,
-        max_attempts: int = 5,
-        retry_base_seconds: float = 0.05,
+        max_attempts: int | None = None,
+        retry_base_seconds: float = 1.0,
+        max_backoff_seconds: float = MAX_BACKOFF_SECONDS,
+        retry_window_seconds: float = RETRY_WINDOW_SECONDS,
         timeout_seconds: float = 10.0,
     ) -> None:
         self.store = store
@@ -82,8 +98,11 @@ class Deliverer:
         self.secret = secret
         self.mode = mode
         self.delay_seconds = 0.0
+        #: None: retried for the whole window, as Stripe does; a number caps the attempts (tests).
         self.max_attempts = max_attempts
         self.retry_base_seconds = retry_base_seconds
+        self.max_backoff_seconds = max_backoff_seconds
+        self.retry_window_seconds = retry_window_seconds
         self.timeout_seconds = timeout_seconds
         self.stats = DeliveryStats()
         self._queue: deque[_Job] = deque()
@@ -130,12 +149,30 @@ class Deliverer:
         with self._cond:
             return len(self._queue) + self._in_flight
 
+    def waiting(self) -> list[dict[str, object]]:
+        """The deliveries not yet made (the dashboard's list): event, attempts so far, last error and
+        seconds until the next attempt."""
+        now = time.monotonic()
+        with self._cond:
+            return [
+                {
+                    "event_id": job.event_id,
+                    "attempts": job.attempts,
+                    "last_error": job.last_error,
+                    "next_attempt_in": max(0.0, round(job.not_before - now, 1)),
+                }
+                for job in sorted(self._queue, key=lambda job: job.not_before)
+            ]
+
     def flush(self, timeout: float = 60.0) -> dict[str, int]:
-        """Block until nothing is queued or in flight (delivered or given up)."""
+        """Block until nothing is in flight or due before ``timeout`` (delivered, given up, or
+        waiting for a retry later than that: ``pending`` counts those)."""
         deadline = time.monotonic() + timeout
         with self._cond:
             self._cond.notify_all()
-            while (self._queue or self._in_flight) and time.monotonic() < deadline:
+            while time.monotonic() < deadline and (
+                self._in_flight or any(job.not_before <= deadline for job in self._queue)
+            ):
                 self._cond.wait(timeout=0.05)
             return {
                 "pending": len(self._queue) + self._in_flight,
@@ -205,28 +242,46 @@ class Deliverer:
         return f"HTTP {response.status_code}"
 
     def _deliver(self, job: _Job) -> None:
-        for copy_index in range(job.copies):
-            attempts = 0
-            error: str | None = "not attempted"
-            while attempts < self.max_attempts and not self._stopped:
-                attempts += 1
-                with self._cond:
-                    self.stats.attempts += 1
-                error = self._post(job)
-                if error is None:
-                    break
-                # Back off before retrying: quick in tests, the real schedule is hours.
-                time.sleep(self.retry_base_seconds * (2 ** (attempts - 1)))
+        """One attempt of one copy; a failure goes back in the queue for its retry (or gives up)."""
+        now = time.monotonic()
+        if job.first_attempt is None:
+            job.first_attempt = now
+        job.attempts += 1
+        with self._cond:
+            self.stats.attempts += 1
+        error = self._post(job)
+        if error is None:
+            self._delivered(job)
+            return
+        job.last_error = error
+        wait = min(self.retry_base_seconds * 2 ** (job.attempts - 1), self.max_backoff_seconds)
+        out_of_time = now + wait - job.first_attempt > self.retry_window_seconds
+        out_of_attempts = self.max_attempts is not None and job.attempts >= self.max_attempts
+        if out_of_time or out_of_attempts or self._stopped:
             with self._cond:
-                if error is None:
-                    self.stats.delivered += 1
-                else:
-                    self.stats.failed += 1
-                    self.stats.given_up.append(job.event_id)
-            if copy_index == 0:
-                self.store.mark_delivery(
-                    job.event_id, "delivered" if error is None else "failed", attempts, error
-                )
-            if error is not None:
-                log.warning("webhook %s gave up after %s attempts: %s", job.event_id, attempts, error)
-                return
+                self.stats.failed += 1
+                self.stats.given_up.append(job.event_id)
+            if not job.delivered_once:
+                self.store.mark_delivery(job.event_id, "failed", job.attempts, error)
+            log.warning("webhook %s gave up after %s attempts: %s", job.event_id, job.attempts, error)
+            return
+        if not job.delivered_once:
+            self.store.mark_delivery(job.event_id, "pending", job.attempts, error)
+        self._requeue(job, now + wait)
+
+    def _delivered(self, job: _Job) -> None:
+        with self._cond:
+            self.stats.delivered += 1
+        if not job.delivered_once:
+            self.store.mark_delivery(job.event_id, "delivered", job.attempts, None)
+            job.delivered_once = True
+        job.copies -= 1
+        if job.copies > 0:  # ``duplicates``: the next copy, with attempts of its own
+            job.attempts, job.first_attempt, job.last_error = 0, None, None
+            self._requeue(job, time.monotonic())
+
+    def _requeue(self, job: _Job, not_before: float) -> None:
+        with self._cond:
+            job.not_before = not_before
+            self._queue.append(job)
+            self._cond.notify_all()

@@ -88,3 +88,24 @@ class RequestLog:
             self.calls = 0
             self.endpoints.clear()
             self.rejected.clear()
+
+
+class KeysInFlight:
+    """Idempotency keys whose request is still running: Stripe answers a second request with the same
+    key meanwhile with 409 (https://docs.stripe.com/error-low-level#idempotency)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keys: set[str] = set()
+
+    def begin(self, key: str) -> bool:
+        """Claim ``key``; False when another request holds it."""
+        with self._lock:
+            if key in self._keys:
+                return False
+            self._keys.add(key)
+            return True
+
+    def end(self, key: str) -> None:
+        with self._lock:
+            self._keys.discard(key)

@@ -109,6 +109,7 @@ def dashboard() -> str:
         webhook_url=sb.webhook_url,
         mode=sb.deliverer.mode,
         delay=sb.deliverer.delay_seconds,
+        waiting=sb.deliverer.waiting()[:25],
         modes=MODES,
         strict=sb.strict,
         rate_limit=sb.rate_limit,

@@ -86,6 +86,11 @@ def as_list(value: Any) -> list[Any]:
     return [value]
 
 
+#: Stripe's metadata limits (https://docs.stripe.com/metadata#data): 50 keys, key names up to 40
+#: characters, values up to 500, on every object that has metadata.
+METADATA_MAX_KEYS, METADATA_MAX_KEY_LENGTH, METADATA_MAX_VALUE_LENGTH = 50, 40, 500
+
+
 def metadata_update(current: dict[str, str] | None, update: Any) -> dict[str, str]:
     """Stripe merges metadata: an empty string unsets one key, ``metadata=""`` unsets them all."""
     merged = dict(current or {})
@@ -94,8 +99,25 @@ def metadata_update(current: dict[str, str] | None, update: Any) -> dict[str, st
     if not isinstance(update, dict):
         raise invalid_request("Invalid metadata: must be a hash", param="metadata")
     for key, value in update.items():
+        if len(str(key)) > METADATA_MAX_KEY_LENGTH:
+            raise invalid_request(
+                f"Metadata keys can have up to {METADATA_MAX_KEY_LENGTH} characters; "
+                f"`{key}` has {len(str(key))}.",
+                param=f"metadata[{key}]",
+            )
         if value == "" or value is None:
             merged.pop(key, None)
-        else:
-            merged[key] = str(value)
+            continue
+        if len(str(value)) > METADATA_MAX_VALUE_LENGTH:
+            raise invalid_request(
+                f"Metadata values can have up to {METADATA_MAX_VALUE_LENGTH} characters; the value of "
+                f"`{key}` has {len(str(value))}.",
+                param=f"metadata[{key}]",
+            )
+        merged[key] = str(value)
+    if len(merged) > METADATA_MAX_KEYS:
+        raise invalid_request(
+            f"Invalid metadata: metadata can have up to {METADATA_MAX_KEYS} keys; this has {len(merged)}.",
+            param="metadata",
+        )
     return merged

@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS idempotency (
     fingerprint TEXT NOT NULL,
     status INTEGER NOT NULL,
     body TEXT NOT NULL,
+    request_id TEXT,
     PRIMARY KEY (key, path)
 );
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,6 +51,9 @@ class Store:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(SCHEMA)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(idempotency)")}
+        if "request_id" not in columns:  # a sandbox database from before replays named their request
+            self._conn.execute("ALTER TABLE idempotency ADD COLUMN request_id TEXT")
         self._depth = 0
 
     @contextmanager
@@ -129,19 +133,23 @@ class Store:
 
     # idempotency ---------------------------------------------------------------------------
 
-    def idempotent_get(self, key: str) -> tuple[str, str, int, str] | None:
-        """(endpoint, fingerprint, status, body) saved for ``key``, whichever endpoint it was used on."""
+    def idempotent_get(self, key: str) -> tuple[str, str, int, str, str | None] | None:
+        """(endpoint, fingerprint, status, body, request id) saved for ``key``, whichever endpoint it
+        was used on."""
         with self.lock:
             row = self._conn.execute(
-                "SELECT path, fingerprint, status, body FROM idempotency WHERE key = ?", (key,)
+                "SELECT path, fingerprint, status, body, request_id FROM idempotency WHERE key = ?", (key,)
             ).fetchone()
-        return (row[0], row[1], row[2], row[3]) if row else None
+        return (row[0], row[1], row[2], row[3], row[4]) if row else None
 
-    def idempotent_put(self, key: str, path: str, fingerprint: str, status: int, body: str) -> None:
+    def idempotent_put(
+        self, key: str, path: str, fingerprint: str, status: int, body: str, request_id: str | None = None
+    ) -> None:
         with self.lock:
             self._conn.execute(
-                "INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?, ?, ?)",
-                (key, path, fingerprint, status, body),
+                "INSERT OR REPLACE INTO idempotency (key, path, fingerprint, status, body, request_id) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (key, path, fingerprint, status, body, request_id),
             )
 
     # settings ------------------------------------------------------------------------------

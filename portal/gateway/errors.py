@@ -44,13 +44,17 @@ class StripeUnavailable(BillingError):
         message: str = "Stripe could not be reached. Please try again in a moment.",
         *,
         reached_stripe: bool = True,
+        stripe_code: str | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, stripe_code=stripe_code)
         self.reached_stripe = reached_stripe
 
 
 #: Shown when Stripe never saw the request (so nothing can have been charged).
 NOT_SENT_MESSAGE = "Stripe could not be reached, so nothing was charged. Please try again in a minute."
+#: Shown when Stripe's rate limit still answers 429 after our retries: Stripe processed nothing
+#: (https://docs.stripe.com/rate-limits), so the request is safe to make again.
+RATE_LIMITED_MESSAGE = "Stripe is busy right now; nothing was charged. Try again in a minute."
 #: Shown while the circuit breaker fails Stripe actions fast.
 BREAKER_OPEN_MESSAGE = "Stripe is not answering; nothing was charged; try again in a minute."
 

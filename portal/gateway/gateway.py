@@ -29,6 +29,7 @@ from portal.gateway.breaker import CircuitBreaker
 from portal.gateway.errors import (
     BREAKER_OPEN_MESSAGE,
     NOT_SENT_MESSAGE,
+    RATE_LIMITED_MESSAGE,
     AlreadyAttached,
     AuthenticationRequired,
     BillingError,
@@ -137,6 +138,12 @@ class StripeCallCounter:
             seen.extend(self.operations[start:])
 
 
+#: Codes saying the bank wants the customer to confirm (3-D Secure): ``authentication_required`` from a
+#: PaymentIntent, ``invoice_payment_intent_requires_action`` from ``POST /v1/invoices/{id}/pay``
+#: (https://docs.stripe.com/error-codes). Neither is a decline: the payment can still go through.
+AUTHENTICATION_CODES = frozenset({"authentication_required", "invoice_payment_intent_requires_action"})
+
+
 def translate_stripe_error(error: stripe.StripeError) -> BillingError:
     """Map an SDK error to one of ours, with words a person understands."""
     message = getattr(error, "user_message", None) or "Stripe refused the request."
@@ -144,7 +151,7 @@ def translate_stripe_error(error: stripe.StripeError) -> BillingError:
     if isinstance(error, stripe.CardError):
         decline = getattr(error, "error", None)
         decline_code = getattr(decline, "decline_code", None) if decline else None
-        if code == "authentication_required":
+        if code in AUTHENTICATION_CODES:
             return AuthenticationRequired(
                 "Your bank needs you to confirm this payment.", decline_code=decline_code, stripe_code=code
             )
@@ -154,7 +161,7 @@ def translate_stripe_error(error: stripe.StripeError) -> BillingError:
             return StripeUnavailable()
         return StripeUnavailable(NOT_SENT_MESSAGE, reached_stripe=False)
     if isinstance(error, stripe.RateLimitError):
-        return StripeUnavailable()
+        return StripeUnavailable(RATE_LIMITED_MESSAGE, reached_stripe=False, stripe_code=code or "rate_limit")
     if isinstance(error, stripe.APIError):
         return StripeUnavailable()
     if isinstance(error, stripe.InvalidRequestError):

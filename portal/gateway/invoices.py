@@ -6,7 +6,7 @@ import stripe
 
 from portal.gateway.errors import BillingError
 from portal.gateway.gateway import call_stripe, idempotency_key, stripe_client
-from portal.gateway.shapes import invoice_payment_error
+from portal.gateway.shapes import NO_CARD_ON_FILE, invoice_awaits_a_card, invoice_payment_error
 
 #: An invoice's ``payments`` are includable: Stripe sends them (in replies, never in events) only
 #: when expanded, and the decline is on the PaymentIntent below them.
@@ -53,8 +53,8 @@ def list_invoices(customer_id: str) -> list[stripe.Invoice]:
 
 def invoice_decline(invoice: dict) -> dict:
     """``last_payment_error`` of the invoice's failed attempt: from the payload when it carries it,
-    else read from Stripe with the ``expand`` it needs; {} when Stripe cannot say (the email then
-    gives the general reason)."""
+    else read from Stripe with the ``expand`` it needs; ``NO_CARD_ON_FILE`` when there was no card to
+    charge; {} when Stripe cannot say (the email then gives the general reason)."""
     found = invoice_payment_error(invoice)
     if found or not invoice.get("id"):
         return found
@@ -66,4 +66,7 @@ def invoice_decline(invoice: dict) -> dict:
         )
     except BillingError:
         return {}
-    return invoice_payment_error(fetched)
+    found = invoice_payment_error(fetched)
+    if not found and invoice_awaits_a_card(fetched):
+        return dict(NO_CARD_ON_FILE)
+    return found

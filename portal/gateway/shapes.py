@@ -69,3 +69,19 @@ def invoice_payment_error(invoice: Any) -> dict:
         if isinstance(intent, dict) and intent.get("last_payment_error"):
             return intent["last_payment_error"]
     return {}
+
+
+#: Our own marker (not a Stripe code) for a failed attempt with no card to charge.
+NO_CARD_ON_FILE = {"code": "no_card_on_file"}
+
+
+def invoice_awaits_a_card(invoice: Any) -> bool:
+    """True when the attempt failed for want of a card: Stripe then leaves the PaymentIntent in
+    ``requires_payment_method`` with neither a payment method nor a ``last_payment_error`` (nothing
+    was declined; https://docs.stripe.com/payments/paymentintents/lifecycle)."""
+    payments = (as_dict(invoice).get("payments") or {}).get("data") or []
+    for payment in payments:
+        intent = as_dict(payment).get("payment", {}).get("payment_intent")
+        if isinstance(intent, dict) and intent.get("status") == "requires_payment_method":
+            return not intent.get("payment_method") and not intent.get("last_payment_error")
+    return False

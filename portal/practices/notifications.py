@@ -27,6 +27,7 @@ DECLINE_REASONS = {
     "card_velocity_exceeded": "The card has reached its spending limit.",
     "processing_error": "The bank could not process the payment. It will be retried.",
     "authentication_required": "The bank needs you to confirm this payment.",
+    "no_card_on_file": "No card is on file. Add a card, then pay the invoice.",  # gateway's NO_CARD_ON_FILE
 }
 DEFAULT_DECLINE = "The card was declined."
 

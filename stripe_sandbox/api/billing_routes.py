@@ -75,7 +75,7 @@ def sub_update(sb: Sandbox, p: Obj, sid: str) -> Obj:
 
 @api("DELETE", "/v1/subscriptions/<sid>")
 def sub_cancel(sb: Sandbox, p: Obj, sid: str) -> Obj:
-    return lifecycle.cancel_subscription(sb, sid, p)
+    return subscriptions.cancel_now(sb, sid, p)
 
 
 @api("POST", "/v1/subscriptions/<sid>/resume")

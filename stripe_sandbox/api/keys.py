@@ -48,3 +48,16 @@ def check_client_secret(obj: dict[str, Any], params: dict[str, Any]) -> None:
             f"{obj['object'].replace('_', '')}.",
             param="client_secret",
         )
+
+
+def raw_card_data_refused() -> Exception:
+    """Card numbers sent with a secret key: Stripe refuses them unless the account has raw card data
+    APIs enabled (https://docs.stripe.com/testing#cards: use test PaymentMethods such as
+    ``pm_card_visa``). Stripe.js sends them with the publishable key, which stays allowed."""
+    return invalid_request(
+        "Sending credit card numbers directly to the Stripe API is generally unsafe. We suggest you use "
+        "test tokens that map to the test card you are using, see https://stripe.com/docs/testing. To "
+        "enable testing raw card data APIs, see "
+        "https://support.stripe.com/questions/enabling-access-to-raw-card-data-apis.",
+        param="card[number]",
+    )

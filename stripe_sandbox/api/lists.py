@@ -13,6 +13,12 @@ def paginate(objs: list[dict[str, Any]], params: dict[str, Any], url: str) -> di
     limit = to_int(params.get("limit", 10), "limit")
     if not 1 <= limit <= 100:
         raise invalid_request("Invalid limit: must be between 1 and 100", param="limit")
+    if params.get("starting_after") and params.get("ending_before"):
+        raise invalid_request(
+            "You may only specify one of these parameters: ending_before, starting_after.",
+            param="ending_before",
+            code="parameters_exclusive",
+        )
     ids = [o["id"] for o in objs]
     start, end = 0, len(objs)
     if params.get("starting_after"):

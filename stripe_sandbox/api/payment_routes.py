@@ -4,12 +4,13 @@ thin adapters from (params, path ids) to ``payments`` and ``refunds``."""
 from __future__ import annotations
 
 from stripe_sandbox import refunds
-from stripe_sandbox.api.keys import check_client_secret
+from stripe_sandbox.api.keys import api_key, check_client_secret, raw_card_data_refused
 from stripe_sandbox.api.lists import created_filter, paginate, search_result
 from stripe_sandbox.api.routing import Obj, RouteTable, live
 from stripe_sandbox.billing.customer_deletion import delete_customer
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import missing_param, not_found
+from stripe_sandbox.payments import balance
 from stripe_sandbox.payments.customers import (
     attach_payment_method,
     create_customer,
@@ -79,6 +80,16 @@ def customers_list(sb: Sandbox, p: Obj) -> Obj:
     return paginate(created_filter(found, p), p, "/v1/customers")
 
 
+@api("GET", "/v1/customers/<cid>/balance_transactions")
+def customer_balance_list(sb: Sandbox, p: Obj, cid: str) -> Obj:
+    return paginate(balance.list_transactions(sb, cid), p, f"/v1/customers/{cid}/balance_transactions")
+
+
+@api("POST", "/v1/customers/<cid>/balance_transactions")
+def customer_balance_create(sb: Sandbox, p: Obj, cid: str) -> Obj:
+    return balance.create_transaction(sb, cid, p)
+
+
 @api("GET", "/v1/customers/<cid>/payment_methods")
 def customer_pms(sb: Sandbox, p: Obj, cid: str) -> Obj:
     sb.require(cid, "customer")
@@ -98,6 +109,9 @@ def customer_pm(sb: Sandbox, p: Obj, cid: str, pmid: str) -> Obj:
 
 @api("POST", "/v1/payment_methods", publishable=True)
 def pm_create(sb: Sandbox, p: Obj) -> Obj:
+    card = p.get("card")
+    if isinstance(card, dict) and card.get("number") and not (api_key() or "").startswith("pk_"):
+        raise raw_card_data_refused()
     return create_payment_method(sb, p)
 
 

@@ -141,7 +141,7 @@ def _validate(sb: Sandbox, route: Route, endpoint: str, params: dict[str, Any]) 
         raise
 
 
-def _idempotency_conflict(idem_key: str, endpoint: str, stored: tuple[str, str, int, str]) -> SandboxError:
+def _idempotency_conflict(idem_key: str, endpoint: str, stored: tuple[Any, ...]) -> SandboxError:
     if stored[0] != endpoint:
         message = (
             "Keys for idempotent requests can only be used for the same endpoint they were first used for "
@@ -156,7 +156,44 @@ def _idempotency_conflict(idem_key: str, endpoint: str, stored: tuple[str, str, 
     return SandboxError(400, "idempotency_error", message)
 
 
+#: Stripe's longest idempotency key (https://docs.stripe.com/api/idempotent_requests).
+MAX_IDEMPOTENCY_KEY = 255
+
+
 def _dispatch(sb: Sandbox, route: Route, path_args: dict[str, str]) -> Response:
+    """One ``/v1`` call; a POST with an ``Idempotency-Key`` holds it while it runs (a duplicate sent
+    meanwhile gets 409), and every answer to it names the key, as Stripe's do."""
+    idem_key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
+    if idem_key is None:
+        return _run(sb, route, path_args, None)
+    if len(idem_key) > MAX_IDEMPOTENCY_KEY:
+        return error_response(
+            invalid_request(
+                f"Idempotency-Key must be at most {MAX_IDEMPOTENCY_KEY} characters long; "
+                f"yours is {len(idem_key)}.",
+                param="Idempotency-Key",
+            ),
+            sb.new_id("req", 14),
+        )
+    if not sb.keys_in_flight.begin(idem_key):
+        in_progress = SandboxError(
+            409,
+            "idempotency_error",
+            "There is currently another in-progress request using this Stripe-Idempotency-Key. Please "
+            f"try again later. Key: '{idem_key}'",
+            code="idempotency_key_in_use",
+        )
+        response = error_response(in_progress, sb.new_id("req", 14))
+    else:
+        try:
+            response = _run(sb, route, path_args, idem_key)
+        finally:
+            sb.keys_in_flight.end(idem_key)
+    response.headers["Idempotency-Key"] = idem_key
+    return response
+
+
+def _run(sb: Sandbox, route: Route, path_args: dict[str, str], idem_key: str | None) -> Response:
     request_id = sb.new_id("req", 14)
     if sb.latency_ms:
         time.sleep(sb.latency_ms / 1000)
@@ -182,7 +219,6 @@ def _dispatch(sb: Sandbox, route: Route, path_args: dict[str, str]) -> Response:
         # Failed validation: nothing ran, so (as at Stripe) no idempotent result is saved.
         return error_response(error, request_id)
     expand_paths = [str(p) for p in as_list(params.pop("expand", None))]
-    idem_key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
     fingerprint = hashlib.sha256(
         json.dumps([request.method, request.path, params, expand_paths], sort_keys=True).encode()
     ).hexdigest()
@@ -195,13 +231,14 @@ def _dispatch(sb: Sandbox, route: Route, path_args: dict[str, str]) -> Response:
             if stored is not None:
                 if stored[0] != endpoint or stored[1] != fingerprint:
                     return error_response(_idempotency_conflict(idem_key, endpoint, stored), request_id)
-                return _json(stored[2], stored[3], {"Idempotent-Replayed": "true", "Request-Id": request_id})
+                replay = {"Idempotent-Replayed": "true", "Request-Id": request_id}
+                return _json(stored[2], stored[3], replay | {"Original-Request": stored[4] or request_id})
         try:
             with sb.transaction(RequestInfo(request_id, idem_key)):
                 result = route.handler(sb, params, **path_args)
                 body = json.dumps(clean(expand(sb, clean(result), expand_paths)), indent=2)
                 if idem_key:
-                    sb.store.idempotent_put(idem_key, endpoint, fingerprint, 200, body)
+                    sb.store.idempotent_put(idem_key, endpoint, fingerprint, 200, body, request_id)
             return _json(200, body, {"Request-Id": request_id})
         except SandboxError as error:
             response = error_response(error, request_id)
@@ -211,7 +248,12 @@ def _dispatch(sb: Sandbox, route: Route, path_args: dict[str, str]) -> Response:
             if idem_key and not validation_failure:
                 with sb.store.transaction():
                     sb.store.idempotent_put(
-                        idem_key, endpoint, fingerprint, error.status, response.get_data(as_text=True)
+                        idem_key,
+                        endpoint,
+                        fingerprint,
+                        error.status,
+                        response.get_data(as_text=True),
+                        request_id,
                     )
             return response
         except Exception:

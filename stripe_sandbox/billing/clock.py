@@ -6,7 +6,7 @@ import contextlib
 import copy
 from typing import Any
 
-from stripe_sandbox.billing.collection import attempt_payment, finalize_invoice
+from stripe_sandbox.billing.collection import after_last_retry, attempt_payment, finalize_invoice
 from stripe_sandbox.billing.common import DAY, add_interval, default_pm, setting
 from stripe_sandbox.billing.invoices import build_invoice, void_invoice
 from stripe_sandbox.billing.lifecycle import cancel_subscription, set_status, subscription_of
@@ -40,14 +40,26 @@ def _due_actions(sb: Sandbox, until: int) -> list[tuple[int, int, str, str]]:
         meta = sb.meta(sub["id"])
         if notice <= until and notice >= sub["created"] and meta.get("upcoming_for") != period_end:
             actions.append((notice, 0, "upcoming", sub["id"]))
+    actions.extend(_due_invoice_actions(sb, until))
+    return sorted(actions)
+
+
+def _due_invoice_actions(sb: Sandbox, until: int) -> list[tuple[int, int, str, str]]:
+    """Retries, the end of a retry window cut short by a hard decline, and drafts to finalize."""
+    actions: list[tuple[int, int, str, str]] = []
     for invoice in sb.all("invoice"):
         when = invoice.get("next_payment_attempt")
         if invoice["status"] == "open" and invoice.get("auto_advance") and when and when <= until:
             actions.append((when, 1, "retry", invoice["id"]))
+        window_ends = (
+            sb.meta(invoice["id"]).get("retry_window_ends_at") if invoice["status"] == "open" else None
+        )
+        if window_ends and invoice.get("auto_advance") and window_ends <= until:
+            actions.append((window_ends, 1, "retry_window_end", invoice["id"]))
         finalizes = invoice.get("automatically_finalizes_at")
         if invoice["status"] == "draft" and invoice.get("auto_advance") and finalizes and finalizes <= until:
             actions.append((finalizes, 1, "finalize", invoice["id"]))
-    return sorted(actions)
+    return actions
 
 
 def _renew(sb: Sandbox, sub: dict[str, Any]) -> None:
@@ -121,6 +133,8 @@ def process_until(sb: Sandbox, until: int) -> int:
                 _retry(sb, obj)
             elif kind == "finalize":
                 _finalize_and_charge(sb, obj)
+            elif kind == "retry_window_end":
+                _end_of_retry_window(sb, obj)
         count += 1
     return count
 
@@ -131,6 +145,14 @@ def _expire(sb: Sandbox, sub: dict[str, Any]) -> None:
         void_invoice(sb, latest["id"])
     sub["ended_at"] = sb.now()
     set_status(sb, sub, "incomplete_expired")
+
+
+def _end_of_retry_window(sb: Sandbox, invoice: dict[str, Any]) -> None:
+    """A hard decline stopped the retries: at the end of the window, what follows the last retry."""
+    sb.update_meta(invoice["id"], retry_window_ends_at=None)
+    sub = sb.get(subscription_of(invoice) or "") if subscription_of(invoice) else None
+    if sub is not None and sub["status"] in ("active", "past_due"):
+        after_last_retry(sb, invoice, sub)
 
 
 def _retry(sb: Sandbox, invoice: dict[str, Any]) -> None:

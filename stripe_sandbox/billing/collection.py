@@ -17,6 +17,7 @@ from stripe_sandbox.billing.lifecycle import cancel_subscription, set_status, su
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import SandboxError, invalid_request
 from stripe_sandbox.params import to_bool
+from stripe_sandbox.payments.balance import record_change
 from stripe_sandbox.payments.payment_intents import confirm_payment_intent, create_payment_intent
 from stripe_sandbox.shapes import blank
 from stripe_sandbox.shapes.invoices import INVOICE_PAYMENT
@@ -136,6 +137,8 @@ def apply_customer_balance(sb: Sandbox, invoice: dict[str, Any], customer: dict[
         return
     customer["balance"] = invoice["ending_balance"]
     sb.save(customer)
+    # The balance's history line (GET /v1/customers/{id}/balance_transactions) for this invoice.
+    record_change(sb, customer, customer["balance"] - balance, "applied_to_invoice", invoice=invoice["id"])
     sb.emit("customer.updated", customer, {"balance": balance})
 
 
@@ -216,12 +219,18 @@ def record_failure(sb: Sandbox, invoice: dict[str, Any], decline_code: str | Non
     if invoice["billing_reason"] == "subscription_create" or not invoice.get("auto_advance"):
         invoice["next_payment_attempt"] = None
     elif decline_code in HARD_DECLINES:
-        invoice["next_payment_attempt"] = None  # Smart Retries never retries a hard decline
+        # Smart Retries never retries a hard decline; what follows the last retry still happens, at
+        # the end of the retry window (https://docs.stripe.com/billing/revenue-recovery/smart-retries).
+        invoice["next_payment_attempt"] = None
+        first_failure = sb.meta(invoice["id"]).get("first_failed_at") or now
+        sb.update_meta(invoice["id"], retry_window_ends_at=first_failure + int(sum(delays) * DAY))
     elif invoice["attempt_count"] <= len(delays):
         invoice["next_payment_attempt"] = now + int(delays[invoice["attempt_count"] - 1] * DAY)
     else:
         invoice["next_payment_attempt"] = None
         exhausted = True
+    if not sb.meta(invoice["id"]).get("first_failed_at"):
+        sb.update_meta(invoice["id"], first_failed_at=now)
     sb.save(invoice)
     sb.emit("invoice.payment_failed", invoice)
     sb.emit(
@@ -234,12 +243,13 @@ def record_failure(sb: Sandbox, invoice: dict[str, Any], decline_code: str | Non
     if sub is None:
         return
     if exhausted and sub["status"] in ("active", "past_due"):
-        _after_last_retry(sb, invoice, sub)
+        after_last_retry(sb, invoice, sub)
     elif sub["status"] == "active":
         set_status(sb, sub, "past_due")
 
 
-def _after_last_retry(sb: Sandbox, invoice: dict[str, Any], sub: dict[str, Any]) -> None:
+def after_last_retry(sb: Sandbox, invoice: dict[str, Any], sub: dict[str, Any]) -> None:
+    """The settings' action once no retry is left: mark uncollectible, then cancel, unpaid or leave."""
     if setting(sb, "mark_uncollectible"):
         mark_uncollectible(sb, invoice["id"])
     policy = setting(sb, "after_failures")
@@ -253,6 +263,14 @@ def _after_last_retry(sb: Sandbox, invoice: dict[str, Any], sub: dict[str, Any])
         cancel_subscription(sb, sub["id"], {})
 
 
+#: What ``POST /v1/invoices/{id}/pay`` answers when there is no card to charge.
+NO_PAYMENT_METHOD_MESSAGE = (
+    "This customer has no attached payment source or default payment method. Please consider adding a "
+    "default payment method. For more information, visit "
+    "https://stripe.com/docs/billing/subscriptions/payment-methods-setting#payment-method-priority."
+)
+
+
 def attempt_payment(sb: Sandbox, invoice_id: str, pm_id: str | None, *, off_session: bool) -> dict[str, Any]:
     """Charge an open invoice. Declines raise (as the API does); the invoice is updated either way."""
     invoice = sb.require(invoice_id)
@@ -264,11 +282,10 @@ def attempt_payment(sb: Sandbox, invoice_id: str, pm_id: str | None, *, off_sess
         invoice["attempt_count"] += 1
         invoice["attempted"] = True
         record_failure(sb, invoice, None)
-        raise invalid_request(
-            "This customer has no attached payment source or default payment method. Please consider "
-            "adding a default payment method.",
-            code="invoice_no_payment_method_types",
-        )
+        # Stripe's words, and no code: ``invoice_no_payment_method_types`` means the invoice's
+        # payment_settings allow no type at all (https://docs.stripe.com/error-codes). The PaymentIntent
+        # stays requires_payment_method with no last_payment_error: nothing was declined.
+        raise invalid_request(NO_PAYMENT_METHOD_MESSAGE)
     params: dict[str, Any] = {"payment_method": pm_id, "off_session": "true" if off_session else "false"}
     if pi["status"] == "requires_action":
         # A new attempt replaces the pending authentication.

@@ -113,6 +113,23 @@ def recurring_price(sb: Sandbox, price_id: Any, param: str) -> dict[str, Any]:
     return price
 
 
+def claim_currency(sb: Sandbox, customer_id: str, currency: str, param: str) -> None:
+    """A customer bills in one currency: the first subscription, invoice or invoice item sets
+    ``customer.currency``; another currency is refused as Stripe refuses it
+    (https://docs.stripe.com/api/customers/object#customer_object-currency)."""
+    customer = sb.require(customer_id, "customer")
+    if customer.get("currency") is None:
+        customer["currency"] = currency
+        sb.save(customer)
+    elif customer["currency"] != currency:
+        raise invalid_request(
+            "You cannot combine currencies on a single customer. This customer has an active "
+            f"subscription, subscription schedule, discount, quote, or invoice item with currency "
+            f"{customer['currency']}.",
+            param=param,
+        )
+
+
 def default_pm(sb: Sandbox, sub: dict[str, Any] | None, customer_id: str) -> str | None:
     if sub and sub.get("default_payment_method"):
         return sub["default_payment_method"]

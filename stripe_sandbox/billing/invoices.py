@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from stripe_sandbox.billing.common import customer_pm, list_object
+from stripe_sandbox.billing.common import claim_currency, customer_pm, list_object
 from stripe_sandbox.billing.lifecycle import subscription_of
 from stripe_sandbox.billing.lines import ii_line, new_invoice_item, pending_items
 from stripe_sandbox.core import Sandbox
@@ -132,6 +132,11 @@ def create_invoice(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
     include = (params.get("pending_invoice_items_behavior") or "exclude") == "include"
     now = sb.now()
     invoice = build_invoice(sb, customer, sub, "manual", [], [], (now, now), include_pending=include)
+    if params.get("currency"):
+        invoice["currency"] = str(params["currency"]).lower()
+    elif not invoice["lines"]["data"] and customer.get("currency"):
+        invoice["currency"] = customer["currency"]  # Stripe's default: the customer's currency
+    claim_currency(sb, customer["id"], invoice["currency"], "currency")
     if "metadata" in params:
         invoice["metadata"] = metadata_update({}, params["metadata"])
     if "description" in params:
@@ -182,6 +187,7 @@ def create_invoice_item(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
         metadata=metadata_update({}, params.get("metadata", {})),
         emit=False,  # sent below, once it is on its invoice
     )
+    claim_currency(sb, customer["id"], ii["currency"], "currency")
     if params.get("invoice"):
         invoice = sb.require(params["invoice"], "invoice", "invoice")
         if invoice["status"] != "draft":

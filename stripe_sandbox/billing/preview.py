@@ -25,6 +25,12 @@ def preview_invoice(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
             "The sandbox previews subscription invoices only: pass `subscription`.", param="subscription"
         )
     sub = copy.deepcopy(sb.require(sub_id, "subscription", "subscription"))
+    if params.get("customer") and params["customer"] != sub["customer"]:
+        # https://docs.stripe.com/api/invoices/create_preview: the subscription must be the customer's.
+        raise invalid_request(
+            f"The subscription {sub_id} does not belong to the customer {params['customer']}.",
+            param="subscription",
+        )
     customer = sb.require(sub["customer"])
     details = params.get("subscription_details") or {}
     now = sb.now()

@@ -8,7 +8,7 @@ from typing import Any
 
 from stripe_sandbox.billing.common import TIMES, add_interval, product_name, recurring_price
 from stripe_sandbox.billing.invoices import build_invoice
-from stripe_sandbox.billing.lines import item_line, new_invoice_item
+from stripe_sandbox.billing.lines import item_line, new_invoice_item, pending_items
 from stripe_sandbox.catalog import plan_from_price
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import invalid_request
@@ -141,3 +141,44 @@ def change_items(sb: Sandbox, sub: dict[str, Any], params: dict[str, Any]) -> di
     if behaviour == "always_invoice" and prorations:
         return build_invoice(sb, customer, sub, "subscription_update", [], prorations, (now, now))
     return None
+
+
+def unused_time_credits(sb: Sandbox, sub: dict[str, Any]) -> list[dict[str, Any]]:
+    """``prorate=true`` on cancel: a proration invoice item crediting each item's unused time until
+    its period end (https://docs.stripe.com/api/subscriptions/cancel#cancel_subscription-prorate)."""
+    now = sb.now()
+    credits = []
+    for item in sub["items"]["data"]:
+        start, end = item["current_period_start"], item["current_period_end"]
+        fraction = max(0.0, min(1.0, (end - now) / (end - start))) if end > start else 0.0
+        amount = -round(item["price"]["unit_amount"] * item["quantity"] * fraction)
+        if not amount:
+            continue
+        credits.append(
+            new_invoice_item(
+                sb,
+                sub["customer"],
+                sub,
+                price=item["price"],
+                quantity=item["quantity"],
+                amount=amount,
+                description=f"Unused time on {item['quantity']} {TIMES} {product_name(sb, item['price'])} "
+                f"after {dt.datetime.fromtimestamp(now, dt.UTC):%d %b %Y}",
+                period=(now, end),
+                proration=True,
+                subscription_item=item["id"],
+            )
+        )
+    return credits
+
+
+def final_invoice(sb: Sandbox, sub: dict[str, Any], credits: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """``invoice_now=true`` on cancel: a last invoice of the subscription's pending items (the credits
+    among them); None when there is nothing to invoice."""
+    if not credits and not pending_items(sb, sub["customer"], sub["id"]):
+        return None
+    customer = sb.require(sub["customer"])
+    now = sb.now()
+    return build_invoice(
+        sb, customer, sub, "subscription_update", [], credits, (now, now), include_pending=True
+    )

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from typing import Any
 
 from stripe_sandbox.billing.collection import attempt_payment, finalize_invoice
-from stripe_sandbox.billing.common import add_interval, customer_pm, default_pm, list_object, recurring_price
+from stripe_sandbox.billing.common import (
+    add_interval,
+    claim_currency,
+    customer_pm,
+    default_pm,
+    list_object,
+    recurring_price,
+)
 from stripe_sandbox.billing.invoices import build_invoice
+from stripe_sandbox.billing.lifecycle import cancel_subscription
 from stripe_sandbox.billing.lines import item_line, new_invoice_item
-from stripe_sandbox.billing.proration import change_items
+from stripe_sandbox.billing.proration import change_items, final_invoice, unused_time_credits
 from stripe_sandbox.catalog import plan_from_price
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import SandboxError, invalid_request, missing_param
@@ -94,9 +103,7 @@ def create_subscription(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
         sub["cancel_at_period_end"] = True
         sub["cancel_at"] = items[0]["current_period_end"]
         sub["canceled_at"] = now
-    if customer.get("currency") is None:
-        customer["currency"] = sub["currency"]
-        sb.save(customer)
+    claim_currency(sb, customer["id"], sub["currency"], "items")
     sb.save(sub)
     sb.update_meta(sub["id"], payment_behavior=behaviour)
     sb.emit("customer.subscription.created", sub)
@@ -119,8 +126,10 @@ def create_subscription(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
     if behaviour in ("default_incomplete", "pending_if_incomplete") or invoice["status"] == "paid":
         return sb.require(sub["id"])
     pm_id = default_pm(sb, sub, customer["id"])
+    # ``off_session=true``: the customer is away, so a card set up for it is charged without 3-D Secure.
+    off_session = to_bool(params.get("off_session", False), "off_session")
     try:
-        attempt_payment(sb, invoice["id"], pm_id, off_session=False)
+        attempt_payment(sb, invoice["id"], pm_id, off_session=off_session)
     except SandboxError as error:
         if behaviour == "error_if_incomplete":
             # Nothing happened: Stripe creates no subscription when the first payment fails.
@@ -138,12 +147,38 @@ def create_subscription(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
     return sb.require(sub["id"])
 
 
+def cancel_now(sb: Sandbox, sub_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``DELETE /v1/subscriptions/{id}``; ``prorate`` credits the unused time, ``invoice_now`` bills
+    what is pending (those credits too) on a final invoice, finalized at once
+    (https://docs.stripe.com/api/subscriptions/cancel)."""
+    sub = sb.require(sub_id, label="subscription")
+    live = sub["status"] not in ("canceled", "incomplete_expired")
+    credits = (
+        unused_time_credits(sb, sub) if live and to_bool(params.get("prorate", False), "prorate") else []
+    )
+    invoice = None
+    if live and to_bool(params.get("invoice_now", False), "invoice_now"):
+        invoice = final_invoice(sb, sub, credits)
+    sub = cancel_subscription(sb, sub_id, params)
+    if invoice is not None:
+        invoice = finalize_invoice(sb, invoice["id"], {})
+        if invoice["status"] == "open":
+            with contextlib.suppress(SandboxError):  # declined: the final invoice stays open, as at Stripe
+                attempt_payment(sb, invoice["id"], default_pm(sb, None, sub["customer"]), off_session=True)
+    return sb.require(sub_id)
+
+
+#: What a canceled subscription still lets change (https://docs.stripe.com/api/subscriptions/update).
+CANCELED_UPDATABLE = frozenset({"metadata", "cancellation_details"})
+
+
 def update_subscription(sb: Sandbox, sub_id: str, params: dict[str, Any]) -> dict[str, Any]:
     sub = sb.require(sub_id, label="subscription")
-    if sub["status"] in ("canceled", "incomplete_expired"):
+    if sub["status"] in ("canceled", "incomplete_expired") and not set(params) <= CANCELED_UPDATABLE:
         raise invalid_request(
             "A canceled subscription can only update its cancellation_details and metadata.",
-            param="subscription",
+            param=sorted(set(params) - CANCELED_UPDATABLE)[0],
+            code="invalid_canceled_subscription_fields",
         )
     before = copy.deepcopy(sub)
     now = sb.now()

@@ -5,9 +5,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from stripe_sandbox.cards import card_for
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import SandboxError
 from stripe_sandbox.shapes.payments import CHARGE
+
+#: Radar's scores for each risk level (0-100; https://docs.stripe.com/radar/risk-evaluation).
+RISK_SCORES = {"normal": 20, "elevated": 70, "highest": 90}
 
 
 def create_charge(
@@ -15,6 +19,8 @@ def create_charge(
 ) -> dict[str, Any]:
     charge = sb.blank(CHARGE, "ch")
     succeeded = error is None
+    risk_level = card_for(sb.meta(pm["id"]).get("number", "4242424242424242")).risk_level
+    blocked = not succeeded and error is not None and error.decline_code == "fraudulent"
     charge.update(
         {
             "amount": pi["amount"],
@@ -44,12 +50,14 @@ def create_charge(
         "network_decline_code": None,
         "network_status": "approved_by_network" if succeeded else "declined_by_network",
         "reason": None if succeeded else error.decline_code,
-        "risk_level": "normal",
-        "risk_score": 20,
+        "risk_level": risk_level,
+        "risk_score": RISK_SCORES[risk_level],
         "seller_message": "Payment complete."
         if succeeded
+        else "Stripe blocked this payment as too risky."
+        if blocked
         else "The bank did not return any further details.",
-        "type": "authorized" if succeeded else "issuer_declined",
+        "type": "authorized" if succeeded else "blocked" if blocked else "issuer_declined",
     }
     card = pm["card"]
     charge["payment_method_details"] = {

@@ -20,10 +20,27 @@ from stripe_sandbox.cards import (
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import SandboxError, invalid_request, missing_param
 from stripe_sandbox.params import as_list, metadata_update, to_int
+from stripe_sandbox.payments import balance
 from stripe_sandbox.payments.common import ADDRESS_KEYS, address_param, card_of, diff
 from stripe_sandbox.shapes.payments import CUSTOMER, PAYMENT_METHOD
 
 CUSTOMER_FIELDS = ("name", "email", "description", "phone")
+#: Stripe's longest values (https://docs.stripe.com/api/customers/create): email 512, name 256.
+CUSTOMER_MAX_LENGTHS = {"email": 512, "name": 256}
+#: What Stripe takes for an address: something@domain.tld, nothing blank around the @.
+EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _check_customer_fields(params: dict[str, Any]) -> None:
+    for field, longest in CUSTOMER_MAX_LENGTHS.items():
+        value = params.get(field)
+        if value and len(str(value)) > longest:
+            raise invalid_request(
+                f"Invalid string: {str(value)[:20]}...; must be at most {longest} characters", param=field
+            )
+    email = params.get("email")
+    if email and not EMAIL_SHAPE.match(str(email)):
+        raise invalid_request(f"Invalid email address: {email}", param="email", code="email_invalid")
 
 
 def create_customer(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
@@ -44,6 +61,7 @@ def create_customer(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _apply_customer_params(sb: Sandbox, customer: dict[str, Any], params: dict[str, Any]) -> None:
+    _check_customer_fields(params)
     for field in CUSTOMER_FIELDS:
         if field in params:
             customer[field] = params[field] or None
@@ -80,7 +98,10 @@ def _apply_customer_params(sb: Sandbox, customer: dict[str, Any], params: dict[s
                 )
         customer["invoice_settings"]["default_payment_method"] = pm_id
     if "balance" in params:
+        before = int(customer.get("balance") or 0)
         customer["balance"] = to_int(params["balance"], "balance")
+        if customer["balance"] != before:
+            balance.record_change(sb, customer, customer["balance"] - before, "adjustment")
 
 
 def update_customer(sb: Sandbox, customer_id: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from stripe_sandbox.cards import Behaviour, payment_needs_authentication
 from stripe_sandbox.core import Sandbox
-from stripe_sandbox.currencies import format_amount, minimum_charge
+from stripe_sandbox.currencies import MAXIMUM_CHARGE, format_amount, minimum_charge
 from stripe_sandbox.errors import SandboxError, invalid_request, missing_param
 from stripe_sandbox.params import as_list, metadata_update, to_bool, to_int
 from stripe_sandbox.payments.charges import create_charge
@@ -35,6 +35,16 @@ def create_payment_intent(
             f"Amount must be at least {format_amount(minimum, currency)}",
             param="amount",
             code="amount_too_small",
+        )
+    if amount > MAXIMUM_CHARGE:
+        raise invalid_request(
+            f"Amount must be no more than {format_amount(MAXIMUM_CHARGE, currency)}",
+            param="amount",
+            code="amount_too_large",
+        )
+    if "off_session" in params and not to_bool(params.get("confirm", False), "confirm"):
+        raise invalid_request(
+            "You can only set `off_session` when `confirm` is set to `true`.", param="off_session"
         )
     pi = sb.blank(PAYMENT_INTENT, "pi")
     pi["client_secret"] = client_secret_for(pi["id"])

@@ -28,9 +28,9 @@ def headers(account):
 
 
 def _new_pm(sandbox, card: str = "pm_card_visa") -> str:
-    """A payment method as Stripe.js would create it, not yet attached."""
+    """A payment method as Stripe.js would create it (the publishable key), not yet attached."""
     token = {"pm_card_visa": "4242424242424242", "pm_card_mastercard": "5555555555554444"}[card]
-    pm = sandbox.client().v1.payment_methods.create(
+    pm = sandbox.client("pk_test_sandbox").v1.payment_methods.create(
         {"type": "card", "card": {"number": token, "exp_month": 12, "exp_year": 2034, "cvc": "123"}}
     )
     return pm.id

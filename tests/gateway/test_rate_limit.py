@@ -61,3 +61,19 @@ def test_without_retries_a_429_is_a_plain_error_not_an_outage(tmp_path, limited)
     with app.app_context():
         assert stripe_breaker_state()["state"] == "closed"
         assert stripe_breaker_state()["consecutive_failures"] == 0
+
+
+def test_a_429_storm_says_stripe_is_busy_and_logs_the_rate_limit_code(tmp_path, limited, caplog):
+    """Finding 21b-3: another client eats the whole limit (forced through the control API): once the
+    retries are spent the person reads that Stripe is busy and nothing was charged (a 429 is never
+    processed, https://docs.stripe.com/rate-limits), not "could not be reached", and the log keeps
+    Stripe's ``rate_limit`` code."""
+    limited.strict_mode(per_second=0)  # every request over the limit
+    app = _app(tmp_path, limited, STRIPE_RATE_LIMIT_RETRIES=1)
+    with pytest.raises(StripeUnavailable) as raised:
+        _burst(app, 1)
+    assert raised.value.message == "Stripe is busy right now; nothing was charged. Try again in a minute."
+    assert raised.value.stripe_code == "rate_limit"
+    assert raised.value.reached_stripe is False
+    assert "stripe_code=rate_limit" in caplog.text
+    assert limited.requests_seen()["rate_limited"] == 2  # the first try and its one retry

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from portal.extensions import db
+from portal.gateway.errors import StripeUnavailable
 from portal.practices import banners, cards, errors, history, members, subscriptions
 from portal.practices.models import Plan, PracticeInvoice
 from portal.practices.status import BillingStatus
@@ -230,3 +231,66 @@ def test_pay_now_marks_the_invoice_paid_in_the_table_at_once(sandbox, active, in
     db.session.refresh(invoice)
     assert invoice.status == "paid"
     assert [line.status for line in history.invoice_page(practice).items] == ["paid", "paid"]
+
+
+def test_pay_now_of_a_renewal_needing_authentication_asks_to_confirm(sandbox, active, inbox, owner):
+    """Finding 21b-1: Stripe answers Pay now on an invoice whose payment needs 3-D Secure with 402
+    ``invoice_payment_intent_requires_action`` (https://docs.stripe.com/error-codes); the clinic reads
+    that its bank needs a confirmation, never "The card was declined.", and keeps "Complete
+    authentication"."""
+    practice = active
+    sca = save_card_sca(sandbox, practice)  # 4000 0027 6000 3184: every payment asks again
+    cards.make_default_card(practice, sca.stripe_id, owner)
+    sandbox.advance(days=32)
+    inbox.deliver()
+    invoice = history.open_invoice(practice)
+
+    with pytest.raises(errors.PracticeError) as raised:
+        subscriptions.pay_open_invoice(practice, owner)
+    assert raised.value.status == 402
+    assert "bank needs you to confirm this payment" in raised.value.message
+    assert practice.last_payment_error is None
+    assert practice.action_required_invoice_id == invoice.stripe_id
+    assert kinds(owner) == ["action_required"]
+    assert history.audit_page(practice).items[0].action == "pay_now_needs_authentication"
+
+
+def test_renewal_with_no_card_on_file_asks_for_a_card(sandbox, active, inbox, owner, mailbox):
+    """Finding 21b-2: a renewal Stripe cannot charge because no card is on file is not a decline: its
+    PaymentIntent waits in ``requires_payment_method`` with no ``last_payment_error``
+    (https://docs.stripe.com/payments/paymentintents/lifecycle). The banner, "Last payment", History
+    and the email say a card is missing and ask for one."""
+    practice = active
+    client = sandbox.client()
+    for card in client.v1.payment_methods.list({"customer": practice.stripe_customer_id}).data:
+        client.v1.payment_methods.detach(card.id)  # e.g. removed in Stripe's dashboard
+    sandbox.advance(days=32)
+    inbox.deliver()
+    assert practice.billing_status == BillingStatus.PAST_DUE
+    assert practice.last_payment_error == "No card is on file. Add a card, then pay the invoice."
+    [banner] = banners.practice_banners(owner)
+    assert banner["kind"] == "payment_failed" and "No card is on file" in banner["reason"]
+    assert "No card is on file" in body_text(mailbox.wait_for(owner.email, "a payment failed"))
+
+
+def test_pay_now_and_a_preview_in_a_429_storm_say_stripe_is_busy(sandbox, active, inbox, owner, caplog):
+    """Finding 21b-3: another client eats Stripe's rate limit (forced with the sandbox's control API):
+    once the retries are spent, Pay now and a plan-change preview say Stripe is busy and nothing was
+    charged (https://docs.stripe.com/rate-limits), and the log keeps Stripe's ``rate_limit`` code."""
+    practice = active
+    failing = save_card(sandbox, practice, "pm_card_chargeCustomerFail")
+    cards.make_default_card(practice, failing.stripe_id, owner)
+    sandbox.advance(days=32)
+    inbox.deliver()
+    busy = "Stripe is busy right now; nothing was charged. Try again in a minute."
+    sandbox.strict_mode(True, per_second=0)
+    try:
+        with pytest.raises(StripeUnavailable) as paying:
+            subscriptions.pay_open_invoice(practice, owner)
+        with pytest.raises(StripeUnavailable) as previewing:
+            subscriptions.preview_plan_change(practice, Plan.SEMIANNUAL, owner)
+    finally:
+        sandbox.strict_mode(True, per_second=25)
+    assert paying.value.message == busy and previewing.value.message == busy
+    assert "op=invoice.pay" in caplog.text and "stripe_code=rate_limit" in caplog.text
+    assert history.open_invoice(practice) is not None  # nothing was paid

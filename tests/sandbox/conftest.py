@@ -31,14 +31,14 @@ class _Quiet(WSGIRequestHandler):
 class Receiver:
     """Records events whose ``Stripe-Signature`` verifies; answers 400 to anything else."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.events: list[dict[str, Any]] = []
         self.bad_signatures = 0
         self.fail_next = 0
         self.hits = 0
         self._lock = threading.Lock()
         self._server: BaseWSGIServer = make_server(
-            "127.0.0.1", 0, self._app, threaded=True, request_handler=_Quiet
+            "127.0.0.1", port, self._app, threaded=True, request_handler=_Quiet
         )
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

@@ -37,10 +37,15 @@ def _set_up(sandbox: SandboxServer, client: stripe.StripeClient, customer_id: st
     return str(intent.payment_method)
 
 
-def _raw_pm(client: stripe.StripeClient, number: str) -> str:
-    return client.v1.payment_methods.create(
-        {"type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}}
-    ).id
+def _raw_pm(sandbox: SandboxServer, number: str) -> str:
+    """A card typed into Stripe.js: its number goes with the publishable key (never the secret one)."""
+    return (
+        sandbox.client("pk_test_sandbox")
+        .v1.payment_methods.create(
+            {"type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}}
+        )
+        .id
+    )
 
 
 def _off_session(client: stripe.StripeClient, customer_id: str, pm_id: str) -> stripe.PaymentIntent:
@@ -65,7 +70,7 @@ def test_point1_3155_frictionless_after_setup(
     """https://docs.stripe.com/testing#authentication-and-setup: 4000 0025 0000 3155 needs
     authentication on session; once set up (SetupIntent), off-session payments and renewals go through."""
     customer = _customer(client)
-    pm = _set_up(sandbox, client, customer, _raw_pm(client, "4000002500003155"))
+    pm = _set_up(sandbox, client, customer, _raw_pm(sandbox, "4000002500003155"))
     assert _off_session(client, customer, pm).status == "succeeded"
     on_session = client.v1.payment_intents.create(
         {"amount": 2500, "currency": "usd", "customer": customer, "payment_method": pm, "confirm": True}
@@ -87,7 +92,7 @@ def test_point1_3155_off_session_without_setup_is_declined(
     """https://docs.stripe.com/testing#authentication-and-setup: not set up, an off-session payment
     fails with ``authentication_required``."""
     customer = _customer(client)
-    pm = client.v1.payment_methods.attach(_raw_pm(client, "4000002500003155"), {"customer": customer}).id
+    pm = client.v1.payment_methods.attach(_raw_pm(sandbox, "4000002500003155"), {"customer": customer}).id
     with pytest.raises(stripe.CardError) as raised:
         _off_session(client, customer, pm)
     assert raised.value.code == "authentication_required"
@@ -137,7 +142,7 @@ def test_point1_3178_and_0446_are_not_4242(sandbox: SandboxServer, client: strip
         {
             "amount": 900,
             "currency": "usd",
-            "payment_method": _raw_pm(client, "4000008260003178"),
+            "payment_method": _raw_pm(sandbox, "4000008260003178"),
             "confirm": True,
         }
     )
@@ -146,7 +151,7 @@ def test_point1_3178_and_0446_are_not_4242(sandbox: SandboxServer, client: strip
     after = client.v1.payment_intents.retrieve(declines.id)
     assert after.status == "requires_payment_method"
     assert after.last_payment_error.decline_code == "insufficient_funds"
-    pm = client.v1.payment_methods.attach(_raw_pm(client, "4000003800000446"), {"customer": customer}).id
+    pm = client.v1.payment_methods.attach(_raw_pm(sandbox, "4000003800000446"), {"customer": customer}).id
     assert _off_session(client, customer, pm).status == "succeeded"
     on_session = client.v1.payment_intents.create(
         {"amount": 900, "currency": "usd", "customer": customer, "payment_method": pm, "confirm": True}

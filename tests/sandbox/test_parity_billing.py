@@ -250,3 +250,23 @@ def test_point5_settings_have_stripes_defaults_show_on_the_page_and_change_throu
     assert defaults.settings(after_failures="unpaid")["after_failures"] == "unpaid"
     state = requests.get(f"{defaults.url}/_sandbox/state", timeout=5).json()
     assert state["strict"] is True and state["rate_limit"] is True
+
+
+def test_finding11_hard_decline_gets_the_after_last_retry_action_at_the_window_end(
+    defaults: SandboxServer, client: stripe.StripeClient, plans: dict[str, str]
+) -> None:
+    """https://docs.stripe.com/billing/revenue-recovery/smart-retries: a hard decline ends the retries,
+    not the dunning: at the end of the retry window (2 weeks by default) the subscription gets the
+    after-last-retry action (cancel by default, reason ``payment_failed``), never past_due forever."""
+    customer, sub_id = _subscribed(client, plans["small"])
+    saved = client.v1.customers.retrieve(customer).invoice_settings.default_payment_method
+    with defaults.sandbox.transaction():
+        defaults.sandbox.update_meta(saved, number="4000000000009979")  # reported stolen since
+    defaults.advance(days=32)
+    assert client.v1.subscriptions.retrieve(sub_id).status == "past_due"
+    defaults.advance(days=10)
+    assert client.v1.subscriptions.retrieve(sub_id).status == "past_due"  # still inside the window
+    defaults.advance(days=5)
+    sub = client.v1.subscriptions.retrieve(sub_id)
+    assert sub.status == "canceled" and sub.cancellation_details.reason == "payment_failed"
+    assert _renewal(client, sub_id).attempt_count == 1  # never retried
