@@ -52,6 +52,16 @@ def save_card(sandbox, practice: Practice, card: str = "pm_card_visa"):
     return wallet.complete_card_setup(cards.practice_wallet(practice), intent_id)
 
 
+def renew_on_card(sandbox, inbox, practice: Practice, owner, card: str = "pm_card_chargeCustomerFail"):
+    """The next renewal charged to ``card`` (saved, made the default): a month and Stripe's hour in
+    draft go by and its events are applied. The card is returned."""
+    saved = save_card(sandbox, practice, card)
+    cards.make_default_card(practice, saved.stripe_id, owner)
+    sandbox.advance(days=32)
+    inbox.deliver()
+    return saved
+
+
 def subscribe_directly(sandbox, practice: Practice, plan: Plan = Plan.MONTHLY):
     """What Checkout does for the practice: the plan, the onboarding fee on the first invoice."""
     return sandbox.client().v1.subscriptions.create(

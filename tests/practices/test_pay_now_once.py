@@ -12,7 +12,7 @@ from portal.extensions import db
 from portal.practices import cards, history, members
 from portal.practices.models import BillingAuditEntry, Plan
 from portal.practices.status import BillingStatus
-from tests.practices.sandbox_helpers import Inbox, save_card, subscribe_directly
+from tests.practices.sandbox_helpers import Inbox, renew_on_card, save_card, subscribe_directly
 from tests.reliability.live import Visitor, serve
 
 
@@ -24,10 +24,7 @@ def past_due_practice(sandbox, owner, runner):
     save_card(sandbox, practice)
     subscribe_directly(sandbox, practice, Plan.MONTHLY)
     inbox.deliver()
-    failing = save_card(sandbox, practice, "pm_card_chargeCustomerFail")
-    cards.make_default_card(practice, failing.stripe_id, owner)
-    sandbox.advance(days=32)
-    inbox.deliver()
+    renew_on_card(sandbox, inbox, practice, owner)
     assert practice.billing_status == BillingStatus.PAST_DUE
     good = save_card(sandbox, practice, "pm_card_mastercard")
     cards.make_default_card(practice, good.stripe_id, owner)

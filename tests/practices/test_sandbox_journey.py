@@ -9,7 +9,7 @@ from portal.gateway.errors import StripeUnavailable
 from portal.practices import banners, cards, errors, history, members, subscriptions
 from portal.practices.models import Plan, PracticeInvoice
 from portal.practices.status import BillingStatus
-from tests.practices.sandbox_helpers import Inbox, save_card, subscribe_directly
+from tests.practices.sandbox_helpers import Inbox, renew_on_card, save_card, subscribe_directly
 from tests.smtp import body_text
 
 
@@ -68,10 +68,7 @@ def test_subscribe_renew_done(sandbox, active, inbox, owner):
 
 def test_renewal_fails_then_pay_now_after_updating_card(sandbox, active, inbox, owner, mailbox):
     practice = active
-    failing = save_card(sandbox, practice, "pm_card_chargeCustomerFail")
-    cards.make_default_card(practice, failing.stripe_id, owner)
-    sandbox.advance(days=32)
-    inbox.deliver()
+    renew_on_card(sandbox, inbox, practice, owner)
     assert practice.billing_status == BillingStatus.PAST_DUE
     assert kinds(owner) == ["payment_failed"]
     assert practice.last_payment_error
@@ -92,10 +89,7 @@ def test_renewal_decline_reason_is_read_with_the_expand_stripe_needs(sandbox, ac
     reason comes from the invoice read with ``expand=payments.data.payment.payment_intent``
     (https://docs.stripe.com/api/expanding_objects)."""
     practice = active
-    failing = save_card(sandbox, practice, "pm_card_chargeCustomerFail")
-    cards.make_default_card(practice, failing.stripe_id, owner)
-    sandbox.advance(days=32)
-    inbox.deliver()
+    renew_on_card(sandbox, inbox, practice, owner)
     assert practice.last_payment_error == "The bank declined the payment."  # generic_decline, not a guess
     assert "bank declined the payment" in body_text(mailbox.wait_for(owner.email, "a payment failed"))
 
@@ -106,10 +100,7 @@ def test_after_stripes_clock_moved_ahead_pay_now_shows_the_invoice_paid_and_noth
     """Objects the portal fetches are stamped with Stripe's clock, like the events: once the sandbox
     clock runs a month ahead of ours, a fresh paid invoice is still newer than the failure event."""
     practice = active
-    failing = save_card(sandbox, practice, "pm_card_chargeCustomerFail")
-    cards.make_default_card(practice, failing.stripe_id, owner)
-    sandbox.advance(days=32)
-    inbox.deliver()
+    renew_on_card(sandbox, inbox, practice, owner)
     assert practice.billing_status == BillingStatus.PAST_DUE
     good = save_card(sandbox, practice, "pm_card_mastercard")
     cards.make_default_card(practice, good.stripe_id, owner)
@@ -125,10 +116,7 @@ def test_after_stripes_clock_moved_ahead_pay_now_shows_the_invoice_paid_and_noth
 
 def test_pay_now_with_a_declining_card_says_why(sandbox, active, inbox, owner):
     practice = active
-    failing = save_card(sandbox, practice, "pm_card_chargeCustomerFail")
-    cards.make_default_card(practice, failing.stripe_id, owner)
-    sandbox.advance(days=32)
-    inbox.deliver()
+    renew_on_card(sandbox, inbox, practice, owner)
     with pytest.raises(errors.PracticeError) as raised:
         subscriptions.pay_open_invoice(practice, owner)
     assert "declined" in raised.value.message.lower()
@@ -199,10 +187,7 @@ def test_pay_now_of_an_invoice_paid_meanwhile_says_so_and_shows_it_paid(sandbox,
     """Paid at Stripe in the meantime (another tab, Stripe's retry; its events not here yet): the
     person reads a sentence, not Stripe's "Invoice is already paid", and the table says Paid."""
     practice = active
-    failing = save_card(sandbox, practice, "pm_card_chargeCustomerFail")
-    cards.make_default_card(practice, failing.stripe_id, owner)
-    sandbox.advance(days=32)
-    inbox.deliver()
+    renew_on_card(sandbox, inbox, practice, owner)
     good = save_card(sandbox, practice, "pm_card_mastercard")
     cards.make_default_card(practice, good.stripe_id, owner)
     invoice = history.open_invoice(practice)
@@ -219,10 +204,7 @@ def test_pay_now_marks_the_invoice_paid_in_the_table_at_once(sandbox, active, in
     """The invoice table is drawn from the mirror: "Invoice paid" and a row still "Open" is a lie,
     even when Stripe's clock runs ahead of ours (the sandbox's, after a renewal)."""
     practice = active
-    failing = save_card(sandbox, practice, "pm_card_chargeCustomerFail")
-    cards.make_default_card(practice, failing.stripe_id, owner)
-    sandbox.advance(days=32)
-    inbox.deliver()
+    renew_on_card(sandbox, inbox, practice, owner)
     good = save_card(sandbox, practice, "pm_card_mastercard")
     cards.make_default_card(practice, good.stripe_id, owner)
     invoice = history.open_invoice(practice)
@@ -278,10 +260,7 @@ def test_pay_now_and_a_preview_in_a_429_storm_say_stripe_is_busy(sandbox, active
     once the retries are spent, Pay now and a plan-change preview say Stripe is busy and nothing was
     charged (https://docs.stripe.com/rate-limits), and the log keeps Stripe's ``rate_limit`` code."""
     practice = active
-    failing = save_card(sandbox, practice, "pm_card_chargeCustomerFail")
-    cards.make_default_card(practice, failing.stripe_id, owner)
-    sandbox.advance(days=32)
-    inbox.deliver()
+    renew_on_card(sandbox, inbox, practice, owner)
     busy = "Stripe is busy right now; nothing was charged. Try again in a minute."
     sandbox.strict_mode(True, per_second=0)
     try:

@@ -21,7 +21,7 @@ from portal.practices.models import BillingAuditEntry, PracticeInvoice
 from portal.practices.status import BillingStatus
 from tests.gateway.hung_stripe import HungStripe
 from tests.practices.conftest import login
-from tests.practices.sandbox_helpers import save_card
+from tests.practices.sandbox_helpers import renew_on_card, save_card
 from tests.practices.test_sandbox_journey import active, inbox, plans, practice  # noqa: F401
 from tests.reliability.live import forms_of
 
@@ -114,10 +114,7 @@ def test_pay_now_stripe_never_answered_is_confirmed_with_the_same_key(
 ):
     """Pay now, the same class: History says it was asked, the page waits, and the same call with
     the same key (Stripe had charged it) mirrors the invoice paid without a second charge."""
-    failing = save_card(sandbox, active, "pm_card_chargeCustomerFail")
-    cards.make_default_card(active, failing.stripe_id, owner)
-    sandbox.advance(days=32)
-    inbox.deliver()
+    renew_on_card(sandbox, inbox, active, owner)
     good = save_card(sandbox, active, "pm_card_mastercard")
     cards.make_default_card(active, good.stripe_id, owner)
     client = login(auth, owner)

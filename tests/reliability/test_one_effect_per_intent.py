@@ -20,7 +20,7 @@ from portal.practices import cards, members, plans
 from portal.practices.models import BillingAuditEntry
 from portal.practices.status import BillingStatus
 from tests.conftest import both_engines
-from tests.practices.sandbox_helpers import Inbox, save_card
+from tests.practices.sandbox_helpers import Inbox, renew_on_card, save_card
 from tests.reliability.live import Visitor, forms_of, serve
 
 POSTS = 5
@@ -103,10 +103,7 @@ def previews(visitor: Visitor, billing: str, plan: str, count: int) -> list[dict
 
 def make_past_due(sandbox, inbox, practice, owner) -> None:
     """A renewal fails on the default card; a good card is then the default: "Pay now" is offered."""
-    failing = save_card(sandbox, practice, "pm_card_chargeCustomerFail")
-    cards.make_default_card(practice, failing.stripe_id, owner)
-    sandbox.advance(days=32)
-    inbox.deliver()
+    renew_on_card(sandbox, inbox, practice, owner)
     assert practice.billing_status == BillingStatus.PAST_DUE
     good = save_card(sandbox, practice, "pm_card_mastercard")
     cards.make_default_card(practice, good.stripe_id, owner)
