@@ -44,6 +44,39 @@ document.addEventListener("htmx:beforeRequest", (event) => {
   document.querySelectorAll("#flashes .flash, .card .flash").forEach((message) => message.remove());
 });
 
+// An htmx answer that is not swapped (an error status) or never came (the network) would leave the
+// page silent: say it in the page's messages, read out, and leave the form and what was typed as is.
+// The server's own refusals (CSRF, signed out, 404, 409...) arrive as 200 into #flashes (portal/htmx.py);
+// this is for what gets past them (a proxy's 502, a crash before the app answered, no connection).
+function showError(text) {
+  const flashes = document.getElementById("flashes");
+  if (!flashes) return;
+  const message = document.createElement("div");
+  message.className = "flash flash-error";
+  message.setAttribute("role", "alert");
+  message.textContent = text;
+  flashes.replaceChildren(message);
+  const announcer = document.getElementById("announcer");
+  if (announcer) {
+    announcer.textContent = "";
+    window.setTimeout(() => { announcer.textContent = text; }, 50);
+  }
+}
+const KEPT = "What you typed is kept; try again.";
+document.addEventListener("htmx:responseError", (event) => {
+  const status = event.detail.xhr ? event.detail.xhr.status : 0;
+  const what = status === 429 ? "Too many tries in a short time. Wait a minute, then try again."
+    : status >= 500 ? `Something went wrong on our side (error ${status}). ${KEPT}`
+    : `That did not work (error ${status}). Reload the page if it happens again. ${KEPT}`;
+  showError(what);
+});
+document.addEventListener("htmx:sendError", () => {
+  showError(`We could not reach the portal. Check your connection. ${KEPT}`);
+});
+document.addEventListener("htmx:timeout", () => {
+  showError(`The portal took too long to answer. ${KEPT}`);
+});
+
 // What a swap says (its success or error message) is read out by screen readers.
 document.addEventListener("htmx:afterSettle", (event) => {
   openBanners(document.getElementById("banners"));
