@@ -337,6 +337,7 @@ def register_template_context(app: Flask) -> None:
         return {
             "stripe_publishable_key": app.config["STRIPE_PUBLISHABLE_KEY"],
             "stripe_js_url": app.config["STRIPE_JS_URL"],
+            "stripe_js_timeout_ms": int(app.config["STRIPE_JS_LOAD_TIMEOUT_SECONDS"] * 1000),
             "nav_links": nav_links,
             "page_banners": page_banners,
         }

@@ -37,11 +37,17 @@ function openBanners(root) {
 }
 openBanners();
 
-// A new action starts: the last action's success and error messages go, so none is read as its answer.
+// A new action starts: the last action's success and error messages go (and the screen reader's
+// copy of them), so none is read as its answer. The card form (wallet.js) calls this too.
+window.clearMessages = function () {
+  document.querySelectorAll("#flashes .flash, .card .flash").forEach((message) => message.remove());
+  const announcer = document.getElementById("announcer");
+  if (announcer) announcer.textContent = "";
+};
 document.addEventListener("htmx:beforeRequest", (event) => {
   const form = event.target.closest("form");
   if (!form || (event.detail.requestConfig && event.detail.requestConfig.verb === "get")) return;
-  document.querySelectorAll("#flashes .flash, .card .flash").forEach((message) => message.remove());
+  window.clearMessages();
 });
 
 // An htmx answer that is not swapped (an error status) or never came (the network) would leave the
@@ -97,3 +103,20 @@ document.addEventListener("htmx:afterSettle", (event) => {
     window.setTimeout(() => { announcer.textContent = message.textContent.trim(); }, 50);
   }
 });
+
+// Stripe.js is loaded with async (a hung Stripe never stops the page drawing): call ``ready`` with
+// it once it is there, or ``unavailable`` if it failed or did not come within ``timeoutMs``.
+window.whenStripeLoads = function (timeoutMs, ready, unavailable) {
+  if (typeof Stripe !== "undefined") { ready(); return; }
+  const script = document.querySelector("script[data-stripe-js]");
+  let settled = false;
+  const settle = (loaded) => {
+    if (settled) return;
+    settled = true;
+    (loaded && typeof Stripe !== "undefined" ? ready : unavailable)();
+  };
+  if (!script) { settle(false); return; }
+  script.addEventListener("load", () => settle(true));
+  script.addEventListener("error", () => settle(false));
+  window.setTimeout(() => settle(typeof Stripe !== "undefined"), timeoutMs || 15000);
+};
