@@ -10,7 +10,7 @@ import datetime as dt
 
 from flask import Flask
 
-from portal.formatting import format_date
+from portal.formatting import format_date, format_money
 
 #: A practice's billing status as the billing page shows it, and its badge's colour.
 BILLING_STATUS = {
@@ -70,6 +70,33 @@ def invoice_status_label(status: str | None) -> str:
     return INVOICE_STATUS.get(status or "", (status or "—").capitalize())
 
 
+#: Stripe's subscription statuses after which nothing renews any more.
+ENDED_SUBSCRIPTION = frozenset({"canceled", "unpaid", "incomplete_expired"})
+
+
+def renewal_line(practice) -> tuple[str, str] | None:
+    """The renewal line as the subscription's status says it, the same on every page:
+    ("Next renewal", day), ("Ends on", day) once cancelled at period end, ("Ended", day or "")
+    once Stripe ended it (after failed renewals it ends before its period's end: no day then);
+    None before any subscription."""
+    ends = practice.cancel_at or (practice.current_period_end if practice.cancel_at_period_end else None)
+    if practice.subscription_status in ENDED_SUBSCRIPTION:
+        return ("Ended", format_date(ends) if ends else "")
+    if not practice.subscription_live or not practice.current_period_end:
+        return None
+    if ends:
+        return ("Ends on", format_date(ends))
+    return ("Next renewal", format_date(practice.current_period_end))
+
+
+def open_invoices_words(still_open) -> str:
+    """``3 invoices are still open: €297.00 in all.`` (``still_open``: count, total, currency)."""
+    count, total, currency = still_open
+    if count == 1:
+        return f"1 invoice is still open: {format_money(total, currency)}."
+    return f"{count} invoices are still open: {format_money(total, currency)} in all."
+
+
 def format_moment(value: dt.datetime | int | None) -> str:
     """``22 Nov 2026, 14:05 UTC``: the day as every page writes it, then the time. An int is a Stripe
     timestamp (seconds); a naive datetime is UTC, as the database stores it."""
@@ -87,3 +114,5 @@ def register_words(app: Flask) -> None:
     app.add_template_filter(subscription_status_label, "subscription_status")
     app.add_template_filter(invoice_status_label, "invoice_status")
     app.add_template_filter(event_status_label, "event_status")
+    app.add_template_filter(open_invoices_words, "open_invoices_words")
+    app.add_template_global(renewal_line)

@@ -119,6 +119,8 @@ def invoices(practice_id: int):
             "practices/partials/_invoices.html",
             practice=practice,
             invoices=practice_history.invoice_page(practice, page),
+            can_manage=member.manages_billing,  # its rows' Pay buttons
+            attempt=intents.new_key(),
         )
     return render_template("practices/billing.html", **billing_context(practice, member))
 
@@ -247,6 +249,9 @@ def change_plan(practice: Practice, member: PracticeMember, key: str) -> Outcome
 @login_required
 @billing_action("pay")
 def pay_now(practice: Practice, member: PracticeMember, key: str) -> Outcome:
+    """ "Pay now" (the newest open invoice), or an invoice row's "Pay" (``invoice``, that one)."""
+    invoice_id = request.form.get("invoice") or None
     return attempt_action(
-        lambda: subscriptions.pay_open_invoice(practice, current_user, key), "Invoice paid. Thank you!"
+        lambda: subscriptions.pay_open_invoice(practice, current_user, key, invoice_id),
+        "Invoice paid. Thank you!",
     )
