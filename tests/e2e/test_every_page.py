@@ -105,6 +105,8 @@ def build_world(app) -> dict[str, object]:
         card = f.PaymentMethodFactory(customer_id=practice.stripe_customer_id, is_default=True, last4="4242")
         f.PaymentMethodFactory(customer_id=practice.stripe_customer_id, brand="mastercard", last4="4444")
         f.PaymentMethodFactory(customer_id=owner.stripe_customer_id, is_default=True)
+        for brand, last4 in (("mastercard", "4444"), ("amex", "8431"), ("discover", "1117")):
+            f.PaymentMethodFactory(customer_id=owner.stripe_customer_id, brand=brand, last4=last4)  # 4 cards
         _history(practice, owner, card.stripe_id)
         invitation = f.PracticeInvitationFactory(practice=second, invited_by=owner, email=member.email)
         product = f.ProductFactory(name="Digital thermometer with a long product name")
