@@ -42,6 +42,60 @@ INVOICE_STATUS = {
 }
 
 
+#: Card brands as their owners write them (Stripe sends them in lower case).
+CARD_BRANDS = {
+    "visa": "Visa",
+    "mastercard": "Mastercard",
+    "amex": "American Express",
+    "discover": "Discover",
+    "diners": "Diners Club",
+    "jcb": "JCB",
+    "unionpay": "UnionPay",
+}
+
+#: What a webhook event says happened, in a sentence (the admin pages; its type in the Stripe ids).
+EVENT_SENTENCES = {
+    "invoice.payment_failed": "A payment failed",
+    "invoice.paid": "An invoice was paid",
+    "invoice.payment_succeeded": "A payment went through",
+    "invoice.payment_action_required": "A payment waits for the bank's check",
+    "invoice.finalized": "An invoice was issued",
+    "invoice.created": "An invoice was drafted",
+    "invoice.voided": "An invoice was voided",
+    "invoice.marked_uncollectible": "An invoice was marked uncollectible",
+    "customer.subscription.created": "A subscription started",
+    "customer.subscription.updated": "A subscription changed",
+    "customer.subscription.deleted": "A subscription ended",
+    "checkout.session.completed": "A checkout was paid",
+    "checkout.session.expired": "A checkout expired unpaid",
+    "payment_intent.succeeded": "A card payment went through",
+    "payment_intent.payment_failed": "A card payment failed",
+    "payment_method.attached": "A card was saved",
+    "payment_method.detached": "A card was removed",
+    "customer.updated": "A customer's details changed",
+    "customer.deleted": "A customer was deleted",
+}
+
+
+def card_brand(brand: str | None) -> str:
+    return CARD_BRANDS.get((brand or "").lower(), (brand or "Card").replace("_", " ").title())
+
+
+def card_words(card) -> str:
+    """``Visa ending in 4242``: how a card is named in buttons, questions and screen readers."""
+    return f"{card_brand(card.brand)} ending in {card.last4}"
+
+
+def event_sentence(event_type: str | None) -> str:
+    """``A payment failed`` for ``invoice.payment_failed``; an unlisted type in plain words."""
+    if not event_type:
+        return "An event"
+    if event_type in EVENT_SENTENCES:
+        return EVENT_SENTENCES[event_type]
+    words = event_type.replace(".", " ").replace("_", " ")
+    return words[:1].upper() + words[1:]
+
+
 #: A webhook event's state in the inbox, as the admin pages say it.
 EVENT_STATUS = {"received": "Waiting", "processed": "Processed", "failed": "Failed", "ignored": "Ignored"}
 
@@ -116,3 +170,6 @@ def register_words(app: Flask) -> None:
     app.add_template_filter(event_status_label, "event_status")
     app.add_template_filter(open_invoices_words, "open_invoices_words")
     app.add_template_global(renewal_line)
+    app.add_template_filter(card_brand, "card_brand")
+    app.add_template_filter(card_words, "card_words")
+    app.add_template_filter(event_sentence, "event_sentence")
