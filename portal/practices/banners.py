@@ -68,7 +68,8 @@ def banner_for(facts: sa.Row) -> dict | None:
         reason = facts.last_payment_error or "The last payment failed."
         return _banner("payment_failed", reason=reason, still_open=still_open)
     if status in (BillingStatus.CANCELLED, BillingStatus.INACTIVE):
-        return _banner("cancelled", status=status)
+        # Nothing to fix in a hurry: a calm notice on the practice's own pages, not on every page.
+        return _banner("cancelled", status=status, own_pages_only=True)
     if status == BillingStatus.REQUIRED:
         return _banner("billing_required")
     if facts.open_count:  # paid up on the subscription, older invoices still open
@@ -78,5 +79,5 @@ def banner_for(facts: sa.Row) -> dict | None:
     return None
 
 
-def _banner(kind: str, **context: object) -> dict:
-    return {"kind": kind, "template": TEMPLATE.format(kind), **context}
+def _banner(kind: str, own_pages_only: bool = False, **context: object) -> dict:
+    return {"kind": kind, "template": TEMPLATE.format(kind), "own_pages_only": own_pages_only, **context}
