@@ -58,6 +58,9 @@ function startCardForm(form) {
       errors.textContent = error.message;
     } finally {
       submit.disabled = false;
+      // Disabling the pressed button dropped the keyboard's place (and the 3-D Secure modal took
+      // it meanwhile): give it back to the button, unless the person moved on.
+      if (!document.activeElement || document.activeElement === document.body) submit.focus();
     }
   });
 }
