@@ -55,6 +55,9 @@ class Config:
     # 9.5: the promise is an answer within 10 s; half a second is left for the request's own work.
     STRIPE_ACTION_BUDGET_SECONDS = _env_float("STRIPE_ACTION_BUDGET_SECONDS", 9.5)
     STRIPE_MAX_NETWORK_RETRIES = _env_int("STRIPE_MAX_NETWORK_RETRIES", 1)
+    # Stripe.js loads beside the page, never blocking it; a card form still not there after this
+    # long says "Card form unavailable, try later" (the browser may still finish loading it).
+    STRIPE_JS_LOAD_TIMEOUT_SECONDS = _env_float("STRIPE_JS_LOAD_TIMEOUT_SECONDS", 15)
     # A 429 (Stripe's rate limit) is retried this often with the SDK's back-off, inside the budget.
     STRIPE_RATE_LIMIT_RETRIES = _env_int("STRIPE_RATE_LIMIT_RETRIES", 4)
     # After this many timeouts/connection failures in a row, Stripe calls fail at once for the

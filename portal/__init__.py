@@ -145,6 +145,7 @@ def register_extensions(app: Flask) -> None:
     outbox.init_app(app)
     webhook_inbox.init_app(app)
     login_manager.user_loader(load_session_user)
+    login_manager.unauthorized_handler(unauthorized)
     init_security_headers(app)
 
     from portal.gateway.gateway import init_stripe_client
@@ -194,6 +195,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
+    from flask_login import current_user
     from flask_wtf.csrf import CSRFError
 
     from portal import htmx
@@ -208,14 +210,20 @@ def register_errorhandlers(app: Flask) -> None:
             description = too_large_message(app.config)
         if wants_json():  # the API's envelope (its own handlers yield to these per-code ones)
             return envelope.fail(code, getattr(error, "name", "error").lower().replace(" ", "_"), description)
+        if htmx.is_htmx():  # an error page would not be swapped in: say it in the page's messages
+            return htmx.refusal(description)
         return render_template("errors/error.html", code=code, description=description), code
 
-    for code in (400, 403, 404, 405, 413, 422, 429, 500):
+    for code in (400, 403, 404, 405, 409, 413, 422, 429, 500):
         app.register_error_handler(code, render_error)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
+        if htmx.is_htmx() and not current_user.is_authenticated:  # its session ended meanwhile
+            return htmx.signed_out(login_again_url())
         description = "Your form expired or was sent from elsewhere. Reload the page and try again."
+        if htmx.is_htmx():
+            return htmx.refusal(description)
         return render_template("errors/error.html", code=400, description=description), 400
 
     @app.errorhandler(UserError)
@@ -228,6 +236,33 @@ def register_errorhandlers(app: Flask) -> None:
         return render_template(
             "errors/error.html", code=error.status, description=error.message
         ), error.status
+
+
+def login_again_url() -> str:
+    """The login page, coming back to the page the person is on (htmx tells which)."""
+    from urllib.parse import urlsplit
+
+    from flask_login import login_url
+
+    page = urlsplit(request.headers.get("HX-Current-URL", ""))
+    if page.netloc != request.host or not page.path.startswith("/"):
+        return url_for("auth.login")
+    return login_url("auth.login", next_url=page.path + (f"?{page.query}" if page.query else ""))
+
+
+def unauthorized():
+    """``login_required`` refused: htmx hears "You were signed out" in the page's messages, a page
+    goes to the login page (with the message and a way back, as Flask-Login would)."""
+    from flask import flash, redirect
+    from flask_login import login_url
+
+    from portal import htmx
+    from portal.extensions import login_manager
+
+    if htmx.is_htmx():
+        return htmx.signed_out(login_again_url())
+    flash(login_manager.login_message, login_manager.login_message_category)
+    return redirect(login_url(login_manager.login_view, next_url=request.url))
 
 
 def wants_json() -> bool:
@@ -302,6 +337,7 @@ def register_template_context(app: Flask) -> None:
         return {
             "stripe_publishable_key": app.config["STRIPE_PUBLISHABLE_KEY"],
             "stripe_js_url": app.config["STRIPE_JS_URL"],
+            "stripe_js_timeout_ms": int(app.config["STRIPE_JS_LOAD_TIMEOUT_SECONDS"] * 1000),
             "nav_links": nav_links,
             "page_banners": page_banners,
         }

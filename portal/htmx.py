@@ -59,14 +59,25 @@ def fragment_or_redirect(
     return render_page_or_fragment(page, fragment, status, **context())
 
 
-def refusal(message: str) -> Response:
+#: An htmx action from a page whose session ended (logged out in another tab, or it expired).
+SIGNED_OUT = "You were signed out; sign in again."
+
+
+def refusal(message: str, link: tuple[str, str] | None = None) -> Response:
     """An htmx request refused with no fragment of its own to show it in (a card or practice that is
-    not the person's, an action their role does not allow): the message goes into the page's
-    messages (``#flashes``), as 200 so htmx swaps it (``fragment_status``)."""
-    response = make_response(render_template("errors/_refusal.html", message=message), 200)
+    not the person's, an action their role does not allow, an expired form, an error page): the
+    message (and ``link``, its URL and words) goes into the page's messages (``#flashes``), as 200
+    so htmx swaps it (``fragment_status``); the form, and what was typed in it, stays."""
+    page = render_template("errors/_refusal.html", message=message, link=link)
+    response = make_response(page, 200)
     response.headers["HX-Retarget"] = "#flashes"
     response.headers["HX-Reswap"] = "innerHTML"
     return response
+
+
+def signed_out(login_url: str) -> Response:
+    """The htmx answer for a session that ended: say so, with a way to sign in again."""
+    return refusal(SIGNED_OUT, link=(login_url, "Sign in again"))
 
 
 def redirect_page(location: str) -> Response:

@@ -10,7 +10,7 @@ import datetime as dt
 
 from flask import Flask
 
-from portal.formatting import format_date
+from portal.formatting import format_date, format_money
 
 #: A practice's billing status as the billing page shows it, and its badge's colour.
 BILLING_STATUS = {
@@ -42,6 +42,60 @@ INVOICE_STATUS = {
 }
 
 
+#: Card brands as their owners write them (Stripe sends them in lower case).
+CARD_BRANDS = {
+    "visa": "Visa",
+    "mastercard": "Mastercard",
+    "amex": "American Express",
+    "discover": "Discover",
+    "diners": "Diners Club",
+    "jcb": "JCB",
+    "unionpay": "UnionPay",
+}
+
+#: What a webhook event says happened, in a sentence (the admin pages; its type in the Stripe ids).
+EVENT_SENTENCES = {
+    "invoice.payment_failed": "A payment failed",
+    "invoice.paid": "An invoice was paid",
+    "invoice.payment_succeeded": "A payment went through",
+    "invoice.payment_action_required": "A payment waits for the bank's check",
+    "invoice.finalized": "An invoice was issued",
+    "invoice.created": "An invoice was drafted",
+    "invoice.voided": "An invoice was voided",
+    "invoice.marked_uncollectible": "An invoice was marked uncollectible",
+    "customer.subscription.created": "A subscription started",
+    "customer.subscription.updated": "A subscription changed",
+    "customer.subscription.deleted": "A subscription ended",
+    "checkout.session.completed": "A checkout was paid",
+    "checkout.session.expired": "A checkout expired unpaid",
+    "payment_intent.succeeded": "A card payment went through",
+    "payment_intent.payment_failed": "A card payment failed",
+    "payment_method.attached": "A card was saved",
+    "payment_method.detached": "A card was removed",
+    "customer.updated": "A customer's details changed",
+    "customer.deleted": "A customer was deleted",
+}
+
+
+def card_brand(brand: str | None) -> str:
+    return CARD_BRANDS.get((brand or "").lower(), (brand or "Card").replace("_", " ").title())
+
+
+def card_words(card) -> str:
+    """``Visa ending in 4242``: how a card is named in buttons, questions and screen readers."""
+    return f"{card_brand(card.brand)} ending in {card.last4}"
+
+
+def event_sentence(event_type: str | None) -> str:
+    """``A payment failed`` for ``invoice.payment_failed``; an unlisted type in plain words."""
+    if not event_type:
+        return "An event"
+    if event_type in EVENT_SENTENCES:
+        return EVENT_SENTENCES[event_type]
+    words = event_type.replace(".", " ").replace("_", " ")
+    return words[:1].upper() + words[1:]
+
+
 #: A webhook event's state in the inbox, as the admin pages say it.
 EVENT_STATUS = {"received": "Waiting", "processed": "Processed", "failed": "Failed", "ignored": "Ignored"}
 
@@ -70,6 +124,33 @@ def invoice_status_label(status: str | None) -> str:
     return INVOICE_STATUS.get(status or "", (status or "—").capitalize())
 
 
+#: Stripe's subscription statuses after which nothing renews any more.
+ENDED_SUBSCRIPTION = frozenset({"canceled", "unpaid", "incomplete_expired"})
+
+
+def renewal_line(practice) -> tuple[str, str] | None:
+    """The renewal line as the subscription's status says it, the same on every page:
+    ("Next renewal", day), ("Ends on", day) once cancelled at period end, ("Ended", day or "")
+    once Stripe ended it (after failed renewals it ends before its period's end: no day then);
+    None before any subscription."""
+    ends = practice.cancel_at or (practice.current_period_end if practice.cancel_at_period_end else None)
+    if practice.subscription_status in ENDED_SUBSCRIPTION:
+        return ("Ended", format_date(ends) if ends else "")
+    if not practice.subscription_live or not practice.current_period_end:
+        return None
+    if ends:
+        return ("Ends on", format_date(ends))
+    return ("Next renewal", format_date(practice.current_period_end))
+
+
+def open_invoices_words(still_open) -> str:
+    """``3 invoices are still open: €297.00 in all.`` (``still_open``: count, total, currency)."""
+    count, total, currency = still_open
+    if count == 1:
+        return f"1 invoice is still open: {format_money(total, currency)}."
+    return f"{count} invoices are still open: {format_money(total, currency)} in all."
+
+
 def format_moment(value: dt.datetime | int | None) -> str:
     """``22 Nov 2026, 14:05 UTC``: the day as every page writes it, then the time. An int is a Stripe
     timestamp (seconds); a naive datetime is UTC, as the database stores it."""
@@ -87,3 +168,8 @@ def register_words(app: Flask) -> None:
     app.add_template_filter(subscription_status_label, "subscription_status")
     app.add_template_filter(invoice_status_label, "invoice_status")
     app.add_template_filter(event_status_label, "event_status")
+    app.add_template_filter(open_invoices_words, "open_invoices_words")
+    app.add_template_global(renewal_line)
+    app.add_template_filter(card_brand, "card_brand")
+    app.add_template_filter(card_words, "card_words")
+    app.add_template_filter(event_sentence, "event_sentence")

@@ -80,7 +80,7 @@ def stripe_js() -> Response:
 
 @bp.get("/v3/assets/<name>")
 def asset(name: str) -> Response:
-    if name not in {"sandbox.css", "card-element.css", "card-element.js"}:
+    if name not in {"sandbox.css", "card-element.css", "card-element.js", "challenge.js"}:
         abort(404)
     response = flask.send_from_directory(STATIC, name, max_age=0)
     response.headers["Access-Control-Allow-Origin"] = "*"

@@ -14,6 +14,8 @@ TEMPLATE = "practices/partials/_banner_{}.html"
 _practices = Practice.__table__.c
 _members = PracticeMember.__table__.c
 _invoices = PracticeInvoice.__table__.c
+_open = PracticeInvoice.__table__.alias("open_invoice")
+_OPEN_OF_PRACTICE = (_open.c.practice_id == _practices.id) & (_open.c.status == "open")
 #: Every page draws the banners: one query of plain rows holding just what a banner shows.
 _BANNER_FACTS = (
     sa.select(
@@ -28,6 +30,15 @@ _BANNER_FACTS = (
         _practices.billing_version,  # its Pay now and Resume buttons act only on the state they show
         _invoices.hosted_invoice_url.label("action_required_url"),
         _members.role,
+        sa.select(sa.func.count()).where(_OPEN_OF_PRACTICE).scalar_subquery().label("open_count"),
+        sa.select(sa.func.coalesce(sa.func.sum(_open.c.amount_due), 0))
+        .where(_OPEN_OF_PRACTICE)
+        .scalar_subquery()
+        .label("open_total"),
+        sa.select(sa.func.min(_open.c.currency))
+        .where(_OPEN_OF_PRACTICE)
+        .scalar_subquery()
+        .label("open_currency"),
     )
     .join(PracticeMember.__table__, _members.practice_id == _practices.id)
     .outerjoin(PracticeInvoice.__table__, _invoices.stripe_id == _practices.action_required_invoice_id)
@@ -52,16 +63,21 @@ def banner_for(facts: sa.Row) -> dict | None:
     status = facts.billing_status
     if facts.action_required_invoice_id and status not in (BillingStatus.CANCELLED, BillingStatus.INACTIVE):
         return _banner("action_required", hosted_invoice_url=facts.action_required_url)
+    still_open = (facts.open_count, facts.open_total, facts.open_currency)
     if status == BillingStatus.PAST_DUE:
-        return _banner("payment_failed", reason=facts.last_payment_error or "The last payment failed.")
+        reason = facts.last_payment_error or "The last payment failed."
+        return _banner("payment_failed", reason=reason, still_open=still_open)
     if status in (BillingStatus.CANCELLED, BillingStatus.INACTIVE):
-        return _banner("cancelled", status=status)
+        # Nothing to fix in a hurry: a calm notice on the practice's own pages, not on every page.
+        return _banner("cancelled", status=status, own_pages_only=True)
     if status == BillingStatus.REQUIRED:
         return _banner("billing_required")
+    if facts.open_count:  # paid up on the subscription, older invoices still open
+        return _banner("invoices_open", still_open=still_open)
     if facts.cancel_at_period_end or facts.cancel_at:
         return _banner("cancellation_scheduled", ends_on=facts.cancel_at or facts.current_period_end)
     return None
 
 
-def _banner(kind: str, **context: object) -> dict:
-    return {"kind": kind, "template": TEMPLATE.format(kind), **context}
+def _banner(kind: str, own_pages_only: bool = False, **context: object) -> dict:
+    return {"kind": kind, "template": TEMPLATE.format(kind), "own_pages_only": own_pages_only, **context}

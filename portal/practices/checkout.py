@@ -11,7 +11,7 @@ from flask import url_for
 from portal.extensions import db
 from portal.gateway import checkout as stripe_checkout
 from portal.gateway import payment_methods as stripe_cards
-from portal.gateway.errors import BillingError
+from portal.gateway.errors import BillingError, InvalidRequest, NotFound
 from portal.gateway.gateway import stripe_time
 from portal.gateway.shapes import as_dict, object_id
 from portal.practices import audit, checkout_mirror
@@ -112,31 +112,72 @@ def _started(session: object) -> tuple[int, str]:
     return (int(started) if started.isdigit() else int(session.created) * 10**9, session.id)
 
 
+#: The return page's answer to a session id Stripe does not know (typed or stale).
+UNKNOWN_CHECKOUT = (
+    "We could not find that checkout at Stripe, so nothing was paid. Choose a plan to subscribe."
+)
+
+#: The status poll's answer when the checkout it waited on turned out unpaid (expired or unknown).
+CHECKOUT_ENDED = "That checkout ended without a payment. Choose a plan to subscribe."
+
+
+class UnknownCheckout(PracticeError):
+    status = 404
+    code = "unknown_checkout"
+
+    def __init__(self) -> None:
+        super().__init__(UNKNOWN_CHECKOUT)
+
+
 def complete_checkout(practice: Practice, session_id: str) -> Practice:
-    """The success page: retrieve the session and run the same fulfilment as the webhook."""
-    fetched = stripe_checkout.retrieve_session(session_id)
+    """The success page: retrieve the session and run the same fulfilment as the webhook.
+
+    Only a session Stripe knows, made for this practice (its metadata) and its customer, moves
+    anything; one that is not paid (open, expired) or unknown ends "processing" for that id.
+    """
+    try:
+        fetched = stripe_checkout.retrieve_session(session_id)
+    except (NotFound, InvalidRequest) as unknown:
+        _stop_processing(practice, session_id)
+        raise UnknownCheckout() from unknown
     stripe_now = stripe_time(fetched)  # Stripe's clock, the clock of its events (ours may run behind)
     session = as_dict(fetched)
-    if str((session.get("metadata") or {}).get("practiceId")) != str(practice.id):
+    if not _started_for(practice, session):
         raise PracticeError("That checkout belongs to another practice.", status=404)
     if session.get("status") == "complete":
         checkout_mirror.fulfil_checkout_session(session, stripe_now, fresh=True)
         practice.checkout_session_id = session["id"]
         db.session.commit()
         _adopt_checkout_card(practice, session, stripe_now)
-    elif session.get("status") == "expired" and practice.checkout_session_id == session["id"]:
-        practice.checkout_session_id = None  # nothing is coming: stop "processing"
-        db.session.commit()
+    elif session.get("status") == "expired":
+        _stop_processing(practice, session_id)  # nothing is coming
     return practice
 
 
+def _started_for(practice: Practice, session: dict) -> bool:
+    """Made by ``start_checkout`` for this practice: its metadata and its customer say so."""
+    metadata = session.get("metadata") or {}
+    customer = object_id(session.get("customer"))
+    return str(metadata.get("practiceId")) == str(practice.id) and customer == practice.stripe_customer_id
+
+
+def _stop_processing(practice: Practice, session_id: str) -> None:
+    if practice.checkout_session_id == session_id:
+        practice.checkout_session_id = None
+        db.session.commit()
+
+
 def refresh_processing(practice: Practice) -> Practice:
-    """While "processing": look at the checkout session again (webhooks may be slow or absent)."""
+    """While "processing": look at the checkout session again (webhooks may be slow or absent);
+    an id Stripe does not know, or one that expired unpaid, ends it (rows stuck on one heal here)."""
     if awaiting_payment(practice):
         try:
             complete_checkout(practice, practice.checkout_session_id)
-        except BillingError as error:
+        except (BillingError, UnknownCheckout) as error:
             log.info("checkout refresh failed practice_id=%s: %s", practice.id, error)
+        except PracticeError as error:  # another practice's session: never ours to wait for
+            log.warning("practice_id=%s waited on a foreign checkout: %s", practice.id, error)
+            _stop_processing(practice, practice.checkout_session_id)
     return practice
 
 

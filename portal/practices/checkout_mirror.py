@@ -11,6 +11,7 @@ from portal.gateway.shapes import (
     as_dict,
     object_id,
 )
+from portal.practices import audit
 from portal.practices.invoice_mirror import apply_invoice
 from portal.practices.mirror import (
     adopt_subscription,
@@ -24,6 +25,7 @@ from portal.practices.models import Practice
 log = logging.getLogger(__name__)
 
 
+@audit.dated_by_event
 def fulfil_checkout_session(obj: object, event_created: int, *, fresh: bool = False) -> Practice | None:
     """checkout.session.completed, and the success page (with the session retrieved from Stripe).
 

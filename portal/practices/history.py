@@ -141,6 +141,32 @@ def open_invoice(practice: Practice) -> PracticeInvoice | None:
     return db.session.scalar(_OPEN_INVOICE, {"practice_id": practice.id})
 
 
+class OpenInvoices(NamedTuple):
+    """The practice's invoices still to pay: how many, and what they come to."""
+
+    count: int
+    total: int
+    currency: str | None
+
+
+_OPEN_INVOICES = sa.select(
+    sa.func.count(),
+    sa.func.coalesce(sa.func.sum(PracticeInvoice.amount_due), 0),
+    sa.func.min(PracticeInvoice.currency),
+).where(PracticeInvoice.practice_id == sa.bindparam("practice_id"), PracticeInvoice.status == "open")
+
+
+def open_invoices(practice: Practice) -> OpenInvoices:
+    """Every open invoice counts, whichever subscription (or none) it came from: each can be paid."""
+    return OpenInvoices(*db.session.execute(_OPEN_INVOICES, {"practice_id": practice.id}).one())
+
+
+def invoice_of(practice: Practice, stripe_id: str) -> PracticeInvoice | None:
+    """An invoice of this practice (an id of another practice's is no invoice here)."""
+    invoice = invoice_by_id(stripe_id)
+    return invoice if invoice is not None and invoice.practice_id == practice.id else None
+
+
 def invoice_by_id(stripe_id: str | None) -> PracticeInvoice | None:
     if not stripe_id:
         return None

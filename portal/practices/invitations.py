@@ -114,13 +114,12 @@ def invite(practice: Practice, email: str, role: MemberRole, actor: User) -> str
         if manager.role != MemberRole.OWNER:
             raise errors.NotAllowed("Only the practice's owner changes the role of someone already in it.")
         if member.role == role:  # nothing changes, so nothing is written to History
-            return f"{email} is already in {practice.name} as {role.value}; nothing changed."
+            return f"{email} is already in {practice.name} as {role.value.capitalize()}; nothing changed."
         before, member.role = member.role, role
         audit.record(practice, "member_role_changed", f"{email} as {role}", actor_id=actor.id)
         db.session.commit()
-        return (
-            f"{email} is already in {practice.name}: their role changed from {before.value} to {role.value}."
-        )
+        was, becomes = before.value.capitalize(), role.value.capitalize()  # the People tab's badge words
+        return f"{email} is already in {practice.name}: their role changed from {was} to {becomes}."
     _send(practice, email, role, actor)
     audit.record(practice, "member_invited", f"{email} as {role}", actor_id=actor.id)
     db.session.commit()

@@ -91,6 +91,7 @@ def mirror_invoice(
     return row
 
 
+@audit.dated_by_event
 def apply_invoice(
     obj: object, event_created: int, event_type: str | None = None, *, fresh: bool = False
 ) -> Practice | None:
@@ -217,6 +218,7 @@ def record_invoice(obj: object, synced_at: int) -> Practice | None:
     return practice
 
 
+@audit.dated_by_event
 def remind_renewal(obj: object, event_created: int) -> Practice | None:
     """invoice.upcoming: tell the billing managers what the next renewal will charge, and when.
 
@@ -255,6 +257,7 @@ def remind_renewal(obj: object, event_created: int) -> Practice | None:
     return practice
 
 
+@audit.dated_by_event
 def finalization_failed(obj: object, event_created: int) -> Practice | None:
     """invoice.finalization_failed: mirror what there is, log, audit and alert the platform admins."""
     invoice = as_dict(obj)

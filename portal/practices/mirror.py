@@ -157,6 +157,7 @@ def rederive_status(practice: Practice) -> None:
     db.session.flush()
 
 
+@audit.dated_by_event
 def apply_subscription(obj: object, event_created: int, *, fresh: bool = False) -> Practice | None:
     """customer.subscription.created/updated/deleted/paused/resumed, or a subscription from the API."""
     sub = as_dict(obj)

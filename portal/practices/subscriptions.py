@@ -22,7 +22,7 @@ from portal.gateway.gateway import stripe_time
 from portal.gateway.shapes import as_dict, object_id, subscription_item
 from portal.practices import audit, invoice_mirror, mirror, unconfirmed
 from portal.practices.errors import PracticeError
-from portal.practices.history import invoice_by_id, open_invoice
+from portal.practices.history import invoice_by_id, invoice_of, open_invoice
 from portal.practices.members import require_manager
 from portal.practices.models import (
     Plan,
@@ -188,12 +188,23 @@ def _mirror_already_paid(invoice: PracticeInvoice) -> None:
     db.session.commit()
 
 
-def pay_open_invoice(practice: Practice, actor: User, attempt: str | None = None) -> PracticeInvoice:
-    """Pay the open invoice now with the practice's default card (``attempt``: the form's key)."""
-    require_manager(practice, actor)
-    invoice = invoice_by_id(practice.action_required_invoice_id) or open_invoice(practice)
+def _invoice_to_pay(practice: Practice, invoice_id: str | None) -> PracticeInvoice:
+    if invoice_id:
+        invoice = invoice_of(practice, invoice_id)
+    else:
+        invoice = invoice_by_id(practice.action_required_invoice_id) or open_invoice(practice)
     if invoice is None or invoice.status != "open":
         raise PracticeError("There is no open invoice to pay.")
+    return invoice
+
+
+def pay_open_invoice(
+    practice: Practice, actor: User, attempt: str | None = None, invoice_id: str | None = None
+) -> PracticeInvoice:
+    """Pay an open invoice now with the practice's default card (``attempt``: the form's key):
+    ``invoice_id`` (a row's Pay), else the one waiting for authentication, else the newest."""
+    require_manager(practice, actor)
+    invoice = _invoice_to_pay(practice, invoice_id)
     card = db.session.scalar(
         sa.select(PaymentMethod).where(
             PaymentMethod.customer_id == practice.stripe_customer_id, PaymentMethod.is_default.is_(True)

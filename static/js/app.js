@@ -37,11 +37,50 @@ function openBanners(root) {
 }
 openBanners();
 
-// A new action starts: the last action's success and error messages go, so none is read as its answer.
+// A new action starts: the last action's success and error messages go (and the screen reader's
+// copy of them), so none is read as its answer. The card form (wallet.js) calls this too.
+window.clearMessages = function () {
+  document.querySelectorAll("#flashes .flash, .card .flash").forEach((message) => message.remove());
+  const announcer = document.getElementById("announcer");
+  if (announcer) announcer.textContent = "";
+};
 document.addEventListener("htmx:beforeRequest", (event) => {
   const form = event.target.closest("form");
   if (!form || (event.detail.requestConfig && event.detail.requestConfig.verb === "get")) return;
-  document.querySelectorAll("#flashes .flash, .card .flash").forEach((message) => message.remove());
+  window.clearMessages();
+});
+
+// An htmx answer that is not swapped (an error status) or never came (the network) would leave the
+// page silent: say it in the page's messages, read out, and leave the form and what was typed as is.
+// The server's own refusals (CSRF, signed out, 404, 409...) arrive as 200 into #flashes (portal/htmx.py);
+// this is for what gets past them (a proxy's 502, a crash before the app answered, no connection).
+function showError(text) {
+  const flashes = document.getElementById("flashes");
+  if (!flashes) return;
+  const message = document.createElement("div");
+  message.className = "flash flash-error";
+  message.setAttribute("role", "alert");
+  message.textContent = text;
+  flashes.replaceChildren(message);
+  const announcer = document.getElementById("announcer");
+  if (announcer) {
+    announcer.textContent = "";
+    window.setTimeout(() => { announcer.textContent = text; }, 50);
+  }
+}
+const KEPT = "What you typed is kept; try again.";
+document.addEventListener("htmx:responseError", (event) => {
+  const status = event.detail.xhr ? event.detail.xhr.status : 0;
+  const what = status === 429 ? "Too many tries in a short time. Wait a minute, then try again."
+    : status >= 500 ? `Something went wrong on our side (error ${status}). ${KEPT}`
+    : `That did not work (error ${status}). Reload the page if it happens again. ${KEPT}`;
+  showError(what);
+});
+document.addEventListener("htmx:sendError", () => {
+  showError(`We could not reach the portal. Check your connection. ${KEPT}`);
+});
+document.addEventListener("htmx:timeout", () => {
+  showError(`The portal took too long to answer. ${KEPT}`);
 });
 
 // What a swap says (its success or error message) is read out by screen readers.
@@ -64,3 +103,20 @@ document.addEventListener("htmx:afterSettle", (event) => {
     window.setTimeout(() => { announcer.textContent = message.textContent.trim(); }, 50);
   }
 });
+
+// Stripe.js is loaded with async (a hung Stripe never stops the page drawing): call ``ready`` with
+// it once it is there, or ``unavailable`` if it failed or did not come within ``timeoutMs``.
+window.whenStripeLoads = function (timeoutMs, ready, unavailable) {
+  if (typeof Stripe !== "undefined") { ready(); return; }
+  const script = document.querySelector("script[data-stripe-js]");
+  let settled = false;
+  const settle = (loaded) => {
+    if (settled) return;
+    settled = true;
+    (loaded && typeof Stripe !== "undefined" ? ready : unavailable)();
+  };
+  if (!script) { settle(false); return; }
+  script.addEventListener("load", () => settle(true));
+  script.addEventListener("error", () => settle(false));
+  window.setTimeout(() => settle(typeof Stripe !== "undefined"), timeoutMs || 15000);
+};

@@ -3,9 +3,15 @@
 (function () {
   const box = document.getElementById("authenticate");
   const form = document.getElementById("confirm-form");
-  if (!box || !form || typeof Stripe === "undefined") return;
+  if (!box || !form) return;
   const status = document.getElementById("authenticate-status");
   const errors = document.getElementById("authenticate-errors");
+  window.whenStripeLoads(Number(box.dataset.stripeTimeoutMs), () => startBankCheck(box, form, status, errors), () => {
+    errors.textContent = "Your bank's check is unavailable right now. Try later, or use the button below.";
+  });
+})();
+
+function startBankCheck(box, form, status, errors) {
   const stripe = Stripe(box.dataset.publishableKey);
 
   stripe.confirmCardPayment(box.dataset.clientSecret).then((result) => {
@@ -19,4 +25,4 @@
   }).catch((error) => {
     errors.textContent = error.message || "The check could not start. Use the button below.";
   });
-})();
+}

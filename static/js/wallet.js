@@ -2,8 +2,14 @@
 // browser, so 3-D Secure works and the card number never reaches our server.
 (function () {
   const form = document.getElementById("add-card-form");
-  if (!form || typeof Stripe === "undefined") return;
+  if (!form) return;
+  window.whenStripeLoads(Number(form.dataset.stripeTimeoutMs), () => startCardForm(form), () => {
+    const state = document.getElementById("card-element-state");
+    if (state) state.textContent = "Card form unavailable, try later.";
+  });
+})();
 
+function startCardForm(form) {
   const stripe = Stripe(form.dataset.publishableKey);
   const card = stripe.elements().create("card");
   const errors = document.getElementById("card-errors");
@@ -34,6 +40,7 @@
     event.preventDefault();
     submit.disabled = true;
     errors.textContent = "";
+    window.clearMessages();  // a new action: "Card saved." is not the answer to this one
     try {
       const clientSecret = await createSetupIntent();
       const result = await stripe.confirmCardSetup(clientSecret, { payment_method: { card: card } });
@@ -51,6 +58,9 @@
       errors.textContent = error.message;
     } finally {
       submit.disabled = false;
+      // Disabling the pressed button dropped the keyboard's place (and the 3-D Secure modal took
+      // it meanwhile): give it back to the button, unless the person moved on.
+      if (!document.activeElement || document.activeElement === document.body) submit.focus();
     }
   });
-})();
+}

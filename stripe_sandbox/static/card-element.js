@@ -81,10 +81,35 @@
     window.parent.postMessage(message, '*');
   }
 
+  /* As Stripe's element: the number in groups (4-6-5 for Amex, else 4-4-4-4), no more digits than
+   * its brand has, and the cursor moves on to the expiry, then the CVC, once a field is complete. */
+  function maxDigits(num) { return brand(num) === 'amex' ? 15 : 16; }
+
+  function grouped(num) {
+    var sizes = brand(num) === 'amex' ? [4, 6, 5] : [4, 4, 4, 4];
+    var parts = [];
+    var at = 0;
+    sizes.forEach(function (size) {
+      if (at < num.length) { parts.push(num.slice(at, at + size)); }
+      at += size;
+    });
+    return parts.join(' ');
+  }
+
   function onInput() {
+    if (this === number) {
+      var n = digits(number.value);
+      n = n.slice(0, maxDigits(n));
+      number.value = grouped(n);
+      if (n.length === maxDigits(n) && luhn(n)) { expiry.focus(); }
+    }
     if (this === expiry) {
       var d = digits(expiry.value).slice(0, 4);
       expiry.value = d.length > 2 ? d.slice(0, 2) + ' / ' + d.slice(2) : d;
+      if (d.length === 4) { cvc.focus(); }
+    }
+    if (this === cvc) {
+      cvc.value = digits(cvc.value).slice(0, brand(digits(number.value)) === 'amex' ? 4 : 3);
     }
     var state = validate();
     state.type = 'change';

@@ -285,7 +285,28 @@
     frame.style.borderRadius = '8px';
     frame.style.background = '#fff';
     overlay.appendChild(frame);
+    /* A modal for the keyboard too: the page behind is inert while it is open (Tab stays in the
+     * challenge), the challenge gets the focus, Escape cancels it (the challenge page fails it,
+     * as closing Stripe's modal does), and the focus goes back where it was. */
+    var returnFocus = document.activeElement;
+    var inerted = [];
+    Array.prototype.forEach.call(document.body.children, function (element) {
+      if (!element.inert) { element.inert = true; inerted.push(element); }
+    });
     document.body.appendChild(overlay);
+    frame.addEventListener('load', function () { frame.focus(); });
+    function close() {
+      if (overlay.parentNode) { overlay.parentNode.removeChild(overlay); }
+      inerted.forEach(function (element) { element.inert = false; });
+      /* After the caller's own handling of the result (it may re-enable the button it disabled). */
+      window.setTimeout(function () {
+        if (returnFocus && returnFocus.isConnected && returnFocus.focus) { returnFocus.focus(); }
+      }, 0);
+    }
+    function onKey(event) {  /* Escape pressed while the focus is on the overlay itself */
+      if (event.key === 'Escape' && frame.contentWindow) { frame.contentWindow.postMessage({ target: 'sandbox-challenge', type: 'cancel' }, '*'); }
+    }
+    document.addEventListener('keydown', onKey);
     return new Promise(function (resolve) {
       function poll() {
         self._retrieve(kind, clientSecret).then(function (fresh) {
@@ -293,7 +314,8 @@
             window.setTimeout(poll, 300);
             return;
           }
-          if (overlay.parentNode) { overlay.parentNode.removeChild(overlay); }
+          document.removeEventListener('keydown', onKey);
+          close();
           resolve(fresh);
         });
       }

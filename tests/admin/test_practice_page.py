@@ -42,7 +42,7 @@ def practice():
 def test_the_practice_list_links_each_practice_and_uses_the_billing_pages_words(admin_client, practice):
     page = admin_client.get("/admin/practices").get_data(as_text=True)
     assert f'href="/admin/practices/{practice.id}"' in page
-    assert "Past due" in page and "Renews 10 Dec 2026" in page
+    assert "Past due" in page and "Next renewal 10 Dec 2026" in page
     assert ">PAST_DUE<" not in page and ">past_due<" not in page
 
 

@@ -65,9 +65,13 @@ def test_htmx_request_with_csrf_header_is_accepted(logged_in, user, mailbox):
     assert mailbox.wait_for(user.email, "Confirm your email")
 
 
-def test_htmx_header_without_token_is_refused(logged_in):
+def test_htmx_header_without_token_is_refused(logged_in, mailbox):
+    """Refused, and said in the page's messages (htmx swaps only a 200 there: ``fragment_status``)."""
+    mailbox.clear()
     response = logged_in.post("/account/verify-email", headers={"HX-Request": "true"})
-    assert response.status_code == 400
+    assert response.status_code == 200 and response.headers["HX-Retarget"] == "#flashes"
+    assert "Your form expired" in response.get_data(as_text=True)
+    assert mailbox.messages == []
 
 
 def test_one_session_draws_one_csrf_token_on_every_page(logged_in, user, mailbox, monkeypatch):

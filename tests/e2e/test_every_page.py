@@ -47,12 +47,21 @@ OTHER_STATES = (
     Page("practices.members", frozenset({OWNER}), {"practice_id": "second_practice"}),
 )
 
+#: A practice name and an email with no space to break a line at (a person may type either).
+LONG_NAME = "Harbour" + "X" * 59 + "Dental"  # 72 characters
+LONG_EMAIL = "dr.maximilian.alexander.longname-surname.the-third@very-long-clinic-domain.example.com"
+
 _DUPLICATE_IDS = """() => {
   const seen = {};
   for (const el of document.querySelectorAll('[id]')) seen[el.id] = (seen[el.id] || 0) + 1;
   return Object.entries(seen).filter(([, n]) => n > 1).map(([id]) => id);
 }"""
 _OVERFLOW = "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+#: A box whose content runs out of it (under its neighbour) though the page itself fits.
+_SPILLS = """() => [...document.querySelectorAll('.card, .banner, .flash, .topbar, main')]
+  .filter(el => el.scrollWidth > el.clientWidth + 1)
+  .map(el => `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}.${el.className}: `
+    + `${el.scrollWidth}px in ${el.clientWidth}px`)"""
 _AXE_RUN = """async (tags) => {
   const result = await axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
   return result.violations.map(v => ({id: v.id, impact: v.impact,
@@ -86,12 +95,18 @@ def build_world(app) -> dict[str, object]:
         )
         f.PracticeMemberFactory(practice=practice, user=member, role=MemberRole.MEMBER)
         second = f.PracticeFactory(name="Second Clinic", owner=owner)
+        # Names and emails as long as a person may type them, without a space to break at.
+        f.PracticeFactory(name=LONG_NAME, owner=owner)
+        long_email = f.UserFactory(name="Dr Lengthy", email=LONG_EMAIL)
+        f.PracticeMemberFactory(practice=practice, user=long_email, role=MemberRole.ADMIN)
         f.PracticeInvoiceFactory(practice=practice, status="open", amount_due=9900)
         for _ in range(3):
             f.PracticeInvoiceFactory(practice=practice)
         card = f.PaymentMethodFactory(customer_id=practice.stripe_customer_id, is_default=True, last4="4242")
         f.PaymentMethodFactory(customer_id=practice.stripe_customer_id, brand="mastercard", last4="4444")
         f.PaymentMethodFactory(customer_id=owner.stripe_customer_id, is_default=True)
+        for brand, last4 in (("mastercard", "4444"), ("amex", "8431"), ("discover", "1117")):
+            f.PaymentMethodFactory(customer_id=owner.stripe_customer_id, brand=brand, last4=last4)  # 4 cards
         _history(practice, owner, card.stripe_id)
         invitation = f.PracticeInvitationFactory(practice=second, invited_by=owner, email=member.email)
         product = f.ProductFactory(name="Digital thermometer with a long product name")
@@ -154,6 +169,7 @@ def check_view(page) -> list[str]:
     scroll_width, client_width = page.evaluate(_OVERFLOW)
     if scroll_width > client_width:
         problems.append(f"{scroll_width}px wide")
+    problems += [f"spills: {box}" for box in page.evaluate(_SPILLS)]
     duplicates = page.evaluate(_DUPLICATE_IDS)
     if duplicates:
         problems.append(f"duplicate ids {duplicates}")

@@ -83,3 +83,26 @@ def test_practice_billing_journey(page, practice_portal, mailbox, screenshot):
     expect(page.locator("#practice-members")).to_contain_text("Owner")
     screenshot("practice_people")
     assert page.errors == []
+
+
+def test_the_hosted_checkout_page_fits_a_phone_and_has_no_missing_favicon(page, practice_portal):
+    base = practice_portal
+    missing = []
+    page.on("response", lambda response: response.status == 404 and missing.append(response.url))
+    page.goto(f"{base}/login")
+    page.get_by_label("Email").fill("olive@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{base}/account")
+    page.goto(f"{base}/practices/")
+    page.get_by_label("Practice name").fill("Phone Dental")
+    page.get_by_role("button", name="Create practice").click()
+    page.get_by_label(re.compile("Monthly")).check()
+    page.get_by_role("button", name="Continue to payment").click()
+    expect(page.get_by_role("heading", name="Checkout")).to_be_visible()
+    for width in (390, 320):
+        page.set_viewport_size({"width": width, "height": 844})
+        cvc = page.get_by_label("CVC").bounding_box()
+        assert cvc["x"] + cvc["width"] <= width, f"CVC box ends at {cvc['x'] + cvc['width']} px"
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert missing == []

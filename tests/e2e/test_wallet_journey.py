@@ -49,3 +49,15 @@ def test_declined_card_shows_stripes_message_and_keeps_the_form(page, live_porta
     frame = page.frame_locator("iframe[title='Secure card payment input frame']")
     expect(frame.get_by_label("Card number")).not_to_have_value("")
     expect(page.get_by_text("No saved cards yet.")).to_be_visible()
+
+
+def test_a_new_card_attempt_clears_the_last_cards_message(page, live_portal):
+    """ "Card saved." neither stays above nor is read out as the answer to the next card's decline."""
+    register(page, live_portal, "Twice Person", "twice@example.com", "wallet-password-1")
+    add_card(page, "4242424242424242")
+    expect(page.locator("#wallet-cards")).to_contain_text("Card saved.")
+    expect(page.locator("#announcer")).to_have_text("Card saved.")
+    add_card(page, "4000000000009995")
+    expect(page.locator("#card-errors")).to_contain_text("insufficient funds")
+    expect(page.get_by_text("Card saved.")).to_have_count(0)
+    expect(page.locator("#announcer")).not_to_contain_text("Card saved.")

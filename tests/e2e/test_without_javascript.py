@@ -38,6 +38,6 @@ def test_every_form_works_or_says_it_needs_javascript(role, browser, live_portal
         page.goto(f"{portal.url}/account")
         assert page.locator("[data-needs-javascript]").is_visible()
         assert "Adding a card needs JavaScript" in page.locator("#wallet").inner_text()
-        expect(page.get_by_text("Loading the secure card form")).to_be_hidden()  # it never would
+        expect(page.get_by_text("Card form loading")).to_be_hidden()  # it never would
     context.close()
     assert dead_ends == {}

@@ -118,7 +118,7 @@ def test_inviting_a_member_again_changes_their_role(owner_client, practice, user
     add_member(practice, mo, MemberRole.MEMBER)
     response = invite(owner_client, practice, mo.email, "admin")
     page = owner_client.get(response.location).get_data(as_text=True)
-    assert "is already in Riverside Clinic: their role changed from member to admin" in page
+    assert "is already in Riverside Clinic: their role changed from Member to Admin" in page
     assert practice_members.membership(practice, mo).role == MemberRole.ADMIN
 
 
@@ -130,7 +130,7 @@ def test_inviting_a_member_again_as_the_same_role_changes_nothing_and_writes_no_
     lines = len(practice_history.audit_page(practice, per_page=100).items)
     response = invite(owner_client, practice, mo.email, "member")
     page = owner_client.get(response.location).get_data(as_text=True)
-    assert "is already in Riverside Clinic as member; nothing changed." in page
+    assert "is already in Riverside Clinic as Member; nothing changed." in page
     assert len(practice_history.audit_page(practice, per_page=100).items) == lines
 
 

@@ -134,7 +134,9 @@ def test_another_users_card_is_404_and_stripe_is_not_called(logged_in, save_card
 def test_wallet_actions_need_csrf(logged_in, wallet, save_card):
     card = save_card(wallet)
     response = logged_in.post(f"/account/cards/{card.stripe_id}/remove", headers=HX)
-    assert response.status_code == 400
+    # Refused, and said in the page's messages (htmx swaps a 200 there, never a 400).
+    assert response.status_code == 200 and response.headers["HX-Retarget"] == "#flashes"
+    assert "Your form expired" in response.get_data(as_text=True)
     assert services.list_cards(wallet.customer_id)
 
 

@@ -131,7 +131,8 @@ def test_non_admins_cannot_replay(logged_in, failed_event):
 
 def test_admin_nav_and_dashboard(admin_client, failed_event):
     page = admin_client.get("/admin/").get_data(as_text=True)
-    assert 'href="/admin/events?status=failed">1</a>' in page
+    failed_link = 'href="/admin/events?status=failed">1 event<span class="visually-hidden"> failed</span></a>'
+    assert failed_link in page
     account = admin_client.get("/account").get_data(as_text=True)
     assert 'href="/admin/"' in account  # "Admin" appears in the nav for platform admins
 

@@ -94,12 +94,18 @@ def _status_answer(practice: Practice, member: PracticeMember, waited_for: str):
     if is_htmx() and not context["processing"] and not context["unconfirmed"]:
         # Done, here or already by Stripe's webhook since the page was drawn (only a page waiting
         # on Stripe polls): reload the whole billing area (plan, cards, invoices) and the banners.
-        done = unconfirmed.CONFIRMED if waited_for == "change" else history_words.subscribed(practice)
+        done = unconfirmed.CONFIRMED if waited_for == "change" else _checkout_outcome(practice)
         return billing_response(practice, member, message=done)
     # The poll swaps the billing area it sits in: one partial for it, whatever the answer.
     return render_page_or_fragment(
         "practices/billing.html", "practices/partials/_billing_swap.html", **context
     )
+
+
+def _checkout_outcome(practice: Practice) -> str:
+    if practice.billing_status == "REQUIRED":  # the session expired or Stripe never knew it
+        return practice_checkout.CHECKOUT_ENDED
+    return history_words.subscribed(practice)
 
 
 @bp.get("/<int:practice_id>/billing/invoices")
@@ -113,6 +119,8 @@ def invoices(practice_id: int):
             "practices/partials/_invoices.html",
             practice=practice,
             invoices=practice_history.invoice_page(practice, page),
+            can_manage=member.manages_billing,  # its rows' Pay buttons
+            attempt=intents.new_key(),
         )
     return render_template("practices/billing.html", **billing_context(practice, member))
 
@@ -141,20 +149,32 @@ def subscribe(practice: Practice, member: PracticeMember, key: str) -> Outcome:
 @bp.get("/<int:practice_id>/billing/checkout/return")
 @login_required
 def checkout_return(practice_id: int):
-    """Stripe's ``success_url``: fulfil from the session, then show "processing" or the status."""
-    practice, _ = load(practice_id)
+    """Stripe's ``success_url``: fulfil from the session, then show "processing" or the status.
+
+    Only a billing manager's visit may change billing state (a member's is just a way back to
+    the page), and only with a session Stripe knows that was started for this practice.
+    """
+    practice, member = load(practice_id)
     session_id = request.args.get("session_id", "")
-    if session_id:
-        try:
-            practice_checkout.complete_checkout(practice, session_id)
-        except BillingError as error:  # (a PracticeError is the error page, by the app's handler)
-            flash(f"{error.message} Your payment will still be confirmed.", "warning")
-            practice.checkout_session_id = practice.checkout_session_id or session_id
-            db.session.commit()
-        else:
-            if not practice_checkout.awaiting_payment(practice):  # else "processing", then the poll says it
-                flash(history_words.subscribed(practice), "success")
+    if session_id and member.manages_billing:
+        _return_from_checkout(practice, session_id)
     return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
+
+
+def _return_from_checkout(practice: Practice, session_id: str) -> None:
+    try:
+        practice_checkout.complete_checkout(practice, session_id)
+    except practice_checkout.UnknownCheckout as unknown:
+        flash(unknown.message, "warning")
+    except BillingError as error:  # Stripe unreachable: wait for it; the poll checks the id at Stripe
+        # (a PracticeError, another practice's session, is the error page, by the app's handler)
+        flash(f"{error.message} Your payment will still be confirmed.", "warning")
+        practice.checkout_session_id = practice.checkout_session_id or session_id
+        db.session.commit()
+    else:
+        # else "processing" (the poll says it), or nothing was paid (the page offers the plans)
+        if not practice_checkout.awaiting_payment(practice) and practice.billing_status != "REQUIRED":
+            flash(history_words.subscribed(practice), "success")
 
 
 # --- managing the subscription --------------------------------------------------------------------
@@ -229,6 +249,9 @@ def change_plan(practice: Practice, member: PracticeMember, key: str) -> Outcome
 @login_required
 @billing_action("pay")
 def pay_now(practice: Practice, member: PracticeMember, key: str) -> Outcome:
+    """ "Pay now" (the newest open invoice), or an invoice row's "Pay" (``invoice``, that one)."""
+    invoice_id = request.form.get("invoice") or None
     return attempt_action(
-        lambda: subscriptions.pay_open_invoice(practice, current_user, key), "Invoice paid. Thank you!"
+        lambda: subscriptions.pay_open_invoice(practice, current_user, key, invoice_id),
+        "Invoice paid. Thank you!",
     )

@@ -89,6 +89,7 @@ def billing_context(practice: Practice, member: PracticeMember, **extra) -> dict
             if can_manage and practice.subscription_live and practice.payment_overdue
             else None
         ),
+        "still_open": practice_history.open_invoices(practice),
         "processing": practice_checkout.awaiting_payment(practice),
         "unconfirmed": practice.unconfirmed_call is not None,  # polls until Stripe confirms it
         "cards": wallet.list_cards(practice.stripe_customer_id) if can_manage else [],
@@ -160,7 +161,9 @@ def billing_action(action: str, *, changes_billing: bool = True):
             practice, member = load_manager(practice_id)
             key = intents.posted_key(request.form.get("attempt"))
             version = intents.posted_version(request.form.get("billing_version"))
-            scope = f"{action}:{request.form.get('plan', '')}"[:64]
+            # One intent per plan, or per invoice (each open invoice row has its own Pay).
+            target = request.form.get("plan") or request.form.get("invoice") or ""
+            scope = f"{action}:{target}"[:64]
 
             def act() -> Outcome:
                 if not unconfirmed.confirm(practice):  # the last change first: its outcome decides
