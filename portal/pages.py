@@ -85,6 +85,7 @@ NOT_PAGES: Mapping[str, str] = {
             "create_user",
             "delete_user",
             "detach_payment_method",
+            "entitlement",
             "get_user",
             "list_payment_methods",
             "revoke_token",
@@ -95,6 +96,8 @@ NOT_PAGES: Mapping[str, str] = {
     **{
         endpoint: "a form's POST target; its answer is one of the pages above or their fragment"
         for endpoint in (
+            "admin.deactivate",
+            "admin.reactivate",
             "admin.replay",
             "auth.logout",
             "auth.resend_verification",

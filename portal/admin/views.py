@@ -9,7 +9,9 @@ from flask_login import current_user
 
 from portal.admin import practice_detail
 from portal.extensions import db, login_manager
-from portal.practices import history, members
+from portal.gateway.errors import BillingError
+from portal.practices import closing, history, members
+from portal.practices.errors import PracticeError
 from portal.practices.models import Practice
 from portal.practices.status import BillingStatus
 from portal.urls import page_arg
@@ -89,6 +91,40 @@ def practice(practice_id: int):
         audit=history.audit_page(row, 1, per_page=20),
         events=practice_detail.events_about(row),
     )
+
+
+@bp.post("/practices/<int:practice_id>/deactivate")
+def deactivate(practice_id: int):
+    """Close the practice (the page's confirm step: a reason and a ticked box); Stripe first."""
+    db.get_or_404(Practice, practice_id)
+    if request.form.get("confirm") != "yes":
+        flash("Tick the box to confirm that the practice is closed and its subscription ends now.", "error")
+    else:
+        _attempt(
+            lambda: closing.deactivate(practice_id, current_user, request.form.get("reason", "")),
+            "The practice is closed: its subscription ended and its managers were emailed.",
+        )
+    return redirect(url_for(".practice", practice_id=practice_id), 303)
+
+
+@bp.post("/practices/<int:practice_id>/reactivate")
+def reactivate(practice_id: int):
+    db.get_or_404(Practice, practice_id)
+    _attempt(
+        lambda: closing.reactivate(practice_id, current_user),
+        "The practice is open again: its managers can subscribe again.",
+    )
+    return redirect(url_for(".practice", practice_id=practice_id), 303)
+
+
+def _attempt(action, success: str) -> None:
+    try:
+        action()
+    except (PracticeError, BillingError) as error:
+        db.session.rollback()  # Stripe did not end it, or nothing to do: nothing changes here
+        flash(error.message, "error")
+    else:
+        flash(success, "success")
 
 
 def _filters() -> dict[str, str]:

@@ -45,6 +45,17 @@ USER = {
         "isEmailVerified": {"type": "boolean"},
     },
 }
+ENTITLEMENT = {
+    "type": "object",
+    "required": ["practice_id", "status", "access", "until", "plan"],
+    "properties": {
+        "practice_id": {"type": "integer"},
+        "status": {"enum": ["REQUIRED", "DONE", "PAST_DUE", "INACTIVE", "CANCELLED"]},
+        "access": {"type": "boolean"},
+        "until": {"type": ["string", "null"], "format": "date-time"},
+        "plan": {"enum": ["monthly", "semiannual", None]},
+    },
+}
 CARD = {
     "type": "object",
     "properties": {
@@ -74,6 +85,7 @@ PM_BODY = {
     ),
 }
 USER_ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+PRACTICE_ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
 SECURED = [{"bearer": []}]
 
 OPENAPI_DOCUMENT: dict = {
@@ -204,6 +216,23 @@ OPENAPI_DOCUMENT: dict = {
                 ),
                 "security": SECURED,
                 "responses": {"200": {"description": "Deleted"}, **_errors(401, 403, 404, 409)},
+            },
+        },
+        "/api/practices/{id}/entitlement": {
+            "parameters": PRACTICE_ID,
+            "get": {
+                "summary": "Whether the practice may use the service, and until when",
+                "description": (
+                    "access follows the billing status (README, Billing status: the Access column): true "
+                    "for DONE and PAST_DUE (while Stripe retries). until is the end of the paid period (or "
+                    "the scheduled end of a cancelled subscription) while DONE, else null. The token's user "
+                    "must be a member of the practice: any other id answers 404, like an unknown one."
+                ),
+                "security": SECURED,
+                "responses": {
+                    "200": {"description": "Entitlement", **_json(_envelope(ENTITLEMENT))},
+                    **_errors(401, 404),
+                },
             },
         },
         "/payments/customer/payment-methods": {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from functools import wraps
 
@@ -18,6 +19,8 @@ from portal.auth import services as accounts
 from portal.auth.forms import ProfileForm, RegisterForm
 from portal.extensions import db
 from portal.gateway.ids import InvalidStripeId, stripe_id
+from portal.practices import members as practice_members
+from portal.practices.models import Practice
 from portal.shop import errors, purchases
 from portal.text import first_problem_in
 from portal.throttle import refund_request_limits, throttled
@@ -108,6 +111,31 @@ def target_user(user_id: int) -> User:
     if user is None:
         raise ApiError(404, "not_found", "No user with that id.")
     return user
+
+
+def _utc_iso(moment) -> str | None:
+    return None if moment is None else moment.replace(tzinfo=dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def entitlement_json(practice: Practice) -> dict:
+    """What the clinic's other software asks: may the practice use the service, and until when."""
+    return {
+        "practice_id": practice.id,
+        "status": practice.billing_status.value,
+        "access": practice.has_access,
+        "until": _utc_iso(practice.access_until),
+        "plan": practice.plan.value if practice.plan else None,
+    }
+
+
+@bp.get("/api/practices/<int:practice_id>/entitlement")
+@bearer_required
+def entitlement(practice_id: int):
+    """Members only; anyone else gets the same 404 as an unknown id, so ids cannot be probed."""
+    found = practice_members.practice_of_member(practice_id, g.api_user)
+    if found is None:
+        raise ApiError(404, "not_found", "No practice with that id.")
+    return envelope.ok(entitlement_json(found[0]))
 
 
 @bp.get("/openapi.json")

@@ -41,6 +41,16 @@ def pay_invoice(invoice_id: str, payment_method_id: str | None, key: tuple[objec
     )
 
 
+def void_invoice(invoice_id: str) -> stripe.Invoice:
+    """Nothing is owed on it any more (a practice the platform closed); voiding twice is refused by
+    Stripe, so the caller voids only what its mirror shows open."""
+    return call_stripe(
+        "invoice.void_invoice",
+        lambda: stripe_client().v1.invoices.void_invoice(invoice_id),
+        invoice_id=invoice_id,
+    )
+
+
 def list_invoices(customer_id: str) -> list[stripe.Invoice]:
     """Every invoice of the customer (drafts included), oldest first."""
     page = call_stripe(

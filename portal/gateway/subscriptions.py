@@ -37,13 +37,19 @@ def list_subscriptions(customer_id: str) -> list[stripe.Subscription]:
     return sorted(page.auto_paging_iter(), key=lambda sub: sub.created)
 
 
-def cancel_subscription_now(subscription_id: str, key: tuple[object, ...]) -> stripe.Subscription:
-    """End the subscription at once, with no proration credit (its payments are refunded instead)."""
+def cancel_subscription_now(
+    subscription_id: str, key: tuple[object, ...], comment: str | None = None
+) -> stripe.Subscription:
+    """End the subscription at once, with no proration credit (its payments are refunded instead,
+    or, a practice closed by the platform, nothing more is charged); ``comment``: why, kept at Stripe."""
+    params: dict = {"prorate": False, "invoice_now": False}
+    if comment:
+        params["cancellation_details"] = {"comment": comment[:500]}
     return call_stripe(
         "subscription.cancel",
         lambda: stripe_client().v1.subscriptions.cancel(
             subscription_id,
-            {"prorate": False, "invoice_now": False},
+            params,
             {"idempotency_key": idempotency_key("subscription-cancel", *key)},
         ),
         subscription_id=subscription_id,

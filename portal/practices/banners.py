@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from email.utils import parseaddr
+
 import sqlalchemy as sa
+from flask import current_app
 
 from portal.extensions import db
 from portal.practices.models import Practice, PracticeInvoice, PracticeMember
@@ -22,6 +25,7 @@ _BANNER_FACTS = (
         _practices.id,
         _practices.name,
         _practices.billing_status,
+        _practices.deactivated,
         _practices.cancel_at_period_end,
         _practices.cancel_at,
         _practices.current_period_end,
@@ -61,6 +65,8 @@ def practice_banners(user: User) -> list[dict]:
 def banner_for(facts: sa.Row) -> dict | None:
     """At most one banner per practice: the one that needs attention first."""
     status = facts.billing_status
+    if facts.deactivated:  # closed by the platform: whom to ask, on the practice's own pages
+        return _banner("closed", own_pages_only=True, support_email=support_email())
     if facts.action_required_invoice_id and status not in (BillingStatus.CANCELLED, BillingStatus.INACTIVE):
         return _banner("action_required", hosted_invoice_url=facts.action_required_url)
     still_open = (facts.open_count, facts.open_total, facts.open_currency)
@@ -77,6 +83,11 @@ def banner_for(facts: sa.Row) -> dict | None:
     if facts.cancel_at_period_end or facts.cancel_at:
         return _banner("cancellation_scheduled", ends_on=facts.cancel_at or facts.current_period_end)
     return None
+
+
+def support_email() -> str | None:
+    """Whom the members of a closed practice write to: the address the billing emails come from."""
+    return parseaddr(current_app.config.get("MAIL_DEFAULT_SENDER") or "")[1] or None
 
 
 def _banner(kind: str, own_pages_only: bool = False, **context: object) -> dict:

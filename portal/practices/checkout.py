@@ -19,7 +19,7 @@ from portal.practices.cards import practice_wallet
 from portal.practices.customers import (
     ensure_practice_customer,
 )
-from portal.practices.errors import PracticeError
+from portal.practices.errors import CLOSED, PracticeError
 from portal.practices.members import require_manager
 from portal.practices.models import (
     Plan,
@@ -46,6 +46,8 @@ def start_checkout(practice: Practice, plan: Plan, actor: User) -> str:
     ``intents``); every new start makes a new session, and the older open ones are expired.
     """
     require_manager(practice, actor)
+    if practice.deactivated:
+        raise PracticeError(CLOSED, status=409)
     if practice.subscription_live and practice.subscription_status != "incomplete":
         raise PracticeError("This practice already has a subscription.")
     customer_id = ensure_practice_customer(practice)

@@ -38,3 +38,7 @@ class PracticeNotFound(PracticeError):
 
     def __init__(self) -> None:
         super().__init__("That practice does not exist.")
+
+
+#: The answer to a billing action on a practice the platform closed.
+CLOSED = "This practice was closed by the platform, so its billing cannot be changed. Nothing was changed."

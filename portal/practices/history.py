@@ -31,6 +31,7 @@ class InvoiceLine(NamedTuple):
     status: str | None
     hosted_invoice_url: str | None
     invoice_pdf: str | None
+    subscription_id: str | None
 
 
 class AuditLine(NamedTuple):

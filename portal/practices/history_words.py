@@ -134,6 +134,8 @@ SENTENCES: dict[str, Callable[[str, str | None], str]] = {
     "duplicate_subscription_cancelled": lambda d, _: (
         "A second subscription was cancelled and refunded: " + re.sub(r"^\S+\s*", "", d)
     ),
+    "practice_deactivated": lambda d, _: f"Closed by platform admin {d}",
+    "practice_reactivated": lambda d, _: f"Reopened by platform admin {d}",
     "card_added": lambda d, _: f"Card added: {_card(d)}",
     "card_removed": lambda d, _: f"{_card_of(d.strip())} was removed",
     "default_card_changed": lambda d, _: f"{_card_of(d.strip())} became the default",

@@ -29,7 +29,7 @@ from portal.gateway.shapes import (
     subscription_period,
     subscription_price,
 )
-from portal.practices import audit, duplicates, notifications
+from portal.practices import audit, duplicates, endings, notifications
 from portal.practices.models import Practice
 from portal.practices.plans import plan_from_price
 from portal.practices.status import CANCELLED_STATES, INACTIVE_STATES
@@ -180,6 +180,7 @@ def apply_subscription(obj: object, event_created: int, *, fresh: bool = False) 
     stamp(practice, event_created)
 
     was_scheduled = practice.cancel_at_period_end or practice.cancel_at is not None
+    was_ended = practice.subscription_status in CANCELLED_STATES
     status = sub.get("status")
     practice.subscription_status = status
     practice.cancel_at_period_end = bool(sub.get("cancel_at_period_end"))
@@ -210,6 +211,8 @@ def apply_subscription(obj: object, event_created: int, *, fresh: bool = False) 
     elif was_scheduled and not now_scheduled and status not in ENDED_STATES:
         audit.record(practice, "cancellation_withdrawn")
     rederive_status(practice)
+    if not was_ended:  # the end seen now; the outbox keeps it to one email per subscription anyway
+        endings.announce_end(practice, sub, to_datetime(sub.get("ended_at") or event_created))
     return practice
 
 

@@ -11,7 +11,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.database import NEVER_REUSED_IDS, TimestampMixin, surrogate_id, utcnow
 from portal.extensions import db
-from portal.practices.status import HAS_ACCESS, BillingFacts, BillingStatus, derive_billing_status
+from portal.practices.status import (
+    BillingFacts,
+    BillingStatus,
+    access_until,
+    derive_billing_status,
+    has_access,
+)
 from portal.users.models import StripeSyncState, User
 
 
@@ -113,7 +119,12 @@ class Practice(TimestampMixin, db.Model):
 
     @property
     def has_access(self) -> bool:
-        return self.billing_status in HAS_ACCESS
+        """The one access rule (``portal.practices.status.has_access``): pages and the API ask this."""
+        return has_access(self.billing_status)
+
+    @property
+    def access_until(self) -> dt.datetime | None:
+        return access_until(self.billing_status, self.current_period_end, self.cancel_at)
 
     @property
     def payment_overdue(self) -> bool:

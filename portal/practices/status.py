@@ -6,6 +6,7 @@ implements is in ``docs/billing-status.md`` and every row has a test.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from dataclasses import dataclass
 
@@ -23,8 +24,23 @@ CANCELLED_STATES = frozenset({"canceled", "unpaid"})
 INACTIVE_STATES = frozenset({"paused", "incomplete_expired"})
 PAYING_STATES = frozenset({"active", "trialing"})
 
-#: Statuses in which a practice keeps using the portal.
+#: Statuses in which a practice keeps using the portal: THE access rule (``has_access``), the one
+#: the pages and ``GET /api/practices/{id}/entitlement`` follow (the README's "Access" column).
 HAS_ACCESS = frozenset({BillingStatus.DONE, BillingStatus.PAST_DUE})
+
+
+def has_access(status: BillingStatus) -> bool:
+    return status in HAS_ACCESS
+
+
+def access_until(
+    status: BillingStatus, period_end: dt.datetime | None, cancel_at: dt.datetime | None
+) -> dt.datetime | None:
+    """Until when access is paid for: the end of the period (or the scheduled end) while ``DONE``;
+    None with no access, and while ``PAST_DUE`` (kept until Stripe gives up: no date to promise)."""
+    if status != BillingStatus.DONE:
+        return None
+    return cancel_at or period_end
 
 
 @dataclass(frozen=True)

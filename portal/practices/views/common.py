@@ -21,9 +21,10 @@ from portal import throttle
 from portal.extensions import db
 from portal.htmx import fragment_or_redirect, is_htmx, redirect_page, render_page_or_fragment
 from portal.practices import checkout as practice_checkout
+from portal.practices import errors, intents, plans, unconfirmed
 from portal.practices import history as practice_history
-from portal.practices import intents, plans, unconfirmed
 from portal.practices import members as practice_members
+from portal.practices.banners import support_email
 from portal.practices.errors import BILLING_MANAGERS_ONLY, INVITERS_ONLY, NotAllowed, PracticeNotFound
 from portal.practices.intents import Outcome
 from portal.practices.models import MemberRole, Practice, PracticeMember
@@ -97,6 +98,7 @@ def billing_context(practice: Practice, member: PracticeMember, **extra) -> dict
         "wallet_title": "Practice cards",
         "attempt": intents.new_key(),
         "cancel_form": None,  # the form of a failed cancel, with what was typed
+        "support_email": support_email(),
     }
     context.update(extra)
     return context
@@ -159,6 +161,8 @@ def billing_action(action: str, *, changes_billing: bool = True):
         @wraps(perform)
         def view(practice_id: int):
             practice, member = load_manager(practice_id)
+            if practice.deactivated:  # closed by the platform: no billing action until it reopens
+                return outcome_response(practice, member, Outcome(error=errors.CLOSED, status=409))
             key = intents.posted_key(request.form.get("attempt"))
             version = intents.posted_version(request.form.get("billing_version"))
             # One intent per plan, or per invoice (each open invoice row has its own Pay).
