@@ -1,0 +1,160 @@
+"""The end of a subscription, through the Stripe sandbox: Stripe gives up on a renewal, or a manager's
+cancellation takes effect. One email per ended subscription (however often the end is told), the
+unpaid invoice as Stripe leaves it (open, or uncollectible) with a sentence why, and "Subscribe
+again" without a second onboarding fee."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import sqlalchemy as sa
+
+from portal.extensions import db
+from portal.mail.models import OutboundEmail
+from portal.practices import checkout, history, members, subscriptions
+from portal.practices.models import Plan, PracticeInvoice
+from portal.practices.status import BillingStatus
+from portal.webhooks.handlers import subscription as subscription_events
+from stripe_sandbox.billing.common import DEFAULTS
+from tests.practices.conftest import login
+from tests.practices.sandbox_helpers import Inbox, renew_on_card, save_card, subscribe_directly
+from tests.smtp import body_text
+
+ENDED = "practice_subscription_ended"
+
+
+@pytest.fixture
+def plans(runner):
+    assert runner.invoke(args=["billing", "bootstrap"]).exit_code == 0
+
+
+@pytest.fixture
+def settings(sandbox):
+    """One retry a day after the first failure, then what the test sets; Stripe's defaults after."""
+    yield lambda **values: sandbox.settings(retry_schedule="custom", retry_days=[1], **values)
+    sandbox.settings(**DEFAULTS)
+
+
+@pytest.fixture
+def practice(owner, plans):
+    return members.create_practice(owner, "Harbour Dental")
+
+
+@pytest.fixture
+def inbox(sandbox, practice):
+    return Inbox(sandbox, practice.stripe_customer_id)
+
+
+@pytest.fixture
+def active(sandbox, practice, inbox):
+    save_card(sandbox, practice)
+    subscribe_directly(sandbox, practice)
+    inbox.deliver()
+    assert practice.billing_status == BillingStatus.DONE
+    return practice
+
+
+def ended_emails(practice) -> list[OutboundEmail]:
+    return list(db.session.scalars(sa.select(OutboundEmail).where(OutboundEmail.template == ENDED)))
+
+
+def give_up_on_renewal(sandbox, inbox, practice, owner) -> None:
+    """The renewal fails on the card, the one retry a day later too: Stripe's settings then act."""
+    renew_on_card(sandbox, inbox, practice, owner)
+    sandbox.advance(days=2)
+    inbox.deliver()
+
+
+def renewal_invoice(practice) -> PracticeInvoice:
+    return db.session.scalar(
+        sa.select(PracticeInvoice)
+        .where(PracticeInvoice.practice_id == practice.id)
+        .order_by(PracticeInvoice.created.desc())
+        .limit(1)
+    )
+
+
+@pytest.mark.parametrize(
+    ("mark_uncollectible", "status", "sentence"),
+    [
+        (True, "uncollectible", "Marked uncollectible after the last retry failed: Stripe will not"),
+        (False, "open", "Left unpaid when the subscription ended: it stays open until it is paid"),
+    ],
+)
+def test_stripe_gives_up_one_email_and_the_invoice_as_stripe_left_it(
+    sandbox, settings, active, inbox, owner, auth, mailbox, mark_uncollectible, status, sentence
+):
+    settings(after_failures="canceled", mark_uncollectible=mark_uncollectible)
+    practice = active
+    give_up_on_renewal(sandbox, inbox, practice, owner)
+
+    assert practice.billing_status == BillingStatus.CANCELLED and not practice.has_access
+    assert renewal_invoice(practice).status == status  # mirrored as Stripe holds it
+    message = mailbox.wait_for(owner.email, "the subscription has ended")
+    text = body_text(message)
+    assert "Its payments failed and Stripe stopped retrying." in text
+    assert f"The last decline: {practice.last_payment_error}" in text
+    assert f"/practices/{practice.id}/billing" in text and "onboarding fee is not charged again" in text
+    page = login(auth, owner).get(f"/practices/{practice.id}/billing").get_data(as_text=True)
+    assert sentence in page and f'data-invoice-status="{status}"' in page
+    assert "Subscribe again" in page and "Cancel subscription" not in page
+    assert [e.recipient for e in ended_emails(practice)] == [owner.email]
+
+
+def test_the_end_told_twice_late_or_replayed_is_one_email(sandbox, settings, active, inbox, owner):
+    settings(after_failures="canceled")
+    practice = active
+    give_up_on_renewal(sandbox, inbox, practice, owner)
+    events = [e for e in sandbox.events() if e["data"]["object"].get("id") == practice.stripe_subscription_id]
+    deleted = next(e for e in events if e["type"] == "customer.subscription.deleted")
+    older = [e for e in events if e["type"] == "customer.subscription.updated"]
+
+    duplicate = {**copy.deepcopy(deleted), "id": deleted["id"] + "_again"}  # Stripe sent it twice
+    for event in (deleted, duplicate, *reversed(older), deleted):  # replayed, and the past arriving late
+        subscription_events.changed(copy.deepcopy(event))
+        db.session.commit()
+
+    assert practice.billing_status == BillingStatus.CANCELLED
+    assert len(ended_emails(practice)) == 1
+
+
+def test_unpaid_after_the_last_retry_ends_it_too(sandbox, settings, active, inbox, owner):
+    settings(after_failures="unpaid")
+    practice = active
+    give_up_on_renewal(sandbox, inbox, practice, owner)
+    assert practice.subscription_status == "unpaid" and practice.billing_status == BillingStatus.CANCELLED
+    assert len(ended_emails(practice)) == 1
+    assert "Its payments failed and Stripe stopped retrying." in ended_emails(practice)[0].text_body
+
+
+def test_a_cancellation_taking_effect_says_who_and_why(sandbox, active, inbox, owner, mailbox):
+    practice = active
+    subscriptions.cancel_subscription(practice, "We are merging with another clinic", owner)
+    inbox.deliver()
+    assert ended_emails(practice) == []  # scheduled, not ended: the practice keeps its access
+    assert practice.has_access and practice.access_until == practice.current_period_end
+    sandbox.advance(days=32)
+    inbox.deliver()
+    assert practice.billing_status == BillingStatus.CANCELLED
+    text = body_text(mailbox.wait_for(owner.email, "the subscription has ended"))
+    assert f"It was cancelled by {owner.name}. The reason given: We are merging with another clinic" in text
+    assert len(ended_emails(practice)) == 1
+
+
+def test_subscribe_again_charges_the_plan_only_and_keeps_the_history(sandbox, app, active, inbox, owner):
+    practice = active
+    subscriptions.cancel_subscription(practice, "Closing for the winter", owner)
+    sandbox.advance(days=32)
+    inbox.deliver()
+    assert practice.billing_status == BillingStatus.CANCELLED and not practice.subscription_live
+    lines_before = history.audit_page(practice, 1, per_page=100).items
+
+    with app.test_request_context():
+        checkout.start_checkout(practice, Plan.SEMIANNUAL, owner)
+    session = sandbox.client().v1.checkout.sessions.list({"customer": practice.stripe_customer_id}).data[0]
+    items = sandbox.client().v1.checkout.sessions.line_items.list(session.id).data
+    assert [item.price.lookup_key for item in items] == ["plan_semiannual"]  # no second onboarding fee
+    assert session.metadata["onboarding"] == "0"
+    kept = history.audit_page(practice, 1, per_page=100).items
+    assert set(lines_before) <= set(kept)  # the history stays
