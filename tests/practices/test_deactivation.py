@@ -96,7 +96,8 @@ def test_the_invoice_left_unpaid_is_voided_and_says_why(sandbox, auth, admin, ac
     inbox.deliver()  # Stripe's own account of it changes nothing more
     renewal = db.session.scalar(
         sa.select(PracticeInvoice)
-        .where(PracticeInvoice.practice_id == active.id, PracticeInvoice.billing_reason == "subscription_cycle")
+        .where(PracticeInvoice.practice_id == active.id)
+        .where(PracticeInvoice.billing_reason == "subscription_cycle")
         .limit(1)
     )
     assert renewal.status == "void"
@@ -153,9 +154,8 @@ def test_members_see_it_closed_and_can_take_no_billing_action(auth, admin, activ
 
 def test_reopened_it_subscribes_again_without_a_second_fee(sandbox, app, auth, admin, active, owner):
     closing.deactivate(active.id, admin, "Paused contract")
-    with pytest.raises(PracticeError):
-        with app.test_request_context():
-            checkout.start_checkout(active, Plan.MONTHLY, owner)
+    with pytest.raises(PracticeError), app.test_request_context():
+        checkout.start_checkout(active, Plan.MONTHLY, owner)
     client = login(auth, admin)
     token = extract_csrf(client.get(f"/admin/practices/{active.id}").get_data(as_text=True))
     page = client.post(
