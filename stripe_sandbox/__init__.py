@@ -28,7 +28,10 @@ Pages (on the sandbox's origin)
 
 Controls (JSON, not Stripe's): ``/_sandbox/health``, ``state``, ``clock``, ``clock/advance``,
 ``delivery``, ``events``, ``events/flush``, ``latency``, ``outage``, ``fail_next``, ``settings``,
-``authenticate``, ``reset``, ``subscriptions/<id>/pause``.
+``authenticate``, ``reset``, ``subscriptions/<id>/pause``, and ``payment_methods/<id>/decline``: a
+test hook Stripe lacks (its decline test cards are refused when saved), making a saved card's next
+charges fail as Stripe's decline for a given code would (``{"decline_code": ..., "charges": N}``;
+no ``charges``: until cleared; ``{"decline_code": null}`` clears it; an unknown code is a 400).
 """
 
 from stripe_sandbox.app import create_sandbox_app

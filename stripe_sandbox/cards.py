@@ -43,6 +43,9 @@ class TestCard:
 
 DECLINE_MESSAGES = {
     "generic_decline": "Your card was declined.",
+    "do_not_honor": "Your card was declined.",
+    "transaction_not_allowed": "Your card was declined.",
+    "authentication_required": "Your card was declined. This transaction requires authentication.",
     "insufficient_funds": "Your card has insufficient funds.",
     "lost_card": "Your card was declined.",
     "stolen_card": "Your card was declined.",
@@ -54,6 +57,15 @@ DECLINE_MESSAGES = {
     "exceeding its amount limit.",
     "test_mode_live_card": "Your card was declined. Your request was in test mode, but used a non test "
     "(live) card. For a list of valid test cards, visit: https://stripe.com/docs/testing.",
+}
+
+#: Declines whose error has its own ``code`` (and the ``param`` Stripe names) instead of
+#: ``card_declined`` with a ``decline_code`` (https://docs.stripe.com/error-codes).
+OWN_ERROR_CODES = {
+    "expired_card": "exp_month",
+    "incorrect_cvc": "cvc",
+    "processing_error": None,
+    "authentication_required": None,
 }
 
 _CARDS = [

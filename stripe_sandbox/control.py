@@ -13,6 +13,7 @@ from stripe_sandbox.core import RequestInfo, clean
 from stripe_sandbox.delivery import MODES, valid_mode
 from stripe_sandbox.errors import SandboxError
 from stripe_sandbox.payments import authentication
+from stripe_sandbox.payments.common import force_decline
 from stripe_sandbox.web import current_sandbox
 
 
@@ -207,3 +208,26 @@ def pause(sub_id: str) -> Response | tuple[Response, int]:
     except SandboxError as error:
         return _error(error)
     return jsonify(clean(result))
+
+
+@bp.post("/payment_methods/<pm_id>/decline")
+def decline(pm_id: str) -> Response | tuple[Response, int]:
+    """A test hook Stripe lacks: make a saved card's next charges fail as the issuer's decline
+    ``decline_code`` would (``{"decline_code": "insufficient_funds", "charges": 2}``; no ``charges``:
+    until cleared; ``{"decline_code": null}`` clears). Stripe's own decline test cards are refused
+    when attached, so a saved card cannot otherwise start failing with a given reason."""
+    data = _body()
+    if "decline_code" not in data:
+        return _error(SandboxError(400, "invalid_request_error", "Missing decline_code (null clears it)."))
+    charges = data.get("charges")
+    if charges is not None and (isinstance(charges, bool) or not isinstance(charges, int)):
+        return _error(
+            SandboxError(400, "invalid_request_error", "charges must be a whole number, or omitted.")
+        )
+    sb = current_sandbox()
+    try:
+        with sb.transaction(RequestInfo()):
+            result = force_decline(sb, pm_id, data["decline_code"], charges)
+    except SandboxError as error:
+        return _error(error)
+    return jsonify(result)

@@ -215,6 +215,16 @@ class SandboxServer:
         """Press "Complete" (or "Fail") on the 3-D Secure challenge of a SetupIntent/PaymentIntent."""
         return self._control("authenticate", {"intent": intent_id, "outcome": outcome})
 
+    def decline_card(
+        self, payment_method_id: str, decline_code: str | None, charges: int | None = None
+    ) -> dict[str, Any]:
+        """A test hook Stripe lacks: the saved card's next ``charges`` charges (all, when None) are
+        declined with ``decline_code``, as Stripe declines them; ``decline_code=None`` clears it."""
+        payload: dict[str, Any] = {"decline_code": decline_code}
+        if charges is not None:
+            payload["charges"] = charges
+        return self._control(f"payment_methods/{payment_method_id}/decline", payload)
+
     def strict_mode(
         self, on: bool = True, *, rate_limit: bool | None = None, per_second: int | None = None
     ) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from flask import current_app
 
 from portal.extensions import db
 from portal.practices.models import Practice, PracticeInvoice, PracticeMember
+from portal.practices.notifications import stripe_retries
 from portal.practices.status import BillingStatus
 from portal.users.models import User
 
@@ -72,7 +73,9 @@ def banner_for(facts: sa.Row) -> dict | None:
     still_open = (facts.open_count, facts.open_total, facts.open_currency)
     if status == BillingStatus.PAST_DUE:
         reason = facts.last_payment_error or "The last payment failed."
-        return _banner("payment_failed", reason=reason, still_open=still_open)
+        return _banner(
+            "payment_failed", reason=reason, still_open=still_open, stripe_retries=stripe_retries(reason)
+        )
     if status in (BillingStatus.CANCELLED, BillingStatus.INACTIVE):
         # Nothing to fix in a hurry: a calm notice on the practice's own pages, not on every page.
         return _banner("cancelled", status=status, own_pages_only=True)

@@ -157,6 +157,7 @@ def _apply_payment_news(
             f"{practice.name}: a payment failed",
             "practice_payment_failed",
             reason=reason,
+            stripe_retries=notifications.stripe_retries(reason),
             hosted_invoice_url=invoice.get("hosted_invoice_url"),
         )
     elif event_type == "invoice.payment_action_required":

@@ -13,23 +13,38 @@ from portal.users.models import Role, User
 
 log = logging.getLogger(__name__)
 
-#: Stripe decline codes, said the way a practice manager understands them.
+#: Stripe's decline codes (https://docs.stripe.com/declines/codes), said the way a practice manager
+#: understands them, each with what to do. A lost, stolen or fraud-flagged card is not named as such
+#: (Stripe asks that these be presented like a generic decline), but the words say the card is done.
+GENERIC_DECLINE = "Your bank declined the payment. Call the bank or use another card, then press Pay now."
+NEW_CARD_NEEDED = "The bank will not accept this card again. Add another card, then press Pay now."
 DECLINE_REASONS = {
-    "insufficient_funds": "The card has insufficient funds.",
-    "expired_card": "The card has expired.",
-    "incorrect_cvc": "The card's security code was incorrect.",
-    "incorrect_number": "The card number was incorrect.",
-    "lost_card": "The card was reported lost.",
-    "stolen_card": "The card was reported stolen.",
-    "do_not_honor": "The bank declined the payment without giving a reason.",
-    "generic_decline": "The bank declined the payment.",
-    "card_declined": "The bank declined the payment.",
-    "card_velocity_exceeded": "The card has reached its spending limit.",
-    "processing_error": "The bank could not process the payment. It will be retried.",
-    "authentication_required": "The bank needs you to confirm this payment.",
+    "insufficient_funds": "Your bank declined the payment for insufficient funds. "
+    "Add funds or use another card, then press Pay now.",
+    "expired_card": "The card has expired. Add your new card, then press Pay now.",
+    "incorrect_cvc": "The bank refused the card's security code (CVC). "
+    "Add the card again with the right code, or use another card, then press Pay now.",
+    "incorrect_number": "The card number was incorrect. Add the card again, then press Pay now.",
+    "lost_card": NEW_CARD_NEEDED,
+    "stolen_card": NEW_CARD_NEEDED,
+    "fraudulent": NEW_CARD_NEEDED,
+    "do_not_honor": "Your bank refused the payment without giving a reason. "
+    "Ask the bank to allow it, or use another card, then press Pay now.",
+    "generic_decline": GENERIC_DECLINE,
+    "card_declined": GENERIC_DECLINE,
+    "card_velocity_exceeded": "The card has reached its spending limit. "
+    "Ask the bank to raise it, or use another card, then press Pay now.",
+    "transaction_not_allowed": "Your bank does not allow this kind of payment on the card. "
+    "Ask the bank to allow online and recurring payments, or use another card, then press Pay now.",
+    "processing_error": "The bank could not process the payment; nothing was charged. "
+    "Press Pay now to try again.",
+    "authentication_required": "Your bank wants you to confirm this payment. "
+    "Press Pay now and confirm it with your bank.",
     "no_card_on_file": "No card is on file. Add a card, then pay the invoice.",  # gateway's NO_CARD_ON_FILE
 }
 DEFAULT_DECLINE = "The card was declined."
+#: Declines Stripe's Smart Retries never retry: the card will not work again.
+NOT_RETRIED = frozenset({NEW_CARD_NEEDED})
 
 
 def decline_reason(error: dict | None) -> str:
@@ -39,6 +54,11 @@ def decline_reason(error: dict | None) -> str:
         if code in DECLINE_REASONS:
             return DECLINE_REASONS[code]
     return error.get("message") or DEFAULT_DECLINE
+
+
+def stripe_retries(reason: str | None) -> bool:
+    """Will Stripe retry after a failure said in these words? Not after a hard decline."""
+    return reason not in NOT_RETRIED
 
 
 def billing_recipients(practice: Practice) -> list[str]:

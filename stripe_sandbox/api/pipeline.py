@@ -49,6 +49,13 @@ def _load(sb: Sandbox, value: Any) -> Any:
     return value
 
 
+def _holds_ids(sb: Sandbox, value: Any) -> bool:
+    """An id, or a list of ids (``discounts``; an empty one expands to an empty list, as at Stripe)."""
+    if isinstance(value, list):
+        return all(_holds_ids(sb, item) for item in value)
+    return isinstance(value, str) and sb.get(value) is not None
+
+
 def _cannot_expand(path: str) -> SandboxError:
     return invalid_request(f"This property cannot be expanded ({path}).", param="expand")
 
@@ -76,7 +83,7 @@ def _expand_path(sb: Sandbox, node: Any, parts: list[str], done: list[str]) -> A
     if key not in node:
         raise _cannot_expand(".".join(here))
     value = node[key]
-    expandable = value is None or is_includable(node, key) or (isinstance(value, str) and sb.get(value))
+    expandable = value is None or is_includable(node, key) or _holds_ids(sb, value)
     if not rest and not expandable:
         raise _cannot_expand(".".join(here))
     if rest and isinstance(value, str) and not expandable:

@@ -20,7 +20,8 @@ def create_charge(
     charge = sb.blank(CHARGE, "ch")
     succeeded = error is None
     risk_level = card_for(sb.meta(pm["id"]).get("number", "4242424242424242")).risk_level
-    blocked = not succeeded and error is not None and error.decline_code == "fraudulent"
+    reason = None if error is None else error.decline_code or error.code
+    blocked = reason == "fraudulent"
     charge.update(
         {
             "amount": pi["amount"],
@@ -49,14 +50,10 @@ def create_charge(
         "network_advice_code": None,
         "network_decline_code": None,
         "network_status": "approved_by_network" if succeeded else "declined_by_network",
-        "reason": None if succeeded else error.decline_code,
+        "reason": reason,
         "risk_level": risk_level,
         "risk_score": RISK_SCORES[risk_level],
-        "seller_message": "Payment complete."
-        if succeeded
-        else "Stripe blocked this payment as too risky."
-        if blocked
-        else "The bank did not return any further details.",
+        "seller_message": _seller_message(reason, blocked),
         "type": "authorized" if succeeded else "blocked" if blocked else "issuer_declined",
     }
     card = pm["card"]
@@ -91,3 +88,14 @@ def create_charge(
     sb.save(charge)
     sb.emit("charge.succeeded" if succeeded else "charge.failed", charge)
     return charge
+
+
+def _seller_message(reason: str | None, blocked: bool) -> str:
+    """``outcome.seller_message``, as Stripe words it for the merchant."""
+    if reason is None:
+        return "Payment complete."
+    if blocked:
+        return "Stripe blocked this payment as too risky."
+    if reason == "generic_decline":
+        return "The bank did not return any further details with this decline."
+    return f"The bank returned the decline code `{reason}`."

@@ -6,11 +6,12 @@ from typing import Any
 
 from stripe_sandbox.cards import (
     DECLINE_MESSAGES,
+    OWN_ERROR_CODES,
     TestCard,
     card_for,
 )
 from stripe_sandbox.core import Sandbox
-from stripe_sandbox.errors import SandboxError
+from stripe_sandbox.errors import SandboxError, invalid_request, not_found
 
 ADDRESS_KEYS = ("city", "country", "line1", "line2", "postal_code", "state")
 
@@ -44,6 +45,60 @@ def card_error(
         extra=extra,
         keep_changes=True,
     )
+
+
+def decline_error(decline_code: str) -> SandboxError:
+    """Stripe's 402 for a charge the issuer declined with ``decline_code``: most are ``card_declined``
+    with that ``decline_code``; a few carry their own ``code`` (``expired_card``, ``incorrect_cvc``,
+    ``processing_error``, ``authentication_required``; https://docs.stripe.com/declines/codes)."""
+    own_code = decline_code in OWN_ERROR_CODES
+    return SandboxError(
+        402,
+        "card_error",
+        DECLINE_MESSAGES[decline_code],
+        code=decline_code if own_code else "card_declined",
+        # Stripe repeats it as ``decline_code`` only for an issuer's decline, not a card-data error.
+        decline_code=None if decline_code in ("expired_card", "incorrect_cvc") else decline_code,
+        param=OWN_ERROR_CODES.get(decline_code),
+        keep_changes=True,
+    )
+
+
+#: The decline codes the ``/_sandbox/payment_methods/<id>/decline`` test hook can force.
+FORCEABLE_DECLINES = tuple(code for code in DECLINE_MESSAGES if code != "test_mode_live_card")
+
+
+def force_decline(sb: Sandbox, pm_id: str, decline_code: str | None, charges: int | None) -> dict[str, Any]:
+    """A test hook Stripe lacks: the saved card's next ``charges`` charges (every one while
+    ``charges`` is None) are declined with ``decline_code``; None clears it."""
+    pm = sb.require(pm_id, "payment_method", "payment_method")
+    if pm.get("object") != "payment_method":
+        raise not_found("payment_method", pm_id, "payment_method")
+    if decline_code is None:
+        sb.update_meta(pm["id"], forced_decline=None)
+        return {"payment_method": pm["id"], "decline_code": None, "charges": None}
+    if decline_code not in FORCEABLE_DECLINES:
+        raise invalid_request(
+            f"Unknown decline_code '{decline_code}'. Use one of: {', '.join(sorted(FORCEABLE_DECLINES))}; "
+            "or null to clear.",
+            param="decline_code",
+        )
+    if charges is not None and charges < 1:
+        raise invalid_request("charges must be a whole number of at least 1, or omitted.", param="charges")
+    forced = {"decline_code": decline_code, "charges": charges}
+    sb.update_meta(pm["id"], forced_decline=forced)
+    return {"payment_method": pm["id"], **forced}
+
+
+def take_forced_decline(sb: Sandbox, pm_id: str) -> SandboxError | None:
+    """The decline the test hook set on this card for this charge, if any (one charge used up)."""
+    forced = sb.meta(pm_id).get("forced_decline")
+    if not forced:
+        return None
+    left = forced["charges"]
+    if left is not None:
+        sb.update_meta(pm_id, forced_decline={**forced, "charges": left - 1} if left > 1 else None)
+    return decline_error(forced["decline_code"])
 
 
 def card_of(sb: Sandbox, pm_id: str) -> TestCard:

@@ -11,7 +11,13 @@ from stripe_sandbox.currencies import MAXIMUM_CHARGE, format_amount, minimum_cha
 from stripe_sandbox.errors import SandboxError, invalid_request, missing_param
 from stripe_sandbox.params import as_list, metadata_update, to_bool, to_int
 from stripe_sandbox.payments.charges import create_charge
-from stripe_sandbox.payments.common import card_error, card_of, challenge_action, client_secret_for
+from stripe_sandbox.payments.common import (
+    card_error,
+    card_of,
+    challenge_action,
+    client_secret_for,
+    take_forced_decline,
+)
 from stripe_sandbox.payments.customers import (
     attach_payment_method,
     payment_method_from_params,
@@ -144,6 +150,9 @@ def confirm_payment_intent(
         sb.emit("payment_intent.requires_action", pi)
         notify_invoice(sb, pi)
         return pi
+    forced = take_forced_decline(sb, pm["id"])
+    if forced is not None:
+        return _fail_payment(sb, pi, pm, forced)
     if card.behaviour in (Behaviour.DECLINED, Behaviour.CHARGE_FAILS, Behaviour.AUTHENTICATE_THEN_DECLINE):
         return _fail_payment(sb, pi, pm, card_error(card))
     if not off_session and (pi.get("setup_future_usage") or meta.get("invoice")):

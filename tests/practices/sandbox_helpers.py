@@ -52,11 +52,22 @@ def save_card(sandbox, practice: Practice, card: str = "pm_card_visa"):
     return wallet.complete_card_setup(cards.practice_wallet(practice), intent_id)
 
 
-def renew_on_card(sandbox, inbox, practice: Practice, owner, card: str = "pm_card_chargeCustomerFail"):
+def renew_on_card(
+    sandbox,
+    inbox,
+    practice: Practice,
+    owner,
+    card: str = "pm_card_chargeCustomerFail",
+    *,
+    decline_code: str | None = None,
+):
     """The next renewal charged to ``card`` (saved, made the default): a month and Stripe's hour in
-    draft go by and its events are applied. The card is returned."""
+    draft go by and its events are applied. With ``decline_code`` the saved card's charges are
+    declined for that reason (the sandbox's test hook). The card is returned."""
     saved = save_card(sandbox, practice, card)
     cards.make_default_card(practice, saved.stripe_id, owner)
+    if decline_code is not None:
+        sandbox.decline_card(saved.stripe_id, decline_code)
     sandbox.advance(days=32)
     inbox.deliver()
     return saved

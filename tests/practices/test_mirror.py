@@ -10,6 +10,7 @@ from portal.practices.checkout_mirror import fulfil_checkout_session
 from portal.practices.invoice_mirror import apply_invoice
 from portal.practices.mirror import apply_subscription
 from portal.practices.models import BillingAuditEntry, Plan, PracticeInvoice
+from portal.practices.notifications import DECLINE_REASONS
 from portal.practices.status import BillingStatus
 from tests import stripe_payloads as p
 from tests.stripe_payloads import DAY, T0
@@ -104,10 +105,10 @@ def test_renewal_payment_fails_past_due_with_banner_and_email(practice, owner, m
     )
     db.session.commit()
     assert practice.billing_status == BillingStatus.PAST_DUE
-    assert practice.last_payment_error == "The card has insufficient funds."
+    assert practice.last_payment_error == DECLINE_REASONS["insufficient_funds"]
     [banner] = banners.practice_banners(owner)
     assert banner["kind"] == "payment_failed"
-    assert banner["reason"] == "The card has insufficient funds."
+    assert banner["reason"] == DECLINE_REASONS["insufficient_funds"]
     message = mailbox.wait_for(owner.email, "a payment failed")
     assert "insufficient funds" in message.get_body(preferencelist=("plain",)).get_content()
 

@@ -8,6 +8,7 @@ from portal.extensions import db
 from portal.gateway.errors import StripeUnavailable
 from portal.practices import banners, cards, errors, history, members, subscriptions
 from portal.practices.models import Plan, PracticeInvoice
+from portal.practices.notifications import DECLINE_REASONS
 from portal.practices.status import BillingStatus
 from tests.practices.sandbox_helpers import Inbox, renew_on_card, save_card, subscribe_directly
 from tests.smtp import body_text
@@ -90,8 +91,8 @@ def test_renewal_decline_reason_is_read_with_the_expand_stripe_needs(sandbox, ac
     (https://docs.stripe.com/api/expanding_objects)."""
     practice = active
     renew_on_card(sandbox, inbox, practice, owner)
-    assert practice.last_payment_error == "The bank declined the payment."  # generic_decline, not a guess
-    assert "bank declined the payment" in body_text(mailbox.wait_for(owner.email, "a payment failed"))
+    assert practice.last_payment_error == DECLINE_REASONS["generic_decline"]  # generic_decline, not a guess
+    assert "Your bank declined the payment." in body_text(mailbox.wait_for(owner.email, "a payment failed"))
 
 
 def test_after_stripes_clock_moved_ahead_pay_now_shows_the_invoice_paid_and_nothing_flaps(

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from portal.extensions import db
 from portal.practices.checkout_mirror import fulfil_checkout_session
 from portal.practices.models import PracticeInvoice
+from portal.practices.notifications import DECLINE_REASONS
 from portal.webhooks.services import Outcome, receive_event
 from tests import stripe_payloads as p
 from tests.practices.conftest import make_practice
@@ -176,5 +177,5 @@ def test_the_renewal_scenario_ends_done(app, user_factory):
 def test_a_late_payment_failed_still_records_its_reason(app, user_factory):
     owner = user_factory(name="Perm Owner")
     expected, diverging = _converges(owner, cancelled_after_failure)
-    assert expected[0].name == "CANCELLED" and expected[2] == "The card has insufficient funds."
+    assert expected[0].name == "CANCELLED" and expected[2] == DECLINE_REASONS["insufficient_funds"]
     assert diverging == [], f"{len(diverging)} of 24 orders lose the decline reason: {diverging[:3]}"
