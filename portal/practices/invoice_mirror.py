@@ -1,6 +1,7 @@
 """Apply a practice's invoices as Stripe states them (``invoice.*`` events, API results,
 reconciliation): the invoice mirror, the onboarding fee, payment failures, authentication
-requests, renewal reminders. Never commits; the rules of ``portal.practices.mirror`` hold.
+requests, receipts (``portal.practices.receipts``), renewal reminders. Never commits; the rules of
+``portal.practices.mirror`` hold.
 """
 
 from __future__ import annotations
@@ -269,8 +270,9 @@ def remind_renewal(obj: object, event_created: int) -> Practice | None:
 
     Every plan gets it (Monthly and every 6 months). Upcoming invoices have no id and change
     nothing locally. Only a subscription that will renew as it stands gets one (``_renews``), and
-    never near a payment failure (``REMINDER_QUIET_SECONDS``). The day is Stripe's: the upcoming
-    invoice's period end (the "Next renewal" the billing page shows), written as the pages write it.
+    never near a payment failure (``REMINDER_QUIET_SECONDS``). The day is Stripe's: when it will
+    charge the upcoming invoice (its period's end, the billing page's "Next renewal"), written as
+    the pages write a day.
     """
     invoice = as_dict(obj)
     practice = find_practice(invoice_metadata(invoice), invoice.get("customer"))
@@ -281,7 +283,7 @@ def remind_renewal(obj: object, event_created: int) -> Practice | None:
     if not _renews(practice, subscription_id) or _failure_near(practice, event_created):
         log.info("no renewal reminder practice_id=%s subscription=%s", practice.id, subscription_id)
         return practice
-    renews = to_datetime(invoice.get("period_end") or invoice.get("next_payment_attempt"))
+    renews = to_datetime(invoice.get("next_payment_attempt") or invoice.get("period_end"))
     renews = renews or practice.current_period_end
     renews_on = format_date(renews) if renews else "the end of the period"
     audit.record(practice, "renewal_reminder", f"renews {renews:%Y-%m-%d}" if renews else None)
