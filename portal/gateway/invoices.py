@@ -6,7 +6,13 @@ import stripe
 
 from portal.gateway.errors import BillingError
 from portal.gateway.gateway import call_stripe, idempotency_key, stripe_client
-from portal.gateway.shapes import NO_CARD_ON_FILE, invoice_awaits_a_card, invoice_payment_error
+from portal.gateway.shapes import (
+    NO_CARD_ON_FILE,
+    invoice_awaits_a_card,
+    invoice_payment_error,
+    payload_card,
+    payments_card,
+)
 
 #: An invoice's ``payments`` are includable: Stripe sends them (in replies, never in events) only
 #: when expanded, and the decline is on the PaymentIntent below them.
@@ -80,3 +86,26 @@ def invoice_decline(invoice: dict) -> dict:
     if not found and invoice_awaits_a_card(fetched):
         return dict(NO_CARD_ON_FILE)
     return found
+
+
+#: The card that paid: through the invoice's payments (``payments.data.payment.payment_intent
+#: .payment_method`` is five levels, one more than Stripe expands; listed, it is four).
+CARD_EXPAND = ["data.payment.payment_intent.payment_method"]
+
+
+def invoice_card(invoice: dict) -> dict:
+    """``{"brand", "last4"}`` of the card that paid the invoice: from the payload when it carries it,
+    else from one list of its payments with the expand it needs; {} when Stripe cannot say."""
+    found = payload_card(invoice)
+    if found or not invoice.get("id"):
+        return found
+    params = {"invoice": invoice["id"], "expand": CARD_EXPAND}
+    try:
+        payments = call_stripe(
+            "invoice_payment.list",
+            lambda: stripe_client().v1.invoice_payments.list(params),
+            invoice_id=invoice["id"],
+        )
+    except BillingError:
+        return {}
+    return payments_card(payments.data)

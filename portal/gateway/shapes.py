@@ -85,3 +85,31 @@ def invoice_awaits_a_card(invoice: Any) -> bool:
         if isinstance(intent, dict) and intent.get("status") == "requires_payment_method":
             return not intent.get("payment_method") and not intent.get("last_payment_error")
     return False
+
+
+def _payment_card(payment: Any) -> dict:
+    """``{"brand", "last4"}`` of one invoice payment, when its charge or PaymentIntent's card is expanded."""
+    paid_by = as_dict(payment).get("payment") or {}
+    charge = paid_by.get("charge")
+    if isinstance(charge, dict):
+        card = (charge.get("payment_method_details") or {}).get("card") or {}
+        if card.get("last4"):
+            return {"brand": card.get("brand"), "last4": card["last4"]}
+    intent = paid_by.get("payment_intent")
+    method = intent.get("payment_method") if isinstance(intent, dict) else None
+    card = (method.get("card") or {}) if isinstance(method, dict) else {}
+    return {"brand": card.get("brand"), "last4": card["last4"]} if card.get("last4") else {}
+
+
+def payments_card(payments: Any) -> dict:
+    """The card of the paid one among an invoice's payments (``invoice_payment`` objects), or {}."""
+    payments = [as_dict(payment) for payment in payments or []]
+    for payment in sorted(payments, key=lambda payment: payment.get("status") != "paid"):
+        if found := _payment_card(payment):
+            return found
+    return {}
+
+
+def payload_card(invoice: Any) -> dict:
+    """The card that paid the invoice, when the payload carries its ``payments`` expanded that far."""
+    return payments_card((as_dict(invoice).get("payments") or {}).get("data"))

@@ -75,15 +75,22 @@ def caused_by(cause: str) -> Iterator[None]:
             info[_CAUSE] = previous
 
 
-def queue_email(to: str, subject: str, template: str, **context: object) -> bool:
+def _dedupe_key(cause: str | None, template: str, to: str | None) -> str | None:
+    if not cause:
+        return None
+    return (f"{cause}:{template}:{to}" if to else f"{cause}:{template}")[:255]
+
+
+def queue_email(to: str, subject: str, template: str, *, sent_once: bool = False, **context: object) -> bool:
     """Render and store one email in the current transaction; False if its cause already sent it.
 
-    Never commits; the email goes out after the caller's commit (and never if it rolls back).
+    ``sent_once``: the cause sends this email once, to whichever address (a receipt goes to the
+    billing email of the moment): its key leaves the recipient out. Never commits; the email goes
+    out after the caller's commit (and never if it rolls back).
     """
     text, html = render_email(template, **context)
     to, subject = header_safe(to), header_safe(subject)
-    cause = db.session.info.get(_CAUSE)
-    key = f"{cause}:{template}:{to}"[:255] if cause else None
+    key = _dedupe_key(db.session.info.get(_CAUSE), template, None if sent_once else to)
     table = OutboundEmail.__table__
     stmt = (
         upsert_insert(table)
@@ -106,6 +113,13 @@ def queue_email(to: str, subject: str, template: str, **context: object) -> bool
         return False
     db.session.info.setdefault(_PENDING, []).append(row.id)
     return True
+
+
+def sent_once_queued(cause: str, template: str) -> bool:
+    """Has ``cause`` already queued its ``sent_once`` email (``queue_email``)? Lets a caller skip
+    the work of rendering it again (a Stripe call for a receipt's card) on a repeated event."""
+    key = _dedupe_key(cause, template, None)
+    return db.session.scalar(sa.select(OutboundEmail.id).where(OutboundEmail.dedupe_key == key)) is not None
 
 
 def init_app(app: Flask) -> None:

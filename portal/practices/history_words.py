@@ -36,7 +36,7 @@ BY_STRIPE = frozenset(
         "invoice_finalization_failed",
     }
 )
-BY_PORTAL = frozenset({"duplicate_subscription_cancelled", "ownership_transferred"})
+BY_PORTAL = frozenset({"duplicate_subscription_cancelled", "ownership_transferred", "receipt_sent"})
 
 
 @dataclass(frozen=True)
@@ -130,6 +130,7 @@ SENTENCES: dict[str, Callable[[str, str | None], str]] = {
     "renewal_reminder": lambda d, _: _either(
         "Renewal reminder sent: renews on {}", _ends(d), "Renewal reminder sent"
     ),
+    "receipt_sent": lambda d, _: f"Receipt sent to {d.partition(' to ')[2] or d}",
     "invoice_finalization_failed": lambda d, _: f"Stripe could not finalize an invoice: {_after_colon(d)}",
     "duplicate_subscription_cancelled": lambda d, _: (
         "A second subscription was cancelled and refunded: " + re.sub(r"^\S+\s*", "", d)

@@ -1,15 +1,18 @@
 """Apply a practice's invoices as Stripe states them (``invoice.*`` events, API results,
 reconciliation): the invoice mirror, the onboarding fee, payment failures, authentication
-requests, renewal reminders. Never commits; the rules of ``portal.practices.mirror`` hold.
+requests, receipts (``portal.practices.receipts``), renewal reminders. Never commits; the rules of
+``portal.practices.mirror`` hold.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import sqlalchemy as sa
 
 from portal.extensions import db
+from portal.formatting import format_date
 from portal.gateway import invoices as stripe_invoices
 from portal.gateway.shapes import (
     as_dict,
@@ -17,7 +20,7 @@ from portal.gateway.shapes import (
     invoice_subscription_id,
     object_id,
 )
-from portal.practices import audit, notifications
+from portal.practices import audit, notifications, receipts
 from portal.practices.mirror import (
     adopt_subscription,
     find_practice,
@@ -27,11 +30,12 @@ from portal.practices.mirror import (
     stamp,
     to_datetime,
 )
-from portal.practices.models import Practice, PracticeInvoice
+from portal.practices.models import BillingAuditEntry, Practice, PracticeInvoice
 
 log = logging.getLogger(__name__)
 
 
+#: Invoice events that say it was paid (either may come first, or alone).
 PAID_EVENTS = frozenset({"invoice.paid", "invoice.payment_succeeded"})
 
 
@@ -99,7 +103,8 @@ def apply_invoice(
 
     Mirrors the invoice, records the onboarding payment, and for the practice's
     current subscription: the last payment error and the authentication request.
-    Sends the payment-failed and action-required emails for those event types.
+    Sends the payment-failed and action-required emails for those event types, and the
+    receipt of a paid invoice (``portal.practices.receipts``).
     """
     invoice = as_dict(obj)
     practice = find_practice(invoice_metadata(invoice), invoice.get("customer"))
@@ -107,6 +112,8 @@ def apply_invoice(
         log.info("invoice %s belongs to no practice", invoice.get("id"))
         return None
     mirror_invoice(practice, invoice, event_created, keep_draft=event_type == "invoice.finalization_failed")
+    if event_type in PAID_EVENTS and not fresh:  # Stripe's word, not a person's action reading it back
+        receipts.send_receipt(practice, invoice, _paid_at(invoice, event_created))
 
     paid = invoice.get("status") == "paid" or event_type in PAID_EVENTS
     subscription_id = invoice_subscription_id(invoice)
@@ -219,13 +226,54 @@ def record_invoice(obj: object, synced_at: int) -> Practice | None:
     return practice
 
 
+#: A renewal reminder yields to a payment failure: none is sent when Stripe reported a failed payment
+#: or a payment waiting for the bank's check (History's Stripe-dated lines) within this long of the
+#: reminder's event, either side, on Stripe's clock. So the two emails never arrive together, and a
+#: practice being asked to fix a payment is not told in the same breath that all will renew.
+REMINDER_QUIET_SECONDS = 3600
+FAILURE_LINES = ("payment_failed", "action_required")
+
+
+def _renews(practice: Practice, subscription_id: str | None) -> bool:
+    """Will the practice's current subscription renew as it stands? Not when the invoice is for
+    another subscription, the practice is deactivated, a payment is overdue or waits for the bank
+    (past due, unpaid, incomplete), or the subscription ends or is set to end."""
+    return (
+        subscription_id == practice.stripe_subscription_id
+        and not practice.deactivated
+        and practice.subscription_status in ("active", "trialing")
+        and not practice.payment_overdue
+        and not practice.last_payment_error
+        and not practice.cancel_at_period_end
+        and practice.cancel_at is None
+    )
+
+
+def _failure_near(practice: Practice, event_created: int) -> bool:
+    at = to_datetime(event_created)
+    quiet = dt.timedelta(seconds=REMINDER_QUIET_SECONDS)
+    found = db.session.scalar(
+        sa.select(BillingAuditEntry.id)
+        .where(
+            BillingAuditEntry.practice_id == practice.id,
+            BillingAuditEntry.action.in_(FAILURE_LINES),
+            BillingAuditEntry.actor_id.is_(None),
+            BillingAuditEntry.created_at.between(at - quiet, at + quiet),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 @audit.dated_by_event
 def remind_renewal(obj: object, event_created: int) -> Practice | None:
     """invoice.upcoming: tell the billing managers what the next renewal will charge, and when.
 
-    Every plan gets it (Monthly and every 6 months). Upcoming invoices have no id
-    and change nothing locally; a subscription that is not the practice's current
-    one, has ended or is set to end gets no reminder (nothing will renew).
+    Every plan gets it (Monthly and every 6 months). Upcoming invoices have no id and change
+    nothing locally. Only a subscription that will renew as it stands gets one (``_renews``), and
+    never near a payment failure (``REMINDER_QUIET_SECONDS``). The day is Stripe's: when it will
+    charge the upcoming invoice (its period's end, the billing page's "Next renewal"), written as
+    the pages write a day.
     """
     invoice = as_dict(obj)
     practice = find_practice(invoice_metadata(invoice), invoice.get("customer"))
@@ -233,17 +281,12 @@ def remind_renewal(obj: object, event_created: int) -> Practice | None:
         log.info("upcoming invoice belongs to no practice")
         return None
     subscription_id = invoice_subscription_id(invoice)
-    if (
-        subscription_id != practice.stripe_subscription_id
-        or practice.subscription_status not in ("active", "trialing", "past_due")
-        or practice.cancel_at_period_end
-        or practice.cancel_at is not None
-    ):
+    if not _renews(practice, subscription_id) or _failure_near(practice, event_created):
         log.info("no renewal reminder practice_id=%s subscription=%s", practice.id, subscription_id)
         return practice
     renews = to_datetime(invoice.get("next_payment_attempt") or invoice.get("period_end"))
     renews = renews or practice.current_period_end
-    renews_on = f"{renews:%d %B %Y}" if renews else "the end of the period"
+    renews_on = format_date(renews) if renews else "the end of the period"
     audit.record(practice, "renewal_reminder", f"renews {renews:%Y-%m-%d}" if renews else None)
     plan = practice.plan
     notifications.notify(

@@ -1,16 +1,20 @@
 """A practice owner in Chromium, with Stripe's webhooks delivered to the portal as they happen:
-subscribe, a renewal fails, the banner, update the card, pay now, cancel, resume.
+subscribe, a renewal fails, the banner, update the card, pay now, cancel, resume; one receipt per
+paid invoice.
 """
 
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
 
 from portal.auth import services as accounts
 from tests.e2e.steps import add_card, create_practice, log_in, pay_in_checkout
+
+RECEIPT = "receipt for invoice "
 
 pytestmark = pytest.mark.e2e
 
@@ -25,6 +29,21 @@ def owner_portal(webhook_portal):
         accounts.register_user("Rita Renewal", "rita@example.com", PASSWORD)
         bootstrap_plans()
     return webhook_portal
+
+
+def receipt_numbers(mailbox, address: str, expected: int) -> list[str]:
+    """The invoice numbers of the receipts sent to ``address``, once ``expected`` have arrived (and a
+    moment more, so a duplicate would be counted too)."""
+
+    def subjects() -> list[str]:
+        return [str(m["Subject"]) for m in mailbox.to(address) if RECEIPT in str(m["Subject"])]
+
+    deadline = time.monotonic() + 10
+    while len(subjects()) < expected:
+        assert time.monotonic() < deadline, f"{len(subjects())} receipts of {expected}"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    return [subject.rpartition(RECEIPT)[2] for subject in subjects()]
 
 
 def test_renewal_fails_then_card_updated_paid_cancelled_resumed(page, owner_portal, mailbox, screenshot):
@@ -84,5 +103,12 @@ def test_renewal_fails_then_card_updated_paid_cancelled_resumed(page, owner_port
     expect(cancellation).to_have_count(0)
     expect(page.locator('[data-billing-status="DONE"]')).to_be_visible()
     screenshot("practice_billing")
+
+    # One receipt per paid invoice, over real SMTP: the first payment and the renewal paid now.
+    listed = sandbox.client().v1.invoices.list({"limit": 100}).data
+    paid = sorted(i.number for i in listed if i.status == "paid" and i.amount_paid > 0)
+    assert len(paid) == 2
+    assert sorted(receipt_numbers(mailbox, "rita@example.com", len(paid))) == paid
+
     # No script error and no CSP violation on the way (htmx settles no inline style attribute).
     assert page.errors == []

@@ -21,11 +21,12 @@ from portal.auth import tokens
 from portal.extensions import db
 from portal.mail.models import OutboundEmail
 from portal.mail.services import header_safe
-from portal.practices import notifications
+from portal.practices import notifications, receipts
 from portal.practices.models import Practice
 from portal.shop import settlement
 from portal.shop.models import Product
 from portal.users.models import Role
+from tests import stripe_payloads
 from tests.factories import (
     DEFAULT_PASSWORD,
     OrderFactory,
@@ -69,6 +70,11 @@ def every_kind(owner, other, practice: Practice, phase: str) -> dict[str, Callab
             db.session.commit()
 
         return send
+
+    def receipt():
+        invoice = stripe_payloads.invoice(practice.id, "cus_x", id=f"in_paid_{phase}", number=f"PB-{phase}")
+        receipts.send_receipt(practice, invoice, invoice["created"])
+        db.session.commit()
 
     def admin_alert():
         notifications.alert_admins(
@@ -114,6 +120,7 @@ def every_kind(owner, other, practice: Practice, phase: str) -> dict[str, Callab
             currency="usd",
             plan_label="Monthly",
         ),
+        "practice_receipt": receipt,
         "admin_finalization_failed": admin_alert,
         "shop_receipt": lambda: _paid_order(owner),
     }

@@ -1,4 +1,4 @@
-"""``invoice.*`` events: a practice's invoices, its onboarding fee, payment failures and reminders."""
+"""``invoice.*`` events: a practice's invoices, onboarding fee, payment failures, receipts, reminders."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from portal.practices import invoice_mirror
 
 
 def changed(event: dict) -> None:
-    """Mirror, onboarding, payment failures, authentication requests, emails."""
+    """Mirror, onboarding, payment failures, authentication requests, emails, the receipt of a paid one."""
     invoice_mirror.apply_invoice(event["data"]["object"], event["created"], event["type"])
 
 
