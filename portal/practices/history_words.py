@@ -25,6 +25,7 @@ STRIPE_ID = re.compile(r"\b(?:cus|sub|in|pm|cs|pi|seti|ch|re|evt|card|src)_[A-Za
 #: Lines the portal writes on its own (from Stripe's events or a reconciliation), with no person.
 BY_STRIPE = frozenset(
     {
+        "billing_details_from_checkout",
         "subscription_started",
         "status_changed",
         "cancellation_scheduled",
@@ -134,6 +135,8 @@ SENTENCES: dict[str, Callable[[str, str | None], str]] = {
     "duplicate_subscription_cancelled": lambda d, _: (
         "A second subscription was cancelled and refunded: " + re.sub(r"^\S+\s*", "", d)
     ),
+    "billing_details_changed": lambda d, _: f"Billing details changed: {d}",
+    "billing_details_from_checkout": lambda d, _: f"Billing details entered at Checkout: {d}",
     "card_added": lambda d, _: f"Card added: {_card(d)}",
     "card_removed": lambda d, _: f"{_card_of(d.strip())} was removed",
     "default_card_changed": lambda d, _: f"{_card_of(d.strip())} became the default",

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.database import NEVER_REUSED_IDS, TimestampMixin, surrogate_id, utcnow
 from portal.extensions import db
+from portal.practices.countries import tax_id_label
 from portal.practices.status import HAS_ACCESS, BillingFacts, BillingStatus, derive_billing_status
 from portal.users.models import StripeSyncState, User
 
@@ -234,6 +235,11 @@ class PracticeTaxId(db.Model):
     verification_status: Mapped[str | None] = mapped_column(sa.String(16))
 
     practice: Mapped[Practice] = relationship(back_populates="tax_ids")
+
+    @property
+    def label(self) -> str:
+        """ "Vietnam tax ID (MST)": the type in words."""
+        return tax_id_label(self.type)
 
 
 class PracticeInvoice(db.Model):
