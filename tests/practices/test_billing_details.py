@@ -12,11 +12,12 @@ import requests
 
 from portal.extensions import db
 from portal.practices import checkout as practice_checkout
+from portal.practices import members
 from portal.practices.models import MemberRole, Plan, PracticeInvoice
 from tests.conftest import extract_csrf
 from tests.practices.conftest import add_member, login
 from tests.practices.sandbox_helpers import CHECKOUT_ADDRESS
-from tests.practices.test_views import HX, live_practice, path_of, plans  # noqa: F401  (fixtures)
+from tests.practices.test_views import HX, path_of
 
 DETAILS = {
     "billing_email": "accounts@harbour-dental.com",
@@ -30,6 +31,13 @@ DETAILS = {
     "tax_id_type": "vn_tin",
     "tax_id_value": "1234567890",
 }
+
+
+@pytest.fixture
+def live_practice(owner, runner):
+    """A practice whose customer exists in the sandbox (and the plans, for its Checkout)."""
+    assert runner.invoke(args=["billing", "bootstrap"]).exit_code == 0
+    return members.create_practice(owner, "Harbour Dental")
 
 
 def billing_page(client, practice) -> str:
