@@ -138,7 +138,7 @@ def _apply_locally(practice: Practice, details: BillingDetails, at_stripe: Itera
     practice.legal_name = details.legal_name or None
     for key in ADDRESS_FIELDS:
         setattr(practice, f"address_{key}", details.address.get(key) or None)
-    _replace_tax_ids(practice, [(t.type, t.value, t.id, _verification(t)) for t in at_stripe])
+    _mirror_tax_ids(practice, list(at_stripe))
     practice.billing_details_at = max(int(practice.billing_details_at or 0), at)
 
 
@@ -146,11 +146,19 @@ def _verification(tax_id: object) -> str | None:
     return (as_dict(tax_id).get("verification") or {}).get("status")
 
 
-def _replace_tax_ids(practice: Practice, wanted: list[tuple[str, str, str | None, str | None]]) -> None:
-    """The practice's tax IDs become ``wanted`` (type, value, Stripe id, verification), oldest first."""
-    practice.tax_ids = [
-        PracticeTaxId(type=tax_type, value=value, stripe_id=stripe_id, verification_status=status)
-        for tax_type, value, stripe_id, status in sorted(wanted, key=lambda w: w[2] or "")
+def _mirror_tax_ids(practice: Practice, at_stripe: list) -> None:
+    """The practice's tax IDs become Stripe's: rows still there are kept (in their order, with
+    Stripe's id and verification), rows gone are dropped, new ones are added after them."""
+    kept = []
+    for row in practice.tax_ids:
+        found = next((t for t in at_stripe if t.id in _stripe_ids_of(row, [t])), None)
+        if found is not None:
+            at_stripe.remove(found)
+            row.stripe_id, row.verification_status = found.id, _verification(found)
+            kept.append(row)
+    practice.tax_ids = kept + [
+        PracticeTaxId(type=t.type, value=t.value, stripe_id=t.id, verification_status=_verification(t))
+        for t in at_stripe
     ]
 
 

@@ -65,7 +65,6 @@ class BillingDetailsForm(PortalForm):
     billing_email = EmailField(
         "Billing email",
         validators=[Optional(), Email("Enter a valid email address."), Length(max=254)],
-        description="Invoices and receipts go here; empty: the owner's email.",
     )
     legal_name = _line("Legal name", 200)
     address_line1 = _line("Street address", 200)
