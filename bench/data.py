@@ -100,7 +100,15 @@ def _pay_checkout(checkout_url: str) -> str:
     """What the owner does on the sandbox's Checkout page; returns the success URL."""
     paid = requests.post(
         checkout_url + "/pay",
-        data={"number": "4242424242424242", "expiry": "12 / 34", "cvc": "123", "name": "Bench Owner"},
+        data={
+            "number": "4242424242424242",
+            "expiry": "12 / 34",
+            "cvc": "123",
+            "name": "Bench Owner",
+            # a practice's first Checkout asks for the billing address
+            **{"address_line1": "1 Bench St", "address_city": "Hanoi", "address_postal_code": "100000"},
+            "address_country": "VN",
+        },
         allow_redirects=False,
         timeout=30,
     )

@@ -116,6 +116,7 @@ NOT_PAGES: Mapping[str, str] = {
             "practices.preview_plan",
             "practices.remove_member",
             "practices.resume",
+            "practices.save_details",
             "practices.subscribe",
             "shop.buy",
             "shop.confirm",

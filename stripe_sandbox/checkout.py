@@ -19,6 +19,7 @@ from stripe_sandbox.payments.customers import (
     update_customer,
 )
 from stripe_sandbox.payments.payment_intents import create_payment_intent
+from stripe_sandbox.payments.tax_ids import create_tax_id, tax_id_country
 from stripe_sandbox.shapes.checkout import BILLING_PORTAL_SESSION, CHECKOUT_SESSION
 
 SESSION_LIFETIME = 24 * 3600
@@ -83,6 +84,35 @@ def _check_urls_and_customer(params: dict[str, Any]) -> None:
         _at_least_one(trial, "subscription_data[trial_period_days]")
 
 
+def _collection_params(params: dict[str, Any], customer: dict[str, Any] | None) -> dict[str, Any]:
+    """``billing_address_collection``, ``tax_id_collection`` and ``customer_update``, as Stripe checks
+    them (https://docs.stripe.com/tax/checkout/tax-ids#existing-customers): with an existing customer,
+    collecting a tax ID saves the business name as the customer's name, so ``customer_update[name]``
+    must be ``auto``, and the customer needs an address or ``customer_update[address]=auto``."""
+    update = params.get("customer_update") or {}
+    if update and customer is None:
+        raise invalid_request("customer_update can only be used with customer.", param="customer_update")
+    tax_ids = params.get("tax_id_collection") or {}
+    enabled = str(tax_ids.get("enabled", "false")).lower() == "true"
+    if enabled and customer is not None:
+        if update.get("name") != "auto":
+            raise invalid_request(
+                "tax_id_collection requires updating business name on the customer. To enable tax ID "
+                "collection for an existing customer, please set `customer_update[name]` to `auto`.",
+                param="tax_id_collection[enabled]",
+            )
+        if not (customer.get("address") or {}).get("country") and update.get("address") != "auto":
+            raise invalid_request(
+                "tax_id_collection requires a valid address on the customer. To enable tax ID collection "
+                "for an existing customer, please set `customer_update[address]` to `auto`.",
+                param="tax_id_collection[enabled]",
+            )
+    return {
+        "billing_address_collection": params.get("billing_address_collection") or None,
+        "tax_id_collection": {"enabled": enabled, "required": tax_ids.get("required") or "never"},
+    }
+
+
 def _session_price(sb: Sandbox, raw: dict[str, Any], index: int) -> dict[str, Any]:
     """``line_items[].price``, or an inline price from ``price_data`` (exactly one of the two)."""
     if raw.get("price") and raw.get("price_data"):
@@ -135,6 +165,7 @@ def create_session(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
     session["id"] = session["id"].replace("cs_test_", "cs_test_a1", 1)
     total = sum(i["amount_total"] for i in items)
     customer = sb.require(params["customer"], "customer", "customer") if params.get("customer") else None
+    session.update(_collection_params(params, customer))
     session.update(
         {
             "amount_subtotal": total,
@@ -175,6 +206,7 @@ def create_session(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
         payment_intent_metadata=metadata_update(
             {}, (params.get("payment_intent_data") or {}).get("metadata", {})
         ),
+        customer_update=dict(params.get("customer_update") or {}),
     )
     return session
 
@@ -198,14 +230,64 @@ def needs_authentication(sb: Sandbox, pm_id: str) -> bool:
     return card_of(sb, pm_id).behaviour in AUTHENTICATES
 
 
+#: The address fields the hosted page asks for when ``billing_address_collection`` is ``required``.
+ADDRESS_FIELDS = ("line1", "line2", "city", "state", "postal_code", "country")
+REQUIRED_ADDRESS_FIELDS = ("line1", "city", "postal_code", "country")
+
+
+def _check_collected(session: dict[str, Any], collected: dict[str, Any]) -> None:
+    """What the hosted page refuses before paying: an incomplete required address, a tax ID of the
+    wrong shape for its type (Stripe's words), a tax ID without the business's name."""
+    address = collected.get("address") or {}
+    if session.get("billing_address_collection") == "required" and not all(
+        address.get(key) for key in REQUIRED_ADDRESS_FIELDS
+    ):
+        raise invalid_request("Your billing address is incomplete.", param="billing_address")
+    tax_id = collected.get("tax_id")
+    if tax_id and (session.get("tax_id_collection") or {}).get("enabled"):
+        tax_id_country(tax_id["type"], tax_id["value"])
+        if not collected.get("business_name"):
+            raise invalid_request("Enter the business name that goes with the tax ID.", param="business_name")
+
+
 def start_payment(
-    sb: Sandbox, session_id: str, card: dict[str, Any], details: dict[str, Any]
+    sb: Sandbox,
+    session_id: str,
+    card: dict[str, Any],
+    details: dict[str, Any],
+    collected: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The hosted page's Pay button, first half: a PaymentMethod from the typed card."""
+    """The hosted page's Pay button, first half: a PaymentMethod from the typed card, and what the
+    page collected (address, business name, tax ID) checked and kept for the second half."""
     session = sb.require(session_id, label="checkout.session")
     if session["status"] != "open":
         raise invalid_request("This Checkout Session is no longer open.")
+    collected = collected or {}
+    _check_collected(session, collected)
+    sb.update_meta(session_id, collected=collected)
+    if collected.get("address"):
+        details = {**details, "address": collected["address"]}
     return create_payment_method(sb, {"type": "card", "card": card, "billing_details": details})
+
+
+def _save_collected(
+    sb: Sandbox, session: dict[str, Any], customer_id: str, new_customer: bool
+) -> dict[str, Any]:
+    """Write what the page collected to the customer as Stripe does: the address and the business
+    name when the customer is new or ``customer_update`` says ``auto``, the tax ID as a tax ID object."""
+    meta = sb.meta(session["id"])
+    collected, update = meta.get("collected") or {}, meta.get("customer_update") or {}
+    params: dict[str, Any] = {}
+    if collected.get("address") and (new_customer or update.get("address") == "auto"):
+        params["address"] = collected["address"]
+    tax_id = collected.get("tax_id") if (session.get("tax_id_collection") or {}).get("enabled") else None
+    if tax_id and (new_customer or update.get("name") == "auto"):
+        params["name"] = collected["business_name"]
+    if params:
+        update_customer(sb, customer_id, params)
+    if tax_id:
+        create_tax_id(sb, customer_id, tax_id)
+    return {**collected, "tax_id": tax_id}
 
 
 def complete_payment(sb: Sandbox, session_id: str, pm_id: str, *, authenticated: bool = False) -> str:
@@ -217,10 +299,12 @@ def complete_payment(sb: Sandbox, session_id: str, pm_id: str, *, authenticated:
     meta = sb.meta(session_id)
     customer_id = session.get("customer")
     email = session.get("customer_email") or pm["billing_details"].get("email")
+    new_customer = not customer_id
     if not customer_id:
         customer_id = create_customer(
             sb, {"email": email or "", "name": pm["billing_details"].get("name") or ""}
         )["id"]
+    collected = _save_collected(sb, session, customer_id, new_customer)
     customer = sb.require(customer_id)
     if authenticated:
         # The buyer just passed 3-D Secure on this page: the first charge goes through without asking again.
@@ -272,22 +356,32 @@ def complete_payment(sb: Sandbox, session_id: str, pm_id: str, *, authenticated:
             "payment_status": "no_payment_required" if session["mode"] == "setup" else "paid",
             "customer": customer_id,
             "url": None,
-            "customer_details": {
-                "address": customer.get("address"),
-                "business_name": None,
-                "email": customer.get("email") or email,
-                "individual_name": None,
-                "name": customer.get("name") or pm["billing_details"].get("name"),
-                "phone": customer.get("phone"),
-                "tax_exempt": "none",
-                "tax_ids": [],
-            },
+            "customer_details": _customer_details(customer, pm, email, collected),
         }
     )
     sb.save(session)
     sb.emit("checkout.session.completed", session)
     success = session.get("success_url") or "/"
     return success.replace("{CHECKOUT_SESSION_ID}", session["id"])
+
+
+def _customer_details(
+    customer: dict[str, Any], pm: dict[str, Any], email: str | None, collected: dict[str, Any]
+) -> dict[str, Any]:
+    """The session's ``customer_details``: what the buyer entered on the page, else the customer's."""
+    tax_id = collected.get("tax_id")
+    return {
+        "address": collected.get("address") or customer.get("address"),
+        "business_name": collected.get("business_name") if tax_id else None,
+        "email": customer.get("email") or email,
+        "individual_name": None,
+        "name": (collected.get("business_name") if tax_id else None)
+        or customer.get("name")
+        or pm["billing_details"].get("name"),
+        "phone": customer.get("phone"),
+        "tax_exempt": "none",
+        "tax_ids": [{"type": tax_id["type"], "value": tax_id["value"]}] if tax_id else [],
+    }
 
 
 def create_portal_session(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:

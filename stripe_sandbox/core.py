@@ -29,6 +29,7 @@ _ALPHABET = string.ascii_letters + string.digits
 #: Human names Stripe uses in "No such ..." messages, by id prefix.
 LABELS = {
     "cus": "customer",
+    "txi": "tax_id",
     "pm": "PaymentMethod",
     "seti": "setupintent",
     "pi": "payment_intent",

@@ -21,7 +21,7 @@ from stripe_sandbox.delivery import MODES
 from stripe_sandbox.errors import SandboxError
 from stripe_sandbox.payments import authentication
 from stripe_sandbox.payments.customers import attach_payment_method, create_payment_method
-from stripe_sandbox.pdf import invoice_pdf
+from stripe_sandbox.pdf import bill_to, invoice_pdf
 from stripe_sandbox.web import current_sandbox
 
 STATIC = Path(__file__).parent / "static"
@@ -45,6 +45,31 @@ def _card_fields(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     }
     details = {"name": form.get("name") or "", "email": form.get("email") or ""}
     return card, {k: v for k, v in details.items() if v}
+
+
+#: The tax ID types the hosted Checkout page offers (Stripe offers the types of the buyer's country).
+CHECKOUT_TAX_ID_TYPES = (
+    ("eu_vat", "EU VAT"),
+    ("gb_vat", "GB VAT"),
+    ("us_ein", "US EIN"),
+    ("vn_tin", "VN TIN"),
+)
+
+
+def _collected_fields(form: Any) -> dict[str, Any]:
+    """The billing address, business name and tax ID typed on the hosted Checkout page."""
+    address = {key: form.get(f"address_{key}", "").strip() for key in checkout.ADDRESS_FIELDS}
+    tax_value = form.get("tax_id_value", "").strip()
+    return {
+        "address": {
+            **{k: v or None for k, v in address.items()},
+            "country": address["country"].upper() or None,
+        }
+        if any(address.values())
+        else None,
+        "business_name": form.get("business_name", "").strip() or None,
+        "tax_id": {"type": form.get("tax_id_type", ""), "value": tax_value} if tax_value else None,
+    }
 
 
 bp = Blueprint("sandbox_pages", __name__)
@@ -194,7 +219,10 @@ def _checkout_page(session_id: str, error: str | None = None, status: int = 200)
     sb = current_sandbox()
     session = _session(session_id)
     items = sb.meta(session_id).get("line_items", [])
-    return page("checkout.html", session=session, items=items, error=error), status
+    form = request.form if request.method == "POST" else {}
+    return page(
+        "checkout.html", session=session, items=items, error=error, form=form, tax_types=CHECKOUT_TAX_ID_TYPES
+    ), status
 
 
 @bp.get("/checkout/<session_id>")
@@ -211,7 +239,7 @@ def checkout_pay(session_id: str) -> Any:
         details["email"] = request.form["email"]
     try:
         with sb.transaction(RequestInfo()):
-            pm = checkout.start_payment(sb, session_id, card, details)
+            pm = checkout.start_payment(sb, session_id, card, details, _collected_fields(request.form))
             if checkout.needs_authentication(sb, pm["id"]):
                 # Show the bank's challenge first; it comes back to /checkout/<id>/authenticated.
                 sb.update_meta(session_id, pending_payment_method=pm["id"])
@@ -270,7 +298,8 @@ def _invoice_page(invoice_id: str, error: str | None = None, status: int = 200) 
         if pi and pi["status"] == "requires_action" and invoice["status"] == "open":
             back = url_for("sandbox_pages.invoice_page", invoice_id=invoice_id, _external=True)
             action_url = url_for("sandbox_pages.challenge", intent_id=pi["id"], return_url=back)
-    return page("invoice.html", invoice=invoice, error=error, action_url=action_url), status
+    context = {"invoice": invoice, "error": error, "action_url": action_url, "bill_to": bill_to(invoice)}
+    return page("invoice.html", **context), status
 
 
 @bp.get("/invoices/<invoice_id>")

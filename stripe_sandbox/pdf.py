@@ -11,12 +11,38 @@ def _escape(text: str) -> str:
     return safe.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 
+#: How Stripe's invoices name a tax ID's type (the rest: the type in capitals).
+TAX_ID_LABELS = {"eu_vat": "EU VAT", "gb_vat": "GB VAT", "us_ein": "US EIN", "vn_tin": "VN TIN"}
+
+
+def tax_id_label(tax_type: str) -> str:
+    return TAX_ID_LABELS.get(tax_type, tax_type.replace("_", " ").upper())
+
+
+def bill_to(invoice: dict[str, Any]) -> list[str]:
+    """The "Bill to" block of an invoice: the customer as the invoice froze it at finalization."""
+    address = invoice.get("customer_address") or {}
+    city_line = " ".join(part for part in (address.get("postal_code"), address.get("city")) if part)
+    rows = [
+        invoice.get("customer_name") or invoice["customer"],
+        address.get("line1"),
+        address.get("line2"),
+        ", ".join(part for part in (city_line, address.get("state")) if part),
+        address.get("country"),
+        invoice.get("customer_email"),
+    ]
+    rows += [f"{tax_id_label(t['type'])} {t['value']}" for t in invoice.get("customer_tax_ids") or []]
+    return [row for row in rows if row]
+
+
 def invoice_pdf(invoice: dict[str, Any], money: Callable[[int, str], str]) -> bytes:
     currency = invoice["currency"]
     lines = [
         f"Invoice {invoice.get('number') or invoice['id']}",
         f"Status: {invoice['status']}",
-        f"Customer: {invoice.get('customer_name') or invoice.get('customer_email') or invoice['customer']}",
+        "",
+        "Bill to:",
+        *bill_to(invoice),
         "",
     ]
     for line in invoice["lines"]["data"]:

@@ -31,6 +31,7 @@ from portal.practices.models import (
     PracticeInvitation,
     PracticeInvoice,
     PracticeMember,
+    PracticeTaxId,
 )
 from portal.shop.models import Order, OrderStatus, Product
 from portal.throttle import RateLimitCounter
@@ -139,6 +140,19 @@ class PracticeMemberFactory(_Factory):
     practice = factory.SubFactory(PracticeFactory)
     user = factory.SubFactory(UserFactory)
     role = MemberRole.MEMBER
+
+
+class PracticeTaxIdFactory(_Factory):
+    """A tax ID of ``practice`` as Stripe holds it (a Vietnamese one unless told otherwise)."""
+
+    class Meta:
+        model = PracticeTaxId
+
+    practice = factory.SubFactory(PracticeFactory)
+    type = "vn_tin"
+    value = "1234567890"
+    stripe_id = factory.Sequence(lambda n: f"txi_test{n}")
+    verification_status = "pending"
 
 
 class PracticeInvoiceFactory(_Factory):

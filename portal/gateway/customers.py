@@ -59,3 +59,36 @@ def delete_customer(customer_id: str) -> bool:
             customer_id=customer_id,
         )
     return True
+
+
+def list_tax_ids(customer_id: str) -> list[stripe.TaxId]:
+    """The customer's tax ID objects (Stripe keeps at most 25 per customer: one page)."""
+    page = call_stripe(
+        "customer.tax_id.list",
+        lambda: stripe_client().v1.customers.tax_ids.list(customer_id, {"limit": 100}),
+        customer_id=customer_id,
+    )
+    return list(page.data)
+
+
+def create_tax_id(customer_id: str, tax_type: str, value: str, key: tuple[object, ...]) -> stripe.TaxId:
+    """Raises ``InvalidRequest`` with ``stripe_code == "tax_id_invalid"`` for a value Stripe refuses."""
+    return call_stripe(
+        "customer.tax_id.create",
+        lambda: stripe_client().v1.customers.tax_ids.create(
+            customer_id,
+            {"type": tax_type, "value": value},
+            {"idempotency_key": idempotency_key("tax-id-create", *key)},
+        ),
+        customer_id=customer_id,
+    )
+
+
+def delete_tax_id(customer_id: str, tax_id: str) -> None:
+    """Delete; a tax ID already gone counts as deleted."""
+    with contextlib.suppress(NotFound):
+        call_stripe(
+            "customer.tax_id.delete",
+            lambda: stripe_client().v1.customers.tax_ids.delete(customer_id, tax_id),
+            customer_id=customer_id,
+        )

@@ -34,6 +34,17 @@ from portal.wallet.models import PaymentMethod
 log = logging.getLogger(__name__)
 
 
+#: The first subscription's Checkout asks for the billing address and (optionally) a tax ID and
+#: writes them to the practice's customer; with an existing customer Stripe needs
+#: ``customer_update`` for that (https://docs.stripe.com/tax/checkout/tax-ids#existing-customers).
+#: ``checkout_mirror`` then takes them into the billing details.
+FIRST_CHECKOUT_COLLECTS = {
+    "billing_address_collection": "required",
+    "tax_id_collection": {"enabled": True},
+    "customer_update": {"address": "auto", "name": "auto"},
+}
+
+
 def awaiting_payment(practice: Practice) -> bool:
     """Back from Checkout, the payment not confirmed yet: the page shows "processing"."""
     return practice.checkout_session_id is not None and practice.billing_status == "REQUIRED"
@@ -78,6 +89,7 @@ def start_checkout(practice: Practice, plan: Plan, actor: User) -> str:
             },
             "success_url": success_url,
             "cancel_url": url_for("practices.billing", practice_id=practice.id, _external=True),
+            **(FIRST_CHECKOUT_COLLECTS if with_onboarding else {}),
         },
         key=(customer_id, plan.value, practice.checkout_generation, metadata["startedAt"]),
     )

@@ -11,7 +11,7 @@ from portal.gateway.shapes import (
     as_dict,
     object_id,
 )
-from portal.practices import audit
+from portal.practices import audit, billing_details
 from portal.practices.invoice_mirror import apply_invoice
 from portal.practices.mirror import (
     adopt_subscription,
@@ -58,6 +58,9 @@ def fulfil_checkout_session(obj: object, event_created: int, *, fresh: bool = Fa
         and practice.subscription_status in (None, "incomplete")
     ):
         practice.subscription_status = "active"
+    # When the session completed: its event's time, or (retrieved later, expanded) its subscription's.
+    completed_at = subscription.get("created") if isinstance(subscription, dict) else None
+    billing_details.apply_from_checkout(practice, session, int(completed_at or event_created))
     invoice = session.get("invoice")
     if isinstance(invoice, dict):
         apply_invoice(invoice, event_created, fresh=fresh)

@@ -21,15 +21,24 @@ from portal.database import utcnow
 from portal.extensions import db
 from portal.gateway import customers as stripe_customers
 from portal.gateway.errors import BillingError
-from portal.practices.models import MemberRole, Practice
+from portal.practices.models import Practice
 from portal.users.models import StripeSyncState
 
 log = logging.getLogger(__name__)
 
 
+def practice_contact(
+    practice: Practice, legal_name: str | None = None, billing_email: str | None = None
+) -> tuple[str, str]:
+    """The customer's name and email: the billing details' legal name and billing email (the ones
+    about to be saved when given; empty means unset), else the practice's name and the owner's email."""
+    legal_name = practice.legal_name if legal_name is None else legal_name
+    billing_email = practice.billing_email if billing_email is None else billing_email
+    return legal_name or practice.name, billing_email or practice.owner_email or ""
+
+
 def _contact(practice: Practice) -> tuple[str, str]:
-    owner = next((m for m in practice.members if m.role == MemberRole.OWNER), None)
-    return practice.name, owner.user.email if owner else ""
+    return practice_contact(practice)
 
 
 PRACTICE = CustomerKind(Practice, "practice", "practice_creation", _contact)
@@ -55,8 +64,9 @@ def _push_contact(practice: Practice) -> None:
 
 
 def push_practice_contact(practice: Practice) -> bool:
-    """The customer's email is the owner's (billing emails go there): push it after the owner or
-    their address changed. Stripe down: marked pending for ``flask billing retry``. True if now."""
+    """The customer's email is the billing email, else the owner's (billing emails go there): push
+    it after the owner or their address changed. Stripe down: marked pending for ``flask billing
+    retry``. True if now."""
     if practice.stripe_customer_id is None:
         return True  # created later, with the owner's email then
     try:

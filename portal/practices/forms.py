@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from wtforms import EmailField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length
+from wtforms.validators import DataRequired, Email, Length, Optional
 
 from portal.forms import PortalForm
+from portal.practices.countries import COUNTRIES, TAX_ID_TYPES
 from portal.practices.models import MemberRole
 
 
@@ -41,3 +42,53 @@ class CancelForm(PortalForm):
         validators=[DataRequired("Please tell us why you are cancelling."), Length(max=500)],
     )
     attempt = HiddenField()
+
+
+#: What an address needs once any part of it is given (Stripe prints it on invoices as typed).
+ADDRESS_NEEDS = {
+    "address_line1": "Enter the street address.",
+    "address_city": "Enter the city.",
+    "address_postal_code": "Enter the postal code.",
+    "address_country": "Choose the country.",
+}
+
+
+def _line(label: str, longest: int) -> StringField:
+    too_long = f"Keep it under {longest} characters."
+    return StringField(label, validators=[Length(max=longest, message=too_long)])
+
+
+class BillingDetailsForm(PortalForm):
+    """The practice's billing details: every field optional, an address whole or not at all, and
+    one tax ID to add (the ones it has are removed by ticking them)."""
+
+    billing_email = EmailField(
+        "Billing email",
+        validators=[Optional(), Email("Enter a valid email address."), Length(max=254)],
+    )
+    legal_name = _line("Legal name", 200)
+    address_line1 = _line("Street address", 200)
+    address_line2 = _line("Address line 2", 200)
+    address_city = _line("City", 100)
+    address_state = _line("State or province", 100)
+    address_postal_code = _line("Postal code", 20)
+    address_country = SelectField(
+        "Country",
+        choices=[SelectChoice("", "Choose a country"), *(SelectChoice(c, n) for c, n in COUNTRIES.items())],
+        default="",
+    )
+    tax_id_type = SelectField(
+        "Tax ID type", choices=[SelectChoice(t, label) for t, (label, _) in TAX_ID_TYPES.items()]
+    )
+    tax_id_value = _line("Tax ID", 64)
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        parts = (*ADDRESS_NEEDS, "address_line2", "address_state")
+        address_given = any((getattr(self, name).data or "").strip() for name in parts)
+        for name, message in ADDRESS_NEEDS.items():
+            field = getattr(self, name)
+            if address_given and not (field.data or "").strip() and not field.errors:
+                field.errors.append(message)
+                valid = False
+        return valid

@@ -25,6 +25,7 @@ STRIPE_ID = re.compile(r"\b(?:cus|sub|in|pm|cs|pi|seti|ch|re|evt|card|src)_[A-Za
 #: Lines the portal writes on its own (from Stripe's events or a reconciliation), with no person.
 BY_STRIPE = frozenset(
     {
+        "billing_details_from_checkout",
         "subscription_started",
         "status_changed",
         "cancellation_scheduled",
@@ -137,6 +138,8 @@ SENTENCES: dict[str, Callable[[str, str | None], str]] = {
     ),
     "practice_deactivated": lambda d, _: f"Closed by platform admin {d}",
     "practice_reactivated": lambda d, _: f"Reopened by platform admin {d}",
+    "billing_details_changed": lambda d, _: f"Billing details changed: {d}",
+    "billing_details_from_checkout": lambda d, _: f"Billing details entered at Checkout: {d}",
     "card_added": lambda d, _: f"Card added: {_card(d)}",
     "card_removed": lambda d, _: f"{_card_of(d.strip())} was removed",
     "default_card_changed": lambda d, _: f"{_card_of(d.strip())} became the default",

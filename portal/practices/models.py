@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.database import NEVER_REUSED_IDS, TimestampMixin, surrogate_id, utcnow
 from portal.extensions import db
+from portal.practices.countries import tax_id_label
 from portal.practices.status import (
     BillingFacts,
     BillingStatus,
@@ -101,8 +102,27 @@ class Practice(TimestampMixin, db.Model):
     #: one, and acts not (``portal.practices.intents.in_step``).
     billing_version: Mapped[int] = mapped_column(server_default="0")
 
+    #: Billing details (issue 15), pushed to the Stripe customer and printed on its invoices:
+    #: receipts go to ``billing_email`` (else the owner's), ``legal_name`` is the customer's name.
+    billing_email: Mapped[str | None] = mapped_column(sa.String(254))
+    legal_name: Mapped[str | None] = mapped_column(sa.String(200))
+    address_line1: Mapped[str | None] = mapped_column(sa.String(200))
+    address_line2: Mapped[str | None] = mapped_column(sa.String(200))
+    address_city: Mapped[str | None] = mapped_column(sa.String(100))
+    address_state: Mapped[str | None] = mapped_column(sa.String(100))
+    address_postal_code: Mapped[str | None] = mapped_column(sa.String(20))
+    address_country: Mapped[str | None] = mapped_column(sa.String(2))
+    #: Stripe time of the billing details applied last (a save, or Checkout's): older never win.
+    billing_details_at: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+
     members: Mapped[list[PracticeMember]] = relationship(
         back_populates="practice", cascade="all, delete-orphan", passive_deletes=True
+    )
+    tax_ids: Mapped[list[PracticeTaxId]] = relationship(
+        back_populates="practice",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="PracticeTaxId.id",
     )
 
     @property
@@ -125,6 +145,17 @@ class Practice(TimestampMixin, db.Model):
     @property
     def access_until(self) -> dt.datetime | None:
         return access_until(self.billing_status, self.current_period_end, self.cancel_at)
+
+    @property
+    def owner_email(self) -> str | None:
+        owner = next((m.user for m in self.members if m.role == MemberRole.OWNER and m.user), None)
+        return owner.email if owner else None
+
+    @property
+    def billing_contact_email(self) -> str | None:
+        """Where the practice's billing mail (receipts, Stripe's customer email) goes: its billing
+        email once set, else its owner's."""
+        return self.billing_email or self.owner_email
 
     @property
     def payment_overdue(self) -> bool:
@@ -205,6 +236,32 @@ class PracticeInvitation(db.Model):
     @property
     def is_ownership_offer(self) -> bool:
         return self.role == MemberRole.OWNER
+
+
+class PracticeTaxId(db.Model):
+    """A tax ID of the practice, one Stripe tax ID object on its customer (printed on invoices).
+
+    ``stripe_id`` is None for one taken from a Checkout session (which names type and value only)
+    until the next save matches it at Stripe.
+    """
+
+    __tablename__ = "practice_tax_ids"
+    __table_args__ = (NEVER_REUSED_IDS,)
+
+    id: Mapped[int] = surrogate_id()
+    practice_id: Mapped[int] = mapped_column(sa.ForeignKey("practices.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(sa.String(16))
+    value: Mapped[str] = mapped_column(sa.String(64))
+    stripe_id: Mapped[str | None] = mapped_column(sa.String(64))
+    #: Stripe's ``verification.status``: pending, verified, unverified or unavailable.
+    verification_status: Mapped[str | None] = mapped_column(sa.String(16))
+
+    practice: Mapped[Practice] = relationship(back_populates="tax_ids")
+
+    @property
+    def label(self) -> str:
+        """ "Vietnam tax ID (MST)": the type in words."""
+        return tax_id_label(self.type)
 
 
 class PracticeInvoice(db.Model):

@@ -71,8 +71,7 @@ def billing_recipients(practice: Practice) -> list[str]:
 
 def receipt_recipients(practice: Practice) -> str | None:
     """Where a practice's receipts go, one per invoice: its billing email once set, else its owner's."""
-    owner = next((m.user for m in practice.members if m.role == MemberRole.OWNER and m.user), None)
-    return getattr(practice, "billing_email", None) or (owner.email if owner else None)
+    return practice.billing_contact_email
 
 
 def notify(practice: Practice, subject: str, template: str, **context: object) -> None:

@@ -32,6 +32,7 @@ from stripe_sandbox.payments.setup_intents import (
     create_setup_intent,
     update_setup_intent,
 )
+from stripe_sandbox.payments.tax_ids import create_tax_id, customer_tax_ids, delete_tax_id, retrieve_tax_id
 
 ROUTES = RouteTable()
 #: ``@api(method, rule)`` adds the handler below it to this module's table.
@@ -105,6 +106,27 @@ def customer_pm(sb: Sandbox, p: Obj, cid: str, pmid: str) -> Obj:
     if pm is None or pm.get("customer") != cid:
         raise not_found("PaymentMethod", pmid)
     return pm
+
+
+@api("POST", "/v1/customers/<cid>/tax_ids")
+def customer_tax_id_create(sb: Sandbox, p: Obj, cid: str) -> Obj:
+    return create_tax_id(sb, cid, p)
+
+
+@api("GET", "/v1/customers/<cid>/tax_ids")
+def customer_tax_id_list(sb: Sandbox, p: Obj, cid: str) -> Obj:
+    sb.require(cid, "customer")
+    return paginate(customer_tax_ids(sb, cid)[::-1], p, f"/v1/customers/{cid}/tax_ids")
+
+
+@api("GET", "/v1/customers/<cid>/tax_ids/<tid>")
+def customer_tax_id_retrieve(sb: Sandbox, p: Obj, cid: str, tid: str) -> Obj:
+    return retrieve_tax_id(sb, cid, tid)
+
+
+@api("DELETE", "/v1/customers/<cid>/tax_ids/<tid>")
+def customer_tax_id_delete(sb: Sandbox, p: Obj, cid: str, tid: str) -> Obj:
+    return delete_tax_id(sb, cid, tid)
 
 
 @api("POST", "/v1/payment_methods", publishable=True)

@@ -12,7 +12,7 @@ from stripe_sandbox.billing.common import (
     retry_delays,
     setting,
 )
-from stripe_sandbox.billing.invoices import invoice_payment_intent, mark_uncollectible
+from stripe_sandbox.billing.invoices import customer_snapshot, invoice_payment_intent, mark_uncollectible
 from stripe_sandbox.billing.lifecycle import cancel_subscription, set_status, subscription_of
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import SandboxError, invalid_request
@@ -79,6 +79,7 @@ def finalize_invoice(sb: Sandbox, invoice_id: str, params: dict[str, Any]) -> di
     invoice["number"] = f"{customer.get('invoice_prefix', 'SANDBOX')}-{sequence:04d}"
     customer["next_invoice_sequence"] = sequence + 1
     sb.save(customer)
+    invoice.update(customer_snapshot(sb, customer))  # frozen from now on
     invoice["status"] = "open"
     invoice["status_transitions"]["finalized_at"] = now
     invoice["effective_at"] = now

@@ -12,7 +12,22 @@ from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import invalid_request, missing_param
 from stripe_sandbox.params import metadata_update, to_bool, to_int
 from stripe_sandbox.payments.common import diff
+from stripe_sandbox.payments.tax_ids import invoice_tax_ids
 from stripe_sandbox.shapes.invoices import INVOICE
+
+
+def customer_snapshot(sb: Sandbox, customer: dict[str, Any]) -> dict[str, Any]:
+    """The customer's details an invoice carries: they follow the customer while the invoice is a
+    draft and are frozen when it is finalized (https://docs.stripe.com/api/invoices/object)."""
+    address = customer.get("address")
+    return {
+        "customer_email": customer.get("email"),
+        "customer_name": customer.get("name"),
+        "customer_phone": customer.get("phone"),
+        "customer_address": dict(address) if address else None,
+        "customer_shipping": customer.get("shipping") or None,
+        "customer_tax_ids": invoice_tax_ids(sb, customer["id"]) if customer.get("id") else [],
+    }
 
 
 def build_invoice(
@@ -54,12 +69,7 @@ def build_invoice(
             "billing_reason": billing_reason,
             "currency": currency,
             "customer": customer["id"],
-            "customer_email": customer.get("email"),
-            "customer_name": customer.get("name"),
-            "customer_phone": customer.get("phone"),
-            "customer_address": customer.get("address"),
-            "customer_shipping": customer.get("shipping") or None,
-            "customer_tax_ids": [],
+            **customer_snapshot(sb, customer),
             "description": None,
             "discounts": [],
             "ending_balance": None,

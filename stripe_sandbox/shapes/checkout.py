@@ -65,6 +65,7 @@ CHECKOUT_SESSION: dict[str, Any] = {
     "submit_type": None,
     "subscription": None,
     "success_url": "https://example.com/success",
+    "tax_id_collection": {"enabled": False, "required": "never"},
     "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
     "ui_mode": "hosted",
     "url": "https://checkout.stripe.com/pay/c/cs_test_a1YS1URlnyQCN5fUUduORoQ7Pw41PJqDWkIVQCpJPqkfIhd6tVY8XB1OLY",

@@ -242,3 +242,19 @@ CHARGE: dict[str, Any] = {
     "transfer_data": None,
     "transfer_group": None,
 }
+
+
+#: https://docs.stripe.com/api/tax_ids/object
+TAX_ID: dict[str, Any] = {
+    "country": None,
+    "created": 0,
+    "customer": None,
+    "customer_account": None,
+    "id": None,
+    "livemode": False,
+    "object": "tax_id",
+    "owner": {"type": "customer", "customer": None},
+    "type": None,
+    "value": None,
+    "verification": {"status": "unavailable", "verified_address": None, "verified_name": None},
+}

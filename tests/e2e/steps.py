@@ -53,6 +53,15 @@ def create_practice(page, base: str, name: str) -> None:
     expect(page).to_have_url(re.compile(r"/practices/\d+/billing$"))
 
 
+def fill_checkout_address(page) -> None:
+    """A practice's first Checkout asks for the billing address (``billing_address_collection``)."""
+    if page.get_by_label("Address line 1").count():
+        page.get_by_label("Address line 1").fill("12 Nguyen Hue")
+        page.get_by_label("City").fill("Ho Chi Minh City")
+        page.get_by_label("Postal code").fill("700000")
+        page.get_by_label("Country (2 letters)").fill("VN")
+
+
 def pay_in_checkout(
     page, number: str = "4242 4242 4242 4242", name: str = "Card Holder", before_pay=None
 ) -> None:
@@ -67,6 +76,7 @@ def pay_in_checkout(
     page.get_by_label("Expiration date").fill("12 / 34")
     page.get_by_label("CVC").fill("123")
     page.get_by_label("Name on card").fill(name)
+    fill_checkout_address(page)
     if before_pay is not None:
         before_pay()
     page.get_by_role("button", name="Pay").click()

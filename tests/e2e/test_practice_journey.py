@@ -7,6 +7,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.steps import fill_checkout_address
+
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "correct-horse-battery"
@@ -49,6 +51,7 @@ def test_practice_billing_journey(page, practice_portal, mailbox, screenshot):
     page.get_by_label("Expiration date").fill("12 / 34")
     page.get_by_label("CVC").fill("123")
     page.get_by_label("Name on card").fill("Olive Owner")
+    fill_checkout_address(page)
     page.get_by_role("button", name="Pay").click()
     expect(page.locator('[data-billing-status="DONE"]')).to_be_visible()
     expect(page.locator("#banners")).to_be_empty()

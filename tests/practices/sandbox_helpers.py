@@ -9,6 +9,15 @@ from portal.practices.models import Plan, Practice
 from portal.wallet import services as wallet
 from portal.webhooks.handlers import EVENT_HANDLERS, checkout_session, invoice, subscription
 
+#: The billing address typed on the hosted Checkout page: a practice's first Checkout asks for it
+#: (``billing_address_collection: required``), as Stripe's page does.
+CHECKOUT_ADDRESS = {
+    "address_line1": "12 Nguyen Hue",
+    "address_city": "Ho Chi Minh City",
+    "address_postal_code": "700000",
+    "address_country": "VN",
+}
+
 #: The practice's events and their handlers (those that call into ``portal.practices``).
 PRACTICE_HANDLER_MODULES = (checkout_session.__name__, invoice.__name__, subscription.__name__)
 HANDLERS = {t: h for t, h in EVENT_HANDLERS.items() if h.__module__ in PRACTICE_HANDLER_MODULES}

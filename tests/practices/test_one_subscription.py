@@ -20,9 +20,15 @@ from portal.practices import members
 from portal.practices import plans as practice_plans
 from portal.practices.models import BillingAuditEntry, Plan
 from portal.practices.status import BillingStatus
-from tests.practices.sandbox_helpers import HANDLERS, save_card, subscribe_directly
+from tests.practices.sandbox_helpers import CHECKOUT_ADDRESS, HANDLERS, save_card, subscribe_directly
 
-CARD = {"number": "4242 4242 4242 4242", "expiry": "12 / 34", "cvc": "123", "name": "Dr Two Tabs"}
+CARD = {
+    "number": "4242 4242 4242 4242",
+    "expiry": "12 / 34",
+    "cvc": "123",
+    "name": "Dr Two Tabs",
+    **CHECKOUT_ADDRESS,
+}
 
 
 @pytest.fixture

@@ -217,7 +217,7 @@ def test_an_invoice_that_charged_nothing_sends_no_receipt(app, client, owner, ma
 
 
 def test_the_receipt_goes_to_the_billing_email_once_set(app, owner, mailbox):
-    """``receipt_recipients``: the practice's billing email (another branch adds the field)."""
+    """Receipts go to the billing email saved in the billing details, not to the owner."""
     practice = make_practice(owner, name="Billing Email Clinic", customer_id="cus_billing_email")
     subscribed(practice)
     practice.billing_email = "accounts@billing-email.example"

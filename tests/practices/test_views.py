@@ -16,6 +16,7 @@ from portal.practices.models import MemberRole, Plan
 from portal.practices.status import BillingStatus
 from tests.conftest import extract_csrf
 from tests.practices.conftest import add_member, login
+from tests.practices.sandbox_helpers import CHECKOUT_ADDRESS
 from tests.practices.test_mirror import subscribed
 from tests.stripe_payloads import T0
 
@@ -121,7 +122,13 @@ def pay_checkout(sandbox_url_or_location: str, number: str = "4242424242424242")
     """Pay a Checkout session on the sandbox's hosted page; returns the success URL it redirects to."""
     response = requests.post(
         sandbox_url_or_location + "/pay",
-        data={"number": number, "expiry": "12 / 2034", "cvc": "123", "name": "Olive Owner"},
+        data={
+            "number": number,
+            "expiry": "12 / 2034",
+            "cvc": "123",
+            "name": "Olive Owner",
+            **CHECKOUT_ADDRESS,
+        },
         allow_redirects=False,
         timeout=30,
     )

@@ -22,10 +22,17 @@ from portal.practices import members
 from portal.practices import plans as practice_plans
 from portal.practices.models import BillingAuditEntry, Practice
 from tests.factories import make_user
+from tests.practices.sandbox_helpers import CHECKOUT_ADDRESS
 from tests.reliability.live import HOST, Visitor
 from tests.stripe_payloads import signature
 
-CARD = {"number": "4242 4242 4242 4242", "expiry": "12 / 34", "cvc": "123", "name": "Dr Race"}
+CARD = {
+    "number": "4242 4242 4242 4242",
+    "expiry": "12 / 34",
+    "cvc": "123",
+    "name": "Dr Race",
+    **CHECKOUT_ADDRESS,
+}
 LIVE = ("active", "trialing", "past_due", "unpaid", "incomplete")
 
 

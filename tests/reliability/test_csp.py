@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from portal.auth import services as accounts
 from tests.conftest import AuthActions, IsolatedClient
 from tests.e2e.conftest import live_portal_factory, page, screenshot  # noqa: F401  (fixtures)
-from tests.e2e.steps import add_card
+from tests.e2e.steps import add_card, fill_checkout_address
 from tests.reliability.test_object_routes import NOT_OBJECTS, fill
 from tests.reliability.world import build_world
 
@@ -123,6 +123,7 @@ def test_no_csp_violation_on_the_card_and_checkout_pages(page, live_portal_facto
     page.get_by_label("Expiration date").fill("12 / 34")
     page.get_by_label("CVC").fill("123")
     page.get_by_label("Name on card").fill("Cass Csp")
+    fill_checkout_address(page)
     page.get_by_role("button", name="Pay").click()
     expect(page.locator('[data-billing-status="DONE"]')).to_be_visible()
     visited.append("back to billing, paid")

@@ -20,11 +20,17 @@ from portal.practices import cards, members, plans
 from portal.practices.models import BillingAuditEntry
 from portal.practices.status import BillingStatus
 from tests.conftest import both_engines
-from tests.practices.sandbox_helpers import Inbox, renew_on_card, save_card
+from tests.practices.sandbox_helpers import CHECKOUT_ADDRESS, Inbox, renew_on_card, save_card
 from tests.reliability.live import Visitor, forms_of, serve
 
 POSTS = 5
-CARD = {"number": "4242 4242 4242 4242", "expiry": "12 / 34", "cvc": "123", "name": "Dr Once"}
+CARD = {
+    "number": "4242 4242 4242 4242",
+    "expiry": "12 / 34",
+    "cvc": "123",
+    "name": "Dr Once",
+    **CHECKOUT_ADDRESS,
+}
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,9 @@ from portal.practices import errors, intents, plans, unconfirmed
 from portal.practices import history as practice_history
 from portal.practices import members as practice_members
 from portal.practices.banners import support_email
+from portal.practices.countries import country_name
 from portal.practices.errors import BILLING_MANAGERS_ONLY, INVITERS_ONLY, NotAllowed, PracticeNotFound
+from portal.practices.forms import BillingDetailsForm
 from portal.practices.intents import Outcome
 from portal.practices.models import MemberRole, Practice, PracticeMember
 from portal.urls import cached_url, page_arg
@@ -99,6 +101,10 @@ def billing_context(practice: Practice, member: PracticeMember, **extra) -> dict
         "attempt": intents.new_key(),
         "cancel_form": None,  # the form of a failed cancel, with what was typed
         "support_email": support_email(),
+        # The billing details form as saved; a refused save hands back its own, as typed.
+        "details_form": BillingDetailsForm(formdata=None, obj=practice) if can_manage else None,
+        "removing": frozenset(),  # the tax IDs ticked for removal in a refused save
+        "country_name": country_name,
     }
     context.update(extra)
     return context

@@ -1,0 +1,35 @@
+"""The countries a practice's billing address can be in (ISO 3166-1 alpha-2, Stripe's ``country``)
+and the tax ID types the billing details offer, with the example each one's message shows."""
+
+from __future__ import annotations
+
+#: Where the portal's practices are: the EU, the UK and EEA neighbours, North America, Asia-Pacific.
+COUNTRIES: dict[str, str] = {
+    "AT": "Austria", "AU": "Australia", "BE": "Belgium", "BG": "Bulgaria", "CA": "Canada",
+    "CH": "Switzerland", "CY": "Cyprus", "CZ": "Czechia", "DE": "Germany", "DK": "Denmark",
+    "EE": "Estonia", "ES": "Spain", "FI": "Finland", "FR": "France", "GB": "United Kingdom",
+    "GR": "Greece", "HR": "Croatia", "HU": "Hungary", "ID": "Indonesia", "IE": "Ireland",
+    "IN": "India", "IS": "Iceland", "IT": "Italy", "JP": "Japan", "KR": "South Korea",
+    "LT": "Lithuania", "LU": "Luxembourg", "LV": "Latvia", "MT": "Malta", "MY": "Malaysia",
+    "NL": "Netherlands", "NO": "Norway", "NZ": "New Zealand", "PH": "Philippines", "PL": "Poland",
+    "PT": "Portugal", "RO": "Romania", "SE": "Sweden", "SG": "Singapore", "SI": "Slovenia",
+    "SK": "Slovakia", "TH": "Thailand", "US": "United States", "VN": "Vietnam",
+}  # fmt: skip
+
+#: Stripe's tax ID types the form offers: (label, an example of the shape Stripe accepts).
+TAX_ID_TYPES: dict[str, tuple[str, str]] = {
+    "vn_tin": ("Vietnam tax ID (MST)", "1234567890, or 1234567890-123 for a branch"),
+    "eu_vat": ("EU VAT number", "the country's prefix and number, e.g. DE123456789"),
+    "gb_vat": ("UK VAT number", "GB123456789"),
+    "us_ein": ("US EIN", "12-3456789"),
+    "au_abn": ("Australian ABN", "12345678912"),
+    "sg_uen": ("Singapore UEN", "123456789F"),
+}
+
+
+def tax_id_label(tax_type: str) -> str:
+    return TAX_ID_TYPES.get(tax_type, (tax_type.replace("_", " ").upper(), ""))[0]
+
+
+def country_name(code: str | None) -> str:
+    return COUNTRIES.get(code or "", code or "")
