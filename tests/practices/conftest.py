@@ -1,4 +1,6 @@
-"""Practice fixtures: a practice with an owner, linked to a (made-up) Stripe customer."""
+"""Practice fixtures: a practice with an owner, linked to a (made-up) Stripe customer; and, for the
+tests whose ``practice`` has a real sandbox customer, the plans, its inbox of Stripe events and an
+active subscription."""
 
 from __future__ import annotations
 
@@ -6,7 +8,9 @@ import pytest
 from flask import g
 
 from portal.practices.models import MemberRole, Practice, PracticeMember
+from portal.practices.status import BillingStatus
 from tests.factories import PracticeFactory, PracticeMemberFactory
+from tests.practices.sandbox_helpers import Inbox, save_card, subscribe_directly
 
 
 def make_practice(owner, name: str = "Riverside Clinic", customer_id: str | None = None) -> Practice:
@@ -41,3 +45,26 @@ def login(auth, user):
 @pytest.fixture
 def owner_client(auth, owner):
     return login(auth, owner)
+
+
+@pytest.fixture
+def plans(runner):
+    """The plans and the onboarding fee, at the sandbox as ``flask billing bootstrap`` makes them."""
+    result = runner.invoke(args=["billing", "bootstrap"])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.fixture
+def inbox(sandbox, practice):
+    """The Stripe events about the practice's customer, delivered when the test says."""
+    return Inbox(sandbox, practice.stripe_customer_id)
+
+
+@pytest.fixture
+def active(sandbox, practice, inbox):
+    """Card saved, subscribed monthly with the onboarding fee, events applied: DONE."""
+    save_card(sandbox, practice)
+    subscribe_directly(sandbox, practice)
+    inbox.deliver()
+    assert practice.billing_status == BillingStatus.DONE
+    return practice

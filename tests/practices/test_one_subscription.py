@@ -32,12 +32,6 @@ CARD = {
 
 
 @pytest.fixture
-def plans(runner):
-    result = runner.invoke(args=["billing", "bootstrap"])
-    assert result.exit_code == 0, result.output
-
-
-@pytest.fixture
 def practice(owner, plans):
     return members.create_practice(owner, "Two Tabs Dental")
 

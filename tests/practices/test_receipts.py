@@ -26,7 +26,7 @@ from tests import stripe_payloads as p
 from tests.conftest import both_engines
 from tests.factories import PracticeMemberFactory, make_user
 from tests.practices.conftest import make_practice
-from tests.practices.sandbox_helpers import Inbox, save_card, subscribe_directly
+from tests.practices.sandbox_helpers import save_card, subscribe_directly
 from tests.practices.test_mirror import subscribed
 from tests.practices.test_pay_now_once import past_due_practice
 from tests.smtp import body_text
@@ -69,18 +69,8 @@ def receipt_history(practice) -> list[str]:
 
 
 @pytest.fixture
-def plans(runner):
-    assert runner.invoke(args=["billing", "bootstrap"]).exit_code == 0
-
-
-@pytest.fixture
 def practice(owner, plans):
     return members.create_practice(owner, "Receipt Dental")
-
-
-@pytest.fixture
-def inbox(sandbox, practice):
-    return Inbox(sandbox, practice.stripe_customer_id)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from portal.practices import banners, cards, errors, history, members, subscript
 from portal.practices.models import Plan, PracticeInvoice
 from portal.practices.notifications import DECLINE_REASONS
 from portal.practices.status import BillingStatus
-from tests.practices.sandbox_helpers import Inbox, renew_on_card, save_card, subscribe_directly
+from tests.practices.sandbox_helpers import renew_on_card, save_card
 from tests.smtp import body_text
 
 
@@ -27,21 +27,6 @@ def plans(runner):
 def practice(owner, plans):
     practice = members.create_practice(owner, "Harbour Dental")
     assert practice.stripe_customer_id
-    return practice
-
-
-@pytest.fixture
-def inbox(sandbox, practice):
-    return Inbox(sandbox, practice.stripe_customer_id)
-
-
-@pytest.fixture
-def active(sandbox, practice, inbox):
-    """Card saved, subscribed monthly with the onboarding fee, events applied: DONE."""
-    save_card(sandbox, practice)
-    subscribe_directly(sandbox, practice)
-    inbox.deliver()
-    assert practice.billing_status == BillingStatus.DONE
     return practice
 
 

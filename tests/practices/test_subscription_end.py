@@ -18,15 +18,10 @@ from portal.practices.status import BillingStatus
 from portal.webhooks.handlers import subscription as subscription_events
 from stripe_sandbox.billing.common import DEFAULTS
 from tests.practices.conftest import login
-from tests.practices.sandbox_helpers import Inbox, renew_on_card, save_card, subscribe_directly
+from tests.practices.sandbox_helpers import renew_on_card
 from tests.smtp import body_text
 
 ENDED = "practice_subscription_ended"
-
-
-@pytest.fixture
-def plans(runner):
-    assert runner.invoke(args=["billing", "bootstrap"]).exit_code == 0
 
 
 @pytest.fixture
@@ -39,20 +34,6 @@ def settings(sandbox):
 @pytest.fixture
 def practice(owner, plans):
     return members.create_practice(owner, "Harbour Dental")
-
-
-@pytest.fixture
-def inbox(sandbox, practice):
-    return Inbox(sandbox, practice.stripe_customer_id)
-
-
-@pytest.fixture
-def active(sandbox, practice, inbox):
-    save_card(sandbox, practice)
-    subscribe_directly(sandbox, practice)
-    inbox.deliver()
-    assert practice.billing_status == BillingStatus.DONE
-    return practice
 
 
 def ended_emails(practice) -> list[OutboundEmail]:

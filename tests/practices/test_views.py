@@ -24,11 +24,6 @@ HX = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def plans(runner):
-    assert runner.invoke(args=["billing", "bootstrap"]).exit_code == 0
-
-
-@pytest.fixture
 def live_practice(owner, plans):
     """A practice whose customer exists in the sandbox."""
     return members.create_practice(owner, "Harbour Dental")
