@@ -174,6 +174,9 @@ def test_a_clinics_billing_life(page, owner_portal, mailbox, screenshot):
     assert "The bank needs you to confirm a payment" in body_text(confirm)
     billing.get_by_role("button", name=re.compile(r"^Pay .* now$")).click()
     expect(billing).to_contain_text("Your bank needs you to confirm this payment.")
+    expect(billing.locator("[data-access]")).to_have_text(
+        "Yes, while the payment waits for the bank's confirmation"
+    )
     for words in (banners, billing, invoices):
         expect(words).not_to_contain_text(re.compile("declined", re.I))
     assert "declined" not in body_text(confirm).lower()
