@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import re
+import time
 
 from playwright.sync_api import expect
+
+RECEIPT = "receipt for invoice "
+#: The page's width and the width it lays out (wider: it scrolls sideways).
+_WIDTHS = "() => [document.documentElement.clientWidth, document.documentElement.scrollWidth]"
 
 
 def register(page, base: str, name: str, email: str, password: str) -> None:
@@ -53,6 +58,20 @@ def create_practice(page, base: str, name: str) -> None:
     expect(page).to_have_url(re.compile(r"/practices/\d+/billing$"))
 
 
+def make_default(page, last4: str) -> None:
+    """Press "Make default" on the saved card ending in ``last4`` (the only one with those digits)."""
+    card = page.locator("#wallet-cards li").filter(has_text=last4)
+    card.get_by_role("button", name="Make default").click()
+    expect(card).to_contain_text("Default")
+
+
+def fill_checkout_tax_id(page, business: str, type_label: str, value: str) -> None:
+    """The first Checkout's optional tax ID (``tax_id_collection``): a business's name and its tax ID."""
+    page.get_by_label("Business name").fill(business)
+    page.get_by_label("Tax ID type").select_option(label=type_label)
+    page.get_by_label("Tax ID", exact=True).fill(value)
+
+
 def fill_checkout_address(page) -> None:
     """A practice's first Checkout asks for the billing address (``billing_address_collection``)."""
     if page.get_by_label("Address line 1").count():
@@ -63,13 +82,17 @@ def fill_checkout_address(page) -> None:
 
 
 def pay_in_checkout(
-    page, number: str = "4242 4242 4242 4242", name: str = "Card Holder", before_pay=None
+    page,
+    number: str = "4242 4242 4242 4242",
+    name: str = "Card Holder",
+    before_pay=None,
+    plan: str = "Monthly",
 ) -> None:
-    """Choose Monthly on the billing page, then pay on the (sandbox's) hosted Checkout page.
+    """Choose ``plan`` on the billing page, then pay on the (sandbox's) hosted Checkout page.
 
     ``before_pay()`` runs on the filled-in Checkout page (e.g. to take a screenshot).
     """
-    page.get_by_label(re.compile("Monthly")).check()
+    page.get_by_label(re.compile(plan)).check()
     page.get_by_role("button", name="Continue to payment").click()
     expect(page.get_by_role("heading", name="Checkout")).to_be_visible()
     page.get_by_label("Card number").fill(number)
@@ -80,3 +103,29 @@ def pay_in_checkout(
     if before_pay is not None:
         before_pay()
     page.get_by_role("button", name="Pay").click()
+
+
+def receipt_numbers(mailbox, address: str, expected: int) -> list[str]:
+    """The invoice numbers of the receipts sent to ``address``, once ``expected`` have arrived (and a
+    moment more, so a duplicate would be counted too)."""
+
+    def subjects() -> list[str]:
+        return [str(m["Subject"]) for m in mailbox.to(address) if RECEIPT in str(m["Subject"])]
+
+    deadline = time.monotonic() + 10
+    while len(subjects()) < expected:
+        assert time.monotonic() < deadline, f"{len(subjects())} receipts of {expected}"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    return [subject.rpartition(RECEIPT)[2] for subject in subjects()]
+
+
+def assert_fits(page, width: int) -> None:
+    """At ``width`` px the page scrolls only down, never sideways; then back to the window it had."""
+    before = page.viewport_size
+    page.set_viewport_size({"width": width, "height": 800})
+    page.reload()
+    client, scrolled = page.evaluate(_WIDTHS)
+    assert scrolled <= client, f"{page.url} is {scrolled}px wide in a {client}px window"
+    page.set_viewport_size(before)
+    page.reload()

@@ -6,15 +6,12 @@ paid invoice.
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from playwright.sync_api import expect
 
 from portal.auth import services as accounts
-from tests.e2e.steps import add_card, create_practice, log_in, pay_in_checkout
-
-RECEIPT = "receipt for invoice "
+from tests.e2e.steps import add_card, create_practice, log_in, pay_in_checkout, receipt_numbers
 
 pytestmark = pytest.mark.e2e
 
@@ -29,21 +26,6 @@ def owner_portal(webhook_portal):
         accounts.register_user("Rita Renewal", "rita@example.com", PASSWORD)
         bootstrap_plans()
     return webhook_portal
-
-
-def receipt_numbers(mailbox, address: str, expected: int) -> list[str]:
-    """The invoice numbers of the receipts sent to ``address``, once ``expected`` have arrived (and a
-    moment more, so a duplicate would be counted too)."""
-
-    def subjects() -> list[str]:
-        return [str(m["Subject"]) for m in mailbox.to(address) if RECEIPT in str(m["Subject"])]
-
-    deadline = time.monotonic() + 10
-    while len(subjects()) < expected:
-        assert time.monotonic() < deadline, f"{len(subjects())} receipts of {expected}"
-        time.sleep(0.05)
-    time.sleep(0.5)
-    return [subject.rpartition(RECEIPT)[2] for subject in subjects()]
 
 
 def test_renewal_fails_then_card_updated_paid_cancelled_resumed(page, owner_portal, mailbox, screenshot):

@@ -384,3 +384,28 @@ def test_pay_now_is_offered_only_when_a_renewal_is_overdue(owner_client, practic
     assert practice.billing_status == BillingStatus.PAST_DUE
     page = owner_client.get(f"/practices/{practice.id}/billing").get_data(as_text=True)
     assert "Pay $99.00 now" in page
+
+
+def test_access_while_a_renewal_waits_for_the_bank_says_so_not_that_stripe_retries(owner_client, practice):
+    from portal.practices.invoice_mirror import apply_invoice
+    from portal.practices.mirror import apply_subscription
+    from tests import stripe_payloads as p
+
+    subscribed(practice)
+    renewal = T0 + 30 * 86_400
+    due = p.invoice(practice.id, practice.stripe_customer_id, id="in_renew", status="open", created=renewal)
+    apply_invoice(due, renewal, "invoice.payment_action_required")
+    apply_subscription(
+        p.subscription(practice.id, practice.stripe_customer_id, status="past_due", period_start=renewal),
+        renewal,
+    )
+    db.session.commit()
+    access = re.compile(r'data-access="yes">(.*?)</dd>', re.S)
+    page = owner_client.get(f"/practices/{practice.id}/billing").get_data(as_text=True)
+    assert access.search(page)[1] == "Yes, while the payment waits for the bank's confirmation"
+
+    apply_invoice(p.with_payment_error(due), renewal + 60, "invoice.payment_failed")
+    practice.action_required_invoice_id = None  # a decline after the check: nothing waits for the bank
+    db.session.commit()
+    page = owner_client.get(f"/practices/{practice.id}/billing").get_data(as_text=True)
+    assert access.search(page)[1] == "Yes, while Stripe retries the payment"
