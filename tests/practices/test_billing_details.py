@@ -18,6 +18,7 @@ from tests.conftest import extract_csrf
 from tests.practices.conftest import add_member, login
 from tests.practices.sandbox_helpers import CHECKOUT_ADDRESS
 from tests.practices.test_views import HX, path_of
+from tests.reliability.live import forms_of
 
 DETAILS = {
     "billing_email": "accounts@harbour-dental.com",
@@ -44,8 +45,14 @@ def billing_page(client, practice) -> str:
     return client.get(f"/practices/{practice.id}/billing").get_data(as_text=True)
 
 
+def details_form(html: str) -> dict[str, str]:
+    """The billing details form's hidden fields as drawn: CSRF, its once-only key, its version."""
+    [fields] = [fields for action, fields in forms_of(html) if action.endswith("/billing/details")]
+    return {name: fields[name] for name in ("csrf_token", "attempt", "details_version")}
+
+
 def post_details(client, practice, headers=None, **fields):
-    data = {"csrf_token": extract_csrf(billing_page(client, practice)), **DETAILS, **fields}
+    data = {**details_form(billing_page(client, practice)), **DETAILS, **fields}
     return client.post(f"/practices/{practice.id}/billing/details", data=data, headers=headers or {})
 
 
@@ -167,8 +174,7 @@ def test_a_member_reads_the_details_but_cannot_change_them(auth, live_practice, 
 
 
 def test_stripe_down_keeps_what_was_typed_and_saves_nothing(owner_client, live_practice, sandbox):
-    page = billing_page(owner_client, live_practice)
-    data = {"csrf_token": extract_csrf(page), **DETAILS}
+    data = {**details_form(billing_page(owner_client, live_practice)), **DETAILS}
     with sandbox.outage():
         answer = owner_client.post(f"/practices/{live_practice.id}/billing/details", data=data, headers=HX)
     assert answer.status_code == 200  # htmx swaps it in: the message and the form as typed
