@@ -100,4 +100,3 @@ def test_six_concurrent_saves_make_one_tax_id(app, sandbox, figure, engine, user
         "concurrent saves of the billing details, 3 ways (one form, one form without its key, 3 tabs); "
         "every other post told billing changed in another tab",
     )
-
