@@ -78,6 +78,11 @@ def save_details(practice_id: int):
     return _refused(practice, member, form, outcome.error, outcome.status, kept)
 
 
+# Guarded like every billing action (once per form, only from the version drawn), by hand: its
+# refusals keep the form as typed, which ``billing_action``'s answers (the billing area) cannot.
+save_details.billing_action = "details"
+
+
 def _save(practice: Practice, details: BillingDetails) -> Outcome:
     """One save, claimed: its outcome; ``settled=False`` when nothing happened (the claim goes back)."""
     try:
