@@ -1,11 +1,28 @@
 """A practice's billing details (billing email, legal name, address, tax IDs), kept on its Stripe
 customer: Stripe prints them on every invoice it finalizes, and on its PDF.
 
-Saving goes to Stripe first and writes locally only once Stripe has everything, so a refusal
-(Stripe's ``tax_id_invalid``, or Stripe down) leaves the local details as they were and the form as
-typed. Stripe down is refused, not deferred: a tax ID is Stripe's to accept or refuse, and a
-deferred save could not tell the person who typed it. Each save compares with the tax IDs Stripe
-has (one list call), so one cut short half-way is finished, not doubled, by the next.
+Saving goes to Stripe first (a new tax ID, the customer, then the tax IDs removed) and writes
+locally once Stripe has everything. Stripe down is refused, not deferred: a tax ID is Stripe's to
+accept or refuse, and a deferred save could not tell the person who typed it. A save that changes
+nothing calls Stripe not and writes no History line.
+
+A save cut short after Stripe took part of it (an outage, a timeout) is finished forwards, not
+undone: undoing is more writes to a Stripe that has just failed, which can fail in turn and leave
+the words wrong again, while finishing needs only the next save. So the person is told "Stripe has
+part of this change; press Save again to finish it" (the form kept as typed), the local copy takes
+what Stripe is known to have (the page tells the truth meanwhile), and the next save converges: it
+lists the tax IDs Stripe has (one call) and reuses one of the same type and value, never adding a
+second (nor keeping copies an older portal left there).
+
+Once per change: the form carries the practice's ``details_version`` as drawn, claimed with a
+compare-and-swap by the view (``intents.in_step``): of two tabs, or two posts at once, one saves and
+the other is told billing changed in another tab. Stripe's idempotency keys name the practice, the
+version and (a tax ID) its type and value, never the time, so the SDK's retries and a repeat of the
+same version reach Stripe once. Locally a tax ID is one row per (practice, type, value).
+
+Changes made at Stripe directly (the dashboard) are not mirrored from ``customer.updated`` or
+``customer.tax_id.*`` events: the portal owns these details and Stripe's copy follows it; the next
+save lists Stripe's tax IDs and makes them the portal's, and ``flask billing reconcile`` compares.
 
 Checkout (the first subscription) collects the address and a tax ID too: ``apply_from_checkout``
 takes them from the completed session's ``customer_details``, unless the details were saved later.
@@ -17,10 +34,9 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from portal.database import utcnow
 from portal.extensions import db
 from portal.gateway import customers as stripe_customers
-from portal.gateway.errors import BillingError, InvalidRequest
+from portal.gateway.errors import BillingError, InvalidRequest, StripeUnavailable
 from portal.gateway.gateway import stripe_time
 from portal.gateway.shapes import as_dict
 from portal.practices import audit
@@ -34,6 +50,11 @@ from portal.users.models import User
 log = logging.getLogger(__name__)
 
 ADDRESS_FIELDS = ("line1", "line2", "city", "state", "postal_code", "country")
+
+#: Said after Stripe's own words when a save was cut short after Stripe took part of it.
+PART_AT_STRIPE = "Stripe has part of this change; press Save again to finish it."
+#: Said when the call that failed may have reached Stripe (its answer was lost), nothing else did.
+MAYBE_AT_STRIPE = "Stripe may have part of this change; press Save again to finish it."
 
 
 @dataclass(frozen=True)
@@ -56,6 +77,13 @@ class InvalidTaxId(PracticeError):
     field = "tax_id_value"
 
 
+class PartlySaved(PracticeError):
+    """Stripe took part of a save before failing: the words say so, and Save again finishes it."""
+
+    status = 503
+    code = "billing_details_partly_saved"
+
+
 def invalid_tax_id_words(tax_type: str, value: str) -> str:
     example = TAX_ID_TYPES.get(tax_type, ("", ""))[1]
     words = f"Stripe did not accept {value} as a {tax_id_label(tax_type)}."
@@ -66,36 +94,87 @@ def address_of(practice: Practice) -> dict[str, str | None]:
     return {key: getattr(practice, f"address_{key}") for key in ADDRESS_FIELDS}
 
 
-def save_billing_details(practice: Practice, details: BillingDetails, actor: User) -> None:
-    """Stripe's customer first (a new tax ID, then the customer, then the removed tax IDs), then
-    the local copy, in one commit. Raises ``InvalidTaxId``, ``NotAllowed`` or a ``BillingError``."""
+def unchanged(practice: Practice, details: BillingDetails) -> bool:
+    """True when saving ``details`` would change nothing the portal has."""
+    rows = {(t.type, t.value) for t in practice.tax_ids}
+    if details.remove_tax_ids & {t.id for t in practice.tax_ids}:
+        return False
+    if details.new_tax_id is not None and details.new_tax_id not in rows:
+        return False
+    typed = {key: details.address.get(key) or None for key in ADDRESS_FIELDS}
+    return (practice.billing_email, practice.legal_name, address_of(practice)) == (
+        details.billing_email or None,
+        details.legal_name or None,
+        typed,
+    )
+
+
+@dataclass
+class _AtStripe:
+    """What Stripe is known to have so far in one save: its tax IDs, the customer once updated."""
+
+    tax_ids: dict[str, object]
+    customer: object | None = None
+    wrote: bool = False
+
+
+def save_billing_details(practice: Practice, details: BillingDetails, actor: User) -> bool:
+    """Stripe's customer first, then the local copy, in one commit; False (no Stripe call, no
+    History line) when nothing would change. Raises ``InvalidTaxId``, ``NotAllowed``,
+    ``PartlySaved`` (committed: what Stripe has) or a ``BillingError`` (nothing saved)."""
     require_manager(practice, actor)
+    if unchanged(practice, details):
+        return False
     customer_id = ensure_practice_customer(practice)
-    at_stripe = {tax_id.id: tax_id for tax_id in stripe_customers.list_tax_ids(customer_id)}
-    added = _add_tax_id(practice, customer_id, details.new_tax_id, at_stripe.values())
+    known = _AtStripe({tax_id.id: tax_id for tax_id in stripe_customers.list_tax_ids(customer_id)})
+    version = practice.details_version  # claimed by the caller: these keys are this save's alone
     try:
-        customer = stripe_customers.update_customer(
-            customer_id,
-            _customer_params(practice, details),
-            key=("billing-details", practice.stripe_ref, utcnow().timestamp()),
-        )
-    except BillingError:
-        if added is not None and added.id not in at_stripe:
-            _forget_quietly(customer_id, added.id)  # nothing saved half-way
-        raise
-    if added is not None:
-        at_stripe[added.id] = added
-    for row in practice.tax_ids:
-        if row.id in details.remove_tax_ids:
-            for stripe_id in _stripe_ids_of(row, at_stripe.values()):
-                stripe_customers.delete_tax_id(customer_id, stripe_id)
-                at_stripe.pop(stripe_id, None)
-    _apply_locally(practice, details, at_stripe.values(), stripe_time(customer))
-    audit.record(practice, "billing_details_changed", _summary(practice), actor_id=actor.id)
+        _save_at_stripe(practice, customer_id, details, known, version)
+    except BillingError as error:
+        maybe = isinstance(error, StripeUnavailable) and error.reached_stripe
+        if not (known.wrote or maybe):
+            raise
+        raise _partly_saved(practice, details, known, actor, error.message) from error
+    _apply_locally(practice, details, known)
+    audit.record(practice, "billing_details_changed", summary(practice), actor_id=actor.id)
     db.session.commit()
+    return True
 
 
-def _add_tax_id(practice: Practice, customer_id: str, new: tuple[str, str] | None, existing: Iterable):
+def _save_at_stripe(
+    practice: Practice, customer_id: str, details: BillingDetails, known: _AtStripe, version: int
+) -> None:
+    """The new tax ID (reused if Stripe has it), the customer, then the tax IDs removed and any
+    copies at Stripe of one tax ID; ``known`` follows each write Stripe confirmed."""
+    added = _add_tax_id(practice, customer_id, details.new_tax_id, known.tax_ids.values(), version)
+    if added is not None and added.id not in known.tax_ids:
+        known.tax_ids[added.id], known.wrote = added, True
+    known.customer = stripe_customers.update_customer(
+        customer_id,
+        _customer_params(practice, details),
+        key=("billing-details", practice.stripe_ref, version),
+    )
+    known.wrote = True
+    removed = [row for row in practice.tax_ids if row.id in details.remove_tax_ids]
+    doomed = [i for row in removed for i in _stripe_ids_of(row, known.tax_ids.values())]
+    for stripe_id in [*doomed, *_copies(known.tax_ids.values())]:
+        if stripe_id in known.tax_ids:
+            stripe_customers.delete_tax_id(customer_id, stripe_id)
+            known.tax_ids.pop(stripe_id)
+
+
+def _partly_saved(practice: Practice, details: BillingDetails, known: _AtStripe, actor: User, said: str):
+    """The local copy takes what Stripe confirmed (committed, with a History line); the refusal."""
+    db.session.rollback()
+    if known.wrote:
+        _apply_locally(practice, details, known)
+        audit.record(practice, "billing_details_partly_saved", summary(practice), actor_id=actor.id)
+        db.session.commit()
+    words = PART_AT_STRIPE if known.wrote else MAYBE_AT_STRIPE
+    return PartlySaved(f"{said} {words}".strip())
+
+
+def _add_tax_id(practice: Practice, customer_id: str, new, existing: Iterable, version: int):
     """The new tax ID at Stripe (the one it already has, if the same); None if none was asked."""
     if new is None:
         return None
@@ -104,8 +183,9 @@ def _add_tax_id(practice: Practice, customer_id: str, new: tuple[str, str] | Non
     if same is not None:
         return same
     try:
+        # The version too: a tax ID removed and added again within Stripe's 24 h of keys is a new one.
         return stripe_customers.create_tax_id(
-            customer_id, tax_type, value, key=(practice.stripe_ref, tax_type, value, utcnow().timestamp())
+            customer_id, tax_type, value, key=(practice.stripe_ref, tax_type, value, version)
         )
     except InvalidRequest as refused:
         if refused.stripe_code == "tax_id_invalid":
@@ -113,16 +193,20 @@ def _add_tax_id(practice: Practice, customer_id: str, new: tuple[str, str] | Non
         raise
 
 
-def _forget_quietly(customer_id: str, tax_id: str) -> None:
-    try:
-        stripe_customers.delete_tax_id(customer_id, tax_id)
-    except BillingError as error:  # the next save sees it at Stripe and keeps or removes it
-        log.warning("could not undo tax id %s customer=%s: %s", tax_id, customer_id, error)
+def _copies(at_stripe: Iterable) -> list[str]:
+    """Stripe's tax IDs that repeat an older one's type and value (none once saves are claimed)."""
+    seen, copies = set(), []
+    for tax_id in sorted(at_stripe, key=lambda t: (int(getattr(t, "created", 0) or 0), t.id)):
+        if (tax_id.type, tax_id.value) in seen:
+            copies.append(tax_id.id)
+        seen.add((tax_id.type, tax_id.value))
+    return copies
 
 
 def _stripe_ids_of(row: PracticeTaxId, at_stripe: Iterable) -> list[str]:
-    """Stripe's tax ID objects for a local row: by id, or (one from Checkout) by type and value."""
-    if row.stripe_id:
+    """Stripe's tax ID objects for a local row: by id, else (one from Checkout) by type and value."""
+    at_stripe = list(at_stripe)
+    if row.stripe_id and any(t.id == row.stripe_id for t in at_stripe):
         return [row.stripe_id]
     return [t.id for t in at_stripe if (t.type, t.value) == (row.type, row.value)]
 
@@ -133,13 +217,18 @@ def _customer_params(practice: Practice, details: BillingDetails) -> dict:
     return {"name": name, "email": email, "address": address if any(address.values()) else ""}
 
 
-def _apply_locally(practice: Practice, details: BillingDetails, at_stripe: Iterable, at: int) -> None:
-    practice.billing_email = details.billing_email or None
-    practice.legal_name = details.legal_name or None
-    for key in ADDRESS_FIELDS:
-        setattr(practice, f"address_{key}", details.address.get(key) or None)
-    _mirror_tax_ids(practice, list(at_stripe))
-    practice.billing_details_at = max(int(practice.billing_details_at or 0), at)
+def _apply_locally(practice: Practice, details: BillingDetails, known: _AtStripe) -> None:
+    """What Stripe has becomes the portal's: the typed fields once the customer took them, the tax
+    IDs as Stripe has them; the version moves on (a form drawn before this saves nothing)."""
+    if known.customer is not None:
+        practice.billing_email = details.billing_email or None
+        practice.legal_name = details.legal_name or None
+        for key in ADDRESS_FIELDS:
+            setattr(practice, f"address_{key}", details.address.get(key) or None)
+        at = stripe_time(known.customer)
+        practice.billing_details_at = max(int(practice.billing_details_at or 0), at)
+    _mirror_tax_ids(practice, list(known.tax_ids.values()))
+    practice.details_version = (practice.details_version or 0) + 1
 
 
 def _verification(tax_id: object) -> str | None:
@@ -148,21 +237,25 @@ def _verification(tax_id: object) -> str | None:
 
 def _mirror_tax_ids(practice: Practice, at_stripe: list) -> None:
     """The practice's tax IDs become Stripe's: rows still there are kept (in their order, with
-    Stripe's id and verification), rows gone are dropped, new ones are added after them."""
+    Stripe's id and verification), rows gone are dropped, new ones are added after them; one row
+    per type and value, however many copies Stripe has."""
     kept = []
     for row in practice.tax_ids:
-        found = next((t for t in at_stripe if t.id in _stripe_ids_of(row, [t])), None)
+        found = next((t for t in at_stripe if t.id in _stripe_ids_of(row, at_stripe)), None)
         if found is not None:
-            at_stripe.remove(found)
+            at_stripe = [t for t in at_stripe if (t.type, t.value) != (found.type, found.value)]
             row.stripe_id, row.verification_status = found.id, _verification(found)
             kept.append(row)
-    practice.tax_ids = kept + [
-        PracticeTaxId(type=t.type, value=t.value, stripe_id=t.id, verification_status=_verification(t))
-        for t in at_stripe
-    ]
+    added: dict[tuple[str, str], PracticeTaxId] = {}
+    for t in at_stripe:
+        added.setdefault(
+            (t.type, t.value),
+            PracticeTaxId(type=t.type, value=t.value, stripe_id=t.id, verification_status=_verification(t)),
+        )
+    practice.tax_ids = kept + list(added.values())
 
 
-def _summary(practice: Practice) -> str:
+def summary(practice: Practice) -> str:
     parts = [practice.legal_name, practice.address_city, practice.address_country]
     parts += [f"{tax_id_label(t.type)} {t.value}" for t in practice.tax_ids]
     return ", ".join(p for p in parts if p) or "cleared"
@@ -189,7 +282,11 @@ def apply_from_checkout(practice: Practice, session: dict, completed_at: int) ->
     known = {(t.type, t.value) for t in practice.tax_ids}
     for tax_id in tax_ids:
         if (tax_id.get("type"), tax_id.get("value")) not in known:
+            known.add((tax_id["type"], tax_id["value"]))
             practice.tax_ids.append(PracticeTaxId(type=tax_id["type"], value=tax_id["value"]))
     practice.billing_details_at = completed_at
-    audit.record(practice, "billing_details_from_checkout", _summary(practice))
+    practice.details_version = (
+        practice.details_version or 0
+    ) + 1  # a details form drawn before Checkout filled them saves nothing
+    audit.record(practice, "billing_details_from_checkout", summary(practice))
     return True

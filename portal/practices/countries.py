@@ -26,6 +26,26 @@ TAX_ID_TYPES: dict[str, tuple[str, str]] = {
     "sg_uen": ("Singapore UEN", "123456789F"),
 }
 
+#: The EU's member states among ``COUNTRIES``: their tax ID is an EU VAT number.
+EU_MEMBERS = frozenset({
+    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT",
+    "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
+})  # fmt: skip
+#: The tax ID type a billing address's country uses (the form's default; no entry: none chosen).
+TAX_ID_TYPE_OF_COUNTRY: dict[str, str] = {
+    **dict.fromkeys(sorted(EU_MEMBERS), "eu_vat"),
+    "VN": "vn_tin",
+    "GB": "gb_vat",
+    "US": "us_ein",
+    "AU": "au_abn",
+    "SG": "sg_uen",
+}
+
+
+def tax_id_type_of(country: str | None) -> str:
+    """The tax ID type of ``country`` ("" when the form offers none for it)."""
+    return TAX_ID_TYPE_OF_COUNTRY.get(country or "", "")
+
 
 def tax_id_label(tax_type: str) -> str:
     return TAX_ID_TYPES.get(tax_type, (tax_type.replace("_", " ").upper(), ""))[0]

@@ -7,8 +7,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from portal.forms import PortalForm
-from portal.practices.countries import COUNTRIES, TAX_ID_TYPES
-from portal.practices.models import MemberRole
+from portal.practices.countries import COUNTRIES, TAX_ID_TYPES, tax_id_type_of
+from portal.practices.models import MemberRole, Practice
 
 
 class CreatePracticeForm(PortalForm):
@@ -78,7 +78,12 @@ class BillingDetailsForm(PortalForm):
         default="",
     )
     tax_id_type = SelectField(
-        "Tax ID type", choices=[SelectChoice(t, label) for t, (label, _) in TAX_ID_TYPES.items()]
+        "Tax ID type",
+        choices=[
+            SelectChoice("", "Choose the type"),
+            *(SelectChoice(t, label) for t, (label, _) in TAX_ID_TYPES.items()),
+        ],
+        default="",
     )
     tax_id_value = _line("Tax ID", 64)
 
@@ -91,4 +96,14 @@ class BillingDetailsForm(PortalForm):
             if address_given and not (field.data or "").strip() and not field.errors:
                 field.errors.append(message)
                 valid = False
+        if (self.tax_id_value.data or "").strip() and not self.tax_id_type.data:
+            self.tax_id_type.errors.append("Choose the tax ID's type.")
+            valid = False
         return valid
+
+
+def billing_details_form(practice: Practice) -> BillingDetailsForm:
+    """The form as saved, its tax ID type the one the address's country uses (Germany: EU VAT)."""
+    form = BillingDetailsForm(formdata=None, obj=practice)
+    form.tax_id_type.data = tax_id_type_of(practice.address_country)
+    return form

@@ -139,6 +139,7 @@ SENTENCES: dict[str, Callable[[str, str | None], str]] = {
     "practice_deactivated": lambda d, _: f"Closed by platform admin {d}",
     "practice_reactivated": lambda d, _: f"Reopened by platform admin {d}",
     "billing_details_changed": lambda d, _: f"Billing details changed: {d}",
+    "billing_details_partly_saved": lambda d, _: f"Billing details partly saved (Stripe was cut off): {d}",
     "billing_details_from_checkout": lambda d, _: f"Billing details entered at Checkout: {d}",
     "card_added": lambda d, _: f"Card added: {_card(d)}",
     "card_removed": lambda d, _: f"{_card_of(d.strip())} was removed",

@@ -76,42 +76,51 @@ def posted_version(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() and len(value) < 12 else None
 
 
-def _swap_version(practice_id: int, was: int, becomes: int) -> bool:
-    """``billing_version``: ``was`` -> ``becomes`` if nobody moved it meanwhile. Commits."""
+def _swap_version(practice_id: int, was: int, becomes: int, column=Practice.billing_version) -> bool:
+    """``column`` (a version of the practice): ``was`` -> ``becomes`` if nobody moved it meanwhile.
+    Commits."""
     changed = db.session.execute(
         sa.update(Practice)
-        .where(Practice.id == practice_id, Practice.billing_version == was)
-        .values(billing_version=becomes)
+        .where(Practice.id == practice_id, column == was)
+        .values({column.key: becomes})
         .execution_options(synchronize_session=False)
     ).rowcount
     db.session.commit()
     return changed == 1
 
 
-def _version_is(practice_id: int, version: int) -> bool:
+def _version_is(practice_id: int, version: int, column=Practice.billing_version) -> bool:
     db.session.rollback()  # a fresh snapshot
-    return db.session.scalar(sa.select(Practice.billing_version).where(Practice.id == practice_id)) == version
+    return db.session.scalar(sa.select(column).where(Practice.id == practice_id)) == version
 
 
-def in_step(practice_id: int, version: int | None, perform, *, claims_version: bool = True) -> Outcome:
+def in_step(
+    practice_id: int,
+    version: int | None,
+    perform,
+    *,
+    claims_version: bool = True,
+    column=Practice.billing_version,
+) -> Outcome:
     """``perform()`` only if the form was rendered from the billing state as it is now.
 
     An action that changes the billing (``claims_version``) moves the version on first, so a
     form of the same state in another tab acts not; one refused before anything happened
     (``settled=False``) gives it back. One that failed midway keeps it moved on: what it did at
     Stripe is unknown, so the forms drawn before it act not. Starting a Checkout changes nothing
-    yet: it only checks.
+    yet: it only checks. ``column`` is the version claimed: ``billing_version`` (the subscription's
+    forms), or ``details_version`` (the billing details form, a section of its own).
     """
     if version is None:
         return STALE
     if not claims_version:
-        return perform() if _version_is(practice_id, version) else STALE
-    if not _swap_version(practice_id, version, version + 1):
+        return perform() if _version_is(practice_id, version, column) else STALE
+    if not _swap_version(practice_id, version, version + 1, column):
         return STALE
     outcome = perform()
     if not outcome.settled:
         db.session.rollback()
-        _swap_version(practice_id, version + 1, version)
+        _swap_version(practice_id, version + 1, version, column)
     return outcome
 
 

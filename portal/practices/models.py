@@ -114,6 +114,10 @@ class Practice(TimestampMixin, db.Model):
     address_country: Mapped[str | None] = mapped_column(sa.String(2))
     #: Stripe time of the billing details applied last (a save, or Checkout's): older never win.
     billing_details_at: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+    #: Bumped by every save of the billing details: a details form drawn before another tab saved
+    #: carries an older one and saves nothing (``portal.practices.intents.in_step``). Not
+    #: ``billing_version``: a save swaps only its own section, the page's other forms stay good.
+    details_version: Mapped[int] = mapped_column(server_default="0")
 
     members: Mapped[list[PracticeMember]] = relationship(
         back_populates="practice", cascade="all, delete-orphan", passive_deletes=True
@@ -246,7 +250,11 @@ class PracticeTaxId(db.Model):
     """
 
     __tablename__ = "practice_tax_ids"
-    __table_args__ = (NEVER_REUSED_IDS,)
+    __table_args__ = (
+        # One row per tax ID: two saves at once cannot both add it (Stripe's copies are folded too).
+        sa.Index("uq_practice_tax_ids_value", "practice_id", "type", "value", unique=True),
+        NEVER_REUSED_IDS,
+    )
 
     id: Mapped[int] = surrogate_id()
     practice_id: Mapped[int] = mapped_column(sa.ForeignKey("practices.id", ondelete="CASCADE"), index=True)

@@ -120,3 +120,17 @@ window.whenStripeLoads = function (timeoutMs, ready, unavailable) {
   script.addEventListener("error", () => settle(false));
   window.setTimeout(() => settle(typeof Stripe !== "undefined"), timeoutMs || 15000);
 };
+
+// The billing details' tax ID type follows the address's country (a German address: EU VAT), as
+// the server's default does, until a tax ID is typed or a type chosen by hand.
+document.addEventListener("change", (event) => {
+  const select = event.target;
+  const form = select.form;
+  if (!form || !form.dataset.taxIdTypes) return;
+  if (select.name === "tax_id_type") { select.dataset.chosen = "true"; return; }
+  if (select.name !== "address_country") return;
+  const type = form.elements.tax_id_type;
+  const value = form.elements.tax_id_value;
+  if (!type || type.dataset.chosen || (value && value.value.trim())) return;
+  type.value = JSON.parse(form.dataset.taxIdTypes)[select.value] || "";
+});

@@ -7,6 +7,8 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from portal.extensions import db
+from portal.practices.models import Practice
 from tests.e2e.test_every_page import build_world, log_in
 
 pytestmark = pytest.mark.e2e
@@ -127,4 +129,36 @@ def test_a_banner_is_a_line_and_a_button_on_a_phone_its_explanation_a_tap_away(b
     page.set_viewport_size({"width": 1280, "height": 900})
     page.reload()
     expect(page.locator('[data-banner="payment_failed"]').get_by_text("Stripe will retry")).to_be_visible()
+    context.close()
+
+
+_IN_VIEW = """(element) => {
+  const box = element.getBoundingClientRect();
+  return box.top >= 0 && box.bottom <= innerHeight;
+}"""
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_billing_details_answer_is_where_the_person_is_looking(width, browser, world_portal):
+    portal, world = world_portal
+    with portal.app.app_context():  # the world's customer id is made up: the save makes a real one
+        db.session.get(Practice, world["practice"]).stripe_customer_id = None
+        db.session.commit()
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    page = context.new_page()
+    log_in(page, portal.url, world["people"]["owner"])
+    page.goto(f"{portal.url}/practices/{world['practice']}/billing")
+    section = page.locator("#billing-details")
+    tax_type = section.get_by_label("Tax ID type")
+    section.get_by_label("Country").select_option("DE")  # the tax ID type follows (app.js)
+    expect(tax_type).to_have_value("eu_vat")
+    section.get_by_label("Country").select_option("")  # an address is whole or not at all
+    section.get_by_label("Legal name").fill(f"Legal Name at {width} px")
+    save = section.get_by_role("button", name="Save billing details")
+    save.click()
+    message = section.get_by_role("status")
+    expect(message).to_have_text("Billing details saved. Stripe prints them on the practice's next invoices.")
+    expect(save).to_be_focused()  # the keyboard's place stays
+    assert message.evaluate(_IN_VIEW) and save.evaluate(_IN_VIEW)
+    expect(page.locator("#announcer")).to_have_text(message.inner_text())
     context.close()

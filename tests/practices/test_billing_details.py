@@ -9,15 +9,19 @@ import re
 
 import pytest
 import requests
+import sqlalchemy as sa
+from flask import current_app
 
 from portal.extensions import db
+from portal.gateway import customers as stripe_customers
 from portal.practices import checkout as practice_checkout
 from portal.practices import members
-from portal.practices.models import MemberRole, Plan, PracticeInvoice
-from tests.conftest import extract_csrf
+from portal.practices.models import BillingAuditEntry, MemberRole, Plan, PracticeInvoice
+from tests.conftest import AuthActions, IsolatedClient, extract_csrf
 from tests.practices.conftest import add_member, login
 from tests.practices.sandbox_helpers import CHECKOUT_ADDRESS
 from tests.practices.test_views import HX, path_of
+from tests.reliability.live import forms_of
 
 DETAILS = {
     "billing_email": "accounts@harbour-dental.com",
@@ -44,8 +48,14 @@ def billing_page(client, practice) -> str:
     return client.get(f"/practices/{practice.id}/billing").get_data(as_text=True)
 
 
+def details_form(html: str) -> dict[str, str]:
+    """The billing details form's hidden fields as drawn: CSRF, its once-only key, its version."""
+    [fields] = [fields for action, fields in forms_of(html) if action.endswith("/billing/details")]
+    return {name: fields[name] for name in ("csrf_token", "attempt", "details_version")}
+
+
 def post_details(client, practice, headers=None, **fields):
-    data = {"csrf_token": extract_csrf(billing_page(client, practice)), **DETAILS, **fields}
+    data = {**details_form(billing_page(client, practice)), **DETAILS, **fields}
     return client.post(f"/practices/{practice.id}/billing/details", data=data, headers=headers or {})
 
 
@@ -167,8 +177,7 @@ def test_a_member_reads_the_details_but_cannot_change_them(auth, live_practice, 
 
 
 def test_stripe_down_keeps_what_was_typed_and_saves_nothing(owner_client, live_practice, sandbox):
-    page = billing_page(owner_client, live_practice)
-    data = {"csrf_token": extract_csrf(page), **DETAILS}
+    data = {**details_form(billing_page(owner_client, live_practice)), **DETAILS}
     with sandbox.outage():
         answer = owner_client.post(f"/practices/{live_practice.id}/billing/details", data=data, headers=HX)
     assert answer.status_code == 200  # htmx swaps it in: the message and the form as typed
@@ -227,3 +236,179 @@ def test_the_first_checkout_collects_address_and_tax_id_into_the_details_and_the
     owner_client.get(path_of(paid.headers["Location"]))
     db.session.refresh(live_practice)
     assert live_practice.tax_ids == [] and live_practice.address_line2 == "Floor 3"
+
+
+def stripe_calls():
+    return current_app.extensions["stripe_call_counter"].watch()
+
+
+def history_lines(practice, action: str) -> list[str]:
+    db.session.rollback()
+    return list(
+        db.session.scalars(
+            sa.select(BillingAuditEntry.detail).where(
+                BillingAuditEntry.practice_id == practice.id, BillingAuditEntry.action == action
+            )
+        )
+    )
+
+
+def said(html: str) -> str:
+    """The message beside the Save button."""
+    return re.search(r'<p class="flash flash-\w+" role="\w+">([^<]*)</p>\s*<button', html).group(1)
+
+
+def test_a_stale_tab_is_told_and_overwrites_nothing(app, owner_client, live_practice, user_factory, sandbox):
+    admin = user_factory(email="admin@example.com")
+    add_member(live_practice, admin, MemberRole.ADMIN)
+    admin_client = login(AuthActions(IsolatedClient(app, app.response_class, use_cookies=True)), admin)
+    assert post_details(owner_client, live_practice).status_code == 303
+    stale = details_form(billing_page(admin_client, live_practice))
+    owner_saved = post_details(
+        owner_client,
+        live_practice,
+        HX,
+        billing_email="owner-saved@example.com",
+        legal_name="Owner's Name Ltd",
+    )
+    assert said(owner_saved.get_data(as_text=True)).startswith("Billing details saved.")
+
+    with stripe_calls() as calls:  # the admin changes the city on the page drawn before
+        answer = admin_client.post(
+            f"/practices/{live_practice.id}/billing/details",
+            data={**stale, **DETAILS, "address_city": "Da Nang", "tax_id_value": ""},
+            headers=HX,
+        )
+    assert calls == []
+    fragment = answer.get_data(as_text=True)
+    assert said(fragment).startswith("Billing changed in another tab or window since this page was loaded")
+    assert "Owner&#39;s Name Ltd" in said(fragment)  # what the other tab saved, in words
+    assert 'value="Da Nang"' in fragment  # what the admin typed is kept
+    customer, _ = at_stripe(sandbox, live_practice)
+    assert (customer.email, customer.name, customer.address.city) == (
+        "owner-saved@example.com",
+        "Owner's Name Ltd",
+        "Ho Chi Minh City",
+    )
+    db.session.refresh(live_practice)
+    assert live_practice.legal_name == "Owner's Name Ltd" and live_practice.address_city == "Ho Chi Minh City"
+
+    # Told, the admin saves again from the form as kept: now it is a decision, and it saves.
+    again = details_form(fragment)
+    answer = admin_client.post(
+        f"/practices/{live_practice.id}/billing/details",
+        data={**again, **DETAILS, "address_city": "Da Nang", "tax_id_value": ""},
+        headers=HX,
+    )
+    assert said(answer.get_data(as_text=True)).startswith("Billing details saved.")
+    assert at_stripe(sandbox, live_practice)[0].address.city == "Da Nang"
+
+
+def test_a_save_that_changes_nothing_calls_stripe_not_and_writes_no_history(owner_client, live_practice):
+    assert post_details(owner_client, live_practice).status_code == 303
+    db.session.refresh(live_practice)
+    [tax_id] = live_practice.tax_ids
+    with stripe_calls() as calls:
+        same = post_details(owner_client, live_practice, HX)  # the VAT number typed again: it is there
+        as_drawn = post_details(owner_client, live_practice, HX, tax_id_value="")
+    assert calls == []
+    for answer in (same, as_drawn):
+        assert (
+            said(answer.get_data(as_text=True))
+            == "Nothing to save: the billing details already read like this."
+        )
+    assert len(history_lines(live_practice, "billing_details_changed")) == 1
+    db.session.refresh(live_practice)
+    assert [t.id for t in live_practice.tax_ids] == [tax_id.id]
+
+
+def outage_before(monkeypatch, sandbox, call: str) -> None:
+    """Stripe goes down just before the save's ``call`` (after its earlier calls went through)."""
+    real = getattr(stripe_customers, call)
+
+    def cut_off(*args, **kwargs):
+        sandbox.outage(True)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(stripe_customers, call, cut_off)
+
+
+def test_a_save_cut_short_says_stripe_has_part_and_save_again_finishes(
+    owner_client, live_practice, sandbox, monkeypatch
+):
+    assert post_details(owner_client, live_practice).status_code == 303
+    db.session.refresh(live_practice)
+    [vn_tin] = live_practice.tax_ids
+    changed = {"legal_name": "Harbour Dental Group", "address_city": "Hanoi", "remove_tax_id": str(vn_tin.id)}
+    outage_before(monkeypatch, sandbox, "delete_tax_id")  # the customer is updated, then Stripe is down
+    try:
+        cut = post_details(owner_client, live_practice, HX, tax_id_value="", **changed)
+    finally:
+        sandbox.outage(False)
+        monkeypatch.undo()
+    fragment = cut.get_data(as_text=True)
+    assert "Stripe has part of this change; press Save again to finish it." in said(fragment)
+    assert "Nothing was saved" not in fragment
+    assert 'value="Harbour Dental Group"' in fragment and 'value="Hanoi"' in fragment  # as typed
+    assert re.search(rf'value="{vn_tin.id}"\s+checked', fragment)  # still ticked for removal
+    customer, tax_ids = at_stripe(sandbox, live_practice)
+    assert customer.name == "Harbour Dental Group" and tax_ids == [("vn_tin", "1234567890")]
+    db.session.refresh(live_practice)  # the portal follows what Stripe has, meanwhile
+    assert live_practice.legal_name == "Harbour Dental Group" and len(live_practice.tax_ids) == 1
+    assert history_lines(live_practice, "billing_details_partly_saved")
+
+    again = owner_client.post(
+        f"/practices/{live_practice.id}/billing/details",
+        data={**details_form(fragment), **DETAILS, "tax_id_value": "", **changed},
+        headers=HX,
+    )
+    assert said(again.get_data(as_text=True)).startswith("Billing details saved.")
+    assert at_stripe(sandbox, live_practice)[1] == []
+    db.session.refresh(live_practice)
+    assert live_practice.tax_ids == [] and live_practice.address_city == "Hanoi"
+
+
+def test_a_tax_id_stripe_took_before_the_cut_is_reused_not_doubled(
+    owner_client, live_practice, sandbox, monkeypatch
+):
+    outage_before(monkeypatch, sandbox, "update_customer")  # the tax ID is created, then Stripe is down
+    try:
+        cut = post_details(owner_client, live_practice, HX)
+    finally:
+        sandbox.outage(False)
+        monkeypatch.undo()
+    fragment = cut.get_data(as_text=True)
+    assert "Stripe has part of this change; press Save again to finish it." in said(fragment)
+    assert at_stripe(sandbox, live_practice)[1] == [("vn_tin", "1234567890")]
+    db.session.refresh(live_practice)
+    assert [t.value for t in live_practice.tax_ids] == ["1234567890"] and live_practice.legal_name is None
+
+    with stripe_calls() as calls:
+        again = owner_client.post(
+            f"/practices/{live_practice.id}/billing/details",
+            data={**details_form(fragment), **DETAILS},
+            headers=HX,
+        )
+    assert said(again.get_data(as_text=True)).startswith("Billing details saved.")
+    assert calls.count("customer.tax_id.create") == 0
+    customer, tax_ids = at_stripe(sandbox, live_practice)
+    assert customer.name == "Harbour Dental Co., Ltd." and tax_ids == [("vn_tin", "1234567890")]
+
+
+@pytest.mark.parametrize(
+    ("country", "tax_type"),
+    [("DE", "eu_vat"), ("FR", "eu_vat"), ("VN", "vn_tin"), ("GB", "gb_vat"), ("US", "us_ein"), ("CA", "")],
+)
+def test_the_tax_id_type_follows_the_address_country(owner_client, live_practice, country, tax_type):
+    live_practice.address_country = country
+    db.session.commit()
+    page = billing_page(owner_client, live_practice)
+    select = re.search(r'<select[^>]*name="tax_id_type".*?</select>', page, re.S).group(0)
+    assert re.findall(r'<option selected value="([^"]*)"', select) == [tax_type]
+    assert f'"{country}": "{tax_type}"' in page if tax_type else True  # the script's copy of the rule
+
+
+def test_a_tax_id_needs_its_type(owner_client, live_practice):
+    refused = post_details(owner_client, live_practice, HX, tax_id_type="")
+    assert refused.status_code == 422
+    assert "Choose the tax ID&#39;s type." in refused.get_data(as_text=True)

@@ -25,9 +25,9 @@ from portal.practices import errors, intents, plans, unconfirmed
 from portal.practices import history as practice_history
 from portal.practices import members as practice_members
 from portal.practices.banners import support_email
-from portal.practices.countries import country_name
+from portal.practices.countries import TAX_ID_TYPE_OF_COUNTRY, country_name
 from portal.practices.errors import BILLING_MANAGERS_ONLY, INVITERS_ONLY, NotAllowed, PracticeNotFound
-from portal.practices.forms import BillingDetailsForm
+from portal.practices.forms import billing_details_form
 from portal.practices.intents import Outcome
 from portal.practices.models import MemberRole, Practice, PracticeMember
 from portal.urls import cached_url, page_arg
@@ -102,8 +102,10 @@ def billing_context(practice: Practice, member: PracticeMember, **extra) -> dict
         "cancel_form": None,  # the form of a failed cancel, with what was typed
         "support_email": support_email(),
         # The billing details form as saved; a refused save hands back its own, as typed.
-        "details_form": BillingDetailsForm(formdata=None, obj=practice) if can_manage else None,
+        "details_form": billing_details_form(practice) if can_manage else None,
+        "details_version": None,  # the version a refused form carries; None: the practice's
         "removing": frozenset(),  # the tax IDs ticked for removal in a refused save
+        "tax_id_type_of_country": TAX_ID_TYPE_OF_COUNTRY,
         "country_name": country_name,
     }
     context.update(extra)

@@ -1,23 +1,30 @@
 """The Billing tab's billing details: owners and admins save them (to Stripe's customer first),
-members read them. A refused save (a field, Stripe's ``tax_id_invalid``, Stripe down) answers
-with the form as typed and the message where it belongs."""
+members read them. A save acts once per form (``attempt``) and only from the details as they are
+(``details_version``: a stale tab is told, what it typed kept). A refused save (a field, Stripe's
+``tax_id_invalid``, Stripe down or cut off half-way) answers with the form as typed and the message
+beside the Save button, where the person is looking."""
 
 from __future__ import annotations
 
-from flask import request, url_for
+from flask import g, request, url_for
 from flask_login import current_user, login_required
 
-from portal.extensions import db
 from portal.gateway.errors import BillingError
 from portal.htmx import fragment_or_redirect, render_page_or_fragment
-from portal.practices import billing_details
-from portal.practices.billing_details import ADDRESS_FIELDS, BillingDetails, InvalidTaxId
+from portal.practices import billing_details, intents
+from portal.practices.billing_details import ADDRESS_FIELDS, BillingDetails, InvalidTaxId, PartlySaved
 from portal.practices.forms import BillingDetailsForm
+from portal.practices.intents import Outcome
 from portal.practices.models import Practice, PracticeMember
 from portal.practices.views.common import billing_context, bp, load_manager
 
 SAVED = "Billing details saved. Stripe prints them on the practice's next invoices."
-CORRECT_BELOW = "Please correct the fields marked below; nothing was saved."
+NOTHING_CHANGED = "Nothing to save: the billing details already read like this."
+CORRECT_ABOVE = "Please correct the fields marked above; nothing was saved."
+STALE = (
+    "Billing changed in another tab or window since this page was loaded; the details now read: "
+    "{now}. What you typed is kept here: check it, then save again to replace them."
+)
 
 
 def details_from(form: BillingDetailsForm) -> BillingDetails:
@@ -40,30 +47,74 @@ def posted_removals() -> frozenset[int]:
 def save_details(practice_id: int):
     practice, member = load_manager(practice_id)  # a member is refused (403), nothing read
     form = BillingDetailsForm()
+    version = intents.posted_version(request.form.get("details_version"))
     if not form.validate_on_submit():
-        return _refused(practice, member, form, CORRECT_BELOW, 422)
-    try:
-        billing_details.save_billing_details(practice, details_from(form), current_user)
-    except InvalidTaxId as refused:
-        form.tax_id_value.errors = [refused.message]
-        return _refused(practice, member, form, CORRECT_BELOW, refused.status)
-    except BillingError as error:  # Stripe down or refusing: nothing saved, the form as typed
-        db.session.rollback()
-        return _refused(practice, member, form, f"{error.message} Nothing was saved.", error.status)
-    return fragment_or_redirect(
-        "practices/billing.html",
-        "practices/partials/_billing_details.html",
-        url_for("practices.billing", practice_id=practice.id),
-        lambda: billing_context(practice, member, details_message=SAVED),
-        message=SAVED,
+        return _refused(practice, member, form, CORRECT_ABOVE, 422, version)
+    details = details_from(form)
+    outcome = intents.run_once(
+        practice.id,
+        "details",
+        intents.posted_key(request.form.get("attempt")),
+        lambda: intents.in_step(
+            practice.id, version, lambda: _save(practice, details), column=Practice.details_version
+        ),
     )
+    if outcome.error is None:
+        return fragment_or_redirect(
+            "practices/billing.html",
+            "practices/partials/_billing_details.html",
+            url_for("practices.billing", practice_id=practice.id),
+            lambda: billing_context(practice, member, details_message=outcome.message),
+            message=outcome.message,
+        )
+    if "tax_id_error" in g:
+        form.tax_id_value.errors = [g.pop("tax_id_error")]
+    if outcome == intents.STALE:  # the form as typed, told what the other tab saved
+        now = billing_details.summary(practice)
+        return _refused(practice, member, form, STALE.format(now=now), outcome.status, None)
+    # Nothing happened (the claim went back): the version as drawn. Settled (Stripe took part of
+    # it, said so): the details' version now, so Save again finishes it.
+    kept = None if outcome.settled else version
+    return _refused(practice, member, form, outcome.error, outcome.status, kept)
 
 
-def _refused(practice: Practice, member: PracticeMember, form: BillingDetailsForm, error: str, status: int):
-    """The form again as typed, its messages under the fields: the section for htmx, else the page
-    (a redirect would lose what was typed)."""
+# Guarded like every billing action (once per form, only from the version drawn), by hand: its
+# refusals keep the form as typed, which ``billing_action``'s answers (the billing area) cannot.
+save_details.billing_action = "details"
+
+
+def _save(practice: Practice, details: BillingDetails) -> Outcome:
+    """One save, claimed: its outcome; ``settled=False`` when nothing happened (the claim goes back)."""
+    try:
+        saved = billing_details.save_billing_details(practice, details, current_user)
+    except InvalidTaxId as refused:
+        g.tax_id_error = refused.message  # under the field
+        return Outcome(error=CORRECT_ABOVE, status=refused.status, settled=False)
+    except PartlySaved as partly:
+        return Outcome(error=partly.message, status=partly.status)
+    except BillingError as error:  # Stripe never took any of it: nothing saved, the form as typed
+        return Outcome(error=f"{error.message} Nothing was saved.", status=error.status, settled=False)
+    return Outcome(message=SAVED) if saved else Outcome(message=NOTHING_CHANGED, settled=False)
+
+
+def _refused(
+    practice: Practice,
+    member: PracticeMember,
+    form: BillingDetailsForm,
+    error: str,
+    status: int,
+    version: int | None,
+):
+    """The form again as typed, its messages under the fields and beside Save: the section for
+    htmx, else the page (a redirect would lose what was typed). It carries ``version``, the one
+    it was drawn from (None: the details' version now, once the person has been told of a change)."""
     context = billing_context(
-        practice, member, details_form=form, details_error=error, removing=posted_removals()
+        practice,
+        member,
+        details_form=form,
+        details_error=error,
+        removing=posted_removals(),
+        details_version=version,
     )
     return render_page_or_fragment(
         "practices/billing.html", "practices/partials/_billing_details.html", status, **context
