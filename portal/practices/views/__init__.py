@@ -4,7 +4,7 @@
 their routes to ``bp``, which ``create_app`` registers.
 """
 
-from portal.practices.views import billing, cards, details, history, people  # noqa: F401  (their routes on bp)
+from portal.practices.views import bank_check, billing, cards, details, history, people  # noqa: F401  (their routes on bp)
 from portal.practices.views.common import bp
 
 __all__ = ["bp"]
