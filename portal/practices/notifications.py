@@ -42,6 +42,9 @@ DECLINE_REASONS = {
     # whose banner and email lead to the portal's page for it ("Complete authentication").
     "authentication_required": "Your bank needs you to confirm this payment. "
     "Press “Complete authentication” and confirm it with your bank.",
+    # The payer failed (or closed) the bank's check: a retry can pass, whatever Stripe's words say.
+    "payment_intent_authentication_failure": "Your bank did not confirm the payment, so nothing was charged. "
+    "Press “Complete authentication” to try again, or use another card.",
     "no_card_on_file": "No card is on file. Add a card, then pay the invoice.",  # gateway's NO_CARD_ON_FILE
 }
 DEFAULT_DECLINE = "The card was declined."
