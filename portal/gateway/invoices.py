@@ -36,6 +36,21 @@ def retrieve_invoice(invoice_id: str) -> stripe.Invoice:
     )
 
 
+#: What the bank's check of an invoice payment needs: the client secret Stripe.js confirms with
+#: (``confirmation_secret``, includable, as Stripe's API has it since the invoice's ``payment_intent``
+#: went) and the PaymentIntent behind it, for its status and its last error.
+CONFIRMATION_EXPAND = ["confirmation_secret", "payments.data.payment.payment_intent"]
+
+
+def invoice_to_confirm(invoice_id: str) -> stripe.Invoice:
+    """The invoice with its ``confirmation_secret`` and its payments' PaymentIntents expanded."""
+    return call_stripe(
+        "invoice.retrieve",
+        lambda: stripe_client().v1.invoices.retrieve(invoice_id, {"expand": CONFIRMATION_EXPAND}),
+        invoice_id=invoice_id,
+    )
+
+
 def pay_invoice(invoice_id: str, payment_method_id: str | None, key: tuple[object, ...]) -> stripe.Invoice:
     params = {"payment_method": payment_method_id} if payment_method_id else {}
     return call_stripe(

@@ -71,6 +71,16 @@ def invoice_payment_error(invoice: Any) -> dict:
     return {}
 
 
+def invoice_intent(invoice: Any) -> dict:
+    """The PaymentIntent of the invoice's default payment, when the payload carries it expanded."""
+    payments = [as_dict(payment) for payment in (as_dict(invoice).get("payments") or {}).get("data") or []]
+    for payment in sorted(payments, key=lambda payment: not payment.get("is_default")):
+        intent = (payment.get("payment") or {}).get("payment_intent")
+        if isinstance(intent, dict):
+            return intent
+    return {}
+
+
 #: Our own marker (not a Stripe code) for a failed attempt with no card to charge.
 NO_CARD_ON_FILE = {"code": "no_card_on_file"}
 

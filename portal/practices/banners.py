@@ -17,7 +17,6 @@ TEMPLATE = "practices/partials/_banner_{}.html"
 
 _practices = Practice.__table__.c
 _members = PracticeMember.__table__.c
-_invoices = PracticeInvoice.__table__.c
 _open = PracticeInvoice.__table__.alias("open_invoice")
 _OPEN_OF_PRACTICE = (_open.c.practice_id == _practices.id) & (_open.c.status == "open")
 #: Every page draws the banners: one query of plain rows holding just what a banner shows.
@@ -33,7 +32,6 @@ _BANNER_FACTS = (
         _practices.last_payment_error,
         _practices.action_required_invoice_id,
         _practices.billing_version,  # its Pay now and Resume buttons act only on the state they show
-        _invoices.hosted_invoice_url.label("action_required_url"),
         _members.role,
         sa.select(sa.func.count()).where(_OPEN_OF_PRACTICE).scalar_subquery().label("open_count"),
         sa.select(sa.func.coalesce(sa.func.sum(_open.c.amount_due), 0))
@@ -46,7 +44,6 @@ _BANNER_FACTS = (
         .label("open_currency"),
     )
     .join(PracticeMember.__table__, _members.practice_id == _practices.id)
-    .outerjoin(PracticeInvoice.__table__, _invoices.stripe_id == _practices.action_required_invoice_id)
     .where(_members.user_id == sa.bindparam("user_id"))
     .order_by(_practices.name, _practices.id)
 )
@@ -69,7 +66,8 @@ def banner_for(facts: sa.Row) -> dict | None:
     if facts.deactivated:  # closed by the platform: whom to ask, on the practice's own pages
         return _banner("closed", own_pages_only=True, support_email=support_email())
     if facts.action_required_invoice_id and status not in (BillingStatus.CANCELLED, BillingStatus.INACTIVE):
-        return _banner("action_required", hosted_invoice_url=facts.action_required_url)
+        # "Complete authentication": the bank's check on the portal's page (``bank_check``).
+        return _banner("action_required", invoice_id=facts.action_required_invoice_id)
     still_open = (facts.open_count, facts.open_total, facts.open_currency)
     if status == BillingStatus.PAST_DUE:
         reason = facts.last_payment_error or "The last payment failed."

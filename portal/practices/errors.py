@@ -42,3 +42,16 @@ class PracticeNotFound(PracticeError):
 
 #: The answer to a billing action on a practice the platform closed.
 CLOSED = "This practice was closed by the platform, so its billing cannot be changed. Nothing was changed."
+
+
+class BankCheckNeeded(PracticeError):
+    """Pay now reached the bank, which wants the payer to confirm (3-D Secure): not a refusal but the
+    way on, to the portal's page that runs the check for ``invoice_id`` of ``practice_id``."""
+
+    status = 402
+    code = "authentication_required"
+
+    def __init__(self, practice_id: int, invoice_id: str) -> None:
+        super().__init__("Your bank needs you to confirm this payment.")
+        self.practice_id = practice_id
+        self.invoice_id = invoice_id

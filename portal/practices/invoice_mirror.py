@@ -20,6 +20,7 @@ from portal.gateway.shapes import (
     invoice_subscription_id,
     object_id,
 )
+from portal.mail.outbox import caused_by
 from portal.practices import audit, notifications, receipts
 from portal.practices.mirror import (
     adopt_subscription,
@@ -171,13 +172,23 @@ def _apply_payment_news(
         practice.action_required_invoice_id = invoice.get("id")
         if not stale and practice.subscription_status == "active" and not _carries_onboarding(invoice):
             practice.subscription_status = "past_due"
-        audit.record(practice, "action_required", invoice.get("id"))
-        notifications.notify(
+        _ask_to_confirm(practice, invoice)
+
+
+def _ask_to_confirm(practice: Practice, invoice: dict) -> None:
+    """The "please confirm a payment" email, once per invoice (keyed by it, not by the event): each
+    Pay now pressed meanwhile makes Stripe ask again, and its event must not email again. History
+    says it when the email goes."""
+    with caused_by(f"action_required:{invoice.get('id')}"):
+        queued = notifications.notify(
             practice,
             f"{practice.name}: please confirm a payment",
             "practice_action_required",
+            invoice_id=invoice.get("id"),
             hosted_invoice_url=invoice.get("hosted_invoice_url"),
         )
+    if queued:
+        audit.record(practice, "action_required", invoice.get("id"))
 
 
 #: Invoice events whose news stays true for their invoice until it is paid.

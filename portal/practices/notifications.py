@@ -38,8 +38,13 @@ DECLINE_REASONS = {
     "Ask the bank to allow online and recurring payments, or use another card, then press Pay now.",
     "processing_error": "The bank could not process the payment; nothing was charged. "
     "Press Pay now to try again.",
-    "authentication_required": "Your bank wants you to confirm this payment. "
-    "Press Pay now and confirm it with your bank.",
+    # The bank wants the payer (3-D Secure); Stripe then asks with ``invoice.payment_action_required``,
+    # whose banner and email lead to the portal's page for it ("Complete authentication").
+    "authentication_required": "Your bank needs you to confirm this payment. "
+    "Press “Complete authentication” and confirm it with your bank.",
+    # The payer failed (or closed) the bank's check: a retry can pass, whatever Stripe's words say.
+    "payment_intent_authentication_failure": "Your bank did not confirm the payment, so nothing was charged. "
+    "Press “Complete authentication” to try again, or use another card.",
     "no_card_on_file": "No card is on file. Add a card, then pay the invoice.",  # gateway's NO_CARD_ON_FILE
 }
 DEFAULT_DECLINE = "The card was declined."
@@ -74,13 +79,16 @@ def receipt_recipients(practice: Practice) -> str | None:
     return practice.billing_contact_email
 
 
-def notify(practice: Practice, subject: str, template: str, **context: object) -> None:
-    """One email per billing manager, queued in the caller's transaction (see ``portal.mail.outbox``).
+def notify(practice: Practice, subject: str, template: str, **context: object) -> int:
+    """One email per billing manager, queued in the caller's transaction (see ``portal.mail.outbox``);
+    how many were queued (none when their cause already sent them).
 
     Sent after the commit; inside a webhook handler at most once per event.
     """
-    for email in billing_recipients(practice):
+    return sum(
         queue_email(email, subject, template, practice=practice, **context)
+        for email in billing_recipients(practice)
+    )
 
 
 def alert_admins(subject: str, template: str, **context: object) -> None:

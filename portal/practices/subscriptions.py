@@ -21,7 +21,7 @@ from portal.gateway.errors import AuthenticationRequired, BillingError, CardDecl
 from portal.gateway.gateway import stripe_time
 from portal.gateway.shapes import as_dict, object_id, subscription_item
 from portal.practices import audit, invoice_mirror, mirror, unconfirmed
-from portal.practices.errors import PracticeError
+from portal.practices.errors import BankCheckNeeded, PracticeError
 from portal.practices.history import invoice_by_id, invoice_of, open_invoice
 from portal.practices.members import require_manager
 from portal.practices.models import (
@@ -223,9 +223,9 @@ def pay_open_invoice(
         practice.action_required_invoice_id = invoice.stripe_id
         audit.record(practice, "pay_now_needs_authentication", invoice.stripe_id, actor_id=actor.id)
         db.session.commit()
-        raise PracticeError(
-            "Your bank needs you to confirm this payment. Use “Complete authentication”.", status=402
-        ) from error
+        # Not a refusal: the way on is the bank's check on the portal's page (``bank_check``). The
+        # "please confirm" email is Stripe's event's to send, once per invoice.
+        raise BankCheckNeeded(practice.id, invoice.stripe_id) from error
     except CardDeclined as error:
         reason = (
             decline_reason({"decline_code": error.decline_code, "code": error.stripe_code})

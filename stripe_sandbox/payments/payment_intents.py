@@ -131,7 +131,8 @@ def confirm_payment_intent(
     pi["last_payment_error"] = None
     pi["next_action"] = None
     card = card_of(sb, pm["id"])
-    needs_auth = _asks_for_authentication(sb, pm["id"], off_session) and not authenticated
+    asks = _asks_for_authentication(sb, pm["id"], off_session) or _bank_asks(sb, pi["id"], pm["id"], meta)
+    needs_auth = asks and not authenticated
     if needs_auth and off_session and not meta.get("invoice"):
         # Off-session with nobody to authenticate: Stripe fails the attempt (402 authentication_required).
         error = SandboxError(
@@ -150,7 +151,7 @@ def confirm_payment_intent(
         sb.emit("payment_intent.requires_action", pi)
         notify_invoice(sb, pi)
         return pi
-    forced = take_forced_decline(sb, pm["id"])
+    forced = None if authenticated and meta.get("bank_asks") else take_forced_decline(sb, pm["id"])
     if forced is not None:
         return _fail_payment(sb, pi, pm, forced)
     if card.behaviour in (Behaviour.DECLINED, Behaviour.CHARGE_FAILS, Behaviour.AUTHENTICATE_THEN_DECLINE):
@@ -192,6 +193,26 @@ def _asks_for_authentication(sb: Sandbox, pm_id: str, off_session: bool) -> bool
     return payment_needs_authentication(
         card_of(sb, pm_id), off_session=off_session, set_up=bool(pm_meta.get("set_up"))
     )
+
+
+def _bank_asks(sb: Sandbox, pi_id: str, pm_id: str, meta: dict[str, Any]) -> bool:
+    """Does the test hook's ``authentication_required`` make the bank ask on an invoice's payment?
+
+    Stripe does not fail an invoice's payment the bank wants confirmed: the PaymentIntent waits for
+    the payer (``requires_action``) and the invoice sends ``invoice.payment_action_required``, as with
+    a 3-D Secure card. The hook's charge is used up; the bank then asks on every attempt at this
+    PaymentIntent until the payer confirms it (``bank_asks``)."""
+    if not meta.get("invoice"):
+        return False
+    if meta.get("bank_asks"):
+        return True
+    forced = (sb.meta(pm_id).get("forced_decline") or {}).get("decline_code")
+    if forced != "authentication_required":
+        return False
+    take_forced_decline(sb, pm_id)
+    sb.update_meta(pi_id, bank_asks=True)
+    meta["bank_asks"] = True
+    return True
 
 
 def _fail_payment(sb: Sandbox, pi: dict[str, Any], pm: dict[str, Any], error: SandboxError) -> dict[str, Any]:

@@ -99,7 +99,7 @@ def build_world(app) -> dict[str, object]:
         f.PracticeFactory(name=LONG_NAME, owner=owner)
         long_email = f.UserFactory(name="Dr Lengthy", email=LONG_EMAIL)
         f.PracticeMemberFactory(practice=practice, user=long_email, role=MemberRole.ADMIN)
-        f.PracticeInvoiceFactory(practice=practice, status="open", amount_due=9900)
+        open_invoice = f.PracticeInvoiceFactory(practice=practice, status="open", amount_due=9900)
         for _ in range(3):
             f.PracticeInvoiceFactory(practice=practice)
         card = f.PaymentMethodFactory(customer_id=practice.stripe_customer_id, is_default=True, last4="4242")
@@ -116,6 +116,7 @@ def build_world(app) -> dict[str, object]:
             "people": {OWNER: owner.email, MEMBER: member.email, ADMIN: admin.email},
             "practice": practice.id,
             "second_practice": second.id,
+            "open_invoice": open_invoice.stripe_id,
             "product": product.id,
             "order": order.id,
             "event": event.id,

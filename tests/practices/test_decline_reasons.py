@@ -33,8 +33,9 @@ REASONS = {
     "card_velocity_exceeded": True,
     "fraudulent": False,
     "transaction_not_allowed": True,
-    "authentication_required": True,
 }
+# ``authentication_required`` is no decline of a renewal: the bank asks the payer to confirm it
+# (tests/practices/test_bank_check.py).
 
 
 @pytest.fixture

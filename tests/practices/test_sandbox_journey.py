@@ -151,7 +151,7 @@ def test_renewal_needing_authentication(sandbox, active, inbox, owner, mailbox):
     inbox.deliver()
     assert kinds(owner) == ["action_required"]
     [banner] = banners.practice_banners(owner)
-    assert banner["hosted_invoice_url"]
+    assert banner["invoice_id"] == history.open_invoice(practice).stripe_id
     mailbox.wait_for(owner.email, "confirm a payment")
 
 
@@ -204,8 +204,8 @@ def test_pay_now_marks_the_invoice_paid_in_the_table_at_once(sandbox, active, in
 def test_pay_now_of_a_renewal_needing_authentication_asks_to_confirm(sandbox, active, inbox, owner):
     """Finding 21b-1: Stripe answers Pay now on an invoice whose payment needs 3-D Secure with 402
     ``invoice_payment_intent_requires_action`` (https://docs.stripe.com/error-codes); the clinic reads
-    that its bank needs a confirmation, never "The card was declined.", and keeps "Complete
-    authentication"."""
+    that its bank needs a confirmation, never "The card was declined.", and is led to the bank's
+    check (``BankCheckNeeded``: the portal's page for it)."""
     practice = active
     sca = save_card_sca(sandbox, practice)  # 4000 0027 6000 3184: every payment asks again
     cards.make_default_card(practice, sca.stripe_id, owner)
@@ -213,9 +213,9 @@ def test_pay_now_of_a_renewal_needing_authentication_asks_to_confirm(sandbox, ac
     inbox.deliver()
     invoice = history.open_invoice(practice)
 
-    with pytest.raises(errors.PracticeError) as raised:
+    with pytest.raises(errors.BankCheckNeeded) as raised:
         subscriptions.pay_open_invoice(practice, owner)
-    assert raised.value.status == 402
+    assert raised.value.invoice_id == invoice.stripe_id
     assert "bank needs you to confirm this payment" in raised.value.message
     assert practice.last_payment_error is None
     assert practice.action_required_invoice_id == invoice.stripe_id

@@ -107,7 +107,10 @@ def every_kind(owner, other, practice: Practice, phase: str) -> dict[str, Callab
             "a payment failed", "practice_payment_failed", reason="Declined.", hosted_invoice_url=None
         ),
         "practice_action_required": practice_email(
-            "confirm a payment", "practice_action_required", hosted_invoice_url="https://example.com/i"
+            "confirm a payment",
+            "practice_action_required",
+            invoice_id="in_sca",
+            hosted_invoice_url="https://example.com/i",
         ),
         "practice_cancellation_scheduled": practice_email(
             "subscription ends", "practice_cancellation_scheduled", ends_on="1 January 2027"

@@ -31,6 +31,7 @@ OWNED = {
     "event_id",
     "user_id",
     "order_id",
+    "invoice_id",
 }
 #: Public catalogue objects: anyone may see them (their admin routes still need an admin).
 PUBLIC = {"product_id"}

@@ -15,7 +15,7 @@ from portal.shop import catalog, purchases
 from portal.users.models import Role, User
 from portal.wallet import services as wallet
 from portal.webhooks.services import store_event
-from tests.factories import make_user
+from tests.factories import PracticeInvoiceFactory, make_user
 from tests.practices.sandbox_helpers import save_card as save_practice_card
 from tests.stripe_payloads import make_event, payment_method
 
@@ -58,6 +58,7 @@ def build_world(sandbox) -> World:
         name="Gloves", description="", price=500, currency="usd", stock=3, active=True
     )
     order = purchases.purchase(owner, product.id, 1, card.stripe_id).order
+    invoice = PracticeInvoiceFactory(practice=practice, status="open")  # the bank's check names it
     event = make_event("payment_method.attached", payment_method("pm_world", owner.stripe_customer_id))
     event_row_id = store_event(event, json.dumps(event))
     db.session.commit()
@@ -71,6 +72,7 @@ def build_world(sandbox) -> World:
         "user_id": owner.id,
         "order_id": order.id,
         "practice_payment_method_id": practice_card.stripe_id,
+        "invoice_id": invoice.stripe_id,
     }
     world.other_token = tokens.issue_token(other)
     return world

@@ -70,8 +70,8 @@ EMAILS = {
     "action required": (
         action_required,
         "please confirm a payment",
-        "https://invoice.stripe.test/in_sca",
-        "",
+        "/invoices/in_sca/authenticate",
+        "/invoices/in_sca/authenticate",
     ),
     "renewal reminder": (upcoming, "renews on", "$99.00", "billing page"),
     "cancellation scheduled": (cancellation_scheduled, "subscription ends on", "keeps its access", "Resume"),

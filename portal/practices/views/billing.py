@@ -23,6 +23,7 @@ from portal.practices import members as practice_members
 from portal.practices.forms import CancelForm, CreatePracticeForm
 from portal.practices.intents import Outcome
 from portal.practices.models import Plan, Practice, PracticeMember
+from portal.practices.views.bank_check import bank_check_url
 from portal.practices.views.common import (
     billing_action,
     billing_context,
@@ -183,6 +184,8 @@ def _return_from_checkout(practice: Practice, session_id: str) -> None:
 def attempt_action(action, success: str) -> Outcome:
     try:
         action()
+    except errors.BankCheckNeeded as needed:  # Pay now: the bank wants the payer, on the portal's page
+        return Outcome(redirect_to=bank_check_url(needed.practice_id, needed.invoice_id))
     except unconfirmed.OutcomeUnknown as unknown:  # not "try again": it may be done; the page checks
         return Outcome(message=unknown.message, status=unknown.status)
     except (errors.PracticeError, BillingError) as error:
