@@ -12,7 +12,6 @@ import contextlib
 import datetime as dt
 import json
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from flask import url_for
@@ -23,13 +22,12 @@ from portal.practices.status import BillingStatus
 from portal.users.models import Role
 from tests import factories as f
 from tests.e2e.conftest import SCREENSHOTS
+from tests.e2e.page_checks import AXE, check_view
 
 pytestmark = pytest.mark.e2e
 
-AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 WIDTHS = (1280, 390, 320)
 HEIGHTS = {1280: 900, 390: 844, 320: 640}
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 #: Phone views kept in docs/screenshots (README shows them): role, endpoint, width.
 PHONE_SHOTS = {
     (OWNER, "practices.billing", 390): "phone_practice_billing",
@@ -50,23 +48,6 @@ OTHER_STATES = (
 #: A practice name and an email with no space to break a line at (a person may type either).
 LONG_NAME = "Harbour" + "X" * 59 + "Dental"  # 72 characters
 LONG_EMAIL = "dr.maximilian.alexander.longname-surname.the-third@very-long-clinic-domain.example.com"
-
-_DUPLICATE_IDS = """() => {
-  const seen = {};
-  for (const el of document.querySelectorAll('[id]')) seen[el.id] = (seen[el.id] || 0) + 1;
-  return Object.entries(seen).filter(([, n]) => n > 1).map(([id]) => id);
-}"""
-_OVERFLOW = "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-#: A box whose content runs out of it (under its neighbour) though the page itself fits.
-_SPILLS = """() => [...document.querySelectorAll('.card, .banner, .flash, .topbar, main')]
-  .filter(el => el.scrollWidth > el.clientWidth + 1)
-  .map(el => `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}.${el.className}: `
-    + `${el.scrollWidth}px in ${el.clientWidth}px`)"""
-_AXE_RUN = """async (tags) => {
-  const result = await axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
-  return result.violations.map(v => ({id: v.id, impact: v.impact,
-    nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ') + ': ' + n.failureSummary.split('\\n')[1])}));
-}"""
 
 
 def build_world(app) -> dict[str, object]:
@@ -162,24 +143,6 @@ def page_url(app, base: str, page, world: dict) -> str:
     with app.test_request_context():
         args = {name: world[source] for name, source in page.args.items()}
         return base + url_for(page.endpoint, **args, **page.query)
-
-
-def check_view(page) -> list[str]:
-    """What is wrong with the page as it stands."""
-    problems = []
-    scroll_width, client_width = page.evaluate(_OVERFLOW)
-    if scroll_width > client_width:
-        problems.append(f"{scroll_width}px wide")
-    problems += [f"spills: {box}" for box in page.evaluate(_SPILLS)]
-    duplicates = page.evaluate(_DUPLICATE_IDS)
-    if duplicates:
-        problems.append(f"duplicate ids {duplicates}")
-    if page.evaluate("typeof axe") == "undefined":
-        page.evaluate(AXE.read_text())
-    for violation in page.evaluate(_AXE_RUN, AXE_TAGS):
-        if violation["impact"] in ("serious", "critical"):
-            problems.append(f"axe {violation['id']} ({violation['impact']}): {violation['nodes']}")
-    return problems
 
 
 @pytest.fixture
