@@ -83,7 +83,7 @@ def test_the_invoice_left_unpaid_is_voided_and_says_why(sandbox, auth, admin, ac
     )
     assert renewal.status == "void"
     page = login(auth, owner).get(f"/practices/{active.id}/billing").get_data(as_text=True)
-    assert "Voided when the subscription ended: nothing is owed." in page
+    assert "Voided when the platform closed the practice: nothing is owed." in page
     assert len(ended_emails()) == 1
 
 
@@ -109,7 +109,7 @@ def test_a_reason_and_the_confirmation_are_needed(auth, admin, practice):
 def test_twice_is_harmless(sandbox, auth, admin, active):
     close_through_the_page(auth, admin, active)
     page = close_through_the_page(auth, admin, active)
-    assert "Harbour Dental is already closed. Nothing was changed." in page
+    assert "Harbour Dental is already closed by Ada Admin. Nothing was changed." in page
     closed_lines = [e for e in history.audit_page(active, 1, 100).items if e.action == "practice_deactivated"]
     assert len(closed_lines) == 1 and len(ended_emails()) == 1
 
