@@ -64,10 +64,12 @@ def seed_demo_command() -> None:
 @with_appcontext
 def retry_command() -> None:
     """Create, update or delete the Stripe customers that an outage left pending, and learn the
-    outcome of billing changes Stripe did not answer (sent again with the same Idempotency-Key)."""
+    outcome of billing changes Stripe did not answer (sent again with the same Idempotency-Key), and
+    settle the invoices an ended subscription left open (marked uncollectible, or void if closed)."""
     from portal.customers.users import retry_pending_customers
     from portal.practices.customers import retry_pending_practices
     from portal.practices.unconfirmed import confirm_all
+    from portal.practices.unpaid_invoices import settle_all
 
     summary = retry_pending_customers()
     practices_created, practices_pending = retry_pending_practices()
@@ -78,6 +80,10 @@ def retry_command() -> None:
     click.echo(f"practices synced {practices_created}, still pending {practices_pending}")
     confirmed, unknown = confirm_all()
     click.echo(f"billing changes confirmed {confirmed}, still unconfirmed {unknown}")
+    settled, left_open = settle_all()
+    click.echo(
+        f"practices whose ended subscription left invoices open: settled {settled}, still open {left_open}"
+    )
 
 
 @billing_cli.command("bootstrap")

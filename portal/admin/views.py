@@ -12,6 +12,7 @@ from portal.extensions import db, login_manager
 from portal.gateway.errors import BillingError
 from portal.practices import closing, history, members
 from portal.practices.errors import PracticeError
+from portal.practices.forms import ClosePracticeForm
 from portal.practices.models import Practice
 from portal.practices.status import BillingStatus
 from portal.urls import page_arg
@@ -82,28 +83,35 @@ def practice_list():
 @bp.get("/practices/<int:practice_id>")
 def practice(practice_id: int):
     """One practice as its billing stands: status, plan, subscription, invoices, its Stripe events."""
+    return _practice_page(practice_id, ClosePracticeForm(formdata=None))
+
+
+def _practice_page(practice_id: int, close_form: ClosePracticeForm, status: int = 200):
     row = db.get_or_404(Practice, practice_id)
-    return render_template(
+    page = render_template(
         "admin/practice.html",
         practice=row,
         owner=members.owner_of(row),
         invoices=history.invoice_page(row, 1, per_page=20),
         audit=history.audit_page(row, 1, per_page=20),
         events=practice_detail.events_about(row),
+        close_form=close_form,
     )
+    return page, status
 
 
 @bp.post("/practices/<int:practice_id>/deactivate")
 def deactivate(practice_id: int):
-    """Close the practice (the page's confirm step: a reason and a ticked box); Stripe first."""
+    """Close the practice (the page's confirm step: a reason and a ticked box); Stripe first. A
+    refused form comes back with its messages under the fields and the reason as typed."""
     db.get_or_404(Practice, practice_id)
-    if request.form.get("confirm") != "yes":
-        flash("Tick the box to confirm that the practice is closed and its subscription ends now.", "error")
-    else:
-        _attempt(
-            lambda: closing.deactivate(practice_id, current_user, request.form.get("reason", "")),
-            "The practice is closed: its subscription ended and its managers were emailed.",
-        )
+    form = ClosePracticeForm()
+    if not form.validate():
+        return _practice_page(practice_id, form, status=422)
+    _attempt(
+        lambda: closing.deactivate(practice_id, current_user, form.reason.data),
+        "The practice is closed: its subscription ended and its managers were emailed.",
+    )
     return redirect(url_for(".practice", practice_id=practice_id), 303)
 
 

@@ -72,6 +72,19 @@ def void_invoice(invoice_id: str) -> stripe.Invoice:
     )
 
 
+def mark_uncollectible(invoice_id: str) -> stripe.Invoice:
+    """Nobody will be asked to pay it (its subscription ended). The Idempotency-Key is the invoice's:
+    two callers at once make one change; a later call on a settled invoice is refused by Stripe, so the
+    caller marks only what its mirror shows open and reads a refused one back."""
+    return call_stripe(
+        "invoice.mark_uncollectible",
+        lambda: stripe_client().v1.invoices.mark_uncollectible(
+            invoice_id, options={"idempotency_key": idempotency_key("invoice-uncollectible", invoice_id)}
+        ),
+        invoice_id=invoice_id,
+    )
+
+
 def list_invoices(customer_id: str) -> list[stripe.Invoice]:
     """Every invoice of the customer (drafts included), oldest first."""
     page = call_stripe(

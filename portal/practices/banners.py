@@ -11,6 +11,7 @@ from portal.extensions import db
 from portal.practices.models import Practice, PracticeInvoice, PracticeMember
 from portal.practices.notifications import stripe_retries
 from portal.practices.status import BillingStatus
+from portal.practices.unpaid_invoices import payable
 from portal.users.models import User
 
 TEMPLATE = "practices/partials/_banner_{}.html"
@@ -18,7 +19,8 @@ TEMPLATE = "practices/partials/_banner_{}.html"
 _practices = Practice.__table__.c
 _members = PracticeMember.__table__.c
 _open = PracticeInvoice.__table__.alias("open_invoice")
-_OPEN_OF_PRACTICE = (_open.c.practice_id == _practices.id) & (_open.c.status == "open")
+#: Only what someone may pay counts: not what an ended subscription left (``unpaid_invoices``).
+_OPEN_OF_PRACTICE = (_open.c.practice_id == _practices.id) & payable(_open.c, _practices)
 #: Every page draws the banners: one query of plain rows holding just what a banner shows.
 _BANNER_FACTS = (
     sa.select(
@@ -26,6 +28,7 @@ _BANNER_FACTS = (
         _practices.name,
         _practices.billing_status,
         _practices.deactivated,
+        _practices.closed_reason,
         _practices.cancel_at_period_end,
         _practices.cancel_at,
         _practices.current_period_end,

@@ -46,9 +46,11 @@ def _who_cancelled(practice: Practice) -> str | None:
 def why_it_ended(practice: Practice, subscription: dict) -> str:
     """One sentence a billing manager reads: payments failed, cancelled by someone, or closed."""
     if practice.deactivated:
-        return "The practice was closed by the platform."
+        said = f" The reason given: {practice.closed_reason}" if practice.closed_reason else ""
+        return f"The practice was closed by the platform.{said}"
     if ended_by_payments(subscription):
-        decline = f" The last decline: {practice.last_payment_error}" if practice.last_payment_error else ""
+        cause = notifications.decline_cause(practice.last_payment_error)
+        decline = f" The last decline: {cause}" if cause else ""
         return f"Its payments failed and Stripe stopped retrying.{decline}"
     comment = (subscription.get("cancellation_details") or {}).get("comment") or practice.cancellation_reason
     who = _who_cancelled(practice)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from wtforms import EmailField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from portal.forms import PortalForm
+from portal.practices.closing import REASON_MAX, close_reason_problem
 from portal.practices.countries import COUNTRIES, TAX_ID_TYPES, tax_id_type_of
 from portal.practices.models import MemberRole, Practice
 
@@ -42,6 +43,24 @@ class CancelForm(PortalForm):
         validators=[DataRequired("Please tell us why you are cancelling."), Length(max=500)],
     )
     attempt = HiddenField()
+
+
+TICK_TO_CLOSE = "Tick the box to confirm that the practice is closed and its subscription ends now."
+
+
+def _close_reason(form: PortalForm, field: TextAreaField) -> None:
+    problem = close_reason_problem(field.data)
+    if problem:
+        raise ValidationError(problem)
+
+
+class ClosePracticeForm(PortalForm):
+    """A platform admin closes a practice: a reason its billing managers read (refused, as typed,
+    when empty or over ``REASON_MAX``: never cut) and a ticked box."""
+
+    reason = TextAreaField("Why is it closed? (its billing managers read this)", validators=[_close_reason])
+    confirm = BooleanField(validators=[DataRequired(TICK_TO_CLOSE)])
+    max_reason = REASON_MAX
 
 
 #: What an address needs once any part of it is given (Stripe prints it on invoices as typed).

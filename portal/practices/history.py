@@ -14,6 +14,7 @@ from portal.practices.models import (
     Practice,
     PracticeInvoice,
 )
+from portal.practices.unpaid_invoices import PAYABLE
 from portal.users.models import User
 
 Line = TypeVar("Line", bound=tuple)
@@ -80,7 +81,8 @@ _INVOICE_COUNT, _INVOICE_PAGE = _history(
 )
 _OPEN_INVOICE = (
     sa.select(PracticeInvoice)
-    .where(PracticeInvoice.practice_id == sa.bindparam("practice_id"), PracticeInvoice.status == "open")
+    .join(Practice, Practice.id == PracticeInvoice.practice_id)
+    .where(PracticeInvoice.practice_id == sa.bindparam("practice_id"), PAYABLE)
     .order_by(PracticeInvoice.created.desc(), PracticeInvoice.id.desc())
     .limit(1)
 )
@@ -150,15 +152,20 @@ class OpenInvoices(NamedTuple):
     currency: str | None
 
 
-_OPEN_INVOICES = sa.select(
-    sa.func.count(),
-    sa.func.coalesce(sa.func.sum(PracticeInvoice.amount_due), 0),
-    sa.func.min(PracticeInvoice.currency),
-).where(PracticeInvoice.practice_id == sa.bindparam("practice_id"), PracticeInvoice.status == "open")
+_OPEN_INVOICES = (
+    sa.select(
+        sa.func.count(),
+        sa.func.coalesce(sa.func.sum(PracticeInvoice.amount_due), 0),
+        sa.func.min(PracticeInvoice.currency),
+    )
+    .select_from(PracticeInvoice)
+    .join(Practice, Practice.id == PracticeInvoice.practice_id)
+    .where(PracticeInvoice.practice_id == sa.bindparam("practice_id"), PAYABLE)
+)
 
 
 def open_invoices(practice: Practice) -> OpenInvoices:
-    """Every open invoice counts, whichever subscription (or none) it came from: each can be paid."""
+    """Every open invoice someone may pay counts (``PAYABLE``): not one an ended subscription left."""
     return OpenInvoices(*db.session.execute(_OPEN_INVOICES, {"practice_id": practice.id}).one())
 
 

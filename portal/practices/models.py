@@ -13,6 +13,7 @@ from portal.database import NEVER_REUSED_IDS, TimestampMixin, surrogate_id, utcn
 from portal.extensions import db
 from portal.practices.countries import tax_id_label
 from portal.practices.status import (
+    COLLECTING_STATES,
     BillingFacts,
     BillingStatus,
     access_until,
@@ -62,6 +63,8 @@ class Practice(TimestampMixin, db.Model):
     id: Mapped[int] = surrogate_id()
     name: Mapped[str] = mapped_column(sa.String(120))
     deactivated: Mapped[bool] = mapped_column(default=False)
+    #: Why the platform closed it, as the admin typed it: its billing managers read it.
+    closed_reason: Mapped[str | None] = mapped_column(sa.String(400))
 
     #: Unique for the practice's whole life (ids start again when a database is reset or restored):
     #: scopes Stripe idempotency keys and the metadata search for its customer.
@@ -168,6 +171,17 @@ class Practice(TimestampMixin, db.Model):
         Otherwise an open invoice is one Stripe is about to charge by itself.
         """
         return self.billing_status == BillingStatus.PAST_DUE or self.action_required_invoice_id is not None
+
+    def collects(self, invoice: object) -> bool:
+        """May someone pay this invoice (a row or a line of the practice's)? An open one of no
+        subscription, or of the current one while it still collects; not one an ended subscription
+        left (``portal.practices.unpaid_invoices``, whose ``PAYABLE`` is this rule in SQL)."""
+        if invoice.status != "open":
+            return False
+        return invoice.subscription_id is None or (
+            invoice.subscription_id == self.stripe_subscription_id
+            and self.subscription_status in COLLECTING_STATES
+        )
 
     @property
     def subscription_live(self) -> bool:

@@ -61,6 +61,15 @@ def decline_reason(error: dict | None) -> str:
     return error.get("message") or DEFAULT_DECLINE
 
 
+def decline_cause(reason: str | None) -> str | None:
+    """What happened, without what to do: once the subscription has ended there is nothing to pay
+    ("Your bank declined the payment for insufficient funds." of its reason)."""
+    if not reason:
+        return None
+    first, _, rest = reason.partition(". ")
+    return f"{first}." if rest else reason
+
+
 def stripe_retries(reason: str | None) -> bool:
     """Will Stripe retry after a failure said in these words? Not after a hard decline."""
     return reason not in NOT_RETRIED

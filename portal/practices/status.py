@@ -23,6 +23,9 @@ class BillingStatus(enum.StrEnum):
 CANCELLED_STATES = frozenset({"canceled", "unpaid"})
 INACTIVE_STATES = frozenset({"paused", "incomplete_expired"})
 PAYING_STATES = frozenset({"active", "trialing"})
+#: Subscription statuses whose open invoice is still collected (anything else ended it for good,
+#: or paused it): ``Practice.collects`` and ``portal.practices.unpaid_invoices``.
+COLLECTING_STATES = frozenset({"active", "trialing", "past_due", "incomplete", "paused"})
 
 #: Statuses in which a practice keeps using the portal: THE access rule (``has_access``), the one
 #: the pages and ``GET /api/practices/{id}/entitlement`` follow (the README's "Access" column).

@@ -195,6 +195,10 @@ def _invoice_to_pay(practice: Practice, invoice_id: str | None) -> PracticeInvoi
         invoice = invoice_by_id(practice.action_required_invoice_id) or open_invoice(practice)
     if invoice is None or invoice.status != "open":
         raise PracticeError("There is no open invoice to pay.")
+    if not practice.collects(invoice):
+        raise PracticeError(
+            "This invoice's subscription has ended, so it is not collected. Nothing was charged."
+        )
     return invoice
 
 

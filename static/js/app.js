@@ -134,3 +134,18 @@ document.addEventListener("change", (event) => {
   if (!type || type.dataset.chosen || (value && value.value.trim())) return;
   type.value = JSON.parse(form.dataset.taxIdTypes)[select.value] || "";
 });
+
+// A text area with a most length (data-counts) shows how much is typed in its hint; the server
+// refuses a longer text with a message and keeps it as typed (the browser would cut it silently).
+function countTyped(area) {
+  const shown = document.querySelector(`[data-count-of="${area.id}"]`);
+  if (!shown) return;
+  const most = Number(area.dataset.counts);
+  const typed = area.value.length;
+  shown.textContent = typed > most ? `; ${typed} typed, ${typed - most} too many` : `; ${typed} typed`;
+  shown.classList.toggle("errors", typed > most);
+}
+document.addEventListener("input", (event) => {
+  if (event.target.matches && event.target.matches("textarea[data-counts]")) countTyped(event.target);
+});
+document.querySelectorAll("textarea[data-counts]").forEach(countTyped);

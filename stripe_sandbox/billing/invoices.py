@@ -263,11 +263,18 @@ def mark_uncollectible(sb: Sandbox, invoice_id: str) -> dict[str, Any]:
         raise invalid_request(
             f"You can only mark an open invoice uncollectible, not a {invoice['status']} one."
         )
+    before = {
+        "status": invoice["status"],
+        "status_transitions": copy.deepcopy(invoice["status_transitions"]),
+        "next_payment_attempt": invoice.get("next_payment_attempt"),
+    }
     invoice["status"] = "uncollectible"
     invoice["status_transitions"]["marked_uncollectible_at"] = sb.now()
     invoice["next_payment_attempt"] = None
     sb.save(invoice)
+    # As Stripe: the status event, then invoice.updated with what changed.
     sb.emit("invoice.marked_uncollectible", invoice)
+    sb.emit("invoice.updated", invoice, {k: v for k, v in before.items() if invoice.get(k) != v})
     return invoice
 
 

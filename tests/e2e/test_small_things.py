@@ -162,3 +162,54 @@ def test_the_billing_details_answer_is_where_the_person_is_looking(width, browse
     assert message.evaluate(_IN_VIEW) and save.evaluate(_IN_VIEW)
     expect(page.locator("#announcer")).to_have_text(message.inner_text())
     context.close()
+
+
+#: The lines each header, amount and date cell of the invoice tables is drawn on (its text's boxes).
+_LINES_OF_CELLS = """() => [...document.querySelectorAll(
+    '#practice-invoices th, #practice-invoices td.nowrap, [aria-labelledby=admin-invoices-title] th,'
+    + ' [aria-labelledby=admin-invoices-title] td.nowrap')]
+  .filter(cell => cell.offsetParent !== null && cell.textContent.trim())
+  .filter(cell => !cell.querySelector('.visually-hidden'))
+  .map(cell => {
+    const range = document.createRange();
+    range.selectNodeContents(cell);
+    const tops = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+    return [cell.textContent.trim(), tops.size];
+  })"""
+
+
+def _ended_with_a_note(app, practice_id: int) -> None:
+    """The practice's subscription ended after failed payments; its $598.00 renewal not collected."""
+    from portal.practices.status import BillingStatus
+    from tests import factories as f
+
+    with app.app_context():
+        practice = db.session.get(Practice, practice_id)
+        practice.subscription_status = "canceled"
+        practice.billing_status = BillingStatus.CANCELLED
+        f.PracticeInvoiceFactory(
+            practice=practice,
+            status="uncollectible",
+            amount_due=59800,
+            subscription_id=practice.stripe_subscription_id,
+        )
+        db.session.commit()
+
+
+@pytest.mark.parametrize("width", [1280, 390, 320])
+def test_invoice_amounts_and_headers_never_break_beside_a_note(width, browser, world_portal):
+    portal, world = world_portal
+    _ended_with_a_note(portal.app, world["practice"])
+    for who, path in (
+        ("owner", f"/practices/{world['practice']}/billing"),
+        ("admin", f"/admin/practices/{world['practice']}"),
+    ):
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        page = context.new_page()
+        log_in(page, portal.url, world["people"][who])
+        page.goto(f"{portal.url}{path}")
+        note = page.get_by_text("Not collected: the subscription ended after the last payment failed.")
+        expect(note.first).to_be_visible()
+        cells = page.evaluate(_LINES_OF_CELLS)
+        assert ["$598.00", 1] in cells and all(lines == 1 for _, lines in cells), (who, cells)
+        context.close()

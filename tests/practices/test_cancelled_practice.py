@@ -49,11 +49,15 @@ def test_a_member_sees_it_on_the_practices_pages_without_the_managers_button(aut
     )
 
 
-def test_an_open_invoice_of_a_cancelled_practice_says_why_it_is_open(auth):
+def test_an_open_invoice_of_the_ended_subscription_is_not_offered_for_payment(auth):
+    """Stripe did not answer when the end was applied: the invoice is still open here, but nobody is
+    asked to pay it (``flask billing retry`` marks it uncollectible)."""
     owner = UserFactory()
     practice = cancelled_practice(owner)
-    PracticeInvoiceFactory(practice=practice, status="open")
+    invoice = PracticeInvoiceFactory(practice=practice, status="open", subscription_id="sub_closed")
     page = login(auth, owner).get(f"/practices/{practice.id}/billing").get_data(as_text=True)
     assert (
-        "Left unpaid when the subscription ended: it stays open until it is paid or Stripe voids it." in page
+        "Left unpaid when the subscription ended: it is being marked not collected. "
+        "Nothing more will be charged." in page
     )
+    assert f'name="invoice" value="{invoice.stripe_id}"' not in page and "data-open-invoices" not in page

@@ -6,19 +6,20 @@ again" without a second onboarding fee."""
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.mail.models import OutboundEmail
-from portal.practices import checkout, history, members, subscriptions
+from portal.practices import cards, checkout, history, members, subscriptions
 from portal.practices.models import Plan, PracticeInvoice
 from portal.practices.status import BillingStatus
 from portal.webhooks.handlers import subscription as subscription_events
 from stripe_sandbox.billing.common import DEFAULTS
 from tests.practices.conftest import login
-from tests.practices.sandbox_helpers import renew_on_card
+from tests.practices.sandbox_helpers import renew_on_card, save_card
 from tests.smtp import body_text
 
 ENDED = "practice_subscription_ended"
@@ -56,31 +57,90 @@ def renewal_invoice(practice) -> PracticeInvoice:
     )
 
 
-@pytest.mark.parametrize(
-    ("mark_uncollectible", "status", "sentence"),
-    [
-        (True, "uncollectible", "Marked uncollectible after the last retry failed: Stripe will not"),
-        (False, "open", "Left unpaid when the subscription ended: it stays open until it is paid"),
-    ],
+NOT_COLLECTED = (
+    "Not collected: the subscription ended after the last payment failed. Nothing more will be charged."
 )
-def test_stripe_gives_up_one_email_and_the_invoice_as_stripe_left_it(
-    sandbox, settings, active, inbox, owner, auth, mailbox, mark_uncollectible, status, sentence
+
+
+def pay_buttons(page: str) -> list[str]:
+    """The invoices the page offers to pay (each row's Pay form names its invoice)."""
+    return re.findall(r'name="invoice" value="([^"]+)"', page)
+
+
+@pytest.mark.parametrize("mark_uncollectible", [True, False], ids=["stripe-marks-it", "portal-marks-it"])
+def test_stripe_gives_up_one_email_and_the_invoice_not_collected(
+    sandbox, settings, active, inbox, owner, auth, mailbox, mark_uncollectible
 ):
+    """Whether Stripe's settings mark the invoice uncollectible or leave it open, it ends
+    uncollectible at Stripe, with a sentence why and nothing to pay."""
     settings(after_failures="canceled", mark_uncollectible=mark_uncollectible)
     practice = active
     give_up_on_renewal(sandbox, inbox, practice, owner)
+    inbox.deliver()  # the portal's own marking, told back by Stripe's events
 
     assert practice.billing_status == BillingStatus.CANCELLED and not practice.has_access
-    assert renewal_invoice(practice).status == status  # mirrored as Stripe holds it
+    invoice = renewal_invoice(practice)
+    assert invoice.status == "uncollectible"
+    assert sandbox.client().v1.invoices.retrieve(invoice.stripe_id).status == "uncollectible"
     message = mailbox.wait_for(owner.email, "the subscription has ended")
     text = body_text(message)
     assert "Its payments failed and Stripe stopped retrying." in text
-    assert f"The last decline: {practice.last_payment_error}" in text
+    assert "The last decline: " in text and "Pay now" not in text
     assert f"/practices/{practice.id}/billing" in text and "onboarding fee is not charged again" in text
     page = login(auth, owner).get(f"/practices/{practice.id}/billing").get_data(as_text=True)
-    assert sentence in page and f'data-invoice-status="{status}"' in page
+    assert NOT_COLLECTED in page and 'data-invoice-status="uncollectible"' in page
+    assert pay_buttons(page) == [] and "data-open-invoices" not in page
     assert "Subscribe again" in page and "Cancel subscription" not in page
     assert [e.recipient for e in ended_emails(practice)] == [owner.email]
+
+
+def give_up_while_stripe_is_down(sandbox, inbox, practice, owner) -> None:
+    """Stripe gives up on the renewal (one retry a day later) and is down while its events arrive."""
+    card = save_card(sandbox, practice, "pm_card_chargeCustomerFail")
+    cards.make_default_card(practice, card.stripe_id, owner)
+    sandbox.advance(days=32)
+    sandbox.advance(days=2)  # the one retry, a day after the renewal failed
+    with sandbox.outage():
+        inbox.deliver()
+    assert practice.billing_status == BillingStatus.CANCELLED
+    assert renewal_invoice(practice).status == "open"  # Stripe did not answer: left for the retry
+
+
+def test_an_outage_leaves_it_open_but_not_payable_and_duplicate_ends_mark_it_once(
+    app, sandbox, settings, active, inbox, owner, auth, runner
+):
+    settings(after_failures="canceled")
+    practice = active
+    give_up_while_stripe_is_down(sandbox, inbox, practice, owner)
+    page = login(auth, owner).get(f"/practices/{practice.id}/billing").get_data(as_text=True)
+    assert pay_buttons(page) == [] and "data-open-invoices" not in page
+    assert 'data-end-note="open"' in page and "Nothing more will be charged." in page
+
+    [deleted] = [
+        e
+        for e in sandbox.events("customer.subscription.deleted")
+        if e["data"]["object"]["id"] == practice.stripe_subscription_id
+    ]
+    with app.extensions["stripe_call_counter"].watch() as calls:
+        for copy_number in range(3):  # Stripe sent it three times
+            subscription_events.changed({**copy.deepcopy(deleted), "id": f"{deleted['id']}_{copy_number}"})
+            db.session.commit()
+    assert calls.count("invoice.mark_uncollectible") == 1
+    assert renewal_invoice(practice).status == "uncollectible"
+    result = runner.invoke(args=["billing", "retry"])
+    assert "settled 0, still open 0" in result.output  # nothing left to do
+
+
+def test_billing_retry_settles_what_an_outage_left_open(sandbox, settings, active, inbox, owner, runner):
+    settings(after_failures="canceled")
+    practice = active
+    give_up_while_stripe_is_down(sandbox, inbox, practice, owner)
+    result = runner.invoke(args=["billing", "retry"])
+    assert "settled 1, still open 0" in result.output, result.output
+    db.session.expire_all()
+    invoice = renewal_invoice(practice)
+    assert invoice.status == "uncollectible"
+    assert sandbox.client().v1.invoices.retrieve(invoice.stripe_id).status == "uncollectible"
 
 
 def test_the_end_told_twice_late_or_replayed_is_one_email(sandbox, settings, active, inbox, owner):

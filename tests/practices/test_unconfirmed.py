@@ -3,7 +3,6 @@ unknown, so the page says so instead of "try again", History says what was asked
 asked, and once Stripe answers the portal learns the outcome by sending the same call with the
 same Idempotency-Key, whether Stripe had applied the first request or never got it."""
 
-# ruff: noqa: F811  (the sandbox journey's fixtures, imported, are parameters here)
 from __future__ import annotations
 
 import contextlib
@@ -22,7 +21,7 @@ from portal.practices.status import BillingStatus
 from tests.gateway.hung_stripe import HungStripe
 from tests.practices.conftest import login
 from tests.practices.sandbox_helpers import renew_on_card, save_card
-from tests.practices.test_sandbox_journey import active, inbox, plans, practice  # noqa: F401
+from tests.practices.test_sandbox_journey import plans, practice  # noqa: F401
 from tests.reliability.live import forms_of
 
 HX = {"HX-Request": "true"}

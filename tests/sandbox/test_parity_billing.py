@@ -270,3 +270,32 @@ def test_finding11_hard_decline_gets_the_after_last_retry_action_at_the_window_e
     sub = client.v1.subscriptions.retrieve(sub_id)
     assert sub.status == "canceled" and sub.cancellation_details.reason == "payment_failed"
     assert _renewal(client, sub_id).attempt_count == 1  # never retried
+
+
+def test_mark_uncollectible_on_a_canceled_subscriptions_open_invoice(
+    defaults: SandboxServer, client: stripe.StripeClient, receiver: Receiver, plans: dict[str, str]
+) -> None:
+    """https://docs.stripe.com/api/invoices/mark_uncollectible: the open invoice a canceled subscription
+    left becomes ``uncollectible`` (``status_transitions.marked_uncollectible_at``), with the events
+    ``invoice.marked_uncollectible`` and ``invoice.updated`` (its ``previous_attributes``: open); a
+    second call is refused (only an open invoice can be marked), and the invoice stays payable."""
+    defaults.settings(retry_schedule="custom", retry_days=[1], after_failures="canceled")
+    customer, sub_id = _subscribed(client, plans["small"])
+    _failing_card(client, customer)
+    defaults.advance(days=34)
+    assert client.v1.subscriptions.retrieve(sub_id).status == "canceled"
+    renewal = _renewal(client, sub_id)
+    assert renewal.status == "open"
+
+    marked = client.v1.invoices.mark_uncollectible(renewal.id)
+    assert marked.status == "uncollectible" and marked.status_transitions.marked_uncollectible_at
+    defaults.flush_events()
+    [event] = [e for e in _events(receiver, "invoice.marked_uncollectible", customer)]
+    updated = [
+        e for e in _events(receiver, "invoice.updated", customer) if e["data"]["object"]["id"] == renewal.id
+    ]
+    assert event["data"]["object"]["status"] == "uncollectible"
+    assert updated[-1]["data"]["object"]["status"] == "uncollectible"
+    assert updated[-1]["data"]["previous_attributes"]["status"] == "open"
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.invoices.mark_uncollectible(renewal.id)

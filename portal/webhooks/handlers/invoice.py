@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from portal.practices import invoice_mirror
+from portal.practices import invoice_mirror, unpaid_invoices
 
 
 def changed(event: dict) -> None:
-    """Mirror, onboarding, payment failures, authentication requests, emails, the receipt of a paid one."""
-    invoice_mirror.apply_invoice(event["data"]["object"], event["created"], event["type"])
+    """Mirror, onboarding, payment failures, authentication requests, emails, the receipt of a paid one;
+    an invoice its ended subscription left open (its events may come after the end) is settled."""
+    practice = invoice_mirror.apply_invoice(event["data"]["object"], event["created"], event["type"])
+    if practice is not None:
+        unpaid_invoices.settle(practice)
 
 
 def upcoming(event: dict) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from portal.practices import mirror
+from portal.practices import mirror, unpaid_invoices
 
 
 def changed(event: dict) -> None:
-    """created / updated / deleted / paused / resumed: the object carries the whole new state."""
-    mirror.apply_subscription(event["data"]["object"], event["created"])
+    """created / updated / deleted / paused / resumed: the object carries the whole new state; an
+    ended one's open invoices are settled at Stripe (``portal.practices.unpaid_invoices``)."""
+    practice = mirror.apply_subscription(event["data"]["object"], event["created"])
+    if practice is not None:
+        unpaid_invoices.settle(practice)
