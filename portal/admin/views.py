@@ -108,10 +108,7 @@ def deactivate(practice_id: int):
     form = ClosePracticeForm()
     if not form.validate():
         return _practice_page(practice_id, form, status=422)
-    _attempt(
-        lambda: closing.deactivate(practice_id, current_user, form.reason.data),
-        "The practice is closed: its subscription ended and its managers were emailed.",
-    )
+    _attempt(lambda: closing.deactivate(practice_id, current_user, form.reason.data))
     return redirect(url_for(".practice", practice_id=practice_id), 303)
 
 
@@ -125,14 +122,15 @@ def reactivate(practice_id: int):
     return redirect(url_for(".practice", practice_id=practice_id), 303)
 
 
-def _attempt(action, success: str) -> None:
+def _attempt(action, success: str | None = None) -> None:
+    """Run the action; flash ``success``, else what the action answered, or its refusal."""
     try:
-        action()
+        answer = action()
     except (PracticeError, BillingError) as error:
         db.session.rollback()  # Stripe did not end it, or nothing to do: nothing changes here
         flash(error.message, "error")
     else:
-        flash(success, "success")
+        flash(success or answer, "success")
 
 
 def _filters() -> dict[str, str]:

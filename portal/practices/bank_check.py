@@ -21,7 +21,7 @@ from portal.gateway import subscriptions as stripe_subscriptions
 from portal.gateway.errors import BillingError
 from portal.gateway.gateway import stripe_time
 from portal.gateway.shapes import as_dict, invoice_intent, object_id
-from portal.practices import audit, invoice_mirror, mirror
+from portal.practices import audit, errors, invoice_mirror, mirror
 from portal.practices.errors import PracticeError, PracticeNotFound
 from portal.practices.history import invoice_of
 from portal.practices.members import require_manager
@@ -58,10 +58,16 @@ class BankCheck:
 
 
 def _invoice(practice: Practice, invoice_id: str, actor: User) -> PracticeInvoice:
+    """The invoice to confirm, under the rules Pay now keeps: a manager's, of an open practice, one the
+    practice still collects (not one an ended subscription left, even while Stripe has it open)."""
     require_manager(practice, actor)
     invoice = invoice_of(practice, invoice_id)
     if invoice is None:  # another practice's invoice is no invoice here: the same 404 as an unknown one
         raise PracticeNotFound()
+    if practice.deactivated:
+        raise CannotConfirm(errors.CLOSED, status=409)
+    if invoice.status == "open" and not practice.collects(invoice):
+        raise CannotConfirm(errors.NOT_COLLECTED, status=409)
     return invoice
 
 
@@ -117,6 +123,15 @@ def paid_words(practice: Practice, invoice_id: str) -> str | None:
     if invoice is None or invoice.status != "paid":
         return None
     return f"Invoice {invoice.number or invoice.stripe_id} is paid. Thank you!"
+
+
+def nothing_to_pay_words(practice: Practice, invoice_id: str) -> str | None:
+    """Why a void or uncollectible invoice (a link from an older email) has nothing to confirm."""
+    invoice = invoice_of(practice, invoice_id)
+    if invoice is None or invoice.status not in ("void", "uncollectible"):
+        return None
+    state = "was voided" if invoice.status == "void" else "is not collected"
+    return f"Invoice {invoice.number or invoice.stripe_id} {state}: there is nothing to pay."
 
 
 def failure_words(intent: dict) -> str:

@@ -101,10 +101,18 @@ def _end_at_stripe(practice: Practice, reason: str) -> object:
         return current
 
 
-def deactivate(practice_id: int, admin: User, reason: str) -> Practice:
-    """Close the practice: its subscription ends at Stripe now. Refused (``PracticeError``, nothing
-    changed) without a reason or with one too long, when already closed, or when Stripe does not
-    end the subscription."""
+#: What the admin is told: the managers are emailed only when a live subscription ended now.
+CLOSED_AND_ENDED = "The practice is closed: its subscription ended and its managers were emailed."
+CLOSED_WITHOUT_SUBSCRIPTION = (
+    "The practice is closed. It had no live subscription, so nothing ended at Stripe and no email "
+    "was sent; its managers see the reason on its pages."
+)
+
+
+def deactivate(practice_id: int, admin: User, reason: str) -> str:
+    """Close the practice: its subscription ends at Stripe now; returns what the admin is told.
+    Refused (``PracticeError``, nothing changed) without a reason or with one too long, when already
+    closed, or when Stripe does not end the subscription."""
     problem = close_reason_problem(reason)
     if problem:
         raise PracticeError(problem, status=422)
@@ -122,7 +130,7 @@ def deactivate(practice_id: int, admin: User, reason: str) -> Practice:
     unpaid_invoices.settle(practice)  # void what any ended subscription left open
     mirror.rederive_status(practice)
     db.session.commit()
-    return practice
+    return CLOSED_AND_ENDED if ended is not None else CLOSED_WITHOUT_SUBSCRIPTION
 
 
 def reactivate(practice_id: int, admin: User) -> Practice:

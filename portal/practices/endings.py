@@ -46,7 +46,7 @@ def _who_cancelled(practice: Practice) -> str | None:
 def why_it_ended(practice: Practice, subscription: dict) -> str:
     """One sentence a billing manager reads: payments failed, cancelled by someone, or closed."""
     if practice.deactivated:
-        said = f" The reason given: {practice.closed_reason}" if practice.closed_reason else ""
+        said = f" The reason given: “{practice.closed_reason}”." if practice.closed_reason else ""
         return f"The practice was closed by the platform.{said}"
     if ended_by_payments(subscription):
         cause = notifications.decline_cause(practice.last_payment_error)
@@ -54,7 +54,7 @@ def why_it_ended(practice: Practice, subscription: dict) -> str:
         return f"Its payments failed and Stripe stopped retrying.{decline}"
     comment = (subscription.get("cancellation_details") or {}).get("comment") or practice.cancellation_reason
     who = _who_cancelled(practice)
-    said = f" The reason given: {comment}" if comment else ""
+    said = f" The reason given: “{comment}”." if comment else ""
     return f"It was cancelled by {who}.{said}" if who else f"It was cancelled.{said}"
 
 

@@ -42,6 +42,8 @@ class PracticeNotFound(PracticeError):
 
 #: The answer to a billing action on a practice the platform closed.
 CLOSED = "This practice was closed by the platform, so its billing cannot be changed. Nothing was changed."
+#: An open invoice an ended subscription left (``Practice.collects``): Pay now and the bank's check.
+NOT_COLLECTED = "This invoice's subscription has ended, so it is not collected. Nothing was charged."
 
 
 class BankCheckNeeded(PracticeError):

@@ -21,7 +21,7 @@ from portal.gateway.errors import AuthenticationRequired, BillingError, CardDecl
 from portal.gateway.gateway import stripe_time
 from portal.gateway.shapes import as_dict, object_id, subscription_item
 from portal.practices import audit, invoice_mirror, mirror, unconfirmed
-from portal.practices.errors import BankCheckNeeded, PracticeError
+from portal.practices.errors import NOT_COLLECTED, BankCheckNeeded, PracticeError
 from portal.practices.history import invoice_by_id, invoice_of, open_invoice
 from portal.practices.members import require_manager
 from portal.practices.models import (
@@ -196,9 +196,7 @@ def _invoice_to_pay(practice: Practice, invoice_id: str | None) -> PracticeInvoi
     if invoice is None or invoice.status != "open":
         raise PracticeError("There is no open invoice to pay.")
     if not practice.collects(invoice):
-        raise PracticeError(
-            "This invoice's subscription has ended, so it is not collected. Nothing was charged."
-        )
+        raise PracticeError(NOT_COLLECTED)
     return invoice
 
 

@@ -276,3 +276,45 @@ def test_a_member_or_another_practice_cannot_open_it(sandbox, active, inbox, own
     add_member(practice, member, MemberRole.MEMBER)
     auth.logout()
     assert login(auth, member).get(page_url(practice, invoice.stripe_id)).status_code == 403
+
+
+def test_an_invoice_its_ended_subscription_left_open_is_not_confirmed(sandbox, active, inbox, owner):
+    """Stripe gave up while the portal could not mark the invoice uncollectible: Stripe still has it
+    open, but the page refuses it as Pay now does, and nothing is charged (an older email's link)."""
+    practice = active
+    renewal_on(sandbox, inbox, practice, owner)
+    invoice = history.open_invoice(practice)
+    practice.subscription_status = "canceled"  # the end applied; settling it at Stripe failed
+    practice.refresh_billing_status()
+    db.session.commit()
+
+    with pytest.raises(bank_check.CannotConfirm) as refused:
+        bank_check.start(practice, invoice.stripe_id, owner)
+    assert refused.value.message == errors.NOT_COLLECTED
+    with pytest.raises(bank_check.CannotConfirm):
+        bank_check.finish(practice, invoice.stripe_id, owner)
+    at_stripe = sandbox.client().v1.invoices.retrieve(invoice.stripe_id)
+    assert (at_stripe.status, at_stripe.amount_paid) == ("open", 0)
+
+
+def test_a_closed_practice_confirms_nothing(sandbox, active, inbox, owner):
+    practice = active
+    renewal_on(sandbox, inbox, practice, owner)
+    invoice = history.open_invoice(practice)
+    practice.deactivated = True
+    db.session.commit()
+    with pytest.raises(bank_check.CannotConfirm) as refused:
+        bank_check.start(practice, invoice.stripe_id, owner)
+    assert refused.value.message == errors.CLOSED
+
+
+def test_a_voided_invoices_link_says_there_is_nothing_to_pay(sandbox, active, inbox, owner, auth, client):
+    practice = active
+    renewal_on(sandbox, inbox, practice, owner)
+    invoice = history.open_invoice(practice)
+    sandbox.client().v1.invoices.void_invoice(invoice.stripe_id)
+    login(auth, owner)
+    response = client.get(f"/practices/{practice.id}/invoices/{invoice.stripe_id}/authenticate")
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert f"Invoice {invoice.number} was voided: there is nothing to pay." in page

@@ -4,6 +4,7 @@ nothing; twice is harmless; members see that it is closed and can take no billin
 
 from __future__ import annotations
 
+import html
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -233,15 +234,15 @@ def test_stripe_saying_it_is_already_canceled_counts_as_ended(sandbox, auth, adm
 
 
 def test_the_reason_reaches_the_managers(auth, admin, active, owner, mailbox):
-    reason = "The platform contract ended on 30 November; write to us to renew it."
+    reason = "The platform contract ended on 30 November"  # no full stop: the sentence still ends
     close_through_the_page(auth, admin, active, reason=reason)
     text = body_text(mailbox.wait_for(owner.email, "the subscription has ended"))
-    assert f"The practice was closed by the platform. The reason given: {reason}" in text
+    assert f"The practice was closed by the platform. The reason given: “{reason}”." in text
     page = login(auth, owner).get(f"/practices/{active.id}/billing").get_data(as_text=True)
     banner = page.split('data-banner="closed"', 1)[1].split("</div>", 1)[0]
-    assert f"The reason given: {reason}" in banner
+    assert f"The reason given: “{reason}”." in banner
     notice = page.split('data-closed="1"', 1)[1].split("</p>", 1)[0]
-    assert f"The reason given: {reason}" in notice
+    assert f"The reason given: “{reason}”.</span> To reopen it" in notice
 
 
 def test_a_reason_over_400_characters_is_refused_as_typed(auth, admin, active):
@@ -277,3 +278,17 @@ def test_closing_after_stripe_gave_up_leaves_nothing_to_pay(sandbox, auth, admin
     assert 'data-closed="1"' in page and "data-open-invoices" not in page
     assert 'name="invoice"' not in page and "Pay each under Invoices" not in page
     assert 'data-invoice-status="open"' not in page
+
+
+def test_closed_again_without_a_subscription_says_no_email_went(sandbox, auth, admin, active, mailbox):
+    """Closed, reopened, closed again: the second close ends nothing, so the admin is not told the
+    managers were emailed; the managers' pages carry the new reason."""
+    practice = active
+    assert "its managers were emailed" in close_through_the_page(auth, admin, practice, "Owner asked")
+    closing.reactivate(practice.id, admin)
+    page = close_through_the_page(auth, admin, practice, reason="Closed after review")
+    assert html.unescape(closing.CLOSED_WITHOUT_SUBSCRIPTION) in html.unescape(page)
+    assert "its managers were emailed" not in page
+    assert len(ended_emails()) == 1
+    db.session.refresh(practice)
+    assert practice.deactivated and practice.closed_reason == "Closed after review"

@@ -179,7 +179,7 @@ def test_a_cancellation_taking_effect_says_who_and_why(sandbox, active, inbox, o
     inbox.deliver()
     assert practice.billing_status == BillingStatus.CANCELLED
     text = body_text(mailbox.wait_for(owner.email, "the subscription has ended"))
-    assert f"It was cancelled by {owner.name}. The reason given: We are merging with another clinic" in text
+    assert f"It was cancelled by {owner.name}. The reason given: “We are merging with another clinic”." in text
     assert len(ended_emails(practice)) == 1
 
 

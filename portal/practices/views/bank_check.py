@@ -33,8 +33,8 @@ def authenticate_payment(practice_id: int, invoice_id: str):
         check = bank_check.start(practice, invoice_id, current_user)
     except (BillingError, bank_check.CannotConfirm) as error:
         return _back_to_billing(practice, invoice_id, error.message)
-    if check is None:  # paid (or voided) meanwhile
-        return _back_to_billing(practice, invoice_id)
+    if check is None:  # paid, voided or not collected meanwhile
+        return _back_to_billing(practice, invoice_id, bank_check.nothing_to_pay_words(practice, invoice_id))
     return render_template(
         "practices/authenticate.html",
         practice=practice,

@@ -21,9 +21,10 @@ from portal.practices.views.common import billing_context, bp, load_manager
 SAVED = "Billing details saved. Stripe prints them on the practice's next invoices."
 NOTHING_CHANGED = "Nothing to save: the billing details already read like this."
 CORRECT_ABOVE = "Please correct the fields marked above; nothing was saved."
+#: Not what the details now read: the other tab's save may still be at Stripe (its claim comes first).
 STALE = (
-    "Billing changed in another tab or window since this page was loaded; the details now read: "
-    "{now}. What you typed is kept here: check it, then save again to replace them."
+    "Billing changed in another tab or window since this page was loaded. What you typed is kept "
+    "here: reload the page to see the details as saved, then save again if yours should replace them."
 )
 
 
@@ -69,9 +70,8 @@ def save_details(practice_id: int):
         )
     if "tax_id_error" in g:
         form.tax_id_value.errors = [g.pop("tax_id_error")]
-    if outcome == intents.STALE:  # the form as typed, told what the other tab saved
-        now = billing_details.summary(practice)
-        return _refused(practice, member, form, STALE.format(now=now), outcome.status, None)
+    if outcome == intents.STALE:  # the form as typed, told another tab saved
+        return _refused(practice, member, form, STALE, outcome.status, None)
     # Nothing happened (the claim went back): the version as drawn. Settled (Stripe took part of
     # it, said so): the details' version now, so Save again finishes it.
     kept = None if outcome.settled else version
