@@ -179,7 +179,8 @@ def test_a_cancellation_taking_effect_says_who_and_why(sandbox, active, inbox, o
     inbox.deliver()
     assert practice.billing_status == BillingStatus.CANCELLED
     text = body_text(mailbox.wait_for(owner.email, "the subscription has ended"))
-    assert f"It was cancelled by {owner.name}. The reason given: “We are merging with another clinic”." in text
+    reason = "“We are merging with another clinic”."
+    assert f"It was cancelled by {owner.name}. The reason given: {reason}" in text
     assert len(ended_emails(practice)) == 1
 
 
