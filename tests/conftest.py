@@ -67,10 +67,31 @@ def sandbox():
 
     server = SandboxServer(webhook_url=None)  # strict mode and Stripe's rate limit on: the defaults
     server.start()
+    _SESSION_SANDBOX.append(server)
     yield server
     seen = server.requests_seen()
     server.stop()
     check_no_rejections("portal suite (session sandbox)", seen)
+
+
+#: What renews when the session sandbox's one clock moves (Stripe's test clocks keep each
+#: customer's apart; the sandbox has one clock for all).
+_LIVE = ("active", "past_due", "trialing", "incomplete", "unpaid", "paused")
+_SESSION_SANDBOX: list = []
+
+
+@pytest.fixture(autouse=True)
+def _no_subscription_outlives_its_test(request):
+    """A test's subscriptions end with it: otherwise every later clock step renews every earlier
+    test's subscriptions too, and the suite slows as it goes."""
+    yield
+    server = getattr(request.node, "funcargs", {}).get("sandbox")
+    if server is None or server not in _SESSION_SANDBOX:  # a module's own sandbox keeps its state
+        return
+    client = server.client()
+    for subscription in list(server.sandbox.all("subscription")):
+        if subscription["status"] in _LIVE:
+            client.v1.subscriptions.cancel(subscription["id"])
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
