@@ -130,6 +130,13 @@ class Config:
     TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 
+    # Operations (README, Operations): "json" writes one JSON object per log line and per request.
+    LOG_FORMAT = (_env("LOG_FORMAT", "text") or "text").lower()
+    # /metrics: with a token, only `Authorization: Bearer <token>`; without, only from this machine.
+    METRICS_TOKEN = _env("METRICS_TOKEN")
+    # /readyz: how long the database and Redis each get to answer.
+    READINESS_TIMEOUT_SECONDS = _env_float("READINESS_TIMEOUT_SECONDS", 2)
+
 
 class DevelopmentConfig(Config):
     DEBUG = False

@@ -42,3 +42,52 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 # Reset, email-change and verification links carry their token in the path: the access log
 # writes "[redacted]" in its place (and in query secrets and the Referer); see portal/access_log.py.
 logger_class = "portal.access_log.TokenRedactingLogger"
+
+# Metrics (/metrics, portal/metrics.py): each worker writes its counters into one directory that any
+# worker's scrape reads in full. It must be set before a worker imports prometheus_client, and empty
+# at start (old files would add a previous run's counts): a fresh one unless PROMETHEUS_MULTIPROC_DIR
+# names one, which is then emptied. on_starting runs once in the master, before the first fork.
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def on_starting(server):
+    import glob
+    import tempfile
+
+    path = os.environ.get(METRICS_DIR_ENV)
+    if path:
+        os.makedirs(path, exist_ok=True)
+        for old in glob.glob(os.path.join(path, "*.db")):
+            os.remove(old)
+    else:
+        os.environ[METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="portal-metrics-")
+
+
+def child_exit(server, worker):
+    """A dead worker's live gauges (the circuit breaker's state) leave the scrape; its counts stay."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+# LOG_FORMAT=json (portal/logs.py): the portal writes one JSON line per request itself, so gunicorn's
+# access log is off, and gunicorn's own messages (workers started, timeouts) are JSON lines too.
+if os.environ.get("LOG_FORMAT", "").lower() == "json":
+    accesslog = None
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "root": {"level": "INFO", "handlers": []},  # the portal adds its own JSON handler
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["json"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": False},
+        },
+        "handlers": {"json": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+        "formatters": {
+            "json": {
+                "()": "pythonjsonlogger.json.JsonFormatter",
+                "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            }
+        },
+    }

@@ -40,6 +40,7 @@ def create_app(config_class: type[Config] | str | None = None, **overrides: obje
 
     limit_request_bodies(app)
     run_work_after_responses(app)
+    observe_requests(app)
     register_extensions(app)
     register_url_converters(app)
     register_blueprints(app)
@@ -104,6 +105,15 @@ def limit_request_bodies(app: Flask) -> None:
     from portal.request_limits import init_request_limits
 
     init_request_limits(app)
+
+
+def observe_requests(app: Flask) -> None:
+    """Metrics for every request (by URL rule), and its id on its log records and in its answer."""
+    from portal.access_log import init_request_log
+    from portal.metrics import init_metrics
+
+    init_metrics(app)
+    init_request_log(app)
 
 
 def run_work_after_responses(app: Flask) -> None:
@@ -350,5 +360,6 @@ def configure_logging(app: Flask) -> None:
     from portal.access_log import install_on_werkzeug_logger
 
     install_on_werkzeug_logger()
-    if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from portal.logs import configure_logging as configure_handlers
+
+    configure_handlers(app)  # LOG_FORMAT: readable lines, or one JSON object per line

@@ -24,8 +24,12 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 
+from flask import Flask, Response, g, has_request_context, request
 from gunicorn.glogging import Logger
+
+from portal.metrics import PROBE_ROUTES, request_route, request_seconds
 
 REDACTED = "[redacted]"
 
@@ -98,3 +102,73 @@ class TokenRedactingLogger(Logger):
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
         return {key: redact_urls(value) if isinstance(value, str) else value for key, value in atoms.items()}
+
+    def access(self, resp, req, environ, request_time):
+        """No line for the load balancer's probes and Prometheus's scrapes: they would drown the rest."""
+        if environ.get("PATH_INFO") in PROBE_ROUTES:
+            return
+        super().access(resp, req, environ, request_time)
+
+
+# The request id and the app's own request line (``LOG_FORMAT=json``).
+
+#: What a client's (or a proxy's) ``X-Request-ID`` may be to be kept: anything else is replaced,
+#: so no header can put a newline, a quote or a megabyte into every log line of its request.
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+=-]{0,127}")
+
+#: The logger of the one JSON line per request.
+request_log = logging.getLogger("portal.access")
+
+
+def current_request_id() -> str | None:
+    return g.get("request_id") if has_request_context() else None
+
+
+def init_request_log(app: Flask) -> None:
+    """Every request gets an id (``X-Request-ID`` if sane, else a new one), returned in the response's
+    ``X-Request-ID`` and carried by every log record made while it runs (``RequestIdFilter``). With
+    ``LOG_FORMAT=json`` the app writes the request's line itself (gunicorn's access log is off then):
+    method, route, path (redacted), status, duration_ms, request_id and the user's id."""
+
+    @app.before_request
+    def assign_request_id() -> None:
+        sent = request.headers.get("X-Request-ID", "")
+        g.request_id = sent if _SANE_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+
+    @app.after_request
+    def write_request_line(response: Response) -> Response:
+        request_id = current_request_id()
+        if request_id:
+            response.headers["X-Request-ID"] = request_id
+        route = request_route()
+        if app.config.get("LOG_FORMAT") == "json" and route not in PROBE_ROUTES:
+            request_log.info(
+                "%s %s %s",
+                request.method,
+                redact_urls(request.path),
+                response.status_code,
+                extra={
+                    "method": request.method,
+                    "route": route,
+                    "path": redact_urls(request.path),
+                    "status": response.status_code,
+                    "duration_ms": round(request_seconds() * 1000, 1),
+                    "user_id": _user_id(),
+                },
+            )
+        return response
+
+
+def _user_id() -> int | None:
+    """The signed-in person (or the API token's), as far as the request already looked: never a query."""
+    user = g.get("api_user") or g.get("_login_user")
+    return getattr(user, "id", None) if getattr(user, "is_authenticated", False) else None
+
+
+class RequestIdFilter(logging.Filter):
+    """On the root handler: each record made during a request carries its ``request_id``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = current_request_id()
+        return True

@@ -40,6 +40,7 @@ from portal.gateway.errors import (
 )
 from portal.gateway.ids import check_stripe_ids
 from portal.gateway.transport import MIN_ATTEMPT_SECONDS, BoundedRequestsClient, action_deadline
+from portal.metrics import record_breaker_state, record_stripe_call
 
 log = logging.getLogger("portal.gateway")
 
@@ -223,7 +224,7 @@ def _loggable(value: object) -> str:
 
 
 def call_stripe(operation: str, fn: Callable[[], T], **context: object) -> T:
-    """Run one Stripe call: count it, translate errors, log one structured line.
+    """Run one Stripe call: count it, translate errors, log one structured line, record its metrics.
 
     ``context`` holds ids only (user_id, customer_id, practice_id, ...). Fails at once,
     without calling Stripe, while the breaker is open or when the action's budget is spent.
@@ -235,13 +236,18 @@ def call_stripe(operation: str, fn: Callable[[], T], **context: object) -> T:
     deadline = _action_deadline()
     if deadline - time.monotonic() < MIN_ATTEMPT_SECONDS:
         log.warning("stripe op=%s %s outcome=skipped reason=no_time_left", operation, fields)
+        record_stripe_call(operation, "no_time_left")
         raise StripeUnavailable(
             "Stripe is answering too slowly right now. Please try again in a minute.", reached_stripe=False
         )
-    if not breaker.allow():
+    allowed = breaker.allow()
+    record_breaker_state(breaker.state()["state"])
+    if not allowed:
         log.warning("stripe op=%s %s outcome=skipped reason=breaker_open", operation, fields)
+        record_stripe_call(operation, "breaker_open")
         raise StripeUnavailable(BREAKER_OPEN_MESSAGE, reached_stripe=False)
     current_app.extensions["stripe_call_counter"].record(operation)
+    started = time.perf_counter()
     try:
         with action_deadline(deadline):
             result = fn()
@@ -250,6 +256,7 @@ def call_stripe(operation: str, fn: Callable[[], T], **context: object) -> T:
             breaker.record_failure()
         else:
             breaker.record_success()  # Stripe answered, if only with an error
+        _record(breaker, operation, call_outcome(error), started)
         translated = translate_stripe_error(error)
         log.warning(
             "stripe op=%s %s outcome=error error=%s stripe_code=%s",
@@ -261,7 +268,33 @@ def call_stripe(operation: str, fn: Callable[[], T], **context: object) -> T:
         raise translated from None
     except BaseException:
         breaker.release()
+        _record(breaker, operation, "error", started)
         raise
     breaker.record_success()
+    _record(breaker, operation, "ok", started)
     log.info("stripe op=%s %s outcome=ok id=%s", operation, fields, getattr(result, "id", None))
     return result
+
+
+def _record(breaker: CircuitBreaker, operation: str, outcome: str, started: float) -> None:
+    record_stripe_call(operation, outcome, time.perf_counter() - started)
+    record_breaker_state(breaker.state()["state"])
+
+
+#: The metrics' outcome of each SDK error class (the first that matches; a timeout is told apart below).
+_OUTCOMES: tuple[tuple[type[stripe.StripeError], str], ...] = (
+    (stripe.CardError, "card_error"),
+    (stripe.RateLimitError, "rate_limited"),
+    (stripe.APIConnectionError, "connection"),
+    (stripe.InvalidRequestError, "invalid_request"),
+    (stripe.AuthenticationError, "authentication_error"),
+    (stripe.IdempotencyError, "idempotency_error"),
+    (stripe.APIError, "api_error"),
+)
+
+
+def call_outcome(error: stripe.StripeError) -> str:
+    """How a failed call ended, for the metrics: Stripe's error type, or timeout/connection."""
+    if isinstance(error, stripe.APIConnectionError) and getattr(error, "timed_out", False):
+        return "timeout"
+    return next((outcome for kind, outcome in _OUTCOMES if isinstance(error, kind)), "error")

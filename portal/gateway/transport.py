@@ -89,11 +89,12 @@ class BoundedRequestsClient(stripe.RequestsClient):
         return self._tracked(super().request_stream_with_retries, *args, **kwargs)
 
     def _tracked(self, send: Any, *args: Any, **kwargs: Any) -> Any:
-        self._attempts.maybe_sent = self._attempts.last_sent = False
+        self._attempts.maybe_sent = self._attempts.last_sent = self._attempts.timed_out = False
         try:
             return send(*args, **kwargs)
         except stripe.APIConnectionError as error:
             error.reached_stripe = self._attempts.maybe_sent  # type: ignore[attr-defined]
+            error.timed_out = getattr(self._attempts, "timed_out", False)  # type: ignore[attr-defined]
             raise
 
     def request(self, *args: Any, **kwargs: Any) -> Any:
@@ -108,6 +109,7 @@ class BoundedRequestsClient(stripe.RequestsClient):
 
     def _handle_request_error(self, e: Exception) -> Any:
         self._attempts.last_sent = not never_sent(e)
+        self._attempts.timed_out = isinstance(e, requests.exceptions.Timeout)  # the metrics' outcome
         if self._attempts.last_sent:
             self._attempts.maybe_sent = True
         return super()._handle_request_error(e)

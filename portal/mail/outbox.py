@@ -194,7 +194,11 @@ def send_unsent(min_age_seconds: int = 0, limit: int = 500) -> tuple[int, int]:
     )
     db.session.rollback()  # end the read, so the sends below see no open transaction of ours
     sent = send_queued(ids)
-    remaining = db.session.scalar(
+    return sent, unsent_count()
+
+
+def unsent_count() -> int:
+    """Emails waiting in the outbox (the backlog gauge of /metrics reads it at each scrape)."""
+    return db.session.scalar(
         sa.select(sa.func.count()).select_from(OutboundEmail).where(OutboundEmail.sent_at.is_(None))
     )
-    return sent, remaining

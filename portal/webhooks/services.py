@@ -24,6 +24,7 @@ from portal.extensions import PortalSession, db
 from portal.gateway.shapes import object_id
 from portal.gateway.webhooks import parse_secrets
 from portal.mail.outbox import caused_by
+from portal.metrics import record_webhook_event
 from portal.webhooks.handlers import handler_for
 from portal.webhooks.models import RUNNABLE, EventStatus, WebhookEvent
 
@@ -88,9 +89,9 @@ def store_event(event: dict, payload: str) -> int:
 def receive_event(event: dict, payload: str) -> Outcome:
     """A verified delivery: store it, then run its handler unless that already happened."""
     row_id = store_event(event, payload)
-    if handler_for(event["type"]) is None:
-        return Outcome.IGNORED
-    return process_event(row_id)
+    outcome = Outcome.IGNORED if handler_for(event["type"]) is None else process_event(row_id)
+    record_webhook_event(event["type"], outcome)
+    return outcome
 
 
 def process_event(row_id: int, *, force: bool = False) -> Outcome:

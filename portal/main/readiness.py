@@ -1,0 +1,84 @@
+"""Is this process ready for traffic? (``/readyz``.) And the scrape of ``/metrics``.
+
+Ready means what every page needs: the database answers ``SELECT 1``, and Redis answers ``PING``
+when a setting names it (the throttle counters' ``RATELIMIT_STORAGE_URI``; ``REDIS_URL`` for what
+else may use it). Stripe is not a condition: the portal keeps serving pages while Stripe is down
+(its circuit breaker says so on /metrics), and taking every instance out of a load balancer because
+of Stripe would turn a billing outage into a site outage.
+
+Each check runs in a worker thread and gets ``READINESS_TIMEOUT_SECONDS``: a database host that
+drops packets makes the probe answer 503 in time instead of hanging it. A check still hung holds
+its thread; with all of them busy the next probes time out too, which is the right answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+
+import redis
+import sqlalchemy as sa
+from flask import current_app
+
+from portal.extensions import db
+from portal.gateway.gateway import stripe_breaker_state
+from portal.mail.outbox import unsent_count
+from portal.metrics import exposition
+
+#: Settings that, when they name Redis, make it a readiness condition.
+REDIS_SETTINGS = ("RATELIMIT_STORAGE_URI", "REDIS_URL")
+
+_checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="readyz")
+
+
+def _database(engine: sa.Engine, timeout: float) -> None:
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(sa.text(f"SET statement_timeout = {int(timeout * 1000)}"))
+        connection.execute(sa.text("SELECT 1"))
+
+
+def _redis(url: str, timeout: float) -> None:
+    url = url.replace("redis+unix://", "unix://", 1)  # the limits library's spelling
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
+def redis_urls(config) -> list[str]:
+    urls = (config.get(name) or "" for name in REDIS_SETTINGS)
+    return sorted({url for url in urls if url.split("://", 1)[0] in ("redis", "rediss", "redis+unix")})
+
+
+def readiness() -> tuple[bool, dict[str, str]]:
+    """(ready, {check: "ok" or why it failed})."""
+    timeout = float(current_app.config["READINESS_TIMEOUT_SECONDS"])
+    checks: dict[str, Callable[[], None]] = {"database": lambda engine=db.engine: _database(engine, timeout)}
+    urls = redis_urls(current_app.config)
+    for url in urls:
+        name = "redis" if len(urls) == 1 else f"redis:{url.rsplit('@', 1)[-1]}"
+        checks[name] = lambda url=url: _redis(url, timeout)
+    futures = {name: _checks.submit(check) for name, check in checks.items()}
+    results = {}
+    for name, future in futures.items():
+        try:
+            future.result(timeout=timeout)
+            results[name] = "ok"
+        except FutureTimeout:
+            results[name] = f"no answer within {timeout:g} s"
+        except Exception as error:  # the reason, without the URL's password: the exception's class
+            results[name] = f"failed: {type(error).__name__}"
+    return all(result == "ok" for result in results.values()), results
+
+
+def metrics_text() -> bytes:
+    """The exposition, with what is read at scrape time: the outbox backlog, this worker's breaker."""
+    backlog = unsent_count()
+    db.session.rollback()  # end the read
+    return exposition(
+        {"portal_outbox_unsent_emails": ("Emails waiting in the outbox (unsent)", float(backlog))},
+        breaker_state=stripe_breaker_state()["state"],
+    )
