@@ -1,0 +1,75 @@
+"""Under gunicorn (``make run``'s gunicorn.conf.py, 2 workers) a scrape counts every worker's requests,
+and a worker that dies keeps its counts but leaves the live gauges."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+from prometheus_client.mmap_dict import MmapedDict
+
+from tests.operations.scrape import value
+from tests.reliability.test_throttle_workers import make_run_portal
+
+REQUESTS = 120
+
+
+def _healthz_count(url: str) -> float:
+    text = requests.get(f"{url}/metrics", timeout=10).text  # from this machine, no token: allowed
+    return value(text, "portal_http_requests_total", route="/healthz", status="200")
+
+
+def _counts_by_worker(metrics_dir: Path) -> dict[int, float]:
+    """Each worker's own /healthz count, read from the file it writes."""
+    counts = {}
+    for path in metrics_dir.glob("counter_*.db"):
+        pid = int(path.stem.split("_")[1])
+        counts[pid] = sum(
+            count
+            for key, count, *_ in MmapedDict.read_all_values_from_file(str(path))
+            if json.loads(key)[0] == "portal_http_requests" and json.loads(key)[2].get("route") == "/healthz"
+        )
+    return counts
+
+
+def _burst(url: str) -> None:
+    with ThreadPoolExecutor(max_workers=16) as pool:  # at once, each on its own connection
+        statuses = list(pool.map(lambda _: requests.get(f"{url}/healthz", timeout=10).status_code, range(REQUESTS)))
+    assert statuses == [200] * REQUESTS
+
+
+def test_a_scrape_sums_the_counters_of_every_worker_dead_or_alive(tmp_path):
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    (metrics_dir / "counter_999999.db").write_bytes(b"a previous run's file")  # emptied at start
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "WEB_CONCURRENCY": "2", "LOG_FORMAT": "json"}
+    with make_run_portal(tmp_path, "http://127.0.0.1:9", **env) as url:
+        start = _healthz_count(url)
+        _burst(url)
+        assert _healthz_count(url) - start == REQUESTS
+        first = _counts_by_worker(metrics_dir)
+        assert 999999 not in first and sum(first.values()) == start + REQUESTS
+
+        # The busiest worker dies (gunicorn starts another): the next burst goes to the other workers,
+        # the dead one's counts stay in every scrape, and its live gauge (the breaker's) leaves.
+        busiest = max(first, key=first.get)
+        assert (metrics_dir / f"gauge_livemax_{busiest}.db").exists()
+        os.kill(busiest, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while (metrics_dir / f"gauge_livemax_{busiest}.db").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not (metrics_dir / f"gauge_livemax_{busiest}.db").exists()
+        _burst(url)
+        total = _healthz_count(url)
+        assert total - start == 2 * REQUESTS
+        by_worker = _counts_by_worker(metrics_dir)
+        assert by_worker[busiest] == first[busiest]
+        assert len([count for count in by_worker.values() if count]) >= 2, by_worker
+        assert sum(by_worker.values()) == total
+    log = (tmp_path / "gunicorn.log").read_text().splitlines()
+    assert log and all(json.loads(line) for line in log), log[:5]  # LOG_FORMAT=json: gunicorn's lines too
