@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from flask import Flask, abort, current_app, g, request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
+from werkzeug.datastructures import WWWAuthenticate
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -29,7 +30,12 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
 
 #: The webhook inbox's outcomes as the metric names them.
-WEBHOOK_OUTCOMES = {"processed": "applied", "duplicate": "duplicate", "failed": "failed", "ignored": "ignored"}
+WEBHOOK_OUTCOMES = {
+    "processed": "applied",
+    "duplicate": "duplicate",
+    "failed": "failed",
+    "ignored": "ignored",
+}
 
 #: Routes of the probes and the scrape: counted, but no access-log line (they are noise).
 PROBE_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -91,6 +97,7 @@ class Metrics:
             registry=into,
             multiprocess_mode="livemax",
         )
+        self.breaker_state.set(0)  # closed from the start: each worker shows up in the gauge at once
 
     def scrape_registry(self) -> CollectorRegistry:
         if not self.multiprocess:
@@ -198,9 +205,17 @@ def check_scraper() -> None:
     404, as if there were no such page."""
     token = current_app.config.get("METRICS_TOKEN")
     if token:
-        sent = request.authorization.token if request.authorization and request.authorization.type == "bearer" else None
+        sent = (
+            request.authorization.token
+            if request.authorization and request.authorization.type == "bearer"
+            else None
+        )
         if not sent or not hmac.compare_digest(sent.encode(), token.encode()):
-            abort(401, description="A valid bearer token is required.", www_authenticate="Bearer")
+            abort(
+                401,
+                description="A valid bearer token is required.",
+                www_authenticate=WWWAuthenticate("Bearer"),
+            )
         return
     local = request.remote_addr in ("127.0.0.1", "::1")
     if not local or any(header in request.headers for header in _FORWARDING_HEADERS):

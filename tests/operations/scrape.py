@@ -15,11 +15,17 @@ def samples(text: str) -> list[tuple[str, dict[str, str], float]]:
 
 def value(text: str, name: str, **labels: str) -> float:
     """The sum of ``name``'s samples whose labels include ``labels`` (0 when there is none)."""
-    return sum(v for n, sample_labels, v in samples(text) if n == name and labels.items() <= sample_labels.items())
+    return sum(
+        v for n, sample_labels, v in samples(text) if n == name and labels.items() <= sample_labels.items()
+    )
 
 
 def series(text: str, name: str, **labels: str) -> list[dict[str, str]]:
-    return [sample_labels for n, sample_labels, _ in samples(text) if n == name and labels.items() <= sample_labels.items()]
+    return [
+        sample_labels
+        for n, sample_labels, _ in samples(text)
+        if n == name and labels.items() <= sample_labels.items()
+    ]
 
 
 def scrape(client, **headers: str) -> str:

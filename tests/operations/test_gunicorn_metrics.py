@@ -39,7 +39,9 @@ def _counts_by_worker(metrics_dir: Path) -> dict[int, float]:
 
 def _burst(url: str) -> None:
     with ThreadPoolExecutor(max_workers=16) as pool:  # at once, each on its own connection
-        statuses = list(pool.map(lambda _: requests.get(f"{url}/healthz", timeout=10).status_code, range(REQUESTS)))
+        statuses = list(
+            pool.map(lambda _: requests.get(f"{url}/healthz", timeout=10).status_code, range(REQUESTS))
+        )
     assert statuses == [200] * REQUESTS
 
 

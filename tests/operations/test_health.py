@@ -83,4 +83,6 @@ def test_probes_are_never_throttled(app_factory, monkeypatch):
     app = app_factory(RATELIMIT_APPLICATION="2 per minute", RATELIMIT_STORAGE_URI="memory://")
     client = app.test_client()
     assert [client.get("/").status_code for _ in range(3)] == [200, 200, 429]
-    assert {client.get(path).status_code for path in ("/healthz", "/readyz", "/metrics") for _ in range(5)} == {200}
+    assert {
+        client.get(path).status_code for path in ("/healthz", "/readyz", "/metrics") for _ in range(5)
+    } == {200}

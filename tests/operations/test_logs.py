@@ -101,4 +101,7 @@ def test_the_default_format_stays_readable_and_still_returns_a_request_id(app_fa
     app = app_factory()
     assert app.config["LOG_FORMAT"] == "text"
     assert not [h for h in logging.getLogger().handlers if getattr(h, "_portal_handler", False)]
-    assert app.test_client().get("/healthz", headers={"X-Request-ID": REQUEST_ID}).headers["X-Request-ID"] == REQUEST_ID
+    assert (
+        app.test_client().get("/healthz", headers={"X-Request-ID": REQUEST_ID}).headers["X-Request-ID"]
+        == REQUEST_ID
+    )

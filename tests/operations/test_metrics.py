@@ -74,7 +74,9 @@ def test_requests_count_by_url_rule_so_two_ids_make_one_series(client):
     counted = value(after, "portal_http_requests_total", route=rule, method="GET", status="302")
     assert counted - value(before, "portal_http_requests_total", route=rule) == 2
     assert len(series(after, "portal_http_requests_total", route=rule)) == 1
-    assert not [s for s in series(after, "portal_http_requests_total") if "101" in s["route"] or "202" in s["route"]]
+    assert not [
+        s for s in series(after, "portal_http_requests_total") if "101" in s["route"] or "202" in s["route"]
+    ]
     assert value(after, "portal_http_request_duration_seconds_count", route=rule) >= 2
 
 
@@ -84,7 +86,11 @@ def test_a_path_no_route_matches_is_one_series_whatever_the_path(client):
     client.get("/no/such/page/2")
     after = scrape(client)
     labels = {"route": "<unmatched>", "status": "404"}
-    assert value(after, "portal_http_requests_total", **labels) - value(before, "portal_http_requests_total", **labels) == 2
+    assert (
+        value(after, "portal_http_requests_total", **labels)
+        - value(before, "portal_http_requests_total", **labels)
+        == 2
+    )
 
 
 # --- Stripe calls ------------------------------------------------------------------------------
@@ -97,13 +103,19 @@ def _stripe_calls(client, operation: str, outcome: str) -> float:
 def test_stripe_calls_count_by_operation_and_outcome_against_the_sandbox(app, client):
     ok_before = _stripe_calls(client, "customer.retrieve", "ok")
     missing_before = _stripe_calls(client, "customer.retrieve", "invalid_request")
-    created = create_customer(name="Metrics", email="metrics@example.com", metadata={}, description="t", key=("m",))
+    created = create_customer(
+        name="Metrics", email="metrics@example.com", metadata={}, description="t", key=("m",)
+    )
     retrieve_customer(created.id)
     with pytest.raises(NotFound):
         retrieve_customer("cus_doesnotexist000")
     text = scrape(client)
-    assert value(text, "portal_stripe_calls_total", operation="customer.retrieve", outcome="ok") == ok_before + 1
-    missing = value(text, "portal_stripe_calls_total", operation="customer.retrieve", outcome="invalid_request")
+    assert (
+        value(text, "portal_stripe_calls_total", operation="customer.retrieve", outcome="ok") == ok_before + 1
+    )
+    missing = value(
+        text, "portal_stripe_calls_total", operation="customer.retrieve", outcome="invalid_request"
+    )
     assert missing == missing_before + 1
     assert value(text, "portal_stripe_call_duration_seconds_count", operation="customer.retrieve") >= 2
 
@@ -117,7 +129,9 @@ def test_stripe_down_counts_connection_failures_then_breaker_open(app_factory):
                 retrieve_customer("cus_anyone")
     text = scrape(client)
     assert value(text, "portal_stripe_calls_total", operation="customer.retrieve", outcome="connection") == 1
-    assert value(text, "portal_stripe_calls_total", operation="customer.retrieve", outcome="breaker_open") == 1
+    assert (
+        value(text, "portal_stripe_calls_total", operation="customer.retrieve", outcome="breaker_open") == 1
+    )
     assert value(text, "portal_stripe_circuit_breaker_state") == 2  # open
 
 
@@ -140,7 +154,10 @@ def _events(client, **labels: str) -> float:
 
 def test_webhook_events_count_by_type_and_outcome(client, monkeypatch):
     kind = "payment_method.attached"
-    applied, duplicate = _events(client, type=kind, outcome="applied"), _events(client, type=kind, outcome="duplicate")
+    applied, duplicate = (
+        _events(client, type=kind, outcome="applied"),
+        _events(client, type=kind, outcome="duplicate"),
+    )
     event = make_event(kind, payment_method("pm_metrics", "cus_metrics"))
     assert deliver(client, event).status_code == 200
     assert deliver(client, event).status_code == 200  # Stripe delivers it again
