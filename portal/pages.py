@@ -77,6 +77,8 @@ NOT_PAGES: Mapping[str, str] = {
     "static": "stylesheets, scripts and the icon",
     "main.favicon": "the icon browsers ask for at /favicon.ico",
     "main.healthz": "JSON for load balancers",
+    "main.readyz": "JSON for load balancers",
+    "main.metrics": "Prometheus's scrape (text, not a page)",
     "webhooks.stripe_webhook": "Stripe's signed POSTs",
     "api.openapi": "the JSON API's OpenAPI document",
     "practices.refresh_status": "a manager's POST poll of the billing status; its GET twin is listed",
