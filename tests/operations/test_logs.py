@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import logging
@@ -105,3 +106,29 @@ def test_the_default_format_stays_readable_and_still_returns_a_request_id(app_fa
         app.test_client().get("/healthz", headers={"X-Request-ID": REQUEST_ID}).headers["X-Request-ID"]
         == REQUEST_ID
     )
+
+
+def test_gunicorn_access_log_skips_the_probes_and_scrapes(capsys):
+    """The default (text) format keeps gunicorn's access log, without a line per probe."""
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from portal.access_log import TokenRedactingLogger
+
+    config = Config()
+    config.set("accesslog", "-")
+    logger = TokenRedactingLogger(config)
+    response = SimpleNamespace(status="200 OK", headers=[], sent=2, response_length=2)
+    for path in ("/healthz", "/readyz", "/metrics", "/login"):
+        environ = {
+            "PATH_INFO": path,
+            "QUERY_STRING": "",
+            "REQUEST_METHOD": "GET",
+            "RAW_URI": path,
+            "SERVER_PROTOCOL": "HTTP/1.1",
+        }
+        request = SimpleNamespace(headers=[], method="GET", path=path, query="", uri=path, version=(1, 1))
+        logger.access(response, request, environ, dt.timedelta(seconds=0.01))
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and "GET /login" in lines[0]
