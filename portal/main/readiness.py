@@ -33,9 +33,9 @@ _checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="readyz")
 
 
 def _database(engine: sa.Engine, timeout: float) -> None:
-    with engine.connect() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.execute(sa.text(f"SET statement_timeout = {int(timeout * 1000)}"))
+    with engine.connect() as connection:  # its transaction ends (rolled back) when it goes back to the pool
+        if engine.dialect.name == "postgresql":  # LOCAL: this transaction only, not the pooled connection
+            connection.execute(sa.text(f"SET LOCAL statement_timeout = {int(timeout * 1000)}"))
         connection.execute(sa.text("SELECT 1"))
 
 

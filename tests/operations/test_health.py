@@ -7,6 +7,7 @@ import os
 import pytest
 
 from portal import create_app
+from tests.conftest import both_engines
 from tests.smtp import free_port
 
 REDIS_URL = os.environ.get("TEST_OPERATIONS_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -18,6 +19,7 @@ def test_healthz_answers_without_a_session(client):
     assert "Set-Cookie" not in response.headers
 
 
+@both_engines
 def test_readyz_is_ready_when_the_database_answers(client):
     response = client.get("/readyz")
     assert response.status_code == 200
