@@ -38,9 +38,9 @@ def create_app(config_class: type[Config] | str | None = None, **overrides: obje
     configure_stripe(app)
     configure_proxies(app)
 
+    observe_requests(app)  # first: its clock and request id start before any other hook may answer
     limit_request_bodies(app)
     run_work_after_responses(app)
-    observe_requests(app)
     register_extensions(app)
     register_url_converters(app)
     register_blueprints(app)

@@ -132,3 +132,15 @@ def test_gunicorn_access_log_skips_the_probes_and_scrapes(capsys):
         logger.access(response, request, environ, dt.timedelta(seconds=0.01))
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1 and "GET /login" in lines[0]
+
+
+def test_a_request_refused_before_any_view_still_has_its_id_and_line(client, log_lines):
+    response = client.post(
+        "/login",
+        data=b"x" * (2 * 1024 * 1024),
+        content_type="text/plain",
+        headers={"X-Request-ID": REQUEST_ID},
+    )
+    assert (response.status_code, response.headers["X-Request-ID"]) == (413, REQUEST_ID)
+    [line] = _request_lines(log_lines())
+    assert (line["status"], line["request_id"], line["route"]) == (413, REQUEST_ID, "/login")
