@@ -61,6 +61,18 @@ def on_starting(server):
             os.remove(old)
     else:
         os.environ[METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="portal-metrics-")
+        _made_metrics_dir.append(os.environ[METRICS_DIR_ENV])
+
+
+#: The directory on_starting made (removed on exit); one named by the environment is left in place.
+_made_metrics_dir: list[str] = []
+
+
+def on_exit(server):
+    import shutil
+
+    for path in _made_metrics_dir:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def child_exit(server, worker):

@@ -13,6 +13,7 @@ its thread; with all of them busy the next probes time out too, which is the rig
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -25,6 +26,8 @@ from portal.extensions import db
 from portal.gateway.gateway import stripe_breaker_state
 from portal.mail.outbox import unsent_count
 from portal.metrics import exposition
+
+log = logging.getLogger("portal.operations")
 
 #: Settings that, when they name Redis, make it a readiness condition.
 REDIS_SETTINGS = ("RATELIMIT_STORAGE_URI", "REDIS_URL")
@@ -75,10 +78,19 @@ def readiness() -> tuple[bool, dict[str, str]]:
 
 
 def metrics_text() -> bytes:
-    """The exposition, with what is read at scrape time: the outbox backlog, this worker's breaker."""
-    backlog = unsent_count()
-    db.session.rollback()  # end the read
-    return exposition(
-        {"portal_outbox_unsent_emails": ("Emails waiting in the outbox (unsent)", float(backlog))},
-        breaker_state=stripe_breaker_state()["state"],
-    )
+    """The exposition, with what is read at scrape time: the outbox backlog, this worker's breaker.
+
+    The database down: the counters are still served (they say what happened until then), without
+    the backlog gauge, and ``portal_scrape_database_up`` says why it is missing."""
+    readings = {}
+    try:
+        backlog = unsent_count()
+        readings["portal_outbox_unsent_emails"] = ("Emails waiting in the outbox (unsent)", float(backlog))
+        database_up = 1.0
+    except sa.exc.SQLAlchemyError:
+        log.warning("metrics: the outbox backlog could not be read", exc_info=True)
+        database_up = 0.0
+    finally:
+        db.session.rollback()  # end the read
+    readings["portal_scrape_database_up"] = ("1 if this scrape could read the database", database_up)
+    return exposition(readings, breaker_state=stripe_breaker_state()["state"])

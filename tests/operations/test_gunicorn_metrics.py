@@ -73,5 +73,10 @@ def test_a_scrape_sums_the_counters_of_every_worker_dead_or_alive(tmp_path):
         assert by_worker[busiest] == first[busiest]
         assert len([count for count in by_worker.values() if count]) >= 2, by_worker
         assert sum(by_worker.values()) == total
-    log = (tmp_path / "gunicorn.log").read_text().splitlines()
-    assert log and all(json.loads(line) for line in log), log[:5]  # LOG_FORMAT=json: gunicorn's lines too
+        seen = requests.get(f"{url}/login", headers={"X-Request-ID": "gunicorn-req-1"}, timeout=10)
+        assert seen.headers["X-Request-ID"] == "gunicorn-req-1"
+    # LOG_FORMAT=json: every line is JSON, gunicorn's own too; one request line, no probe's.
+    log = [json.loads(line) for line in (tmp_path / "gunicorn.log").read_text().splitlines()]
+    assert any(line["logger"] == "gunicorn.error" for line in log)
+    [request_line] = [line for line in log if line["logger"] == "portal.access"]
+    assert (request_line["route"], request_line["request_id"]) == ("/login", "gunicorn-req-1")

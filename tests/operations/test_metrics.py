@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from portal import create_app
 from portal.extensions import db
 from portal.gateway.customers import create_customer, retrieve_customer
 from portal.gateway.errors import NotFound, StripeUnavailable
@@ -187,3 +188,14 @@ def test_the_outbox_backlog_is_read_at_each_scrape(app, client):
     OutboundEmailFactory.create_batch(3)
     assert value(scrape(client), "portal_outbox_unsent_emails") == 3
     db.session.rollback()
+
+
+def test_with_the_database_down_the_counters_are_still_served(sandbox):
+    closed = "sqlite:////nonexistent-directory/closed/portal.sqlite"
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=closed, STRIPE_API_BASE=sandbox.url)
+    client = app.test_client()
+    client.get("/healthz")
+    text = scrape(client)
+    assert value(text, "portal_http_requests_total", route="/healthz") == 1
+    assert value(text, "portal_scrape_database_up") == 0
+    assert "portal_outbox_unsent_emails" not in text
