@@ -199,3 +199,18 @@ def test_with_the_database_down_the_counters_are_still_served(sandbox):
     assert value(text, "portal_http_requests_total", route="/healthz") == 1
     assert value(text, "portal_scrape_database_up") == 0
     assert "portal_outbox_unsent_emails" not in text
+
+
+def test_a_declined_card_counts_as_card_error(app, client):
+    from portal.gateway.errors import CardDeclined
+    from portal.gateway.payment_methods import attach_payment_method
+
+    created = create_customer(
+        name="Declined", email="declined@example.com", metadata={}, description="t", key=("d",)
+    )
+    with pytest.raises(CardDeclined):  # as at Stripe, a decline test card is refused when saved
+        attach_payment_method(created.id, "pm_card_chargeDeclined")
+    text = scrape(client)
+    assert (
+        value(text, "portal_stripe_calls_total", operation="payment_method.attach", outcome="card_error") == 1
+    )
