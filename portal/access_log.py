@@ -18,6 +18,12 @@ Matched on the URL as the app reads it: a client may percent-encode any characte
 every escaped unreserved character (letters, digits, ``-._~``, which mean the same either way)
 is decoded first. Nothing else is: an escaped newline stays ``%0A``, so the line stays one
 readable line.
+
+The access log's other duties live here too: gunicorn writes no line for the probes and the
+scrape (``/healthz``, ``/readyz``, ``/metrics``); every request gets an id, answered in
+``X-Request-ID`` and put on each log record made while it runs; and with ``LOG_FORMAT=json`` the
+app writes the one line per request itself (gunicorn.conf.py turns gunicorn's off), its path
+redacted like the rest.
 """
 
 from __future__ import annotations
