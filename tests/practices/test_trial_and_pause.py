@@ -17,6 +17,7 @@ from portal.practices.errors import PracticeError
 from portal.practices.models import BillingAuditEntry, Plan, Practice, PracticeInvoice
 from portal.practices.status import BillingStatus
 from portal.users.models import Role
+from portal.webhooks.handlers import subscription as handlers
 from tests.conftest import extract_csrf
 from tests.factories import UserFactory
 from tests.practices.conftest import login
@@ -60,6 +61,8 @@ def subscribe_with_trial(practice: Practice, owner) -> Practice:
 def test_the_first_subscription_has_a_trial_the_fee_is_paid_now_the_plan_at_its_end(
     sandbox, practice, owner, owner_client
 ):
+    offer = owner_client.get(f"/practices/{practice.id}/billing").get_data(as_text=True)
+    assert f"the first {TRIAL_DAYS} days free" in offer
     inbox = Inbox(sandbox, practice.stripe_customer_id)
     subscribe_with_trial(practice, owner)
     inbox.deliver()
@@ -85,8 +88,6 @@ def test_the_first_subscription_has_a_trial_the_fee_is_paid_now_the_plan_at_its_
         if e["data"]["object"]["id"] == sub.id
     ]
     assert len(notice) == 1
-    from portal.webhooks.handlers import subscription as handlers
-
     handlers.trial_will_end(notice[0])  # a duplicate delivery
     db.session.commit()
     emails = trial_emails()
