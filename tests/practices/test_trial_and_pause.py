@@ -130,7 +130,7 @@ def active(sandbox, practice):
     return practice
 
 
-def test_paused_collection_voids_renewals_and_keeps_access(sandbox, active, admin):
+def test_paused_collection_voids_renewals_and_keeps_access(sandbox, auth, active, admin, owner):
     practice = active
     said = pausing.pause_collection(practice.id, admin, "Clinic flooded; free until repaired")
     assert said == pausing.PAUSED
@@ -155,6 +155,10 @@ def test_paused_collection_voids_renewals_and_keeps_access(sandbox, active, admi
     assert renewal.status == "void" and renewal.amount_paid == 0
     assert practice.billing_status == BillingStatus.DONE and practice.has_access
     assert practice.last_payment_error is None
+    client = login(auth, owner)
+    page = client.get(f"/practices/{practice.id}/billing").get_data(as_text=True)
+    assert "Voided: payment collection was paused by the platform, so nothing is owed." in page
+    auth.logout()
 
     assert pausing.resume_collection(practice.id, admin) == pausing.RESUMED
     sub = sandbox.client().v1.subscriptions.retrieve(practice.stripe_subscription_id)
