@@ -290,3 +290,14 @@ def test_only_platform_admins_pause_and_other_ids_are_404(auth, active, owner, a
         client.post("/admin/practices/999999/resume-collection", data={"csrf_token": token}).status_code
         == 404
     )
+
+
+def test_reconcile_repairs_a_missed_pause(sandbox, active, runner):
+    """A pause made in Stripe's dashboard whose event never arrived: reconcile applies it."""
+    sandbox.client().v1.subscriptions.update(
+        active.stripe_subscription_id, {"pause_collection": {"behavior": "void"}}
+    )
+    result = runner.invoke(args=["billing", "reconcile", "--fix"])
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    assert db.session.get(Practice, active.id).pause_behavior == "void"
