@@ -30,6 +30,7 @@ from portal.users.models import User
 BEHAVIOR = "void"
 NO_REASON = "Say why collection is paused; the practice's History keeps it."
 NOT_LIVE = "{name} has no live subscription, so there is no payment collection to pause. Nothing was changed."
+ENDED = "{name} has no live subscription, so nothing is collected to resume. Nothing was changed."
 ALREADY_PAUSED = "Payment collection of {name} is already paused{by}. Nothing was changed."
 NOT_PAUSED = "Payment collection of {name} is not paused{by}. Nothing was changed."
 NOT_CHANGED = "Stripe did not make the change, so nothing changed."
@@ -81,11 +82,11 @@ def pause_collection(practice_id: int, admin: User, reason: str, resumes_on: dt.
     practice = closing.locked_practice(practice_id)
     if practice.deactivated:
         raise PracticeError(CLOSED, status=409)
+    if not practice.subscription_live or practice.subscription_status == "incomplete":
+        raise PracticeError(NOT_LIVE.format(name=practice.name), status=409)
     if practice.pause_behavior is not None:
         by = closing.by_whom(practice, "collection_paused_by_admin")
         raise PracticeError(ALREADY_PAUSED.format(name=practice.name, by=by), status=409)
-    if not practice.subscription_live or practice.subscription_status == "incomplete":
-        raise PracticeError(NOT_LIVE.format(name=practice.name), status=409)
     pause = {"behavior": BEHAVIOR, **({"resumes_at": resumes_at} if resumes_at else {})}
     subscription = _update_at_stripe(practice, pause)
     # Said here, by whom and why; Stripe's answer (and its event's echo) then changes nothing more.
@@ -103,6 +104,8 @@ def pause_collection(practice_id: int, admin: User, reason: str, resumes_on: dt.
 def resume_collection(practice_id: int, admin: User) -> str:
     """Collect payments again from the next renewal; refused when collection is not paused."""
     practice = closing.locked_practice(practice_id)
+    if not practice.subscription_live:  # ended: nothing is collected any more, paused or not
+        raise PracticeError(ENDED.format(name=practice.name), status=409)
     if practice.pause_behavior is None:
         by = closing.by_whom(practice, "collection_resumed_by_admin")
         by = f" (resumed{by})" if by else ""

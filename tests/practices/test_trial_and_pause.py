@@ -301,3 +301,13 @@ def test_reconcile_repairs_a_missed_pause(sandbox, active, runner):
     assert result.exit_code == 0, result.output
     db.session.expire_all()
     assert db.session.get(Practice, active.id).pause_behavior == "void"
+
+
+def test_nothing_to_pause_or_resume_without_a_live_subscription(practice, admin):
+    with pytest.raises(PracticeError) as refused:
+        pausing.pause_collection(practice.id, admin, "Hardship")
+    assert refused.value.message == pausing.NOT_LIVE.format(name=practice.name)
+    with pytest.raises(PracticeError) as ended:
+        pausing.resume_collection(practice.id, admin)
+    assert ended.value.message == pausing.ENDED.format(name=practice.name)
+    assert db.session.get(Practice, practice.id).pause_behavior is None
