@@ -70,6 +70,10 @@ class Config:
     BILLING_ONBOARDING_FEE = _env_int("BILLING_ONBOARDING_FEE", 49900)
     BILLING_MONTHLY_PRICE = _env_int("BILLING_MONTHLY_PRICE", 9900)
     BILLING_SEMIANNUAL_PRICE = _env_int("BILLING_SEMIANNUAL_PRICE", 49900)
+    # Free trial days of a practice's first subscription, per plan (0: none); the onboarding fee is
+    # still charged at the start, the plan when the trial ends.
+    PLAN_TRIAL_DAYS_MONTHLY = _env_int("PLAN_TRIAL_DAYS_MONTHLY", 0)
+    PLAN_TRIAL_DAYS_SEMIANNUAL = _env_int("PLAN_TRIAL_DAYS_SEMIANNUAL", 0)
 
     MAIL_SERVER = _env("MAIL_SERVER")
     MAIL_PORT = _env_int("MAIL_PORT", 25)

@@ -104,7 +104,9 @@ NOT_PAGES: Mapping[str, str] = {
         endpoint: "a form's POST target; its answer is one of the pages above or their fragment"
         for endpoint in (
             "admin.deactivate",
+            "admin.pause_collection",
             "admin.reactivate",
+            "admin.resume_collection",
             "admin.replay",
             "auth.logout",
             "auth.resend_verification",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Flask
+from flask import Flask, current_app
 
 from portal.formatting import format_date, format_money
 
@@ -66,6 +66,7 @@ EVENT_SENTENCES = {
     "customer.subscription.created": "A subscription started",
     "customer.subscription.updated": "A subscription changed",
     "customer.subscription.deleted": "A subscription ended",
+    "customer.subscription.trial_will_end": "A trial ends in 3 days",
     "checkout.session.completed": "A checkout was paid",
     "checkout.session.expired": "A checkout expired unpaid",
     "payment_intent.succeeded": "A card payment went through",
@@ -140,7 +141,31 @@ def renewal_line(practice) -> tuple[str, str] | None:
         return None
     if ends:
         return ("Ends on", format_date(ends))
+    if practice.pause_behavior:
+        resumes = practice.pause_resumes_at
+        return (
+            "Collection paused",
+            f"nothing is charged until {format_date(resumes)}" if resumes else "nothing is charged",
+        )
+    if practice.subscription_status == "trialing" and practice.trial_end:
+        return ("Trial until", f"{format_date(practice.trial_end)}, then {plan_price_words(practice.plan)}")
     return ("Next renewal", format_date(practice.current_period_end))
+
+
+#: A plan's price setting and how often it is charged (``config.py``).
+PLAN_PRICES = {
+    "monthly": ("BILLING_MONTHLY_PRICE", "every month"),
+    "semiannual": ("BILLING_SEMIANNUAL_PRICE", "every 6 months"),
+}
+
+
+def plan_price_words(plan: object) -> str:
+    """``$99.00 every month``: what a plan charges, from the settings."""
+    setting, every = PLAN_PRICES.get(
+        str(getattr(plan, "value", plan)), ("BILLING_MONTHLY_PRICE", "every month")
+    )
+    cfg = current_app.config
+    return f"{format_money(cfg[setting], cfg['BILLING_CURRENCY'])} {every}"
 
 
 def open_invoices_words(still_open) -> str:
@@ -170,6 +195,7 @@ def register_words(app: Flask) -> None:
     app.add_template_filter(event_status_label, "event_status")
     app.add_template_filter(open_invoices_words, "open_invoices_words")
     app.add_template_global(renewal_line)
+    app.add_template_global(plan_price_words)
     app.add_template_filter(card_brand, "card_brand")
     app.add_template_filter(card_words, "card_words")
     app.add_template_filter(event_sentence, "event_sentence")

@@ -163,7 +163,9 @@ def create_session(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
         )
     session = sb.blank(CHECKOUT_SESSION, "cs_test", 58)
     session["id"] = session["id"].replace("cs_test_", "cs_test_a1", 1)
-    total = sum(i["amount_total"] for i in items)
+    trial_days = (params.get("subscription_data") or {}).get("trial_period_days")
+    # On trial, what is paid today is the one-time items only; the plan is billed when it ends.
+    total = sum(i["amount_total"] for i in items if not (trial_days and i["price"]["type"] == "recurring"))
     customer = sb.require(params["customer"], "customer", "customer") if params.get("customer") else None
     session.update(_collection_params(params, customer))
     session.update(
@@ -207,6 +209,7 @@ def create_session(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
             {}, (params.get("payment_intent_data") or {}).get("metadata", {})
         ),
         customer_update=dict(params.get("customer_update") or {}),
+        trial_period_days=to_int(trial_days, "subscription_data[trial_period_days]") if trial_days else None,
     )
     return session
 
@@ -330,6 +333,7 @@ def complete_payment(sb: Sandbox, session_id: str, pm_id: str, *, authenticated:
                 "metadata": meta.get("subscription_metadata") or {},
                 "default_payment_method": pm_id,
                 "payment_behavior": "error_if_incomplete",
+                "trial_period_days": meta.get("trial_period_days"),
             },
         )
         session["subscription"] = sub["id"]

@@ -10,9 +10,9 @@ from flask_login import current_user
 from portal.admin import practice_detail
 from portal.extensions import db, login_manager
 from portal.gateway.errors import BillingError
-from portal.practices import closing, history, members
+from portal.practices import closing, history, members, pausing
 from portal.practices.errors import PracticeError
-from portal.practices.forms import ClosePracticeForm
+from portal.practices.forms import ClosePracticeForm, PauseCollectionForm
 from portal.practices.models import Practice
 from portal.practices.status import BillingStatus
 from portal.urls import page_arg
@@ -86,7 +86,12 @@ def practice(practice_id: int):
     return _practice_page(practice_id, ClosePracticeForm(formdata=None))
 
 
-def _practice_page(practice_id: int, close_form: ClosePracticeForm, status: int = 200):
+def _practice_page(
+    practice_id: int,
+    close_form: ClosePracticeForm,
+    status: int = 200,
+    pause_form: PauseCollectionForm | None = None,
+):
     row = db.get_or_404(Practice, practice_id)
     page = render_template(
         "admin/practice.html",
@@ -96,6 +101,7 @@ def _practice_page(practice_id: int, close_form: ClosePracticeForm, status: int 
         audit=history.audit_page(row, 1, per_page=20),
         events=practice_detail.events_about(row),
         close_form=close_form,
+        pause_form=pause_form or PauseCollectionForm(formdata=None),
     )
     return page, status
 
@@ -119,6 +125,27 @@ def reactivate(practice_id: int):
         lambda: closing.reactivate(practice_id, current_user),
         "The practice is open again: its managers can subscribe again.",
     )
+    return redirect(url_for(".practice", practice_id=practice_id), 303)
+
+
+@bp.post("/practices/<int:practice_id>/pause-collection")
+def pause_collection(practice_id: int):
+    """Pause payment collection (a reason, an optional resume day); Stripe first. A refused form
+    comes back with its messages under the fields and what was typed."""
+    db.get_or_404(Practice, practice_id)
+    form = PauseCollectionForm()
+    if not form.validate():
+        return _practice_page(practice_id, ClosePracticeForm(formdata=None), 422, pause_form=form)
+    _attempt(
+        lambda: pausing.pause_collection(practice_id, current_user, form.reason.data, form.resumes_on.data)
+    )
+    return redirect(url_for(".practice", practice_id=practice_id), 303)
+
+
+@bp.post("/practices/<int:practice_id>/resume-collection")
+def resume_collection(practice_id: int):
+    db.get_or_404(Practice, practice_id)
+    _attempt(lambda: pausing.resume_collection(practice_id, current_user))
     return redirect(url_for(".practice", practice_id=practice_id), 303)
 
 

@@ -34,6 +34,8 @@ _BANNER_FACTS = (
         _practices.current_period_end,
         _practices.last_payment_error,
         _practices.action_required_invoice_id,
+        _practices.pause_behavior,
+        _practices.pause_resumes_at,
         _practices.billing_version,  # its Pay now and Resume buttons act only on the state they show
         _members.role,
         sa.select(sa.func.count()).where(_OPEN_OF_PRACTICE).scalar_subquery().label("open_count"),
@@ -82,6 +84,8 @@ def banner_for(facts: sa.Row) -> dict | None:
         return _banner("cancelled", status=status, own_pages_only=True)
     if status == BillingStatus.REQUIRED:
         return _banner("billing_required")
+    if facts.pause_behavior:  # the platform paused collection: nothing to do, on its own pages
+        return _banner("collection_paused", own_pages_only=True)
     if facts.open_count:  # paid up on the subscription, older invoices still open
         return _banner("invoices_open", still_open=still_open)
     if facts.cancel_at_period_end or facts.cancel_at:

@@ -25,7 +25,7 @@ from portal.practices.models import (
     Plan,
     Practice,
 )
-from portal.practices.plans import ONBOARDING_LOOKUP_KEY, price_id
+from portal.practices.plans import ONBOARDING_LOOKUP_KEY, price_id, trial_days
 from portal.users.models import User
 from portal.wallet import mirror as card_mirror
 from portal.wallet import services as wallet
@@ -63,6 +63,7 @@ def start_checkout(practice: Practice, plan: Plan, actor: User) -> str:
         raise PracticeError("This practice already has a subscription.")
     customer_id = ensure_practice_customer(practice)
     with_onboarding = practice.onboarding_paid_at is None
+    trial = trial_days(plan, practice)
     line_items = [{"price": price_id(plan.lookup_key), "quantity": 1}]
     if with_onboarding:
         line_items.append({"price": price_id(ONBOARDING_LOOKUP_KEY), "quantity": 1})
@@ -85,7 +86,10 @@ def start_checkout(practice: Practice, plan: Plan, actor: User) -> str:
             # The subscription keeps when its checkout started: of two paid within one second
             # (Stripe's times are whole seconds), ``duplicates`` keeps the one started first.
             "subscription_data": {
-                "metadata": {"practiceId": str(practice.id), "startedAt": metadata["startedAt"]}
+                "metadata": {"practiceId": str(practice.id), "startedAt": metadata["startedAt"]},
+                # The first subscription's free trial: the onboarding fee is charged now, the plan
+                # when the trial ends (Stripe's first invoice charges only the one-time items).
+                **({"trial_period_days": trial} if trial else {}),
             },
             "success_url": success_url,
             "cancel_url": url_for("practices.billing", practice_id=practice.id, _external=True),

@@ -41,7 +41,7 @@ NO_REASON = "Say why the practice is closed; its managers read it."
 REASON_TOO_LONG = "Keep the reason to {most} characters (it has {count}); nothing was changed."
 
 
-def _locked(practice_id: int) -> Practice:
+def locked_practice(practice_id: int) -> Practice:
     """The row, locked and fresh (see the module's docstring): the write comes first in a fresh
     transaction, so the reads after it see the other admin's committed outcome."""
     db.session.rollback()
@@ -56,11 +56,11 @@ def _locked(practice_id: int) -> Practice:
     return db.session.get(Practice, practice_id, with_for_update=True, populate_existing=True)
 
 
-def _admin_name(admin: User) -> str:
+def admin_name(admin: User) -> str:
     return admin.name or admin.email
 
 
-def _by_whom(practice: Practice, action: str) -> str:
+def by_whom(practice: Practice, action: str) -> str:
     """ " by Ada Admin": the author of the practice's newest ``action`` line, if a person."""
     entry = db.session.scalar(
         sa.select(BillingAuditEntry)
@@ -68,7 +68,7 @@ def _by_whom(practice: Practice, action: str) -> str:
         .order_by(BillingAuditEntry.id.desc())
         .limit(1)
     )
-    return f" by {_admin_name(entry.actor)}" if entry is not None and entry.actor is not None else ""
+    return f" by {admin_name(entry.actor)}" if entry is not None and entry.actor is not None else ""
 
 
 def close_reason_problem(reason: str | None) -> str | None:
@@ -117,14 +117,14 @@ def deactivate(practice_id: int, admin: User, reason: str) -> str:
     if problem:
         raise PracticeError(problem, status=422)
     reason = reason.strip()
-    practice = _locked(practice_id)
+    practice = locked_practice(practice_id)
     if practice.deactivated:
-        by = _by_whom(practice, "practice_deactivated")
+        by = by_whom(practice, "practice_deactivated")
         raise PracticeError(ALREADY_CLOSED.format(name=practice.name, by=by), status=409)
     ended = _end_at_stripe(practice, reason) if practice.subscription_live else None
     practice.deactivated = True
     practice.closed_reason = reason
-    audit.record(practice, "practice_deactivated", f"{_admin_name(admin)}: {reason}", actor_id=admin.id)
+    audit.record(practice, "practice_deactivated", f"{admin_name(admin)}: {reason}", actor_id=admin.id)
     if ended is not None:
         mirror.apply_subscription(ended, stripe_time(ended), fresh=True)  # the ended email, once
     unpaid_invoices.settle(practice)  # void what any ended subscription left open
@@ -136,13 +136,13 @@ def deactivate(practice_id: int, admin: User, reason: str) -> str:
 def reactivate(practice_id: int, admin: User) -> Practice:
     """Reopen the practice: billing required again (or cancelled, its history kept); its managers
     subscribe again, without a second onboarding fee once it was paid."""
-    practice = _locked(practice_id)
+    practice = locked_practice(practice_id)
     if not practice.deactivated:
-        by = _by_whom(practice, "practice_reactivated")
+        by = by_whom(practice, "practice_reactivated")
         raise PracticeError(ALREADY_OPEN.format(name=practice.name, by=by), status=409)
     practice.deactivated = False
     practice.closed_reason = None
-    audit.record(practice, "practice_reactivated", _admin_name(admin), actor_id=admin.id)
+    audit.record(practice, "practice_reactivated", admin_name(admin), actor_id=admin.id)
     mirror.rederive_status(practice)
     db.session.commit()
     return practice

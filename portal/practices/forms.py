@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, EmailField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
@@ -10,6 +10,7 @@ from portal.forms import PortalForm
 from portal.practices.closing import REASON_MAX, close_reason_problem
 from portal.practices.countries import COUNTRIES, TAX_ID_TYPES, tax_id_type_of
 from portal.practices.models import MemberRole, Practice
+from portal.practices.pausing import pause_reason_problem
 
 
 class CreatePracticeForm(PortalForm):
@@ -60,6 +61,26 @@ class ClosePracticeForm(PortalForm):
 
     reason = TextAreaField("Why is it closed? (its billing managers read this)", validators=[_close_reason])
     confirm = BooleanField(validators=[DataRequired(TICK_TO_CLOSE)])
+    max_reason = REASON_MAX
+
+
+def _pause_reason(form: PortalForm, field: TextAreaField) -> None:
+    problem = pause_reason_problem(field.data)
+    if problem:
+        raise ValidationError(problem)
+
+
+class PauseCollectionForm(PortalForm):
+    """A platform admin pauses a practice's payment collection: why (kept in its History, refused
+    as typed when empty or over ``REASON_MAX``) and, optionally, the day Stripe resumes it."""
+
+    reason = TextAreaField("Why is payment collection paused?", validators=[_pause_reason])
+    resumes_on = DateField(
+        "Resume collecting on (optional)",
+        validators=[Optional()],
+        format="%Y-%m-%d",
+        render_kw={"type": "date"},
+    )
     max_reason = REASON_MAX
 
 

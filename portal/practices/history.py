@@ -33,6 +33,8 @@ class InvoiceLine(NamedTuple):
     hosted_invoice_url: str | None
     invoice_pdf: str | None
     subscription_id: str | None
+    #: ``subscription_cycle`` for a renewal (its row says why one was voided while collection was paused).
+    billing_reason: str | None
 
 
 class AuditLine(NamedTuple):

@@ -35,6 +35,9 @@ BY_STRIPE = frozenset(
         "action_required",
         "renewal_reminder",
         "invoice_finalization_failed",
+        "collection_paused",
+        "collection_resumed",
+        "trial_ending_notice",
     }
 )
 BY_PORTAL = frozenset({"duplicate_subscription_cancelled", "ownership_transferred", "receipt_sent"})
@@ -138,6 +141,14 @@ SENTENCES: dict[str, Callable[[str, str | None], str]] = {
     ),
     "practice_deactivated": lambda d, _: f"Closed by platform admin {d}",
     "practice_reactivated": lambda d, _: f"Reopened by platform admin {d}",
+    "collection_paused": lambda d, _: (
+        "Payment collection paused at Stripe"
+        + (f": nothing is charged; it {d}" if d else ": nothing is charged")
+    ),
+    "collection_resumed": lambda d, _: "Payment collection resumed: renewals are charged again",
+    "collection_paused_by_admin": lambda d, _: f"Payment collection paused by platform admin {d}",
+    "collection_resumed_by_admin": lambda d, _: f"Payment collection resumed by platform admin {d}",
+    "trial_ending_notice": lambda d, _: f"Trial ending notice sent: {d}",
     "billing_details_changed": lambda d, _: f"Billing details changed: {d}",
     "billing_details_partly_saved": lambda d, _: f"Billing details partly saved (Stripe was cut off): {d}",
     "billing_details_from_checkout": lambda d, _: f"Billing details entered at Checkout: {d}",

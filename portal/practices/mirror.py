@@ -190,6 +190,7 @@ def apply_subscription(obj: object, event_created: int, *, fresh: bool = False) 
     practice.current_period_end = to_datetime(end) or practice.current_period_end
     practice.plan = plan_from_price(subscription_price(sub)) or practice.plan
     practice.latest_invoice_id = object_id(sub.get("latest_invoice")) or practice.latest_invoice_id
+    _apply_trial_and_pause(practice, sub)
     comment = (sub.get("cancellation_details") or {}).get("comment")
     if comment:
         practice.cancellation_reason = comment[:500]
@@ -214,6 +215,20 @@ def apply_subscription(obj: object, event_created: int, *, fresh: bool = False) 
     if not was_ended:  # the end seen now; the outbox keeps it to one email per subscription anyway
         endings.announce_end(practice, sub, to_datetime(sub.get("ended_at") or event_created))
     return practice
+
+
+def _apply_trial_and_pause(practice: Practice, sub: dict) -> None:
+    """The trial's end, and paused collection as Stripe has it (a platform admin's pause here, or
+    one made in Stripe's dashboard, or its ``resumes_at`` passing): History says a change once."""
+    practice.trial_end = to_datetime(sub.get("trial_end"))
+    pause = sub.get("pause_collection") or {}
+    behavior, resumes = pause.get("behavior"), to_datetime(pause.get("resumes_at"))
+    if behavior and not practice.pause_behavior:
+        audit.record(practice, "collection_paused", f"resumes {resumes:%Y-%m-%d}" if resumes else None)
+    elif practice.pause_behavior and not behavior:
+        audit.record(practice, "collection_resumed")
+        practice.pause_reason = None
+    practice.pause_behavior, practice.pause_resumes_at = behavior, resumes
 
 
 def _keep_newer_period(practice: Practice, sub: dict) -> None:

@@ -92,6 +92,14 @@ class Practice(TimestampMixin, db.Model):
     cancel_at_period_end: Mapped[bool] = mapped_column(default=False)
     cancel_at: Mapped[dt.datetime | None]
     cancellation_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    #: When the subscription's free trial ends (Stripe's ``trial_end``), while it has one.
+    trial_end: Mapped[dt.datetime | None]
+    #: Payment collection paused (Stripe's ``pause_collection.behavior``, e.g. ``void``): renewals are
+    #: not charged, access continues. None: collecting. ``pause_resumes_at``: when Stripe resumes it.
+    pause_behavior: Mapped[str | None] = mapped_column(sa.String(32))
+    pause_resumes_at: Mapped[dt.datetime | None]
+    #: Why a platform admin paused collection, as typed (History keeps who).
+    pause_reason: Mapped[str | None] = mapped_column(sa.String(400))
     current_period_start: Mapped[dt.datetime | None]
     current_period_end: Mapped[dt.datetime | None]
     latest_invoice_id: Mapped[str | None] = mapped_column(sa.String(64))
@@ -182,6 +190,15 @@ class Practice(TimestampMixin, db.Model):
             invoice.subscription_id == self.stripe_subscription_id
             and self.subscription_status in COLLECTING_STATES
         )
+
+    @property
+    def on_trial(self) -> bool:
+        return self.subscription_status == "trialing" and self.trial_end is not None
+
+    @property
+    def collection_paused(self) -> bool:
+        """The platform paused payment collection: nothing is charged, access continues."""
+        return self.pause_behavior is not None and self.subscription_live
 
     @property
     def subscription_live(self) -> bool:

@@ -11,9 +11,7 @@ from flask import current_app
 from portal.gateway import plans as stripe_plans
 from portal.gateway.shapes import as_dict, object_id
 from portal.practices.errors import PracticeError
-from portal.practices.models import (
-    Plan,
-)
+from portal.practices.models import Plan, Practice
 
 ONBOARDING_LOOKUP_KEY = "onboarding_fee"
 
@@ -35,6 +33,16 @@ def plan_offers() -> list[PlanOffer]:
 
 def plan_offer(plan: Plan | None, offers: list[PlanOffer]) -> PlanOffer | None:
     return next((offer for offer in offers if offer.plan == plan), None)
+
+
+def trial_days(plan: Plan, practice: Practice) -> int:
+    """The free trial days ``plan`` gives ``practice``'s subscription (``PLAN_TRIAL_DAYS_<PLAN>``):
+    only its first one. Stripe would give a trial to every subscription asked with one; the portal
+    gives none to a practice that already had a subscription (``stripe_subscription_id`` stays set
+    after one ends), nor after its onboarding fee was paid."""
+    if practice.stripe_subscription_id is not None or practice.onboarding_paid_at is not None:
+        return 0
+    return max(0, int(current_app.config.get(f"PLAN_TRIAL_DAYS_{plan.name}", 0) or 0))
 
 
 def onboarding_fee() -> tuple[int, str]:

@@ -8,10 +8,11 @@ from typing import Any
 
 from stripe_sandbox.billing.collection import after_last_retry, attempt_payment, finalize_invoice
 from stripe_sandbox.billing.common import DAY, add_interval, default_pm, setting
-from stripe_sandbox.billing.invoices import build_invoice, void_invoice
+from stripe_sandbox.billing.invoices import build_invoice, mark_uncollectible, void_invoice
 from stripe_sandbox.billing.lifecycle import cancel_subscription, set_status, subscription_of
 from stripe_sandbox.billing.lines import item_line, pending_items
 from stripe_sandbox.billing.preview import next_cycle_preview
+from stripe_sandbox.billing.subscriptions import TRIAL_NOTICE, send_trial_will_end
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import SandboxError, invalid_request
 
@@ -29,6 +30,7 @@ def _due_actions(sb: Sandbox, until: int) -> list[tuple[int, int, str, str]]:
             continue
         if status not in ("active", "past_due", "trialing"):
             continue
+        actions.extend(_due_pause_and_trial(sb, sub, until))
         period_end = min(item["current_period_end"] for item in sub["items"]["data"])
         if sub.get("cancel_at") and sub["cancel_at"] <= period_end:
             if sub["cancel_at"] <= until:
@@ -42,6 +44,29 @@ def _due_actions(sb: Sandbox, until: int) -> list[tuple[int, int, str, str]]:
             actions.append((notice, 0, "upcoming", sub["id"]))
     actions.extend(_due_invoice_actions(sb, until))
     return sorted(actions)
+
+
+def _due_pause_and_trial(sb: Sandbox, sub: dict[str, Any], until: int) -> list[tuple[int, int, str, str]]:
+    """Collection resuming at its ``resumes_at`` (before a renewal of the same second), and
+    ``trial_will_end`` three days before the trial ends."""
+    actions: list[tuple[int, int, str, str]] = []
+    resumes_at = (sub.get("pause_collection") or {}).get("resumes_at")
+    if resumes_at and resumes_at <= until:
+        actions.append((resumes_at, -1, "resume_collection", sub["id"]))
+    trial_end = sub.get("trial_end")
+    sent_for = sb.meta(sub["id"]).get("trial_will_end_for")
+    if sub["status"] == "trialing" and trial_end and sent_for != trial_end:
+        notice = max(trial_end - TRIAL_NOTICE, sub.get("trial_start") or sub["created"])
+        if notice <= until:
+            actions.append((notice, 0, "trial_will_end", sub["id"]))
+    return actions
+
+
+def _resume_collection(sb: Sandbox, sub: dict[str, Any]) -> None:
+    before = sub.get("pause_collection")
+    sub["pause_collection"] = None
+    sb.save(sub)
+    sb.emit("customer.subscription.updated", sub, {"pause_collection": before})
 
 
 def _due_invoice_actions(sb: Sandbox, until: int) -> list[tuple[int, int, str, str]]:
@@ -72,11 +97,18 @@ def _renew(sb: Sandbox, sub: dict[str, Any]) -> None:
         item["current_period_end"] = add_interval(
             item["current_period_end"], recurring["interval"], recurring["interval_count"]
         )
+    previous: dict[str, Any] = {"items": before_items}
+    if sub["status"] == "trialing":  # the trial ends: the first paid period starts now
+        previous["status"] = "trialing"
+        sub["status"] = "active"
     sb.save(sub)
-    sb.emit("customer.subscription.updated", sub, {"items": before_items})
+    sb.emit("customer.subscription.updated", sub, previous)
     customer = sb.require(sub["customer"])
     lines = [item_line(sb, sub, item) for item in sub["items"]["data"]]
     invoice = build_invoice(sb, customer, sub, "subscription_cycle", lines, [], (old_start, old_end))
+    if sub.get("pause_collection"):
+        _paused_invoice(sb, invoice, sub["pause_collection"]["behavior"])
+        return
     draft_seconds = int(float(setting(sb, "renewal_draft_hours")) * 3600)
     if draft_seconds > 0:
         # Stripe leaves a renewal in draft about an hour, so ``invoice.created`` can still change it
@@ -85,6 +117,23 @@ def _renew(sb: Sandbox, sub: dict[str, Any]) -> None:
         sb.save(invoice)
         return
     _finalize_and_charge(sb, invoice)
+
+
+def _paused_invoice(sb: Sandbox, invoice: dict[str, Any], behavior: str) -> None:
+    """Collection paused: the renewal's invoice is kept as a draft Stripe never advances, or
+    finalized and at once voided or marked uncollectible; nothing is charged."""
+    if behavior == "keep_as_draft":
+        invoice["auto_advance"] = False
+        invoice["automatically_finalizes_at"] = None
+        sb.save(invoice)
+        return
+    invoice = finalize_invoice(sb, invoice["id"], {"auto_advance": False})
+    if invoice["status"] != "open":
+        return
+    if behavior == "void":
+        void_invoice(sb, invoice["id"])
+    else:
+        mark_uncollectible(sb, invoice["id"])
 
 
 def _finalize_and_charge(sb: Sandbox, invoice: dict[str, Any]) -> None:
@@ -125,6 +174,10 @@ def process_until(sb: Sandbox, until: int) -> int:
                 _renew(sb, obj)
             elif kind == "cancel":
                 cancel_subscription(sb, object_id, {})
+            elif kind == "trial_will_end":
+                send_trial_will_end(sb, obj)
+            elif kind == "resume_collection":
+                _resume_collection(sb, obj)
             elif kind == "upcoming":
                 _send_upcoming(sb, obj)
             elif kind == "expire":

@@ -6,6 +6,31 @@ from typing import Any
 
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import invalid_request
+from stripe_sandbox.params import to_int
+
+#: What Stripe does with the invoices of a subscription whose collection is paused
+#: (https://docs.stripe.com/billing/subscriptions/pause-payment).
+PAUSE_BEHAVIORS = ("keep_as_draft", "mark_uncollectible", "void")
+
+
+def pause_collection_param(value: Any) -> dict[str, Any] | None:
+    """``pause_collection``: ``""`` resumes collection; else a behavior and an optional ``resumes_at``.
+    The subscription's status does not change (it stays ``active``)."""
+    if value in ("", None):
+        return None
+    if not isinstance(value, dict) or not value.get("behavior"):
+        raise invalid_request(
+            "Missing required param: pause_collection[behavior].", param="pause_collection[behavior]"
+        )
+    if value["behavior"] not in PAUSE_BEHAVIORS:
+        raise invalid_request(
+            f"Invalid pause_collection[behavior]: must be one of {', '.join(PAUSE_BEHAVIORS)}",
+            param="pause_collection[behavior]",
+        )
+    resumes_at = value.get("resumes_at")
+    if resumes_at not in (None, ""):
+        resumes_at = to_int(resumes_at, "pause_collection[resumes_at]")
+    return {"behavior": value["behavior"], "resumes_at": resumes_at or None}
 
 
 def set_status(sb: Sandbox, sub: dict[str, Any], status: str, **fields: Any) -> dict[str, Any]:

@@ -8,15 +8,17 @@ from typing import Any
 
 from stripe_sandbox.billing.collection import attempt_payment, finalize_invoice
 from stripe_sandbox.billing.common import (
+    DAY,
     add_interval,
     claim_currency,
     customer_pm,
     default_pm,
     list_object,
+    product_name,
     recurring_price,
 )
 from stripe_sandbox.billing.invoices import build_invoice
-from stripe_sandbox.billing.lifecycle import cancel_subscription
+from stripe_sandbox.billing.lifecycle import cancel_subscription, pause_collection_param
 from stripe_sandbox.billing.lines import item_line, new_invoice_item
 from stripe_sandbox.billing.proration import change_items, final_invoice, unused_time_credits
 from stripe_sandbox.catalog import plan_from_price
@@ -47,6 +49,47 @@ def _new_item(
         }
     )
     return item
+
+
+#: The longest trial Stripe allows (https://docs.stripe.com/billing/subscriptions/trials).
+MAX_TRIAL_DAYS = 730
+#: ``customer.subscription.trial_will_end`` comes this long before the trial ends, or at once when
+#: less of the trial is left (https://docs.stripe.com/api/events/types).
+TRIAL_NOTICE = 3 * DAY
+
+
+def _trial_end(params: dict[str, Any], now: int) -> int | None:
+    """``trial_end`` (a time, or ``now`` for none) or ``trial_period_days`` (days from now)."""
+    if params.get("trial_end") not in (None, ""):
+        if params["trial_end"] == "now":
+            return None
+        end = to_int(params["trial_end"], "trial_end")
+        if end <= now:
+            raise invalid_request(
+                "Invalid timestamp: must be an integer Unix timestamp in the future.", param="trial_end"
+            )
+        return end
+    if params.get("trial_period_days") in (None, ""):
+        return None
+    days = to_int(params["trial_period_days"], "trial_period_days")
+    if not 0 <= days <= MAX_TRIAL_DAYS:
+        raise invalid_request(
+            f"The maximum number of trial period days is {MAX_TRIAL_DAYS} (2 years).",
+            param="trial_period_days",
+        )
+    return now + days * DAY if days else None
+
+
+def trial_line(line: dict[str, Any], product: str) -> dict[str, Any]:
+    """A plan's line while it is on trial: nothing to pay for the trial's period (Stripe's words)."""
+    line.update({"amount": 0, "subtotal": 0, "description": f"Trial period for {product}"})
+    return line
+
+
+def send_trial_will_end(sb: Sandbox, sub: dict[str, Any]) -> None:
+    """Once per trial end, as Stripe sends it."""
+    sb.update_meta(sub["id"], trial_will_end_for=sub["trial_end"])
+    sb.emit("customer.subscription.trial_will_end", sub)
 
 
 def create_subscription(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
@@ -93,6 +136,13 @@ def create_subscription(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
         raise invalid_request(
             "Currency and interval fields must match across all plans on this subscription.", param="items"
         )
+    trial_end = _trial_end(params, now)
+    if trial_end is not None:
+        # On trial: trialing from the start, the first period ends with the trial, and the first
+        # invoice charges only what is added to it (one-time items); the plan is billed at the end.
+        sub.update({"status": "trialing", "trial_start": now, "trial_end": trial_end})
+        for item in items:
+            item["current_period_end"] = trial_end
     sub["currency"] = currencies.pop()
     sub["items"] = list_object(items, f"/v1/subscription_items?subscription={sub['id']}")
     if params.get("default_payment_method"):
@@ -121,6 +171,11 @@ def create_subscription(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
             )
         )
     lines = [item_line(sb, sub, item) for item in items]
+    if trial_end is not None:
+        names = [product_name(sb, item["price"]) for item in items]
+        lines = [trial_line(line, name) for line, name in zip(lines, names, strict=True)]
+        if trial_end - now <= TRIAL_NOTICE:
+            send_trial_will_end(sb, sub)
     invoice = build_invoice(sb, customer, sub, "subscription_create", lines, extra, (now, now))
     invoice = finalize_invoice(sb, invoice["id"], {})
     if behaviour in ("default_incomplete", "pending_if_incomplete") or invoice["status"] == "paid":
@@ -213,6 +268,8 @@ def update_subscription(sb: Sandbox, sub_id: str, params: dict[str, Any]) -> dic
             if key in params["cancellation_details"]:
                 details[key] = params["cancellation_details"][key] or None
         sub["cancellation_details"] = details
+    if "pause_collection" in params:
+        sub["pause_collection"] = pause_collection_param(params["pause_collection"])
     pending_invoice = None
     if params.get("items"):
         pending_invoice = change_items(sb, sub, params)

@@ -112,3 +112,26 @@ def test_the_openapi_document_describes_it(client):
     paths = client.get("/openapi.json").get_json()["paths"]
     operation = paths["/api/practices/{id}/entitlement"]["get"]
     assert set(operation["responses"]) == {"200", "401", "404"}
+
+
+def test_a_trial_and_paused_collection_keep_access(client):
+    """On trial, and with collection paused by the platform, the practice is DONE with access."""
+    owner = UserFactory()
+    trial = practice_in(
+        BillingStatus.DONE,
+        owner,
+        subscription_status="trialing",
+        trial_end=PERIOD_END,
+        stripe_subscription_id="sub_t",
+    )
+    paused = practice_in(
+        BillingStatus.DONE,
+        owner,
+        subscription_status="active",
+        pause_behavior="void",
+        stripe_subscription_id="sub_p",
+    )
+    headers = token_for(owner)
+    for practice in (trial, paused):
+        data = client.get(f"/api/practices/{practice.id}/entitlement", headers=headers).get_json()["data"]
+        assert (data["status"], data["access"], data["until"]) == ("DONE", True, "2027-03-28T09:30:00Z")

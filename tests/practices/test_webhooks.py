@@ -17,6 +17,7 @@ PRACTICE_EVENT_TYPES = [
     "customer.subscription.deleted",
     "customer.subscription.paused",
     "customer.subscription.resumed",
+    "customer.subscription.trial_will_end",
     "invoice.created",
     "invoice.finalized",
     "invoice.finalization_failed",

@@ -85,6 +85,7 @@ def billing_context(practice: Practice, member: PracticeMember, **extra) -> dict
         "can_manage": can_manage,
         "offer": plans.plan_offer(practice.plan, offers),
         "offers": offers,
+        "trial_days": {offer.plan: plans.trial_days(offer.plan, practice) for offer in offers},
         "onboarding_fee": plans.onboarding_fee(),
         "invoices": practice_history.invoice_page(practice, page),
         "open_invoice": (

@@ -40,6 +40,7 @@ EVENT_HANDLERS: dict[str, Handler] = {
     "customer.subscription.deleted": subscription.changed,
     "customer.subscription.paused": subscription.changed,
     "customer.subscription.resumed": subscription.changed,
+    "customer.subscription.trial_will_end": subscription.trial_will_end,
     "invoice.created": invoice.changed,
     "invoice.finalized": invoice.changed,
     "invoice.finalization_failed": invoice.finalization_failed,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from portal.practices import mirror, unpaid_invoices
+from portal.practices import mirror, trials, unpaid_invoices
 
 
 def changed(event: dict) -> None:
@@ -11,3 +11,8 @@ def changed(event: dict) -> None:
     practice = mirror.apply_subscription(event["data"]["object"], event["created"])
     if practice is not None:
         unpaid_invoices.settle(practice)
+
+
+def trial_will_end(event: dict) -> None:
+    """Three days before a trial ends: the subscription applied, the billing managers emailed once."""
+    trials.announce_trial_end(event["data"]["object"], event["created"])
