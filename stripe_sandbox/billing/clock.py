@@ -12,6 +12,7 @@ from stripe_sandbox.billing.invoices import build_invoice, void_invoice
 from stripe_sandbox.billing.lifecycle import cancel_subscription, set_status, subscription_of
 from stripe_sandbox.billing.lines import item_line, pending_items
 from stripe_sandbox.billing.preview import next_cycle_preview
+from stripe_sandbox.billing.schedules import due_phase_ends, end_phase
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import SandboxError, invalid_request
 
@@ -41,6 +42,7 @@ def _due_actions(sb: Sandbox, until: int) -> list[tuple[int, int, str, str]]:
         if notice <= until and notice >= sub["created"] and meta.get("upcoming_for") != period_end:
             actions.append((notice, 0, "upcoming", sub["id"]))
     actions.extend(_due_invoice_actions(sb, until))
+    actions.extend(due_phase_ends(sb, until))
     return sorted(actions)
 
 
@@ -125,6 +127,8 @@ def process_until(sb: Sandbox, until: int) -> int:
                 _renew(sb, obj)
             elif kind == "cancel":
                 cancel_subscription(sb, object_id, {})
+            elif kind == "phase":
+                end_phase(sb, obj)
             elif kind == "upcoming":
                 _send_upcoming(sb, obj)
             elif kind == "expire":
