@@ -29,7 +29,7 @@ from portal.gateway.shapes import (
     subscription_period,
     subscription_price,
 )
-from portal.practices import audit, duplicates, endings, notifications
+from portal.practices import audit, duplicates, endings, notifications, schedule_mirror
 from portal.practices.models import Practice
 from portal.practices.plans import plan_from_price
 from portal.practices.status import CANCELLED_STATES, INACTIVE_STATES
@@ -127,6 +127,7 @@ def _take_subscription(practice: Practice, subscription_id: str, status: str | N
     practice.cancel_at_period_end = False
     practice.cancel_at = None
     practice.cancellation_reason = None
+    practice.schedule_id, practice.pending_plan, practice.pending_plan_at = None, None, None
     audit.record(practice, "subscription_started", subscription_id)
 
 
@@ -193,6 +194,10 @@ def apply_subscription(obj: object, event_created: int, *, fresh: bool = False) 
     comment = (sub.get("cancellation_details") or {}).get("comment")
     if comment:
         practice.cancellation_reason = comment[:500]
+    if status not in ENDED_STATES:  # a switch waiting for the period's end, read fresh from Stripe
+        schedule_mirror.follow_subscription(practice, sub, quiet=fresh)
+    else:  # an ended subscription switches to nothing (Stripe cancels its schedule with it)
+        practice.schedule_id, practice.pending_plan, practice.pending_plan_at = None, None, None
     if status in ("active", "trialing"):
         # Active means the latest invoice is paid: nothing is failing any more.
         practice.last_payment_error = None
