@@ -112,8 +112,8 @@ class Practice(TimestampMixin, db.Model):
     pending_plan_at: Mapped[dt.datetime | None]
     #: Stripe's ``customer.balance`` (minor units; negative: credit the next invoices use) and the
     #: Stripe time it was read at (an older ``customer.updated`` never overwrites it).
-    customer_balance: Mapped[int] = mapped_column(sa.BigInteger, server_default="0", default=0)
-    customer_balance_at: Mapped[int] = mapped_column(sa.BigInteger, server_default="0", default=0)
+    customer_balance: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+    customer_balance_at: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
 
     #: Billing details (issue 15), pushed to the Stripe customer and printed on its invoices:
     #: receipts go to ``billing_email`` (else the owner's), ``legal_name`` is the customer's name.
@@ -325,7 +325,7 @@ class PracticeInvoice(db.Model):
     stripe_synced_at: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     #: What the customer's credit paid of it (Stripe: ``total`` minus ``amount_due`` when
     #: ``starting_balance`` was a credit).
-    credit_applied: Mapped[int] = mapped_column(sa.BigInteger, server_default="0", default=0)
+    credit_applied: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
 
 
 class BillingAuditEntry(db.Model):
