@@ -3,7 +3,7 @@
 Stripe keeps it (``customer.balance``); a plan switched down now leaves the unused time there, and
 each invoice Stripe finalizes takes from it first (its ``starting_balance``, ``ending_balance`` and a
 lower ``amount_due``). Mirrored from ``customer.updated`` and from a fresh read after a switch; an
-older state never overwrites a newer one. Never commits.
+event is read against Stripe's balance now. Never commits.
 """
 
 from __future__ import annotations
@@ -22,16 +22,25 @@ log = logging.getLogger(__name__)
 
 
 def apply_customer_balance(obj: object, event_created: int, *, fresh: bool = False) -> Practice | None:
-    """``customer.updated`` (or a customer just read): the practice's balance, if it is a practice's."""
+    """``customer.updated`` (or a customer just read, ``fresh``): the practice's balance, if it is a
+    practice's. An event whose balance differs from the mirror's is not trusted as it stands (two
+    changes in one second carry the same ``created``, and either may arrive last): the customer is
+    read fresh, so any order of deliveries ends at Stripe's balance; Stripe unreachable fails the
+    event, which is retried."""
     customer = as_dict(obj)
     if not customer.get("id") or "balance" not in customer:
         return None
     practice = find_practice(customer.get("metadata"), customer["id"])
     if practice is None or practice.stripe_customer_id != customer["id"]:
         return None
-    if not fresh and int(event_created) < (practice.customer_balance_at or 0):
-        return practice  # an older state: the newer one stays
-    practice.customer_balance = int(customer.get("balance") or 0)
+    value = int(customer.get("balance") or 0)
+    if not fresh:
+        if value == practice.customer_balance:
+            return practice
+        latest = stripe_customers.retrieve_customer(customer["id"])
+        value = int(as_dict(latest).get("balance") or 0)
+        event_created = max(int(event_created), stripe_time(latest))
+    practice.customer_balance = value
     practice.customer_balance_at = max(practice.customer_balance_at or 0, int(event_created))
     db.session.flush()
     return practice

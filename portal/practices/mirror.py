@@ -224,7 +224,11 @@ def apply_subscription(obj: object, event_created: int, *, fresh: bool = False) 
 def _keep_newer_period(practice: Practice, sub: dict) -> None:
     """A renewal's ``customer.subscription.updated`` may arrive after the invoice events it caused
     (Stripe charges a renewal about an hour after moving the period): the period only moves
-    forward, so a later one is kept even from an event older than the practice's state."""
+    forward, so a later one is kept even from an event older than the practice's state. Only on the
+    plan the practice is on: a switch down now starts a shorter period, which an older event of the
+    longer plan never undoes."""
+    if practice.plan is not None and plan_from_price(subscription_price(sub)) not in (None, practice.plan):
+        return
     start, end = subscription_period(sub)
     later = to_datetime(end)
     if later is None or (practice.current_period_end is not None and later <= practice.current_period_end):

@@ -65,7 +65,9 @@ def _due_invoice_actions(sb: Sandbox, until: int) -> list[tuple[int, int, str, s
 
 
 def _renew(sb: Sandbox, sub: dict[str, Any]) -> None:
-    before_items = copy.deepcopy(sub["items"])
+    # A schedule's phase starting now already set the new prices: one event tells both changes.
+    before_items = sb.meta(sub["id"]).get("items_before_phase") or copy.deepcopy(sub["items"])
+    sb.update_meta(sub["id"], items_before_phase=None)
     old_start = min(item["current_period_start"] for item in sub["items"]["data"])
     old_end = min(item["current_period_end"] for item in sub["items"]["data"])
     for item in sub["items"]["data"]:

@@ -345,14 +345,15 @@ def end_phase(sb: Sandbox, schedule: dict[str, Any]) -> None:
 
 
 def _switch_at_period_end(sb: Sandbox, sub: dict[str, Any], phase: dict[str, Any]) -> None:
-    before = copy.deepcopy(sub["items"])
+    """The new prices, billed by the renewal due at this same moment, whose one
+    ``customer.subscription.updated`` says both (``previous_attributes``: the items before either)."""
+    sb.update_meta(sub["id"], items_before_phase=copy.deepcopy(sub["items"]))
     for item, want in zip(sub["items"]["data"], phase["items"], strict=True):
         price = sb.require(want["price"])
         item["price"] = copy.deepcopy(price)
         item["plan"] = plan_from_price(price)
         item["quantity"] = want["quantity"]
     sb.save(sub)
-    sb.emit("customer.subscription.updated", sub, {"items": before})
 
 
 def _finish(sb: Sandbox, schedule: dict[str, Any], sub: dict[str, Any] | None) -> None:
