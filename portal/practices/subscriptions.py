@@ -16,11 +16,12 @@ from flask import current_app
 from portal.extensions import db
 from portal.formatting import format_date
 from portal.gateway import invoices as stripe_invoices
+from portal.gateway import schedules as stripe_schedules
 from portal.gateway import subscriptions as stripe_subscriptions
 from portal.gateway.errors import AuthenticationRequired, BillingError, CardDeclined, InvalidRequest
 from portal.gateway.gateway import stripe_time
 from portal.gateway.shapes import as_dict, object_id, subscription_item
-from portal.practices import audit, balance, invoice_mirror, mirror, unconfirmed
+from portal.practices import audit, balance, invoice_mirror, mirror, schedule_mirror, unconfirmed
 from portal.practices.errors import NOT_COLLECTED, BankCheckNeeded, PracticeError
 from portal.practices.history import invoice_by_id, invoice_of, open_invoice
 from portal.practices.members import require_manager
@@ -72,12 +73,25 @@ def cancel_subscription(practice: Practice, reason: str, actor: User, attempt: s
 
     params = {"cancel_at_period_end": True, "cancellation_details": {"comment": reason}}
     key = ("cancel", subscription_id, attempt or attempt_token())
+    _drop_pending_switch(practice, key, actor)
     subscription = unconfirmed.send(
         practice, unconfirmed.subscription_update(subscription_id, params, key), asked
     )
     asked()
     apply_fresh_subscription(subscription)
     db.session.commit()
+
+
+def _drop_pending_switch(practice: Practice, key: tuple, actor: User) -> None:
+    """A cancellation replaces a switch waiting for the period's end: Stripe refuses to set the end
+    of a subscription its schedule manages, so the schedule is released first (the Undo's call)."""
+    if not practice.schedule_id:
+        return
+    try:
+        released = stripe_schedules.release_schedule(practice.schedule_id, key)
+    except InvalidRequest:  # released or ended meanwhile: as it is now
+        released = stripe_schedules.retrieve_schedule(practice.schedule_id)
+    schedule_mirror.apply_schedule(practice, released, actor_id=actor.id)
 
 
 def resume_subscription(practice: Practice, actor: User, attempt: str | None = None) -> None:

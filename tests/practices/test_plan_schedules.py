@@ -182,3 +182,13 @@ def test_switch_now_leaves_credit_that_the_next_invoice_uses(sandbox, six_months
     assert renewal.credit_applied == 9900  # the credit paid the whole month
     assert renewal.amount_due == 0
     assert -practice.customer_balance == credit - 9900
+
+
+def test_cancelling_drops_the_waiting_switch(sandbox, six_months, inbox, owner):
+    practice = six_months
+    plan_changes.schedule_switch(practice, Plan.MONTHLY, owner)
+    subscriptions.cancel_subscription(practice, "Closing the clinic", owner)
+    assert practice.cancel_at_period_end
+    assert practice.pending_plan is None and practice.schedule_id is None
+    inbox.deliver()
+    assert practice.pending_plan is None and practice.cancel_at_period_end

@@ -216,3 +216,15 @@ def test_upcoming_invoice_follows_the_schedule(
     preview = client.v1.invoices.create_preview({"customer": sub.customer, "subscription": sub.id})
     assert preview.total == 9900
     assert preview.lines.data[0].pricing.price_details.price == catalog["monthly"]
+
+
+def test_a_scheduled_subscription_refuses_a_direct_cancellation(
+    sandbox: SandboxServer, client: stripe.StripeClient, catalog: dict[str, str]
+) -> None:
+    sub = _six_month_subscription(client, catalog)
+    schedule = _downgrade_at_period_end(client, sub, catalog["monthly"])
+    with pytest.raises(stripe.InvalidRequestError) as error:
+        client.v1.subscriptions.update(sub.id, {"cancel_at_period_end": True})
+    assert schedule.id in error.value.user_message and "Please update the schedule" in error.value.user_message
+    client.v1.subscription_schedules.release(schedule.id)
+    assert client.v1.subscriptions.update(sub.id, {"cancel_at_period_end": True}).cancel_at_period_end
