@@ -46,6 +46,7 @@ def test_downgrade_preview_offers_period_end_and_now_with_the_credit(owner_clien
         headers=HX,
     ).get_data(as_text=True)
     assert "Switch on " in preview and "Nothing is charged now" in preview
+    assert "then pays $99.00 per month" in preview
     assert "Switch now" in preview
     left_over = int(re.search(r'data-left-over="(\d+)"', preview).group(1))
     assert left_over > 30000

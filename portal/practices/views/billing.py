@@ -257,7 +257,7 @@ def schedule_plan(practice: Practice, member: PracticeMember, key: str) -> Outco
     if plan is None:
         return Outcome(error="Choose a plan.", status=422, settled=False)
     outcome = attempt_action(lambda: plan_changes.schedule_switch(practice, plan, current_user, key), "")
-    if outcome.error is None and outcome.message == "":
+    if outcome.message == "":  # done: the date is Stripe's, known only now
         return Outcome(message=f"{plan_changes.pending_words(practice)}. You can undo it until then.")
     return outcome
 
