@@ -18,6 +18,7 @@ from portal.practices.models import Plan, Practice
 from portal.practices.plans import price_id
 from portal.webhooks.models import WebhookEvent
 from portal.webhooks.services import Outcome, receive_event
+from tests.conftest import both_engines
 from tests.practices.sandbox_helpers import save_card, subscribe_directly
 
 #: The practice's fields these events decide.
@@ -129,7 +130,8 @@ def schedule_monthly(client, subscription_id: str) -> str:
     return schedule.id
 
 
-def test_schedule_made_released_and_made_again_in_any_order(sandbox, practice):
+@both_engines
+def test_schedule_made_released_and_made_again_in_any_order(engine, sandbox, practice):
     client = sandbox.client()
     feed = Feed(sandbox, practice.stripe_customer_id)
     save_card(sandbox, practice)
