@@ -225,6 +225,7 @@ def test_a_scheduled_subscription_refuses_a_direct_cancellation(
     schedule = _downgrade_at_period_end(client, sub, catalog["monthly"])
     with pytest.raises(stripe.InvalidRequestError) as error:
         client.v1.subscriptions.update(sub.id, {"cancel_at_period_end": True})
-    assert schedule.id in error.value.user_message and "Please update the schedule" in error.value.user_message
+    message = error.value.user_message
+    assert schedule.id in message and "Please update the schedule" in message
     client.v1.subscription_schedules.release(schedule.id)
     assert client.v1.subscriptions.update(sub.id, {"cancel_at_period_end": True}).cancel_at_period_end
