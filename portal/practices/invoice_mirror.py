@@ -93,7 +93,16 @@ def mirror_invoice(
     row.subscription_id = invoice_subscription_id(invoice)
     row.customer_id = object_id(invoice.get("customer"))
     row.stripe_synced_at = int(synced_at)
+    row.credit_applied = credit_applied(invoice)
     return row
+
+
+def credit_applied(invoice: dict) -> int:
+    """What the customer's credit paid of the invoice: Stripe takes it from ``starting_balance``
+    when it finalizes, so ``amount_due`` is the ``total`` less it."""
+    if int(invoice.get("starting_balance") or 0) >= 0 or invoice.get("amount_due") is None:
+        return 0
+    return max(0, int(invoice.get("total") or 0) - int(invoice.get("amount_due") or 0))
 
 
 @audit.dated_by_event

@@ -29,7 +29,7 @@ from portal.gateway.shapes import (
     subscription_period,
     subscription_price,
 )
-from portal.practices import audit, duplicates, endings, notifications
+from portal.practices import audit, duplicates, endings, notifications, schedule_mirror
 from portal.practices.models import Practice
 from portal.practices.plans import plan_from_price
 from portal.practices.status import CANCELLED_STATES, INACTIVE_STATES
@@ -127,6 +127,7 @@ def _take_subscription(practice: Practice, subscription_id: str, status: str | N
     practice.cancel_at_period_end = False
     practice.cancel_at = None
     practice.cancellation_reason = None
+    practice.schedule_id, practice.pending_plan, practice.pending_plan_at = None, None, None
     audit.record(practice, "subscription_started", subscription_id)
 
 
@@ -194,6 +195,10 @@ def apply_subscription(obj: object, event_created: int, *, fresh: bool = False) 
     comment = (sub.get("cancellation_details") or {}).get("comment")
     if comment:
         practice.cancellation_reason = comment[:500]
+    if status not in ENDED_STATES:  # a switch waiting for the period's end, read fresh from Stripe
+        schedule_mirror.follow_subscription(practice, sub, quiet=fresh)
+    else:  # an ended subscription switches to nothing (Stripe cancels its schedule with it)
+        practice.schedule_id, practice.pending_plan, practice.pending_plan_at = None, None, None
     if status in ("active", "trialing"):
         # Active means the latest invoice is paid: nothing is failing any more.
         practice.last_payment_error = None
@@ -234,7 +239,11 @@ def _apply_trial_and_pause(practice: Practice, sub: dict) -> None:
 def _keep_newer_period(practice: Practice, sub: dict) -> None:
     """A renewal's ``customer.subscription.updated`` may arrive after the invoice events it caused
     (Stripe charges a renewal about an hour after moving the period): the period only moves
-    forward, so a later one is kept even from an event older than the practice's state."""
+    forward, so a later one is kept even from an event older than the practice's state. Only on the
+    plan the practice is on: a switch down now starts a shorter period, which an older event of the
+    longer plan never undoes."""
+    if practice.plan is not None and plan_from_price(subscription_price(sub)) not in (None, practice.plan):
+        return
     start, end = subscription_period(sub)
     later = to_datetime(end)
     if later is None or (practice.current_period_end is not None and later <= practice.current_period_end):

@@ -113,6 +113,16 @@ class Practice(TimestampMixin, db.Model):
     #: one, and acts not (``portal.practices.intents.in_step``).
     billing_version: Mapped[int] = mapped_column(server_default="0")
 
+    #: A plan switch waiting for the period's end (issue 17): the Stripe subscription schedule that
+    #: holds it, the plan and when. Mirrored from Stripe (``portal.practices.schedule_mirror``).
+    schedule_id: Mapped[str | None] = mapped_column(sa.String(64))
+    pending_plan: Mapped[Plan | None] = mapped_column(_enum(Plan))
+    pending_plan_at: Mapped[dt.datetime | None]
+    #: Stripe's ``customer.balance`` (minor units; negative: credit the next invoices use) and the
+    #: Stripe time it was read at (an older ``customer.updated`` never overwrites it).
+    customer_balance: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+    customer_balance_at: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+
     #: Billing details (issue 15), pushed to the Stripe customer and printed on its invoices:
     #: receipts go to ``billing_email`` (else the owner's), ``legal_name`` is the customer's name.
     billing_email: Mapped[str | None] = mapped_column(sa.String(254))
@@ -330,6 +340,9 @@ class PracticeInvoice(db.Model):
     subscription_id: Mapped[str | None] = mapped_column(sa.String(64))
     customer_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     stripe_synced_at: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    #: What the customer's credit paid of it (Stripe: ``total`` minus ``amount_due`` when
+    #: ``starting_balance`` was a credit).
+    credit_applied: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
 
 
 class BillingAuditEntry(db.Model):

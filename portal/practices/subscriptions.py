@@ -16,11 +16,12 @@ from flask import current_app
 from portal.extensions import db
 from portal.formatting import format_date
 from portal.gateway import invoices as stripe_invoices
+from portal.gateway import schedules as stripe_schedules
 from portal.gateway import subscriptions as stripe_subscriptions
 from portal.gateway.errors import AuthenticationRequired, BillingError, CardDeclined, InvalidRequest
 from portal.gateway.gateway import stripe_time
 from portal.gateway.shapes import as_dict, object_id, subscription_item
-from portal.practices import audit, invoice_mirror, mirror, unconfirmed
+from portal.practices import audit, balance, invoice_mirror, mirror, schedule_mirror, unconfirmed
 from portal.practices.errors import NOT_COLLECTED, BankCheckNeeded, PracticeError
 from portal.practices.history import invoice_by_id, invoice_of, open_invoice
 from portal.practices.members import require_manager
@@ -72,12 +73,25 @@ def cancel_subscription(practice: Practice, reason: str, actor: User, attempt: s
 
     params = {"cancel_at_period_end": True, "cancellation_details": {"comment": reason}}
     key = ("cancel", subscription_id, attempt or attempt_token())
+    _drop_pending_switch(practice, key, actor)
     subscription = unconfirmed.send(
         practice, unconfirmed.subscription_update(subscription_id, params, key), asked
     )
     asked()
     apply_fresh_subscription(subscription)
     db.session.commit()
+
+
+def _drop_pending_switch(practice: Practice, key: tuple, actor: User) -> None:
+    """A cancellation replaces a switch waiting for the period's end: Stripe refuses to set the end
+    of a subscription its schedule manages, so the schedule is released first (the Undo's call)."""
+    if not practice.schedule_id:
+        return
+    try:
+        released = stripe_schedules.release_schedule(practice.schedule_id, key)
+    except InvalidRequest:  # released or ended meanwhile: as it is now
+        released = stripe_schedules.retrieve_schedule(practice.schedule_id)
+    schedule_mirror.apply_schedule(practice, released, actor_id=actor.id)
 
 
 def resume_subscription(practice: Practice, actor: User, attempt: str | None = None) -> None:
@@ -105,6 +119,17 @@ class PlanChangePreview:
     currency: str
     proration_date: int
     lines: list[tuple[str, int]]
+    #: The switch's total before the customer's balance: negative, the unused time left over.
+    total: int = 0
+    #: Credit on the customer's balance this switch's invoice would use.
+    credit_applied: int = 0
+    #: Every 6 months -> Monthly: offered at the period's end first (``plan_changes``).
+    downgrade: bool = False
+
+    @property
+    def left_over(self) -> int:
+        """Unused time beyond what the switch costs: it becomes credit on the customer's balance."""
+        return max(0, -self.total)
 
 
 def _switch_params(subscription: object, plan: Plan) -> tuple[list[dict], str]:
@@ -121,6 +146,11 @@ def _plan_switch(practice: Practice, plan: Plan, actor: User) -> tuple[str, list
     subscription_id = _require_subscription(practice)
     if practice.plan == plan:
         raise PracticeError(f"The practice is already on the {plan.label} plan.")
+    if practice.pending_plan is not None:
+        raise PracticeError(
+            f"A switch to {practice.pending_plan.label} is waiting for the period's end. Undo it first.",
+            status=409,
+        )
     subscription = stripe_subscriptions.retrieve_subscription(subscription_id)
     items, _ = _switch_params(subscription, plan)
     return subscription_id, items, stripe_time(subscription)
@@ -146,12 +176,17 @@ def preview_plan_change(practice: Practice, plan: Plan, actor: User) -> PlanChan
         (line.get("description") or "", int(line.get("amount") or 0))
         for line in ((preview.get("lines") or {}).get("data") or [])
     ]
+    total = int(preview.get("total") or 0)
+    amount_due = int(preview.get("amount_due") or 0)
     return PlanChangePreview(
         plan=plan,
-        amount_due=int(preview.get("amount_due") or 0),
+        amount_due=amount_due,
         currency=preview.get("currency") or current_app.config["BILLING_CURRENCY"],
         proration_date=proration_date,
         lines=lines,
+        total=total,
+        credit_applied=max(0, total - amount_due) if int(preview.get("starting_balance") or 0) < 0 else 0,
+        downgrade=practice.plan == Plan.SEMIANNUAL and plan == Plan.MONTHLY,
     )
 
 
@@ -172,6 +207,7 @@ def change_plan(
     )
     audit.record(practice, "plan_changed", change, actor_id=actor.id)
     apply_fresh_subscription(updated)
+    balance.refresh_balance(practice)  # a switch down leaves its unused time as credit
     latest = object_id(as_dict(updated).get("latest_invoice"))
     if latest:
         try:

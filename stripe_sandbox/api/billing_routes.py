@@ -6,7 +6,7 @@ from __future__ import annotations
 from stripe_sandbox import catalog, checkout
 from stripe_sandbox.api.lists import created_filter, paginate
 from stripe_sandbox.api.routing import Obj, RouteTable, live
-from stripe_sandbox.billing import collection, common, invoices, lifecycle, preview, subscriptions
+from stripe_sandbox.billing import collection, common, invoices, lifecycle, preview, schedules, subscriptions
 from stripe_sandbox.billing.clock import advance_clock
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import invalid_request, missing_param, not_found
@@ -86,6 +86,39 @@ def sub_resume(sb: Sandbox, p: Obj, sid: str) -> Obj:
 @api("GET", "/v1/subscriptions")
 def sub_list(sb: Sandbox, p: Obj) -> Obj:
     return paginate(created_filter(lifecycle.list_subscriptions(sb, p), p), p, "/v1/subscriptions")
+
+
+@api("POST", "/v1/subscription_schedules")
+def schedule_create(sb: Sandbox, p: Obj) -> Obj:
+    return schedules.create_schedule(sb, p)
+
+
+@api("GET", "/v1/subscription_schedules/<ssid>")
+def schedule_retrieve(sb: Sandbox, p: Obj, ssid: str) -> Obj:
+    return live(sb, ssid, "subscription_schedule", "subscription_schedule")
+
+
+@api("POST", "/v1/subscription_schedules/<ssid>")
+def schedule_update(sb: Sandbox, p: Obj, ssid: str) -> Obj:
+    live(sb, ssid, "subscription_schedule", "subscription_schedule")
+    return schedules.update_schedule(sb, ssid, p)
+
+
+@api("POST", "/v1/subscription_schedules/<ssid>/release")
+def schedule_release(sb: Sandbox, p: Obj, ssid: str) -> Obj:
+    live(sb, ssid, "subscription_schedule", "subscription_schedule")
+    return schedules.release_schedule(sb, ssid, p)
+
+
+@api("POST", "/v1/subscription_schedules/<ssid>/cancel")
+def schedule_cancel(sb: Sandbox, p: Obj, ssid: str) -> Obj:
+    live(sb, ssid, "subscription_schedule", "subscription_schedule")
+    return schedules.cancel_schedule(sb, ssid, p)
+
+
+@api("GET", "/v1/subscription_schedules")
+def schedule_list(sb: Sandbox, p: Obj) -> Obj:
+    return paginate(created_filter(schedules.list_schedules(sb, p), p), p, "/v1/subscription_schedules")
 
 
 @api("GET", "/v1/subscription_items/<siid>")

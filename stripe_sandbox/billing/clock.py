@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from stripe_sandbox.billing.collection import after_last_retry, attempt_payment, finalize_invoice
@@ -12,6 +13,7 @@ from stripe_sandbox.billing.invoices import build_invoice, mark_uncollectible, v
 from stripe_sandbox.billing.lifecycle import cancel_subscription, set_status, subscription_of
 from stripe_sandbox.billing.lines import item_line, pending_items
 from stripe_sandbox.billing.preview import next_cycle_preview
+from stripe_sandbox.billing.schedules import due_phase_ends, end_phase
 from stripe_sandbox.billing.subscriptions import TRIAL_NOTICE, send_trial_will_end
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import SandboxError, invalid_request
@@ -43,6 +45,7 @@ def _due_actions(sb: Sandbox, until: int) -> list[tuple[int, int, str, str]]:
         if notice <= until and notice >= sub["created"] and meta.get("upcoming_for") != period_end:
             actions.append((notice, 0, "upcoming", sub["id"]))
     actions.extend(_due_invoice_actions(sb, until))
+    actions.extend(due_phase_ends(sb, until))
     return sorted(actions)
 
 
@@ -88,7 +91,9 @@ def _due_invoice_actions(sb: Sandbox, until: int) -> list[tuple[int, int, str, s
 
 
 def _renew(sb: Sandbox, sub: dict[str, Any]) -> None:
-    before_items = copy.deepcopy(sub["items"])
+    # A schedule's phase starting now already set the new prices: one event tells both changes.
+    before_items = sb.meta(sub["id"]).get("items_before_phase") or copy.deepcopy(sub["items"])
+    sb.update_meta(sub["id"], items_before_phase=None)
     old_start = min(item["current_period_start"] for item in sub["items"]["data"])
     old_end = min(item["current_period_end"] for item in sub["items"]["data"])
     for item in sub["items"]["data"]:
@@ -169,25 +174,7 @@ def process_until(sb: Sandbox, until: int) -> int:
             break
         when, _, kind, object_id = actions[0]
         with sb.at(max(when, 0)):
-            obj = sb.require(object_id)
-            if kind == "renew":
-                _renew(sb, obj)
-            elif kind == "cancel":
-                cancel_subscription(sb, object_id, {})
-            elif kind == "trial_will_end":
-                send_trial_will_end(sb, obj)
-            elif kind == "resume_collection":
-                _resume_collection(sb, obj)
-            elif kind == "upcoming":
-                _send_upcoming(sb, obj)
-            elif kind == "expire":
-                _expire(sb, obj)
-            elif kind == "retry":
-                _retry(sb, obj)
-            elif kind == "finalize":
-                _finalize_and_charge(sb, obj)
-            elif kind == "retry_window_end":
-                _end_of_retry_window(sb, obj)
+            _ACTIONS[kind](sb, sb.require(object_id))
         count += 1
     return count
 
@@ -225,3 +212,18 @@ def advance_clock(sb: Sandbox, seconds: int) -> dict[str, Any]:
     ran = process_until(sb, target)
     sb.set_setting("clock_offset", int(sb.setting("clock_offset", 0)) + seconds)
     return {"now": sb.now(), "actions": ran}
+
+
+#: What each due action does to its object (a subscription, a schedule or an invoice).
+_ACTIONS: dict[str, Callable[[Sandbox, dict[str, Any]], object]] = {
+    "renew": _renew,
+    "cancel": lambda sb, sub: cancel_subscription(sb, sub["id"], {}),
+    "trial_will_end": send_trial_will_end,
+    "resume_collection": _resume_collection,
+    "phase": end_phase,
+    "upcoming": _send_upcoming,
+    "expire": _expire,
+    "retry": _retry,
+    "finalize": _finalize_and_charge,
+    "retry_window_end": _end_of_retry_window,
+}

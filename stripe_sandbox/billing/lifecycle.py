@@ -73,7 +73,18 @@ def cancel_subscription(sb: Sandbox, sub_id: str, params: dict[str, Any]) -> dic
         ):
             invoice["next_payment_attempt"] = None
             sb.save(invoice)
+    _end_schedule(sb, sub)
     return set_status(sb, sub, "canceled")
+
+
+def _end_schedule(sb: Sandbox, sub: dict[str, Any]) -> None:
+    """A subscription that ends takes its schedule with it (``subscription_schedule.canceled``)."""
+    schedule = sb.get(sub.get("schedule") or "")
+    if schedule is None or schedule["status"] not in ("not_started", "active"):
+        return
+    schedule.update({"status": "canceled", "canceled_at": sb.now(), "current_phase": None})
+    sb.save(schedule, "subscription_schedule")
+    sb.emit("subscription_schedule.canceled", schedule)
 
 
 def resume_subscription(sb: Sandbox, sub_id: str, params: dict[str, Any]) -> dict[str, Any]:

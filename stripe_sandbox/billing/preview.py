@@ -101,6 +101,7 @@ def next_cycle_preview(
 ) -> dict[str, Any]:
     period_end = min(item["current_period_end"] for item in sub["items"]["data"])
     preview_items = copy.deepcopy(sub["items"]["data"])
+    _take_next_phase(sb, sub, preview_items, period_end)
     for item in preview_items:
         recurring = item["price"]["recurring"]
         item["current_period_start"] = item["current_period_end"]
@@ -113,3 +114,17 @@ def next_cycle_preview(
     invoice["created"] = period_end
     invoice["next_payment_attempt"] = period_end
     return with_balance(invoice, int(customer.get("balance") or 0))
+
+
+def _take_next_phase(sb: Sandbox, sub: dict[str, Any], items: list[dict[str, Any]], period_end: int) -> None:
+    """A schedule's phase starting when this period ends sets the prices of the next invoice (Stripe's
+    upcoming invoice follows the schedule)."""
+    schedule = sb.get(sub.get("schedule") or "")
+    if schedule is None or schedule.get("status") != "active":
+        return
+    phase = next((p for p in schedule["phases"] if p["start_date"] == period_end), None)
+    if phase is None or len(phase["items"]) != len(items):
+        return
+    for item, want in zip(items, phase["items"], strict=True):
+        item["price"] = copy.deepcopy(sb.require(want["price"]))
+        item["quantity"] = want["quantity"]

@@ -235,6 +235,16 @@ def update_subscription(sb: Sandbox, sub_id: str, params: dict[str, Any]) -> dic
             param=sorted(set(params) - CANCELED_UPDATABLE)[0],
             code="invalid_canceled_subscription_fields",
         )
+    schedule = sb.get(sub.get("schedule") or "")
+    if (
+        schedule
+        and schedule["status"] in ("not_started", "active")
+        and {"cancel_at_period_end", "cancel_at"} & set(params)
+    ):
+        raise invalid_request(
+            f"The subscription is managed by the subscription schedule `{schedule['id']}`, and updating any "
+            "cancelation behavior directly is not allowed. Please update the schedule instead."
+        )
     before = copy.deepcopy(sub)
     now = sb.now()
     if "metadata" in params:

@@ -194,3 +194,66 @@ SUBSCRIPTION_ITEM: dict[str, Any] = {
     "subscription": "sub_1Pgc6xB7WZ01zgkWJMvZp5ja",
     "tax_rates": [],
 }
+
+
+#: A subscription schedule (https://docs.stripe.com/api/subscription_schedules/object): no fixture in
+#: Stripe's fixtures for it, so its fields are the pinned SDK's ``SubscriptionSchedule`` class's.
+SUBSCRIPTION_SCHEDULE: dict[str, Any] = {
+    "id": "sub_sched_",
+    "object": "subscription_schedule",
+    "application": None,
+    "billing_mode": {"flexible": None, "type": "classic", "updated_at": None},
+    "canceled_at": None,
+    "completed_at": None,
+    "created": 0,
+    "current_phase": None,
+    "customer": "",
+    "customer_account": None,
+    "default_settings": {
+        "application_fee_percent": None,
+        "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
+        "billing_cycle_anchor": "automatic",
+        "billing_thresholds": None,
+        "collection_method": "charge_automatically",
+        "default_payment_method": None,
+        "description": None,
+        "invoice_settings": {"account_tax_ids": None, "days_until_due": None, "issuer": {"type": "self"}},
+        "on_behalf_of": None,
+        "transfer_data": None,
+    },
+    "end_behavior": "release",
+    "livemode": False,
+    "metadata": {},
+    "pause_schedules": [],
+    "phases": [],
+    "released_at": None,
+    "released_subscription": None,
+    "status": "not_started",
+    "subscription": None,
+    "test_clock": None,
+}
+
+#: One of a schedule's ``phases`` (items hold price and plan ids, as Stripe sends them).
+SCHEDULE_PHASE: dict[str, Any] = {
+    "add_invoice_items": [],
+    "application_fee_percent": None,
+    "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
+    "billing_cycle_anchor": None,
+    "billing_thresholds": None,
+    "collection_method": None,
+    "currency": "usd",
+    "default_payment_method": None,
+    "default_tax_rates": [],
+    "description": None,
+    "discounts": [],
+    "end_date": 0,
+    "invoice_settings": None,
+    "items": [],
+    "metadata": {},
+    "on_behalf_of": None,
+    "proration_behavior": "create_prorations",
+    "start_date": 0,
+    "transfer_data": None,
+    "trial": False,
+    "trial_end": None,
+}

@@ -17,7 +17,7 @@ from portal.extensions import db
 from portal.gateway.errors import BillingError
 from portal.htmx import is_htmx, render_page_or_fragment
 from portal.practices import checkout as practice_checkout
-from portal.practices import errors, history_words, intents, subscriptions, unconfirmed
+from portal.practices import errors, history_words, intents, plan_changes, subscriptions, unconfirmed
 from portal.practices import history as practice_history
 from portal.practices import members as practice_members
 from portal.practices.forms import CancelForm, CreatePracticeForm
@@ -245,6 +245,31 @@ def change_plan(practice: Practice, member: PracticeMember, key: str) -> Outcome
     return attempt_action(
         lambda: subscriptions.change_plan(practice, plan, current_user, proration_date, key),
         f"The practice is now on the {plan.label} plan.",
+    )
+
+
+@bp.post("/<int:practice_id>/billing/plan/later")
+@login_required
+@billing_action("plan_later")
+def schedule_plan(practice: Practice, member: PracticeMember, key: str) -> Outcome:
+    """Switch at the end of the paid period (Stripe's subscription schedule)."""
+    plan = posted_plan()
+    if plan is None:
+        return Outcome(error="Choose a plan.", status=422, settled=False)
+    outcome = attempt_action(lambda: plan_changes.schedule_switch(practice, plan, current_user, key), "")
+    if outcome.message == "":  # done: the date is Stripe's, known only now
+        return Outcome(message=f"{plan_changes.pending_words(practice)}. You can undo it until then.")
+    return outcome
+
+
+@bp.post("/<int:practice_id>/billing/plan/undo")
+@login_required
+@billing_action("plan_undo")
+def undo_plan_switch(practice: Practice, member: PracticeMember, key: str) -> Outcome:
+    label = practice.plan.label if practice.plan else "its plan"
+    return attempt_action(
+        lambda: plan_changes.undo_switch(practice, current_user, key),
+        f"The switch is undone: the practice stays on the {label} plan.",
     )
 
 

@@ -21,7 +21,7 @@ from portal import throttle
 from portal.extensions import db
 from portal.htmx import fragment_or_redirect, is_htmx, redirect_page, render_page_or_fragment
 from portal.practices import checkout as practice_checkout
-from portal.practices import errors, intents, plans, unconfirmed
+from portal.practices import errors, intents, plan_changes, plans, unconfirmed
 from portal.practices import history as practice_history
 from portal.practices import members as practice_members
 from portal.practices.banners import support_email
@@ -102,6 +102,7 @@ def billing_context(practice: Practice, member: PracticeMember, **extra) -> dict
         "attempt": intents.new_key(),
         "cancel_form": None,  # the form of a failed cancel, with what was typed
         "support_email": support_email(),
+        "pending_words": plan_changes.pending_words,  # "Switches to Monthly on ..." (issue 17)
         # The billing details form as saved; a refused save hands back its own, as typed.
         "details_form": billing_details_form(practice) if can_manage else None,
         "details_version": None,  # the version a refused form carries; None: the practice's

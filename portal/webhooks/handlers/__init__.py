@@ -27,6 +27,7 @@ from portal.webhooks.handlers import (
     payment_intent,
     payment_method,
     subscription,
+    subscription_schedule,
 )
 
 Handler = Callable[[dict], None]
@@ -41,6 +42,11 @@ EVENT_HANDLERS: dict[str, Handler] = {
     "customer.subscription.paused": subscription.changed,
     "customer.subscription.resumed": subscription.changed,
     "customer.subscription.trial_will_end": subscription.trial_will_end,
+    "subscription_schedule.created": subscription_schedule.changed,
+    "subscription_schedule.updated": subscription_schedule.changed,
+    "subscription_schedule.released": subscription_schedule.changed,
+    "subscription_schedule.canceled": subscription_schedule.changed,
+    "subscription_schedule.completed": subscription_schedule.changed,
     "invoice.created": invoice.changed,
     "invoice.finalized": invoice.changed,
     "invoice.finalization_failed": invoice.finalization_failed,

@@ -1,0 +1,108 @@
+"""Switching down at the end of the period, and undoing it (issue 17).
+
+Stripe's way: a subscription schedule made from the subscription, this period as it is, then a
+phase on the new price (``end_behavior=release``: after it, the subscription goes on by itself).
+"Undo" releases the schedule, which leaves the subscription exactly as it is, as Stripe recommends
+for dropping a scheduled change. Both are once-only by their Idempotency-Keys, and what Stripe
+answers is mirrored through ``schedule_mirror`` (the code the webhooks run).
+"""
+
+from __future__ import annotations
+
+from portal.extensions import db
+from portal.formatting import format_date
+from portal.gateway import schedules as stripe_schedules
+from portal.gateway import subscriptions as stripe_subscriptions
+from portal.gateway.errors import InvalidRequest
+from portal.gateway.shapes import as_dict, object_id
+from portal.practices import schedule_mirror
+from portal.practices.errors import PracticeError
+from portal.practices.members import require_manager
+from portal.practices.models import Plan, Practice
+from portal.practices.plans import price_id
+from portal.practices.subscriptions import attempt_token
+from portal.users.models import User
+
+#: A phase of each plan lasts one billing period of it.
+PLAN_DURATION = {
+    Plan.MONTHLY: {"interval": "month", "interval_count": 1},
+    Plan.SEMIANNUAL: {"interval": "month", "interval_count": 6},
+}
+
+
+def is_downgrade(current: Plan | None, plan: Plan) -> bool:
+    """Every 6 months -> Monthly: by default at the end of the paid period."""
+    return current == Plan.SEMIANNUAL and plan == Plan.MONTHLY
+
+
+def pending_words(practice: Practice) -> str | None:
+    """ "Switches to Monthly on 01 Jun 2027", or None."""
+    if practice.pending_plan is None:
+        return None
+    when = f" on {format_date(practice.pending_plan_at)}" if practice.pending_plan_at else " at period end"
+    return f"Switches to {practice.pending_plan.label}{when}"
+
+
+def _live_subscription(practice: Practice, plan: Plan) -> str:
+    if not practice.subscription_live or not practice.stripe_subscription_id:
+        raise PracticeError("This practice has no active subscription.")
+    if practice.plan == plan:
+        raise PracticeError(f"The practice is already on the {plan.label} plan.")
+    if practice.cancel_at_period_end or practice.cancel_at:
+        raise PracticeError("The subscription is set to end. Resume it first, then switch plans.")
+    if practice.pending_plan == plan:
+        raise PracticeError(f"{pending_words(practice)} already. Nothing was changed.", status=409)
+    return practice.stripe_subscription_id
+
+
+def _current_phase(schedule: dict) -> dict:
+    current = schedule.get("current_phase") or {}
+    for phase in schedule.get("phases") or []:
+        phase = as_dict(phase)
+        if phase.get("start_date") == current.get("start_date"):
+            return phase
+    raise PracticeError("Stripe's schedule for this subscription has no current phase; nothing was changed.")
+
+
+def schedule_switch(practice: Practice, plan: Plan, actor: User, attempt: str | None = None) -> None:
+    """Switch to ``plan`` when the paid period ends (nothing is charged or credited now)."""
+    require_manager(practice, actor)
+    subscription_id = _live_subscription(practice, plan)
+    key = ("plan-later", subscription_id, plan.value, attempt or attempt_token())
+    subscription = as_dict(stripe_subscriptions.retrieve_subscription(subscription_id))
+    existing = object_id(subscription.get("schedule"))
+    schedule = as_dict(
+        stripe_schedules.retrieve_schedule(existing)
+        if existing
+        else stripe_schedules.schedule_from_subscription(subscription_id, key)
+    )
+    phase = _current_phase(schedule)
+    current_items = [
+        {"price": object_id(as_dict(item).get("price")), "quantity": as_dict(item).get("quantity") or 1}
+        for item in phase.get("items") or []
+    ]
+    params = {
+        "end_behavior": "release",
+        "phases": [
+            {"items": current_items, "start_date": phase["start_date"], "end_date": phase["end_date"]},
+            {"items": [{"price": price_id(plan.lookup_key), "quantity": 1}], "duration": PLAN_DURATION[plan]},
+        ],
+    }
+    updated = stripe_schedules.update_schedule(schedule["id"], params, key)
+    schedule_mirror.apply_schedule(practice, updated, actor_id=actor.id)
+    db.session.commit()
+
+
+def undo_switch(practice: Practice, actor: User, attempt: str | None = None) -> None:
+    """Drop the switch waiting for the period's end: the subscription renews on its plan."""
+    require_manager(practice, actor)
+    schedule_id = practice.schedule_id
+    if practice.pending_plan is None or not schedule_id:
+        raise PracticeError("No plan switch is waiting, so there is nothing to undo.", status=409)
+    key = ("plan-undo", schedule_id, attempt or attempt_token())
+    try:
+        released = stripe_schedules.release_schedule(schedule_id, key)
+    except InvalidRequest:  # released or ended meanwhile (another tab, the Dashboard): as it is now
+        released = stripe_schedules.retrieve_schedule(schedule_id)
+    schedule_mirror.apply_schedule(practice, released, actor_id=actor.id)
+    db.session.commit()

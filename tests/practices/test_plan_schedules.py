@@ -1,0 +1,194 @@
+"""Issue 17: switching down at the end of the period (a Stripe subscription schedule), undoing it,
+switching down now (the unused time becomes credit), and that credit paying the next invoices;
+our services through the Stripe sandbox, its events through our handlers."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal.extensions import db
+from portal.gateway.shapes import object_id
+from portal.practices import errors, members, plan_changes, subscriptions
+from portal.practices.models import Plan, PracticeInvoice
+from portal.practices.plans import price_id
+from portal.webhooks.handlers import EVENT_HANDLERS, customer, subscription_schedule
+from tests.practices.sandbox_helpers import HANDLERS, Inbox, save_card, subscribe_directly
+
+
+class PlanInbox(Inbox):
+    """The practice's events, the schedule's and its customer's own (the balance) included."""
+
+    HANDLERS = {
+        **HANDLERS,
+        **{
+            t: h
+            for t, h in EVENT_HANDLERS.items()
+            if h.__module__ in (subscription_schedule.__name__, customer.__name__)
+        },
+    }
+
+    def deliver(self) -> list[str]:
+        applied = []
+        for event in self.sandbox.events():
+            if event["id"] in self.seen:
+                continue
+            self.seen.add(event["id"])
+            obj = event["data"]["object"]
+            if self.customer_id not in (object_id(obj.get("customer")), obj.get("id")):
+                continue
+            handler = self.HANDLERS.get(event["type"])
+            if handler is not None:
+                handler(event)
+                db.session.commit()
+                applied.append(event["type"])
+        self.applied.extend(applied)
+        return applied
+
+
+@pytest.fixture
+def practice(owner, plans):
+    practice = members.create_practice(owner, "Harbour Dental")
+    assert practice.stripe_customer_id
+    return practice
+
+
+@pytest.fixture
+def inbox(sandbox, practice):
+    return PlanInbox(sandbox, practice.stripe_customer_id)
+
+
+@pytest.fixture
+def six_months(sandbox, practice, inbox):
+    """Card saved, subscribed every 6 months, events applied."""
+    save_card(sandbox, practice)
+    subscribe_directly(sandbox, practice, Plan.SEMIANNUAL)
+    inbox.deliver()
+    assert practice.plan == Plan.SEMIANNUAL
+    return practice
+
+
+def test_downgrade_waits_for_the_period_end_and_can_be_undone(sandbox, six_months, inbox, owner):
+    practice = six_months
+    preview = subscriptions.preview_plan_change(practice, Plan.MONTHLY, owner)
+    assert preview.downgrade
+    plan_changes.schedule_switch(practice, Plan.MONTHLY, owner, "k1")
+    assert practice.pending_plan == Plan.MONTHLY
+    assert practice.pending_plan_at == practice.current_period_end
+    assert practice.plan == Plan.SEMIANNUAL  # nothing changes before then
+    assert plan_changes.pending_words(practice).startswith("Switches to Monthly on ")
+    inbox.deliver()  # Stripe's events of it change nothing more
+    assert practice.pending_plan == Plan.MONTHLY
+    # The same request again (a double submit) is harmless: one schedule at Stripe.
+    with pytest.raises(errors.PracticeError):
+        plan_changes.schedule_switch(practice, Plan.MONTHLY, owner, "k1")
+    schedules = sandbox.client().v1.subscription_schedules.list({"customer": practice.stripe_customer_id})
+    assert len(schedules.data) == 1
+    # A switch now is refused while one waits.
+    with pytest.raises(errors.PracticeError):
+        subscriptions.preview_plan_change(practice, Plan.MONTHLY, owner)
+
+    plan_changes.undo_switch(practice, owner, "k2")
+    assert practice.pending_plan is None and practice.schedule_id is None
+    inbox.deliver()
+    assert practice.pending_plan is None
+    with pytest.raises(errors.PracticeError):
+        plan_changes.undo_switch(practice, owner, "k3")
+    assert sandbox.client().v1.subscriptions.retrieve(practice.stripe_subscription_id).schedule is None
+
+
+def test_at_the_period_end_the_practice_is_on_monthly_and_billed_monthly(sandbox, six_months, inbox, owner):
+    practice = six_months
+    period_end = practice.current_period_end
+    plan_changes.schedule_switch(practice, Plan.MONTHLY, owner)
+    inbox.deliver()
+    sandbox.settings(renewal_draft_hours=0)
+    try:
+        sandbox.advance(days=(period_end - practice.current_period_start).days + 1)
+    finally:
+        sandbox.settings(renewal_draft_hours=1)
+    inbox.deliver()
+    db.session.refresh(practice)
+    assert practice.plan == Plan.MONTHLY
+    assert practice.pending_plan is None  # it happened
+    assert practice.current_period_start == period_end
+    renewal = db.session.scalar(
+        db.select(PracticeInvoice)
+        .where(
+            PracticeInvoice.practice_id == practice.id, PracticeInvoice.billing_reason == "subscription_cycle"
+        )
+        .order_by(PracticeInvoice.created.desc())
+    )
+    assert renewal is not None and renewal.status == "paid" and renewal.amount_paid == 9900
+
+
+def test_a_dashboard_made_schedule_shows_too(sandbox, six_months, inbox, owner):
+    practice = six_months
+    client = sandbox.client()
+    schedule = client.v1.subscription_schedules.create({"from_subscription": practice.stripe_subscription_id})
+    phase = schedule.phases[0]
+    client.v1.subscription_schedules.update(
+        schedule.id,
+        {
+            "phases": [
+                {
+                    "items": [{"price": phase["items"][0].price}],
+                    "start_date": phase.start_date,
+                    "end_date": phase.end_date,
+                },
+                {"items": [{"price": price_id(Plan.MONTHLY.lookup_key)}]},
+            ]
+        },
+    )
+    inbox.deliver()
+    assert practice.pending_plan == Plan.MONTHLY
+    assert practice.schedule_id == schedule.id
+    client.v1.subscription_schedules.release(schedule.id)
+    inbox.deliver()
+    assert practice.pending_plan is None
+
+
+def test_switch_now_leaves_credit_that_the_next_invoice_uses(sandbox, six_months, inbox, owner):
+    practice = six_months
+    preview = subscriptions.preview_plan_change(practice, Plan.MONTHLY, owner)
+    assert preview.amount_due == 0
+    assert preview.left_over > 30000  # most of the $499 six months are unused, less the $99 month
+    subscriptions.change_plan(practice, Plan.MONTHLY, owner, preview.proration_date)
+    assert practice.plan == Plan.MONTHLY
+    credit = -practice.customer_balance
+    assert credit == pytest.approx(preview.left_over, abs=50)
+    inbox.deliver()
+    assert -practice.customer_balance == credit
+
+    # The next preview says the credit is used first.
+    later = subscriptions.preview_plan_change(practice, Plan.SEMIANNUAL, owner)
+    assert later.credit_applied == min(credit, later.total)
+    assert later.amount_due == later.total - later.credit_applied
+
+    sandbox.settings(renewal_draft_hours=0)
+    try:
+        sandbox.advance(days=32)
+    finally:
+        sandbox.settings(renewal_draft_hours=1)
+    inbox.deliver()
+    db.session.refresh(practice)
+    renewal = db.session.scalar(
+        db.select(PracticeInvoice)
+        .where(
+            PracticeInvoice.practice_id == practice.id, PracticeInvoice.billing_reason == "subscription_cycle"
+        )
+        .order_by(PracticeInvoice.created.desc())
+    )
+    assert renewal is not None
+    assert renewal.credit_applied == 9900  # the credit paid the whole month
+    assert renewal.amount_due == 0
+    assert -practice.customer_balance == credit - 9900
+
+
+def test_cancelling_drops_the_waiting_switch(sandbox, six_months, inbox, owner):
+    practice = six_months
+    plan_changes.schedule_switch(practice, Plan.MONTHLY, owner)
+    subscriptions.cancel_subscription(practice, "Closing the clinic", owner)
+    assert practice.cancel_at_period_end
+    assert practice.pending_plan is None and practice.schedule_id is None
+    inbox.deliver()
+    assert practice.pending_plan is None and practice.cancel_at_period_end
