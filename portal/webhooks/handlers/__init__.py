@@ -22,17 +22,21 @@ from collections.abc import Callable
 
 from portal.webhooks.handlers import (
     checkout_session,
+    credit_note,
     customer,
     invoice,
     payment_intent,
     payment_method,
+    refund,
     subscription,
 )
 
 Handler = Callable[[dict], None]
 
 EVENT_HANDLERS: dict[str, Handler] = {
+    "charge.refunded": refund.charge_refunded,
     "checkout.session.completed": checkout_session.completed,
+    "credit_note.created": credit_note.created,
     "customer.updated": customer.updated,
     "customer.deleted": customer.deleted,
     "customer.subscription.created": subscription.changed,
@@ -58,6 +62,8 @@ EVENT_HANDLERS: dict[str, Handler] = {
     "payment_method.updated": payment_method.changed,
     "payment_method.automatically_updated": payment_method.changed,
     "payment_method.detached": payment_method.detached,
+    "refund.created": refund.changed,
+    "refund.updated": refund.changed,
 }
 
 
