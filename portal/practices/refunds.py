@@ -245,3 +245,15 @@ def credit_note_changed(credit_note: Any) -> bool:
         refund = as_dict(stripe_refunds.retrieve_refund(_id(part.get("refund"))))
         record_refund(practice, invoice, refund, note)
     return True
+
+
+def practice_invoice(practice: Practice, invoice_id: str) -> PracticeInvoice:
+    """The practice's invoice by its Stripe id; another practice's (or none) is 404 alike."""
+    invoice = db.session.scalar(
+        sa.select(PracticeInvoice).where(
+            PracticeInvoice.practice_id == practice.id, PracticeInvoice.stripe_id == invoice_id
+        )
+    )
+    if invoice is None:
+        raise PracticeError("That invoice is not one of this practice's.", status=404, code="not_found")
+    return invoice

@@ -223,3 +223,24 @@ def refund_changed(refund: Any) -> bool:
         return False
     record_refund(order, refund)
     return True
+
+
+def charged_orders(limit: int = 100) -> list[tuple[Order, Refunded]]:
+    """The admin's list: paid orders and those owed a refund, newest first, with what was refunded."""
+    orders = db.session.scalars(
+        sa.select(Order)
+        .where(
+            Order.payment_intent_id.is_not(None),
+            sa.or_(Order.status == OrderStatus.PAID, Order.failure_message == REFUND_DUE),
+        )
+        .order_by(Order.created_at.desc(), Order.id.desc())
+        .limit(limit)
+    )
+    return [(order, refunded(order)) for order in orders]
+
+
+def get_order(order_id: int) -> Order:
+    order = db.session.get(Order, order_id)
+    if order is None:
+        raise OrderNotFound()
+    return order
