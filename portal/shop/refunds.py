@@ -225,6 +225,15 @@ def refund_changed(refund: Any) -> bool:
     return True
 
 
+def by_attempt(order: Order, attempt: str | None) -> OrderRefund | None:
+    """The refund an earlier post of the same form made (a double submit finds it)."""
+    if not attempt:
+        return None
+    return db.session.scalar(
+        sa.select(OrderRefund).where(OrderRefund.order_id == order.id, OrderRefund.attempt_key == attempt)
+    )
+
+
 def charged_orders(limit: int = 100) -> list[tuple[Order, Refunded]]:
     """The admin's list: paid orders and those owed a refund, newest first, with what was refunded."""
     orders = db.session.scalars(
