@@ -111,8 +111,10 @@ def _practice_page(
     return page, status
 
 
-def _refund_form(invoice_row_id: int, most: int, formdata=None) -> RefundInvoiceForm:
-    return RefundInvoiceForm(formdata=formdata, prefix=f"refund-{invoice_row_id}", most=max(most, 1))
+def _refund_form(invoice_row_id: int, most: int, *, posted: bool = False) -> RefundInvoiceForm:
+    """The invoice's refund form (its fields prefixed: one form per invoice on the page)."""
+    data = {} if posted else {"formdata": None}
+    return RefundInvoiceForm(prefix=f"refund-{invoice_row_id}", most=max(most, 1), **data)
 
 
 def _refund_forms(practice: Practice, posted) -> list[tuple]:
@@ -136,25 +138,27 @@ def refund_invoice(practice_id: int, invoice_id: str):
     """Refund some or all of a paid invoice as a credit note; refused forms come back as typed."""
     practice = db.get_or_404(Practice, practice_id)
     invoice = refunds.practice_invoice(practice, invoice_id)  # or 404
-    form = _refund_form(invoice.id, refunds.left_to_refund(invoice))
-    if not form.validate():
-        return _practice_page(
-            practice_id, ClosePracticeForm(formdata=None), 422, (invoice_id, form, None, invoice)
-        )
-    try:
-        row = refunds.refund_invoice(
-            current_user,
-            practice_id,
-            invoice_id,
-            form.minor_amount,
-            form.reason.data,
-            form.note.data,
-            form.attempt.data,
-        )
-    except (PracticeError, BillingError) as error:
-        db.session.rollback()
-        answer = (invoice_id, form, error.message, invoice)
-        return _practice_page(practice_id, ClosePracticeForm(formdata=None), error.status, answer)
+    prefix = f"refund-{invoice.id}-"
+    row = refunds.by_attempt(invoice, request.form.get(prefix + "attempt"))  # a double submit: done
+    if row is None:
+        form = _refund_form(invoice.id, refunds.left_to_refund(invoice), posted=True)
+        if not form.validate():
+            answer = (invoice_id, form, None, invoice)
+            return _practice_page(practice_id, ClosePracticeForm(formdata=None), 422, answer)
+        try:
+            row = refunds.refund_invoice(
+                current_user,
+                practice_id,
+                invoice_id,
+                form.minor_amount,
+                form.reason.data,
+                form.note.data,
+                form.attempt.data,
+            )
+        except (PracticeError, BillingError) as error:
+            db.session.rollback()
+            answer = (invoice_id, form, error.message, invoice)
+            return _practice_page(practice_id, ClosePracticeForm(formdata=None), error.status, answer)
     number = invoice.number or invoice.stripe_id
     flash(f"Refunded {format_money(row.amount, row.currency)} of invoice {number}.", "success")
     return redirect(url_for(".practice", practice_id=practice_id), 303)

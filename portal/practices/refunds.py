@@ -247,6 +247,17 @@ def credit_note_changed(credit_note: Any) -> bool:
     return True
 
 
+def by_attempt(invoice: PracticeInvoice, attempt: str | None) -> InvoiceRefund | None:
+    """The refund an earlier post of the same form made (a double submit finds it)."""
+    if not attempt:
+        return None
+    return db.session.scalar(
+        sa.select(InvoiceRefund).where(
+            InvoiceRefund.invoice_id == invoice.stripe_id, InvoiceRefund.attempt_key == attempt
+        )
+    )
+
+
 def practice_invoice(practice: Practice, invoice_id: str) -> PracticeInvoice:
     """The practice's invoice by its Stripe id; another practice's (or none) is 404 alike."""
     invoice = db.session.scalar(
