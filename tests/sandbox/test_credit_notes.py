@@ -148,3 +148,29 @@ def test_a_refund_credit_note_cannot_be_voided(
     refused = _error(lambda: client.v1.credit_notes.void_credit_note(note.id))
     assert "refunded a payment" in refused.user_message
     assert client.v1.credit_notes.retrieve(note.id).status == "issued"
+
+
+def test_refund_events_are_as_stripes(
+    sandbox: SandboxServer,
+    client: stripe.StripeClient,
+    receiver: Receiver,
+    prices: dict[str, str],  # noqa: F811
+) -> None:
+    """``charge.refunded`` carries the charge without its refunds (includable since 2022-11-15),
+    ``refund.created`` the refund; updating a refund's metadata sends ``refund.updated``."""
+    intent_id, _ = _paid_invoice_intent(client, prices)
+    refund = client.v1.refunds.create({"payment_intent": intent_id, "amount": 100})
+    assert wait_until(lambda: receiver.of_type("charge.refunded") and receiver.of_type("refund.created"))
+    charge = receiver.of_type("charge.refunded")[-1]["data"]["object"]
+    assert "refunds" not in charge and charge["amount_refunded"] == 100
+    assert receiver.of_type("refund.created")[-1]["data"]["object"]["id"] == refund.id
+    assert "refunds" not in client.v1.charges.retrieve(str(refund.charge)).to_dict()
+    expanded = client.v1.charges.retrieve(str(refund.charge), {"expand": ["refunds"]})
+    assert [r.id for r in expanded.refunds.data] == [refund.id]
+
+    client.v1.refunds.update(refund.id, {"metadata": {"note": "goodwill"}})
+    assert wait_until(lambda: receiver.of_type("refund.updated"))
+    updated = receiver.of_type("refund.updated")[-1]["data"]
+    assert updated["object"]["metadata"] == {"note": "goodwill"} and updated["previous_attributes"] == {
+        "metadata": {}
+    }
