@@ -9,6 +9,7 @@ cannot be refunded; preview saves nothing; only a note that gave no money back c
 from __future__ import annotations
 
 import pytest
+import requests
 import stripe
 
 from stripe_sandbox.testing import SandboxServer
@@ -64,6 +65,9 @@ def test_a_refund_credit_note_refunds_the_charge_and_keeps_amount_paid(
         invoice.customer,
     )
     assert note.number.endswith("-CN-01") and note.pdf.endswith(f"/credit_notes/{note.id}/pdf")
+    pdf = requests.get(note.pdf, timeout=5)
+    assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-") and note.number.encode() in pdf.content
     assert note.metadata["by"] == "7" and note.post_payment_amount == 2500 and note.pre_payment_amount == 0
     assert len(note.refunds) == 1 and note.refunds[0].amount_refunded == 2500
     refund = client.v1.refunds.retrieve(str(note.refunds[0].refund))
