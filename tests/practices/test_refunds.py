@@ -21,6 +21,7 @@ from portal.practices.models import BillingAuditEntry, InvoiceRefund, PracticeIn
 from portal.users.models import Role
 from portal.webhooks.models import WebhookEvent
 from portal.webhooks.services import Outcome, receive_event
+from tests.conftest import both_engines
 from tests.factories import make_user
 
 ATTEMPT = "attempt-aaaaaaaaaaaaaaaa"
@@ -67,6 +68,7 @@ def refund_lines(practice) -> list[tuple[str, str]]:
     ]
 
 
+@both_engines
 def test_a_credit_note_refunds_part_of_a_paid_invoice_once(sandbox, plans, active, owner, admin):
     invoice = first_invoice(active)
     assert invoice.amount_paid == 59800
@@ -150,6 +152,7 @@ def events_of(sandbox, customer_id: str, payment_intent: str) -> list[dict]:
     return [event for event in sandbox.events() if about(event)]
 
 
+@both_engines
 def test_credit_notes_and_dashboard_refunds_told_in_any_order_are_recorded_once(
     sandbox, plans, active, admin
 ):

@@ -21,8 +21,16 @@ from portal.users.models import Role
 from portal.wallet import services as wallet
 from portal.webhooks.models import WebhookEvent
 from portal.webhooks.services import Outcome, receive_event
+from tests import conftest as shared
+from tests.conftest import both_engines
 from tests.factories import make_user
 from tests.shop.conftest import make_product, stock_of
+
+
+@pytest.fixture
+def database_url(engine, tmp_path) -> str:
+    """The shared rule (``TEST_DATABASE_NAME`` on PostgreSQL), not the shop suite's own database."""
+    return shared.postgres_url() if engine == "postgresql" else f"sqlite:///{tmp_path / 'portal.sqlite'}"
 
 
 @pytest.fixture
@@ -53,6 +61,7 @@ def emails_of(template: str) -> list[OutboundEmail]:
 ATTEMPT = "attempt-aaaaaaaaaaaaaaaa"
 
 
+@both_engines
 def test_units_refund_returns_stock_once_and_never_more_than_remains(app, stripe_sandbox, user, admin):
     order = paid_order(user, quantity=3, stock=5)
     assert stock_of(order.product_id) == 2
@@ -134,6 +143,7 @@ def events_about(stripe_sandbox, payment_intent_id: str) -> list[dict]:
     ]
 
 
+@both_engines
 def test_a_dashboard_refund_is_recorded_once_whatever_the_order_of_its_events(app, stripe_sandbox, user):
     order = paid_order(user, quantity=2, stock=4)
     client = stripe_sandbox.client()
@@ -152,6 +162,7 @@ def test_a_dashboard_refund_is_recorded_once_whatever_the_order_of_its_events(ap
     assert (done.dashboard_amount, done.full) == (700, False)
 
 
+@both_engines
 def test_the_portals_refund_told_by_webhook_first_returns_its_units_once(app, stripe_sandbox, user, admin):
     order = paid_order(user, quantity=3, stock=3)
     metadata = {
