@@ -28,7 +28,12 @@ def refund_payment_intent(payment_intent_id: str, reason: str = "duplicate") -> 
     return call_stripe(
         "refund.create",
         lambda: stripe_client().v1.refunds.create(
-            {"payment_intent": payment_intent_id, "reason": reason},
+            {
+                "payment_intent": payment_intent_id,
+                "reason": reason,
+                # Who and why, for the refund's webhooks (History words it as the portal's).
+                "metadata": {"refundedBy": "portal", "reason": "a second subscription Stripe completed"},
+            },
             {"idempotency_key": idempotency_key("refund", payment_intent_id)},
         ),
         payment_intent_id=payment_intent_id,

@@ -38,7 +38,14 @@ BY_STRIPE = frozenset(
         "invoice_refunded_at_stripe",
     }
 )
-BY_PORTAL = frozenset({"duplicate_subscription_cancelled", "ownership_transferred", "receipt_sent"})
+BY_PORTAL = frozenset(
+    {
+        "duplicate_subscription_cancelled",
+        "ownership_transferred",
+        "receipt_sent",
+        "invoice_refunded_by_portal",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -147,6 +154,7 @@ SENTENCES: dict[str, Callable[[str, str | None], str]] = {
     "default_card_changed": lambda d, _: f"{_card_of(d.strip())} became the default",
     "invoice_refunded": lambda d, _: f"Refunded {d}",
     "invoice_refunded_at_stripe": lambda d, _: f"Refunded in Stripe's dashboard: {d}",
+    "invoice_refunded_by_portal": lambda d, _: f"Refunded {d}",
 }
 
 

@@ -189,3 +189,24 @@ def test_credit_notes_and_dashboard_refunds_told_in_any_order_are_recorded_once(
         )
     [line] = [i for i in history.invoice_page(active, 1).items if i.stripe_id == invoice.stripe_id]
     assert line.refunded == 5700
+
+
+def test_history_says_who_refunded_in_words():
+    by_admin = describe("invoice_refunded", "$100.00 of invoice AB-0001: Billed twice", "Ada Admin")
+    at_stripe = describe("invoice_refunded_at_stripe", "$7.00 of invoice AB-0001, re_123", None)
+    by_portal = describe(
+        "invoice_refunded_by_portal", "$598.00 of invoice AB-0002: a second subscription", None
+    )
+    assert (by_admin.sentence, by_admin.who) == (
+        "Refunded $100.00 of invoice AB-0001: Billed twice",
+        "Ada Admin",
+    )
+    assert (at_stripe.sentence, at_stripe.who, at_stripe.ids) == (
+        "Refunded in Stripe's dashboard: $7.00 of invoice AB-0001",
+        "Stripe",
+        ("re_123",),
+    )
+    assert (by_portal.sentence, by_portal.who) == (
+        "Refunded $598.00 of invoice AB-0002: a second subscription",
+        "Billing portal",
+    )
