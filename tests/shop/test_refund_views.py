@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.extensions import db
+from portal.shop import refunds as shop_refunds
 from portal.shop.models import OrderRefund
 from portal.users.models import Role
 from tests.conftest import extract_csrf
@@ -108,3 +109,16 @@ def test_a_buyer_cannot_reach_the_admin_order_pages(logged_in, user, stripe_sand
         403,
     )
     assert refund_rows() == []
+
+
+def test_the_buyer_sees_what_was_refunded(logged_in, user, stripe_sandbox):
+    order = paid_order(user, quantity=3, stock=3)
+    stripe_sandbox.client().v1.refunds.create({"payment_intent": order.payment_intent_id, "amount": 500})
+    refund = stripe_sandbox.client().v1.refunds.list({"payment_intent": order.payment_intent_id}).data[0]
+    shop_refunds.refund_changed(refund.to_dict())  # as its webhook does
+    db.session.commit()
+
+    page = logged_in.get(f"/shop/orders/{order.id}").get_data(as_text=True)
+    assert "Partially refunded" in page and "Refunded $5.00" in page
+    assert "dashboard, as an amount with no units (no stock returned)" in page
+    assert "Refunds take 5-10 days to appear on your statement." in page
