@@ -35,6 +35,7 @@ LABELS = {
     "pi": "payment_intent",
     "ch": "charge",
     "re": "refund",
+    "cn": "credit_note",
     "prod": "product",
     "price": "price",
     "sub": "subscription",

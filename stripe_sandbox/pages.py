@@ -21,7 +21,7 @@ from stripe_sandbox.delivery import MODES
 from stripe_sandbox.errors import SandboxError
 from stripe_sandbox.payments import authentication
 from stripe_sandbox.payments.customers import attach_payment_method, create_payment_method
-from stripe_sandbox.pdf import bill_to, invoice_pdf
+from stripe_sandbox.pdf import bill_to, credit_note_pdf, invoice_pdf
 from stripe_sandbox.web import current_sandbox
 
 STATIC = Path(__file__).parent / "static"
@@ -335,6 +335,19 @@ def invoice_pdf_view(invoice_id: str) -> Response:
 
 
 bp.add_url_rule("/invoices/<invoice_id>/pdf", "invoice_pdf", invoice_pdf_view)
+
+
+@bp.get("/credit_notes/<note_id>/pdf")
+def credit_note_pdf_view(note_id: str) -> Response:
+    """A credit note's ``pdf``, as Stripe serves one for each note it issues."""
+    note = current_sandbox().get(note_id)
+    if note is None or note.get("object") != "credit_note":
+        abort(404)
+    return Response(
+        credit_note_pdf(note, _invoice(note["invoice"]), money),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{note["number"]}.pdf"'},
+    )
 
 
 @bp.get("/receipts/<intent_id>")

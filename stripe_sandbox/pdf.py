@@ -35,6 +35,33 @@ def bill_to(invoice: dict[str, Any]) -> list[str]:
     return [row for row in rows if row]
 
 
+def credit_note_pdf(note: dict[str, Any], invoice: dict[str, Any], money: Callable[[int, str], str]) -> bytes:
+    """A credit note's ``pdf``: its number, the invoice it credits, what it credits and how."""
+    currency = note["currency"]
+    rows = [
+        f"Credit note {note['number']}",
+        f"Invoice {invoice.get('number') or invoice['id']}",
+        f"Status: {note['status']}",
+        "",
+        "Bill to:",
+        *bill_to(invoice),
+        "",
+    ]
+    rows += [
+        f"{(line.get('description') or '')[:70]}    {money(line['amount'], currency)}"
+        for line in note["lines"]["data"]
+    ]
+    refunded = sum(part["amount_refunded"] for part in note.get("refunds") or [])
+    rows += [
+        "",
+        f"Total credited: {money(note['total'], currency)}",
+        f"Refunded to the card: {money(refunded, currency)}",
+    ]
+    if note.get("memo"):
+        rows.append(f"Memo: {note['memo'][:80]}")
+    return _one_page(rows)
+
+
 def invoice_pdf(invoice: dict[str, Any], money: Callable[[int, str], str]) -> bytes:
     currency = invoice["currency"]
     lines = [
@@ -53,6 +80,10 @@ def invoice_pdf(invoice: dict[str, Any], money: Callable[[int, str], str]) -> by
         f"Amount due: {money(invoice['amount_due'], currency)}",
         f"Amount paid: {money(invoice['amount_paid'], currency)}",
     ]
+    return _one_page(lines)
+
+
+def _one_page(lines: list[str]) -> bytes:
     text = ["BT", "/F1 12 Tf", "16 TL", "56 780 Td"]
     for row in lines:
         text.append(f"({_escape(row)}) Tj T*")

@@ -94,6 +94,18 @@ def create_refund(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
     return refund
 
 
+def update_refund(sb: Sandbox, refund_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``POST /v1/refunds/{id}``: only its metadata changes; ``refund.updated`` says what did."""
+    refund = sb.require(refund_id, label="refund")
+    before = dict(refund.get("metadata") or {})
+    if "metadata" in params:
+        refund["metadata"] = metadata_update(refund.get("metadata"), params["metadata"])
+    sb.save(refund)
+    if refund["metadata"] != before:
+        sb.emit("refund.updated", refund, {"metadata": before})
+    return refund
+
+
 def list_refunds(sb: Sandbox, params: dict[str, Any]) -> list[dict[str, Any]]:
     found = sb.all("refund")
     for key in ("charge", "payment_intent"):

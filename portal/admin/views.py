@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import secrets
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.admin import practice_detail
 from portal.extensions import db, login_manager
+from portal.formatting import format_money
 from portal.gateway.errors import BillingError
-from portal.practices import closing, history, members, pausing
+from portal.practices import closing, history, members, pausing, refunds
 from portal.practices.errors import PracticeError
-from portal.practices.forms import ClosePracticeForm, PauseCollectionForm
+from portal.practices.forms import ClosePracticeForm, PauseCollectionForm, RefundInvoiceForm
 from portal.practices.models import Practice
 from portal.practices.status import BillingStatus
 from portal.urls import page_arg
@@ -91,7 +93,9 @@ def _practice_page(
     close_form: ClosePracticeForm,
     status: int = 200,
     pause_form: PauseCollectionForm | None = None,
+    refund: tuple[str, RefundInvoiceForm, str | None] | None = None,
 ):
+    """The page; ``refund``: the invoice whose refund form comes back as posted, with its refusal."""
     row = db.get_or_404(Practice, practice_id)
     page = render_template(
         "admin/practice.html",
@@ -102,8 +106,64 @@ def _practice_page(
         events=practice_detail.events_about(row),
         close_form=close_form,
         pause_form=pause_form or PauseCollectionForm(formdata=None),
+        refund_forms=_refund_forms(row, refund),
+        refund_error=refund[2] if refund else None,
+        refund_for=refund[0] if refund else None,
     )
     return page, status
+
+
+def _refund_form(invoice_row_id: int, most: int, *, posted: bool = False) -> RefundInvoiceForm:
+    """The invoice's refund form (its fields prefixed: one form per invoice on the page)."""
+    data = {} if posted else {"formdata": None}
+    return RefundInvoiceForm(prefix=f"refund-{invoice_row_id}", most=max(most, 1), **data)
+
+
+def _refund_forms(practice: Practice, posted) -> list[tuple]:
+    """(invoice, what is left to refund, its form) for each paid invoice with something left."""
+    forms = []
+    for invoice, left in refunds.refundable_invoices(practice):
+        if posted and posted[0] == invoice.stripe_id:
+            form = posted[1]
+        else:
+            form = _refund_form(invoice.id, left)
+            form.amount.data = f"{left // 100}.{left % 100:02d}"
+            form.attempt.data = secrets.token_urlsafe(18)  # a new form, a new refund attempt
+        forms.append((invoice, left, form))
+    if posted and posted[0] not in {invoice.stripe_id for invoice, _, _ in forms}:
+        forms.insert(0, (posted[3], 0, posted[1]))
+    return forms
+
+
+@bp.post("/practices/<int:practice_id>/invoices/<invoice_id>/refund")
+def refund_invoice(practice_id: int, invoice_id: str):
+    """Refund some or all of a paid invoice as a credit note; refused forms come back as typed."""
+    practice = db.get_or_404(Practice, practice_id)
+    invoice = refunds.practice_invoice(practice, invoice_id)  # or 404
+    prefix = f"refund-{invoice.id}-"
+    row = refunds.by_attempt(invoice, request.form.get(prefix + "attempt"))  # a double submit: done
+    if row is None:
+        form = _refund_form(invoice.id, refunds.left_to_refund(invoice), posted=True)
+        if not form.validate():
+            answer = (invoice_id, form, None, invoice)
+            return _practice_page(practice_id, ClosePracticeForm(formdata=None), 422, answer)
+        try:
+            row = refunds.refund_invoice(
+                current_user,
+                practice_id,
+                invoice_id,
+                form.minor_amount,
+                form.reason.data,
+                form.note.data,
+                form.attempt.data,
+            )
+        except (PracticeError, BillingError) as error:
+            db.session.rollback()
+            answer = (invoice_id, form, error.message, invoice)
+            return _practice_page(practice_id, ClosePracticeForm(formdata=None), error.status, answer)
+    number = invoice.number or invoice.stripe_id
+    flash(f"Refunded {format_money(row.amount, row.currency)} of invoice {number}.", "success")
+    return redirect(url_for(".practice", practice_id=practice_id), 303)
 
 
 @bp.post("/practices/<int:practice_id>/deactivate")

@@ -11,6 +11,7 @@ from portal.practices.closing import REASON_MAX, close_reason_problem
 from portal.practices.countries import COUNTRIES, TAX_ID_TYPES, tax_id_type_of
 from portal.practices.models import MemberRole, Practice
 from portal.practices.pausing import pause_reason_problem
+from portal.practices.refunds import REASONS as REFUND_REASONS
 
 
 class CreatePracticeForm(PortalForm):
@@ -147,3 +148,46 @@ def billing_details_form(practice: Practice) -> BillingDetailsForm:
     form = BillingDetailsForm(formdata=None, obj=practice)
     form.tax_id_type.data = tax_id_type_of(practice.address_country)
     return form
+
+
+class RefundInvoiceForm(PortalForm):
+    """A platform admin refunds some or all of a paid invoice (a credit note at Stripe): the amount in
+    the currency's main unit, Stripe's reason and the admin's own words; ``attempt`` is the key made
+    when the form was drawn (a double submit refunds once). One per invoice on the page: ``prefix``."""
+
+    amount = StringField("Amount to refund")
+    reason = SelectField("Reason", choices=[SelectChoice(k, v) for k, v in REFUND_REASONS.items()])
+    note = TextAreaField(
+        "Why is it refunded? (History keeps it)",
+        validators=[
+            DataRequired("Say why you are refunding."),
+            Length(max=400, message="Keep the reason under 400 characters."),
+        ],
+    )
+    attempt = HiddenField()
+
+    def __init__(self, *args, most: int = 1, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.most = most
+
+    def validate_amount(self, field: StringField) -> None:
+        minor = _minor_units((field.data or "").strip())
+        if minor is None or not 1 <= minor <= self.most:
+            raise ValidationError(
+                f"Enter an amount between 0.01 and {self.most // 100}.{self.most % 100:02d}, like 25.00."
+            )
+
+    @property
+    def minor_amount(self) -> int:
+        return _minor_units(self.amount.data.strip()) or 0
+
+
+def _minor_units(text: str) -> int | None:
+    """``"25"``, ``"25.5"``, ``"1,025.00"`` -> cents; None for anything else (signs, letters, 3 decimals)."""
+    text = text.replace(",", "")
+    whole, dot, cents = text.partition(".")
+    if not (whole.isascii() and whole.isdigit()) or len(whole) > 9:
+        return None
+    if dot and not (cents.isascii() and cents.isdigit() and 1 <= len(cents) <= 2):
+        return None
+    return int(whole) * 100 + int((cents or "0").ljust(2, "0"))

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from portal.extensions import db
 from portal.practices.models import (
     BillingAuditEntry,
+    InvoiceRefund,
     Practice,
     PracticeInvoice,
 )
@@ -35,6 +36,14 @@ class InvoiceLine(NamedTuple):
     subscription_id: str | None
     #: ``subscription_cycle`` for a renewal (its row says why one was voided while collection was paused).
     billing_reason: str | None
+    #: What the customer's credit paid of it (the row says "after $X of credit").
+    credit_applied: int
+    #: What refunds gave back of it (credit notes and refunds made in Stripe's dashboard).
+    refunded: int
+
+
+#: Refund statuses that give money back (a ``failed`` or ``canceled`` refund does not).
+REFUND_COUNTED = ("succeeded", "pending", "requires_action")
 
 
 class AuditLine(NamedTuple):
@@ -76,9 +85,15 @@ _AUDIT_COUNT, _AUDIT_PAGE = _history(
 # A page is read through the (practice_id, created, id) index; count(*) (only for a stale link)
 # never reads the rows.
 _invoices = PracticeInvoice.__table__
+_refunded = (
+    sa.select(sa.func.coalesce(sa.func.sum(InvoiceRefund.amount), 0))
+    .where(InvoiceRefund.invoice_id == _invoices.c.stripe_id, InvoiceRefund.status.in_(REFUND_COUNTED))
+    .correlate(_invoices)
+    .scalar_subquery()
+)
 _INVOICE_COUNT, _INVOICE_PAGE = _history(
     _invoices,
-    [_invoices.c[name] for name in InvoiceLine._fields],
+    [*(_invoices.c[name] for name in InvoiceLine._fields[:-1]), _refunded.label("refunded")],
     [_invoices.c.created.desc(), _invoices.c.id.desc()],
 )
 _OPEN_INVOICE = (

@@ -20,7 +20,7 @@ from portal.wallet.models import PaymentMethod
 from portal.words import billing_status_label
 
 #: Stripe's object ids: ``cs_test_a1B2``, ``in_123``, ``pm_card_visa``...
-STRIPE_ID = re.compile(r"\b(?:cus|sub|in|pm|cs|pi|seti|ch|re|evt|card|src)_[A-Za-z0-9_]+")
+STRIPE_ID = re.compile(r"\b(?:cus|sub|in|pm|cs|pi|seti|ch|re|cn|evt|card|src)_[A-Za-z0-9_]+")
 
 #: Lines the portal writes on its own (from Stripe's events or a reconciliation), with no person.
 BY_STRIPE = frozenset(
@@ -41,9 +41,17 @@ BY_STRIPE = frozenset(
         "collection_paused",
         "collection_resumed",
         "trial_ending_notice",
+        "invoice_refunded_at_stripe",
     }
 )
-BY_PORTAL = frozenset({"duplicate_subscription_cancelled", "ownership_transferred", "receipt_sent"})
+BY_PORTAL = frozenset(
+    {
+        "duplicate_subscription_cancelled",
+        "ownership_transferred",
+        "receipt_sent",
+        "invoice_refunded_by_portal",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -161,6 +169,9 @@ SENTENCES: dict[str, Callable[[str, str | None], str]] = {
     "card_added": lambda d, _: f"Card added: {_card(d)}",
     "card_removed": lambda d, _: f"{_card_of(d.strip())} was removed",
     "default_card_changed": lambda d, _: f"{_card_of(d.strip())} became the default",
+    "invoice_refunded": lambda d, _: f"Refunded {d}",
+    "invoice_refunded_at_stripe": lambda d, _: f"Refunded in Stripe's dashboard: {d}",
+    "invoice_refunded_by_portal": lambda d, _: f"Refunded {d}",
 }
 
 

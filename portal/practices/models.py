@@ -389,3 +389,28 @@ class BillingIntent(db.Model):
     status_code: Mapped[int] = mapped_column(default=200)
     redirect_to: Mapped[str | None] = mapped_column(sa.String(1000))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class InvoiceRefund(db.Model):
+    """Money given back for a practice invoice, one row per Stripe refund: a platform admin's credit
+    note, or a refund made in Stripe's dashboard (``credit_note_id`` None)."""
+
+    __tablename__ = "practice_invoice_refunds"
+
+    id: Mapped[int] = surrogate_id()
+    practice_id: Mapped[int] = mapped_column(sa.ForeignKey("practices.id", ondelete="CASCADE"), index=True)
+    invoice_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    stripe_refund_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    credit_note_id: Mapped[str | None] = mapped_column(sa.String(64))
+    amount: Mapped[int] = mapped_column(sa.BigInteger)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    status: Mapped[str] = mapped_column(sa.String(32))
+    reason: Mapped[str | None] = mapped_column(sa.String(400))
+    refunded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    #: The admin's refund form (its key, made when it was drawn): a double submit finds its refund here.
+    attempt_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    refunded_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (NEVER_REUSED_IDS,)

@@ -100,3 +100,10 @@ class PaymentOutcomeUnknown(ShopError):
             "answers: please check it before buying again.",
             order,
         )
+
+
+class RefundRefused(ShopError):
+    """A refund an order cannot take: not paid, nothing left, more units than remain."""
+
+    status = 409
+    code = "refund_refused"

@@ -7,6 +7,7 @@ from decimal import Decimal
 from wtforms import (
     BooleanField,
     DecimalField,
+    HiddenField,
     IntegerField,
     RadioField,
     SelectField,
@@ -14,7 +15,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
 from portal.forms import PortalForm
 from portal.shop.money import CURRENCIES
@@ -66,3 +67,32 @@ class ProductForm(PortalForm):
         validators=[InputRequired("Enter the stock."), NumberRange(0, 1_000_000, "Between 0 and 1,000,000.")],
     )
     active = BooleanField("For sale", default=True)
+
+
+class RefundOrderForm(PortalForm):
+    """A platform admin refunds units of an order, with a reason; ``attempt`` is the key made when
+    the form was drawn (a double submit refunds once)."""
+
+    units = StringField("Units to refund")
+    reason = TextAreaField(
+        "Why is it refunded?",
+        validators=[
+            DataRequired("Say why you are refunding."),
+            Length(max=400, message="Keep the reason under 400 characters."),
+        ],
+    )
+    attempt = HiddenField()
+
+    def __init__(self, *args, most: int = 1, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.most = most
+
+    def validate_units(self, field: StringField) -> None:
+        text = (field.data or "").strip()
+        whole = text.isascii() and text.isdigit() and len(text) <= 9
+        if not whole or not 1 <= int(text) <= self.most:
+            raise ValidationError(f"Enter a whole number of units between 1 and {self.most}.")
+
+    @property
+    def unit_count(self) -> int:
+        return int(self.units.data.strip())

@@ -9,8 +9,9 @@ import secrets
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.database import NEVER_REUSED_IDS, TimestampMixin, surrogate_id
+from portal.database import NEVER_REUSED_IDS, TimestampMixin, surrogate_id, utcnow
 from portal.extensions import db
+from portal.users.models import User
 
 
 class Product(TimestampMixin, db.Model):
@@ -90,3 +91,32 @@ class Order(TimestampMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<Order {self.id} {self.status.value} x{self.quantity} product={self.product_id}>"
+
+
+class OrderRefund(db.Model):
+    """Money given back for an order, one row per Stripe refund, whoever made it (the portal or
+    Stripe's dashboard): the first writer of a refund id inserts it, later ones find it."""
+
+    __tablename__ = "order_refunds"
+
+    id: Mapped[int] = surrogate_id()
+    order_id: Mapped[int] = mapped_column(sa.ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    stripe_refund_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    amount: Mapped[int] = mapped_column(sa.BigInteger)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    #: Units the portal refunded (and returned to stock); None: an amount refunded in Stripe's dashboard.
+    units: Mapped[int | None]
+    #: Stripe's refund status (``succeeded``, ``pending``, ``failed``, ``canceled``).
+    status: Mapped[str] = mapped_column(sa.String(32))
+    reason: Mapped[str | None] = mapped_column(sa.String(400))
+    refunded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    #: The admin's refund form (its key, made when it was drawn): a double submit finds its refund here.
+    attempt_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    refunded_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint("units IS NULL OR units > 0", name="refund_units_positive"),
+        NEVER_REUSED_IDS,
+    )

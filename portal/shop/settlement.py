@@ -25,6 +25,10 @@ from portal.shop.models import Order, OrderStatus, Product
 
 log = logging.getLogger(__name__)
 
+#: An order Stripe charged after its stock was given back and sold: the buyer is owed the money
+#: (a platform admin refunds it from the admin's order page, ``portal.shop.refunds``).
+REFUND_DUE = "Paid after the reservation lapsed and the product sold out: refund due."
+
 
 def settle_paid(order: Order, payment_intent_id: str | None = None) -> bool:
     """Pending -> paid, once. Queues the receipt email for after the commit. True if this call won."""
@@ -58,7 +62,7 @@ def _settle_paid_after_release(order: Order, payment_intent_id: str | None) -> b
             order.id,
             payment_intent_id,
         )
-        order.failure_message = "Paid after the reservation lapsed and the product sold out: refund due."
+        order.failure_message = REFUND_DUE
         return False
     now = utcnow()
     result = db.session.execute(

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import secrets
 from functools import wraps
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from portal.extensions import db
+from portal.formatting import format_money
 from portal.gateway.errors import BillingError
-from portal.shop import catalog, errors, purchases
+from portal.shop import catalog, errors, purchases, refunds
 from portal.shop import orders as shop_orders
-from portal.shop.forms import BuyForm, ProductForm
+from portal.shop.forms import BuyForm, ProductForm, RefundOrderForm
 from portal.shop.models import OrderStatus
 from portal.shop.money import to_major, to_minor
 from portal.wallet import services as wallet_services
@@ -147,7 +150,8 @@ def orders():
 @bp.get("/orders/<int:order_id>")
 @login_required
 def order(order_id: int):
-    return render_template("shop/order.html", order=_order(order_id))
+    order = _order(order_id)
+    return render_template("shop/order.html", order=order, refunded=refunds.refunded(order))
 
 
 # --- platform admins ------------------------------------------------------------------------------------
@@ -206,3 +210,64 @@ def admin_edit_product(product_id: int):
         return redirect(url_for("shop.admin_products"), code=303)
     status = 200 if request.method == "GET" else 422
     return render_template("shop/admin/product_form.html", form=form, product=product), status
+
+
+@bp.get("/admin/orders")
+@admin_required
+def admin_orders():
+    return render_template(
+        "shop/admin/orders.html", orders=refunds.charged_orders(), refund_due=refunds.is_refund_due
+    )
+
+
+def _render_admin_order(
+    order, form: RefundOrderForm | None = None, error: str | None = None, status: int = 200
+):
+    left = refunds.units_left(order) if refunds.refundable(order) else 0
+    if form is None:
+        form = RefundOrderForm(formdata=None, most=max(left, 1))
+        form.units.data = str(left) if left else ""
+    if not form.attempt.data or status == 200:
+        form.attempt.data = secrets.token_urlsafe(18)  # a new form, a new refund attempt
+    return (
+        render_template(
+            "shop/admin/order.html",
+            order=order,
+            form=form,
+            left=left,
+            refunded=refunds.refunded(order),
+            rows=refunds.refunds_of(order),
+            refund_due=refunds.is_refund_due(order),
+            error=error,
+        ),
+        status,
+    )
+
+
+@bp.get("/admin/orders/<int:order_id>")
+@admin_required
+def admin_order(order_id: int):
+    return _render_admin_order(refunds.get_order(order_id))
+
+
+@bp.post("/admin/orders/<int:order_id>/refund")
+@admin_required
+def admin_refund_order(order_id: int):
+    """Refund some units (or all) of the order; the form comes back as typed when refused."""
+    order = refunds.get_order(order_id)
+    row = refunds.by_attempt(order, request.form.get("attempt"))  # a double submit: done already
+    if row is None:
+        left = refunds.units_left(order) if refunds.refundable(order) else 0
+        form = RefundOrderForm(most=max(left, 1))
+        if not form.validate():
+            return _render_admin_order(order, form, status=422)
+        try:
+            row = refunds.refund_order(_me(), order.id, form.unit_count, form.reason.data, form.attempt.data)
+            db.session.commit()
+        except (errors.ShopError, BillingError) as error:
+            db.session.rollback()
+            order = refunds.get_order(order_id)
+            return _render_admin_order(order, form, error=error.message, status=error.status)
+    units = f" ({row.units} unit{'s' if row.units != 1 else ''})" if row.units else ""
+    flash(f"Refunded {format_money(row.amount, row.currency)}{units} of order #{order.id}.", "success")
+    return redirect(url_for("shop.admin_order", order_id=order.id), code=303)

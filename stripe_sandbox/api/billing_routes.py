@@ -6,7 +6,16 @@ from __future__ import annotations
 from stripe_sandbox import catalog, checkout
 from stripe_sandbox.api.lists import created_filter, paginate
 from stripe_sandbox.api.routing import Obj, RouteTable, live
-from stripe_sandbox.billing import collection, common, invoices, lifecycle, preview, schedules, subscriptions
+from stripe_sandbox.billing import (
+    collection,
+    common,
+    credit_notes,
+    invoices,
+    lifecycle,
+    preview,
+    schedules,
+    subscriptions,
+)
 from stripe_sandbox.billing.clock import advance_clock
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import invalid_request, missing_param, not_found
@@ -191,10 +200,43 @@ def invoice_list(sb: Sandbox, p: Obj) -> Obj:
 
 @api("GET", "/v1/invoice_payments")
 def invoice_payments(sb: Sandbox, p: Obj) -> Obj:
-    if not p.get("invoice"):
+    intent = (p.get("payment") or {}).get("payment_intent") if isinstance(p.get("payment"), dict) else None
+    if not p.get("invoice") and not intent:
         raise missing_param("invoice")
-    invoice = live(sb, p["invoice"], "invoice", "invoice")
-    return paginate(invoice["payments"]["data"], p, "/v1/invoice_payments")
+    if p.get("invoice"):
+        found = live(sb, p["invoice"], "invoice", "invoice")["payments"]["data"]
+    else:
+        found = [pay for inv in sb.all("invoice") for pay in inv["payments"]["data"]]
+    if intent:
+        found = [pay for pay in found if pay["payment"].get("payment_intent") == intent]
+    if p.get("status"):
+        found = [pay for pay in found if pay["status"] == p["status"]]
+    return paginate(found, p, "/v1/invoice_payments")
+
+
+@api("POST", "/v1/credit_notes")
+def credit_note_create(sb: Sandbox, p: Obj) -> Obj:
+    return credit_notes.create_credit_note(sb, p)
+
+
+@api("GET", "/v1/credit_notes/preview")
+def credit_note_preview(sb: Sandbox, p: Obj) -> Obj:
+    return credit_notes.preview_credit_note(sb, p)
+
+
+@api("GET", "/v1/credit_notes/<cnid>")
+def credit_note_retrieve(sb: Sandbox, p: Obj, cnid: str) -> Obj:
+    return live(sb, cnid, "credit_note", "credit_note")
+
+
+@api("POST", "/v1/credit_notes/<cnid>/void")
+def credit_note_void(sb: Sandbox, p: Obj, cnid: str) -> Obj:
+    return credit_notes.void_credit_note(sb, cnid)
+
+
+@api("GET", "/v1/credit_notes")
+def credit_note_list(sb: Sandbox, p: Obj) -> Obj:
+    return paginate(created_filter(credit_notes.list_credit_notes(sb, p), p), p, "/v1/credit_notes")
 
 
 @api("POST", "/v1/invoiceitems")

@@ -260,6 +260,11 @@ def refund_retrieve(sb: Sandbox, p: Obj, reid: str) -> Obj:
     return live(sb, reid, "refund", "refund")
 
 
+@api("POST", "/v1/refunds/<reid>")
+def refund_update(sb: Sandbox, p: Obj, reid: str) -> Obj:
+    return refunds.update_refund(sb, reid, p)
+
+
 @api("GET", "/v1/refunds")
 def refund_list(sb: Sandbox, p: Obj) -> Obj:
     return paginate(created_filter(refunds.list_refunds(sb, p), p), p, "/v1/refunds")

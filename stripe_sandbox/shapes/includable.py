@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 #: Object type -> its includable fields.
-INCLUDABLE = {"invoice": ("payments", "confirmation_secret")}
+#: A charge's ``refunds`` are not sent unless expanded since API version 2022-11-15.
+INCLUDABLE = {"invoice": ("payments", "confirmation_secret"), "charge": ("refunds",)}
 
 
 def _wanted(path: str, expand: list[str]) -> bool:

@@ -159,7 +159,7 @@ def objects(server: SandboxServer) -> dict[str, dict[str, Any]]:
         "payment_method": get(f"/v1/payment_methods/{si.payment_method}"),
         "setup_intent": get(f"/v1/setup_intents/{si.id}"),
         "payment_intent": get(f"/v1/payment_intents/{pi.id}"),
-        "charge": get(f"/v1/charges/{pi.latest_charge}"),
+        "charge": get(f"/v1/charges/{pi.latest_charge}?expand[]=refunds"),  # includable, as payments
         "subscription": get(f"/v1/subscriptions/{sub.id}"),
         "subscription_item": get(f"/v1/subscription_items/{sub['items'].data[0].id}"),
         "invoice": get(f"/v1/invoices/{invoice_id}?expand[]=payments&expand[]=confirmation_secret"),

@@ -22,10 +22,12 @@ from collections.abc import Callable
 
 from portal.webhooks.handlers import (
     checkout_session,
+    credit_note,
     customer,
     invoice,
     payment_intent,
     payment_method,
+    refund,
     subscription,
     subscription_schedule,
 )
@@ -33,7 +35,9 @@ from portal.webhooks.handlers import (
 Handler = Callable[[dict], None]
 
 EVENT_HANDLERS: dict[str, Handler] = {
+    "charge.refunded": refund.charge_refunded,
     "checkout.session.completed": checkout_session.completed,
+    "credit_note.created": credit_note.created,
     "customer.updated": customer.updated,
     "customer.deleted": customer.deleted,
     "customer.subscription.created": subscription.changed,
@@ -65,6 +69,8 @@ EVENT_HANDLERS: dict[str, Handler] = {
     "payment_method.updated": payment_method.changed,
     "payment_method.automatically_updated": payment_method.changed,
     "payment_method.detached": payment_method.detached,
+    "refund.created": refund.changed,
+    "refund.updated": refund.changed,
 }
 
 

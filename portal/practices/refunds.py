@@ -1,0 +1,275 @@
+"""Refunding a practice's paid invoice: a platform admin's credit note (Stripe makes the refund), and any
+refund of an invoice's payment Stripe tells us of (one made in Stripe's dashboard too).
+
+One row per Stripe refund (``practice_invoice_refunds``, unique by the refund's id), written with
+one insert-or-nothing by the admin's request and by the ``credit_note.created``, ``refund.*`` and
+``charge.refunded`` webhooks alike: the first writer records it, writes History (who refunded and
+why, from the credit note's metadata) and queues the practice's one email for that refund; the
+rest find it. ``record_refund`` never commits (the webhook dispatcher commits it with its event).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import sqlalchemy as sa
+
+from portal.database import upsert_insert, utcnow
+from portal.extensions import db
+from portal.formatting import format_money
+from portal.gateway import refunds as stripe_refunds
+from portal.gateway.shapes import as_dict
+from portal.mail.outbox import caused_by, queue_email
+from portal.practices import audit
+from portal.practices.errors import PracticeError
+from portal.practices.history import REFUND_COUNTED
+from portal.practices.models import InvoiceRefund, Practice, PracticeInvoice
+from portal.practices.notifications import receipt_recipients
+
+log = logging.getLogger(__name__)
+
+TEMPLATE = "practice_refund"
+MAX_REASON = 400
+ATTEMPT_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+#: Stripe's credit note reasons, in the words the admin's form offers.
+REASONS = {
+    "order_change": "The billing changed",
+    "duplicate": "Charged twice",
+    "product_unsatisfactory": "Not satisfied with the service",
+    "fraudulent": "Fraudulent payment",
+}
+
+
+def refunded_amount(invoice_id: str) -> int:
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(InvoiceRefund.amount), 0)).where(
+                InvoiceRefund.invoice_id == invoice_id, InvoiceRefund.status.in_(REFUND_COUNTED)
+            )
+        )
+        or 0
+    )
+
+
+def left_to_refund(invoice: PracticeInvoice) -> int:
+    return max(0, invoice.amount_paid - refunded_amount(invoice.stripe_id)) if invoice.status == "paid" else 0
+
+
+def refundable_invoices(practice: Practice) -> list[tuple[PracticeInvoice, int]]:
+    """The practice's paid invoices with something left to refund, newest first, with what is left."""
+    paid = db.session.scalars(
+        sa.select(PracticeInvoice)
+        .where(PracticeInvoice.practice_id == practice.id, PracticeInvoice.status == "paid")
+        .order_by(PracticeInvoice.created.desc(), PracticeInvoice.id.desc())
+        .limit(20)
+    )
+    return [(invoice, left) for invoice in paid if (left := left_to_refund(invoice)) > 0]
+
+
+def refund_invoice(
+    admin: Any, practice_id: int, invoice_id: str, amount: int, reason: str, note: str, attempt: str
+) -> InvoiceRefund:
+    """Refund ``amount`` (minor units) of a paid invoice as a credit note, once per ``attempt`` (the
+    form's key: a double submit answers the refund the first made). Refused with a message, before
+    any Stripe call, when the invoice is not paid or less is left to refund. Commits."""
+    if not ATTEMPT_KEY.match(attempt or ""):
+        raise PracticeError("This form has expired. Reload the page and try again.", status=422)
+    # The first statement writes the invoice's row: a second admin's refund of it waits for this one.
+    locked = db.session.execute(
+        sa.update(PracticeInvoice)
+        .where(PracticeInvoice.practice_id == practice_id, PracticeInvoice.stripe_id == invoice_id)
+        .values(stripe_synced_at=PracticeInvoice.stripe_synced_at)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not locked:
+        raise PracticeError("That invoice is not one of this practice's.", status=404, code="not_found")
+    invoice = db.session.scalar(
+        sa.select(PracticeInvoice)
+        .where(PracticeInvoice.stripe_id == invoice_id)
+        .execution_options(populate_existing=True)
+    )
+    earlier = db.session.scalar(sa.select(InvoiceRefund).where(InvoiceRefund.attempt_key == attempt))
+    if earlier is not None:
+        return earlier
+    _check(invoice, amount, reason, note)
+    credit_note = as_dict(
+        stripe_refunds.create_credit_note(
+            invoice_id,
+            amount,
+            reason,
+            {"refundedBy": str(admin.id), "reason": note.strip(), "attempt": attempt},
+            key=("invoice", invoice_id, attempt),
+        )
+    )
+    practice = db.session.get(Practice, practice_id)
+    for part in credit_note.get("refunds") or []:
+        refund = as_dict(stripe_refunds.retrieve_refund(_id(part.get("refund"))))
+        record_refund(practice, invoice, refund, credit_note)
+    row = db.session.scalar(sa.select(InvoiceRefund).where(InvoiceRefund.attempt_key == attempt))
+    db.session.commit()
+    if row is None:
+        raise PracticeError("Stripe made the credit note but no refund with it.", status=502)
+    return row
+
+
+def _check(invoice: PracticeInvoice, amount: int, reason: str, note: str) -> None:
+    if invoice.status != "paid":
+        raise PracticeError(
+            f"Invoice {invoice.number or invoice.stripe_id} is not paid, so there is nothing to refund.",
+            status=409,
+        )
+    if reason not in REASONS:
+        raise PracticeError("Choose why the invoice is refunded.", status=422)
+    if not note or not note.strip() or len(note.strip()) > MAX_REASON:
+        raise PracticeError(f"Say why you are refunding, in at most {MAX_REASON} characters.", status=422)
+    left = left_to_refund(invoice)
+    if left <= 0:
+        raise PracticeError(
+            f"Invoice {invoice.number or invoice.stripe_id} is already refunded in full.", status=409
+        )
+    if not isinstance(amount, int) or amount < 1 or amount > left:
+        raise PracticeError(
+            f"Refund between {format_money(1, invoice.currency)} and {format_money(left, invoice.currency)}: "
+            f"that is what is left of invoice {invoice.number or invoice.stripe_id}.",
+            status=422,
+        )
+
+
+def _id(value: Any) -> str:
+    return value if isinstance(value, str) else as_dict(value).get("id", "")
+
+
+def _actor(metadata: dict) -> int | None:
+    actor = str(metadata.get("refundedBy", ""))
+    return int(actor) if actor.isdigit() else None
+
+
+def record_refund(
+    practice: Practice, invoice: PracticeInvoice, refund: dict, credit_note: dict | None
+) -> bool:
+    """Write Stripe's refund of the invoice (once; later calls update its status). True if this call
+    recorded it: then History has its line and the practice's email is queued."""
+    metadata = (credit_note or {}).get("metadata") or {}
+    reason = (metadata.get("reason") or "")[:MAX_REASON] or None
+    table = InvoiceRefund.__table__
+    inserted = db.session.execute(
+        upsert_insert(table)
+        .values(
+            practice_id=practice.id,
+            invoice_id=invoice.stripe_id,
+            stripe_refund_id=refund["id"],
+            credit_note_id=(credit_note or {}).get("id"),
+            amount=int(refund.get("amount") or 0),
+            currency=refund.get("currency") or invoice.currency,
+            status=refund.get("status") or "succeeded",
+            reason=reason,
+            refunded_by_id=_actor(metadata),
+            attempt_key=metadata.get("attempt") or None,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=[table.c.stripe_refund_id])
+        .returning(table.c.id)
+    ).first()
+    if inserted is None:
+        db.session.execute(
+            sa.update(InvoiceRefund)
+            .where(InvoiceRefund.stripe_refund_id == refund["id"])
+            .values(status=refund.get("status") or "succeeded")
+            .execution_options(synchronize_session=False)
+        )
+        return False
+    amount = format_money(int(refund.get("amount") or 0), refund.get("currency") or invoice.currency)
+    number = invoice.number or invoice.stripe_id
+    own = refund.get("metadata") or {}
+    if credit_note is not None and _actor(metadata) is not None:
+        audit.record(
+            practice, "invoice_refunded", f"{amount} of invoice {number}: {reason}", actor_id=_actor(metadata)
+        )
+    elif own.get("refundedBy") == "portal":  # the portal's own refund (a duplicate subscription's)
+        audit.record(
+            practice, "invoice_refunded_by_portal", f"{amount} of invoice {number}: {own.get('reason')}"
+        )
+    else:
+        audit.record(practice, "invoice_refunded_at_stripe", f"{amount} of invoice {number}, {refund['id']}")
+    log.info("invoice refunded invoice_id=%s refund_id=%s", invoice.stripe_id, refund["id"])
+    _queue_email(practice, refund["id"], number, amount)
+    return True
+
+
+def _queue_email(practice: Practice, refund_id: str, number: str, amount: str) -> None:
+    """The practice's email about one refund: keyed by the refund's id, sent once."""
+    to = receipt_recipients(practice)
+    if not to:
+        return
+    with caused_by(f"refund:{refund_id}"):
+        queue_email(
+            to,
+            f"{practice.name}: refund of {amount} for invoice {number}",
+            TEMPLATE,
+            sent_once=True,
+            practice=practice,
+            number=number,
+            amount=amount,
+        )
+
+
+def refund_changed(refund: Any) -> bool:
+    """A refund Stripe tells of (``refund.*``, a ``charge.refunded``'s refunds): recorded against the
+    practice invoice its PaymentIntent paid, with the credit note that made it, if one did. False if
+    it refunds no practice invoice."""
+    refund = as_dict(refund)
+    intent = refund.get("payment_intent")
+    invoice_id = stripe_refunds.invoice_paid_by(intent) if intent else None
+    invoice = (
+        db.session.scalar(sa.select(PracticeInvoice).where(PracticeInvoice.stripe_id == invoice_id))
+        if invoice_id
+        else None
+    )
+    if invoice is None:
+        return False
+    notes = stripe_refunds.invoice_credit_notes(invoice.stripe_id)
+    note = next(
+        (n for n in notes if any(_id(part.get("refund")) == refund["id"] for part in n.get("refunds") or [])),
+        None,
+    )
+    record_refund(db.session.get(Practice, invoice.practice_id), invoice, refund, note)
+    return True
+
+
+def credit_note_changed(credit_note: Any) -> bool:
+    """``credit_note.created``: each refund the note made, recorded (read fresh from Stripe)."""
+    note = as_dict(credit_note)
+    invoice_id = _id(note.get("invoice"))
+    invoice = db.session.scalar(sa.select(PracticeInvoice).where(PracticeInvoice.stripe_id == invoice_id))
+    if invoice is None:
+        return False
+    practice = db.session.get(Practice, invoice.practice_id)
+    for part in note.get("refunds") or []:
+        refund = as_dict(stripe_refunds.retrieve_refund(_id(part.get("refund"))))
+        record_refund(practice, invoice, refund, note)
+    return True
+
+
+def by_attempt(invoice: PracticeInvoice, attempt: str | None) -> InvoiceRefund | None:
+    """The refund an earlier post of the same form made (a double submit finds it)."""
+    if not attempt:
+        return None
+    return db.session.scalar(
+        sa.select(InvoiceRefund).where(
+            InvoiceRefund.invoice_id == invoice.stripe_id, InvoiceRefund.attempt_key == attempt
+        )
+    )
+
+
+def practice_invoice(practice: Practice, invoice_id: str) -> PracticeInvoice:
+    """The practice's invoice by its Stripe id; another practice's (or none) is 404 alike."""
+    invoice = db.session.scalar(
+        sa.select(PracticeInvoice).where(
+            PracticeInvoice.practice_id == practice.id, PracticeInvoice.stripe_id == invoice_id
+        )
+    )
+    if invoice is None:
+        raise PracticeError("That invoice is not one of this practice's.", status=404, code="not_found")
+    return invoice

@@ -1,0 +1,255 @@
+"""Refunding shop orders: a platform admin's refund of some units (or all), and any refund Stripe tells
+us of (made in Stripe's dashboard too). Nothing here commits.
+
+One row per Stripe refund (``order_refunds``, unique by the refund's id): the admin's request and the
+``refund.created`` / ``charge.refunded`` / ``refund.updated`` webhooks all write it with one
+insert-or-nothing, so whichever comes first records it and the rest find it. Only the insert that
+wins returns the units to stock (for refunds the portal started, which name their units in the
+refund's metadata; a dashboard refund is an amount, with no units) and queues the buyer's email,
+keyed by the refund id.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from flask import url_for
+
+from portal.database import upsert_insert, utcnow
+from portal.extensions import db
+from portal.formatting import format_money
+from portal.gateway import refunds as stripe_refunds
+from portal.gateway.shapes import as_dict
+from portal.mail.outbox import caused_by, queue_email
+from portal.shop.catalog import expire_loaded, return_stock
+from portal.shop.errors import OrderNotFound, RefundRefused
+from portal.shop.models import Order, OrderRefund, OrderStatus
+from portal.shop.settlement import REFUND_DUE
+
+log = logging.getLogger(__name__)
+
+#: Refund statuses that give money back (``failed`` and ``canceled`` ones do not count).
+COUNTED = ("succeeded", "pending", "requires_action")
+MAX_REASON = 400
+ATTEMPT_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+@dataclass(frozen=True)
+class Refunded:
+    """What has been given back for an order so far."""
+
+    amount: int
+    units: int
+    #: Refunded in Stripe's dashboard: an amount, no units (none of it went back to stock).
+    dashboard_amount: int
+    full: bool
+
+
+def refunded(order: Order) -> Refunded:
+    rows = db.session.scalars(
+        sa.select(OrderRefund).where(OrderRefund.order_id == order.id, OrderRefund.status.in_(COUNTED))
+    ).all()
+    amount = sum(row.amount for row in rows)
+    return Refunded(
+        amount=amount,
+        units=sum(row.units or 0 for row in rows),
+        dashboard_amount=sum(row.amount for row in rows if row.units is None),
+        full=amount >= order.amount,
+    )
+
+
+def refunds_of(order: Order) -> list[OrderRefund]:
+    return list(
+        db.session.scalars(
+            sa.select(OrderRefund).where(OrderRefund.order_id == order.id).order_by(OrderRefund.id)
+        )
+    )
+
+
+def is_refund_due(order: Order) -> bool:
+    """Charged after its stock was released and sold: the whole amount is owed back."""
+    return order.status != OrderStatus.PAID and order.failure_message == REFUND_DUE
+
+
+def refundable(order: Order) -> bool:
+    return bool(order.payment_intent_id) and (order.status == OrderStatus.PAID or is_refund_due(order))
+
+
+def units_left(order: Order) -> int:
+    """Units that can still be refunded: those not refunded, within the amount not yet given back."""
+    done = refunded(order)
+    return max(0, min(order.quantity - done.units, (order.amount - done.amount) // order.unit_amount))
+
+
+def refund_order(admin: Any, order_id: int, units: int, reason: str, attempt: str) -> OrderRefund:
+    """Refund ``units`` of the order (units x unit price) at Stripe, once per ``attempt`` (the form's
+    key): a double submit answers the refund the first made. Refused with a message, before any
+    Stripe call, when the order was not paid or fewer units remain."""
+    if not ATTEMPT_KEY.match(attempt or ""):
+        raise RefundRefused("This form has expired. Reload the page and try again.")
+    # The first statement writes the order's row: a second admin's refund waits for this one.
+    touched = db.session.execute(
+        sa.update(Order)
+        .where(Order.id == order_id)
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    order = db.session.get(Order, order_id)
+    if touched.rowcount != 1 or order is None:
+        raise OrderNotFound()
+    expire_loaded(order)
+    earlier = db.session.scalar(sa.select(OrderRefund).where(OrderRefund.attempt_key == attempt))
+    if earlier is not None:
+        return earlier
+    _check(order, units, reason)
+    refund = stripe_refunds.refund_amount(
+        order.payment_intent_id,
+        units * order.unit_amount,
+        {
+            "orderId": str(order.id),
+            "units": str(units),
+            "refundedBy": str(admin.id),
+            "reason": reason.strip(),
+            "attempt": attempt,
+        },
+        key=("order", order.id, order.reference, attempt),
+    )
+    record_refund(order, as_dict(refund))
+    row = db.session.scalar(sa.select(OrderRefund).where(OrderRefund.stripe_refund_id == refund.id))
+    return row
+
+
+def _check(order: Order, units: int, reason: str) -> None:
+    if not refundable(order):
+        raise RefundRefused(f"Order #{order.id} was not paid, so there is nothing to refund.")
+    if not reason or not reason.strip():
+        raise RefundRefused("Say why you are refunding (the History of the order keeps it).")
+    if len(reason.strip()) > MAX_REASON:
+        raise RefundRefused(f"Keep the reason under {MAX_REASON} characters.")
+    left = units_left(order)
+    if left == 0:
+        raise RefundRefused(f"Order #{order.id} is already refunded in full.")
+    if not isinstance(units, int) or units < 1 or units > left:
+        raise RefundRefused(
+            f"Order #{order.id} has {left} of its {order.quantity} units left to refund: "
+            f"choose between 1 and {left}."
+        )
+
+
+def _portal_units(order: Order, metadata: dict) -> int | None:
+    """The units a refund the portal started names (its metadata); None for any other refund."""
+    if metadata.get("orderId") != str(order.id) or not str(metadata.get("units", "")).isdigit():
+        return None
+    return int(metadata["units"]) or None
+
+
+def _actor(metadata: dict) -> int | None:
+    actor = str(metadata.get("refundedBy", ""))
+    return int(actor) if actor.isdigit() else None
+
+
+def record_refund(order: Order, refund: dict) -> bool:
+    """Write Stripe's refund of ``order`` (once; later calls update its status). True if this call
+    recorded it: then the portal's units are back in stock and the buyer's email is queued."""
+    metadata = refund.get("metadata") or {}
+    units = _portal_units(order, metadata)
+    table = OrderRefund.__table__
+    inserted = db.session.execute(
+        upsert_insert(table)
+        .values(
+            order_id=order.id,
+            stripe_refund_id=refund["id"],
+            amount=int(refund.get("amount") or 0),
+            currency=refund.get("currency") or order.currency,
+            units=units,
+            status=refund.get("status") or "succeeded",
+            reason=(metadata.get("reason") or refund.get("reason") or None),
+            refunded_by_id=_actor(metadata),
+            attempt_key=metadata.get("attempt") if units else None,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=[table.c.stripe_refund_id])
+        .returning(table.c.id)
+    ).first()
+    if inserted is None:
+        db.session.execute(
+            sa.update(OrderRefund)
+            .where(OrderRefund.stripe_refund_id == refund["id"])
+            .values(status=refund.get("status") or "succeeded")
+            .execution_options(synchronize_session=False)
+        )
+        return False
+    if units and order.status == OrderStatus.PAID and refund.get("status") in COUNTED:
+        return_stock(order.product_id, units)
+    expire_loaded(order, order.product)
+    log.info("order refunded order_id=%s refund_id=%s units=%s", order.id, refund["id"], units)
+    _queue_email(order, refund, units)
+    return True
+
+
+def _queue_email(order: Order, refund: dict, units: int | None) -> None:
+    if not order.receipt_email:
+        return
+    try:
+        link = url_for("shop.order", order_id=order.id, _external=True)
+    except RuntimeError:  # outside a request and without SERVER_NAME
+        link = None
+    amount = format_money(int(refund.get("amount") or 0), refund.get("currency") or order.currency)
+    with caused_by(f"refund:{refund['id']}"):
+        queue_email(
+            order.receipt_email,
+            f"Your refund of {amount} for order #{order.id}",
+            "shop_refund",
+            sent_once=True,
+            order=order,
+            product=order.product_name,
+            amount=amount,
+            units=units,
+            link=link,
+        )
+
+
+def refund_changed(refund: Any) -> bool:
+    """A refund Stripe tells of (``refund.created``/``updated``, a ``charge.refunded``'s refunds):
+    recorded against the order its PaymentIntent paid. False if it is no order's."""
+    refund = as_dict(refund)
+    intent = refund.get("payment_intent")
+    order = db.session.scalar(sa.select(Order).where(Order.payment_intent_id == intent)) if intent else None
+    if order is None:
+        return False
+    record_refund(order, refund)
+    return True
+
+
+def by_attempt(order: Order, attempt: str | None) -> OrderRefund | None:
+    """The refund an earlier post of the same form made (a double submit finds it)."""
+    if not attempt:
+        return None
+    return db.session.scalar(
+        sa.select(OrderRefund).where(OrderRefund.order_id == order.id, OrderRefund.attempt_key == attempt)
+    )
+
+
+def charged_orders(limit: int = 100) -> list[tuple[Order, Refunded]]:
+    """The admin's list: paid orders and those owed a refund, newest first, with what was refunded."""
+    orders = db.session.scalars(
+        sa.select(Order)
+        .where(
+            Order.payment_intent_id.is_not(None),
+            sa.or_(Order.status == OrderStatus.PAID, Order.failure_message == REFUND_DUE),
+        )
+        .order_by(Order.created_at.desc(), Order.id.desc())
+        .limit(limit)
+    )
+    return [(order, refunded(order)) for order in orders]
+
+
+def get_order(order_id: int) -> Order:
+    order = db.session.get(Order, order_id)
+    if order is None:
+        raise OrderNotFound()
+    return order

@@ -1,0 +1,147 @@
+"""The admin's practice page refunds a paid invoice (a credit note at Stripe): admins only, another
+practice's invoice 404, a double submit refunds once, and a huge, negative or non-numeric amount is
+refused with a message under the field, the form kept as typed and nothing refunded."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+from flask import g
+
+from portal.extensions import db
+from portal.practices import members
+from portal.practices.models import InvoiceRefund, PracticeInvoice
+from portal.practices.status import BillingStatus
+from portal.users.models import Role
+from tests.conftest import extract_csrf
+from tests.factories import make_user
+from tests.practices.sandbox_helpers import Inbox, save_card, subscribe_directly
+
+
+@pytest.fixture
+def paid(app, runner, sandbox):
+    """A practice subscribed at the sandbox (its first invoice paid: $598.00) and that invoice."""
+    assert runner.invoke(args=["billing", "bootstrap"]).exit_code == 0
+    owner = make_user(name="Olive Owner", email="olive@example.com")
+    practice = members.create_practice(owner, "Refund Dental")
+    inbox = Inbox(sandbox, practice.stripe_customer_id)
+    save_card(sandbox, practice)
+    subscribe_directly(sandbox, practice)
+    inbox.deliver()
+    assert practice.billing_status == BillingStatus.DONE
+    invoice = db.session.scalar(sa.select(PracticeInvoice).where(PracticeInvoice.practice_id == practice.id))
+    return practice, invoice
+
+
+@pytest.fixture
+def admin_client(auth, app):
+    admin = make_user(name="Ada Admin", email="ada@example.com", role=Role.ADMIN)
+    assert auth.login(admin.email).status_code == 302
+    g.pop("csrf_token", None)
+    return auth.client
+
+
+def _form(client, practice, invoice) -> dict:
+    page = client.get(f"/admin/practices/{practice.id}").get_data(as_text=True)
+    prefix = f"refund-{invoice.id}"
+    attempt = re.search(rf'id="{prefix}-attempt" name="{prefix}-attempt" type="hidden" value="([^"]+)"', page)
+    assert attempt, page
+    return {
+        "csrf_token": extract_csrf(page),
+        f"{prefix}-csrf_token": extract_csrf(page),
+        f"{prefix}-attempt": attempt.group(1),
+        f"{prefix}-reason": "order_change",
+    }
+
+
+def rows() -> list[InvoiceRefund]:
+    db.session.expire_all()
+    return list(db.session.scalars(sa.select(InvoiceRefund)))
+
+
+def test_admin_refunds_part_of_an_invoice_once_for_a_double_submit(admin_client, paid):
+    practice, invoice = paid
+    prefix = f"refund-{invoice.id}"
+    form = {
+        **_form(admin_client, practice, invoice),
+        f"{prefix}-amount": "598",
+        f"{prefix}-note": "Billed twice",
+    }
+    url = f"/admin/practices/{practice.id}/invoices/{invoice.stripe_id}/refund"
+
+    first = admin_client.post(url, data=form)
+    second = admin_client.post(url, data=form)
+
+    assert first.status_code == 303
+    assert second.status_code == 303
+    [row] = rows()
+    assert row.amount == 59800
+    page = admin_client.get(f"/admin/practices/{practice.id}").get_data(as_text=True)
+    assert f"Refunded $598.00 of invoice {invoice.number}." in page
+    assert 'data-refunded="59800">Refunded $598.00</span>' in page  # the invoice row
+    assert f"Refunded $598.00 of invoice {invoice.number}: Billed twice" in page  # History
+    assert "No paid invoice has anything left to refund." in page
+
+
+def test_a_partial_refund_leaves_the_rest_to_refund(admin_client, paid):
+    practice, invoice = paid
+    prefix = f"refund-{invoice.id}"
+    form = {
+        **_form(admin_client, practice, invoice),
+        f"{prefix}-amount": "120.5",
+        f"{prefix}-note": "Goodwill",
+    }
+    answer = admin_client.post(
+        f"/admin/practices/{practice.id}/invoices/{invoice.stripe_id}/refund", data=form
+    )
+    assert answer.status_code == 303
+    page = admin_client.get(f"/admin/practices/{practice.id}").get_data(as_text=True)
+    assert "Refunded $120.50 of $598.00" in page and "$477.50 of $598.00 left" in page
+
+
+@pytest.mark.parametrize("amount", ["", "abc", "-5", "0", "0.001", "598.01", "1e3", "99999999999999999999"])
+def test_bad_amounts_are_refused_with_the_form_kept(admin_client, paid, amount):
+    practice, invoice = paid
+    prefix = f"refund-{invoice.id}"
+    form = {
+        **_form(admin_client, practice, invoice),
+        f"{prefix}-amount": amount,
+        f"{prefix}-note": "Kept as typed",
+    }
+
+    answer = admin_client.post(
+        f"/admin/practices/{practice.id}/invoices/{invoice.stripe_id}/refund", data=form
+    )
+
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    assert "Enter an amount between 0.01 and 598.00, like 25.00." in page and "Kept as typed" in page
+    assert rows() == []
+
+
+def test_another_practices_invoice_is_404_and_members_are_refused(admin_client, paid, auth):
+    practice, invoice = paid
+    other = members.create_practice(make_user(email="other@example.com"), "Elsewhere")
+    form = _form(admin_client, practice, invoice)
+    assert (
+        admin_client.post(
+            f"/admin/practices/{other.id}/invoices/{invoice.stripe_id}/refund", data=form
+        ).status_code
+        == 404
+    )
+    assert (
+        admin_client.post(f"/admin/practices/{practice.id}/invoices/in_nope/refund", data=form).status_code
+        == 404
+    )
+
+    auth.logout()
+    owner = db.session.get(type(practice), practice.id)
+    assert auth.login(members.owner_of(owner).email).status_code == 302
+    g.pop("csrf_token", None)
+    answer = auth.client.post(
+        f"/admin/practices/{practice.id}/invoices/{invoice.stripe_id}/refund", data=form
+    )
+    assert answer.status_code in (400, 403)
+    assert rows() == []

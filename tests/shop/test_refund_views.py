@@ -1,0 +1,124 @@
+"""The admin's order pages: refund units with a reason (admins only, unknown orders 404), a double
+submit refunds once, and a wrong, huge, negative or non-numeric number of units is refused with a
+message, the form kept as typed and nothing refunded."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from portal.extensions import db
+from portal.shop import refunds as shop_refunds
+from portal.shop.models import OrderRefund
+from portal.users.models import Role
+from tests.conftest import extract_csrf
+from tests.shop.conftest import stock_of
+from tests.shop.test_refunds import paid_order
+from tests.shop.test_views import _fresh_page
+
+
+@pytest.fixture
+def stripe_sandbox(sandbox):
+    if not hasattr(sandbox, "client"):
+        pytest.skip("the Stripe sandbox is not installed")
+    return sandbox
+
+
+@pytest.fixture
+def admin_client(client, auth, user_factory):
+    admin = user_factory(role=Role.ADMIN, email="ada@example.com")
+    auth.login(admin.email)
+    return client
+
+
+def _form(client, order_id: int) -> dict:
+    page = _fresh_page(client, f"/shop/admin/orders/{order_id}").get_data(as_text=True)
+    attempt = re.search(r'name="attempt" type="hidden" value="([^"]+)"|name="attempt" value="([^"]+)"', page)
+    assert attempt, page
+    return {"csrf_token": extract_csrf(page), "attempt": attempt.group(1) or attempt.group(2)}
+
+
+def refund_rows() -> list[OrderRefund]:
+    db.session.expire_all()
+    return list(db.session.scalars(sa.select(OrderRefund)))
+
+
+def test_admin_refunds_units_once_for_a_double_submit(admin_client, user_factory, stripe_sandbox):
+    buyer = user_factory(email="buyer@example.com")
+    order = paid_order(buyer, quantity=3, stock=3)
+    listing = admin_client.get("/shop/admin/orders").get_data(as_text=True)
+    assert f'data-order="{order.id}"' in listing and "Refund" in listing
+
+    form = {**_form(admin_client, order.id), "units": "2", "reason": "Arrived broken"}
+    first = admin_client.post(f"/shop/admin/orders/{order.id}/refund", data=form)
+    second = admin_client.post(f"/shop/admin/orders/{order.id}/refund", data=form)
+
+    assert first.status_code == second.status_code == 303
+    [row] = refund_rows()
+    assert (row.amount, row.units) == (2500, 2) and stock_of(order.product_id) == 2
+    page = admin_client.get(f"/shop/admin/orders/{order.id}").get_data(as_text=True)
+    assert f"Refunded $25.00 (2 units) of order #{order.id}." in page and "Refunded $25.00 (2 units)." in page
+    assert "Partially refunded" in page and "Arrived broken" in page and "1 of 3 left to refund" in page
+
+
+@pytest.mark.parametrize(
+    ("units", "message"),
+    [
+        ("", "Enter a whole number of units between 1 and 3."),
+        ("abc", "Enter a whole number of units between 1 and 3."),
+        ("-1", "Enter a whole number of units between 1 and 3."),
+        ("0", "Enter a whole number of units between 1 and 3."),
+        ("4", "Enter a whole number of units between 1 and 3."),
+        ("99999999999999999999999", "Enter a whole number of units between 1 and 3."),
+        ("1.5", "Enter a whole number of units between 1 and 3."),
+    ],
+)
+def test_bad_units_are_refused_with_the_form_kept(admin_client, user_factory, stripe_sandbox, units, message):
+    order = paid_order(user_factory(), quantity=3, stock=3)
+    form = {**_form(admin_client, order.id), "units": units, "reason": "Typed reason kept"}
+
+    answer = admin_client.post(f"/shop/admin/orders/{order.id}/refund", data=form)
+
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    assert message in page and "Typed reason kept" in page
+    assert refund_rows() == [] and stock_of(order.product_id) == 0
+
+
+def test_a_refund_without_a_reason_is_refused(admin_client, user_factory, stripe_sandbox):
+    order = paid_order(user_factory(), quantity=1, stock=1)
+    form = {**_form(admin_client, order.id), "units": "1", "reason": "  "}
+    answer = admin_client.post(f"/shop/admin/orders/{order.id}/refund", data=form)
+    assert answer.status_code == 422 and "Say why you are refunding." in answer.get_data(as_text=True)
+    assert refund_rows() == []
+
+
+def test_unknown_orders_are_404(admin_client, stripe_sandbox):
+    assert admin_client.get("/shop/admin/orders/999999").status_code == 404
+    assert admin_client.post("/shop/admin/orders/999999/refund", data={}).status_code in (400, 404)
+
+
+def test_a_buyer_cannot_reach_the_admin_order_pages(logged_in, user, stripe_sandbox):
+    order = paid_order(user, quantity=1, stock=1)
+    assert logged_in.get("/shop/admin/orders").status_code == 403
+    assert logged_in.get(f"/shop/admin/orders/{order.id}").status_code == 403
+    assert logged_in.post(f"/shop/admin/orders/{order.id}/refund", data={"units": "1"}).status_code in (
+        400,
+        403,
+    )
+    assert refund_rows() == []
+
+
+def test_the_buyer_sees_what_was_refunded(logged_in, user, stripe_sandbox):
+    order = paid_order(user, quantity=3, stock=3)
+    stripe_sandbox.client().v1.refunds.create({"payment_intent": order.payment_intent_id, "amount": 500})
+    refund = stripe_sandbox.client().v1.refunds.list({"payment_intent": order.payment_intent_id}).data[0]
+    shop_refunds.refund_changed(refund.to_dict())  # as its webhook does
+    db.session.commit()
+
+    page = logged_in.get(f"/shop/orders/{order.id}").get_data(as_text=True)
+    assert "Partially refunded" in page and "Refunded $5.00" in page
+    assert "dashboard, as an amount with no units (no stock returned)" in page
+    assert "Refunds take 5-10 days to appear on your statement." in page
