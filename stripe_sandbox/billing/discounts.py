@@ -484,3 +484,22 @@ def after_invoice(sb: Sandbox, sub: dict[str, Any], used: list[dict[str, Any]]) 
     spent = {d["id"] for d in used if _coupon_of(sb, d).get("duration") == "once"}
     if spent:
         sub["discounts"] = [d for d in sub.get("discounts") or [] if d not in spent]
+
+
+def amount_off(sb: Sandbox, discounts: list[dict[str, Any]], amounts: list[int]) -> list[int]:
+    """Each amount's discount (a Checkout session's line items), as an invoice would share it."""
+    lines = [{"amount": amount} for amount in amounts]
+    apply_discounts(sb, {}, lines, discounts)
+    return [sum(d["amount"] for d in line.get("discount_amounts", [])) for line in lines]
+
+
+def redeemable_code(sb: Sandbox, code: str, customer_id: str | None) -> dict[str, Any] | None:
+    """The active promotion code a customer typed, if it can be redeemed now (a hosted page's check)."""
+    promo = find_active_code(sb, code) if CODE_PATTERN.match(code or "") else None
+    if promo is None:
+        return None
+    try:
+        _resolve(sb, {"promotion_code": promo["id"]}, 0, customer_id, "discounts")
+    except SandboxError:
+        return None
+    return promo

@@ -203,3 +203,64 @@ def test_preview_with_a_code_redeems_nothing(client: stripe.StripeClient, price:
     )
     assert preview.total == 5000 and preview.subtotal == 10000
     assert client.v1.promotion_codes.retrieve(promo.id).times_redeemed == 0
+
+
+CARD = {"number": "4242 4242 4242 4242", "expiry": "12 / 34", "cvc": "123", "name": "Dr Who"}
+
+
+def _session(client: stripe.StripeClient, price: str, **extra) -> stripe.checkout.Session:
+    return client.v1.checkout.sessions.create(
+        {
+            "mode": "subscription",
+            "line_items": [{"price": price, "quantity": 1}],
+            "success_url": "https://portal.test/done",
+            **extra,
+        }
+    )
+
+
+def test_checkout_with_discounts_charges_less_and_redeems_on_completion(
+    client: stripe.StripeClient, price: str
+) -> None:
+    import requests
+
+    coupon = client.v1.coupons.create({"percent_off": 25, "duration": "once"})
+    promo = _code(client, coupon.id)
+    session = _session(client, price, discounts=[{"promotion_code": promo.id}])
+    assert (session.amount_subtotal, session.amount_total) == (10000, 7500)
+    assert session.total_details.amount_discount == 2500
+    assert session.discounts[0].promotion_code == promo.id
+    assert client.v1.promotion_codes.retrieve(promo.id).times_redeemed == 0
+    paid = requests.post(f"{session.url}/pay", data=CARD, allow_redirects=False, timeout=10)
+    assert paid.status_code == 303
+    done = client.v1.checkout.sessions.retrieve(session.id, {"expand": ["subscription.latest_invoice"]})
+    assert done.subscription.latest_invoice.total == 7500
+    assert client.v1.promotion_codes.retrieve(promo.id).times_redeemed == 1
+
+
+def test_checkout_discounts_and_allow_promotion_codes_exclude_each_other(
+    client: stripe.StripeClient, price: str
+) -> None:
+    coupon = client.v1.coupons.create({"percent_off": 25})
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        _session(client, price, discounts=[{"coupon": coupon.id}], allow_promotion_codes=True)
+    assert refused.value.code == "parameters_exclusive"
+
+
+def test_hosted_checkout_add_promotion_code_field(client: stripe.StripeClient, price: str) -> None:
+    import requests
+
+    coupon = client.v1.coupons.create({"amount_off": 1000, "currency": "usd"})
+    promo = _code(client, coupon.id, code=f"HOSTED{coupon.id.upper()}")
+    session = _session(client, price, allow_promotion_codes=True)
+    assert session.allow_promotion_codes is True
+    page = requests.get(session.url, timeout=10).text
+    assert "Add promotion code" in page
+    wrong = requests.post(f"{session.url}/promotion_code", data={"promotion_code": "NOPE"}, timeout=10)
+    assert wrong.status_code == 400 and "This code is invalid." in wrong.text
+    right = requests.post(f"{session.url}/promotion_code", data={"promotion_code": promo.code.lower()}, timeout=10)
+    assert right.status_code == 200 and "Discount" in right.text
+    assert client.v1.checkout.sessions.retrieve(session.id).amount_total == 9000
+    requests.post(f"{session.url}/pay", data=CARD, allow_redirects=False, timeout=10)
+    done = client.v1.checkout.sessions.retrieve(session.id, {"expand": ["subscription"]})
+    assert client.v1.invoices.retrieve(done.subscription.latest_invoice).total == 9000
