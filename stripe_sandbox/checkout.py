@@ -230,7 +230,8 @@ def _session_discounts(
     entries = as_list(params.get("discounts"))
     new_discounts(sb, entries, customer["id"] if customer else None, redeem=False)
     return [
-        {"coupon": e.get("coupon") or None, "promotion_code": e.get("promotion_code") or None} for e in entries
+        {"coupon": e.get("coupon") or None, "promotion_code": e.get("promotion_code") or None}
+        for e in entries
     ]
 
 

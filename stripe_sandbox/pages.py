@@ -223,7 +223,9 @@ def _checkout_page(
     meta = sb.meta(session_id)
     items = meta.get("line_items", [])
     form = request.form if request.method == "POST" else {}
-    promo_id = next((d.get("promotion_code") for d in meta.get("discounts") or [] if d.get("promotion_code")), None)
+    promo_id = next(
+        (d.get("promotion_code") for d in meta.get("discounts") or [] if d.get("promotion_code")), None
+    )
     code = (sb.get(promo_id) or {}).get("code") if promo_id else None
     return page(
         "checkout.html",

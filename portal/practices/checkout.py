@@ -50,8 +50,10 @@ def awaiting_payment(practice: Practice) -> bool:
     return practice.checkout_session_id is not None and practice.billing_status == "REQUIRED"
 
 
-def start_checkout(practice: Practice, plan: Plan, actor: User) -> str:
+def start_checkout(practice: Practice, plan: Plan, actor: User, promotion: dict | None = None) -> str:
     """A Checkout session for ``plan`` (plus the onboarding fee until it is paid); returns its URL.
+    ``promotion``: a promotion code already resolved (``portal.promotions.codes.resolve_code``),
+    passed as the session's ``discounts`` so Checkout shows and charges the discounted amount.
 
     A double click of one form returns the same session (the view runs it once per form key,
     ``intents``); every new start makes a new session, and the older open ones are expired.
@@ -90,10 +92,13 @@ def start_checkout(practice: Practice, plan: Plan, actor: User) -> str:
             "success_url": success_url,
             "cancel_url": url_for("practices.billing", practice_id=practice.id, _external=True),
             **(FIRST_CHECKOUT_COLLECTS if with_onboarding else {}),
+            **({"discounts": [{"promotion_code": promotion["id"]}]} if promotion else {}),
         },
         key=(customer_id, plan.value, practice.checkout_generation, metadata["startedAt"]),
     )
     audit.record(practice, "checkout_started", f"{plan.label}, session {session.id}", actor_id=actor.id)
+    if promotion:
+        audit.record(practice, "promotion_code_used", f"{promotion['code']} at Checkout", actor_id=actor.id)
     db.session.commit()
     expire_older_checkouts(customer_id, session)
     return session.url

@@ -337,6 +337,4 @@ def promotion_code_update(sb: Sandbox, p: Obj, promoid: str) -> Obj:
 
 @api("GET", "/v1/promotion_codes")
 def promotion_code_list(sb: Sandbox, p: Obj) -> Obj:
-    return paginate(
-        created_filter(discounts.list_promotion_codes(sb, p), p), p, "/v1/promotion_codes"
-    )
+    return paginate(created_filter(discounts.list_promotion_codes(sb, p), p), p, "/v1/promotion_codes")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import re
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from stripe_sandbox.billing.common import add_interval
@@ -93,9 +94,13 @@ def _percent(value: Any) -> float:
 
 
 def _amounts(params: dict[str, Any]) -> dict[str, Any]:
-    has_percent, has_amount = params.get("percent_off") not in (None, ""), params.get("amount_off") not in (
-        None,
-        "",
+    has_percent, has_amount = (
+        params.get("percent_off") not in (None, ""),
+        params.get("amount_off")
+        not in (
+            None,
+            "",
+        ),
     )
     if has_percent == has_amount:
         raise invalid_request(
@@ -466,7 +471,11 @@ def apply_discounts(
 def _shares(coupon_obj: dict[str, Any], lines: list[dict[str, Any]], taken: int) -> list[int]:
     if coupon_obj.get("percent_off") is not None:
         percent = float(coupon_obj["percent_off"])
-        return [int(round(line["amount"] * percent / 100)) for line in lines]
+        # Half a cent rounds up (away from zero), as on Stripe's invoices.
+        return [
+            int((Decimal(line["amount"]) * Decimal(str(percent)) / 100).quantize(Decimal("1"), ROUND_HALF_UP))
+            for line in lines
+        ]
     subtotal = sum(line["amount"] for line in lines) - taken
     off = max(0, min(int(coupon_obj.get("amount_off") or 0), subtotal))
     positive = [line["amount"] if line["amount"] > 0 else 0 for line in lines]

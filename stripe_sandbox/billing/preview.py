@@ -38,7 +38,9 @@ def preview_invoice(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
         entries = as_list(params["discounts"])
         kept = [e["discount"] for e in entries if isinstance(e, dict) and e.get("discount")]
         fresh = [e for e in entries if not (isinstance(e, dict) and e.get("discount"))]
-        made = new_discounts(sb, fresh, customer["id"], subscription=sub_id, currency=sub["currency"], redeem=False)
+        made = new_discounts(
+            sb, fresh, customer["id"], subscription=sub_id, currency=sub["currency"], redeem=False
+        )
         sub["discounts"] = [*kept, *made]
     details = params.get("subscription_details") or {}
     now = sb.now()

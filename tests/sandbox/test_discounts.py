@@ -162,7 +162,11 @@ def test_expired_inactive_and_used_up_codes_are_refused(
     for promo in (inactive, expiring, once):
         with pytest.raises(stripe.InvalidRequestError) as refused:
             client.v1.subscriptions.create(
-                {"customer": customer, "items": [{"price": price}], "discounts": [{"promotion_code": promo.id}]}
+                {
+                    "customer": customer,
+                    "items": [{"price": price}],
+                    "discounts": [{"promotion_code": promo.id}],
+                }
             )
         assert refused.value.param == "discounts[0][promotion_code]"
     limited = client.v1.coupons.create({"percent_off": 10, "max_redemptions": 1})
@@ -258,7 +262,9 @@ def test_hosted_checkout_add_promotion_code_field(client: stripe.StripeClient, p
     assert "Add promotion code" in page
     wrong = requests.post(f"{session.url}/promotion_code", data={"promotion_code": "NOPE"}, timeout=10)
     assert wrong.status_code == 400 and "This code is invalid." in wrong.text
-    right = requests.post(f"{session.url}/promotion_code", data={"promotion_code": promo.code.lower()}, timeout=10)
+    right = requests.post(
+        f"{session.url}/promotion_code", data={"promotion_code": promo.code.lower()}, timeout=10
+    )
     assert right.status_code == 200 and "Discount" in right.text
     assert client.v1.checkout.sessions.retrieve(session.id).amount_total == 9000
     requests.post(f"{session.url}/pay", data=CARD, allow_redirects=False, timeout=10)
