@@ -49,15 +49,15 @@ def retrieve_promotion_code(promotion_code_id: str) -> stripe.PromotionCode:
     )
 
 
-def find_promotion_codes(code: str) -> list[stripe.PromotionCode]:
-    """Promotion codes with this customer-facing code (whatever its case), the coupon expanded."""
-    page = call_stripe(
+def find_promotion_codes(code: str) -> stripe.ListObject:
+    """Promotion codes with this customer-facing code (whatever its case), the coupon expanded; the
+    list (its ``data``), so its answer's time (``stripe_time``) is Stripe's clock."""
+    return call_stripe(
         "promotion_code.list",
         lambda: stripe_client().v1.promotion_codes.list(
             {"code": code, "limit": 10, "expand": ["data.promotion.coupon"]}
         ),
     )
-    return list(page.data)
 
 
 def subscription_discounts(subscription_id: str) -> stripe.Subscription:

@@ -14,7 +14,7 @@ from portal.gateway import payment_methods as stripe_cards
 from portal.gateway.errors import BillingError, InvalidRequest, NotFound
 from portal.gateway.gateway import stripe_time
 from portal.gateway.shapes import as_dict, object_id
-from portal.practices import audit, checkout_mirror
+from portal.practices import audit, checkout_mirror, discounts
 from portal.practices.cards import practice_wallet
 from portal.practices.customers import (
     ensure_practice_customer,
@@ -165,6 +165,8 @@ def complete_checkout(practice: Practice, session_id: str) -> Practice:
         raise PracticeError("That checkout belongs to another practice.", status=404)
     if session.get("status") == "complete":
         checkout_mirror.fulfil_checkout_session(session, stripe_now, fresh=True)
+        if isinstance(session.get("subscription"), dict):  # a promotion code's discount, if any
+            discounts.refresh_discounts(practice, session["subscription"])
         practice.checkout_session_id = session["id"]
         db.session.commit()
         _adopt_checkout_card(practice, session, stripe_now)

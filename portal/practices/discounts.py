@@ -47,10 +47,7 @@ def refresh_discounts(practice: Practice | None, sub: dict) -> None:
     ids = _ids(sub)
     if ids == (practice.discount_ids or ""):
         return
-    if not ids:
-        mirror_discounts(practice, sub)
-        return
-    try:
+    try:  # even to none: an older event's list must not take a newer discount away
         mirror_discounts(practice, stripe_discounts.subscription_discounts(sub["id"]))
     except BillingError as error:  # the next event (or action) tries again
         log.warning("could not read discounts of %s: %s", sub.get("id"), error)

@@ -33,6 +33,7 @@ class InvoiceLine(NamedTuple):
     hosted_invoice_url: str | None
     invoice_pdf: str | None
     subscription_id: str | None
+    discount_amount: int  #: what its discounts took off (issue 17)
 
 
 class AuditLine(NamedTuple):

@@ -127,7 +127,9 @@ def resolve_code(typed: str) -> dict:
     shown = code if len(code) <= 40 else code[:40] + "…"
     if not CODE_RULE.fullmatch(code):
         raise PromotionError(UNKNOWN_CODE.format(code=shown or "That"), field="promotion_code", status=422)
-    found = [as_dict(p) for p in stripe_discounts.find_promotion_codes(code)]
+    page = stripe_discounts.find_promotion_codes(code)
+    now = stripe_time(page)  # Stripe's clock: an expiry is Stripe's to judge
+    found = [as_dict(p) for p in page.data]
     if not found:
         raise PromotionError(UNKNOWN_CODE.format(code=code), field="promotion_code", status=422)
     usable = [p for p in found if p.get("active")]
@@ -135,8 +137,7 @@ def resolve_code(typed: str) -> dict:
         raise PromotionError(DISABLED_CODE.format(code=code), field="promotion_code", status=422)
     promo = usable[0]
     coupon = as_dict((promo.get("promotion") or {}).get("coupon"))
-    now = int(dt.datetime.now(dt.UTC).timestamp())
-    if promo.get("expires_at") and promo["expires_at"] <= max(now, stripe_time(promo)):
+    if promo.get("expires_at") and promo["expires_at"] <= now:
         raise PromotionError(EXPIRED_CODE.format(code=code), field="promotion_code", status=422)
     limit = promo.get("max_redemptions")
     if (limit is not None and promo.get("times_redeemed", 0) >= limit) or not coupon.get("valid", True):

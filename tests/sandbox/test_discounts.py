@@ -270,3 +270,15 @@ def test_hosted_checkout_add_promotion_code_field(client: stripe.StripeClient, p
     requests.post(f"{session.url}/pay", data=CARD, allow_redirects=False, timeout=10)
     done = client.v1.checkout.sessions.retrieve(session.id, {"expand": ["subscription"]})
     assert client.v1.invoices.retrieve(done.subscription.latest_invoice).total == 9000
+
+
+def test_coupons_expand_by_their_unprefixed_ids(client: stripe.StripeClient, price: str) -> None:
+    coupon = client.v1.coupons.create({"percent_off": 30, "duration": "forever"})
+    promo = _code(client, coupon.id)
+    found = client.v1.promotion_codes.list({"code": promo.code, "expand": ["data.promotion.coupon"]}).data[0]
+    assert found.promotion.coupon.id == coupon.id and found.promotion.coupon.percent_off == 30
+    sub = client.v1.subscriptions.create(
+        {"customer": _customer(client), "items": [{"price": price}], "discounts": [{"coupon": coupon.id}]}
+    )
+    expanded = client.v1.subscriptions.retrieve(sub.id, {"expand": ["discounts.source.coupon"]})
+    assert expanded.discounts[0].source.coupon.duration == "forever"

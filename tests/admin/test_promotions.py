@@ -140,7 +140,9 @@ def test_promotion_code_events_update_the_mirror_and_older_ones_lose(admin_clien
 
 def test_retention_offer_is_set_replaced_and_turned_off(admin_client, sandbox):
     data = form(admin_client)
-    retention = {k: data[k] for k in ("csrf_token", "attempt", "kind", "percent_off", "duration", "duration_in_months")}
+    retention = {
+        k: data[k] for k in ("csrf_token", "attempt", "kind", "percent_off", "duration", "duration_in_months")
+    }
     assert admin_client.post("/admin/promotions/retention", data=retention).status_code == 303
     setting = current_retention_coupon()
     assert setting is not None and setting.percent_off == 30 and setting.duration_in_months == 3
