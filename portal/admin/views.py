@@ -199,7 +199,7 @@ def replay(event_id: int):
 def promotions():
     """The platform's promotion codes (the local mirror: times redeemed as Stripe last said) and
     the retention coupon setting; no Stripe call."""
-    return _promotions_page(PromotionCodeForm(formdata=None), RetentionCouponForm(formdata=None))
+    return _promotions_page(PromotionCodeForm(formdata=None), _retention_form(formdata=None))
 
 
 def _promotions_page(code_form: PromotionCodeForm, retention_form: RetentionCouponForm, status: int = 200):
@@ -214,6 +214,11 @@ def _promotions_page(code_form: PromotionCodeForm, retention_form: RetentionCoup
     return page, status
 
 
+def _retention_form(**kwargs) -> RetentionCouponForm:
+    """Its fields named ``retention-...``: the page also holds the code form's fields."""
+    return RetentionCouponForm(prefix="retention", **kwargs)
+
+
 def _form_attempt() -> str:
     attempt = request.form.get("attempt", "")
     return attempt if attempt.isalnum() and 8 <= len(attempt) <= 64 else promotion_codes.attempt_key()
@@ -224,14 +229,14 @@ def create_promotion_code():
     """A refused form comes back with its messages under the fields and what was typed kept."""
     form = PromotionCodeForm()
     if not form.validate():
-        return _promotions_page(form, RetentionCouponForm(formdata=None), status=422)
+        return _promotions_page(form, _retention_form(formdata=None), status=422)
     try:
         row = promotion_codes.create_code(form, current_user, _form_attempt())
     except (PromotionError, BillingError) as error:
         db.session.rollback()
         form.code.errors = [*form.code.errors, error.message]
         return _promotions_page(
-            form, RetentionCouponForm(formdata=None), status=error.status if error.status >= 400 else 422
+            form, _retention_form(formdata=None), status=error.status if error.status >= 400 else 422
         )
     flash(f"Promotion code {row.code} is ready to use.", "success")
     return redirect(url_for(".promotions"), 303)
@@ -246,7 +251,7 @@ def disable_promotion_code(code_id: int):
 
 @bp.post("/promotions/retention")
 def configure_retention():
-    form = RetentionCouponForm()
+    form = _retention_form()
     if not form.validate():
         return _promotions_page(PromotionCodeForm(formdata=None), form, status=422)
     try:

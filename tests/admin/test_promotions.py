@@ -140,18 +140,28 @@ def test_promotion_code_events_update_the_mirror_and_older_ones_lose(admin_clien
 
 def test_retention_offer_is_set_replaced_and_turned_off(admin_client, sandbox):
     data = form(admin_client)
-    retention = {
-        k: data[k] for k in ("csrf_token", "attempt", "kind", "percent_off", "duration", "duration_in_months")
-    }
+    retention = {k: data[k] for k in ("csrf_token", "attempt")}
+    retention.update(
+        {f"retention-{k}": data[k] for k in ("kind", "percent_off", "duration", "duration_in_months")}
+    )
     assert admin_client.post("/admin/promotions/retention", data=retention).status_code == 303
     setting = current_retention_coupon()
     assert setting is not None and setting.percent_off == 30 and setting.duration_in_months == 3
     assert sandbox.client().v1.coupons.retrieve(setting.coupon_id).percent_off == 30
     page = admin_client.get("/admin/promotions").get_data(as_text=True)
     assert "30% off for 3 months" in page
-    refused = admin_client.post("/admin/promotions/retention", data={**retention, "percent_off": "101"})
+    refused = admin_client.post(
+        "/admin/promotions/retention", data={**retention, "retention-percent_off": "101"}
+    )
     assert refused.status_code == 422 and current_retention_coupon().id == setting.id
     off = admin_client.post("/admin/promotions/retention/off", data={"csrf_token": retention["csrf_token"]})
     db.session.rollback()  # the test's session: read what the request committed
     assert off.status_code == 303 and current_retention_coupon() is None
     assert db.session.scalar(sa.select(sa.func.count()).select_from(RetentionCoupon)) == 1
+
+
+def test_the_page_names_each_field_once(admin_client):
+    page = admin_client.get("/admin/promotions").get_data(as_text=True)
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids))
+    assert 'for="retention-percent_off"' in page and 'for="percent_off"' in page
