@@ -314,6 +314,11 @@ def register_template_context(app: Flask) -> None:
 
     app.add_template_filter(format_money, "money")
     app.add_template_filter(format_date, "day")
+    from portal.practices.models import discount_line
+    from portal.promotions.words import terms_words
+
+    app.add_template_filter(terms_words, "discount_terms")  # "30% off for 3 months"
+    app.add_template_global(discount_line, "discount_line")  # "30% off until 28 Feb 2027"
     register_words(app)  # status labels and the date-and-time format
     register_page_helpers(app)
 

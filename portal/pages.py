@@ -71,6 +71,7 @@ PAGES: tuple[Page, ...] = (
     Page("admin.practice", frozenset({ADMIN}), {"practice_id": "practice"}),
     Page("admin.events", frozenset({ADMIN})),
     Page("admin.event", frozenset({ADMIN}), {"event_id": "event"}),
+    Page("admin.promotions", frozenset({ADMIN})),
     Page("dev_inbox.inbox", EVERYONE),
 )
 
@@ -105,12 +106,16 @@ NOT_PAGES: Mapping[str, str] = {
     **{
         endpoint: "a form's POST target; its answer is one of the pages above or their fragment"
         for endpoint in (
+            "admin.configure_retention",
+            "admin.create_promotion_code",
             "admin.deactivate",
             "admin.pause_collection",
+            "admin.disable_promotion_code",
             "admin.reactivate",
             "admin.resume_collection",
             "admin.refund_invoice",
             "admin.replay",
+            "admin.retention_off",
             "auth.logout",
             "auth.resend_verification",
             "practices.add_member",
@@ -129,6 +134,8 @@ NOT_PAGES: Mapping[str, str] = {
             "practices.preview_plan",
             "practices.remove_member",
             "practices.resume",
+            "practices.retention_accept",
+            "practices.retention_decline",
             "practices.save_details",
             "practices.schedule_plan",
             "practices.subscribe",

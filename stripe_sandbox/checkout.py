@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from stripe_sandbox.billing.discounts import amount_off, new_discounts, redeemable_code
 from stripe_sandbox.billing.subscriptions import create_subscription
 from stripe_sandbox.cards import AUTHENTICATES
 from stripe_sandbox.catalog import create_price
@@ -168,6 +169,7 @@ def create_session(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
     total = sum(i["amount_total"] for i in items if not (trial_days and i["price"]["type"] == "recurring"))
     customer = sb.require(params["customer"], "customer", "customer") if params.get("customer") else None
     session.update(_collection_params(params, customer))
+    discounts = _session_discounts(sb, params, customer)
     session.update(
         {
             "amount_subtotal": total,
@@ -198,10 +200,13 @@ def create_session(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
         }
     )
     session["url"] = f"{sb.public_url}/checkout/{session['id']}"
+    if "allow_promotion_codes" in params:
+        session["allow_promotion_codes"] = params["allow_promotion_codes"] in (True, "true")
     sb.save(session)
+    sb.update_meta(session["id"], line_items=items)
+    _set_discounts(sb, session, discounts)
     sb.update_meta(
         session["id"],
-        line_items=items,
         subscription_metadata=metadata_update(
             {}, (params.get("subscription_data") or {}).get("metadata", {})
         ),
@@ -211,6 +216,63 @@ def create_session(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
         customer_update=dict(params.get("customer_update") or {}),
         trial_period_days=to_int(trial_days, "subscription_data[trial_period_days]") if trial_days else None,
     )
+    return session
+
+
+def _session_discounts(
+    sb: Sandbox, params: dict[str, Any], customer: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """``discounts`` checked as redeemable (redeemed when the session completes); it excludes
+    ``allow_promotion_codes`` (https://docs.stripe.com/api/checkout/sessions/create)."""
+    if params.get("discounts") and params.get("allow_promotion_codes") not in (None, "", "false", False):
+        raise invalid_request(
+            "You may only specify one of these parameters: allow_promotion_codes, discounts.",
+            param="allow_promotion_codes",
+            code="parameters_exclusive",
+        )
+    entries = as_list(params.get("discounts"))
+    new_discounts(sb, entries, customer["id"] if customer else None, redeem=False)
+    return [
+        {"coupon": e.get("coupon") or None, "promotion_code": e.get("promotion_code") or None}
+        for e in entries
+    ]
+
+
+def _set_discounts(sb: Sandbox, session: dict[str, Any], discounts: list[dict[str, Any]]) -> None:
+    """The session's ``discounts`` and amounts after them; its line items' ``amount_discount``."""
+    items = sb.meta(session["id"]).get("line_items", [])
+    virtual = new_discounts(
+        sb,
+        [{k: v for k, v in d.items() if v} for d in discounts],
+        session.get("customer"),
+        redeem=False,
+    )
+    shares = amount_off(sb, virtual, [i["amount_subtotal"] for i in items])
+    for item, share in zip(items, shares, strict=True):
+        item["amount_discount"] = share
+        item["amount_total"] = item["amount_subtotal"] - share
+    subtotal = sum(i["amount_subtotal"] for i in items)
+    session["discounts"] = discounts
+    session["amount_subtotal"] = subtotal
+    session["amount_total"] = subtotal - sum(shares)
+    session["total_details"] = {**session["total_details"], "amount_discount": sum(shares)}
+    sb.save(session)
+    sb.update_meta(
+        session["id"],
+        line_items=items,
+        discounts=[{k: v for k, v in d.items() if v} for d in discounts],
+    )
+
+
+def apply_promotion_code(sb: Sandbox, session_id: str, code: str) -> dict[str, Any]:
+    """The hosted page's "Add promotion code": an active, redeemable code, whatever its case."""
+    session = sb.require(session_id, label="checkout.session")
+    if session["status"] != "open" or not session.get("allow_promotion_codes"):
+        raise invalid_request("This Checkout Session does not accept promotion codes.")
+    promo = redeemable_code(sb, code.strip(), session.get("customer"))
+    if promo is None:
+        raise invalid_request("This code is invalid.", param="promotion_code")
+    _set_discounts(sb, session, [{"coupon": None, "promotion_code": promo["id"]}])
     return session
 
 
@@ -331,6 +393,7 @@ def complete_payment(sb: Sandbox, session_id: str, pm_id: str, *, authenticated:
                     if i["price"]["type"] != "recurring"
                 ],
                 "metadata": meta.get("subscription_metadata") or {},
+                "discounts": meta.get("discounts") or [],
                 "default_payment_method": pm_id,
                 "payment_behavior": "error_if_incomplete",
                 "trial_period_days": meta.get("trial_period_days"),
@@ -339,6 +402,7 @@ def complete_payment(sb: Sandbox, session_id: str, pm_id: str, *, authenticated:
         session["subscription"] = sub["id"]
         session["invoice"] = sub["latest_invoice"]
     elif session["mode"] == "payment":
+        new_discounts(sb, meta.get("discounts") or [], customer_id)  # one redemption each
         pi = create_payment_intent(
             sb,
             {

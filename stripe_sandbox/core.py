@@ -39,6 +39,8 @@ LABELS = {
     "prod": "product",
     "price": "price",
     "sub": "subscription",
+    "promo": "promotion code",
+    "di": "discount",
     "si": "subscription_item",
     "in": "invoice",
     "ii": "invoiceitem",

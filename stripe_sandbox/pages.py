@@ -215,13 +215,27 @@ def _session(session_id: str) -> dict[str, Any]:
     return session
 
 
-def _checkout_page(session_id: str, error: str | None = None, status: int = 200) -> tuple[str, int]:
+def _checkout_page(
+    session_id: str, error: str | None = None, status: int = 200, code_error: str | None = None
+) -> tuple[str, int]:
     sb = current_sandbox()
     session = _session(session_id)
-    items = sb.meta(session_id).get("line_items", [])
+    meta = sb.meta(session_id)
+    items = meta.get("line_items", [])
     form = request.form if request.method == "POST" else {}
+    promo_id = next(
+        (d.get("promotion_code") for d in meta.get("discounts") or [] if d.get("promotion_code")), None
+    )
+    code = (sb.get(promo_id) or {}).get("code") if promo_id else None
     return page(
-        "checkout.html", session=session, items=items, error=error, form=form, tax_types=CHECKOUT_TAX_ID_TYPES
+        "checkout.html",
+        session=session,
+        items=items,
+        error=error,
+        form=form,
+        tax_types=CHECKOUT_TAX_ID_TYPES,
+        code=code,
+        code_error=code_error,
     ), status
 
 
@@ -249,6 +263,19 @@ def checkout_pay(session_id: str) -> Any:
     except SandboxError as error:
         return _checkout_page(session_id, error.message, 402 if error.status == 402 else 400)
     return redirect(success, code=303)
+
+
+@bp.post("/checkout/<session_id>/promotion_code")
+def checkout_promotion_code(session_id: str) -> Any:
+    """The hosted page's "Add promotion code": Stripe's page checks the code before the payer pays."""
+    sb = current_sandbox()
+    _session(session_id)
+    try:
+        with sb.transaction(RequestInfo()):
+            checkout.apply_promotion_code(sb, session_id, request.form.get("promotion_code", ""))
+    except SandboxError as error:
+        return _checkout_page(session_id, status=400, code_error=error.message)
+    return redirect(url_for("sandbox_pages.checkout_page", session_id=session_id), code=303)
 
 
 @bp.get("/checkout/<session_id>/challenge")

@@ -32,7 +32,9 @@ from portal.practices.models import (
     PracticeInvoice,
     PracticeMember,
     PracticeTaxId,
+    RetentionOffer,
 )
+from portal.promotions.models import PromotionCode, RetentionCoupon
 from portal.shop.models import Order, OrderStatus, Product
 from portal.throttle import RateLimitCounter
 from portal.users.models import Role, StripeSyncState, User, UserSession
@@ -283,6 +285,46 @@ class StripeObjectVersionFactory(_Factory):
 
 
 # --- Webhooks ----------------------------------------------------------------------------------
+
+
+class PromotionCodeFactory(_Factory):
+    """A promotion code as the admin page's mirror holds it: 30% off for 3 months, unused."""
+
+    class Meta:
+        model = PromotionCode
+
+    stripe_id = factory.Sequence(lambda n: f"promo_test{n}")
+    code = factory.Sequence(lambda n: f"SPRING-{n}")
+    coupon_id = factory.Sequence(lambda n: f"coupon{n}")
+    percent_off = 30.0
+    duration = "repeating"
+    duration_in_months = 3
+
+
+class RetentionCouponFactory(_Factory):
+    """The retention offer's setting: 30% off for 3 months."""
+
+    class Meta:
+        model = RetentionCoupon
+
+    coupon_id = factory.Sequence(lambda n: f"retain{n}")
+    percent_off = 30.0
+    duration = "repeating"
+    duration_in_months = 3
+
+
+class RetentionOfferFactory(_Factory):
+    """The retention offer made to ``practice``'s subscription, not yet decided."""
+
+    class Meta:
+        model = RetentionOffer
+        exclude = ("practice",)
+
+    practice = factory.SubFactory(PracticeFactory)
+    practice_id = factory.SelfAttribute("practice.id")
+    subscription_id = factory.Sequence(lambda n: f"sub_retained{n}")
+    coupon_id = "retain0"
+    terms = "30% off for 3 months"
 
 
 class WebhookEventFactory(_Factory):

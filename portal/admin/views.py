@@ -17,6 +17,10 @@ from portal.practices.errors import PracticeError
 from portal.practices.forms import ClosePracticeForm, PauseCollectionForm, RefundInvoiceForm
 from portal.practices.models import Practice
 from portal.practices.status import BillingStatus
+from portal.promotions import codes as promotion_codes
+from portal.promotions import retention as retention_setting
+from portal.promotions.errors import PromotionError
+from portal.promotions.forms import PromotionCodeForm, RetentionCouponForm
 from portal.urls import page_arg
 from portal.webhooks import services
 from portal.webhooks.models import EventStatus, WebhookEvent
@@ -273,3 +277,82 @@ def replay(event_id: int):
     if request.form.get("next") == "detail":
         return redirect(url_for(".event", event_id=event_id), 303)
     return redirect(url_for(".events", **_filters(), page=page), 303)
+
+
+# --- promotion codes and the retention offer (issue 17) -------------------------------------------
+
+
+@bp.get("/promotions")
+def promotions():
+    """The platform's promotion codes (the local mirror: times redeemed as Stripe last said) and
+    the retention coupon setting; no Stripe call."""
+    return _promotions_page(PromotionCodeForm(formdata=None), _retention_form(formdata=None))
+
+
+def _promotions_page(code_form: PromotionCodeForm, retention_form: RetentionCouponForm, status: int = 200):
+    page = render_template(
+        "admin/promotions.html",
+        codes=promotion_codes.codes_page(page_arg()),
+        code_form=code_form,
+        retention_form=retention_form,
+        retention=retention_setting.current_retention_coupon(),
+        attempt=promotion_codes.attempt_key(),
+    )
+    return page, status
+
+
+def _retention_form(**kwargs) -> RetentionCouponForm:
+    """Its fields named ``retention-...``: the page also holds the code form's fields."""
+    return RetentionCouponForm(prefix="retention", **kwargs)
+
+
+def _form_attempt() -> str:
+    attempt = request.form.get("attempt", "")
+    return attempt if attempt.isalnum() and 8 <= len(attempt) <= 64 else promotion_codes.attempt_key()
+
+
+@bp.post("/promotions/codes")
+def create_promotion_code():
+    """A refused form comes back with its messages under the fields and what was typed kept."""
+    form = PromotionCodeForm()
+    if not form.validate():
+        return _promotions_page(form, _retention_form(formdata=None), status=422)
+    try:
+        row = promotion_codes.create_code(form, current_user, _form_attempt())
+    except (PromotionError, BillingError) as error:
+        db.session.rollback()
+        form.code.errors = [*form.code.errors, error.message]
+        return _promotions_page(
+            form, _retention_form(formdata=None), status=error.status if error.status >= 400 else 422
+        )
+    flash(f"Promotion code {row.code} is ready to use.", "success")
+    return redirect(url_for(".promotions"), 303)
+
+
+@bp.post("/promotions/codes/<int:code_id>/disable")
+def disable_promotion_code(code_id: int):
+    row = db.get_or_404(promotion_codes.PromotionCode, code_id)
+    _attempt(lambda: promotion_codes.set_active(row.id, False), f"Promotion code {row.code} is turned off.")
+    return redirect(url_for(".promotions"), 303)
+
+
+@bp.post("/promotions/retention")
+def configure_retention():
+    form = _retention_form()
+    if not form.validate():
+        return _promotions_page(PromotionCodeForm(formdata=None), form, status=422)
+    try:
+        retention_setting.configure_retention(form, current_user, _form_attempt())
+    except BillingError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return _promotions_page(PromotionCodeForm(formdata=None), form, status=error.status)
+    flash("The retention offer is set: owners who start cancelling see it once.", "success")
+    return redirect(url_for(".promotions"), 303)
+
+
+@bp.post("/promotions/retention/off")
+def retention_off():
+    retention_setting.turn_off_retention()
+    flash("No retention offer is made now.", "success")
+    return redirect(url_for(".promotions"), 303)

@@ -14,7 +14,7 @@ from portal.gateway import payment_methods as stripe_cards
 from portal.gateway.errors import BillingError, InvalidRequest, NotFound
 from portal.gateway.gateway import stripe_time
 from portal.gateway.shapes import as_dict, object_id
-from portal.practices import audit, checkout_mirror
+from portal.practices import audit, checkout_mirror, discounts
 from portal.practices.cards import practice_wallet
 from portal.practices.customers import (
     ensure_practice_customer,
@@ -50,8 +50,10 @@ def awaiting_payment(practice: Practice) -> bool:
     return practice.checkout_session_id is not None and practice.billing_status == "REQUIRED"
 
 
-def start_checkout(practice: Practice, plan: Plan, actor: User) -> str:
+def start_checkout(practice: Practice, plan: Plan, actor: User, promotion: dict | None = None) -> str:
     """A Checkout session for ``plan`` (plus the onboarding fee until it is paid); returns its URL.
+    ``promotion``: a promotion code already resolved (``portal.promotions.codes.resolve_code``),
+    passed as the session's ``discounts`` so Checkout shows and charges the discounted amount.
 
     A double click of one form returns the same session (the view runs it once per form key,
     ``intents``); every new start makes a new session, and the older open ones are expired.
@@ -94,10 +96,13 @@ def start_checkout(practice: Practice, plan: Plan, actor: User) -> str:
             "success_url": success_url,
             "cancel_url": url_for("practices.billing", practice_id=practice.id, _external=True),
             **(FIRST_CHECKOUT_COLLECTS if with_onboarding else {}),
+            **({"discounts": [{"promotion_code": promotion["id"]}]} if promotion else {}),
         },
         key=(customer_id, plan.value, practice.checkout_generation, metadata["startedAt"]),
     )
     audit.record(practice, "checkout_started", f"{plan.label}, session {session.id}", actor_id=actor.id)
+    if promotion:
+        audit.record(practice, "promotion_code_used", f"{promotion['code']} at Checkout", actor_id=actor.id)
     db.session.commit()
     expire_older_checkouts(customer_id, session)
     return session.url
@@ -164,6 +169,8 @@ def complete_checkout(practice: Practice, session_id: str) -> Practice:
         raise PracticeError("That checkout belongs to another practice.", status=404)
     if session.get("status") == "complete":
         checkout_mirror.fulfil_checkout_session(session, stripe_now, fresh=True)
+        if isinstance(session.get("subscription"), dict):  # a promotion code's discount, if any
+            discounts.refresh_discounts(practice, session["subscription"])
         practice.checkout_session_id = session["id"]
         db.session.commit()
         _adopt_checkout_card(practice, session, stripe_now)

@@ -38,6 +38,7 @@ class InvoiceLine(NamedTuple):
     billing_reason: str | None
     #: What the customer's credit paid of it (the row says "after $X of credit").
     credit_applied: int
+    discount_amount: int  #: what its discounts took off (issue 17)
     #: What refunds gave back of it (credit notes and refunds made in Stripe's dashboard).
     refunded: int
 

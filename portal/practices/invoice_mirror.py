@@ -92,6 +92,7 @@ def mirror_invoice(
     row.invoice_pdf = invoice.get("invoice_pdf")
     row.subscription_id = invoice_subscription_id(invoice)
     row.customer_id = object_id(invoice.get("customer"))
+    row.discount_amount = sum(int(d.get("amount") or 0) for d in invoice.get("total_discount_amounts") or [])
     row.stripe_synced_at = int(synced_at)
     row.credit_applied = credit_applied(invoice)
     return row

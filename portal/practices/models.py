@@ -112,6 +112,12 @@ class Practice(TimestampMixin, db.Model):
     #: Bumped by every billing action: a form rendered before another tab acted carries an older
     #: one, and acts not (``portal.practices.intents.in_step``).
     billing_version: Mapped[int] = mapped_column(server_default="0")
+    #: The subscription's discount as Stripe has it (issue 17): its ids, the coupon in words and,
+    #: for a discount of some months, when it ends (``portal.practices.discounts``).
+    discount_ids: Mapped[str | None] = mapped_column(sa.String(255))
+    discount_summary: Mapped[str | None] = mapped_column(sa.String(120))
+    discount_duration: Mapped[str | None] = mapped_column(sa.String(16))
+    discount_end: Mapped[dt.datetime | None]
 
     #: A plan switch waiting for the period's end (issue 17): the Stripe subscription schedule that
     #: holds it, the plan and when. Mirrored from Stripe (``portal.practices.schedule_mirror``).
@@ -222,6 +228,20 @@ class Practice(TimestampMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<Practice {self.id} {self.name!r} {self.billing_status}>"
+
+
+def discount_line(practice: Practice, now: dt.datetime | None = None) -> str | None:
+    """The subscription's discount as the billing page says it: "30% off until 28 Feb 2027",
+    "30% off the next invoice", "30% off every invoice"; None when there is none (or it ended)."""
+    if not practice.discount_summary or not practice.subscription_live:
+        return None
+    if practice.discount_end is not None:
+        if practice.discount_end <= (now or utcnow()):
+            return None
+        return f"{practice.discount_summary} until {practice.discount_end:%d %b %Y}"
+    if practice.discount_duration == "once":
+        return f"{practice.discount_summary} the next invoice"
+    return f"{practice.discount_summary} every invoice"
 
 
 class PracticeMember(db.Model):
@@ -343,6 +363,8 @@ class PracticeInvoice(db.Model):
     #: What the customer's credit paid of it (Stripe: ``total`` minus ``amount_due`` when
     #: ``starting_balance`` was a credit).
     credit_applied: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+    #: What its discounts took off (``total_discount_amounts``), in minor units.
+    discount_amount: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
 
 
 class BillingAuditEntry(db.Model):
@@ -414,3 +436,23 @@ class InvoiceRefund(db.Model):
     refunded_by: Mapped[User | None] = relationship()
 
     __table_args__ = (NEVER_REUSED_IDS,)
+
+
+class RetentionOffer(db.Model):
+    """The retention offer made to one subscription: made once (the unique subscription id), and
+    accepted or declined once; two tabs accepting apply the coupon once."""
+
+    __tablename__ = "retention_offers"
+    __table_args__ = (NEVER_REUSED_IDS,)
+
+    id: Mapped[int] = surrogate_id()
+    practice_id: Mapped[int] = mapped_column(sa.ForeignKey("practices.id", ondelete="CASCADE"), index=True)
+    subscription_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    coupon_id: Mapped[str] = mapped_column(sa.String(64))
+    #: The offer in words as it was made ("30% off for 3 months").
+    terms: Mapped[str] = mapped_column(sa.String(120))
+    #: ``offered``, then ``accepted`` or ``declined``.
+    outcome: Mapped[str] = mapped_column(sa.String(16), default="offered")
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[dt.datetime | None]

@@ -21,7 +21,7 @@ from portal.gateway import subscriptions as stripe_subscriptions
 from portal.gateway.errors import AuthenticationRequired, BillingError, CardDeclined, InvalidRequest
 from portal.gateway.gateway import stripe_time
 from portal.gateway.shapes import as_dict, object_id, subscription_item
-from portal.practices import audit, balance, invoice_mirror, mirror, schedule_mirror, unconfirmed
+from portal.practices import audit, balance, discounts, invoice_mirror, mirror, schedule_mirror, unconfirmed
 from portal.practices.errors import NOT_COLLECTED, BankCheckNeeded, PracticeError
 from portal.practices.history import invoice_by_id, invoice_of, open_invoice
 from portal.practices.members import require_manager
@@ -125,11 +125,20 @@ class PlanChangePreview:
     credit_applied: int = 0
     #: Every 6 months -> Monthly: offered at the period's end first (``plan_changes``).
     downgrade: bool = False
+    #: The promotion code the preview includes (issue 17), and what it takes off this invoice.
+    code: str | None = None
+    discount: int = 0
 
     @property
     def left_over(self) -> int:
         """Unused time beyond what the switch costs: it becomes credit on the customer's balance."""
         return max(0, -self.total)
+
+
+def _with_code(practice: Practice, promotion: dict | None) -> list[dict]:
+    """The subscription's discounts kept, plus the promotion code's."""
+    keep = [{"discount": d} for d in (practice.discount_ids or "").split(",") if d]
+    return [*keep, {"promotion_code": promotion["id"]}] if promotion else keep
 
 
 def _switch_params(subscription: object, plan: Plan) -> tuple[list[dict], str]:
@@ -156,22 +165,24 @@ def _plan_switch(practice: Practice, plan: Plan, actor: User) -> tuple[str, list
     return subscription_id, items, stripe_time(subscription)
 
 
-def preview_plan_change(practice: Practice, plan: Plan, actor: User) -> PlanChangePreview:
-    """What switching to ``plan`` costs now (prorated), from ``invoices.create_preview``."""
+def preview_plan_change(
+    practice: Practice, plan: Plan, actor: User, promotion: dict | None = None
+) -> PlanChangePreview:
+    """What switching to ``plan`` costs now (prorated), from ``invoices.create_preview``;
+    ``promotion``: a resolved promotion code to include."""
     subscription_id, items, proration_date = _plan_switch(practice, plan, actor)
-    preview = as_dict(
-        stripe_invoices.preview_invoice(
-            {
-                "customer": practice.stripe_customer_id,
-                "subscription": subscription_id,
-                "subscription_details": {
-                    "items": items,
-                    "proration_behavior": "always_invoice",
-                    "proration_date": proration_date,
-                },
-            }
-        )
-    )
+    params: dict = {
+        "customer": practice.stripe_customer_id,
+        "subscription": subscription_id,
+        "subscription_details": {
+            "items": items,
+            "proration_behavior": "always_invoice",
+            "proration_date": proration_date,
+        },
+    }
+    if promotion:
+        params["discounts"] = _with_code(practice, promotion)
+    preview = as_dict(stripe_invoices.preview_invoice(params))
     lines = [
         (line.get("description") or "", int(line.get("amount") or 0))
         for line in ((preview.get("lines") or {}).get("data") or [])
@@ -187,15 +198,25 @@ def preview_plan_change(practice: Practice, plan: Plan, actor: User) -> PlanChan
         total=total,
         credit_applied=max(0, total - amount_due) if int(preview.get("starting_balance") or 0) < 0 else 0,
         downgrade=practice.plan == Plan.SEMIANNUAL and plan == Plan.MONTHLY,
+        code=promotion["code"] if promotion else None,
+        discount=sum(int(d.get("amount") or 0) for d in preview.get("total_discount_amounts") or []),
     )
 
 
 def change_plan(
-    practice: Practice, plan: Plan, actor: User, proration_date: int | None = None, attempt: str | None = None
+    practice: Practice,
+    plan: Plan,
+    actor: User,
+    proration_date: int | None = None,
+    attempt: str | None = None,
+    promotion: dict | None = None,
 ) -> None:
-    """Switch Monthly <-> every 6 months, invoicing the prorated difference now."""
+    """Switch Monthly <-> every 6 months, invoicing the prorated difference now (``promotion``: a
+    resolved promotion code, applied with the switch)."""
     subscription_id, items, _ = _plan_switch(practice, plan, actor)
     params: dict = {"items": items, "proration_behavior": "always_invoice"}
+    if promotion:
+        params["discounts"] = _with_code(practice, promotion)
     if proration_date:
         params["proration_date"] = int(proration_date)
     change = f"{practice.plan.label if practice.plan else '-'} → {plan.label}"
@@ -208,6 +229,11 @@ def change_plan(
     audit.record(practice, "plan_changed", change, actor_id=actor.id)
     apply_fresh_subscription(updated)
     balance.refresh_balance(practice)  # a switch down leaves its unused time as credit
+    if promotion:
+        audit.record(
+            practice, "promotion_code_used", f"{promotion['code']} with the switch", actor_id=actor.id
+        )
+        discounts.refresh_discounts(practice, as_dict(updated))
     latest = object_id(as_dict(updated).get("latest_invoice"))
     if latest:
         try:

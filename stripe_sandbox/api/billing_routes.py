@@ -10,6 +10,7 @@ from stripe_sandbox.billing import (
     collection,
     common,
     credit_notes,
+    discounts,
     invoices,
     lifecycle,
     preview,
@@ -368,3 +369,48 @@ def checkout_list(sb: Sandbox, p: Obj) -> Obj:
 @api("POST", "/v1/billing_portal/sessions")
 def portal_session_create(sb: Sandbox, p: Obj) -> Obj:
     return checkout.create_portal_session(sb, p)
+
+
+@api("POST", "/v1/coupons")
+def coupon_create(sb: Sandbox, p: Obj) -> Obj:
+    return discounts.create_coupon(sb, p)
+
+
+@api("GET", "/v1/coupons/<coid>")
+def coupon_retrieve(sb: Sandbox, p: Obj, coid: str) -> Obj:
+    return discounts.coupon(sb, coid)
+
+
+@api("POST", "/v1/coupons/<coid>")
+def coupon_update(sb: Sandbox, p: Obj, coid: str) -> Obj:
+    return discounts.update_coupon(sb, coid, p)
+
+
+@api("DELETE", "/v1/coupons/<coid>")
+def coupon_delete(sb: Sandbox, p: Obj, coid: str) -> Obj:
+    return discounts.delete_coupon(sb, coid)
+
+
+@api("GET", "/v1/coupons")
+def coupon_list(sb: Sandbox, p: Obj) -> Obj:
+    return paginate(created_filter(discounts.list_coupons(sb), p), p, "/v1/coupons")
+
+
+@api("POST", "/v1/promotion_codes")
+def promotion_code_create(sb: Sandbox, p: Obj) -> Obj:
+    return discounts.create_promotion_code(sb, p)
+
+
+@api("GET", "/v1/promotion_codes/<promoid>")
+def promotion_code_retrieve(sb: Sandbox, p: Obj, promoid: str) -> Obj:
+    return discounts.promotion_code(sb, promoid)
+
+
+@api("POST", "/v1/promotion_codes/<promoid>")
+def promotion_code_update(sb: Sandbox, p: Obj, promoid: str) -> Obj:
+    return discounts.update_promotion_code(sb, promoid, p)
+
+
+@api("GET", "/v1/promotion_codes")
+def promotion_code_list(sb: Sandbox, p: Obj) -> Obj:
+    return paginate(created_filter(discounts.list_promotion_codes(sb, p), p), p, "/v1/promotion_codes")

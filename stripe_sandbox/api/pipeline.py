@@ -42,7 +42,8 @@ CORS_HEADERS = {
 
 
 def _load(sb: Sandbox, value: Any) -> Any:
-    if isinstance(value, str) and "_" in value:
+    # Most ids have a prefix (``cus_``); a coupon's is whatever its creator chose (``SPRING30``).
+    if isinstance(value, str) and value:
         obj = sb.get(value)
         if obj is not None:
             return clean(obj)

@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from stripe_sandbox.billing.common import claim_currency, customer_pm, list_object
+from stripe_sandbox.billing.discounts import active_discounts, after_invoice, apply_discounts
 from stripe_sandbox.billing.lifecycle import subscription_of
 from stripe_sandbox.billing.lines import ii_line, new_invoice_item, pending_items
 from stripe_sandbox.core import Sandbox
@@ -41,8 +42,10 @@ def build_invoice(
     *,
     include_pending: bool = True,
     save: bool = True,
+    discounts: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A draft invoice; ``save=False`` builds a preview that touches nothing."""
+    """A draft invoice; ``save=False`` builds a preview that touches nothing. ``discounts``: those
+    that apply (default: the subscription's that still last now)."""
     invoice = sb.blank(INVOICE, "in")
     if not save:
         invoice["id"] = "upcoming_" + invoice["id"]
@@ -121,8 +124,22 @@ def build_invoice(
             "account_tax_ids": None,
         }
     )
+    applied = discounts if discounts is not None else active_discounts(sb, sub, sb.now())
+    if applied:
+        off = apply_discounts(sb, invoice, all_lines, applied)
+        after = total - off
+        invoice.update(
+            {
+                "amount_due": max(after, 0),
+                "amount_remaining": max(after, 0),
+                "total": after,
+                "total_excluding_tax": after,
+            }
+        )
     if not save:
         return invoice
+    if sub is not None and applied:
+        after_invoice(sb, sub, applied)
     for ii in items:
         ii["invoice"] = invoice["id"]
         sb.save(ii)
@@ -164,10 +181,11 @@ def create_invoice(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _recompute_totals(invoice: dict[str, Any]) -> None:
-    total = sum(line["amount"] for line in invoice["lines"]["data"])
+    subtotal = sum(line["amount"] for line in invoice["lines"]["data"])
+    total = subtotal - sum(d["amount"] for d in invoice.get("total_discount_amounts") or [])
     invoice["lines"]["total_count"] = len(invoice["lines"]["data"])
-    for key in ("subtotal", "subtotal_excluding_tax", "total", "total_excluding_tax"):
-        invoice[key] = total
+    invoice["subtotal"] = invoice["subtotal_excluding_tax"] = subtotal
+    invoice["total"] = invoice["total_excluding_tax"] = total
     invoice["amount_due"] = max(total, 0)
     invoice["amount_remaining"] = max(total, 0) - invoice["amount_paid"]
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from stripe_sandbox.billing.collection import with_balance
 from stripe_sandbox.billing.common import add_interval, line_pricing
+from stripe_sandbox.billing.discounts import active_discounts, new_discounts
 from stripe_sandbox.billing.invoices import build_invoice
 from stripe_sandbox.billing.lines import item_line, pending_items
 from stripe_sandbox.billing.proration import parse_item_changes, proration_lines
@@ -32,6 +33,15 @@ def preview_invoice(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
             param="subscription",
         )
     customer = sb.require(sub["customer"])
+    if "discounts" in params:
+        # What the invoice would be with these discounts instead; nothing is redeemed by a preview.
+        entries = as_list(params["discounts"])
+        kept = [e["discount"] for e in entries if isinstance(e, dict) and e.get("discount")]
+        fresh = [e for e in entries if not (isinstance(e, dict) and e.get("discount"))]
+        made = new_discounts(
+            sb, fresh, customer["id"], subscription=sub_id, currency=sub["currency"], redeem=False
+        )
+        sub["discounts"] = [*kept, *made]
     details = params.get("subscription_details") or {}
     now = sb.now()
     when = (
@@ -110,7 +120,17 @@ def next_cycle_preview(
         )
     lines = [item_line(sb, sub, item) for item in preview_items]
     start = min(item["current_period_start"] for item in sub["items"]["data"])
-    invoice = build_invoice(sb, customer, sub, "upcoming", lines, items, (start, period_end), save=False)
+    invoice = build_invoice(
+        sb,
+        customer,
+        sub,
+        "upcoming",
+        lines,
+        items,
+        (start, period_end),
+        save=False,
+        discounts=active_discounts(sb, sub, period_end),
+    )
     invoice["created"] = period_end
     invoice["next_payment_attempt"] = period_end
     return with_balance(invoice, int(customer.get("balance") or 0))

@@ -17,6 +17,7 @@ from stripe_sandbox.billing.common import (
     product_name,
     recurring_price,
 )
+from stripe_sandbox.billing.discounts import new_discounts
 from stripe_sandbox.billing.invoices import build_invoice
 from stripe_sandbox.billing.lifecycle import cancel_subscription, pause_collection_param
 from stripe_sandbox.billing.lines import item_line, new_invoice_item
@@ -154,6 +155,11 @@ def create_subscription(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
         sub["cancel_at"] = items[0]["current_period_end"]
         sub["canceled_at"] = now
     claim_currency(sb, customer["id"], sub["currency"], "items")
+    if params.get("discounts"):
+        made = new_discounts(
+            sb, params["discounts"], customer["id"], subscription=sub["id"], currency=sub["currency"]
+        )
+        sub["discounts"] = [d["id"] for d in made]
     sb.save(sub)
     sb.update_meta(sub["id"], payment_behavior=behaviour)
     sb.emit("customer.subscription.created", sub)
@@ -227,6 +233,24 @@ def cancel_now(sb: Sandbox, sub_id: str, params: dict[str, Any]) -> dict[str, An
 CANCELED_UPDATABLE = frozenset({"metadata", "cancellation_details"})
 
 
+def replace_discounts(sb: Sandbox, sub: dict[str, Any], raw: Any) -> list[str]:
+    """``discounts`` on an update replaces the subscription's: ``[{"discount": "di_..."}]`` keeps one it
+    has, ``{coupon}``/``{promotion_code}`` adds a new one (one redemption), ``""`` removes them all."""
+    entries = as_list(raw)
+    kept = []
+    for index, entry in enumerate(entries):
+        if isinstance(entry, dict) and entry.get("discount"):
+            if entry["discount"] not in (sub.get("discounts") or []):
+                raise invalid_request(
+                    f"No such discount on this subscription: '{entry['discount']}'",
+                    param=f"discounts[{index}][discount]",
+                )
+            kept.append(entry["discount"])
+    fresh = [e for e in entries if not (isinstance(e, dict) and e.get("discount"))]
+    made = new_discounts(sb, fresh, sub["customer"], subscription=sub["id"], currency=sub["currency"])
+    return kept + [d["id"] for d in made]
+
+
 def update_subscription(sb: Sandbox, sub_id: str, params: dict[str, Any]) -> dict[str, Any]:
     sub = sb.require(sub_id, label="subscription")
     if sub["status"] in ("canceled", "incomplete_expired") and not set(params) <= CANCELED_UPDATABLE:
@@ -280,6 +304,8 @@ def update_subscription(sb: Sandbox, sub_id: str, params: dict[str, Any]) -> dic
         sub["cancellation_details"] = details
     if "pause_collection" in params:
         sub["pause_collection"] = pause_collection_param(params["pause_collection"])
+    if "discounts" in params:
+        sub["discounts"] = replace_discounts(sb, sub, params["discounts"])
     pending_invoice = None
     if params.get("items"):
         pending_invoice = change_items(sb, sub, params)

@@ -17,7 +17,15 @@ from portal.extensions import db
 from portal.gateway.errors import BillingError
 from portal.htmx import is_htmx, render_page_or_fragment
 from portal.practices import checkout as practice_checkout
-from portal.practices import errors, history_words, intents, plan_changes, subscriptions, unconfirmed
+from portal.practices import (
+    errors,
+    history_words,
+    intents,
+    plan_changes,
+    retention,
+    subscriptions,
+    unconfirmed,
+)
 from portal.practices import history as practice_history
 from portal.practices import members as practice_members
 from portal.practices.forms import CancelForm, CreatePracticeForm
@@ -32,6 +40,8 @@ from portal.practices.views.common import (
     load,
     load_manager,
 )
+from portal.promotions import codes as promotion_codes
+from portal.promotions.errors import PromotionError
 from portal.urls import page_arg
 
 
@@ -140,8 +150,16 @@ def subscribe(practice: Practice, member: PracticeMember, key: str) -> Outcome:
     plan = posted_plan()
     if plan is None:
         return Outcome(error="Choose a plan.", status=422, settled=False)
+    typed = request.form.get("promotion_code", "")
     try:
-        checkout_url = practice_checkout.start_checkout(practice, plan, current_user)
+        promotion = promotion_codes.resolve_code(typed) if typed.strip() else None
+    except PromotionError as refused:  # the form again, the code as typed, why under the field
+        g.subscribe_code, g.code_error = typed[:200], refused.message
+        return Outcome(error=refused.message, status=422, settled=False)
+    except BillingError as error:
+        return Outcome(error=error.message, status=error.status, settled=False)
+    try:
+        checkout_url = practice_checkout.start_checkout(practice, plan, current_user, promotion)
     except (errors.PracticeError, BillingError) as error:
         return Outcome(error=error.message)
     return Outcome(redirect_to=checkout_url)
@@ -221,16 +239,25 @@ def resume(practice: Practice, member: PracticeMember, key: str) -> Outcome:
 @login_required
 def preview_plan(practice_id: int):
     practice, member = load_manager(practice_id)
+    typed = request.form.get("promotion_code", "")
+    promotion, code_error, status = None, None, 200
     try:
         plan = Plan(request.form.get("plan", ""))
-        preview = subscriptions.preview_plan_change(practice, plan, current_user)
+        if typed.strip():
+            try:
+                promotion = promotion_codes.resolve_code(typed)
+            except PromotionError as refused:  # the preview without it, and why under the field
+                code_error, status = refused.message, 422
+        preview = subscriptions.preview_plan_change(practice, plan, current_user, promotion)
     except ValueError:
         return billing_response(practice, member, error="Choose a plan.", status=422)
     except (errors.PracticeError, BillingError) as error:
         return billing_response(practice, member, error=error.message)
-    context = billing_context(practice, member, preview=preview)
+    context = billing_context(
+        practice, member, preview=preview, subscribe_code=typed[:200], code_error=code_error
+    )
     return render_page_or_fragment(
-        "practices/plan_preview.html", "practices/partials/_plan_preview.html", **context
+        "practices/plan_preview.html", "practices/partials/_plan_preview.html", status, **context
     )
 
 
@@ -242,9 +269,15 @@ def change_plan(practice: Practice, member: PracticeMember, key: str) -> Outcome
     if plan is None:
         return Outcome(error="Choose a plan.", status=422, settled=False)
     proration_date = request.form.get("proration_date", type=int)
+    typed = request.form.get("promotion_code", "")
+    try:  # the code the preview showed, checked again: it may have expired or run out meanwhile
+        promotion = promotion_codes.resolve_code(typed) if typed.strip() else None
+    except (PromotionError, BillingError) as refused:
+        return Outcome(error=f"{refused.message} Nothing was changed.", status=refused.status)
     return attempt_action(
-        lambda: subscriptions.change_plan(practice, plan, current_user, proration_date, key),
-        f"The practice is now on the {plan.label} plan.",
+        lambda: subscriptions.change_plan(practice, plan, current_user, proration_date, key, promotion),
+        f"The practice is now on the {plan.label} plan."
+        + (f" Promotion code {promotion['code']} applies." if promotion else ""),
     )
 
 
@@ -283,3 +316,33 @@ def pay_now(practice: Practice, member: PracticeMember, key: str) -> Outcome:
         lambda: subscriptions.pay_open_invoice(practice, current_user, key, invoice_id),
         "Invoice paid. Thank you!",
     )
+
+
+# --- the retention offer (issue 17) -----------------------------------------------------------------
+
+
+@bp.post("/<int:practice_id>/billing/retention/accept")
+@login_required
+@billing_action("retention_accept")
+def retention_accept(practice: Practice, member: PracticeMember, key: str) -> Outcome:
+    """Keep the subscription with the offer's coupon (applied once at Stripe, whatever the tabs)."""
+    try:
+        offer = retention.accept_offer(practice, current_user)
+    except unconfirmed.OutcomeUnknown as unknown:
+        return Outcome(message=unknown.message, status=unknown.status)
+    except (errors.PracticeError, BillingError) as error:
+        return Outcome(error=error.message, status=error.status)
+    return Outcome(message=f"Thank you for staying: {offer.terms} applies from the next invoice.")
+
+
+@bp.post("/<int:practice_id>/billing/retention/decline")
+@login_required
+@billing_action("retention_decline", changes_billing=False)
+def retention_decline(practice: Practice, member: PracticeMember, key: str) -> Outcome:
+    """No thanks: the cancellation form, opened (the offer is not made again)."""
+    try:
+        retention.decline_offer(practice, current_user)
+    except errors.PracticeError as error:
+        return Outcome(error=error.message, status=error.status)
+    g.open_cancel = True
+    return Outcome(message="Tell us why you are cancelling, then confirm.")

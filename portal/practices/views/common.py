@@ -21,7 +21,7 @@ from portal import throttle
 from portal.extensions import db
 from portal.htmx import fragment_or_redirect, is_htmx, redirect_page, render_page_or_fragment
 from portal.practices import checkout as practice_checkout
-from portal.practices import errors, intents, plan_changes, plans, unconfirmed
+from portal.practices import errors, intents, plan_changes, plans, retention, unconfirmed
 from portal.practices import history as practice_history
 from portal.practices import members as practice_members
 from portal.practices.banners import support_email
@@ -101,6 +101,12 @@ def billing_context(practice: Practice, member: PracticeMember, **extra) -> dict
         "wallet_title": "Practice cards",
         "attempt": intents.new_key(),
         "cancel_form": None,  # the form of a failed cancel, with what was typed
+        # Issue 17: the promotion code a refused subscribe kept as typed, and why it was refused;
+        # the retention offer shown before the cancellation form; that form opened after "No thanks".
+        "subscribe_code": None,
+        "code_error": None,
+        "retention_offer": retention.offer_for(practice) if can_manage else None,
+        "open_cancel": False,
         "support_email": support_email(),
         "pending_words": plan_changes.pending_words,  # "Switches to Monthly on ..." (issue 17)
         # The billing details form as saved; a refused save hands back its own, as typed.
@@ -130,7 +136,7 @@ def billing_response(
         db.session.refresh(practice)
         return billing_context(practice, member, billing_message=message, billing_error=error, **extra)
 
-    if not is_htmx() and extra.get("cancel_form") is not None:
+    if not is_htmx() and (extra.get("cancel_form") is not None or extra.get("code_error")):
         # Refused with a form to correct: the page again (a redirect would lose what was typed).
         return render_page_or_fragment(
             "practices/billing.html", "practices/partials/_billing_swap.html", status, **context()
@@ -151,7 +157,8 @@ def outcome_response(practice: Practice, member: PracticeMember, outcome: Outcom
     if outcome.redirect_to:
         return redirect_page(outcome.redirect_to)
     status = outcome.status  # htmx gets it as the one rule in ``portal.htmx`` says
-    extra = {"cancel_form": g.pop("cancel_form")} if "cancel_form" in g else {}
+    kept = ("cancel_form", "subscribe_code", "code_error", "open_cancel")  # a refused form as typed
+    extra = {name: g.pop(name) for name in kept if name in g}
     return billing_response(practice, member, outcome.message, outcome.error, status, **extra)
 
 

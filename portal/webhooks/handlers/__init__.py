@@ -27,6 +27,7 @@ from portal.webhooks.handlers import (
     invoice,
     payment_intent,
     payment_method,
+    promotion_code,
     refund,
     subscription,
     subscription_schedule,
@@ -69,6 +70,8 @@ EVENT_HANDLERS: dict[str, Handler] = {
     "payment_method.updated": payment_method.changed,
     "payment_method.automatically_updated": payment_method.changed,
     "payment_method.detached": payment_method.detached,
+    "promotion_code.created": promotion_code.changed,
+    "promotion_code.updated": promotion_code.changed,
     "refund.created": refund.changed,
     "refund.updated": refund.changed,
 }

@@ -1,0 +1,53 @@
+"""The subscription's discount on the practice (issue 17): mirrored from Stripe, never computed here.
+
+A subscription event carries its discounts as ids only; when they differ from the mirror's, the
+subscription is read fresh with its discounts and their coupons expanded (so a late or repeated
+event cannot bring an old discount back). A person's action that changed them mirrors the answer.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from portal.gateway import discounts as stripe_discounts
+from portal.gateway.errors import BillingError
+from portal.gateway.shapes import as_dict, object_id
+from portal.practices.mirror import to_datetime
+from portal.practices.models import Practice
+from portal.promotions.words import amount_words
+
+log = logging.getLogger(__name__)
+
+
+def _ids(sub: dict) -> str:
+    return ",".join(filter(None, (object_id(entry) for entry in sub.get("discounts") or [])))[:255]
+
+
+def mirror_discounts(practice: Practice, subscription: object) -> None:
+    """Apply a subscription whose ``discounts`` are expanded (``discounts.source.coupon``)."""
+    sub = as_dict(subscription)
+    entries = [as_dict(entry) for entry in sub.get("discounts") or [] if not isinstance(entry, str)]
+    practice.discount_ids = _ids(sub) or None
+    if not entries:
+        practice.discount_summary = practice.discount_duration = practice.discount_end = None
+        return
+    first = entries[0]
+    coupon = as_dict((first.get("source") or {}).get("coupon"))
+    practice.discount_summary = amount_words(
+        coupon.get("percent_off"), coupon.get("amount_off"), coupon.get("currency")
+    )
+    practice.discount_duration = coupon.get("duration")
+    practice.discount_end = to_datetime(first.get("end"))
+
+
+def refresh_discounts(practice: Practice | None, sub: dict) -> None:
+    """From a ``customer.subscription.*`` event: the practice's current subscription only."""
+    if practice is None or sub.get("id") != practice.stripe_subscription_id:
+        return
+    ids = _ids(sub)
+    if ids == (practice.discount_ids or ""):
+        return
+    try:  # even to none: an older event's list must not take a newer discount away
+        mirror_discounts(practice, stripe_discounts.subscription_discounts(sub["id"]))
+    except BillingError as error:  # the next event (or action) tries again
+        log.warning("could not read discounts of %s: %s", sub.get("id"), error)

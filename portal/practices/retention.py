@@ -1,0 +1,98 @@
+"""The retention offer (issue 17): before an owner or admin cancels, the platform's retention coupon
+is offered once per subscription. Accepting applies it at Stripe (one idempotency key per
+subscription, so two tabs apply it once) and keeps the subscription; declining goes on to the
+cancellation form. The offer row (unique per subscription) is the "once"."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from portal.database import upsert_insert, utcnow
+from portal.extensions import db
+from portal.gateway import subscriptions as stripe_subscriptions
+from portal.practices import audit
+from portal.practices.discounts import mirror_discounts
+from portal.practices.errors import PracticeError
+from portal.practices.members import require_manager
+from portal.practices.models import Practice, RetentionOffer
+from portal.promotions.models import RetentionCoupon
+from portal.promotions.retention import current_retention_coupon
+from portal.promotions.words import terms_words
+from portal.users.models import User
+
+NO_OFFER = "There is no offer to accept for this subscription."
+
+
+def _offer_row(practice: Practice, lock: bool = False) -> RetentionOffer | None:
+    query = sa.select(RetentionOffer).where(RetentionOffer.subscription_id == practice.stripe_subscription_id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return db.session.scalar(query)
+
+
+def offer_for(practice: Practice) -> RetentionCoupon | None:
+    """The coupon to offer before the cancellation form: one is configured, the subscription is live
+    and not set to end, and it was never offered (accepted or declined) to this subscription."""
+    if not practice.subscription_live or practice.cancel_at_period_end or practice.cancel_at:
+        return None
+    if practice.subscription_status != "active":
+        return None
+    coupon = current_retention_coupon()
+    if coupon is None:
+        return None
+    row = _offer_row(practice)
+    return coupon if row is None or row.outcome == "offered" else None
+
+
+def _claim(practice: Practice, coupon: RetentionCoupon) -> RetentionOffer:
+    """The offer's row, made once per subscription whatever the concurrency (the unique id decides)."""
+    db.session.execute(
+        upsert_insert(RetentionOffer.__table__)
+        .values(
+            practice_id=practice.id,
+            subscription_id=practice.stripe_subscription_id,
+            coupon_id=coupon.coupon_id,
+            terms=terms_words(coupon)[:120],
+            outcome="offered",
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["subscription_id"])
+    )
+    return _offer_row(practice, lock=True)
+
+
+def accept_offer(practice: Practice, actor: User) -> RetentionOffer:
+    require_manager(practice, actor)
+    coupon = offer_for(practice)
+    row = _offer_row(practice, lock=True)
+    if row is not None and row.outcome == "accepted":
+        raise PracticeError(f"The offer was already accepted: {row.terms}.", status=409)
+    if coupon is None:
+        raise PracticeError(NO_OFFER, status=409)
+    row = _claim(practice, coupon)
+    if row.outcome != "offered":
+        raise PracticeError(NO_OFFER, status=409)
+    keep = [{"discount": d} for d in (practice.discount_ids or "").split(",") if d]
+    updated = stripe_subscriptions.update_subscription(
+        practice.stripe_subscription_id,
+        {"discounts": [*keep, {"coupon": row.coupon_id}], "expand": ["discounts.source.coupon"]},
+        key=("retention", practice.stripe_subscription_id),
+    )
+    row.outcome, row.decided_by_id, row.decided_at = "accepted", actor.id, utcnow()
+    mirror_discounts(practice, updated)
+    audit.record(practice, "retention_accepted", row.terms, actor_id=actor.id)
+    db.session.commit()
+    return row
+
+
+def decline_offer(practice: Practice, actor: User) -> None:
+    """No thanks: the offer is not made to this subscription again; the cancellation form follows."""
+    require_manager(practice, actor)
+    coupon = offer_for(practice)
+    if coupon is None:
+        return
+    row = _claim(practice, coupon)
+    if row.outcome == "offered":
+        row.outcome, row.decided_by_id, row.decided_at = "declined", actor.id, utcnow()
+        audit.record(practice, "retention_declined", row.terms, actor_id=actor.id)
+    db.session.commit()

@@ -1,0 +1,1 @@
+"""Promotion codes and the retention coupon: what the platform offers, mirrored from Stripe."""

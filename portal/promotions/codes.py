@@ -1,0 +1,149 @@
+"""Promotion codes: an admin makes one (a coupon, then its code, at Stripe) or turns one off; the
+mirror follows Stripe's answers and its ``promotion_code.*`` events; a practice's typed code is
+resolved here before it reaches Checkout or a plan switch."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+import sqlalchemy as sa
+from flask import current_app
+
+from portal.extensions import db
+from portal.gateway import discounts as stripe_discounts
+from portal.gateway.errors import InvalidRequest
+from portal.gateway.gateway import stripe_time
+from portal.gateway.shapes import as_dict, object_id
+from portal.promotions.errors import PromotionError
+from portal.promotions.forms import CODE_RULE, PromotionCodeForm
+from portal.promotions.models import PromotionCode
+from portal.users.models import User
+
+#: What a practice is told about a code that cannot be used, whatever the reason at Stripe.
+UNKNOWN_CODE = "{code} is not a promotion code we know. Check the spelling, or leave it empty."
+EXPIRED_CODE = "{code} has expired."
+DISABLED_CODE = "{code} is no longer offered."
+USED_UP_CODE = "{code} has been used as often as it could be."
+
+
+def codes_page(page: int, per_page: int = 50):
+    return db.paginate(
+        sa.select(PromotionCode).order_by(PromotionCode.id.desc()),
+        page=page,
+        per_page=per_page,
+        max_per_page=per_page,
+        error_out=False,
+    )
+
+
+def create_code(form: PromotionCodeForm, actor: User, attempt: str) -> PromotionCode:
+    """A coupon with the form's terms and its code; ``attempt`` (the rendered form's key) makes a
+    double submit one coupon and one code at Stripe (same idempotency keys, same answers)."""
+    code = form.code.data.strip()
+    currency = current_app.config["BILLING_CURRENCY"]
+    coupon = stripe_discounts.create_coupon(
+        {**form.coupon_params(currency), "name": code, "metadata": {"source": "portal_admin"}},
+        key=("promo", attempt),
+    )
+    try:
+        promo = stripe_discounts.create_promotion_code(
+            coupon.id, code, form.code_params(), key=("promo", attempt)
+        )
+    except InvalidRequest as error:
+        if error.stripe_code == "resource_already_exists":
+            raise PromotionError(f"An active code {code} already exists at Stripe.", field="code") from error
+        raise PromotionError(error.message, field="code") from error
+    row = mirror_code(promo, stripe_time(promo), coupon=as_dict(coupon))
+    if row.created_by_id is None:
+        row.created_by_id = actor.id
+    db.session.commit()
+    return row
+
+
+def set_active(row_id: int, active: bool) -> PromotionCode:
+    row = db.session.get(PromotionCode, row_id)
+    if row is None:
+        raise PromotionError("No such promotion code.", status=404)
+    if row.active == active:
+        return row  # already so: nothing to ask Stripe
+    promo = stripe_discounts.set_promotion_code_active(row.stripe_id, active)
+    mirror_code(promo, stripe_time(promo))
+    db.session.commit()
+    return row
+
+
+def _timestamp(value: int | None) -> dt.datetime | None:
+    return dt.datetime.fromtimestamp(int(value), dt.UTC).replace(tzinfo=None) if value else None
+
+
+def mirror_code(promo: object, stripe_at: int, coupon: dict | None = None) -> PromotionCode:
+    """Upsert the mirror row of a promotion code (a Stripe answer or an event's object); state older
+    than the row's is ignored. ``coupon``: its coupon, when the promotion code does not expand it."""
+    data = as_dict(promo)
+    linked = (data.get("promotion") or {}).get("coupon")
+    coupon = coupon or (as_dict(linked) if isinstance(linked, dict) or hasattr(linked, "to_dict") else None)
+    row = db.session.scalar(
+        sa.select(PromotionCode).where(PromotionCode.stripe_id == data["id"]).with_for_update()
+    )
+    if row is None:
+        row = PromotionCode(
+            stripe_id=data["id"], code=data["code"], coupon_id=object_id(linked) or "", duration="once"
+        )
+        db.session.add(row)
+    elif stripe_at < row.stripe_synced_at:
+        return row
+    row.code = data["code"]
+    row.active = bool(data.get("active"))
+    row.max_redemptions = data.get("max_redemptions")
+    row.times_redeemed = int(data.get("times_redeemed") or 0)
+    row.expires_at = _timestamp(data.get("expires_at"))
+    if coupon:
+        row.coupon_id = coupon["id"]
+        row.percent_off = coupon.get("percent_off")
+        row.amount_off = coupon.get("amount_off")
+        row.currency = coupon.get("currency")
+        row.duration = coupon.get("duration") or "once"
+        row.duration_in_months = coupon.get("duration_in_months")
+    row.stripe_synced_at = stripe_at
+    db.session.flush()
+    return row
+
+
+def apply_code_event(obj: dict, event_created: int) -> PromotionCode | None:
+    """``promotion_code.created``/``.updated``: the code as the event has it (a code made in Stripe's
+    dashboard gets its coupon's terms read fresh)."""
+    row = db.session.scalar(sa.select(PromotionCode).where(PromotionCode.stripe_id == obj.get("id")))
+    if row is None or not row.coupon_id:
+        fresh = stripe_discounts.retrieve_promotion_code(obj["id"])
+        return mirror_code(fresh, max(event_created, stripe_time(fresh)))
+    return mirror_code(obj, event_created)
+
+
+def resolve_code(typed: str) -> dict:
+    """The promotion code a practice typed, if it can be redeemed now: ``{"id", "code", "coupon"}``;
+    else a ``PromotionError`` under the field that says why, in words."""
+    code = (typed or "").strip()
+    shown = code if len(code) <= 40 else code[:40] + "…"
+    if not CODE_RULE.fullmatch(code):
+        raise PromotionError(UNKNOWN_CODE.format(code=shown or "That"), field="promotion_code", status=422)
+    page = stripe_discounts.find_promotion_codes(code)
+    now = stripe_time(page)  # Stripe's clock: an expiry is Stripe's to judge
+    found = [as_dict(p) for p in page.data]
+    if not found:
+        raise PromotionError(UNKNOWN_CODE.format(code=code), field="promotion_code", status=422)
+    usable = [p for p in found if p.get("active")]
+    if not usable:
+        raise PromotionError(DISABLED_CODE.format(code=code), field="promotion_code", status=422)
+    promo = usable[0]
+    coupon = as_dict((promo.get("promotion") or {}).get("coupon"))
+    if promo.get("expires_at") and promo["expires_at"] <= now:
+        raise PromotionError(EXPIRED_CODE.format(code=code), field="promotion_code", status=422)
+    limit = promo.get("max_redemptions")
+    if (limit is not None and promo.get("times_redeemed", 0) >= limit) or not coupon.get("valid", True):
+        raise PromotionError(USED_UP_CODE.format(code=code), field="promotion_code", status=422)
+    return {"id": promo["id"], "code": promo["code"], "coupon": coupon}
+
+
+def attempt_key() -> str:
+    return secrets.token_hex(8)

@@ -1,0 +1,133 @@
+"""The admin's forms: a promotion code, and the retention coupon. Every number is checked here with
+a message under its field, so Stripe is asked only for what it will accept."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from wtforms import DateField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Optional
+
+from portal.forms import PortalForm
+
+#: Letters, digits and dashes (Stripe's rule for a code), 3 to 40 of them (a code people type).
+CODE_RULE = re.compile(r"[A-Za-z0-9-]{3,40}")
+MAX_MONTHS = 36
+MAX_REDEMPTIONS = 1_000_000
+
+
+def _whole(text: str | None) -> int | None:
+    text = (text or "").strip()
+    return int(text) if text.isdigit() and len(text) <= 9 else None
+
+
+class DiscountTermsForm(PortalForm):
+    """How much (a percentage, or an amount in the billing currency) and for how long."""
+
+    kind = SelectField(
+        "Discount", choices=[SelectChoice("percent", "Percent off"), SelectChoice("amount", "Amount off")]
+    )
+    percent_off = StringField("Percent off")
+    amount_off = StringField("Amount off")
+    duration = SelectField(
+        "For how long",
+        choices=[
+            SelectChoice("once", "The first invoice"),
+            SelectChoice("repeating", "A number of months"),
+            SelectChoice("forever", "Every invoice"),
+        ],
+    )
+    duration_in_months = StringField("Months")
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        if self.kind.data == "percent":
+            valid = self._check_percent() and valid
+        else:
+            valid = self._check_amount() and valid
+        if self.duration.data == "repeating":
+            months = _whole(self.duration_in_months.data)
+            if months is None or not 1 <= months <= MAX_MONTHS:
+                self.duration_in_months.errors.append(
+                    f"Enter a whole number of months from 1 to {MAX_MONTHS}."
+                )
+                valid = False
+        return valid
+
+    def _check_percent(self) -> bool:
+        try:
+            percent = Decimal((self.percent_off.data or "").strip())
+        except InvalidOperation:
+            percent = None
+        if percent is None or not percent.is_finite() or not 0 < percent <= 100:
+            self.percent_off.errors.append("Enter a percentage above 0 and at most 100, such as 30.")
+            return False
+        if percent != percent.quantize(Decimal("0.01")):
+            self.percent_off.errors.append("Use at most two decimal places.")
+            return False
+        return True
+
+    def _check_amount(self) -> bool:
+        try:
+            amount = Decimal((self.amount_off.data or "").strip())
+        except InvalidOperation:
+            amount = None
+        if amount is None or not amount.is_finite() or amount <= 0 or amount > 100_000:
+            self.amount_off.errors.append("Enter an amount above 0 and at most 100,000, such as 15.00.")
+            return False
+        if amount != amount.quantize(Decimal("0.01")):
+            self.amount_off.errors.append("Use at most two decimal places.")
+            return False
+        return True
+
+    def coupon_params(self, currency: str) -> dict:
+        """The terms as Stripe's coupon parameters (an amount in minor units)."""
+        params: dict = {"duration": self.duration.data}
+        if self.kind.data == "percent":
+            params["percent_off"] = float(Decimal(self.percent_off.data.strip()))
+        else:
+            amount = Decimal(self.amount_off.data.strip()) * 100
+            params["amount_off"] = int(amount.quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+            params["currency"] = currency
+        if self.duration.data == "repeating":
+            params["duration_in_months"] = _whole(self.duration_in_months.data)
+        return params
+
+
+class PromotionCodeForm(DiscountTermsForm):
+    code = StringField("Code")
+    expires_on = DateField("Last day it can be used (optional)", validators=[Optional()])
+    max_redemptions = StringField("Most uses (optional)")
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        code = (self.code.data or "").strip()
+        if not self.code.errors and not CODE_RULE.fullmatch(code):
+            self.code.errors.append("Use 3 to 40 letters, digits or dashes, such as SPRING-30.")
+            valid = False
+        if self.expires_on.data and self.expires_on.data < dt.datetime.now(dt.UTC).date():
+            self.expires_on.errors.append("Choose today or a later day.")
+            valid = False
+        limit = (self.max_redemptions.data or "").strip()
+        if limit and not (_whole(limit) and 1 <= _whole(limit) <= MAX_REDEMPTIONS):
+            self.max_redemptions.errors.append(
+                f"Enter a whole number from 1 to {MAX_REDEMPTIONS:,}, or leave it empty."
+            )
+            valid = False
+        return valid
+
+    def code_params(self) -> dict:
+        params: dict = {}
+        if self.expires_on.data:
+            end = dt.datetime.combine(self.expires_on.data, dt.time(23, 59, 59), dt.UTC)
+            params["expires_at"] = int(end.timestamp())
+        if _whole(self.max_redemptions.data):
+            params["max_redemptions"] = _whole(self.max_redemptions.data)
+        return params
+
+
+class RetentionCouponForm(DiscountTermsForm):
+    """The retention offer's terms (e.g. 30% off for 3 months)."""

@@ -1,0 +1,167 @@
+"""Issue 17, the admin's side: promotion codes made and turned off on the admin page (admins only),
+listed from the local mirror with times redeemed, hostile input refused with a message under the
+field and nothing made at Stripe; the retention offer's setting."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+import pytest
+import sqlalchemy as sa
+from flask import g
+
+from portal.extensions import db
+from portal.promotions.models import PromotionCode, RetentionCoupon
+from portal.promotions.retention import current_retention_coupon
+from portal.users.models import Role
+from portal.webhooks.handlers import EVENT_HANDLERS
+from tests.conftest import extract_csrf
+from tests.factories import UserFactory
+
+
+@pytest.fixture
+def admin_client(auth):
+    admin = UserFactory(role=Role.ADMIN)
+    assert auth.login(admin.email).status_code == 302
+    g.pop("csrf_token", None)
+    return auth.client
+
+
+def fresh_code() -> str:
+    return f"SPRING-{secrets.token_hex(3).upper()}"
+
+
+def form(client, **fields) -> dict:
+    page = client.get("/admin/promotions").get_data(as_text=True)
+    attempt = re.search(r'name="attempt" value="([^"]+)"', page).group(1)
+    return {
+        "csrf_token": extract_csrf(page),
+        "attempt": attempt,
+        "kind": "percent",
+        "percent_off": "30",
+        "amount_off": "",
+        "duration": "repeating",
+        "duration_in_months": "3",
+        "expires_on": "",
+        "max_redemptions": "5",
+        **fields,
+    }
+
+
+def codes() -> list[PromotionCode]:
+    db.session.rollback()
+    return list(db.session.scalars(sa.select(PromotionCode)))
+
+
+def test_only_platform_admins_see_the_page(client, auth, user_factory):
+    assert client.get("/admin/promotions").status_code == 302  # anonymous: log in first
+    member = user_factory(email="someone@example.com")
+    assert auth.login(member.email).status_code == 302
+    assert client.get("/admin/promotions").status_code == 403
+    assert client.post("/admin/promotions/codes", data={}).status_code in (400, 403)
+
+
+def test_admin_creates_a_code_listed_with_times_redeemed(admin_client, sandbox):
+    code = fresh_code()
+    response = admin_client.post("/admin/promotions/codes", data=form(admin_client, code=code))
+    assert response.status_code == 303, response.get_data(as_text=True)[:2000]
+    page = admin_client.get("/admin/promotions").get_data(as_text=True)
+    assert code in page and "30% off for 3 months" in page
+    row = next(c for c in codes() if c.code == code)
+    assert row.active and row.times_redeemed == 0 and row.max_redemptions == 5
+    at_stripe = sandbox.client().v1.promotion_codes.retrieve(row.stripe_id)
+    assert at_stripe.code == code and at_stripe.promotion.coupon == row.coupon_id
+    assert 'data-times-redeemed="0"' in page and "0 of 5" in page
+
+
+def test_a_double_submit_makes_one_code(admin_client):
+    code = fresh_code()
+    data = form(admin_client, code=code)
+    assert admin_client.post("/admin/promotions/codes", data=data).status_code == 303
+    assert admin_client.post("/admin/promotions/codes", data=data).status_code == 303
+    assert [c.code for c in codes()].count(code) == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"percent_off": "0"}, "Enter a percentage above 0 and at most 100"),
+        ({"percent_off": "101"}, "Enter a percentage above 0 and at most 100"),
+        ({"percent_off": "nan"}, "Enter a percentage above 0 and at most 100"),
+        ({"kind": "amount", "amount_off": "-5"}, "Enter an amount above 0"),
+        ({"kind": "amount", "amount_off": "1e9"}, "Enter an amount above 0"),
+        ({"code": "X" * 5000}, "Use 3 to 40 letters, digits or dashes"),
+        ({"code": "SPRING 30;<b>"}, "Use 3 to 40 letters, digits or dashes"),
+        ({"code": "SPRING\u202e30"}, ""),
+        ({"duration_in_months": "0"}, "Enter a whole number of months from 1 to 36."),
+        ({"max_redemptions": "-1"}, "Enter a whole number from 1"),
+    ],
+)
+def test_hostile_input_is_refused_with_the_form_kept(admin_client, fields, message):
+    before = len(codes())
+    data = form(admin_client, code=fresh_code())
+    data.update(fields)
+    response = admin_client.post("/admin/promotions/codes", data=data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert message in page
+    assert "<b>" not in page  # what was typed comes back escaped
+    assert len(codes()) == before  # nothing made here (nor at Stripe: the form is checked first)
+
+
+def test_turning_a_code_off_at_stripe_and_here(admin_client, sandbox):
+    code = fresh_code()
+    admin_client.post("/admin/promotions/codes", data=form(admin_client, code=code))
+    row = next(c for c in codes() if c.code == code)
+    page = admin_client.get("/admin/promotions").get_data(as_text=True)
+    response = admin_client.post(
+        f"/admin/promotions/codes/{row.id}/disable", data={"csrf_token": extract_csrf(page)}
+    )
+    assert response.status_code == 303
+    assert not next(c for c in codes() if c.code == code).active
+    assert sandbox.client().v1.promotion_codes.retrieve(row.stripe_id).active is False
+
+
+def test_promotion_code_events_update_the_mirror_and_older_ones_lose(admin_client, sandbox):
+    code = fresh_code()
+    admin_client.post("/admin/promotions/codes", data=form(admin_client, code=code))
+    row = next(c for c in codes() if c.code == code)
+    obj = sandbox.client().v1.promotion_codes.retrieve(row.stripe_id).to_dict()
+    base = row.stripe_synced_at
+    newer = {"type": "promotion_code.updated", "created": base + 10}
+    EVENT_HANDLERS["promotion_code.updated"]({**newer, "data": {"object": {**obj, "times_redeemed": 2}}})
+    db.session.commit()
+    older = {"type": "promotion_code.updated", "created": base + 5}
+    EVENT_HANDLERS["promotion_code.updated"]({**older, "data": {"object": {**obj, "times_redeemed": 1}}})
+    db.session.commit()
+    assert next(c for c in codes() if c.code == code).times_redeemed == 2
+
+
+def test_retention_offer_is_set_replaced_and_turned_off(admin_client, sandbox):
+    data = form(admin_client)
+    retention = {k: data[k] for k in ("csrf_token", "attempt")}
+    retention.update(
+        {f"retention-{k}": data[k] for k in ("kind", "percent_off", "duration", "duration_in_months")}
+    )
+    assert admin_client.post("/admin/promotions/retention", data=retention).status_code == 303
+    setting = current_retention_coupon()
+    assert setting is not None and setting.percent_off == 30 and setting.duration_in_months == 3
+    assert sandbox.client().v1.coupons.retrieve(setting.coupon_id).percent_off == 30
+    page = admin_client.get("/admin/promotions").get_data(as_text=True)
+    assert "30% off for 3 months" in page
+    refused = admin_client.post(
+        "/admin/promotions/retention", data={**retention, "retention-percent_off": "101"}
+    )
+    assert refused.status_code == 422 and current_retention_coupon().id == setting.id
+    off = admin_client.post("/admin/promotions/retention/off", data={"csrf_token": retention["csrf_token"]})
+    db.session.rollback()  # the test's session: read what the request committed
+    assert off.status_code == 303 and current_retention_coupon() is None
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(RetentionCoupon)) == 1
+
+
+def test_the_page_names_each_field_once(admin_client):
+    page = admin_client.get("/admin/promotions").get_data(as_text=True)
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids))
+    assert 'for="retention-percent_off"' in page and 'for="percent_off"' in page

@@ -1,0 +1,292 @@
+"""Issue 17, the practice's side: a promotion code when subscribing (resolved here first, so this
+page says what is wrong) and when switching plan; the discount on the billing page and the invoice
+rows; the retention offer before a cancellation, once per subscription."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+import pytest
+import sqlalchemy as sa
+from flask import g
+
+from portal.extensions import db
+from portal.practices import checkout as practice_checkout
+from portal.practices import members
+from portal.practices.models import MemberRole, Plan, RetentionOffer
+from portal.promotions.models import RetentionCoupon
+from tests.conftest import extract_csrf
+from tests.practices.conftest import add_member, login
+from tests.practices.test_views import path_of, pay_checkout, version_of
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def live_practice(owner, plans):
+    return members.create_practice(owner, "Harbour Dental")
+
+
+@pytest.fixture
+def paid_practice(owner, owner_client, live_practice):
+    owner_client.get(
+        path_of(pay_checkout(practice_checkout.start_checkout(live_practice, Plan.MONTHLY, owner)))
+    )
+    db.session.refresh(live_practice)
+    assert live_practice.subscription_live
+    return live_practice
+
+
+def make_code(sandbox, percent: float = 30, **extra) -> str:
+    client = sandbox.client()
+    coupon = client.v1.coupons.create(
+        {"percent_off": percent, "duration": "repeating", "duration_in_months": 3}
+    )
+    code = f"CLINIC-{secrets.token_hex(3).upper()}"
+    client.v1.promotion_codes.create(
+        {"promotion": {"type": "coupon", "coupon": coupon.id}, "code": code, **extra}
+    )
+    return code
+
+
+def billing_form(client, practice) -> dict:
+    page = client.get(f"/practices/{practice.id}/billing").get_data(as_text=True)
+    return {
+        "csrf_token": extract_csrf(page),
+        "attempt": re.search(r'name="attempt" value="([^"]+)"', page).group(1),
+        "billing_version": version_of(page),
+    }
+
+
+def test_subscribing_with_a_code_charges_the_discounted_first_invoice(owner_client, live_practice, sandbox):
+    code = make_code(sandbox)
+    response = owner_client.post(
+        f"/practices/{live_practice.id}/billing/subscribe",
+        data={**billing_form(owner_client, live_practice), "plan": "monthly", "promotion_code": code.lower()},
+    )
+    assert response.status_code == 303 and "/checkout/cs_test_" in response.location
+    session_id = response.location.rsplit("/", 1)[1]
+    session = sandbox.client().v1.checkout.sessions.retrieve(session_id)
+    assert session.total_details.amount_discount > 0
+    owner_client.get(path_of(pay_checkout(response.location)))
+    db.session.refresh(live_practice)
+    page = owner_client.get(f"/practices/{live_practice.id}/billing").get_data(as_text=True)
+    assert "data-discount" in page and "30% off until" in page
+    assert "data-invoice-discount" in page
+    history = owner_client.get(f"/practices/{live_practice.id}/history").get_data(as_text=True)
+    assert f"Promotion code {code} at Checkout" in history
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("NOSUCH-CODE", "NOSUCH-CODE is not a promotion code we know."),
+        ("bad code;<script>", "is not a promotion code we know."),
+        ("X" * 5000, "is not a promotion code we know."),
+    ],
+)
+def test_an_unknown_code_is_refused_on_the_portals_page_with_the_form_kept(
+    owner_client, live_practice, sandbox, typed, message
+):
+    seen = len(
+        sandbox.client().v1.checkout.sessions.list({"customer": live_practice.stripe_customer_id}).data
+    )
+    response = owner_client.post(
+        f"/practices/{live_practice.id}/billing/subscribe",
+        data={**billing_form(owner_client, live_practice), "plan": "monthly", "promotion_code": typed},
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and message in page
+    assert "<script>" not in page and 'id="promotion_code"' in page
+    assert 'aria-invalid="true"' in page
+    after = sandbox.client().v1.checkout.sessions.list({"customer": live_practice.stripe_customer_id}).data
+    assert len(after) == seen  # no Checkout was started
+
+
+def test_an_expired_or_turned_off_code_says_so(owner_client, live_practice, sandbox):
+    code = make_code(sandbox)
+    promo = sandbox.client().v1.promotion_codes.list({"code": code}).data[0]
+    sandbox.client().v1.promotion_codes.update(promo.id, {"active": False})
+    response = owner_client.post(
+        f"/practices/{live_practice.id}/billing/subscribe",
+        data={**billing_form(owner_client, live_practice), "plan": "monthly", "promotion_code": code},
+    )
+    assert response.status_code == 422 and "is no longer offered" in response.get_data(as_text=True)
+    expiring = make_code(sandbox, expires_at=sandbox.now() + 60)
+    sandbox.advance(seconds=120)
+    response = owner_client.post(
+        f"/practices/{live_practice.id}/billing/subscribe",
+        data={**billing_form(owner_client, live_practice), "plan": "monthly", "promotion_code": expiring},
+    )
+    assert response.status_code == 422 and "has expired" in response.get_data(as_text=True)
+
+
+def test_members_cannot_use_codes_and_other_practices_are_404(
+    client, auth, live_practice, user_factory, owner
+):
+    member = user_factory(email="member@example.com")
+    add_member(live_practice, member, MemberRole.MEMBER)
+    login(auth, member)
+    page = client.get(f"/practices/{live_practice.id}/billing").get_data(as_text=True)
+    token = extract_csrf(page)
+    refused = client.post(
+        f"/practices/{live_practice.id}/billing/subscribe",
+        data={"csrf_token": token, "plan": "monthly", "promotion_code": "ANY-CODE"},
+    )
+    assert refused.status_code == 403
+    other = members.create_practice(owner, "Someone Else's")
+    assert (
+        client.post(f"/practices/{other.id}/billing/retention/accept", data={"csrf_token": token}).status_code
+        == 404
+    )
+
+
+def test_plan_switch_preview_with_a_code_then_confirm(owner_client, paid_practice, sandbox):
+    code = make_code(sandbox, percent=50)
+    token = billing_form(owner_client, paid_practice)["csrf_token"]
+    plain = owner_client.post(
+        f"/practices/{paid_practice.id}/billing/plan/preview",
+        data={"plan": "semiannual", "csrf_token": token},
+        headers=HX,
+    ).get_data(as_text=True)
+    preview = owner_client.post(
+        f"/practices/{paid_practice.id}/billing/plan/preview",
+        data={"plan": "semiannual", "csrf_token": token, "promotion_code": code},
+        headers=HX,
+    ).get_data(as_text=True)
+    amount = lambda html: int(re.search(r'data-preview-amount="(-?\d+)"', html).group(1))  # noqa: E731
+    assert "data-preview-discount" in preview and amount(preview) < amount(plain)
+    wrong = owner_client.post(
+        f"/practices/{paid_practice.id}/billing/plan/preview",
+        data={"plan": "semiannual", "csrf_token": token, "promotion_code": "NOPE-NOPE"},
+        headers=HX,
+    )
+    assert wrong.status_code == 422 and "NOPE-NOPE is not a promotion code we know." in wrong.get_data(
+        as_text=True
+    )
+    response = owner_client.post(
+        f"/practices/{paid_practice.id}/billing/plan",
+        data={
+            "plan": "semiannual",
+            "proration_date": re.search(r'name="proration_date" value="(\d+)"', preview).group(1),
+            "promotion_code": code,
+            "csrf_token": token,
+            "billing_version": version_of(preview),
+        },
+        headers=HX,
+    )
+    assert f"Promotion code {code} applies." in response.get_data(as_text=True)
+    db.session.refresh(paid_practice)
+    assert paid_practice.plan == Plan.SEMIANNUAL and paid_practice.discount_summary == "50% off"
+
+
+@pytest.fixture
+def retention_coupon(sandbox, app):
+    coupon = sandbox.client().v1.coupons.create(
+        {"percent_off": 30, "duration": "repeating", "duration_in_months": 3}
+    )
+    row = RetentionCoupon(coupon_id=coupon.id, percent_off=30, duration="repeating", duration_in_months=3)
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def offers(practice) -> list[RetentionOffer]:
+    db.session.rollback()
+    return list(
+        db.session.scalars(sa.select(RetentionOffer).where(RetentionOffer.practice_id == practice.id))
+    )
+
+
+def test_retention_offer_accepted_once_from_two_tabs(owner_client, paid_practice, retention_coupon, sandbox):
+    page = owner_client.get(f"/practices/{paid_practice.id}/billing").get_data(as_text=True)
+    assert "data-retention-offer" in page and "30% off for 3 months" in page
+    first, second = billing_form(owner_client, paid_practice), billing_form(owner_client, paid_practice)
+    accepted = owner_client.post(
+        f"/practices/{paid_practice.id}/billing/retention/accept", data=first, headers=HX
+    )
+    assert "Thank you for staying: 30% off for 3 months" in accepted.get_data(as_text=True)
+    again = owner_client.post(
+        f"/practices/{paid_practice.id}/billing/retention/accept", data=second, headers=HX
+    )
+    assert "Billing changed in another tab or window" in again.get_data(as_text=True)
+    # The same tab's form posted again (a double click): the first answer, nothing more.
+    repeat = owner_client.post(
+        f"/practices/{paid_practice.id}/billing/retention/accept", data=first, headers=HX
+    )
+    assert "Thank you for staying" in repeat.get_data(as_text=True)
+    assert [o.outcome for o in offers(paid_practice)] == ["accepted"]
+    assert sandbox.client().v1.coupons.retrieve(retention_coupon.coupon_id).times_redeemed == 1
+    sub = sandbox.client().v1.subscriptions.retrieve(paid_practice.stripe_subscription_id)
+    assert len(sub.discounts) == 1
+    page = owner_client.get(f"/practices/{paid_practice.id}/billing").get_data(as_text=True)
+    assert "data-retention-offer" not in page and "30% off until" in page
+    assert "Cancel at period end" in page  # the cancellation form, no second offer
+    history = owner_client.get(f"/practices/{paid_practice.id}/history").get_data(as_text=True)
+    assert "Accepted the retention offer: 30% off for 3 months" in history and "Olive Owner" in history
+
+
+def test_retention_offer_declined_goes_on_to_the_cancellation_form(
+    owner_client, paid_practice, retention_coupon
+):
+    declined = owner_client.post(
+        f"/practices/{paid_practice.id}/billing/retention/decline",
+        data=billing_form(owner_client, paid_practice),
+        headers=HX,
+    )
+    fragment = declined.get_data(as_text=True)
+    assert "Cancel at period end" in fragment and "data-retention-offer" not in fragment
+    assert '<details class="cancel" open>' in fragment
+    assert [o.outcome for o in offers(paid_practice)] == ["declined"]
+    page = owner_client.get(f"/practices/{paid_practice.id}/billing").get_data(as_text=True)
+    assert "data-retention-offer" not in page
+    refused = owner_client.post(
+        f"/practices/{paid_practice.id}/billing/retention/accept",
+        data=billing_form(owner_client, paid_practice),
+    )
+    assert refused.status_code == 303  # plain post: back to the page, told there is no offer
+    assert [o.outcome for o in offers(paid_practice)] == ["declined"]
+
+
+def test_no_offer_without_a_retention_coupon(owner_client, paid_practice):
+    page = owner_client.get(f"/practices/{paid_practice.id}/billing").get_data(as_text=True)
+    assert "data-retention-offer" not in page and "Cancel at period end" in page
+    g.pop("csrf_token", None)
+
+
+def test_accepting_twice_through_the_service_applies_the_coupon_once(
+    paid_practice, owner, retention_coupon, sandbox
+):
+    from portal.practices import retention
+    from portal.practices.errors import PracticeError
+
+    retention.accept_offer(paid_practice, owner)
+    with pytest.raises(PracticeError, match="already accepted"):
+        retention.accept_offer(paid_practice, owner)
+    assert sandbox.client().v1.coupons.retrieve(retention_coupon.coupon_id).times_redeemed == 1
+
+
+def test_a_subscription_event_with_new_discounts_reads_them_fresh(paid_practice, sandbox):
+    from portal.webhooks.handlers import subscription as subscription_events
+
+    coupon = sandbox.client().v1.coupons.create({"percent_off": 15, "duration": "forever"})
+    updated = sandbox.client().v1.subscriptions.update(
+        paid_practice.stripe_subscription_id, {"discounts": [{"coupon": coupon.id}]}
+    )
+    event = {
+        "type": "customer.subscription.updated",
+        "created": sandbox.now(),
+        "data": {"object": updated.to_dict()},
+    }
+    subscription_events.changed(event)
+    db.session.commit()
+    assert paid_practice.discount_summary == "15% off" and paid_practice.discount_duration == "forever"
+    stale = {
+        **event,
+        "data": {"object": {**updated.to_dict(), "discounts": []}},
+        "created": event["created"] - 100,
+    }
+    subscription_events.changed(stale)  # an older event without it: read fresh, the discount stays
+    db.session.commit()
+    assert paid_practice.discount_summary == "15% off"
