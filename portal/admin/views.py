@@ -96,6 +96,7 @@ def _practice_page(
     practice_id: int,
     close_form: ClosePracticeForm,
     status: int = 200,
+    *,
     pause_form: PauseCollectionForm | None = None,
     refund: tuple[str, RefundInvoiceForm, str | None] | None = None,
 ):
@@ -150,7 +151,7 @@ def refund_invoice(practice_id: int, invoice_id: str):
         form = _refund_form(invoice.id, refunds.left_to_refund(invoice), posted=True)
         if not form.validate():
             answer = (invoice_id, form, None, invoice)
-            return _practice_page(practice_id, ClosePracticeForm(formdata=None), 422, answer)
+            return _practice_page(practice_id, ClosePracticeForm(formdata=None), 422, refund=answer)
         try:
             row = refunds.refund_invoice(
                 current_user,
@@ -164,7 +165,7 @@ def refund_invoice(practice_id: int, invoice_id: str):
         except (PracticeError, BillingError) as error:
             db.session.rollback()
             answer = (invoice_id, form, error.message, invoice)
-            return _practice_page(practice_id, ClosePracticeForm(formdata=None), error.status, answer)
+            return _practice_page(practice_id, ClosePracticeForm(formdata=None), error.status, refund=answer)
     number = invoice.number or invoice.stripe_id
     flash(f"Refunded {format_money(row.amount, row.currency)} of invoice {number}.", "success")
     return redirect(url_for(".practice", practice_id=practice_id), 303)
