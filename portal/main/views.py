@@ -1,9 +1,13 @@
-"""The landing page and a health check for load balancers."""
+"""The landing page, the language switcher and a health check for load balancers."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, send_from_directory, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, send_from_directory, url_for
 from flask_login import current_user
+
+from portal.i18n import LOCALE_COOKIE, LOCALE_COOKIE_MAX_AGE
+from portal.redirects import local_redirect_target
+from portal.users import preferences
 
 bp = Blueprint("main", __name__)
 
@@ -13,6 +17,26 @@ def index():
     if current_user.is_authenticated:
         return redirect(url_for("auth.account"))
     return render_template("main/index.html")
+
+
+@bp.post("/locale")
+def set_locale():
+    """The header's switcher: saved on the account of a signed-in person, in a cookie for a visitor
+    (kept for both, so the choice outlives a log-out). Back to the page it was sent from."""
+    if current_user.is_authenticated:
+        locale = preferences.save_locale(current_user._get_current_object(), request.form.get("locale"))
+    else:
+        locale = preferences.checked_locale(request.form.get("locale"))
+    response = redirect(local_redirect_target(request.form.get("next"), url_for("main.index")), 303)
+    response.set_cookie(
+        LOCALE_COOKIE,
+        locale,
+        max_age=LOCALE_COOKIE_MAX_AGE,
+        secure=request.is_secure,
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
 
 
 @bp.get("/healthz")

@@ -19,6 +19,7 @@ from flask_login import current_user
 
 from portal import throttle
 from portal.extensions import db
+from portal.i18n import use_practice_timezone
 from portal.htmx import fragment_or_redirect, is_htmx, redirect_page, render_page_or_fragment
 from portal.practices import checkout as practice_checkout
 from portal.practices import errors, intents, plans, unconfirmed
@@ -42,6 +43,7 @@ def load(practice_id: int) -> tuple[Practice, PracticeMember]:
     found = practice_members.practice_of_member(practice_id, current_user)
     if found is None:
         raise PracticeNotFound()
+    use_practice_timezone(found[0].timezone)
     return found
 
 
