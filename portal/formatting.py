@@ -19,11 +19,14 @@ from portal.i18n import current_locale, current_timezone
 #: Stripe's zero-decimal currencies (https://docs.stripe.com/currencies#zero-decimal): an amount is
 #: in whole units (``499000`` VND is 499,000 ₫).
 ZERO_DECIMAL_CURRENCIES = frozenset(
-    "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()
-)
+    {
+        "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga",
+        "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf",
+    }
+)  # fmt: skip
 #: Stripe's three-decimal currencies (https://docs.stripe.com/currencies#three-decimal): thousandths
 #: (for cards the last digit must be 0).
-THREE_DECIMAL_CURRENCIES = frozenset("bhd jod kwd omr tnd".split())
+THREE_DECIMAL_CURRENCIES = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
 
 #: How a day reads: English keeps the portal's unambiguous "01 Nov 2026"; others CLDR's medium date.
 DATE_FORMATS = {"en": "dd MMM y"}

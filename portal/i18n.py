@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+
 import flask_babel
 import pytz
 from flask import Flask, g, has_app_context, has_request_context, request

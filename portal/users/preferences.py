@@ -38,7 +38,10 @@ def checked_timezone(name: str | None) -> str | None:
     name = (name or "").strip() or None
     if name is not None and not is_known_timezone(name):
         raise PreferenceError(
-            _("“%(zone)s” is not a time zone we know. Choose one from the list, e.g. Asia/Ho_Chi_Minh.", zone=name),
+            _(
+                "“%(zone)s” is not a time zone we know. Choose one from the list, e.g. Asia/Ho_Chi_Minh.",
+                zone=name,
+            ),
             code="unknown_timezone",
             field="timezone",
         )

@@ -55,7 +55,17 @@ def test_outside_a_request_money_reads_in_english():
 
 @pytest.mark.parametrize(
     ("currency", "digits"),
-    [("usd", 2), ("VND", 0), ("jpy", 0), ("ugx", 0), ("xof", 0), ("bhd", 3), ("tnd", 3), ("isk", 2), ("huf", 2)],
+    [
+        ("usd", 2),
+        ("VND", 0),
+        ("jpy", 0),
+        ("ugx", 0),
+        ("xof", 0),
+        ("bhd", 3),
+        ("tnd", 3),
+        ("isk", 2),
+        ("huf", 2),
+    ],
 )
 def test_stripe_minor_units(currency, digits):
     """Stripe's lists (ISK and HUF: two decimals in its API, for backwards compatibility)."""

@@ -19,8 +19,8 @@ from flask_login import current_user
 
 from portal import throttle
 from portal.extensions import db
-from portal.i18n import use_practice_timezone
 from portal.htmx import fragment_or_redirect, is_htmx, redirect_page, render_page_or_fragment
+from portal.i18n import use_practice_timezone
 from portal.practices import checkout as practice_checkout
 from portal.practices import errors, intents, plans, unconfirmed
 from portal.practices import history as practice_history
