@@ -156,7 +156,12 @@ def test_a_practice_page_writes_days_in_the_practice_zone(user, logged_in):
     )
     assert "23 Nov 2026" in logged_in.get(f"/practices/{saigon.id}/billing").get_data(as_text=True)
     assert "22 Nov 2026" in logged_in.get(f"/practices/{london.id}/billing").get_data(as_text=True)
-    # A practice without a zone reads in the person's.
+    # A practice without a zone reads in the person's...
     user.timezone = "Asia/Tokyo"
+    db.session.commit()
+    assert "23 Nov 2026" in logged_in.get(f"/practices/{london.id}/billing").get_data(as_text=True)
+    # ...unless its address is in Vietnam (Vietnam's time, whoever reads it).
+    user.timezone = "America/Los_Angeles"
+    london.address_country = "VN"
     db.session.commit()
     assert "23 Nov 2026" in logged_in.get(f"/practices/{london.id}/billing").get_data(as_text=True)
