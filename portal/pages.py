@@ -106,6 +106,7 @@ NOT_PAGES: Mapping[str, str] = {
             "admin.replay",
             "auth.logout",
             "auth.resend_verification",
+            "main.set_locale",
             "practices.add_member",
             "practices.cancel",
             "practices.cancel_invitation",
