@@ -6,7 +6,7 @@ PORT   ?= 5000
 SANDBOX_PORT ?= 12111
 export FLASK_APP := wsgi:app
 
-.PHONY: run test bench lint install install-dev chromium redis axe sandbox migrate clean
+.PHONY: run test bench lint install install-dev chromium redis axe sandbox migrate clean i18n i18n-extract i18n-update i18n-compile
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,9 +48,31 @@ redis:
 migrate: install
 	$(PY) -m flask db upgrade
 
+# Translations (translations/<locale>/LC_MESSAGES/messages.po, Flask-Babel): extract the wrapped
+# strings into messages.pot, merge them into each catalogue, compile the .mo files the portal reads
+# (built by `make run` and `make test`, never committed).
+PYBABEL := $(VENV)/bin/pybabel
+I18N_PO := $(wildcard translations/*/LC_MESSAGES/messages.po)
+I18N_MO := $(I18N_PO:.po=.mo)
+
+i18n-extract: install
+	$(PYBABEL) -q extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+	  --project "Practice Billing" -o translations/messages.pot .
+
+i18n-update: i18n-extract
+	$(PYBABEL) -q update -i translations/messages.pot -d translations --no-fuzzy-matching
+
+i18n-compile: install
+	$(PYBABEL) -q compile --statistics -d translations
+
+i18n: $(I18N_MO)
+
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po $(VENV)/.runtime
+	$(PYBABEL) -q compile -i $< -o $@
+
 # The portal on http://127.0.0.1:$(PORT), with the Stripe sandbox (python -m stripe_sandbox) beside it
 # when no key is set.
-run: migrate
+run: migrate i18n
 	@set -e; \
 	if [ -z "$$STRIPE_SECRET_KEY" ]; then \
 	  export STRIPE_API_BASE=http://127.0.0.1:$(SANDBOX_PORT); \
@@ -64,7 +86,7 @@ run: migrate
 	if [ -z "$$MAIL_SERVER" ]; then echo "Emails (no MAIL_SERVER): http://127.0.0.1:$(PORT)/dev/inbox"; fi; \
 	$(VENV)/bin/gunicorn --config gunicorn.conf.py --bind 127.0.0.1:$(PORT) wsgi:app
 
-test: install-dev chromium redis axe
+test: install-dev chromium redis axe i18n
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install-dev

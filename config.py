@@ -75,6 +75,12 @@ class Config:
     PLAN_TRIAL_DAYS_MONTHLY = _env_int("PLAN_TRIAL_DAYS_MONTHLY", 0)
     PLAN_TRIAL_DAYS_SEMIANNUAL = _env_int("PLAN_TRIAL_DAYS_SEMIANNUAL", 0)
 
+    # Language and time zone when nothing chooses them (portal/i18n.py: the person's choice, the
+    # browser's Accept-Language, a practice's zone come first). Catalogues: translations/ (make i18n-compile).
+    BABEL_DEFAULT_LOCALE = _env("BABEL_DEFAULT_LOCALE", "en")
+    BABEL_DEFAULT_TIMEZONE = _env("BABEL_DEFAULT_TIMEZONE", "UTC")
+    BABEL_TRANSLATION_DIRECTORIES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "translations")
+
     MAIL_SERVER = _env("MAIL_SERVER")
     MAIL_PORT = _env_int("MAIL_PORT", 25)
     MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)

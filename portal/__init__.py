@@ -123,7 +123,7 @@ def run_work_after_responses(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from portal import throttle
+    from portal import i18n, throttle
     from portal.auth.services import load_session_user
     from portal.database import enforce_foreign_keys, server_default_comparison
     from portal.extensions import csrf, db, login_manager, mail, migrate
@@ -150,6 +150,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message_category = "info"
     csrf.init_app(app)
     init_csrf_tokens(app)
+    i18n.init_app(app)  # Flask-Babel: the reader's language and time zone
     throttle.init_app(app)  # names the portal-database:// storage, then binds the limiter
     mail.init_app(app)
     outbox.init_app(app)
@@ -306,6 +307,7 @@ NAVIGATION = (
 
 def register_template_context(app: Flask) -> None:
     from portal.formatting import format_date, format_money
+    from portal.i18n import LOCALE_NAMES, current_locale
     from portal.pages import register_page_helpers
     from portal.urls import init_cached_urls
     from portal.words import register_words
@@ -319,6 +321,8 @@ def register_template_context(app: Flask) -> None:
 
     app.add_template_filter(terms_words, "discount_terms")  # "30% off for 3 months"
     app.add_template_global(discount_line, "discount_line")  # "30% off until 28 Feb 2027"
+    app.add_template_global(current_locale)  # <html lang>, the language switcher
+    app.add_template_global(LOCALE_NAMES, "locale_names")
     register_words(app)  # status labels and the date-and-time format
     register_page_helpers(app)
 

@@ -1,5 +1,6 @@
 """Extension instances, created once and bound to an app in ``create_app``."""
 
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -36,4 +37,5 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+babel = Babel()  # bound with its locale and time zone selectors by portal.i18n.init_app
 mail = TimedMail()  # every SMTP connection times out after MAIL_TIMEOUT seconds

@@ -118,6 +118,7 @@ NOT_PAGES: Mapping[str, str] = {
             "admin.retention_off",
             "auth.logout",
             "auth.resend_verification",
+            "main.set_locale",
             "practices.add_member",
             "practices.cancel",
             "practices.cancel_invitation",

@@ -6,11 +6,9 @@ these too. Registered as template filters by ``register_words``.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Flask, current_app
 
-from portal.formatting import format_date, format_money
+from portal.formatting import format_date, format_moment, format_money
 
 #: A practice's billing status as the billing page shows it, and its badge's colour.
 BILLING_STATUS = {
@@ -174,16 +172,6 @@ def open_invoices_words(still_open) -> str:
     if count == 1:
         return f"1 invoice is still open: {format_money(total, currency)}."
     return f"{count} invoices are still open: {format_money(total, currency)} in all."
-
-
-def format_moment(value: dt.datetime | int | None) -> str:
-    """``22 Nov 2026, 14:05 UTC``: the day as every page writes it, then the time. An int is a Stripe
-    timestamp (seconds); a naive datetime is UTC, as the database stores it."""
-    if not value:
-        return "—"
-    if isinstance(value, int):
-        value = dt.datetime.fromtimestamp(value, dt.UTC)
-    return f"{format_date(value)}, {value:%H:%M} UTC"
 
 
 def register_words(app: Flask) -> None:

@@ -16,7 +16,7 @@ from portal.formatting import format_date, format_money
         (123456789, "USD", "$1,234,567.89"),
         (5, "eur", "€0.05"),
         (-2550, "gbp", "-£25.50"),
-        (1999, "chf", "19.99 CHF"),
+        (1999, "chf", "CHF19.99"),  # CLDR English writes the code before the amount
         (None, "usd", "$0.00"),
     ],
 )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from wtforms import BooleanField, EmailField, PasswordField, StringField
+from flask_babel import lazy_gettext as _l
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, ValidationError
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from portal.forms import PortalForm
+from portal.i18n import available_timezones
+from portal.users.preferences import PreferenceError, checked_timezone
 
 
 def strip(value: str | None) -> str | None:
@@ -46,6 +49,20 @@ class ProfileForm(PortalForm):
     email = EmailField("Email", validators=EMAIL, filters=[strip])
     #: Checked only when the email changes (``services.update_profile``): a name needs none.
     current_password = PasswordField("Current password")
+    #: Any IANA zone; the list is the choice, a posted name outside it is refused in words.
+    timezone = SelectField(_l("Time zone"), coerce=lambda value: value or "", validate_choice=False)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.timezone.choices = [("", _l("UTC (a practice's pages use the practice's own)"))] + [
+            (zone, zone.replace("_", " ")) for zone in available_timezones()
+        ]
+
+    def validate_timezone(self, field) -> None:
+        try:
+            checked_timezone(field.data)
+        except PreferenceError as error:
+            raise ValidationError(error.message) from None
 
 
 class ResetPasswordForm(PortalForm):

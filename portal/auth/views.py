@@ -19,6 +19,7 @@ from portal.auth.forms import (
 from portal.practices import ownership
 from portal.redirects import local_redirect_target
 from portal.throttle import refund_request_limits, throttled
+from portal.users import preferences
 from portal.users.models import User
 from portal.wallet.links import account_wallet
 
@@ -164,6 +165,7 @@ def edit_profile():
         except services.PasswordRequired as error:
             _apply_field_error(form, error)
             return render_template("account/profile.html", form=form), 422
+        preferences.save_timezone(_me(), form.timezone.data)
         if email_changing:
             flash(EMAIL_CHANGE_ASKED.format(email=new_email), "success")
         flash("Your profile was saved." if in_sync else STRIPE_DELAYED, "success" if in_sync else "warning")

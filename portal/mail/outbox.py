@@ -88,6 +88,9 @@ def queue_email(to: str, subject: str, template: str, *, sent_once: bool = False
     billing email of the moment): its key leaves the recipient out. Never commits; the email goes
     out after the caller's commit (and never if it rolls back).
     """
+    # Amounts and dates (the money, day and moment filters) read in the language and time zone in
+    # force: the request's or job's that queues the email. The email-language task forces the
+    # recipient's here (flask_babel.force_locale with their users.locale, and their zone).
     text, html = render_email(template, **context)
     to, subject = header_safe(to), header_safe(subject)
     key = _dedupe_key(db.session.info.get(_CAUSE), template, None if sent_once else to)

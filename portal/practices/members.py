@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from portal.extensions import db
+from portal.i18n import current_locale, default_practice_timezone
 from portal.practices import audit
 from portal.practices.customers import (
     create_practice_customer,
@@ -31,7 +32,8 @@ def create_practice(owner: User, name: str, form_key: str | None = None) -> Prac
     that practice back (its customer is the first post's to create).
     """
     creation_key = f"{owner.id}:{form_key}" if form_key else None
-    practice = Practice(name=name.strip(), creation_key=creation_key)
+    zone = default_practice_timezone(locale=owner.locale or current_locale())
+    practice = Practice(name=name.strip(), creation_key=creation_key, timezone=zone)
     practice.members.append(PracticeMember(user_id=owner.id, role=MemberRole.OWNER))
     db.session.add(practice)
     try:

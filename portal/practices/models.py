@@ -65,6 +65,9 @@ class Practice(TimestampMixin, db.Model):
     deactivated: Mapped[bool] = mapped_column(default=False)
     #: Why the platform closed it, as the admin typed it: its billing managers read it.
     closed_reason: Mapped[str | None] = mapped_column(sa.String(400))
+    #: The IANA time zone its pages write dates in (``portal.i18n.default_practice_timezone`` at
+    #: creation: Asia/Ho_Chi_Minh for a Vietnamese practice); None: each reader's own.
+    timezone: Mapped[str | None] = mapped_column(sa.String(64))
 
     #: Unique for the practice's whole life (ids start again when a database is reset or restored):
     #: scopes Stripe idempotency keys and the metadata search for its customer.

@@ -56,6 +56,10 @@ class User(UserMixin, TimestampMixin, db.Model):
     #: Goes up whenever the email or the password changes (``_credentials_changed``): every emailed
     #: reset or email-change link names the version it was sent for and dies with it.
     credential_version: Mapped[int] = mapped_column(server_default=sa.text("0"))
+    #: The language chosen with the header's switcher (``en``, ``vi``); None: the browser's.
+    locale: Mapped[str | None] = mapped_column(sa.String(8))
+    #: The IANA time zone chosen on the profile page; None: UTC (a practice's pages use its own).
+    timezone: Mapped[str | None] = mapped_column(sa.String(64))
 
     sessions: Mapped[list[UserSession]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True

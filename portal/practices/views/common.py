@@ -20,6 +20,7 @@ from flask_login import current_user
 from portal import throttle
 from portal.extensions import db
 from portal.htmx import fragment_or_redirect, is_htmx, redirect_page, render_page_or_fragment
+from portal.i18n import default_practice_timezone, use_practice_timezone
 from portal.practices import checkout as practice_checkout
 from portal.practices import errors, intents, plan_changes, plans, retention, unconfirmed
 from portal.practices import history as practice_history
@@ -42,6 +43,9 @@ def load(practice_id: int) -> tuple[Practice, PracticeMember]:
     found = practice_members.practice_of_member(practice_id, current_user)
     if found is None:
         raise PracticeNotFound()
+    practice = found[0]
+    # No zone chosen: its address's country's (a practice in Vietnam reads in Vietnam's time).
+    use_practice_timezone(practice.timezone or default_practice_timezone(country=practice.address_country))
     return found
 
 
