@@ -10,6 +10,7 @@ import secrets
 import sqlalchemy as sa
 from flask import current_app
 
+from portal.database import upsert_insert, utcnow
 from portal.extensions import db
 from portal.gateway import discounts as stripe_discounts
 from portal.gateway.errors import InvalidRequest
@@ -77,21 +78,33 @@ def _timestamp(value: int | None) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(int(value), dt.UTC).replace(tzinfo=None) if value else None
 
 
+def _locked_row(stripe_id: str) -> PromotionCode | None:
+    query = sa.select(PromotionCode).where(PromotionCode.stripe_id == stripe_id).with_for_update()
+    return db.session.scalar(query.execution_options(populate_existing=True))
+
+
 def mirror_code(promo: object, stripe_at: int, coupon: dict | None = None) -> PromotionCode:
     """Upsert the mirror row of a promotion code (a Stripe answer or an event's object); state older
     than the row's is ignored. ``coupon``: its coupon, when the promotion code does not expand it."""
     data = as_dict(promo)
     linked = (data.get("promotion") or {}).get("coupon")
     coupon = coupon or (as_dict(linked) if isinstance(linked, dict) or hasattr(linked, "to_dict") else None)
-    row = db.session.scalar(
-        sa.select(PromotionCode).where(PromotionCode.stripe_id == data["id"]).with_for_update()
-    )
-    if row is None:
-        row = PromotionCode(
-            stripe_id=data["id"], code=data["code"], coupon_id=object_id(linked) or "", duration="once"
+    row = _locked_row(data["id"])
+    if row is None:  # the admin's request and the code's webhook may both get here: one row, no error
+        db.session.execute(
+            upsert_insert(PromotionCode.__table__)
+            .values(
+                stripe_id=data["id"],
+                code=data["code"],
+                coupon_id=object_id(linked) or "",
+                duration="once",
+                stripe_synced_at=0,
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["stripe_id"])
         )
-        db.session.add(row)
-    elif stripe_at < row.stripe_synced_at:
+        row = _locked_row(data["id"])
+    if stripe_at < row.stripe_synced_at:
         return row
     row.code = data["code"]
     row.active = bool(data.get("active"))

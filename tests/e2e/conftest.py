@@ -142,8 +142,9 @@ class WebhookPortal:
 
 
 @pytest.fixture
-def webhook_portal(live_portal_factory) -> Iterator[WebhookPortal]:
+def webhook_portal(live_portal_factory, portal_overrides) -> Iterator[WebhookPortal]:
     """Portal and sandbox wired both ways: the portal calls the sandbox, the sandbox's events reach it.
+    ``portal_overrides`` (e.g. a PostgreSQL database) apply to the portal.
 
     The sandbox's port is picked first so the portal can be built pointing at it; the
     sandbox then starts on that port with the portal's webhook URL.
@@ -153,7 +154,7 @@ def webhook_portal(live_portal_factory) -> Iterator[WebhookPortal]:
     from tests.strict_calls import check_no_rejections
 
     port = free_port()
-    portal = live_portal_factory(STRIPE_API_BASE=f"http://127.0.0.1:{port}")
+    portal = live_portal_factory(**portal_overrides, STRIPE_API_BASE=f"http://127.0.0.1:{port}")
     sandbox = SandboxServer(webhook_url=f"{portal.url}/webhooks/stripe", port=port).start()
     yield WebhookPortal(portal, sandbox)
     seen = sandbox.requests_seen()
