@@ -26,6 +26,7 @@ from portal.mail.models import OutboundEmail
 from portal.practices.models import (
     BillingAuditEntry,
     BillingIntent,
+    InvoiceRefund,
     MemberRole,
     Practice,
     PracticeInvitation,
@@ -188,6 +189,22 @@ class BillingAuditEntryFactory(_Factory):
     practice_id = factory.SelfAttribute("practice.id")
     actor = None
     action = "card_added"
+
+
+class InvoiceRefundFactory(_Factory):
+    """A refund of a practice invoice (Stripe's, through a credit note unless told otherwise)."""
+
+    class Meta:
+        model = InvoiceRefund
+        exclude = ("practice",)
+
+    practice = factory.SubFactory(PracticeFactory)
+    practice_id = factory.SelfAttribute("practice.id")
+    invoice_id = factory.Sequence(lambda n: f"in_refunded{n:05d}")
+    stripe_refund_id = factory.Sequence(lambda n: f"re_test{n:05d}")
+    amount = 1000
+    currency = "usd"
+    status = "succeeded"
 
 
 class BillingIntentFactory(_Factory):
