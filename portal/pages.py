@@ -72,6 +72,7 @@ PAGES: tuple[Page, ...] = (
     Page("admin.events", frozenset({ADMIN})),
     Page("admin.event", frozenset({ADMIN}), {"event_id": "event"}),
     Page("admin.promotions", frozenset({ADMIN})),
+    Page("admin.business_numbers", frozenset({ADMIN})),
     Page("dev_inbox.inbox", EVERYONE),
 )
 

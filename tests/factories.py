@@ -26,6 +26,7 @@ from portal.mail.models import OutboundEmail
 from portal.practices.models import (
     BillingAuditEntry,
     BillingIntent,
+    InvoiceRefund,
     MemberRole,
     Practice,
     PracticeInvitation,
@@ -35,7 +36,7 @@ from portal.practices.models import (
     RetentionOffer,
 )
 from portal.promotions.models import PromotionCode, RetentionCoupon
-from portal.shop.models import Order, OrderStatus, Product
+from portal.shop.models import Order, OrderRefund, OrderStatus, Product
 from portal.throttle import RateLimitCounter
 from portal.users.models import Role, StripeSyncState, User, UserSession
 from portal.wallet.models import PaymentMethod, StripeObjectVersion
@@ -190,6 +191,22 @@ class BillingAuditEntryFactory(_Factory):
     action = "card_added"
 
 
+class InvoiceRefundFactory(_Factory):
+    """A refund of a practice invoice (Stripe's, through a credit note unless told otherwise)."""
+
+    class Meta:
+        model = InvoiceRefund
+        exclude = ("practice",)
+
+    practice = factory.SubFactory(PracticeFactory)
+    practice_id = factory.SelfAttribute("practice.id")
+    invoice_id = factory.Sequence(lambda n: f"in_refunded{n:05d}")
+    stripe_refund_id = factory.Sequence(lambda n: f"re_test{n:05d}")
+    amount = 1000
+    currency = "usd"
+    status = "succeeded"
+
+
 class BillingIntentFactory(_Factory):
     """A claimed billing action of ``practice`` (unfinished unless ``finished_at`` is given)."""
 
@@ -249,6 +266,22 @@ class OrderFactory(_Factory):
     amount = factory.LazyAttribute(lambda o: o.unit_amount * o.quantity)
     currency = factory.SelfAttribute("product.currency")
     status = OrderStatus.PENDING
+
+
+class OrderRefundFactory(_Factory):
+    """A refund of one unit of a paid order, made by the portal."""
+
+    class Meta:
+        model = OrderRefund
+        exclude = ("order",)
+
+    order = factory.SubFactory(OrderFactory, status=OrderStatus.PAID)
+    order_id = factory.SelfAttribute("order.id")
+    stripe_refund_id = factory.Sequence(lambda n: f"re_order{n:05d}")
+    amount = factory.SelfAttribute("order.unit_amount")
+    currency = factory.SelfAttribute("order.currency")
+    units = 1
+    status = "succeeded"
 
 
 # --- Wallet ------------------------------------------------------------------------------------

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import secrets
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from portal.admin import practice_detail
+from portal.admin import numbers, practice_detail
+from portal.database import utcnow
 from portal.extensions import db, login_manager
 from portal.formatting import format_money
 from portal.gateway.errors import BillingError
@@ -62,6 +63,21 @@ def _practice_counts() -> dict[BillingStatus, int]:
     for practice in db.session.scalars(members.all_practices()):
         counts[practice.billing_status] += 1
     return counts
+
+
+@bp.get("/numbers")
+def business_numbers():
+    """The business in numbers over the last 12 months, from local tables (no Stripe call)."""
+    config = current_app.config
+    prices = numbers.Prices(
+        config["BILLING_CURRENCY"], config["BILLING_MONTHLY_PRICE"], config["BILLING_SEMIANNUAL_PRICE"]
+    )
+    return render_template(
+        "admin/numbers.html",
+        numbers=numbers.business_numbers(utcnow(), prices),
+        columns=numbers.SUBSCRIPTION_COLUMNS,
+        major=numbers.major_units,
+    )
 
 
 @bp.get("/practices")
