@@ -204,8 +204,18 @@ def apply_subscription(obj: object, event_created: int, *, fresh: bool = False) 
         practice.last_payment_error = None
         practice.action_required_invoice_id = None
 
+    if status not in ENDED_STATES:
+        _say_cancellation_change(practice, was_scheduled)
+    rederive_status(practice)
+    if not was_ended:  # the end seen now; the outbox keeps it to one email per subscription anyway
+        endings.announce_end(practice, sub, to_datetime(sub.get("ended_at") or event_created))
+    return practice
+
+
+def _say_cancellation_change(practice: Practice, was_scheduled: bool) -> None:
+    """A cancellation at the period's end newly set (History and an email) or withdrawn (History)."""
     now_scheduled = practice.cancel_at_period_end or practice.cancel_at is not None
-    if now_scheduled and not was_scheduled and status not in ENDED_STATES:
+    if now_scheduled and not was_scheduled:
         ends = practice.cancel_at or practice.current_period_end
         audit.record(practice, "cancellation_scheduled", f"ends {ends:%Y-%m-%d}" if ends else None)
         notifications.notify(
@@ -214,12 +224,8 @@ def apply_subscription(obj: object, event_created: int, *, fresh: bool = False) 
             "practice_cancellation_scheduled",
             ends_on=f"{ends:%d %B %Y}" if ends else "the end of the period",
         )
-    elif was_scheduled and not now_scheduled and status not in ENDED_STATES:
+    elif was_scheduled and not now_scheduled:
         audit.record(practice, "cancellation_withdrawn")
-    rederive_status(practice)
-    if not was_ended:  # the end seen now; the outbox keeps it to one email per subscription anyway
-        endings.announce_end(practice, sub, to_datetime(sub.get("ended_at") or event_created))
-    return practice
 
 
 def _apply_trial_and_pause(practice: Practice, sub: dict) -> None:
