@@ -10,6 +10,7 @@ import secrets
 import sqlalchemy as sa
 from flask import current_app
 
+from portal.database import upsert_insert
 from portal.extensions import db
 from portal.gateway import discounts as stripe_discounts
 from portal.gateway.errors import InvalidRequest
@@ -83,15 +84,21 @@ def mirror_code(promo: object, stripe_at: int, coupon: dict | None = None) -> Pr
     data = as_dict(promo)
     linked = (data.get("promotion") or {}).get("coupon")
     coupon = coupon or (as_dict(linked) if isinstance(linked, dict) or hasattr(linked, "to_dict") else None)
-    row = db.session.scalar(
-        sa.select(PromotionCode).where(PromotionCode.stripe_id == data["id"]).with_for_update()
+    # Insert-or-nothing first: the request that made the code and its ``promotion_code.created``
+    # webhook both mirror it, and whichever inserts second finds the other's row (no read-then-insert).
+    table = PromotionCode.__table__
+    db.session.execute(
+        upsert_insert(table)
+        .values(stripe_id=data["id"], code=data["code"], coupon_id=object_id(linked) or "", duration="once")
+        .on_conflict_do_nothing(index_elements=[table.c.stripe_id])
     )
-    if row is None:
-        row = PromotionCode(
-            stripe_id=data["id"], code=data["code"], coupon_id=object_id(linked) or "", duration="once"
-        )
-        db.session.add(row)
-    elif stripe_at < row.stripe_synced_at:
+    row = db.session.scalar(
+        sa.select(PromotionCode)
+        .where(PromotionCode.stripe_id == data["id"])
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if stripe_at < row.stripe_synced_at:
         return row
     row.code = data["code"]
     row.active = bool(data.get("active"))
