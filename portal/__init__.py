@@ -212,10 +212,13 @@ def register_errorhandlers(app: Flask) -> None:
     from portal import htmx
     from portal.api import envelope
     from portal.errors import UserError
+    from portal.extensions import db
     from portal.request_limits import too_large_message
 
     def render_error(error):
         code = getattr(error, "code", 500) or 500
+        if code >= 500:  # a failed write leaves the session unusable: the page must still render
+            db.session.rollback()
         description = getattr(error, "description", "Something went wrong.")
         if code == 413:  # werkzeug's own words when a chunked body runs over
             description = too_large_message(app.config)

@@ -185,11 +185,16 @@ def record_refund(
     own = refund.get("metadata") or {}
     if credit_note is not None and _actor(metadata) is not None:
         audit.record(
-            practice, "invoice_refunded", f"{amount} of invoice {number}: {reason}", actor_id=_actor(metadata)
+            practice,
+            "invoice_refunded",
+            f"{amount} of invoice {number}, {refund['id']}: {reason}",
+            actor_id=_actor(metadata),
         )
     elif own.get("refundedBy") == "portal":  # the portal's own refund (a duplicate subscription's)
         audit.record(
-            practice, "invoice_refunded_by_portal", f"{amount} of invoice {number}: {own.get('reason')}"
+            practice,
+            "invoice_refunded_by_portal",
+            f"{amount} of invoice {number}, {refund['id']}: {own.get('reason')}",
         )
     else:
         audit.record(practice, "invoice_refunded_at_stripe", f"{amount} of invoice {number}, {refund['id']}")
