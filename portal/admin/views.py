@@ -146,29 +146,39 @@ def refund_invoice(practice_id: int, invoice_id: str):
     practice = db.get_or_404(Practice, practice_id)
     invoice = refunds.practice_invoice(practice, invoice_id)  # or 404
     prefix = f"refund-{invoice.id}-"
-    row = refunds.by_attempt(invoice, request.form.get(prefix + "attempt"))  # a double submit: done
+    attempt = request.form.get(prefix + "attempt")
+    row = refunds.by_attempt(invoice, attempt)  # a double submit: done
     if row is None:
         form = _refund_form(invoice.id, refunds.left_to_refund(invoice), posted=True)
-        if not form.validate():
-            answer = (invoice_id, form, None, invoice)
-            return _practice_page(practice_id, ClosePracticeForm(formdata=None), 422, refund=answer)
-        try:
-            row = refunds.refund_invoice(
-                current_user,
-                practice_id,
-                invoice_id,
-                form.minor_amount,
-                form.reason.data,
-                form.note.data,
-                form.attempt.data,
-            )
-        except (PracticeError, BillingError) as error:
-            db.session.rollback()
-            answer = (invoice_id, form, error.message, invoice)
-            return _practice_page(practice_id, ClosePracticeForm(formdata=None), error.status, refund=answer)
+        refusal = form.validate() and _refused_refund(practice_id, invoice_id, form)
+        # Made, or refused because the same form's first post refunded meanwhile (it held the
+        # invoice's lock): a double submit answers what that post did.
+        row = refunds.by_attempt(invoice, attempt)
+        if row is None:
+            message, status = refusal or (None, 422)
+            answer = (invoice_id, form, message, invoice)
+            return _practice_page(practice_id, ClosePracticeForm(formdata=None), status, refund=answer)
     number = invoice.number or invoice.stripe_id
     flash(f"Refunded {format_money(row.amount, row.currency)} of invoice {number}.", "success")
     return redirect(url_for(".practice", practice_id=practice_id), 303)
+
+
+def _refused_refund(practice_id: int, invoice_id: str, form: RefundInvoiceForm) -> tuple[str, int] | None:
+    """Make the form's refund; None if made, else the refusal's (message, status)."""
+    try:
+        refunds.refund_invoice(
+            current_user,
+            practice_id,
+            invoice_id,
+            form.minor_amount,
+            form.reason.data,
+            form.note.data,
+            form.attempt.data,
+        )
+    except (PracticeError, BillingError) as error:
+        db.session.rollback()
+        return error.message, error.status
+    return None
 
 
 @bp.post("/practices/<int:practice_id>/deactivate")

@@ -145,3 +145,30 @@ def test_another_practices_invoice_is_404_and_members_are_refused(admin_client, 
     )
     assert answer.status_code in (400, 403)
     assert rows() == []
+
+
+def test_the_same_refund_form_posted_twice_at_once_answers_refunded_both_times(admin_client, paid, monkeypatch):
+    """The duplicate's first look for its attempt ran before the first post committed (it then waited
+    on the invoice's lock): it still answers what the first post did, not a refusal."""
+    from portal.practices import refunds
+
+    practice, invoice = paid
+    prefix = f"refund-{invoice.id}"
+    form = {**_form(admin_client, practice, invoice), f"{prefix}-amount": "500", f"{prefix}-note": "Too much"}
+    url = f"/admin/practices/{practice.id}/invoices/{invoice.stripe_id}/refund"
+    assert admin_client.post(url, data=form).status_code == 303
+    admin_client.get(f"/admin/practices/{practice.id}")  # the first answer's message, read
+
+    real = refunds.by_attempt
+    looks = []
+
+    def looked_before_the_first_committed(inv, attempt):
+        looks.append(attempt)
+        return None if len(looks) == 1 else real(inv, attempt)
+
+    monkeypatch.setattr(refunds, "by_attempt", looked_before_the_first_committed)
+    second = admin_client.post(url, data=form)
+    assert second.status_code == 303, second.get_data(as_text=True)[:3000]
+    page = admin_client.get(f"/admin/practices/{practice.id}").get_data(as_text=True)
+    assert f"Refunded $500.00 of invoice {invoice.number}." in page
+    assert [row.amount for row in rows()] == [50000]
