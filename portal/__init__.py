@@ -205,6 +205,15 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(dev_inbox_bp)
 
 
+def _end_failed_transaction(code: int) -> None:
+    """A 500 may come from a failed write, which leaves the session unusable until rolled back:
+    roll back, so the error page itself can render (it reads the signed-in user)."""
+    if code >= 500:
+        from portal.extensions import db
+
+        db.session.rollback()
+
+
 def register_errorhandlers(app: Flask) -> None:
     from flask_login import current_user
     from flask_wtf.csrf import CSRFError
@@ -212,13 +221,11 @@ def register_errorhandlers(app: Flask) -> None:
     from portal import htmx
     from portal.api import envelope
     from portal.errors import UserError
-    from portal.extensions import db
     from portal.request_limits import too_large_message
 
     def render_error(error):
         code = getattr(error, "code", 500) or 500
-        if code >= 500:  # a failed write leaves the session unusable: the page must still render
-            db.session.rollback()
+        _end_failed_transaction(code)
         description = getattr(error, "description", "Something went wrong.")
         if code == 413:  # werkzeug's own words when a chunked body runs over
             description = too_large_message(app.config)

@@ -11,6 +11,7 @@ from flask_login import current_user
 from portal.admin import practice_detail
 from portal.extensions import db, login_manager
 from portal.formatting import format_money
+from portal.forms import amount_text
 from portal.gateway.errors import BillingError
 from portal.practices import closing, history, members, pausing, refunds
 from portal.practices.errors import PracticeError
@@ -118,10 +119,12 @@ def _practice_page(
     return page, status
 
 
-def _refund_form(invoice_row_id: int, most: int, *, posted: bool = False) -> RefundInvoiceForm:
+def _refund_form(invoice, most: int, *, posted: bool = False) -> RefundInvoiceForm:
     """The invoice's refund form (its fields prefixed: one form per invoice on the page)."""
     data = {} if posted else {"formdata": None}
-    return RefundInvoiceForm(prefix=f"refund-{invoice_row_id}", most=max(most, 1), **data)
+    return RefundInvoiceForm(
+        prefix=f"refund-{invoice.id}", most=max(most, 1), currency=invoice.currency, **data
+    )
 
 
 def _refund_forms(practice: Practice, posted) -> list[tuple]:
@@ -131,8 +134,8 @@ def _refund_forms(practice: Practice, posted) -> list[tuple]:
         if posted and posted[0] == invoice.stripe_id:
             form = posted[1]
         else:
-            form = _refund_form(invoice.id, left)
-            form.amount.data = f"{left // 100}.{left % 100:02d}"
+            form = _refund_form(invoice, left)
+            form.amount.data = amount_text(left, invoice.currency)
             form.attempt.data = secrets.token_urlsafe(18)  # a new form, a new refund attempt
         forms.append((invoice, left, form))
     if posted and posted[0] not in {invoice.stripe_id for invoice, _, _ in forms}:
@@ -149,7 +152,7 @@ def refund_invoice(practice_id: int, invoice_id: str):
     attempt = request.form.get(prefix + "attempt")
     row = refunds.by_attempt(invoice, attempt)  # a double submit: done
     if row is None:
-        form = _refund_form(invoice.id, refunds.left_to_refund(invoice), posted=True)
+        form = _refund_form(invoice, refunds.left_to_refund(invoice), posted=True)
         refusal = form.validate() and _refused_refund(practice_id, invoice_id, form)
         # Made, or refused because the same form's first post refunded meanwhile (it held the
         # invoice's lock): a double submit answers what that post did.

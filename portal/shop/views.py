@@ -263,7 +263,9 @@ def admin_refund_order(order_id: int):
         refusal = None
         if form.validate():
             try:
-                row = refunds.refund_order(_me(), order.id, form.unit_count, form.reason.data, form.attempt.data)
+                row = refunds.refund_order(
+                    _me(), order.id, form.unit_count, form.reason.data, form.attempt.data
+                )
                 db.session.commit()
             except (errors.ShopError, BillingError) as error:
                 db.session.rollback()
