@@ -42,6 +42,7 @@ BY_STRIPE = frozenset(
         "collection_resumed",
         "trial_ending_notice",
         "invoice_refunded_at_stripe",
+        "promotion_code_redeemed",
     }
 )
 BY_PORTAL = frozenset(
@@ -139,6 +140,7 @@ SENTENCES: dict[str, Callable[[str, str | None], str]] = {
     "retention_accepted": lambda d, _: f"Accepted the retention offer: {d}",
     "retention_declined": lambda d, _: f"Declined the retention offer ({d}) and went on to cancel",
     "promotion_code_used": lambda d, _: f"Promotion code {d}",
+    "promotion_code_redeemed": lambda d, _: f"Promotion code {d}",
     "plan_changed": lambda d, _: "Plan switched from {} to {}".format(*_arrow(d)),
     "plan_switch_scheduled": lambda d, _: f"Plan set to switch to {d}",
     "plan_switch_undone": lambda d, _: f"Switch to {d} undone: the plan stays",
