@@ -245,13 +245,19 @@ def discount_lines(practice: Practice, now: dt.datetime | None = None) -> list[s
         {
             "summary": practice.discount_summary,
             "duration": practice.discount_duration,
-            "end": int(practice.discount_end.replace(tzinfo=dt.UTC).timestamp()) if practice.discount_end else None,
+            "end": int(practice.discount_end.replace(tzinfo=dt.UTC).timestamp())
+            if practice.discount_end
+            else None,
         }
     ]
     now = now or utcnow()
     lines = []
     for term in terms:
-        end = dt.datetime.fromtimestamp(int(term["end"]), dt.UTC).replace(tzinfo=None) if term.get("end") else None
+        end = (
+            dt.datetime.fromtimestamp(int(term["end"]), dt.UTC).replace(tzinfo=None)
+            if term.get("end")
+            else None
+        )
         if end is not None:
             if end > now:
                 lines.append(f"{term['summary']} until {end:%d %b %Y}")
