@@ -370,3 +370,16 @@ def test_a_discount_shrinking_the_unused_time_credit_is_not_called_a_discount_ta
         r"Your discount \(25% off\) applies to the unused-time credit too: the credit is \$[\d,.]+ smaller\.",
         preview,
     ), preview
+    owner_client.post(
+        f"/practices/{live_practice.id}/billing/plan",
+        data={
+            "plan": "monthly",
+            "proration_date": re.search(r'name="proration_date" value="(\d+)"', preview).group(1),
+            "csrf_token": token,
+            "billing_version": version_of(preview),
+        },
+        headers=HX,
+    )
+    page = owner_client.get(f"/practices/{live_practice.id}/billing").get_data(as_text=True)
+    assert "after a -" not in page, page
+    assert re.search(r"the discount made the unused-time credit \$[\d,.]+ smaller", page), page
