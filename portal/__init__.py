@@ -205,6 +205,15 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(dev_inbox_bp)
 
 
+def _end_failed_transaction(code: int) -> None:
+    """A 500 may come from a failed write, which leaves the session unusable until rolled back:
+    roll back, so the error page itself can render (it reads the signed-in user)."""
+    if code >= 500:
+        from portal.extensions import db
+
+        db.session.rollback()
+
+
 def register_errorhandlers(app: Flask) -> None:
     from flask_login import current_user
     from flask_wtf.csrf import CSRFError
@@ -216,6 +225,7 @@ def register_errorhandlers(app: Flask) -> None:
 
     def render_error(error):
         code = getattr(error, "code", 500) or 500
+        _end_failed_transaction(code)
         description = getattr(error, "description", "Something went wrong.")
         if code == 413:  # werkzeug's own words when a chunked body runs over
             description = too_large_message(app.config)
@@ -316,11 +326,11 @@ def register_template_context(app: Flask) -> None:
 
     app.add_template_filter(format_money, "money")
     app.add_template_filter(format_date, "day")
-    from portal.practices.models import discount_line
+    from portal.practices.models import discount_lines
     from portal.promotions.words import terms_words
 
     app.add_template_filter(terms_words, "discount_terms")  # "30% off for 3 months"
-    app.add_template_global(discount_line, "discount_line")  # "30% off until 28 Feb 2027"
+    app.add_template_global(discount_lines, "discount_lines")  # ["30% off until 28 Feb 2027", ...]
     app.add_template_global(current_locale)  # <html lang>, the language switcher
     app.add_template_global(LOCALE_NAMES, "locale_names")
     register_words(app)  # status labels and the date-and-time format

@@ -100,3 +100,31 @@ def largest_row_id(metadata: sa.MetaData) -> int:
         if isinstance(column.type, sa.Integer)
     ]
     return min(maxima, default=2**63 - 1)
+
+
+def insert_once(table, values: dict, unique: sa.Column, *, refresh: tuple = (), fill: tuple = ()) -> bool:
+    """Write a row mirrored from Stripe by several writers (a person's request and the webhooks of
+    the same object): one insert-or-nothing on ``unique``, so whichever writer comes first records it
+    and the others find it, in any order and at once. A writer that finds the row updates its
+    ``refresh`` columns and fills its ``fill`` columns still empty (a webhook that came first knew
+    less). True if this call inserted the row (the caller's once-only effects follow it)."""
+    from portal.extensions import db
+
+    inserted = db.session.execute(
+        upsert_insert(table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[unique])
+        .returning(*table.primary_key.columns)
+    ).first()
+    if inserted is not None:
+        return True
+    changes = {name: values[name] for name in refresh}
+    changes.update({name: sa.func.coalesce(table.c[name], values[name]) for name in fill})
+    if changes:
+        db.session.execute(
+            sa.update(table)
+            .where(unique == values[unique.name])
+            .values(**changes)
+            .execution_options(synchronize_session=False)
+        )
+    return False

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
-from wtforms import Field, StringField, TextAreaField
-from wtforms.validators import StopValidation
+from decimal import Decimal
 
+from flask_wtf import FlaskForm
+from wtforms import Field, HiddenField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, StopValidation
+
+from portal.formatting import minor_unit_exponent
 from portal.text import text_problem
 
 
@@ -34,3 +37,50 @@ class PortalForm(FlaskForm):
                 multiline = isinstance(field, TextAreaField)
                 field.validators = [PlainText(multiline), *field.validators]
             return field
+
+
+#: The longest reason a refund keeps (Stripe's metadata value holds 500 characters).
+REFUND_REASON_MAX = 400
+
+
+def refund_reason_field(label: str) -> TextAreaField:
+    """The admin's own words for a refund (History keeps them), on every refund form."""
+    return TextAreaField(
+        label,
+        validators=[
+            DataRequired("Say why you are refunding."),
+            Length(max=REFUND_REASON_MAX, message=f"Keep the reason under {REFUND_REASON_MAX} characters."),
+        ],
+    )
+
+
+class RefundForm(PortalForm):
+    """A platform admin's refund form: at most ``most`` (what is left, in the form's own unit) of
+    something paid in ``currency``; ``attempt`` is the key made when the form was drawn (a double
+    submit refunds once)."""
+
+    attempt = HiddenField()
+
+    def __init__(self, *args, most: int = 1, currency: str = "usd", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.most = most
+        self.currency = currency
+
+
+def minor_units(text: str, currency: str) -> int | None:
+    """An amount typed in the currency's main unit -> Stripe's minor units, with the currency's own
+    digits (``"25.5"`` USD -> 2550, ``"1,025"`` VND -> 1025); None for anything else (signs,
+    letters, more digits after the point than the currency has)."""
+    digits = minor_unit_exponent(currency)
+    whole, dot, fraction = (text or "").strip().replace(",", "").partition(".")
+    if not (whole.isascii() and whole.isdigit()) or len(whole) > 12 - digits:
+        return None
+    if dot and not (fraction.isascii() and fraction.isdigit() and 1 <= len(fraction) <= digits):
+        return None
+    return int(whole) * 10**digits + int((fraction or "0").ljust(digits, "0")[:digits] or "0")
+
+
+def amount_text(minor: int, currency: str) -> str:
+    """Minor units as typed into an amount field: ``"598.00"`` USD, ``"499000"`` VND."""
+    digits = minor_unit_exponent(currency)
+    return f"{Decimal(minor).scaleb(-digits):.{digits}f}"

@@ -12,6 +12,7 @@ from portal.admin import numbers, practice_detail
 from portal.database import utcnow
 from portal.extensions import db, login_manager
 from portal.formatting import format_money
+from portal.forms import amount_text
 from portal.gateway.errors import BillingError
 from portal.practices import closing, history, members, pausing, refunds
 from portal.practices.errors import PracticeError
@@ -134,10 +135,12 @@ def _practice_page(
     return page, status
 
 
-def _refund_form(invoice_row_id: int, most: int, *, posted: bool = False) -> RefundInvoiceForm:
+def _refund_form(invoice, most: int, *, posted: bool = False) -> RefundInvoiceForm:
     """The invoice's refund form (its fields prefixed: one form per invoice on the page)."""
     data = {} if posted else {"formdata": None}
-    return RefundInvoiceForm(prefix=f"refund-{invoice_row_id}", most=max(most, 1), **data)
+    return RefundInvoiceForm(
+        prefix=f"refund-{invoice.id}", most=max(most, 1), currency=invoice.currency, **data
+    )
 
 
 def _refund_forms(practice: Practice, posted) -> list[tuple]:
@@ -147,8 +150,8 @@ def _refund_forms(practice: Practice, posted) -> list[tuple]:
         if posted and posted[0] == invoice.stripe_id:
             form = posted[1]
         else:
-            form = _refund_form(invoice.id, left)
-            form.amount.data = f"{left // 100}.{left % 100:02d}"
+            form = _refund_form(invoice, left)
+            form.amount.data = amount_text(left, invoice.currency)
             form.attempt.data = secrets.token_urlsafe(18)  # a new form, a new refund attempt
         forms.append((invoice, left, form))
     if posted and posted[0] not in {invoice.stripe_id for invoice, _, _ in forms}:
@@ -162,29 +165,39 @@ def refund_invoice(practice_id: int, invoice_id: str):
     practice = db.get_or_404(Practice, practice_id)
     invoice = refunds.practice_invoice(practice, invoice_id)  # or 404
     prefix = f"refund-{invoice.id}-"
-    row = refunds.by_attempt(invoice, request.form.get(prefix + "attempt"))  # a double submit: done
+    attempt = request.form.get(prefix + "attempt")
+    row = refunds.by_attempt(invoice, attempt)  # a double submit: done
     if row is None:
-        form = _refund_form(invoice.id, refunds.left_to_refund(invoice), posted=True)
-        if not form.validate():
-            answer = (invoice_id, form, None, invoice)
-            return _practice_page(practice_id, ClosePracticeForm(formdata=None), 422, refund=answer)
-        try:
-            row = refunds.refund_invoice(
-                current_user,
-                practice_id,
-                invoice_id,
-                form.minor_amount,
-                form.reason.data,
-                form.note.data,
-                form.attempt.data,
-            )
-        except (PracticeError, BillingError) as error:
-            db.session.rollback()
-            answer = (invoice_id, form, error.message, invoice)
-            return _practice_page(practice_id, ClosePracticeForm(formdata=None), error.status, refund=answer)
+        form = _refund_form(invoice, refunds.left_to_refund(invoice), posted=True)
+        refusal = form.validate() and _refused_refund(practice_id, invoice_id, form)
+        # Made, or refused because the same form's first post refunded meanwhile (it held the
+        # invoice's lock): a double submit answers what that post did.
+        row = refunds.by_attempt(invoice, attempt)
+        if row is None:
+            message, status = refusal or (None, 422)
+            answer = (invoice_id, form, message, invoice)
+            return _practice_page(practice_id, ClosePracticeForm(formdata=None), status, refund=answer)
     number = invoice.number or invoice.stripe_id
     flash(f"Refunded {format_money(row.amount, row.currency)} of invoice {number}.", "success")
     return redirect(url_for(".practice", practice_id=practice_id), 303)
+
+
+def _refused_refund(practice_id: int, invoice_id: str, form: RefundInvoiceForm) -> tuple[str, int] | None:
+    """Make the form's refund; None if made, else the refusal's (message, status)."""
+    try:
+        refunds.refund_invoice(
+            current_user,
+            practice_id,
+            invoice_id,
+            form.minor_amount,
+            form.reason.data,
+            form.note.data,
+            form.attempt.data,
+        )
+    except (PracticeError, BillingError) as error:
+        db.session.rollback()
+        return error.message, error.status
+    return None
 
 
 @bp.post("/practices/<int:practice_id>/deactivate")

@@ -78,6 +78,7 @@ def start_checkout(practice: Practice, plan: Plan, actor: User, promotion: dict 
         "plan": plan.value,
         "onboarding": "1" if with_onboarding else "0",
         "startedAt": str(time.time_ns()),  # orders checkouts started within one second
+        **({"promotionCode": promotion["code"]} if promotion else {}),  # History's words once paid
     }
     session = stripe_checkout.create_subscription_session(
         {
@@ -100,9 +101,8 @@ def start_checkout(practice: Practice, plan: Plan, actor: User, promotion: dict 
         },
         key=(customer_id, plan.value, practice.checkout_generation, metadata["startedAt"]),
     )
+    # The code is said in History when the Checkout completes (``checkout_mirror``): only then is it used.
     audit.record(practice, "checkout_started", f"{plan.label}, session {session.id}", actor_id=actor.id)
-    if promotion:
-        audit.record(practice, "promotion_code_used", f"{promotion['code']} at Checkout", actor_id=actor.id)
     db.session.commit()
     expire_older_checkouts(customer_id, session)
     return session.url

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import logging
 
+import sqlalchemy as sa
+
+from portal.extensions import db
 from portal.gateway.shapes import (
     as_dict,
     object_id,
@@ -20,7 +23,7 @@ from portal.practices.mirror import (
     record_onboarding_paid,
     rederive_status,
 )
-from portal.practices.models import Practice
+from portal.practices.models import BillingAuditEntry, Practice
 
 log = logging.getLogger(__name__)
 
@@ -66,5 +69,23 @@ def fulfil_checkout_session(obj: object, event_created: int, *, fresh: bool = Fa
         apply_invoice(invoice, event_created, fresh=fresh)
     if practice.stripe_subscription_id == object_id(subscription):
         practice.checkout_session_id = session.get("id")
+    _code_redeemed(practice, session, metadata.get("promotionCode"))
     rederive_status(practice)
     return practice
+
+
+def _code_redeemed(practice: Practice, session: dict, code: str | None) -> None:
+    """The promotion code a completed Checkout redeemed, in History once per session (the success
+    page and the event both get here; an abandoned Checkout never does)."""
+    if not code:
+        return
+    detail = f"{code[:60]} at Checkout, {session.get('id')}"
+    said = db.session.scalar(
+        sa.select(BillingAuditEntry.id).where(
+            BillingAuditEntry.practice_id == practice.id,
+            BillingAuditEntry.action == "promotion_code_redeemed",
+            BillingAuditEntry.detail == detail,
+        )
+    )
+    if said is None:
+        audit.record(practice, "promotion_code_redeemed", detail)

@@ -30,14 +30,23 @@ def mirror_discounts(practice: Practice, subscription: object) -> None:
     practice.discount_ids = _ids(sub) or None
     if not entries:
         practice.discount_summary = practice.discount_duration = practice.discount_end = None
+        practice.discount_terms = None
         return
-    first = entries[0]
-    coupon = as_dict((first.get("source") or {}).get("coupon"))
-    practice.discount_summary = amount_words(
-        coupon.get("percent_off"), coupon.get("amount_off"), coupon.get("currency")
-    )
-    practice.discount_duration = coupon.get("duration")
-    practice.discount_end = to_datetime(first.get("end"))
+    terms = [_terms(entry) for entry in entries]  # every one: Stripe stacks them (an offer and a code)
+    first = terms[0]
+    practice.discount_summary, practice.discount_duration = first["summary"], first["duration"]
+    practice.discount_end = to_datetime(first["end"])
+    practice.discount_terms = terms
+
+
+def _terms(entry: dict) -> dict:
+    coupon = as_dict((entry.get("source") or {}).get("coupon"))
+    return {
+        "id": entry.get("id"),
+        "summary": amount_words(coupon.get("percent_off"), coupon.get("amount_off"), coupon.get("currency")),
+        "duration": coupon.get("duration"),
+        "end": entry.get("end"),
+    }
 
 
 def refresh_discounts(practice: Practice | None, sub: dict) -> None:

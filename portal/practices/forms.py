@@ -6,7 +6,8 @@ from wtforms import BooleanField, DateField, EmailField, HiddenField, SelectFiel
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
-from portal.forms import PortalForm
+from portal.formatting import format_money, minor_unit_exponent
+from portal.forms import PortalForm, RefundForm, amount_text, minor_units, refund_reason_field
 from portal.practices.closing import REASON_MAX, close_reason_problem
 from portal.practices.countries import COUNTRIES, TAX_ID_TYPES, tax_id_type_of
 from portal.practices.models import MemberRole, Practice
@@ -150,44 +151,28 @@ def billing_details_form(practice: Practice) -> BillingDetailsForm:
     return form
 
 
-class RefundInvoiceForm(PortalForm):
+class RefundInvoiceForm(RefundForm):
     """A platform admin refunds some or all of a paid invoice (a credit note at Stripe): the amount in
-    the currency's main unit, Stripe's reason and the admin's own words; ``attempt`` is the key made
-    when the form was drawn (a double submit refunds once). One per invoice on the page: ``prefix``."""
+    the currency's main unit (its own digits: none for VND), Stripe's reason and the admin's own
+    words. One per invoice on the page: ``prefix``."""
 
     amount = StringField("Amount to refund")
     reason = SelectField("Reason", choices=[SelectChoice(k, v) for k, v in REFUND_REASONS.items()])
-    note = TextAreaField(
-        "Why is it refunded? (History keeps it)",
-        validators=[
-            DataRequired("Say why you are refunding."),
-            Length(max=400, message="Keep the reason under 400 characters."),
-        ],
-    )
-    attempt = HiddenField()
-
-    def __init__(self, *args, most: int = 1, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.most = most
+    note = refund_reason_field("Why is it refunded? (History keeps it)")
 
     def validate_amount(self, field: StringField) -> None:
-        minor = _minor_units((field.data or "").strip())
+        minor = minor_units(field.data or "", self.currency)
         if minor is None or not 1 <= minor <= self.most:
             raise ValidationError(
-                f"Enter an amount between 0.01 and {self.most // 100}.{self.most % 100:02d}, like 25.00."
+                f"Enter an amount between {format_money(1, self.currency)} and "
+                f"{format_money(self.most, self.currency)}, like {self.example}."
             )
 
     @property
     def minor_amount(self) -> int:
-        return _minor_units(self.amount.data.strip()) or 0
+        return minor_units(self.amount.data or "", self.currency) or 0
 
-
-def _minor_units(text: str) -> int | None:
-    """``"25"``, ``"25.5"``, ``"1,025.00"`` -> cents; None for anything else (signs, letters, 3 decimals)."""
-    text = text.replace(",", "")
-    whole, dot, cents = text.partition(".")
-    if not (whole.isascii() and whole.isdigit()) or len(whole) > 9:
-        return None
-    if dot and not (cents.isascii() and cents.isdigit() and 1 <= len(cents) <= 2):
-        return None
-    return int(whole) * 100 + int((cents or "0").ljust(2, "0"))
+    @property
+    def example(self) -> str:
+        """An amount as this form takes it: ``25.00`` (USD), ``25`` (VND)."""
+        return amount_text(25 * 10 ** minor_unit_exponent(self.currency), self.currency)

@@ -42,6 +42,7 @@ BY_STRIPE = frozenset(
         "collection_resumed",
         "trial_ending_notice",
         "invoice_refunded_at_stripe",
+        "promotion_code_redeemed",
     }
 )
 BY_PORTAL = frozenset(
@@ -139,6 +140,7 @@ SENTENCES: dict[str, Callable[[str, str | None], str]] = {
     "retention_accepted": lambda d, _: f"Accepted the retention offer: {d}",
     "retention_declined": lambda d, _: f"Declined the retention offer ({d}) and went on to cancel",
     "promotion_code_used": lambda d, _: f"Promotion code {d}",
+    "promotion_code_redeemed": lambda d, _: f"Promotion code {d}",
     "plan_changed": lambda d, _: "Plan switched from {} to {}".format(*_arrow(d)),
     "plan_switch_scheduled": lambda d, _: f"Plan set to switch to {d}",
     "plan_switch_undone": lambda d, _: f"Switch to {d} undone: the plan stays",
@@ -201,7 +203,7 @@ def describe(action: str, detail: str | None, actor_name: str | None, plan: str 
     else:
         sentence = sentence_of(detail, plan)
     for stripe_id in ids:  # ids go to the toggle; a sentence never ends on one
-        sentence = sentence.replace(stripe_id, "").replace(" ,", ",").strip(" :,")
+        sentence = sentence.replace(stripe_id, "").replace(" ,", ",").replace(", :", ":").strip(" :,")
     return HistoryLine(_iso_dates(sentence), _who(action, actor_name), ids)
 
 
@@ -256,6 +258,29 @@ def _said_once(lines: list) -> _Once:
     return once
 
 
+#: A change a person makes that Stripe's event then mirrors with the same words (the schedule read
+#: fresh from the event): Stripe's line next to the person's is the echo, said once as the person's.
+ECHOED_AS_IS = frozenset({"plan_switch_scheduled", "plan_switch_undone"})
+
+
+def _same_fact(newer: HistoryLine, older: HistoryLine) -> bool:
+    """The same sentence by the same hand, twice in a row: one fact recorded twice, unless each names
+    its own Stripe objects (two refunds of the same amount, two receipts): those are two facts."""
+    if (newer.sentence, newer.who) != (older.sentence, older.who):
+        return False
+    return not (newer.ids and older.ids and not set(newer.ids) & set(older.ids))
+
+
+def _echoed(newer, newer_words: HistoryLine, older, older_words: HistoryLine) -> bool:
+    """One of two neighbouring lines is a person's change and the other Stripe's echo of it."""
+    return (
+        newer.action == older.action
+        and newer.action in ECHOED_AS_IS
+        and newer_words.sentence == older_words.sentence
+        and (newer_words.who == "Stripe") != (older_words.who == "Stripe")
+    )
+
+
 def describe_all(lines: Iterable) -> list[tuple[object, HistoryLine]]:
     """A page of audit lines (newest first), each with its words. Said once: a line repeating the
     one before it (the onboarding fee recorded from both the checkout and its invoice), and
@@ -272,9 +297,13 @@ def describe_all(lines: Iterable) -> list[tuple[object, HistoryLine]]:
             words = HistoryLine(words.sentence, words.who, once.ids[index])
         if shown:
             newer, newer_words = shown[-1]
-            if (newer_words.sentence, newer_words.who) == (words.sentence, words.who):
+            if _same_fact(newer_words, words):
                 merged = tuple(dict.fromkeys(newer_words.ids + words.ids))
                 shown[-1] = (newer, HistoryLine(newer_words.sentence, newer_words.who, merged))
+                continue
+            if _echoed(newer, newer_words, line, words):  # keep the person's line, said once
+                if newer_words.who == "Stripe":
+                    shown[-1] = (line, words)
                 continue
             echo = ECHOES.get((newer.action, line.action))
             if echo is not None:

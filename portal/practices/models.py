@@ -121,6 +121,9 @@ class Practice(TimestampMixin, db.Model):
     discount_summary: Mapped[str | None] = mapped_column(sa.String(120))
     discount_duration: Mapped[str | None] = mapped_column(sa.String(16))
     discount_end: Mapped[dt.datetime | None]
+    #: Every discount on the subscription, as Stripe stacks them (a retention offer and a code):
+    #: ``[{"summary": "30% off", "duration": "repeating", "end": 1803772800}, ...]``.
+    discount_terms: Mapped[list | None] = mapped_column(sa.JSON(none_as_null=True))
 
     #: A plan switch waiting for the period's end (issue 17): the Stripe subscription schedule that
     #: holds it, the plan and when. Mirrored from Stripe (``portal.practices.schedule_mirror``).
@@ -233,18 +236,36 @@ class Practice(TimestampMixin, db.Model):
         return f"<Practice {self.id} {self.name!r} {self.billing_status}>"
 
 
-def discount_line(practice: Practice, now: dt.datetime | None = None) -> str | None:
-    """The subscription's discount as the billing page says it: "30% off until 28 Feb 2027",
-    "30% off the next invoice", "30% off every invoice"; None when there is none (or it ended)."""
+def discount_lines(practice: Practice, now: dt.datetime | None = None) -> list[str]:
+    """Each of the subscription's discounts as the billing page says it: "30% off until 28 Feb 2027",
+    "30% off the next invoice", "$10.00 off every invoice"; one that ended is not said."""
     if not practice.discount_summary or not practice.subscription_live:
-        return None
-    if practice.discount_end is not None:
-        if practice.discount_end <= (now or utcnow()):
-            return None
-        return f"{practice.discount_summary} until {practice.discount_end:%d %b %Y}"
-    if practice.discount_duration == "once":
-        return f"{practice.discount_summary} the next invoice"
-    return f"{practice.discount_summary} every invoice"
+        return []
+    terms = practice.discount_terms or [
+        {
+            "summary": practice.discount_summary,
+            "duration": practice.discount_duration,
+            "end": int(practice.discount_end.replace(tzinfo=dt.UTC).timestamp())
+            if practice.discount_end
+            else None,
+        }
+    ]
+    now = now or utcnow()
+    lines = []
+    for term in terms:
+        end = (
+            dt.datetime.fromtimestamp(int(term["end"]), dt.UTC).replace(tzinfo=None)
+            if term.get("end")
+            else None
+        )
+        if end is not None:
+            if end > now:
+                lines.append(f"{term['summary']} until {end:%d %b %Y}")
+        elif term.get("duration") == "once":
+            lines.append(f"{term['summary']} the next invoice")
+        else:
+            lines.append(f"{term['summary']} every invoice")
+    return lines
 
 
 class PracticeMember(db.Model):

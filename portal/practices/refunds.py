@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from portal.database import upsert_insert, utcnow
+from portal.database import insert_once, utcnow
 from portal.extensions import db
 from portal.formatting import format_money
 from portal.gateway import refunds as stripe_refunds
@@ -154,42 +154,42 @@ def record_refund(
     metadata = (credit_note or {}).get("metadata") or {}
     reason = (metadata.get("reason") or "")[:MAX_REASON] or None
     table = InvoiceRefund.__table__
-    inserted = db.session.execute(
-        upsert_insert(table)
-        .values(
-            practice_id=practice.id,
-            invoice_id=invoice.stripe_id,
-            stripe_refund_id=refund["id"],
-            credit_note_id=(credit_note or {}).get("id"),
-            amount=int(refund.get("amount") or 0),
-            currency=refund.get("currency") or invoice.currency,
-            status=refund.get("status") or "succeeded",
-            reason=reason,
-            refunded_by_id=_actor(metadata),
-            attempt_key=metadata.get("attempt") or None,
-            created_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=[table.c.stripe_refund_id])
-        .returning(table.c.id)
-    ).first()
-    if inserted is None:
-        db.session.execute(
-            sa.update(InvoiceRefund)
-            .where(InvoiceRefund.stripe_refund_id == refund["id"])
-            .values(status=refund.get("status") or "succeeded")
-            .execution_options(synchronize_session=False)
-        )
+    recorded = insert_once(
+        table,
+        {
+            "practice_id": practice.id,
+            "invoice_id": invoice.stripe_id,
+            "stripe_refund_id": refund["id"],
+            "credit_note_id": (credit_note or {}).get("id"),
+            "amount": int(refund.get("amount") or 0),
+            "currency": refund.get("currency") or invoice.currency,
+            "status": refund.get("status") or "succeeded",
+            "reason": reason,
+            "refunded_by_id": _actor(metadata),
+            "attempt_key": metadata.get("attempt") or None,
+            "created_at": utcnow(),
+        },
+        table.c.stripe_refund_id,
+        refresh=("status",),
+        fill=("credit_note_id", "reason", "refunded_by_id", "attempt_key"),
+    )
+    if not recorded:
         return False
     amount = format_money(int(refund.get("amount") or 0), refund.get("currency") or invoice.currency)
     number = invoice.number or invoice.stripe_id
     own = refund.get("metadata") or {}
     if credit_note is not None and _actor(metadata) is not None:
         audit.record(
-            practice, "invoice_refunded", f"{amount} of invoice {number}: {reason}", actor_id=_actor(metadata)
+            practice,
+            "invoice_refunded",
+            f"{amount} of invoice {number}, {refund['id']}: {reason}",
+            actor_id=_actor(metadata),
         )
     elif own.get("refundedBy") == "portal":  # the portal's own refund (a duplicate subscription's)
         audit.record(
-            practice, "invoice_refunded_by_portal", f"{amount} of invoice {number}: {own.get('reason')}"
+            practice,
+            "invoice_refunded_by_portal",
+            f"{amount} of invoice {number}, {refund['id']}: {own.get('reason')}",
         )
     else:
         audit.record(practice, "invoice_refunded_at_stripe", f"{amount} of invoice {number}, {refund['id']}")

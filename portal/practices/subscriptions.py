@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from flask import current_app
@@ -125,9 +125,11 @@ class PlanChangePreview:
     credit_applied: int = 0
     #: Every 6 months -> Monthly: offered at the period's end first (``plan_changes``).
     downgrade: bool = False
-    #: The promotion code the preview includes (issue 17), and what it takes off this invoice.
+    #: The promotion code the preview includes (issue 17).
     code: str | None = None
-    discount: int = 0
+    #: What each discount takes off this invoice, named ("Promotion code AMT10", "Your 30% off"),
+    #: from Stripe's ``total_discount_amounts``: negative when it shrinks a proration credit.
+    discounts: list[tuple[str, int]] = field(default_factory=list)
 
     @property
     def left_over(self) -> int:
@@ -199,8 +201,25 @@ def preview_plan_change(
         credit_applied=max(0, total - amount_due) if int(preview.get("starting_balance") or 0) < 0 else 0,
         downgrade=practice.plan == Plan.SEMIANNUAL and plan == Plan.MONTHLY,
         code=promotion["code"] if promotion else None,
-        discount=sum(int(d.get("amount") or 0) for d in preview.get("total_discount_amounts") or []),
+        discounts=discount_shares(practice, preview, promotion["code"] if promotion else None),
     )
+
+
+def discount_shares(practice: Practice, preview: dict, code: str | None) -> list[tuple[str, int]]:
+    """Each discount of the previewed invoice with what it takes off (none that takes nothing): the
+    subscription's own by their terms, any other one the typed code's."""
+    own = {term.get("id"): term.get("summary") for term in practice.discount_terms or []}
+    shares = []
+    for entry in preview.get("total_discount_amounts") or []:
+        amount, discount = int(entry.get("amount") or 0), object_id(entry.get("discount"))
+        if not amount:
+            continue
+        if discount in own or not code:
+            name = f"Your discount ({own[discount]})" if own.get(discount) else "Your discount"
+        else:
+            name = f"Promotion code {code}"
+        shares.append((name, amount))
+    return shares
 
 
 def change_plan(

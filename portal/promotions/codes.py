@@ -89,21 +89,22 @@ def mirror_code(promo: object, stripe_at: int, coupon: dict | None = None) -> Pr
     data = as_dict(promo)
     linked = (data.get("promotion") or {}).get("coupon")
     coupon = coupon or (as_dict(linked) if isinstance(linked, dict) or hasattr(linked, "to_dict") else None)
-    row = _locked_row(data["id"])
-    if row is None:  # the admin's request and the code's webhook may both get here: one row, no error
-        db.session.execute(
-            upsert_insert(PromotionCode.__table__)
-            .values(
-                stripe_id=data["id"],
-                code=data["code"],
-                coupon_id=object_id(linked) or "",
-                duration="once",
-                stripe_synced_at=0,
-                created_at=utcnow(),
-            )
-            .on_conflict_do_nothing(index_elements=["stripe_id"])
+    # Insert-or-nothing first: the request that made the code and its ``promotion_code.created``
+    # webhook both mirror it, and whichever inserts second finds the other's row (no read-then-insert).
+    table = PromotionCode.__table__
+    db.session.execute(
+        upsert_insert(table)
+        .values(
+            stripe_id=data["id"],
+            code=data["code"],
+            coupon_id=object_id(linked) or "",
+            duration="once",
+            stripe_synced_at=0,
+            created_at=utcnow(),
         )
-        row = _locked_row(data["id"])
+        .on_conflict_do_nothing(index_elements=[table.c.stripe_id])
+    )
+    row = _locked_row(data["id"])
     if stripe_at < row.stripe_synced_at:
         return row
     row.code = data["code"]

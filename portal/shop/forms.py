@@ -7,7 +7,6 @@ from decimal import Decimal
 from wtforms import (
     BooleanField,
     DecimalField,
-    HiddenField,
     IntegerField,
     RadioField,
     SelectField,
@@ -17,7 +16,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
-from portal.forms import PortalForm
+from portal.forms import PortalForm, RefundForm, refund_reason_field
 from portal.shop.money import CURRENCIES
 from portal.shop.purchases import MAX_QUANTITY
 
@@ -69,23 +68,11 @@ class ProductForm(PortalForm):
     active = BooleanField("For sale", default=True)
 
 
-class RefundOrderForm(PortalForm):
-    """A platform admin refunds units of an order, with a reason; ``attempt`` is the key made when
-    the form was drawn (a double submit refunds once)."""
+class RefundOrderForm(RefundForm):
+    """A platform admin refunds units of an order (at most ``most``), with a reason."""
 
     units = StringField("Units to refund")
-    reason = TextAreaField(
-        "Why is it refunded?",
-        validators=[
-            DataRequired("Say why you are refunding."),
-            Length(max=400, message="Keep the reason under 400 characters."),
-        ],
-    )
-    attempt = HiddenField()
-
-    def __init__(self, *args, most: int = 1, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.most = most
+    reason = refund_reason_field("Why is it refunded?")
 
     def validate_units(self, field: StringField) -> None:
         text = (field.data or "").strip()

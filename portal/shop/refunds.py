@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import url_for
 
-from portal.database import upsert_insert, utcnow
+from portal.database import insert_once, utcnow
 from portal.extensions import db
 from portal.formatting import format_money
 from portal.gateway import refunds as stripe_refunds
@@ -158,30 +158,24 @@ def record_refund(order: Order, refund: dict) -> bool:
     metadata = refund.get("metadata") or {}
     units = _portal_units(order, metadata)
     table = OrderRefund.__table__
-    inserted = db.session.execute(
-        upsert_insert(table)
-        .values(
-            order_id=order.id,
-            stripe_refund_id=refund["id"],
-            amount=int(refund.get("amount") or 0),
-            currency=refund.get("currency") or order.currency,
-            units=units,
-            status=refund.get("status") or "succeeded",
-            reason=(metadata.get("reason") or refund.get("reason") or None),
-            refunded_by_id=_actor(metadata),
-            attempt_key=metadata.get("attempt") if units else None,
-            created_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=[table.c.stripe_refund_id])
-        .returning(table.c.id)
-    ).first()
-    if inserted is None:
-        db.session.execute(
-            sa.update(OrderRefund)
-            .where(OrderRefund.stripe_refund_id == refund["id"])
-            .values(status=refund.get("status") or "succeeded")
-            .execution_options(synchronize_session=False)
-        )
+    recorded = insert_once(
+        table,
+        {
+            "order_id": order.id,
+            "stripe_refund_id": refund["id"],
+            "amount": int(refund.get("amount") or 0),
+            "currency": refund.get("currency") or order.currency,
+            "units": units,
+            "status": refund.get("status") or "succeeded",
+            "reason": (metadata.get("reason") or refund.get("reason") or None),
+            "refunded_by_id": _actor(metadata),
+            "attempt_key": metadata.get("attempt") if units else None,
+            "created_at": utcnow(),
+        },
+        table.c.stripe_refund_id,
+        refresh=("status",),
+    )
+    if not recorded:
         return False
     if units and order.status == OrderStatus.PAID and refund.get("status") in COUNTED:
         return_stock(order.product_id, units)

@@ -255,19 +255,29 @@ def admin_order(order_id: int):
 def admin_refund_order(order_id: int):
     """Refund some units (or all) of the order; the form comes back as typed when refused."""
     order = refunds.get_order(order_id)
-    row = refunds.by_attempt(order, request.form.get("attempt"))  # a double submit: done already
+    attempt = request.form.get("attempt")
+    row = refunds.by_attempt(order, attempt)  # a double submit: done already
     if row is None:
         left = refunds.units_left(order) if refunds.refundable(order) else 0
         form = RefundOrderForm(most=max(left, 1))
-        if not form.validate():
-            return _render_admin_order(order, form, status=422)
-        try:
-            row = refunds.refund_order(_me(), order.id, form.unit_count, form.reason.data, form.attempt.data)
-            db.session.commit()
-        except (errors.ShopError, BillingError) as error:
-            db.session.rollback()
+        refusal = None
+        if form.validate():
+            try:
+                row = refunds.refund_order(
+                    _me(), order.id, form.unit_count, form.reason.data, form.attempt.data
+                )
+                db.session.commit()
+            except (errors.ShopError, BillingError) as error:
+                db.session.rollback()
+                refusal = error
+        # Refused, but the same form's first post may have refunded meanwhile (it held the order's
+        # lock): a double submit answers what that post did.
+        row = row or refunds.by_attempt(refunds.get_order(order_id), attempt)
+        if row is None:
             order = refunds.get_order(order_id)
-            return _render_admin_order(order, form, error=error.message, status=error.status)
+            if refusal is None:
+                return _render_admin_order(order, form, status=422)
+            return _render_admin_order(order, form, error=refusal.message, status=refusal.status)
     units = f" ({row.units} unit{'s' if row.units != 1 else ''})" if row.units else ""
     flash(f"Refunded {format_money(row.amount, row.currency)}{units} of order #{order.id}.", "success")
     return redirect(url_for("shop.admin_order", order_id=order.id), code=303)

@@ -117,7 +117,7 @@ def test_bad_amounts_are_refused_with_the_form_kept(admin_client, paid, amount):
 
     assert answer.status_code == 422
     page = answer.get_data(as_text=True)
-    assert "Enter an amount between 0.01 and 598.00, like 25.00." in page and "Kept as typed" in page
+    assert "Enter an amount between $0.01 and $598.00, like 25.00." in page and "Kept as typed" in page
     assert rows() == []
 
 
@@ -145,3 +145,58 @@ def test_another_practices_invoice_is_404_and_members_are_refused(admin_client, 
     )
     assert answer.status_code in (400, 403)
     assert rows() == []
+
+
+def test_the_same_refund_form_posted_twice_at_once_answers_refunded_twice(admin_client, paid, monkeypatch):
+    """The duplicate's first look for its attempt ran before the first post committed (it then waited
+    on the invoice's lock): it still answers what the first post did, not a refusal."""
+    from portal.practices import refunds
+
+    practice, invoice = paid
+    prefix = f"refund-{invoice.id}"
+    form = {**_form(admin_client, practice, invoice), f"{prefix}-amount": "500", f"{prefix}-note": "Too much"}
+    url = f"/admin/practices/{practice.id}/invoices/{invoice.stripe_id}/refund"
+    assert admin_client.post(url, data=form).status_code == 303
+    admin_client.get(f"/admin/practices/{practice.id}")  # the first answer's message, read
+
+    real = refunds.by_attempt
+    looks = []
+
+    def looked_before_the_first_committed(inv, attempt):
+        looks.append(attempt)
+        return None if len(looks) == 1 else real(inv, attempt)
+
+    monkeypatch.setattr(refunds, "by_attempt", looked_before_the_first_committed)
+    second = admin_client.post(url, data=form)
+    assert second.status_code == 303, second.get_data(as_text=True)[:3000]
+    page = admin_client.get(f"/admin/practices/{practice.id}").get_data(as_text=True)
+    assert f"Refunded $500.00 of invoice {invoice.number}." in page
+    assert [row.amount for row in rows()] == [50000]
+
+
+@pytest.mark.parametrize(
+    ("currency", "most", "typed", "minor"),
+    [
+        ("vnd", 499000, "499,000", 499000),
+        ("vnd", 499000, "25", 25),
+        ("vnd", 499000, "25.00", None),  # a dong has no cents
+        ("usd", 59800, "25.5", 2550),
+        ("usd", 59800, "0.001", None),
+        ("kwd", 10000, "1.250", 1250),
+    ],
+)
+def test_the_refund_amount_is_read_in_the_currencys_own_digits(app, currency, most, typed, minor):
+    from werkzeug.datastructures import MultiDict
+
+    from portal.practices.forms import RefundInvoiceForm
+
+    with app.test_request_context():
+        data = MultiDict({"amount": typed, "reason": "duplicate", "note": "Twice"})
+        form = RefundInvoiceForm(formdata=data, meta={"csrf": False}, most=most, currency=currency)
+        assert form.validate() is (minor is not None), form.errors
+        if minor is None:
+            [message] = form.errors["amount"]
+            if currency == "vnd":
+                assert message == "Enter an amount between ₫1 and ₫499,000, like 25."
+        else:
+            assert form.minor_amount == minor

@@ -197,3 +197,52 @@ def test_a_code_mirrored_first_by_its_webhook_is_one_row_and_no_error(
     assert not armed  # the webhook did write first
     rows = [c for c in codes() if c.code == code]
     assert len(rows) == 1 and rows[0].percent_off == 30 and rows[0].created_by_id is not None
+
+
+def test_the_admin_is_told_the_code_is_ready_when_its_webhook_mirrored_it_first(admin_client, monkeypatch):
+    """``promotion_code.created`` is delivered while the admin's request is between Stripe's answer and
+    its own write: the webhook's row appears just after any read the request made, before it writes."""
+    from sqlalchemy import event
+
+    from portal.promotions import codes as promotion_codes
+
+    made = {}
+    real_create = promotion_codes.stripe_discounts.create_promotion_code
+
+    def create_promotion_code(*args, **kwargs):
+        made["promo"] = real_create(*args, **kwargs)
+        return made["promo"]
+
+    monkeypatch.setattr(promotion_codes.stripe_discounts, "create_promotion_code", create_promotion_code)
+    engine = db.engine
+
+    def webhook_commits() -> None:
+        promo = made.pop("promo")
+        with engine.begin() as other:  # the webhook's own connection and transaction
+            other.execute(
+                PromotionCode.__table__.insert().values(
+                    stripe_id=promo.id, code=promo.code, coupon_id=promo.promotion.coupon, duration="once"
+                )
+            )
+
+    def before(conn, cursor, statement, *_):
+        if "promo" in made and "promotion_codes" in statement and not statement.lstrip().startswith("SELECT"):
+            webhook_commits()
+
+    def after(conn, cursor, statement, *_):
+        if "promo" in made and "promotion_codes" in statement:
+            webhook_commits()
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        code = fresh_code()
+        response = admin_client.post("/admin/promotions/codes", data=form(admin_client, code=code))
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+    assert response.status_code == 303, response.get_data(as_text=True)[:2000]
+    page = admin_client.get("/admin/promotions").get_data(as_text=True)
+    assert f"Promotion code {code} is ready to use." in page
+    rows = [c for c in codes() if c.code == code]
+    assert len(rows) == 1 and rows[0].created_by_id is not None and rows[0].percent_off == 30

@@ -142,3 +142,36 @@ def test_the_onboarding_fee_recorded_twice_in_a_race_is_one_line_with_both_ids(a
     paid = next(words for words in shown if words.sentence == "Onboarding fee paid")
     assert paid.ids == ("cs_test_1", "in_test_2")
     assert [words.sentence for words in shown][-2] == "Onboarding fee paid"  # where it first happened
+
+
+def test_two_refunds_of_the_same_amount_are_two_history_lines(app):
+    from portal.practices.history_words import describe_all
+
+    newest_first = [
+        _line("invoice_refunded_at_stripe", "$47.50 of invoice AAX2-0001, re_second"),
+        _line("invoice_refunded_at_stripe", "$47.50 of invoice AAX2-0001, re_first"),
+        _line("invoice_refunded", "$10.00 of invoice AAX2-0001, re_b: Customer asked", "Pat"),
+        _line("invoice_refunded", "$10.00 of invoice AAX2-0001, re_a: Customer asked", "Pat"),
+        _line("receipt_sent", "in_2 to mallory@example.com"),
+        _line("receipt_sent", "in_1 to mallory@example.com"),
+    ]
+    shown = [(words.sentence, words.ids) for _, words in describe_all(newest_first)]
+    assert shown == [
+        ("Refunded in Stripe's dashboard: $47.50 of invoice AAX2-0001", ("re_second",)),
+        ("Refunded in Stripe's dashboard: $47.50 of invoice AAX2-0001", ("re_first",)),
+        ("Refunded $10.00 of invoice AAX2-0001: Customer asked", ("re_b",)),
+        ("Refunded $10.00 of invoice AAX2-0001: Customer asked", ("re_a",)),
+        ("Receipt sent to mallory@example.com", ("in_2",)),
+        ("Receipt sent to mallory@example.com", ("in_1",)),
+    ]
+
+
+@pytest.mark.parametrize("stripe_first", [True, False])
+def test_a_switch_a_person_set_is_said_once_though_stripe_echoed_it(app, stripe_first):
+    from portal.practices.history_words import describe_all
+
+    person = _line("plan_switch_scheduled", "Monthly on 2027-05-30", "Mallory")
+    echo = _line("plan_switch_scheduled", "Monthly on 2027-05-30")
+    newest_first = [echo, person] if stripe_first else [person, echo]
+    shown = [(words.sentence, words.who) for _, words in describe_all(newest_first)]
+    assert shown == [("Plan set to switch to Monthly on 30 May 2027", "Mallory")]

@@ -59,7 +59,9 @@ def billing_form(client, practice) -> dict:
     }
 
 
-def test_subscribing_with_a_code_charges_the_discounted_first_invoice(owner_client, live_practice, sandbox):
+def test_subscribing_with_a_code_charges_the_discounted_first_invoice_and_history_says_it_once(
+    owner_client, live_practice, sandbox
+):
     code = make_code(sandbox)
     response = owner_client.post(
         f"/practices/{live_practice.id}/billing/subscribe",
@@ -69,13 +71,24 @@ def test_subscribing_with_a_code_charges_the_discounted_first_invoice(owner_clie
     session_id = response.location.rsplit("/", 1)[1]
     session = sandbox.client().v1.checkout.sessions.retrieve(session_id)
     assert session.total_details.amount_discount > 0
+    abandoned = owner_client.post(
+        f"/practices/{live_practice.id}/billing/subscribe",
+        data={**billing_form(owner_client, live_practice), "plan": "monthly", "promotion_code": code},
+    )
+    assert abandoned.status_code == 303
+    history = owner_client.get(f"/practices/{live_practice.id}/history").get_data(as_text=True)
+    assert "Promotion code" not in history  # started twice, not used yet
+    response = owner_client.post(
+        f"/practices/{live_practice.id}/billing/subscribe",
+        data={**billing_form(owner_client, live_practice), "plan": "monthly", "promotion_code": code},
+    )
     owner_client.get(path_of(pay_checkout(response.location)))
     db.session.refresh(live_practice)
     page = owner_client.get(f"/practices/{live_practice.id}/billing").get_data(as_text=True)
     assert "data-discount" in page and "30% off until" in page
     assert "data-invoice-discount" in page
     history = owner_client.get(f"/practices/{live_practice.id}/history").get_data(as_text=True)
-    assert f"Promotion code {code} at Checkout" in history
+    assert history.count(f"Promotion code {code} at Checkout") == 1  # the one Checkout paid
 
 
 @pytest.mark.parametrize(
@@ -290,3 +303,83 @@ def test_a_subscription_event_with_new_discounts_reads_them_fresh(paid_practice,
     subscription_events.changed(stale)  # an older event without it: read fresh, the discount stays
     db.session.commit()
     assert paid_practice.discount_summary == "15% off"
+
+
+def _stack(practice, sandbox, *coupons: dict) -> None:
+    """Coupons on the practice's subscription at Stripe, mirrored as a person's action would."""
+    from portal.gateway import discounts as stripe_discounts
+    from portal.practices import discounts
+
+    made = [sandbox.client().v1.coupons.create(terms) for terms in coupons]
+    sandbox.client().v1.subscriptions.update(
+        practice.stripe_subscription_id, {"discounts": [{"coupon": coupon.id} for coupon in made]}
+    )
+    discounts.mirror_discounts(
+        practice, stripe_discounts.subscription_discounts(practice.stripe_subscription_id)
+    )
+    db.session.commit()
+
+
+RETENTION = {"percent_off": 30, "duration": "repeating", "duration_in_months": 3}
+TEN_OFF = {"amount_off": 1000, "currency": "usd", "duration": "forever"}
+
+
+def test_the_billing_page_shows_each_of_the_stacked_discounts(owner_client, paid_practice, sandbox):
+    _stack(paid_practice, sandbox, RETENTION, TEN_OFF)
+    page = owner_client.get(f"/practices/{paid_practice.id}/billing").get_data(as_text=True)
+    said = re.findall(r"<dd data-discount>([^<]+)</dd>", page)
+    assert len(said) == 2 and said[0].startswith("30% off until "), said
+    assert said[1] == "$10.00 off every invoice"
+
+
+def test_the_switch_preview_says_what_the_code_and_the_own_discount_each_take_off(
+    owner_client, paid_practice, sandbox
+):
+    _stack(paid_practice, sandbox, RETENTION)
+    coupon = sandbox.client().v1.coupons.create(TEN_OFF)
+    code = f"AMT-{secrets.token_hex(3).upper()}"
+    sandbox.client().v1.promotion_codes.create(
+        {"promotion": {"type": "coupon", "coupon": coupon.id}, "code": code}
+    )
+    token = billing_form(owner_client, paid_practice)["csrf_token"]
+    preview = owner_client.post(
+        f"/practices/{paid_practice.id}/billing/plan/preview",
+        data={"plan": "semiannual", "csrf_token": token, "promotion_code": code},
+        headers=HX,
+    ).get_data(as_text=True)
+    assert f"Promotion code {code} takes $10.00 off this invoice." in preview, preview
+    assert re.search(r"Your discount \(30% off\) takes \$[\d,.]+ off this invoice\.", preview), preview
+
+
+def test_a_discount_shrinking_the_unused_time_credit_is_not_called_a_discount_taken_off(
+    owner, owner_client, live_practice, sandbox
+):
+    owner_client.get(
+        path_of(pay_checkout(practice_checkout.start_checkout(live_practice, Plan.SEMIANNUAL, owner)))
+    )
+    db.session.refresh(live_practice)
+    _stack(live_practice, sandbox, {"percent_off": 25, "duration": "forever"})
+    token = billing_form(owner_client, live_practice)["csrf_token"]
+    preview = owner_client.post(
+        f"/practices/{live_practice.id}/billing/plan/preview",
+        data={"plan": "monthly", "csrf_token": token},
+        headers=HX,
+    ).get_data(as_text=True)
+    assert "None" not in preview and "takes -" not in preview, preview
+    assert re.search(
+        r"Your discount \(25% off\) applies to the unused-time credit too: the credit is \$[\d,.]+ smaller\.",
+        preview,
+    ), preview
+    owner_client.post(
+        f"/practices/{live_practice.id}/billing/plan",
+        data={
+            "plan": "monthly",
+            "proration_date": re.search(r'name="proration_date" value="(\d+)"', preview).group(1),
+            "csrf_token": token,
+            "billing_version": version_of(preview),
+        },
+        headers=HX,
+    )
+    page = owner_client.get(f"/practices/{live_practice.id}/billing").get_data(as_text=True)
+    assert "after a -" not in page, page
+    assert re.search(r"the discount made the unused-time credit \$[\d,.]+ smaller", page), page
