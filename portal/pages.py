@@ -72,6 +72,7 @@ PAGES: tuple[Page, ...] = (
     Page("admin.events", frozenset({ADMIN})),
     Page("admin.event", frozenset({ADMIN}), {"event_id": "event"}),
     Page("admin.promotions", frozenset({ADMIN})),
+    Page("admin.jobs", frozenset({ADMIN})),
     Page("dev_inbox.inbox", EVERYONE),
 )
 
@@ -116,6 +117,7 @@ NOT_PAGES: Mapping[str, str] = {
             "admin.refund_invoice",
             "admin.replay",
             "admin.retention_off",
+            "admin.retry_job",
             "auth.logout",
             "auth.resend_verification",
             "main.set_locale",
