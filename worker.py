@@ -1,7 +1,7 @@
 """What ``celery -A worker`` loads: the portal's app and its Celery app (``portal/jobs/queue.py``).
 
-    celery -A worker worker --loglevel INFO        # a worker (QUEUE_URL names its broker)
-    celery -A worker beat --loglevel INFO          # the scheduler (one, whatever the number of hosts)
+celery -A worker worker --loglevel INFO        # a worker (QUEUE_URL names its broker)
+celery -A worker beat --loglevel INFO          # the scheduler (one, whatever the number of hosts)
 """
 
 from portal import create_app

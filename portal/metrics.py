@@ -94,7 +94,7 @@ class Metrics:
         )
         self.job_failures = Counter(
             "portal_job_failures",
-            "Queue jobs that raised, by job and whether it will be retried (retry) or failed for good (final)",
+            "Queue jobs that raised, by job and whether they are retried (retry) or failed for good (final)",
             ["job", "kind"],
             registry=into,
         )

@@ -11,9 +11,9 @@ from flask_login import current_user
 from portal.admin import practice_detail
 from portal.extensions import db, login_manager
 from portal.formatting import format_money
+from portal.gateway.errors import BillingError
 from portal.jobs import failures as failed_jobs
 from portal.jobs import nightly
-from portal.gateway.errors import BillingError
 from portal.practices import closing, history, members, pausing, refunds
 from portal.practices.errors import PracticeError
 from portal.practices.forms import ClosePracticeForm, PauseCollectionForm, RefundInvoiceForm

@@ -1,4 +1,4 @@
-"""Jobs that failed for good: one row each (``failed_jobs``), listed on ``/admin/jobs``, sent again from there."""
+"""Jobs that failed for good: one row each (``failed_jobs``), on ``/admin/jobs``, sent again from there."""
 
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ def record_failure(task: Task, task_id: str, args: tuple | list, error: BaseExce
         db.session.rollback()  # whatever the job left open
         db.session.execute(
             upsert_insert(table)
-            .values(task_id=str(task_id)[:64], task_name=task.name[:128], args=json.dumps(list(args)), **values)
+            .values(
+                task_id=str(task_id)[:64], task_name=task.name[:128], args=json.dumps(list(args)), **values
+            )
             .on_conflict_do_update(index_elements=[table.c.task_id], set_=values)
         )
         db.session.commit()

@@ -26,9 +26,9 @@ from kombu import Connection
 from portal.extensions import db
 from portal.gateway.gateway import stripe_breaker_state
 from portal.jobs.failures import waiting_count
-from portal.queueing import queue_mode
 from portal.mail.outbox import unsent_count
 from portal.metrics import exposition
+from portal.queueing import queue_mode
 
 log = logging.getLogger("portal.operations")
 
@@ -129,7 +129,9 @@ def metrics_text() -> bytes:
     readings["portal_scrape_database_up"] = ("1 if this scrape could read the database", database_up)
     if queue_mode():
         try:
-            depth = queue_depth(current_app.config["QUEUE_URL"], float(current_app.config["READINESS_TIMEOUT_SECONDS"]))
+            depth = queue_depth(
+                current_app.config["QUEUE_URL"], float(current_app.config["READINESS_TIMEOUT_SECONDS"])
+            )
             if depth is not None:
                 readings["portal_queue_depth"] = ("Jobs waiting in the queue for a worker", depth)
         except redis.RedisError:

@@ -15,8 +15,8 @@ from portal.mail.models import OutboundEmail
 from portal.shop import catalog
 from portal.shop.models import Order, OrderStatus
 from portal.users.models import Role
-from portal.wallet.models import PaymentMethod
 from portal.wallet import services as wallet
+from portal.wallet.models import PaymentMethod
 from portal.webhooks import services
 from portal.webhooks.models import EventStatus, WebhookEvent
 from tests.conftest import extract_csrf
