@@ -26,8 +26,8 @@ def run() -> ReconcileReport:
     targets = reconcile.targets()
     for target in targets:
         drifts.extend(reconcile.reconcile_target(target, fix=False))  # rolls its reads back
-    lines = [f"missing event {event['id']} ({event['type']})" for event in missing]
-    lines += [str(drift) for drift in drifts]
+    lines = [str(drift) for drift in drifts]  # the differences first: they are what an admin fixes
+    lines += [f"missing event {event['id']} ({event['type']})" for event in missing]
     day = utcnow().date().isoformat()
     values = {
         "ran_at": utcnow(),

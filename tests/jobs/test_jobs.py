@@ -89,7 +89,7 @@ def test_the_retry_job_creates_a_pending_customer_once(app, sandbox):
 
     assert (first["customers"], second["customers"]) == (1, 0)
     db.session.refresh(user)
-    found = sandbox.client().v1.customers.search(params={"query": f"metadata['userId']:'{user.id}'"})
+    found = sandbox.client().v1.customers.search({"query": f"metadata['userRef']:'{user.stripe_ref}'"})
     assert [customer.id for customer in found.data] == [user.stripe_customer_id]
 
 
