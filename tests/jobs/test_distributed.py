@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import threading
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -91,6 +92,19 @@ def _post(port: int, body: str) -> tuple[int, dict]:
         return response.status, json.loads(response.read())
 
 
+def _login_status(port: int, email: str) -> int:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/auth/login",
+        data=json.dumps({"email": email, "password": "wrong-password-1"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
 def test_a_duplicate_on_the_other_host_is_applied_once(app, hosts):
     port_a, port_b = hosts
     event = make_event("payment_method.attached", payment_method("pm_two_hosts", "cus_1"))
@@ -118,3 +132,10 @@ def test_a_duplicate_on_the_other_host_is_applied_once(app, hosts):
     workers.wait_until(lambda: queue.llen("celery") == 0, what="the queue drained")
     assert row().attempts == 1
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PaymentMethod)) == 1
+
+
+def test_failed_logins_are_counted_across_both_hosts(app, hosts):
+    """LOGIN_THROTTLE (5 a minute per address) holds for the two hosts together."""
+    port_a, port_b = hosts
+    statuses = [_login_status(port, "nobody@example.com") for port in [port_a, port_b] * 3]
+    assert statuses == [401] * 5 + [429]
