@@ -23,6 +23,8 @@ from celery import Celery, Task
 from flask import Flask
 
 from portal.jobs import schedule, tasks
+from portal.jobs.failures import record_failure
+from portal.metrics import record_job_failure
 
 
 def broker_url(app: Flask) -> str:
@@ -54,14 +56,10 @@ def make_celery(app: Flask) -> Celery:
 
         def on_retry(self, exc, task_id, args, kwargs, einfo):
             with app.app_context():
-                from portal.metrics import record_job_failure
-
                 record_job_failure(self.name, final=False)
 
         def on_failure(self, exc, task_id, args, kwargs, einfo):
             with app.app_context():
-                from portal.jobs.failures import record_failure
-
                 record_failure(self, task_id, args, exc)
 
     celery = Celery(app.import_name, task_cls=FlaskTask)

@@ -13,9 +13,16 @@ import logging
 
 from celery import Celery
 
+from portal.customers.users import retry_pending_customers
 from portal.jobs import nightly
 from portal.jobs import schedule as names
+from portal.mail.outbox import send_queued, send_unsent
 from portal.metrics import record_webhook_event
+from portal.practices.customers import retry_pending_practices
+from portal.practices.unconfirmed import confirm_all
+from portal.practices.unpaid_invoices import settle_all
+from portal.shop import orders
+from portal.webhooks import services
 
 log = logging.getLogger("portal.jobs")
 
@@ -26,8 +33,6 @@ class EventNotApplied(Exception):
 
 def process_webhook_event(row_id: int) -> str:
     """Apply one stored event (the inbox row's claim makes a second run, or a second worker, a no-op)."""
-    from portal.webhooks import services
-
     outcome = services.process_event(row_id)
     row = services.event_row(row_id)
     record_webhook_event(row.type if row else "unknown", outcome)
@@ -38,8 +43,6 @@ def process_webhook_event(row_id: int) -> str:
 
 def send_emails(ids: list[int] | None = None, min_age: int = 0) -> int:
     """Send the given outbox rows, or every unsent one at least ``min_age`` seconds old."""
-    from portal.mail.outbox import send_queued, send_unsent
-
     if ids:
         return send_queued(list(ids))
     sent, _ = send_unsent(min_age_seconds=min_age)
@@ -48,11 +51,6 @@ def send_emails(ids: list[int] | None = None, min_age: int = 0) -> int:
 
 def retry_pending() -> dict[str, int]:
     """``flask billing retry``'s work: pending customers, unconfirmed billing changes, open invoices."""
-    from portal.customers.users import retry_pending_customers
-    from portal.practices.customers import retry_pending_practices
-    from portal.practices.unconfirmed import confirm_all
-    from portal.practices.unpaid_invoices import settle_all
-
     summary = retry_pending_customers()
     practices_synced, practices_pending = retry_pending_practices()
     confirmed, unknown = confirm_all()
@@ -71,9 +69,7 @@ def retry_pending() -> dict[str, int]:
 
 def release_stale_orders(minutes: int = 30) -> dict[str, int]:
     """``flask shop release-stale``'s work: abandoned orders give their stock back."""
-    from portal.shop.orders import release_stale_orders as release
-
-    summary = release(dt.timedelta(minutes=minutes))
+    summary = orders.release_stale_orders(dt.timedelta(minutes=minutes))
     return {"released": summary.released, "paid": summary.paid, "skipped": summary.skipped}
 
 

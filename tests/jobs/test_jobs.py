@@ -130,12 +130,12 @@ def test_the_nightly_reconcile_reports_drift_and_emails_the_admins_once(app, mai
 def test_a_job_failing_for_good_shows_on_the_admin_page_and_retries_from_there(
     app, auth, user_factory, monkeypatch, mailbox
 ):
-    import portal.mail.outbox as outbox
+    from portal.jobs import tasks
 
     def smtp_down(*args, **kwargs):
         raise ConnectionRefusedError("the mail relay is down")
 
-    monkeypatch.setattr(outbox, "send_unsent", smtp_down)
+    monkeypatch.setattr(tasks, "send_unsent", smtp_down)
     run_job(app, schedule.SEND_EMAILS, min_age=60)
 
     [job] = db.session.scalars(sa.select(FailedJob)).all()
