@@ -6,7 +6,7 @@ PORT   ?= 5000
 SANDBOX_PORT ?= 12111
 export FLASK_APP := wsgi:app
 
-.PHONY: run test bench lint install install-dev chromium redis axe sandbox migrate clean i18n i18n-extract i18n-update i18n-compile
+.PHONY: run run-distributed test bench lint install install-dev chromium redis axe sandbox migrate clean i18n i18n-extract i18n-update i18n-compile
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -84,7 +84,33 @@ run: migrate i18n
 	$(PY) -m flask seed-demo; \
 	echo "Portal: http://127.0.0.1:$(PORT)  (demo logins in README.md)"; \
 	if [ -z "$$MAIL_SERVER" ]; then echo "Emails (no MAIL_SERVER): http://127.0.0.1:$(PORT)/dev/inbox"; fi; \
+	$(PY) -m celery -A worker:celery worker --beat --pool solo --schedule instance/celerybeat-schedule \
+	  --loglevel WARNING & \
+	WORKER_PID=$$!; trap 'kill $$WORKER_PID $${SANDBOX_PID:-} 2>/dev/null' EXIT INT TERM; \
 	$(VENV)/bin/gunicorn --config gunicorn.conf.py --bind 127.0.0.1:$(PORT) wsgi:app
+
+# Several hosts on one machine: two portals (PORT_A, PORT_B), two Celery workers and the scheduler
+# (Procfile, run by honcho), on the machine's PostgreSQL and Redis. Webhooks go to PORT_A.
+PORT_A ?= 5001
+PORT_B ?= 5002
+DISTRIBUTED_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/portal_distributed
+DISTRIBUTED_QUEUE_URL ?= redis://127.0.0.1:6379/1
+
+run-distributed: install-dev redis i18n
+	@set -e; \
+	export DATABASE_URL=$${DATABASE_URL:-$(DISTRIBUTED_DATABASE_URL)} QUEUE_URL=$${QUEUE_URL:-$(DISTRIBUTED_QUEUE_URL)}; \
+	export PORT_A=$(PORT_A) PORT_B=$(PORT_B) SANDBOX_PORT=$(SANDBOX_PORT) PORTAL_URL=http://127.0.0.1:$(PORT_A)/; \
+	$(PY) -m portal.jobs.distributed "$$DATABASE_URL"; \
+	$(PY) -m flask db upgrade; \
+	PROCESSES="web_a web_b worker_1 worker_2 beat"; \
+	if [ -z "$$STRIPE_SECRET_KEY" ]; then \
+	  export STRIPE_API_BASE=http://127.0.0.1:$(SANDBOX_PORT); PROCESSES="sandbox $$PROCESSES"; \
+	  $(PY) -m stripe_sandbox run --port $(SANDBOX_PORT) --database instance/sandbox-distributed.sqlite --webhook-url none & \
+	  SEED_PID=$$!; for i in $$(seq 50); do curl -fs http://127.0.0.1:$(SANDBOX_PORT)/_sandbox/health >/dev/null 2>&1 && break; sleep 0.2; done; \
+	  $(PY) -m flask billing bootstrap; $(PY) -m flask seed-demo; kill $$SEED_PID; wait $$SEED_PID 2>/dev/null || true; \
+	else $(PY) -m flask billing bootstrap; $(PY) -m flask seed-demo; fi; \
+	echo "Portal: http://127.0.0.1:$(PORT_A) and http://127.0.0.1:$(PORT_B); queue $$QUEUE_URL"; \
+	exec $(VENV)/bin/honcho start -f Procfile $$PROCESSES
 
 test: install-dev chromium redis axe i18n
 	$(PY) -m pytest $(PYTEST_ARGS)

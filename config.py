@@ -147,6 +147,19 @@ class Config:
     # /readyz: how long the database and Redis each get to answer.
     READINESS_TIMEOUT_SECONDS = _env_float("READINESS_TIMEOUT_SECONDS", 2)
 
+    # The job queue (portal/jobs/, Celery). Unset: in-process, as the portal always worked (a
+    # webhook applied inside its request, emails sent after the answer, a job called runs at once).
+    # "redis://host:6379/1": the web processes store and enqueue, Celery workers on that broker apply.
+    QUEUE_URL = _env("QUEUE_URL")
+    # Where the scheduler (Celery beat) sends its jobs when QUEUE_URL is unset: kombu's SQLAlchemy
+    # transport on a SQLite file in the instance folder, so `make run` needs no other server.
+    QUEUE_LOCAL_BROKER = _env("QUEUE_LOCAL_BROKER")
+    # The portal's address, for links in emails queued by a scheduled job (no request to take it from).
+    PORTAL_URL = _env("PORTAL_URL", "http://127.0.0.1:5000/")
+    # A failing job is retried this often, backing off exponentially (2, 4, 8 ... s, at most this).
+    JOB_MAX_RETRIES = _env_int("JOB_MAX_RETRIES", 5)
+    JOB_RETRY_BACKOFF_MAX_SECONDS = _env_int("JOB_RETRY_BACKOFF_MAX_SECONDS", 600)
+
 
 class DevelopmentConfig(Config):
     DEBUG = False

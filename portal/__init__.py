@@ -127,6 +127,7 @@ def register_extensions(app: Flask) -> None:
     from portal.auth.services import load_session_user
     from portal.database import enforce_foreign_keys, server_default_comparison
     from portal.extensions import csrf, db, login_manager, mail, migrate
+    from portal.jobs import queue as job_queue
     from portal.mail import outbox
     from portal.security import init_csrf_tokens, init_security_headers
     from portal.webhooks import services as webhook_inbox
@@ -155,6 +156,7 @@ def register_extensions(app: Flask) -> None:
     mail.init_app(app)
     outbox.init_app(app)
     webhook_inbox.init_app(app)
+    job_queue.init_app(app)  # Celery: the jobs, their schedule; QUEUE_URL unset: in-process
     login_manager.user_loader(load_session_user)
     login_manager.unauthorized_handler(unauthorized)
     init_security_headers(app)
@@ -168,6 +170,7 @@ def import_models() -> None:
     """Every feature's models, so metadata (and Alembic) sees the whole schema."""
     import portal.auth.api_tokens
     import portal.customers.models
+    import portal.jobs.models
     import portal.mail.models
     import portal.practices.models
     import portal.shop.models

@@ -35,6 +35,7 @@ WEBHOOK_OUTCOMES = {
     "duplicate": "duplicate",
     "failed": "failed",
     "ignored": "ignored",
+    "queued": "queued",
 }
 
 #: Routes of the probes and the scrape: counted, but no access-log line (they are noise).
@@ -89,6 +90,12 @@ class Metrics:
             "portal_webhook_events",
             "Verified Stripe event deliveries by type and outcome (applied, duplicate, failed, ignored)",
             ["type", "outcome"],
+            registry=into,
+        )
+        self.job_failures = Counter(
+            "portal_job_failures",
+            "Queue jobs that raised, by job and whether they are retried (retry) or failed for good (final)",
+            ["job", "kind"],
             registry=into,
         )
         self.breaker_state = Gauge(
@@ -164,6 +171,12 @@ def record_webhook_event(event_type: str, outcome: str) -> None:
     metrics = _metrics()
     if metrics is not None:
         metrics.webhook_events.labels(event_type, WEBHOOK_OUTCOMES.get(outcome, str(outcome))).inc()
+
+
+def record_job_failure(job: str, *, final: bool) -> None:
+    metrics = _metrics()
+    if metrics is not None:
+        metrics.job_failures.labels(job, "final" if final else "retry").inc()
 
 
 class _ScrapeTimeGauges:

@@ -73,6 +73,7 @@ PAGES: tuple[Page, ...] = (
     Page("admin.event", frozenset({ADMIN}), {"event_id": "event"}),
     Page("admin.promotions", frozenset({ADMIN})),
     Page("admin.business_numbers", frozenset({ADMIN})),
+    Page("admin.jobs", frozenset({ADMIN})),
     Page("dev_inbox.inbox", EVERYONE),
 )
 
@@ -117,6 +118,7 @@ NOT_PAGES: Mapping[str, str] = {
             "admin.refund_invoice",
             "admin.replay",
             "admin.retention_off",
+            "admin.retry_job",
             "auth.logout",
             "auth.resend_verification",
             "main.set_locale",

@@ -14,6 +14,8 @@ from portal.extensions import db, login_manager
 from portal.formatting import format_money
 from portal.forms import amount_text
 from portal.gateway.errors import BillingError
+from portal.jobs import failures as failed_jobs
+from portal.jobs import nightly
 from portal.practices import closing, history, members, pausing, refunds
 from portal.practices.errors import PracticeError
 from portal.practices.forms import ClosePracticeForm, PauseCollectionForm, RefundInvoiceForm
@@ -30,6 +32,7 @@ from portal.webhooks.models import EventStatus, WebhookEvent
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 EVENTS_PER_PAGE = 25
+JOBS_PER_PAGE = 25
 PRACTICES_PER_PAGE = 50
 
 REPLAY_MESSAGES = {
@@ -56,6 +59,8 @@ def index():
         counts=services.status_counts(),
         alerts=services.alerts(),
         practice_counts=_practice_counts(),
+        failed_jobs=failed_jobs.waiting_count(),
+        report=nightly.latest(),
     )
 
 
@@ -310,6 +315,31 @@ def replay(event_id: int):
 
 
 # --- promotion codes and the retention offer (issue 17) -------------------------------------------
+
+
+@bp.get("/jobs")
+def jobs():
+    """Jobs that failed for good (with Retry), and the last nightly comparison with Stripe."""
+    page = db.paginate(
+        failed_jobs.failed_jobs(),
+        per_page=JOBS_PER_PAGE,
+        max_per_page=JOBS_PER_PAGE,
+        page=page_arg(),
+        error_out=False,
+        count=True,
+    )
+    return render_template("admin/jobs.html", page=page, report=nightly.latest())
+
+
+@bp.post("/jobs/<int:job_id>/retry")
+def retry_job(job_id: int):
+    page = page_arg(request.form)
+    job = failed_jobs.retry(job_id)
+    if job is None:
+        flash("That job was already sent again.", "info")
+    else:
+        flash(f"Job {job.task_name} sent again.", "success")
+    return redirect(url_for(".jobs", page=page), 303)
 
 
 @bp.get("/promotions")

@@ -52,6 +52,7 @@ from portal.database import upsert_insert, utcnow
 from portal.extensions import PortalSession, db
 from portal.mail.models import OutboundEmail
 from portal.mail.services import deliver_message, header_safe, render_email
+from portal.queueing import SEND_EMAILS, enqueue, queue_mode
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,9 @@ def _send_after_commit(session: Session) -> None:
     ids = session.info.pop(_PENDING, None)
     if not ids or not has_app_context():
         return
-    if response_pending():  # no page waits on the mail server: send once the answer has gone out
+    if response_pending() and queue_mode():  # a worker sends them (the page answers at once)
+        enqueue(SEND_EMAILS, ids)
+    elif response_pending():  # no page waits on the mail server: send once the answer has gone out
         run_after_response(send_queued, ids)
     else:  # a CLI command, or work already after the response
         send_queued(ids)

@@ -21,16 +21,22 @@ from concurrent.futures import TimeoutError as FutureTimeout
 import redis
 import sqlalchemy as sa
 from flask import current_app
+from kombu import Connection
 
 from portal.extensions import db
 from portal.gateway.gateway import stripe_breaker_state
+from portal.jobs.failures import waiting_count
 from portal.mail.outbox import unsent_count
 from portal.metrics import exposition
+from portal.queueing import queue_mode
 
 log = logging.getLogger("portal.operations")
 
 #: Settings that, when they name Redis, make it a readiness condition.
 REDIS_SETTINGS = ("RATELIMIT_STORAGE_URI", "REDIS_URL")
+
+#: Celery's default queue: its Redis list holds the jobs no worker has taken yet.
+DEFAULT_QUEUE = "celery"
 
 _checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="readyz")
 
@@ -51,6 +57,25 @@ def _redis(url: str, timeout: float) -> None:
         client.close()
 
 
+def _broker(url: str, timeout: float) -> None:
+    if url.split("://", 1)[0] in ("redis", "rediss", "redis+unix"):
+        _redis(url, timeout)
+        return
+    with Connection(url, connect_timeout=timeout) as connection:  # another kombu transport
+        connection.ensure_connection(max_retries=1, timeout=timeout)
+
+
+def queue_depth(url: str, timeout: float) -> float | None:
+    """Jobs waiting in the default queue (Redis: the length of its list); None if not Redis."""
+    if url.split("://", 1)[0] not in ("redis", "rediss"):
+        return None
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    try:
+        return float(client.llen(DEFAULT_QUEUE))
+    finally:
+        client.close()
+
+
 def redis_urls(config) -> list[str]:
     urls = (config.get(name) or "" for name in REDIS_SETTINGS)
     return sorted({url for url in urls if url.split("://", 1)[0] in ("redis", "rediss", "redis+unix")})
@@ -64,6 +89,8 @@ def readiness() -> tuple[bool, dict[str, str]]:
     for url in urls:
         name = "redis" if len(urls) == 1 else f"redis:{url.rsplit('@', 1)[-1]}"
         checks[name] = lambda url=url: _redis(url, timeout)
+    if queue_mode():  # the workers' broker: without it webhooks and emails would not be handed on
+        checks["queue"] = lambda url=current_app.config["QUEUE_URL"]: _broker(url, timeout)
     futures = {name: _checks.submit(check) for name, check in checks.items()}
     results = {}
     for name, future in futures.items():
@@ -92,5 +119,21 @@ def metrics_text() -> bytes:
         database_up = 0.0
     finally:
         db.session.rollback()  # end the read
+    if database_up:
+        try:
+            readings["portal_failed_jobs"] = ("Jobs failed for good, not retried yet", float(waiting_count()))
+        except sa.exc.SQLAlchemyError:
+            log.warning("metrics: the failed jobs could not be counted", exc_info=True)
+        finally:
+            db.session.rollback()
     readings["portal_scrape_database_up"] = ("1 if this scrape could read the database", database_up)
+    if queue_mode():
+        try:
+            depth = queue_depth(
+                current_app.config["QUEUE_URL"], float(current_app.config["READINESS_TIMEOUT_SECONDS"])
+            )
+            if depth is not None:
+                readings["portal_queue_depth"] = ("Jobs waiting in the queue for a worker", depth)
+        except redis.RedisError:
+            log.warning("metrics: the queue depth could not be read", exc_info=True)
     return exposition(readings, breaker_state=stripe_breaker_state()["state"])

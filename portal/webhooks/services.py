@@ -25,6 +25,7 @@ from portal.gateway.shapes import object_id
 from portal.gateway.webhooks import parse_secrets
 from portal.mail.outbox import caused_by
 from portal.metrics import record_webhook_event
+from portal.queueing import PROCESS_WEBHOOK_EVENT, enqueue, queue_mode
 from portal.webhooks.handlers import handler_for
 from portal.webhooks.models import RUNNABLE, EventStatus, WebhookEvent
 
@@ -52,6 +53,7 @@ class Outcome(enum.StrEnum):
     IGNORED = "ignored"  #: no handler for this type
     FAILED = "failed"  #: the handler raised; nothing of it was kept
     DUPLICATE = "duplicate"  #: already handled (or being handled) by another delivery
+    QUEUED = "queued"  #: stored and handed to the job queue (QUEUE_URL): a worker applies it
     NOT_FOUND = "not_found"  #: no such event in the inbox
 
 
@@ -87,9 +89,19 @@ def store_event(event: dict, payload: str) -> int:
 
 
 def receive_event(event: dict, payload: str) -> Outcome:
-    """A verified delivery: store it, then run its handler unless that already happened."""
+    """A verified delivery: store it, then run its handler unless that already happened.
+
+    With a job queue (``QUEUE_URL``) the handler runs in a worker instead, so Stripe hears 200 as
+    soon as the event is stored; the row's claim keeps it once-only across workers and deliveries.
+    """
     row_id = store_event(event, payload)
-    outcome = Outcome.IGNORED if handler_for(event["type"]) is None else process_event(row_id)
+    if handler_for(event["type"]) is None:
+        outcome = Outcome.IGNORED
+    elif queue_mode():
+        enqueue(PROCESS_WEBHOOK_EVENT, row_id)
+        outcome = Outcome.QUEUED
+    else:
+        outcome = process_event(row_id)
     record_webhook_event(event["type"], outcome)
     return outcome
 
@@ -150,6 +162,10 @@ def _record_failure(row_id: int, error: Exception) -> None:
     except Exception:  # the database itself is failing; Stripe's retry is the safety net
         db.session.rollback()
         log.exception("could not record webhook failure row=%s", row_id)
+
+
+def event_row(row_id: int) -> WebhookEvent | None:
+    return db.session.get(WebhookEvent, row_id, populate_existing=True)
 
 
 def find_event(stripe_event_id: str) -> WebhookEvent | None:

@@ -1,0 +1,61 @@
+"""The nightly reconcile: compare with Stripe, keep the report, tell the platform admins of drift.
+
+It only reports (``flask billing reconcile --fix`` repairs, by a person who has read the report):
+a repair made unattended at night could undo what an admin was doing in Stripe's dashboard.
+One report per UTC day; running it again the same day replaces the report and sends no second email.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from portal.database import upsert_insert, utcnow
+from portal.extensions import db
+from portal.jobs.models import ReconcileReport
+from portal.mail.outbox import caused_by
+from portal.practices.notifications import alert_admins
+from portal.webhooks import reconcile
+
+#: Lines kept in a report (the count is always whole).
+MAX_LINES = 200
+
+
+def run() -> ReconcileReport:
+    missing = reconcile.missing_events()
+    drifts = []
+    targets = reconcile.targets()
+    for target in targets:
+        drifts.extend(reconcile.reconcile_target(target, fix=False))  # rolls its reads back
+    lines = [str(drift) for drift in drifts]  # the differences first: they are what an admin fixes
+    lines += [f"missing event {event['id']} ({event['type']})" for event in missing]
+    day = utcnow().date().isoformat()
+    values = {
+        "ran_at": utcnow(),
+        "checked": len(targets),
+        "drift_count": len(drifts),
+        "missing_events": len(missing),
+        "lines": "\n".join(lines[:MAX_LINES]),
+    }
+    table = ReconcileReport.__table__
+    db.session.execute(
+        upsert_insert(table)
+        .values(day=day, **values)
+        .on_conflict_do_update(index_elements=[table.c.day], set_=values)
+    )
+    if lines:
+        with caused_by(f"reconcile:{day}"):  # one email a night, however often it runs
+            alert_admins(
+                f"Billing drift: {len(drifts)} differences with Stripe, {len(missing)} events missing",
+                "admin_reconcile_drift",
+                day=day,
+                drift_count=len(drifts),
+                missing_events=len(missing),
+                checked=len(targets),
+                lines=lines[:20],
+            )
+    db.session.commit()
+    return db.session.scalar(sa.select(ReconcileReport).where(ReconcileReport.day == day))
+
+
+def latest() -> ReconcileReport | None:
+    return db.session.scalar(sa.select(ReconcileReport).order_by(ReconcileReport.ran_at.desc()).limit(1))

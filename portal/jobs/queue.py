@@ -1,0 +1,87 @@
+"""The Celery app of one Flask app: its broker, how a job runs, and where a failed one lands.
+
+Two modes, chosen by ``QUEUE_URL``:
+
+- unset (``make run``, the tests): the web processes do their work as they always did, and a job
+  called from the code runs at once in the caller's process (``task_always_eager``). The scheduler
+  (beat, embedded in the one worker ``make run`` starts) sends its jobs through kombu's SQLAlchemy
+  transport on a SQLite file (``QUEUE_LOCAL_BROKER``): no other server is needed.
+- a Redis URL (``make run-distributed``): the web processes store and enqueue; workers on that
+  broker run the jobs, beat schedules them.
+
+Every job runs inside the Flask app (an app context and a request context on ``PORTAL_URL`` or the
+enqueuing request's address, so emails can link back), is retried with exponential backoff on any
+exception, and, once its retries have run out, is written to ``failed_jobs`` (``failures.py``),
+which ``/admin/jobs`` lists with a Retry button.
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery, Task
+from flask import Flask
+
+from portal.jobs import schedule, tasks
+from portal.jobs.failures import record_failure
+from portal.metrics import record_job_failure
+
+
+def broker_url(app: Flask) -> str:
+    """The queue's broker: ``QUEUE_URL``, else the scheduler's SQLite file beside the database."""
+    if app.config.get("QUEUE_URL"):
+        return app.config["QUEUE_URL"]
+    local = app.config.get("QUEUE_LOCAL_BROKER")
+    return local or "sqla+sqlite:///" + os.path.join(app.instance_path, "queue.sqlite")
+
+
+def make_celery(app: Flask) -> Celery:
+    queued = bool(app.config.get("QUEUE_URL"))
+
+    class FlaskTask(Task):
+        #: Retried with exponential backoff (2, 4, 8 ... s, jittered, capped) on any exception.
+        autoretry_for = (Exception,)
+        retry_backoff = 2
+        retry_backoff_max = int(app.config.get("JOB_RETRY_BACKOFF_MAX_SECONDS", 600))
+        retry_jitter = True
+        max_retries = int(app.config.get("JOB_MAX_RETRIES", 5))
+        #: A job is acknowledged once it ran: a worker killed mid-job leaves it for another worker.
+        acks_late = True
+
+        def __call__(self, *args, **kwargs):
+            kwargs = dict(kwargs)  # a retry sends the job's own kwargs again, base_url included
+            base_url = kwargs.pop("base_url", None) or app.config.get("PORTAL_URL")
+            with app.app_context(), app.test_request_context(base_url=base_url):
+                return self.run(*args, **kwargs)
+
+        def on_retry(self, exc, task_id, args, kwargs, einfo):
+            with app.app_context():
+                record_job_failure(self.name, final=False)
+
+        def on_failure(self, exc, task_id, args, kwargs, einfo):
+            with app.app_context():
+                record_failure(self, task_id, args, exc)
+
+    celery = Celery(app.import_name, task_cls=FlaskTask)
+    celery.conf.update(
+        broker_url=broker_url(app),
+        result_backend=None,
+        task_ignore_result=True,
+        task_always_eager=not queued,  # no queue: a job called runs here and now
+        task_eager_propagates=False,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        beat_schedule=schedule.BEAT_SCHEDULE,
+        timezone="UTC",
+        enable_utc=True,
+    )
+    return celery
+
+
+def init_app(app: Flask) -> None:
+    """The Celery app, its jobs and its schedule, kept in ``app.extensions["celery"]``."""
+    celery = make_celery(app)
+    tasks.register_tasks(celery)
+    app.extensions["celery"] = celery

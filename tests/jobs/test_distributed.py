@@ -1,0 +1,141 @@
+"""``make run-distributed``'s pieces (the Procfile under honcho): two portal hosts, two workers and
+the scheduler on PostgreSQL and Redis. An event delivered to host A and its duplicates to host B,
+all at once, is applied once."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import sqlalchemy as sa
+
+from portal.extensions import db
+from portal.jobs.distributed import ensure_database
+from portal.wallet.models import PaymentMethod
+from portal.webhooks.models import EventStatus, WebhookEvent
+from tests.jobs import workers
+from tests.smtp import free_port
+from tests.stripe_payloads import SECRETS_CONFIG, make_event, payment_method, signature
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("TEST_DATABASE_URL"), reason="needs the machine's PostgreSQL (TEST_DATABASE_URL)"
+)
+
+DELIVERIES = 8
+
+
+@pytest.fixture
+def database_url() -> str:
+    url = sa.engine.make_url(
+        os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    )
+    url = url.set(database="portal_test_q").render_as_string(hide_password=False)
+    ensure_database(url)
+    return url
+
+
+@pytest.fixture
+def app_overrides() -> dict:
+    return {"STRIPE_WEBHOOK_SECRET": SECRETS_CONFIG, "QUEUE_URL": workers.QUEUE_URL}
+
+
+@pytest.fixture
+def hosts(app, database_url, sandbox, smtp_server):
+    """(port A, port B) of the two portal hosts, with the workers and beat running."""
+    workers.flush_queue()
+    port_a, port_b = free_port(), free_port()
+    env = workers.portal_env(
+        database_url,
+        sandbox.url,
+        smtp_server.port,
+        PORT_A=str(port_a),
+        PORT_B=str(port_b),
+        WEB_CONCURRENCY="1",
+        GUNICORN_THREADS="8",
+        GUNICORN_ACCESS_LOG="",
+    )
+    command = [sys.executable, "-m", "honcho", "start", "-f", "Procfile"]
+    honcho = workers.start([*command, "web_a", "web_b", "worker_1", "worker_2", "beat"], env)
+    try:
+        for port in (port_a, port_b):
+            workers.wait_until(lambda port=port: _answers(port), timeout=60, what=f"port {port}")
+        workers.wait_until(
+            lambda: sum(" ready." in line for line in honcho.lines) >= 2, timeout=60, what="two workers"
+        )
+        yield port_a, port_b
+    finally:
+        workers.stop(honcho)
+        workers.flush_queue()
+
+
+def _answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            return response.status == 200
+    except OSError:  # not listening yet, or still loading the app
+        return False
+
+
+def _post(port: int, body: str) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/webhooks/stripe",
+        data=body.encode(),
+        headers={"Content-Type": "application/json", "Stripe-Signature": signature(body)},
+    )
+    with urllib.request.urlopen(request, timeout=20) as response:
+        return response.status, json.loads(response.read())
+
+
+def _login_status(port: int, email: str) -> int:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/auth/login",
+        data=json.dumps({"email": email, "password": "wrong-password-1"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_a_duplicate_on_the_other_host_is_applied_once(app, hosts):
+    port_a, port_b = hosts
+    event = make_event("payment_method.attached", payment_method("pm_two_hosts", "cus_1"))
+    body = json.dumps(event)
+    ports = [port_a, port_b] * (DELIVERIES // 2)  # spread over both hosts
+    barrier = threading.Barrier(DELIVERIES)
+
+    def deliver(port: int):
+        barrier.wait()
+        return _post(port, body)
+
+    with ThreadPoolExecutor(DELIVERIES) as pool:
+        answers = list(pool.map(deliver, ports))
+
+    assert [status for status, _ in answers] == [200] * DELIVERIES
+    assert {answer["outcome"] for _, answer in answers} == {"queued"}
+
+    def row() -> WebhookEvent | None:
+        db.session.rollback()
+        db.session.expire_all()
+        return db.session.scalar(sa.select(WebhookEvent).where(WebhookEvent.stripe_event_id == event["id"]))
+
+    workers.wait_until(lambda: row() is not None and row().status == EventStatus.PROCESSED, what="applied")
+    queue = workers.redis.Redis.from_url(workers.QUEUE_URL)
+    workers.wait_until(lambda: queue.llen("celery") == 0, what="the queue drained")
+    assert row().attempts == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PaymentMethod)) == 1
+
+
+def test_failed_logins_are_counted_across_both_hosts(app, hosts):
+    """LOGIN_THROTTLE (5 a minute per address) holds for the two hosts together."""
+    port_a, port_b = hosts
+    statuses = [_login_status(port, "nobody@example.com") for port in [port_a, port_b] * 3]
+    assert statuses == [401] * 5 + [429]

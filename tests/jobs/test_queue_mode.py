@@ -1,0 +1,118 @@
+"""Queue mode (QUEUE_URL on the machine's Redis, db 8) with real Celery worker processes."""
+
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import sqlalchemy as sa
+
+from portal.extensions import db
+from portal.mail.models import OutboundEmail
+from portal.wallet.models import PaymentMethod
+from portal.webhooks.models import EventStatus, WebhookEvent
+from tests.conftest import both_engines
+from tests.jobs import workers
+from tests.stripe_payloads import SECRETS_CONFIG, make_event, payment_method, signature
+
+DELIVERIES = 8
+
+
+@pytest.fixture
+def app_overrides() -> dict:
+    return {"STRIPE_WEBHOOK_SECRET": SECRETS_CONFIG, "QUEUE_URL": workers.QUEUE_URL}
+
+
+@pytest.fixture
+def queue():
+    workers.flush_queue()
+    yield
+    workers.flush_queue()
+
+
+@pytest.fixture
+def start_workers(app, database_url, sandbox, smtp_server, queue):
+    started = []
+    start_workers_list = started
+
+    def start(count: int = 2) -> None:
+        env = workers.portal_env(database_url, sandbox.url, smtp_server.port)
+        new = [workers.start_worker(f"w{len(started) + i}", env) for i in range(count)]
+        started.extend(new)
+        for worker in new:
+            workers.wait_ready(worker)
+
+    start.processes = start_workers_list
+    yield start
+    for worker in started:
+        workers.stop(worker)
+
+
+def _deliver_all_at_once(app, bodies: list[str]) -> list:
+    barrier = threading.Barrier(len(bodies))
+
+    def post(body: str):
+        client = app.test_client()
+        headers = {"Stripe-Signature": signature(body)}
+        barrier.wait()
+        return client.post("/webhooks/stripe", data=body, headers=headers, content_type="application/json")
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        return list(pool.map(post, bodies))
+
+
+def _row(stripe_event_id: str) -> WebhookEvent:
+    db.session.rollback()
+    db.session.expire_all()
+    return db.session.scalar(sa.select(WebhookEvent).where(WebhookEvent.stripe_event_id == stripe_event_id))
+
+
+@both_engines
+def test_the_endpoint_answers_before_applying_and_two_workers_apply_once(app, start_workers):
+    event = make_event("payment_method.attached", payment_method("pm_queued", "cus_1"))
+
+    responses = _deliver_all_at_once(app, [json.dumps(event)] * DELIVERIES)
+
+    # Stored and enqueued, not applied: no worker runs yet.
+    assert [(r.status_code, r.json["outcome"]) for r in responses] == [(200, "queued")] * DELIVERIES
+    assert _row(event["id"]).status == EventStatus.RECEIVED
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PaymentMethod)) == 0
+
+    start_workers(2)  # 8 jobs for one event, 2 worker processes of 4 threads each
+    workers.wait_until(lambda: _row(event["id"]).status == EventStatus.PROCESSED, what="the event applied")
+    workers.wait_until(lambda: int(workers.redis.Redis.from_url(workers.QUEUE_URL).llen("celery")) == 0)
+    row = _row(event["id"])
+    assert row.attempts == 1  # claimed once: the other 7 jobs found nothing to claim
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PaymentMethod)) == 1
+
+
+def test_emails_a_request_queues_are_sent_by_a_worker(app, logged_in, user, start_workers, mailbox):
+    start_workers(1)
+    token = _csrf(logged_in, "/account")
+    response = logged_in.post("/account/verify-email", data={"csrf_token": token})
+    assert response.status_code == 302
+    message = mailbox.wait_for(user.email, "Confirm your email", timeout=30)
+    assert message is not None
+    [worker] = start_workers.processes
+    workers.wait_until(
+        lambda: any("portal.jobs.send_emails" in line and "succeeded" in line for line in worker.lines),
+        what="the worker's send_emails job",
+    )
+    db.session.expire_all()
+    unsent = sa.select(sa.func.count()).select_from(OutboundEmail).where(OutboundEmail.sent_at.is_(None))
+    assert db.session.scalar(unsent) == 0
+
+
+def test_readiness_checks_the_broker_and_the_scrape_reads_the_queue(app, client, queue):
+    response = client.get("/readyz")
+    assert response.status_code == 200 and response.json["checks"]["queue"] == "ok"
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "portal_queue_depth 0.0" in text and "portal_failed_jobs 0.0" in text
+
+
+def _csrf(client, path: str) -> str:
+    from tests.conftest import extract_csrf
+
+    return extract_csrf(client.get(path).get_data(as_text=True))
