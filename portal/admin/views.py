@@ -118,6 +118,7 @@ def _practice_page(
 ):
     """The page; ``refund``: the invoice whose refund form comes back as posted, with its refusal."""
     row = db.get_or_404(Practice, practice_id)
+    refunds.settle_practice(row)  # a refund Stripe left unanswered: learned now if Stripe answers
     page = render_template(
         "admin/practice.html",
         practice=row,
