@@ -247,7 +247,15 @@ def _render_admin_order(
 @bp.get("/admin/orders/<int:order_id>")
 @admin_required
 def admin_order(order_id: int):
-    return _render_admin_order(refunds.get_order(order_id))
+    order = refunds.get_order(order_id)
+    if order.pending_refund:  # a refund Stripe left unanswered: learned now if Stripe answers
+        try:
+            refunds.settle_pending(order)
+            db.session.commit()
+        except errors.RefundUnconfirmed:
+            db.session.rollback()
+        order = refunds.get_order(order_id)
+    return _render_admin_order(order)
 
 
 @bp.post("/admin/orders/<int:order_id>/refund")
