@@ -327,7 +327,7 @@ def pay_now(practice: Practice, member: PracticeMember, key: str) -> Outcome:
 def retention_accept(practice: Practice, member: PracticeMember, key: str) -> Outcome:
     """Keep the subscription with the offer's coupon (applied once at Stripe, whatever the tabs)."""
     try:
-        offer = retention.accept_offer(practice, current_user)
+        offer = retention.accept_offer(practice, current_user, request.form.get("coupon") or None)
     except unconfirmed.OutcomeUnknown as unknown:
         return Outcome(message=unknown.message, status=unknown.status)
     except (errors.PracticeError, BillingError) as error:
