@@ -14,7 +14,7 @@ from portal.database import utcnow
 from portal.extensions import db, login_manager
 from portal.formatting import format_money
 from portal.gateway.errors import BillingError
-from portal.practices import closing, history, members, pausing, refunds
+from portal.practices import closing, history, members, pausing, refunds, unconfirmed
 from portal.practices.errors import PracticeError
 from portal.practices.forms import ClosePracticeForm, PauseCollectionForm, RefundInvoiceForm
 from portal.practices.models import Practice
@@ -120,6 +120,8 @@ def _practice_page(
     """The page; ``refund``: the invoice whose refund form comes back as posted, with its refusal."""
     row = db.get_or_404(Practice, practice_id)
     refunds.settle_practice(row)  # a refund Stripe left unanswered: learned now if Stripe answers
+    if row.unconfirmed_call:  # a pause (or a manager's change) Stripe left unanswered: the same
+        unconfirmed.confirm(row)  # call, the same key, learns its outcome if Stripe answers now
     page = render_template(
         "admin/practice.html",
         practice=row,
@@ -238,7 +240,7 @@ def _attempt(action, success: str | None = None) -> None:
         answer = action()
     except (PracticeError, BillingError) as error:
         db.session.rollback()  # Stripe did not end it, or nothing to do: nothing changes here
-        flash(error.message, "error")
+        flash(error.message, "warning" if error.status < 400 else "error")  # 202: not known yet
     else:
         flash(success or answer, "success")
 
