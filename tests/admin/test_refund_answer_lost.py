@@ -110,3 +110,15 @@ def test_the_same_form_posted_again_answers_the_refund_stripe_made(admin_client,
     page = admin_client.get(f"/admin/practices/{practice.id}").get_data(as_text=True)
     assert f"Refunded $25.00 of invoice {invoice.number}." in page
     assert len(_credit_notes(slow_sandbox, invoice.stripe_id)) == 1
+
+
+def test_a_refund_stripe_never_got_says_nothing_was_refunded(admin_client, paid, sandbox):
+    practice, invoice = paid
+    with sandbox.outage(refuse=True):
+        _, answer = _post(admin_client, practice, invoice, "10")
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 503
+    assert "Stripe could not be reached, so nothing was refunded." in text
+    assert "nothing was charged" not in text
+    db.session.expire_all()
+    assert db.session.get(PracticeInvoice, invoice.id).pending_refund is None  # nothing to check
