@@ -25,6 +25,7 @@ from portal.users.models import User
 UNKNOWN_CODE = "{code} is not a promotion code we know. Check the spelling, or leave it empty."
 EXPIRED_CODE = "{code} has expired."
 DISABLED_CODE = "{code} is no longer offered."
+OTHER_CUSTOMER_CODE = "{code} cannot be used by this practice."
 USED_UP_CODE = "{code} has been used as often as it could be."
 
 
@@ -168,9 +169,10 @@ def apply_code_event(obj: dict, event_created: int) -> PromotionCode | None:
     return mirror_code(obj, event_created)
 
 
-def resolve_code(typed: str) -> dict:
+def resolve_code(typed: str, customer_id: str | None = None) -> dict:
     """The promotion code a practice typed, if it can be redeemed now: ``{"id", "code", "coupon"}``;
-    else a ``PromotionError`` under the field that says why, in words."""
+    else a ``PromotionError`` under the field that says why, in words (never Stripe's ids: a code
+    made for another customer is said by its code, not Stripe's "promo_..." refusal)."""
     code = (typed or "").strip()
     shown = code if len(code) <= 40 else code[:40] + "…"
     if not CODE_RULE.fullmatch(code):
@@ -185,6 +187,9 @@ def resolve_code(typed: str) -> dict:
         raise PromotionError(DISABLED_CODE.format(code=code), field="promotion_code", status=422)
     promo = usable[0]
     coupon = as_dict((promo.get("promotion") or {}).get("coupon"))
+    owner = object_id(promo.get("customer"))
+    if owner and owner != customer_id:
+        raise PromotionError(OTHER_CUSTOMER_CODE.format(code=code), field="promotion_code", status=422)
     if promo.get("expires_at") and promo["expires_at"] <= now:
         raise PromotionError(EXPIRED_CODE.format(code=code), field="promotion_code", status=422)
     limit = promo.get("max_redemptions")

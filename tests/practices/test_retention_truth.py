@@ -92,3 +92,18 @@ def test_an_accept_whose_answer_was_lost_is_kept_and_confirmed(owner_client, pai
     sub = sandbox.client().v1.subscriptions.retrieve(paid_practice.stripe_subscription_id)
     assert len(sub.discounts) == 1  # applied once
     assert sandbox.client().v1.coupons.retrieve(retention_coupon.coupon_id).times_redeemed == 1
+
+
+def test_a_code_made_for_another_customer_is_refused_in_words(owner_client, live_practice, sandbox):  # noqa: F811
+    """F25: said by its code and the practice, never Stripe's "promo_..." id."""
+    from tests.practices.test_promotion_codes import make_code
+
+    other = sandbox.client().v1.customers.create({"email": "other@clinic.test"})
+    code = make_code(sandbox, customer=other.id)
+    response = owner_client.post(
+        f"/practices/{live_practice.id}/billing/subscribe",
+        data={**billing_form(owner_client, live_practice), "plan": "monthly", "promotion_code": code},
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert f"{code} cannot be used by this practice." in page and "promo_" not in page
