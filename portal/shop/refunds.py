@@ -292,18 +292,25 @@ def by_attempt(order: Order, attempt: str | None) -> OrderRefund | None:
     )
 
 
-def charged_orders(limit: int = 100) -> list[tuple[Order, Refunded]]:
-    """The admin's list: paid orders and those owed a refund, newest first, with what was refunded."""
-    orders = db.session.scalars(
-        sa.select(Order)
-        .where(
-            Order.payment_intent_id.is_not(None),
-            sa.or_(Order.status == OrderStatus.PAID, Order.failure_message == REFUND_DUE),
+PER_PAGE = 50
+
+
+def charged_orders(page: int = 1, per_page: int = PER_PAGE) -> tuple[list[tuple[Order, Refunded]], bool]:
+    """The admin's list: paid orders and those owed a refund, newest first, with what was refunded;
+    one page of them, and whether older ones follow (so every order can be reached from the list)."""
+    orders = list(
+        db.session.scalars(
+            sa.select(Order)
+            .where(
+                Order.payment_intent_id.is_not(None),
+                sa.or_(Order.status == OrderStatus.PAID, Order.failure_message == REFUND_DUE),
+            )
+            .order_by(Order.created_at.desc(), Order.id.desc())
+            .offset((page - 1) * per_page)
+            .limit(per_page + 1)
         )
-        .order_by(Order.created_at.desc(), Order.id.desc())
-        .limit(limit)
     )
-    return [(order, refunded(order)) for order in orders]
+    return [(order, refunded(order)) for order in orders[:per_page]], len(orders) > per_page
 
 
 def get_order(order_id: int) -> Order:

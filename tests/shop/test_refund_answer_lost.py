@@ -77,3 +77,19 @@ def test_money_left_that_no_unit_fits_is_said(admin_client, user_factory, stripe
     page = admin_client.get(f"/shop/admin/orders/{order.id}").get_data(as_text=True)
     assert "Nothing is left to refund" not in page
     assert "$5.00 of the charge is still refundable" in page
+
+
+def test_every_charged_order_is_reached_from_the_list(admin_client, user_factory, stripe_sandbox):  # noqa: F811
+    """F35: past the newest 50, "Older" pages on; a page past the last is 404."""
+    from portal.shop import refunds
+
+    buyer = user_factory(email="buyer@example.com")
+    first = paid_order(buyer, quantity=1, stock=1)
+    newer = [paid_order(buyer, quantity=1, stock=1) for _ in range(2)]
+    orders, has_older = refunds.charged_orders(1, per_page=2)
+    assert [o.id for o, _ in orders] == [newer[1].id, newer[0].id] and has_older
+    orders, has_older = refunds.charged_orders(2, per_page=2)
+    assert [o.id for o, _ in orders] == [first.id] and not has_older
+    page = admin_client.get("/shop/admin/orders").get_data(as_text=True)
+    assert f'data-order="{first.id}"' in page
+    assert admin_client.get("/shop/admin/orders?page=9").status_code == 404
