@@ -122,3 +122,13 @@ def test_a_refund_stripe_never_got_says_nothing_was_refunded(admin_client, paid,
     assert "nothing was charged" not in text
     db.session.expire_all()
     assert db.session.get(PracticeInvoice, invoice.id).pending_refund is None  # nothing to check
+
+
+def test_the_admin_page_writes_an_invoice_amount_as_the_billing_page_does(admin_client, paid):
+    """F11: its discount and the credit that paid it, not a bare "$0.00"."""
+    practice, invoice = paid
+    row = db.session.get(PracticeInvoice, invoice.id)
+    row.discount_amount, row.credit_applied = 2475, 7425
+    db.session.commit()
+    page = admin_client.get(f"/admin/practices/{practice.id}").get_data(as_text=True)
+    assert "after a $24.75 discount" in page and "after $74.25 of credit" in page
