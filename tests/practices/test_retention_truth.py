@@ -107,3 +107,9 @@ def test_a_code_made_for_another_customer_is_refused_in_words(owner_client, live
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert f"{code} cannot be used by this practice." in page and "promo_" not in page
+
+
+def test_the_code_field_is_styled_like_every_other_input(owner_client, live_practice):  # noqa: F811
+    """F21: the stylesheet styles ``input[type=text]``; the code's input says its type."""
+    page = owner_client.get(f"/practices/{live_practice.id}/billing").get_data(as_text=True)
+    assert '<input type="text" id="promotion_code"' in page
