@@ -312,7 +312,10 @@ def promotions():
 
 
 def _promotions_page(
-    code_form: PromotionCodeForm, retention_form: RetentionCouponForm, status: int = 200, now: int | None = None
+    code_form: PromotionCodeForm,
+    retention_form: RetentionCouponForm,
+    status: int = 200,
+    now: int | None = None,
 ):
     now = now or int(time.time())
     page = render_template(
@@ -359,7 +362,10 @@ def create_promotion_code():
 def disable_promotion_code(code_id: int):
     row = db.get_or_404(promotion_codes.PromotionCode, code_id)
     attempt = _form_attempt()  # the drawn form's key: a second turn-off later is a new request
-    _attempt(lambda: promotion_codes.set_active(row.id, False, attempt), f"Promotion code {row.code} is turned off.")
+    _attempt(
+        lambda: promotion_codes.set_active(row.id, False, attempt),
+        f"Promotion code {row.code} is turned off.",
+    )
     return redirect(url_for(".promotions"), 303)
 
 

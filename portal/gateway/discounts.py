@@ -68,7 +68,9 @@ def recent_promotion_codes(limit: int = 100) -> stripe.ListObject:
     Stripe counts it (Stripe sends no ``promotion_code.updated`` when a code is redeemed)."""
     return call_stripe(
         "promotion_code.list",
-        lambda: stripe_client().v1.promotion_codes.list({"limit": limit, "expand": ["data.promotion.coupon"]}),
+        lambda: stripe_client().v1.promotion_codes.list(
+            {"limit": limit, "expand": ["data.promotion.coupon"]}
+        ),
     )
 
 

@@ -119,6 +119,7 @@ def resume_collection(practice_id: int, admin: User) -> str:
         by = closing.by_whom(practice, "collection_resumed_by_admin")
         by = f" (resumed{by})" if by else ""
         raise PracticeError(NOT_PAUSED.format(name=practice.name, by=by), status=409)
+
     def asked() -> None:
         practice.pause_behavior = practice.pause_resumes_at = practice.pause_reason = None
         audit.record(practice, "collection_resumed_by_admin", closing.admin_name(admin), actor_id=admin.id)

@@ -184,7 +184,10 @@ def settle_pending(practice: Practice, invoice: PracticeInvoice) -> InvoiceRefun
         note = next((n for n in notes if (n.get("metadata") or {}).get("attempt") == call["attempt"]), None)
         if note is None:
             note = as_dict(_create(invoice.stripe_id, call))
-        refunds = [as_dict(stripe_refunds.retrieve_refund(_id(part.get("refund")))) for part in note.get("refunds") or []]
+        refunds = [
+            as_dict(stripe_refunds.retrieve_refund(_id(part.get("refund"))))
+            for part in note.get("refunds") or []
+        ]
     except StripeUnavailable as error:
         raise RefundUnconfirmed() from error
     except BillingError as error:  # Stripe refused the same call: it did not happen
@@ -253,7 +256,8 @@ def record_refund(
     recorded it: then History has its line and the practice's email is queued."""
     metadata = (credit_note or {}).get("metadata") or {}
     reason = (metadata.get("reason") or "")[:MAX_REASON] or None
-    if (invoice.pending_refund or {}).get("attempt") and metadata.get("attempt") == invoice.pending_refund["attempt"]:
+    waiting = (invoice.pending_refund or {}).get("attempt")
+    if waiting and metadata.get("attempt") == waiting:
         invoice.pending_refund = None  # the unanswered refund, known now (its webhook came first)
     table = InvoiceRefund.__table__
     inserted = db.session.execute(

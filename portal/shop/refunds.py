@@ -213,7 +213,8 @@ def record_refund(order: Order, refund: dict) -> bool:
     recorded it: then the portal's units are back in stock and the buyer's email is queued."""
     metadata = refund.get("metadata") or {}
     units = _portal_units(order, metadata)
-    if (order.pending_refund or {}).get("attempt") and metadata.get("attempt") == order.pending_refund["attempt"]:
+    waiting = (order.pending_refund or {}).get("attempt")
+    if waiting and metadata.get("attempt") == waiting:
         order.pending_refund = None  # the unanswered refund, known now (its webhook came first)
     table = OrderRefund.__table__
     inserted = db.session.execute(

@@ -3,6 +3,7 @@ back on in Stripe's dashboard) turns it off at Stripe again (F23: each press its
 are Stripe's count (F12: Stripe sends no event when a code is redeemed, so the page reads the codes
 in one list call); an expired code says "Expired" (F13); a page past the last is 404 (F35)."""
 
+# ruff: noqa: F811 (the fixtures are imported from the suites they extend)
 from __future__ import annotations
 
 import re
@@ -30,7 +31,7 @@ def _turn_off(client, row_id: int):
     return client.post(f"/admin/promotions/codes/{row_id}/disable", data=data)
 
 
-def test_a_second_turn_off_turns_the_code_off_at_stripe_again(admin_client, sandbox):  # noqa: F811
+def test_a_second_turn_off_turns_the_code_off_at_stripe_again(admin_client, sandbox):
     code = fresh_code()
     admin_client.post("/admin/promotions/codes", data=form(admin_client, code=code))
     row = next(c for c in codes() if c.code == code)
@@ -47,7 +48,7 @@ def test_a_second_turn_off_turns_the_code_off_at_stripe_again(admin_client, sand
     assert 'data-status="Off"' in _row(page, code)
 
 
-def test_the_list_shows_stripes_uses_and_an_expired_code(admin_client, sandbox):  # noqa: F811
+def test_the_list_shows_stripes_uses_and_an_expired_code(admin_client, sandbox):
     client = sandbox.client()
     coupon = client.v1.coupons.create({"percent_off": 10, "duration": "once"})
     used = fresh_code()
@@ -56,7 +57,11 @@ def test_the_list_shows_stripes_uses_and_an_expired_code(admin_client, sandbox):
     )
     expiring = fresh_code()
     client.v1.promotion_codes.create(
-        {"promotion": {"type": "coupon", "coupon": coupon.id}, "code": expiring, "expires_at": sandbox.now() + 2}
+        {
+            "promotion": {"type": "coupon", "coupon": coupon.id},
+            "code": expiring,
+            "expires_at": sandbox.now() + 2,
+        }
     )
     for made in (promo, client.v1.promotion_codes.list({"code": expiring}).data[0]):  # their events
         apply_code_event(made.to_dict(), sandbox.now())

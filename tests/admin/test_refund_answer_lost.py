@@ -3,6 +3,7 @@ The page says Stripe may have made it and that nothing will be refunded twice; t
 other refund until Stripe's answer is known; reloading the page learns it (the credit note Stripe made
 is adopted, one row, one refund), and a form drawn meanwhile refunds nothing more."""
 
+# ruff: noqa: F811 (the fixtures are imported from the suites they extend)
 from __future__ import annotations
 
 import time
@@ -54,7 +55,7 @@ def _post(client, practice, invoice, amount: str):
 def test_a_lost_refund_answer_is_never_try_again_and_a_reload_refunds_once(admin_client, paid, slow_sandbox):
     practice, invoice = paid
     slow_sandbox.set_latency(1500)  # Stripe makes the credit note after the portal stopped waiting
-    form, answer = _post(admin_client, practice, invoice, "10")
+    _, answer = _post(admin_client, practice, invoice, "10")
     text = answer.get_data(as_text=True)
     assert answer.status_code == 202
     assert "Stripe may have made the refund; we are checking" in text
@@ -105,7 +106,9 @@ def test_the_same_form_posted_again_answers_the_refund_stripe_made(admin_client,
     assert answer.status_code == 202
     slow_sandbox.set_latency(0)
     _wait_for_credit_note(slow_sandbox, invoice.stripe_id)
-    again = admin_client.post(f"/admin/practices/{practice.id}/invoices/{invoice.stripe_id}/refund", data=form)
+    again = admin_client.post(
+        f"/admin/practices/{practice.id}/invoices/{invoice.stripe_id}/refund", data=form
+    )
     assert again.status_code == 303
     page = admin_client.get(f"/admin/practices/{practice.id}").get_data(as_text=True)
     assert f"Refunded $25.00 of invoice {invoice.number}." in page

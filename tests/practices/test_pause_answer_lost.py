@@ -2,6 +2,7 @@
 told it is not confirmed yet, History keeps who paused and why (written when asked), and the admin
 page learns Stripe's outcome with the same call and key once Stripe answers."""
 
+# ruff: noqa: F811 (the fixtures are imported from the suites they extend)
 from __future__ import annotations
 
 import time
@@ -26,7 +27,7 @@ def app_overrides() -> dict:
     }
 
 
-def test_a_pause_whose_answer_was_lost_is_kept_with_who_and_why(sandbox, auth, active, admin):  # noqa: F811
+def test_a_pause_whose_answer_was_lost_is_kept_with_who_and_why(sandbox, auth, active, admin):
     client = login(auth, admin)
     token = extract_csrf(client.get(f"/admin/practices/{active.id}").get_data(as_text=True))
     sandbox.set_latency(1500)
@@ -48,7 +49,8 @@ def test_a_pause_whose_answer_was_lost_is_kept_with_who_and_why(sandbox, auth, a
     db.session.expire_all()
     [line] = db.session.scalars(
         sa.select(BillingAuditEntry).where(
-            BillingAuditEntry.practice_id == active.id, BillingAuditEntry.action == "collection_paused_by_admin"
+            BillingAuditEntry.practice_id == active.id,
+            BillingAuditEntry.action == "collection_paused_by_admin",
         )
     ).all()
     assert line.actor_id == admin.id and "Hardship, agreed by phone" in line.detail

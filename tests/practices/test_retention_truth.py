@@ -3,6 +3,7 @@ admin changed or withdrew meanwhile is refused in words (F22); an Accept whose a
 neither "try again" nor forgotten: History says it was accepted, the offer is not shown again, and the
 portal learns Stripe's outcome with the same call and key (F18)."""
 
+# ruff: noqa: F811 (the fixtures are imported from the suites they extend)
 from __future__ import annotations
 
 import time
@@ -41,14 +42,18 @@ def _accept_form(client, practice) -> dict:
 
 
 def test_accept_applies_the_coupon_shown_not_the_one_configured_since(
-    owner_client, paid_practice, retention_coupon, sandbox  # noqa: F811
+    owner_client, paid_practice, retention_coupon, sandbox
 ):
     form = _accept_form(owner_client, paid_practice)  # shows 30% off for 3 months
-    forever = sandbox.client().v1.coupons.create({"amount_off": 9900, "currency": "usd", "duration": "forever"})
+    forever = sandbox.client().v1.coupons.create(
+        {"amount_off": 9900, "currency": "usd", "duration": "forever"}
+    )
     db.session.add(RetentionCoupon(coupon_id=forever.id, amount_off=9900, currency="usd", duration="forever"))
     db.session.commit()
 
-    answer = owner_client.post(f"/practices/{paid_practice.id}/billing/retention/accept", data=form, headers=HX)
+    answer = owner_client.post(
+        f"/practices/{paid_practice.id}/billing/retention/accept", data=form, headers=HX
+    )
     text = answer.get_data(as_text=True)
     assert "The offer changed since this page was loaded; here is the current one." in text
     assert "$99.00 off" in text  # the current offer, drawn for the person to decide on
@@ -57,16 +62,22 @@ def test_accept_applies_the_coupon_shown_not_the_one_configured_since(
     assert [o.outcome for o in offers(paid_practice)] == []
 
 
-def test_accept_of_an_offer_withdrawn_meanwhile_is_refused(owner_client, paid_practice, retention_coupon, sandbox):  # noqa: F811
+def test_accept_of_an_offer_withdrawn_meanwhile_is_refused(
+    owner_client, paid_practice, retention_coupon, sandbox
+):
     form = _accept_form(owner_client, paid_practice)
     retention_coupon.enabled = False
     db.session.commit()
-    answer = owner_client.post(f"/practices/{paid_practice.id}/billing/retention/accept", data=form, headers=HX)
+    answer = owner_client.post(
+        f"/practices/{paid_practice.id}/billing/retention/accept", data=form, headers=HX
+    )
     assert "The platform has withdrawn this offer" in answer.get_data(as_text=True)
     assert not sandbox.client().v1.subscriptions.retrieve(paid_practice.stripe_subscription_id).discounts
 
 
-def test_an_accept_whose_answer_was_lost_is_kept_and_confirmed(owner_client, paid_practice, retention_coupon, sandbox):  # noqa: F811
+def test_an_accept_whose_answer_was_lost_is_kept_and_confirmed(
+    owner_client, paid_practice, retention_coupon, sandbox
+):
     form = _accept_form(owner_client, paid_practice)
     sandbox.set_latency(1500)
     try:
@@ -94,7 +105,7 @@ def test_an_accept_whose_answer_was_lost_is_kept_and_confirmed(owner_client, pai
     assert sandbox.client().v1.coupons.retrieve(retention_coupon.coupon_id).times_redeemed == 1
 
 
-def test_a_code_made_for_another_customer_is_refused_in_words(owner_client, live_practice, sandbox):  # noqa: F811
+def test_a_code_made_for_another_customer_is_refused_in_words(owner_client, live_practice, sandbox):
     """F25: said by its code and the practice, never Stripe's "promo_..." id."""
     from tests.practices.test_promotion_codes import make_code
 
@@ -109,7 +120,7 @@ def test_a_code_made_for_another_customer_is_refused_in_words(owner_client, live
     assert f"{code} cannot be used by this practice." in page and "promo_" not in page
 
 
-def test_the_code_field_is_styled_like_every_other_input(owner_client, live_practice):  # noqa: F811
+def test_the_code_field_is_styled_like_every_other_input(owner_client, live_practice):
     """F21: the stylesheet styles ``input[type=text]``; the code's input says its type."""
     page = owner_client.get(f"/practices/{live_practice.id}/billing").get_data(as_text=True)
     assert '<input type="text" id="promotion_code"' in page

@@ -2,6 +2,7 @@
 other refund of the order until Stripe's answer is known, and the page adopts the refund Stripe made:
 one refund, its units back in stock once. F24: money left at Stripe that no whole unit fits is said."""
 
+# ruff: noqa: F811 (the fixtures are imported from the suites they extend)
 from __future__ import annotations
 
 import time
@@ -26,7 +27,7 @@ def app_overrides() -> dict:
 
 
 @pytest.fixture
-def slow(stripe_sandbox):  # noqa: F811
+def slow(stripe_sandbox):
     yield stripe_sandbox
     stripe_sandbox.set_latency(0)
 
@@ -35,7 +36,7 @@ def _refunds_at_stripe(sandbox, order: Order) -> list:
     return sandbox.client().v1.refunds.list({"payment_intent": order.payment_intent_id}).data
 
 
-def test_a_lost_refund_answer_blocks_a_second_refund_and_is_adopted(admin_client, user_factory, slow):  # noqa: F811
+def test_a_lost_refund_answer_blocks_a_second_refund_and_is_adopted(admin_client, user_factory, slow):
     order = paid_order(user_factory(email="buyer@example.com"), quantity=3, stock=3)
     stale = _form(admin_client, order.id)  # a second tab drawn before
     slow.set_latency(1500)
@@ -65,7 +66,7 @@ def test_a_lost_refund_answer_blocks_a_second_refund_and_is_adopted(admin_client
     assert "2 of 3 left to refund" in page
 
 
-def test_money_left_that_no_unit_fits_is_said(admin_client, user_factory, stripe_sandbox):  # noqa: F811
+def test_money_left_that_no_unit_fits_is_said(admin_client, user_factory, stripe_sandbox):
     order = paid_order(user_factory(email="buyer@example.com"), quantity=2, stock=2)
     # Stripe's dashboard refunds $20.00 of the $25.00: $5.00 is left, less than a unit.
     stripe_sandbox.client().v1.refunds.create({"payment_intent": order.payment_intent_id, "amount": 2000})
@@ -79,7 +80,7 @@ def test_money_left_that_no_unit_fits_is_said(admin_client, user_factory, stripe
     assert "$5.00 of the charge is still refundable" in page
 
 
-def test_every_charged_order_is_reached_from_the_list(admin_client, user_factory, stripe_sandbox):  # noqa: F811
+def test_every_charged_order_is_reached_from_the_list(admin_client, user_factory, stripe_sandbox):
     """F35: past the newest 50, "Older" pages on; a page past the last is 404."""
     from portal.shop import refunds
 

@@ -152,7 +152,9 @@ def subscribe(practice: Practice, member: PracticeMember, key: str) -> Outcome:
         return Outcome(error="Choose a plan.", status=422, settled=False)
     typed = request.form.get("promotion_code", "")
     try:
-        promotion = promotion_codes.resolve_code(typed, practice.stripe_customer_id) if typed.strip() else None
+        promotion = (
+            promotion_codes.resolve_code(typed, practice.stripe_customer_id) if typed.strip() else None
+        )
     except PromotionError as refused:  # the form again, the code as typed, why under the field
         g.subscribe_code, g.code_error = typed[:200], refused.message
         return Outcome(error=refused.message, status=422, settled=False)
@@ -271,7 +273,9 @@ def change_plan(practice: Practice, member: PracticeMember, key: str) -> Outcome
     proration_date = request.form.get("proration_date", type=int)
     typed = request.form.get("promotion_code", "")
     try:  # the code the preview showed, checked again: it may have expired or run out meanwhile
-        promotion = promotion_codes.resolve_code(typed, practice.stripe_customer_id) if typed.strip() else None
+        promotion = (
+            promotion_codes.resolve_code(typed, practice.stripe_customer_id) if typed.strip() else None
+        )
     except (PromotionError, BillingError) as refused:
         return Outcome(error=f"{refused.message} Nothing was changed.", status=refused.status)
     return attempt_action(
