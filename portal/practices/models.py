@@ -368,8 +368,7 @@ class PracticeInvoice(db.Model):
     credit_applied: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
     #: What its discounts took off (``total_discount_amounts``), in minor units.
     discount_amount: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
-    #: A refund whose request reached Stripe unanswered (its credit note call, key included): no
-    #: other refund of the invoice until Stripe's answer is known (``refunds.settle_pending``).
+    #: A refund Stripe left unanswered (its call): no other until known (``refunds.settle_pending``).
     pending_refund: Mapped[dict | None] = mapped_column(sa.JSON(none_as_null=True))
 
 

@@ -107,19 +107,9 @@ def refund_order(admin: Any, order_id: int, units: int, reason: str, attempt: st
     if earlier is not None:
         return earlier
     if order.pending_refund:
-        pending = order.pending_refund
-        row = settle_pending(order)
-        db.session.commit()
-        if pending["attempt"] == attempt:  # the same form again: its refund, as Stripe made it
-            if row is None:
-                raise RefundRefused("Stripe did not make that refund. Reload the page to refund again.")
+        row = _settle_first(order, attempt)
+        if row is not None:
             return row
-        if row is not None:  # a form drawn while that refund was unknown: it is known now
-            raise RefundRefused(
-                f"Stripe made the earlier refund of {format_money(row.amount, row.currency)} of order "
-                f"#{order.id}; {units_left(order)} units are left. Nothing more was refunded: refund "
-                "again if more is due."
-            )
         order = db.session.get(Order, order_id)
     _check(order, units, reason)
     call = {
@@ -148,6 +138,25 @@ def refund_order(admin: Any, order_id: int, units: int, reason: str, attempt: st
     record_refund(order, as_dict(refund))
     row = db.session.scalar(sa.select(OrderRefund).where(OrderRefund.stripe_refund_id == refund.id))
     return row
+
+
+def _settle_first(order: Order, attempt: str) -> OrderRefund | None:
+    """The order's unanswered refund, learned before another: the same form's refund (or refused
+    if Stripe did not make it); another form is told what Stripe made; None: go on (commits)."""
+    pending = order.pending_refund
+    row = settle_pending(order)
+    db.session.commit()
+    if pending["attempt"] == attempt:  # the same form again: its refund, as Stripe made it
+        if row is None:
+            raise RefundRefused("Stripe did not make that refund. Reload the page to refund again.")
+        return row
+    if row is not None:  # a form drawn while that refund was unknown: it is known now
+        raise RefundRefused(
+            f"Stripe made the earlier refund of {format_money(row.amount, row.currency)} of order "
+            f"#{order.id}; {units_left(order)} units are left. Nothing more was refunded: refund "
+            "again if more is due."
+        )
+    return None
 
 
 def _create(order: Order, call: dict) -> Any:
