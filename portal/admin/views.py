@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -16,7 +17,7 @@ from portal.forms import amount_text
 from portal.gateway.errors import BillingError
 from portal.jobs import failures as failed_jobs
 from portal.jobs import nightly
-from portal.practices import closing, history, members, pausing, refunds
+from portal.practices import closing, history, members, pausing, refunds, unconfirmed
 from portal.practices.errors import PracticeError
 from portal.practices.forms import ClosePracticeForm, PauseCollectionForm, RefundInvoiceForm
 from portal.practices.models import Practice
@@ -124,6 +125,9 @@ def _practice_page(
 ):
     """The page; ``refund``: the invoice whose refund form comes back as posted, with its refusal."""
     row = db.get_or_404(Practice, practice_id)
+    refunds.settle_practice(row)  # a refund Stripe left unanswered: learned now if Stripe answers
+    if row.unconfirmed_call:  # a pause (or a manager's change) Stripe left unanswered: the same
+        unconfirmed.confirm(row)  # call, the same key, learns its outcome if Stripe answers now
     page = render_template(
         "admin/practice.html",
         practice=row,
@@ -254,7 +258,7 @@ def _attempt(action, success: str | None = None) -> None:
         answer = action()
     except (PracticeError, BillingError) as error:
         db.session.rollback()  # Stripe did not end it, or nothing to do: nothing changes here
-        flash(error.message, "error")
+        flash(error.message, "warning" if error.status < 400 else "error")  # 202: not known yet
     else:
         flash(success or answer, "success")
 
@@ -344,14 +348,22 @@ def retry_job(job_id: int):
 
 @bp.get("/promotions")
 def promotions():
-    """The platform's promotion codes (the local mirror: times redeemed as Stripe last said) and
-    the retention coupon setting; no Stripe call."""
-    return _promotions_page(PromotionCodeForm(formdata=None), _retention_form(formdata=None))
+    """The platform's promotion codes, refreshed from Stripe in one list call (how often each was
+    used: Stripe sends no event when a code is redeemed), and the retention coupon setting."""
+    now = promotion_codes.refresh_codes()
+    return _promotions_page(PromotionCodeForm(formdata=None), _retention_form(formdata=None), now=now)
 
 
-def _promotions_page(code_form: PromotionCodeForm, retention_form: RetentionCouponForm, status: int = 200):
+def _promotions_page(
+    code_form: PromotionCodeForm,
+    retention_form: RetentionCouponForm,
+    status: int = 200,
+    now: int | None = None,
+):
+    now = now or int(time.time())
     page = render_template(
         "admin/promotions.html",
+        code_status=lambda code: promotion_codes.status_of(code, now),
         codes=promotion_codes.codes_page(page_arg()),
         code_form=code_form,
         retention_form=retention_form,
@@ -392,7 +404,11 @@ def create_promotion_code():
 @bp.post("/promotions/codes/<int:code_id>/disable")
 def disable_promotion_code(code_id: int):
     row = db.get_or_404(promotion_codes.PromotionCode, code_id)
-    _attempt(lambda: promotion_codes.set_active(row.id, False), f"Promotion code {row.code} is turned off.")
+    attempt = _form_attempt()  # the drawn form's key: a second turn-off later is a new request
+    _attempt(
+        lambda: promotion_codes.set_active(row.id, False, attempt),
+        f"Promotion code {row.code} is turned off.",
+    )
     return redirect(url_for(".promotions"), 303)
 
 

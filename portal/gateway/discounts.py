@@ -29,13 +29,16 @@ def create_promotion_code(
     )
 
 
-def set_promotion_code_active(promotion_code_id: str, active: bool) -> stripe.PromotionCode:
+def set_promotion_code_active(promotion_code_id: str, active: bool, attempt: str) -> stripe.PromotionCode:
+    """``attempt``: the admin's form (drawn with the page), so a double submit acts once while a
+    second turn-off later (after the code was turned on in Stripe's dashboard) is a new request:
+    keyed by the code alone, Stripe would answer the first one's cached reply and do nothing."""
     return call_stripe(
         "promotion_code.update",
         lambda: stripe_client().v1.promotion_codes.update(
             promotion_code_id,
             {"active": active},
-            {"idempotency_key": idempotency_key("promotion-code-active", promotion_code_id, active)},
+            {"idempotency_key": idempotency_key("promotion-code-active", promotion_code_id, active, attempt)},
         ),
     )
 
@@ -56,6 +59,17 @@ def find_promotion_codes(code: str) -> stripe.ListObject:
         "promotion_code.list",
         lambda: stripe_client().v1.promotion_codes.list(
             {"code": code, "limit": 10, "expand": ["data.promotion.coupon"]}
+        ),
+    )
+
+
+def recent_promotion_codes(limit: int = 100) -> stripe.ListObject:
+    """The newest promotion codes (one list call, coupons expanded): their ``times_redeemed`` as
+    Stripe counts it (Stripe sends no ``promotion_code.updated`` when a code is redeemed)."""
+    return call_stripe(
+        "promotion_code.list",
+        lambda: stripe_client().v1.promotion_codes.list(
+            {"limit": limit, "expand": ["data.promotion.coupon"]}
         ),
     )
 

@@ -59,6 +59,38 @@ RATE_LIMITED_MESSAGE = "Stripe is busy right now; nothing was charged. Try again
 BREAKER_OPEN_MESSAGE = "Stripe is not answering; nothing was charged; try again in a minute."
 
 
+#: What did not happen, by operation, when the words above say "nothing was charged": a refund or a
+#: change that charges nothing is said as what it is (a refund "nothing was refunded").
+_NOT_DONE = {
+    "refund.create": "nothing was refunded",
+    "credit_note.create": "nothing was refunded",
+    "coupon.create": "no code was made",
+    "promotion_code.create": "no code was made",
+    "promotion_code.update": "nothing was changed",
+    "subscription.update": "nothing was changed",
+    "subscription.cancel": "nothing was changed",
+    "subscription_schedule.create": "nothing was changed",
+    "subscription_schedule.update": "nothing was changed",
+    "subscription_schedule.release": "nothing was changed",
+    "customer.update": "nothing was changed",
+    "customer.tax_id.create": "nothing was changed",
+    "customer.tax_id.delete": "nothing was changed",
+    "payment_method.detach": "nothing was changed",
+}
+
+
+def worded_for(error: BillingError, operation: str) -> BillingError:
+    """``error`` with "nothing was charged" said as what ``operation`` would have done (F29)."""
+    what = _NOT_DONE.get(operation)
+    if what and isinstance(error, StripeUnavailable) and "nothing was charged" in error.message:
+        return StripeUnavailable(
+            error.message.replace("nothing was charged", what),
+            reached_stripe=error.reached_stripe,
+            stripe_code=error.stripe_code,
+        )
+    return error
+
+
 class NotFound(BillingError):
     status = 404
     code = "not_found"

@@ -37,6 +37,7 @@ from portal.gateway.errors import (
     InvalidRequest,
     NotFound,
     StripeUnavailable,
+    worded_for,
 )
 from portal.gateway.ids import check_stripe_ids
 from portal.gateway.transport import MIN_ATTEMPT_SECONDS, BoundedRequestsClient, action_deadline
@@ -245,7 +246,7 @@ def call_stripe(operation: str, fn: Callable[[], T], **context: object) -> T:
     if not allowed:
         log.warning("stripe op=%s %s outcome=skipped reason=breaker_open", operation, fields)
         record_stripe_call(operation, "breaker_open")
-        raise StripeUnavailable(BREAKER_OPEN_MESSAGE, reached_stripe=False)
+        raise worded_for(StripeUnavailable(BREAKER_OPEN_MESSAGE, reached_stripe=False), operation)
     current_app.extensions["stripe_call_counter"].record(operation)
     started = time.perf_counter()
     try:
@@ -257,7 +258,7 @@ def call_stripe(operation: str, fn: Callable[[], T], **context: object) -> T:
         else:
             breaker.record_success()  # Stripe answered, if only with an error
         _record(breaker, operation, call_outcome(error), started)
-        translated = translate_stripe_error(error)
+        translated = worded_for(translate_stripe_error(error), operation)
         log.warning(
             "stripe op=%s %s outcome=error error=%s stripe_code=%s",
             operation,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import stripe
 
 from portal.gateway.gateway import call_stripe, idempotency_key, stripe_client
@@ -70,12 +72,16 @@ def detach_payment_method(payment_method_id: str) -> stripe.PaymentMethod:
 
 
 def set_default_payment_method(customer_id: str, payment_method_id: str) -> stripe.Customer:
+    """A new key per call: setting the default is the same whatever the repeat, and a key of the two
+    ids alone would make A, then B, then A again (within Stripe's 24 h) replay the first answer and
+    leave B the default at Stripe while the answer says A."""
+    once = secrets.token_hex(8)
     return call_stripe(
         "customer.set_default_payment_method",
         lambda: stripe_client().v1.customers.update(
             customer_id,
             {"invoice_settings": {"default_payment_method": payment_method_id}},
-            {"idempotency_key": idempotency_key("customer-default-pm", customer_id, payment_method_id)},
+            {"idempotency_key": idempotency_key("customer-default-pm", customer_id, payment_method_id, once)},
         ),
         customer_id=customer_id,
         payment_method_id=payment_method_id,

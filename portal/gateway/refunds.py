@@ -76,6 +76,16 @@ def charge_refunds(charge_id: str) -> list[dict]:
     return [as_dict(refund) for refund in page.auto_paging_iter()]
 
 
+def payment_intent_refunds(payment_intent_id: str) -> list[dict]:
+    """Every refund of a PaymentIntent's charges (one list call, paged)."""
+    page = call_stripe(
+        "refund.list",
+        lambda: stripe_client().v1.refunds.list({"payment_intent": payment_intent_id, "limit": 100}),
+        payment_intent_id=payment_intent_id,
+    )
+    return [as_dict(refund) for refund in page.auto_paging_iter()]
+
+
 def invoice_paid_by(payment_intent_id: str) -> str | None:
     """The invoice a PaymentIntent paid, if it paid one (``invoice_payments`` by payment)."""
     page = call_stripe(

@@ -389,6 +389,8 @@ class PracticeInvoice(db.Model):
     credit_applied: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
     #: What its discounts took off (``total_discount_amounts``), in minor units.
     discount_amount: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+    #: A refund Stripe left unanswered (its call): no other until known (``refunds.settle_pending``).
+    pending_refund: Mapped[dict | None] = mapped_column(sa.JSON(none_as_null=True))
 
 
 class BillingAuditEntry(db.Model):

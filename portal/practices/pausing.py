@@ -7,7 +7,9 @@ An optional resume day becomes ``resumes_at``: Stripe resumes collecting by itse
 ``customer.subscription.updated`` clears the pause here. A pause made in Stripe's dashboard is
 mirrored from the same event (``mirror``), with a History line in Stripe's name.
 
-Stripe first: when it does not answer, nothing changes here and the admin is told so. Two admins
+Stripe first: when it refuses, or provably never got the request, nothing changes here and the
+admin is told so; when the request reached it unanswered, the pause is written as asked and
+confirmed later (``unconfirmed``), never reported as "nothing changed". Two admins
 at once take turns on the practice's row (``closing.locked_practice``): the second is told
 "already paused by ..." and nothing is written twice.
 """
@@ -18,10 +20,9 @@ import calendar
 import datetime as dt
 
 from portal.extensions import db
-from portal.gateway import subscriptions as stripe_subscriptions
 from portal.gateway.errors import BillingError
 from portal.gateway.gateway import stripe_time
-from portal.practices import audit, closing, mirror
+from portal.practices import audit, closing, mirror, unconfirmed
 from portal.practices.errors import CLOSED, PracticeError
 from portal.practices.models import Practice
 from portal.users.models import User
@@ -60,12 +61,17 @@ def resume_time(resumes_on: dt.date | None, today: dt.date) -> int | None:
     return calendar.timegm(resumes_on.timetuple())
 
 
-def _update_at_stripe(practice: Practice, pause: dict | str) -> object:
+def _update_at_stripe(practice: Practice, pause: dict | str, asked) -> object:
+    """Stripe first. A refusal, or a request Stripe provably never got: nothing changed. A request
+    that reached Stripe unanswered may have been applied: ``asked`` writes what the admin asked (who
+    and why) as the practice's unconfirmed call, and the page says so (``unconfirmed.OutcomeUnknown``);
+    the same call with the same key later learns Stripe's outcome."""
     key = ("pause-collection", practice.stripe_ref, practice.stripe_subscription_id, practice.billing_version)
+    call = unconfirmed.subscription_update(practice.stripe_subscription_id, {"pause_collection": pause}, key)
     try:
-        return stripe_subscriptions.update_subscription(
-            practice.stripe_subscription_id, {"pause_collection": pause}, key
-        )
+        return unconfirmed.send(practice, call, asked)
+    except unconfirmed.OutcomeUnknown:
+        raise
     except BillingError as error:
         raise PracticeError(f"{NOT_CHANGED} {error.message}", status=error.status) from error
 
@@ -88,14 +94,17 @@ def pause_collection(practice_id: int, admin: User, reason: str, resumes_on: dt.
         by = closing.by_whom(practice, "collection_paused_by_admin")
         raise PracticeError(ALREADY_PAUSED.format(name=practice.name, by=by), status=409)
     pause = {"behavior": BEHAVIOR, **({"resumes_at": resumes_at} if resumes_at else {})}
-    subscription = _update_at_stripe(practice, pause)
-    # Said here, by whom and why; Stripe's answer (and its event's echo) then changes nothing more.
-    practice.pause_behavior = BEHAVIOR
-    practice.pause_resumes_at = mirror.to_datetime(resumes_at)
-    practice.pause_reason = reason
-    until = f" until {resumes_on:%Y-%m-%d}" if resumes_on else ""
-    detail = f"{closing.admin_name(admin)}{until}: {reason}"
-    audit.record(practice, "collection_paused_by_admin", detail, actor_id=admin.id)
+
+    def asked() -> None:  # said here, by whom and why; Stripe's answer (and its echo) changes no more
+        practice.pause_behavior = BEHAVIOR
+        practice.pause_resumes_at = mirror.to_datetime(resumes_at)
+        practice.pause_reason = reason
+        until = f" until {resumes_on:%Y-%m-%d}" if resumes_on else ""
+        detail = f"{closing.admin_name(admin)}{until}: {reason}"
+        audit.record(practice, "collection_paused_by_admin", detail, actor_id=admin.id)
+
+    subscription = _update_at_stripe(practice, pause, asked)
+    asked()
     mirror.apply_subscription(subscription, stripe_time(subscription), fresh=True)
     db.session.commit()
     return PAUSED
@@ -110,9 +119,13 @@ def resume_collection(practice_id: int, admin: User) -> str:
         by = closing.by_whom(practice, "collection_resumed_by_admin")
         by = f" (resumed{by})" if by else ""
         raise PracticeError(NOT_PAUSED.format(name=practice.name, by=by), status=409)
-    subscription = _update_at_stripe(practice, "")
-    practice.pause_behavior = practice.pause_resumes_at = practice.pause_reason = None
-    audit.record(practice, "collection_resumed_by_admin", closing.admin_name(admin), actor_id=admin.id)
+
+    def asked() -> None:
+        practice.pause_behavior = practice.pause_resumes_at = practice.pause_reason = None
+        audit.record(practice, "collection_resumed_by_admin", closing.admin_name(admin), actor_id=admin.id)
+
+    subscription = _update_at_stripe(practice, "", asked)
+    asked()
     mirror.apply_subscription(subscription, stripe_time(subscription), fresh=True)
     db.session.commit()
     return RESUMED

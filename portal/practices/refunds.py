@@ -20,6 +20,7 @@ from portal.database import insert_once, utcnow
 from portal.extensions import db
 from portal.formatting import format_money
 from portal.gateway import refunds as stripe_refunds
+from portal.gateway.errors import BillingError, StripeUnavailable
 from portal.gateway.shapes import as_dict
 from portal.mail.outbox import caused_by, queue_email
 from portal.practices import audit
@@ -32,6 +33,11 @@ log = logging.getLogger(__name__)
 
 TEMPLATE = "practice_refund"
 MAX_REASON = 400
+#: A refund whose request reached Stripe unanswered: neither "done" nor "try again".
+UNCONFIRMED_REFUND = (
+    "Stripe may have made the refund; we are checking. Nothing will be refunded twice: "
+    "this invoice takes no other refund until Stripe answers."
+)
 ATTEMPT_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 #: Stripe's credit note reasons, in the words the admin's form offers.
 REASONS = {
@@ -93,17 +99,33 @@ def refund_invoice(
     earlier = db.session.scalar(sa.select(InvoiceRefund).where(InvoiceRefund.attempt_key == attempt))
     if earlier is not None:
         return earlier
-    _check(invoice, amount, reason, note)
-    credit_note = as_dict(
-        stripe_refunds.create_credit_note(
-            invoice_id,
-            amount,
-            reason,
-            {"refundedBy": str(admin.id), "reason": note.strip(), "attempt": attempt},
-            key=("invoice", invoice_id, attempt),
-        )
-    )
     practice = db.session.get(Practice, practice_id)
+    if invoice.pending_refund:
+        pending = invoice.pending_refund
+        row = settle_pending(practice, invoice)
+        db.session.commit()
+        if pending["attempt"] == attempt:  # the same form again: its refund, as Stripe made it
+            if row is None:
+                raise PracticeError("Stripe did not make that refund. Reload the page to refund again.", 409)
+            return row
+        if row is not None:  # another form drawn while that refund was unknown: it is known now
+            raise PracticeError(_made_earlier(invoice, row), status=409)
+        invoice = db.session.get(PracticeInvoice, invoice.id)
+    _check(invoice, amount, reason, note)
+    call = {
+        "amount": amount,
+        "reason": reason,
+        "metadata": {"refundedBy": str(admin.id), "reason": note.strip(), "attempt": attempt},
+        "key": ["invoice", invoice_id, attempt],
+        "attempt": attempt,
+    }
+    try:
+        credit_note = as_dict(_create(invoice_id, call))
+    except StripeUnavailable as error:
+        if not error.reached_stripe:
+            raise
+        _keep_pending(invoice.id, call)
+        raise RefundUnconfirmed() from error
     for part in credit_note.get("refunds") or []:
         refund = as_dict(stripe_refunds.retrieve_refund(_id(part.get("refund"))))
         record_refund(practice, invoice, refund, credit_note)
@@ -112,6 +134,87 @@ def refund_invoice(
     if row is None:
         raise PracticeError("Stripe made the credit note but no refund with it.", status=502)
     return row
+
+
+class RefundUnconfirmed(PracticeError):
+    """The credit note's request reached Stripe and no answer came: it may have been made."""
+
+    status = 202
+    code = "outcome_unknown"
+
+    def __init__(self) -> None:
+        super().__init__(UNCONFIRMED_REFUND)
+
+
+def _create(invoice_id: str, call: dict) -> Any:
+    return stripe_refunds.create_credit_note(
+        invoice_id, call["amount"], call["reason"], call["metadata"], key=tuple(call["key"])
+    )
+
+
+def _keep_pending(invoice_row_id: int, call: dict) -> None:
+    """Keep the unanswered call on the invoice (committed): it blocks any other refund of it until
+    ``settle_pending`` learns what Stripe made."""
+    db.session.rollback()
+    log.warning("refund outcome unknown invoice_row_id=%s", invoice_row_id)
+    invoice = db.session.get(PracticeInvoice, invoice_row_id)
+    invoice.pending_refund = {**call, "asked_at": int(utcnow().timestamp())}
+    db.session.commit()
+
+
+def _made_earlier(invoice: PracticeInvoice, row: InvoiceRefund) -> str:
+    left = format_money(left_to_refund(invoice), invoice.currency)
+    return (
+        f"Stripe made the earlier refund of {format_money(row.amount, row.currency)} of invoice "
+        f"{invoice.number or invoice.stripe_id}; {left} is left. Nothing more was refunded: "
+        "refund again if more is due."
+    )
+
+
+def settle_pending(practice: Practice, invoice: PracticeInvoice) -> InvoiceRefund | None:
+    """Learn what became of the invoice's unanswered refund: the credit note Stripe made for it (its
+    metadata names the attempt) is adopted; none there, the same call is sent with the same
+    Idempotency-Key (Stripe makes it once, or answers what it made). The refund's row, or None if
+    Stripe refused it. Stripe still not answering: ``RefundUnconfirmed``, the call kept. No commit."""
+    call = invoice.pending_refund
+    if not call:
+        return None
+    try:
+        notes = stripe_refunds.invoice_credit_notes(invoice.stripe_id)
+        note = next((n for n in notes if (n.get("metadata") or {}).get("attempt") == call["attempt"]), None)
+        if note is None:
+            note = as_dict(_create(invoice.stripe_id, call))
+        refunds = [
+            as_dict(stripe_refunds.retrieve_refund(_id(part.get("refund"))))
+            for part in note.get("refunds") or []
+        ]
+    except StripeUnavailable as error:
+        raise RefundUnconfirmed() from error
+    except BillingError as error:  # Stripe refused the same call: it did not happen
+        invoice.pending_refund = None
+        audit.record(practice, "change_not_applied", f"refund of invoice {invoice.number}: {error.message}")
+        return None
+    for refund in refunds:
+        record_refund(practice, invoice, refund, note)
+    invoice.pending_refund = None
+    return db.session.scalar(sa.select(InvoiceRefund).where(InvoiceRefund.attempt_key == call["attempt"]))
+
+
+def settle_practice(practice: Practice) -> None:
+    """The admin's page: every unanswered refund of the practice's invoices, learned if Stripe
+    answers now (commits what was learned; one still unknown stays pending)."""
+    waiting = db.session.scalars(
+        sa.select(PracticeInvoice).where(
+            PracticeInvoice.practice_id == practice.id, PracticeInvoice.pending_refund.is_not(None)
+        )
+    ).all()
+    for invoice in waiting:
+        try:
+            settle_pending(practice, invoice)
+        except RefundUnconfirmed:
+            db.session.rollback()
+            continue
+        db.session.commit()
 
 
 def _check(invoice: PracticeInvoice, amount: int, reason: str, note: str) -> None:
@@ -153,6 +256,9 @@ def record_refund(
     recorded it: then History has its line and the practice's email is queued."""
     metadata = (credit_note or {}).get("metadata") or {}
     reason = (metadata.get("reason") or "")[:MAX_REASON] or None
+    waiting = (invoice.pending_refund or {}).get("attempt")
+    if waiting and metadata.get("attempt") == waiting:
+        invoice.pending_refund = None  # the unanswered refund, known now (its webhook came first)
     table = InvoiceRefund.__table__
     recorded = insert_once(
         table,

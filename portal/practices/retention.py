@@ -9,8 +9,7 @@ import sqlalchemy as sa
 
 from portal.database import upsert_insert, utcnow
 from portal.extensions import db
-from portal.gateway import subscriptions as stripe_subscriptions
-from portal.practices import audit
+from portal.practices import audit, unconfirmed
 from portal.practices.discounts import mirror_discounts
 from portal.practices.errors import PracticeError
 from portal.practices.members import require_manager
@@ -61,28 +60,44 @@ def _claim(practice: Practice, coupon: RetentionCoupon) -> RetentionOffer:
     return _offer_row(practice, lock=True)
 
 
-def accept_offer(practice: Practice, actor: User) -> RetentionOffer:
+OFFER_CHANGED = "The offer changed since this page was loaded; here is the current one."
+OFFER_WITHDRAWN = "The platform has withdrawn this offer since this page was loaded; nothing was applied."
+
+
+def accept_offer(practice: Practice, actor: User, shown: str | None = None) -> RetentionOffer:
+    """Apply the offer's coupon: ``shown`` is the coupon the page offered (its form carries it), so
+    an offer the admin changed or withdrew meanwhile is refused in words, never swapped. Stripe's
+    answer lost: the acceptance is written as asked and learned later (``unconfirmed``)."""
     require_manager(practice, actor)
     coupon = offer_for(practice)
     row = _offer_row(practice, lock=True)
     if row is not None and row.outcome == "accepted":
         raise PracticeError(f"The offer was already accepted: {row.terms}.", status=409)
+    if shown and (coupon is None or coupon.coupon_id != shown) and (row is None or row.coupon_id != shown):
+        raise PracticeError(OFFER_WITHDRAWN if coupon is None else OFFER_CHANGED, status=409)
     if coupon is None:
         raise PracticeError(NO_OFFER, status=409)
     row = _claim(practice, coupon)
     if row.outcome != "offered":
         raise PracticeError(NO_OFFER, status=409)
     keep = [{"discount": d} for d in (practice.discount_ids or "").split(",") if d]
-    updated = stripe_subscriptions.update_subscription(
+    coupon_id = row.coupon_id
+
+    def asked() -> None:  # written when the person accepts, whatever Stripe answers later
+        claimed = _claim(practice, coupon)
+        claimed.outcome, claimed.decided_by_id, claimed.decided_at = "accepted", actor.id, utcnow()
+        audit.record(practice, "retention_accepted", claimed.terms, actor_id=actor.id)
+
+    call = unconfirmed.subscription_update(
         practice.stripe_subscription_id,
-        {"discounts": [*keep, {"coupon": row.coupon_id}], "expand": ["discounts.source.coupon"]},
-        key=("retention", practice.stripe_subscription_id),
+        {"discounts": [*keep, {"coupon": coupon_id}], "expand": ["discounts.source.coupon"]},
+        ("retention", practice.stripe_subscription_id),
     )
-    row.outcome, row.decided_by_id, row.decided_at = "accepted", actor.id, utcnow()
+    updated = unconfirmed.send(practice, call, asked)
+    asked()
     mirror_discounts(practice, updated)
-    audit.record(practice, "retention_accepted", row.terms, actor_id=actor.id)
     db.session.commit()
-    return row
+    return _offer_row(practice)
 
 
 def decline_offer(practice: Practice, actor: User) -> None:

@@ -8,12 +8,12 @@ import datetime as dt
 import secrets
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import abort, current_app
 
 from portal.database import upsert_insert, utcnow
 from portal.extensions import db
 from portal.gateway import discounts as stripe_discounts
-from portal.gateway.errors import InvalidRequest
+from portal.gateway.errors import BillingError, InvalidRequest
 from portal.gateway.gateway import stripe_time
 from portal.gateway.shapes import as_dict, object_id
 from portal.promotions.errors import PromotionError
@@ -25,17 +25,52 @@ from portal.users.models import User
 UNKNOWN_CODE = "{code} is not a promotion code we know. Check the spelling, or leave it empty."
 EXPIRED_CODE = "{code} has expired."
 DISABLED_CODE = "{code} is no longer offered."
+OTHER_CUSTOMER_CODE = "{code} cannot be used by this practice."
 USED_UP_CODE = "{code} has been used as often as it could be."
 
 
+def status_of(row: PromotionCode, now: int) -> str:
+    """The list's word for a code at ``now`` (Stripe's clock): Stripe keeps an expired or used-up
+    code ``active``, yet refuses it, so the list says why it can no longer be used."""
+    if not row.active:
+        return "Off"
+    if row.expires_at is not None and row.expires_at.replace(tzinfo=dt.UTC).timestamp() <= now:
+        return "Expired"
+    if row.max_redemptions and row.times_redeemed >= row.max_redemptions:
+        return "Used up"
+    return "Active"
+
+
 def codes_page(page: int, per_page: int = 50):
-    return db.paginate(
+    """One page of the list, newest first; a page past the last is 404 (the first is always a page)."""
+    found = db.paginate(
         sa.select(PromotionCode).order_by(PromotionCode.id.desc()),
         page=page,
         per_page=per_page,
         max_per_page=per_page,
         error_out=False,
     )
+    if page > 1 and not found.items:
+        abort(404)
+    return found
+
+
+def refresh_codes() -> int:
+    """The admin's list: the newest codes read from Stripe in one list call and mirrored (uses and
+    state as Stripe has them now); Stripe's clock (to tell an expired code), else ours when Stripe
+    does not answer (the list then shows the mirror as it is)."""
+    try:
+        listed = stripe_discounts.recent_promotion_codes()
+    except BillingError:
+        db.session.rollback()
+        return int(dt.datetime.now(dt.UTC).timestamp())
+    at = stripe_time(listed)
+    listed = {as_dict(promo)["id"]: promo for promo in listed.data}
+    known = db.session.scalars(sa.select(PromotionCode.stripe_id).where(PromotionCode.stripe_id.in_(listed)))
+    for stripe_id in known.all():  # a code made elsewhere arrives with its promotion_code.created
+        mirror_code(listed[stripe_id], at)
+    db.session.commit()
+    return at
 
 
 def create_code(form: PromotionCodeForm, actor: User, attempt: str) -> PromotionCode:
@@ -62,13 +97,14 @@ def create_code(form: PromotionCodeForm, actor: User, attempt: str) -> Promotion
     return row
 
 
-def set_active(row_id: int, active: bool) -> PromotionCode:
+def set_active(row_id: int, active: bool, attempt: str) -> PromotionCode:
+    """Turn the code on or off at Stripe, then here; ``attempt``: the form's key (one per drawn form)."""
     row = db.session.get(PromotionCode, row_id)
     if row is None:
         raise PromotionError("No such promotion code.", status=404)
     if row.active == active:
         return row  # already so: nothing to ask Stripe
-    promo = stripe_discounts.set_promotion_code_active(row.stripe_id, active)
+    promo = stripe_discounts.set_promotion_code_active(row.stripe_id, active, attempt)
     mirror_code(promo, stripe_time(promo))
     db.session.commit()
     return row
@@ -134,9 +170,10 @@ def apply_code_event(obj: dict, event_created: int) -> PromotionCode | None:
     return mirror_code(obj, event_created)
 
 
-def resolve_code(typed: str) -> dict:
+def resolve_code(typed: str, customer_id: str | None = None) -> dict:
     """The promotion code a practice typed, if it can be redeemed now: ``{"id", "code", "coupon"}``;
-    else a ``PromotionError`` under the field that says why, in words."""
+    else a ``PromotionError`` under the field that says why, in words (never Stripe's ids: a code
+    made for another customer is said by its code, not Stripe's "promo_..." refusal)."""
     code = (typed or "").strip()
     shown = code if len(code) <= 40 else code[:40] + "…"
     if not CODE_RULE.fullmatch(code):
@@ -151,6 +188,9 @@ def resolve_code(typed: str) -> dict:
         raise PromotionError(DISABLED_CODE.format(code=code), field="promotion_code", status=422)
     promo = usable[0]
     coupon = as_dict((promo.get("promotion") or {}).get("coupon"))
+    owner = object_id(promo.get("customer"))
+    if owner and owner != customer_id:
+        raise PromotionError(OTHER_CUSTOMER_CODE.format(code=code), field="promotion_code", status=422)
     if promo.get("expires_at") and promo["expires_at"] <= now:
         raise PromotionError(EXPIRED_CODE.format(code=code), field="promotion_code", status=422)
     limit = promo.get("max_redemptions")

@@ -107,3 +107,16 @@ class RefundRefused(ShopError):
 
     status = 409
     code = "refund_refused"
+
+
+class RefundUnconfirmed(ShopError):
+    """The refund's request reached Stripe and no answer came: it may have been made."""
+
+    status = 202
+    code = "outcome_unknown"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Stripe may have made the refund; we are checking. Nothing will be refunded twice: "
+            "this order takes no other refund until Stripe answers."
+        )

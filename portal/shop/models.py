@@ -80,6 +80,9 @@ class Order(TimestampMixin, db.Model):
     #: Set in the same transaction that marks the order paid: the receipt goes out once.
     receipt_sent_at: Mapped[dt.datetime | None]
     released_at: Mapped[dt.datetime | None]
+    #: A refund whose request reached Stripe unanswered (its call, key included): no other refund
+    #: of the order until Stripe's answer is known (``refunds.settle_pending``).
+    pending_refund: Mapped[dict | None] = mapped_column(sa.JSON(none_as_null=True))
 
     product: Mapped[Product] = relationship()
 

@@ -23,10 +23,11 @@ from portal.database import insert_once, utcnow
 from portal.extensions import db
 from portal.formatting import format_money
 from portal.gateway import refunds as stripe_refunds
+from portal.gateway.errors import BillingError, StripeUnavailable
 from portal.gateway.shapes import as_dict
 from portal.mail.outbox import caused_by, queue_email
 from portal.shop.catalog import expire_loaded, return_stock
-from portal.shop.errors import OrderNotFound, RefundRefused
+from portal.shop.errors import OrderNotFound, RefundRefused, RefundUnconfirmed
 from portal.shop.models import Order, OrderRefund, OrderStatus
 from portal.shop.settlement import REFUND_DUE
 
@@ -105,22 +106,86 @@ def refund_order(admin: Any, order_id: int, units: int, reason: str, attempt: st
     earlier = db.session.scalar(sa.select(OrderRefund).where(OrderRefund.attempt_key == attempt))
     if earlier is not None:
         return earlier
+    if order.pending_refund:
+        row = _settle_first(order, attempt)
+        if row is not None:
+            return row
+        order = db.session.get(Order, order_id)
     _check(order, units, reason)
-    refund = stripe_refunds.refund_amount(
-        order.payment_intent_id,
-        units * order.unit_amount,
-        {
+    call = {
+        "amount": units * order.unit_amount,
+        "metadata": {
             "orderId": str(order.id),
             "units": str(units),
             "refundedBy": str(admin.id),
             "reason": reason.strip(),
             "attempt": attempt,
         },
-        key=("order", order.id, order.reference, attempt),
-    )
+        "key": ["order", order.id, order.reference, attempt],
+        "attempt": attempt,
+    }
+    try:
+        refund = _create(order, call)
+    except StripeUnavailable as error:
+        if not error.reached_stripe:
+            raise
+        db.session.rollback()
+        log.warning("refund outcome unknown order_id=%s", order_id)
+        order = db.session.get(Order, order_id)
+        order.pending_refund = {**call, "asked_at": int(utcnow().timestamp())}
+        db.session.commit()
+        raise RefundUnconfirmed() from error
     record_refund(order, as_dict(refund))
     row = db.session.scalar(sa.select(OrderRefund).where(OrderRefund.stripe_refund_id == refund.id))
     return row
+
+
+def _settle_first(order: Order, attempt: str) -> OrderRefund | None:
+    """The order's unanswered refund, learned before another: the same form's refund (or refused
+    if Stripe did not make it); another form is told what Stripe made; None: go on (commits)."""
+    pending = order.pending_refund
+    row = settle_pending(order)
+    db.session.commit()
+    if pending["attempt"] == attempt:  # the same form again: its refund, as Stripe made it
+        if row is None:
+            raise RefundRefused("Stripe did not make that refund. Reload the page to refund again.")
+        return row
+    if row is not None:  # a form drawn while that refund was unknown: it is known now
+        raise RefundRefused(
+            f"Stripe made the earlier refund of {format_money(row.amount, row.currency)} of order "
+            f"#{order.id}; {units_left(order)} units are left. Nothing more was refunded: refund "
+            "again if more is due."
+        )
+    return None
+
+
+def _create(order: Order, call: dict) -> Any:
+    return stripe_refunds.refund_amount(
+        order.payment_intent_id, call["amount"], call["metadata"], key=tuple(call["key"])
+    )
+
+
+def settle_pending(order: Order) -> OrderRefund | None:
+    """Learn what became of the order's unanswered refund: the refund Stripe made for it (its
+    metadata names the attempt; one list of the PaymentIntent's refunds) is adopted; none there, the
+    same call is sent with the same Idempotency-Key (Stripe refunds once, or answers what it made).
+    The refund's row, or None if Stripe refused it. Still no answer: ``RefundUnconfirmed``. No commit."""
+    call = order.pending_refund
+    if not call:
+        return None
+    try:
+        made = stripe_refunds.payment_intent_refunds(order.payment_intent_id)
+        refund = next((r for r in made if (r.get("metadata") or {}).get("attempt") == call["attempt"]), None)
+        if refund is None:
+            refund = as_dict(_create(order, call))
+    except StripeUnavailable as error:
+        raise RefundUnconfirmed() from error
+    except BillingError:  # Stripe refused the same call: it did not happen
+        order.pending_refund = None
+        return None
+    record_refund(order, refund)
+    order.pending_refund = None
+    return db.session.scalar(sa.select(OrderRefund).where(OrderRefund.stripe_refund_id == refund["id"]))
 
 
 def _check(order: Order, units: int, reason: str) -> None:
@@ -157,6 +222,9 @@ def record_refund(order: Order, refund: dict) -> bool:
     recorded it: then the portal's units are back in stock and the buyer's email is queued."""
     metadata = refund.get("metadata") or {}
     units = _portal_units(order, metadata)
+    waiting = (order.pending_refund or {}).get("attempt")
+    if waiting and metadata.get("attempt") == waiting:
+        order.pending_refund = None  # the unanswered refund, known now (its webhook came first)
     table = OrderRefund.__table__
     recorded = insert_once(
         table,
@@ -228,18 +296,25 @@ def by_attempt(order: Order, attempt: str | None) -> OrderRefund | None:
     )
 
 
-def charged_orders(limit: int = 100) -> list[tuple[Order, Refunded]]:
-    """The admin's list: paid orders and those owed a refund, newest first, with what was refunded."""
-    orders = db.session.scalars(
-        sa.select(Order)
-        .where(
-            Order.payment_intent_id.is_not(None),
-            sa.or_(Order.status == OrderStatus.PAID, Order.failure_message == REFUND_DUE),
+PER_PAGE = 50
+
+
+def charged_orders(page: int = 1, per_page: int = PER_PAGE) -> tuple[list[tuple[Order, Refunded]], bool]:
+    """The admin's list: paid orders and those owed a refund, newest first, with what was refunded;
+    one page of them, and whether older ones follow (so every order can be reached from the list)."""
+    orders = list(
+        db.session.scalars(
+            sa.select(Order)
+            .where(
+                Order.payment_intent_id.is_not(None),
+                sa.or_(Order.status == OrderStatus.PAID, Order.failure_message == REFUND_DUE),
+            )
+            .order_by(Order.created_at.desc(), Order.id.desc())
+            .offset((page - 1) * per_page)
+            .limit(per_page + 1)
         )
-        .order_by(Order.created_at.desc(), Order.id.desc())
-        .limit(limit)
     )
-    return [(order, refunded(order)) for order in orders]
+    return [(order, refunded(order)) for order in orders[:per_page]], len(orders) > per_page
 
 
 def get_order(order_id: int) -> Order:

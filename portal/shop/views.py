@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import wraps
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from portal.extensions import db
@@ -16,6 +16,7 @@ from portal.shop import orders as shop_orders
 from portal.shop.forms import BuyForm, ProductForm, RefundOrderForm
 from portal.shop.models import OrderStatus
 from portal.shop.money import to_major, to_minor
+from portal.urls import page_arg
 from portal.wallet import services as wallet_services
 
 bp = Blueprint("shop", __name__, url_prefix="/shop")
@@ -215,8 +216,16 @@ def admin_edit_product(product_id: int):
 @bp.get("/admin/orders")
 @admin_required
 def admin_orders():
+    page = page_arg()
+    orders, has_older = refunds.charged_orders(page)
+    if page > 1 and not orders:
+        abort(404)
     return render_template(
-        "shop/admin/orders.html", orders=refunds.charged_orders(), refund_due=refunds.is_refund_due
+        "shop/admin/orders.html",
+        orders=orders,
+        page=page,
+        has_older=has_older,
+        refund_due=refunds.is_refund_due,
     )
 
 
@@ -247,7 +256,15 @@ def _render_admin_order(
 @bp.get("/admin/orders/<int:order_id>")
 @admin_required
 def admin_order(order_id: int):
-    return _render_admin_order(refunds.get_order(order_id))
+    order = refunds.get_order(order_id)
+    if order.pending_refund:  # a refund Stripe left unanswered: learned now if Stripe answers
+        try:
+            refunds.settle_pending(order)
+            db.session.commit()
+        except errors.RefundUnconfirmed:
+            db.session.rollback()
+        order = refunds.get_order(order_id)
+    return _render_admin_order(order)
 
 
 @bp.post("/admin/orders/<int:order_id>/refund")

@@ -152,7 +152,9 @@ def subscribe(practice: Practice, member: PracticeMember, key: str) -> Outcome:
         return Outcome(error="Choose a plan.", status=422, settled=False)
     typed = request.form.get("promotion_code", "")
     try:
-        promotion = promotion_codes.resolve_code(typed) if typed.strip() else None
+        promotion = (
+            promotion_codes.resolve_code(typed, practice.stripe_customer_id) if typed.strip() else None
+        )
     except PromotionError as refused:  # the form again, the code as typed, why under the field
         g.subscribe_code, g.code_error = typed[:200], refused.message
         return Outcome(error=refused.message, status=422, settled=False)
@@ -245,7 +247,7 @@ def preview_plan(practice_id: int):
         plan = Plan(request.form.get("plan", ""))
         if typed.strip():
             try:
-                promotion = promotion_codes.resolve_code(typed)
+                promotion = promotion_codes.resolve_code(typed, practice.stripe_customer_id)
             except PromotionError as refused:  # the preview without it, and why under the field
                 code_error, status = refused.message, 422
         preview = subscriptions.preview_plan_change(practice, plan, current_user, promotion)
@@ -271,7 +273,9 @@ def change_plan(practice: Practice, member: PracticeMember, key: str) -> Outcome
     proration_date = request.form.get("proration_date", type=int)
     typed = request.form.get("promotion_code", "")
     try:  # the code the preview showed, checked again: it may have expired or run out meanwhile
-        promotion = promotion_codes.resolve_code(typed) if typed.strip() else None
+        promotion = (
+            promotion_codes.resolve_code(typed, practice.stripe_customer_id) if typed.strip() else None
+        )
     except (PromotionError, BillingError) as refused:
         return Outcome(error=f"{refused.message} Nothing was changed.", status=refused.status)
     return attempt_action(
@@ -327,7 +331,7 @@ def pay_now(practice: Practice, member: PracticeMember, key: str) -> Outcome:
 def retention_accept(practice: Practice, member: PracticeMember, key: str) -> Outcome:
     """Keep the subscription with the offer's coupon (applied once at Stripe, whatever the tabs)."""
     try:
-        offer = retention.accept_offer(practice, current_user)
+        offer = retention.accept_offer(practice, current_user, request.form.get("coupon") or None)
     except unconfirmed.OutcomeUnknown as unknown:
         return Outcome(message=unknown.message, status=unknown.status)
     except (errors.PracticeError, BillingError) as error:
