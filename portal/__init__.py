@@ -329,7 +329,7 @@ def register_template_context(app: Flask) -> None:
 
     app.add_template_filter(format_money, "money")
     app.add_template_filter(format_date, "day")
-    from portal.practices.models import discount_lines
+    from portal.practices.discounts import discount_lines
     from portal.promotions.words import terms_words
 
     app.add_template_filter(terms_words, "discount_terms")  # "30% off for 3 months"

@@ -7,8 +7,10 @@ event cannot bring an old discount back). A person's action that changed them mi
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
+from portal.database import utcnow
 from portal.gateway import discounts as stripe_discounts
 from portal.gateway.errors import BillingError
 from portal.gateway.shapes import as_dict, object_id
@@ -60,3 +62,35 @@ def refresh_discounts(practice: Practice | None, sub: dict) -> None:
         mirror_discounts(practice, stripe_discounts.subscription_discounts(sub["id"]))
     except BillingError as error:  # the next event (or action) tries again
         log.warning("could not read discounts of %s: %s", sub.get("id"), error)
+
+
+def discount_lines(practice: Practice, now: dt.datetime | None = None) -> list[str]:
+    """Each of the subscription's discounts as the billing page says it: "30% off until 28 Feb 2027",
+    "30% off the next invoice", "$10.00 off every invoice"; one that ended is not said."""
+    if not practice.discount_summary or not practice.subscription_live:
+        return []
+    terms = practice.discount_terms or [
+        {
+            "summary": practice.discount_summary,
+            "duration": practice.discount_duration,
+            "end": int(practice.discount_end.replace(tzinfo=dt.UTC).timestamp())
+            if practice.discount_end
+            else None,
+        }
+    ]
+    now = now or utcnow()
+    lines = []
+    for term in terms:
+        end = (
+            dt.datetime.fromtimestamp(int(term["end"]), dt.UTC).replace(tzinfo=None)
+            if term.get("end")
+            else None
+        )
+        if end is not None:
+            if end > now:
+                lines.append(f"{term['summary']} until {end:%d %b %Y}")
+        elif term.get("duration") == "once":
+            lines.append(f"{term['summary']} the next invoice")
+        else:
+            lines.append(f"{term['summary']} every invoice")
+    return lines

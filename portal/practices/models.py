@@ -121,8 +121,7 @@ class Practice(TimestampMixin, db.Model):
     discount_summary: Mapped[str | None] = mapped_column(sa.String(120))
     discount_duration: Mapped[str | None] = mapped_column(sa.String(16))
     discount_end: Mapped[dt.datetime | None]
-    #: Every discount on the subscription, as Stripe stacks them (a retention offer and a code):
-    #: ``[{"summary": "30% off", "duration": "repeating", "end": 1803772800}, ...]``.
+    #: Every discount, as Stripe stacks them: ``[{"summary": "30% off", "duration": ..., "end": ...}]``.
     discount_terms: Mapped[list | None] = mapped_column(sa.JSON(none_as_null=True))
 
     #: A plan switch waiting for the period's end (issue 17): the Stripe subscription schedule that
@@ -147,9 +146,8 @@ class Practice(TimestampMixin, db.Model):
     address_country: Mapped[str | None] = mapped_column(sa.String(2))
     #: Stripe time of the billing details applied last (a save, or Checkout's): older never win.
     billing_details_at: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
-    #: Bumped by every save of the billing details: a details form drawn before another tab saved
-    #: carries an older one and saves nothing (``portal.practices.intents.in_step``). Not
-    #: ``billing_version``: a save swaps only its own section, the page's other forms stay good.
+    #: Bumped by every billing details save: an older tab's form saves nothing (``intents.in_step``);
+    #: not ``billing_version``, as a save swaps only its own section and the other forms stay good.
     details_version: Mapped[int] = mapped_column(server_default="0")
 
     members: Mapped[list[PracticeMember]] = relationship(
@@ -234,38 +232,6 @@ class Practice(TimestampMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<Practice {self.id} {self.name!r} {self.billing_status}>"
-
-
-def discount_lines(practice: Practice, now: dt.datetime | None = None) -> list[str]:
-    """Each of the subscription's discounts as the billing page says it: "30% off until 28 Feb 2027",
-    "30% off the next invoice", "$10.00 off every invoice"; one that ended is not said."""
-    if not practice.discount_summary or not practice.subscription_live:
-        return []
-    terms = practice.discount_terms or [
-        {
-            "summary": practice.discount_summary,
-            "duration": practice.discount_duration,
-            "end": int(practice.discount_end.replace(tzinfo=dt.UTC).timestamp())
-            if practice.discount_end
-            else None,
-        }
-    ]
-    now = now or utcnow()
-    lines = []
-    for term in terms:
-        end = (
-            dt.datetime.fromtimestamp(int(term["end"]), dt.UTC).replace(tzinfo=None)
-            if term.get("end")
-            else None
-        )
-        if end is not None:
-            if end > now:
-                lines.append(f"{term['summary']} until {end:%d %b %Y}")
-        elif term.get("duration") == "once":
-            lines.append(f"{term['summary']} the next invoice")
-        else:
-            lines.append(f"{term['summary']} every invoice")
-    return lines
 
 
 class PracticeMember(db.Model):
