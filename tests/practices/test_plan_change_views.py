@@ -100,7 +100,7 @@ def test_switch_now_shows_the_credit_on_the_billing_page(owner_client, six_month
         data={"plan": "monthly", "csrf_token": extract_csrf(page)},
         headers=HX,
     ).get_data(as_text=True)
-    proration_date = re.search(r'name="proration_date" value="(\d+)"', preview).group(1)
+    proration_date = re.search(r'name="proration_date" value="([^"]+)"', preview).group(1)
     response = owner_client.post(
         f"/practices/{practice.id}/billing/plan",
         data={
