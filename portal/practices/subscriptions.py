@@ -102,7 +102,7 @@ def _drop_pending_switch(practice: Practice, key: tuple, actor: User) -> None:
         released = stripe_schedules.release_schedule(practice.schedule_id, key)
     except InvalidRequest:  # released or ended meanwhile: as it is now
         released = stripe_schedules.retrieve_schedule(practice.schedule_id)
-    schedule_mirror.apply_schedule(practice, released, actor_id=actor.id)
+    schedule_mirror.apply_schedule(practice, released, actor_id=actor.id, undone_as="plan_switch_dropped")
 
 
 def resume_subscription(practice: Practice, actor: User, attempt: str | None = None) -> None:

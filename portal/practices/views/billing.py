@@ -221,9 +221,14 @@ def cancel(practice: Practice, member: PracticeMember, key: str) -> Outcome:
         g.cancel_form = form  # shown again with what was typed
         problem = form.reason.errors[0] if form.reason.errors else "Please tell us why you are cancelling."
         return Outcome(error=problem, status=422, settled=False)
+    dropped = (
+        f" The switch to {practice.pending_plan.label} that was waiting is dropped."
+        if practice.pending_plan
+        else ""
+    )
     return attempt_action(
         lambda: subscriptions.cancel_subscription(practice, form.reason.data, current_user, key),
-        "The subscription will end at the end of the paid period.",
+        "The subscription will end at the end of the paid period." + dropped,
     )
 
 
