@@ -235,3 +235,33 @@ def test_the_cancel_form_says_it_drops_the_waiting_switch(sandbox, six_months, i
     plan_changes.schedule_switch(practice, Plan.MONTHLY, owner)
     page = login(auth, owner).get(f"/practices/{practice.id}/billing").get_data(as_text=True)
     assert "Cancelling also drops the switch to Monthly waiting for" in page
+
+
+def test_a_switch_at_period_end_keeps_the_subscriptions_discounts(sandbox, six_months, inbox, owner):
+    """F16: the schedule's phases carry the subscription's discounts, so the Monthly renewal after
+    the phase change is still discounted (a phase without discounts has none, as at Stripe)."""
+    practice = six_months
+    client = sandbox.client()
+    coupon = client.v1.coupons.create({"amount_off": 1000, "currency": "usd", "duration": "forever"})
+    sub = client.v1.subscriptions.update(
+        practice.stripe_subscription_id, {"discounts": [{"coupon": coupon.id}]}
+    )
+    inbox.deliver()
+    period_end = practice.current_period_end
+    plan_changes.schedule_switch(practice, Plan.MONTHLY, owner)
+    schedule = client.v1.subscription_schedules.retrieve(practice.schedule_id)
+    assert [p.discounts[0].discount for p in schedule.phases] == [sub.discounts[0]] * 2
+    sandbox.settings(renewal_draft_hours=0)
+    try:
+        sandbox.advance(days=(period_end - practice.current_period_start).days + 1)
+    finally:
+        sandbox.settings(renewal_draft_hours=1)
+    inbox.deliver()
+    renewal = db.session.scalar(
+        db.select(PracticeInvoice)
+        .where(
+            PracticeInvoice.practice_id == practice.id, PracticeInvoice.billing_reason == "subscription_cycle"
+        )
+        .order_by(PracticeInvoice.created.desc())
+    )
+    assert renewal.amount_paid == 9900 - 1000
