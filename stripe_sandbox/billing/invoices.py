@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from stripe_sandbox.billing.common import claim_currency, customer_pm, list_object
-from stripe_sandbox.billing.discounts import active_discounts, after_invoice, apply_discounts
+from stripe_sandbox.billing.discounts import active_discounts, after_invoice, apply_discounts, drop_ended
 from stripe_sandbox.billing.lifecycle import subscription_of
 from stripe_sandbox.billing.lines import ii_line, new_invoice_item, pending_items
 from stripe_sandbox.core import Sandbox
@@ -141,6 +141,8 @@ def build_invoice(
         return invoice
     if sub is not None and applied:
         after_invoice(sb, sub, applied)
+    if sub is not None:
+        drop_ended(sb, sub, sb.now())
     for ii in items:
         ii["invoice"] = invoice["id"]
         sb.save(ii)
