@@ -74,6 +74,9 @@ class Config:
     # still charged at the start, the plan when the trial ends.
     PLAN_TRIAL_DAYS_MONTHLY = _env_int("PLAN_TRIAL_DAYS_MONTHLY", 0)
     PLAN_TRIAL_DAYS_SEMIANNUAL = _env_int("PLAN_TRIAL_DAYS_SEMIANNUAL", 0)
+    # A plan switch made now (either direction) at most once per this many days per practice
+    # (portal/practices/switch_now.py); a switch at the period's end is not limited.
+    PLAN_SWITCH_NOW_EVERY_DAYS = _env_int("PLAN_SWITCH_NOW_EVERY_DAYS", 30)
 
     # Language and time zone when nothing chooses them (portal/i18n.py: the person's choice, the
     # browser's Accept-Language, a practice's zone come first). Catalogues: translations/ (make i18n-compile).

@@ -203,7 +203,11 @@ def create_session(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
     if "allow_promotion_codes" in params:
         session["allow_promotion_codes"] = params["allow_promotion_codes"] in (True, "true")
     sb.save(session)
-    sb.update_meta(session["id"], line_items=items)
+    sb.update_meta(
+        session["id"],
+        line_items=items,
+        trial_period_days=to_int(trial_days, "subscription_data[trial_period_days]") if trial_days else None,
+    )
     _set_discounts(sb, session, discounts)
     sb.update_meta(
         session["id"],
@@ -214,7 +218,6 @@ def create_session(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
             {}, (params.get("payment_intent_data") or {}).get("metadata", {})
         ),
         customer_update=dict(params.get("customer_update") or {}),
-        trial_period_days=to_int(trial_days, "subscription_data[trial_period_days]") if trial_days else None,
     )
     return session
 
@@ -241,6 +244,7 @@ def _session_discounts(
 def _set_discounts(sb: Sandbox, session: dict[str, Any], discounts: list[dict[str, Any]]) -> None:
     """The session's ``discounts`` and amounts after them; its line items' ``amount_discount``."""
     items = sb.meta(session["id"]).get("line_items", [])
+    trial = sb.meta(session["id"]).get("trial_period_days")
     virtual = new_discounts(
         sb,
         [{k: v for k, v in d.items() if v} for d in discounts],
@@ -251,7 +255,10 @@ def _set_discounts(sb: Sandbox, session: dict[str, Any], discounts: list[dict[st
     for item, share in zip(items, shares, strict=True):
         item["amount_discount"] = share
         item["amount_total"] = item["amount_subtotal"] - share
-    subtotal = sum(i["amount_subtotal"] for i in items)
+    # On trial, what is paid today is the one-time items only; the plan is billed when it ends.
+    today = [not (trial and i["price"]["type"] == "recurring") for i in items]
+    subtotal = sum(i["amount_subtotal"] for i, due in zip(items, today, strict=True) if due)
+    shares = [share if due else 0 for share, due in zip(shares, today, strict=True)]
     session["discounts"] = discounts
     session["amount_subtotal"] = subtotal
     session["amount_total"] = subtotal - sum(shares)

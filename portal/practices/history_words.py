@@ -144,6 +144,7 @@ SENTENCES: dict[str, Callable[[str, str | None], str]] = {
     "plan_changed": lambda d, _: "Plan switched from {} to {}".format(*_arrow(d)),
     "plan_switch_scheduled": lambda d, _: f"Plan set to switch to {d}",
     "plan_switch_undone": lambda d, _: f"Switch to {d} undone: the plan stays",
+    "plan_switch_dropped": lambda d, _: f"Switch to {d} dropped by the cancellation",
     "plan_switch_done": lambda d, _: f"Plan switched to {d} at the end of the period",
     "paid_now": lambda d, _: f"Invoice paid now with {_card(d.partition(' with ')[2])}",
     "pay_now_failed": lambda d, _: f"Payment failed: {_after_colon(d)}",

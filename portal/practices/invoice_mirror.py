@@ -270,6 +270,14 @@ def _renews(practice: Practice, subscription_id: str | None) -> bool:
     )
 
 
+def _paused_then(practice: Practice, renews: dt.datetime | None) -> bool:
+    """Is payment collection paused on the renewal's day (no resume day, or a later one)?"""
+    if practice.pause_behavior is None:
+        return False
+    resumes = practice.pause_resumes_at
+    return resumes is None or renews is None or renews < resumes
+
+
 def _failure_near(practice: Practice, event_created: int) -> bool:
     at = to_datetime(event_created)
     quiet = dt.timedelta(seconds=REMINDER_QUIET_SECONDS)
@@ -307,6 +315,9 @@ def remind_renewal(obj: object, event_created: int) -> Practice | None:
         return practice
     renews = to_datetime(invoice.get("next_payment_attempt") or invoice.get("period_end"))
     renews = renews or practice.current_period_end
+    if _paused_then(practice, renews):  # nothing is charged while collection is paused
+        log.info("no renewal reminder while paused practice_id=%s", practice.id)
+        return practice
     renews_on = format_date(renews) if renews else "the end of the period"
     audit.record(practice, "renewal_reminder", f"renews {renews:%Y-%m-%d}" if renews else None)
     plan = practice.plan

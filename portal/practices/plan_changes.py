@@ -64,6 +64,20 @@ def _current_phase(schedule: dict) -> dict:
     raise PracticeError("Stripe's schedule for this subscription has no current phase; nothing was changed.")
 
 
+def _phase_discounts(phase: dict, subscription: dict) -> list[dict]:
+    """The current phase's discounts (reused by id), else the subscription's own."""
+    found = []
+    for entry in phase.get("discounts") or []:
+        entry = as_dict(entry)
+        for key in ("discount", "coupon", "promotion_code"):
+            if entry.get(key):
+                found.append({key: object_id(entry[key])})
+                break
+    if not found:
+        found = [{"discount": object_id(d)} for d in subscription.get("discounts") or [] if object_id(d)]
+    return found
+
+
 def schedule_switch(practice: Practice, plan: Plan, actor: User, attempt: str | None = None) -> None:
     """Switch to ``plan`` when the paid period ends (nothing is charged or credited now)."""
     require_manager(practice, actor)
@@ -81,11 +95,23 @@ def schedule_switch(practice: Practice, plan: Plan, actor: User, attempt: str | 
         {"price": object_id(as_dict(item).get("price")), "quantity": as_dict(item).get("quantity") or 1}
         for item in phase.get("items") or []
     ]
+    # A phase without discounts has none at Stripe: the subscription's go into both, so they survive
+    # the phase change (Stripe's advice for schedules made from a subscription).
+    discounts = _phase_discounts(phase, subscription)
     params = {
         "end_behavior": "release",
         "phases": [
-            {"items": current_items, "start_date": phase["start_date"], "end_date": phase["end_date"]},
-            {"items": [{"price": price_id(plan.lookup_key), "quantity": 1}], "duration": PLAN_DURATION[plan]},
+            {
+                "items": current_items,
+                "start_date": phase["start_date"],
+                "end_date": phase["end_date"],
+                "discounts": discounts or "",
+            },
+            {
+                "items": [{"price": price_id(plan.lookup_key), "quantity": 1}],
+                "duration": PLAN_DURATION[plan],
+                "discounts": discounts or "",
+            },
         ],
     }
     updated = stripe_schedules.update_schedule(schedule["id"], params, key)

@@ -9,6 +9,7 @@ event writes nothing new. Never commits.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 
@@ -67,11 +68,22 @@ def next_switch(schedule: dict) -> tuple[Plan | None, Plan | None, int | None]:
     return now_plan, None, None
 
 
-def apply_schedule(practice: Practice, obj: object, actor_id: int | None = None) -> bool:
+def _switched_at(practice: Practice, schedule: dict, done: bool) -> int | None:
+    """Stripe's time of what ended the switch: the new phase's start, or the schedule's release."""
+    if done and practice.pending_plan_at is not None:
+        return int(practice.pending_plan_at.replace(tzinfo=dt.UTC).timestamp())
+    return schedule.get("released_at") or schedule.get("canceled_at") or None
+
+
+def apply_schedule(
+    practice: Practice, obj: object, actor_id: int | None = None, undone_as: str = "plan_switch_undone"
+) -> bool:
     """Mirror the schedule ``obj`` (as just read from Stripe) onto the practice; True if it changed.
 
     Only the practice's own subscription's schedule counts; clearing needs the schedule the
-    practice shows (or none), so one ended schedule never clears a newer one.
+    practice shows (or none), so one ended schedule never clears a newer one. A line Stripe's side
+    writes (no ``actor_id``) is dated on Stripe's clock: the phase's start, or the release.
+    ``undone_as``: the History line of a switch dropped (a cancellation names its own).
     """
     schedule = as_dict(obj)
     subscription = object_id(schedule.get("subscription")) or schedule.get("released_subscription")
@@ -94,12 +106,14 @@ def apply_schedule(practice: Practice, obj: object, actor_id: int | None = None)
             practice.schedule_id = None
         return False
     done = now_plan is not None and now_plan == practice.pending_plan
-    audit.record(
-        practice,
-        "plan_switch_done" if done else "plan_switch_undone",
-        practice.pending_plan.label,
-        actor_id=actor_id,
-    )
+    at = _switched_at(practice, schedule, done)
+    with audit.written_for_event(at) if at else contextlib.nullcontext():
+        audit.record(
+            practice,
+            "plan_switch_done" if done else undone_as,
+            practice.pending_plan.label,
+            actor_id=actor_id,
+        )
     practice.schedule_id, practice.pending_plan, practice.pending_plan_at = None, None, None
     return True
 

@@ -6,6 +6,7 @@ Each calls Stripe through ``portal.gateway``, applies what Stripe returned throu
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -21,7 +22,17 @@ from portal.gateway import subscriptions as stripe_subscriptions
 from portal.gateway.errors import AuthenticationRequired, BillingError, CardDeclined, InvalidRequest
 from portal.gateway.gateway import stripe_time
 from portal.gateway.shapes import as_dict, object_id, subscription_item
-from portal.practices import audit, balance, discounts, invoice_mirror, mirror, schedule_mirror, unconfirmed
+from portal.practices import (
+    audit,
+    balance,
+    discounts,
+    invoice_mirror,
+    mirror,
+    proration,
+    schedule_mirror,
+    switch_now,
+    unconfirmed,
+)
 from portal.practices.errors import NOT_COLLECTED, BankCheckNeeded, PracticeError
 from portal.practices.history import invoice_by_id, invoice_of, open_invoice
 from portal.practices.members import require_manager
@@ -91,7 +102,7 @@ def _drop_pending_switch(practice: Practice, key: tuple, actor: User) -> None:
         released = stripe_schedules.release_schedule(practice.schedule_id, key)
     except InvalidRequest:  # released or ended meanwhile: as it is now
         released = stripe_schedules.retrieve_schedule(practice.schedule_id)
-    schedule_mirror.apply_schedule(practice, released, actor_id=actor.id)
+    schedule_mirror.apply_schedule(practice, released, actor_id=actor.id, undone_as="plan_switch_dropped")
 
 
 def resume_subscription(practice: Practice, actor: User, attempt: str | None = None) -> None:
@@ -130,6 +141,12 @@ class PlanChangePreview:
     #: What each discount takes off this invoice, named ("Promotion code AMT10", "Your 30% off"),
     #: from Stripe's ``total_discount_amounts``: negative when it shrinks a proration credit.
     discounts: list[tuple[str, int]] = field(default_factory=list)
+    #: The confirm form's ``proration_date``: the date signed for this practice and plan (``proration``).
+    proration_token: str = ""
+    #: When a switch now is possible again (Stripe's clock), if not now (``switch_now``).
+    switch_now_from: int | None = None
+    #: On a free trial: the switch changes the plan the trial turns into; nothing is charged now.
+    trial_end: dt.datetime | None = None
 
     @property
     def left_over(self) -> int:
@@ -150,7 +167,7 @@ def _switch_params(subscription: object, plan: Plan) -> tuple[list[dict], str]:
     return [{"id": item["id"], "price": price_id(plan.lookup_key)}], item["id"]
 
 
-def _plan_switch(practice: Practice, plan: Plan, actor: User) -> tuple[str, list[dict], int]:
+def _plan_switch(practice: Practice, plan: Plan, actor: User) -> tuple[str, list[dict], int, dict]:
     """Who may switch, that there is something to switch, the item change that does it, and
     Stripe's clock as it answered (the proration date: Stripe prorates on its own clock)."""
     require_manager(practice, actor)
@@ -164,7 +181,13 @@ def _plan_switch(practice: Practice, plan: Plan, actor: User) -> tuple[str, list
         )
     subscription = stripe_subscriptions.retrieve_subscription(subscription_id)
     items, _ = _switch_params(subscription, plan)
-    return subscription_id, items, stripe_time(subscription)
+    return subscription_id, items, stripe_time(subscription), as_dict(subscription)
+
+
+def _period_start(subscription: dict) -> int | None:
+    item = subscription_item(subscription) or {}
+    start = item.get("current_period_start") or subscription.get("current_period_start")
+    return int(start) if start else None
 
 
 def preview_plan_change(
@@ -172,15 +195,14 @@ def preview_plan_change(
 ) -> PlanChangePreview:
     """What switching to ``plan`` costs now (prorated), from ``invoices.create_preview``;
     ``promotion``: a resolved promotion code to include."""
-    subscription_id, items, proration_date = _plan_switch(practice, plan, actor)
+    subscription_id, items, proration_date, _ = _plan_switch(practice, plan, actor)
+    details: dict = {"items": items, "proration_behavior": "always_invoice", "proration_date": proration_date}
+    if practice.on_trial:  # nothing now: the invoice at the trial's end, on the new plan
+        details = {"items": items, "proration_behavior": "none"}
     params: dict = {
         "customer": practice.stripe_customer_id,
         "subscription": subscription_id,
-        "subscription_details": {
-            "items": items,
-            "proration_behavior": "always_invoice",
-            "proration_date": proration_date,
-        },
+        "subscription_details": details,
     }
     if promotion:
         params["discounts"] = _with_code(practice, promotion)
@@ -191,6 +213,16 @@ def preview_plan_change(
     ]
     total = int(preview.get("total") or 0)
     amount_due = int(preview.get("amount_due") or 0)
+    if practice.on_trial:
+        return PlanChangePreview(
+            plan=plan,
+            amount_due=0,
+            currency=preview.get("currency") or current_app.config["BILLING_CURRENCY"],
+            proration_date=proration_date,
+            lines=[],
+            proration_token=proration.issue(practice.id, plan, proration_date),
+            trial_end=practice.trial_end,
+        )
     return PlanChangePreview(
         plan=plan,
         amount_due=amount_due,
@@ -202,6 +234,8 @@ def preview_plan_change(
         downgrade=practice.plan == Plan.SEMIANNUAL and plan == Plan.MONTHLY,
         code=promotion["code"] if promotion else None,
         discounts=discount_shares(practice, preview, promotion["code"] if promotion else None),
+        proration_token=proration.issue(practice.id, plan, proration_date),
+        switch_now_from=switch_now.next_possible(practice, proration_date),
     )
 
 
@@ -231,12 +265,19 @@ def change_plan(
     promotion: dict | None = None,
 ) -> None:
     """Switch Monthly <-> every 6 months, invoicing the prorated difference now (``promotion``: a
-    resolved promotion code, applied with the switch)."""
-    subscription_id, items, _ = _plan_switch(practice, plan, actor)
-    params: dict = {"items": items, "proration_behavior": "always_invoice"}
+    resolved promotion code, applied with the switch). ``proration_date``: the preview's (already
+    checked as the portal's own by ``proration.verified``), refused when no longer recent on Stripe's
+    clock (``proration.StalePreview``); at most one switch now per ``switch_now`` window."""
+    subscription_id, items, stripe_now, subscription = _plan_switch(practice, plan, actor)
+    trial = practice.on_trial
+    if not trial:
+        switch_now.require_allowed(practice, stripe_now)
+    # On a free trial, as Stripe does it: no proration, the trial kept, the new plan billed at its end.
+    params: dict = {"items": items, "proration_behavior": "none" if trial else "always_invoice"}
     if promotion:
         params["discounts"] = _with_code(practice, promotion)
-    if proration_date:
+    if proration_date and not trial:
+        proration.check_recent(int(proration_date), stripe_now, _period_start(subscription))
         params["proration_date"] = int(proration_date)
     change = f"{practice.plan.label if practice.plan else '-'} → {plan.label}"
     key = ("plan", subscription_id, plan.value, attempt or attempt_token())

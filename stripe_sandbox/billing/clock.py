@@ -132,7 +132,8 @@ def _paused_invoice(sb: Sandbox, invoice: dict[str, Any], behavior: str) -> None
         invoice["automatically_finalizes_at"] = None
         sb.save(invoice)
         return
-    invoice = finalize_invoice(sb, invoice["id"], {"auto_advance": False})
+    # A voided renewal is zero-value at Stripe: the customer's credit is not applied to it.
+    invoice = finalize_invoice(sb, invoice["id"], {"auto_advance": False}, apply_balance=behavior != "void")
     if invoice["status"] != "open":
         return
     if behavior == "void":

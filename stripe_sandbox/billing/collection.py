@@ -63,7 +63,11 @@ def _customer_deleted(sb: Sandbox, invoice: dict[str, Any]) -> None:
     raise invalid_request("The invoice's customer was deleted.", code="invoice_finalization_failed")
 
 
-def finalize_invoice(sb: Sandbox, invoice_id: str, params: dict[str, Any]) -> dict[str, Any]:
+def finalize_invoice(
+    sb: Sandbox, invoice_id: str, params: dict[str, Any], *, apply_balance: bool = True
+) -> dict[str, Any]:
+    """``apply_balance=False``: a renewal voided at once by a ``void`` pause, which Stripe treats as
+    zero-value: the customer's balance is not applied to it."""
     invoice = sb.require(invoice_id, label="invoice")
     if invoice["status"] != "draft":
         raise invalid_request(
@@ -87,7 +91,8 @@ def finalize_invoice(sb: Sandbox, invoice_id: str, params: dict[str, Any]) -> di
     invoice["hosted_invoice_url"] = f"{sb.public_url}/invoices/{invoice['id']}"
     invoice["invoice_pdf"] = f"{sb.public_url}/invoices/{invoice['id']}/pdf"
     invoice["webhooks_delivered_at"] = now
-    apply_customer_balance(sb, invoice, customer)
+    if apply_balance:
+        apply_customer_balance(sb, invoice, customer)
     if invoice["amount_due"] > 0:
         pm_id = invoice.get("default_payment_method") or default_pm(
             sb,

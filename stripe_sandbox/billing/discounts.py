@@ -488,6 +488,25 @@ def _shares(coupon_obj: dict[str, Any], lines: list[dict[str, Any]], taken: int)
     return shares
 
 
+def drop_ended(sb: Sandbox, sub: dict[str, Any], at: int) -> None:
+    """Discounts whose ``end`` has passed leave the subscription, as at Stripe: a
+    ``customer.discount.deleted`` for each, and the ``customer.subscription.updated`` that says so."""
+    before = list(sub.get("discounts") or [])
+    ended = []
+    for discount_id in before:
+        discount = sb.get(discount_id) if isinstance(discount_id, str) else discount_id
+        if discount is not None and discount.get("end") is not None and at >= discount["end"]:
+            ended.append(discount)
+    if not ended:
+        return
+    gone = {d["id"] for d in ended}
+    sub["discounts"] = [d for d in before if (d if isinstance(d, str) else d.get("id")) not in gone]
+    sb.save(sub)
+    for discount in ended:
+        sb.emit("customer.discount.deleted", discount)
+    sb.emit("customer.subscription.updated", sub, {"discounts": before})
+
+
 def after_invoice(sb: Sandbox, sub: dict[str, Any], used: list[dict[str, Any]]) -> None:
     """A ``once`` discount is spent by the first invoice it applies to: the subscription drops it."""
     spent = {d["id"] for d in used if _coupon_of(sb, d).get("duration") == "once"}

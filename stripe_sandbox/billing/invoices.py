@@ -6,12 +6,13 @@ import copy
 from typing import Any
 
 from stripe_sandbox.billing.common import claim_currency, customer_pm, list_object
-from stripe_sandbox.billing.discounts import active_discounts, after_invoice, apply_discounts
+from stripe_sandbox.billing.discounts import active_discounts, after_invoice, apply_discounts, drop_ended
 from stripe_sandbox.billing.lifecycle import subscription_of
 from stripe_sandbox.billing.lines import ii_line, new_invoice_item, pending_items
 from stripe_sandbox.core import Sandbox
 from stripe_sandbox.errors import invalid_request, missing_param
 from stripe_sandbox.params import metadata_update, to_bool, to_int
+from stripe_sandbox.payments.balance import record_change
 from stripe_sandbox.payments.common import diff
 from stripe_sandbox.payments.tax_ids import invoice_tax_ids
 from stripe_sandbox.shapes.invoices import INVOICE
@@ -140,6 +141,8 @@ def build_invoice(
         return invoice
     if sub is not None and applied:
         after_invoice(sb, sub, applied)
+    if sub is not None:
+        drop_ended(sb, sub, sb.now())
     for ii in items:
         ii["invoice"] = invoice["id"]
         sb.save(ii)
@@ -249,12 +252,27 @@ def invoice_payment_intent(sb: Sandbox, invoice: dict[str, Any]) -> dict[str, An
     return None
 
 
+def _return_applied_balance(sb: Sandbox, invoice: dict[str, Any]) -> None:
+    """The customer balance applied to a voided invoice goes back to the customer (Stripe since
+    2019-12-03: https://docs.stripe.com/changelog/2019-12-03/customer-balances-returned-voided-invoices)."""
+    applied = int(invoice.get("starting_balance") or 0) - int(invoice.get("ending_balance") or 0)
+    customer = sb.get(invoice["customer"]) or {}
+    if not applied or customer.get("deleted"):
+        return
+    before = int(customer.get("balance") or 0)
+    customer["balance"] = before + applied
+    sb.save(customer)
+    record_change(sb, customer, applied, "unapplied_from_invoice", invoice=invoice["id"])
+    sb.emit("customer.updated", customer, {"balance": before})
+
+
 def void_invoice(sb: Sandbox, invoice_id: str) -> dict[str, Any]:
     invoice = sb.require(invoice_id, label="invoice")
     if invoice["status"] not in ("open", "uncollectible"):
         raise invalid_request(
             f"You can only void an open or uncollectible invoice, not a {invoice['status']} one."
         )
+    _return_applied_balance(sb, invoice)
     invoice["status"] = "void"
     invoice["status_transitions"]["voided_at"] = sb.now()
     invoice["next_payment_attempt"] = None

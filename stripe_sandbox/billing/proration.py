@@ -25,6 +25,10 @@ def proration_lines(
     """
     specs: list[dict[str, Any]] = []
     reset = False
+    if sub.get("status") == "trialing" and int(sub.get("trial_end") or 0) > when:
+        # A trial's items cost nothing, so nothing is prorated and the cycle is kept: the trial goes
+        # on and its end bills the new price (https://docs.stripe.com/billing/subscriptions/trials).
+        return specs, reset
     for item, price, quantity in changes:
         old = item["price"]
         start, end = item["current_period_start"], item["current_period_end"]

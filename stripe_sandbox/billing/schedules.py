@@ -50,6 +50,37 @@ def _phase_item(
     }
 
 
+def _phase_discounts(raw: Any, prefix: str) -> list[dict[str, Any]]:
+    """A phase's ``discounts``: each an existing ``discount`` to reuse, or a ``coupon`` or a
+    ``promotion_code`` to make one from; none given: the phase has none (Stripe's schedules doc: a
+    phase without the coupon removes it)."""
+    if raw in (None, ""):
+        return []
+    found = []
+    for index, entry in enumerate(as_list(raw)):
+        if not isinstance(entry, dict) or not any(
+            entry.get(k) for k in ("coupon", "discount", "promotion_code")
+        ):
+            raise invalid_request("Invalid hash", param=f"{prefix}[discounts][{index}]")
+        found.append({k: entry.get(k) or None for k in ("coupon", "discount", "promotion_code")})
+    return found
+
+
+def _apply_phase_discounts(sb: Sandbox, sub: dict[str, Any], phase: dict[str, Any]) -> None:
+    """The phase starting sets the subscription's discounts to its own (a discount it reuses is kept
+    while the subscription still has it)."""
+    entries = []
+    for entry in phase.get("discounts") or []:
+        if entry.get("discount"):
+            if entry["discount"] in (sub.get("discounts") or []):
+                entries.append({"discount": entry["discount"]})
+        else:
+            entries.append({k: v for k, v in entry.items() if v})
+    if [e.get("discount") for e in entries] == list(sub.get("discounts") or []):
+        return
+    update_subscription(sb, sub["id"], {"discounts": entries or ""})
+
+
 def _attach(sb: Sandbox, sub: dict[str, Any], schedule_id: str | None) -> None:
     before = sub.get("schedule")
     if before == schedule_id:
@@ -91,7 +122,18 @@ def create_schedule(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
             "customer": sub["customer"],
             "current_phase": {"start_date": start, "end_date": end},
             "metadata": metadata_update({}, params.get("metadata", {})),
-            "phases": [_phase(start, end, sub["currency"], items)],
+            "phases": [
+                _phase(
+                    start,
+                    end,
+                    sub["currency"],
+                    items,
+                    discounts=[
+                        {"coupon": None, "discount": d, "promotion_code": None}
+                        for d in sub.get("discounts") or []
+                    ],
+                )
+            ],
             "status": "active",
             "subscription": sub["id"],
             "test_clock": sub.get("test_clock"),
@@ -198,6 +240,7 @@ def _parse_phases(sb: Sandbox, schedule: dict[str, Any], raw_phases: list[Any]) 
                 currency,
                 items,
                 proration_behavior=behaviour,
+                discounts=_phase_discounts(raw.get("discounts"), prefix),
                 metadata=metadata_update({}, raw.get("metadata", {})),
                 description=raw.get("description") or None,
             )
@@ -341,6 +384,7 @@ def end_phase(sb: Sandbox, schedule: dict[str, Any]) -> None:
             update_subscription(
                 sb, sub["id"], {"items": changes, "proration_behavior": phase["proration_behavior"]}
             )
+    _apply_phase_discounts(sb, sb.require(sub["id"]), phase)
     sb.emit("subscription_schedule.updated", schedule, previous)
 
 

@@ -208,6 +208,15 @@ def test_a_clinics_plan_journey(page, plans_portal):
     page.reload()
     expect(billing.locator("[data-pending-plan]")).to_have_count(0)
 
+    # A second switch now within 30 days of the first is not offered (round trips would turn an
+    # amount-off discount into credit), the switch at the period's end is.
+    billing.get_by_role("button", name=re.compile(r"Switch to Monthly")).click()
+    expect(page.locator("[data-switch-now-from]")).to_contain_text("the next switch now is possible from")
+    expect(page.get_by_role("button", name="Switch now")).to_have_count(0)
+    expect(page.get_by_role("button", name=f"Switch on {format_date(period_end)}")).to_be_visible()
+    sandbox.advance(days=31)
+    page.goto(billing_url)
+
     # Switch down now: the unused time becomes credit on the customer's balance.
     billing.get_by_role("button", name=re.compile(r"Switch to Monthly")).click()
     left_over_line = page.locator("[data-left-over]")

@@ -100,7 +100,7 @@ def test_switch_now_shows_the_credit_on_the_billing_page(owner_client, six_month
         data={"plan": "monthly", "csrf_token": extract_csrf(page)},
         headers=HX,
     ).get_data(as_text=True)
-    proration_date = re.search(r'name="proration_date" value="(\d+)"', preview).group(1)
+    proration_date = re.search(r'name="proration_date" value="([^"]+)"', preview).group(1)
     response = owner_client.post(
         f"/practices/{practice.id}/billing/plan",
         data={
@@ -160,3 +160,20 @@ def test_an_admin_may_schedule(client, auth, six_months, user_factory):
     assert response.status_code == 303
     db.session.refresh(practice)
     assert practice.pending_plan == Plan.MONTHLY
+
+
+def test_a_code_in_the_downgrade_preview_says_where_it_applies(owner_client, six_months, sandbox):
+    """F20: a code typed in the preview is not silently dropped by "Switch on <date>", nor silently
+    worth nothing on a switch that leaves credit."""
+    from tests.practices.test_promotion_codes import make_code
+
+    practice = six_months
+    code = make_code(sandbox, percent=50)
+    page = billing_page(owner_client, practice)
+    preview = owner_client.post(
+        f"/practices/{practice.id}/billing/plan/preview",
+        data={"plan": "monthly", "csrf_token": extract_csrf(page), "promotion_code": code},
+        headers=HX,
+    ).get_data(as_text=True)
+    assert f"Promotion code {code} applies only to a switch now" in preview
+    assert f"Promotion code {code} takes " in preview  # what it takes off the switch now, even nothing

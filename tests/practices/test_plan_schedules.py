@@ -9,9 +9,11 @@ import pytest
 from portal.extensions import db
 from portal.gateway.shapes import object_id
 from portal.practices import errors, members, plan_changes, subscriptions
-from portal.practices.models import Plan, PracticeInvoice
+from portal.practices.history_words import describe
+from portal.practices.models import BillingAuditEntry, Plan, PracticeInvoice
 from portal.practices.plans import price_id
 from portal.webhooks.handlers import EVENT_HANDLERS, customer, subscription_schedule
+from tests.practices.conftest import login
 from tests.practices.sandbox_helpers import HANDLERS, Inbox, save_card, subscribe_directly
 
 
@@ -192,3 +194,74 @@ def test_cancelling_drops_the_waiting_switch(sandbox, six_months, inbox, owner):
     assert practice.pending_plan is None and practice.schedule_id is None
     inbox.deliver()
     assert practice.pending_plan is None and practice.cancel_at_period_end
+
+
+def _history(practice) -> list[tuple[str, object, object]]:
+    rows = db.session.scalars(
+        db.select(BillingAuditEntry).where(BillingAuditEntry.practice_id == practice.id)
+    ).all()
+    return [(row.action, row.created_at, row.actor_id) for row in rows]
+
+
+def test_the_switch_done_line_is_dated_when_stripe_switched(sandbox, six_months, inbox, owner):
+    """F27: "Plan switched ... at the end of the period" carries the phase's start, Stripe's time."""
+    practice = six_months
+    period_end = practice.current_period_end
+    plan_changes.schedule_switch(practice, Plan.MONTHLY, owner)
+    inbox.deliver()
+    sandbox.advance(days=(period_end - practice.current_period_start).days + 1)
+    inbox.deliver()
+    [(_, at, actor)] = [row for row in _history(practice) if row[0] == "plan_switch_done"]
+    assert actor is None and at == period_end
+
+
+def test_cancelling_says_it_dropped_the_waiting_switch(sandbox, six_months, inbox, owner):
+    """F30: History names the person's cancellation, not Stripe, and the words say so."""
+    practice = six_months
+    plan_changes.schedule_switch(practice, Plan.MONTHLY, owner)
+    inbox.deliver()
+    subscriptions.cancel_subscription(practice, "Closing the clinic", owner)
+    inbox.deliver()
+    lines = _history(practice)
+    assert [
+        (a, actor) for a, _, actor in lines if a.startswith("plan_switch_") and a != "plan_switch_scheduled"
+    ] == [("plan_switch_dropped", owner.id)]
+    words = describe("plan_switch_dropped", "Monthly", owner.name)
+    assert words.sentence == "Switch to Monthly dropped by the cancellation" and words.who == owner.name
+
+
+def test_the_cancel_form_says_it_drops_the_waiting_switch(sandbox, six_months, inbox, owner, auth):
+    practice = six_months
+    plan_changes.schedule_switch(practice, Plan.MONTHLY, owner)
+    page = login(auth, owner).get(f"/practices/{practice.id}/billing").get_data(as_text=True)
+    assert "Cancelling also drops the switch to Monthly waiting for" in page
+
+
+def test_a_switch_at_period_end_keeps_the_subscriptions_discounts(sandbox, six_months, inbox, owner):
+    """F16: the schedule's phases carry the subscription's discounts, so the Monthly renewal after
+    the phase change is still discounted (a phase without discounts has none, as at Stripe)."""
+    practice = six_months
+    client = sandbox.client()
+    coupon = client.v1.coupons.create({"amount_off": 1000, "currency": "usd", "duration": "forever"})
+    sub = client.v1.subscriptions.update(
+        practice.stripe_subscription_id, {"discounts": [{"coupon": coupon.id}]}
+    )
+    inbox.deliver()
+    period_end = practice.current_period_end
+    plan_changes.schedule_switch(practice, Plan.MONTHLY, owner)
+    schedule = client.v1.subscription_schedules.retrieve(practice.schedule_id)
+    assert [p.discounts[0].discount for p in schedule.phases] == [sub.discounts[0]] * 2
+    sandbox.settings(renewal_draft_hours=0)
+    try:
+        sandbox.advance(days=(period_end - practice.current_period_start).days + 1)
+    finally:
+        sandbox.settings(renewal_draft_hours=1)
+    inbox.deliver()
+    renewal = db.session.scalar(
+        db.select(PracticeInvoice)
+        .where(
+            PracticeInvoice.practice_id == practice.id, PracticeInvoice.billing_reason == "subscription_cycle"
+        )
+        .order_by(PracticeInvoice.created.desc())
+    )
+    assert renewal.amount_paid == 9900 - 1000

@@ -182,7 +182,7 @@ def test_plan_switch_preview_with_a_code_then_confirm(owner_client, paid_practic
         f"/practices/{paid_practice.id}/billing/plan",
         data={
             "plan": "semiannual",
-            "proration_date": re.search(r'name="proration_date" value="(\d+)"', preview).group(1),
+            "proration_date": re.search(r'name="proration_date" value="([^"]+)"', preview).group(1),
             "promotion_code": code,
             "csrf_token": token,
             "billing_version": version_of(preview),

@@ -108,6 +108,28 @@ def test_no_reminder_for_a_period_that_will_not_renew_as_it_stands(
     assert reminders(mailbox, owner.email) == []
 
 
+@pytest.mark.parametrize("resumes_after", [None, 40 * DAY], ids=["no-resume-day", "resumes-after-it"])
+def test_no_reminder_while_collection_is_paused(app, client, practice, owner, mailbox, resumes_after):
+    """A paused practice is not charged: no "your card will be charged" email (F10)."""
+    from portal.practices.mirror import to_datetime
+
+    practice.pause_behavior = "void"
+    practice.pause_resumes_at = to_datetime(T0 + resumes_after) if resumes_after else None
+    db.session.commit()
+    send(app, client, upcoming(practice, T0 + 27 * DAY, T0 + 30 * DAY, "evt_upcoming_paused"))
+    assert reminders(mailbox, owner.email) == []
+
+
+def test_a_reminder_for_a_renewal_after_the_pause_ends(app, client, practice, owner, mailbox):
+    from portal.practices.mirror import to_datetime
+
+    practice.pause_behavior = "void"
+    practice.pause_resumes_at = to_datetime(T0 + 20 * DAY)
+    db.session.commit()
+    send(app, client, upcoming(practice, T0 + 27 * DAY, T0 + 30 * DAY, "evt_upcoming_resumed"))
+    assert len(reminders(mailbox, owner.email)) == 1
+
+
 def test_a_renewal_that_failed_gets_no_reminder_and_an_ending_one_neither(
     app, client, practice, owner, mailbox
 ):

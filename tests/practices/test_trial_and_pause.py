@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -22,7 +23,7 @@ from tests.conftest import extract_csrf
 from tests.factories import UserFactory
 from tests.practices.conftest import login
 from tests.practices.sandbox_helpers import Inbox, save_card, subscribe_directly
-from tests.practices.test_views import pay_checkout
+from tests.practices.test_views import HX, pay_checkout
 
 TRIAL_DAYS = 14
 
@@ -311,3 +312,53 @@ def test_nothing_to_pause_or_resume_without_a_live_subscription(practice, admin)
         pausing.resume_collection(practice.id, admin)
     assert ended.value.message == pausing.ENDED.format(name=practice.name)
     assert db.session.get(Practice, practice.id).pause_behavior is None
+
+
+def test_a_plan_switch_during_the_trial_charges_nothing_and_the_trial_ends_on_the_new_plan(
+    sandbox, practice, owner, owner_client
+):
+    inbox = Inbox(sandbox, practice.stripe_customer_id)
+    subscribe_with_trial(practice, owner)
+    inbox.deliver()
+    db.session.refresh(practice)
+    trial_end = practice.trial_end
+    page = owner_client.get(f"/practices/{practice.id}/billing").get_data(as_text=True)
+    day = re.search(r"Trial until (\d\d \w+ \d{4})", page).group(1)  # as every page writes the day
+    preview = owner_client.post(
+        f"/practices/{practice.id}/billing/plan/preview",
+        data={"plan": "semiannual", "csrf_token": extract_csrf(page)},
+        headers=HX,
+    ).get_data(as_text=True)
+    said = html.unescape(preview)
+    assert f"Nothing is charged during your trial; from {day} you pay $499.00 every 6 months" in said
+    assert "Unused time" not in said and "You will be charged" not in said
+
+    form = {
+        "plan": "semiannual",
+        "csrf_token": extract_csrf(page),
+        "attempt": re.search(r'name="attempt" value="([^"]+)"', preview).group(1),
+        "billing_version": re.search(r'name="billing_version" value="([^"]+)"', preview).group(1),
+        "proration_date": re.search(r'name="proration_date" value="([^"]+)"', preview).group(1),
+    }
+    owner_client.post(f"/practices/{practice.id}/billing/plan", data=form, headers=HX)
+    inbox.deliver()
+    sub = sandbox.client().v1.subscriptions.retrieve(practice.stripe_subscription_id)
+    assert sub.status == "trialing" and sub.trial_end == int(trial_end.replace(tzinfo=dt.UTC).timestamp())
+    assert sub["items"].data[0].price.recurring.interval_count == 6
+    invoices = sandbox.client().v1.invoices.list({"customer": practice.stripe_customer_id}).data
+    assert [i.amount_paid for i in invoices] == [49900]  # the fee only: nothing charged for the switch
+    page = html.unescape(owner_client.get(f"/practices/{practice.id}/billing").get_data(as_text=True))
+    assert f"Trial until {day}, then $499.00 every 6 months" in page
+
+    sandbox.advance(days=TRIAL_DAYS - 3, seconds=60)  # the trial email names the plan then in force
+    inbox.deliver()
+    assert "$499.00 every 6 months" in trial_emails()[0].text_body
+
+    sandbox.advance(days=3, seconds=2 * 3600)  # the trial ends: the new plan is charged, in full
+    inbox.deliver()
+    db.session.refresh(practice)
+    assert practice.subscription_status == "active" and practice.plan == Plan.SEMIANNUAL
+    paid = sorted(i.amount_paid for i in sandbox.client().v1.invoices.list({"customer": sub.customer}).data)
+    assert paid == [49900, 49900]
+    page = owner_client.get(f"/practices/{practice.id}/billing").get_data(as_text=True)
+    assert "Trial until" not in page

@@ -103,7 +103,7 @@ def test_switching_plan_from_two_previews_switches_once(owner_client, paid_pract
             data={"plan": "semiannual", "csrf_token": form["csrf_token"]},
             headers=HX,
         ).get_data(as_text=True)
-        proration = re.search(r'name="proration_date" value="(\d+)"', preview).group(1)
+        proration = re.search(r'name="proration_date" value="([^"]+)"', preview).group(1)
         confirms.append(
             {**tab(owner_client, paid_practice, preview), "plan": "semiannual", "proration_date": proration}
         )

@@ -294,7 +294,7 @@ def test_plan_switch_preview_then_confirm(owner_client, live_practice, owner):
     ).get_data(as_text=True)
     assert "Confirm switch" in preview
     amount = int(re.search(r'data-preview-amount="(-?\d+)"', preview).group(1))
-    proration_date = re.search(r'name="proration_date" value="(\d+)"', preview).group(1)
+    proration_date = re.search(r'name="proration_date" value="([^"]+)"', preview).group(1)
     response = owner_client.post(
         f"/practices/{live_practice.id}/billing/plan",
         data={

@@ -132,6 +132,28 @@ def test_promotion_code_on_subscription_discounts_invoices_for_its_months(
     sandbox.advance(days=31)
     third = client.v1.invoices.list({"subscription": sub.id}).data[0]
     assert third.id != second.id and third.total == 10000 and third.discounts == []
+    # The ended discount has left the subscription, as at Stripe (F17: never shown as current).
+    assert client.v1.subscriptions.retrieve(sub.id).discounts == []
+
+
+def test_an_ended_discount_leaves_the_subscription_with_its_events(
+    sandbox: SandboxServer, client: stripe.StripeClient, receiver: Receiver, price: str
+) -> None:
+    coupon = client.v1.coupons.create({"percent_off": 25, "duration": "repeating", "duration_in_months": 1})
+    sub = client.v1.subscriptions.create(
+        {"customer": _customer(client), "items": [{"price": price}], "discounts": [{"coupon": coupon.id}]}
+    )
+    [discount] = sub.discounts
+    sandbox.advance(days=32)
+    assert client.v1.subscriptions.retrieve(sub.id).discounts == []
+    sandbox.flush_events()
+    assert discount in [e["data"]["object"]["id"] for e in receiver.of_type("customer.discount.deleted")]
+    updated = [
+        e
+        for e in receiver.of_type("customer.subscription.updated")
+        if e["data"]["object"]["id"] == sub.id and "discounts" in e["data"].get("previous_attributes", {})
+    ]
+    assert updated and updated[-1]["data"]["object"]["discounts"] == []
 
 
 def test_once_coupon_applies_to_one_invoice(

@@ -229,3 +229,39 @@ def test_a_scheduled_subscription_refuses_a_direct_cancellation(
     assert schedule.id in message and "Please update the schedule" in message
     client.v1.subscription_schedules.release(schedule.id)
     assert client.v1.subscriptions.update(sub.id, {"cancel_at_period_end": True}).cancel_at_period_end
+
+
+def test_a_phase_sets_the_subscriptions_discounts_when_it_starts(
+    sandbox: SandboxServer, client: stripe.StripeClient, catalog: dict[str, str]
+) -> None:
+    """from_subscription copies the discounts into the current phase; a next phase without them
+    removes them when it starts, one that names them keeps them (Stripe's schedules doc)."""
+    kept, dropped = _six_month_subscription(client, catalog), _six_month_subscription(client, catalog)
+    coupon = client.v1.coupons.create({"amount_off": 1000, "currency": "usd", "duration": "forever"})
+    for sub in (kept, dropped):
+        client.v1.subscriptions.update(sub.id, {"discounts": [{"coupon": coupon.id}]})
+    schedules = {}
+    for sub in (kept, dropped):
+        schedule = client.v1.subscription_schedules.create({"from_subscription": sub.id})
+        discount = client.v1.subscriptions.retrieve(sub.id).discounts[0]
+        assert schedule.phases[0].discounts[0].discount == discount
+        current = schedule.phases[0]
+        carried = [{"discount": discount}] if sub is kept else ""
+        schedules[sub.id] = client.v1.subscription_schedules.update(
+            schedule.id,
+            {
+                "phases": [
+                    {
+                        "items": [{"price": catalog["six"], "quantity": 1}],
+                        "start_date": current.start_date,
+                        "end_date": current.end_date,
+                        "discounts": [{"discount": discount}],
+                    },
+                    {"items": [{"price": catalog["monthly"], "quantity": 1}], "discounts": carried},
+                ],
+            },
+        )
+        assert (schedules[sub.id].phases[1].discounts != []) is (sub is kept)
+    sandbox.advance(seconds=kept["items"].data[0].current_period_end - sandbox.now() + 3 * 3600)
+    assert len(client.v1.subscriptions.retrieve(kept.id).discounts) == 1
+    assert client.v1.subscriptions.retrieve(dropped.id).discounts == []

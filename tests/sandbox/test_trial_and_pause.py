@@ -162,6 +162,37 @@ def test_paused_collection_voids_each_renewal_and_the_subscription_stays_active(
     assert sub.latest_invoice.status == "paid"
 
 
+def test_a_void_pause_leaves_the_customers_credit_alone(
+    sandbox: SandboxServer, client: stripe.StripeClient, catalog: dict[str, str]
+) -> None:
+    """A renewal voided by the pause is zero-value at Stripe: the credit does not pay it (F9)."""
+    sub = _active(client, catalog)
+    client.v1.customers.balance_transactions.create(sub.customer, {"amount": -30000, "currency": "usd"})
+    client.v1.subscriptions.update(sub.id, {"pause_collection": {"behavior": "void"}})
+    sandbox.advance(days=32)
+    sub = client.v1.subscriptions.retrieve(sub.id, {"expand": ["latest_invoice"]})
+    assert sub.latest_invoice.billing_reason == "subscription_cycle"
+    assert sub.latest_invoice.status == "void" and sub.latest_invoice.amount_paid == 0
+    assert client.v1.customers.retrieve(sub.customer).balance == -30000
+
+
+def test_voiding_an_invoice_gives_back_the_credit_applied_to_it(
+    client: stripe.StripeClient, catalog: dict[str, str]
+) -> None:
+    customer = _customer(client)
+    client.v1.customers.balance_transactions.create(customer, {"amount": -3000, "currency": "usd"})
+    client.v1.invoice_items.create({"customer": customer, "amount": 9900, "currency": "usd"})
+    invoice = client.v1.invoices.create(
+        {"customer": customer, "pending_invoice_items_behavior": "include", "auto_advance": False}
+    )
+    invoice = client.v1.invoices.finalize_invoice(invoice.id, {"auto_advance": False})
+    assert invoice.amount_due == 6900 and client.v1.customers.retrieve(customer).balance == 0
+    client.v1.invoices.void_invoice(invoice.id)
+    assert client.v1.customers.retrieve(customer).balance == -3000
+    kinds = [t.type for t in client.v1.customers.balance_transactions.list(customer).data]
+    assert "unapplied_from_invoice" in kinds
+
+
 def test_collection_resumes_by_itself_at_resumes_at(
     sandbox: SandboxServer, client: stripe.StripeClient, receiver: Receiver, catalog: dict[str, str]
 ) -> None:

@@ -22,6 +22,7 @@ from portal.practices import (
     history_words,
     intents,
     plan_changes,
+    proration,
     retention,
     subscriptions,
     unconfirmed,
@@ -222,9 +223,14 @@ def cancel(practice: Practice, member: PracticeMember, key: str) -> Outcome:
         g.cancel_form = form  # shown again with what was typed
         problem = form.reason.errors[0] if form.reason.errors else "Please tell us why you are cancelling."
         return Outcome(error=problem, status=422, settled=False)
+    dropped = (
+        f" The switch to {practice.pending_plan.label} that was waiting is dropped."
+        if practice.pending_plan
+        else ""
+    )
     return attempt_action(
         lambda: subscriptions.cancel_subscription(practice, form.reason.data, current_user, key),
-        "The subscription will end at the end of the paid period.",
+        "The subscription will end at the end of the paid period." + dropped,
     )
 
 
@@ -241,22 +247,34 @@ def resume(practice: Practice, member: PracticeMember, key: str) -> Outcome:
 @login_required
 def preview_plan(practice_id: int):
     practice, member = load_manager(practice_id)
-    typed = request.form.get("promotion_code", "")
-    promotion, code_error, status = None, None, 200
     try:
         plan = Plan(request.form.get("plan", ""))
+    except ValueError:
+        return billing_response(practice, member, error="Choose a plan.", status=422)
+    return preview_answer(practice, member, plan, request.form.get("promotion_code", ""))
+
+
+def preview_answer(
+    practice: Practice, member: PracticeMember, plan: Plan, typed: str, notice: str | None = None
+):
+    """The switch's preview as Stripe prices it now (``notice``: why it is shown again)."""
+    promotion, code_error, status = None, None, 409 if notice else 200
+    try:
         if typed.strip():
             try:
                 promotion = promotion_codes.resolve_code(typed, practice.stripe_customer_id)
             except PromotionError as refused:  # the preview without it, and why under the field
                 code_error, status = refused.message, 422
         preview = subscriptions.preview_plan_change(practice, plan, current_user, promotion)
-    except ValueError:
-        return billing_response(practice, member, error="Choose a plan.", status=422)
     except (errors.PracticeError, BillingError) as error:
         return billing_response(practice, member, error=error.message)
     context = billing_context(
-        practice, member, preview=preview, subscribe_code=typed[:200], code_error=code_error
+        practice,
+        member,
+        preview=preview,
+        subscribe_code=typed[:200],
+        code_error=code_error,
+        preview_notice=notice,
     )
     return render_page_or_fragment(
         "practices/plan_preview.html", "practices/partials/_plan_preview.html", status, **context
@@ -270,19 +288,37 @@ def change_plan(practice: Practice, member: PracticeMember, key: str) -> Outcome
     plan = posted_plan()
     if plan is None:
         return Outcome(error="Choose a plan.", status=422, settled=False)
-    proration_date = request.form.get("proration_date", type=int)
     typed = request.form.get("promotion_code", "")
+
+    def fresh_preview() -> Outcome:  # nothing was sent to Stripe: the current price instead
+        g.answer_instead = lambda: preview_answer(practice, member, plan, typed, proration.STALE)
+        return Outcome(error=proration.STALE, status=409, settled=False)
+
+    try:  # only a date this portal issued for this preview (it decides the credit)
+        proration_date = proration.verified(request.form.get("proration_date"), practice.id, plan)
+    except proration.StalePreview:
+        return fresh_preview()
     try:  # the code the preview showed, checked again: it may have expired or run out meanwhile
         promotion = (
             promotion_codes.resolve_code(typed, practice.stripe_customer_id) if typed.strip() else None
         )
     except (PromotionError, BillingError) as refused:
         return Outcome(error=f"{refused.message} Nothing was changed.", status=refused.status)
-    return attempt_action(
-        lambda: subscriptions.change_plan(practice, plan, current_user, proration_date, key, promotion),
+    stale: list[bool] = []
+
+    def switch() -> None:
+        try:
+            subscriptions.change_plan(practice, plan, current_user, proration_date, key, promotion)
+        except proration.StalePreview:  # too old on Stripe's clock: nothing was sent
+            stale.append(True)
+            raise
+
+    outcome = attempt_action(
+        switch,
         f"The practice is now on the {plan.label} plan."
         + (f" Promotion code {promotion['code']} applies." if promotion else ""),
     )
+    return fresh_preview() if stale else outcome
 
 
 @bp.post("/<int:practice_id>/billing/plan/later")

@@ -201,6 +201,8 @@ def billing_action(action: str, *, changes_billing: bool = True):
                 )
 
             outcome = intents.run_once(practice.id, scope, key, act)
+            if (answer := g.pop("answer_instead", None)) is not None:  # a refusal with its own page
+                return answer()
             return outcome_response(practice, member, outcome)
 
         view.billing_action = action

@@ -1,0 +1,56 @@
+"""A plan switch made now, at most once per ``PLAN_SWITCH_NOW_EVERY_DAYS`` per practice (issue 17).
+
+An immediate switch invoices the prorated difference at once. The credit of a switch down is the
+unused time at the list price, while a discount (an amount off, forever) is taken off the switch-up's
+invoice as off any invoice: so Monthly -> every 6 months -> Monthly, now, and again, would turn the
+discount into credit each round trip. One switch-now per window (either direction) stops that;
+a switch at the period's end (a schedule, nothing invoiced now) stays available.
+
+The last switch-now is the newest ``subscription_update`` invoice of the practice, dated by Stripe,
+and the window is measured on Stripe's clock.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import current_app
+
+from portal.extensions import db
+from portal.formatting import format_date
+from portal.practices.errors import PracticeError
+from portal.practices.models import Practice, PracticeInvoice
+
+DAY = 86_400
+
+
+def window_seconds() -> int:
+    return int(current_app.config.get("PLAN_SWITCH_NOW_EVERY_DAYS", 30)) * DAY
+
+
+def next_possible(practice: Practice, stripe_now: int) -> int | None:
+    """When the next switch-now is possible (Stripe's clock, seconds), or None: now."""
+    last = db.session.scalar(
+        sa.select(sa.func.max(PracticeInvoice.created)).where(
+            PracticeInvoice.practice_id == practice.id,
+            PracticeInvoice.billing_reason == "subscription_update",
+        )
+    )
+    if last is None:
+        return None
+    allowed = int(last) + window_seconds()
+    return allowed if allowed > stripe_now else None
+
+
+def refusal(allowed_at: int, period_end: object) -> str:
+    later = f" on {format_date(period_end)}" if period_end else " at the end of the paid period"
+    return (
+        f"The plan was switched now less than {window_seconds() // DAY} days ago, so the next switch now "
+        f"is possible from {format_date(allowed_at)}. You can switch{later} instead; nothing is charged now."
+    )
+
+
+def require_allowed(practice: Practice, stripe_now: int) -> None:
+    """Refuse a switch-now inside the window, saying when and offering the period's end."""
+    allowed_at = next_possible(practice, stripe_now)
+    if allowed_at is not None:
+        raise PracticeError(refusal(allowed_at, practice.current_period_end), status=409)
