@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -280,7 +281,9 @@ def _report_errors(log: Path) -> None:
             while end < len(lines) and (lines[end].startswith(" ") or lines[end].startswith("The above")):
                 end += 1
             if end < len(lines):
-                errors[lines[end][:200]] = errors.get(lines[end][:200], 0) + 1
+                error = re.sub(r"\b(req|prod|cus|sub|in|pi|pm|price)_[A-Za-z0-9]+", r"\1_...", lines[end])
+                error = error[:200]
+                errors[error] = errors.get(error, 0) + 1
     for error, count in sorted(errors.items(), key=lambda item: -item[1])[:5]:
         print(f"  dj-stripe error x{count}: {error}", flush=True)
 
