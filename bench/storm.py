@@ -180,14 +180,19 @@ def _seed(stack: Stack, sandbox, count: int) -> None:
 
 
 def _measure(stack: Stack, practices: int, prefix: str, quick: bool) -> Iterator[Figure]:
+    # First to a day before the renewals, unmeasured: the sandbox sends each subscription's
+    # invoice.upcoming a few days ahead, as Stripe does, so the measured step is the renewals alone
+    # (and stays within the sandbox's 10,000 actions per clock step at 10,000 practices).
+    seeded = stack.sandbox_control_get("clock")["now"]
+    stack.sandbox_control("clock/advance", {"days": 29, "flush": False}, timeout=3600)
+    before = _deliver_all(stack)
+    log = stack.workdir / "access.log"
+    skip = len(log.read_text().splitlines())
     since = stack.sandbox_control_get("clock")["now"]
     started = time.perf_counter()
-    stack.sandbox_control("clock/advance", {"days": 31, "flush": False}, timeout=3600)
+    stack.sandbox_control("clock/advance", {"days": 2, "flush": False}, timeout=3600)
     advanced = time.perf_counter()
-    while True:
-        delivery = stack.sandbox_control("events/flush", {"timeout": 60}, timeout=90)
-        if not delivery["pending"]:
-            break
+    delivery = _deliver_all(stack)
     done = time.perf_counter()
     events = _storm_events(stack, since)
     delivered = len(events)
@@ -197,7 +202,7 @@ def _measure(stack: Stack, practices: int, prefix: str, quick: bool) -> Iterator
         f"{delivered} events delivered in {done - advanced:.1f} s ({delivery})",
         flush=True,
     )
-    answers = _webhook_answers(stack.workdir / "access.log", "/webhooks/stripe")
+    answers = _webhook_answers(log, "/webhooks/stripe", skip)
     non_2xx = sum(1 for status, _ in answers if not 200 <= status < 300)
     p99 = _p99([ms for _, ms in answers])
 
@@ -205,12 +210,21 @@ def _measure(stack: Stack, practices: int, prefix: str, quick: bool) -> Iterator
     baseline = _bare_rate(stack, sample)
     print(f"  bare verify-and-insert, same events, one client: {baseline:.1f} events/s", flush=True)
 
-    drift = _drift(stack, since)
+    drift = _drift(stack, seeded)  # the notices' events too
     yield Figure(f"{prefix}.webhook_p99_ms", p99, "ms", ">=", 0)
     yield Figure(f"{prefix}.events_per_s", rate, "events/s", ">=", 0)
     yield Figure(f"{prefix}.events_per_s_over_bare", rate / baseline, "x", ">=", 0)
-    yield Figure(f"{prefix}.non_2xx", non_2xx + delivery["failed"], "responses", "<=", 0)
+    failed = delivery["failed"] - before["failed"]
+    yield Figure(f"{prefix}.non_2xx", non_2xx + failed, "responses", "<=", 0)
     yield Figure(f"{prefix}.drift_after", drift, "differences", "<=", 0)
+
+
+def _deliver_all(stack: Stack) -> dict:
+    """Wait until the sandbox has delivered everything queued; its delivery counters."""
+    while True:
+        delivery = stack.sandbox_control("events/flush", {"timeout": 60}, timeout=90)
+        if not delivery["pending"]:
+            return delivery
 
 
 def _storm_events(stack: Stack, since: int) -> list[dict]:
@@ -219,9 +233,10 @@ def _storm_events(stack: Stack, since: int) -> list[dict]:
     return [event for event in response.json()["data"] if event["created"] >= since]
 
 
-def _webhook_answers(log: Path, path: str) -> list[tuple[int, float]]:
+def _webhook_answers(log: Path, path: str, skip: int = 0) -> list[tuple[int, float]]:
+    """(status, ms) of each request to ``path`` in the access log, past its first ``skip`` lines."""
     answers = []
-    for line in log.read_text().splitlines():
+    for line in log.read_text().splitlines()[skip:]:
         parts = line.split()
         if len(parts) == 3 and parts[0] == path:
             answers.append((int(parts[1]), int(parts[2]) / 1000))
