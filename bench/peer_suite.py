@@ -151,7 +151,8 @@ def _compare(
         order = ["portal", "djstripe"] if n % 2 == 0 else ["djstripe", "portal"]
         for system in order:
             runner = _run_portal if system == "portal" else _run_djstripe
-            result = runner(engine, admin_url, template, events, sandbox_url, workdir / f"{system}-{n}")
+            place = workdir / f"{engine}-{system}-{n}"
+            result = runner(engine, admin_url, template, events, sandbox_url, place)
             results[system].append(result)
             print(
                 f"  {engine} round {n + 1}: {system} {result['rps']:.1f} events/s, "
