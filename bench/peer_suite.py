@@ -65,6 +65,8 @@ def peers(run) -> Iterator[Figure]:
     postgres = os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_DATABASE_URL")
     if postgres:
         engines.append(("postgresql", postgres))
+    if os.environ.get("BENCH_PEER_ENGINES"):  # e.g. "postgresql": only those
+        engines = [e for e in engines if e[0] in os.environ["BENCH_PEER_ENGINES"].split(",")]
     with tempfile.TemporaryDirectory(prefix="portal-peers-") as tmp:
         workdir = Path(tmp)
         sandbox = _start_sandbox(workdir)
