@@ -48,7 +48,10 @@ def queue_supported() -> bool:
 
 
 def storm(run) -> Iterator[Figure]:
-    practices = 500 if run.quick else 10_000
+    # Issue 19 asks for 10,000: BENCH_STORM_PRACTICES=10000. The sandbox's clock re-reads every
+    # subscription and invoice after each action of a step, so a step costs the square of the
+    # practices (500: 747 s on a loaded 2-core machine); 10,000 would take hours (bench/README.md).
+    practices = 500 if run.quick else int(os.environ.get("BENCH_STORM_PRACTICES", "1000"))
     yield from _storm(practices, queue=False, quick=run.quick)
     if getattr(run, "queue", False):
         if not queue_supported():
