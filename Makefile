@@ -115,8 +115,17 @@ run-distributed: install-dev redis i18n
 test: install-dev chromium redis axe i18n
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: install-dev
-	$(PY) -m bench $(if $(QUICK),--quick,)
+# dj-stripe, the peer the webhook figures are compared with, in its own venv (its Django and stripe
+# pins are not the portal's); made again only when bench/peers/requirements.txt changes.
+PEER_VENV := bench/peers/.venv
+$(PEER_VENV)/.installed: bench/peers/requirements.txt
+	$(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/python -m pip install -q -r bench/peers/requirements.txt
+	touch $@
+
+# QUICK=1: every suite in small counts; QUEUE=1: the renewal storm also in queue mode (if the portal has one).
+bench: install-dev $(PEER_VENV)/.installed
+	$(PY) -m bench $(if $(QUICK),--quick,) $(if $(QUEUE),--queue,)
 
 # ruff, then the import contracts in pyproject.toml ([tool.importlinter]; `make test` runs them too).
 lint: install-dev

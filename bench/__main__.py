@@ -14,10 +14,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="smaller counts, same ratios (< 1 minute)")
     parser.add_argument("--only", action="append", help="run only these suites")
+    parser.add_argument(
+        "--queue",
+        action="store_true",
+        help="the storm also in queue mode (QUEUE_URL, workers), if the portal has a queue",
+    )
     args = parser.parse_args(argv)
 
     figures: list[Figure] = []
-    with suites.Run(args.quick) as run:
+    with suites.Run(args.quick, args.queue) as run:
         for name, suite in suites.SUITES.items():
             if args.only and name not in args.only:
                 continue

@@ -75,6 +75,7 @@ class Stack:
     env: dict = field(default_factory=dict)
     processes: list[subprocess.Popen] = field(default_factory=list)
     portal_url: str = ""
+    #: Set before ``start``: the portal uses this sandbox (already running) instead of starting one.
     sandbox_url: str = ""
 
     def _spawn(self, args: list[str], env: dict) -> subprocess.Popen:
@@ -86,8 +87,10 @@ class Stack:
         return process
 
     def start(self) -> Stack:
+        shared_sandbox = bool(self.sandbox_url)
         sandbox_port, portal_port = free_port(), free_port()
-        self.sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+        if not shared_sandbox:
+            self.sandbox_url = f"http://127.0.0.1:{sandbox_port}"
         self.portal_url = f"http://127.0.0.1:{portal_port}"
         self.env = {
             **os.environ,
@@ -109,21 +112,22 @@ class Stack:
         subprocess.run(
             [PYTHON, "-m", "flask", "db", "upgrade"], cwd=ROOT, env=self.env, check=True, capture_output=True
         )
-        self._spawn(
-            [
-                PYTHON,
-                "-m",
-                "stripe_sandbox",
-                "run",
-                "--port",
-                str(sandbox_port),
-                "--database",
-                str(self.workdir / "sandbox.sqlite"),
-                "--webhook-url",
-                f"{self.portal_url}/webhooks/stripe",
-            ],
-            self.env,
-        )
+        if not shared_sandbox:
+            self._spawn(
+                [
+                    PYTHON,
+                    "-m",
+                    "stripe_sandbox",
+                    "run",
+                    "--port",
+                    str(sandbox_port),
+                    "--database",
+                    str(self.workdir / "sandbox.sqlite"),
+                    "--webhook-url",
+                    f"{self.portal_url}/webhooks/stripe",
+                ],
+                self.env,
+            )
         wait_for(f"{self.sandbox_url}/_sandbox/health")
         self._spawn(
             [
@@ -158,6 +162,11 @@ class Stack:
 
     def sandbox_control(self, path: str, payload: dict, timeout: float = 10) -> dict:
         response = requests.post(f"{self.sandbox_url}/_sandbox/{path}", json=payload, timeout=timeout)
+        response.raise_for_status()
+        return response.json()
+
+    def sandbox_control_get(self, path: str) -> dict:
+        response = requests.get(f"{self.sandbox_url}/_sandbox/{path}", timeout=10)
         response.raise_for_status()
         return response.json()
 
