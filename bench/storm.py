@@ -38,7 +38,10 @@ from stripe_sandbox.delivery import sign_payload
 SECRET = "whsec_bench"
 QUEUE_URL = "redis://127.0.0.1:6379/7"
 #: The queue's worker command (``BENCH_QUEUE_WORKER`` overrides it); used only when ``portal/jobs`` exists.
-QUEUE_WORKER = os.environ.get("BENCH_QUEUE_WORKER", f"{PYTHON} -m flask jobs worker")
+QUEUE_WORKER = os.environ.get(
+    "BENCH_QUEUE_WORKER",
+    f"{PYTHON} -m celery -A worker:celery worker --pool threads --concurrency 8 --loglevel WARNING",
+)
 #: The access log line gunicorn writes per request: path, status, microseconds.
 ACCESS_FORMAT = "%(U)s %(s)s %(D)s"
 
