@@ -22,6 +22,7 @@ from portal.auth.passwords import hash_password
 from portal.customers.models import PendingCustomerDeletion
 from portal.database import utcnow
 from portal.extensions import db
+from portal.jobs.models import FailedJob, ReconcileReport
 from portal.mail.models import OutboundEmail
 from portal.practices.models import (
     BillingAuditEntry,
@@ -377,6 +378,29 @@ class WebhookEventFactory(_Factory):
         )
     )
     status = EventStatus.RECEIVED
+
+
+class FailedJobFactory(_Factory):
+    """A job whose retries ran out: an email send that kept failing."""
+
+    class Meta:
+        model = FailedJob
+
+    task_id = factory.Sequence(lambda n: f"task-{n}")
+    task_name = "portal.jobs.send_emails"
+    args = "[]"
+    error = "SMTPServerDisconnected: Connection unexpectedly closed"
+    attempts = 5
+
+
+class ReconcileReportFactory(_Factory):
+    """One night's comparison with Stripe that found nothing to report."""
+
+    class Meta:
+        model = ReconcileReport
+
+    day = factory.Sequence(lambda n: f"2026-{1 + n // 28 % 12:02d}-{1 + n % 28:02d}")
+    checked = 3
 
 
 # --- Through the services ----------------------------------------------------------------------

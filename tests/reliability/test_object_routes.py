@@ -32,6 +32,8 @@ OWNED = {
     "user_id",
     "order_id",
     "invoice_id",
+    "job_id",
+    "code_id",
 }
 #: Public catalogue objects: anyone may see them (their admin routes still need an admin).
 PUBLIC = {"product_id"}

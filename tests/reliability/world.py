@@ -15,7 +15,7 @@ from portal.shop import catalog, purchases
 from portal.users.models import Role, User
 from portal.wallet import services as wallet
 from portal.webhooks.services import store_event
-from tests.factories import PracticeInvoiceFactory, make_user
+from tests.factories import FailedJobFactory, PracticeInvoiceFactory, PromotionCodeFactory, make_user
 from tests.practices.sandbox_helpers import save_card as save_practice_card
 from tests.stripe_payloads import make_event, payment_method
 
@@ -61,6 +61,7 @@ def build_world(sandbox) -> World:
     invoice = PracticeInvoiceFactory(practice=practice, status="open")  # the bank's check names it
     event = make_event("payment_method.attached", payment_method("pm_world", owner.stripe_customer_id))
     event_row_id = store_event(event, json.dumps(event))
+    failed_job, promotion_code = FailedJobFactory(), PromotionCodeFactory()  # admin-only objects
     db.session.commit()
     world = World(owner=owner, other=other, admin=admin, practice=practice)
     world.owned = {
@@ -73,6 +74,8 @@ def build_world(sandbox) -> World:
         "order_id": order.id,
         "practice_payment_method_id": practice_card.stripe_id,
         "invoice_id": invoice.stripe_id,
+        "job_id": failed_job.id,
+        "code_id": promotion_code.id,
     }
     world.other_token = tokens.issue_token(other)
     return world
