@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
+
 from portal.extensions import db
 from portal.gateway.shapes import object_id
+from portal.i18n import default_practice_timezone
 from portal.practices import cards, plans
 from portal.practices.models import Plan, Practice
 from portal.wallet import services as wallet
@@ -17,6 +21,14 @@ CHECKOUT_ADDRESS = {
     "address_postal_code": "700000",
     "address_country": "VN",
 }
+
+
+def page_day(practice: Practice, value: dt.datetime) -> str:
+    """A day as the practice's pages write it: in its time zone (Ho Chi Minh City's for the
+    Vietnamese address Checkout takes here), so a time after 17:00 UTC is the next day there."""
+    name = practice.timezone or default_practice_timezone(country=practice.address_country) or "UTC"
+    return f"{value.replace(tzinfo=dt.UTC).astimezone(zoneinfo.ZoneInfo(name)):%d %b %Y}"
+
 
 #: The practice's events and their handlers (those that call into ``portal.practices``).
 PRACTICE_HANDLER_MODULES = (checkout_session.__name__, invoice.__name__, subscription.__name__)

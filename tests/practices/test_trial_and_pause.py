@@ -22,7 +22,7 @@ from portal.webhooks.handlers import subscription as handlers
 from tests.conftest import extract_csrf
 from tests.factories import UserFactory
 from tests.practices.conftest import login
-from tests.practices.sandbox_helpers import Inbox, save_card, subscribe_directly
+from tests.practices.sandbox_helpers import Inbox, page_day, save_card, subscribe_directly
 from tests.practices.test_views import HX, pay_checkout
 
 TRIAL_DAYS = 14
@@ -78,7 +78,7 @@ def test_the_first_subscription_has_a_trial_the_fee_is_paid_now_the_plan_at_its_
     assert first.status == "paid" and first.amount_paid == 49900  # the fee only
 
     page = owner_client.get(f"/practices/{practice.id}/billing").get_data(as_text=True)
-    assert f"Trial until {practice.trial_end:%d %b %Y}, then $99.00 every month" in page
+    assert f"Trial until {page_day(practice, practice.trial_end)}, then $99.00 every month" in page
 
     # Three days before the end: one email to the billing managers, whatever is delivered twice.
     sandbox.advance(days=TRIAL_DAYS - 3, seconds=60)
