@@ -13,6 +13,7 @@ from portal.api.envelope import ApiError
 from portal.auth.services import AccountError, EmailTaken, OwnsBilledPractice, PasswordRequired
 from portal.errors import UserError
 from portal.gateway.errors import BillingError, CardDeclined, InvalidWebhook, StripeUnavailable
+from portal.jobs.tasks import EventNotApplied
 from portal.mail.services import MailNotConfigured
 from portal.practices.errors import NotAllowed, PracticeError
 from portal.shop.errors import PaymentNotSent, ProductNotFound, ShopError
@@ -20,7 +21,8 @@ from portal.throttle import Throttled
 from portal.wallet.services import CardNotFound, DefaultCardInUse, WalletError
 
 #: Exceptions that never reach a person: an operator's misconfiguration, a forged webhook delivery.
-NOT_SHOWN_TO_USERS = {MailNotConfigured, InvalidWebhook}
+#: ``EventNotApplied`` is a queue worker's: it makes Celery retry the job, no person sees it.
+NOT_SHOWN_TO_USERS = {MailNotConfigured, InvalidWebhook, EventNotApplied}
 #: HTTP errors of werkzeug's family, answered by the per-status handlers: a service-level throttle is
 #: a 429 like the route throttles, so the same handler shows the form again with what was typed.
 HTTP_ERRORS = {Throttled}

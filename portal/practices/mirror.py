@@ -266,11 +266,14 @@ def _goes_back(practice: Practice, status: str | None, event_created: int) -> bo
     """A state from the same second as ours that a subscription can never return to.
 
     Stripe's events of one second (created as incomplete, then active) carry the same
-    ``created``: on such a tie, ``incomplete`` never replaces a later status, and nothing
+    ``created``: on such a tie, ``incomplete`` never replaces a later status, ``trialing`` never
+    replaces what a trial ends in (its end and the first plan invoice share a second), and nothing
     replaces an ended one.
     """
     if event_created != practice.stripe_state_at or practice.subscription_status is None:
         return False
     if practice.subscription_status in TERMINAL_STATES:
         return status != practice.subscription_status
+    if status == "trialing" and practice.subscription_status in ("active", "past_due", "unpaid"):
+        return True
     return status == "incomplete" and practice.subscription_status != "incomplete"

@@ -374,7 +374,7 @@ def test_a_discount_shrinking_the_unused_time_credit_is_not_called_a_discount_ta
         f"/practices/{live_practice.id}/billing/plan",
         data={
             "plan": "monthly",
-            "proration_date": re.search(r'name="proration_date" value="(\d+)"', preview).group(1),
+            "proration_date": re.search(r'name="proration_date" value="([^"]+)"', preview).group(1),
             "csrf_token": token,
             "billing_version": version_of(preview),
         },

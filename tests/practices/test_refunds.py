@@ -160,7 +160,7 @@ def test_credit_notes_and_dashboard_refunds_told_in_any_order_are_recorded_once(
     [intent] = gateway_refunds.invoice_payment_intents(invoice.stripe_id)
     metadata = {"refundedBy": str(admin.id), "reason": "Goodwill", "attempt": ATTEMPT}
     gateway_refunds.create_credit_note(
-        invoice.stripe_id, 5000, "order_change", metadata, key=("t", invoice.id)
+        invoice.stripe_id, 5000, "order_change", metadata, key=("t", invoice.stripe_id)
     )
     sandbox.client().v1.refunds.create({"payment_intent": intent, "amount": 700})  # in Stripe's dashboard
     events = events_of(sandbox, active.stripe_customer_id, intent)

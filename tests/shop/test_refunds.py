@@ -171,7 +171,9 @@ def test_the_portals_refund_told_by_webhook_first_returns_its_units_once(app, st
         "refundedBy": str(admin.id),
         "reason": "Lost in the post",
     }
-    refund = gateway_refunds.refund_amount(order.payment_intent_id, 2500, metadata, key=("t", order.id))
+    refund = gateway_refunds.refund_amount(
+        order.payment_intent_id, 2500, metadata, key=("t", order.payment_intent_id)
+    )
     events = events_about(stripe_sandbox, order.payment_intent_id)
 
     deliver(events, 7)
