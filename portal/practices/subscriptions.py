@@ -145,6 +145,8 @@ class PlanChangePreview:
     proration_token: str = ""
     #: When a switch now is possible again (Stripe's clock), if not now (``switch_now``).
     switch_now_from: int | None = None
+    #: Why a switch now is not offered: the current period is not paid for (``switch_now.unsettled``).
+    unsettled: str | None = None
     #: On a free trial: the switch changes the plan the trial turns into; nothing is charged now.
     trial_end: dt.datetime | None = None
 
@@ -236,6 +238,7 @@ def preview_plan_change(
         discounts=discount_shares(practice, preview, promotion["code"] if promotion else None),
         proration_token=proration.issue(practice.id, plan, proration_date),
         switch_now_from=switch_now.next_possible(practice, proration_date),
+        unsettled=switch_now.unsettled_message(practice),
     )
 
 
@@ -271,6 +274,7 @@ def change_plan(
     subscription_id, items, stripe_now, subscription = _plan_switch(practice, plan, actor)
     trial = practice.on_trial
     if not trial:
+        switch_now.require_settled(practice)
         switch_now.require_allowed(practice, stripe_now)
     # On a free trial, as Stripe does it: no proration, the trial kept, the new plan billed at its end.
     params: dict = {"items": items, "proration_behavior": "none" if trial else "always_invoice"}

@@ -6,6 +6,10 @@ invoice as off any invoice: so Monthly -> every 6 months -> Monthly, now, and ag
 discount into credit each round trip. One switch-now per window (either direction) stops that;
 a switch at the period's end (a schedule, nothing invoiced now) stays available.
 
+Nor is a switch now made for a period nobody paid for: while the renewal failed (past due), collection
+is paused (the renewal voided) or the period's payment was refunded, the unused time of that period
+is no one's money, so its credit would be made out of nothing (``unsettled``).
+
 The last switch-now is the newest ``subscription_update`` invoice of the practice, dated by Stripe,
 and the window is measured on Stripe's clock.
 """
@@ -18,7 +22,8 @@ from flask import current_app
 from portal.extensions import db
 from portal.formatting import format_date
 from portal.practices.errors import PracticeError
-from portal.practices.models import Practice, PracticeInvoice
+from portal.practices.history import REFUND_COUNTED
+from portal.practices.models import InvoiceRefund, Practice, PracticeInvoice
 
 DAY = 86_400
 
@@ -54,3 +59,41 @@ def require_allowed(practice: Practice, stripe_now: int) -> None:
     allowed_at = next_possible(practice, stripe_now)
     if allowed_at is not None:
         raise PracticeError(refusal(allowed_at, practice.current_period_end), status=409)
+
+
+def unsettled(practice: Practice) -> str | None:
+    """Why the current period is not paid for (a switch now would prorate time nobody paid), or None."""
+    if practice.pause_behavior:
+        return "Payment collection is paused, so the current period was not paid"
+    if practice.subscription_status != "active":
+        return "The current period's payment is not settled"
+    latest = practice.latest_invoice_id
+    status = db.session.scalar(sa.select(PracticeInvoice.status).where(PracticeInvoice.stripe_id == latest))
+    if status in ("open", "void", "uncollectible", "draft"):
+        return "The current period's payment is not settled"
+    refunded = db.session.scalar(
+        sa.select(sa.func.count()).where(
+            InvoiceRefund.invoice_id == latest, InvoiceRefund.status.in_(REFUND_COUNTED)
+        )
+    )
+    return "The current period's payment was refunded" if refunded else None
+
+
+def unsettled_words(reason: str) -> str:
+    return (
+        f"{reason}: a switch now would credit time nobody paid for. Pay what is open first, or switch "
+        "at the end of the period."
+    )
+
+
+def unsettled_message(practice: Practice) -> str | None:
+    """What the preview and a refusal say when the period is not paid for; None: it is."""
+    reason = unsettled(practice)
+    return unsettled_words(reason) if reason is not None else None
+
+
+def require_settled(practice: Practice) -> None:
+    """Refuse a switch-now for a period nobody paid for (past due, paused, refunded)."""
+    message = unsettled_message(practice)
+    if message is not None:
+        raise PracticeError(message, status=409)

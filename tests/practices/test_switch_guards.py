@@ -9,10 +9,11 @@ import pytest
 
 from portal.extensions import db
 from portal.practices import members
+from portal.practices.errors import PracticeError
 from portal.practices.models import Plan
-from portal.practices.subscriptions import apply_fresh_subscription
+from portal.practices.subscriptions import apply_fresh_subscription, change_plan
 from tests.conftest import extract_csrf
-from tests.practices.sandbox_helpers import save_card, subscribe_directly
+from tests.practices.sandbox_helpers import Inbox, save_card, subscribe_directly
 from tests.practices.test_views import HX, version_of
 
 STALE = "The price changed since the preview; here is the current one."
@@ -169,3 +170,24 @@ def test_the_window_is_a_setting(owner, monthly, sandbox, app):
     subscriptions.change_plan(practice, Plan.SEMIANNUAL, owner)
     subscriptions.change_plan(practice, Plan.MONTHLY, owner)
     assert practice.plan == Plan.MONTHLY
+
+
+def test_a_switch_now_for_a_period_nobody_paid_is_refused(owner, owner_client, monthly, sandbox):
+    """Second attack (N6): a practice whose renewal failed switched now and got the unpaid month's
+    unused time as credit. While the period is not paid for, the preview offers no switch now and the
+    service refuses one; nothing reaches Stripe."""
+    inbox = Inbox(sandbox, monthly.stripe_customer_id)
+    customer = sandbox.client().v1.customers.retrieve(monthly.stripe_customer_id)
+    sandbox.decline_card(customer.invoice_settings.default_payment_method, "insufficient_funds")
+    sandbox.advance(days=32)  # the renewal, drafted, finalized an hour later and declined
+    inbox.deliver()
+    db.session.refresh(monthly)
+    assert monthly.subscription_status == "past_due"
+    before = stripe_state(sandbox, monthly)
+
+    shown = preview(owner_client, monthly, "semiannual")
+    assert "a switch now would credit time nobody paid for" in shown
+    assert 'name="proration_date"' not in shown  # no form to confirm a switch now
+    with pytest.raises(PracticeError, match="nobody paid for"):
+        change_plan(monthly, Plan.SEMIANNUAL, owner)
+    assert stripe_state(sandbox, monthly) == before
