@@ -37,6 +37,7 @@ from portal.practices.errors import NOT_COLLECTED, BankCheckNeeded, PracticeErro
 from portal.practices.history import invoice_by_id, invoice_of, open_invoice
 from portal.practices.members import require_manager
 from portal.practices.models import (
+    BillingAuditEntry,
     Plan,
     Practice,
     PracticeInvoice,
@@ -156,8 +157,37 @@ class PlanChangePreview:
         return max(0, -self.total)
 
 
+def _refuse_reused_code(practice: Practice, promotion: dict | None) -> None:
+    """A code counts once per practice, and not on a trial's switch (second attack N3: the same code
+    re-added at each switch stacked its discount again and again, without limit during a trial)."""
+    if not promotion:
+        return
+    code = promotion["code"]
+    if practice.on_trial:
+        raise PracticeError(
+            f"{code} cannot be used now: during the free trial a switch charges nothing, so there is "
+            "nothing for a code to take off."
+        )
+    used = db.session.scalar(
+        sa.select(BillingAuditEntry.id)
+        .where(
+            BillingAuditEntry.practice_id == practice.id,
+            BillingAuditEntry.action.in_(("promotion_code_used", "promotion_code_redeemed")),
+            sa.or_(
+                BillingAuditEntry.detail == f"{code} with the switch",
+                BillingAuditEntry.detail.like(f"{code} at Checkout, %"),
+            ),
+        )
+        .limit(1)
+    )
+    if used is not None:
+        raise PracticeError(f"{code} was already used by this practice.")
+
+
 def _with_code(practice: Practice, promotion: dict | None) -> list[dict]:
-    """The subscription's discounts kept, plus the promotion code's."""
+    """The subscription's discounts kept, plus the promotion code's (a code this practice has not
+    used yet: ``_refuse_reused_code``)."""
+    _refuse_reused_code(practice, promotion)
     keep = [{"discount": d} for d in (practice.discount_ids or "").split(",") if d]
     return [*keep, {"promotion_code": promotion["id"]}] if promotion else keep
 
@@ -199,6 +229,7 @@ def preview_plan_change(
     ``promotion``: a resolved promotion code to include."""
     subscription_id, items, proration_date, _ = _plan_switch(practice, plan, actor)
     details: dict = {"items": items, "proration_behavior": "always_invoice", "proration_date": proration_date}
+    _refuse_reused_code(practice, promotion)
     if practice.on_trial:  # nothing now: the invoice at the trial's end, on the new plan
         details = {"items": items, "proration_behavior": "none"}
     params: dict = {

@@ -193,6 +193,16 @@ def test_plan_switch_preview_with_a_code_then_confirm(owner_client, paid_practic
     db.session.refresh(paid_practice)
     assert paid_practice.plan == Plan.SEMIANNUAL and paid_practice.discount_summary == "50% off"
 
+    # Second attack (N3): the same code again at the next switch would stack its discount once more.
+    again = owner_client.post(
+        f"/practices/{paid_practice.id}/billing/plan/preview",
+        data={"plan": "monthly", "csrf_token": token, "promotion_code": code},
+        headers=HX,
+    )
+    assert f"{code} was already used by this practice." in again.get_data(as_text=True)
+    subscription = sandbox.client().v1.subscriptions.retrieve(paid_practice.stripe_subscription_id)
+    assert len(subscription.discounts) == 1
+
 
 @pytest.fixture
 def retention_coupon(sandbox, app):
