@@ -23,6 +23,8 @@ import logging
 import sqlalchemy as sa
 
 from portal.extensions import db
+from portal.gateway import subscriptions as stripe_subscriptions
+from portal.gateway.gateway import stripe_time
 from portal.gateway.shapes import (
     as_dict,
     object_id,
@@ -175,6 +177,8 @@ def apply_subscription(obj: object, event_created: int, *, fresh: bool = False) 
         )
         return practice
     if is_stale(practice, event_created, fresh) or _goes_back(practice, sub.get("status"), event_created):
+        if not fresh and _disagrees(practice, sub):
+            return _apply_as_stripe_has_it(sub)
         log.info("ignoring stale subscription state practice_id=%s", practice.id)
         _keep_newer_period(practice, sub)
         return practice
@@ -240,6 +244,31 @@ def _apply_trial_and_pause(practice: Practice, sub: dict) -> None:
         audit.record(practice, "collection_resumed")
         practice.pause_reason = None
     practice.pause_behavior, practice.pause_resumes_at = behavior, resumes
+
+
+def _disagrees(practice: Practice, sub: dict) -> bool:
+    """Does an older state of the subscription say something else than the practice holds?
+
+    The practice's clock also moves with invoice events, which say nothing of the subscription's
+    own fields: a renewal's invoice (an hour after its ``customer.subscription.updated``) delivered
+    first makes that update look old, yet it may carry what nothing else tells (a trial ended,
+    collection resumed, a schedule's new plan). Either it is truly old or it is news: reading the
+    subscription from Stripe settles which."""
+    pause = (sub.get("pause_collection") or {}).get("behavior")
+    return (
+        sub.get("status") != practice.subscription_status
+        or bool(sub.get("cancel_at_period_end")) != bool(practice.cancel_at_period_end)
+        or to_datetime(sub.get("cancel_at")) != practice.cancel_at
+        or pause != practice.pause_behavior
+        or to_datetime(sub.get("trial_end")) != practice.trial_end
+        or plan_from_price(subscription_price(sub)) not in (None, practice.plan)
+    )
+
+
+def _apply_as_stripe_has_it(sub: dict) -> Practice | None:
+    log.info("stale subscription state differs: reading subscription %s from Stripe", sub.get("id"))
+    current = stripe_subscriptions.retrieve_subscription(sub["id"])
+    return apply_subscription(current, stripe_time(current), fresh=True)
 
 
 def _keep_newer_period(practice: Practice, sub: dict) -> None:
