@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from flask_wtf import FlaskForm
 from wtforms import Field, HiddenField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, StopValidation
+from wtforms.validators import DataRequired, Length, StopValidation, ValidationError
 
 from portal.formatting import minor_unit_exponent
 from portal.text import text_problem
@@ -57,14 +57,34 @@ def refund_reason_field(label: str) -> TextAreaField:
 class RefundForm(PortalForm):
     """A platform admin's refund form: at most ``most`` (what is left, in the form's own unit) of
     something paid in ``currency``; ``attempt`` is the key made when the form was drawn (a double
-    submit refunds once)."""
+    submit refunds once) and ``left_when_drawn`` what was left then (a tab drawn before another
+    refund refunds nothing: the admin decided on a figure that is no longer true)."""
 
     attempt = HiddenField()
+    left_when_drawn = HiddenField()
 
     def __init__(self, *args, most: int = 1, currency: str = "usd", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.most = most
         self.currency = currency
+
+    def validate_left_when_drawn(self, field: HiddenField) -> None:
+        text = field.data or ""
+        if not (text.isascii() and text.isdigit() and len(text) <= 15):
+            raise ValidationError("This form has expired. Reload the page and try again.")
+
+    @property
+    def form_problem(self) -> str | None:
+        """A hidden field's error: no field shows it, so the page says it above the form."""
+        return next(iter(self.left_when_drawn.errors), None)
+
+    @property
+    def drawn_left(self) -> int:
+        return int(self.left_when_drawn.data)
+
+    def draw(self, left: int) -> None:
+        """Drawn now, for what is left now (a refused form comes back showing today's figure)."""
+        self.left_when_drawn.data = str(left)
 
 
 def minor_units(text: str, currency: str) -> int | None:

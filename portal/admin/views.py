@@ -162,6 +162,7 @@ def _refund_forms(practice: Practice, posted) -> list[tuple]:
             form = _refund_form(invoice, left)
             form.amount.data = amount_text(left, invoice.currency)
             form.attempt.data = secrets.token_urlsafe(18)  # a new form, a new refund attempt
+        form.draw(left)
         forms.append((invoice, left, form))
     if posted and posted[0] not in {invoice.stripe_id for invoice, _, _ in forms}:
         forms.insert(0, (posted[3], 0, posted[1]))
@@ -183,7 +184,7 @@ def refund_invoice(practice_id: int, invoice_id: str):
         # invoice's lock): a double submit answers what that post did.
         row = refunds.by_attempt(invoice, attempt)
         if row is None:
-            message, status = refusal or (None, 422)
+            message, status = refusal or (form.form_problem, 422)
             answer = (invoice_id, form, message, invoice)
             return _practice_page(practice_id, ClosePracticeForm(formdata=None), status, refund=answer)
     number = invoice.number or invoice.stripe_id
@@ -202,6 +203,7 @@ def _refused_refund(practice_id: int, invoice_id: str, form: RefundInvoiceForm) 
             form.reason.data,
             form.note.data,
             form.attempt.data,
+            drawn_left=form.drawn_left,
         )
     except (PracticeError, BillingError) as error:
         db.session.rollback()

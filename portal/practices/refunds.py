@@ -75,11 +75,20 @@ def refundable_invoices(practice: Practice) -> list[tuple[PracticeInvoice, int]]
 
 
 def refund_invoice(
-    admin: Any, practice_id: int, invoice_id: str, amount: int, reason: str, note: str, attempt: str
+    admin: Any,
+    practice_id: int,
+    invoice_id: str,
+    amount: int,
+    reason: str,
+    note: str,
+    attempt: str,
+    *,
+    drawn_left: int | None = None,
 ) -> InvoiceRefund:
     """Refund ``amount`` (minor units) of a paid invoice as a credit note, once per ``attempt`` (the
     form's key: a double submit answers the refund the first made). Refused with a message, before
-    any Stripe call, when the invoice is not paid or less is left to refund. Commits."""
+    any Stripe call, when the invoice is not paid, less is left to refund, or (``drawn_left``: what
+    the admin's form showed) another refund was made since the form was drawn. Commits."""
     if not ATTEMPT_KEY.match(attempt or ""):
         raise PracticeError("This form has expired. Reload the page and try again.", status=422)
     # The first statement writes the invoice's row: a second admin's refund of it waits for this one.
@@ -101,16 +110,12 @@ def refund_invoice(
         return earlier
     practice = db.session.get(Practice, practice_id)
     if invoice.pending_refund:
-        pending = invoice.pending_refund
-        row = settle_pending(practice, invoice)
-        db.session.commit()
-        if pending["attempt"] == attempt:  # the same form again: its refund, as Stripe made it
-            if row is None:
-                raise PracticeError("Stripe did not make that refund. Reload the page to refund again.", 409)
+        row = _settle_first(practice, invoice, attempt)
+        if row is not None:
             return row
-        if row is not None:  # another form drawn while that refund was unknown: it is known now
-            raise PracticeError(_made_earlier(invoice, row), status=409)
         invoice = db.session.get(PracticeInvoice, invoice.id)
+    if drawn_left is not None and drawn_left != left_to_refund(invoice):
+        raise PracticeError(_changed_since_drawn(invoice, drawn_left), status=409)
     _check(invoice, amount, reason, note)
     call = {
         "amount": amount,
@@ -134,6 +139,21 @@ def refund_invoice(
     if row is None:
         raise PracticeError("Stripe made the credit note but no refund with it.", status=502)
     return row
+
+
+def _settle_first(practice: Practice, invoice: PracticeInvoice, attempt: str) -> InvoiceRefund | None:
+    """The invoice's unanswered refund, learned before another: the same form's refund (refused if
+    Stripe did not make it); another form is told what Stripe made; None: go on (commits)."""
+    pending = invoice.pending_refund
+    row = settle_pending(practice, invoice)
+    db.session.commit()
+    if pending["attempt"] == attempt:  # the same form again: its refund, as Stripe made it
+        if row is None:
+            raise PracticeError("Stripe did not make that refund. Reload the page to refund again.", 409)
+        return row
+    if row is not None:  # another form drawn while that refund was unknown: it is known now
+        raise PracticeError(_made_earlier(invoice, row), status=409)
+    return None
 
 
 class RefundUnconfirmed(PracticeError):
@@ -168,6 +188,20 @@ def _made_earlier(invoice: PracticeInvoice, row: InvoiceRefund) -> str:
         f"Stripe made the earlier refund of {format_money(row.amount, row.currency)} of invoice "
         f"{invoice.number or invoice.stripe_id}; {left} is left. Nothing more was refunded: "
         "refund again if more is due."
+    )
+
+
+def _changed_since_drawn(invoice: PracticeInvoice, drawn_left: int) -> str:
+    """A form drawn before another refund of the invoice (a second tab, a colleague)."""
+    left = left_to_refund(invoice)
+    number = invoice.number or invoice.stripe_id
+    if left < drawn_left:
+        since = f"{format_money(drawn_left - left, invoice.currency)} of invoice {number} was refunded"
+    else:
+        since = f"the refunds of invoice {number} changed"
+    return (
+        f"Since this page was drawn, {since}; {format_money(left, invoice.currency)} is left. "
+        "Nothing was refunded now: check the amount and refund again if more is due."
     )
 
 

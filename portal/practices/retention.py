@@ -61,19 +61,23 @@ def _claim(practice: Practice, coupon: RetentionCoupon) -> RetentionOffer:
 
 
 OFFER_CHANGED = "The offer changed since this page was loaded; here is the current one."
+OFFER_NOT_SHOWN = "Reload the page to see the offer before accepting it; nothing was applied."
 OFFER_WITHDRAWN = "The platform has withdrawn this offer since this page was loaded; nothing was applied."
 
 
-def accept_offer(practice: Practice, actor: User, shown: str | None = None) -> RetentionOffer:
+def accept_offer(practice: Practice, actor: User, shown: str | None) -> RetentionOffer:
     """Apply the offer's coupon: ``shown`` is the coupon the page offered (its form carries it), so
-    an offer the admin changed or withdrew meanwhile is refused in words, never swapped. Stripe's
-    answer lost: the acceptance is written as asked and learned later (``unconfirmed``)."""
+    an offer the admin changed or withdrew meanwhile is refused in words, never swapped, and an
+    acceptance that names no coupon accepts nothing. Stripe's answer lost: the acceptance is written
+    as asked and learned later (``unconfirmed``)."""
     require_manager(practice, actor)
     coupon = offer_for(practice)
     row = _offer_row(practice, lock=True)
     if row is not None and row.outcome == "accepted":
         raise PracticeError(f"The offer was already accepted: {row.terms}.", status=409)
-    if shown and (coupon is None or coupon.coupon_id != shown) and (row is None or row.coupon_id != shown):
+    if not shown:
+        raise PracticeError(OFFER_NOT_SHOWN, status=409)
+    if (coupon is None or coupon.coupon_id != shown) and (row is None or row.coupon_id != shown):
         raise PracticeError(OFFER_WITHDRAWN if coupon is None else OFFER_CHANGED, status=409)
     if coupon is None:
         raise PracticeError(NO_OFFER, status=409)

@@ -86,10 +86,13 @@ def units_left(order: Order) -> int:
     return max(0, min(order.quantity - done.units, (order.amount - done.amount) // order.unit_amount))
 
 
-def refund_order(admin: Any, order_id: int, units: int, reason: str, attempt: str) -> OrderRefund:
+def refund_order(
+    admin: Any, order_id: int, units: int, reason: str, attempt: str, *, drawn_units: int | None = None
+) -> OrderRefund:
     """Refund ``units`` of the order (units x unit price) at Stripe, once per ``attempt`` (the form's
     key): a double submit answers the refund the first made. Refused with a message, before any
-    Stripe call, when the order was not paid or fewer units remain."""
+    Stripe call, when the order was not paid, fewer units remain, or (``drawn_units``: the units
+    left the admin's form showed) another refund was made since the form was drawn."""
     if not ATTEMPT_KEY.match(attempt or ""):
         raise RefundRefused("This form has expired. Reload the page and try again.")
     # The first statement writes the order's row: a second admin's refund waits for this one.
@@ -111,6 +114,12 @@ def refund_order(admin: Any, order_id: int, units: int, reason: str, attempt: st
         if row is not None:
             return row
         order = db.session.get(Order, order_id)
+    if drawn_units is not None and refundable(order) and drawn_units != units_left(order):
+        raise RefundRefused(
+            f"Since this page was drawn, the refunds of order #{order.id} changed: "
+            f"{units_left(order)} units are left. Nothing was refunded now: check and refund again "
+            "if more is due."
+        )
     _check(order, units, reason)
     call = {
         "amount": units * order.unit_amount,

@@ -238,6 +238,7 @@ def _render_admin_order(
         form.units.data = str(left) if left else ""
     if not form.attempt.data or status == 200:
         form.attempt.data = secrets.token_urlsafe(18)  # a new form, a new refund attempt
+    form.draw(left)
     return (
         render_template(
             "shop/admin/order.html",
@@ -281,7 +282,12 @@ def admin_refund_order(order_id: int):
         if form.validate():
             try:
                 row = refunds.refund_order(
-                    _me(), order.id, form.unit_count, form.reason.data, form.attempt.data
+                    _me(),
+                    order.id,
+                    form.unit_count,
+                    form.reason.data,
+                    form.attempt.data,
+                    drawn_units=form.drawn_left,
                 )
                 db.session.commit()
             except (errors.ShopError, BillingError) as error:
@@ -293,7 +299,7 @@ def admin_refund_order(order_id: int):
         if row is None:
             order = refunds.get_order(order_id)
             if refusal is None:
-                return _render_admin_order(order, form, status=422)
+                return _render_admin_order(order, form, error=form.form_problem, status=422)
             return _render_admin_order(order, form, error=refusal.message, status=refusal.status)
     units = f" ({row.units} unit{'s' if row.units != 1 else ''})" if row.units else ""
     flash(f"Refunded {format_money(row.amount, row.currency)}{units} of order #{order.id}.", "success")

@@ -47,8 +47,10 @@ def _form(client, practice, invoice) -> dict:
     page = client.get(f"/admin/practices/{practice.id}").get_data(as_text=True)
     prefix = f"refund-{invoice.id}"
     attempt = re.search(rf'id="{prefix}-attempt" name="{prefix}-attempt" type="hidden" value="([^"]+)"', page)
-    assert attempt, page
+    drawn = re.search(rf'name="{prefix}-left_when_drawn" type="hidden" value="(\d+)"', page)
+    assert attempt and drawn, page
     return {
+        f"{prefix}-left_when_drawn": drawn.group(1),
         "csrf_token": extract_csrf(page),
         f"{prefix}-csrf_token": extract_csrf(page),
         f"{prefix}-attempt": attempt.group(1),
@@ -200,3 +202,45 @@ def test_the_refund_amount_is_read_in_the_currencys_own_digits(app, currency, mo
                 assert message == "Enter an amount between ₫1 and ₫499,000, like 25."
         else:
             assert form.minor_amount == minor
+
+
+def test_a_tab_drawn_before_another_refund_refunds_nothing(admin_client, paid):
+    """Two tabs drawn when $598.00 was left: the first refunds $100; the second, still showing
+    $598.00, is refused with what changed (the admin decided on a figure no longer true)."""
+    practice, invoice = paid
+    prefix = f"refund-{invoice.id}"
+    url = f"/admin/practices/{practice.id}/invoices/{invoice.stripe_id}/refund"
+    first_tab, second_tab = _form(admin_client, practice, invoice), _form(admin_client, practice, invoice)
+    typed = {f"{prefix}-amount": "100", f"{prefix}-note": "Goodwill"}
+    assert admin_client.post(url, data={**first_tab, **typed}).status_code == 303
+
+    stale = admin_client.post(url, data={**second_tab, **typed})
+
+    assert stale.status_code == 409
+    page = stale.get_data(as_text=True)
+    assert (
+        f"Since this page was drawn, $100.00 of invoice {invoice.number} was refunded; $498.00 is left. "
+        "Nothing was refunded now" in page
+    )
+    assert [row.amount for row in rows()] == [10000]
+    # The page it answers is drawn for today's figure: sent again as the admin now sees it, it refunds.
+    drawn = re.search(rf'name="{prefix}-left_when_drawn" type="hidden" value="(\d+)"', page)
+    assert drawn.group(1) == "49800"
+    again = admin_client.post(url, data={**second_tab, **typed, f"{prefix}-left_when_drawn": "49800"})
+    assert again.status_code == 303
+    assert sorted(row.amount for row in rows()) == [10000, 10000]
+
+
+def test_a_form_without_what_was_left_is_refused(admin_client, paid):
+    practice, invoice = paid
+    prefix = f"refund-{invoice.id}"
+    form = {**_form(admin_client, practice, invoice), f"{prefix}-amount": "10", f"{prefix}-note": "x"}
+    del form[f"{prefix}-left_when_drawn"]
+
+    answer = admin_client.post(
+        f"/admin/practices/{practice.id}/invoices/{invoice.stripe_id}/refund", data=form
+    )
+
+    assert answer.status_code == 422
+    assert "This form has expired. Reload the page and try again." in answer.get_data(as_text=True)
+    assert rows() == []

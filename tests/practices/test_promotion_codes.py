@@ -226,6 +226,7 @@ def test_retention_offer_accepted_once_from_two_tabs(owner_client, paid_practice
     page = owner_client.get(f"/practices/{paid_practice.id}/billing").get_data(as_text=True)
     assert "data-retention-offer" in page and "30% off for 3 months" in page
     first, second = billing_form(owner_client, paid_practice), billing_form(owner_client, paid_practice)
+    first["coupon"] = second["coupon"] = retention_coupon.coupon_id  # as the offer's form carries it
     accepted = owner_client.post(
         f"/practices/{paid_practice.id}/billing/retention/accept", data=first, headers=HX
     )
@@ -284,9 +285,11 @@ def test_accepting_twice_through_the_service_applies_the_coupon_once(
     from portal.practices import retention
     from portal.practices.errors import PracticeError
 
-    retention.accept_offer(paid_practice, owner)
+    with pytest.raises(PracticeError, match="Reload the page to see the offer"):
+        retention.accept_offer(paid_practice, owner, None)  # a form that names no coupon accepts nothing
+    retention.accept_offer(paid_practice, owner, retention_coupon.coupon_id)
     with pytest.raises(PracticeError, match="already accepted"):
-        retention.accept_offer(paid_practice, owner)
+        retention.accept_offer(paid_practice, owner, retention_coupon.coupon_id)
     assert sandbox.client().v1.coupons.retrieve(retention_coupon.coupon_id).times_redeemed == 1
 
 

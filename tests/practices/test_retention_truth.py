@@ -62,6 +62,23 @@ def test_accept_applies_the_coupon_shown_not_the_one_configured_since(
     assert [o.outcome for o in offers(paid_practice)] == []
 
 
+def test_an_accept_that_names_no_coupon_applies_none(owner_client, paid_practice, retention_coupon, sandbox):
+    """A crafted Accept without the offer's coupon must not take whatever coupon is configured now."""
+    form = _accept_form(owner_client, paid_practice)
+    del form["coupon"]
+
+    answer = owner_client.post(
+        f"/practices/{paid_practice.id}/billing/retention/accept", data=form, headers=HX
+    )
+
+    assert "Reload the page to see the offer before accepting it; nothing was applied." in answer.get_data(
+        as_text=True
+    )
+    sub = sandbox.client().v1.subscriptions.retrieve(paid_practice.stripe_subscription_id)
+    assert not sub.discounts
+    assert [o.outcome for o in offers(paid_practice)] in ([], ["offered"])
+
+
 def test_accept_of_an_offer_withdrawn_meanwhile_is_refused(
     owner_client, paid_practice, retention_coupon, sandbox
 ):

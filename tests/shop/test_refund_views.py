@@ -37,7 +37,13 @@ def _form(client, order_id: int) -> dict:
     page = _fresh_page(client, f"/shop/admin/orders/{order_id}").get_data(as_text=True)
     attempt = re.search(r'name="attempt" type="hidden" value="([^"]+)"|name="attempt" value="([^"]+)"', page)
     assert attempt, page
-    return {"csrf_token": extract_csrf(page), "attempt": attempt.group(1) or attempt.group(2)}
+    drawn = re.search(r'name="left_when_drawn" type="hidden" value="(\d+)"', page)
+    assert drawn, page
+    return {
+        "csrf_token": extract_csrf(page),
+        "attempt": attempt.group(1) or attempt.group(2),
+        "left_when_drawn": drawn.group(1),
+    }
 
 
 def refund_rows() -> list[OrderRefund]:
@@ -122,3 +128,35 @@ def test_the_buyer_sees_what_was_refunded(logged_in, user, stripe_sandbox):
     assert "Partially refunded" in page and "Refunded $5.00" in page
     assert "dashboard, as an amount with no units (no stock returned)" in page
     assert "Refunds take 5-10 days to appear on your statement." in page
+
+
+def test_a_tab_drawn_before_another_refund_refunds_nothing(admin_client, user_factory, stripe_sandbox):
+    """Two tabs drawn when 3 units were left: the first refunds 1; the second, still showing 3, is
+    refused with what is left now, and nothing more leaves the clinic's account."""
+    order = paid_order(user_factory(email="buyer@example.com"), quantity=3, stock=3)
+    url = f"/shop/admin/orders/{order.id}/refund"
+    first_tab, second_tab = _form(admin_client, order.id), _form(admin_client, order.id)
+    assert first_tab["left_when_drawn"] == "3"
+    assert admin_client.post(url, data={**first_tab, "units": "1", "reason": "Torn"}).status_code == 303
+
+    stale = admin_client.post(url, data={**second_tab, "units": "1", "reason": "Torn"})
+
+    assert stale.status_code == 409
+    assert (
+        f"Since this page was drawn, the refunds of order #{order.id} changed: 2 units are left. "
+        "Nothing was refunded now" in stale.get_data(as_text=True)
+    )
+    assert [row.units for row in refund_rows()] == [1] and stock_of(order.product_id) == 1
+    assert 'name="left_when_drawn" type="hidden" value="2"' in stale.get_data(as_text=True)
+
+
+def test_a_form_without_what_was_left_is_refused(admin_client, user_factory, stripe_sandbox):
+    order = paid_order(user_factory(email="buyer@example.com"), quantity=3, stock=3)
+    form = {**_form(admin_client, order.id), "units": "1", "reason": "Torn"}
+    del form["left_when_drawn"]
+
+    answer = admin_client.post(f"/shop/admin/orders/{order.id}/refund", data=form)
+
+    assert answer.status_code == 422
+    assert "This form has expired. Reload the page and try again." in answer.get_data(as_text=True)
+    assert refund_rows() == []
