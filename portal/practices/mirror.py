@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.gateway import subscriptions as stripe_subscriptions
+from portal.gateway.errors import NotFound
 from portal.gateway.gateway import stripe_time
 from portal.gateway.shapes import (
     as_dict,
@@ -177,8 +178,8 @@ def apply_subscription(obj: object, event_created: int, *, fresh: bool = False) 
         )
         return practice
     if is_stale(practice, event_created, fresh) or _goes_back(practice, sub.get("status"), event_created):
-        if not fresh and _disagrees(practice, sub):
-            return _apply_as_stripe_has_it(sub)
+        if not fresh and _disagrees(practice, sub) and (current := _as_stripe_has_it(sub)) is not None:
+            return apply_subscription(current, stripe_time(current), fresh=True)
         log.info("ignoring stale subscription state practice_id=%s", practice.id)
         _keep_newer_period(practice, sub)
         return practice
@@ -265,10 +266,14 @@ def _disagrees(practice: Practice, sub: dict) -> bool:
     )
 
 
-def _apply_as_stripe_has_it(sub: dict) -> Practice | None:
+def _as_stripe_has_it(sub: dict) -> object | None:
+    """The subscription read from Stripe; None when Stripe has no such subscription (the event's
+    state is then all there is, and it is older than the practice's)."""
     log.info("stale subscription state differs: reading subscription %s from Stripe", sub.get("id"))
-    current = stripe_subscriptions.retrieve_subscription(sub["id"])
-    return apply_subscription(current, stripe_time(current), fresh=True)
+    try:
+        return stripe_subscriptions.retrieve_subscription(sub["id"])
+    except NotFound:
+        return None
 
 
 def _keep_newer_period(practice: Practice, sub: dict) -> None:

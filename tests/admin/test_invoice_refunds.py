@@ -193,7 +193,9 @@ def test_the_refund_amount_is_read_in_the_currencys_own_digits(app, currency, mo
     from portal.practices.forms import RefundInvoiceForm
 
     with app.test_request_context():
-        data = MultiDict({"amount": typed, "reason": "duplicate", "note": "Twice"})
+        data = MultiDict(
+            {"amount": typed, "reason": "duplicate", "note": "Twice", "left_when_drawn": str(most)}
+        )
         form = RefundInvoiceForm(formdata=data, meta={"csrf": False}, most=most, currency=currency)
         assert form.validate() is (minor is not None), form.errors
         if minor is None:
