@@ -93,20 +93,7 @@ def refund_invoice(
     the admin's form showed) another refund was made since the form was drawn. Commits."""
     if not ATTEMPT_KEY.match(attempt or ""):
         raise PracticeError(_("This form has expired. Reload the page and try again."), status=422)
-    # The first statement writes the invoice's row: a second admin's refund of it waits for this one.
-    locked = db.session.execute(
-        sa.update(PracticeInvoice)
-        .where(PracticeInvoice.practice_id == practice_id, PracticeInvoice.stripe_id == invoice_id)
-        .values(stripe_synced_at=PracticeInvoice.stripe_synced_at)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not locked:
-        raise PracticeError(_("That invoice is not one of this practice's."), status=404, code="not_found")
-    invoice = db.session.scalar(
-        sa.select(PracticeInvoice)
-        .where(PracticeInvoice.stripe_id == invoice_id)
-        .execution_options(populate_existing=True)
-    )
+    invoice = _locked_invoice(practice_id, invoice_id)
     earlier = db.session.scalar(sa.select(InvoiceRefund).where(InvoiceRefund.attempt_key == attempt))
     if earlier is not None:
         return earlier
@@ -141,6 +128,23 @@ def refund_invoice(
     if row is None:
         raise PracticeError(_("Stripe made the credit note but no refund with it."), status=502)
     return row
+
+
+def _locked_invoice(practice_id: int, invoice_id: str) -> PracticeInvoice:
+    """The practice's invoice, its row written first: a second admin's refund of it waits for this one."""
+    locked = db.session.execute(
+        sa.update(PracticeInvoice)
+        .where(PracticeInvoice.practice_id == practice_id, PracticeInvoice.stripe_id == invoice_id)
+        .values(stripe_synced_at=PracticeInvoice.stripe_synced_at)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not locked:
+        raise PracticeError(_("That invoice is not one of this practice's."), status=404, code="not_found")
+    return db.session.scalar(
+        sa.select(PracticeInvoice)
+        .where(PracticeInvoice.stripe_id == invoice_id)
+        .execution_options(populate_existing=True)
+    )
 
 
 def _settle_first(practice: Practice, invoice: PracticeInvoice, attempt: str) -> InvoiceRefund | None:
