@@ -102,7 +102,7 @@ def start_checkout(practice: Practice, plan: Plan, actor: User, promotion: dict 
         key=(customer_id, plan.value, practice.checkout_generation, metadata["startedAt"]),
     )
     # The code is said in History when the Checkout completes (``checkout_mirror``): only then is it used.
-    audit.record(practice, "checkout_started", f"{plan.label}, session {session.id}", actor_id=actor.id)
+    audit.record(practice, "checkout_started", f"{plan.record_label}, session {session.id}", actor_id=actor.id)
     db.session.commit()
     expire_older_checkouts(customer_id, session)
     return session.url

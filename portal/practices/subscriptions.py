@@ -314,7 +314,7 @@ def change_plan(
     if proration_date and not trial:
         proration.check_recent(int(proration_date), stripe_now, _period_start(subscription))
         params["proration_date"] = int(proration_date)
-    change = f"{practice.plan.label if practice.plan else '-'} → {plan.label}"
+    change = f"{practice.plan.record_label if practice.plan else '-'} → {plan.record_label}"
     key = ("plan", subscription_id, plan.value, attempt or attempt_token())
     updated = unconfirmed.send(
         practice,
