@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from portal.database import upsert_insert, utcnow
 from portal.extensions import db
@@ -50,13 +51,15 @@ class Outcome:
 
 
 STILL_RUNNING = Outcome(
-    error="Your earlier request is still being processed. Reload the page in a moment to see its result.",
+    error=_l("Your earlier request is still being processed. Reload the page in a moment to see its result."),
     status=409,
 )
 
 
 STALE = Outcome(
-    error="Billing changed in another tab or window since this page was loaded; here is the current state.",
+    error=_l(
+        "Billing changed in another tab or window since this page was loaded; here is the current state."
+    ),
     status=409,
 )
 

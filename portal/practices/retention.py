@@ -51,7 +51,7 @@ def _claim(practice: Practice, coupon: RetentionCoupon) -> RetentionOffer:
             practice_id=practice.id,
             subscription_id=practice.stripe_subscription_id,
             coupon_id=coupon.coupon_id,
-            terms=terms_words(coupon)[:120],
+            terms=terms_words(coupon, said=False)[:120],
             outcome="offered",
             created_at=utcnow(),
         )

@@ -28,7 +28,7 @@ def _back_to_billing(practice: Practice, invoice_id: str, problem: str | None = 
 @login_required
 def authenticate_payment(practice_id: int, invoice_id: str):
     """Stripe.js confirms the invoice's payment and runs the bank's challenge, then posts back."""
-    practice, _ = load_manager(practice_id)
+    practice, _member = load_manager(practice_id)
     try:
         check = bank_check.start(practice, invoice_id, current_user)
     except (BillingError, bank_check.CannotConfirm) as error:
@@ -48,7 +48,7 @@ def authenticate_payment(practice_id: int, invoice_id: str):
 @login_required
 def finish_authentication(practice_id: int, invoice_id: str):
     """After the challenge (done, failed or closed): Stripe says whether the invoice is paid."""
-    practice, _ = load_manager(practice_id)
+    practice, _member = load_manager(practice_id)
     try:
         problem = bank_check.finish(practice, invoice_id, current_user)
     except (BillingError, bank_check.CannotConfirm) as error:

@@ -15,6 +15,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal import throttle
@@ -102,7 +103,7 @@ def billing_context(practice: Practice, member: PracticeMember, **extra) -> dict
         "unconfirmed": practice.unconfirmed_call is not None,  # polls until Stripe confirms it
         "cards": wallet.list_cards(practice.stripe_customer_id) if can_manage else [],
         "wallet_links": wallet_links(practice),
-        "wallet_title": "Practice cards",
+        "wallet_title": _("Practice cards"),
         "attempt": intents.new_key(),
         "cancel_form": None,  # the form of a failed cancel, with what was typed
         # Issue 17: the promotion code a refused subscribe kept as typed, and why it was refused;

@@ -7,6 +7,8 @@ beside the Save button, where the person is looking."""
 from __future__ import annotations
 
 from flask import g, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from portal.gateway.errors import BillingError
@@ -18,11 +20,11 @@ from portal.practices.intents import Outcome
 from portal.practices.models import Practice, PracticeMember
 from portal.practices.views.common import billing_context, bp, load_manager
 
-SAVED = "Billing details saved. Stripe prints them on the practice's next invoices."
-NOTHING_CHANGED = "Nothing to save: the billing details already read like this."
-CORRECT_ABOVE = "Please correct the fields marked above; nothing was saved."
+SAVED = _l("Billing details saved. Stripe prints them on the practice's next invoices.")
+NOTHING_CHANGED = _l("Nothing to save: the billing details already read like this.")
+CORRECT_ABOVE = _l("Please correct the fields marked above; nothing was saved.")
 #: Not what the details now read: the other tab's save may still be at Stripe (its claim comes first).
-STALE = (
+STALE = _l(
     "Billing changed in another tab or window since this page was loaded. What you typed is kept "
     "here: reload the page to see the details as saved, then save again if yours should replace them."
 )
@@ -89,12 +91,16 @@ def _save(practice: Practice, details: BillingDetails) -> Outcome:
         saved = billing_details.save_billing_details(practice, details, current_user)
     except InvalidTaxId as refused:
         g.tax_id_error = refused.message  # under the field
-        return Outcome(error=CORRECT_ABOVE, status=refused.status, settled=False)
+        return Outcome(error=str(CORRECT_ABOVE), status=refused.status, settled=False)
     except PartlySaved as partly:
         return Outcome(error=partly.message, status=partly.status)
     except BillingError as error:  # Stripe never took any of it: nothing saved, the form as typed
-        return Outcome(error=f"{error.message} Nothing was saved.", status=error.status, settled=False)
-    return Outcome(message=SAVED) if saved else Outcome(message=NOTHING_CHANGED, settled=False)
+        return Outcome(
+            error=_("%(problem)s Nothing was saved.", problem=error.message),
+            status=error.status,
+            settled=False,
+        )
+    return Outcome(message=str(SAVED)) if saved else Outcome(message=str(NOTHING_CHANGED), settled=False)
 
 
 def _refused(
