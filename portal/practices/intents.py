@@ -24,11 +24,11 @@ import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
 
 from portal.database import upsert_insert, utcnow
 from portal.extensions import db
 from portal.practices.models import BillingIntent, Practice
+from portal.words import N_
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +51,13 @@ class Outcome:
 
 
 STILL_RUNNING = Outcome(
-    error=_l("Your earlier request is still being processed. Reload the page in a moment to see its result."),
+    error=N_("Your earlier request is still being processed. Reload the page in a moment to see its result."),
     status=409,
 )
 
 
 STALE = Outcome(
-    error=_l(
+    error=N_(
         "Billing changed in another tab or window since this page was loaded; here is the current state."
     ),
     status=409,

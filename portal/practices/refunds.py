@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from portal.database import insert_once, utcnow
 from portal.extensions import db
@@ -90,7 +91,7 @@ def refund_invoice(
     any Stripe call, when the invoice is not paid, less is left to refund, or (``drawn_left``: what
     the admin's form showed) another refund was made since the form was drawn. Commits."""
     if not ATTEMPT_KEY.match(attempt or ""):
-        raise PracticeError("This form has expired. Reload the page and try again.", status=422)
+        raise PracticeError(_("This form has expired. Reload the page and try again."), status=422)
     # The first statement writes the invoice's row: a second admin's refund of it waits for this one.
     locked = db.session.execute(
         sa.update(PracticeInvoice)
@@ -99,7 +100,7 @@ def refund_invoice(
         .execution_options(synchronize_session=False)
     ).rowcount
     if not locked:
-        raise PracticeError("That invoice is not one of this practice's.", status=404, code="not_found")
+        raise PracticeError(_("That invoice is not one of this practice's."), status=404, code="not_found")
     invoice = db.session.scalar(
         sa.select(PracticeInvoice)
         .where(PracticeInvoice.stripe_id == invoice_id)
@@ -137,7 +138,7 @@ def refund_invoice(
     row = db.session.scalar(sa.select(InvoiceRefund).where(InvoiceRefund.attempt_key == attempt))
     db.session.commit()
     if row is None:
-        raise PracticeError("Stripe made the credit note but no refund with it.", status=502)
+        raise PracticeError(_("Stripe made the credit note but no refund with it."), status=502)
     return row
 
 
@@ -149,7 +150,7 @@ def _settle_first(practice: Practice, invoice: PracticeInvoice, attempt: str) ->
     db.session.commit()
     if pending["attempt"] == attempt:  # the same form again: its refund, as Stripe made it
         if row is None:
-            raise PracticeError("Stripe did not make that refund. Reload the page to refund again.", 409)
+            raise PracticeError(_("Stripe did not make that refund. Reload the page to refund again."), 409)
         return row
     if row is not None:  # another form drawn while that refund was unknown: it is known now
         raise PracticeError(_made_earlier(invoice, row), status=409)
@@ -258,7 +259,7 @@ def _check(invoice: PracticeInvoice, amount: int, reason: str, note: str) -> Non
             status=409,
         )
     if reason not in REASONS:
-        raise PracticeError("Choose why the invoice is refunded.", status=422)
+        raise PracticeError(_("Choose why the invoice is refunded."), status=422)
     if not note or not note.strip() or len(note.strip()) > MAX_REASON:
         raise PracticeError(f"Say why you are refunding, in at most {MAX_REASON} characters.", status=422)
     left = left_to_refund(invoice)
@@ -411,5 +412,5 @@ def practice_invoice(practice: Practice, invoice_id: str) -> PracticeInvoice:
         )
     )
     if invoice is None:
-        raise PracticeError("That invoice is not one of this practice's.", status=404, code="not_found")
+        raise PracticeError(_("That invoice is not one of this practice's."), status=404, code="not_found")
     return invoice

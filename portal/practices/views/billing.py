@@ -108,7 +108,7 @@ def _status_answer(practice: Practice, member: PracticeMember, waited_for: str):
     if is_htmx() and not context["processing"] and not context["unconfirmed"]:
         # Done, here or already by Stripe's webhook since the page was drawn (only a page waiting
         # on Stripe polls): reload the whole billing area (plan, cards, invoices) and the banners.
-        done = unconfirmed.CONFIRMED if waited_for == "change" else _checkout_outcome(practice)
+        done = _(unconfirmed.CONFIRMED) if waited_for == "change" else _checkout_outcome(practice)
         return billing_response(practice, member, message=done)
     # The poll swaps the billing area it sits in: one partial for it, whatever the answer.
     return render_page_or_fragment(
@@ -118,7 +118,7 @@ def _status_answer(practice: Practice, member: PracticeMember, waited_for: str):
 
 def _checkout_outcome(practice: Practice) -> str:
     if practice.billing_status == "REQUIRED":  # the session expired or Stripe never knew it
-        return practice_checkout.CHECKOUT_ENDED
+        return _(practice_checkout.CHECKOUT_ENDED)
     return history_words.subscribed(practice)
 
 
@@ -292,8 +292,8 @@ def change_plan(practice: Practice, member: PracticeMember, key: str) -> Outcome
     typed = request.form.get("promotion_code", "")
 
     def fresh_preview() -> Outcome:  # nothing was sent to Stripe: the current price instead
-        g.answer_instead = lambda: preview_answer(practice, member, plan, typed, proration.STALE)
-        return Outcome(error=proration.STALE, status=409, settled=False)
+        g.answer_instead = lambda: preview_answer(practice, member, plan, typed, _(proration.STALE))
+        return Outcome(error=_(proration.STALE), status=409, settled=False)
 
     try:  # only a date this portal issued for this preview (it decides the credit)
         proration_date = proration.verified(request.form.get("proration_date"), practice.id, plan)
