@@ -42,7 +42,7 @@ from portal.gateway.errors import BillingError, InvalidRequest, StripeUnavailabl
 from portal.gateway.gateway import stripe_time
 from portal.gateway.shapes import as_dict
 from portal.practices import audit
-from portal.practices.countries import TAX_ID_TYPES, tax_id_label
+from portal.practices.countries import tax_id_example, tax_id_label, tax_id_record_label
 from portal.practices.customers import ensure_practice_customer, practice_contact
 from portal.practices.errors import PracticeError
 from portal.practices.members import require_manager
@@ -88,7 +88,7 @@ class PartlySaved(PracticeError):
 
 
 def invalid_tax_id_words(tax_type: str, value: str) -> str:
-    example = TAX_ID_TYPES.get(tax_type, ("", ""))[1]
+    example = tax_id_example(tax_type)
     if example:
         return _(
             "Stripe did not accept %(value)s as a %(type)s. It looks like %(example)s.",
@@ -266,7 +266,7 @@ def _mirror_tax_ids(practice: Practice, at_stripe: list) -> None:
 
 def summary(practice: Practice) -> str:
     parts = [practice.legal_name, practice.address_city, practice.address_country]
-    parts += [f"{tax_id_label(t.type)} {t.value}" for t in practice.tax_ids]
+    parts += [f"{tax_id_record_label(t.type)} {t.value}" for t in practice.tax_ids]
     return ", ".join(p for p in parts if p) or "cleared"
 
 

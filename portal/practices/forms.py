@@ -11,7 +11,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional, Validation
 from portal.formatting import format_money, minor_unit_exponent
 from portal.forms import PortalForm, RefundForm, amount_text, minor_units, refund_reason_field
 from portal.practices.closing import REASON_MAX, close_reason_problem
-from portal.practices.countries import COUNTRIES, TAX_ID_TYPES, tax_id_type_of
+from portal.practices.countries import COUNTRIES, TAX_ID_TYPES, country_choices, tax_id_type_of
 from portal.practices.models import MemberRole, Practice
 from portal.practices.pausing import pause_reason_problem
 from portal.practices.refunds import REASONS as REFUND_REASONS
@@ -130,11 +130,19 @@ class BillingDetailsForm(PortalForm):
         _l("Tax ID type"),
         choices=[
             SelectChoice("", _l("Choose the type")),
-            *(SelectChoice(t, label) for t, (label, _example) in TAX_ID_TYPES.items()),
+            *(SelectChoice(t, _l(label)) for t, (label, _example) in TAX_ID_TYPES.items()),
         ],
         default="",
     )
     tax_id_value = _line(_l("Tax ID"), 64)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The countries named in the reader's language (and in its alphabetical order).
+        self.address_country.choices = [
+            SelectChoice("", _("Choose a country")),
+            *(SelectChoice(c, n) for c, n in country_choices()),
+        ]
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
