@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from portal.extensions import db
 from portal.gateway import invoices as stripe_invoices
@@ -29,19 +30,21 @@ from portal.practices.models import Practice, PracticeInvoice
 from portal.practices.notifications import decline_reason
 from portal.users.models import User
 from portal.wallet.models import PaymentMethod
+from portal.words import N_
 
 log = logging.getLogger(__name__)
 
 #: The challenge failed (the bank's "Fail", or closed): nothing was charged.
-NOT_CONFIRMED = (
+#: (English: ``finish`` answers with them; the page says them with ``stored_words``.)
+NOT_CONFIRMED = N_(
     "Your bank did not confirm the payment, so nothing was charged. Try again, "
     "or add another card on the Billing tab, make it the default and pay with it."
 )
 #: Back on the page with the check not done (no JavaScript, or it was closed before the end).
-NOT_DONE = "The payment is not confirmed yet. Press “Confirm with my bank” to try again."
+NOT_DONE = N_("The payment is not confirmed yet. Press “Confirm with my bank” to try again.")
 #: The bank confirmed and Stripe has not yet marked the invoice paid (it does within moments).
-CONFIRMED_PENDING = "Your bank confirmed the payment. The invoice shows as paid in a moment."
-NO_CARD = "Add a card first, then pay the invoice."
+CONFIRMED_PENDING = N_("Your bank confirmed the payment. The invoice shows as paid in a moment.")
+NO_CARD = N_("Add a card first, then pay the invoice.")
 
 
 class CannotConfirm(PracticeError):
@@ -90,7 +93,7 @@ def start(practice: Practice, invoice_id: str, actor: User) -> BankCheck | None:
         return None
     secret = (found.get("confirmation_secret") or {}).get("client_secret")
     if not secret:
-        raise CannotConfirm("Stripe has no payment to confirm for this invoice. Use Pay now instead.")
+        raise CannotConfirm(_("Stripe has no payment to confirm for this invoice. Use Pay now instead."))
     card = default_card(practice)
     if card is None:
         raise CannotConfirm(NO_CARD)
@@ -111,7 +114,7 @@ def finish(practice: Practice, invoice_id: str, actor: User) -> str | None:
         return None
     _apply(practice, fetched)
     if found.get("status") != "open":
-        raise CannotConfirm("This invoice can no longer be paid.")
+        raise CannotConfirm(_("This invoice can no longer be paid."))
     if intent.get("status") in ("succeeded", "processing"):
         return CONFIRMED_PENDING
     return failure_words(intent)
@@ -122,7 +125,7 @@ def paid_words(practice: Practice, invoice_id: str) -> str | None:
     invoice = invoice_of(practice, invoice_id)
     if invoice is None or invoice.status != "paid":
         return None
-    return f"Invoice {invoice.number or invoice.stripe_id} is paid. Thank you!"
+    return _("Invoice %(number)s is paid. Thank you!", number=invoice.number or invoice.stripe_id)
 
 
 def nothing_to_pay_words(practice: Practice, invoice_id: str) -> str | None:
@@ -130,8 +133,10 @@ def nothing_to_pay_words(practice: Practice, invoice_id: str) -> str | None:
     invoice = invoice_of(practice, invoice_id)
     if invoice is None or invoice.status not in ("void", "uncollectible"):
         return None
-    state = "was voided" if invoice.status == "void" else "is not collected"
-    return f"Invoice {invoice.number or invoice.stripe_id} {state}: there is nothing to pay."
+    number = invoice.number or invoice.stripe_id
+    if invoice.status == "void":
+        return _("Invoice %(number)s was voided: there is nothing to pay.", number=number)
+    return _("Invoice %(number)s is not collected: there is nothing to pay.", number=number)
 
 
 def failure_words(intent: dict) -> str:

@@ -13,6 +13,7 @@ from portal.practices.notifications import stripe_retries
 from portal.practices.status import BillingStatus
 from portal.practices.unpaid_invoices import payable
 from portal.users.models import User
+from portal.words import N_
 
 TEMPLATE = "practices/partials/_banner_{}.html"
 
@@ -75,7 +76,7 @@ def banner_for(facts: sa.Row) -> dict | None:
         return _banner("action_required", invoice_id=facts.action_required_invoice_id)
     still_open = (facts.open_count, facts.open_total, facts.open_currency)
     if status == BillingStatus.PAST_DUE:
-        reason = facts.last_payment_error or "The last payment failed."
+        reason = facts.last_payment_error or N_("The last payment failed.")
         return _banner(
             "payment_failed", reason=reason, still_open=still_open, stripe_retries=stripe_retries(reason)
         )

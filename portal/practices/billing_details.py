@@ -34,27 +34,30 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from flask_babel import gettext as _
+
 from portal.extensions import db
 from portal.gateway import customers as stripe_customers
 from portal.gateway.errors import BillingError, InvalidRequest, StripeUnavailable
 from portal.gateway.gateway import stripe_time
 from portal.gateway.shapes import as_dict
 from portal.practices import audit
-from portal.practices.countries import TAX_ID_TYPES, tax_id_label
+from portal.practices.countries import tax_id_example, tax_id_label, tax_id_record_label
 from portal.practices.customers import ensure_practice_customer, practice_contact
 from portal.practices.errors import PracticeError
 from portal.practices.members import require_manager
 from portal.practices.models import Practice, PracticeTaxId
 from portal.users.models import User
+from portal.words import N_
 
 log = logging.getLogger(__name__)
 
 ADDRESS_FIELDS = ("line1", "line2", "city", "state", "postal_code", "country")
 
 #: Said after Stripe's own words when a save was cut short after Stripe took part of it.
-PART_AT_STRIPE = "Stripe has part of this change; press Save again to finish it."
+PART_AT_STRIPE = N_("Stripe has part of this change; press Save again to finish it.")
 #: Said when the call that failed may have reached Stripe (its answer was lost), nothing else did.
-MAYBE_AT_STRIPE = "Stripe may have part of this change; press Save again to finish it."
+MAYBE_AT_STRIPE = N_("Stripe may have part of this change; press Save again to finish it.")
 
 
 @dataclass(frozen=True)
@@ -85,9 +88,15 @@ class PartlySaved(PracticeError):
 
 
 def invalid_tax_id_words(tax_type: str, value: str) -> str:
-    example = TAX_ID_TYPES.get(tax_type, ("", ""))[1]
-    words = f"Stripe did not accept {value} as a {tax_id_label(tax_type)}."
-    return f"{words} It looks like {example}." if example else words
+    example = tax_id_example(tax_type)
+    if example:
+        return _(
+            "Stripe did not accept %(value)s as a %(type)s. It looks like %(example)s.",
+            value=value,
+            type=tax_id_label(tax_type),
+            example=example,
+        )
+    return _("Stripe did not accept %(value)s as a %(type)s.", value=value, type=tax_id_label(tax_type))
 
 
 def address_of(practice: Practice) -> dict[str, str | None]:
@@ -171,7 +180,7 @@ def _partly_saved(practice: Practice, details: BillingDetails, known: _AtStripe,
         audit.record(practice, "billing_details_partly_saved", summary(practice), actor_id=actor.id)
         db.session.commit()
     words = PART_AT_STRIPE if known.wrote else MAYBE_AT_STRIPE
-    return PartlySaved(f"{said} {words}".strip())
+    return PartlySaved(f"{said} {_(words)}".strip())
 
 
 def _add_tax_id(practice: Practice, customer_id: str, new, existing: Iterable, version: int):
@@ -257,7 +266,7 @@ def _mirror_tax_ids(practice: Practice, at_stripe: list) -> None:
 
 def summary(practice: Practice) -> str:
     parts = [practice.legal_name, practice.address_city, practice.address_country]
-    parts += [f"{tax_id_label(t.type)} {t.value}" for t in practice.tax_ids]
+    parts += [f"{tax_id_record_label(t.type)} {t.value}" for t in practice.tax_ids]
     return ", ".join(p for p in parts if p) or "cleared"
 
 

@@ -7,6 +7,7 @@ import time
 
 import sqlalchemy as sa
 from flask import url_for
+from flask_babel import gettext as _
 
 from portal.extensions import db
 from portal.gateway import checkout as stripe_checkout
@@ -30,6 +31,7 @@ from portal.users.models import User
 from portal.wallet import mirror as card_mirror
 from portal.wallet import services as wallet
 from portal.wallet.models import PaymentMethod
+from portal.words import N_
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,7 @@ def start_checkout(practice: Practice, plan: Plan, actor: User, promotion: dict 
     if practice.deactivated:
         raise PracticeError(CLOSED, status=409)
     if practice.subscription_live and practice.subscription_status != "incomplete":
-        raise PracticeError("This practice already has a subscription.")
+        raise PracticeError(_("This practice already has a subscription."))
     customer_id = ensure_practice_customer(practice)
     with_onboarding = practice.onboarding_paid_at is None
     trial = trial_days(plan, practice)
@@ -102,7 +104,9 @@ def start_checkout(practice: Practice, plan: Plan, actor: User, promotion: dict 
         key=(customer_id, plan.value, practice.checkout_generation, metadata["startedAt"]),
     )
     # The code is said in History when the Checkout completes (``checkout_mirror``): only then is it used.
-    audit.record(practice, "checkout_started", f"{plan.label}, session {session.id}", actor_id=actor.id)
+    audit.record(
+        practice, "checkout_started", f"{plan.record_label}, session {session.id}", actor_id=actor.id
+    )
     db.session.commit()
     expire_older_checkouts(customer_id, session)
     return session.url
@@ -136,12 +140,12 @@ def _started(session: object) -> tuple[int, str]:
 
 
 #: The return page's answer to a session id Stripe does not know (typed or stale).
-UNKNOWN_CHECKOUT = (
+UNKNOWN_CHECKOUT = N_(
     "We could not find that checkout at Stripe, so nothing was paid. Choose a plan to subscribe."
 )
 
 #: The status poll's answer when the checkout it waited on turned out unpaid (expired or unknown).
-CHECKOUT_ENDED = "That checkout ended without a payment. Choose a plan to subscribe."
+CHECKOUT_ENDED = N_("That checkout ended without a payment. Choose a plan to subscribe.")
 
 
 class UnknownCheckout(PracticeError):
@@ -166,7 +170,7 @@ def complete_checkout(practice: Practice, session_id: str) -> Practice:
     stripe_now = stripe_time(fetched)  # Stripe's clock, the clock of its events (ours may run behind)
     session = as_dict(fetched)
     if not _started_for(practice, session):
-        raise PracticeError("That checkout belongs to another practice.", status=404)
+        raise PracticeError(_("That checkout belongs to another practice."), status=404)
     if session.get("status") == "complete":
         checkout_mirror.fulfil_checkout_session(session, stripe_now, fresh=True)
         if isinstance(session.get("subscription"), dict):  # a promotion code's discount, if any

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from portal.extensions import db
 from portal.gateway import subscriptions as stripe_subscriptions
@@ -52,7 +53,7 @@ def locked_practice(practice_id: int) -> Practice:
         .execution_options(synchronize_session=False)
     ).rowcount
     if not moved:
-        raise PracticeError("That practice does not exist.", status=404)
+        raise PracticeError(_("That practice does not exist."), status=404)
     return db.session.get(Practice, practice_id, with_for_update=True, populate_existing=True)
 
 

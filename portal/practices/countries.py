@@ -3,6 +3,12 @@ and the tax ID types the billing details offer, with the example each one's mess
 
 from __future__ import annotations
 
+from babel import Locale
+from flask_babel import gettext as _
+
+from portal.i18n import current_locale
+from portal.words import N_
+
 #: Where the portal's practices are: the EU, the UK and EEA neighbours, North America, Asia-Pacific.
 COUNTRIES: dict[str, str] = {
     "AT": "Austria", "AU": "Australia", "BE": "Belgium", "BG": "Bulgaria", "CA": "Canada",
@@ -18,12 +24,12 @@ COUNTRIES: dict[str, str] = {
 
 #: Stripe's tax ID types the form offers: (label, an example of the shape Stripe accepts).
 TAX_ID_TYPES: dict[str, tuple[str, str]] = {
-    "vn_tin": ("Vietnam tax ID (MST)", "1234567890, or 1234567890-123 for a branch"),
-    "eu_vat": ("EU VAT number", "the country's prefix and number, e.g. DE123456789"),
-    "gb_vat": ("UK VAT number", "GB123456789"),
-    "us_ein": ("US EIN", "12-3456789"),
-    "au_abn": ("Australian ABN", "12345678912"),
-    "sg_uen": ("Singapore UEN", "123456789F"),
+    "vn_tin": (N_("Vietnam tax ID (MST)"), N_("1234567890, or 1234567890-123 for a branch")),
+    "eu_vat": (N_("EU VAT number"), N_("the country's prefix and number, e.g. DE123456789")),
+    "gb_vat": (N_("UK VAT number"), "GB123456789"),
+    "us_ein": (N_("US EIN"), "12-3456789"),
+    "au_abn": (N_("Australian ABN"), "12345678912"),
+    "sg_uen": (N_("Singapore UEN"), "123456789F"),
 }
 
 #: The EU's member states among ``COUNTRIES``: their tax ID is an EU VAT number.
@@ -48,8 +54,30 @@ def tax_id_type_of(country: str | None) -> str:
 
 
 def tax_id_label(tax_type: str) -> str:
+    """The type in the reader's words ("Mã số thuế Việt Nam (MST)")."""
+    return _(tax_id_record_label(tax_type))
+
+
+def tax_id_record_label(tax_type: str) -> str:
+    """The type as History records it (English)."""
     return TAX_ID_TYPES.get(tax_type, (tax_type.replace("_", " ").upper(), ""))[0]
 
 
+def tax_id_example(tax_type: str) -> str:
+    example = TAX_ID_TYPES.get(tax_type, ("", ""))[1]
+    return _(example) if example else ""
+
+
 def country_name(code: str | None) -> str:
-    return COUNTRIES.get(code or "", code or "")
+    """The country in the reader's language (Babel's names; the list's own in English)."""
+    english = COUNTRIES.get(code or "", code or "")
+    locale = current_locale()
+    if not code or locale == "en":
+        return english
+    return Locale.parse(locale).territories.get(code, english)
+
+
+def country_choices() -> list[tuple[str, str]]:
+    """The form's countries, named in the reader's language, in its alphabetical order."""
+    named = [(code, country_name(code)) for code in COUNTRIES]
+    return named if current_locale() == "en" else sorted(named, key=lambda pair: pair[1])

@@ -10,13 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from flask_babel import gettext as _
+
 from portal.database import utcnow
+from portal.formatting import format_date
 from portal.gateway import discounts as stripe_discounts
 from portal.gateway.errors import BillingError
 from portal.gateway.shapes import as_dict, object_id
 from portal.practices.mirror import to_datetime
 from portal.practices.models import Practice
-from portal.promotions.words import amount_words
+from portal.promotions.words import amount_words, said_amount
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,9 @@ def _terms(entry: dict) -> dict:
     coupon = as_dict((entry.get("source") or {}).get("coupon"))
     return {
         "id": entry.get("id"),
-        "summary": amount_words(coupon.get("percent_off"), coupon.get("amount_off"), coupon.get("currency")),
+        "summary": amount_words(
+            coupon.get("percent_off"), coupon.get("amount_off"), coupon.get("currency"), said=False
+        ),
         "duration": coupon.get("duration"),
         "end": entry.get("end"),
     }
@@ -86,11 +91,12 @@ def discount_lines(practice: Practice, now: dt.datetime | None = None) -> list[s
             if term.get("end")
             else None
         )
+        summary = said_amount(term["summary"])
         if end is not None:
             if end > now:
-                lines.append(f"{term['summary']} until {end:%d %b %Y}")
+                lines.append(_("%(discount)s until %(day)s", discount=summary, day=format_date(end)))
         elif term.get("duration") == "once":
-            lines.append(f"{term['summary']} the next invoice")
+            lines.append(_("%(discount)s the next invoice", discount=summary))
         else:
-            lines.append(f"{term['summary']} every invoice")
+            lines.append(_("%(discount)s every invoice", discount=summary))
     return lines

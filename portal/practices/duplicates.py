@@ -130,7 +130,8 @@ def cancel_duplicate(practice: Practice, subscription: dict) -> None:
     audit.record(
         practice,
         "duplicate_subscription_cancelled",
-        f"{subscription['id']} ({plan_label}) cancelled, {format_money(refunded, currency)} refunded",
+        f"{subscription['id']} ({plan.record_label if plan else 'subscription'}) cancelled, "
+        f"{format_money(refunded, currency)} refunded",
     )
     notifications.notify(
         practice,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 from portal.errors import UserError
+from portal.words import N_
 
 
 class PracticeError(UserError):
@@ -11,13 +14,15 @@ class PracticeError(UserError):
     code = "practice_error"
 
     def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
-        super().__init__(message, status=status, code=code)
+        # Said in the language of the person refused: a msgid kept in English (``N_``, such as
+        # ``CLOSED``) is translated here; words already said (``_()``, Stripe's own) stay as they are.
+        super().__init__(_(str(message)), status=status, code=code)
 
 
 #: The refusal of a billing action to a plain member.
-BILLING_MANAGERS_ONLY = "Only the practice's owner and admins can manage its billing."
+BILLING_MANAGERS_ONLY = N_("Only the practice's owner and admins can manage its billing.")
 #: The refusal of an invitation (or cancelling one) to a plain member.
-INVITERS_ONLY = "Only the practice's owner and admins can invite people."
+INVITERS_ONLY = N_("Only the practice's owner and admins can invite people.")
 
 
 class NotAllowed(PracticeError):
@@ -37,13 +42,15 @@ class PracticeNotFound(PracticeError):
     code = "not_found"
 
     def __init__(self) -> None:
-        super().__init__("That practice does not exist.")
+        super().__init__(N_("That practice does not exist."))
 
 
 #: The answer to a billing action on a practice the platform closed.
-CLOSED = "This practice was closed by the platform, so its billing cannot be changed. Nothing was changed."
+CLOSED = N_(
+    "This practice was closed by the platform, so its billing cannot be changed. Nothing was changed."
+)
 #: An open invoice an ended subscription left (``Practice.collects``): Pay now and the bank's check.
-NOT_COLLECTED = "This invoice's subscription has ended, so it is not collected. Nothing was charged."
+NOT_COLLECTED = N_("This invoice's subscription has ended, so it is not collected. Nothing was charged.")
 
 
 class BankCheckNeeded(PracticeError):
@@ -54,6 +61,6 @@ class BankCheckNeeded(PracticeError):
     code = "authentication_required"
 
     def __init__(self, practice_id: int, invoice_id: str) -> None:
-        super().__init__("Your bank needs you to confirm this payment.")
+        super().__init__(N_("Your bank needs you to confirm this payment."))
         self.practice_id = practice_id
         self.invoice_id = invoice_id

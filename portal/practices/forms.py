@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, DateField, EmailField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
@@ -9,7 +11,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional, Validation
 from portal.formatting import format_money, minor_unit_exponent
 from portal.forms import PortalForm, RefundForm, amount_text, minor_units, refund_reason_field
 from portal.practices.closing import REASON_MAX, close_reason_problem
-from portal.practices.countries import COUNTRIES, TAX_ID_TYPES, tax_id_type_of
+from portal.practices.countries import COUNTRIES, TAX_ID_TYPES, country_choices, tax_id_type_of
 from portal.practices.models import MemberRole, Practice
 from portal.practices.pausing import pause_reason_problem
 from portal.practices.refunds import REASONS as REFUND_REASONS
@@ -17,24 +19,24 @@ from portal.practices.refunds import REASONS as REFUND_REASONS
 
 class CreatePracticeForm(PortalForm):
     name = StringField(
-        "Practice name",
+        _l("Practice name"),
         validators=[
-            DataRequired("Name the practice."),
-            Length(max=120, message="Keep it under 120 characters."),
+            DataRequired(_l("Name the practice.")),
+            Length(max=120, message=_l("Keep it under 120 characters.")),
         ],
     )
 
 
 class InviteForm(PortalForm):
     email = EmailField(
-        "Email address",
-        validators=[DataRequired("Enter an email address."), Email("Enter a valid email address.")],
+        _l("Email address"),
+        validators=[DataRequired(_l("Enter an email address.")), Email(_l("Enter a valid email address."))],
     )
     role = SelectField(
-        "Role",
+        _l("Role"),
         choices=[
-            SelectChoice(MemberRole.ADMIN.value, "Admin (manages billing)"),
-            SelectChoice(MemberRole.MEMBER.value, "Member (sees status)"),
+            SelectChoice(MemberRole.ADMIN.value, _l("Admin (manages billing)")),
+            SelectChoice(MemberRole.MEMBER.value, _l("Member (sees status)")),
         ],
         default=MemberRole.ADMIN.value,
     )
@@ -42,13 +44,13 @@ class InviteForm(PortalForm):
 
 class CancelForm(PortalForm):
     reason = TextAreaField(
-        "Why are you cancelling?",
-        validators=[DataRequired("Please tell us why you are cancelling."), Length(max=500)],
+        _l("Why are you cancelling?"),
+        validators=[DataRequired(_l("Please tell us why you are cancelling.")), Length(max=500)],
     )
     attempt = HiddenField()
 
 
-TICK_TO_CLOSE = "Tick the box to confirm that the practice is closed and its subscription ends now."
+TICK_TO_CLOSE = _l("Tick the box to confirm that the practice is closed and its subscription ends now.")
 
 
 def _close_reason(form: PortalForm, field: TextAreaField) -> None:
@@ -61,7 +63,9 @@ class ClosePracticeForm(PortalForm):
     """A platform admin closes a practice: a reason its billing managers read (refused, as typed,
     when empty or over ``REASON_MAX``: never cut) and a ticked box."""
 
-    reason = TextAreaField("Why is it closed? (its billing managers read this)", validators=[_close_reason])
+    reason = TextAreaField(
+        _l("Why is it closed? (its billing managers read this)"), validators=[_close_reason]
+    )
     confirm = BooleanField(validators=[DataRequired(TICK_TO_CLOSE)])
     max_reason = REASON_MAX
 
@@ -76,9 +80,9 @@ class PauseCollectionForm(PortalForm):
     """A platform admin pauses a practice's payment collection: why (kept in its History, refused
     as typed when empty or over ``REASON_MAX``) and, optionally, the day Stripe resumes it."""
 
-    reason = TextAreaField("Why is payment collection paused?", validators=[_pause_reason])
+    reason = TextAreaField(_l("Why is payment collection paused?"), validators=[_pause_reason])
     resumes_on = DateField(
-        "Resume collecting on (optional)",
+        _l("Resume collecting on (optional)"),
         validators=[Optional()],
         format="%Y-%m-%d",
         render_kw={"type": "date"},
@@ -88,15 +92,15 @@ class PauseCollectionForm(PortalForm):
 
 #: What an address needs once any part of it is given (Stripe prints it on invoices as typed).
 ADDRESS_NEEDS = {
-    "address_line1": "Enter the street address.",
-    "address_city": "Enter the city.",
-    "address_postal_code": "Enter the postal code.",
-    "address_country": "Choose the country.",
+    "address_line1": _l("Enter the street address."),
+    "address_city": _l("Enter the city."),
+    "address_postal_code": _l("Enter the postal code."),
+    "address_country": _l("Choose the country."),
 }
 
 
 def _line(label: str, longest: int) -> StringField:
-    too_long = f"Keep it under {longest} characters."
+    too_long = _l("Keep it under %(num)d characters.", num=longest)
     return StringField(label, validators=[Length(max=longest, message=too_long)])
 
 
@@ -105,29 +109,40 @@ class BillingDetailsForm(PortalForm):
     one tax ID to add (the ones it has are removed by ticking them)."""
 
     billing_email = EmailField(
-        "Billing email",
-        validators=[Optional(), Email("Enter a valid email address."), Length(max=254)],
+        _l("Billing email"),
+        validators=[Optional(), Email(_l("Enter a valid email address.")), Length(max=254)],
     )
-    legal_name = _line("Legal name", 200)
-    address_line1 = _line("Street address", 200)
-    address_line2 = _line("Address line 2", 200)
-    address_city = _line("City", 100)
-    address_state = _line("State or province", 100)
-    address_postal_code = _line("Postal code", 20)
+    legal_name = _line(_l("Legal name"), 200)
+    address_line1 = _line(_l("Street address"), 200)
+    address_line2 = _line(_l("Address line 2"), 200)
+    address_city = _line(_l("City"), 100)
+    address_state = _line(_l("State or province"), 100)
+    address_postal_code = _line(_l("Postal code"), 20)
     address_country = SelectField(
-        "Country",
-        choices=[SelectChoice("", "Choose a country"), *(SelectChoice(c, n) for c, n in COUNTRIES.items())],
-        default="",
-    )
-    tax_id_type = SelectField(
-        "Tax ID type",
+        _l("Country"),
         choices=[
-            SelectChoice("", "Choose the type"),
-            *(SelectChoice(t, label) for t, (label, _) in TAX_ID_TYPES.items()),
+            SelectChoice("", _l("Choose a country")),
+            *(SelectChoice(c, n) for c, n in COUNTRIES.items()),
         ],
         default="",
     )
-    tax_id_value = _line("Tax ID", 64)
+    tax_id_type = SelectField(
+        _l("Tax ID type"),
+        choices=[
+            SelectChoice("", _l("Choose the type")),
+            *(SelectChoice(t, _l(label)) for t, (label, _example) in TAX_ID_TYPES.items()),
+        ],
+        default="",
+    )
+    tax_id_value = _line(_l("Tax ID"), 64)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The countries named in the reader's language (and in its alphabetical order).
+        self.address_country.choices = [
+            SelectChoice("", _("Choose a country")),
+            *(SelectChoice(c, n) for c, n in country_choices()),
+        ]
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
@@ -136,10 +151,10 @@ class BillingDetailsForm(PortalForm):
         for name, message in ADDRESS_NEEDS.items():
             field = getattr(self, name)
             if address_given and not (field.data or "").strip() and not field.errors:
-                field.errors.append(message)
+                field.errors.append(str(message))
                 valid = False
         if (self.tax_id_value.data or "").strip() and not self.tax_id_type.data:
-            self.tax_id_type.errors.append("Choose the tax ID's type.")
+            self.tax_id_type.errors.append(_("Choose the tax ID's type."))
             valid = False
         return valid
 
@@ -156,16 +171,20 @@ class RefundInvoiceForm(RefundForm):
     the currency's main unit (its own digits: none for VND), Stripe's reason and the admin's own
     words. One per invoice on the page: ``prefix``."""
 
-    amount = StringField("Amount to refund")
-    reason = SelectField("Reason", choices=[SelectChoice(k, v) for k, v in REFUND_REASONS.items()])
-    note = refund_reason_field("Why is it refunded? (History keeps it)")
+    amount = StringField(_l("Amount to refund"))
+    reason = SelectField(_l("Reason"), choices=[SelectChoice(k, v) for k, v in REFUND_REASONS.items()])
+    note = refund_reason_field(_l("Why is it refunded? (History keeps it)"))
 
     def validate_amount(self, field: StringField) -> None:
         minor = minor_units(field.data or "", self.currency)
         if minor is None or not 1 <= minor <= self.most:
             raise ValidationError(
-                f"Enter an amount between {format_money(1, self.currency)} and "
-                f"{format_money(self.most, self.currency)}, like {self.example}."
+                _(
+                    "Enter an amount between %(least)s and %(most)s, like %(example)s.",
+                    least=format_money(1, self.currency),
+                    most=format_money(self.most, self.currency),
+                    example=self.example,
+                )
             )
 
     @property

@@ -2,7 +2,9 @@
 
 Audit lines are written tersely for the record (``status_changed``, ``REQUIRED → DONE``,
 ``pm_...``); a person reads "Billing status: Billing required → Active". Stripe's ids are kept
-apart (``HistoryLine.ids``), for the page to show behind a details toggle.
+apart (``HistoryLine.ids``), for the page to show behind a details toggle. The records are English;
+the sentences are said in the reader's language when the page is drawn (plan names, roles, statuses
+and days included; what a person typed, such as a reason, stays as typed).
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from portal.extensions import db
-from portal.practices.models import MemberRole
+from portal.formatting import format_date
+from portal.practices.models import PLAN_LABELS, PLAN_RECORD_LABELS, MemberRole
 from portal.wallet.models import PaymentMethod
-from portal.words import billing_status_label
+from portal.words import N_, billing_status_label, role_word, stored_words
 
 #: Stripe's object ids: ``cs_test_a1B2``, ``in_123``, ``pm_card_visa``...
 STRIPE_ID = re.compile(r"\b(?:cus|sub|in|pm|cs|pi|seti|ch|re|cn|evt|card|src)_[A-Za-z0-9_]+")
@@ -63,30 +67,39 @@ class HistoryLine:
 
 
 def _role(text: str) -> str:
-    """``MemberRole.ADMIN`` or ``admin`` as a person says it."""
+    """``MemberRole.ADMIN`` or ``admin`` as a person says it (in the reader's language)."""
     value = text.rsplit(".", 1)[-1].strip().lower()
-    return {role.value: role.value for role in MemberRole}.get(value, value)
+    return role_word(value) if value in {role.value for role in MemberRole} else value
 
 
-def _email_as_role(detail: str) -> tuple[str, str]:
-    email, _, role = detail.partition(" as ")
-    return email.strip(), _role(role)
+def _email_as_role(detail: str) -> dict[str, str]:
+    email, _sep, role = detail.partition(" as ")
+    return {"email": email.strip(), "role": _role(role)}
 
 
 def _card(detail: str) -> str:
     """``visa 4242`` -> ``Visa ending 4242``."""
-    brand, _, last4 = detail.strip().partition(" ")
-    return f"{brand.capitalize()} ending {last4}" if last4 else detail
+    brand, _sep, last4 = detail.strip().partition(" ")
+    return _("%(brand)s ending %(last4)s", brand=brand.capitalize(), last4=last4) if last4 else detail
 
 
 def _card_of(payment_method_id: str) -> str:
     of_id = PaymentMethod.stripe_id == payment_method_id
     row = db.session.execute(sa.select(PaymentMethod.brand, PaymentMethod.last4).where(of_id)).first()
-    return f"{row.brand.capitalize()} ending {row.last4}" if row else "A card"
+    return _card(f"{row.brand} {row.last4}") if row else _("A card")
+
+
+def _plan(text: str) -> str:
+    """A plan's name as recorded (``Every 6 months``) in the reader's words; anything else as it is."""
+    text = text.strip()
+    for value, recorded in PLAN_RECORD_LABELS.items():
+        if text == recorded:
+            return str(PLAN_LABELS[value])
+    return text
 
 
 def _arrow(detail: str) -> tuple[str, str]:
-    before, _, after = detail.partition("→")
+    before, _sep, after = detail.partition("→")
     return before.strip(), after.strip()
 
 
@@ -96,7 +109,41 @@ def _after_colon(detail: str) -> str:
 
 def _status_change(detail: str) -> str:
     before, after = _arrow(detail)
-    return f"Billing status: {billing_status_label(before)} → {billing_status_label(after)}"
+    return _(
+        "Billing status: %(before)s → %(after)s",
+        before=billing_status_label(before),
+        after=billing_status_label(after),
+    )
+
+
+def _plan_changed(detail: str) -> str:
+    before, after = _arrow(detail)
+    return _("Plan switched from %(before)s to %(after)s", before=_plan(before), after=_plan(after))
+
+
+def _switch_scheduled(detail: str) -> str:
+    plan, _sep, day = detail.partition(" on ")
+    if day:
+        return _("Plan set to switch to %(plan)s on %(day)s", plan=_plan(plan), day=day.strip())
+    return _("Plan set to switch to %(plan)s", plan=_plan(plan))
+
+
+def _ownership_moved(detail: str) -> str:
+    if "→" not in detail:
+        return _("Ownership moved: %(detail)s", detail=detail)
+    before, after = _arrow(detail)
+    return _("Ownership moved from %(before)s to %(after)s", before=before, after=after)
+
+
+def _collection_paused(detail: str) -> str:
+    if detail.startswith("resumes "):
+        return _(
+            "Payment collection paused at Stripe: nothing is charged; it resumes %(day)s",
+            day=detail.removeprefix("resumes ").strip(),
+        )
+    if detail:
+        return _("Payment collection paused at Stripe: nothing is charged; it %(detail)s", detail=detail)
+    return _("Payment collection paused at Stripe: nothing is charged")
 
 
 def _ends(detail: str) -> str:
@@ -104,89 +151,99 @@ def _ends(detail: str) -> str:
 
 
 def _either(sentence: str, value: str | None, without: str) -> str:
-    """``sentence`` with ``value`` in it, or ``without`` when there is no value to tell."""
-    return sentence.format(value) if value else without
+    """``sentence`` (a msgid with ``%(value)s``) with ``value`` in it, or ``without`` when there is no
+    value to tell; both in the reader's language."""
+    return _(sentence, value=value) if value else _(without)
 
 
 #: action -> a sentence from the line's detail (ids removed by the caller when shown alone).
 SENTENCES: dict[str, Callable[[str, str | None], str]] = {
-    "practice_created": lambda d, _: f"Practice created: {d}",
-    "member_invited": lambda d, _: "{} invited as {}".format(*_email_as_role(d)),
-    "member_joined": lambda d, _: "{} joined as {}".format(*_email_as_role(d)),
-    "member_added": lambda d, _: "{} added as {}".format(*_email_as_role(d)),
-    "member_role_changed": lambda d, _: "{}'s role changed to {}".format(*_email_as_role(d)),
-    "member_removed": lambda d, _: f"{d} was removed from the practice",
-    "member_left": lambda d, _: f"{d} left the practice",
-    "invitation_cancelled": lambda d, _: f"Invitation to {d} cancelled",
-    "invitation_declined": lambda d, _: f"{d} declined the invitation",
-    "ownership_offered": lambda d, _: f"Ownership offered to {_arrow(d)[1] or d}",
-    "ownership_offer_withdrawn": lambda d, _: f"Ownership offer to {d} withdrawn",
-    "ownership_offer_declined": lambda d, _: f"{d} declined ownership",
-    "ownership_transferred": lambda d, _: (
-        "Ownership moved from {} to {}".format(*_arrow(d)) if "→" in d else f"Ownership moved: {d}"
+    "practice_created": lambda d, p: _("Practice created: %(name)s", name=d),
+    "member_invited": lambda d, p: _("%(email)s invited as %(role)s", **_email_as_role(d)),
+    "member_joined": lambda d, p: _("%(email)s joined as %(role)s", **_email_as_role(d)),
+    "member_added": lambda d, p: _("%(email)s added as %(role)s", **_email_as_role(d)),
+    "member_role_changed": lambda d, p: _("%(email)s's role changed to %(role)s", **_email_as_role(d)),
+    "member_removed": lambda d, p: _("%(email)s was removed from the practice", email=d),
+    "member_left": lambda d, p: _("%(email)s left the practice", email=d),
+    "invitation_cancelled": lambda d, p: _("Invitation to %(email)s cancelled", email=d),
+    "invitation_declined": lambda d, p: _("%(email)s declined the invitation", email=d),
+    "ownership_offered": lambda d, p: _("Ownership offered to %(email)s", email=_arrow(d)[1] or d),
+    "ownership_offer_withdrawn": lambda d, p: _("Ownership offer to %(email)s withdrawn", email=d),
+    "ownership_offer_declined": lambda d, p: _("%(email)s declined ownership", email=d),
+    "ownership_transferred": lambda d, p: _ownership_moved(d),
+    "checkout_started": lambda d, p: _("Checkout started: %(plan)s", plan=_plan(d.partition(",")[0])),
+    "subscription_started": lambda d, plan: _either(
+        N_("Subscription started: %(value)s"), _plan(plan) if plan else None, N_("Subscription started")
     ),
-    "checkout_started": lambda d, _: f"Checkout started: {d.partition(',')[0]}",
-    "subscription_started": lambda d, plan: _either("Subscription started: {}", plan, "Subscription started"),
-    "status_changed": lambda d, _: _status_change(d),
-    "onboarding_paid": lambda d, _: "Onboarding fee paid",
-    "cancel_requested": lambda d, _: _either(
-        "Cancellation asked for. Reason: {}", d, "Cancellation asked for"
+    "status_changed": lambda d, p: _status_change(d),
+    "onboarding_paid": lambda d, p: _("Onboarding fee paid"),
+    "cancel_requested": lambda d, p: _either(
+        N_("Cancellation asked for. Reason: %(value)s"), d, N_("Cancellation asked for")
     ),
-    "cancellation_scheduled": lambda d, _: _either(
-        "Subscription set to end on {}", _ends(d), "Cancellation set"
+    "cancellation_scheduled": lambda d, p: _either(
+        N_("Subscription set to end on %(value)s"), _ends(d), N_("Cancellation set")
     ),
-    "cancellation_withdrawn": lambda d, _: "Cancellation withdrawn: the subscription renews",
-    "resumed": lambda d, _: "Subscription resumed",
-    "retention_accepted": lambda d, _: f"Accepted the retention offer: {d}",
-    "retention_declined": lambda d, _: f"Declined the retention offer ({d}) and went on to cancel",
-    "promotion_code_used": lambda d, _: f"Promotion code {d}",
-    "promotion_code_redeemed": lambda d, _: f"Promotion code {d}",
-    "plan_changed": lambda d, _: "Plan switched from {} to {}".format(*_arrow(d)),
-    "plan_switch_scheduled": lambda d, _: f"Plan set to switch to {d}",
-    "plan_switch_undone": lambda d, _: f"Switch to {d} undone: the plan stays",
-    "plan_switch_dropped": lambda d, _: f"Switch to {d} dropped by the cancellation",
-    "plan_switch_done": lambda d, _: f"Plan switched to {d} at the end of the period",
-    "paid_now": lambda d, _: f"Invoice paid now with {_card(d.partition(' with ')[2])}",
-    "pay_now_failed": lambda d, _: f"Payment failed: {_after_colon(d)}",
-    "pay_now_needs_authentication": lambda d, _: "Payment waits for the bank's confirmation (3-D Secure)",
-    "payment_failed": lambda d, _: f"Payment failed: {_after_colon(d)}",
-    "action_required": lambda d, _: "The bank asked to confirm a payment (3-D Secure)",
-    "renewal_reminder": lambda d, _: _either(
-        "Renewal reminder sent: renews on {}", _ends(d), "Renewal reminder sent"
+    "cancellation_withdrawn": lambda d, p: _("Cancellation withdrawn: the subscription renews"),
+    "resumed": lambda d, p: _("Subscription resumed"),
+    "retention_accepted": lambda d, p: _("Accepted the retention offer: %(terms)s", terms=d),
+    "retention_declined": lambda d, p: _(
+        "Declined the retention offer (%(terms)s) and went on to cancel", terms=d
     ),
-    "receipt_sent": lambda d, _: f"Receipt sent to {d.partition(' to ')[2] or d}",
-    "invoice_finalization_failed": lambda d, _: f"Stripe could not finalize an invoice: {_after_colon(d)}",
-    "duplicate_subscription_cancelled": lambda d, _: (
-        "A second subscription was cancelled and refunded: " + re.sub(r"^\S+\s*", "", d)
+    "promotion_code_used": lambda d, p: _("Promotion code %(code)s", code=d),
+    "promotion_code_redeemed": lambda d, p: _("Promotion code %(code)s", code=d),
+    "plan_changed": lambda d, p: _plan_changed(d),
+    "plan_switch_scheduled": lambda d, p: _switch_scheduled(d),
+    "plan_switch_undone": lambda d, p: _("Switch to %(plan)s undone: the plan stays", plan=_plan(d)),
+    "plan_switch_dropped": lambda d, p: _("Switch to %(plan)s dropped by the cancellation", plan=_plan(d)),
+    "plan_switch_done": lambda d, p: _("Plan switched to %(plan)s at the end of the period", plan=_plan(d)),
+    "paid_now": lambda d, p: _("Invoice paid now with %(card)s", card=_card(d.partition(" with ")[2])),
+    "pay_now_failed": lambda d, p: _("Payment failed: %(reason)s", reason=stored_words(_after_colon(d))),
+    "pay_now_needs_authentication": lambda d, p: _("Payment waits for the bank's confirmation (3-D Secure)"),
+    "payment_failed": lambda d, p: _("Payment failed: %(reason)s", reason=stored_words(_after_colon(d))),
+    "action_required": lambda d, p: _("The bank asked to confirm a payment (3-D Secure)"),
+    "renewal_reminder": lambda d, p: _either(
+        N_("Renewal reminder sent: renews on %(value)s"), _ends(d), N_("Renewal reminder sent")
     ),
-    "practice_deactivated": lambda d, _: f"Closed by platform admin {d}",
-    "practice_reactivated": lambda d, _: f"Reopened by platform admin {d}",
-    "collection_paused": lambda d, _: (
-        "Payment collection paused at Stripe"
-        + (f": nothing is charged; it {d}" if d else ": nothing is charged")
+    "receipt_sent": lambda d, p: _("Receipt sent to %(email)s", email=d.partition(" to ")[2] or d),
+    "invoice_finalization_failed": lambda d, p: _(
+        "Stripe could not finalize an invoice: %(reason)s", reason=_after_colon(d)
     ),
-    "collection_resumed": lambda d, _: "Payment collection resumed: renewals are charged again",
-    "collection_paused_by_admin": lambda d, _: f"Payment collection paused by platform admin {d}",
-    "collection_resumed_by_admin": lambda d, _: f"Payment collection resumed by platform admin {d}",
-    "trial_ending_notice": lambda d, _: f"Trial ending notice sent: {d}",
-    "billing_details_changed": lambda d, _: f"Billing details changed: {d}",
-    "billing_details_partly_saved": lambda d, _: f"Billing details partly saved (Stripe was cut off): {d}",
-    "billing_details_from_checkout": lambda d, _: f"Billing details entered at Checkout: {d}",
-    "card_added": lambda d, _: f"Card added: {_card(d)}",
-    "card_removed": lambda d, _: f"{_card_of(d.strip())} was removed",
-    "default_card_changed": lambda d, _: f"{_card_of(d.strip())} became the default",
-    "invoice_refunded": lambda d, _: f"Refunded {d}",
-    "invoice_refunded_at_stripe": lambda d, _: f"Refunded in Stripe's dashboard: {d}",
-    "invoice_refunded_by_portal": lambda d, _: f"Refunded {d}",
+    "duplicate_subscription_cancelled": lambda d, p: _(
+        "A second subscription was cancelled and refunded: %(detail)s", detail=re.sub(r"^\S+\s*", "", d)
+    ),
+    "practice_deactivated": lambda d, p: _("Closed by platform admin %(admin)s", admin=d),
+    "practice_reactivated": lambda d, p: _("Reopened by platform admin %(admin)s", admin=d),
+    "collection_paused": lambda d, p: _collection_paused(d),
+    "collection_resumed": lambda d, p: _("Payment collection resumed: renewals are charged again"),
+    "collection_paused_by_admin": lambda d, p: _(
+        "Payment collection paused by platform admin %(admin)s", admin=d
+    ),
+    "collection_resumed_by_admin": lambda d, p: _(
+        "Payment collection resumed by platform admin %(admin)s", admin=d
+    ),
+    "trial_ending_notice": lambda d, p: _("Trial ending notice sent: %(detail)s", detail=d),
+    "billing_details_changed": lambda d, p: _("Billing details changed: %(detail)s", detail=d),
+    "billing_details_partly_saved": lambda d, p: _(
+        "Billing details partly saved (Stripe was cut off): %(detail)s", detail=d
+    ),
+    "billing_details_from_checkout": lambda d, p: _(
+        "Billing details entered at Checkout: %(detail)s", detail=d
+    ),
+    "card_added": lambda d, p: _("Card added: %(card)s", card=_card(d)),
+    "card_removed": lambda d, p: _("%(card)s was removed", card=_card_of(d.strip())),
+    "default_card_changed": lambda d, p: _("%(card)s became the default", card=_card_of(d.strip())),
+    "invoice_refunded": lambda d, p: _("Refunded %(detail)s", detail=d),
+    "invoice_refunded_at_stripe": lambda d, p: _("Refunded in Stripe's dashboard: %(detail)s", detail=d),
+    "invoice_refunded_by_portal": lambda d, p: _("Refunded %(detail)s", detail=d),
 }
 
 
 def _iso_dates(text: str) -> str:
-    """``2026-12-01`` as every page writes a day: ``01 Dec 2026``."""
+    """``2026-12-01`` as every page writes a day: ``01 Dec 2026`` (``01 thg 12, 2026``)."""
 
     def day(match: re.Match) -> str:
         try:
-            return f"{dt.date.fromisoformat(match.group(0)):%d %b %Y}"
+            return format_date(dt.date.fromisoformat(match.group(0)))
         except ValueError:
             return match.group(0)
 
@@ -199,7 +256,7 @@ def describe(action: str, detail: str | None, actor_name: str | None, plan: str 
     ids = tuple(dict.fromkeys(STRIPE_ID.findall(detail)))
     sentence_of = SENTENCES.get(action)
     if sentence_of is None:  # a line this module has no words for yet: its name, and what it says
-        sentence = action.replace("_", " ").capitalize()
+        sentence = action.replace("_", " ").capitalize()  # an internal name: no msgid for it
         sentence += f": {STRIPE_ID.sub('', detail).strip()}" if STRIPE_ID.sub("", detail).strip() else ""
     else:
         sentence = sentence_of(detail, plan)
@@ -214,14 +271,14 @@ def _who(action: str, actor_name: str | None) -> str:
     if action in BY_STRIPE:
         return "Stripe"
     if action in BY_PORTAL:
-        return "Billing portal"
-    return "A deleted account"  # a person's action whose account is gone (actor set to NULL)
+        return _("Billing portal")
+    return _("A deleted account")  # a person's action whose account is gone (actor set to NULL)
 
 
 #: Stripe's confirmation of a change a person just asked for: said once, on the person's line.
 #: (Stripe's line, the person's line, what Stripe's adds to it: "" for nothing new).
 ECHOES = {
-    ("cancellation_scheduled", "cancel_requested"): "The subscription ends on {}.",
+    ("cancellation_scheduled", "cancel_requested"): N_("The subscription ends on %(day)s."),
     ("cancellation_withdrawn", "resumed"): "",
 }
 
@@ -309,7 +366,8 @@ def describe_all(lines: Iterable) -> list[tuple[object, HistoryLine]]:
             echo = ECHOES.get((newer.action, line.action))
             if echo is not None:
                 if echo and newer.detail:
-                    said = f"{words.sentence.rstrip('.')}. {echo.format(_iso_dates(_ends(newer.detail)))}"
+                    ends = _(echo, day=_iso_dates(_ends(newer.detail)))
+                    said = f"{words.sentence.rstrip('.')}. {ends}"
                     words = HistoryLine(said, words.who, words.ids)
                 shown[-1] = (line, words)
                 continue
@@ -321,5 +379,7 @@ def subscribed(practice) -> str:
     """What the billing page says once a Checkout's payment is confirmed."""
     plan = practice.plan.label if practice.plan else None
     return _either(
-        "Payment confirmed: you are subscribed to {}. Thank you!", plan, "Payment confirmed. Thank you!"
+        N_("Payment confirmed: you are subscribed to %(value)s. Thank you!"),
+        plan,
+        N_("Payment confirmed. Thank you!"),
     )

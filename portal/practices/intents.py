@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from portal.database import upsert_insert, utcnow
 from portal.extensions import db
 from portal.practices.models import BillingIntent, Practice
+from portal.words import N_
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +51,15 @@ class Outcome:
 
 
 STILL_RUNNING = Outcome(
-    error="Your earlier request is still being processed. Reload the page in a moment to see its result.",
+    error=N_("Your earlier request is still being processed. Reload the page in a moment to see its result."),
     status=409,
 )
 
 
 STALE = Outcome(
-    error="Billing changed in another tab or window since this page was loaded; here is the current state.",
+    error=N_(
+        "Billing changed in another tab or window since this page was loaded; here is the current state."
+    ),
     status=409,
 )
 

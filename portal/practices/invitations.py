@@ -15,6 +15,7 @@ import secrets
 
 import sqlalchemy as sa
 from flask import current_app, url_for
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from portal.database import utcnow
@@ -25,6 +26,7 @@ from portal.practices import members as practice_members
 from portal.practices.models import MemberRole, Practice, PracticeInvitation, PracticeMember
 from portal.users.lookup import find_user_by_email, normalize_email
 from portal.users.models import User
+from portal.words import N_, role_label
 
 _SALT = "practice-invitation"
 INVITATION_MAX_AGE = dt.timedelta(days=7)
@@ -55,7 +57,7 @@ def load_invitation(token: str) -> PracticeInvitation:
     return invitation
 
 
-_GONE = "This invitation is no longer valid: it was used, cancelled, replaced or has expired."
+_GONE = N_("This invitation is no longer valid: it was used, cancelled, replaced or has expired.")
 
 
 def pending_for(practice: Practice) -> list[PracticeInvitation]:
@@ -104,26 +106,36 @@ def invite(practice: Practice, email: str, role: MemberRole, actor: User) -> str
     """Invite ``email`` as ``role``; the message to show. A member's role changes at once."""
     manager = practice_members.require_manager(practice, actor, errors.INVITERS_ONLY)
     if role == MemberRole.OWNER:
-        raise errors.PracticeError("A practice has one owner: use Make owner on a member.")
+        raise errors.PracticeError(_("A practice has one owner: use Make owner on a member."))
     email = normalize_email(email)
     user = find_user_by_email(email)
     member = practice_members.membership(practice, user) if user is not None else None
     if member is not None:
         if member.role == MemberRole.OWNER:
-            raise errors.PracticeError("That person owns this practice.")
+            raise errors.PracticeError(_("That person owns this practice."))
         if manager.role != MemberRole.OWNER:
-            raise errors.NotAllowed("Only the practice's owner changes the role of someone already in it.")
+            raise errors.NotAllowed(_("Only the practice's owner changes the role of someone already in it."))
         if member.role == role:  # nothing changes, so nothing is written to History
-            return f"{email} is already in {practice.name} as {role.value.capitalize()}; nothing changed."
+            return _(
+                "%(email)s is already in %(practice)s as %(role)s; nothing changed.",
+                email=email,
+                practice=practice.name,
+                role=role_label(role),
+            )
         before, member.role = member.role, role
         audit.record(practice, "member_role_changed", f"{email} as {role}", actor_id=actor.id)
         db.session.commit()
-        was, becomes = before.value.capitalize(), role.value.capitalize()  # the People tab's badge words
-        return f"{email} is already in {practice.name}: their role changed from {was} to {becomes}."
+        return _(
+            "%(email)s is already in %(practice)s: their role changed from %(was)s to %(becomes)s.",
+            email=email,
+            practice=practice.name,
+            was=role_label(before),  # the People tab's badge words
+            becomes=role_label(role),
+        )
     _send(practice, email, role, actor)
     audit.record(practice, "member_invited", f"{email} as {role}", actor_id=actor.id)
     db.session.commit()
-    return f"We sent an invitation to {email}."
+    return _("We sent an invitation to %(email)s.", email=email)
 
 
 def offer_ownership(practice: Practice, member_id: int, actor: User) -> PracticeMember:
@@ -133,9 +145,9 @@ def offer_ownership(practice: Practice, member_id: int, actor: User) -> Practice
         raise errors.NotAllowed(practice_members.ONLY_THE_OWNER)
     member = db.session.get(PracticeMember, member_id)
     if member is None or member.practice_id != practice.id:
-        raise errors.PracticeError("That person is not in this practice.", status=404)
+        raise errors.PracticeError(_("That person is not in this practice."), status=404)
     if member.role == MemberRole.OWNER:
-        raise errors.PracticeError("That person already owns this practice.")
+        raise errors.PracticeError(_("That person already owns this practice."))
     _send(practice, member.user.email, MemberRole.OWNER, actor)
     audit.record(practice, "ownership_offered", f"{actor.email} → {member.user.email}", actor_id=actor.id)
     db.session.commit()
@@ -147,7 +159,7 @@ def cancel(practice: Practice, invitation_id: int, actor: User) -> PracticeInvit
     manager = practice_members.require_manager(practice, actor, errors.INVITERS_ONLY)
     invitation = db.session.get(PracticeInvitation, invitation_id)
     if invitation is None or invitation.practice_id != practice.id:
-        raise errors.PracticeError("That invitation is no longer pending.", status=404)
+        raise errors.PracticeError(_("That invitation is no longer pending."), status=404)
     if invitation.is_ownership_offer and manager.role != MemberRole.OWNER:
         raise errors.NotAllowed(practice_members.ONLY_THE_OWNER)
     action = "ownership_offer_withdrawn" if invitation.is_ownership_offer else "invitation_cancelled"
@@ -160,7 +172,10 @@ def cancel(practice: Practice, invitation_id: int, actor: User) -> PracticeInvit
 def _check_addressee(invitation: PracticeInvitation, user: User) -> None:
     if normalize_email(user.email) != invitation.email:
         raise InvitationError(
-            f"This invitation was sent to {invitation.email}. Log in with that address to answer it.",
+            _(
+                "This invitation was sent to %(email)s. Log in with that address to answer it.",
+                email=invitation.email,
+            ),
             status=403,
         )
 
@@ -173,12 +188,12 @@ def accept(token: str, user: User) -> PracticeInvitation:
     if invitation.is_ownership_offer:
         member = practice_members.membership(practice, user)
         if member is None:
-            raise InvitationError("You are no longer in this practice.", status=409)
+            raise InvitationError(_("You are no longer in this practice."), status=409)
         try:  # its compare-and-swap decides races; once it has moved, the offer cannot act again
             practice_members.transfer_ownership(practice, member.id, invitation.invited_by)
         except errors.NotAllowed as error:
             raise InvitationError(
-                "Whoever offered it no longer owns the practice: the offer has lapsed.", status=409
+                _("Whoever offered it no longer owns the practice: the offer has lapsed."), status=409
             ) from error
         db.session.delete(invitation)
         db.session.commit()
@@ -205,10 +220,10 @@ def leave(practice: Practice, user: User) -> None:
     """A member who does not own the practice leaves it; the owner hands it over first."""
     member = practice_members.membership(practice, user)
     if member is None:
-        raise errors.PracticeError("You are not in this practice.", status=404)
+        raise errors.PracticeError(_("You are not in this practice."), status=404)
     if member.role == MemberRole.OWNER:
         raise errors.PracticeError(
-            "You own this practice: make another member owner (they accept it) before you leave.",
+            _("You own this practice: make another member owner (they accept it) before you leave."),
             status=409,
         )
     audit.record(practice, "member_left", user.email, actor_id=user.id)

@@ -6,6 +6,7 @@ Reads never call Stripe; each write adds an audit line and commits.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from portal.extensions import db
 from portal.i18n import current_locale, default_practice_timezone
@@ -22,6 +23,7 @@ from portal.practices.models import (
 )
 from portal.users.lookup import find_user_by_email
 from portal.users.models import User
+from portal.words import N_
 
 
 def create_practice(owner: User, name: str, form_key: str | None = None) -> Practice:
@@ -108,16 +110,16 @@ def add_member(practice: Practice, email: str, role: MemberRole, actor: User) ->
     by accepting an invitation (``portal.practices.invitations``)."""
     actor_membership = membership(practice, actor)
     if actor_membership is None or actor_membership.role != MemberRole.OWNER:
-        raise NotAllowed("Only the practice's owner can add people.")
+        raise NotAllowed(_("Only the practice's owner can add people."))
     if role == MemberRole.OWNER:
-        raise PracticeError("A practice has one owner.")
+        raise PracticeError(_("A practice has one owner."))
     user = find_user_by_email(email)
     if user is None:
-        raise PracticeError("No account uses that email address. Ask them to register first.")
+        raise PracticeError(_("No account uses that email address. Ask them to register first."))
     member = membership(practice, user)
     if member is not None:
         if member.role == MemberRole.OWNER:
-            raise PracticeError("That person owns this practice.")
+            raise PracticeError(_("That person owns this practice."))
         member.role = role
     else:
         member = PracticeMember(practice_id=practice.id, user_id=user.id, role=role)
@@ -130,10 +132,10 @@ def add_member(practice: Practice, email: str, role: MemberRole, actor: User) ->
 def remove_member(practice: Practice, member_id: int, actor: User) -> None:
     actor_membership = membership(practice, actor)
     if actor_membership is None or actor_membership.role != MemberRole.OWNER:
-        raise NotAllowed("Only the practice's owner can remove people.")
+        raise NotAllowed(_("Only the practice's owner can remove people."))
     member = db.session.get(PracticeMember, member_id)
     if member is None or member.practice_id != practice.id or member.role == MemberRole.OWNER:
-        raise PracticeError("That person cannot be removed.", status=404)
+        raise PracticeError(_("That person cannot be removed."), status=404)
     audit.record(practice, "member_removed", member.user.email, actor_id=actor.id)
     db.session.delete(member)
     db.session.commit()
@@ -154,9 +156,9 @@ def transfer_ownership(practice: Practice, member_id: int, actor: User) -> Pract
         raise NotAllowed(_ONLY_THE_OWNER)
     member = db.session.get(PracticeMember, member_id)
     if member is None or member.practice_id != practice.id:
-        raise PracticeError("That person is not in this practice.", status=404)
+        raise PracticeError(_("That person is not in this practice."), status=404)
     if member.role == MemberRole.OWNER:
-        raise PracticeError("That person already owns this practice.")
+        raise PracticeError(_("That person already owns this practice."))
     try:
         _set_role(actor_membership, MemberRole.OWNER, MemberRole.ADMIN)
         _set_role(member, member.role, MemberRole.OWNER)
@@ -170,7 +172,7 @@ def transfer_ownership(practice: Practice, member_id: int, actor: User) -> Pract
     return member
 
 
-ONLY_THE_OWNER = _ONLY_THE_OWNER = "Only the practice's owner can hand it over."
+ONLY_THE_OWNER = _ONLY_THE_OWNER = N_("Only the practice's owner can hand it over.")
 
 
 class _RoleChanged(Exception):

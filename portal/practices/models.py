@@ -7,6 +7,7 @@ import enum
 import uuid
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.database import NEVER_REUSED_IDS, TimestampMixin, surrogate_id, utcnow
@@ -37,13 +38,24 @@ class MemberRole(enum.StrEnum):
         return self in (MemberRole.OWNER, MemberRole.ADMIN)
 
 
+#: The plans' names, as records keep them and as a reader reads them (``Plan.label``).
+PLAN_RECORD_LABELS = {"monthly": "Monthly", "semiannual": "Every 6 months"}
+PLAN_LABELS = {"monthly": _l("Monthly"), "semiannual": _l("Every 6 months")}
+
+
 class Plan(enum.StrEnum):
     MONTHLY = "monthly"  #: billed every month
     SEMIANNUAL = "semiannual"  #: billed every 6 months
 
     @property
     def label(self) -> str:
-        return {"monthly": "Monthly", "semiannual": "Every 6 months"}[self.value]
+        """The plan's name in the reader's language ("Gói tháng")."""
+        return str(PLAN_LABELS[self.value])
+
+    @property
+    def record_label(self) -> str:
+        """The plan's name as History records it (English; said in the reader's words when shown)."""
+        return PLAN_RECORD_LABELS[self.value]
 
     @property
     def lookup_key(self) -> str:

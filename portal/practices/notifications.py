@@ -10,44 +10,64 @@ from portal.extensions import db
 from portal.mail.outbox import queue_email
 from portal.practices.models import MemberRole, Practice
 from portal.users.models import Role, User
+from portal.words import N_
 
 log = logging.getLogger(__name__)
 
 #: Stripe's decline codes (https://docs.stripe.com/declines/codes), said the way a practice manager
 #: understands them, each with what to do. A lost, stolen or fraud-flagged card is not named as such
 #: (Stripe asks that these be presented like a generic decline), but the words say the card is done.
-GENERIC_DECLINE = "Your bank declined the payment. Call the bank or use another card, then press Pay now."
-NEW_CARD_NEEDED = "The bank will not accept this card again. Add another card, then press Pay now."
+#: Kept in English (``practices.last_payment_error``) and said in the reader's language where shown
+#: (``portal.words.stored_words``).
+GENERIC_DECLINE = N_("Your bank declined the payment. Call the bank or use another card, then press Pay now.")
+NEW_CARD_NEEDED = N_("The bank will not accept this card again. Add another card, then press Pay now.")
 DECLINE_REASONS = {
-    "insufficient_funds": "Your bank declined the payment for insufficient funds. "
-    "Add funds or use another card, then press Pay now.",
-    "expired_card": "The card has expired. Add your new card, then press Pay now.",
-    "incorrect_cvc": "The bank refused the card's security code (CVC). "
-    "Add the card again with the right code, or use another card, then press Pay now.",
-    "incorrect_number": "The card number was incorrect. Add the card again, then press Pay now.",
+    "insufficient_funds": N_(
+        "Your bank declined the payment for insufficient funds. "
+        "Add funds or use another card, then press Pay now."
+    ),
+    "expired_card": N_("The card has expired. Add your new card, then press Pay now."),
+    "incorrect_cvc": N_(
+        "The bank refused the card's security code (CVC). "
+        "Add the card again with the right code, or use another card, then press Pay now."
+    ),
+    "incorrect_number": N_("The card number was incorrect. Add the card again, then press Pay now."),
     "lost_card": NEW_CARD_NEEDED,
     "stolen_card": NEW_CARD_NEEDED,
     "fraudulent": NEW_CARD_NEEDED,
-    "do_not_honor": "Your bank refused the payment without giving a reason. "
-    "Ask the bank to allow it, or use another card, then press Pay now.",
+    "do_not_honor": N_(
+        "Your bank refused the payment without giving a reason. "
+        "Ask the bank to allow it, or use another card, then press Pay now."
+    ),
     "generic_decline": GENERIC_DECLINE,
     "card_declined": GENERIC_DECLINE,
-    "card_velocity_exceeded": "The card has reached its spending limit. "
-    "Ask the bank to raise it, or use another card, then press Pay now.",
-    "transaction_not_allowed": "Your bank does not allow this kind of payment on the card. "
-    "Ask the bank to allow online and recurring payments, or use another card, then press Pay now.",
-    "processing_error": "The bank could not process the payment; nothing was charged. "
-    "Press Pay now to try again.",
+    "card_velocity_exceeded": N_(
+        "The card has reached its spending limit. "
+        "Ask the bank to raise it, or use another card, then press Pay now."
+    ),
+    "transaction_not_allowed": N_(
+        "Your bank does not allow this kind of payment on the card. "
+        "Ask the bank to allow online and recurring payments, or use another card, then press Pay now."
+    ),
+    "processing_error": N_(
+        "The bank could not process the payment; nothing was charged. Press Pay now to try again."
+    ),
     # The bank wants the payer (3-D Secure); Stripe then asks with ``invoice.payment_action_required``,
     # whose banner and email lead to the portal's page for it ("Complete authentication").
-    "authentication_required": "Your bank needs you to confirm this payment. "
-    "Press “Complete authentication” and confirm it with your bank.",
+    "authentication_required": N_(
+        "Your bank needs you to confirm this payment. "
+        "Press “Complete authentication” and confirm it with your bank."
+    ),
     # The payer failed (or closed) the bank's check: a retry can pass, whatever Stripe's words say.
-    "payment_intent_authentication_failure": "Your bank did not confirm the payment, so nothing was charged. "
-    "Press “Complete authentication” to try again, or use another card.",
-    "no_card_on_file": "No card is on file. Add a card, then pay the invoice.",  # gateway's NO_CARD_ON_FILE
+    "payment_intent_authentication_failure": N_(
+        "Your bank did not confirm the payment, so nothing was charged. "
+        "Press “Complete authentication” to try again, or use another card."
+    ),
+    "no_card_on_file": N_(
+        "No card is on file. Add a card, then pay the invoice."
+    ),  # gateway's NO_CARD_ON_FILE
 }
-DEFAULT_DECLINE = "The card was declined."
+DEFAULT_DECLINE = N_("The card was declined.")
 #: Declines Stripe's Smart Retries never retry: the card will not work again.
 NOT_RETRIED = frozenset({NEW_CARD_NEEDED})
 

@@ -9,6 +9,8 @@ answers is mirrored through ``schedule_mirror`` (the code the webhooks run).
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 from portal.extensions import db
 from portal.formatting import format_date
 from portal.gateway import schedules as stripe_schedules
@@ -39,19 +41,23 @@ def pending_words(practice: Practice) -> str | None:
     """ "Switches to Monthly on 01 Jun 2027", or None."""
     if practice.pending_plan is None:
         return None
-    when = f" on {format_date(practice.pending_plan_at)}" if practice.pending_plan_at else " at period end"
-    return f"Switches to {practice.pending_plan.label}{when}"
+    plan = practice.pending_plan.label
+    if practice.pending_plan_at:
+        return _("Switches to %(plan)s on %(day)s", plan=plan, day=format_date(practice.pending_plan_at))
+    return _("Switches to %(plan)s at period end", plan=plan)
 
 
 def _live_subscription(practice: Practice, plan: Plan) -> str:
     if not practice.subscription_live or not practice.stripe_subscription_id:
-        raise PracticeError("This practice has no active subscription.")
+        raise PracticeError(_("This practice has no active subscription."))
     if practice.plan == plan:
-        raise PracticeError(f"The practice is already on the {plan.label} plan.")
+        raise PracticeError(_("The practice is already on the %(plan)s plan.", plan=plan.label))
     if practice.cancel_at_period_end or practice.cancel_at:
-        raise PracticeError("The subscription is set to end. Resume it first, then switch plans.")
+        raise PracticeError(_("The subscription is set to end. Resume it first, then switch plans."))
     if practice.pending_plan == plan:
-        raise PracticeError(f"{pending_words(practice)} already. Nothing was changed.", status=409)
+        raise PracticeError(
+            _("%(change)s already. Nothing was changed.", change=pending_words(practice)), status=409
+        )
     return practice.stripe_subscription_id
 
 
@@ -61,7 +67,9 @@ def _current_phase(schedule: dict) -> dict:
         phase = as_dict(phase)
         if phase.get("start_date") == current.get("start_date"):
             return phase
-    raise PracticeError("Stripe's schedule for this subscription has no current phase; nothing was changed.")
+    raise PracticeError(
+        _("Stripe's schedule for this subscription has no current phase; nothing was changed.")
+    )
 
 
 def _phase_discounts(phase: dict, subscription: dict) -> list[dict]:
@@ -124,7 +132,7 @@ def undo_switch(practice: Practice, actor: User, attempt: str | None = None) -> 
     require_manager(practice, actor)
     schedule_id = practice.schedule_id
     if practice.pending_plan is None or not schedule_id:
-        raise PracticeError("No plan switch is waiting, so there is nothing to undo.", status=409)
+        raise PracticeError(_("No plan switch is waiting, so there is nothing to undo."), status=409)
     key = ("plan-undo", schedule_id, attempt or attempt_token())
     try:
         released = stripe_schedules.release_schedule(schedule_id, key)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
+from flask_babel import gettext as _
 
 from portal.gateway import plans as stripe_plans
 from portal.gateway.shapes import as_dict, object_id
@@ -136,7 +137,9 @@ def price_id(lookup_key: str) -> str:
         keys = [d["lookup_key"] for d in plan_definitions()]
         cache.update({key: price.id for key, price in stripe_plans.find_prices(keys).items()})
     if lookup_key not in cache:
-        raise PracticeError("Plans are not set up yet. An administrator must run `flask billing bootstrap`.")
+        raise PracticeError(
+            _("Plans are not set up yet. An administrator must run `flask billing bootstrap`.")
+        )
     return cache[lookup_key]
 
 

@@ -14,12 +14,13 @@ from itsdangerous import BadSignature, Signer
 
 from portal.practices.errors import PracticeError
 from portal.practices.models import Plan
+from portal.words import N_
 
 #: How old a preview's date may be when the switch is confirmed (Stripe's clock).
 MAX_AGE_SECONDS = 15 * 60
 #: How far ahead of Stripe's clock it may be (its clock may move between two calls).
 AHEAD_SECONDS = 60
-STALE = "The price changed since the preview; here is the current one."
+STALE = N_("The price changed since the preview; here is the current one.")
 
 
 class StalePreview(PracticeError):

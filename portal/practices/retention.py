@@ -6,6 +6,7 @@ cancellation form. The offer row (unique per subscription) is the "once"."""
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from portal.database import upsert_insert, utcnow
 from portal.extensions import db
@@ -16,10 +17,11 @@ from portal.practices.members import require_manager
 from portal.practices.models import Practice, RetentionOffer
 from portal.promotions.models import RetentionCoupon
 from portal.promotions.retention import current_retention_coupon
-from portal.promotions.words import terms_words
+from portal.promotions.words import said_terms, terms_words
 from portal.users.models import User
+from portal.words import N_
 
-NO_OFFER = "There is no offer to accept for this subscription."
+NO_OFFER = N_("There is no offer to accept for this subscription.")
 
 
 def _offer_row(practice: Practice, lock: bool = False) -> RetentionOffer | None:
@@ -51,7 +53,7 @@ def _claim(practice: Practice, coupon: RetentionCoupon) -> RetentionOffer:
             practice_id=practice.id,
             subscription_id=practice.stripe_subscription_id,
             coupon_id=coupon.coupon_id,
-            terms=terms_words(coupon)[:120],
+            terms=terms_words(coupon, said=False)[:120],
             outcome="offered",
             created_at=utcnow(),
         )
@@ -60,9 +62,9 @@ def _claim(practice: Practice, coupon: RetentionCoupon) -> RetentionOffer:
     return _offer_row(practice, lock=True)
 
 
-OFFER_CHANGED = "The offer changed since this page was loaded; here is the current one."
-OFFER_NOT_SHOWN = "Reload the page to see the offer before accepting it; nothing was applied."
-OFFER_WITHDRAWN = "The platform has withdrawn this offer since this page was loaded; nothing was applied."
+OFFER_CHANGED = N_("The offer changed since this page was loaded; here is the current one.")
+OFFER_NOT_SHOWN = N_("Reload the page to see the offer before accepting it; nothing was applied.")
+OFFER_WITHDRAWN = N_("The platform has withdrawn this offer since this page was loaded; nothing was applied.")
 
 
 def accept_offer(practice: Practice, actor: User, shown: str | None) -> RetentionOffer:
@@ -74,7 +76,9 @@ def accept_offer(practice: Practice, actor: User, shown: str | None) -> Retentio
     coupon = offer_for(practice)
     row = _offer_row(practice, lock=True)
     if row is not None and row.outcome == "accepted":
-        raise PracticeError(f"The offer was already accepted: {row.terms}.", status=409)
+        raise PracticeError(
+            _("The offer was already accepted: %(terms)s.", terms=said_terms(row.terms)), status=409
+        )
     if not shown:
         raise PracticeError(OFFER_NOT_SHOWN, status=409)
     if (coupon is None or coupon.coupon_id != shown) and (row is None or row.coupon_id != shown):

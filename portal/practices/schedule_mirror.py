@@ -99,7 +99,9 @@ def apply_schedule(
         ):
             return False
         practice.schedule_id, practice.pending_plan, practice.pending_plan_at = schedule["id"], plan, when
-        audit.record(practice, "plan_switch_scheduled", f"{plan.label} on {when:%Y-%m-%d}", actor_id=actor_id)
+        audit.record(
+            practice, "plan_switch_scheduled", f"{plan.record_label} on {when:%Y-%m-%d}", actor_id=actor_id
+        )
         return True
     if practice.schedule_id not in (None, schedule["id"]) or practice.pending_plan is None:
         if practice.schedule_id == schedule["id"]:
@@ -111,7 +113,7 @@ def apply_schedule(
         audit.record(
             practice,
             "plan_switch_done" if done else undone_as,
-            practice.pending_plan.label,
+            practice.pending_plan.record_label,
             actor_id=actor_id,
         )
     practice.schedule_id, practice.pending_plan, practice.pending_plan_at = None, None, None

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
 
 from portal.extensions import db
 from portal.formatting import format_date
@@ -44,8 +45,10 @@ from portal.practices.models import (
 )
 from portal.practices.notifications import decline_reason
 from portal.practices.plans import price_id
+from portal.promotions.words import said_amount
 from portal.users.models import User
 from portal.wallet.models import PaymentMethod
+from portal.words import stored_words
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +60,7 @@ def attempt_token() -> str:
 
 def _require_subscription(practice: Practice) -> str:
     if not practice.subscription_live:
-        raise PracticeError("This practice has no active subscription.")
+        raise PracticeError(_("This practice has no active subscription."))
     return practice.stripe_subscription_id
 
 
@@ -73,11 +76,17 @@ def cancel_subscription(practice: Practice, reason: str, actor: User, attempt: s
     subscription_id = _require_subscription(practice)
     if practice.cancel_at_period_end or practice.cancel_at:
         ends = practice.cancel_at or practice.current_period_end
-        when = f" on {format_date(ends)}" if ends else ""
-        raise PracticeError(f"The subscription is already set to end{when}. Nothing was changed.")
+        if ends:
+            raise PracticeError(
+                _(
+                    "The subscription is already set to end on %(day)s. Nothing was changed.",
+                    day=format_date(ends),
+                )
+            )
+        raise PracticeError(_("The subscription is already set to end. Nothing was changed."))
     reason = reason.strip()[:500]
     if not reason:
-        raise PracticeError("Please tell us why you are cancelling.")
+        raise PracticeError(_("Please tell us why you are cancelling."))
 
     def asked() -> None:  # written when the person asks, whatever Stripe answers later
         practice.cancellation_reason = reason
@@ -111,7 +120,7 @@ def resume_subscription(practice: Practice, actor: User, attempt: str | None = N
     require_manager(practice, actor)
     subscription_id = _require_subscription(practice)
     if not (practice.cancel_at_period_end or practice.cancel_at):
-        raise PracticeError("The subscription is not set to end, so there is nothing to resume.")
+        raise PracticeError(_("The subscription is not set to end, so there is nothing to resume."))
     key = ("resume", subscription_id, attempt or attempt_token())
     subscription = unconfirmed.send(
         practice,
@@ -165,8 +174,11 @@ def _refuse_reused_code(practice: Practice, promotion: dict | None) -> None:
     code = promotion["code"]
     if practice.on_trial:
         raise PracticeError(
-            f"{code} cannot be used now: during the free trial a switch charges nothing, so there is "
-            "nothing for a code to take off."
+            _(
+                "%(code)s cannot be used now: during the free trial a switch charges nothing, so there is "
+                "nothing for a code to take off.",
+                code=code,
+            )
         )
     used = db.session.scalar(
         sa.select(BillingAuditEntry.id)
@@ -181,7 +193,7 @@ def _refuse_reused_code(practice: Practice, promotion: dict | None) -> None:
         .limit(1)
     )
     if used is not None:
-        raise PracticeError(f"{code} was already used by this practice.")
+        raise PracticeError(_("%(code)s was already used by this practice.", code=code))
 
 
 def _with_code(practice: Practice, promotion: dict | None) -> list[dict]:
@@ -195,7 +207,7 @@ def _with_code(practice: Practice, promotion: dict | None) -> list[dict]:
 def _switch_params(subscription: object, plan: Plan) -> tuple[list[dict], str]:
     item = subscription_item(subscription)
     if not item:
-        raise PracticeError("The subscription has no plan to switch.")
+        raise PracticeError(_("The subscription has no plan to switch."))
     return [{"id": item["id"], "price": price_id(plan.lookup_key)}], item["id"]
 
 
@@ -205,14 +217,17 @@ def _plan_switch(practice: Practice, plan: Plan, actor: User) -> tuple[str, list
     require_manager(practice, actor)
     subscription_id = _require_subscription(practice)
     if practice.plan == plan:
-        raise PracticeError(f"The practice is already on the {plan.label} plan.")
+        raise PracticeError(_("The practice is already on the %(plan)s plan.", plan=plan.label))
     if practice.pending_plan is not None:
         raise PracticeError(
-            f"A switch to {practice.pending_plan.label} is waiting for the period's end. Undo it first.",
+            _(
+                "A switch to %(plan)s is waiting for the period's end. Undo it first.",
+                plan=practice.pending_plan.label,
+            ),
             status=409,
         )
     subscription = stripe_subscriptions.retrieve_subscription(subscription_id)
-    items, _ = _switch_params(subscription, plan)
+    items, _item_id = _switch_params(subscription, plan)
     return subscription_id, items, stripe_time(subscription), as_dict(subscription)
 
 
@@ -283,9 +298,13 @@ def discount_shares(practice: Practice, preview: dict, code: str | None) -> list
         if not amount:
             continue
         if discount in own or not code:
-            name = f"Your discount ({own[discount]})" if own.get(discount) else "Your discount"
+            name = (
+                _("Your discount (%(terms)s)", terms=said_amount(own[discount]))
+                if own.get(discount)
+                else _("Your discount")
+            )
         else:
-            name = f"Promotion code {code}"
+            name = _("Promotion code %(code)s", code=code)
         shares.append((name, amount))
     return shares
 
@@ -314,7 +333,7 @@ def change_plan(
     if proration_date and not trial:
         proration.check_recent(int(proration_date), stripe_now, _period_start(subscription))
         params["proration_date"] = int(proration_date)
-    change = f"{practice.plan.label if practice.plan else '-'} → {plan.label}"
+    change = f"{practice.plan.record_label if practice.plan else '-'} → {plan.record_label}"
     key = ("plan", subscription_id, plan.value, attempt or attempt_token())
     updated = unconfirmed.send(
         practice,
@@ -351,7 +370,7 @@ def _invoice_to_pay(practice: Practice, invoice_id: str | None) -> PracticeInvoi
     else:
         invoice = invoice_by_id(practice.action_required_invoice_id) or open_invoice(practice)
     if invoice is None or invoice.status != "open":
-        raise PracticeError("There is no open invoice to pay.")
+        raise PracticeError(_("There is no open invoice to pay."))
     if not practice.collects(invoice):
         raise PracticeError(NOT_COLLECTED)
     return invoice
@@ -370,7 +389,7 @@ def pay_open_invoice(
         )
     )
     if card is None:
-        raise PracticeError("Add a card first, then pay the invoice.")
+        raise PracticeError(_("Add a card first, then pay the invoice."))
     try:
         key = (invoice.stripe_id, card.stripe_id, attempt or attempt_token())
         paid = unconfirmed.send(
@@ -394,12 +413,14 @@ def pay_open_invoice(
         practice.last_payment_error = reason
         audit.record(practice, "pay_now_failed", f"{invoice.stripe_id}: {reason}", actor_id=actor.id)
         db.session.commit()
-        raise PracticeError(reason, status=402) from error
+        raise PracticeError(stored_words(reason), status=402) from error
     except InvalidRequest as error:  # paid meanwhile (another tab, Stripe's retry): the page shows it paid
         if error.stripe_code != "invoice_already_paid":
             raise
         _mirror_already_paid(invoice)
-        raise PracticeError("This invoice was already paid; nothing more was charged.", status=409) from error
+        raise PracticeError(
+            _("This invoice was already paid; nothing more was charged."), status=409
+        ) from error
     audit.record(
         practice, "paid_now", f"{invoice.stripe_id} with {card.brand} {card.last4}", actor_id=actor.id
     )

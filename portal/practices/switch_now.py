@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from portal.extensions import db
 from portal.formatting import format_date
 from portal.practices.errors import PracticeError
 from portal.practices.history import REFUND_COUNTED
 from portal.practices.models import InvoiceRefund, Practice, PracticeInvoice
+from portal.words import N_
 
 DAY = 86_400
 
@@ -47,10 +50,24 @@ def next_possible(practice: Practice, stripe_now: int) -> int | None:
 
 
 def refusal(allowed_at: int, period_end: object) -> str:
-    later = f" on {format_date(period_end)}" if period_end else " at the end of the paid period"
-    return (
-        f"The plan was switched now less than {window_seconds() // DAY} days ago, so the next switch now "
-        f"is possible from {format_date(allowed_at)}. You can switch{later} instead; nothing is charged now."
+    days, day = window_seconds() // DAY, format_date(allowed_at)
+    if period_end:
+        return ngettext(
+            "The plan was switched now less than %(num)d day ago, so the next switch now is possible from "
+            "%(day)s. You can switch on %(end)s instead; nothing is charged now.",
+            "The plan was switched now less than %(num)d days ago, so the next switch now is possible from "
+            "%(day)s. You can switch on %(end)s instead; nothing is charged now.",
+            days,
+            day=day,
+            end=format_date(period_end),
+        )
+    return ngettext(
+        "The plan was switched now less than %(num)d day ago, so the next switch now is possible from "
+        "%(day)s. You can switch at the end of the paid period instead; nothing is charged now.",
+        "The plan was switched now less than %(num)d days ago, so the next switch now is possible from "
+        "%(day)s. You can switch at the end of the paid period instead; nothing is charged now.",
+        days,
+        day=day,
     )
 
 
@@ -64,25 +81,26 @@ def require_allowed(practice: Practice, stripe_now: int) -> None:
 def unsettled(practice: Practice) -> str | None:
     """Why the current period is not paid for (a switch now would prorate time nobody paid), or None."""
     if practice.pause_behavior:
-        return "Payment collection is paused, so the current period was not paid"
+        return N_("Payment collection is paused, so the current period was not paid")
     if practice.subscription_status != "active":
-        return "The current period's payment is not settled"
+        return N_("The current period's payment is not settled")
     latest = practice.latest_invoice_id
     status = db.session.scalar(sa.select(PracticeInvoice.status).where(PracticeInvoice.stripe_id == latest))
     if status in ("open", "void", "uncollectible", "draft"):
-        return "The current period's payment is not settled"
+        return N_("The current period's payment is not settled")
     refunded = db.session.scalar(
         sa.select(sa.func.count()).where(
             InvoiceRefund.invoice_id == latest, InvoiceRefund.status.in_(REFUND_COUNTED)
         )
     )
-    return "The current period's payment was refunded" if refunded else None
+    return N_("The current period's payment was refunded") if refunded else None
 
 
 def unsettled_words(reason: str) -> str:
-    return (
-        f"{reason}: a switch now would credit time nobody paid for. Pay what is open first, or switch "
-        "at the end of the period."
+    return _(
+        "%(reason)s: a switch now would credit time nobody paid for. Pay what is open first, or switch "
+        "at the end of the period.",
+        reason=_(reason),
     )
 
 

@@ -28,14 +28,15 @@ from portal.gateway.gateway import stripe_time
 from portal.practices import audit, invoice_mirror, mirror
 from portal.practices.errors import PracticeError
 from portal.practices.models import Practice
+from portal.words import N_
 
 log = logging.getLogger(__name__)
 
-UNCONFIRMED = "We could not confirm with Stripe yet; we will check and update this page."
-STILL_UNCONFIRMED = (
+UNCONFIRMED = N_("We could not confirm with Stripe yet; we will check and update this page.")
+STILL_UNCONFIRMED = N_(
     "We are still confirming your last change with Stripe; this page updates once it is confirmed."
 )
-CONFIRMED = "Stripe confirmed your change."
+CONFIRMED = N_("Stripe confirmed your change.")
 
 
 class OutcomeUnknown(PracticeError):

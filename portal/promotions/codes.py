@@ -22,13 +22,16 @@ from portal.promotions.errors import PromotionError
 from portal.promotions.forms import CODE_RULE, PromotionCodeForm
 from portal.promotions.models import PromotionCode
 from portal.users.models import User
+from portal.words import N_
 
 #: What a practice is told about a code that cannot be used, whatever the reason at Stripe.
-UNKNOWN_CODE = "{code} is not a promotion code we know. Check the spelling, or leave it empty."
-EXPIRED_CODE = "{code} has expired."
-DISABLED_CODE = "{code} is no longer offered."
-OTHER_CUSTOMER_CODE = "{code} cannot be used by this practice."
-USED_UP_CODE = "{code} has been used as often as it could be."
+#: (msgids: said in the reader's language with ``_(UNKNOWN_CODE, code=...)``).
+UNKNOWN_CODE = N_("%(code)s is not a promotion code we know. Check the spelling, or leave it empty.")
+EMPTY_CODE = N_("That is not a promotion code we know. Check the spelling, or leave it empty.")
+EXPIRED_CODE = N_("%(code)s has expired.")
+DISABLED_CODE = N_("%(code)s is no longer offered.")
+OTHER_CUSTOMER_CODE = N_("%(code)s cannot be used by this practice.")
+USED_UP_CODE = N_("%(code)s has been used as often as it could be.")
 
 
 #: The list's words for a code's state (``status_of``'s answer, kept as the row's ``data-status``).
@@ -189,25 +192,26 @@ def resolve_code(typed: str, customer_id: str | None = None) -> dict:
     code = (typed or "").strip()
     shown = code if len(code) <= 40 else code[:40] + "…"
     if not CODE_RULE.fullmatch(code):
-        raise PromotionError(UNKNOWN_CODE.format(code=shown or "That"), field="promotion_code", status=422)
+        refusal = _(UNKNOWN_CODE, code=shown) if shown else _(EMPTY_CODE)
+        raise PromotionError(refusal, field="promotion_code", status=422)
     page = stripe_discounts.find_promotion_codes(code)
     now = stripe_time(page)  # Stripe's clock: an expiry is Stripe's to judge
     found = [as_dict(p) for p in page.data]
     if not found:
-        raise PromotionError(UNKNOWN_CODE.format(code=code), field="promotion_code", status=422)
+        raise PromotionError(_(UNKNOWN_CODE, code=code), field="promotion_code", status=422)
     usable = [p for p in found if p.get("active")]
     if not usable:
-        raise PromotionError(DISABLED_CODE.format(code=code), field="promotion_code", status=422)
+        raise PromotionError(_(DISABLED_CODE, code=code), field="promotion_code", status=422)
     promo = usable[0]
     coupon = as_dict((promo.get("promotion") or {}).get("coupon"))
     owner = object_id(promo.get("customer"))
     if owner and owner != customer_id:
-        raise PromotionError(OTHER_CUSTOMER_CODE.format(code=code), field="promotion_code", status=422)
+        raise PromotionError(_(OTHER_CUSTOMER_CODE, code=code), field="promotion_code", status=422)
     if promo.get("expires_at") and promo["expires_at"] <= now:
-        raise PromotionError(EXPIRED_CODE.format(code=code), field="promotion_code", status=422)
+        raise PromotionError(_(EXPIRED_CODE, code=code), field="promotion_code", status=422)
     limit = promo.get("max_redemptions")
     if (limit is not None and promo.get("times_redeemed", 0) >= limit) or not coupon.get("valid", True):
-        raise PromotionError(USED_UP_CODE.format(code=code), field="promotion_code", status=422)
+        raise PromotionError(_(USED_UP_CODE, code=code), field="promotion_code", status=422)
     return {"id": promo["id"], "code": promo["code"], "coupon": coupon}
 
 

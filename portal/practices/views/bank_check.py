@@ -10,6 +10,7 @@ from portal.gateway.errors import BillingError
 from portal.practices import bank_check
 from portal.practices.models import Practice
 from portal.practices.views.common import bp, load_manager
+from portal.words import stored_words
 
 
 def bank_check_url(practice_id: int, invoice_id: str, **query: str) -> str:
@@ -20,7 +21,7 @@ def _back_to_billing(practice: Practice, invoice_id: str, problem: str | None = 
     """To the Billing tab, saying the invoice is paid, or ``problem``."""
     paid = bank_check.paid_words(practice, invoice_id)
     if paid or problem:
-        flash(paid or problem, "success" if paid else "error")
+        flash(paid or stored_words(problem), "success" if paid else "error")
     return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
 
 
@@ -28,7 +29,7 @@ def _back_to_billing(practice: Practice, invoice_id: str, problem: str | None = 
 @login_required
 def authenticate_payment(practice_id: int, invoice_id: str):
     """Stripe.js confirms the invoice's payment and runs the bank's challenge, then posts back."""
-    practice, _ = load_manager(practice_id)
+    practice, _member = load_manager(practice_id)
     try:
         check = bank_check.start(practice, invoice_id, current_user)
     except (BillingError, bank_check.CannotConfirm) as error:
@@ -48,7 +49,7 @@ def authenticate_payment(practice_id: int, invoice_id: str):
 @login_required
 def finish_authentication(practice_id: int, invoice_id: str):
     """After the challenge (done, failed or closed): Stripe says whether the invoice is paid."""
-    practice, _ = load_manager(practice_id)
+    practice, _member = load_manager(practice_id)
     try:
         problem = bank_check.finish(practice, invoice_id, current_user)
     except (BillingError, bank_check.CannotConfirm) as error:
@@ -56,7 +57,7 @@ def finish_authentication(practice_id: int, invoice_id: str):
     if problem is None:
         return _back_to_billing(practice, invoice_id)
     if problem == bank_check.CONFIRMED_PENDING:
-        flash(problem, "success")
+        flash(stored_words(problem), "success")
         return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
-    flash(problem, "error")
+    flash(stored_words(problem), "error")
     return redirect(bank_check_url(practice.id, invoice_id, tried="1"), code=303)

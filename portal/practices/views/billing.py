@@ -11,6 +11,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.extensions import db
@@ -43,6 +44,7 @@ from portal.practices.views.common import (
 )
 from portal.promotions import codes as promotion_codes
 from portal.promotions.errors import PromotionError
+from portal.promotions.words import said_terms
 from portal.urls import page_arg
 
 
@@ -63,7 +65,7 @@ def create():
         return render_template("practices/index.html", rows=rows, form=form), 422
     key = intents.posted_key(request.form.get("attempt"))  # the form's once-only key
     practice = practice_members.create_practice(current_user, form.name.data, key)
-    flash(f"{practice.name} is created. Choose a plan to start.", "success")
+    flash(_("%(practice)s is created. Choose a plan to start.", practice=practice.name), "success")
     return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
 
 
@@ -106,7 +108,7 @@ def _status_answer(practice: Practice, member: PracticeMember, waited_for: str):
     if is_htmx() and not context["processing"] and not context["unconfirmed"]:
         # Done, here or already by Stripe's webhook since the page was drawn (only a page waiting
         # on Stripe polls): reload the whole billing area (plan, cards, invoices) and the banners.
-        done = unconfirmed.CONFIRMED if waited_for == "change" else _checkout_outcome(practice)
+        done = _(unconfirmed.CONFIRMED) if waited_for == "change" else _checkout_outcome(practice)
         return billing_response(practice, member, message=done)
     # The poll swaps the billing area it sits in: one partial for it, whatever the answer.
     return render_page_or_fragment(
@@ -116,7 +118,7 @@ def _status_answer(practice: Practice, member: PracticeMember, waited_for: str):
 
 def _checkout_outcome(practice: Practice) -> str:
     if practice.billing_status == "REQUIRED":  # the session expired or Stripe never knew it
-        return practice_checkout.CHECKOUT_ENDED
+        return _(practice_checkout.CHECKOUT_ENDED)
     return history_words.subscribed(practice)
 
 
@@ -150,7 +152,7 @@ def posted_plan() -> Plan | None:
 def subscribe(practice: Practice, member: PracticeMember, key: str) -> Outcome:
     plan = posted_plan()
     if plan is None:
-        return Outcome(error="Choose a plan.", status=422, settled=False)
+        return Outcome(error=_("Choose a plan."), status=422, settled=False)
     typed = request.form.get("promotion_code", "")
     try:
         promotion = (
@@ -190,7 +192,7 @@ def _return_from_checkout(practice: Practice, session_id: str) -> None:
         flash(unknown.message, "warning")
     except BillingError as error:  # Stripe unreachable: wait for it; the poll checks the id at Stripe
         # (a PracticeError, another practice's session, is the error page, by the app's handler)
-        flash(f"{error.message} Your payment will still be confirmed.", "warning")
+        flash(_("%(problem)s Your payment will still be confirmed.", problem=error.message), "warning")
         practice.checkout_session_id = practice.checkout_session_id or session_id
         db.session.commit()
     else:
@@ -221,16 +223,14 @@ def cancel(practice: Practice, member: PracticeMember, key: str) -> Outcome:
     form = CancelForm()
     if not form.validate_on_submit():
         g.cancel_form = form  # shown again with what was typed
-        problem = form.reason.errors[0] if form.reason.errors else "Please tell us why you are cancelling."
+        problem = form.reason.errors[0] if form.reason.errors else _("Please tell us why you are cancelling.")
         return Outcome(error=problem, status=422, settled=False)
-    dropped = (
-        f" The switch to {practice.pending_plan.label} that was waiting is dropped."
-        if practice.pending_plan
-        else ""
-    )
+    done = _("The subscription will end at the end of the paid period.")
+    if practice.pending_plan:
+        dropped = _("The switch to %(plan)s that was waiting is dropped.", plan=practice.pending_plan.label)
+        done = f"{done} {dropped}"
     return attempt_action(
-        lambda: subscriptions.cancel_subscription(practice, form.reason.data, current_user, key),
-        "The subscription will end at the end of the paid period." + dropped,
+        lambda: subscriptions.cancel_subscription(practice, form.reason.data, current_user, key), done
     )
 
 
@@ -239,7 +239,8 @@ def cancel(practice: Practice, member: PracticeMember, key: str) -> Outcome:
 @billing_action("resume")
 def resume(practice: Practice, member: PracticeMember, key: str) -> Outcome:
     return attempt_action(
-        lambda: subscriptions.resume_subscription(practice, current_user, key), "The subscription continues."
+        lambda: subscriptions.resume_subscription(practice, current_user, key),
+        _("The subscription continues."),
     )
 
 
@@ -250,7 +251,7 @@ def preview_plan(practice_id: int):
     try:
         plan = Plan(request.form.get("plan", ""))
     except ValueError:
-        return billing_response(practice, member, error="Choose a plan.", status=422)
+        return billing_response(practice, member, error=_("Choose a plan."), status=422)
     return preview_answer(practice, member, plan, request.form.get("promotion_code", ""))
 
 
@@ -287,12 +288,12 @@ def preview_answer(
 def change_plan(practice: Practice, member: PracticeMember, key: str) -> Outcome:
     plan = posted_plan()
     if plan is None:
-        return Outcome(error="Choose a plan.", status=422, settled=False)
+        return Outcome(error=_("Choose a plan."), status=422, settled=False)
     typed = request.form.get("promotion_code", "")
 
     def fresh_preview() -> Outcome:  # nothing was sent to Stripe: the current price instead
-        g.answer_instead = lambda: preview_answer(practice, member, plan, typed, proration.STALE)
-        return Outcome(error=proration.STALE, status=409, settled=False)
+        g.answer_instead = lambda: preview_answer(practice, member, plan, typed, _(proration.STALE))
+        return Outcome(error=_(proration.STALE), status=409, settled=False)
 
     try:  # only a date this portal issued for this preview (it decides the credit)
         proration_date = proration.verified(request.form.get("proration_date"), practice.id, plan)
@@ -303,7 +304,9 @@ def change_plan(practice: Practice, member: PracticeMember, key: str) -> Outcome
             promotion_codes.resolve_code(typed, practice.stripe_customer_id) if typed.strip() else None
         )
     except (PromotionError, BillingError) as refused:
-        return Outcome(error=f"{refused.message} Nothing was changed.", status=refused.status)
+        return Outcome(
+            error=_("%(problem)s Nothing was changed.", problem=refused.message), status=refused.status
+        )
     stale: list[bool] = []
 
     def switch() -> None:
@@ -313,11 +316,10 @@ def change_plan(practice: Practice, member: PracticeMember, key: str) -> Outcome
             stale.append(True)
             raise
 
-    outcome = attempt_action(
-        switch,
-        f"The practice is now on the {plan.label} plan."
-        + (f" Promotion code {promotion['code']} applies." if promotion else ""),
-    )
+    done = _("The practice is now on the %(plan)s plan.", plan=plan.label)
+    if promotion:
+        done = f"{done} {_('Promotion code %(code)s applies.', code=promotion['code'])}"
+    outcome = attempt_action(switch, done)
     return fresh_preview() if stale else outcome
 
 
@@ -328,10 +330,12 @@ def schedule_plan(practice: Practice, member: PracticeMember, key: str) -> Outco
     """Switch at the end of the paid period (Stripe's subscription schedule)."""
     plan = posted_plan()
     if plan is None:
-        return Outcome(error="Choose a plan.", status=422, settled=False)
+        return Outcome(error=_("Choose a plan."), status=422, settled=False)
     outcome = attempt_action(lambda: plan_changes.schedule_switch(practice, plan, current_user, key), "")
     if outcome.message == "":  # done: the date is Stripe's, known only now
-        return Outcome(message=f"{plan_changes.pending_words(practice)}. You can undo it until then.")
+        return Outcome(
+            message=_("%(change)s. You can undo it until then.", change=plan_changes.pending_words(practice))
+        )
     return outcome
 
 
@@ -339,11 +343,11 @@ def schedule_plan(practice: Practice, member: PracticeMember, key: str) -> Outco
 @login_required
 @billing_action("plan_undo")
 def undo_plan_switch(practice: Practice, member: PracticeMember, key: str) -> Outcome:
-    label = practice.plan.label if practice.plan else "its plan"
-    return attempt_action(
-        lambda: plan_changes.undo_switch(practice, current_user, key),
-        f"The switch is undone: the practice stays on the {label} plan.",
-    )
+    if practice.plan:
+        done = _("The switch is undone: the practice stays on the %(plan)s plan.", plan=practice.plan.label)
+    else:
+        done = _("The switch is undone: the practice stays on its plan.")
+    return attempt_action(lambda: plan_changes.undo_switch(practice, current_user, key), done)
 
 
 @bp.post("/<int:practice_id>/billing/pay")
@@ -354,7 +358,7 @@ def pay_now(practice: Practice, member: PracticeMember, key: str) -> Outcome:
     invoice_id = request.form.get("invoice") or None
     return attempt_action(
         lambda: subscriptions.pay_open_invoice(practice, current_user, key, invoice_id),
-        "Invoice paid. Thank you!",
+        _("Invoice paid. Thank you!"),
     )
 
 
@@ -372,7 +376,11 @@ def retention_accept(practice: Practice, member: PracticeMember, key: str) -> Ou
         return Outcome(message=unknown.message, status=unknown.status)
     except (errors.PracticeError, BillingError) as error:
         return Outcome(error=error.message, status=error.status)
-    return Outcome(message=f"Thank you for staying: {offer.terms} applies from the next invoice.")
+    return Outcome(
+        message=_(
+            "Thank you for staying: %(terms)s applies from the next invoice.", terms=said_terms(offer.terms)
+        )
+    )
 
 
 @bp.post("/<int:practice_id>/billing/retention/decline")
@@ -385,4 +393,4 @@ def retention_decline(practice: Practice, member: PracticeMember, key: str) -> O
     except errors.PracticeError as error:
         return Outcome(error=error.message, status=error.status)
     g.open_cancel = True
-    return Outcome(message="Tell us why you are cancelling, then confirm.")
+    return Outcome(message=_("Tell us why you are cancelling, then confirm."))

@@ -7,6 +7,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.gateway.errors import BillingError
@@ -41,7 +42,7 @@ def _cards_response(
 @bp.post("/<int:practice_id>/billing/cards/setup-intent")
 @login_required
 def card_setup_intent(practice_id: int):
-    practice, _ = load_manager(practice_id)
+    practice, _member = load_manager(practice_id)
     try:
         client_secret = wallet.start_card_setup(practice_cards.practice_wallet(practice))
     except BillingError as error:
@@ -52,18 +53,18 @@ def card_setup_intent(practice_id: int):
 @bp.post("/<int:practice_id>/billing/cards/complete")
 @login_required
 def card_complete(practice_id: int):
-    practice, _ = load_manager(practice_id)
+    practice, _member = load_manager(practice_id)
     try:
         practice_cards.add_card(practice, request.form.get("setup_intent", ""), current_user)
     except (wallet.WalletError, BillingError, errors.PracticeError) as error:
         return _cards_response(practice, error=error.message, status=error.status)
-    return _cards_response(practice, message="Card saved.")
+    return _cards_response(practice, message=_("Card saved."))
 
 
 @bp.post("/<int:practice_id>/billing/cards/<payment_method_id>/remove")
 @login_required
 def card_remove(practice_id: int, payment_method_id: str):
-    practice, _ = load_manager(practice_id)
+    practice, _member = load_manager(practice_id)
     try:
         new_default = practice_cards.remove_card(practice, payment_method_id, current_user)
     except (wallet.WalletError, BillingError, errors.PracticeError) as error:
@@ -74,9 +75,9 @@ def card_remove(practice_id: int, payment_method_id: str):
 @bp.post("/<int:practice_id>/billing/cards/<payment_method_id>/default")
 @login_required
 def card_default(practice_id: int, payment_method_id: str):
-    practice, _ = load_manager(practice_id)
+    practice, _member = load_manager(practice_id)
     try:
         practice_cards.make_default_card(practice, payment_method_id, current_user)
     except (wallet.WalletError, BillingError, errors.PracticeError) as error:
         return _cards_response(practice, error=error.message, status=error.status)
-    return _cards_response(practice, message="Default card updated. Renewals will charge it.")
+    return _cards_response(practice, message=_("Default card updated. Renewals will charge it."))

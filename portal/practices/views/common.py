@@ -15,6 +15,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal import throttle
@@ -34,6 +35,7 @@ from portal.practices.models import MemberRole, Practice, PracticeMember
 from portal.urls import cached_url, page_arg
 from portal.wallet import services as wallet
 from portal.wallet.links import WalletLinks
+from portal.words import stored_words
 
 bp = Blueprint("practices", __name__, url_prefix="/practices")
 
@@ -102,7 +104,7 @@ def billing_context(practice: Practice, member: PracticeMember, **extra) -> dict
         "unconfirmed": practice.unconfirmed_call is not None,  # polls until Stripe confirms it
         "cards": wallet.list_cards(practice.stripe_customer_id) if can_manage else [],
         "wallet_links": wallet_links(practice),
-        "wallet_title": "Practice cards",
+        "wallet_title": _("Practice cards"),
         "attempt": intents.new_key(),
         "cancel_form": None,  # the form of a failed cancel, with what was typed
         # Issue 17: the promotion code a refused subscribe kept as typed, and why it was refused;
@@ -163,7 +165,10 @@ def outcome_response(practice: Practice, member: PracticeMember, outcome: Outcom
     status = outcome.status  # htmx gets it as the one rule in ``portal.htmx`` says
     kept = ("cancel_form", "subscribe_code", "code_error", "open_cancel")  # a refused form as typed
     extra = {name: g.pop(name) for name in kept if name in g}
-    return billing_response(practice, member, outcome.message, outcome.error, status, **extra)
+    # An outcome kept in English (``intents.STALE``, a repeat's recorded answer) in the reader's words.
+    message = stored_words(outcome.message) if outcome.message else outcome.message
+    error = stored_words(outcome.error) if outcome.error else outcome.error
+    return billing_response(practice, member, message, error, status, **extra)
 
 
 def billing_action(action: str, *, changes_billing: bool = True):
@@ -183,7 +188,7 @@ def billing_action(action: str, *, changes_billing: bool = True):
         def view(practice_id: int):
             practice, member = load_manager(practice_id)
             if practice.deactivated:  # closed by the platform: no billing action until it reopens
-                return outcome_response(practice, member, Outcome(error=errors.CLOSED, status=409))
+                return outcome_response(practice, member, Outcome(error=_(errors.CLOSED), status=409))
             key = intents.posted_key(request.form.get("attempt"))
             version = intents.posted_version(request.form.get("billing_version"))
             # One intent per plan, or per invoice (each open invoice row has its own Pay).
@@ -192,7 +197,7 @@ def billing_action(action: str, *, changes_billing: bool = True):
 
             def act() -> Outcome:
                 if not unconfirmed.confirm(practice):  # the last change first: its outcome decides
-                    return Outcome(error=unconfirmed.STILL_UNCONFIRMED, status=409, settled=False)
+                    return Outcome(error=_(unconfirmed.STILL_UNCONFIRMED), status=409, settled=False)
                 return intents.in_step(
                     practice.id,
                     version,

@@ -7,6 +7,7 @@ beside the Save button, where the person is looking."""
 from __future__ import annotations
 
 from flask import g, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.gateway.errors import BillingError
@@ -17,12 +18,13 @@ from portal.practices.forms import BillingDetailsForm
 from portal.practices.intents import Outcome
 from portal.practices.models import Practice, PracticeMember
 from portal.practices.views.common import billing_context, bp, load_manager
+from portal.words import N_
 
-SAVED = "Billing details saved. Stripe prints them on the practice's next invoices."
-NOTHING_CHANGED = "Nothing to save: the billing details already read like this."
-CORRECT_ABOVE = "Please correct the fields marked above; nothing was saved."
+SAVED = N_("Billing details saved. Stripe prints them on the practice's next invoices.")
+NOTHING_CHANGED = N_("Nothing to save: the billing details already read like this.")
+CORRECT_ABOVE = N_("Please correct the fields marked above; nothing was saved.")
 #: Not what the details now read: the other tab's save may still be at Stripe (its claim comes first).
-STALE = (
+STALE = N_(
     "Billing changed in another tab or window since this page was loaded. What you typed is kept "
     "here: reload the page to see the details as saved, then save again if yours should replace them."
 )
@@ -50,7 +52,7 @@ def save_details(practice_id: int):
     form = BillingDetailsForm()
     version = intents.posted_version(request.form.get("details_version"))
     if not form.validate_on_submit():
-        return _refused(practice, member, form, CORRECT_ABOVE, 422, version)
+        return _refused(practice, member, form, _(CORRECT_ABOVE), 422, version)
     details = details_from(form)
     outcome = intents.run_once(
         practice.id,
@@ -71,7 +73,7 @@ def save_details(practice_id: int):
     if "tax_id_error" in g:
         form.tax_id_value.errors = [g.pop("tax_id_error")]
     if outcome == intents.STALE:  # the form as typed, told another tab saved
-        return _refused(practice, member, form, STALE, outcome.status, None)
+        return _refused(practice, member, form, _(STALE), outcome.status, None)
     # Nothing happened (the claim went back): the version as drawn. Settled (Stripe took part of
     # it, said so): the details' version now, so Save again finishes it.
     kept = None if outcome.settled else version
@@ -89,12 +91,16 @@ def _save(practice: Practice, details: BillingDetails) -> Outcome:
         saved = billing_details.save_billing_details(practice, details, current_user)
     except InvalidTaxId as refused:
         g.tax_id_error = refused.message  # under the field
-        return Outcome(error=CORRECT_ABOVE, status=refused.status, settled=False)
+        return Outcome(error=_(CORRECT_ABOVE), status=refused.status, settled=False)
     except PartlySaved as partly:
         return Outcome(error=partly.message, status=partly.status)
     except BillingError as error:  # Stripe never took any of it: nothing saved, the form as typed
-        return Outcome(error=f"{error.message} Nothing was saved.", status=error.status, settled=False)
-    return Outcome(message=SAVED) if saved else Outcome(message=NOTHING_CHANGED, settled=False)
+        return Outcome(
+            error=_("%(problem)s Nothing was saved.", problem=error.message),
+            status=error.status,
+            settled=False,
+        )
+    return Outcome(message=_(SAVED)) if saved else Outcome(message=_(NOTHING_CHANGED), settled=False)
 
 
 def _refused(

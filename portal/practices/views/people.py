@@ -9,6 +9,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.practices import errors, invitations
@@ -63,18 +64,21 @@ def add_member(practice_id: int):
 @bp.post("/<int:practice_id>/invitations/<int:invitation_id>/cancel")
 @login_required
 def cancel_invitation(practice_id: int, invitation_id: int):
-    practice, _ = load(practice_id)
+    practice, _member = load(practice_id)
     invitation = invitations.cancel(practice, invitation_id, current_user)
-    flash(f"The invitation to {invitation.email} is cancelled; its link no longer works.", "success")
+    flash(
+        _("The invitation to %(email)s is cancelled; its link no longer works.", email=invitation.email),
+        "success",
+    )
     return _back_to_people(practice.id)
 
 
 @bp.post("/<int:practice_id>/members/<int:member_id>/remove")
 @login_required
 def remove_member(practice_id: int, member_id: int):
-    practice, _ = load(practice_id)
+    practice, _member = load(practice_id)
     practice_members.remove_member(practice, member_id, current_user)
-    flash("Removed from the practice.", "success")
+    flash(_("Removed from the practice."), "success")
     return _back_to_people(practice.id)
 
 
@@ -82,11 +86,15 @@ def remove_member(practice_id: int, member_id: int):
 @login_required
 def make_owner(practice_id: int, member_id: int):
     """Offer the practice to a member: nothing moves until they accept the emailed offer."""
-    practice, _ = load_inviter(practice_id, offering_ownership=True)
+    practice, _member = load_inviter(practice_id, offering_ownership=True)
     offered = invitations.offer_ownership(practice, member_id, current_user)
     flash(
-        f"We sent {offered.user.email} your offer of {practice.name}. You stay the owner until they "
-        "accept it; you can withdraw it below.",
+        _(
+            "We sent %(email)s your offer of %(practice)s. You stay the owner until they accept it; "
+            "you can withdraw it below.",
+            email=offered.user.email,
+            practice=practice.name,
+        ),
         "success",
     )
     return _back_to_people(practice.id)
@@ -95,9 +103,9 @@ def make_owner(practice_id: int, member_id: int):
 @bp.post("/<int:practice_id>/leave")
 @login_required
 def leave(practice_id: int):
-    practice, _ = load(practice_id)
+    practice, _member = load(practice_id)
     invitations.leave(practice, current_user)
-    flash(f"You left {practice.name}.", "success")
+    flash(_("You left %(practice)s.", practice=practice.name), "success")
     return redirect(url_for("practices.index"), code=303)
 
 
@@ -119,7 +127,7 @@ def invitation(token: str):
         context = {"invitation": found, "token": token, "error": error.message}
         return render_template("practices/invitation.html", **context), error.status
     if not accepting:
-        flash("Invitation declined.", "success")
+        flash(_("Invitation declined."), "success")
         return redirect(url_for("practices.index"), code=303)
     flash(welcome, "success")
     return redirect(url_for("practices.billing", practice_id=practice_id), code=303)
@@ -127,5 +135,9 @@ def invitation(token: str):
 
 def _welcome(invitation) -> str:
     if invitation.is_ownership_offer:
-        return f"You now own {invitation.practice.name}; {invitation.invited_by.name} stays on as an admin."
-    return f"Welcome to {invitation.practice.name}."
+        return _(
+            "You now own %(practice)s; %(name)s stays on as an admin.",
+            practice=invitation.practice.name,
+            name=invitation.invited_by.name,
+        )
+    return _("Welcome to %(practice)s.", practice=invitation.practice.name)
