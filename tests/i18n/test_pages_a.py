@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import html
+import json
+import re
+
 import sqlalchemy as sa
 from flask import g
 
@@ -160,3 +164,15 @@ def test_the_header_in_vietnamese_for_a_signed_in_person(logged_in):
     assert ">Tài khoản</a>" in page and ">Cửa hàng</a>" in page and ">Đăng xuất</button>" in page
     assert "<h1>Đơn hàng của bạn</h1>" in page and "Chưa có đơn hàng nào." in page
     assert "Thanh toán qua Stripe." in page
+
+
+def test_the_scripts_own_messages_come_in_the_page_language(logged_in):
+    """app.js says what an htmx answer that never came means, with the words base.html gives it."""
+    page = text(logged_in.get("/account", headers=VI))
+    words = json.loads(html.unescape(re.search(r"data-words='([^']*)'", page).group(1)))
+    assert words["kept"] == "Nội dung bạn đã nhập vẫn được giữ; hãy thử lại."
+    assert words["serverError"] == "Hệ thống của chúng tôi gặp lỗi (mã lỗi {status})."
+    assert 'data-words-unavailable="Biểu mẫu thẻ hiện không dùng được, hãy thử lại sau."' in page
+    english = text(logged_in.get("/account", headers=EN))
+    words = json.loads(html.unescape(re.search(r"data-words='([^']*)'", english).group(1)))
+    assert words["failed"] == "That did not work (error {status}). Reload the page if it happens again."
