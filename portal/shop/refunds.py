@@ -115,15 +115,7 @@ def refund_order(
         if row is not None:
             return row
         order = db.session.get(Order, order_id)
-    if drawn_units is not None and refundable(order) and drawn_units != units_left(order):
-        raise RefundRefused(
-            _(
-                "Since this page was drawn, the refunds of order #%(order)s changed: %(left)s units "
-                "are left. Nothing was refunded now: check and refund again if more is due.",
-                order=order.id,
-                left=units_left(order),
-            )
-        )
+    _check_drawn(order, drawn_units)
     _check(order, units, reason)
     call = {
         "amount": units * order.unit_amount,
@@ -203,6 +195,19 @@ def settle_pending(order: Order) -> OrderRefund | None:
     record_refund(order, refund)
     order.pending_refund = None
     return db.session.scalar(sa.select(OrderRefund).where(OrderRefund.stripe_refund_id == refund["id"]))
+
+
+def _check_drawn(order: Order, drawn_units: int | None) -> None:
+    """Refused when another refund was made since the form showed ``drawn_units`` left."""
+    if drawn_units is not None and refundable(order) and drawn_units != units_left(order):
+        raise RefundRefused(
+            _(
+                "Since this page was drawn, the refunds of order #%(order)s changed: %(left)s units "
+                "are left. Nothing was refunded now: check and refund again if more is due.",
+                order=order.id,
+                left=units_left(order),
+            )
+        )
 
 
 def _check(order: Order, units: int, reason: str) -> None:
