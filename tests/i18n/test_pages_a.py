@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
+import pathlib
 import re
+from html.parser import HTMLParser
 
+import pytest
 import sqlalchemy as sa
+from babel.messages.pofile import read_po
 from flask import g
 
 from portal.extensions import db
-from portal.shop.models import Order
+from portal.shop.models import Order, OrderStatus, Product
+from portal.users.models import Role
 from portal.wallet import services as wallet_services
 from tests.conftest import extract_csrf
-from tests.shop.conftest import buyer, fake_payments, make_product, product  # noqa: F401
+from tests.factories import OrderFactory, OrderRefundFactory, OutboundEmailFactory
+from tests.shop.conftest import buyer, fake_payments, give_card, make_product, product  # noqa: F401
 
 VI = {"Accept-Language": "vi-VN,vi;q=0.9"}
 EN = {"Accept-Language": "en-US,en;q=0.9"}
@@ -175,3 +182,122 @@ def test_the_scripts_own_messages_come_in_the_page_language(logged_in):
     assert 'data-words-unavailable="Biểu mẫu thẻ hiện không dùng được, hãy thử lại sau."' in page
     english = text(logged_in.get("/account", headers=EN))
     assert "data-words" not in english  # the scripts' own English words
+
+
+# --- no wrapped sentence left in English on these pages ---------------------------------------------
+
+VI_CATALOGUE = pathlib.Path(__file__).resolve().parents[2] / "translations/vi/LC_MESSAGES/messages.po"
+
+
+class _Said(HTMLParser):
+    """What a person reads in the page's <body> (header and footer included, scripts not): text nodes
+    and the words in aria-label, title, placeholder, data-label and the confirmation prompts."""
+
+    SAID = ("aria-label", "title", "placeholder", "data-label", "data-confirm", "hx-confirm")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body, self.script, self.words = 0, 0, set()
+
+    def handle_starttag(self, tag, attrs):
+        self.body += tag == "body"
+        self.script += tag == "script"
+        if self.body:
+            self.words.update(" ".join(value.split()) for key, value in attrs if key in self.SAID and value)
+
+    def handle_endtag(self, tag):
+        self.body -= tag == "body"
+        self.script -= tag == "script"
+
+    def handle_data(self, data):
+        if self.body and not self.script and data.strip():
+            self.words.add(" ".join(data.split()))
+
+
+def english_left(page: str, sentences: set[str]) -> set[str]:
+    reader = _Said()
+    reader.feed(page)
+    return reader.words & sentences
+
+
+@pytest.fixture
+def every_shop_state(user):
+    """The account and shop pages with something in each of their sections: saved cards (one the
+    default, one expired), orders paid, refunded in part, pending, failed and cancelled, a product
+    out of stock and one nearly so, an email in the development inbox."""
+    give_card(user, "pm_card_visa")
+    give_card(user, "pm_card_mastercard", default=False, last4="4444").exp_year = 2020
+    thermometer = make_product(name="Nhiệt kế điện tử", stock=3)
+    make_product(name="Hộp sơ cứu", stock=0)
+    paid = OrderFactory(
+        user=user,
+        product=thermometer,
+        quantity=3,
+        status=OrderStatus.PAID,
+        payment_intent_id="pi_vi_paid",
+        card_brand="visa",
+        card_last4="4242",
+        receipt_email=user.email,
+        paid_at=dt.datetime(2026, 11, 2),
+    )
+    OrderRefundFactory(order=paid, units=1, reason="Hỏng")
+    OrderFactory(user=user, product=thermometer, status=OrderStatus.PENDING, payment_intent_id="pi_vi_wait")
+    OrderFactory(
+        user=user,
+        product=thermometer,
+        status=OrderStatus.FAILED,
+        failure_message="The payment was not completed.",
+    )
+    OrderFactory(
+        user=user,
+        product=thermometer,
+        status=OrderStatus.CANCELED,
+        failure_message="The payment was canceled.",
+    )
+    OutboundEmailFactory()
+    db.session.commit()
+    return paid
+
+
+def test_no_page_of_these_shows_a_translated_sentence_in_english(logged_in, user, every_shop_state):
+    """The pages rendered in Vietnamese hold none of the catalogue's sentences in English: a string
+    wrapped elsewhere but left bare here (or whose msgid drifted) shows up."""
+    with VI_CATALOGUE.open("rb") as source:
+        catalogue = read_po(source)
+    sentences = {
+        message.id
+        for message in catalogue
+        if isinstance(message.id, str) and message.string and message.string != message.id
+    }
+    orders = db.session.scalars(sa.select(Order).order_by(Order.id)).all()
+    products = db.session.scalars(sa.select(Product).order_by(Product.id)).all()
+    pages = ["/account", "/account/profile", "/account/password", "/account/delete", "/shop/", "/shop/orders"]
+    pages += [f"/shop/orders/{order.id}" for order in orders]
+    pages += [f"/shop/products/{item.id}" for item in products if item.stock > 0]
+    pages += ["/no-such-page", "/dev/inbox"]
+    left = {}
+    for url in pages:
+        g.pop("csrf_token", None)
+        response = logged_in.get(url, headers=VI)
+        assert response.status_code == (404 if url == "/no-such-page" else 200), url
+        english = english_left(text(response), sentences)
+        if english:
+            left[url] = sorted(english)
+    user.role = Role.ADMIN
+    db.session.commit()
+    admin_pages = ["/shop/admin/products", "/shop/admin/products/new", "/shop/admin/orders"]
+    admin_pages += [f"/shop/admin/orders/{order.id}" for order in orders]
+    admin_pages += [f"/shop/admin/products/{products[0].id}/edit"]
+    for url in admin_pages:
+        response = logged_in.get(url, headers=VI)
+        assert response.status_code == 200, url
+        english = english_left(text(response), sentences)
+        if english:
+            left[url] = sorted(english)
+    token = extract_csrf(text(logged_in.get("/account")))
+    logged_in.post("/logout", data={"csrf_token": token}, headers=VI)  # its flash: on the next page
+    for url in ("/", "/login", "/register", "/forgot-password"):
+        english = english_left(text(logged_in.get(url, headers=VI)), sentences)
+        if english:
+            left[url] = sorted(english)
+    assert left == {}, str(left)
