@@ -7,6 +7,8 @@ import logging
 import os
 
 from flask import Flask, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from config import (
     CONFIGS,
@@ -147,7 +149,7 @@ def register_extensions(app: Flask) -> None:
     )
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Log in to see that page."
+    login_manager.login_message = _l("Log in to see that page.")
     login_manager.login_message_category = "info"
     csrf.init_app(app)
     init_csrf_tokens(app)
@@ -223,17 +225,18 @@ def register_errorhandlers(app: Flask) -> None:
 
     from portal import htmx
     from portal.api import envelope
-    from portal.errors import UserError
+    from portal.errors import UserError, page_words
     from portal.request_limits import too_large_message
 
     def render_error(error):
         code = getattr(error, "code", 500) or 500
         _end_failed_transaction(code)
-        description = getattr(error, "description", "Something went wrong.")
+        description = getattr(error, "description", None) or _l("Something went wrong.")
         if code == 413:  # werkzeug's own words when a chunked body runs over
             description = too_large_message(app.config)
         if wants_json():  # the API's envelope (its own handlers yield to these per-code ones)
             return envelope.fail(code, getattr(error, "name", "error").lower().replace(" ", "_"), description)
+        description = page_words(description)  # werkzeug's words too, in the reader's language
         if htmx.is_htmx():  # an error page would not be swapped in: say it in the page's messages
             return htmx.refusal(description)
         return render_template("errors/error.html", code=code, description=description), code
@@ -245,7 +248,7 @@ def register_errorhandlers(app: Flask) -> None:
     def csrf_error(error: CSRFError):
         if htmx.is_htmx() and not current_user.is_authenticated:  # its session ended meanwhile
             return htmx.signed_out(login_again_url())
-        description = "Your form expired or was sent from elsewhere. Reload the page and try again."
+        description = _("Your form expired or was sent from elsewhere. Reload the page and try again.")
         if htmx.is_htmx():
             return htmx.refusal(description)
         return render_template("errors/error.html", code=400, description=description), 400
@@ -285,7 +288,7 @@ def unauthorized():
 
     if htmx.is_htmx():
         return htmx.signed_out(login_again_url())
-    flash(login_manager.login_message, login_manager.login_message_category)
+    flash(str(login_manager.login_message), login_manager.login_message_category)
     return redirect(login_url(login_manager.login_view, next_url=request.url))
 
 
@@ -310,11 +313,11 @@ def register_commands(app: Flask) -> None:
 
 #: Top navigation: (endpoint, label, admins only). Links whose feature is absent are skipped.
 NAVIGATION = (
-    ("auth.account", "Account", False),
-    ("practices.index", "Practices", False),
-    ("shop.products", "Shop", False),
-    ("shop.orders", "Orders", False),
-    ("admin.index", "Admin", True),
+    ("auth.account", _l("Account"), False),
+    ("practices.index", _l("Practices"), False),
+    ("shop.products", _l("Shop"), False),
+    ("shop.orders", _l("Orders"), False),
+    ("admin.index", _l("Admin"), True),
 )
 
 

@@ -1,15 +1,21 @@
-"""``PortalForm``: the base of every form. Each text field refuses what ``portal.text`` refuses."""
+"""``PortalForm``: the base of every form. Each text field refuses what ``portal.text`` refuses, and
+WTForms' own messages ("Not a valid integer value.") come from the portal's catalogue: WTForms ships
+no Vietnamese, so Flask-WTF's i18n (its ``wtforms`` domain) would leave them in English."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+import flask_babel
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from wtforms import Field, HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, StopValidation, ValidationError
 
 from portal.formatting import minor_unit_exponent
-from portal.text import text_problem
+from portal.text import N_, text_problem
 
 
 class PlainText:
@@ -25,12 +31,59 @@ class PlainText:
                 raise StopValidation(problem)
 
 
+class CatalogueTranslations:
+    """WTForms' translations object: its messages read in the request's language, from the portal's
+    own catalogue (``WTFORMS_MESSAGES`` puts them there); WTForms fills their placeholders after."""
+
+    def gettext(self, string: str) -> str:
+        return flask_babel.get_translations().gettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return flask_babel.get_translations().ngettext(singular, plural, n)
+
+
+CATALOGUE_TRANSLATIONS = CatalogueTranslations()
+
+#: WTForms' own messages a field of ours can show (those with no message of our own), marked for
+#: pybabel's extraction; the plural ones are in ``_wtforms_plural_messages``.
+WTFORMS_MESSAGES = (
+    N_("This field is required."),
+    N_("Invalid input."),
+    N_("Invalid email address."),
+    N_("Not a valid choice."),
+    N_("Invalid Choice: could not coerce."),
+    N_("Not a valid integer value."),
+    N_("Not a valid decimal value."),
+    N_("Not a valid float value."),
+    N_("Not a valid date value."),
+    N_("Not a valid datetime value."),
+    N_("Number must be at least %(min)s."),
+    N_("Number must be at most %(max)s."),
+    N_("Number must be between %(min)s and %(max)s."),
+    N_("Field must be equal to %(other_name)s."),
+    N_("Field must be between %(min)d and %(max)d characters long."),
+    N_("Invalid URL."),
+)
+
+
+def _wtforms_plural_messages() -> None:  # pragma: no cover - never called: it marks for extraction
+    ngettext(
+        "Field must be at least %(min)d character long.", "Field must be at least %(min)d characters long.", 1
+    )
+    ngettext(
+        "Field cannot be longer than %(max)d character.", "Field cannot be longer than %(max)d characters.", 1
+    )
+
+
 class PortalForm(FlaskForm):
     """Every form's base: text fields (names, emails, passwords, hidden keys, textareas) get
     ``PlainText`` without each form having to remember it. tests/edges/test_text_fields.py checks
     that every form derives from this one."""
 
     class Meta:
+        def get_translations(self, form):
+            return CATALOGUE_TRANSLATIONS
+
         def bind_field(self, form, unbound_field, options):
             field = super().bind_field(form, unbound_field, options)
             if isinstance(field, StringField):
@@ -48,8 +101,11 @@ def refund_reason_field(label: str) -> TextAreaField:
     return TextAreaField(
         label,
         validators=[
-            DataRequired("Say why you are refunding."),
-            Length(max=REFUND_REASON_MAX, message=f"Keep the reason under {REFUND_REASON_MAX} characters."),
+            DataRequired(_l("Say why you are refunding.")),
+            Length(
+                max=REFUND_REASON_MAX,
+                message=_l("Keep the reason under %(most)s characters.", most=REFUND_REASON_MAX),
+            ),
         ],
     )
 
@@ -71,7 +127,7 @@ class RefundForm(PortalForm):
     def validate_left_when_drawn(self, field: HiddenField) -> None:
         text = field.data or ""
         if not (text.isascii() and text.isdigit() and len(text) <= 15):
-            raise ValidationError("This form has expired. Reload the page and try again.")
+            raise ValidationError(_("This form has expired. Reload the page and try again."))
 
     @property
     def form_problem(self) -> str | None:

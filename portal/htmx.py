@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from flask import Response, flash, make_response, redirect, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 
 def is_htmx() -> bool:
@@ -54,13 +56,13 @@ def fragment_or_redirect(
     """
     if not is_htmx():
         if message or error:
-            flash(error or message, "error" if error else "success")
+            flash(str(error or message), "error" if error else "success")
         return redirect(redirect_to, code=303)
     return render_page_or_fragment(page, fragment, status, **context())
 
 
 #: An htmx action from a page whose session ended (logged out in another tab, or it expired).
-SIGNED_OUT = "You were signed out; sign in again."
+SIGNED_OUT = _l("You were signed out; sign in again.")
 
 
 def refusal(message: str, link: tuple[str, str] | None = None) -> Response:
@@ -77,7 +79,7 @@ def refusal(message: str, link: tuple[str, str] | None = None) -> Response:
 
 def signed_out(login_url: str) -> Response:
     """The htmx answer for a session that ended: say so, with a way to sign in again."""
-    return refusal(SIGNED_OUT, link=(login_url, "Sign in again"))
+    return refusal(SIGNED_OUT, link=(login_url, _("Sign in again")))
 
 
 def redirect_page(location: str) -> Response:

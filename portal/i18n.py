@@ -1,6 +1,7 @@
 """Which language and which time zone a page is read in (Flask-Babel's two selectors).
 
-The language: the signed-in person's saved choice (``users.locale``), else a visitor's choice (the
+The language: the JSON API's requests read English (its messages are a machine's contract); a page's,
+the signed-in person's saved choice (``users.locale``), else a visitor's choice (the
 ``locale`` cookie the header's switcher sets), else the browser's ``Accept-Language`` best match
 among ``LOCALES``, else English. The time zone: the practice's on that practice's pages (its pages
 call ``use_practice_timezone`` once they have loaded it), else the person's (``users.timezone``),
@@ -39,7 +40,7 @@ def init_app(app: Flask) -> None:
 
 
 def select_locale() -> str:
-    if not has_request_context():
+    if not has_request_context() or request.blueprint == "api":
         return LOCALES[0]
     saved = getattr(current_user, "locale", None) if current_user.is_authenticated else None
     if saved in LOCALES:

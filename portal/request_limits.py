@@ -23,6 +23,8 @@ import typing as t
 
 from flask import Flask, Request, request
 from flask.json.provider import DefaultJSONProvider
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream
@@ -83,14 +85,15 @@ def _size(limit: int) -> str:
 
 
 def too_large_message(config: t.Mapping) -> str:
-    return (
-        f"That request is too large: the portal accepts at most {_size(config['MAX_CONTENT_LENGTH'])} "
-        f"({_size(config['MAX_FORM_MEMORY_SIZE'])} in any one form field). "
-        "Nothing was saved; shorten what you sent and try again."
+    return _(
+        "That request is too large: the portal accepts at most %(most)s (%(field)s in any one form "
+        "field). Nothing was saved; shorten what you sent and try again.",
+        most=_size(config["MAX_CONTENT_LENGTH"]),
+        field=_size(config["MAX_FORM_MEMORY_SIZE"]),
     )
 
 
-NUL_IN_ADDRESS = "This address contains a NUL character (%00), which no page of the portal uses."
+NUL_IN_ADDRESS = _l("This address contains a NUL character (%00), which no page of the portal uses.")
 
 
 def init_request_limits(app: Flask) -> None:

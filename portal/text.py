@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import unicodedata
 
+import flask_babel
+
 #: Marks that change the display order of the text around them.
 BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 #: Line breaks: CR, LF and NEL (control characters) and Unicode's line and paragraph separators.
@@ -25,12 +27,20 @@ BLANK_LETTERS = frozenset("\u115f\u1160\u2800\u3164\uffa0")
 #: What a multi-line field (a textarea) may hold besides printable text.
 MULTI_LINE_ALLOWED = frozenset("\t\r\n\u2028\u2029")
 
-ONE_LINE = "Keep this on one line: remove the line breaks."
-CONTROL = "Remove the invisible control characters (such as NUL or tab) from this field."
-BIDI = "Remove the invisible characters that change the text's direction (such as U+202E)."
-NOT_TEXT = "This contains characters that are not text; type it again."
-ZERO_WIDTH_MESSAGE = "Remove the invisible characters (such as a zero-width space) from this field."
-BLANK = "This shows nothing: type some visible letters or numbers."
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogue (pybabel extracts ``N_``) without translating it: text kept
+    in English, as written (these messages, an order's failure message), and translated where it is read."""
+    return message
+
+
+#: Why a value is refused (English, the msgid: ``text_problem`` answers in the reader's language).
+ONE_LINE = N_("Keep this on one line: remove the line breaks.")
+CONTROL = N_("Remove the invisible control characters (such as NUL or tab) from this field.")
+BIDI = N_("Remove the invisible characters that change the text's direction (such as U+202E).")
+NOT_TEXT = N_("This contains characters that are not text; type it again.")
+ZERO_WIDTH_MESSAGE = N_("Remove the invisible characters (such as a zero-width space) from this field.")
+BLANK = N_("This shows nothing: type some visible letters or numbers.")
 
 
 def text_problem(value: str, multiline: bool = False) -> str | None:
@@ -47,9 +57,9 @@ def text_problem(value: str, multiline: bool = False) -> str | None:
             continue
         problem = _message(char, multiline)
         if problem:
-            return problem
+            return flask_babel.gettext(problem)
     if value.strip() and not any(_visible(char) for char in value):  # blank to the eye, not to strip()
-        return BLANK
+        return flask_babel.gettext(BLANK)
     return None
 
 

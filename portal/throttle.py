@@ -33,6 +33,7 @@ import time
 
 import sqlalchemy as sa
 from flask import Flask, current_app, has_app_context, request
+from flask_babel import lazy_gettext as _l
 from flask_limiter.util import get_remote_address
 from limits import parse
 from limits.storage import (
@@ -192,7 +193,7 @@ def _limit_posts(view, limits, message: str):
     return view
 
 
-INVITATIONS_THROTTLED = "Too many invitations sent from this practice or account. Try again later."
+INVITATIONS_THROTTLED = _l("Too many invitations sent from this practice or account. Try again later.")
 
 
 def count_invitation(practice_id: int, inviter_id: int) -> None:

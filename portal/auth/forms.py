@@ -16,39 +16,45 @@ def strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
-NAME = [DataRequired("Enter your name."), Length(max=120, message="Keep your name under 120 characters.")]
+NAME = [
+    DataRequired(_l("Enter your name.")),
+    Length(max=120, message=_l("Keep your name under 120 characters.")),
+]
 EMAIL = [
-    DataRequired("Enter your email address."),
-    Email("Enter a valid email address, like name@example.com."),
-    Length(max=254, message="That email address is too long."),
+    DataRequired(_l("Enter your email address.")),
+    Email(_l("Enter a valid email address, like name@example.com.")),
+    Length(max=254, message=_l("That email address is too long.")),
 ]
 NEW_PASSWORD = [
-    DataRequired("Choose a password."),
-    Length(min=10, max=128, message="Use between 10 and 128 characters."),
+    DataRequired(_l("Choose a password.")),
+    Length(min=10, max=128, message=_l("Use between 10 and 128 characters.")),
 ]
 
 
 class RegisterForm(PortalForm):
-    name = StringField("Full name", validators=NAME, filters=[strip])
-    email = EmailField("Email", validators=EMAIL, filters=[strip])
-    password = PasswordField("Password", validators=NEW_PASSWORD)
+    name = StringField(_l("Full name"), validators=NAME, filters=[strip])
+    email = EmailField(_l("Email"), validators=EMAIL, filters=[strip])
+    password = PasswordField(_l("Password"), validators=NEW_PASSWORD)
     confirm = PasswordField(
-        "Confirm password",
-        validators=[DataRequired("Repeat the password."), EqualTo("password", "The passwords do not match.")],
+        _l("Confirm password"),
+        validators=[
+            DataRequired(_l("Repeat the password.")),
+            EqualTo("password", _l("The passwords do not match.")),
+        ],
     )
 
 
 class LoginForm(PortalForm):
-    email = EmailField("Email", validators=EMAIL, filters=[strip])
-    password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
-    remember = BooleanField("Remember me")
+    email = EmailField(_l("Email"), validators=EMAIL, filters=[strip])
+    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password."))])
+    remember = BooleanField(_l("Remember me"))
 
 
 class ProfileForm(PortalForm):
-    name = StringField("Full name", validators=NAME, filters=[strip])
-    email = EmailField("Email", validators=EMAIL, filters=[strip])
+    name = StringField(_l("Full name"), validators=NAME, filters=[strip])
+    email = EmailField(_l("Email"), validators=EMAIL, filters=[strip])
     #: Checked only when the email changes (``services.update_profile``): a name needs none.
-    current_password = PasswordField("Current password")
+    current_password = PasswordField(_l("Current password"))
     #: Any IANA zone; the list is the choice, a posted name outside it is refused in words.
     timezone = SelectField(_l("Time zone"), coerce=lambda value: value or "", validate_choice=False)
 
@@ -68,25 +74,25 @@ class ProfileForm(PortalForm):
 class ResetPasswordForm(PortalForm):
     """A new password, typed twice."""
 
-    password = PasswordField("New password", validators=NEW_PASSWORD)
+    password = PasswordField(_l("New password"), validators=NEW_PASSWORD)
     confirm = PasswordField(
-        "Confirm new password",
+        _l("Confirm new password"),
         validators=[
-            DataRequired("Repeat the new password."),
-            EqualTo("password", "The passwords do not match."),
+            DataRequired(_l("Repeat the new password.")),
+            EqualTo("password", _l("The passwords do not match.")),
         ],
     )
 
 
 class ChangePasswordForm(ResetPasswordForm):
     current_password = PasswordField(
-        "Current password", validators=[DataRequired("Enter your current password.")]
+        _l("Current password"), validators=[DataRequired(_l("Enter your current password."))]
     )
 
 
 class ForgotPasswordForm(PortalForm):
-    email = EmailField("Email", validators=EMAIL, filters=[strip])
+    email = EmailField(_l("Email"), validators=EMAIL, filters=[strip])
 
 
 class DeleteAccountForm(PortalForm):
-    password = PasswordField("Password", validators=[DataRequired("Enter your password to confirm.")])
+    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password to confirm."))])

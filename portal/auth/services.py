@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import flask_babel
 import sqlalchemy as sa
+from babel.lists import format_list
 from flask import url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from portal.auth import tokens
 from portal.auth.api_tokens import revoke_user_tokens
@@ -20,11 +25,11 @@ from portal.users.lookup import find_user_by_email, normalize_email
 from portal.users.models import Role, User, UserSession
 from portal.wallet import services as wallet
 
-CURRENT_PASSWORD_THROTTLED = (
+CURRENT_PASSWORD_THROTTLED = _l(
     "Too many wrong current passwords for this account. Wait 15 minutes, then try again "
     "(or reset your password from the login page)."
 )
-EMAIL_CHANGE_THROTTLED = "Too many email changes asked for. Wait an hour, then try again."
+EMAIL_CHANGE_THROTTLED = _l("Too many email changes asked for. Wait an hour, then try again.")
 
 
 class AccountError(UserError):
@@ -42,7 +47,7 @@ class EmailTaken(AccountError):
     code = "email_taken"
 
     def __init__(self) -> None:
-        super().__init__("An account with this email already exists.", field="email")
+        super().__init__(_("An account with this email already exists."), field="email")
 
 
 class PasswordRequired(AccountError):
@@ -50,7 +55,7 @@ class PasswordRequired(AccountError):
     code = "current_password_required"
 
     def __init__(self) -> None:
-        super().__init__("Changing the email needs your current password.", field="current_password")
+        super().__init__(_("Changing the email needs your current password."), field="current_password")
 
 
 class OwnsBilledPractice(AccountError):
@@ -60,16 +65,23 @@ class OwnsBilledPractice(AccountError):
     code = "owns_practice"
 
     def __init__(self, names: list[str]) -> None:
-        practices = " and ".join(names)
+        practices = format_list(names, locale=flask_babel.get_locale() or "en")  # "A and B", "A và B"
         super().__init__(
-            f"You own {practices}, which {'is' if len(names) == 1 else 'are'} still billed, so your account "
-            "cannot be deleted yet. Transfer ownership to another member (Make owner, on the practice's "
-            "People tab) or cancel the subscription first, then delete your account.",
+            ngettext(
+                "You own %(practices)s, which is still billed, so your account cannot be deleted yet. "
+                "Transfer ownership to another member (Make owner, on the practice's People tab) or "
+                "cancel the subscription first, then delete your account.",
+                "You own %(practices)s, which are still billed, so your account cannot be deleted yet. "
+                "Transfer ownership to another member (Make owner, on the practice's People tab) or "
+                "cancel the subscription first, then delete your account.",
+                len(names),
+                practices=practices,
+            ),
             field="password",
         )
 
 
-INVALID_RESET_LINK = "This reset link is invalid, used or expired. Ask for a new one."
+INVALID_RESET_LINK = _l("This reset link is invalid, used or expired. Ask for a new one.")
 
 
 def register_user(
@@ -306,10 +318,10 @@ def confirm_email_change(token: str, *, keep_session: str | None = None) -> tupl
     """
     found = tokens.load_email_change_token(token)
     if found is None:
-        raise AccountError("This link is invalid, used or expired. Change your email again.")
+        raise AccountError(_("This link is invalid, used or expired. Change your email again."))
     user, new_email = found
     if find_user_by_email(new_email) is not None:
-        raise AccountError("That address now belongs to another account. Choose another one.")
+        raise AccountError(_("That address now belongs to another account. Choose another one."))
     _tell_the_old_address(user, user.email, new_email, "Your email address was changed", "email_changed")
     user.email = new_email
     user.email_verified = True  # following the link proved the address
@@ -319,14 +331,14 @@ def confirm_email_change(token: str, *, keep_session: str | None = None) -> tupl
         db.session.commit()
     except sa.exc.IntegrityError as exc:
         db.session.rollback()
-        raise AccountError("That address now belongs to another account. Choose another one.") from exc
+        raise AccountError(_("That address now belongs to another account. Choose another one.")) from exc
     in_sync = customers.update_user_customer(user)
     return user, ownership.owner_contact_changed(user) and in_sync
 
 
 def change_password(user: User, current_password: str, new_password: str) -> None:
     if not is_current_password(user, current_password):
-        raise AccountError("Your current password is not correct.", field="current_password")
+        raise AccountError(_("Your current password is not correct."), field="current_password")
     _set_password(user, new_password)
 
 
@@ -370,7 +382,7 @@ def _queue_verification(user: User) -> None:
 def verify_email(token: str) -> User:
     user = tokens.load_verify_token(token)
     if user is None:
-        raise AccountError("This verification link is invalid or expired.")
+        raise AccountError(_("This verification link is invalid or expired."))
     if not user.email_verified:
         user.email_verified = True
         user.email_verified_at = utcnow()
@@ -381,7 +393,7 @@ def verify_email(token: str) -> User:
 def delete_account(user: User, password: str) -> bool:
     """Delete the account and its Stripe customer; returns whether Stripe confirmed."""
     if not is_current_password(user, password):
-        raise AccountError("Your password is not correct.", field="password")
+        raise AccountError(_("Your password is not correct."), field="password")
     return delete_user(user)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 
 from portal.after_response import run_after_response
@@ -26,20 +28,30 @@ from portal.wallet.links import account_wallet
 bp = Blueprint("auth", __name__)
 
 INVALID_RESET_LINK = services.INVALID_RESET_LINK
-STRIPE_DELAYED = "Saved. Stripe could not be reached just now; your billing details will catch up shortly."
+STRIPE_DELAYED = _l(
+    "Saved. Stripe could not be reached just now; your billing details will catch up shortly."
+)
 
 
-LOGIN_THROTTLED = "Too many failed login attempts. Wait a minute, then try again."
-REQUESTS_THROTTLED = "Too many requests. Wait a while and try again."
-#: The same answer for a new email and a taken one (whose owner is emailed instead).
-REGISTERED = (
-    "Thanks. We sent a message to {email}: follow its link to confirm your address. "
-    "You can log in now with your email and password."
-)
-EMAIL_CHANGE_ASKED = (
-    "We sent a message to {email}. Your email address changes when you follow its link; "
-    "until then it stays as it is."
-)
+LOGIN_THROTTLED = _l("Too many failed login attempts. Wait a minute, then try again.")
+REQUESTS_THROTTLED = _l("Too many requests. Wait a while and try again.")
+
+
+def registered_message(email: str) -> str:
+    """The same answer for a new email and a taken one (whose owner is emailed instead)."""
+    return _(
+        "Thanks. We sent a message to %(email)s: follow its link to confirm your address. "
+        "You can log in now with your email and password.",
+        email=email,
+    )
+
+
+def email_change_asked_message(email: str) -> str:
+    return _(
+        "We sent a message to %(email)s. Your email address changes when you follow its link; "
+        "until then it stays as it is.",
+        email=email,
+    )
 
 
 def _me() -> User:
@@ -69,7 +81,7 @@ def _apply_field_error(form, error: services.AccountError) -> None:
     if error.field and hasattr(form, error.field):
         getattr(form, error.field).errors.append(error.message)
     else:
-        flash(error.message, "error")
+        flash(str(error.message), "error")
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -83,7 +95,7 @@ def register():
         if new_user is not None:
             # Once the page has gone out, so a new address answers as fast as a taken one.
             run_after_response(services.create_registered_customer, new_user.id)
-        flash(REGISTERED.format(email=services.normalize_email(form.email.data)), "success")
+        flash(registered_message(services.normalize_email(form.email.data)), "success")
         return redirect(url_for("auth.login"))
     refund_request_limits()  # a form with mistakes is not an attempt
     return render_template("auth/register.html", form=form), 200 if request.method == "GET" else 422
@@ -102,7 +114,7 @@ def login():
             refund_request_limits()  # only failed attempts count
             return redirect(_next_target() or url_for("auth.account"))
         # One message for an unknown email and a wrong password.
-        form.password.errors.append("That email and password do not match an account.")
+        form.password.errors.append(_("That email and password do not match an account."))
     else:
         refund_request_limits()  # a form with mistakes is not a guess
     return _login_page(form, 200 if request.method == "GET" else 422)
@@ -119,7 +131,7 @@ def logout():
     services.close_session(current_user.current_session_key)
     logout_user()
     _renew_session()
-    flash("You have been logged out.", "success")
+    flash(_("You have been logged out."), "success")
     return redirect(url_for("auth.login"))
 
 
@@ -135,7 +147,7 @@ THROTTLED_FORMS = {
 
 @bp.errorhandler(429)
 def too_many_requests(error):
-    message = getattr(error, "description", None) or "Too many requests. Wait a minute and try again."
+    message = str(getattr(error, "description", None) or _("Too many requests. Wait a minute and try again."))
     page = THROTTLED_FORMS.get(request.endpoint or "")
     if page is None:
         return render_template("errors/error.html", code=429, description=message), 429
@@ -167,8 +179,11 @@ def edit_profile():
             return render_template("account/profile.html", form=form), 422
         preferences.save_timezone(_me(), form.timezone.data)
         if email_changing:
-            flash(EMAIL_CHANGE_ASKED.format(email=new_email), "success")
-        flash("Your profile was saved." if in_sync else STRIPE_DELAYED, "success" if in_sync else "warning")
+            flash(email_change_asked_message(new_email), "success")
+        flash(
+            _("Your profile was saved.") if in_sync else str(STRIPE_DELAYED),
+            "success" if in_sync else "warning",
+        )
         return redirect(url_for("auth.account"))
     return render_template("account/profile.html", form=form), 200 if request.method == "GET" else 422
 
@@ -180,11 +195,11 @@ def confirm_email_change(token: str):
         keep = current_user.current_session_key if current_user.is_authenticated else None
         _user, in_sync = services.confirm_email_change(token, keep_session=keep)
     except services.AccountError as error:
-        flash(error.message, "error")
+        flash(str(error.message), "error")
     else:
-        flash("Your email address was changed and confirmed.", "success")
+        flash(_("Your email address was changed and confirmed."), "success")
         if not in_sync:
-            flash(STRIPE_DELAYED, "warning")
+            flash(str(STRIPE_DELAYED), "warning")
     return redirect(url_for("auth.account") if current_user.is_authenticated else url_for("auth.login"))
 
 
@@ -199,7 +214,7 @@ def change_password():
             _apply_field_error(form, error)
         else:
             _start_login(_me(), remember=False)
-            flash("Your password was changed. Other devices have been logged out.", "success")
+            flash(_("Your password was changed. Other devices have been logged out."), "success")
             return redirect(url_for("auth.account"))
     return render_template("account/password.html", form=form), 200 if request.method == "GET" else 422
 
@@ -211,7 +226,7 @@ def forgot_password():
     if form.validate_on_submit():
         # The lookup and the email come after the answer, so a known address takes no longer than another.
         run_after_response(services.request_password_reset, form.email.data)
-        flash("If an account uses that address, we sent it a link to reset the password.", "success")
+        flash(_("If an account uses that address, we sent it a link to reset the password."), "success")
         return redirect(url_for("auth.login"))
     refund_request_limits()  # a form with mistakes is not a request
     return render_template("auth/forgot_password.html", form=form), 200 if request.method == "GET" else 422
@@ -220,16 +235,16 @@ def forgot_password():
 @bp.route("/reset-password/<token>", methods=["GET", "POST"])
 def reset_password(token: str):
     if request.method == "GET" and tokens.load_reset_token(token) is None:
-        flash(INVALID_RESET_LINK, "error")
+        flash(str(INVALID_RESET_LINK), "error")
         return redirect(url_for("auth.forgot_password"))
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
             services.reset_password(token, form.password.data)
         except services.AccountError as error:
-            flash(error.message, "error")
+            flash(str(error.message), "error")
             return redirect(url_for("auth.forgot_password"))
-        flash("Your password was reset. Log in with the new one.", "success")
+        flash(_("Your password was reset. Log in with the new one."), "success")
         return redirect(url_for("auth.login"))
     return render_template("auth/reset_password.html", form=form), 200 if request.method == "GET" else 422
 
@@ -239,9 +254,9 @@ def verify_email(token: str):
     try:
         services.verify_email(token)
     except services.AccountError as error:
-        flash(error.message, "error")
+        flash(str(error.message), "error")
     else:
-        flash("Thanks, your email address is confirmed.", "success")
+        flash(_("Thanks, your email address is confirmed."), "success")
     return redirect(url_for("auth.account") if current_user.is_authenticated else url_for("auth.login"))
 
 
@@ -249,7 +264,7 @@ def verify_email(token: str):
 @login_required
 def resend_verification():
     services.send_verification_email(_me())
-    flash("We sent a new confirmation link.", "success")
+    flash(_("We sent a new confirmation link."), "success")
     return redirect(url_for("auth.account"))
 
 
@@ -267,7 +282,7 @@ def delete_account():
         else:
             logout_user()
             _renew_session()
-            flash("Your account was deleted.", "success")
+            flash(_("Your account was deleted."), "success")
             return redirect(url_for("auth.login"))
     billed = ownership.billed_practices_owned_by(_me())
     return render_template("account/delete.html", form=form, billed_practices=billed), status

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 from portal.errors import UserError
 from portal.shop.models import Order, Product
 
@@ -24,7 +26,7 @@ class ProductNotFound(ShopError):
     code = "not_found"
 
     def __init__(self) -> None:
-        super().__init__("That product does not exist or is no longer for sale.")
+        super().__init__(_("That product does not exist or is no longer for sale."))
 
 
 class OrderNotFound(ShopError):
@@ -32,7 +34,7 @@ class OrderNotFound(ShopError):
     code = "not_found"
 
     def __init__(self) -> None:
-        super().__init__("That order was not found.")
+        super().__init__(_("That order was not found."))
 
 
 class AdminsOnly(ShopError):
@@ -40,21 +42,21 @@ class AdminsOnly(ShopError):
     code = "forbidden"
 
     def __init__(self) -> None:
-        super().__init__("Only platform admins can manage products.")
+        super().__init__(_("Only platform admins can manage products."))
 
 
 class InvalidQuantity(ShopError):
     code = "invalid_quantity"
 
     def __init__(self) -> None:
-        super().__init__(f"Choose a quantity between 1 and {MAX_QUANTITY}.")
+        super().__init__(_("Choose a quantity between 1 and %(most)s.", most=MAX_QUANTITY))
 
 
 class CurrencyMismatch(ShopError):
     code = "invalid_currency"
 
     def __init__(self, currency: str) -> None:
-        super().__init__(f"This product is sold in {currency.upper()}.")
+        super().__init__(_("This product is sold in %(currency)s.", currency=currency.upper()))
 
 
 class OutOfStock(ShopError):
@@ -63,11 +65,16 @@ class OutOfStock(ShopError):
 
     def __init__(self, product: Product, quantity: int) -> None:
         if product.stock <= 0:
-            message = f"Sorry, {product.name} is out of stock. You have not been charged."
+            message = _(
+                "Sorry, %(product)s is out of stock. You have not been charged.", product=product.name
+            )
         else:
-            message = (
-                f"Sorry, only {product.stock} of {product.name} left, fewer than the {quantity} "
-                "you asked for. You have not been charged."
+            message = _(
+                "Sorry, only %(left)s of %(product)s left, fewer than the %(quantity)s you asked for. "
+                "You have not been charged.",
+                left=product.stock,
+                product=product.name,
+                quantity=quantity,
             )
         super().__init__(message)
 
@@ -95,9 +102,12 @@ class PaymentOutcomeUnknown(ShopError):
 
     def __init__(self, order: Order) -> None:
         super().__init__(
-            f"Stripe did not answer in time, so we cannot tell yet whether order #{order.id} was "
-            "charged. Its items stay reserved for you and the order page shows the outcome once Stripe "
-            "answers: please check it before buying again.",
+            _(
+                "Stripe did not answer in time, so we cannot tell yet whether order #%(order)s was "
+                "charged. Its items stay reserved for you and the order page shows the outcome once "
+                "Stripe answers: please check it before buying again.",
+                order=order.id,
+            ),
             order,
         )
 
@@ -117,6 +127,8 @@ class RefundUnconfirmed(ShopError):
 
     def __init__(self) -> None:
         super().__init__(
-            "Stripe may have made the refund; we are checking. Nothing will be refunded twice: "
-            "this order takes no other refund until Stripe answers."
+            _(
+                "Stripe may have made the refund; we are checking. Nothing will be refunded twice: "
+                "this order takes no other refund until Stripe answers."
+            )
         )

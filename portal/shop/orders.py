@@ -18,6 +18,7 @@ from portal.shop.errors import OrderNotFound
 from portal.shop.models import Order, OrderStatus
 from portal.shop.purchases import find_order_payment_intent
 from portal.shop.settlement import apply_payment_intent, settle_paid, settle_released
+from portal.text import N_
 from portal.users.models import User
 
 log = logging.getLogger(__name__)
@@ -121,5 +122,5 @@ def _release_one(order: Order) -> str | None:
         data = as_dict(intent)
         if data.get("status") == "succeeded":
             return "paid" if settle_paid(order, data["id"]) else None
-    won = settle_released(order, OrderStatus.CANCELED, "The payment was not completed in time.")
+    won = settle_released(order, OrderStatus.CANCELED, N_("The payment was not completed in time."))
     return "released" if won else None

@@ -17,6 +17,7 @@ from portal.extensions import db
 from portal.gateway.shapes import as_dict
 from portal.shop import settlement
 from portal.shop.models import Order, OrderStatus
+from portal.text import N_
 
 log = logging.getLogger(__name__)
 
@@ -67,5 +68,5 @@ def payment_intent_canceled(payment_intent: Any) -> Order | None:
     order = find_order(payment_intent)
     if order is None:
         return None
-    settlement.settle_released(order, OrderStatus.CANCELED, "The payment was canceled.")
+    settlement.settle_released(order, OrderStatus.CANCELED, N_("The payment was canceled."))
     return order

@@ -22,7 +22,7 @@ from portal.shop.errors import (
     PaymentOutcomeUnknown,
 )
 from portal.shop.models import Order, OrderStatus, Product
-from portal.shop.settlement import payment_error_message, settle_paid, settle_released
+from portal.shop.settlement import payment_error_message, said, settle_paid, settle_released
 from portal.users.models import User
 from portal.wallet import services as wallet_services
 
@@ -141,7 +141,7 @@ def _charge(user: User, order: Order, product: Product, customer_id: str) -> Pur
         message = payment_error_message(data)
         settle_released(order, OrderStatus.FAILED, message)
         db.session.commit()
-        raise PaymentFailed(message, order)
+        raise PaymentFailed(said(message), order)
     # "processing": stays pending until payment_intent.succeeded or payment_failed arrives.
     db.session.commit()
     return PurchaseResult(order=order, client_secret=client_secret, payment_intent_status=status)

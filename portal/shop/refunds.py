@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import url_for
+from flask_babel import gettext as _
 
 from portal.database import insert_once, utcnow
 from portal.extensions import db
@@ -94,7 +95,7 @@ def refund_order(
     Stripe call, when the order was not paid, fewer units remain, or (``drawn_units``: the units
     left the admin's form showed) another refund was made since the form was drawn."""
     if not ATTEMPT_KEY.match(attempt or ""):
-        raise RefundRefused("This form has expired. Reload the page and try again.")
+        raise RefundRefused(_("This form has expired. Reload the page and try again."))
     # The first statement writes the order's row: a second admin's refund waits for this one.
     touched = db.session.execute(
         sa.update(Order)
@@ -114,12 +115,7 @@ def refund_order(
         if row is not None:
             return row
         order = db.session.get(Order, order_id)
-    if drawn_units is not None and refundable(order) and drawn_units != units_left(order):
-        raise RefundRefused(
-            f"Since this page was drawn, the refunds of order #{order.id} changed: "
-            f"{units_left(order)} units are left. Nothing was refunded now: check and refund again "
-            "if more is due."
-        )
+    _check_drawn(order, drawn_units)
     _check(order, units, reason)
     call = {
         "amount": units * order.unit_amount,
@@ -157,13 +153,17 @@ def _settle_first(order: Order, attempt: str) -> OrderRefund | None:
     db.session.commit()
     if pending["attempt"] == attempt:  # the same form again: its refund, as Stripe made it
         if row is None:
-            raise RefundRefused("Stripe did not make that refund. Reload the page to refund again.")
+            raise RefundRefused(_("Stripe did not make that refund. Reload the page to refund again."))
         return row
     if row is not None:  # a form drawn while that refund was unknown: it is known now
         raise RefundRefused(
-            f"Stripe made the earlier refund of {format_money(row.amount, row.currency)} of order "
-            f"#{order.id}; {units_left(order)} units are left. Nothing more was refunded: refund "
-            "again if more is due."
+            _(
+                "Stripe made the earlier refund of %(amount)s of order #%(order)s; %(left)s units are "
+                "left. Nothing more was refunded: refund again if more is due.",
+                amount=format_money(row.amount, row.currency),
+                order=order.id,
+                left=units_left(order),
+            )
         )
     return None
 
@@ -197,20 +197,40 @@ def settle_pending(order: Order) -> OrderRefund | None:
     return db.session.scalar(sa.select(OrderRefund).where(OrderRefund.stripe_refund_id == refund["id"]))
 
 
+def _check_drawn(order: Order, drawn_units: int | None) -> None:
+    """Refused when another refund was made since the form showed ``drawn_units`` left."""
+    if drawn_units is not None and refundable(order) and drawn_units != units_left(order):
+        raise RefundRefused(
+            _(
+                "Since this page was drawn, the refunds of order #%(order)s changed: %(left)s units "
+                "are left. Nothing was refunded now: check and refund again if more is due.",
+                order=order.id,
+                left=units_left(order),
+            )
+        )
+
+
 def _check(order: Order, units: int, reason: str) -> None:
     if not refundable(order):
-        raise RefundRefused(f"Order #{order.id} was not paid, so there is nothing to refund.")
+        raise RefundRefused(
+            _("Order #%(order)s was not paid, so there is nothing to refund.", order=order.id)
+        )
     if not reason or not reason.strip():
-        raise RefundRefused("Say why you are refunding (the History of the order keeps it).")
+        raise RefundRefused(_("Say why you are refunding (the History of the order keeps it)."))
     if len(reason.strip()) > MAX_REASON:
-        raise RefundRefused(f"Keep the reason under {MAX_REASON} characters.")
+        raise RefundRefused(_("Keep the reason under %(most)s characters.", most=MAX_REASON))
     left = units_left(order)
     if left == 0:
-        raise RefundRefused(f"Order #{order.id} is already refunded in full.")
+        raise RefundRefused(_("Order #%(order)s is already refunded in full.", order=order.id))
     if not isinstance(units, int) or units < 1 or units > left:
         raise RefundRefused(
-            f"Order #{order.id} has {left} of its {order.quantity} units left to refund: "
-            f"choose between 1 and {left}."
+            _(
+                "Order #%(order)s has %(left)s of its %(quantity)s units left to refund: "
+                "choose between 1 and %(left)s.",
+                order=order.id,
+                left=left,
+                quantity=order.quantity,
+            )
         )
 
 

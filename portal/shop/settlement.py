@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import flask_babel
 import sqlalchemy as sa
 from flask import url_for
 
@@ -22,12 +23,22 @@ from portal.gateway.shapes import as_dict
 from portal.mail.outbox import caused_by, queue_email
 from portal.shop.catalog import expire_loaded, reserve_stock, return_stock
 from portal.shop.models import Order, OrderStatus, Product
+from portal.text import N_
 
 log = logging.getLogger(__name__)
 
+
+def said(stored: str | None) -> str:
+    """A message kept on an order in the reader's language when the catalogue has it (the portal's
+    own, marked ``N_``: stored in English, as written); Stripe's own words stay as they came."""
+    return flask_babel.gettext(stored) if stored else ""
+
+
 #: An order Stripe charged after its stock was given back and sold: the buyer is owed the money
 #: (a platform admin refunds it from the admin's order page, ``portal.shop.refunds``).
-REFUND_DUE = "Paid after the reservation lapsed and the product sold out: refund due."
+REFUND_DUE = N_("Paid after the reservation lapsed and the product sold out: refund due.")
+#: A payment that ended with no word from Stripe on why.
+NOT_COMPLETED = N_("The payment was not completed.")
 
 
 def settle_paid(order: Order, payment_intent_id: str | None = None) -> bool:
@@ -115,7 +126,7 @@ def apply_payment_intent(order: Order, payment_intent: Any) -> None:
 
 def payment_error_message(payment_intent: Any) -> str:
     error = as_dict(payment_intent).get("last_payment_error") or {}
-    return error.get("message") or "The payment was not completed."
+    return error.get("message") or NOT_COMPLETED
 
 
 def _queue_receipt(order_id: int) -> None:

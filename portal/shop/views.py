@@ -6,6 +6,8 @@ import secrets
 from functools import wraps
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from portal.extensions import db
@@ -16,10 +18,22 @@ from portal.shop import orders as shop_orders
 from portal.shop.forms import BuyForm, ProductForm, RefundOrderForm
 from portal.shop.models import OrderStatus
 from portal.shop.money import to_major, to_minor
+from portal.shop.settlement import said
 from portal.urls import page_arg
 from portal.wallet import services as wallet_services
 
 bp = Blueprint("shop", __name__, url_prefix="/shop")
+
+
+bp.add_app_template_filter(said, "said")  # an order's kept message, in the reader's language
+
+
+def _paid_message(order) -> str:
+    return _(
+        "Thank you! Order #%(order)s is paid. A receipt is on its way to %(email)s.",
+        order=order.id,
+        email=order.receipt_email,
+    )
 
 
 def _me():
@@ -90,12 +104,9 @@ def buy(product_id: int):
     if result.requires_action:
         return redirect(url_for("shop.authenticate", order_id=order.id), code=303)
     if order.status == OrderStatus.PAID:
-        flash(
-            f"Thank you! Order #{order.id} is paid. A receipt is on its way to {order.receipt_email}.",
-            "success",
-        )
+        flash(_paid_message(order), "success")
     else:
-        flash("Your payment is processing. This page will show when it completes.", "info")
+        flash(_("Your payment is processing. This page will show when it completes."), "info")
     return redirect(url_for("shop.order", order_id=order.id), code=303)
 
 
@@ -124,12 +135,9 @@ def confirm(order_id: int):
         flash(error.message, "error")
         return redirect(url_for("shop.order", order_id=order_id), code=303)
     if order.status == OrderStatus.PAID:
-        flash(
-            f"Thank you! Order #{order.id} is paid. A receipt is on its way to {order.receipt_email}.",
-            "success",
-        )
+        flash(_paid_message(order), "success")
     elif order.status == OrderStatus.FAILED:
-        flash(order.failure_message or "The payment was not completed.", "error")
+        flash(said(order.failure_message) or _("The payment was not completed."), "error")
         return redirect(
             url_for(
                 "shop.product",
@@ -192,7 +200,7 @@ def admin_new_product():
     form = ProductForm()
     if form.validate_on_submit():
         product = catalog.create_product(**_product_fields(form))
-        flash(f"{product.name} is in the shop.", "success")
+        flash(_("%(product)s is in the shop.", product=product.name), "success")
         return redirect(url_for("shop.admin_products"), code=303)
     status = 200 if request.method == "GET" else 422
     return render_template("shop/admin/product_form.html", form=form, product=None), status
@@ -207,7 +215,7 @@ def admin_edit_product(product_id: int):
         form.price.data = to_major(product.price)
     if form.validate_on_submit():
         catalog.update_product(product, **_product_fields(form))
-        flash(f"{product.name} saved.", "success")
+        flash(_("%(product)s saved.", product=product.name), "success")
         return redirect(url_for("shop.admin_products"), code=303)
     status = 200 if request.method == "GET" else 422
     return render_template("shop/admin/product_form.html", form=form, product=product), status
@@ -301,6 +309,16 @@ def admin_refund_order(order_id: int):
             if refusal is None:
                 return _render_admin_order(order, form, error=form.form_problem, status=422)
             return _render_admin_order(order, form, error=refusal.message, status=refusal.status)
-    units = f" ({row.units} unit{'s' if row.units != 1 else ''})" if row.units else ""
-    flash(f"Refunded {format_money(row.amount, row.currency)}{units} of order #{order.id}.", "success")
+    amount = format_money(row.amount, row.currency)
+    if row.units:
+        message = ngettext(
+            "Refunded %(amount)s (%(num)d unit) of order #%(order)s.",
+            "Refunded %(amount)s (%(num)d units) of order #%(order)s.",
+            row.units,
+            amount=amount,
+            order=order.id,
+        )
+    else:
+        message = _("Refunded %(amount)s of order #%(order)s.", amount=amount, order=order.id)
+    flash(message, "success")
     return redirect(url_for("shop.admin_order", order_id=order.id), code=303)

@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from portal.customers.models import PendingCustomerDeletion
 from portal.customers.users import ensure_user_customer
@@ -45,7 +46,7 @@ class CardNotFound(UserError):
     code = "not_found"
 
     def __init__(self) -> None:
-        super().__init__("That card was not found.")
+        super().__init__(_("That card was not found."))
 
 
 class DefaultCardInUse(WalletError):
@@ -54,8 +55,10 @@ class DefaultCardInUse(WalletError):
 
     def __init__(self) -> None:
         super().__init__(
-            "This is the default card for an active subscription. Add another card and make it "
-            "the default before removing this one."
+            _(
+                "This is the default card for an active subscription. Add another card and make it "
+                "the default before removing this one."
+            )
         )
 
 
@@ -125,7 +128,7 @@ def complete_card_setup(wallet: Wallet, setup_intent_id: str) -> PaymentMethod:
     if object_id(intent.get("customer")) != wallet.customer_id:
         raise CardNotFound()
     if intent.get("status") != "succeeded":
-        raise WalletError("The card was not confirmed. Please try again.")
+        raise WalletError(_("The card was not confirmed. Please try again."))
     return _save_attached_card(wallet, intent["payment_method"])
 
 
@@ -149,7 +152,7 @@ def _save_attached_card(wallet: Wallet, payment_method: object) -> PaymentMethod
         payment_method = stripe_cards.retrieve_payment_method(payment_method)
     pm = as_dict(payment_method)
     if object_id(pm.get("customer")) != wallet.customer_id:
-        raise WalletError("The card could not be saved. Please try again.")
+        raise WalletError(_("The card could not be saved. Please try again."))
     mirror.upsert_payment_method(pm, synced_at=stripe_time(payment_method))
     card = find_card(wallet, pm["id"])
     is_first = not db.session.scalar(
@@ -199,9 +202,11 @@ def remove_card(wallet: Wallet, payment_method_id: str) -> SavedCard | None:
 def removal_message(new_default: SavedCard | None) -> str:
     """What removing a card says: which card the next charge uses, when the default changed."""
     if new_default is None:
-        return "Card removed."
-    return (
-        f"Card removed. {new_default.brand.capitalize()} ending {new_default.last4} is the default card now."
+        return _("Card removed.")
+    return _(
+        "Card removed. %(brand)s ending %(last4)s is the default card now.",
+        brand=new_default.brand.capitalize(),
+        last4=new_default.last4,
     )
 
 

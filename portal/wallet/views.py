@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.gateway.errors import BillingError
@@ -56,7 +57,7 @@ def complete_setup():
         services.complete_card_setup(services.user_wallet(current_user), setup_intent_id)
     except (services.WalletError, BillingError) as error:
         return _render_cards(error=error.message, status=error.status)
-    return _render_cards(message="Card saved.")
+    return _render_cards(message=_("Card saved."))
 
 
 @bp.post("/<payment_method_id>/remove")
@@ -76,4 +77,4 @@ def make_default(payment_method_id: str):
         services.make_default(services.user_wallet(current_user), payment_method_id)
     except (services.WalletError, BillingError) as error:
         return _render_cards(error=error.message, status=error.status)
-    return _render_cards(message="Default card updated.")
+    return _render_cards(message=_("Default card updated."))

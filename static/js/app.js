@@ -68,19 +68,27 @@ function showError(text) {
     window.setTimeout(() => { announcer.textContent = text; }, 50);
   }
 }
-const KEPT = "What you typed is kept; try again.";
+// Their words in the page's language: base.html puts them on #flashes (data-words), English here
+// the fallback; "{status}" stands for the HTTP status.
+const WORDS = (function () {
+  try { return JSON.parse(document.getElementById("flashes").dataset.words || "{}"); } catch (error) { return {}; }
+})();
+function words(key, english, status) {
+  return (WORDS[key] || english).replace("{status}", String(status));
+}
+const KEPT = words("kept", "What you typed is kept; try again.");
 document.addEventListener("htmx:responseError", (event) => {
   const status = event.detail.xhr ? event.detail.xhr.status : 0;
-  const what = status === 429 ? "Too many tries in a short time. Wait a minute, then try again."
-    : status >= 500 ? `Something went wrong on our side (error ${status}). ${KEPT}`
-    : `That did not work (error ${status}). Reload the page if it happens again. ${KEPT}`;
+  const what = status === 429 ? words("tooMany", "Too many tries in a short time. Wait a minute, then try again.")
+    : status >= 500 ? `${words("serverError", "Something went wrong on our side (error {status}).", status)} ${KEPT}`
+    : `${words("failed", "That did not work (error {status}). Reload the page if it happens again.", status)} ${KEPT}`;
   showError(what);
 });
 document.addEventListener("htmx:sendError", () => {
-  showError(`We could not reach the portal. Check your connection. ${KEPT}`);
+  showError(`${words("unreachable", "We could not reach the portal. Check your connection.")} ${KEPT}`);
 });
 document.addEventListener("htmx:timeout", () => {
-  showError(`The portal took too long to answer. ${KEPT}`);
+  showError(`${words("timeout", "The portal took too long to answer.")} ${KEPT}`);
 });
 
 // What a swap says (its success or error message) is read out by screen readers.

@@ -7,7 +7,7 @@
   const status = document.getElementById("authenticate-status");
   const errors = document.getElementById("authenticate-errors");
   window.whenStripeLoads(Number(box.dataset.stripeTimeoutMs), () => startBankCheck(box, form, status, errors), () => {
-    errors.textContent = "Your bank's check is unavailable right now. Try later, or use the button below.";
+    errors.textContent = box.dataset.wordsUnavailable || "Your bank's check is unavailable right now. Try later, or use the button below.";
   });
 })();
 
@@ -17,12 +17,12 @@ function startBankCheck(box, form, status, errors) {
   stripe.confirmCardPayment(box.dataset.clientSecret).then((result) => {
     if (result.error) {
       errors.textContent = result.error.message;
-      status.textContent = "Checking your payment…";
+      status.textContent = box.dataset.wordsChecking || "Checking your payment…";
     } else {
-      status.textContent = "Confirmed. Finishing your order…";
+      status.textContent = box.dataset.wordsConfirmed || "Confirmed. Finishing your order…";
     }
     form.submit();  // the server reads the PaymentIntent either way
   }).catch((error) => {
-    errors.textContent = error.message || "The check could not start. Use the button below.";
+    errors.textContent = error.message || box.dataset.wordsNoStart || "The check could not start. Use the button below.";
   });
 }

@@ -5,7 +5,7 @@
   if (!form) return;
   window.whenStripeLoads(Number(form.dataset.stripeTimeoutMs), () => startCardForm(form), () => {
     const state = document.getElementById("card-element-state");
-    if (state) state.textContent = "Card form unavailable, try later.";
+    if (state) state.textContent = form.dataset.wordsUnavailable || "Card form unavailable, try later.";
   });
 })();
 
@@ -32,7 +32,9 @@ function startCardForm(form) {
       credentials: "same-origin",
     });
     const body = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error(body.error || "We could not start saving your card. Try again.");
+    if (!response.ok) {
+      throw new Error(body.error || form.dataset.wordsSetupFailed || "We could not start saving your card. Try again.");
+    }
     return body.clientSecret;
   }
 
