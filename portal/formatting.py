@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
+from flask_babel import LazyString
 
 from portal.i18n import current_locale, current_timezone
 
@@ -99,3 +100,14 @@ def _format_timestamp(seconds: int, locale: str, zone: dt.tzinfo) -> str:
 
 def _format_day(day: dt.date, locale: str) -> str:
     return babel_dates.format_date(day, DATE_FORMATS.get(locale, "medium"), locale=locale)
+
+
+def lazy_date(value: dt.datetime | dt.date | int | None) -> LazyString:
+    """``format_date`` when read, not when made: a day in an email's subject or context reads in
+    its recipient's language and zone (``portal.mail.outbox.queue_email`` renders it there)."""
+    return LazyString(format_date, value)
+
+
+def lazy_money(amount: int | None, currency: str = "usd") -> LazyString:
+    """``format_money`` when read (in the recipient's language, for an email)."""
+    return LazyString(format_money, amount, currency)
