@@ -1,8 +1,8 @@
 """How amounts and dates read on every page and in every email (the ``money`` and ``day`` filters).
 
-Both read in the language and time zone in force (``portal.i18n``: the reader's on a page; an email
-is rendered in the request or job that queues it, so it reads as that request does until the
-outbox forces its recipient's with ``flask_babel.force_locale``).
+Both read in the language and time zone in force (``portal.i18n``): the reader's on a page, the
+recipient's in an email (the outbox renders it inside ``portal.i18n.reading_as``; a day or amount
+made before, for a subject or the template's context, is passed lazily: ``lazy_date``, ``lazy_money``).
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ among ``LOCALES``, else English. The time zone: the practice's on that practice'
 call ``use_practice_timezone`` once they have loaded it), else the person's (``users.timezone``),
 else ``BABEL_DEFAULT_TIMEZONE`` (UTC).
 
+An email reads in its recipient's language and zone instead: the outbox renders it inside
+``reading_as`` (``portal.mail.outbox.queue_email``).
+
 Outside a request (the CLI, a test calling a formatter directly) everything reads in English and UTC.
 """
 
