@@ -299,20 +299,13 @@ def _tell_the_old_address(user: User, old_email: str, new_email: str, subject: o
     """The account's current (or former) address hears of every email change, with the way to stop
     one that is not theirs: a password reset, which also ends the change's link."""
     reset_link = url_for("auth.forgot_password", _external=True)
-    queue_email(
-        old_email,
-        subject,
-        template,
-        locale=_own_language(user),
-        user=user,
-        new_email=new_email,
-        reset_link=reset_link,
-    )
+    queue_email(old_email, subject, template, user=user, new_email=new_email, reset_link=reset_link)
 
 
 def _own_language(user: User) -> str:
-    """The language of an email the person asked for: their saved one, else the page's they asked on
-    (``queue_email`` prefers the language of the account at the address, when there is one)."""
+    """The language of an email the person asked for, sent to an address of theirs no account has
+    yet (a new one): their saved one, else the page's they asked on (``queue_email`` writes to an
+    account's address in the language that account chose)."""
     return user.locale or current_locale()
 
 
@@ -363,14 +356,7 @@ def request_password_reset(email: str) -> None:
     if user is None:
         return
     link = url_for("auth.reset_password", token=tokens.make_reset_token(user), _external=True)
-    queue_email(
-        user.email,
-        _l("Reset your password"),
-        "reset_password",
-        locale=_own_language(user),
-        user=user,
-        link=link,
-    )
+    queue_email(user.email, _l("Reset your password"), "reset_password", user=user, link=link)
     db.session.commit()
 
 
@@ -390,8 +376,7 @@ def send_verification_email(user: User) -> None:
 
 def _queue_verification(user: User) -> None:
     link = url_for("auth.verify_email", token=tokens.make_verify_token(user), _external=True)
-    subject = _l("Confirm your email address")
-    queue_email(user.email, subject, "verify_email", locale=_own_language(user), user=user, link=link)
+    queue_email(user.email, _l("Confirm your email address"), "verify_email", user=user, link=link)
 
 
 def verify_email(token: str) -> User:

@@ -83,8 +83,8 @@ def _dedupe_key(cause: str | None, template: str, to: str | None) -> str | None:
     return (f"{cause}:{template}:{to}" if to else f"{cause}:{template}")[:255]
 
 
-#: ``app.extensions`` key: email -> (locale, time zone) of the account with that address, or
-#: (None, None); ``create_app`` names it (the users layer's lookup) through ``init_app``.
+#: ``app.extensions`` key: email -> (locale, time zone) of the account with that address, or None
+#: (no account has it); ``create_app`` names it (the users layer's lookup) through ``init_app``.
 _READER = "outbox_reader"
 
 
@@ -101,18 +101,21 @@ def queue_email(
     """Render and store one email in the current transaction; False if its cause already sent it.
 
     It reads in its recipient's language and time zone, not in those of the request or job that
-    queues it (often a webhook's: English, UTC): the language of the account with that address
-    (``users.locale``), else ``locale`` (a practice's language for its billing address, the
-    person's own for a new address of theirs), else English; the zone ``timezone`` (a practice's
-    email reads in the practice's), else the account's, else UTC. ``subject`` is read there too:
+    queues it (often a webhook's: English, UTC): the language the account with that address chose
+    (``users.locale``; English if none), or for an address no account has ``locale`` (a practice's
+    language for its billing address, the person's own for a new address of theirs), else English;
+    the zone ``timezone`` (a practice's email reads in the practice's), else the account's, else
+    UTC. ``subject`` is read there too:
     pass a lazy string (``lazy_gettext``), and lazy days and amounts (``portal.formatting.lazy_date``).
 
     ``sent_once``: the cause sends this email once, to whichever address (a receipt goes to the
     billing email of the moment): its key leaves the recipient out. Never commits; the email goes
     out after the caller's commit (and never if it rolls back).
     """
-    user_locale, user_timezone = _recipient_reading(to)
-    with reading_as(user_locale or locale, timezone or user_timezone):
+    account = _recipient_reading(to)
+    if account is not None:
+        locale, timezone = account[0], timezone or account[1]
+    with reading_as(locale, timezone):
         text, html = render_email(template, **context)
         subject = str(subject)
     to, subject = header_safe(to), header_safe(subject)
@@ -141,9 +144,10 @@ def queue_email(
     return True
 
 
-def _recipient_reading(to: str) -> tuple[str | None, str | None]:
+def _recipient_reading(to: str) -> tuple[str | None, str | None] | None:
+    """(language, zone) the account at ``to`` chose; None if no account has that address."""
     reader = current_app.extensions.get(_READER)
-    return reader(to) if reader is not None and to else (None, None)
+    return reader(to) if reader is not None and to else None
 
 
 def sent_once_queued(cause: str, template: str) -> bool:
@@ -153,7 +157,7 @@ def sent_once_queued(cause: str, template: str) -> bool:
     return db.session.scalar(sa.select(OutboundEmail.id).where(OutboundEmail.dedupe_key == key)) is not None
 
 
-def init_app(app: Flask, reader: Callable[[str], tuple[str | None, str | None]] | None = None) -> None:
+def init_app(app: Flask, reader: Callable[[str], tuple[str | None, str | None] | None] | None = None) -> None:
     """Send what a commit queued, forget what a rollback dropped: on the portal's sessions only.
 
     ``reader``: the (locale, time zone) of the account with an address, for ``queue_email``.

@@ -129,3 +129,18 @@ def test_an_account_email_follows_the_accounts_language_not_the_page_it_was_aske
     assert "Someone asked to reset the password of your Practice Billing account." in body_text(english)
     assert str(vietnamese["Subject"]) == "Đặt lại mật khẩu"
     assert "Có người đã yêu cầu đặt lại mật khẩu tài khoản Practice Billing của bạn." in body_text(vietnamese)
+
+
+def test_an_owner_who_chose_no_language_reads_english_with_the_practices_days(client, mailbox):
+    """The practice's language is only for an address no account has; its zone is for everyone."""
+    owner = make_user(name="Olive Owner", email="olive@example.com")
+    practice = make_practice(owner, name="Harbour Dental")
+    practice.address_country = "VN"  # Ho Chi Minh City's zone, Vietnamese for its billing address
+    subscribed(practice)
+    db.session.commit()
+    mailbox.clear()
+
+    assert deliver(client, renewal_reminder(practice)).status_code == 200
+
+    [message] = mailbox.to("olive@example.com")
+    assert str(message["Subject"]) == "Harbour Dental: your subscription renews on 22 Oct 2026"
