@@ -132,6 +132,7 @@ def register_extensions(app: Flask) -> None:
     from portal.jobs import queue as job_queue
     from portal.mail import outbox
     from portal.security import init_csrf_tokens, init_security_headers
+    from portal.users.lookup import mail_reading
     from portal.webhooks import services as webhook_inbox
 
     import_models()
@@ -156,7 +157,7 @@ def register_extensions(app: Flask) -> None:
     i18n.init_app(app)  # Flask-Babel: the reader's language and time zone
     throttle.init_app(app)  # names the portal-database:// storage, then binds the limiter
     mail.init_app(app)
-    outbox.init_app(app)
+    outbox.init_app(app, reader=mail_reading)  # every email in its recipient's language and zone
     webhook_inbox.init_app(app)
     job_queue.init_app(app)  # Celery: the jobs, their schedule; QUEUE_URL unset: in-process
     login_manager.user_loader(load_session_user)

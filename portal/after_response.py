@@ -12,14 +12,18 @@ the outbox for ``flask billing send-emails``.
 when the server has taken the last piece of the body, or when it closes the response, whichever
 comes first: gunicorn always closes, werkzeug's server skips the close when the browser resets
 the connection first. A job runs in a request context rebuilt from the request's URL root (no
-body, no user), so it can build external links (``url_for(..., _external=True)``).
+body, no user), so it can build external links (``url_for(..., _external=True)``), and in the
+request's language (a reset link asked for on a Vietnamese page is written in Vietnamese to an
+account that chose none).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Iterator
 
+import flask_babel
 from flask import Flask, current_app, has_request_context, request
 
 log = logging.getLogger("portal.after_response")
@@ -42,9 +46,10 @@ def run_after_response(job: Callable[..., object], *args: object) -> None:
     """Call ``job(*args)`` once this request's answer has gone out (now, if no answer follows)."""
     app = current_app._get_current_object()
     url_root = request.url_root
+    language = str(flask_babel.get_locale() or "") or None
 
     def run() -> None:
-        with app.test_request_context(base_url=url_root):
+        with app.test_request_context(base_url=url_root), _speaking(language):
             try:
                 job(*args)
             except Exception:  # the answer is gone: nobody to tell but the log (and the retry)
@@ -54,6 +59,15 @@ def run_after_response(job: Callable[..., object], *args: object) -> None:
         request.environ[_JOBS].append(run)
     else:
         run()
+
+
+@contextlib.contextmanager
+def _speaking(language: str | None) -> Iterator[None]:
+    if language is None:
+        yield
+        return
+    with flask_babel.force_locale(language):
+        yield
 
 
 class RunAfterResponse:

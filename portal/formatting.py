@@ -1,8 +1,8 @@
 """How amounts and dates read on every page and in every email (the ``money`` and ``day`` filters).
 
-Both read in the language and time zone in force (``portal.i18n``: the reader's on a page; an email
-is rendered in the request or job that queues it, so it reads as that request does until the
-outbox forces its recipient's with ``flask_babel.force_locale``).
+Both read in the language and time zone in force (``portal.i18n``): the reader's on a page, the
+recipient's in an email (the outbox renders it inside ``portal.i18n.reading_as``; a day or amount
+made before, for a subject or the template's context, is passed lazily: ``lazy_date``, ``lazy_money``).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
+from flask_babel import LazyString
 
 from portal.i18n import current_locale, current_timezone
 
@@ -99,3 +100,14 @@ def _format_timestamp(seconds: int, locale: str, zone: dt.tzinfo) -> str:
 
 def _format_day(day: dt.date, locale: str) -> str:
     return babel_dates.format_date(day, DATE_FORMATS.get(locale, "medium"), locale=locale)
+
+
+def lazy_date(value: dt.datetime | dt.date | int | None) -> LazyString:
+    """``format_date`` when read, not when made: a day in an email's subject or context reads in
+    its recipient's language and zone (``portal.mail.outbox.queue_email`` renders it there)."""
+    return LazyString(format_date, value)
+
+
+def lazy_money(amount: int | None, currency: str = "usd") -> LazyString:
+    """``format_money`` when read (in the recipient's language, for an email)."""
+    return LazyString(format_money, amount, currency)

@@ -7,6 +7,9 @@ among ``LOCALES``, else English. The time zone: the practice's on that practice'
 call ``use_practice_timezone`` once they have loaded it), else the person's (``users.timezone``),
 else ``BABEL_DEFAULT_TIMEZONE`` (UTC).
 
+An email reads in its recipient's language and zone instead: the outbox renders it inside
+``reading_as`` (``portal.mail.outbox.queue_email``).
+
 Outside a request (the CLI, a test calling a formatter directly) everything reads in English and UTC.
 """
 
@@ -14,6 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import flask_babel
 import pytz
@@ -31,6 +36,9 @@ LOCALE_COOKIE_MAX_AGE = 365 * 24 * 3600
 #: A practice's time zone when none was chosen, by the country of its address or its creator's language.
 TIMEZONE_OF_COUNTRY = {"VN": "Asia/Ho_Chi_Minh"}
 TIMEZONE_OF_LOCALE = {"vi": "Asia/Ho_Chi_Minh"}
+#: A practice's language (its emails to an address with no account) by its country, else its zone.
+LOCALE_OF_COUNTRY = {"VN": "vi"}
+LOCALE_OF_TIMEZONE = {"Asia/Ho_Chi_Minh": "vi", "Asia/Saigon": "vi"}
 
 
 def init_app(app: Flask) -> None:
@@ -67,6 +75,35 @@ def use_practice_timezone(name: str | None) -> None:
     flask_babel.refresh()  # the zone may have been asked for already in this request
 
 
+@contextmanager
+def reading_as(locale: str | None, timezone: str | None) -> Iterator[None]:
+    """Everything rendered inside reads in ``locale`` (else English) and ``timezone`` (else UTC),
+    whatever the request or job around it reads in: an email in its recipient's language and zone.
+    """
+    chosen = locale if locale in LOCALES else LOCALES[0]
+    with flask_babel.force_locale(chosen), _forced_timezone(timezone):
+        yield
+
+
+@contextmanager
+def _forced_timezone(name: str | None) -> Iterator[None]:
+    """Flask-Babel's zone of the moment (its context's cached ``babel_tzinfo``), put back after."""
+    ctx = flask_babel._get_current_context()  # what force_locale itself swaps, for the zone
+    if ctx is None:
+        yield
+        return
+    unset = object()
+    previous = getattr(ctx, "babel_tzinfo", unset)
+    ctx.babel_tzinfo = pytz.timezone(name) if is_known_timezone(name) else pytz.UTC
+    try:
+        yield
+    finally:
+        if previous is unset:
+            del ctx.babel_tzinfo
+        else:
+            ctx.babel_tzinfo = previous
+
+
 def current_locale() -> str:
     """``en`` or ``vi``: the language in force (``flask_babel.force_locale`` forces another)."""
     if not has_app_context():
@@ -98,3 +135,9 @@ def default_practice_timezone(country: str | None = None, locale: str | None = N
     """Asia/Ho_Chi_Minh for a practice in Vietnam or created in Vietnamese; None (UTC, or its
     person's zone) otherwise."""
     return TIMEZONE_OF_COUNTRY.get((country or "").upper()) or TIMEZONE_OF_LOCALE.get(locale or "")
+
+
+def default_practice_locale(country: str | None = None, timezone: str | None = None) -> str | None:
+    """Vietnamese for a practice in Vietnam (by its address, else its zone); None otherwise (the
+    language of whoever reads: an email to an address with no account then goes in English)."""
+    return LOCALE_OF_COUNTRY.get((country or "").upper()) or LOCALE_OF_TIMEZONE.get(timezone or "")

@@ -23,6 +23,7 @@ from stripe_sandbox.payments import authentication
 from stripe_sandbox.payments.customers import attach_payment_method, create_payment_method
 from stripe_sandbox.pdf import bill_to, credit_note_pdf, invoice_pdf
 from stripe_sandbox.web import current_sandbox
+from stripe_sandbox.words import LOCALES, money_in, page_locale, translator
 
 STATIC = Path(__file__).parent / "static"
 
@@ -88,8 +89,22 @@ def headers(response: Response) -> Response:
     return response
 
 
-def page(template: str, **context: Any) -> str:
-    return flask.render_template(f"sandbox/{template}", money=money, **context)
+def page(template: str, locale: str = LOCALES[0], **context: Any) -> str:
+    """A hosted page in ``locale``: its words (``t``) and amounts (``money``) as that language writes them."""
+    return flask.render_template(
+        f"sandbox/{template}", locale=locale, t=translator(locale), money=money_in(locale), **context
+    )
+
+
+def _locale(*chosen: str | None) -> str:
+    """The page's language: the first of ``chosen`` the pages are written in, else the browser's."""
+    return page_locale(chosen, request.accept_languages.best_match)
+
+
+def _customer_locale(customer_id: str | None, *fallbacks: str | None) -> str:
+    """Stripe's language for a customer's pages: its ``preferred_locales``, then ``fallbacks``."""
+    customer = current_sandbox().get(customer_id or "") or {}
+    return _locale(*(customer.get("preferred_locales") or []), *fallbacks)
 
 
 # Stripe.js and its assets ------------------------------------------------------------------
@@ -170,9 +185,19 @@ def challenge(intent_id: str) -> str:
     intent = sb.get(intent_id)
     if intent is None or intent.get("object") not in ("setup_intent", "payment_intent"):
         abort(404)
-    amount = money(intent["amount"], intent["currency"]) if "amount" in intent else "saving your card"
+    # The payer's language: the customer's, else the one Stripe.js was created with, else the browser's.
+    locale = _customer_locale(intent.get("customer"), request.args.get("locale"))
+    amount = (
+        money_in(locale)(intent["amount"], intent["currency"])
+        if "amount" in intent
+        else translator(locale)("saving your card")
+    )
     return page(
-        "challenge.html", intent=intent, amount_text=amount, return_url=request.args.get("return_url")
+        "challenge.html",
+        locale,
+        intent=intent,
+        amount_text=amount,
+        return_url=request.args.get("return_url"),
     )
 
 
@@ -189,7 +214,10 @@ def challenge_answer(intent_id: str, outcome: str) -> Any:
             authentication.authenticate(sb, intent_id, outcome == "complete")
     except SandboxError as error:
         if not error.keep_changes:
-            return page("challenge.html", intent=sb.get(intent_id), amount_text="", return_url=None), 409
+            locale = _customer_locale(intent.get("customer"))
+            return page(
+                "challenge.html", locale, intent=sb.get(intent_id), amount_text="", return_url=None
+            ), 409
     intent = sb.require(intent_id)
     return_url = request.form.get("return_url") or sb.meta(intent_id).get("return_url")
     if return_url:
@@ -201,7 +229,8 @@ def challenge_answer(intent_id: str, outcome: str) -> Any:
         }
         separator = "&" if "?" in return_url else "?"
         return redirect(return_url + separator + urlencode(query), code=303)
-    return page("challenge.html", intent=intent, done=True, outcome=outcome, amount_text="")
+    locale = _customer_locale(intent.get("customer"))
+    return page("challenge.html", locale, intent=intent, done=True, outcome=outcome, amount_text="")
 
 
 # checkout -----------------------------------------------------------------------------------
@@ -229,6 +258,7 @@ def _checkout_page(
     code = (sb.get(promo_id) or {}).get("code") if promo_id else None
     return page(
         "checkout.html",
+        _locale(session.get("locale")),  # Stripe's: the session's locale; "auto" or none, the browser's
         session=session,
         items=items,
         error=error,
@@ -280,9 +310,9 @@ def checkout_promotion_code(session_id: str) -> Any:
 
 @bp.get("/checkout/<session_id>/challenge")
 def checkout_challenge(session_id: str) -> str:
-    _session(session_id)
+    session = _session(session_id)
     action = url_for("sandbox_pages.checkout_authenticated", session_id=session_id)
-    return flask.render_template("sandbox/checkout_challenge.html", action=action, money=money)
+    return page("checkout_challenge.html", _locale(session.get("locale")), action=action)
 
 
 @bp.post("/checkout/<session_id>/authenticated")
@@ -326,7 +356,7 @@ def _invoice_page(invoice_id: str, error: str | None = None, status: int = 200) 
             back = url_for("sandbox_pages.invoice_page", invoice_id=invoice_id, _external=True)
             action_url = url_for("sandbox_pages.challenge", intent_id=pi["id"], return_url=back)
     context = {"invoice": invoice, "error": error, "action_url": action_url, "bill_to": bill_to(invoice)}
-    return page("invoice.html", **context), status
+    return page("invoice.html", _customer_locale(invoice.get("customer")), **context), status
 
 
 @bp.get("/invoices/<invoice_id>")

@@ -18,6 +18,7 @@ from portal.customers.lifecycle import delete_queued_customer
 from portal.database import utcnow
 from portal.errors import UserError
 from portal.extensions import db
+from portal.i18n import current_locale
 from portal.mail.outbox import queue_email
 from portal.practices import ownership
 from portal.throttle import count_attempt
@@ -141,12 +142,12 @@ def register_or_notify(name: str, email: str, password: str) -> User | None:
         owner = find_user_by_email(email)
         if owner is None:  # deleted in between: nothing to tell anyone
             return None
-        _tell_the_address_owner(owner, "Someone tried to register with your email", "register_attempt")
+        _tell_the_address_owner(owner, _l("Someone tried to register with your email"), "register_attempt")
         db.session.commit()
         return None
 
 
-def _tell_the_address_owner(owner: User, subject: str, template: str) -> None:
+def _tell_the_address_owner(owner: User, subject: object, template: str) -> None:
     """Someone tried to use this person's address: say so, with the ways back into the account."""
     queue_email(
         owner.email,
@@ -292,21 +293,31 @@ def _ask_to_confirm(user: User, new_email: str) -> bool:
         link = url_for(
             "auth.confirm_email_change", token=tokens.make_email_change_token(user, new_email), _external=True
         )
-        queue_email(new_email, "Confirm your new email address", "confirm_email_change", user=user, link=link)
+        subject = _l("Confirm your new email address")
+        queue_email(
+            new_email, subject, "confirm_email_change", locale=_own_language(user), user=user, link=link
+        )
     else:
-        _tell_the_address_owner(owner, "Someone asked to use your email address", "email_change_attempt")
+        _tell_the_address_owner(owner, _l("Someone asked to use your email address"), "email_change_attempt")
     _tell_the_old_address(
-        user, user.email, new_email, "Your email address is being changed", "email_change_requested"
+        user, user.email, new_email, _l("Your email address is being changed"), "email_change_requested"
     )
     db.session.commit()
     return True
 
 
-def _tell_the_old_address(user: User, old_email: str, new_email: str, subject: str, template: str) -> None:
+def _tell_the_old_address(user: User, old_email: str, new_email: str, subject: object, template: str) -> None:
     """The account's current (or former) address hears of every email change, with the way to stop
     one that is not theirs: a password reset, which also ends the change's link."""
     reset_link = url_for("auth.forgot_password", _external=True)
     queue_email(old_email, subject, template, user=user, new_email=new_email, reset_link=reset_link)
+
+
+def _own_language(user: User) -> str:
+    """The language of an email the person asked for, sent to an address of theirs no account has
+    yet (a new one): their saved one, else the page's they asked on (``queue_email`` writes to an
+    account's address in the language that account chose)."""
+    return user.locale or current_locale()
 
 
 def confirm_email_change(token: str, *, keep_session: str | None = None) -> tuple[User, bool]:
@@ -322,7 +333,7 @@ def confirm_email_change(token: str, *, keep_session: str | None = None) -> tupl
     user, new_email = found
     if find_user_by_email(new_email) is not None:
         raise AccountError(_("That address now belongs to another account. Choose another one."))
-    _tell_the_old_address(user, user.email, new_email, "Your email address was changed", "email_changed")
+    _tell_the_old_address(user, user.email, new_email, _l("Your email address was changed"), "email_changed")
     user.email = new_email
     user.email_verified = True  # following the link proved the address
     user.email_verified_at = utcnow()
@@ -356,7 +367,7 @@ def request_password_reset(email: str) -> None:
     if user is None:
         return
     link = url_for("auth.reset_password", token=tokens.make_reset_token(user), _external=True)
-    queue_email(user.email, "Reset your password", "reset_password", user=user, link=link)
+    queue_email(user.email, _l("Reset your password"), "reset_password", user=user, link=link)
     db.session.commit()
 
 
@@ -376,7 +387,7 @@ def send_verification_email(user: User) -> None:
 
 def _queue_verification(user: User) -> None:
     link = url_for("auth.verify_email", token=tokens.make_verify_token(user), _external=True)
-    queue_email(user.email, "Confirm your email address", "verify_email", user=user, link=link)
+    queue_email(user.email, _l("Confirm your email address"), "verify_email", user=user, link=link)
 
 
 def verify_email(token: str) -> User:

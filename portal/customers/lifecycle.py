@@ -40,6 +40,8 @@ class CustomerKind:
     source: str
     #: The customer's name and email for an owner.
     contact: Callable[[Any], tuple[str, str]]
+    #: The language Stripe speaks to the owner in (the customer's ``preferred_locales``).
+    language: Callable[[Any], str | None] = lambda owner: None
 
 
 def ensure_customer(owner: Any, kind: CustomerKind, *, search_first: bool = True) -> tuple[str, bool]:
@@ -56,9 +58,11 @@ def ensure_customer(owner: Any, kind: CustomerKind, *, search_first: bool = True
     existing = stripe_customers.find_customer_by_metadata(ref_key, owner.stripe_ref) if search_first else None
     if existing is None:
         name, email = kind.contact(owner)
+        language = kind.language(owner)
         customer = stripe_customers.create_customer(
             name=name,
             email=email,
+            preferred_locales=[language] if language else None,
             metadata={f"{kind.name}Id": str(owner.id), ref_key: owner.stripe_ref, "source": kind.source},
             description=f"Customer for {kind.name} ID: {owner.id}",
             key=(kind.name, owner.id, owner.stripe_ref),

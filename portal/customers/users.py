@@ -20,11 +20,18 @@ from portal.customers.models import PendingCustomerDeletion
 from portal.extensions import db
 from portal.gateway import customers as stripe_customers
 from portal.gateway.errors import BillingError
+from portal.i18n import current_locale
 from portal.users.models import StripeSyncState, User
 
 log = logging.getLogger(__name__)
 
-USER = CustomerKind(User, "user", "user_registration", lambda user: (user.name, user.email))
+
+def user_language(user: User) -> str:
+    """The person's language: the one they chose, else the page's (at registration, its form's)."""
+    return user.locale or current_locale()
+
+
+USER = CustomerKind(User, "user", "user_registration", lambda user: (user.name, user.email), user_language)
 
 
 def ensure_user_customer(user: User, *, search_first: bool = True) -> str:
@@ -43,10 +50,11 @@ def create_user_customer(user: User) -> bool:
 
 
 def _push_user_profile(user: User) -> None:
+    language = user_language(user)
     stripe_customers.update_customer(
         user.stripe_customer_id,
-        {"name": user.name, "email": user.email},
-        key=("user", user.stripe_ref, user.updated_at.timestamp()),
+        {"name": user.name, "email": user.email, "preferred_locales": [language]},
+        key=("user", user.stripe_ref, user.updated_at.timestamp(), language),
     )
     user.stripe_sync = StripeSyncState.SYNCED
     db.session.commit()
@@ -64,6 +72,14 @@ def update_user_customer(user: User) -> bool:
         mark_pending(user)
         return False
     return True
+
+
+def push_user_language(user_id: int) -> None:
+    """After the language switch: Stripe's emails and hosted invoice page follow it (Stripe down:
+    pending, as after a profile edit)."""
+    user = db.session.get(User, user_id)
+    if user is not None and user.stripe_customer_id is not None:
+        update_user_customer(user)
 
 
 @dataclass

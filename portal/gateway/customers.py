@@ -11,9 +11,18 @@ from portal.gateway.gateway import call_stripe, idempotency_key, stripe_client
 
 
 def create_customer(
-    *, name: str, email: str, metadata: dict[str, str], description: str, key: tuple[object, ...]
+    *,
+    name: str,
+    email: str,
+    metadata: dict[str, str],
+    description: str,
+    key: tuple[object, ...],
+    preferred_locales: list[str] | None = None,
 ) -> stripe.Customer:
+    """``preferred_locales``: the languages Stripe writes its own emails and hosted invoice page in."""
     params = {"name": name, "email": email, "metadata": metadata, "description": description}
+    if preferred_locales:
+        params["preferred_locales"] = preferred_locales
     return call_stripe(
         "customer.create",
         lambda: stripe_client().v1.customers.create(

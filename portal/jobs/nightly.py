@@ -8,6 +8,7 @@ One report per UTC day; running it again the same day replaces the report and se
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from portal.database import upsert_insert, utcnow
 from portal.extensions import db
@@ -45,7 +46,11 @@ def run() -> ReconcileReport:
     if lines:
         with caused_by(f"reconcile:{day}"):  # one email a night, however often it runs
             alert_admins(
-                f"Billing drift: {len(drifts)} differences with Stripe, {len(missing)} events missing",
+                _l(
+                    "Billing drift: %(drifts)s differences with Stripe, %(missing)s events missing",
+                    drifts=len(drifts),
+                    missing=len(missing),
+                ),
                 "admin_reconcile_drift",
                 day=day,
                 drift_count=len(drifts),

@@ -40,16 +40,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
-from flask import Flask, has_app_context
+from flask import Flask, current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from portal.after_response import response_pending, run_after_response
 from portal.database import upsert_insert, utcnow
 from portal.extensions import PortalSession, db
+from portal.i18n import reading_as
 from portal.mail.models import OutboundEmail
 from portal.mail.services import deliver_message, header_safe, render_email
 from portal.queueing import SEND_EMAILS, enqueue, queue_mode
@@ -82,17 +83,41 @@ def _dedupe_key(cause: str | None, template: str, to: str | None) -> str | None:
     return (f"{cause}:{template}:{to}" if to else f"{cause}:{template}")[:255]
 
 
-def queue_email(to: str, subject: str, template: str, *, sent_once: bool = False, **context: object) -> bool:
+#: ``app.extensions`` key: email -> (locale, time zone) of the account with that address, or None
+#: (no account has it); ``create_app`` names it (the users layer's lookup) through ``init_app``.
+_READER = "outbox_reader"
+
+
+def queue_email(
+    to: str,
+    subject: object,
+    template: str,
+    *,
+    sent_once: bool = False,
+    locale: str | None = None,
+    timezone: str | None = None,
+    **context: object,
+) -> bool:
     """Render and store one email in the current transaction; False if its cause already sent it.
+
+    It reads in its recipient's language and time zone, not in those of the request or job that
+    queues it (often a webhook's: English, UTC): the language the account with that address chose
+    (``users.locale``; English if none), or for an address no account has ``locale`` (a practice's
+    language for its billing address, the person's own for a new address of theirs), else English;
+    the zone ``timezone`` (a practice's email reads in the practice's), else the account's, else
+    UTC. ``subject`` is read there too:
+    pass a lazy string (``lazy_gettext``), and lazy days and amounts (``portal.formatting.lazy_date``).
 
     ``sent_once``: the cause sends this email once, to whichever address (a receipt goes to the
     billing email of the moment): its key leaves the recipient out. Never commits; the email goes
     out after the caller's commit (and never if it rolls back).
     """
-    # Amounts and dates (the money, day and moment filters) read in the language and time zone in
-    # force: the request's or job's that queues the email. The email-language task forces the
-    # recipient's here (flask_babel.force_locale with their users.locale, and their zone).
-    text, html = render_email(template, **context)
+    account = _recipient_reading(to)
+    if account is not None:
+        locale, timezone = account[0], timezone or account[1]
+    with reading_as(locale, timezone):
+        text, html = render_email(template, **context)
+        subject = str(subject)
     to, subject = header_safe(to), header_safe(subject)
     key = _dedupe_key(db.session.info.get(_CAUSE), template, None if sent_once else to)
     table = OutboundEmail.__table__
@@ -119,6 +144,12 @@ def queue_email(to: str, subject: str, template: str, *, sent_once: bool = False
     return True
 
 
+def _recipient_reading(to: str) -> tuple[str | None, str | None] | None:
+    """(language, zone) the account at ``to`` chose; None if no account has that address."""
+    reader = current_app.extensions.get(_READER)
+    return reader(to) if reader is not None and to else None
+
+
 def sent_once_queued(cause: str, template: str) -> bool:
     """Has ``cause`` already queued its ``sent_once`` email (``queue_email``)? Lets a caller skip
     the work of rendering it again (a Stripe call for a receipt's card) on a repeated event."""
@@ -126,8 +157,13 @@ def sent_once_queued(cause: str, template: str) -> bool:
     return db.session.scalar(sa.select(OutboundEmail.id).where(OutboundEmail.dedupe_key == key)) is not None
 
 
-def init_app(app: Flask) -> None:
-    """Send what a commit queued, forget what a rollback dropped: on the portal's sessions only."""
+def init_app(app: Flask, reader: Callable[[str], tuple[str | None, str | None] | None] | None = None) -> None:
+    """Send what a commit queued, forget what a rollback dropped: on the portal's sessions only.
+
+    ``reader``: the (locale, time zone) of the account with an address, for ``queue_email``.
+    """
+    if reader is not None:
+        app.extensions[_READER] = reader
     for name, listener in (("after_commit", _send_after_commit), ("after_rollback", _forget_after_rollback)):
         if not sa.event.contains(PortalSession, name, listener):
             sa.event.listen(PortalSession, name, listener)

@@ -19,6 +19,8 @@ from flask import (
 )
 from flask_login import current_user
 
+from portal.after_response import run_after_response
+from portal.customers.users import push_user_language
 from portal.extensions import limiter
 from portal.i18n import LOCALE_COOKIE, LOCALE_COOKIE_MAX_AGE
 from portal.main.readiness import metrics_text, readiness
@@ -42,6 +44,7 @@ def set_locale():
     (kept for both, so the choice outlives a log-out). Back to the page it was sent from."""
     if current_user.is_authenticated:
         locale = preferences.save_locale(current_user._get_current_object(), request.form.get("locale"))
+        run_after_response(push_user_language, current_user.id)  # Stripe's emails follow it
     else:
         locale = preferences.checked_locale(request.form.get("locale"))
     response = redirect(local_redirect_target(request.form.get("next"), url_for("main.index")), 303)

@@ -15,6 +15,7 @@ from portal.gateway import payment_methods as stripe_cards
 from portal.gateway.errors import BillingError, InvalidRequest, NotFound
 from portal.gateway.gateway import stripe_time
 from portal.gateway.shapes import as_dict, object_id
+from portal.i18n import current_locale
 from portal.practices import audit, checkout_mirror, discounts
 from portal.practices.cards import practice_wallet
 from portal.practices.customers import (
@@ -98,6 +99,7 @@ def start_checkout(practice: Practice, plan: Plan, actor: User, promotion: dict 
             },
             "success_url": success_url,
             "cancel_url": url_for("practices.billing", practice_id=practice.id, _external=True),
+            "locale": current_locale(),  # Checkout's page in the person's language ("vi", "en")
             **(FIRST_CHECKOUT_COLLECTS if with_onboarding else {}),
             **({"discounts": [{"promotion_code": promotion["id"]}]} if promotion else {}),
         },

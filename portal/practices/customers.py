@@ -21,6 +21,7 @@ from portal.database import utcnow
 from portal.extensions import db
 from portal.gateway import customers as stripe_customers
 from portal.gateway.errors import BillingError
+from portal.i18n import current_locale, default_practice_locale
 from portal.practices.models import Practice
 from portal.users.models import StripeSyncState
 
@@ -41,7 +42,13 @@ def _contact(practice: Practice) -> tuple[str, str]:
     return practice_contact(practice)
 
 
-PRACTICE = CustomerKind(Practice, "practice", "practice_creation", _contact)
+def practice_language(practice: Practice) -> str:
+    """Stripe's language for the practice's customer: the practice's (Vietnamese for a practice in
+    Vietnam, by its address or zone), else that of the person creating or changing it."""
+    return default_practice_locale(practice.address_country, practice.timezone) or current_locale()
+
+
+PRACTICE = CustomerKind(Practice, "practice", "practice_creation", _contact, practice_language)
 
 
 def ensure_practice_customer(practice: Practice, *, search_first: bool = True) -> str:
@@ -56,7 +63,7 @@ def _push_contact(practice: Practice) -> None:
     name, email = _contact(practice)
     stripe_customers.update_customer(
         practice.stripe_customer_id,
-        {"name": name, "email": email},
+        {"name": name, "email": email, "preferred_locales": [practice_language(practice)]},
         key=("practice-contact", practice.stripe_ref, email, utcnow().timestamp()),
     )
     practice.stripe_sync = StripeSyncState.SYNCED

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from portal.extensions import db
 from portal.formatting import format_money
@@ -135,7 +136,7 @@ def cancel_duplicate(practice: Practice, subscription: dict) -> None:
     )
     notifications.notify(
         practice,
-        f"{practice.name}: a second subscription was cancelled and refunded",
+        _l("%(practice)s: a second subscription was cancelled and refunded", practice=practice.name),
         "practice_duplicate_subscription",
         plan_label=plan_label,
         refunded=refunded,

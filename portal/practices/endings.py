@@ -12,9 +12,11 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
 
 from portal.extensions import db
-from portal.formatting import format_date
+from portal.formatting import lazy_date
 from portal.mail.outbox import caused_by
 from portal.practices import notifications
 from portal.practices.models import BillingAuditEntry, Practice
@@ -66,13 +68,13 @@ def announce_end(practice: Practice, subscription: dict, ended_at: dt.datetime |
     """
     if subscription.get("status") not in CANCELLED_STATES or not subscription.get("id"):
         return
-    when = format_date(ended_at) if ended_at else "today"
+    when = lazy_date(ended_at) if ended_at else _l("today")
     with caused_by(f"subscription-ended:{subscription['id']}"):
         notifications.notify(
             practice,
-            f"{practice.name}: the subscription has ended",
+            _l("%(practice)s: the subscription has ended", practice=practice.name),
             "practice_subscription_ended",
-            why=why_it_ended(practice, subscription),
+            why=LazyString(why_it_ended, practice, subscription),
             ended_on=when,
             closed=practice.deactivated,
         )

@@ -16,6 +16,7 @@ import secrets
 import sqlalchemy as sa
 from flask import current_app, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from portal.database import utcnow
@@ -24,6 +25,7 @@ from portal.mail.outbox import queue_email
 from portal.practices import audit, errors
 from portal.practices import members as practice_members
 from portal.practices.models import MemberRole, Practice, PracticeInvitation, PracticeMember
+from portal.practices.notifications import practice_reading
 from portal.users.lookup import find_user_by_email, normalize_email
 from portal.users.models import User
 from portal.words import N_, role_label
@@ -88,10 +90,11 @@ def _send(practice: Practice, email: str, role: MemberRole, actor: User) -> Prac
     offer = role == MemberRole.OWNER
     queue_email(
         email,
-        f"{actor.name} offers you ownership of {practice.name}"
+        _l("%(inviter)s offers you ownership of %(practice)s", inviter=actor.name, practice=practice.name)
         if offer
-        else f"{actor.name} invited you to {practice.name}",
+        else _l("%(inviter)s invited you to %(practice)s", inviter=actor.name, practice=practice.name),
         "practice_invitation",
+        **practice_reading(practice),
         practice=practice,
         inviter=actor,
         role=role,

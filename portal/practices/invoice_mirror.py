@@ -10,9 +10,10 @@ import datetime as dt
 import logging
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from portal.extensions import db
-from portal.formatting import format_date
+from portal.formatting import lazy_date
 from portal.gateway import invoices as stripe_invoices
 from portal.gateway.shapes import (
     as_dict,
@@ -172,7 +173,7 @@ def _apply_payment_news(
         audit.record(practice, "payment_failed", f"{invoice.get('id')}: {reason}")
         notifications.notify(
             practice,
-            f"{practice.name}: a payment failed",
+            _l("%(practice)s: a payment failed", practice=practice.name),
             "practice_payment_failed",
             reason=reason,
             stripe_retries=notifications.stripe_retries(reason),
@@ -192,7 +193,7 @@ def _ask_to_confirm(practice: Practice, invoice: dict) -> None:
     with caused_by(f"action_required:{invoice.get('id')}"):
         queued = notifications.notify(
             practice,
-            f"{practice.name}: please confirm a payment",
+            _l("%(practice)s: please confirm a payment", practice=practice.name),
             "practice_action_required",
             invoice_id=invoice.get("id"),
             hosted_invoice_url=invoice.get("hosted_invoice_url"),
@@ -318,12 +319,12 @@ def remind_renewal(obj: object, event_created: int) -> Practice | None:
     if _paused_then(practice, renews):  # nothing is charged while collection is paused
         log.info("no renewal reminder while paused practice_id=%s", practice.id)
         return practice
-    renews_on = format_date(renews) if renews else "the end of the period"
+    renews_on = lazy_date(renews) if renews else _l("the end of the period")
     audit.record(practice, "renewal_reminder", f"renews {renews:%Y-%m-%d}" if renews else None)
     plan = practice.plan
     notifications.notify(
         practice,
-        f"{practice.name}: your subscription renews on {renews_on}",
+        _l("%(practice)s: your subscription renews on %(day)s", practice=practice.name, day=renews_on),
         "practice_renewal_reminder",
         renews_on=renews_on,
         amount=int(invoice.get("amount_due") or 0),
@@ -350,7 +351,7 @@ def finalization_failed(obj: object, event_created: int) -> Practice | None:
     if practice is not None:
         audit.record(practice, "invoice_finalization_failed", f"{invoice.get('id')}: {message}")
     notifications.alert_admins(
-        f"Stripe could not finalize invoice {invoice.get('id')}",
+        _l("Stripe could not finalize invoice %(invoice)s", invoice=invoice.get("id")),
         "admin_finalization_failed",
         invoice_id=invoice.get("id"),
         customer_id=object_id(invoice.get("customer")),

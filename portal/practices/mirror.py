@@ -21,8 +21,10 @@ import datetime as dt
 import logging
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from portal.extensions import db
+from portal.formatting import lazy_date
 from portal.gateway import subscriptions as stripe_subscriptions
 from portal.gateway.errors import NotFound
 from portal.gateway.gateway import stripe_time
@@ -225,9 +227,11 @@ def _say_cancellation_change(practice: Practice, was_scheduled: bool) -> None:
         audit.record(practice, "cancellation_scheduled", f"ends {ends:%Y-%m-%d}" if ends else None)
         notifications.notify(
             practice,
-            f"{practice.name}: subscription ends on {ends:%d %B %Y}" if ends else "Subscription cancelled",
+            _l("%(practice)s: subscription ends on %(day)s", practice=practice.name, day=lazy_date(ends))
+            if ends
+            else _l("Subscription cancelled"),
             "practice_cancellation_scheduled",
-            ends_on=f"{ends:%d %B %Y}" if ends else "the end of the period",
+            ends_on=lazy_date(ends) if ends else _l("the end of the period"),
         )
     elif was_scheduled and not now_scheduled:
         audit.record(practice, "cancellation_withdrawn")

@@ -7,6 +7,7 @@ import logging
 import sqlalchemy as sa
 
 from portal.extensions import db
+from portal.i18n import default_practice_locale, default_practice_timezone
 from portal.mail.outbox import queue_email
 from portal.practices.models import MemberRole, Practice
 from portal.users.models import Role, User
@@ -108,20 +109,31 @@ def receipt_recipients(practice: Practice) -> str | None:
     return practice.billing_contact_email
 
 
+def practice_reading(practice: Practice) -> dict[str, str | None]:
+    """``queue_email``'s language and zone for a practice's email: its zone (the one its pages read
+    in), and its language for an address with no account (Vietnamese for a practice in Vietnam)."""
+    zone = practice.timezone or default_practice_timezone(country=practice.address_country)
+    return {
+        "locale": default_practice_locale(practice.address_country, zone),
+        "timezone": zone,
+    }
+
+
 def notify(practice: Practice, subject: str, template: str, **context: object) -> int:
     """One email per billing manager, queued in the caller's transaction (see ``portal.mail.outbox``);
-    how many were queued (none when their cause already sent them).
+    how many were queued (none when their cause already sent them). ``subject``: a lazy string,
+    read in each recipient's language.
 
     Sent after the commit; inside a webhook handler at most once per event.
     """
     return sum(
-        queue_email(email, subject, template, practice=practice, **context)
+        queue_email(email, subject, template, practice=practice, **practice_reading(practice), **context)
         for email in billing_recipients(practice)
     )
 
 
 def alert_admins(subject: str, template: str, **context: object) -> None:
-    """Every platform admin, e.g. when Stripe could not finalize an invoice."""
+    """Every platform admin, e.g. when Stripe could not finalize an invoice (each in their language)."""
     emails = db.session.scalars(sa.select(User.email).where(User.role == Role.ADMIN).order_by(User.email))
     for email in emails:
         queue_email(email, subject, template, **context)

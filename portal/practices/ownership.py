@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flask import url_for
+from flask_babel import lazy_gettext as _l
 
 from portal.customers.lifecycle import delete_queued_customer
 from portal.extensions import db
@@ -19,6 +20,7 @@ from portal.practices import audit
 from portal.practices.customers import push_practice_contact
 from portal.practices.members import members_of, practices_for
 from portal.practices.models import MemberRole, Practice
+from portal.practices.notifications import practice_reading
 from portal.users.models import User
 from portal.wallet.services import forget_customer
 
@@ -78,8 +80,9 @@ def _tell_the_new_owner(practice: Practice, new_owner: User, former_email: str) 
     """Queued in the departure's transaction: nobody becomes an owner without hearing of it."""
     queue_email(
         new_owner.email,
-        f"You now own {practice.name}",
+        _l("You now own %(practice)s", practice=practice.name),
         "practice_new_owner",
+        timezone=practice_reading(practice)["timezone"],
         user=new_owner,
         practice=practice,
         former_email=former_email,

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from portal.formatting import format_date
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
+
+from portal.formatting import lazy_date
 from portal.gateway import invoices as stripe_invoices
 from portal.mail.outbox import caused_by, queue_email, sent_once_queued
 from portal.practices import audit
 from portal.practices.models import Practice
-from portal.practices.notifications import receipt_recipients
+from portal.practices.notifications import practice_reading, receipt_recipients
 from portal.words import card_brand
 
 TEMPLATE = "practice_receipt"
@@ -29,9 +32,9 @@ TEMPLATE = "practice_receipt"
 class ReceiptLine:
     """One line of the invoice: what it was for, what it cost, and the period it covers, if any."""
 
-    description: str
+    description: str | LazyString
     amount: int
-    period: str | None
+    period: LazyString | None
 
 
 def _period(line: dict) -> str | None:
@@ -39,7 +42,8 @@ def _period(line: dict) -> str | None:
     start, end = period.get("start"), period.get("end")
     if not start or not end or start == end:
         return None  # a one-time charge covers no period
-    return f"{format_date(int(start))} to {format_date(int(end))}"
+    # Read when the email is rendered: in its recipient's language and the practice's zone.
+    return _l("%(start)s to %(end)s", start=lazy_date(int(start)), end=lazy_date(int(end)))
 
 
 def _is_onboarding_fee(invoice: dict, line: dict) -> bool:
@@ -52,9 +56,9 @@ def receipt_lines(invoice: dict) -> list[ReceiptLine]:
     lines = []
     for line in (invoice.get("lines") or {}).get("data") or []:
         if _is_onboarding_fee(invoice, line):
-            description = "Onboarding fee (one time)"
+            description = _l("Onboarding fee (one time)")
         else:
-            description = line.get("description") or "Subscription"
+            description = line.get("description") or _l("Subscription")
         lines.append(ReceiptLine(description, int(line.get("amount") or 0), _period(line)))
     return lines
 
@@ -73,9 +77,15 @@ def covered_period(invoice: dict) -> str | None:
     return _period({"period": {"start": min(starts), "end": max(ends)}})
 
 
-def _card_words(invoice: dict) -> str | None:
-    card = stripe_invoices.invoice_card(invoice)
-    return f"{card_brand(card.get('brand'))} ending in {card['last4']}" if card.get("last4") else None
+def _card_words(invoice: dict) -> LazyString | None:
+    card = stripe_invoices.invoice_card(
+        invoice
+    )  # looked up now, once; its words read in the email's language
+    if not card.get("last4"):
+        return None
+    return _l(
+        "%(brand)s ending in %(last4)s", brand=LazyString(card_brand, card.get("brand")), last4=card["last4"]
+    )
 
 
 def send_receipt(practice: Practice, invoice: dict, paid_at: int) -> bool:
@@ -89,12 +99,13 @@ def send_receipt(practice: Practice, invoice: dict, paid_at: int) -> bool:
     with caused_by(cause):
         queued = queue_email(
             to,
-            f"{practice.name}: receipt for invoice {number}",
+            _l("%(practice)s: receipt for invoice %(number)s", practice=practice.name, number=number),
             TEMPLATE,
             sent_once=True,
+            **practice_reading(practice),
             practice=practice,
             number=number,
-            paid_on=format_date(paid_at),
+            paid_on=lazy_date(paid_at),
             amount=amount,
             currency=invoice.get("currency") or "usd",
             period=covered_period(invoice),

@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 
 from portal.database import insert_once, utcnow
 from portal.extensions import db
-from portal.formatting import format_money
+from portal.formatting import format_money, lazy_money
 from portal.gateway import refunds as stripe_refunds
 from portal.gateway.errors import BillingError, StripeUnavailable
 from portal.gateway.shapes import as_dict
@@ -29,7 +29,7 @@ from portal.practices import audit
 from portal.practices.errors import PracticeError
 from portal.practices.history import REFUND_COUNTED
 from portal.practices.models import InvoiceRefund, Practice, PracticeInvoice
-from portal.practices.notifications import receipt_recipients
+from portal.practices.notifications import practice_reading, receipt_recipients
 
 log = logging.getLogger(__name__)
 
@@ -352,11 +352,16 @@ def record_refund(
     else:
         audit.record(practice, "invoice_refunded_at_stripe", f"{amount} of invoice {number}, {refund['id']}")
     log.info("invoice refunded invoice_id=%s refund_id=%s", invoice.stripe_id, refund["id"])
-    _queue_email(practice, refund["id"], number, amount)
+    _queue_email(
+        practice,
+        refund["id"],
+        number,
+        lazy_money(int(refund.get("amount") or 0), refund.get("currency") or invoice.currency),
+    )
     return True
 
 
-def _queue_email(practice: Practice, refund_id: str, number: str, amount: str) -> None:
+def _queue_email(practice: Practice, refund_id: str, number: str, amount: object) -> None:
     """The practice's email about one refund: keyed by the refund's id, sent once."""
     to = receipt_recipients(practice)
     if not to:
@@ -364,9 +369,15 @@ def _queue_email(practice: Practice, refund_id: str, number: str, amount: str) -
     with caused_by(f"refund:{refund_id}"):
         queue_email(
             to,
-            f"{practice.name}: refund of {amount} for invoice {number}",
+            _l(
+                "%(practice)s: refund of %(amount)s for invoice %(number)s",
+                practice=practice.name,
+                amount=amount,
+                number=number,
+            ),
             TEMPLATE,
             sent_once=True,
+            **practice_reading(practice),
             practice=practice,
             number=number,
             amount=amount,

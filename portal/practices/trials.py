@@ -11,7 +11,10 @@ nothing.
 
 from __future__ import annotations
 
-from portal.formatting import format_date, format_money
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
+
+from portal.formatting import format_date, format_money, lazy_date
 from portal.gateway.shapes import as_dict, subscription_item, subscription_price
 from portal.mail.outbox import caused_by
 from portal.practices import audit, mirror, notifications
@@ -49,10 +52,14 @@ def announce_trial_end(obj: object, event_created: int) -> Practice | None:
     with caused_by(f"trial-ending:{subscription['id']}"):
         sent = notifications.notify(
             practice,
-            f"{practice.name}: the free trial ends on {ends_on}",
+            _l(
+                "%(practice)s: the free trial ends on %(day)s",
+                practice=practice.name,
+                day=lazy_date(practice.trial_end),
+            ),
             "practice_trial_ending",
-            ends_on=ends_on,
-            charge=charge,
+            ends_on=lazy_date(practice.trial_end),
+            charge=LazyString(charge_words, subscription),
         )
     if sent:
         with audit.written_for_event(event_created):

@@ -19,10 +19,11 @@ from typing import Any
 import sqlalchemy as sa
 from flask import url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from portal.database import insert_once, utcnow
 from portal.extensions import db
-from portal.formatting import format_money
+from portal.formatting import format_money, lazy_money
 from portal.gateway import refunds as stripe_refunds
 from portal.gateway.errors import BillingError, StripeUnavailable
 from portal.gateway.shapes import as_dict
@@ -289,11 +290,11 @@ def _queue_email(order: Order, refund: dict, units: int | None) -> None:
         link = url_for("shop.order", order_id=order.id, _external=True)
     except RuntimeError:  # outside a request and without SERVER_NAME
         link = None
-    amount = format_money(int(refund.get("amount") or 0), refund.get("currency") or order.currency)
+    amount = lazy_money(int(refund.get("amount") or 0), refund.get("currency") or order.currency)
     with caused_by(f"refund:{refund['id']}"):
         queue_email(
             order.receipt_email,
-            f"Your refund of {amount} for order #{order.id}",
+            _l("Your refund of %(amount)s for order #%(order)s", amount=amount, order=order.id),
             "shop_refund",
             sent_once=True,
             order=order,

@@ -15,10 +15,11 @@ from typing import Any
 import flask_babel
 import sqlalchemy as sa
 from flask import url_for
+from flask_babel import lazy_gettext as _l
 
 from portal.database import utcnow
 from portal.extensions import db
-from portal.formatting import format_money
+from portal.formatting import lazy_money
 from portal.gateway.shapes import as_dict
 from portal.mail.outbox import caused_by, queue_email
 from portal.shop.catalog import expire_loaded, reserve_stock, return_stock
@@ -146,10 +147,10 @@ def _queue_receipt(order_id: int) -> None:
     with caused_by(f"order:{order['id']}"):
         queue_email(
             order["receipt_email"],
-            f"Your receipt for order #{order['id']}",
+            _l("Your receipt for order #%(order)s", order=order["id"]),
             "shop_receipt",
             order=order,
-            total=format_money(order["amount"], order["currency"]),
-            unit=format_money(order["unit_amount"], order["currency"]),
+            total=lazy_money(order["amount"], order["currency"]),
+            unit=lazy_money(order["unit_amount"], order["currency"]),
             link=link,
         )

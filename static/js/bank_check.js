@@ -10,7 +10,7 @@
   const errors = document.getElementById("bank-check-errors");
   status.textContent = "Opening your bank's check…";
   window.whenStripeLoads(Number(box.dataset.stripeTimeoutMs), () => {
-    const stripe = Stripe(box.dataset.publishableKey);
+    const stripe = Stripe(box.dataset.publishableKey, { locale: box.dataset.stripeLocale || "auto" });
     const run = () => runBankCheck(stripe, box, form, { start, status, errors });
     start.hidden = false;
     start.addEventListener("click", run);

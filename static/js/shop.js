@@ -12,7 +12,7 @@
 })();
 
 function startBankCheck(box, form, status, errors) {
-  const stripe = Stripe(box.dataset.publishableKey);
+  const stripe = Stripe(box.dataset.publishableKey, { locale: box.dataset.stripeLocale || "auto" });
 
   stripe.confirmCardPayment(box.dataset.clientSecret).then((result) => {
     if (result.error) {

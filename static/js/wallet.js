@@ -10,7 +10,7 @@
 })();
 
 function startCardForm(form) {
-  const stripe = Stripe(form.dataset.publishableKey);
+  const stripe = Stripe(form.dataset.publishableKey, { locale: form.dataset.stripeLocale || "auto" });
   const card = stripe.elements().create("card");
   const errors = document.getElementById("card-errors");
   const submit = document.getElementById("add-card-submit");

@@ -263,6 +263,11 @@
     var action = intent.next_action || {};
     var url = (action.use_stripe_sdk && action.use_stripe_sdk.stripe_js) ||
       (action.redirect_to_url && action.redirect_to_url.url);
+    /* The page's language when the payment's customer names none: Stripe({locale}) of the caller. */
+    var locale = self._options.locale;
+    if (url && locale && locale !== 'auto') {
+      url += (url.indexOf('?') < 0 ? '?' : '&') + 'locale=' + encodeURIComponent(locale);
+    }
     var overlay = document.createElement('div');
     overlay.setAttribute('role', 'dialog');
     overlay.setAttribute('aria-modal', 'true');

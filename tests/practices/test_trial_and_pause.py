@@ -93,7 +93,7 @@ def test_the_first_subscription_has_a_trial_the_fee_is_paid_now_the_plan_at_its_
     db.session.commit()
     emails = trial_emails()
     assert [e.recipient for e in emails] == [owner.email]
-    assert f"ends on {practice.trial_end:%d %b %Y}" in emails[0].text_body
+    assert f"ends on {page_day(practice, practice.trial_end)}" in emails[0].text_body  # the practice's day
     assert "$99.00 every month" in emails[0].text_body
     assert sum("Trial ending notice sent" in s for s in history_sentences(practice)) == 1
 
