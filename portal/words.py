@@ -146,7 +146,10 @@ def renewal_line(practice) -> tuple[str, str] | None:
             f"nothing is charged until {format_date(resumes)}" if resumes else "nothing is charged",
         )
     if practice.subscription_status == "trialing" and practice.trial_end:
-        return ("Trial until", f"{format_date(practice.trial_end)}, then {plan_price_words(practice.plan)}")
+        return (
+            "Trial until",
+            f"{format_date(practice.trial_end)}, then {plan_price_words(practice.plan, practice.currency)}",
+        )
     return ("Next renewal", format_date(practice.current_period_end))
 
 
@@ -157,13 +160,17 @@ PLAN_PRICES = {
 }
 
 
-def plan_price_words(plan: object) -> str:
-    """``$99.00 every month``: what a plan charges, from the settings."""
+def plan_price_words(plan: object, currency: str | None = None) -> str:
+    """``$99.00 every month``: what a plan charges in ``currency`` (a practice's; None: the
+    default ``BILLING_CURRENCY``), from the settings (``BILLING_VND_MONTHLY_PRICE`` for VND)."""
     setting, every = PLAN_PRICES.get(
         str(getattr(plan, "value", plan)), ("BILLING_MONTHLY_PRICE", "every month")
     )
     cfg = current_app.config
-    return f"{format_money(cfg[setting], cfg['BILLING_CURRENCY'])} {every}"
+    currency = (currency or cfg["BILLING_CURRENCY"]).lower()
+    if currency != cfg["BILLING_CURRENCY"].lower():
+        setting = setting.replace("BILLING_", f"BILLING_{currency.upper()}_", 1)
+    return f"{format_money(cfg[setting], currency)} {every}"
 
 
 def open_invoices_words(still_open) -> str:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, DateField, EmailField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from portal.formatting import format_money, minor_unit_exponent
-from portal.forms import PortalForm, RefundForm, amount_text, minor_units, refund_reason_field
+from portal.forms import CURRENCY_NAMES, PortalForm, RefundForm, amount_text, minor_units, refund_reason_field
 from portal.practices.closing import REASON_MAX, close_reason_problem
 from portal.practices.countries import COUNTRIES, TAX_ID_TYPES, tax_id_type_of
 from portal.practices.models import MemberRole, Practice
 from portal.practices.pausing import pause_reason_problem
+from portal.practices.plans import practice_currencies
 from portal.practices.refunds import REASONS as REFUND_REASONS
 
 
@@ -23,6 +25,16 @@ class CreatePracticeForm(PortalForm):
             Length(max=120, message="Keep it under 120 characters."),
         ],
     )
+    currency = SelectField(_l("Currency"))
+
+    def __init__(self, *args, suggested_currency: str | None = None, **kwargs) -> None:
+        """``suggested_currency``: the select's choice until the person picks one."""
+        super().__init__(*args, **kwargs)
+        self.currency.choices = [
+            SelectChoice(code, str(CURRENCY_NAMES.get(code, code.upper()))) for code in practice_currencies()
+        ]
+        if not self.currency.raw_data:  # not posted (the page, or an older form): the suggestion
+            self.currency.data = suggested_currency or practice_currencies()[0]
 
 
 class InviteForm(PortalForm):

@@ -68,6 +68,9 @@ class Practice(TimestampMixin, db.Model):
     #: The IANA time zone its pages write dates in (``portal.i18n.default_practice_timezone`` at
     #: creation: Asia/Ho_Chi_Minh for a Vietnamese practice); None: each reader's own.
     timezone: Mapped[str | None] = mapped_column(sa.String(64))
+    #: The currency of its prices (lower-case ISO: ``usd``, ``vnd``), chosen at creation and never
+    #: changed after (Stripe fixes a customer's currency with its first subscription).
+    currency: Mapped[str] = mapped_column(sa.String(3), default="usd", server_default="usd")
 
     #: Unique for the practice's whole life (ids start again when a database is reset or restored):
     #: scopes Stripe idempotency keys and the metadata search for its customer.
