@@ -102,7 +102,7 @@ class DiscountTermsForm(PortalForm):
             self.amount_off.errors.append(
                 _(
                     "Enter a whole amount above 0 and at most %(most)s, such as 100000.",
-                    most=f"{MAX_WHOLE_AMOUNT:,}",
+                    most=format(MAX_WHOLE_AMOUNT, ","),
                 )
             )
             return False
