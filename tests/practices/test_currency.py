@@ -202,3 +202,17 @@ def test_a_vnd_code_on_a_vnd_practice_takes_its_dong_off(owner_client, vnd_pract
     assert response.status_code == 303
     session = sandbox.client().v1.checkout.sessions.retrieve(response.location.rsplit("/", 1)[1])
     assert session.total_details.amount_discount == 100_000 and session.amount_total == 5_880_000
+
+
+def test_a_dollar_retention_offer_is_not_made_to_a_practice_paying_in_dong(owner, vnd_practice, sandbox):
+    from portal.practices import retention
+    from portal.promotions.models import RetentionCoupon
+
+    _subscribe_vnd(sandbox, vnd_practice, Plan.MONTHLY)
+    assert vnd_practice.subscription_status == "active"
+    db.session.add(RetentionCoupon(coupon_id="co_dollars", amount_off=2000, currency="usd", duration="once"))
+    db.session.commit()
+    assert retention.offer_for(vnd_practice) is None  # Stripe would refuse dollars off a dong invoice
+    db.session.add(RetentionCoupon(coupon_id="co_percent", percent_off=30, duration="once"))
+    db.session.commit()
+    assert retention.offer_for(vnd_practice).coupon_id == "co_percent"
