@@ -216,3 +216,9 @@ def test_a_dollar_retention_offer_is_not_made_to_a_practice_paying_in_dong(owner
     db.session.add(RetentionCoupon(coupon_id="co_percent", percent_off=30, duration="once"))
     db.session.commit()
     assert retention.offer_for(vnd_practice).coupon_id == "co_percent"
+
+
+def test_the_currency_select_reads_in_vietnamese(owner_client):
+    page = owner_client.get("/practices/", headers={"Accept-Language": "vi"}).get_data(as_text=True)
+    assert "Đơn vị tiền tệ" in page and "Việt Nam đồng (VND)" in page and "Đô la Mỹ (USD)" in page
+    assert "Sau khi phòng khám đăng ký gói, bạn không thể đổi nữa." in page
