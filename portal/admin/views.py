@@ -6,7 +6,7 @@ import json
 import secrets
 import time
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.admin import numbers, practice_detail
@@ -17,10 +17,10 @@ from portal.forms import amount_text
 from portal.gateway.errors import BillingError
 from portal.jobs import failures as failed_jobs
 from portal.jobs import nightly
-from portal.practices import closing, history, members, pausing, refunds, unconfirmed
+from portal.practices import closing, history, members, pausing, plans, refunds, unconfirmed
 from portal.practices.errors import PracticeError
 from portal.practices.forms import ClosePracticeForm, PauseCollectionForm, RefundInvoiceForm
-from portal.practices.models import Practice
+from portal.practices.models import Plan, Practice
 from portal.practices.status import BillingStatus
 from portal.promotions import codes as promotion_codes
 from portal.promotions import retention as retention_setting
@@ -72,18 +72,23 @@ def _practice_counts() -> dict[BillingStatus, int]:
     return counts
 
 
+def _list_prices(currency: str) -> numbers.Prices:
+    """The plans' list prices in ``currency`` (``BILLING_*``, ``BILLING_VND_*``)."""
+    amounts = {offer.plan: offer.amount for offer in plans.plan_offers(currency)}
+    return numbers.Prices(currency, amounts[Plan.MONTHLY], amounts[Plan.SEMIANNUAL])
+
+
 @bp.get("/numbers")
 def business_numbers():
     """The business in numbers over the last 12 months, from local tables (no Stripe call)."""
-    config = current_app.config
-    prices = numbers.Prices(
-        config["BILLING_CURRENCY"], config["BILLING_MONTHLY_PRICE"], config["BILLING_SEMIANNUAL_PRICE"]
-    )
+    currencies = plans.practice_currencies()
+    others = tuple(_list_prices(currency) for currency in currencies[1:])
     return render_template(
         "admin/numbers.html",
-        numbers=numbers.business_numbers(utcnow(), prices),
+        numbers=numbers.business_numbers(utcnow(), _list_prices(currencies[0]), others),
         columns=numbers.SUBSCRIPTION_COLUMNS,
         major=numbers.major_units,
+        other_prices={prices.currency: prices for prices in others},
     )
 
 
