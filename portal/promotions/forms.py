@@ -23,6 +23,7 @@ MAX_MONTHS = 36
 MAX_REDEMPTIONS = 1_000_000
 #: The largest amount off in a zero-decimal currency: Stripe's largest charge (eight digits).
 MAX_WHOLE_AMOUNT = 99_999_999
+WHOLE_AMOUNT = re.compile(r"[0-9]{1,9}")
 
 
 def _whole(text: str | None) -> int | None:
@@ -98,7 +99,7 @@ class DiscountTermsForm(PortalForm):
     def _check_whole_amount(self) -> bool:
         """An amount off in a zero-decimal currency (VND): whole units, at most Stripe's largest."""
         text = (self.amount_off.data or "").strip().replace(",", "")
-        if not text.isdigit() or not 0 < int(text) <= MAX_WHOLE_AMOUNT:
+        if not WHOLE_AMOUNT.fullmatch(text) or not 0 < int(text) <= MAX_WHOLE_AMOUNT:
             self.amount_off.errors.append(
                 _(
                     "Enter a whole amount above 0 and at most %(most)s, such as 100000.",
