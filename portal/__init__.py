@@ -330,9 +330,9 @@ def register_template_context(app: Flask) -> None:
     app.add_template_filter(format_money, "money")
     app.add_template_filter(format_date, "day")
     from portal.practices.discounts import discount_lines
-    from portal.promotions.words import terms_words
+    from portal.promotions.words import discount_words
 
-    app.add_template_filter(terms_words, "discount_terms")  # "30% off for 3 months"
+    app.add_template_filter(discount_words, "discount_terms")  # "30% off for 3 months"
     app.add_template_global(discount_lines, "discount_lines")  # ["30% off until 28 Feb 2027", ...]
     app.add_template_global(current_locale)  # <html lang>, the language switcher
     app.add_template_global(LOCALE_NAMES, "locale_names")

@@ -28,9 +28,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import sqlalchemy as sa
+from babel.dates import format_date
 
 from portal.extensions import db
 from portal.formatting import minor_unit_exponent
+from portal.i18n import current_locale
 from portal.practices.models import BillingAuditEntry, InvoiceRefund, Plan, Practice, PracticeInvoice
 from portal.practices.status import BillingStatus
 from portal.users.models import Role, User
@@ -63,7 +65,8 @@ class Month:
 
     @property
     def label(self) -> str:
-        return f"{self.start:%b %Y}"
+        """``Nov 2026`` (``thg 11 2026`` in Vietnamese): the month in the reader's language (UTC)."""
+        return format_date(self.start.date(), "MMM y", locale=current_locale())
 
     @property
     def start_epoch(self) -> int:

@@ -7,6 +7,8 @@ import secrets
 import time
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.admin import numbers, practice_detail
@@ -37,10 +39,10 @@ JOBS_PER_PAGE = 25
 PRACTICES_PER_PAGE = 50
 
 REPLAY_MESSAGES = {
-    services.Outcome.PROCESSED: ("success", "Event {id} replayed: processed."),
-    services.Outcome.IGNORED: ("info", "Event {id} has no handler; marked ignored."),
-    services.Outcome.FAILED: ("error", "Event {id} failed again; see its last error."),
-    services.Outcome.DUPLICATE: ("info", "Event {id} was already handled; nothing to replay."),
+    services.Outcome.PROCESSED: ("success", _l("Event %(id)s replayed: processed.")),
+    services.Outcome.IGNORED: ("info", _l("Event %(id)s has no handler; marked ignored.")),
+    services.Outcome.FAILED: ("error", _l("Event %(id)s failed again; see its last error.")),
+    services.Outcome.DUPLICATE: ("info", _l("Event %(id)s was already handled; nothing to replay.")),
 }
 
 
@@ -193,7 +195,14 @@ def refund_invoice(practice_id: int, invoice_id: str):
             answer = (invoice_id, form, message, invoice)
             return _practice_page(practice_id, ClosePracticeForm(formdata=None), status, refund=answer)
     number = invoice.number or invoice.stripe_id
-    flash(f"Refunded {format_money(row.amount, row.currency)} of invoice {number}.", "success")
+    flash(
+        _(
+            "Refunded %(amount)s of invoice %(number)s.",
+            amount=format_money(row.amount, row.currency),
+            number=number,
+        ),
+        "success",
+    )
     return redirect(url_for(".practice", practice_id=practice_id), 303)
 
 
@@ -233,7 +242,7 @@ def reactivate(practice_id: int):
     db.get_or_404(Practice, practice_id)
     _attempt(
         lambda: closing.reactivate(practice_id, current_user),
-        "The practice is open again: its managers can subscribe again.",
+        _("The practice is open again: its managers can subscribe again."),
     )
     return redirect(url_for(".practice", practice_id=practice_id), 303)
 
@@ -319,7 +328,7 @@ def replay(event_id: int):
     stripe_event_id = row.stripe_event_id
     outcome = services.process_event(row.id)
     category, message = REPLAY_MESSAGES[outcome]
-    flash(message.format(id=stripe_event_id), category)
+    flash(message % {"id": stripe_event_id}, category)
     if request.form.get("next") == "detail":
         return redirect(url_for(".event", event_id=event_id), 303)
     return redirect(url_for(".events", **_filters(), page=page), 303)
@@ -347,9 +356,9 @@ def retry_job(job_id: int):
     page = page_arg(request.form)
     job = failed_jobs.retry(job_id)
     if job is None:
-        flash("That job was already sent again.", "info")
+        flash(_("That job was already sent again."), "info")
     else:
-        flash(f"Job {job.task_name} sent again.", "success")
+        flash(_("Job %(name)s sent again.", name=job.task_name), "success")
     return redirect(url_for(".jobs", page=page), 303)
 
 
@@ -371,6 +380,7 @@ def _promotions_page(
     page = render_template(
         "admin/promotions.html",
         code_status=lambda code: promotion_codes.status_of(code, now),
+        code_words=promotion_codes.status_words,
         codes=promotion_codes.codes_page(page_arg()),
         code_form=code_form,
         retention_form=retention_form,
@@ -404,7 +414,7 @@ def create_promotion_code():
         return _promotions_page(
             form, _retention_form(formdata=None), status=error.status if error.status >= 400 else 422
         )
-    flash(f"Promotion code {row.code} is ready to use.", "success")
+    flash(_("Promotion code %(code)s is ready to use.", code=row.code), "success")
     return redirect(url_for(".promotions"), 303)
 
 
@@ -414,7 +424,7 @@ def disable_promotion_code(code_id: int):
     attempt = _form_attempt()  # the drawn form's key: a second turn-off later is a new request
     _attempt(
         lambda: promotion_codes.set_active(row.id, False, attempt),
-        f"Promotion code {row.code} is turned off.",
+        _("Promotion code %(code)s is turned off.", code=row.code),
     )
     return redirect(url_for(".promotions"), 303)
 
@@ -430,12 +440,12 @@ def configure_retention():
         db.session.rollback()
         flash(error.message, "error")
         return _promotions_page(PromotionCodeForm(formdata=None), form, status=error.status)
-    flash("The retention offer is set: owners who start cancelling see it once.", "success")
+    flash(_("The retention offer is set: owners who start cancelling see it once."), "success")
     return redirect(url_for(".promotions"), 303)
 
 
 @bp.post("/promotions/retention/off")
 def retention_off():
     retention_setting.turn_off_retention()
-    flash("No retention offer is made now.", "success")
+    flash(_("No retention offer is made now."), "success")
     return redirect(url_for(".promotions"), 303)

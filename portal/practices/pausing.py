@@ -19,6 +19,8 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 
+from flask_babel import lazy_gettext as _l
+
 from portal.extensions import db
 from portal.gateway.errors import BillingError
 from portal.gateway.gateway import stripe_time
@@ -29,24 +31,28 @@ from portal.users.models import User
 
 #: The behavior the platform pauses with: renewals are voided, nothing is owed for them.
 BEHAVIOR = "void"
-NO_REASON = "Say why collection is paused; the practice's History keeps it."
-NOT_LIVE = "{name} has no live subscription, so there is no payment collection to pause. Nothing was changed."
-ENDED = "{name} has no live subscription, so nothing is collected to resume. Nothing was changed."
-ALREADY_PAUSED = "Payment collection of {name} is already paused{by}. Nothing was changed."
-NOT_PAUSED = "Payment collection of {name} is not paused{by}. Nothing was changed."
-NOT_CHANGED = "Stripe did not make the change, so nothing changed."
-RESUME_IN_PAST = "Choose a resume day after today, or leave it empty."
-PAUSED = (
+NO_REASON = _l("Say why collection is paused; the practice's History keeps it.")
+NOT_LIVE = _l(
+    "%(name)s has no live subscription, so there is no payment collection to pause. Nothing was changed."
+)
+ENDED = _l("%(name)s has no live subscription, so nothing is collected to resume. Nothing was changed.")
+#: ``by``: " by <admin>" (``closing.by_whom``), or "".
+ALREADY_PAUSED = _l("Payment collection of %(name)s is already paused%(by)s. Nothing was changed.")
+NOT_PAUSED = _l("Payment collection of %(name)s is not paused. Nothing was changed.")
+NOT_PAUSED_RESUMED = _l("Payment collection of %(name)s is not paused (resumed%(by)s). Nothing was changed.")
+NOT_CHANGED = _l("Stripe did not make the change, so nothing changed.")
+RESUME_IN_PAST = _l("Choose a resume day after today, or leave it empty.")
+PAUSED = _l(
     "Payment collection is paused: renewals are voided at Stripe and nothing is charged; access continues."
 )
-RESUMED = "Payment collection is resumed: the next renewal is charged."
+RESUMED = _l("Payment collection is resumed: the next renewal is charged.")
 
 
 def pause_reason_problem(reason: str | None) -> str | None:
     """What is wrong with a pause reason (said under the field), or None: the closing rule."""
     reason = (reason or "").strip()
     if not reason:
-        return NO_REASON
+        return str(NO_REASON)
     if len(reason) > closing.REASON_MAX:
         return closing.REASON_TOO_LONG.format(most=closing.REASON_MAX, count=len(reason))
     return None
@@ -57,7 +63,7 @@ def resume_time(resumes_on: dt.date | None, today: dt.date) -> int | None:
     if resumes_on is None:
         return None
     if resumes_on <= today:
-        raise PracticeError(RESUME_IN_PAST, status=422)
+        raise PracticeError(str(RESUME_IN_PAST), status=422)
     return calendar.timegm(resumes_on.timetuple())
 
 
@@ -89,10 +95,10 @@ def pause_collection(practice_id: int, admin: User, reason: str, resumes_on: dt.
     if practice.deactivated:
         raise PracticeError(CLOSED, status=409)
     if not practice.subscription_live or practice.subscription_status == "incomplete":
-        raise PracticeError(NOT_LIVE.format(name=practice.name), status=409)
+        raise PracticeError(NOT_LIVE % {"name": practice.name}, status=409)
     if practice.pause_behavior is not None:
         by = closing.by_whom(practice, "collection_paused_by_admin")
-        raise PracticeError(ALREADY_PAUSED.format(name=practice.name, by=by), status=409)
+        raise PracticeError(ALREADY_PAUSED % {"name": practice.name, "by": by}, status=409)
     pause = {"behavior": BEHAVIOR, **({"resumes_at": resumes_at} if resumes_at else {})}
 
     def asked() -> None:  # said here, by whom and why; Stripe's answer (and its echo) changes no more
@@ -107,18 +113,18 @@ def pause_collection(practice_id: int, admin: User, reason: str, resumes_on: dt.
     asked()
     mirror.apply_subscription(subscription, stripe_time(subscription), fresh=True)
     db.session.commit()
-    return PAUSED
+    return str(PAUSED)
 
 
 def resume_collection(practice_id: int, admin: User) -> str:
     """Collect payments again from the next renewal; refused when collection is not paused."""
     practice = closing.locked_practice(practice_id)
     if not practice.subscription_live:  # ended: nothing is collected any more, paused or not
-        raise PracticeError(ENDED.format(name=practice.name), status=409)
+        raise PracticeError(ENDED % {"name": practice.name}, status=409)
     if practice.pause_behavior is None:
         by = closing.by_whom(practice, "collection_resumed_by_admin")
-        by = f" (resumed{by})" if by else ""
-        raise PracticeError(NOT_PAUSED.format(name=practice.name, by=by), status=409)
+        refusal = NOT_PAUSED_RESUMED if by else NOT_PAUSED
+        raise PracticeError(refusal % {"name": practice.name, "by": by}, status=409)
 
     def asked() -> None:
         practice.pause_behavior = practice.pause_resumes_at = practice.pause_reason = None
@@ -128,4 +134,4 @@ def resume_collection(practice_id: int, admin: User) -> str:
     asked()
     mirror.apply_subscription(subscription, stripe_time(subscription), fresh=True)
     db.session.commit()
-    return RESUMED
+    return str(RESUMED)

@@ -15,6 +15,8 @@ import re
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from portal.database import insert_once, utcnow
 from portal.extensions import db
@@ -34,17 +36,17 @@ log = logging.getLogger(__name__)
 TEMPLATE = "practice_refund"
 MAX_REASON = 400
 #: A refund whose request reached Stripe unanswered: neither "done" nor "try again".
-UNCONFIRMED_REFUND = (
+UNCONFIRMED_REFUND = _l(
     "Stripe may have made the refund; we are checking. Nothing will be refunded twice: "
     "this invoice takes no other refund until Stripe answers."
 )
 ATTEMPT_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 #: Stripe's credit note reasons, in the words the admin's form offers.
 REASONS = {
-    "order_change": "The billing changed",
-    "duplicate": "Charged twice",
-    "product_unsatisfactory": "Not satisfied with the service",
-    "fraudulent": "Fraudulent payment",
+    "order_change": _l("The billing changed"),
+    "duplicate": _l("Charged twice"),
+    "product_unsatisfactory": _l("Not satisfied with the service"),
+    "fraudulent": _l("Fraudulent payment"),
 }
 
 
@@ -90,21 +92,8 @@ def refund_invoice(
     any Stripe call, when the invoice is not paid, less is left to refund, or (``drawn_left``: what
     the admin's form showed) another refund was made since the form was drawn. Commits."""
     if not ATTEMPT_KEY.match(attempt or ""):
-        raise PracticeError("This form has expired. Reload the page and try again.", status=422)
-    # The first statement writes the invoice's row: a second admin's refund of it waits for this one.
-    locked = db.session.execute(
-        sa.update(PracticeInvoice)
-        .where(PracticeInvoice.practice_id == practice_id, PracticeInvoice.stripe_id == invoice_id)
-        .values(stripe_synced_at=PracticeInvoice.stripe_synced_at)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not locked:
-        raise PracticeError("That invoice is not one of this practice's.", status=404, code="not_found")
-    invoice = db.session.scalar(
-        sa.select(PracticeInvoice)
-        .where(PracticeInvoice.stripe_id == invoice_id)
-        .execution_options(populate_existing=True)
-    )
+        raise PracticeError(_("This form has expired. Reload the page and try again."), status=422)
+    invoice = _locked_invoice(practice_id, invoice_id)
     earlier = db.session.scalar(sa.select(InvoiceRefund).where(InvoiceRefund.attempt_key == attempt))
     if earlier is not None:
         return earlier
@@ -137,8 +126,25 @@ def refund_invoice(
     row = db.session.scalar(sa.select(InvoiceRefund).where(InvoiceRefund.attempt_key == attempt))
     db.session.commit()
     if row is None:
-        raise PracticeError("Stripe made the credit note but no refund with it.", status=502)
+        raise PracticeError(_("Stripe made the credit note but no refund with it."), status=502)
     return row
+
+
+def _locked_invoice(practice_id: int, invoice_id: str) -> PracticeInvoice:
+    """The practice's invoice, its row written first: a second admin's refund of it waits for this one."""
+    locked = db.session.execute(
+        sa.update(PracticeInvoice)
+        .where(PracticeInvoice.practice_id == practice_id, PracticeInvoice.stripe_id == invoice_id)
+        .values(stripe_synced_at=PracticeInvoice.stripe_synced_at)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not locked:
+        raise PracticeError(_("That invoice is not one of this practice's."), status=404, code="not_found")
+    return db.session.scalar(
+        sa.select(PracticeInvoice)
+        .where(PracticeInvoice.stripe_id == invoice_id)
+        .execution_options(populate_existing=True)
+    )
 
 
 def _settle_first(practice: Practice, invoice: PracticeInvoice, attempt: str) -> InvoiceRefund | None:
@@ -149,7 +155,7 @@ def _settle_first(practice: Practice, invoice: PracticeInvoice, attempt: str) ->
     db.session.commit()
     if pending["attempt"] == attempt:  # the same form again: its refund, as Stripe made it
         if row is None:
-            raise PracticeError("Stripe did not make that refund. Reload the page to refund again.", 409)
+            raise PracticeError(_("Stripe did not make that refund. Reload the page to refund again."), 409)
         return row
     if row is not None:  # another form drawn while that refund was unknown: it is known now
         raise PracticeError(_made_earlier(invoice, row), status=409)
@@ -163,7 +169,7 @@ class RefundUnconfirmed(PracticeError):
     code = "outcome_unknown"
 
     def __init__(self) -> None:
-        super().__init__(UNCONFIRMED_REFUND)
+        super().__init__(str(UNCONFIRMED_REFUND))
 
 
 def _create(invoice_id: str, call: dict) -> Any:
@@ -183,11 +189,12 @@ def _keep_pending(invoice_row_id: int, call: dict) -> None:
 
 
 def _made_earlier(invoice: PracticeInvoice, row: InvoiceRefund) -> str:
-    left = format_money(left_to_refund(invoice), invoice.currency)
-    return (
-        f"Stripe made the earlier refund of {format_money(row.amount, row.currency)} of invoice "
-        f"{invoice.number or invoice.stripe_id}; {left} is left. Nothing more was refunded: "
-        "refund again if more is due."
+    return _(
+        "Stripe made the earlier refund of %(amount)s of invoice %(number)s; %(left)s is left. "
+        "Nothing more was refunded: refund again if more is due.",
+        amount=format_money(row.amount, row.currency),
+        number=invoice.number or invoice.stripe_id,
+        left=format_money(left_to_refund(invoice), invoice.currency),
     )
 
 
@@ -196,12 +203,18 @@ def _changed_since_drawn(invoice: PracticeInvoice, drawn_left: int) -> str:
     left = left_to_refund(invoice)
     number = invoice.number or invoice.stripe_id
     if left < drawn_left:
-        since = f"{format_money(drawn_left - left, invoice.currency)} of invoice {number} was refunded"
-    else:
-        since = f"the refunds of invoice {number} changed"
-    return (
-        f"Since this page was drawn, {since}; {format_money(left, invoice.currency)} is left. "
-        "Nothing was refunded now: check the amount and refund again if more is due."
+        return _(
+            "Since this page was drawn, %(amount)s of invoice %(number)s was refunded; %(left)s is left. "
+            "Nothing was refunded now: check the amount and refund again if more is due.",
+            amount=format_money(drawn_left - left, invoice.currency),
+            number=number,
+            left=format_money(left, invoice.currency),
+        )
+    return _(
+        "Since this page was drawn, the refunds of invoice %(number)s changed; %(left)s is left. "
+        "Nothing was refunded now: check the amount and refund again if more is due.",
+        number=number,
+        left=format_money(left, invoice.currency),
     )
 
 
@@ -252,24 +265,29 @@ def settle_practice(practice: Practice) -> None:
 
 
 def _check(invoice: PracticeInvoice, amount: int, reason: str, note: str) -> None:
+    number = invoice.number or invoice.stripe_id
     if invoice.status != "paid":
         raise PracticeError(
-            f"Invoice {invoice.number or invoice.stripe_id} is not paid, so there is nothing to refund.",
+            _("Invoice %(number)s is not paid, so there is nothing to refund.", number=number),
             status=409,
         )
     if reason not in REASONS:
-        raise PracticeError("Choose why the invoice is refunded.", status=422)
+        raise PracticeError(_("Choose why the invoice is refunded."), status=422)
     if not note or not note.strip() or len(note.strip()) > MAX_REASON:
-        raise PracticeError(f"Say why you are refunding, in at most {MAX_REASON} characters.", status=422)
+        raise PracticeError(
+            _("Say why you are refunding, in at most %(most)s characters.", most=MAX_REASON), status=422
+        )
     left = left_to_refund(invoice)
     if left <= 0:
-        raise PracticeError(
-            f"Invoice {invoice.number or invoice.stripe_id} is already refunded in full.", status=409
-        )
+        raise PracticeError(_("Invoice %(number)s is already refunded in full.", number=number), status=409)
     if not isinstance(amount, int) or amount < 1 or amount > left:
         raise PracticeError(
-            f"Refund between {format_money(1, invoice.currency)} and {format_money(left, invoice.currency)}: "
-            f"that is what is left of invoice {invoice.number or invoice.stripe_id}.",
+            _(
+                "Refund between %(least)s and %(most)s: that is what is left of invoice %(number)s.",
+                least=format_money(1, invoice.currency),
+                most=format_money(left, invoice.currency),
+                number=number,
+            ),
             status=422,
         )
 
@@ -411,5 +429,5 @@ def practice_invoice(practice: Practice, invoice_id: str) -> PracticeInvoice:
         )
     )
     if invoice is None:
-        raise PracticeError("That invoice is not one of this practice's.", status=404, code="not_found")
+        raise PracticeError(_("That invoice is not one of this practice's."), status=404, code="not_found")
     return invoice

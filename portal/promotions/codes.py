@@ -10,6 +10,7 @@ import secrets
 import sqlalchemy as sa
 from flask import abort
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from portal.database import upsert_insert, utcnow
 from portal.extensions import db
@@ -29,6 +30,15 @@ EXPIRED_CODE = "{code} has expired."
 DISABLED_CODE = "{code} is no longer offered."
 OTHER_CUSTOMER_CODE = "{code} cannot be used by this practice."
 USED_UP_CODE = "{code} has been used as often as it could be."
+
+
+#: The list's words for a code's state (``status_of``'s answer, kept as the row's ``data-status``).
+STATUS_WORDS = {"Off": _l("Off"), "Expired": _l("Expired"), "Used up": _l("Used up"), "Active": _l("Active")}
+
+
+def status_words(state: str) -> str:
+    """``status_of``'s answer in the reader's language."""
+    return str(STATUS_WORDS.get(state, state))
 
 
 def status_of(row: PromotionCode, now: int) -> str:
@@ -90,7 +100,8 @@ def create_code(form: PromotionCodeForm, actor: User, attempt: str) -> Promotion
         )
     except InvalidRequest as error:
         if error.stripe_code == "resource_already_exists":
-            raise PromotionError(f"An active code {code} already exists at Stripe.", field="code") from error
+            already = _("An active code %(code)s already exists at Stripe.", code=code)
+            raise PromotionError(already, field="code") from error
         raise PromotionError(error.message, field="code") from error
     row = mirror_code(promo, stripe_time(promo), coupon=as_dict(coupon))
     if row.created_by_id is None:
@@ -103,7 +114,7 @@ def set_active(row_id: int, active: bool, attempt: str) -> PromotionCode:
     """Turn the code on or off at Stripe, then here; ``attempt``: the form's key (one per drawn form)."""
     row = db.session.get(PromotionCode, row_id)
     if row is None:
-        raise PromotionError("No such promotion code.", status=404)
+        raise PromotionError(_("No such promotion code."), status=404)
     if row.active == active:
         return row  # already so: nothing to ask Stripe
     promo = stripe_discounts.set_promotion_code_active(row.stripe_id, active, attempt)

@@ -8,6 +8,7 @@ import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from flask import current_app
+from flask_babel import format_number
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import DateField, SelectField, StringField
@@ -35,19 +36,20 @@ class DiscountTermsForm(PortalForm):
     """How much (a percentage, or an amount in the billing currency) and for how long."""
 
     kind = SelectField(
-        "Discount", choices=[SelectChoice("percent", "Percent off"), SelectChoice("amount", "Amount off")]
+        _l("Discount"),
+        choices=[SelectChoice("percent", _l("Percent off")), SelectChoice("amount", _l("Amount off"))],
     )
-    percent_off = StringField("Percent off")
-    amount_off = StringField("Amount off")
+    percent_off = StringField(_l("Percent off"))
+    amount_off = StringField(_l("Amount off"))
     duration = SelectField(
-        "For how long",
+        _l("For how long"),
         choices=[
-            SelectChoice("once", "The first invoice"),
-            SelectChoice("repeating", "A number of months"),
-            SelectChoice("forever", "Every invoice"),
+            SelectChoice("once", _l("The first invoice")),
+            SelectChoice("repeating", _l("A number of months")),
+            SelectChoice("forever", _l("Every invoice")),
         ],
     )
-    duration_in_months = StringField("Months")
+    duration_in_months = StringField(_l("Months"))
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
@@ -61,7 +63,7 @@ class DiscountTermsForm(PortalForm):
             months = _whole(self.duration_in_months.data)
             if months is None or not 1 <= months <= MAX_MONTHS:
                 self.duration_in_months.errors.append(
-                    f"Enter a whole number of months from 1 to {MAX_MONTHS}."
+                    _("Enter a whole number of months from 1 to %(most)s.", most=MAX_MONTHS)
                 )
                 valid = False
         return valid
@@ -72,10 +74,10 @@ class DiscountTermsForm(PortalForm):
         except InvalidOperation:
             percent = None
         if percent is None or not percent.is_finite() or not 0 < percent <= 100:
-            self.percent_off.errors.append("Enter a percentage above 0 and at most 100, such as 30.")
+            self.percent_off.errors.append(_("Enter a percentage above 0 and at most 100, such as 30."))
             return False
         if percent != percent.quantize(Decimal("0.01")):
-            self.percent_off.errors.append("Use at most two decimal places.")
+            self.percent_off.errors.append(_("Use at most two decimal places."))
             return False
         return True
 
@@ -85,10 +87,10 @@ class DiscountTermsForm(PortalForm):
         except InvalidOperation:
             amount = None
         if amount is None or not amount.is_finite() or amount <= 0 or amount > 100_000:
-            self.amount_off.errors.append("Enter an amount above 0 and at most 100,000, such as 15.00.")
+            self.amount_off.errors.append(_("Enter an amount above 0 and at most 100,000, such as 15.00."))
             return False
         if amount != amount.quantize(Decimal("0.01")):
-            self.amount_off.errors.append("Use at most two decimal places.")
+            self.amount_off.errors.append(_("Use at most two decimal places."))
             return False
         return True
 
@@ -103,7 +105,7 @@ class DiscountTermsForm(PortalForm):
             self.amount_off.errors.append(
                 _(
                     "Enter a whole amount above 0 and at most %(most)s, such as 100000.",
-                    most=format(MAX_WHOLE_AMOUNT, ","),
+                    most=format_number(MAX_WHOLE_AMOUNT),
                 )
             )
             return False
@@ -126,11 +128,11 @@ class DiscountTermsForm(PortalForm):
 
 
 class PromotionCodeForm(DiscountTermsForm):
-    code = StringField("Code")
+    code = StringField(_l("Code"))
     #: An amount off is in one currency: only a practice paying in it can use the code.
     currency = SelectField(_l("Currency of the amount off"))
-    expires_on = DateField("Last day it can be used (optional)", validators=[Optional()])
-    max_redemptions = StringField("Most uses (optional)")
+    expires_on = DateField(_l("Last day it can be used (optional)"), validators=[Optional()])
+    max_redemptions = StringField(_l("Most uses (optional)"))
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -147,15 +149,18 @@ class PromotionCodeForm(DiscountTermsForm):
         valid = super().validate(extra_validators)
         code = (self.code.data or "").strip()
         if not self.code.errors and not CODE_RULE.fullmatch(code):
-            self.code.errors.append("Use 3 to 40 letters, digits or dashes, such as SPRING-30.")
+            self.code.errors.append(_("Use 3 to 40 letters, digits or dashes, such as SPRING-30."))
             valid = False
         if self.expires_on.data and self.expires_on.data < dt.datetime.now(dt.UTC).date():
-            self.expires_on.errors.append("Choose today or a later day.")
+            self.expires_on.errors.append(_("Choose today or a later day."))
             valid = False
         limit = (self.max_redemptions.data or "").strip()
         if limit and not (_whole(limit) and 1 <= _whole(limit) <= MAX_REDEMPTIONS):
             self.max_redemptions.errors.append(
-                f"Enter a whole number from 1 to {MAX_REDEMPTIONS:,}, or leave it empty."
+                _(
+                    "Enter a whole number from 1 to %(most)s, or leave it empty.",
+                    most=format_number(MAX_REDEMPTIONS),
+                )
             )
             valid = False
         return valid

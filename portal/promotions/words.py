@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from flask_babel import format_decimal, ngettext
+from flask_babel import gettext as _
+
 from portal.formatting import format_money
 
 
@@ -34,3 +37,24 @@ def coupon_words(coupon: dict) -> str:
     """A Stripe coupon (a dict) in words."""
     amount = amount_words(coupon.get("percent_off"), coupon.get("amount_off"), coupon.get("currency"))
     return f"{amount} {duration_words(coupon.get('duration') or 'once', coupon.get('duration_in_months'))}"
+
+
+def discount_words(terms: object) -> str:
+    """``terms_words`` in the reader's language (the ``discount_terms`` filter: what pages show;
+    ``terms_words`` stays the English kept in the database)."""
+    percent_off = getattr(terms, "percent_off", None)
+    if percent_off is not None:
+        amount = _("%(percent)s%% off", percent=format_decimal(percent_off, format="0.##"))
+    else:
+        money = format_money(
+            getattr(terms, "amount_off", None) or 0, getattr(terms, "currency", None) or "usd"
+        )
+        amount = _("%(amount)s off", amount=money)
+    duration, months = getattr(terms, "duration", "once"), getattr(terms, "duration_in_months", None)
+    if duration == "repeating" and months:
+        return ngettext(
+            "%(discount)s for %(num)d month", "%(discount)s for %(num)d months", months, discount=amount
+        )
+    if duration == "forever":
+        return _("%(discount)s forever", discount=amount)
+    return _("%(discount)s on one invoice", discount=amount)

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.jobs.distributed import ensure_database
+from portal.practices.models import Practice
 from portal.wallet.models import PaymentMethod
 from portal.webhooks.models import EventStatus, WebhookEvent
 from tests.jobs import workers
@@ -139,3 +140,57 @@ def test_failed_logins_are_counted_across_both_hosts(app, hosts):
     port_a, port_b = hosts
     statuses = [_login_status(port, "nobody@example.com") for port in [port_a, port_b] * 3]
     assert statuses == [401] * 5 + [429]
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    """A sandbox of this module's own (the checkout race empties it: the shared one keeps every event)."""
+    from stripe_sandbox.testing import SandboxServer
+    from tests.strict_calls import check_no_rejections
+
+    with SandboxServer(webhook_url=None) as server:
+        yield server
+        check_no_rejections("two hosts (its own sandbox)", server.requests_seen())
+
+
+def _all_applied() -> bool:
+    db.session.rollback()
+    waiting = sa.select(sa.func.count()).where(WebhookEvent.status == EventStatus.RECEIVED)
+    queue = workers.redis.Redis.from_url(workers.QUEUE_URL)
+    return queue.llen("celery") == 0 and not db.session.scalar(waiting)
+
+
+def test_two_checkouts_at_once_on_the_two_hosts_keep_one_subscription(app, hosts, sandbox):
+    """One owner in two tabs, one on each host, starts Checkout (a plan each) and pays both at once,
+    Stripe's events applied by the two workers: one live subscription, one onboarding fee kept."""
+    from tests.reliability.checkout_race import new_race, result
+    from tests.reliability.live import Visitor
+
+    port_a, port_b = hosts
+    race = new_race(sandbox, f"http://127.0.0.1:{port_a}", 1)
+    owner = db.session.get(Practice, race.practice_id).members[0].user.email
+    on_b = Visitor(f"http://127.0.0.1:{port_b}", owner)
+    race.forms.append(on_b.form(race.billing, "/billing/subscribe"))
+    tabs = [(race.visitor, "monthly"), (on_b, "semiannual")]
+    barrier = threading.Barrier(len(tabs), timeout=30)
+
+    def start(tab: int) -> None:
+        visitor, plan = tabs[tab]
+        barrier.wait()
+        response = visitor.post(f"{race.billing}/subscribe", {**race.forms[tab], "plan": plan})
+        if response.status_code == 204:
+            race.checkout_urls[tab] = response.headers["HX-Redirect"]
+
+    with ThreadPoolExecutor(len(tabs)) as pool:
+        list(pool.map(start, range(len(tabs))))
+    with ThreadPoolExecutor(len(tabs)) as pool:
+        list(pool.map(lambda tab: race.pay(tab, come_back=False), range(len(tabs))))
+    while race.deliver(concurrently=True):  # the workers' fixes (a duplicate cancelled) make events too
+        workers.wait_until(_all_applied, timeout=90, what="every event applied")
+
+    failed = sa.select(WebhookEvent.type, WebhookEvent.last_error).where(
+        WebhookEvent.status == EventStatus.FAILED
+    )
+    assert not db.session.execute(failed).all()
+    outcome = result(race)
+    assert (outcome.live, outcome.net_onboarding_fees, outcome.local_matches) == (1, 1, True), outcome

@@ -45,7 +45,7 @@ def test_a_pause_whose_answer_was_lost_is_kept_with_who_and_why(sandbox, auth, a
         time.sleep(0.1)
     with sandbox.outage():  # Stripe still not answering when the page is drawn: said as unknown
         page = client.get(f"/admin/practices/{active.id}").get_data(as_text=True)
-    assert unconfirmed.UNCONFIRMED in page and pausing.NOT_CHANGED not in page
+    assert unconfirmed.UNCONFIRMED in page and str(pausing.NOT_CHANGED) not in page
     db.session.expire_all()
     [line] = db.session.scalars(
         sa.select(BillingAuditEntry).where(
