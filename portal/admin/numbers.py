@@ -33,6 +33,7 @@ from babel.dates import format_date
 from portal.extensions import db
 from portal.formatting import minor_unit_exponent
 from portal.i18n import current_locale
+from portal.practices import plans
 from portal.practices.models import BillingAuditEntry, InvoiceRefund, Plan, Practice, PracticeInvoice
 from portal.practices.status import BillingStatus
 from portal.users.models import Role, User
@@ -329,6 +330,12 @@ class Mrr:
     currency: str
     amount: int
     live: int
+
+
+def list_prices(currency: str) -> Prices:
+    """The plans' list prices in ``currency`` (``BILLING_*``, ``BILLING_VND_*``)."""
+    amounts = {offer.plan: offer.amount for offer in plans.plan_offers(currency)}
+    return Prices(currency, amounts[Plan.MONTHLY], amounts[Plan.SEMIANNUAL])
 
 
 def mrr(subscriptions: list[Subscriptions], prices: Prices) -> list[Mrr]:

@@ -22,7 +22,7 @@ from portal.jobs import nightly
 from portal.practices import closing, history, members, pausing, plans, refunds, unconfirmed
 from portal.practices.errors import PracticeError
 from portal.practices.forms import ClosePracticeForm, PauseCollectionForm, RefundInvoiceForm
-from portal.practices.models import Plan, Practice
+from portal.practices.models import Practice
 from portal.practices.status import BillingStatus
 from portal.promotions import codes as promotion_codes
 from portal.promotions import retention as retention_setting
@@ -74,20 +74,14 @@ def _practice_counts() -> dict[BillingStatus, int]:
     return counts
 
 
-def _list_prices(currency: str) -> numbers.Prices:
-    """The plans' list prices in ``currency`` (``BILLING_*``, ``BILLING_VND_*``)."""
-    amounts = {offer.plan: offer.amount for offer in plans.plan_offers(currency)}
-    return numbers.Prices(currency, amounts[Plan.MONTHLY], amounts[Plan.SEMIANNUAL])
-
-
 @bp.get("/numbers")
 def business_numbers():
     """The business in numbers over the last 12 months, from local tables (no Stripe call)."""
     currencies = plans.practice_currencies()
-    others = tuple(_list_prices(currency) for currency in currencies[1:])
+    others = tuple(numbers.list_prices(currency) for currency in currencies[1:])
     return render_template(
         "admin/numbers.html",
-        numbers=numbers.business_numbers(utcnow(), _list_prices(currencies[0]), others),
+        numbers=numbers.business_numbers(utcnow(), numbers.list_prices(currencies[0]), others),
         columns=numbers.SUBSCRIPTION_COLUMNS,
         major=numbers.major_units,
         other_prices={prices.currency: prices for prices in others},
