@@ -70,6 +70,13 @@ class Config:
     BILLING_ONBOARDING_FEE = _env_int("BILLING_ONBOARDING_FEE", 49900)
     BILLING_MONTHLY_PRICE = _env_int("BILLING_MONTHLY_PRICE", 9900)
     BILLING_SEMIANNUAL_PRICE = _env_int("BILLING_SEMIANNUAL_PRICE", 49900)
+    # The other currencies a practice may be priced in (each with its BILLING_<CUR>_* prices).
+    BILLING_OTHER_CURRENCIES = ("vnd",)
+    # The same in Vietnamese dong (zero-decimal at Stripe: the amount is in dong), lookup keys
+    # ``onboarding_fee_vnd``, ``plan_monthly_vnd``, ``plan_semiannual_vnd``.
+    BILLING_VND_ONBOARDING_FEE = _env_int("BILLING_VND_ONBOARDING_FEE", 4_990_000)
+    BILLING_VND_MONTHLY_PRICE = _env_int("BILLING_VND_MONTHLY_PRICE", 990_000)
+    BILLING_VND_SEMIANNUAL_PRICE = _env_int("BILLING_VND_SEMIANNUAL_PRICE", 4_990_000)
     # Free trial days of a practice's first subscription, per plan (0: none); the onboarding fee is
     # still charged at the start, the plan when the trial ends.
     PLAN_TRIAL_DAYS_MONTHLY = _env_int("PLAN_TRIAL_DAYS_MONTHLY", 0)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import flask_babel
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -16,6 +17,18 @@ from wtforms.validators import DataRequired, Length, StopValidation, ValidationE
 
 from portal.formatting import minor_unit_exponent
 from portal.text import N_, text_problem
+
+#: How each currency a price or an amount off may be in reads in a form's select.
+CURRENCY_NAMES = {"usd": _l("US dollars (USD)"), "vnd": _l("Vietnamese dong (VND)")}
+
+
+def price_currencies() -> list[str]:
+    """The currencies the portal prices in: ``BILLING_CURRENCY`` first (``usd``), then
+    ``BILLING_OTHER_CURRENCIES`` (``vnd``), each with its own prices (``BILLING_VND_*``)."""
+    cfg = current_app.config
+    base = cfg["BILLING_CURRENCY"].lower()
+    others = cfg.get("BILLING_OTHER_CURRENCIES") or ()
+    return [base, *(code.lower() for code in others if code.lower() != base)]
 
 
 class PlainText:

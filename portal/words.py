@@ -176,7 +176,7 @@ def renewal_line(practice) -> RenewalLine | None:
         then = _(
             "%(day)s, then %(price)s",
             day=format_date(practice.trial_end),
-            price=plan_price_words(practice.plan),
+            price=plan_price_words(practice.plan, practice.currency),
         )
         return RenewalLine("trial", _("Trial until"), then)
     return RenewalLine("renews", _("Next renewal"), format_date(practice.current_period_end))
@@ -189,13 +189,17 @@ PLAN_PRICES = {
 }
 
 
-def plan_price_words(plan: object) -> str:
-    """``$99.00 every month``: what a plan charges, from the settings."""
+def plan_price_words(plan: object, currency: str | None = None) -> str:
+    """``$99.00 every month``: what a plan charges in ``currency`` (a practice's; None: the
+    default ``BILLING_CURRENCY``), from the settings (``BILLING_VND_MONTHLY_PRICE`` for VND)."""
     setting, every = PLAN_PRICES.get(
         str(getattr(plan, "value", plan)), ("BILLING_MONTHLY_PRICE", "every month")
     )
     cfg = current_app.config
-    return str(every) % {"price": format_money(cfg[setting], cfg["BILLING_CURRENCY"])}
+    currency = (currency or cfg["BILLING_CURRENCY"]).lower()
+    if currency != cfg["BILLING_CURRENCY"].lower():
+        setting = setting.replace("BILLING_", f"BILLING_{currency.upper()}_", 1)
+    return str(every) % {"price": format_money(cfg[setting], currency)}
 
 
 def price_per_words(price: str, plan: object) -> str:

@@ -132,6 +132,23 @@ def _session_price(sb: Sandbox, raw: dict[str, Any], index: int) -> dict[str, An
     return create_price(sb, inline)
 
 
+def _check_currency(items: list[dict[str, Any]], customer: dict[str, Any] | None) -> None:
+    """One currency per session, and the customer's (fixed by its first subscription or invoice):
+    Stripe refuses the session otherwise, before any page is shown."""
+    currencies = sorted({item["currency"] for item in items})
+    if len(currencies) > 1:
+        raise invalid_request(
+            f"All line items must have the same currency; got {', '.join(currencies)}.", param="line_items"
+        )
+    fixed = (customer or {}).get("currency")
+    if currencies and fixed and fixed != currencies[0]:
+        raise invalid_request(
+            "You cannot combine currencies on a single customer. This customer has an active "
+            f"subscription, subscription schedule, discount, quote, or invoice item with currency {fixed}.",
+            param="line_items",
+        )
+
+
 def create_session(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
     _check_urls_and_customer(params)
     mode = params.get("mode")
@@ -150,6 +167,8 @@ def create_session(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
         price = _session_price(sb, raw, index)
         quantity = _at_least_one(raw.get("quantity", 1), f"line_items[{index}][quantity]")
         items.append(_line_item(sb, price, quantity))
+    customer = sb.require(params["customer"], "customer", "customer") if params.get("customer") else None
+    _check_currency(items, customer)
     recurring = [i for i in items if i["price"]["type"] == "recurring"]
     if mode == "subscription" and not recurring:
         raise invalid_request(
@@ -167,7 +186,6 @@ def create_session(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:
     trial_days = (params.get("subscription_data") or {}).get("trial_period_days")
     # On trial, what is paid today is the one-time items only; the plan is billed when it ends.
     total = sum(i["amount_total"] for i in items if not (trial_days and i["price"]["type"] == "recurring"))
-    customer = sb.require(params["customer"], "customer", "customer") if params.get("customer") else None
     session.update(_collection_params(params, customer))
     discounts = _session_discounts(sb, params, customer)
     session.update(

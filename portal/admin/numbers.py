@@ -33,6 +33,7 @@ from babel.dates import format_date
 from portal.extensions import db
 from portal.formatting import minor_unit_exponent
 from portal.i18n import current_locale
+from portal.practices import plans
 from portal.practices.models import BillingAuditEntry, InvoiceRefund, Plan, Practice, PracticeInvoice
 from portal.practices.status import BillingStatus
 from portal.users.models import Role, User
@@ -264,9 +265,14 @@ class Subscriptions:
     month: Month
     #: (plan, billing status) -> practices, at the month's end
     counts: dict[tuple[Plan, BillingStatus], int] = field(default_factory=dict)
+    #: The same by the practices' currency: (plan, billing status, currency) -> practices
+    by_currency: dict[tuple[Plan, BillingStatus, str], int] = field(default_factory=dict)
 
     def count(self, plan: Plan, status: BillingStatus) -> int:
         return self.counts.get((plan, status), 0)
+
+    def count_in(self, plan: Plan, status: BillingStatus, currency: str) -> int:
+        return self.by_currency.get((plan, status, currency), 0)
 
 
 def _status_after(detail: str | None) -> BillingStatus | None:
@@ -290,17 +296,19 @@ def subscriptions_at_month_ends(months: list[Month]) -> list[Subscriptions]:
             .subquery()
         )
         rows = db.session.execute(
-            sa.select(Practice.plan, ranked.c.detail, sa.func.count())
+            sa.select(Practice.plan, Practice.currency, ranked.c.detail, sa.func.count())
             .join(ranked, ranked.c.practice_id == Practice.id)
             .where(ranked.c.n == 1, Practice.plan.is_not(None))
-            .group_by(Practice.plan, ranked.c.detail)
+            .group_by(Practice.plan, Practice.currency, ranked.c.detail)
         ).all()
         counts: dict[tuple[Plan, BillingStatus], int] = defaultdict(int)
-        for plan, detail, count in rows:
+        by_currency: dict[tuple[Plan, BillingStatus, str], int] = defaultdict(int)
+        for plan, currency, detail, count in rows:
             status = _status_after(detail)
             if status is not None:
                 counts[(plan, status)] += count
-        result.append(Subscriptions(month, dict(counts)))
+                by_currency[(plan, status, currency)] += count
+        result.append(Subscriptions(month, dict(counts), dict(by_currency)))
     return result
 
 
@@ -324,12 +332,19 @@ class Mrr:
     live: int
 
 
+def list_prices(currency: str) -> Prices:
+    """The plans' list prices in ``currency`` (``BILLING_*``, ``BILLING_VND_*``)."""
+    amounts = {offer.plan: offer.amount for offer in plans.plan_offers(currency)}
+    return Prices(currency, amounts[Plan.MONTHLY], amounts[Plan.SEMIANNUAL])
+
+
 def mrr(subscriptions: list[Subscriptions], prices: Prices) -> list[Mrr]:
     """Monthly recurring revenue at each month's end: each live subscription (Active or Past due)
-    at its plan's list price a month (a 6-month plan's price over 6, rounded down)."""
+    of a practice paying in ``prices.currency`` at its plan's list price a month (a 6-month plan's
+    price over 6, rounded down)."""
     rows = []
     for at in subscriptions:
-        live = [(plan, at.count(plan, status)) for plan in Plan for status in LIVE]
+        live = [(plan, at.count_in(plan, status, prices.currency)) for plan in Plan for status in LIVE]
         amount = sum(prices.per_month(plan) * count for plan, count in live)
         rows.append(Mrr(at.month, prices.currency, amount, sum(count for _, count in live)))
     return rows
@@ -344,13 +359,18 @@ class Numbers:
     movements: list[Movement]
     subscriptions: list[Subscriptions]
     mrr: list[Mrr]
+    #: MRR in each other currency a practice pays in, when one had a live subscription in the months
+    mrr_other: dict[str, list[Mrr]] = field(default_factory=dict)
 
 
-def business_numbers(now: dt.datetime, prices: Prices) -> Numbers:
-    """Every figure of the page, for the 12 months up to ``now`` (naive UTC)."""
+def business_numbers(now: dt.datetime, prices: Prices, other_prices: tuple[Prices, ...] = ()) -> Numbers:
+    """Every figure of the page, for the 12 months up to ``now`` (naive UTC); MRR in ``prices``'
+    currency, and in each of ``other_prices``' (never added across currencies)."""
     months = last_months(now)
     subscriptions = subscriptions_at_month_ends(months)
+    others = {p.currency: mrr(subscriptions, p) for p in other_prices}
     return Numbers(
+        mrr_other={currency: rows for currency, rows in others.items() if any(row.live for row in rows)},
         months=months,
         customers=customer_creation(months),
         payments=payment_success(months),

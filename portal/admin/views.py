@@ -6,7 +6,7 @@ import json
 import secrets
 import time
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -19,7 +19,7 @@ from portal.forms import amount_text
 from portal.gateway.errors import BillingError
 from portal.jobs import failures as failed_jobs
 from portal.jobs import nightly
-from portal.practices import closing, history, members, pausing, refunds, unconfirmed
+from portal.practices import closing, history, members, pausing, plans, refunds, unconfirmed
 from portal.practices.errors import PracticeError
 from portal.practices.forms import ClosePracticeForm, PauseCollectionForm, RefundInvoiceForm
 from portal.practices.models import Practice
@@ -77,15 +77,14 @@ def _practice_counts() -> dict[BillingStatus, int]:
 @bp.get("/numbers")
 def business_numbers():
     """The business in numbers over the last 12 months, from local tables (no Stripe call)."""
-    config = current_app.config
-    prices = numbers.Prices(
-        config["BILLING_CURRENCY"], config["BILLING_MONTHLY_PRICE"], config["BILLING_SEMIANNUAL_PRICE"]
-    )
+    currencies = plans.practice_currencies()
+    others = tuple(numbers.list_prices(currency) for currency in currencies[1:])
     return render_template(
         "admin/numbers.html",
-        numbers=numbers.business_numbers(utcnow(), prices),
+        numbers=numbers.business_numbers(utcnow(), numbers.list_prices(currencies[0]), others),
         columns=numbers.SUBSCRIPTION_COLUMNS,
         major=numbers.major_units,
+        other_prices={prices.currency: prices for prices in others},
     )
 
 

@@ -27,7 +27,7 @@ from portal.practices.models import (
     Plan,
     Practice,
 )
-from portal.practices.plans import ONBOARDING_LOOKUP_KEY, price_id, trial_days
+from portal.practices.plans import currency_of, onboarding_price_id, plan_price_id, trial_days
 from portal.users.models import User
 from portal.wallet import mirror as card_mirror
 from portal.wallet import services as wallet
@@ -69,9 +69,10 @@ def start_checkout(practice: Practice, plan: Plan, actor: User, promotion: dict 
     customer_id = ensure_practice_customer(practice)
     with_onboarding = practice.onboarding_paid_at is None
     trial = trial_days(plan, practice)
-    line_items = [{"price": price_id(plan.lookup_key), "quantity": 1}]
+    currency = currency_of(practice)  # the practice's prices: Checkout charges in their currency
+    line_items = [{"price": plan_price_id(plan, currency), "quantity": 1}]
     if with_onboarding:
-        line_items.append({"price": price_id(ONBOARDING_LOOKUP_KEY), "quantity": 1})
+        line_items.append({"price": onboarding_price_id(currency), "quantity": 1})
     success_url = (
         url_for("practices.checkout_return", practice_id=practice.id, _external=True)
         + "?session_id={CHECKOUT_SESSION_ID}"

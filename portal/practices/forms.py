@@ -9,11 +9,12 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from portal.formatting import format_money, minor_unit_exponent
-from portal.forms import PortalForm, RefundForm, amount_text, minor_units, refund_reason_field
+from portal.forms import CURRENCY_NAMES, PortalForm, RefundForm, amount_text, minor_units, refund_reason_field
 from portal.practices.closing import REASON_MAX, close_reason_problem
 from portal.practices.countries import COUNTRIES, TAX_ID_TYPES, country_choices, tax_id_type_of
 from portal.practices.models import MemberRole, Practice
 from portal.practices.pausing import pause_reason_problem
+from portal.practices.plans import practice_currencies
 from portal.practices.refunds import REASONS as REFUND_REASONS
 
 
@@ -25,6 +26,16 @@ class CreatePracticeForm(PortalForm):
             Length(max=120, message=_l("Keep it under 120 characters.")),
         ],
     )
+    currency = SelectField(_l("Currency"))
+
+    def __init__(self, *args, suggested_currency: str | None = None, **kwargs) -> None:
+        """``suggested_currency``: the select's choice until the person picks one."""
+        super().__init__(*args, **kwargs)
+        self.currency.choices = [
+            SelectChoice(code, str(CURRENCY_NAMES.get(code, code.upper()))) for code in practice_currencies()
+        ]
+        if not self.currency.raw_data:  # not posted (the page, or an older form): the suggestion
+            self.currency.data = suggested_currency or practice_currencies()[0]
 
 
 class InviteForm(PortalForm):

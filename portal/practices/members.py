@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 
 from portal.extensions import db
 from portal.i18n import current_locale, default_practice_timezone
-from portal.practices import audit
+from portal.practices import audit, plans
 from portal.practices.customers import (
     create_practice_customer,
     push_practice_contact,
@@ -26,8 +26,11 @@ from portal.users.models import User
 from portal.words import N_
 
 
-def create_practice(owner: User, name: str, form_key: str | None = None) -> Practice:
-    """A practice owned by ``owner``, and its Stripe customer.
+def create_practice(
+    owner: User, name: str, form_key: str | None = None, currency: str | None = None
+) -> Practice:
+    """A practice owned by ``owner``, priced in ``currency`` (one of ``plans.practice_currencies``;
+    None: the default one), and its Stripe customer.
 
     ``form_key`` (the create form's key, made when it was rendered) makes it once per form: of
     concurrent posts of one form the unique ``creation_key`` lets one insert, and the others get
@@ -35,7 +38,10 @@ def create_practice(owner: User, name: str, form_key: str | None = None) -> Prac
     """
     creation_key = f"{owner.id}:{form_key}" if form_key else None
     zone = default_practice_timezone(locale=owner.locale or current_locale())
-    practice = Practice(name=name.strip(), creation_key=creation_key, timezone=zone)
+    currency = (currency or plans.default_currency()).lower()
+    if currency not in plans.practice_currencies():
+        raise PracticeError("Choose the currency the practice pays in.")
+    practice = Practice(name=name.strip(), creation_key=creation_key, timezone=zone, currency=currency)
     practice.members.append(PracticeMember(user_id=owner.id, role=MemberRole.OWNER))
     db.session.add(practice)
     try:

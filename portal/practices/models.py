@@ -63,7 +63,7 @@ class Plan(enum.StrEnum):
 
 
 class Practice(TimestampMixin, db.Model):
-    """A clinic: its own Stripe customer and subscription, mirrored locally."""
+    """A clinic: its own Stripe customer and subscription (in its ``currency``, set once), mirrored here."""
 
     __tablename__ = "practices"
     __table_args__ = (
@@ -80,11 +80,11 @@ class Practice(TimestampMixin, db.Model):
     #: The IANA time zone its pages write dates in (``portal.i18n.default_practice_timezone`` at
     #: creation: Asia/Ho_Chi_Minh for a Vietnamese practice); None: each reader's own.
     timezone: Mapped[str | None] = mapped_column(sa.String(64))
-
     #: Unique for the practice's whole life (ids start again when a database is reset or restored):
     #: scopes Stripe idempotency keys and the metadata search for its customer.
     stripe_ref: Mapped[str] = mapped_column(sa.String(32), unique=True, default=lambda: uuid.uuid4().hex)
     stripe_customer_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    currency: Mapped[str] = mapped_column(sa.String(3), server_default="usd")  #: usd or vnd (Stripe fixes it)
     #: "<owner id>:<key of the create form as rendered>": concurrent posts of one form make one practice.
     creation_key: Mapped[str | None] = mapped_column(sa.String(80))
     #: A billing call Stripe may have received but never answered (its outcome unknown), to send

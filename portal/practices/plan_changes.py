@@ -21,7 +21,7 @@ from portal.practices import schedule_mirror
 from portal.practices.errors import PracticeError
 from portal.practices.members import require_manager
 from portal.practices.models import Plan, Practice
-from portal.practices.plans import price_id
+from portal.practices.plans import currency_of, plan_price_id
 from portal.practices.subscriptions import attempt_token
 from portal.users.models import User
 
@@ -116,7 +116,7 @@ def schedule_switch(practice: Practice, plan: Plan, actor: User, attempt: str | 
                 "discounts": discounts or "",
             },
             {
-                "items": [{"price": price_id(plan.lookup_key), "quantity": 1}],
+                "items": [{"price": plan_price_id(plan, currency_of(practice)), "quantity": 1}],
                 "duration": PLAN_DURATION[plan],
                 "discounts": discounts or "",
             },

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from flask import current_app
 from flask_babel import gettext as _
 
+from portal.forms import price_currencies
 from portal.gateway import plans as stripe_plans
 from portal.gateway.shapes import as_dict, object_id
 from portal.practices.errors import PracticeError
@@ -24,11 +25,61 @@ class PlanOffer:
     currency: str
 
 
-def plan_offers() -> list[PlanOffer]:
+def default_currency() -> str:
+    return current_app.config["BILLING_CURRENCY"].lower()
+
+
+def practice_currencies() -> list[str]:
+    """The currencies a practice may be priced in (``portal.forms.price_currencies``): the default
+    one first (``usd``), then ``vnd``, whose prices' settings are ``BILLING_VND_*`` and lookup keys
+    ``onboarding_fee_vnd``, ``plan_monthly_vnd``, ..."""
+    return price_currencies()
+
+
+#: The currency suggested to a person creating a practice, by their language or their country.
+CURRENCY_OF_LOCALE = {"vi": "vnd"}
+CURRENCY_OF_COUNTRY = {"VN": "vnd"}
+
+
+def suggested_currency(locale: str | None, country: str | None = None) -> str:
+    """VND for a person reading in Vietnamese or in Vietnam (``country``: the region of their
+    browser's language, ``vi-VN``, ``en-VN``), else the default currency."""
+    code = CURRENCY_OF_COUNTRY.get((country or "").upper()) or CURRENCY_OF_LOCALE.get(locale or "")
+    return code if code in practice_currencies() else default_currency()
+
+
+def currency_of(practice: Practice) -> str:
+    return (practice.currency or default_currency()).lower()
+
+
+def _amount(setting: str, currency: str) -> int:
+    """A price's amount in ``currency``'s minor units: ``BILLING_<setting>`` for the default
+    currency, ``BILLING_<CUR>_<setting>`` for another."""
     cfg = current_app.config
+    if currency == default_currency():
+        return cfg[f"BILLING_{setting}"]
+    return cfg[f"BILLING_{currency.upper()}_{setting}"]
+
+
+def lookup_key(key: str, currency: str) -> str:
+    """The lookup key of a price in ``currency``: the default currency's keep their names
+    (``onboarding_fee``, ``plan_monthly``), another's end with it (``onboarding_fee_vnd``)."""
+    return key if currency == default_currency() else f"{key}_{currency}"
+
+
+def plan_price_id(plan: Plan, currency: str) -> str:
+    return price_id(lookup_key(plan.lookup_key, currency))
+
+
+def onboarding_price_id(currency: str) -> str:
+    return price_id(lookup_key(ONBOARDING_LOOKUP_KEY, currency))
+
+
+def plan_offers(currency: str | None = None) -> list[PlanOffer]:
+    currency = (currency or default_currency()).lower()
     return [
-        PlanOffer(Plan.MONTHLY, cfg["BILLING_MONTHLY_PRICE"], cfg["BILLING_CURRENCY"]),
-        PlanOffer(Plan.SEMIANNUAL, cfg["BILLING_SEMIANNUAL_PRICE"], cfg["BILLING_CURRENCY"]),
+        PlanOffer(Plan.MONTHLY, _amount("MONTHLY_PRICE", currency), currency),
+        PlanOffer(Plan.SEMIANNUAL, _amount("SEMIANNUAL_PRICE", currency), currency),
     ]
 
 
@@ -46,36 +97,40 @@ def trial_days(plan: Plan, practice: Practice) -> int:
     return max(0, int(current_app.config.get(f"PLAN_TRIAL_DAYS_{plan.name}", 0) or 0))
 
 
-def onboarding_fee() -> tuple[int, str]:
-    return current_app.config["BILLING_ONBOARDING_FEE"], current_app.config["BILLING_CURRENCY"]
+def onboarding_fee(currency: str | None = None) -> tuple[int, str]:
+    currency = (currency or default_currency()).lower()
+    return _amount("ONBOARDING_FEE", currency), currency
 
 
 def plan_definitions() -> list[dict]:
-    """What ``flask billing bootstrap`` creates: amounts and currency from config."""
-    cfg = current_app.config
-    currency = cfg["BILLING_CURRENCY"]
+    """What ``flask billing bootstrap`` creates: for each currency, the onboarding fee and the two
+    plans (amounts from config), one product each whatever the currency."""
+    return [definition for currency in practice_currencies() for definition in _definitions(currency)]
+
+
+def _definitions(currency: str) -> list[dict]:
     return [
         {
-            "lookup_key": ONBOARDING_LOOKUP_KEY,
+            "lookup_key": lookup_key(ONBOARDING_LOOKUP_KEY, currency),
             "product": "Practice onboarding",
             "nickname": "Onboarding fee",
-            "unit_amount": cfg["BILLING_ONBOARDING_FEE"],
+            "unit_amount": _amount("ONBOARDING_FEE", currency),
             "currency": currency,
             "recurring": None,
         },
         {
-            "lookup_key": Plan.MONTHLY.lookup_key,
+            "lookup_key": lookup_key(Plan.MONTHLY.lookup_key, currency),
             "product": "Practice subscription",
             "nickname": "Monthly",
-            "unit_amount": cfg["BILLING_MONTHLY_PRICE"],
+            "unit_amount": _amount("MONTHLY_PRICE", currency),
             "currency": currency,
             "recurring": {"interval": "month", "interval_count": 1},
         },
         {
-            "lookup_key": Plan.SEMIANNUAL.lookup_key,
+            "lookup_key": lookup_key(Plan.SEMIANNUAL.lookup_key, currency),
             "product": "Practice subscription",
             "nickname": "Every 6 months",
-            "unit_amount": cfg["BILLING_SEMIANNUAL_PRICE"],
+            "unit_amount": _amount("SEMIANNUAL_PRICE", currency),
             "currency": currency,
             "recurring": {"interval": "month", "interval_count": 6},
         },
@@ -144,9 +199,9 @@ def price_id(lookup_key: str) -> str:
 
 
 def plan_from_price(price: dict) -> Plan | None:
-    lookup_key = price.get("lookup_key")
+    key = price.get("lookup_key")
     for plan in Plan:
-        if lookup_key == plan.lookup_key:
+        if key is not None and key in {lookup_key(plan.lookup_key, c) for c in practice_currencies()}:
             return plan
     recurring = price.get("recurring") or {}
     if recurring.get("interval") == "month":

@@ -31,6 +31,12 @@ def _offer_row(practice: Practice, lock: bool = False) -> RetentionOffer | None:
     return db.session.scalar(query)
 
 
+def _same_currency(coupon: RetentionCoupon, practice: Practice) -> bool:
+    """An amount off is in one currency (the default one): Stripe refuses it on a subscription in
+    another, so a practice paying in VND is not offered a dollar amount (a percentage suits all)."""
+    return not coupon.amount_off or (coupon.currency or "").lower() == (practice.currency or "usd").lower()
+
+
 def offer_for(practice: Practice) -> RetentionCoupon | None:
     """The coupon to offer before the cancellation form: one is configured, the subscription is live
     and not set to end, and it was never offered (accepted or declined) to this subscription."""
@@ -39,7 +45,7 @@ def offer_for(practice: Practice) -> RetentionCoupon | None:
     if practice.subscription_status != "active":
         return None
     coupon = current_retention_coupon()
-    if coupon is None:
+    if coupon is None or not _same_currency(coupon, practice):
         return None
     row = _offer_row(practice)
     return coupon if row is None or row.outcome == "offered" else None

@@ -20,7 +20,7 @@ from portal.gateway.shapes import as_dict, object_id
 from portal.practices import audit
 from portal.practices.errors import PracticeError
 from portal.practices.models import Plan, Practice
-from portal.practices.plans import price_id
+from portal.practices.plans import plan_price_id, practice_currencies
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +37,13 @@ def to_datetime(timestamp: int | None) -> dt.datetime | None:
 def plan_of_price(price: object) -> Plan | None:
     """The portal's plan of a schedule item's price (an id, or an expanded price)."""
     wanted = object_id(price)
-    for plan in Plan:
-        try:
-            if price_id(plan.lookup_key) == wanted:
-                return plan
-        except PracticeError:  # plans not set up: no plan is named
-            return None
+    for currency in practice_currencies():
+        for plan in Plan:
+            try:
+                if plan_price_id(plan, currency) == wanted:
+                    return plan
+            except PracticeError:  # plans not set up: no plan is named
+                return None
     return None
 
 

@@ -12,7 +12,6 @@ import secrets
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import gettext as _
 
 from portal.extensions import db
@@ -44,7 +43,7 @@ from portal.practices.models import (
     PracticeInvoice,
 )
 from portal.practices.notifications import decline_reason
-from portal.practices.plans import price_id
+from portal.practices.plans import currency_of, plan_price_id
 from portal.promotions.words import said_amount
 from portal.users.models import User
 from portal.wallet.models import PaymentMethod
@@ -204,11 +203,11 @@ def _with_code(practice: Practice, promotion: dict | None) -> list[dict]:
     return [*keep, {"promotion_code": promotion["id"]}] if promotion else keep
 
 
-def _switch_params(subscription: object, plan: Plan) -> tuple[list[dict], str]:
+def _switch_params(subscription: object, plan: Plan, currency: str) -> tuple[list[dict], str]:
     item = subscription_item(subscription)
     if not item:
         raise PracticeError(_("The subscription has no plan to switch."))
-    return [{"id": item["id"], "price": price_id(plan.lookup_key)}], item["id"]
+    return [{"id": item["id"], "price": plan_price_id(plan, currency)}], item["id"]
 
 
 def _plan_switch(practice: Practice, plan: Plan, actor: User) -> tuple[str, list[dict], int, dict]:
@@ -227,7 +226,7 @@ def _plan_switch(practice: Practice, plan: Plan, actor: User) -> tuple[str, list
             status=409,
         )
     subscription = stripe_subscriptions.retrieve_subscription(subscription_id)
-    items, _item_id = _switch_params(subscription, plan)
+    items, _item_id = _switch_params(subscription, plan, currency_of(practice))
     return subscription_id, items, stripe_time(subscription), as_dict(subscription)
 
 
@@ -265,7 +264,7 @@ def preview_plan_change(
         return PlanChangePreview(
             plan=plan,
             amount_due=0,
-            currency=preview.get("currency") or current_app.config["BILLING_CURRENCY"],
+            currency=preview.get("currency") or currency_of(practice),
             proration_date=proration_date,
             lines=[],
             proration_token=proration.issue(practice.id, plan, proration_date),
@@ -274,7 +273,7 @@ def preview_plan_change(
     return PlanChangePreview(
         plan=plan,
         amount_due=amount_due,
-        currency=preview.get("currency") or current_app.config["BILLING_CURRENCY"],
+        currency=preview.get("currency") or currency_of(practice),
         proration_date=proration_date,
         lines=lines,
         total=total,

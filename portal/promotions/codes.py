@@ -8,12 +8,13 @@ import datetime as dt
 import secrets
 
 import sqlalchemy as sa
-from flask import abort, current_app
+from flask import abort
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from portal.database import upsert_insert, utcnow
 from portal.extensions import db
+from portal.formatting import format_money
 from portal.gateway import discounts as stripe_discounts
 from portal.gateway.errors import BillingError, InvalidRequest
 from portal.gateway.gateway import stripe_time
@@ -91,7 +92,7 @@ def create_code(form: PromotionCodeForm, actor: User, attempt: str) -> Promotion
     """A coupon with the form's terms and its code; ``attempt`` (the rendered form's key) makes a
     double submit one coupon and one code at Stripe (same idempotency keys, same answers)."""
     code = form.code.data.strip()
-    currency = current_app.config["BILLING_CURRENCY"]
+    currency = form.amount_currency()
     coupon = stripe_discounts.create_coupon(
         {**form.coupon_params(currency), "name": code, "metadata": {"source": "portal_admin"}},
         key=("promo", attempt),
@@ -185,10 +186,11 @@ def apply_code_event(obj: dict, event_created: int) -> PromotionCode | None:
     return mirror_code(obj, event_created)
 
 
-def resolve_code(typed: str, customer_id: str | None = None) -> dict:
+def resolve_code(typed: str, customer_id: str | None = None, currency: str | None = None) -> dict:
     """The promotion code a practice typed, if it can be redeemed now: ``{"id", "code", "coupon"}``;
     else a ``PromotionError`` under the field that says why, in words (never Stripe's ids: a code
-    made for another customer is said by its code, not Stripe's "promo_..." refusal)."""
+    made for another customer is said by its code, not Stripe's "promo_..." refusal). ``currency``:
+    the practice's; an amount off in another is refused (Stripe would refuse it on the invoice)."""
     code = (typed or "").strip()
     shown = code if len(code) <= 40 else code[:40] + "…"
     if not CODE_RULE.fullmatch(code):
@@ -212,7 +214,27 @@ def resolve_code(typed: str, customer_id: str | None = None) -> dict:
     limit = promo.get("max_redemptions")
     if (limit is not None and promo.get("times_redeemed", 0) >= limit) or not coupon.get("valid", True):
         raise PromotionError(_(USED_UP_CODE, code=code), field="promotion_code", status=422)
+    _refuse_other_currency(code, coupon, currency)
     return {"id": promo["id"], "code": promo["code"], "coupon": coupon}
+
+
+def _refuse_other_currency(code: str, coupon: dict, currency: str | None) -> None:
+    """An amount off is in one currency: Stripe applies it only to invoices in that currency."""
+    theirs = (coupon.get("currency") or "").lower()
+    if currency is None or not coupon.get("amount_off") or not theirs or theirs == currency.lower():
+        return
+    raise PromotionError(
+        _(
+            "%(code)s is an amount off in %(coupon_currency)s (%(amount)s); this practice pays in "
+            "%(practice_currency)s, so it cannot use this code.",
+            code=code,
+            amount=format_money(coupon["amount_off"], theirs),
+            coupon_currency=theirs.upper(),
+            practice_currency=currency.upper(),
+        ),
+        field="promotion_code",
+        status=422,
+    )
 
 
 def attempt_key() -> str:

@@ -7,6 +7,7 @@ import datetime as dt
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from flask import current_app
 from flask_babel import format_number
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -14,12 +15,16 @@ from wtforms import DateField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
-from portal.forms import PortalForm
+from portal.formatting import minor_unit_exponent
+from portal.forms import CURRENCY_NAMES, PortalForm, price_currencies
 
 #: Letters, digits and dashes (Stripe's rule for a code), 3 to 40 of them (a code people type).
 CODE_RULE = re.compile(r"[A-Za-z0-9-]{3,40}")
 MAX_MONTHS = 36
 MAX_REDEMPTIONS = 1_000_000
+#: The largest amount off in a zero-decimal currency: Stripe's largest charge (eight digits).
+MAX_WHOLE_AMOUNT = 99_999_999
+WHOLE_AMOUNT = re.compile(r"[0-9]{1,9}")
 
 
 def _whole(text: str | None) -> int | None:
@@ -50,6 +55,8 @@ class DiscountTermsForm(PortalForm):
         valid = super().validate(extra_validators)
         if self.kind.data == "percent":
             valid = self._check_percent() and valid
+        elif minor_unit_exponent(self.amount_currency()) == 0:
+            valid = self._check_whole_amount() and valid
         else:
             valid = self._check_amount() and valid
         if self.duration.data == "repeating":
@@ -87,13 +94,32 @@ class DiscountTermsForm(PortalForm):
             return False
         return True
 
+    def amount_currency(self) -> str:
+        """The currency of an amount off: the default billing currency (the retention coupon's)."""
+        return current_app.config["BILLING_CURRENCY"].lower()
+
+    def _check_whole_amount(self) -> bool:
+        """An amount off in a zero-decimal currency (VND): whole units, at most Stripe's largest."""
+        text = (self.amount_off.data or "").strip().replace(",", "")
+        if not WHOLE_AMOUNT.fullmatch(text) or not 0 < int(text) <= MAX_WHOLE_AMOUNT:
+            self.amount_off.errors.append(
+                _(
+                    "Enter a whole amount above 0 and at most %(most)s, such as 100000.",
+                    most=format_number(MAX_WHOLE_AMOUNT),
+                )
+            )
+            return False
+        return True
+
     def coupon_params(self, currency: str) -> dict:
-        """The terms as Stripe's coupon parameters (an amount in minor units)."""
+        """The terms as Stripe's coupon parameters (an amount in ``currency``'s minor units)."""
         params: dict = {"duration": self.duration.data}
         if self.kind.data == "percent":
             params["percent_off"] = float(Decimal(self.percent_off.data.strip()))
         else:
-            amount = Decimal(self.amount_off.data.strip()) * 100
+            digits = minor_unit_exponent(currency)
+            text = self.amount_off.data.strip()
+            amount = Decimal(text.replace(",", "") if digits == 0 else text).scaleb(digits)
             params["amount_off"] = int(amount.quantize(Decimal("1"), rounding=ROUND_HALF_UP))
             params["currency"] = currency
         if self.duration.data == "repeating":
@@ -103,8 +129,21 @@ class DiscountTermsForm(PortalForm):
 
 class PromotionCodeForm(DiscountTermsForm):
     code = StringField(_l("Code"))
+    #: An amount off is in one currency: only a practice paying in it can use the code.
+    currency = SelectField(_l("Currency of the amount off"))
     expires_on = DateField(_l("Last day it can be used (optional)"), validators=[Optional()])
     max_redemptions = StringField(_l("Most uses (optional)"))
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency.choices = [
+            SelectChoice(code, str(CURRENCY_NAMES.get(code, code.upper()))) for code in price_currencies()
+        ]
+        if not self.currency.raw_data:  # not posted: the default currency
+            self.currency.data = price_currencies()[0]
+
+    def amount_currency(self) -> str:
+        return self.currency.data if self.currency.data in price_currencies() else price_currencies()[0]
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)

@@ -15,6 +15,7 @@ from stripe_sandbox.billing.common import (
 from stripe_sandbox.billing.invoices import customer_snapshot, invoice_payment_intent, mark_uncollectible
 from stripe_sandbox.billing.lifecycle import cancel_subscription, set_status, subscription_of
 from stripe_sandbox.core import Sandbox
+from stripe_sandbox.currencies import minimum_charge
 from stripe_sandbox.errors import SandboxError, invalid_request
 from stripe_sandbox.params import to_bool
 from stripe_sandbox.payments.balance import record_change
@@ -93,6 +94,7 @@ def finalize_invoice(
     invoice["webhooks_delivered_at"] = now
     if apply_balance:
         apply_customer_balance(sb, invoice, customer)
+        carry_small_amount(sb, invoice, customer)
     if invoice["amount_due"] > 0:
         pm_id = invoice.get("default_payment_method") or default_pm(
             sb,
@@ -146,6 +148,24 @@ def apply_customer_balance(sb: Sandbox, invoice: dict[str, Any], customer: dict[
     # The balance's history line (GET /v1/customers/{id}/balance_transactions) for this invoice.
     record_change(sb, customer, customer["balance"] - balance, "applied_to_invoice", invoice=invoice["id"])
     sb.emit("customer.updated", customer, {"balance": balance})
+
+
+def carry_small_amount(sb: Sandbox, invoice: dict[str, Any], customer: dict[str, Any]) -> None:
+    """An amount due below the currency's minimum charge (13,000 VND, $0.50) is not charged: the
+    invoice is paid as it stands and the amount goes to the customer's balance as a debt, which the
+    next invoice collects (https://docs.stripe.com/billing/customer/balance; the transaction's type
+    is ``invoice_too_small``)."""
+    due = int(invoice["amount_due"])
+    if not 0 < due < minimum_charge(invoice["currency"]) or customer.get("deleted") or not customer:
+        return
+    invoice["amount_due"] = 0
+    invoice["amount_remaining"] = 0
+    invoice["ending_balance"] = int(invoice.get("ending_balance") or 0) + due
+    before = int(customer.get("balance") or 0)
+    customer["balance"] = before + due
+    sb.save(customer)
+    record_change(sb, customer, due, "invoice_too_small", invoice=invoice["id"])
+    sb.emit("customer.updated", customer, {"balance": before})
 
 
 def mark_paid(sb: Sandbox, invoice: dict[str, Any]) -> dict[str, Any]:

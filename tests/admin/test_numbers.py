@@ -180,3 +180,22 @@ def test_only_platform_admins_see_it(client, auth, user_factory):
     person = user_factory(email="owner@example.com")
     assert auth.login(person.email).status_code == 302
     assert client.get("/admin/numbers").status_code == 403
+
+
+def test_mrr_is_per_currency_never_added_across(history, admin_client):
+    """A practice paying in dong counts in its own MRR at the VND list price, not in the dollars'."""
+    from tests.admin.numbers_history import at, status
+
+    m = history
+    lotus = f.PracticeFactory(name="Lotus", plan=Plan.MONTHLY, currency="vnd", created_at=at(m[8], 1))
+    status(lotus, at(m[8], 2), "REQUIRED → DONE")
+    subscriptions = numbers.subscriptions_at_month_ends(m)
+    assert by_month(numbers.mrr(subscriptions, PRICES), "amount", "live")[8] == (38016, 4)  # as before
+    dong = numbers.mrr(subscriptions, numbers.Prices("vnd", monthly=990_000, semiannual=4_990_000))
+    assert by_month(dong, "amount", "live")[7:9] == [(0, 0), (990_000, 1)]
+    page = admin_client.get("/admin/numbers").get_data(as_text=True)
+    assert row_of(page, "mrr", m[8]) == f"{m[8].label} $380.16 4"
+    assert row_of(page, "mrr-vnd", m[8]) == f"{m[8].label} ₫990,000 1"
+    assert "Monthly recurring revenue (VND)" in page
+    vietnamese = admin_client.get("/admin/numbers", headers={"Accept-Language": "vi"}).get_data(as_text=True)
+    assert "Doanh thu định kỳ hằng tháng (VND)" in vietnamese and "990.000" in vietnamese

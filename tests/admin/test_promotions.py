@@ -214,3 +214,35 @@ def test_the_admin_is_told_the_code_is_ready_when_its_webhook_mirrored_it_first(
     assert f"Promotion code {code} is ready to use." in page
     rows = [c for c in codes() if c.code == code]
     assert len(rows) == 1 and rows[0].created_by_id is not None and rows[0].percent_off == 30
+
+
+def test_admin_creates_an_amount_off_in_dong(admin_client, sandbox):
+    """A zero-decimal currency: the amount typed is whole dong, and so is Stripe's ``amount_off``."""
+    code = fresh_code()
+    data = form(admin_client, code=code, kind="amount", amount_off="100,000", currency="vnd", percent_off="")
+    response = admin_client.post("/admin/promotions/codes", data=data)
+    assert response.status_code == 303, response.get_data(as_text=True)[:2000]
+    row = next(c for c in codes() if c.code == code)
+    coupon = sandbox.client().v1.coupons.retrieve(row.coupon_id)
+    assert (coupon.amount_off, coupon.currency) == (100_000, "vnd")
+    assert "₫100,000 off" in admin_client.get("/admin/promotions").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("typed", ["1000.50", "²", "0", "100000000", "-5"])
+def test_an_amount_off_in_dong_is_whole_dong_within_stripes_largest(admin_client, typed):
+    before = len(codes())
+    data = form(admin_client, code=fresh_code(), kind="amount", amount_off=typed, currency="vnd")
+    response = admin_client.post("/admin/promotions/codes", data=data)
+    assert response.status_code == 422
+    assert "Enter a whole amount above 0 and at most 99,999,999, such as 100000." in response.get_data(
+        as_text=True
+    )
+    assert len(codes()) == before
+
+
+def test_an_amount_off_in_dollars_is_unchanged(admin_client, sandbox):
+    code = fresh_code()
+    data = form(admin_client, code=code, kind="amount", amount_off="15.00", percent_off="")
+    assert admin_client.post("/admin/promotions/codes", data=data).status_code == 303
+    coupon = sandbox.client().v1.coupons.retrieve(next(c for c in codes() if c.code == code).coupon_id)
+    assert (coupon.amount_off, coupon.currency) == (1500, "usd")

@@ -17,12 +17,14 @@ from flask_login import current_user, login_required
 from portal.extensions import db
 from portal.gateway.errors import BillingError
 from portal.htmx import is_htmx, render_page_or_fragment
+from portal.i18n import current_locale
 from portal.practices import checkout as practice_checkout
 from portal.practices import (
     errors,
     history_words,
     intents,
     plan_changes,
+    plans,
     proration,
     retention,
     subscriptions,
@@ -52,19 +54,26 @@ from portal.urls import page_arg
 @login_required
 def index():
     return render_template(
-        "practices/index.html", rows=practice_members.practices_for(current_user), form=CreatePracticeForm()
+        "practices/index.html", rows=practice_members.practices_for(current_user), form=_create_form()
     )
+
+
+def _create_form() -> CreatePracticeForm:
+    """The create form, its currency suggested by the person's language or their browser's country."""
+    regions = (tag.replace("_", "-").partition("-")[2] for tag, _q in request.accept_languages)
+    country = next((region for region in regions if len(region) == 2), None)
+    return CreatePracticeForm(suggested_currency=plans.suggested_currency(current_locale(), country))
 
 
 @bp.post("/")
 @login_required
 def create():
-    form = CreatePracticeForm()
+    form = _create_form()
     if not form.validate_on_submit():
         rows = practice_members.practices_for(current_user)
         return render_template("practices/index.html", rows=rows, form=form), 422
     key = intents.posted_key(request.form.get("attempt"))  # the form's once-only key
-    practice = practice_members.create_practice(current_user, form.name.data, key)
+    practice = practice_members.create_practice(current_user, form.name.data, key, form.currency.data)
     flash(_("%(practice)s is created. Choose a plan to start.", practice=practice.name), "success")
     return redirect(url_for("practices.billing", practice_id=practice.id), code=303)
 
@@ -156,7 +165,9 @@ def subscribe(practice: Practice, member: PracticeMember, key: str) -> Outcome:
     typed = request.form.get("promotion_code", "")
     try:
         promotion = (
-            promotion_codes.resolve_code(typed, practice.stripe_customer_id) if typed.strip() else None
+            promotion_codes.resolve_code(typed, practice.stripe_customer_id, plans.currency_of(practice))
+            if typed.strip()
+            else None
         )
     except PromotionError as refused:  # the form again, the code as typed, why under the field
         g.subscribe_code, g.code_error = typed[:200], refused.message
@@ -263,7 +274,9 @@ def preview_answer(
     try:
         if typed.strip():
             try:
-                promotion = promotion_codes.resolve_code(typed, practice.stripe_customer_id)
+                promotion = promotion_codes.resolve_code(
+                    typed, practice.stripe_customer_id, plans.currency_of(practice)
+                )
             except PromotionError as refused:  # the preview without it, and why under the field
                 code_error, status = refused.message, 422
         preview = subscriptions.preview_plan_change(practice, plan, current_user, promotion)
@@ -301,7 +314,9 @@ def change_plan(practice: Practice, member: PracticeMember, key: str) -> Outcome
         return fresh_preview()
     try:  # the code the preview showed, checked again: it may have expired or run out meanwhile
         promotion = (
-            promotion_codes.resolve_code(typed, practice.stripe_customer_id) if typed.strip() else None
+            promotion_codes.resolve_code(typed, practice.stripe_customer_id, plans.currency_of(practice))
+            if typed.strip()
+            else None
         )
     except (PromotionError, BillingError) as refused:
         return Outcome(

@@ -84,7 +84,7 @@ def billing_context(practice: Practice, member: PracticeMember, **extra) -> dict
     """Everything the billing page and its partials render: local state only."""
     page = page_arg()
     can_manage = member.manages_billing
-    offers = plans.plan_offers()
+    offers = plans.plan_offers(plans.currency_of(practice))
     context = {
         "practice": practice,
         "member": member,
@@ -92,7 +92,7 @@ def billing_context(practice: Practice, member: PracticeMember, **extra) -> dict
         "offer": plans.plan_offer(practice.plan, offers),
         "offers": offers,
         "trial_days": {offer.plan: plans.trial_days(offer.plan, practice) for offer in offers},
-        "onboarding_fee": plans.onboarding_fee(),
+        "onboarding_fee": plans.onboarding_fee(plans.currency_of(practice)),
         "invoices": practice_history.invoice_page(practice, page),
         "open_invoice": (
             practice_history.open_invoice(practice)
