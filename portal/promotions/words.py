@@ -87,6 +87,8 @@ def discount_words(terms: object) -> str:
     if duration == "forever":
         return _("%(discount)s forever", discount=amount)
     return _("%(discount)s on one invoice", discount=amount)
+
+
 _STORED_AMOUNT = re.compile(r"^(?:(?P<percent>[\d.]+)% off|(?P<amount>.+) off)$")
 _STORED_TERMS = re.compile(
     r"^(?P<amount>.+ off) (?:for (?P<months>\d+) months?|(?P<forever>forever)|on one invoice)$"
