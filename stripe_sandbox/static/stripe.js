@@ -94,8 +94,10 @@
     if (!container) { throw new Error('Stripe sandbox: mount target not found: ' + target); }
     if (this._iframe) { this.unmount(); }
     var iframe = document.createElement('iframe');
+    var locale = this._stripe._options.locale;
     iframe.src = ORIGIN + '/v3/elements/card?id=' + encodeURIComponent(this._id) +
-      '&key=' + encodeURIComponent(this._stripe._key);
+      '&key=' + encodeURIComponent(this._stripe._key) +
+      (locale && locale !== 'auto' ? '&locale=' + encodeURIComponent(locale) : '');
     iframe.title = 'Secure card payment input frame';
     iframe.name = '__privateStripeFrame' + this._id;
     iframe.setAttribute('frameborder', '0');
