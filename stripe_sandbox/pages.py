@@ -128,6 +128,15 @@ def asset(name: str) -> Response:
     return response
 
 
+@bp.get("/v3/messages")
+def stripe_js_messages() -> Response:
+    """The messages Stripe.js shows (card errors, declines) in ``locale``: Stripe.js says an API
+    error in the language it was created with."""
+    response = flask.jsonify(messages_in(_locale(request.args.get("locale"))))
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
 @bp.get("/v3/elements/card")
 def card_element() -> str:
     """In the ``locale`` Stripe.js was created with (else the browser's), its messages included."""
