@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from stripe_sandbox.payments import authentication
 from stripe_sandbox.payments.customers import attach_payment_method, create_payment_method
 from stripe_sandbox.pdf import bill_to, credit_note_pdf, invoice_pdf
 from stripe_sandbox.web import current_sandbox
-from stripe_sandbox.words import LOCALES, money_in, page_locale, translator
+from stripe_sandbox.words import LOCALES, messages_in, money_in, page_locale, translator
 
 STATIC = Path(__file__).parent / "static"
 
@@ -127,9 +128,20 @@ def asset(name: str) -> Response:
     return response
 
 
+@bp.get("/v3/messages")
+def stripe_js_messages() -> Response:
+    """The messages Stripe.js shows (card errors, declines) in ``locale``: Stripe.js says an API
+    error in the language it was created with."""
+    response = flask.jsonify(messages_in(_locale(request.args.get("locale"))))
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
 @bp.get("/v3/elements/card")
 def card_element() -> str:
-    return page("card_element.html")
+    """In the ``locale`` Stripe.js was created with (else the browser's), its messages included."""
+    locale = _locale(request.args.get("locale"))
+    return page("card_element.html", locale, messages=json.dumps(messages_in(locale), ensure_ascii=False))
 
 
 # dashboard ----------------------------------------------------------------------------------

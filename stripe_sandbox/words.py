@@ -93,6 +93,15 @@ VIETNAMESE = {
     "weeks": "tuần",
     "months": "tháng",
     "years": "năm",
+    "Secure card input": "Nhập thẻ an toàn",
+    "Expiry": "Hết hạn",
+    # The card element's messages (``card-element.js``), as Stripe.js says them in Vietnamese.
+    "Your card number is invalid.": "Số thẻ của bạn không hợp lệ.",
+    "Your card number is incomplete.": "Số thẻ của bạn chưa đầy đủ.",
+    "Your card's expiration date is incomplete.": "Ngày hết hạn của thẻ chưa đầy đủ.",
+    "Your card's expiration year is in the past.": "Năm hết hạn của thẻ đã qua.",
+    "Your card's security code is incomplete.": "Mã bảo mật của thẻ chưa đầy đủ.",
+    "Could not reach the payment server.": "Không thể kết nối tới máy chủ thanh toán.",
     # Stripe's decline messages, as its Vietnamese Checkout says them.
     "Your card was declined.": "Thẻ của bạn đã bị từ chối.",
     "Your card has insufficient funds.": "Thẻ của bạn không đủ tiền.",
@@ -130,6 +139,28 @@ def translator(locale: str) -> Callable[..., str]:
         return said % values if values else said
 
     return t
+
+
+#: The card element's own messages (``card-element.js``) and the API's it shows (declines).
+CARD_MESSAGES = (
+    "Your card number is invalid.",
+    "Your card number is incomplete.",
+    "Your card's expiration date is incomplete.",
+    "Your card's expiration year is in the past.",
+    "Your card's security code is incomplete.",
+    "Could not reach the payment server.",
+    "Your card was declined.",
+    "Your card has insufficient funds.",
+    "Your card has expired.",
+    "Your card's security code is incorrect.",
+    "Your card number is incorrect.",
+)
+
+
+def messages_in(locale: str) -> dict[str, str]:
+    """The card element's messages in ``locale`` (none in English: they are the English)."""
+    table = _TABLES.get(locale, {})
+    return {text: table[text] for text in CARD_MESSAGES if text in table}
 
 
 def money_in(locale: str) -> Callable[[int, str], str]:

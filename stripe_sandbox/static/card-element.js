@@ -9,6 +9,8 @@
   var number = document.getElementById('number');
   var expiry = document.getElementById('expiry');
   var cvc = document.getElementById('cvc');
+  /* The frame's language (Stripe({locale}) of the host page): its messages, from the page's table. */
+  var said = JSON.parse(document.body.getAttribute('data-messages') || '{}');
 
   function digits(value) { return (value || '').replace(/\D/g, ''); }
 
@@ -76,6 +78,9 @@
   }
 
   function send(message) {
+    if (message.error && message.error.message) {
+      message.error.message = said[message.error.message] || message.error.message;
+    }
     message.source = 'sandbox-card';
     message.id = elementId;
     window.parent.postMessage(message, '*');

@@ -94,8 +94,10 @@
     if (!container) { throw new Error('Stripe sandbox: mount target not found: ' + target); }
     if (this._iframe) { this.unmount(); }
     var iframe = document.createElement('iframe');
+    var locale = this._stripe._options.locale;
     iframe.src = ORIGIN + '/v3/elements/card?id=' + encodeURIComponent(this._id) +
-      '&key=' + encodeURIComponent(this._stripe._key);
+      '&key=' + encodeURIComponent(this._stripe._key) +
+      (locale && locale !== 'auto' ? '&locale=' + encodeURIComponent(locale) : '');
     iframe.title = 'Secure card payment input frame';
     iframe.name = '__privateStripeFrame' + this._id;
     iframe.setAttribute('frameborder', '0');
@@ -212,9 +214,26 @@
       init.headers['Content-Type'] = 'application/x-www-form-urlencoded';
       init.body = body;
     }
+    var self = this;
     return fetch(url, init).then(function (response) {
       return response.json();
-    }, function () { return connectionError(); });
+    }, function () { return connectionError(); }).then(function (json) { return self._said(json); });
+  };
+
+  /* An error's message in the locale Stripe.js was created with, as Stripe.js says a decline
+   * ("Thẻ của bạn không đủ tiền."): the sandbox's table for that language, asked for once. */
+  Stripe.prototype._said = function (json) {
+    var locale = this._options.locale;
+    if (!json || !json.error || !json.error.message || !locale || locale === 'auto') { return json; }
+    if (!this._messages) {
+      this._messages = fetch(ORIGIN + '/v3/messages?locale=' + encodeURIComponent(locale))
+        .then(function (response) { return response.json(); })
+        .catch(function () { return {}; });
+    }
+    return this._messages.then(function (messages) {
+      json.error.message = messages[json.error.message] || json.error.message;
+      return json;
+    });
   };
 
   function elementOf(value) {

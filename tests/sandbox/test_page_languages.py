@@ -5,6 +5,8 @@ writes them."""
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from urllib.parse import urljoin
 
@@ -125,3 +127,14 @@ def test_an_english_customers_pages_are_unchanged(client, prices) -> None:
     invoice = client.v1.invoices.retrieve(str(sub.latest_invoice))
     page = requests.get(invoice.hosted_invoice_url, headers={"Accept-Language": "vi"}, timeout=5).text
     assert "Amount due" in page and "Pay $99.00" in page and "Số tiền" not in page
+
+
+def test_the_card_element_speaks_the_locale_stripe_js_was_created_with(sandbox) -> None:
+    frame = requests.get(
+        f"{sandbox.url}/v3/elements/card", params={"id": "1", "key": "pk", "locale": "vi"}, timeout=5
+    )
+    assert '<html lang="vi">' in frame.text and "Số thẻ" in frame.text and "Card number" not in frame.text
+    messages = json.loads(html.unescape(re.search(r'data-messages="([^"]*)"', frame.text).group(1)))
+    assert messages["Your card number is incomplete."] == "Số thẻ của bạn chưa đầy đủ."  # for card-element.js
+    english = requests.get(f"{sandbox.url}/v3/elements/card", params={"id": "1", "key": "pk"}, timeout=5)
+    assert "Card number" in english.text and 'data-messages="{}"' in english.text
