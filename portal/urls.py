@@ -7,6 +7,8 @@ import functools
 import re
 
 from flask import Flask, abort, current_app, request, url_for
+from flask_babel import format_number
+from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
@@ -51,7 +53,13 @@ def init_id_converter(app: Flask) -> None:
 #: No history is this long; a bigger page number is not one we linked to.
 MAX_PAGE = 1_000_000
 _PAGE = re.compile(r"[0-9]{1,7}")
-INVALID_PAGE = f"That page number is not valid: use a whole number from 1 to {MAX_PAGE:,}."
+
+
+def invalid_page_message() -> str:
+    """The refusal of a page number, in the reader's language (its largest number as they write one)."""
+    return _(
+        "That page number is not valid: use a whole number from 1 to %(most)s.", most=format_number(MAX_PAGE)
+    )
 
 
 def page_arg(values: MultiDict | None = None) -> int:
@@ -60,7 +68,7 @@ def page_arg(values: MultiDict | None = None) -> int:
     if raw is None or raw == "":
         return 1
     if not _PAGE.fullmatch(raw) or not 1 <= int(raw) <= MAX_PAGE:
-        abort(400, INVALID_PAGE)
+        abort(400, invalid_page_message())
     return int(raw)
 
 
