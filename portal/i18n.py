@@ -23,6 +23,7 @@ from contextlib import contextmanager
 import flask_babel
 import pytz
 from flask import Flask, g, has_app_context, has_request_context, request
+from flask_babel.speaklater import LazyString
 from flask_login import current_user
 
 #: The languages the portal is written in; the first is the default.
@@ -45,6 +46,14 @@ def init_app(app: Flask) -> None:
     from portal.extensions import babel
 
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    app.jinja_env.finalize = escaped_like_any_text
+
+
+def escaped_like_any_text(value: object) -> object:
+    """Every ``{{ value }}`` of a template passes here first. Flask-Babel's lazy strings call
+    themselves markup (``__html__``), so a ``lazy_gettext`` message with a practice's name in a
+    placeholder would be printed unescaped: as plain text it is escaped like any other."""
+    return str(value) if isinstance(value, LazyString) else value
 
 
 def select_locale() -> str:
