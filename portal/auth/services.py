@@ -5,7 +5,7 @@ from __future__ import annotations
 import flask_babel
 import sqlalchemy as sa
 from babel.lists import format_list
-from flask import url_for
+from flask import has_request_context, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -108,6 +108,8 @@ def register_user(
     if find_user_by_email(email) is not None:
         raise EmailTaken()
     user = User(name=name.strip(), email=email, password_hash=password_hash, role=role)
+    if has_request_context():  # the language the person registered in: their emails speak it too
+        user.locale = current_locale()
     if verified:
         user.email_verified = True
         user.email_verified_at = utcnow()

@@ -64,3 +64,13 @@ def test_a_taken_email_creates_no_second_customer(client, user, sandbox):
     db.session.expire_all()
     assert db.session.scalar(sa.select(sa.func.count(User.id))) == 1
     assert db.session.get(User, user.id).stripe_customer_id == before
+
+
+def test_registering_in_vietnamese_keeps_the_language_for_the_emails(client, mailbox):
+    """A person who registers from a Vietnamese browser reads their confirmation email in Vietnamese,
+    and the account keeps the language (its later emails, its pages from another browser)."""
+    client.set_cookie("locale", "vi", domain="portal.test")
+    assert _register(client).status_code == 302
+    user = db.session.scalar(sa.select(User))
+    assert user.locale == "vi"
+    assert mailbox.wait_for("ada@example.com", "Xác nhận địa chỉ email của bạn")
