@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 
 from portal.extensions import db
 from portal.formatting import format_date
-from portal.practices.models import PLAN_LABELS, PLAN_RECORD_LABELS, MemberRole
+from portal.practices.kinds import PLAN_LABELS, PLAN_RECORD_LABELS, MemberRole
 from portal.wallet.models import PaymentMethod
 from portal.words import N_, billing_status_label, role_word, stored_words
 

@@ -7,12 +7,12 @@ import enum
 import uuid
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.database import NEVER_REUSED_IDS, TimestampMixin, surrogate_id, utcnow
 from portal.extensions import db
 from portal.practices.countries import tax_id_label
+from portal.practices.kinds import MemberRole, Plan
 from portal.practices.status import (
     COLLECTING_STATES,
     BillingFacts,
@@ -26,40 +26,6 @@ from portal.users.models import StripeSyncState, User
 
 def _enum(cls: type[enum.Enum], length: int = 16) -> sa.Enum:
     return sa.Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
-
-
-class MemberRole(enum.StrEnum):
-    OWNER = "owner"  #: created the practice; manages billing and members
-    ADMIN = "admin"  #: manages billing
-    MEMBER = "member"  #: sees the billing status only
-
-    @property
-    def manages_billing(self) -> bool:
-        return self in (MemberRole.OWNER, MemberRole.ADMIN)
-
-
-#: The plans' names, as records keep them and as a reader reads them (``Plan.label``).
-PLAN_RECORD_LABELS = {"monthly": "Monthly", "semiannual": "Every 6 months"}
-PLAN_LABELS = {"monthly": _l("Monthly"), "semiannual": _l("Every 6 months")}
-
-
-class Plan(enum.StrEnum):
-    MONTHLY = "monthly"  #: billed every month
-    SEMIANNUAL = "semiannual"  #: billed every 6 months
-
-    @property
-    def label(self) -> str:
-        """The plan's name in the reader's language ("Gói tháng")."""
-        return str(PLAN_LABELS[self.value])
-
-    @property
-    def record_label(self) -> str:
-        """The plan's name as History records it (English; said in the reader's words when shown)."""
-        return PLAN_RECORD_LABELS[self.value]
-
-    @property
-    def lookup_key(self) -> str:
-        return f"plan_{self.value}"
 
 
 class Practice(TimestampMixin, db.Model):
