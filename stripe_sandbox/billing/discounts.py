@@ -437,7 +437,7 @@ def active_discounts(sb: Sandbox, sub: dict[str, Any] | None, at: int) -> list[d
     return out
 
 
-def _coupon_of(sb: Sandbox, discount: dict[str, Any]) -> dict[str, Any]:
+def coupon_of(sb: Sandbox, discount: dict[str, Any]) -> dict[str, Any]:
     return sb.meta(discount["id"]).get("coupon") or sb.get(discount["source"]["coupon"]) or {}
 
 
@@ -455,7 +455,7 @@ def apply_discounts(
     taken = 0
     totals = []
     for discount in discounts:
-        shares = _shares(_coupon_of(sb, discount), lines, left)
+        shares = _shares(coupon_of(sb, discount), lines, left)
         for index, (line, share) in enumerate(zip(lines, shares, strict=True)):
             left[index] -= share
             if share:
@@ -520,7 +520,7 @@ def drop_ended(sb: Sandbox, sub: dict[str, Any], at: int) -> None:
 
 def after_invoice(sb: Sandbox, sub: dict[str, Any], used: list[dict[str, Any]]) -> None:
     """A ``once`` discount is spent by the first invoice it applies to: the subscription drops it."""
-    spent = {d["id"] for d in used if _coupon_of(sb, d).get("duration") == "once"}
+    spent = {d["id"] for d in used if coupon_of(sb, d).get("duration") == "once"}
     if spent:
         sub["discounts"] = [d for d in sub.get("discounts") or [] if d not in spent]
 
