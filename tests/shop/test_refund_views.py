@@ -143,6 +143,7 @@ def test_the_buyer_sees_what_was_refunded_to_them(logged_in, user, user_factory,
     assert "Refunded $17.50: 1 unit, and $5.00." in page and "dashboard" not in page
     vi = logged_in.get(f"/shop/orders/{order.id}", headers={"Accept-Language": "vi"}).get_data(as_text=True)
     assert "dashboard" not in vi and '<span class="card-brand">Visa</span>' in vi
+    assert "Đã hoàn 17,50\xa0US$: 1 đơn vị và 5,00\xa0US$." in vi
 
 
 def test_the_admin_sees_where_a_refund_was_made(admin_client, user_factory, stripe_sandbox):
