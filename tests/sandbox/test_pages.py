@@ -299,3 +299,9 @@ def test_checkout_page_on_a_trial_says_days_free_and_the_price_after_it(
     rows = _summary(requests.get(spent_today.url, timeout=5).text)
     assert rows[0] == "Clinic (every 1 month) Then $99.00 after the trial | 1 day free"
     assert rows[-1] == "Total due today | $400.00"
+    assert (
+        requests.post(f"{spent_today.url}/pay", data=CARD, allow_redirects=False, timeout=10).status_code
+        == 303
+    )
+    done = client.v1.checkout.sessions.retrieve(spent_today.id, {"expand": ["subscription.latest_invoice"]})
+    assert done.subscription.status == "trialing" and done.subscription.latest_invoice.total == 40000
