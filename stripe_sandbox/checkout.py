@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from stripe_sandbox.billing.discounts import amount_off, new_discounts, redeemable_code
+from stripe_sandbox.billing.discounts import amount_off, coupon_of, new_discounts, redeemable_code
 from stripe_sandbox.billing.subscriptions import create_subscription
 from stripe_sandbox.cards import AUTHENTICATES
 from stripe_sandbox.catalog import create_price
@@ -260,7 +260,12 @@ def _session_discounts(
 
 
 def _set_discounts(sb: Sandbox, session: dict[str, Any], discounts: list[dict[str, Any]]) -> None:
-    """The session's ``discounts`` and amounts after them; its line items' ``amount_discount``."""
+    """The session's ``discounts`` and amounts after them; its line items' ``amount_discount``.
+
+    On a trial what is paid today is the one-time items only (the plan is billed when it ends), so
+    the discounts take from those; a plan line's own share is what the discounts would take of it
+    when billed, and ``after_trial`` (meta) what it comes to then: a ``once`` discount is spent by
+    today's invoice, the others still apply."""
     items = sb.meta(session["id"]).get("line_items", [])
     trial = sb.meta(session["id"]).get("trial_period_days")
     virtual = new_discounts(
@@ -269,23 +274,28 @@ def _set_discounts(sb: Sandbox, session: dict[str, Any], discounts: list[dict[st
         session.get("customer"),
         redeem=False,
     )
-    shares = amount_off(sb, virtual, [i["amount_subtotal"] for i in items])
-    for item, share in zip(items, shares, strict=True):
-        item["amount_discount"] = share
-        item["amount_total"] = item["amount_subtotal"] - share
-    # On trial, what is paid today is the one-time items only; the plan is billed when it ends.
     today = [not (trial and i["price"]["type"] == "recurring") for i in items]
-    subtotal = sum(i["amount_subtotal"] for i, due in zip(items, today, strict=True) if due)
-    shares = [share if due else 0 for share, due in zip(shares, today, strict=True)]
+    due = [i["amount_subtotal"] if now else 0 for i, now in zip(items, today, strict=True)]
+    shares = amount_off(sb, virtual, due)
+    later_shares = amount_off(sb, virtual, [i["amount_subtotal"] for i in items])
+    lasting = [d for d in virtual if coupon_of(sb, d).get("duration") != "once"]
+    after = amount_off(sb, lasting, [i["amount_subtotal"] for i in items])
+    after_trial = {}
+    for item, share, later, kept, now in zip(items, shares, later_shares, after, today, strict=True):
+        item["amount_discount"] = share if now else later
+        item["amount_total"] = item["amount_subtotal"] - item["amount_discount"]
+        if not now:
+            after_trial[item["id"]] = item["amount_subtotal"] - kept
     session["discounts"] = discounts
-    session["amount_subtotal"] = subtotal
-    session["amount_total"] = subtotal - sum(shares)
+    session["amount_subtotal"] = sum(due)
+    session["amount_total"] = sum(due) - sum(shares)
     session["total_details"] = {**session["total_details"], "amount_discount": sum(shares)}
     sb.save(session)
     sb.update_meta(
         session["id"],
         line_items=items,
         discounts=[{k: v for k, v in d.items() if v} for d in discounts],
+        after_trial=after_trial,
     )
 
 

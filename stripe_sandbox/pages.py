@@ -278,6 +278,8 @@ def _checkout_page(
         tax_types=CHECKOUT_TAX_ID_TYPES,
         code=code,
         code_error=code_error,
+        trial_days=meta.get("trial_period_days"),
+        after_trial=meta.get("after_trial") or {},
     ), status
 
 

@@ -3,6 +3,8 @@ and the tax ID types the billing details offer, with the example each one's mess
 
 from __future__ import annotations
 
+import unicodedata
+
 from babel import Locale
 from flask_babel import gettext as _
 
@@ -77,7 +79,19 @@ def country_name(code: str | None) -> str:
     return Locale.parse(locale).territories.get(code, english)
 
 
+def _alphabetical(name: str) -> tuple[str, str]:
+    """A sort key that reads a name as its language's alphabet does: letters first, their marks
+    after (Vietnamese's "Úc" among the U's, "Đức" after the D's), not by code point."""
+    letters = "".join(
+        c
+        for c in unicodedata.normalize("NFD", name.casefold().replace("đ", "d\uffff"))
+        if not unicodedata.combining(c)
+    )
+    return letters, unicodedata.normalize("NFD", name.casefold())
+
+
 def country_choices() -> list[tuple[str, str]]:
-    """The form's countries, named in the reader's language, in its alphabetical order."""
+    """The form's countries, named in the reader's language, in its alphabetical order (English
+    too: by name, never by ISO code)."""
     named = [(code, country_name(code)) for code in COUNTRIES]
-    return named if current_locale() == "en" else sorted(named, key=lambda pair: pair[1])
+    return sorted(named, key=lambda pair: _alphabetical(pair[1]))

@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from portal.forms import PortalForm, RefundForm, refund_reason_field
 from portal.shop.money import CURRENCIES
 from portal.shop.purchases import MAX_QUANTITY
+from portal.words import card_brand
 
 
 class BuyForm(PortalForm):
@@ -40,7 +41,8 @@ class BuyForm(PortalForm):
         """Offer the user's saved cards; the default (listed first) is preselected."""
         self.payment_method.choices = [
             SelectChoice(
-                card.stripe_id, _("%(brand)s ending in %(last4)s", brand=card.brand.title(), last4=card.last4)
+                card.stripe_id,
+                _("%(brand)s ending in %(last4)s", brand=card_brand(card.brand), last4=card.last4),
             )
             for card in cards
         ]

@@ -54,13 +54,16 @@ def _lines(invoice: dict[str, Any], params: dict[str, Any]) -> list[dict[str, An
                     param=f"{param}[invoice_line_item]",
                 )
             unit = source["amount"] // max(source.get("quantity") or 1, 1)
-            amount = _int(line, "amount") if line.get("amount") not in (None, "") else unit * quantity
+            given = line.get("amount") not in (None, "")
+            amount = _int(line, "amount") if given else unit * quantity
             description = source.get("description")
+            # An amount typed is what to credit; a quantity credits the line as it was charged.
+            discounts = [] if given else _line_discounts(source, amount)
         elif line.get("type") == "custom_line_item":
             unit = to_int(line.get("unit_amount"), f"{param}[unit_amount]")
             amount = unit * quantity
             description = line.get("description") or None
-            source = None
+            source, discounts = None, []
         else:
             raise invalid_request(
                 "Invalid type: must be one of custom_line_item or invoice_line_item", param=f"{param}[type]"
@@ -69,6 +72,7 @@ def _lines(invoice: dict[str, Any], params: dict[str, Any]) -> list[dict[str, An
             {
                 "amount": amount,
                 "description": description,
+                "discount_amounts": discounts,
                 "invoice_line_item": source["id"] if source else None,
                 "quantity": quantity,
                 "type": line["type"],
@@ -76,6 +80,20 @@ def _lines(invoice: dict[str, Any], params: dict[str, Any]) -> list[dict[str, An
             }
         )
     return lines
+
+
+def _line_discounts(source: dict[str, Any], amount: int) -> list[dict[str, Any]]:
+    """The invoice line's discounts in the share of it credited (``amount`` of the line's amount):
+    a discounted line is credited for what was charged for it, never more."""
+    whole = source["amount"]
+    if whole <= 0:
+        return []
+    out = []
+    for entry in source.get("discount_amounts") or []:
+        share = min(entry["amount"] * amount // whole, entry["amount"])
+        if share:
+            out.append({"amount": share, "discount": entry["discount"]})
+    return out
 
 
 def _creditable(invoice: dict[str, Any]) -> tuple[str, int]:
@@ -137,8 +155,10 @@ def build_credit_note(sb: Sandbox, params: dict[str, Any], prefix: str = "cn") -
     invoice = sb.require(params.get("invoice"), "invoice", "invoice")
     note_type, creditable = _creditable(invoice)
     lines = _lines(invoice, params)
+    discount = sum(d["amount"] for line in lines for d in line["discount_amounts"])
+    subtotal = sum(line["amount"] for line in lines)
     if lines:
-        amount = sum(line["amount"] for line in lines)
+        amount = subtotal - discount
     elif params.get("amount") not in (None, ""):
         amount = to_int(params["amount"], "amount")
     else:
@@ -168,8 +188,8 @@ def build_credit_note(sb: Sandbox, params: dict[str, Any], prefix: str = "cn") -
         "customer": invoice["customer"],
         "customer_account": None,
         "customer_balance_transaction": None,
-        "discount_amount": 0,
-        "discount_amounts": [],
+        "discount_amount": discount,
+        "discount_amounts": _note_discounts(lines),
         "effective_at": sb.now(),
         "invoice": invoice["id"],
         "lines": {
@@ -192,8 +212,8 @@ def build_credit_note(sb: Sandbox, params: dict[str, Any], prefix: str = "cn") -
         "refunds": [],
         "shipping_cost": None,
         "status": "issued",
-        "subtotal": amount,
-        "subtotal_excluding_tax": amount,
+        "subtotal": subtotal if lines else amount,
+        "subtotal_excluding_tax": subtotal if lines else amount,
         "total": amount,
         "total_excluding_tax": amount,
         "total_taxes": [],
@@ -209,8 +229,8 @@ def _line_object(sb: Sandbox, line: dict[str, Any]) -> dict[str, Any]:
         "object": "credit_note_line_item",
         "amount": line["amount"],
         "description": line["description"],
-        "discount_amount": 0,
-        "discount_amounts": [],
+        "discount_amount": sum(d["amount"] for d in line["discount_amounts"]),
+        "discount_amounts": line["discount_amounts"],
         "invoice_line_item": line["invoice_line_item"],
         "livemode": False,
         "metadata": {},
@@ -222,6 +242,14 @@ def _line_object(sb: Sandbox, line: dict[str, Any]) -> dict[str, Any]:
         "unit_amount": line["unit_amount"],
         "unit_amount_decimal": str(line["unit_amount"]),
     }
+
+
+def _note_discounts(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    totals: dict[str, int] = {}
+    for line in lines:
+        for entry in line["discount_amounts"]:
+            totals[entry["discount"]] = totals.get(entry["discount"], 0) + entry["amount"]
+    return [{"amount": amount, "discount": discount} for discount, amount in totals.items()]
 
 
 def preview_credit_note(sb: Sandbox, params: dict[str, Any]) -> dict[str, Any]:

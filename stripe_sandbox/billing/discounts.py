@@ -167,10 +167,10 @@ def coupon(sb: Sandbox, coupon_id: str, param: str = "id") -> dict[str, Any]:
     obj = sb.get(coupon_id) if isinstance(coupon_id, str) and coupon_id else None
     if obj is None or obj.get("object") != "coupon" or obj.get("deleted"):
         raise not_found("coupon", str(coupon_id), param)
-    return _with_validity(sb, obj)
+    return with_validity(sb, obj)
 
 
-def _with_validity(sb: Sandbox, obj: dict[str, Any]) -> dict[str, Any]:
+def with_validity(sb: Sandbox, obj: dict[str, Any]) -> dict[str, Any]:
     """``valid``: not past ``redeem_by`` and not redeemed ``max_redemptions`` times."""
     expired = obj.get("redeem_by") is not None and obj["redeem_by"] <= sb.now()
     used_up = obj.get("max_redemptions") is not None and obj["times_redeemed"] >= obj["max_redemptions"]
@@ -201,7 +201,7 @@ def delete_coupon(sb: Sandbox, coupon_id: str) -> dict[str, Any]:
 
 
 def list_coupons(sb: Sandbox) -> list[dict[str, Any]]:
-    return [_with_validity(sb, c) for c in sb.all("coupon") if not c.get("deleted")]
+    return [with_validity(sb, c) for c in sb.all("coupon") if not c.get("deleted")]
 
 
 # promotion codes -----------------------------------------------------------------------------
@@ -415,7 +415,7 @@ def new_discounts(
         )
         if redeem:
             linked["times_redeemed"] += 1
-            sb.save(_with_validity(sb, linked), "coupon")
+            sb.save(with_validity(sb, linked), "coupon")
             if promo is not None:
                 promo["times_redeemed"] += 1
                 sb.save(promo, "promotion_code")
@@ -437,7 +437,7 @@ def active_discounts(sb: Sandbox, sub: dict[str, Any] | None, at: int) -> list[d
     return out
 
 
-def _coupon_of(sb: Sandbox, discount: dict[str, Any]) -> dict[str, Any]:
+def coupon_of(sb: Sandbox, discount: dict[str, Any]) -> dict[str, Any]:
     return sb.meta(discount["id"]).get("coupon") or sb.get(discount["source"]["coupon"]) or {}
 
 
@@ -446,14 +446,18 @@ def apply_discounts(
 ) -> int:
     """Write each discount's share on the lines and the invoice; answer the total taken off.
 
-    ``percent_off`` takes its share of every line (a proration credit too, as it was discounted);
-    ``amount_off`` takes at most what the invoice comes to, shared over its positive lines."""
+    The discounts apply in the order they are listed, and each takes at most what the earlier ones
+    left of a line: as at Stripe, discounts never take a line (so the invoice) below zero, and never
+    make credit. ``percent_off`` takes its share of every line (a proration credit too, as it was
+    discounted, never past zero either); ``amount_off`` takes at most what the invoice still comes to,
+    shared over what is left of its positive lines."""
+    left = [line["amount"] for line in lines]
     taken = 0
     totals = []
     for discount in discounts:
-        coupon_obj = _coupon_of(sb, discount)
-        shares = _shares(coupon_obj, lines, taken)
-        for line, share in zip(lines, shares, strict=True):
+        shares = _shares(coupon_of(sb, discount), lines, left)
+        for index, (line, share) in enumerate(zip(lines, shares, strict=True)):
+            left[index] -= share
             if share:
                 line["discount_amounts"] = [
                     *line.get("discount_amounts", []),
@@ -468,20 +472,27 @@ def apply_discounts(
     return taken
 
 
-def _shares(coupon_obj: dict[str, Any], lines: list[dict[str, Any]], taken: int) -> list[int]:
+def _capped(share: int, left: int) -> int:
+    """A share of a line that takes it no further than zero (a credit line: no further up to zero)."""
+    return max(0, min(share, left)) if left >= 0 else min(0, max(share, left))
+
+
+def _shares(coupon_obj: dict[str, Any], lines: list[dict[str, Any]], left: list[int]) -> list[int]:
     if coupon_obj.get("percent_off") is not None:
-        percent = float(coupon_obj["percent_off"])
+        percent = Decimal(str(float(coupon_obj["percent_off"])))
         # Half a cent rounds up (away from zero), as on Stripe's invoices.
         return [
-            int((Decimal(line["amount"]) * Decimal(str(percent)) / 100).quantize(Decimal("1"), ROUND_HALF_UP))
-            for line in lines
+            _capped(
+                int((Decimal(line["amount"]) * percent / 100).quantize(Decimal("1"), ROUND_HALF_UP)), rest
+            )
+            for line, rest in zip(lines, left, strict=True)
         ]
-    subtotal = sum(line["amount"] for line in lines) - taken
-    off = max(0, min(int(coupon_obj.get("amount_off") or 0), subtotal))
-    positive = [line["amount"] if line["amount"] > 0 else 0 for line in lines]
+    off = max(0, min(int(coupon_obj.get("amount_off") or 0), sum(left)))
+    positive = [max(rest, 0) for rest in left]
     base = sum(positive)
     if not base or not off:
         return [0 for _ in lines]
+    off = min(off, base)
     shares = [off * amount // base for amount in positive]
     last = max(range(len(lines)), key=lambda i: positive[i])
     shares[last] += off - sum(shares)
@@ -509,7 +520,7 @@ def drop_ended(sb: Sandbox, sub: dict[str, Any], at: int) -> None:
 
 def after_invoice(sb: Sandbox, sub: dict[str, Any], used: list[dict[str, Any]]) -> None:
     """A ``once`` discount is spent by the first invoice it applies to: the subscription drops it."""
-    spent = {d["id"] for d in used if _coupon_of(sb, d).get("duration") == "once"}
+    spent = {d["id"] for d in used if coupon_of(sb, d).get("duration") == "once"}
     if spent:
         sub["discounts"] = [d for d in sub.get("discounts") or [] if d not in spent]
 

@@ -412,3 +412,26 @@ def test_a_tax_id_needs_its_type(owner_client, live_practice):
     refused = post_details(owner_client, live_practice, HX, tax_id_type="")
     assert refused.status_code == 422
     assert "Choose the tax ID&#39;s type." in refused.get_data(as_text=True)
+
+
+def _countries(page: str) -> list[str]:
+    select = re.search(r'<select[^>]*name="address_country".*?</select>', page, re.S).group(0)
+    return [
+        name.strip() for name in re.findall(r'<option[^>]*value="[A-Z]{2}"[^>]*>([^<]*)</option>', select)
+    ]
+
+
+def test_the_country_list_is_in_the_readers_alphabetical_order(owner_client, live_practice):
+    """F15: sorted by the country's name as the reader reads it (Babel's names in Vietnamese), not by
+    ISO code ("Austria, Australia, ... Switzerland after Canada")."""
+    english = _countries(billing_page(owner_client, live_practice))
+    assert english.index("Australia") < english.index("Austria") < english.index("Belgium")
+    assert english.index("Sweden") < english.index("Switzerland") < english.index("United Kingdom")
+    assert english == sorted(english) and english[-1] == "Vietnam"
+    vi = owner_client.get(f"/practices/{live_practice.id}/billing", headers={"Accept-Language": "vi"})
+    vietnamese = _countries(vi.get_data(as_text=True))
+    assert len(vietnamese) == len(english) and "Việt Nam" in vietnamese and "Úc" in vietnamese
+    # Letters first, their marks after: "Úc" (Australia) among the U's, "Đức" (Germany) after the D's.
+    assert vietnamese.index("Ba Lan") < vietnamese.index("Bỉ") < vietnamese.index("Canada")
+    assert vietnamese.index("Thụy Sĩ") < vietnamese.index("Úc") < vietnamese.index("Việt Nam")
+    assert vietnamese.index("Đan Mạch") > vietnamese.index("Canada")

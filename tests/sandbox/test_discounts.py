@@ -304,3 +304,92 @@ def test_coupons_expand_by_their_unprefixed_ids(client: stripe.StripeClient, pri
     )
     expanded = client.v1.subscriptions.retrieve(sub.id, {"expand": ["discounts.source.coupon"]})
     assert expanded.discounts[0].source.coupon.duration == "forever"
+
+
+def test_stacked_discounts_never_take_an_invoice_below_zero_nor_make_credit(
+    sandbox: SandboxServer, client: stripe.StripeClient, price: str
+) -> None:
+    """F6: $10 off forever and then 100% off forever on a $100 plan. Each discount takes at most what
+    the earlier ones left of the line, so every invoice comes to $0.00 and no credit appears out of
+    nothing, renewal after renewal (Stripe never discounts below zero)."""
+    ten_off = client.v1.coupons.create({"amount_off": 1000, "currency": "usd", "duration": "forever"})
+    all_off = client.v1.coupons.create({"percent_off": 100, "duration": "forever"})
+    customer = _customer(client)
+    sub = client.v1.subscriptions.create(
+        {
+            "customer": customer,
+            "items": [{"price": price}],
+            "discounts": [{"coupon": ten_off.id}, {"coupon": all_off.id}],
+        }
+    )
+    first = client.v1.invoices.retrieve(sub.latest_invoice)
+    assert (first.subtotal, first.total, first.amount_due) == (10000, 0, 0)
+    assert [d.amount for d in first.total_discount_amounts] == [1000, 9000]
+    assert sum(d.amount for d in first.lines.data[0].discount_amounts) == 10000
+    preview = client.v1.invoices.create_preview({"subscription": sub.id})
+    assert (preview.subtotal, preview.total) == (10000, 0)
+    sandbox.advance(days=32)
+    renewal = client.v1.invoices.list({"subscription": sub.id}).data[0]
+    assert renewal.id != first.id and renewal.total == 0 and renewal.ending_balance in (0, None)
+    assert client.v1.customers.retrieve(customer).balance == 0
+
+
+def test_a_percent_after_a_percent_stops_at_zero(client: stripe.StripeClient, price: str) -> None:
+    """Two percents that add up to more than the line (60% then 70%): the second takes what is left."""
+    sixty = client.v1.coupons.create({"percent_off": 60, "duration": "forever"})
+    seventy = client.v1.coupons.create({"percent_off": 70, "duration": "forever"})
+    sub = client.v1.subscriptions.create({"customer": _customer(client), "items": [{"price": price}]})
+    preview = client.v1.invoices.create_preview(
+        {"subscription": sub.id, "discounts": [{"coupon": sixty.id}, {"coupon": seventy.id}]}
+    )
+    assert [d.amount for d in preview.total_discount_amounts] == [6000, 4000]
+    assert preview.total == 0
+
+
+def test_a_credit_note_for_a_discounted_line_credits_what_was_charged(
+    client: stripe.StripeClient, price: str
+) -> None:
+    coupon = client.v1.coupons.create({"percent_off": 30, "duration": "forever"})
+    sub = client.v1.subscriptions.create(
+        {"customer": _customer(client), "items": [{"price": price}], "discounts": [{"coupon": coupon.id}]}
+    )
+    invoice = client.v1.invoices.retrieve(sub.latest_invoice)
+    assert (invoice.total, invoice.amount_paid) == (7000, 7000)
+    line = invoice.lines.data[0]
+    note = client.v1.credit_notes.create(
+        {
+            "invoice": invoice.id,
+            "lines": [{"type": "invoice_line_item", "invoice_line_item": line.id, "quantity": 1}],
+            "refund_amount": 7000,
+        }
+    )
+    assert (note.subtotal, note.discount_amount, note.amount, note.total) == (10000, 3000, 7000, 7000)
+    assert note.lines.data[0].discount_amount == 3000
+    assert note.discount_amounts[0].discount == sub.discounts[0]
+
+
+def test_a_coupon_past_redeem_by_is_invalid_everywhere_and_its_codes_are_refused(
+    sandbox: SandboxServer, client: stripe.StripeClient, price: str
+) -> None:
+    """``valid`` turns false at ``redeem_by`` on the sandbox's clock, as at Stripe: retrieved, listed
+    and expanded under its promotion code; a code on it is refused with Stripe's coupon_expired."""
+    coupon = client.v1.coupons.create({"percent_off": 100, "redeem_by": sandbox.now() + 60})
+    promo = _code(client, coupon.id, code=f"REDEEMBY{coupon.id.upper()}")
+    sandbox.advance(seconds=120)
+    assert client.v1.coupons.retrieve(coupon.id).valid is False
+    found = client.v1.promotion_codes.list({"code": promo.code, "expand": ["data.promotion.coupon"]}).data[0]
+    assert found.promotion.coupon.valid is False
+    assert (
+        client.v1.promotion_codes.retrieve(promo.id, {"expand": ["promotion.coupon"]}).promotion.coupon.valid
+        is False
+    )
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client.v1.subscriptions.create(
+            {
+                "customer": _customer(client),
+                "items": [{"price": price}],
+                "discounts": [{"promotion_code": promo.id}],
+            }
+        )
+    assert refused.value.http_status == 400 and refused.value.code == "coupon_expired"
+    assert refused.value.param == "discounts[0][promotion_code]"

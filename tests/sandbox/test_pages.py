@@ -239,3 +239,69 @@ def test_hosted_invoice_page_completes_authentication(
     )
     assert client.v1.invoices.retrieve(sub.latest_invoice.id).status == "paid"
     assert client.v1.subscriptions.retrieve(sub.id).status == "active"
+
+
+def _summary(html: str) -> list[str]:
+    """The hosted Checkout's summary table, one "label | amount" string per row, tags dropped."""
+    table = re.search(r'<table class="summary">(.*?)</table>', html, re.S)
+    assert table is not None
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", table.group(1), re.S)
+    return [
+        " | ".join(
+            " ".join(re.sub(r"<[^>]+>", " ", c).split()) for c in re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)
+        )
+        for r in rows
+    ]
+
+
+def test_checkout_page_lists_each_line_at_its_price_then_the_discount_then_the_total(
+    client: stripe.StripeClient, prices: dict[str, str]
+) -> None:
+    """F4: the lines at their prices ($99.00, $500.00), then "Discount -$119.80", then the total:
+    the page adds up to what is charged (not lines already discounted and the discount again)."""
+    coupon = client.v1.coupons.create({"percent_off": 20, "duration": "once"})
+    session = _session(client, prices, discounts=[{"coupon": coupon.id}])
+    assert session.amount_total == 47920
+    rows = _summary(requests.get(session.url, timeout=5).text)
+    assert rows == [
+        "Clinic (every 1 month) | $99.00",
+        "Clinic | $500.00",
+        "Discount | -$119.80",
+        "Total due today | $479.20",
+    ]
+
+
+def test_checkout_page_on_a_trial_says_days_free_and_the_price_after_it(
+    client: stripe.StripeClient, prices: dict[str, str]
+) -> None:
+    """F4 (trial): the plan is not due today: "14 days free" and what it costs after the trial; the
+    rows add up to what is charged today (the fee, after the discount)."""
+    coupon = client.v1.coupons.create({"percent_off": 50, "duration": "forever"})
+    session = _session(
+        client,
+        prices,
+        discounts=[{"coupon": coupon.id}],
+        subscription_data={"trial_period_days": 14, "metadata": {"practiceId": "3"}},
+    )
+    assert session.amount_total == 25000
+    rows = _summary(requests.get(session.url, timeout=5).text)
+    assert rows == [
+        "Clinic (every 1 month) Then $49.50 after the trial | 14 days free",
+        "Clinic | $500.00",
+        "Discount | -$250.00",
+        "Total due today | $250.00",
+    ]
+    once = client.v1.coupons.create({"amount_off": 10000, "currency": "usd", "duration": "once"})
+    spent_today = _session(
+        client, prices, discounts=[{"coupon": once.id}], subscription_data={"trial_period_days": 1}
+    )
+    assert spent_today.amount_total == 40000  # all $100.00 off today's fee, none of it on the plan
+    rows = _summary(requests.get(spent_today.url, timeout=5).text)
+    assert rows[0] == "Clinic (every 1 month) Then $99.00 after the trial | 1 day free"
+    assert rows[-1] == "Total due today | $400.00"
+    assert (
+        requests.post(f"{spent_today.url}/pay", data=CARD, allow_redirects=False, timeout=10).status_code
+        == 303
+    )
+    done = client.v1.checkout.sessions.retrieve(spent_today.id, {"expand": ["subscription.latest_invoice"]})
+    assert done.subscription.status == "trialing" and done.subscription.latest_invoice.total == 40000

@@ -117,17 +117,41 @@ def test_a_buyer_cannot_reach_the_admin_order_pages(logged_in, user, stripe_sand
     assert refund_rows() == []
 
 
-def test_the_buyer_sees_what_was_refunded(logged_in, user, stripe_sandbox):
-    order = paid_order(user, quantity=3, stock=3)
-    stripe_sandbox.client().v1.refunds.create({"payment_intent": order.payment_intent_id, "amount": 500})
-    refund = stripe_sandbox.client().v1.refunds.list({"payment_intent": order.payment_intent_id}).data[0]
+def _dashboard_refund(sandbox, order, amount: int) -> None:
+    sandbox.client().v1.refunds.create({"payment_intent": order.payment_intent_id, "amount": amount})
+    refund = sandbox.client().v1.refunds.list({"payment_intent": order.payment_intent_id}).data[0]
     shop_refunds.refund_changed(refund.to_dict())  # as its webhook does
     db.session.commit()
 
+
+def test_the_buyer_sees_what_was_refunded_to_them(logged_in, user, user_factory, stripe_sandbox):
+    """F2: the buyer reads what came back to them, not Stripe's dashboard nor stock (the platform's
+    business, on the admin's page only); the card by its brand's name ("Visa", not "visa")."""
+    order = paid_order(user, quantity=3, stock=3)
+    _dashboard_refund(stripe_sandbox, order, 500)
+
     page = logged_in.get(f"/shop/orders/{order.id}").get_data(as_text=True)
-    assert "Partially refunded" in page and "Refunded $5.00" in page
-    assert "dashboard, as an amount with no units (no stock returned)" in page
+    assert "Partially refunded" in page and "Refunded $5.00." in page
+    assert "dashboard" not in page and "stock" not in page
     assert "Refunds take 5-10 days to appear on your statement." in page
+    assert '<span class="card-brand">Visa</span> ending in 4242' in page
+
+    admin = user_factory(role=Role.ADMIN, email="ada@example.com")
+    shop_refunds.refund_order(admin, order.id, 1, "Torn", "attempt-f2-buyer-words")
+    db.session.commit()
+    page = logged_in.get(f"/shop/orders/{order.id}").get_data(as_text=True)
+    assert "Refunded $17.50: 1 unit, and $5.00." in page and "dashboard" not in page
+    vi = logged_in.get(f"/shop/orders/{order.id}", headers={"Accept-Language": "vi"}).get_data(as_text=True)
+    assert "dashboard" not in vi and '<span class="card-brand">Visa</span>' in vi
+    assert "Đã hoàn 17,50\xa0US$: 1 đơn vị và 5,00\xa0US$." in vi
+
+
+def test_the_admin_sees_where_a_refund_was_made(admin_client, user_factory, stripe_sandbox):
+    order = paid_order(user_factory(), quantity=3, stock=3)
+    _dashboard_refund(stripe_sandbox, order, 500)
+    for url in (f"/shop/admin/orders/{order.id}", "/shop/admin/orders"):
+        page = admin_client.get(url).get_data(as_text=True)
+        assert "Refunded $5.00; $5.00 of it in Stripe's dashboard, as an amount with no units" in page
 
 
 def test_a_tab_drawn_before_another_refund_refunds_nothing(admin_client, user_factory, stripe_sandbox):

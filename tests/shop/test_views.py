@@ -40,6 +40,21 @@ def test_products_and_product_page(logged_in, buyer, product):
     assert f'value="pm_card_visa__u{buyer.id}"\n                 checked' in page  # default preselected
 
 
+def test_the_product_page_says_the_stock_once(logged_in, buyer):
+    """F15: "Only 3 left" already says how many; "(3 available)" beside it said it twice."""
+    few, many, none = (
+        make_product(stock=3),
+        make_product(name="Gauze", stock=12),
+        make_product(name="Tape", stock=0),
+    )
+    page = logged_in.get(f"/shop/products/{few.id}").get_data(as_text=True)
+    assert "Only 3 left" in page and "available)" not in page
+    page = logged_in.get(f"/shop/products/{many.id}").get_data(as_text=True)
+    assert "In stock" in page and "(12 available)" in page
+    page = logged_in.get(f"/shop/products/{none.id}").get_data(as_text=True)
+    assert "Out of stock" in page and "available)" not in page
+
+
 def test_no_card_links_to_the_account_page(logged_in, user, product):
     page = logged_in.get(f"/shop/products/{product.id}").get_data(as_text=True)
     assert "Add a card on your account page" in page and 'id="buy-form"' not in page
