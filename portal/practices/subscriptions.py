@@ -38,7 +38,6 @@ from portal.practices.errors import NOT_COLLECTED, BankCheckNeeded, PracticeErro
 from portal.practices.history import invoice_by_id, invoice_of, open_invoice
 from portal.practices.members import require_manager
 from portal.practices.models import (
-    BillingAuditEntry,
     Plan,
     Practice,
     PracticeInvoice,
@@ -166,34 +165,27 @@ class PlanChangePreview:
         return max(0, -self.total)
 
 
-def _refuse_reused_code(practice: Practice, promotion: dict | None) -> None:
-    """A code counts once per practice, and not on a trial's switch (second attack N3: the same code
-    re-added at each switch stacked its discount again and again, without limit during a trial)."""
+def code_refusal(practice: Practice, promotion: dict | None) -> str | None:
+    """Why this practice cannot use the resolved code on a switch, in words, or None: a code counts
+    once per practice, and not on a trial's switch (second attack N3: the same code re-added at each
+    switch stacked its discount again and again, without limit during a trial). The views say it
+    under the code field, the preview kept without the code (third attack F3)."""
     if not promotion:
-        return
+        return None
     code = promotion["code"]
     if practice.on_trial:
-        raise PracticeError(
-            _(
-                "%(code)s cannot be used now: during the free trial a switch charges nothing, so there is "
-                "nothing for a code to take off.",
-                code=code,
-            )
+        return _(
+            "%(code)s cannot be used now: during the free trial a switch charges nothing, so there is "
+            "nothing for a code to take off.",
+            code=code,
         )
-    used = db.session.scalar(
-        sa.select(BillingAuditEntry.id)
-        .where(
-            BillingAuditEntry.practice_id == practice.id,
-            BillingAuditEntry.action.in_(("promotion_code_used", "promotion_code_redeemed")),
-            sa.or_(
-                BillingAuditEntry.detail == f"{code} with the switch",
-                BillingAuditEntry.detail.like(f"{code} at Checkout, %"),
-            ),
-        )
-        .limit(1)
-    )
-    if used is not None:
-        raise PracticeError(_("%(code)s was already used by this practice.", code=code))
+    return discounts.used_code_refusal(practice, code)
+
+
+def _refuse_reused_code(practice: Practice, promotion: dict | None) -> None:
+    refusal = code_refusal(practice, promotion)
+    if refusal is not None:
+        raise PracticeError(refusal)
 
 
 def _with_code(practice: Practice, promotion: dict | None) -> list[dict]:

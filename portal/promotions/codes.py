@@ -8,7 +8,9 @@ import datetime as dt
 import secrets
 
 import sqlalchemy as sa
+from babel.numbers import get_currency_name
 from flask import abort, current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -32,6 +34,7 @@ EXPIRED_CODE = N_("%(code)s has expired.")
 DISABLED_CODE = N_("%(code)s is no longer offered.")
 OTHER_CUSTOMER_CODE = N_("%(code)s cannot be used by this practice.")
 USED_UP_CODE = N_("%(code)s has been used as often as it could be.")
+OTHER_CURRENCY_CODE = N_("%(code)s is not offered in %(currency)s.")
 
 
 #: The list's words for a code's state (``status_of``'s answer, kept as the row's ``data-status``).
@@ -209,10 +212,28 @@ def resolve_code(typed: str, customer_id: str | None = None) -> dict:
         raise PromotionError(_(OTHER_CUSTOMER_CODE, code=code), field="promotion_code", status=422)
     if promo.get("expires_at") and promo["expires_at"] <= now:
         raise PromotionError(_(EXPIRED_CODE, code=code), field="promotion_code", status=422)
+    _check_coupon(code, coupon, now)
     limit = promo.get("max_redemptions")
     if (limit is not None and promo.get("times_redeemed", 0) >= limit) or not coupon.get("valid", True):
         raise PromotionError(_(USED_UP_CODE, code=code), field="promotion_code", status=422)
     return {"id": promo["id"], "code": promo["code"], "coupon": coupon}
+
+
+def _check_coupon(code: str, coupon: dict, now: int) -> None:
+    """What Stripe would refuse of the code's coupon, said before any call uses it (third attack F3:
+    Stripe's raw "The coupon ... is in eur" or "Coupon expired: ..." reached the page): an amount
+    off in another currency (and none of its ``currency_options`` this one), a ``redeem_by`` passed
+    on Stripe's clock."""
+    currency = current_app.config["BILLING_CURRENCY"].lower()
+    other = coupon.get("amount_off") is not None and (coupon.get("currency") or currency).lower() != currency
+    if other and currency not in (coupon.get("currency_options") or {}):
+        name = get_currency_name(currency.upper(), locale=get_locale())
+        raise PromotionError(
+            _(OTHER_CURRENCY_CODE, code=code, currency=name), field="promotion_code", status=422
+        )
+    redeem_by = coupon.get("redeem_by")
+    if redeem_by is not None and int(redeem_by) <= now:
+        raise PromotionError(_(EXPIRED_CODE, code=code), field="promotion_code", status=422)
 
 
 def attempt_key() -> str:

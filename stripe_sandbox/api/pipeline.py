@@ -16,6 +16,7 @@ from stripe_sandbox.api.keys import api_key, check_key
 from stripe_sandbox.api.routing import Route
 from stripe_sandbox.api.schema import endpoint_specs, route_key
 from stripe_sandbox.api.validation import check_request
+from stripe_sandbox.billing.discounts import with_validity as coupon_validity
 from stripe_sandbox.checkout import session_line_items
 from stripe_sandbox.core import RequestInfo, Sandbox, clean
 from stripe_sandbox.errors import SandboxError, invalid_request
@@ -45,6 +46,8 @@ def _load(sb: Sandbox, value: Any) -> Any:
     # Most ids have a prefix (``cus_``); a coupon's is whatever its creator chose (``SPRING30``).
     if isinstance(value, str) and value:
         obj = sb.get(value)
+        if obj is not None and obj.get("object") == "coupon":  # ``valid`` as of now (redeem_by)
+            return clean(coupon_validity(sb, dict(obj)))
         if obj is not None:
             return clean(obj)
     return value

@@ -167,10 +167,10 @@ def coupon(sb: Sandbox, coupon_id: str, param: str = "id") -> dict[str, Any]:
     obj = sb.get(coupon_id) if isinstance(coupon_id, str) and coupon_id else None
     if obj is None or obj.get("object") != "coupon" or obj.get("deleted"):
         raise not_found("coupon", str(coupon_id), param)
-    return _with_validity(sb, obj)
+    return with_validity(sb, obj)
 
 
-def _with_validity(sb: Sandbox, obj: dict[str, Any]) -> dict[str, Any]:
+def with_validity(sb: Sandbox, obj: dict[str, Any]) -> dict[str, Any]:
     """``valid``: not past ``redeem_by`` and not redeemed ``max_redemptions`` times."""
     expired = obj.get("redeem_by") is not None and obj["redeem_by"] <= sb.now()
     used_up = obj.get("max_redemptions") is not None and obj["times_redeemed"] >= obj["max_redemptions"]
@@ -201,7 +201,7 @@ def delete_coupon(sb: Sandbox, coupon_id: str) -> dict[str, Any]:
 
 
 def list_coupons(sb: Sandbox) -> list[dict[str, Any]]:
-    return [_with_validity(sb, c) for c in sb.all("coupon") if not c.get("deleted")]
+    return [with_validity(sb, c) for c in sb.all("coupon") if not c.get("deleted")]
 
 
 # promotion codes -----------------------------------------------------------------------------
@@ -415,7 +415,7 @@ def new_discounts(
         )
         if redeem:
             linked["times_redeemed"] += 1
-            sb.save(_with_validity(sb, linked), "coupon")
+            sb.save(with_validity(sb, linked), "coupon")
             if promo is not None:
                 promo["times_redeemed"] += 1
                 sb.save(promo, "promotion_code")

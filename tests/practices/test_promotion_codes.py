@@ -12,12 +12,13 @@ import sqlalchemy as sa
 from flask import g
 
 from portal.extensions import db
+from portal.practices import audit, members
 from portal.practices import checkout as practice_checkout
-from portal.practices import members
 from portal.practices.models import MemberRole, Plan, RetentionOffer
 from portal.promotions.models import RetentionCoupon
 from tests.conftest import extract_csrf
 from tests.practices.conftest import add_member, login
+from tests.practices.sandbox_helpers import Inbox
 from tests.practices.test_views import path_of, pay_checkout, version_of
 
 HX = {"HX-Request": "true"}
@@ -396,3 +397,80 @@ def test_a_discount_shrinking_the_unused_time_credit_is_not_called_a_discount_ta
     page = owner_client.get(f"/practices/{live_practice.id}/billing").get_data(as_text=True)
     assert "after a -" not in page, page
     assert re.search(r"the discount made the unused-time credit \$[\d,.]+ smaller", page), page
+
+
+def _code_of(sandbox, coupon_terms: dict) -> str:
+    coupon = sandbox.client().v1.coupons.create(coupon_terms)
+    code = f"ODD-{secrets.token_hex(3).upper()}"
+    sandbox.client().v1.promotion_codes.create(
+        {"promotion": {"type": "coupon", "coupon": coupon.id}, "code": code}
+    )
+    return code
+
+
+def _preview(client, practice, token: str, code: str):
+    return client.post(
+        f"/practices/{practice.id}/billing/plan/preview",
+        data={"plan": "semiannual", "csrf_token": token, "promotion_code": code},
+        headers=HX,
+    )
+
+
+def test_a_refused_code_in_the_switch_preview_is_said_in_words_under_the_field_the_preview_kept(
+    owner_client, paid_practice, sandbox
+):
+    """Third attack F3: another currency, a coupon past its ``redeem_by``, a code already used: each
+    under the code field, in words, the preview shown without the code (never Stripe's ids)."""
+    euro = _code_of(sandbox, {"amount_off": 1000, "currency": "eur", "duration": "forever"})
+    expiring = _code_of(sandbox, {"percent_off": 100, "duration": "once", "redeem_by": sandbox.now() + 60})
+    sandbox.advance(seconds=120)
+    token = billing_form(owner_client, paid_practice)["csrf_token"]
+    used = make_code(sandbox, percent=10)
+    audit.record(paid_practice, "promotion_code_used", f"{used} with the switch")  # as a switch writes it
+    db.session.commit()
+    for code, words in (
+        (euro, f"{euro} is not offered in US Dollar"),
+        (expiring, f"{expiring} has expired."),
+        (used, f"{used} was already used by this practice."),
+    ):
+        response = _preview(owner_client, paid_practice, token, code)
+        page = response.get_data(as_text=True)
+        assert response.status_code == 422, page
+        errors = re.search(r'<ul class="errors" id="promotion_code-errors">(.*?)</ul>', page, re.S).group(1)
+        assert words in errors, page
+        assert "data-preview-amount" in page and "Confirm switch" in page  # the preview, without the code
+        assert f'name="promotion_code" value="{code}"' not in page  # the confirm form carries no code
+        assert "coupon" not in page.lower().replace("promotion code", "")
+
+
+def test_a_code_is_taken_once_per_practice_at_checkout_too(owner_client, live_practice, sandbox):
+    """Third attack F16: a practice whose subscription ended could subscribe again with the code it
+    already redeemed at Checkout, and again, keeping the discount for ever."""
+    code = make_code(sandbox, percent=50)
+    response = owner_client.post(
+        f"/practices/{live_practice.id}/billing/subscribe",
+        data={**billing_form(owner_client, live_practice), "plan": "monthly", "promotion_code": code},
+    )
+    owner_client.get(path_of(pay_checkout(response.location)))
+    db.session.refresh(live_practice)
+    assert live_practice.subscription_live
+    # The subscription ends (cancelled at Stripe; the practice told by its event).
+    inbox = Inbox(sandbox, live_practice.stripe_customer_id)
+    sandbox.client().v1.subscriptions.cancel(live_practice.stripe_subscription_id)
+    inbox.deliver()
+    db.session.refresh(live_practice)
+    assert not live_practice.subscription_live
+    sessions = len(
+        sandbox.client().v1.checkout.sessions.list({"customer": live_practice.stripe_customer_id}).data
+    )
+    again = owner_client.post(
+        f"/practices/{live_practice.id}/billing/subscribe",
+        data={**billing_form(owner_client, live_practice), "plan": "monthly", "promotion_code": code.lower()},
+    )
+    page = again.get_data(as_text=True)
+    assert again.status_code == 422, page
+    errors = re.search(r'<ul class="errors" id="promotion_code-errors">(.*?)</ul>', page, re.S).group(1)
+    assert f"{code} was already used by this practice." in errors
+    assert f'value="{code.lower()}"' in page  # the code kept as typed
+    after = sandbox.client().v1.checkout.sessions.list({"customer": live_practice.stripe_customer_id}).data
+    assert len(after) == sessions  # no Checkout started
