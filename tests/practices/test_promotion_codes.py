@@ -474,3 +474,30 @@ def test_a_code_is_taken_once_per_practice_at_checkout_too(owner_client, live_pr
     assert f'value="{code.lower()}"' in page  # the code kept as typed
     after = sandbox.client().v1.checkout.sessions.list({"customer": live_practice.stripe_customer_id}).data
     assert len(after) == sessions  # no Checkout started
+
+
+def test_a_cancelling_practice_is_told_its_credit_is_used_by_no_invoice(owner_client, paid_practice, sandbox):
+    """Third attack F14: with the subscription set to end, "Credit $10.00, used by your next invoices"
+    was said though no invoice will come; the cancel form did not say the credit is left unused."""
+    from portal.practices import balance
+
+    sandbox.client().v1.customers.update(paid_practice.stripe_customer_id, {"balance": -1000})
+    balance.refresh_balance(paid_practice)
+    db.session.commit()
+    page = owner_client.get(f"/practices/{paid_practice.id}/billing").get_data(as_text=True)
+    warned = re.search(r"<p class=\"hint\" data-cancel-credit>(.*?)</p>", page, re.S).group(1)
+    assert "Your credit of $10.00 is not used by any invoice once the subscription ends" in warned
+    assert "$10.00, used by your next invoices" in page  # still true while it continues
+    form = billing_form(owner_client, paid_practice)
+    owner_client.post(
+        f"/practices/{paid_practice.id}/billing/cancel",
+        data={**form, "reason": "Closing the clinic"},
+        headers=HX,
+    )
+    db.session.refresh(paid_practice)
+    assert paid_practice.cancel_at_period_end
+    page = owner_client.get(f"/practices/{paid_practice.id}/billing").get_data(as_text=True)
+    assert "used by your next invoices" not in page
+    said = re.search(r"<span data-credit-unused>(.*?)</span>", page, re.S).group(1)
+    assert said.startswith("$10.00, not used by any invoice: the subscription is set to end.")
+    assert "ask the platform" in said
