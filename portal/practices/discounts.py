@@ -55,6 +55,9 @@ def _terms(entry: dict) -> dict:
         ),
         "duration": coupon.get("duration"),
         "end": entry.get("end"),
+        # The numbers, for the price as charged (``prices.charged_words``).
+        "percent_off": coupon.get("percent_off"),
+        "amount_off": coupon.get("amount_off"),
     }
 
 

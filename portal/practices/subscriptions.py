@@ -29,6 +29,7 @@ from portal.practices import (
     discounts,
     invoice_mirror,
     mirror,
+    prices,
     proration,
     schedule_mirror,
     switch_now,
@@ -158,6 +159,8 @@ class PlanChangePreview:
     unsettled: str | None = None
     #: On a free trial: the switch changes the plan the trial turns into; nothing is charged now.
     trial_end: dt.datetime | None = None
+    #: The typed code's coupon as a discount from now (``prices.coupon_term``): the price said after.
+    code_terms: dict | None = None
 
     @property
     def left_over(self) -> int:
@@ -273,6 +276,7 @@ def preview_plan_change(
         credit_applied=max(0, total - amount_due) if int(preview.get("starting_balance") or 0) < 0 else 0,
         downgrade=practice.plan == Plan.SEMIANNUAL and plan == Plan.MONTHLY,
         code=promotion["code"] if promotion else None,
+        code_terms=prices.coupon_term(promotion.get("coupon") or {}) if promotion else None,
         discounts=discount_shares(practice, preview, promotion["code"] if promotion else None),
         proration_token=proration.issue(practice.id, plan, proration_date),
         switch_now_from=switch_now.next_possible(practice, proration_date),

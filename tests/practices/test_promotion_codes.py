@@ -501,3 +501,21 @@ def test_a_cancelling_practice_is_told_its_credit_is_used_by_no_invoice(owner_cl
     said = re.search(r"<span data-credit-unused>(.*?)</span>", page, re.S).group(1)
     assert said.startswith("$10.00, not used by any invoice: the subscription is set to end.")
     assert "ask the platform" in said
+
+
+def test_the_switch_preview_says_the_price_after_the_switch_with_its_discounts(
+    owner_client, paid_practice, sandbox
+):
+    """Third attack F8: "You will be charged $390.00 now, then $499.00 every 6 months" with a code of
+    $10.00 off forever: every renewal is $489.00."""
+    code = _code_of(sandbox, TEN_OFF)
+    token = billing_form(owner_client, paid_practice)["csrf_token"]
+    preview = _preview(owner_client, paid_practice, token, code).get_data(as_text=True)
+    assert re.search(r"now, then \$489\.00 every 6 months\.", preview), preview
+    _stack(paid_practice, sandbox, RETENTION)  # 30% off for 3 months of its own, and the code
+    preview = _preview(owner_client, paid_practice, token, code).get_data(as_text=True)
+    ends = re.search(
+        r"30% off until (\d\d \w+ \d{4})",
+        owner_client.get(f"/practices/{paid_practice.id}/billing").get_data(as_text=True),
+    ).group(1)
+    assert re.search(rf"now, then \$489\.00 every 6 months, \$\d+\.\d\d until {ends}\.", preview), preview
