@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 
 import pytest
 import sqlalchemy as sa
@@ -80,6 +81,29 @@ def test_a_double_submit_makes_one_code(admin_client):
     data = form(admin_client, code=code)
     assert admin_client.post("/admin/promotions/codes", data=data).status_code == 303
     assert admin_client.post("/admin/promotions/codes", data=data).status_code == 303
+    assert [c.code for c in codes()].count(code) == 1
+
+
+def test_a_double_submit_while_the_first_is_at_stripe_is_told_the_first_ones_outcome(admin_client, sandbox):
+    """Third attack F13: the second of a double submit, sent while the first still held the form's
+    Idempotency-Key at Stripe, got Stripe's 409 and "Stripe could not be reached" though the code was
+    made: it waits for the first's answer instead."""
+    from portal.gateway.gateway import idempotency_key
+
+    code = fresh_code()
+    data = form(admin_client, code=code)
+    held = sandbox.sandbox.keys_in_flight
+    key = idempotency_key("coupon-create", "promo", data["attempt"])
+    assert held.begin(key)  # the first submit's coupon request, still running at Stripe
+    release = threading.Timer(1.5, held.end, [key])
+    release.start()
+    try:
+        response = admin_client.post("/admin/promotions/codes", data=data)
+    finally:
+        release.join()
+    assert response.status_code == 303, response.get_data(as_text=True)[:3000]
+    page = admin_client.get(response.location).get_data(as_text=True)
+    assert f"Promotion code {code} is ready to use." in page
     assert [c.code for c in codes()].count(code) == 1
 
 
