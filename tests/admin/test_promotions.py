@@ -46,6 +46,7 @@ def form(client, **fields) -> dict:
         "duration_in_months": "3",
         "expires_on": "",
         "max_redemptions": "5",
+        "retention_drawn": re.search(r'name="retention_drawn" value="(\d+)"', page).group(1),
         **fields,
     }
 
@@ -164,7 +165,7 @@ def test_promotion_code_events_update_the_mirror_and_older_ones_lose(admin_clien
 
 def test_retention_offer_is_set_replaced_and_turned_off(admin_client, sandbox):
     data = form(admin_client)
-    retention = {k: data[k] for k in ("csrf_token", "attempt")}
+    retention = {k: data[k] for k in ("csrf_token", "attempt", "retention_drawn")}
     retention.update(
         {f"retention-{k}": data[k] for k in ("kind", "percent_off", "duration", "duration_in_months")}
     )
@@ -182,6 +183,33 @@ def test_retention_offer_is_set_replaced_and_turned_off(admin_client, sandbox):
     db.session.rollback()  # the test's session: read what the request committed
     assert off.status_code == 303 and current_retention_coupon() is None
     assert db.session.scalar(sa.select(sa.func.count()).select_from(RetentionCoupon)) == 1
+
+
+def retention_form(client, percent: str) -> dict:
+    data = form(client, percent_off=percent)
+    return {
+        **{k: data[k] for k in ("csrf_token", "attempt", "retention_drawn")},
+        **{f"retention-{k}": data[k] for k in ("kind", "percent_off", "duration", "duration_in_months")},
+    }
+
+
+def test_a_retention_form_drawn_before_another_admins_save_is_refused(admin_client):
+    """Third attack F13: tabs drawn with the same setting each said "The retention offer is set" and
+    the last write won silently; the second is told what the offer is now, nothing changed."""
+    first, second = retention_form(admin_client, "20"), retention_form(admin_client, "40")
+    assert admin_client.post("/admin/promotions/retention", data=first).status_code == 303
+    refused = admin_client.post("/admin/promotions/retention", data=second)
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 409, page[:2000]
+    assert "The retention offer changed since this page was drawn: it is now 20% off for 3 months." in page
+    db.session.rollback()
+    assert current_retention_coupon().percent_off == 20
+    again = admin_client.post("/admin/promotions/retention", data=first)  # the first tab, twice
+    assert again.status_code == 303 and current_retention_coupon().percent_off == 20
+    forged = {k: v for k, v in retention_form(admin_client, "50").items() if k != "retention_drawn"}
+    assert admin_client.post("/admin/promotions/retention", data=forged).status_code == 409
+    db.session.rollback()
+    assert current_retention_coupon().percent_off == 20
 
 
 def test_the_page_names_each_field_once(admin_client):
