@@ -165,7 +165,10 @@ def mirror_code(promo: object, stripe_at: int, coupon: dict | None = None) -> Pr
     row.active = bool(data.get("active"))
     row.max_redemptions = data.get("max_redemptions")
     row.times_redeemed = int(data.get("times_redeemed") or 0)
-    row.expires_at = _timestamp(data.get("expires_at"))
+    # A code is used no more once its coupon cannot be redeemed (``redeem_by``, on Stripe's clock):
+    # the list says "Expired" then, as Stripe refuses it (third attack F13).
+    ends = [int(v) for v in (data.get("expires_at"), (coupon or {}).get("redeem_by")) if v]
+    row.expires_at = _timestamp(min(ends)) if ends else None
     if coupon:
         row.coupon_id = coupon["id"]
         row.percent_off = coupon.get("percent_off")
