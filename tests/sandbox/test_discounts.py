@@ -304,3 +304,19 @@ def test_coupons_expand_by_their_unprefixed_ids(client: stripe.StripeClient, pri
     )
     expanded = client.v1.subscriptions.retrieve(sub.id, {"expand": ["discounts.source.coupon"]})
     assert expanded.discounts[0].source.coupon.duration == "forever"
+
+
+def test_an_expanded_coupon_is_valid_as_of_now(sandbox: SandboxServer, client: stripe.StripeClient) -> None:
+    """As at Stripe, ``valid`` turns false at ``redeem_by``, also where the coupon is expanded (a
+    promotion code's list with ``data.promotion.coupon``): third attack F3 found it left true there."""
+    coupon = client.v1.coupons.create(
+        {"percent_off": 100, "duration": "once", "redeem_by": sandbox.now() + 60}
+    )
+    promo = _code(client, coupon.id)
+    listed = lambda: client.v1.promotion_codes.list(  # noqa: E731
+        {"code": promo.code, "expand": ["data.promotion.coupon"]}
+    ).data[0]
+    assert listed().promotion.coupon.valid is True
+    sandbox.advance(seconds=120)
+    assert listed().promotion.coupon.valid is False
+    assert client.v1.coupons.retrieve(coupon.id).valid is False
