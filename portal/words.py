@@ -156,8 +156,9 @@ class RenewalLine(tuple):
         return line
 
 
-def renewal_line(practice) -> RenewalLine | None:
-    """The renewal line as the subscription's status says it, the same on every page:
+def renewal_line(practice, price: str | None = None) -> RenewalLine | None:
+    """The renewal line as the subscription's status says it, the same on every page (``price``:
+    a trial's plan as it will be charged, its discounts taken off; the list price by default):
     ("Next renewal", day), ("Ends on", day) once cancelled at period end, ("Ended", day or "")
     once Stripe ended it (after failed renewals it ends before its period's end: no day then);
     None before any subscription."""
@@ -176,7 +177,7 @@ def renewal_line(practice) -> RenewalLine | None:
         then = _(
             "%(day)s, then %(price)s",
             day=format_date(practice.trial_end),
-            price=plan_price_words(practice.plan, practice.currency),
+            price=price or plan_price_words(practice.plan, practice.currency),
         )
         return RenewalLine("trial", _("Trial until"), then)
     return RenewalLine("renews", _("Next renewal"), format_date(practice.current_period_end))

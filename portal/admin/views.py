@@ -379,6 +379,7 @@ def _promotions_page(
         code_form=code_form,
         retention_form=retention_form,
         retention=retention_setting.current_retention_coupon(),
+        retention_drawn=retention_setting.drawn_setting(),
         attempt=promotion_codes.attempt_key(),
     )
     return page, status
@@ -429,8 +430,10 @@ def configure_retention():
     if not form.validate():
         return _promotions_page(PromotionCodeForm(formdata=None), form, status=422)
     try:
-        retention_setting.configure_retention(form, current_user, _form_attempt())
-    except BillingError as error:
+        retention_setting.configure_retention(
+            form, current_user, _form_attempt(), request.form.get("retention_drawn")
+        )
+    except (PromotionError, BillingError) as error:
         db.session.rollback()
         flash(error.message, "error")
         return _promotions_page(PromotionCodeForm(formdata=None), form, status=error.status)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import stripe
 
-from portal.gateway.gateway import call_stripe, idempotency_key, stripe_client
+from portal.gateway.gateway import call_stripe, call_stripe_once, idempotency_key, stripe_client
 
 
 def create_coupon(params: dict, key: tuple[object, ...]) -> stripe.Coupon:
-    return call_stripe(
+    return call_stripe_once(
         "coupon.create",
         lambda: stripe_client().v1.coupons.create(
             params, {"idempotency_key": idempotency_key("coupon-create", *key)}
@@ -20,7 +20,7 @@ def create_promotion_code(
     coupon_id: str, code: str, extra: dict, key: tuple[object, ...]
 ) -> stripe.PromotionCode:
     """A customer-facing ``code`` for ``coupon_id`` (``promotion[coupon]`` in the pinned API version)."""
-    return call_stripe(
+    return call_stripe_once(
         "promotion_code.create",
         lambda: stripe_client().v1.promotion_codes.create(
             {"promotion": {"type": "coupon", "coupon": coupon_id}, "code": code, **extra},
@@ -33,7 +33,7 @@ def set_promotion_code_active(promotion_code_id: str, active: bool, attempt: str
     """``attempt``: the admin's form (drawn with the page), so a double submit acts once while a
     second turn-off later (after the code was turned on in Stripe's dashboard) is a new request:
     keyed by the code alone, Stripe would answer the first one's cached reply and do nothing."""
-    return call_stripe(
+    return call_stripe_once(
         "promotion_code.update",
         lambda: stripe_client().v1.promotion_codes.update(
             promotion_code_id,

@@ -146,6 +146,10 @@ class StripeCallCounter:
 AUTHENTICATION_CODES = frozenset({"authentication_required", "invoice_payment_intent_requires_action"})
 
 
+#: Stripe's answer to a request whose Idempotency-Key another request (a double submit) still holds.
+KEY_IN_USE = "idempotency_key_in_use"
+
+
 def translate_stripe_error(error: stripe.StripeError) -> BillingError:
     """Map an SDK error to one of ours, with words a person understands."""
     message = getattr(error, "user_message", None) or "Stripe refused the request."
@@ -164,8 +168,9 @@ def translate_stripe_error(error: stripe.StripeError) -> BillingError:
         return StripeUnavailable(NOT_SENT_MESSAGE, reached_stripe=False)
     if isinstance(error, stripe.RateLimitError):
         return StripeUnavailable(RATE_LIMITED_MESSAGE, reached_stripe=False, stripe_code=code or "rate_limit")
-    if isinstance(error, stripe.APIError):
-        return StripeUnavailable()
+    if isinstance(error, stripe.APIError):  # a 409 of a key in use too (its code kept: ``call_stripe_once``)
+        in_use = (code or getattr(getattr(error, "error", None), "code", None)) == KEY_IN_USE
+        return StripeUnavailable(stripe_code=KEY_IN_USE) if in_use else StripeUnavailable()
     if isinstance(error, stripe.InvalidRequestError):
         if code == "resource_missing":
             return NotFound("That item no longer exists at Stripe.", stripe_code=code)
@@ -275,6 +280,20 @@ def call_stripe(operation: str, fn: Callable[[], T], **context: object) -> T:
     _record(breaker, operation, "ok", started)
     log.info("stripe op=%s %s outcome=ok id=%s", operation, fields, getattr(result, "id", None))
     return result
+
+
+def call_stripe_once(operation: str, fn: Callable[[], T], wait: float = 0.25) -> T:
+    """``call_stripe`` for an idempotent POST: while another request holds its key (Stripe's 409
+    ``idempotency_key_in_use``, a double submit still at Stripe), ask again until the first has an
+    answer, which Stripe then replays: the first's outcome, not "Stripe could not be reached" (third
+    attack F13). ``call_stripe`` ends the wait when the action's time budget is spent."""
+    while True:
+        try:
+            return call_stripe(operation, fn)
+        except BillingError as error:
+            if error.stripe_code != KEY_IN_USE:
+                raise
+        time.sleep(wait)
 
 
 def _record(breaker: CircuitBreaker, operation: str, outcome: str, started: float) -> None:

@@ -66,6 +66,9 @@ def start_checkout(practice: Practice, plan: Plan, actor: User, promotion: dict 
         raise PracticeError(CLOSED, status=409)
     if practice.subscription_live and practice.subscription_status != "incomplete":
         raise PracticeError(_("This practice already has a subscription."))
+    refusal = discounts.used_code_refusal(practice, promotion["code"]) if promotion else None
+    if refusal is not None:
+        raise PracticeError(refusal, status=422)
     customer_id = ensure_practice_customer(practice)
     with_onboarding = practice.onboarding_paid_at is None
     trial = trial_days(plan, practice)

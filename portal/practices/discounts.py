@@ -10,15 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from portal.database import utcnow
+from portal.extensions import db
 from portal.formatting import format_date
 from portal.gateway import discounts as stripe_discounts
 from portal.gateway.errors import BillingError
 from portal.gateway.shapes import as_dict, object_id
 from portal.practices.mirror import to_datetime
-from portal.practices.models import Practice
+from portal.practices.models import BillingAuditEntry, Practice
 from portal.promotions.words import amount_words, said_amount
 
 log = logging.getLogger(__name__)
@@ -53,7 +55,29 @@ def _terms(entry: dict) -> dict:
         ),
         "duration": coupon.get("duration"),
         "end": entry.get("end"),
+        # The numbers, for the price as charged (``prices.charged_words``).
+        "percent_off": coupon.get("percent_off"),
+        "amount_off": coupon.get("amount_off"),
     }
+
+
+def used_code_refusal(practice: Practice, code: str) -> str | None:
+    """A promotion code counts once per practice, at Checkout as on a switch (third attack F16: a
+    practice re-subscribing took the same code again each time): why not, in words, or None."""
+    escaped = code.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    used = db.session.scalar(
+        sa.select(BillingAuditEntry.id)
+        .where(
+            BillingAuditEntry.practice_id == practice.id,
+            BillingAuditEntry.action.in_(("promotion_code_used", "promotion_code_redeemed")),
+            sa.or_(
+                BillingAuditEntry.detail == f"{code} with the switch",
+                BillingAuditEntry.detail.like(f"{escaped} at Checkout, %", escape="\\"),
+            ),
+        )
+        .limit(1)
+    )
+    return _("%(code)s was already used by this practice.", code=code) if used is not None else None
 
 
 def refresh_discounts(practice: Practice | None, sub: dict) -> None:

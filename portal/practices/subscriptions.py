@@ -28,6 +28,7 @@ from portal.practices import (
     discounts,
     invoice_mirror,
     mirror,
+    prices,
     proration,
     schedule_mirror,
     switch_now,
@@ -37,7 +38,6 @@ from portal.practices.errors import NOT_COLLECTED, BankCheckNeeded, PracticeErro
 from portal.practices.history import invoice_by_id, invoice_of, open_invoice
 from portal.practices.members import require_manager
 from portal.practices.models import (
-    BillingAuditEntry,
     Plan,
     Practice,
     PracticeInvoice,
@@ -158,6 +158,8 @@ class PlanChangePreview:
     unsettled: str | None = None
     #: On a free trial: the switch changes the plan the trial turns into; nothing is charged now.
     trial_end: dt.datetime | None = None
+    #: The typed code's coupon as a discount from now (``prices.coupon_term``): the price said after.
+    code_terms: dict | None = None
 
     @property
     def left_over(self) -> int:
@@ -165,34 +167,27 @@ class PlanChangePreview:
         return max(0, -self.total)
 
 
-def _refuse_reused_code(practice: Practice, promotion: dict | None) -> None:
-    """A code counts once per practice, and not on a trial's switch (second attack N3: the same code
-    re-added at each switch stacked its discount again and again, without limit during a trial)."""
+def code_refusal(practice: Practice, promotion: dict | None) -> str | None:
+    """Why this practice cannot use the resolved code on a switch, in words, or None: a code counts
+    once per practice, and not on a trial's switch (second attack N3: the same code re-added at each
+    switch stacked its discount again and again, without limit during a trial). The views say it
+    under the code field, the preview kept without the code (third attack F3)."""
     if not promotion:
-        return
+        return None
     code = promotion["code"]
     if practice.on_trial:
-        raise PracticeError(
-            _(
-                "%(code)s cannot be used now: during the free trial a switch charges nothing, so there is "
-                "nothing for a code to take off.",
-                code=code,
-            )
+        return _(
+            "%(code)s cannot be used now: during the free trial a switch charges nothing, so there is "
+            "nothing for a code to take off.",
+            code=code,
         )
-    used = db.session.scalar(
-        sa.select(BillingAuditEntry.id)
-        .where(
-            BillingAuditEntry.practice_id == practice.id,
-            BillingAuditEntry.action.in_(("promotion_code_used", "promotion_code_redeemed")),
-            sa.or_(
-                BillingAuditEntry.detail == f"{code} with the switch",
-                BillingAuditEntry.detail.like(f"{code} at Checkout, %"),
-            ),
-        )
-        .limit(1)
-    )
-    if used is not None:
-        raise PracticeError(_("%(code)s was already used by this practice.", code=code))
+    return discounts.used_code_refusal(practice, code)
+
+
+def _refuse_reused_code(practice: Practice, promotion: dict | None) -> None:
+    refusal = code_refusal(practice, promotion)
+    if refusal is not None:
+        raise PracticeError(refusal)
 
 
 def _with_code(practice: Practice, promotion: dict | None) -> list[dict]:
@@ -280,6 +275,7 @@ def preview_plan_change(
         credit_applied=max(0, total - amount_due) if int(preview.get("starting_balance") or 0) < 0 else 0,
         downgrade=practice.plan == Plan.SEMIANNUAL and plan == Plan.MONTHLY,
         code=promotion["code"] if promotion else None,
+        code_terms=prices.coupon_term(promotion.get("coupon") or {}) if promotion else None,
         discounts=discount_shares(practice, preview, promotion["code"] if promotion else None),
         proration_token=proration.issue(practice.id, plan, proration_date),
         switch_now_from=switch_now.next_possible(practice, proration_date),

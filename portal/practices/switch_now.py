@@ -26,7 +26,6 @@ from portal.formatting import format_date
 from portal.practices.errors import PracticeError
 from portal.practices.history import REFUND_COUNTED
 from portal.practices.models import InvoiceRefund, Practice, PracticeInvoice
-from portal.words import N_
 
 DAY = 86_400
 
@@ -79,35 +78,61 @@ def require_allowed(practice: Practice, stripe_now: int) -> None:
 
 
 def unsettled(practice: Practice) -> str | None:
-    """Why the current period is not paid for (a switch now would prorate time nobody paid), or None."""
+    """Why the current period is not paid for (a switch now would prorate time nobody paid), or
+    None: ``paused`` (the platform paused collection), ``open`` (an invoice waits for payment),
+    ``void`` (the period's invoice was voided or not collected), ``refunded``."""
     if practice.pause_behavior:
-        return N_("Payment collection is paused, so the current period was not paid")
+        return "paused"
     if practice.subscription_status != "active":
-        return N_("The current period's payment is not settled")
+        return "open"
     latest = practice.latest_invoice_id
     status = db.session.scalar(sa.select(PracticeInvoice.status).where(PracticeInvoice.stripe_id == latest))
-    if status in ("open", "void", "uncollectible", "draft"):
-        return N_("The current period's payment is not settled")
+    if status in ("open", "draft"):
+        return "open"
+    if status in ("void", "uncollectible"):
+        return "void"
     refunded = db.session.scalar(
         sa.select(sa.func.count()).where(
             InvoiceRefund.invoice_id == latest, InvoiceRefund.status.in_(REFUND_COUNTED)
         )
     )
-    return N_("The current period's payment was refunded") if refunded else None
+    return "refunded" if refunded else None
 
 
-def unsettled_words(reason: str) -> str:
+def unsettled_words(practice: Practice, reason: str) -> str:
+    """What is true in each case (third attack F7: a paused or refunded period was told it "was not
+    paid" and to "pay what is open first" when nothing was open)."""
+    if reason == "paused":
+        if practice.pause_resumes_at:
+            return _(
+                "Payment collection is paused by the platform, so the plan cannot be switched now. It can "
+                "be once collection resumes on %(day)s.",
+                day=format_date(practice.pause_resumes_at),
+            )
+        return _(
+            "Payment collection is paused by the platform, so the plan cannot be switched now. It can "
+            "be once collection resumes."
+        )
+    if reason == "open":
+        return _(
+            "The current period's invoice is not paid yet, so the plan cannot be switched now: a switch "
+            "now would count time nobody paid for. Pay the open invoice first."
+        )
+    if reason == "void":
+        return _(
+            "The current period's invoice was not collected, so the plan cannot be switched now. It can "
+            "be once the next renewal is paid."
+        )
     return _(
-        "%(reason)s: a switch now would credit time nobody paid for. Pay what is open first, or switch "
-        "at the end of the period.",
-        reason=_(reason),
+        "The current period's payment was refunded, so the plan cannot be switched now. It can be once "
+        "the next renewal is paid."
     )
 
 
 def unsettled_message(practice: Practice) -> str | None:
     """What the preview and a refusal say when the period is not paid for; None: it is."""
     reason = unsettled(practice)
-    return unsettled_words(reason) if reason is not None else None
+    return unsettled_words(practice, reason) if reason is not None else None
 
 
 def require_settled(practice: Practice) -> None:

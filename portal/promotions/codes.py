@@ -8,7 +8,7 @@ import datetime as dt
 import secrets
 
 import sqlalchemy as sa
-from flask import abort
+from flask import abort, current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -163,7 +163,10 @@ def mirror_code(promo: object, stripe_at: int, coupon: dict | None = None) -> Pr
     row.active = bool(data.get("active"))
     row.max_redemptions = data.get("max_redemptions")
     row.times_redeemed = int(data.get("times_redeemed") or 0)
-    row.expires_at = _timestamp(data.get("expires_at"))
+    # A code is used no more once its coupon cannot be redeemed (``redeem_by``, on Stripe's clock):
+    # the list says "Expired" then, as Stripe refuses it (third attack F13).
+    ends = [int(v) for v in (data.get("expires_at"), (coupon or {}).get("redeem_by")) if v]
+    row.expires_at = _timestamp(min(ends)) if ends else None
     if coupon:
         row.coupon_id = coupon["id"]
         row.percent_off = coupon.get("percent_off")
@@ -211,6 +214,7 @@ def resolve_code(typed: str, customer_id: str | None = None, currency: str | Non
         raise PromotionError(_(OTHER_CUSTOMER_CODE, code=code), field="promotion_code", status=422)
     if promo.get("expires_at") and promo["expires_at"] <= now:
         raise PromotionError(_(EXPIRED_CODE, code=code), field="promotion_code", status=422)
+    _check_coupon(code, coupon, now)
     limit = promo.get("max_redemptions")
     if (limit is not None and promo.get("times_redeemed", 0) >= limit) or not coupon.get("valid", True):
         raise PromotionError(_(USED_UP_CODE, code=code), field="promotion_code", status=422)
@@ -220,8 +224,11 @@ def resolve_code(typed: str, customer_id: str | None = None, currency: str | Non
 
 def _refuse_other_currency(code: str, coupon: dict, currency: str | None) -> None:
     """An amount off is in one currency: Stripe applies it only to invoices in that currency."""
+    currency = (currency or current_app.config["BILLING_CURRENCY"]).lower()
     theirs = (coupon.get("currency") or "").lower()
-    if currency is None or not coupon.get("amount_off") or not theirs or theirs == currency.lower():
+    if not coupon.get("amount_off") or not theirs or theirs == currency:
+        return
+    if currency in (coupon.get("currency_options") or {}):  # priced in this currency too
         return
     raise PromotionError(
         _(
@@ -235,6 +242,15 @@ def _refuse_other_currency(code: str, coupon: dict, currency: str | None) -> Non
         field="promotion_code",
         status=422,
     )
+
+
+def _check_coupon(code: str, coupon: dict, now: int) -> None:
+    """What Stripe would refuse of the code's coupon, said before any call uses it (third attack F3:
+    Stripe's raw "Coupon expired: ..." reached the page): a ``redeem_by`` passed on Stripe's clock.
+    (Another currency: ``_refuse_other_currency``.)"""
+    redeem_by = coupon.get("redeem_by")
+    if redeem_by is not None and int(redeem_by) <= now:
+        raise PromotionError(_(EXPIRED_CODE, code=code), field="promotion_code", status=422)
 
 
 def attempt_key() -> str:

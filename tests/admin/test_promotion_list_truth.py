@@ -86,3 +86,23 @@ def test_the_list_shows_stripes_uses_and_an_expired_code(admin_client, sandbox):
     assert 'data-status="Expired"' in _row(page, expiring)
     db.session.rollback()
     assert admin_client.get("/admin/promotions?page=999").status_code == 404
+
+
+def test_a_code_whose_coupon_can_no_longer_be_redeemed_is_listed_expired(admin_client, sandbox):
+    """Third attack F13: a code whose coupon's ``redeem_by`` passed was listed "Active" while Stripe
+    refuses every use of it."""
+    client = sandbox.client()
+    coupon = client.v1.coupons.create(
+        {"percent_off": 100, "duration": "once", "redeem_by": sandbox.now() + 60}
+    )
+    code = fresh_code()
+    made = client.v1.promotion_codes.create(
+        {"promotion": {"type": "coupon", "coupon": coupon.id}, "code": code}
+    )
+    apply_code_event(made.to_dict(), sandbox.now())
+    db.session.commit()
+    page = admin_client.get("/admin/promotions").get_data(as_text=True)
+    assert 'data-status="Active"' in _row(page, code)
+    sandbox.advance(seconds=120)
+    page = admin_client.get("/admin/promotions").get_data(as_text=True)
+    assert 'data-status="Expired"' in _row(page, code), _row(page, code)

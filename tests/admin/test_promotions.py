@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 
 import pytest
 import sqlalchemy as sa
@@ -45,6 +46,7 @@ def form(client, **fields) -> dict:
         "duration_in_months": "3",
         "expires_on": "",
         "max_redemptions": "5",
+        "retention_drawn": re.search(r'name="retention_drawn" value="(\d+)"', page).group(1),
         **fields,
     }
 
@@ -80,6 +82,29 @@ def test_a_double_submit_makes_one_code(admin_client):
     data = form(admin_client, code=code)
     assert admin_client.post("/admin/promotions/codes", data=data).status_code == 303
     assert admin_client.post("/admin/promotions/codes", data=data).status_code == 303
+    assert [c.code for c in codes()].count(code) == 1
+
+
+def test_a_double_submit_while_the_first_is_at_stripe_is_told_the_first_ones_outcome(admin_client, sandbox):
+    """Third attack F13: the second of a double submit, sent while the first still held the form's
+    Idempotency-Key at Stripe, got Stripe's 409 and "Stripe could not be reached" though the code was
+    made: it waits for the first's answer instead."""
+    from portal.gateway.gateway import idempotency_key
+
+    code = fresh_code()
+    data = form(admin_client, code=code)
+    held = sandbox.sandbox.keys_in_flight
+    key = idempotency_key("coupon-create", "promo", data["attempt"])
+    assert held.begin(key)  # the first submit's coupon request, still running at Stripe
+    release = threading.Timer(1.5, held.end, [key])
+    release.start()
+    try:
+        response = admin_client.post("/admin/promotions/codes", data=data)
+    finally:
+        release.join()
+    assert response.status_code == 303, response.get_data(as_text=True)[:3000]
+    page = admin_client.get(response.location).get_data(as_text=True)
+    assert f"Promotion code {code} is ready to use." in page
     assert [c.code for c in codes()].count(code) == 1
 
 
@@ -140,7 +165,7 @@ def test_promotion_code_events_update_the_mirror_and_older_ones_lose(admin_clien
 
 def test_retention_offer_is_set_replaced_and_turned_off(admin_client, sandbox):
     data = form(admin_client)
-    retention = {k: data[k] for k in ("csrf_token", "attempt")}
+    retention = {k: data[k] for k in ("csrf_token", "attempt", "retention_drawn")}
     retention.update(
         {f"retention-{k}": data[k] for k in ("kind", "percent_off", "duration", "duration_in_months")}
     )
@@ -158,6 +183,33 @@ def test_retention_offer_is_set_replaced_and_turned_off(admin_client, sandbox):
     db.session.rollback()  # the test's session: read what the request committed
     assert off.status_code == 303 and current_retention_coupon() is None
     assert db.session.scalar(sa.select(sa.func.count()).select_from(RetentionCoupon)) == 1
+
+
+def retention_form(client, percent: str) -> dict:
+    data = form(client, percent_off=percent)
+    return {
+        **{k: data[k] for k in ("csrf_token", "attempt", "retention_drawn")},
+        **{f"retention-{k}": data[k] for k in ("kind", "percent_off", "duration", "duration_in_months")},
+    }
+
+
+def test_a_retention_form_drawn_before_another_admins_save_is_refused(admin_client):
+    """Third attack F13: tabs drawn with the same setting each said "The retention offer is set" and
+    the last write won silently; the second is told what the offer is now, nothing changed."""
+    first, second = retention_form(admin_client, "20"), retention_form(admin_client, "40")
+    assert admin_client.post("/admin/promotions/retention", data=first).status_code == 303
+    refused = admin_client.post("/admin/promotions/retention", data=second)
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 409, page[:2000]
+    assert "The retention offer changed since this page was drawn: it is now 20% off for 3 months." in page
+    db.session.rollback()
+    assert current_retention_coupon().percent_off == 20
+    again = admin_client.post("/admin/promotions/retention", data=first)  # the first tab, twice
+    assert again.status_code == 303 and current_retention_coupon().percent_off == 20
+    forged = {k: v for k, v in retention_form(admin_client, "50").items() if k != "retention_drawn"}
+    assert admin_client.post("/admin/promotions/retention", data=forged).status_code == 409
+    db.session.rollback()
+    assert current_retention_coupon().percent_off == 20
 
 
 def test_the_page_names_each_field_once(admin_client):

@@ -12,12 +12,13 @@ import sqlalchemy as sa
 from flask import g
 
 from portal.extensions import db
+from portal.practices import audit, members
 from portal.practices import checkout as practice_checkout
-from portal.practices import members
 from portal.practices.models import MemberRole, Plan, RetentionOffer
 from portal.promotions.models import RetentionCoupon
 from tests.conftest import extract_csrf
 from tests.practices.conftest import add_member, login
+from tests.practices.sandbox_helpers import Inbox
 from tests.practices.test_views import path_of, pay_checkout, version_of
 
 HX = {"HX-Request": "true"}
@@ -396,3 +397,125 @@ def test_a_discount_shrinking_the_unused_time_credit_is_not_called_a_discount_ta
     page = owner_client.get(f"/practices/{live_practice.id}/billing").get_data(as_text=True)
     assert "after a -" not in page, page
     assert re.search(r"the discount made the unused-time credit \$[\d,.]+ smaller", page), page
+
+
+def _code_of(sandbox, coupon_terms: dict) -> str:
+    coupon = sandbox.client().v1.coupons.create(coupon_terms)
+    code = f"ODD-{secrets.token_hex(3).upper()}"
+    sandbox.client().v1.promotion_codes.create(
+        {"promotion": {"type": "coupon", "coupon": coupon.id}, "code": code}
+    )
+    return code
+
+
+def _preview(client, practice, token: str, code: str):
+    return client.post(
+        f"/practices/{practice.id}/billing/plan/preview",
+        data={"plan": "semiannual", "csrf_token": token, "promotion_code": code},
+        headers=HX,
+    )
+
+
+def test_a_refused_code_in_the_switch_preview_is_said_in_words_under_the_field_the_preview_kept(
+    owner_client, paid_practice, sandbox
+):
+    """Third attack F3: another currency, a coupon past its ``redeem_by``, a code already used: each
+    under the code field, in words, the preview shown without the code (never Stripe's ids)."""
+    euro = _code_of(sandbox, {"amount_off": 1000, "currency": "eur", "duration": "forever"})
+    expiring = _code_of(sandbox, {"percent_off": 100, "duration": "once", "redeem_by": sandbox.now() + 60})
+    sandbox.advance(seconds=120)
+    token = billing_form(owner_client, paid_practice)["csrf_token"]
+    used = make_code(sandbox, percent=10)
+    audit.record(paid_practice, "promotion_code_used", f"{used} with the switch")  # as a switch writes it
+    db.session.commit()
+    for code, words in (
+        (euro, f"{euro} is an amount off in EUR"),
+        (expiring, f"{expiring} has expired."),
+        (used, f"{used} was already used by this practice."),
+    ):
+        response = _preview(owner_client, paid_practice, token, code)
+        page = response.get_data(as_text=True)
+        assert response.status_code == 422, page
+        errors = re.search(r'<ul class="errors" id="promotion_code-errors">(.*?)</ul>', page, re.S).group(1)
+        assert words in errors, page
+        assert "data-preview-amount" in page and "Confirm switch" in page  # the preview, without the code
+        assert f'name="promotion_code" value="{code}"' not in page  # the confirm form carries no code
+        assert "coupon" not in page.lower().replace("promotion code", "")
+
+
+def test_a_code_is_taken_once_per_practice_at_checkout_too(owner_client, live_practice, sandbox):
+    """Third attack F16: a practice whose subscription ended could subscribe again with the code it
+    already redeemed at Checkout, and again, keeping the discount for ever."""
+    code = make_code(sandbox, percent=50)
+    response = owner_client.post(
+        f"/practices/{live_practice.id}/billing/subscribe",
+        data={**billing_form(owner_client, live_practice), "plan": "monthly", "promotion_code": code},
+    )
+    owner_client.get(path_of(pay_checkout(response.location)))
+    db.session.refresh(live_practice)
+    assert live_practice.subscription_live
+    # The subscription ends (cancelled at Stripe; the practice told by its event).
+    inbox = Inbox(sandbox, live_practice.stripe_customer_id)
+    sandbox.client().v1.subscriptions.cancel(live_practice.stripe_subscription_id)
+    inbox.deliver()
+    db.session.refresh(live_practice)
+    assert not live_practice.subscription_live
+    sessions = len(
+        sandbox.client().v1.checkout.sessions.list({"customer": live_practice.stripe_customer_id}).data
+    )
+    again = owner_client.post(
+        f"/practices/{live_practice.id}/billing/subscribe",
+        data={**billing_form(owner_client, live_practice), "plan": "monthly", "promotion_code": code.lower()},
+    )
+    page = again.get_data(as_text=True)
+    assert again.status_code == 422, page
+    errors = re.search(r'<ul class="errors" id="promotion_code-errors">(.*?)</ul>', page, re.S).group(1)
+    assert f"{code} was already used by this practice." in errors
+    assert f'value="{code.lower()}"' in page  # the code kept as typed
+    after = sandbox.client().v1.checkout.sessions.list({"customer": live_practice.stripe_customer_id}).data
+    assert len(after) == sessions  # no Checkout started
+
+
+def test_a_cancelling_practice_is_told_its_credit_is_used_by_no_invoice(owner_client, paid_practice, sandbox):
+    """Third attack F14: with the subscription set to end, "Credit $10.00, used by your next invoices"
+    was said though no invoice will come; the cancel form did not say the credit is left unused."""
+    from portal.practices import balance
+
+    sandbox.client().v1.customers.update(paid_practice.stripe_customer_id, {"balance": -1000})
+    balance.refresh_balance(paid_practice)
+    db.session.commit()
+    page = owner_client.get(f"/practices/{paid_practice.id}/billing").get_data(as_text=True)
+    warned = re.search(r"<p class=\"hint\" data-cancel-credit>(.*?)</p>", page, re.S).group(1)
+    assert "Your credit of $10.00 is not used by any invoice once the subscription ends" in warned
+    assert "$10.00, used by your next invoices" in page  # still true while it continues
+    form = billing_form(owner_client, paid_practice)
+    owner_client.post(
+        f"/practices/{paid_practice.id}/billing/cancel",
+        data={**form, "reason": "Closing the clinic"},
+        headers=HX,
+    )
+    db.session.refresh(paid_practice)
+    assert paid_practice.cancel_at_period_end
+    page = owner_client.get(f"/practices/{paid_practice.id}/billing").get_data(as_text=True)
+    assert "used by your next invoices" not in page
+    said = re.search(r"<span data-credit-unused>(.*?)</span>", page, re.S).group(1)
+    assert said.startswith("$10.00, not used by any invoice: the subscription is set to end.")
+    assert "ask the platform" in said
+
+
+def test_the_switch_preview_says_the_price_after_the_switch_with_its_discounts(
+    owner_client, paid_practice, sandbox
+):
+    """Third attack F8: "You will be charged $390.00 now, then $499.00 every 6 months" with a code of
+    $10.00 off forever: every renewal is $489.00."""
+    code = _code_of(sandbox, TEN_OFF)
+    token = billing_form(owner_client, paid_practice)["csrf_token"]
+    preview = _preview(owner_client, paid_practice, token, code).get_data(as_text=True)
+    assert re.search(r"now, then \$489\.00 every 6 months\.", preview), preview
+    _stack(paid_practice, sandbox, RETENTION)  # 30% off for 3 months of its own, and the code
+    preview = _preview(owner_client, paid_practice, token, code).get_data(as_text=True)
+    ends = re.search(
+        r"30% off until (\d\d \w+ \d{4})",
+        owner_client.get(f"/practices/{paid_practice.id}/billing").get_data(as_text=True),
+    ).group(1)
+    assert re.search(rf"now, then \$489\.00 every 6 months, \$\d+\.\d\d until {ends}\.", preview), preview

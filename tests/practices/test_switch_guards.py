@@ -186,8 +186,41 @@ def test_a_switch_now_for_a_period_nobody_paid_is_refused(owner, owner_client, m
     before = stripe_state(sandbox, monthly)
 
     shown = preview(owner_client, monthly, "semiannual")
-    assert "a switch now would credit time nobody paid for" in shown
+    assert "a switch now would count time nobody paid for. Pay the open invoice first." in shown
+    assert re.search(r"<a [^>]*data-keep-plan>Keep Monthly</a>", shown)
     assert 'name="proration_date"' not in shown  # no form to confirm a switch now
     with pytest.raises(PracticeError, match="nobody paid for"):
+        change_plan(monthly, Plan.SEMIANNUAL, owner)
+    assert stripe_state(sandbox, monthly) == before
+
+
+def test_a_paused_period_is_told_what_is_true_with_a_way_back(owner, owner_client, monthly, sandbox):
+    """Third attack F7: while the platform paused collection, the preview said the period "was not
+    paid", to "pay what is open first" (nothing was) and to switch at the period's end (an upgrade
+    has no such switch), with no button at all."""
+    import datetime as dt
+
+    from portal.practices import pausing
+    from portal.users.models import Role
+    from tests.factories import UserFactory
+
+    admin = UserFactory(role=Role.ADMIN)
+    resumes_on = dt.date.fromtimestamp(sandbox.now()) + dt.timedelta(days=45)
+    pausing.pause_collection(monthly.id, admin, "Clinic flooded", resumes_on)
+    db.session.refresh(monthly)
+    before = stripe_state(sandbox, monthly)
+
+    shown = preview(owner_client, monthly, "semiannual")
+    said = re.search(r"<p data-unsettled>(.*?)</p>", shown, re.S).group(1)
+    assert said.startswith(
+        "Payment collection is paused by the platform, so the plan cannot be switched now."
+    )
+    assert f"once collection resumes on {resumes_on:%d %b %Y}" in said
+    for untrue in ("was not paid", "Pay what is open", "end of the period", "credit time"):
+        assert untrue not in shown, untrue
+    assert "data-switch-later" not in shown  # an upgrade has no switch at the period's end
+    assert 'name="proration_date"' not in shown
+    assert re.search(r"<a [^>]*data-keep-plan>Keep Monthly</a>", shown), shown  # the way back
+    with pytest.raises(PracticeError, match="Payment collection is paused by the platform"):
         change_plan(monthly, Plan.SEMIANNUAL, owner)
     assert stripe_state(sandbox, monthly) == before

@@ -362,3 +362,54 @@ def test_a_plan_switch_during_the_trial_charges_nothing_and_the_trial_ends_on_th
     assert paid == [49900, 49900]
     page = owner_client.get(f"/practices/{practice.id}/billing").get_data(as_text=True)
     assert "Trial until" not in page
+
+
+def test_a_discounted_trial_says_the_price_as_charged_and_free_until_not_paid_until(
+    sandbox, practice, owner, owner_client
+):
+    """Third attack F8: a trial with 50% off for 3 months was told "then $99.00 every month", the
+    trial's switch preview "you pay $499.00 every 6 months", "Access: Yes, paid until" (nothing was
+    paid for the plan) and offered a code field that refuses every code."""
+    from portal.gateway import discounts as stripe_discounts
+    from portal.practices import discounts
+
+    inbox = Inbox(sandbox, practice.stripe_customer_id)
+    subscribe_with_trial(practice, owner)
+    inbox.deliver()
+    coupon = sandbox.client().v1.coupons.create(
+        {"percent_off": 50, "duration": "repeating", "duration_in_months": 3}
+    )
+    sandbox.client().v1.subscriptions.update(
+        practice.stripe_subscription_id, {"discounts": [{"coupon": coupon.id}]}
+    )
+    discounts.mirror_discounts(
+        practice, stripe_discounts.subscription_discounts(practice.stripe_subscription_id)
+    )
+    db.session.commit()
+    ends = page_day(practice, practice.discount_end)
+    page = html.unescape(owner_client.get(f"/practices/{practice.id}/billing").get_data(as_text=True))
+    day = re.search(r"Trial until (\d\d \w+ \d{4})", page).group(1)
+    assert f"Trial until {day}, then $99.00 every month, $49.50 until {ends}." in page
+    assert f'<dd data-access="yes">Yes, free trial until {day}</dd>' in page
+    assert "paid until" not in page
+
+    preview = html.unescape(
+        owner_client.post(
+            f"/practices/{practice.id}/billing/plan/preview",
+            data={"plan": "semiannual", "csrf_token": extract_csrf(page)},
+            headers=HX,
+        ).get_data(as_text=True)
+    )
+    assert (
+        f"Nothing is charged during your trial; from {day} you pay $499.00 every 6 months, "
+        f"$249.50 until {ends}." in preview
+    )
+    assert 'id="promotion_code"' not in preview  # no code is taken on a trial's switch
+
+
+def test_while_collection_is_paused_access_is_not_said_paid_until(sandbox, active, admin, owner_client):
+    pausing.pause_collection(active.id, admin, "Clinic flooded")
+    db.session.refresh(active)
+    page = owner_client.get(f"/practices/{active.id}/billing").get_data(as_text=True)
+    assert '<dd data-access="yes">Yes, collection paused</dd>' in page
+    assert "paid until" not in page

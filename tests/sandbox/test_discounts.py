@@ -393,3 +393,19 @@ def test_a_coupon_past_redeem_by_is_invalid_everywhere_and_its_codes_are_refused
         )
     assert refused.value.http_status == 400 and refused.value.code == "coupon_expired"
     assert refused.value.param == "discounts[0][promotion_code]"
+
+
+def test_an_expanded_coupon_is_valid_as_of_now(sandbox: SandboxServer, client: stripe.StripeClient) -> None:
+    """As at Stripe, ``valid`` turns false at ``redeem_by``, also where the coupon is expanded (a
+    promotion code's list with ``data.promotion.coupon``): third attack F3 found it left true there."""
+    coupon = client.v1.coupons.create(
+        {"percent_off": 100, "duration": "once", "redeem_by": sandbox.now() + 60}
+    )
+    promo = _code(client, coupon.id)
+    listed = lambda: client.v1.promotion_codes.list(  # noqa: E731
+        {"code": promo.code, "expand": ["data.promotion.coupon"]}
+    ).data[0]
+    assert listed().promotion.coupon.valid is True
+    sandbox.advance(seconds=120)
+    assert listed().promotion.coupon.valid is False
+    assert client.v1.coupons.retrieve(coupon.id).valid is False

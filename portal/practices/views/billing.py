@@ -15,11 +15,12 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.extensions import db
-from portal.gateway.errors import BillingError
+from portal.gateway.errors import BillingError, InvalidRequest
 from portal.htmx import is_htmx, render_page_or_fragment
 from portal.i18n import current_locale
 from portal.practices import checkout as practice_checkout
 from portal.practices import (
+    discounts,
     errors,
     history_words,
     intents,
@@ -48,6 +49,10 @@ from portal.promotions import codes as promotion_codes
 from portal.promotions.errors import PromotionError
 from portal.promotions.words import said_terms
 from portal.urls import page_arg
+from portal.words import N_
+
+#: Stripe refused the code on this switch for a reason its checks did not foresee (never its words).
+CODE_NOT_TAKEN = N_("%(code)s cannot be used on this switch.")
 
 
 @bp.get("/")
@@ -169,6 +174,9 @@ def subscribe(practice: Practice, member: PracticeMember, key: str) -> Outcome:
             if typed.strip()
             else None
         )
+        refusal = discounts.used_code_refusal(practice, promotion["code"]) if promotion else None
+        if refusal is not None:  # once per practice, at Checkout as on a switch
+            raise PromotionError(refusal, field="promotion_code", status=422)
     except PromotionError as refused:  # the form again, the code as typed, why under the field
         g.subscribe_code, g.code_error = typed[:200], refused.message
         return Outcome(error=refused.message, status=422, settled=False)
@@ -266,6 +274,16 @@ def preview_plan(practice_id: int):
     return preview_answer(practice, member, plan, request.form.get("promotion_code", ""))
 
 
+def switch_code(practice: Practice, typed: str) -> dict:
+    """The typed code resolved at Stripe and usable by this practice on a switch, else a
+    ``PromotionError`` in words (used already, on a trial, another currency, expired)."""
+    promotion = promotion_codes.resolve_code(typed, practice.stripe_customer_id, plans.currency_of(practice))
+    refusal = subscriptions.code_refusal(practice, promotion)
+    if refusal is not None:
+        raise PromotionError(refusal, field="promotion_code", status=422)
+    return promotion
+
+
 def preview_answer(
     practice: Practice, member: PracticeMember, plan: Plan, typed: str, notice: str | None = None
 ):
@@ -274,12 +292,16 @@ def preview_answer(
     try:
         if typed.strip():
             try:
-                promotion = promotion_codes.resolve_code(
-                    typed, practice.stripe_customer_id, plans.currency_of(practice)
-                )
+                promotion = switch_code(practice, typed)
             except PromotionError as refused:  # the preview without it, and why under the field
                 code_error, status = refused.message, 422
-        preview = subscriptions.preview_plan_change(practice, plan, current_user, promotion)
+        try:
+            preview = subscriptions.preview_plan_change(practice, plan, current_user, promotion)
+        except InvalidRequest:  # Stripe refused what the code's checks let through: the preview without it
+            if promotion is None:
+                raise
+            code_error, status = _(CODE_NOT_TAKEN, code=promotion["code"]), 422
+            promotion, preview = None, subscriptions.preview_plan_change(practice, plan, current_user)
     except (errors.PracticeError, BillingError) as error:
         return billing_response(practice, member, error=error.message)
     context = billing_context(
@@ -313,11 +335,7 @@ def change_plan(practice: Practice, member: PracticeMember, key: str) -> Outcome
     except proration.StalePreview:
         return fresh_preview()
     try:  # the code the preview showed, checked again: it may have expired or run out meanwhile
-        promotion = (
-            promotion_codes.resolve_code(typed, practice.stripe_customer_id, plans.currency_of(practice))
-            if typed.strip()
-            else None
-        )
+        promotion = switch_code(practice, typed) if typed.strip() else None
     except (PromotionError, BillingError) as refused:
         return Outcome(
             error=_("%(problem)s Nothing was changed.", problem=refused.message), status=refused.status
