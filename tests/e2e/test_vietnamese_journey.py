@@ -75,7 +75,6 @@ def shot(page, name: str) -> None:
     first screenful: headless Chromium leaves Stripe's frame blank in a full page's lower part)."""
     if page.locator("#add-card-form").count():
         expect(page.frame_locator(CARD_FRAME).get_by_label("Số thẻ")).to_be_visible()
-        page.evaluate("window.scrollTo(0, 0)")
     save_screenshot(page, name)
 
 
