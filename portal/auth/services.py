@@ -5,7 +5,7 @@ from __future__ import annotations
 import flask_babel
 import sqlalchemy as sa
 from babel.lists import format_list
-from flask import has_request_context, url_for
+from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -93,6 +93,7 @@ def register_user(
     *,
     verified: bool = False,
     create_customer: bool = True,
+    locale: str | None = None,
 ) -> User:
     """Create the account, then its Stripe customer (which may be deferred if Stripe is down).
 
@@ -102,14 +103,13 @@ def register_user(
     ``verified`` is for accounts an operator creates (``create-admin``, ``seed-demo``):
     the address counts as confirmed and no confirmation email is sent, which also
     keeps those commands working without a request or SERVER_NAME to build links from.
+    ``locale``: the account's language (``users.locale``), e.g. the one it signed up in.
     """
     email = normalize_email(email)
     password_hash = hash_password(password)  # first: a taken email costs the same hashing as a new one
     if find_user_by_email(email) is not None:
         raise EmailTaken()
-    user = User(name=name.strip(), email=email, password_hash=password_hash, role=role)
-    if has_request_context():  # the language the person registered in: their emails speak it too
-        user.locale = current_locale()
+    user = User(name=name.strip(), email=email, password_hash=password_hash, role=role, locale=locale)
     if verified:
         user.email_verified = True
         user.email_verified_at = utcnow()
@@ -127,7 +127,7 @@ def register_user(
     return user
 
 
-def register_or_notify(name: str, email: str, password: str) -> User | None:
+def register_or_notify(name: str, email: str, password: str, locale: str | None = None) -> User | None:
     """Registration that never tells whether the email has an account: the new account, or None.
 
     A new address gets its account and a confirmation link; a taken one gets an
@@ -136,10 +136,10 @@ def register_or_notify(name: str, email: str, password: str) -> User | None:
     the caller answers the same. No Stripe call here: it would make a new address
     measurably slower than a taken one. The caller creates the customer once the
     answer is sent (``create_registered_customer``); ``flask billing retry`` and the
-    first action that needs it are the fallbacks.
+    first action that needs it are the fallbacks. ``locale``: the new account's language.
     """
     try:
-        return register_user(name, email, password, create_customer=False)
+        return register_user(name, email, password, create_customer=False, locale=locale)
     except EmailTaken:
         owner = find_user_by_email(email)
         if owner is None:  # deleted in between: nothing to tell anyone

@@ -18,6 +18,7 @@ from portal.auth.forms import (
     RegisterForm,
     ResetPasswordForm,
 )
+from portal.i18n import LOCALES, current_locale
 from portal.practices import ownership
 from portal.redirects import local_redirect_target
 from portal.throttle import refund_request_limits, throttled
@@ -44,6 +45,14 @@ def registered_message(email: str) -> str:
         "You can log in now with your email and password.",
         email=email,
     )
+
+
+def signed_up_in() -> str | None:
+    """The language a person signs up in, kept as theirs when it is not the default: their emails
+    (the confirmation link first, a practice's receipts later) have no browser to ask, and would
+    otherwise go in English. English stays unsaved, so the browser's language still decides."""
+    locale = current_locale()
+    return locale if locale != LOCALES[0] else None
 
 
 def email_change_asked_message(email: str) -> str:
@@ -91,7 +100,9 @@ def register():
         return redirect(url_for("auth.account"))
     form = RegisterForm()
     if form.validate_on_submit():
-        new_user = services.register_or_notify(form.name.data, form.email.data, form.password.data)
+        new_user = services.register_or_notify(
+            form.name.data, form.email.data, form.password.data, locale=signed_up_in()
+        )
         if new_user is not None:
             # Once the page has gone out, so a new address answers as fast as a taken one.
             run_after_response(services.create_registered_customer, new_user.id)

@@ -19,10 +19,13 @@ from flask_babel import lazy_gettext as _l
 
 from portal.formatting import lazy_date
 from portal.gateway import invoices as stripe_invoices
+from portal.gateway.shapes import object_id
 from portal.mail.outbox import caused_by, queue_email, sent_once_queued
 from portal.practices import audit
-from portal.practices.models import Practice
+from portal.practices.errors import PracticeError
+from portal.practices.models import PLAN_LABELS, Plan, Practice
 from portal.practices.notifications import practice_reading, receipt_recipients
+from portal.practices.plans import plan_price_id, practice_currencies
 from portal.words import card_brand
 
 TEMPLATE = "practice_receipt"
@@ -52,11 +55,33 @@ def _is_onboarding_fee(invoice: dict, line: dict) -> bool:
     return invoice.get("billing_reason") == "subscription_create" and parent_type == "invoice_item_details"
 
 
+def _plan_of_line(line: dict) -> Plan | None:
+    """The plan a subscription's line charges for (not a proration: Stripe's words say what changed),
+    said in the reader's words rather than Stripe's English ("1 x Practice subscription (at ...)")."""
+    parent = line.get("parent") or {}
+    if parent.get("type") != "subscription_item_details":
+        return None
+    if (parent.get("subscription_item_details") or {}).get("proration"):
+        return None
+    price = object_id(((line.get("pricing") or {}).get("price_details") or {}).get("price"))
+    if not price:
+        return None
+    try:
+        for plan in Plan:
+            if price in {plan_price_id(plan, currency) for currency in practice_currencies()}:
+                return plan
+    except PracticeError:  # the plans are not set up: Stripe's words then
+        return None
+    return None
+
+
 def receipt_lines(invoice: dict) -> list[ReceiptLine]:
     lines = []
     for line in (invoice.get("lines") or {}).get("data") or []:
         if _is_onboarding_fee(invoice, line):
             description = _l("Onboarding fee (one time)")
+        elif plan := _plan_of_line(line):
+            description = _l("%(plan)s plan", plan=PLAN_LABELS[plan.value])
         else:
             description = line.get("description") or _l("Subscription")
         lines.append(ReceiptLine(description, int(line.get("amount") or 0), _period(line)))

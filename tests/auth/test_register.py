@@ -74,3 +74,15 @@ def test_registering_in_vietnamese_keeps_the_language_for_the_emails(client, mai
     user = db.session.scalar(sa.select(User))
     assert user.locale == "vi"
     assert mailbox.wait_for("ada@example.com", "Xác nhận địa chỉ email của bạn")
+def test_an_account_keeps_the_language_it_signed_up_in_unless_english(client, mailbox):
+    """Its emails have no browser to ask: signed up in Vietnamese, the confirmation (and what
+    follows) reads in Vietnamese; signed up in English, nothing is saved and the browser decides."""
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "vi-VN,vi;q=0.9"
+    assert _register(client).status_code == 302
+    assert db.session.scalar(sa.select(User.locale).where(User.email == "ada@example.com")) == "vi"
+    assert mailbox.wait_for("ada@example.com", "Xác nhận")
+
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en-US,en;q=0.9"
+    assert _register(client, email="grace@example.com").status_code == 302
+    assert db.session.scalar(sa.select(User.locale).where(User.email == "grace@example.com")) is None
+    assert mailbox.wait_for("grace@example.com", "Confirm your email")

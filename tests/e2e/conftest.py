@@ -83,14 +83,14 @@ def live_portal(live_portal_factory, portal_overrides) -> str:
     return live_portal_factory(**portal_overrides).url
 
 
-@pytest.fixture
-def page(browser):
-    """A fresh browser context (no cookies) per test.
+def new_page(browser, **context_options):
+    """A page in a fresh browser context (no cookies); ``context_options`` as Playwright's
+    ``new_context`` takes them (e.g. ``locale="vi-VN"``). Close it with ``page.context.close()``.
 
     ``page.errors`` collects script errors, CSP violations and failed sub-resources
     (a page or an htmx fragment answering 422 to bad input is expected and not collected).
     """
-    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    context = browser.new_context(**{"viewport": {"width": 1200, "height": 800}, **context_options})
     page = context.new_page()
     page.set_default_timeout(10_000)
     page.errors = []
@@ -112,21 +112,29 @@ def page(browser):
     page.on("console", on_console)
     page.on("response", on_response)
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    return page
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context (no cookies) per test, as ``new_page`` makes it."""
+    page = new_page(browser)
     yield page
-    context.close()
+    page.context.close()
+
+
+def save_screenshot(page, name: str) -> Path:
+    """Save ``page`` as it stands (the whole page) as docs/screenshots/<name>.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
 
 
 @pytest.fixture
 def screenshot(page) -> Callable[[str], Path]:
     """Save the current page as docs/screenshots/<name>.png."""
-
-    def take(name: str) -> Path:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
-        return path
-
-    return take
+    return lambda name: save_screenshot(page, name)
 
 
 @dataclass

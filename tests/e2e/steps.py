@@ -129,3 +129,22 @@ def assert_fits(page, width: int) -> None:
     assert scrolled <= client, f"{page.url} is {scrolled}px wide in a {client}px window"
     page.set_viewport_size(before)
     page.reload()
+
+
+def eventually(check, timeout: float = 10):
+    """``check()``'s first truthy answer (Stripe's webhooks arrive a moment after its pages answer)."""
+    deadline = time.monotonic() + timeout
+    while not (answer := check()):
+        assert time.monotonic() < deadline, f"{check.__doc__ or check} never held"
+        time.sleep(0.2)
+    return answer
+
+
+def shows(page, url: str, locator, text: str) -> None:
+    """Open ``url`` until ``locator`` contains ``text``, as a person who refreshes sees."""
+    deadline = time.monotonic() + 10
+    page.goto(url)
+    while text not in (locator.inner_text() if locator.count() else "") and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+        page.goto(url)
+    expect(locator).to_contain_text(text)

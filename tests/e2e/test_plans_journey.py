@@ -27,7 +27,17 @@ from portal.extensions import db
 from portal.shop import catalog
 from portal.users.models import Role
 from tests.conftest import both_engines
-from tests.e2e.steps import add_card, assert_fits, create_practice, log_in, log_out, pay_in_checkout, register
+from tests.e2e.steps import (
+    add_card,
+    assert_fits,
+    create_practice,
+    eventually,
+    log_in,
+    log_out,
+    pay_in_checkout,
+    register,
+    shows,
+)
 from tests.smtp import body_text
 
 pytestmark = pytest.mark.e2e
@@ -76,25 +86,6 @@ def plans_portal(webhook_portal):
 
 def money(cents: int) -> str:
     return f"${cents / 100:,.2f}"
-
-
-def eventually(check, timeout: float = 10):
-    """``check()``'s first truthy answer (Stripe's webhooks arrive a moment after its pages answer)."""
-    deadline = time.monotonic() + timeout
-    while not (answer := check()):
-        assert time.monotonic() < deadline, f"{check.__doc__ or check} never held"
-        time.sleep(0.2)
-    return answer
-
-
-def shows(page, url: str, locator, text: str) -> None:
-    """Open ``url`` until ``locator`` contains ``text``, as a person who refreshes sees."""
-    deadline = time.monotonic() + 10
-    page.goto(url)
-    while text not in (locator.inner_text() if locator.count() else "") and time.monotonic() < deadline:
-        page.wait_for_timeout(250)
-        page.goto(url)
-    expect(locator).to_contain_text(text)
 
 
 class Stripe:
