@@ -121,7 +121,7 @@ def cancel_duplicate(practice: Practice, subscription: dict) -> None:
     refunded = _refund_subscription(practice, subscription["id"])
     currency = subscription.get("currency") or "usd"
     plan = plan_from_price(subscription_price(subscription))
-    plan_label = plan.label if plan else "subscription"
+    plan_label = plan.lazy_label if plan else "subscription"
     log.warning(
         "cancelled duplicate subscription %s of practice %s, refunded %s",
         subscription["id"],

@@ -329,7 +329,7 @@ def remind_renewal(obj: object, event_created: int) -> Practice | None:
         renews_on=renews_on,
         amount=int(invoice.get("amount_due") or 0),
         currency=invoice.get("currency") or "usd",
-        plan_label=plan.label if plan else "subscription",
+        plan_label=plan.lazy_label if plan else "subscription",
     )
     return practice
 

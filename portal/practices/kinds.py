@@ -32,6 +32,11 @@ class Plan(enum.StrEnum):
         return str(PLAN_LABELS[self.value])
 
     @property
+    def lazy_label(self) -> object:
+        """The name said when it is drawn: an email queued now reads in its recipient's language."""
+        return PLAN_LABELS[self.value]
+
+    @property
     def record_label(self) -> str:
         """The plan's name as History records it (English; said in the reader's words when shown)."""
         return PLAN_RECORD_LABELS[self.value]
