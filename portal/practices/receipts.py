@@ -23,7 +23,8 @@ from portal.gateway.shapes import object_id
 from portal.mail.outbox import caused_by, queue_email, sent_once_queued
 from portal.practices import audit
 from portal.practices.errors import PracticeError
-from portal.practices.models import PLAN_LABELS, Plan, Practice
+from portal.practices.kinds import PLAN_LABELS
+from portal.practices.models import Plan, Practice
 from portal.practices.notifications import practice_reading, receipt_recipients
 from portal.practices.plans import plan_price_id, practice_currencies
 from portal.words import card_brand
