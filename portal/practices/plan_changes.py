@@ -15,7 +15,7 @@ from portal.extensions import db
 from portal.formatting import format_date
 from portal.gateway import schedules as stripe_schedules
 from portal.gateway import subscriptions as stripe_subscriptions
-from portal.gateway.errors import InvalidRequest
+from portal.gateway.errors import BillingError, InvalidRequest, StripeUnavailable
 from portal.gateway.shapes import as_dict, object_id
 from portal.practices import schedule_mirror
 from portal.practices.errors import PracticeError
@@ -24,6 +24,7 @@ from portal.practices.models import Plan, Practice
 from portal.practices.plans import price_id
 from portal.practices.subscriptions import attempt_token
 from portal.users.models import User
+from portal.words import N_
 
 #: A phase of each plan lasts one billing period of it.
 PLAN_DURATION = {
@@ -122,9 +123,42 @@ def schedule_switch(practice: Practice, plan: Plan, actor: User, attempt: str | 
             },
         ],
     }
-    updated = stripe_schedules.update_schedule(schedule["id"], params, key)
+    try:
+        updated = stripe_schedules.update_schedule(schedule["id"], params, key)
+    except BillingError as error:
+        updated = _after_failed_update(schedule["id"], plan, key, error, made_now=not existing)
     schedule_mirror.apply_schedule(practice, updated, actor_id=actor.id)
     db.session.commit()
+
+
+UNKNOWN_SWITCH = N_(
+    "Stripe did not answer in time, so we cannot tell yet whether the switch is scheduled. Reload the "
+    "page in a minute to see it; nothing is charged either way."
+)
+
+
+def _after_failed_update(
+    schedule_id: str, plan: Plan, key: tuple, error: BillingError, made_now: bool
+) -> dict:
+    """The phases were not set, or we do not know (a retry may have reached Stripe, attack 3 F11).
+
+    Read the schedule: if the switch is in it, it is done (said as done). Otherwise a schedule made
+    by this request is released, so no bare schedule is left managing the subscription (it would
+    refuse every cancellation), and the error stands: nothing changed. Stripe unreadable: the words
+    say we do not know yet (never "try again" for what may be done)."""
+    ambiguous = isinstance(error, StripeUnavailable) and error.reached_stripe
+    try:
+        if ambiguous:
+            found = as_dict(stripe_schedules.retrieve_schedule(schedule_id))
+            if schedule_mirror.next_switch(found)[1] == plan:
+                return found
+        if made_now:
+            stripe_schedules.release_schedule(schedule_id, (*key, "failed-update"))
+    except BillingError:
+        if ambiguous:
+            raise PracticeError(_(UNKNOWN_SWITCH), status=503) from error
+        raise error from None
+    raise error
 
 
 def undo_switch(practice: Practice, actor: User, attempt: str | None = None) -> None:
