@@ -174,3 +174,31 @@ def undo_switch(practice: Practice, actor: User, attempt: str | None = None) -> 
         released = stripe_schedules.retrieve_schedule(schedule_id)
     schedule_mirror.apply_schedule(practice, released, actor_id=actor.id)
     db.session.commit()
+
+
+def carry_discounts(practice: Practice, key: tuple) -> None:
+    """The subscription's discounts (as just mirrored) into the current and later phases of the
+    switch waiting for the period's end (attack 3 F5): a phase starting sets the subscription's
+    discounts to its own, so one added to the subscription alone (a retention offer accepted) would
+    be dropped at the switch. Each is reused by id, so a "for 3 months" discount keeps its end."""
+    if not practice.schedule_id:
+        return
+    schedule = as_dict(stripe_schedules.retrieve_schedule(practice.schedule_id))
+    current = schedule.get("current_phase")
+    if schedule.get("status") not in schedule_mirror.LIVE or not current:
+        return
+    discounts = [{"discount": d} for d in (practice.discount_ids or "").split(",") if d]
+    phases = []
+    for phase in (as_dict(p) for p in schedule.get("phases") or []):
+        if phase.get("end_date", 0) <= current["start_date"]:
+            continue  # past phases may be left out
+        items = [
+            {"price": object_id(as_dict(item).get("price")), "quantity": as_dict(item).get("quantity") or 1}
+            for item in phase.get("items") or []
+        ]
+        entry = {"items": items, "end_date": phase["end_date"], "discounts": discounts or ""}
+        if not phases:  # the current phase: its start cannot move; each next starts where it ends
+            entry["start_date"] = phase["start_date"]
+        phases.append(entry)
+    updated = stripe_schedules.update_schedule(schedule["id"], {"phases": phases}, key)
+    schedule_mirror.apply_schedule(practice, updated)

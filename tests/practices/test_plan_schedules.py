@@ -337,3 +337,44 @@ def test_cancel_releases_a_schedule_the_page_does_not_show(sandbox, six_months, 
     assert practice.cancel_at_period_end
     assert client.v1.subscription_schedules.retrieve(bare.id).status == "released"
     assert client.v1.subscriptions.retrieve(practice.stripe_subscription_id).cancel_at_period_end
+
+
+def _renewal(practice) -> PracticeInvoice | None:
+    return db.session.scalar(
+        db.select(PracticeInvoice)
+        .where(
+            PracticeInvoice.practice_id == practice.id, PracticeInvoice.billing_reason == "subscription_cycle"
+        )
+        .order_by(PracticeInvoice.created.desc())
+    )
+
+
+def test_an_offer_accepted_while_a_switch_waits_survives_the_switch(sandbox, six_months, inbox, owner):
+    """Attack 3 F5: the waiting switch's phases take the accepted offer too, so the Monthly renewal
+    after the phase change is still discounted (a phase starting sets the subscription's discounts)."""
+    from portal.practices import retention
+    from portal.promotions.models import RetentionCoupon
+
+    practice = six_months
+    client = sandbox.client()
+    coupon = client.v1.coupons.create({"percent_off": 30, "duration": "forever"})
+    db.session.add(RetentionCoupon(coupon_id=coupon.id, percent_off=30, duration="forever"))
+    db.session.commit()
+    period_end = practice.current_period_end
+    plan_changes.schedule_switch(practice, Plan.MONTHLY, owner)
+    inbox.deliver()
+    retention.accept_offer(practice, owner, coupon.id)
+    inbox.deliver()
+    schedule = client.v1.subscription_schedules.retrieve(practice.schedule_id)
+    assert all(p.discounts for p in schedule.phases)
+    sandbox.settings(renewal_draft_hours=0)
+    try:
+        sandbox.advance(days=(period_end - practice.current_period_start).days + 1)
+    finally:
+        sandbox.settings(renewal_draft_hours=1)
+    inbox.deliver()
+    db.session.refresh(practice)
+    assert practice.plan == Plan.MONTHLY
+    assert _renewal(practice).amount_paid == 6930  # $99.00, 30% off
+    sub = client.v1.subscriptions.retrieve(practice.stripe_subscription_id)
+    assert len(sub.discounts) == 1 and practice.discount_summary
