@@ -378,3 +378,38 @@ def test_an_offer_accepted_while_a_switch_waits_survives_the_switch(sandbox, six
     assert _renewal(practice).amount_paid == 6930  # $99.00, 30% off
     sub = client.v1.subscriptions.retrieve(practice.stripe_subscription_id)
     assert len(sub.discounts) == 1 and practice.discount_summary
+
+
+def test_an_offer_the_schedule_could_not_take_says_so_and_a_second_accept_finishes(
+    sandbox, six_months, inbox, owner, monkeypatch
+):
+    """Attack 3 F5: Stripe unreachable for the schedule's update: the answer says the offer applies
+    now but not yet after the switch (and how to keep it); accepting again finishes it."""
+    from portal.gateway import schedules as stripe_schedules
+    from portal.practices import retention
+    from portal.promotions.models import RetentionCoupon
+
+    practice = six_months
+    client = sandbox.client()
+    coupon = client.v1.coupons.create({"percent_off": 30, "duration": "forever"})
+    db.session.add(RetentionCoupon(coupon_id=coupon.id, percent_off=30, duration="forever"))
+    db.session.commit()
+    plan_changes.schedule_switch(practice, Plan.MONTHLY, owner)
+    inbox.deliver()
+
+    def unreachable(*args, **kwargs):
+        raise StripeUnavailable(reached_stripe=False)
+
+    monkeypatch.setattr(stripe_schedules, "update_schedule", unreachable)
+    with pytest.raises(errors.PracticeError) as refused:
+        retention.accept_offer(practice, owner, coupon.id)
+    assert (
+        "The offer applies now, but Stripe could not be reached to keep it after the switch to Monthly"
+        in (refused.value.message)
+    )
+    assert client.v1.subscriptions.retrieve(practice.stripe_subscription_id).discounts
+    monkeypatch.undo()
+    with pytest.raises(errors.PracticeError, match="already accepted"):
+        retention.accept_offer(practice, owner, coupon.id)
+    schedule = client.v1.subscription_schedules.retrieve(practice.schedule_id)
+    assert all(p.discounts for p in schedule.phases)
