@@ -5,6 +5,7 @@ from __future__ import annotations
 import stripe
 
 from portal.gateway.gateway import call_stripe, call_stripe_once, idempotency_key, stripe_client
+from portal.gateway.read_first import remembered
 
 
 def create_coupon(params: dict, key: tuple[object, ...]) -> stripe.Coupon:
@@ -76,10 +77,14 @@ def recent_promotion_codes(limit: int = 100) -> stripe.ListObject:
 
 def subscription_discounts(subscription_id: str) -> stripe.Subscription:
     """The subscription with its discounts and their coupons expanded (what the page shows)."""
-    return call_stripe(
-        "subscription.retrieve",
-        lambda: stripe_client().v1.subscriptions.retrieve(
-            subscription_id, {"expand": ["discounts.source.coupon"]}
+    return remembered(
+        "subscription.retrieve.discounts",
+        subscription_id,
+        lambda: call_stripe(
+            "subscription.retrieve",
+            lambda: stripe_client().v1.subscriptions.retrieve(
+                subscription_id, {"expand": ["discounts.source.coupon"]}
+            ),
+            subscription_id=subscription_id,
         ),
-        subscription_id=subscription_id,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import stripe
 
 from portal.gateway.gateway import call_stripe, idempotency_key, stripe_client
+from portal.gateway.read_first import remembered
 from portal.gateway.shapes import as_dict
 
 
@@ -61,19 +62,27 @@ def refund_amount(
 
 
 def retrieve_refund(refund_id: str) -> stripe.Refund:
-    return call_stripe(
-        "refund.retrieve", lambda: stripe_client().v1.refunds.retrieve(refund_id), refund_id=refund_id
+    return remembered(
+        "refund.retrieve",
+        refund_id,
+        lambda: call_stripe(
+            "refund.retrieve", lambda: stripe_client().v1.refunds.retrieve(refund_id), refund_id=refund_id
+        ),
     )
 
 
 def charge_refunds(charge_id: str) -> list[dict]:
     """Every refund of a charge (a charge's ``refunds`` are not in its events since 2022-11-15)."""
-    page = call_stripe(
-        "refund.list",
-        lambda: stripe_client().v1.refunds.list({"charge": charge_id, "limit": 100}),
-        charge_id=charge_id,
-    )
-    return [as_dict(refund) for refund in page.auto_paging_iter()]
+
+    def read() -> list[dict]:
+        page = call_stripe(
+            "refund.list",
+            lambda: stripe_client().v1.refunds.list({"charge": charge_id, "limit": 100}),
+            charge_id=charge_id,
+        )
+        return [as_dict(refund) for refund in page.auto_paging_iter()]
+
+    return remembered("refund.list", charge_id, read)
 
 
 def payment_intent_refunds(payment_intent_id: str) -> list[dict]:
@@ -120,10 +129,14 @@ def create_credit_note(
 
 
 def retrieve_credit_note(credit_note_id: str) -> stripe.CreditNote:
-    return call_stripe(
+    return remembered(
         "credit_note.retrieve",
-        lambda: stripe_client().v1.credit_notes.retrieve(credit_note_id),
-        credit_note_id=credit_note_id,
+        credit_note_id,
+        lambda: call_stripe(
+            "credit_note.retrieve",
+            lambda: stripe_client().v1.credit_notes.retrieve(credit_note_id),
+            credit_note_id=credit_note_id,
+        ),
     )
 
 

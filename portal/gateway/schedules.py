@@ -11,13 +11,18 @@ from __future__ import annotations
 import stripe
 
 from portal.gateway.gateway import call_stripe, idempotency_key, stripe_client
+from portal.gateway.read_first import remembered
 
 
 def retrieve_schedule(schedule_id: str) -> stripe.SubscriptionSchedule:
-    return call_stripe(
+    return remembered(
         "subscription_schedule.retrieve",
-        lambda: stripe_client().v1.subscription_schedules.retrieve(schedule_id),
-        schedule_id=schedule_id,
+        schedule_id,
+        lambda: call_stripe(
+            "subscription_schedule.retrieve",
+            lambda: stripe_client().v1.subscription_schedules.retrieve(schedule_id),
+            schedule_id=schedule_id,
+        ),
     )
 
 

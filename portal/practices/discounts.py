@@ -80,12 +80,17 @@ def used_code_refusal(practice: Practice, code: str) -> str | None:
     return _("%(code)s was already used by this practice.", code=code) if used is not None else None
 
 
+def discounts_to_read(practice: Practice | None, sub: dict) -> bool:
+    """Whether ``refresh_discounts`` reads ``sub``'s discounts: the practice's current subscription,
+    whose discounts differ from the ones shown."""
+    if practice is None or sub.get("id") != practice.stripe_subscription_id:
+        return False
+    return _ids(sub) != (practice.discount_ids or "")
+
+
 def refresh_discounts(practice: Practice | None, sub: dict) -> None:
     """From a ``customer.subscription.*`` event: the practice's current subscription only."""
-    if practice is None or sub.get("id") != practice.stripe_subscription_id:
-        return
-    ids = _ids(sub)
-    if ids == (practice.discount_ids or ""):
+    if not discounts_to_read(practice, sub):
         return
     try:  # even to none: an older event's list must not take a newer discount away
         mirror_discounts(practice, stripe_discounts.subscription_discounts(sub["id"]))

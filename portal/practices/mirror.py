@@ -51,28 +51,27 @@ def to_datetime(timestamp: int | None) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(int(timestamp), dt.UTC).replace(tzinfo=None)
 
 
-def find_practice(metadata: dict | None, customer: object = None) -> Practice | None:
+def find_practice(metadata: dict | None, customer: object = None, *, lock: bool = True) -> Practice | None:
     """By ``metadata.practiceId`` first, then by the Stripe customer id.
 
     The row is locked until the caller's transaction ends (FOR UPDATE; SQLite serializes
     writers anyway) and read fresh: two events of one practice applied at once on
     PostgreSQL then take turns, and the second sees the first's state before comparing times.
+    ``lock=False``: only to look (a webhook's reads before its transaction).
     """
     practice_id = (metadata or {}).get("practiceId")
     customer_id = object_id(customer)
     if practice_id and str(practice_id).isdigit():
-        practice = db.session.get(Practice, int(practice_id), with_for_update=True, populate_existing=True)
+        practice = db.session.get(Practice, int(practice_id), with_for_update=lock, populate_existing=True)
         # The id alone could name a practice of another database sharing the Stripe account.
         if practice is not None and (
             customer_id is None or practice.stripe_customer_id in (None, customer_id)
         ):
             return practice
     if customer_id:
+        query = sa.select(Practice).where(Practice.stripe_customer_id == customer_id)
         return db.session.scalar(
-            sa.select(Practice)
-            .where(Practice.stripe_customer_id == customer_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
+            (query.with_for_update() if lock else query).execution_options(populate_existing=True)
         )
     return None
 

@@ -15,7 +15,7 @@ from portal.extensions import db
 from portal.formatting import format_date
 from portal.gateway import schedules as stripe_schedules
 from portal.gateway import subscriptions as stripe_subscriptions
-from portal.gateway.errors import InvalidRequest
+from portal.gateway.errors import BillingError, InvalidRequest, StripeUnavailable
 from portal.gateway.shapes import as_dict, object_id
 from portal.practices import schedule_mirror
 from portal.practices.errors import PracticeError
@@ -24,6 +24,7 @@ from portal.practices.models import Plan, Practice
 from portal.practices.plans import currency_of, plan_price_id
 from portal.practices.subscriptions import attempt_token
 from portal.users.models import User
+from portal.words import N_
 
 #: A phase of each plan lasts one billing period of it.
 PLAN_DURATION = {
@@ -122,9 +123,42 @@ def schedule_switch(practice: Practice, plan: Plan, actor: User, attempt: str | 
             },
         ],
     }
-    updated = stripe_schedules.update_schedule(schedule["id"], params, key)
+    try:
+        updated = stripe_schedules.update_schedule(schedule["id"], params, key)
+    except BillingError as error:
+        updated = _after_failed_update(schedule["id"], plan, key, error, made_now=not existing)
     schedule_mirror.apply_schedule(practice, updated, actor_id=actor.id)
     db.session.commit()
+
+
+UNKNOWN_SWITCH = N_(
+    "Stripe did not answer in time, so we cannot tell yet whether the switch is scheduled. Reload the "
+    "page in a minute to see it; nothing is charged either way."
+)
+
+
+def _after_failed_update(
+    schedule_id: str, plan: Plan, key: tuple, error: BillingError, made_now: bool
+) -> dict:
+    """The phases were not set, or we do not know (a retry may have reached Stripe, attack 3 F11).
+
+    Read the schedule: if the switch is in it, it is done (said as done). Otherwise a schedule made
+    by this request is released, so no bare schedule is left managing the subscription (it would
+    refuse every cancellation), and the error stands: nothing changed. Stripe unreadable: the words
+    say we do not know yet (never "try again" for what may be done)."""
+    ambiguous = isinstance(error, StripeUnavailable) and error.reached_stripe
+    try:
+        if ambiguous:
+            found = as_dict(stripe_schedules.retrieve_schedule(schedule_id))
+            if schedule_mirror.next_switch(found)[1] == plan:
+                return found
+        if made_now:
+            stripe_schedules.release_schedule(schedule_id, (*key, "failed-update"))
+    except BillingError:
+        if ambiguous:
+            raise PracticeError(_(UNKNOWN_SWITCH), status=503) from error
+        raise error from None
+    raise error
 
 
 def undo_switch(practice: Practice, actor: User, attempt: str | None = None) -> None:
@@ -140,3 +174,31 @@ def undo_switch(practice: Practice, actor: User, attempt: str | None = None) -> 
         released = stripe_schedules.retrieve_schedule(schedule_id)
     schedule_mirror.apply_schedule(practice, released, actor_id=actor.id)
     db.session.commit()
+
+
+def carry_discounts(practice: Practice, key: tuple) -> None:
+    """The subscription's discounts (as just mirrored) into the current and later phases of the
+    switch waiting for the period's end (attack 3 F5): a phase starting sets the subscription's
+    discounts to its own, so one added to the subscription alone (a retention offer accepted) would
+    be dropped at the switch. Each is reused by id, so a "for 3 months" discount keeps its end."""
+    if not practice.schedule_id:
+        return
+    schedule = as_dict(stripe_schedules.retrieve_schedule(practice.schedule_id))
+    current = schedule.get("current_phase")
+    if schedule.get("status") not in schedule_mirror.LIVE or not current:
+        return
+    discounts = [{"discount": d} for d in (practice.discount_ids or "").split(",") if d]
+    phases = []
+    for phase in (as_dict(p) for p in schedule.get("phases") or []):
+        if phase.get("end_date", 0) <= current["start_date"]:
+            continue  # past phases may be left out
+        items = [
+            {"price": object_id(as_dict(item).get("price")), "quantity": as_dict(item).get("quantity") or 1}
+            for item in phase.get("items") or []
+        ]
+        entry = {"items": items, "end_date": phase["end_date"], "discounts": discounts or ""}
+        if not phases:  # the current phase: its start cannot move; each next starts where it ends
+            entry["start_date"] = phase["start_date"]
+        phases.append(entry)
+    updated = stripe_schedules.update_schedule(schedule["id"], {"phases": phases}, key)
+    schedule_mirror.apply_schedule(practice, updated)

@@ -5,12 +5,15 @@ cancellation form. The offer row (unique per subscription) is the "once"."""
 
 from __future__ import annotations
 
+import logging
+
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from portal.database import upsert_insert, utcnow
 from portal.extensions import db
-from portal.practices import audit, unconfirmed
+from portal.gateway.errors import BillingError
+from portal.practices import audit, plan_changes, unconfirmed
 from portal.practices.discounts import mirror_discounts
 from portal.practices.errors import PracticeError
 from portal.practices.members import require_manager
@@ -20,6 +23,8 @@ from portal.promotions.retention import current_retention_coupon
 from portal.promotions.words import said_terms, terms_words
 from portal.users.models import User
 from portal.words import N_
+
+log = logging.getLogger(__name__)
 
 NO_OFFER = N_("There is no offer to accept for this subscription.")
 
@@ -82,6 +87,7 @@ def accept_offer(practice: Practice, actor: User, shown: str | None) -> Retentio
     coupon = offer_for(practice)
     row = _offer_row(practice, lock=True)
     if row is not None and row.outcome == "accepted":
+        _keep_through_switch(practice)  # finishes what an outage cut short
         raise PracticeError(
             _("The offer was already accepted: %(terms)s.", terms=said_terms(row.terms)), status=409
         )
@@ -111,7 +117,27 @@ def accept_offer(practice: Practice, actor: User, shown: str | None) -> Retentio
     asked()
     mirror_discounts(practice, updated)
     db.session.commit()
+    _keep_through_switch(practice)
     return _offer_row(practice)
+
+
+def _keep_through_switch(practice: Practice) -> None:
+    """A switch waits for the period's end: its phases take the offer too, or the switch drops it
+    (attack 3 F5). Once per subscription (its key). Stripe unreachable: said, with the way out (a
+    switch scheduled again takes the subscription's discounts); a double submit tries it again."""
+    try:
+        plan_changes.carry_discounts(practice, ("retention-schedule", practice.stripe_subscription_id))
+    except BillingError as error:
+        log.warning("offer not carried into schedule practice_id=%s: %s", practice.id, error)
+        raise PracticeError(
+            _(
+                "The offer applies now, but Stripe could not be reached to keep it after the switch to "
+                "%(plan)s. To keep it after the switch, undo the switch and schedule it again.",
+                plan=practice.pending_plan.label if practice.pending_plan else "",
+            ),
+            status=503,
+        ) from error
+    db.session.commit()
 
 
 def decline_offer(practice: Practice, actor: User) -> None:

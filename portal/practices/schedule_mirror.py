@@ -137,10 +137,13 @@ def refresh(practice: Practice, schedule_id: str | None, *, quiet: bool = False)
     db.session.flush()
 
 
+def schedule_to_read(practice: Practice, sub: dict) -> str | None:
+    """The schedule ``follow_subscription`` reads for ``sub``: None when the one shown is named."""
+    named = object_id(sub.get("schedule"))
+    return None if named == practice.schedule_id else named or practice.schedule_id
+
+
 def follow_subscription(practice: Practice, sub: dict, *, quiet: bool) -> None:
     """The subscription names a schedule other than the one shown (made, released, or none): read
     whichever it is now from Stripe."""
-    named = object_id(sub.get("schedule"))
-    if named == practice.schedule_id:
-        return
-    refresh(practice, named or practice.schedule_id, quiet=quiet)
+    refresh(practice, schedule_to_read(practice, sub), quiet=quiet)

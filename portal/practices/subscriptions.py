@@ -93,24 +93,38 @@ def cancel_subscription(practice: Practice, reason: str, actor: User, attempt: s
 
     params = {"cancel_at_period_end": True, "cancellation_details": {"comment": reason}}
     key = ("cancel", subscription_id, attempt or attempt_token())
-    _drop_pending_switch(practice, key, actor)
-    subscription = unconfirmed.send(
-        practice, unconfirmed.subscription_update(subscription_id, params, key), asked
-    )
+    _drop_pending_switch(practice, key, actor, practice.schedule_id)
+    try:
+        subscription = unconfirmed.send(
+            practice, unconfirmed.subscription_update(subscription_id, params, key), asked
+        )
+    except InvalidRequest:
+        # A schedule the page does not show manages it (a switch an outage cut short, attack 3 F11,
+        # or one made in the Dashboard): Stripe refuses the end until that schedule is released.
+        named = object_id(
+            as_dict(stripe_subscriptions.retrieve_subscription(subscription_id)).get("schedule")
+        )
+        if not named:
+            raise
+        key = (*key, "released", named)
+        _drop_pending_switch(practice, key, actor, named)
+        subscription = unconfirmed.send(
+            practice, unconfirmed.subscription_update(subscription_id, params, key), asked
+        )
     asked()
     apply_fresh_subscription(subscription)
     db.session.commit()
 
 
-def _drop_pending_switch(practice: Practice, key: tuple, actor: User) -> None:
+def _drop_pending_switch(practice: Practice, key: tuple, actor: User, schedule_id: str | None) -> None:
     """A cancellation replaces a switch waiting for the period's end: Stripe refuses to set the end
     of a subscription its schedule manages, so the schedule is released first (the Undo's call)."""
-    if not practice.schedule_id:
+    if not schedule_id:
         return
     try:
-        released = stripe_schedules.release_schedule(practice.schedule_id, key)
+        released = stripe_schedules.release_schedule(schedule_id, key)
     except InvalidRequest:  # released or ended meanwhile: as it is now
-        released = stripe_schedules.retrieve_schedule(practice.schedule_id)
+        released = stripe_schedules.retrieve_schedule(schedule_id)
     schedule_mirror.apply_schedule(practice, released, actor_id=actor.id, undone_as="plan_switch_dropped")
 
 

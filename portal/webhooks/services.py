@@ -21,12 +21,14 @@ from sqlalchemy.orm import Session
 
 from portal.database import upsert_insert, utcnow
 from portal.extensions import PortalSession, db
+from portal.gateway import read_first
+from portal.gateway.errors import BillingError, StripeUnavailable
 from portal.gateway.shapes import object_id
 from portal.gateway.webhooks import parse_secrets
 from portal.mail.outbox import caused_by
 from portal.metrics import record_webhook_event
 from portal.queueing import PROCESS_WEBHOOK_EVENT, enqueue, queue_mode
-from portal.webhooks.handlers import handler_for
+from portal.webhooks.handlers import handler_for, read_first_for
 from portal.webhooks.models import RUNNABLE, EventStatus, WebhookEvent
 
 log = logging.getLogger("portal.webhooks")
@@ -109,8 +111,13 @@ def receive_event(event: dict, payload: str) -> Outcome:
 def process_event(row_id: int, *, force: bool = False) -> Outcome:
     """Claim the event and run its handler, committing effects and status together.
 
-    ``force`` (replay by an admin) also re-runs processed or ignored events.
+    ``force`` (replay by an admin) also re-runs processed or ignored events. The handler's Stripe
+    reads are made first, before the claim opens the write transaction (``_read_first``); Stripe
+    unreachable then fails the event at once, for the next delivery to retry.
     """
+    reads = _read_first(row_id, force)
+    if isinstance(reads, Outcome):
+        return reads
     db.session.rollback()  # start from a clean transaction: the claim must be its first statement
     claim = sa.update(WebhookEvent).where(WebhookEvent.id == row_id)
     if not force:
@@ -130,7 +137,7 @@ def process_event(row_id: int, *, force: bool = False) -> Outcome:
             db.session.info[_IN_HANDLER] = True
             try:
                 # Emails the handler queues are committed with its effects, once per event.
-                with caused_by(f"event:{stripe_event_id}"):
+                with caused_by(f"event:{stripe_event_id}"), read_first.serving(reads):
                     handler(json.loads(row.payload))
             finally:
                 db.session.info.pop(_IN_HANDLER, None)
@@ -146,6 +153,34 @@ def process_event(row_id: int, *, force: bool = False) -> Outcome:
     outcome = Outcome.PROCESSED if handler else Outcome.IGNORED
     log.info("webhook id=%s type=%s outcome=%s", stripe_event_id, event_type, outcome)
     return outcome
+
+
+def _read_first(row_id: int, force: bool) -> dict | Outcome:
+    """The event type's Stripe reads (``READ_FIRST``), with no transaction open (attack 3 F12: each
+    delivery held SQLite's write lock through seconds of Stripe retries; a person's request waited,
+    then failed "database is locked"). Stripe unreachable: the event fails now, claimed by no one."""
+    db.session.rollback()
+    row = db.session.get(WebhookEvent, row_id, populate_existing=True)
+    step = read_first_for(row.type) if row is not None else None
+    if step is None or (not force and row.status not in RUNNABLE):
+        db.session.rollback()
+        return {}
+    payload, stripe_event_id, event_type = json.loads(row.payload), row.stripe_event_id, row.type
+    db.session.rollback()  # the row was only looked at: nothing of this session is held while Stripe answers
+    with read_first.recording() as reads:
+        try:
+            step(payload)
+        except StripeUnavailable as error:
+            db.session.rollback()
+            log.warning(
+                "webhook id=%s type=%s: Stripe unreachable, retried later", stripe_event_id, event_type
+            )
+            _record_failure(row_id, error)
+            return Outcome.FAILED
+        except BillingError:  # refused (not found, ...): the handler reads it again and decides
+            pass
+    db.session.rollback()
+    return reads
 
 
 def _record_failure(row_id: int, error: Exception) -> None:

@@ -74,6 +74,8 @@ def test_registering_in_vietnamese_keeps_the_language_for_the_emails(client, mai
     user = db.session.scalar(sa.select(User))
     assert user.locale == "vi"
     assert mailbox.wait_for("ada@example.com", "Xác nhận địa chỉ email của bạn")
+
+
 def test_an_account_keeps_the_language_it_signed_up_in_unless_english(client, mailbox):
     """Its emails have no browser to ask: signed up in Vietnamese, the confirmation (and what
     follows) reads in Vietnamese; signed up in English, nothing is saved and the browser decides."""

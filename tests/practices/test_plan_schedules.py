@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from portal.extensions import db
+from portal.gateway.errors import StripeUnavailable
 from portal.gateway.shapes import object_id
 from portal.practices import errors, members, plan_changes, subscriptions
 from portal.practices.history_words import describe
@@ -265,3 +266,150 @@ def test_a_switch_at_period_end_keeps_the_subscriptions_discounts(sandbox, six_m
         .order_by(PracticeInvoice.created.desc())
     )
     assert renewal.amount_paid == 9900 - 1000
+
+
+def _outage_on_phase_update(monkeypatch, *, applied: bool) -> None:
+    """The phase update fails as in an outage; ``applied``: it reached Stripe, its answer was lost."""
+    from portal.gateway import schedules as stripe_schedules
+
+    real = stripe_schedules.update_schedule
+
+    def failing(schedule_id, params, key):
+        if applied:
+            real(schedule_id, params, key)
+        raise StripeUnavailable(reached_stripe=applied)
+
+    monkeypatch.setattr(stripe_schedules, "update_schedule", failing)
+
+
+def test_a_switch_cut_short_by_an_outage_leaves_no_schedule_behind(
+    sandbox, six_months, inbox, owner, monkeypatch
+):
+    """Attack 3 F11: the schedule made before the failed phase update is released, so the practice
+    can still cancel (Stripe refuses the end of a subscription a schedule manages)."""
+    practice = six_months
+    _outage_on_phase_update(monkeypatch, applied=False)
+    with pytest.raises(StripeUnavailable):
+        plan_changes.schedule_switch(practice, Plan.MONTHLY, owner, "k1")
+    monkeypatch.undo()
+    assert sandbox.client().v1.subscriptions.retrieve(practice.stripe_subscription_id).schedule is None
+    inbox.deliver()
+    assert practice.pending_plan is None
+    subscriptions.cancel_subscription(practice, "Closing the clinic", owner)
+    assert practice.cancel_at_period_end
+
+
+def test_a_switch_whose_answer_was_lost_is_said_as_done(sandbox, six_months, inbox, owner, monkeypatch):
+    """Attack 3 F11: the phase update reached Stripe but its answer was lost: the switch is there,
+    so the person is not told "try again"."""
+    practice = six_months
+    _outage_on_phase_update(monkeypatch, applied=True)
+    plan_changes.schedule_switch(practice, Plan.MONTHLY, owner, "k1")
+    assert practice.pending_plan == Plan.MONTHLY
+    assert practice.pending_plan_at == practice.current_period_end
+
+
+def test_a_switch_neither_done_nor_readable_says_so(sandbox, six_months, inbox, owner, monkeypatch):
+    from portal.gateway import schedules as stripe_schedules
+
+    practice = six_months
+    _outage_on_phase_update(monkeypatch, applied=True)
+
+    def unreachable(*args, **kwargs):
+        raise StripeUnavailable(reached_stripe=False)
+
+    monkeypatch.setattr(stripe_schedules, "retrieve_schedule", unreachable)
+    with pytest.raises(errors.PracticeError) as refused:
+        plan_changes.schedule_switch(practice, Plan.MONTHLY, owner, "k1")
+    assert "cannot tell yet whether the switch is scheduled" in refused.value.message
+    assert "try again" not in refused.value.message.lower()
+
+
+def test_cancel_releases_a_schedule_the_page_does_not_show(sandbox, six_months, inbox, owner):
+    """Attack 3 F11: a bare schedule (one phase, no switch) manages the subscription; cancelling
+    releases it first instead of showing Stripe's refusal."""
+    practice = six_months
+    client = sandbox.client()
+    bare = client.v1.subscription_schedules.create({"from_subscription": practice.stripe_subscription_id})
+    inbox.deliver()
+    assert practice.pending_plan is None
+    subscriptions.cancel_subscription(practice, "Closing the clinic", owner)
+    assert practice.cancel_at_period_end
+    assert client.v1.subscription_schedules.retrieve(bare.id).status == "released"
+    assert client.v1.subscriptions.retrieve(practice.stripe_subscription_id).cancel_at_period_end
+
+
+def _renewal(practice) -> PracticeInvoice | None:
+    return db.session.scalar(
+        db.select(PracticeInvoice)
+        .where(
+            PracticeInvoice.practice_id == practice.id, PracticeInvoice.billing_reason == "subscription_cycle"
+        )
+        .order_by(PracticeInvoice.created.desc())
+    )
+
+
+def test_an_offer_accepted_while_a_switch_waits_survives_the_switch(sandbox, six_months, inbox, owner):
+    """Attack 3 F5: the waiting switch's phases take the accepted offer too, so the Monthly renewal
+    after the phase change is still discounted (a phase starting sets the subscription's discounts)."""
+    from portal.practices import retention
+    from portal.promotions.models import RetentionCoupon
+
+    practice = six_months
+    client = sandbox.client()
+    coupon = client.v1.coupons.create({"percent_off": 30, "duration": "forever"})
+    db.session.add(RetentionCoupon(coupon_id=coupon.id, percent_off=30, duration="forever"))
+    db.session.commit()
+    period_end = practice.current_period_end
+    plan_changes.schedule_switch(practice, Plan.MONTHLY, owner)
+    inbox.deliver()
+    retention.accept_offer(practice, owner, coupon.id)
+    inbox.deliver()
+    schedule = client.v1.subscription_schedules.retrieve(practice.schedule_id)
+    assert all(p.discounts for p in schedule.phases)
+    sandbox.settings(renewal_draft_hours=0)
+    try:
+        sandbox.advance(days=(period_end - practice.current_period_start).days + 1)
+    finally:
+        sandbox.settings(renewal_draft_hours=1)
+    inbox.deliver()
+    db.session.refresh(practice)
+    assert practice.plan == Plan.MONTHLY
+    assert _renewal(practice).amount_paid == 6930  # $99.00, 30% off
+    sub = client.v1.subscriptions.retrieve(practice.stripe_subscription_id)
+    assert len(sub.discounts) == 1 and practice.discount_summary
+
+
+def test_an_offer_the_schedule_could_not_take_says_so_and_a_second_accept_finishes(
+    sandbox, six_months, inbox, owner, monkeypatch
+):
+    """Attack 3 F5: Stripe unreachable for the schedule's update: the answer says the offer applies
+    now but not yet after the switch (and how to keep it); accepting again finishes it."""
+    from portal.gateway import schedules as stripe_schedules
+    from portal.practices import retention
+    from portal.promotions.models import RetentionCoupon
+
+    practice = six_months
+    client = sandbox.client()
+    coupon = client.v1.coupons.create({"percent_off": 30, "duration": "forever"})
+    db.session.add(RetentionCoupon(coupon_id=coupon.id, percent_off=30, duration="forever"))
+    db.session.commit()
+    plan_changes.schedule_switch(practice, Plan.MONTHLY, owner)
+    inbox.deliver()
+
+    def unreachable(*args, **kwargs):
+        raise StripeUnavailable(reached_stripe=False)
+
+    monkeypatch.setattr(stripe_schedules, "update_schedule", unreachable)
+    with pytest.raises(errors.PracticeError) as refused:
+        retention.accept_offer(practice, owner, coupon.id)
+    assert (
+        "The offer applies now, but Stripe could not be reached to keep it after the switch to Monthly"
+        in (refused.value.message)
+    )
+    assert client.v1.subscriptions.retrieve(practice.stripe_subscription_id).discounts
+    monkeypatch.undo()
+    with pytest.raises(errors.PracticeError, match="already accepted"):
+        retention.accept_offer(practice, owner, coupon.id)
+    schedule = client.v1.subscription_schedules.retrieve(practice.schedule_id)
+    assert all(p.discounts for p in schedule.phases)

@@ -413,3 +413,24 @@ def test_while_collection_is_paused_access_is_not_said_paid_until(sandbox, activ
     page = owner_client.get(f"/practices/{active.id}/billing").get_data(as_text=True)
     assert '<dd data-access="yes">Yes, collection paused</dd>' in page
     assert "paid until" not in page
+
+
+def test_a_cancellation_during_the_trial_says_it_ends_with_the_trial(sandbox, practice, owner, owner_client):
+    """Attack 3 F15: nothing was paid for the plan; the answer names the trial's end, not a paid period."""
+    from tests.practices.test_promotion_codes import billing_form
+
+    subscribe_with_trial(practice, owner)
+    db.session.refresh(practice)
+    assert practice.on_trial
+    page = owner_client.get(f"/practices/{practice.id}/billing").get_data(as_text=True)
+    day = re.search(r"Trial until (\d\d \w+ \d{4})", page).group(1)
+    answer = owner_client.post(
+        f"/practices/{practice.id}/billing/cancel",
+        data={**billing_form(owner_client, practice), "reason": "Trying another tool"},
+        headers=HX,
+    )
+    said = html.unescape(answer.get_data(as_text=True))
+    assert f"The subscription will end when the free trial ends, on {day}." in said
+    assert "paid period" not in said
+    sub = sandbox.client().v1.subscriptions.retrieve(practice.stripe_subscription_id)
+    assert sub.cancel_at_period_end and sub["items"].data[0].current_period_end == sub.trial_end

@@ -198,3 +198,66 @@ def test_the_phase_change_and_a_switch_now_credit_in_any_order(sandbox, practice
     state = check_every_order(practice, before, feed.take())
     assert state["customer_balance"] == client.v1.customers.retrieve(practice.stripe_customer_id).balance
     assert state["customer_balance"] < -500
+
+
+class LockWatch:
+    """Stands in for a slow (or unreachable) Stripe on the schedule reads: at each read it tries to
+    write the database from another connection, as a person's request would meanwhile."""
+
+    def __init__(self, app, monkeypatch, *, outage: bool = False) -> None:
+        from portal.gateway import schedules as stripe_schedules
+
+        self.path = sa.engine.make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database
+        self.outage = outage
+        self.locked: list[bool] = []
+        self.real = stripe_schedules.call_stripe
+        monkeypatch.setattr(stripe_schedules, "call_stripe", self.call)
+
+    def call(self, operation, fn, **context):
+        import sqlite3
+
+        from portal.gateway.errors import StripeUnavailable
+
+        other = sqlite3.connect(self.path, timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.rollback()
+            self.locked.append(False)
+        except sqlite3.OperationalError:
+            self.locked.append(True)
+        finally:
+            other.close()
+        if self.outage:
+            raise StripeUnavailable()
+        return self.real(operation, fn, **context)
+
+
+def _switch_events(sandbox, practice) -> list[dict]:
+    client = sandbox.client()
+    feed = Feed(sandbox, practice.stripe_customer_id)
+    save_card(sandbox, practice)
+    sub = subscribe_directly(sandbox, practice, Plan.SEMIANNUAL)
+    deliver(feed.take())
+    schedule_monthly(client, sub.id)
+    return feed.take()
+
+
+def test_schedule_events_wait_for_stripe_without_holding_the_database(sandbox, practice, app, monkeypatch):
+    """Attack 3 F12: the schedule reads of ``subscription_schedule.*`` and ``customer.subscription.updated``
+    are made before the event's write transaction, so another writer is never locked out meanwhile."""
+    events = _switch_events(sandbox, practice)
+    watch = LockWatch(app, monkeypatch)
+    deliver(events)
+    assert watch.locked and not any(watch.locked)
+    assert snapshot(practice)["pending_plan"] == Plan.MONTHLY
+
+
+def test_schedule_events_fail_fast_in_an_outage_and_hold_nothing(sandbox, practice, app, monkeypatch):
+    events = _switch_events(sandbox, practice)
+    watch = LockWatch(app, monkeypatch, outage=True)
+    outcomes = [receive_event(event, json.dumps(event)) for event in events]
+    assert Outcome.FAILED in outcomes and watch.locked and not any(watch.locked)
+    assert snapshot(practice)["pending_plan"] is None
+    monkeypatch.undo()  # Stripe is back: the redeliveries apply them
+    deliver(events)
+    assert snapshot(practice)["pending_plan"] == Plan.MONTHLY

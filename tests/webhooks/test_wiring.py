@@ -98,3 +98,10 @@ def test_the_table_covers_exactly_the_documented_event_types() -> None:
     documented = documented_event_types()
     assert len(documented) == len(set(documented))
     assert sorted(EVENT_HANDLERS) == sorted(documented)
+
+
+def test_every_read_first_step_belongs_to_a_handled_event():
+    """Attack 3 F12: a read-first step runs before its event's handler; one without a handler is a typo."""
+    from portal.webhooks.handlers import EVENT_HANDLERS, READ_FIRST
+
+    assert set(READ_FIRST) <= set(EVENT_HANDLERS)

@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.extensions import db
+from portal.formatting import format_date
 from portal.gateway.errors import BillingError, InvalidRequest
 from portal.htmx import is_htmx, render_page_or_fragment
 from portal.i18n import current_locale
@@ -244,7 +245,13 @@ def cancel(practice: Practice, member: PracticeMember, key: str) -> Outcome:
         g.cancel_form = form  # shown again with what was typed
         problem = form.reason.errors[0] if form.reason.errors else _("Please tell us why you are cancelling.")
         return Outcome(error=problem, status=422, settled=False)
-    done = _("The subscription will end at the end of the paid period.")
+    if practice.on_trial:  # nothing was paid for the plan: it ends with the trial (attack 3 F15)
+        done = _(
+            "The subscription will end when the free trial ends, on %(day)s.",
+            day=format_date(practice.trial_end),
+        )
+    else:
+        done = _("The subscription will end at the end of the paid period.")
     if practice.pending_plan:
         dropped = _("The switch to %(plan)s that was waiting is dropped.", plan=practice.pending_plan.label)
         done = f"{done} {dropped}"

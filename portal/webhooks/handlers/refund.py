@@ -20,6 +20,16 @@ def _apply(refund: dict) -> None:
         invoice_refunds.refund_changed(refund)
 
 
+def read_first(event: dict) -> None:
+    """Before the event's transaction: the refund ``changed`` reads (``portal.gateway.read_first``)."""
+    stripe_refunds.retrieve_refund(event["data"]["object"]["id"])
+
+
+def charge_read_first(event: dict) -> None:
+    """Before the event's transaction: the charge's refunds ``charge_refunded`` reads."""
+    stripe_refunds.charge_refunds(event["data"]["object"]["id"])
+
+
 def changed(event: dict) -> None:
     """``refund.created`` / ``refund.updated``."""
     _apply(as_dict(stripe_refunds.retrieve_refund(event["data"]["object"]["id"])))

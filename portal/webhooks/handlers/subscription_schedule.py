@@ -7,7 +7,15 @@ Stripe's state, and a repeat changes nothing.
 
 from __future__ import annotations
 
+from portal.gateway import schedules as stripe_schedules
 from portal.practices import mirror, schedule_mirror
+
+
+def read_first(event: dict) -> None:
+    """Before the event's transaction: the schedule ``changed`` reads (``portal.gateway.read_first``)."""
+    schedule = event["data"]["object"]
+    if mirror.find_practice(schedule.get("metadata"), schedule.get("customer"), lock=False) is not None:
+        stripe_schedules.retrieve_schedule(schedule["id"])
 
 
 def changed(event: dict) -> None:
