@@ -61,14 +61,7 @@ def start_checkout(practice: Practice, plan: Plan, actor: User, promotion: dict 
     A double click of one form returns the same session (the view runs it once per form key,
     ``intents``); every new start makes a new session, and the older open ones are expired.
     """
-    require_manager(practice, actor)
-    if practice.deactivated:
-        raise PracticeError(CLOSED, status=409)
-    if practice.subscription_live and practice.subscription_status != "incomplete":
-        raise PracticeError(_("This practice already has a subscription."))
-    refusal = discounts.used_code_refusal(practice, promotion["code"]) if promotion else None
-    if refusal is not None:
-        raise PracticeError(refusal, status=422)
+    _refuse_start(practice, actor, promotion)
     customer_id = ensure_practice_customer(practice)
     with_onboarding = practice.onboarding_paid_at is None
     trial = trial_days(plan, practice)
@@ -116,6 +109,19 @@ def start_checkout(practice: Practice, plan: Plan, actor: User, promotion: dict 
     db.session.commit()
     expire_older_checkouts(customer_id, session)
     return session.url
+
+
+def _refuse_start(practice: Practice, actor: User, promotion: dict | None) -> None:
+    """Who may start a Checkout, and when: a manager, of an open practice with no live subscription,
+    with a code the practice has not used yet."""
+    require_manager(practice, actor)
+    if practice.deactivated:
+        raise PracticeError(CLOSED, status=409)
+    if practice.subscription_live and practice.subscription_status != "incomplete":
+        raise PracticeError(_("This practice already has a subscription."))
+    refusal = discounts.used_code_refusal(practice, promotion["code"]) if promotion else None
+    if refusal is not None:
+        raise PracticeError(refusal, status=422)
 
 
 def expire_older_checkouts(customer_id: str, session: object) -> None:
