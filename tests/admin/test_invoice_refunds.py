@@ -246,3 +246,62 @@ def test_a_form_without_what_was_left_is_refused(admin_client, paid):
     assert answer.status_code == 422
     assert "This form has expired. Reload the page and try again." in answer.get_data(as_text=True)
     assert rows() == []
+
+
+VI = {"Accept-Language": "vi-VN,vi;q=0.9"}
+
+
+def test_an_amount_is_read_in_the_pages_language(admin_client, paid):
+    """The Vietnamese page writes "598,00 US$" and takes "1,50" as one dollar fifty (not $150.00, the
+    comma dropped); its form is drawn in the same writing ("598,00"), so sent unchanged it refunds all."""
+    practice, invoice = paid
+    prefix = f"refund-{invoice.id}"
+    url = f"/admin/practices/{practice.id}/invoices/{invoice.stripe_id}/refund"
+    page = admin_client.get(f"/admin/practices/{practice.id}", headers=VI).get_data(as_text=True)
+    assert f'name="{prefix}-amount" type="text" value="598,00"' in page
+    assert "25,00" in page  # the hint's example, as this page writes amounts
+    form = {
+        **_form(admin_client, practice, invoice),
+        f"{prefix}-amount": "1,50",
+        f"{prefix}-note": "Một đô rưỡi",
+    }
+
+    answer = admin_client.post(url, data=form, headers=VI)
+
+    assert answer.status_code == 303
+    assert [row.amount for row in rows()] == [150]
+    form = {
+        **_form(admin_client, practice, invoice),
+        f"{prefix}-amount": "596,50",
+        f"{prefix}-note": "Phần còn lại",
+    }
+    assert admin_client.post(url, data=form, headers=VI).status_code == 303
+    assert sorted(row.amount for row in rows()) == [150, 59650]
+
+
+@pytest.mark.parametrize(
+    ("headers", "typed", "words"),
+    [
+        ({}, "1,50", "Write it like 1,234.56: “,” between thousands, “.” before the decimals."),
+        ({}, "25,5", "Write it like 1,234.56"),
+        ({}, "1.234,5", "Write it like 1,234.56"),
+        (VI, "1.50", "viết như 1.234,56"),
+        (VI, "1e3", "598,00\xa0US$"),
+        (VI, "\uff10\uff13", "598,00\xa0US$"),
+    ],
+)
+def test_an_amount_the_pages_language_does_not_write_so_is_refused(admin_client, paid, headers, typed, words):
+    """Never a guess: a comma where English has no thousands, a point the Vietnamese page would not
+    write, an exponent or full-width digits are refused under the field; nothing is refunded."""
+    practice, invoice = paid
+    prefix = f"refund-{invoice.id}"
+    form = {**_form(admin_client, practice, invoice), f"{prefix}-amount": typed, f"{prefix}-note": "Kept"}
+
+    answer = admin_client.post(
+        f"/admin/practices/{practice.id}/invoices/{invoice.stripe_id}/refund", data=form, headers=headers
+    )
+
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    assert words in page and f'value="{typed}"' in page
+    assert rows() == []
