@@ -305,3 +305,53 @@ def test_an_amount_the_pages_language_does_not_write_so_is_refused(admin_client,
     page = answer.get_data(as_text=True)
     assert words in page and f'value="{typed}"' in page
     assert rows() == []
+
+
+def test_another_invoices_form_key_is_refused_in_words(admin_client, paid):
+    """The form's key is one another invoice's refund used (a forged or mixed-up form): this invoice
+    is not refunded and the page says why (not a 422 with no message)."""
+    practice, invoice = paid
+    prefix = f"refund-{invoice.id}"
+    form = {**_form(admin_client, practice, invoice), f"{prefix}-amount": "10", f"{prefix}-note": "x"}
+    other_key = "K" * 24
+    db.session.add(
+        InvoiceRefund(
+            practice_id=practice.id,
+            invoice_id="in_another_one",
+            stripe_refund_id="re_another_one",
+            amount=500,
+            currency="usd",
+            status="succeeded",
+            attempt_key=other_key,
+        )
+    )
+    db.session.commit()
+
+    answer = admin_client.post(
+        f"/admin/practices/{practice.id}/invoices/{invoice.stripe_id}/refund",
+        data={**form, f"{prefix}-attempt": other_key},
+    )
+
+    assert answer.status_code == 422
+    assert "This form has expired. Reload the page and try again." in answer.get_data(as_text=True)
+    assert [row.invoice_id for row in rows()] == ["in_another_one"]
+
+
+def test_a_forged_figure_left_states_no_refund_that_never_happened(admin_client, paid):
+    practice, invoice = paid
+    prefix = f"refund-{invoice.id}"
+    form = {**_form(admin_client, practice, invoice), f"{prefix}-amount": "10", f"{prefix}-note": "x"}
+
+    answer = admin_client.post(
+        f"/admin/practices/{practice.id}/invoices/{invoice.stripe_id}/refund",
+        data={**form, f"{prefix}-left_when_drawn": "99999"},
+    )
+
+    assert answer.status_code == 409
+    page = answer.get_data(as_text=True)
+    assert (
+        f"The amount left to refund of invoice {invoice.number} changed since this page was drawn: "
+        "$598.00 is left. Nothing was refunded now" in page
+    )
+    assert "was refunded;" not in page
+    assert rows() == []
