@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 
 from portal.database import insert_once, utcnow
 from portal.extensions import db
-from portal.formatting import format_money, lazy_money
+from portal.formatting import format_money, lazy_money, money_token
 from portal.gateway import refunds as stripe_refunds
 from portal.gateway.errors import BillingError, StripeUnavailable
 from portal.gateway.shapes import as_dict
@@ -351,7 +351,7 @@ def record_refund(
     )
     if not recorded:
         return False
-    amount = format_money(int(refund.get("amount") or 0), refund.get("currency") or invoice.currency)
+    amount = money_token(int(refund.get("amount") or 0), refund.get("currency") or invoice.currency)
     number = invoice.number or invoice.stripe_id
     own = refund.get("metadata") or {}
     if credit_note is not None and _actor(metadata) is not None:

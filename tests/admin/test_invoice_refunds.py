@@ -355,3 +355,35 @@ def test_a_forged_figure_left_states_no_refund_that_never_happened(admin_client,
     )
     assert "was refunded;" not in page
     assert rows() == []
+
+
+def test_history_says_a_refund_in_its_readers_language(admin_client, paid):
+    """A refund made on the Vietnamese page is kept as an amount, not as the writer's text: an English
+    reader of History reads "$1.50", a Vietnamese one "1,50 US$"; a line stored formatted before
+    (an older row) still reads as it was written."""
+    from portal.practices import audit
+
+    practice, invoice = paid
+    prefix = f"refund-{invoice.id}"
+    url = f"/admin/practices/{practice.id}/invoices/{invoice.stripe_id}/refund"
+    form = {
+        **_form(admin_client, practice, invoice),
+        f"{prefix}-amount": "1,50",
+        f"{prefix}-note": "Một đô rưỡi",
+    }
+    assert admin_client.post(url, data=form, headers=VI).status_code == 303
+    admin_client.get(f"/admin/practices/{practice.id}", headers=VI)  # the answer's message, read there
+    audit.record(
+        db.session.get(type(practice), practice.id),
+        "invoice_refunded",
+        "$7.00 of invoice OLD-1, re_old1: Old",
+    )
+    db.session.commit()
+
+    english = admin_client.get(f"/admin/practices/{practice.id}").get_data(as_text=True)
+    vietnamese = admin_client.get(f"/admin/practices/{practice.id}", headers=VI).get_data(as_text=True)
+
+    assert f"Refunded $1.50 of invoice {invoice.number}: Một đô rưỡi" in english
+    assert "1,50" not in english
+    assert f"1,50\xa0US$ of invoice {invoice.number}: Một đô rưỡi" in vietnamese
+    assert "Refunded $7.00 of invoice OLD-1: Old" in english
