@@ -94,6 +94,4 @@ def test_stored_terms_and_history_say_an_amount_in_the_readers_language(app):
         old = describe("invoice_refunded", "150,00 US$ of invoice A-1, re_1: x", "Ada").sentence
         assert old == "Refunded 150,00 US$ of invoice A-1: x"
     with reading(app, "vi"):
-        assert said_terms(stored).startswith(f"Giảm 15,00{NBSP}US$") or f"15,00{NBSP}US$" in said_terms(
-            stored
-        )
+        assert f"15,00{NBSP}US$" in said_terms(stored)
