@@ -110,8 +110,10 @@ def refund_order(
         raise OrderNotFound()
     expire_loaded(order)
     earlier = db.session.scalar(sa.select(OrderRefund).where(OrderRefund.attempt_key == attempt))
-    if earlier is not None:
+    if earlier is not None and earlier.order_id == order.id:
         return earlier
+    if earlier is not None:  # another order's form's key (forged or mixed up): not this order's refund
+        raise RefundRefused(_("This form has expired. Reload the page and try again."))
     if order.pending_refund:
         row = _settle_first(order, attempt)
         if row is not None:

@@ -174,3 +174,28 @@ def test_one_unit_left_is_said_in_the_singular(admin_client, user_factory, strip
     page = stale.get_data(as_text=True)
     assert f"the refunds of order #{order.id} changed: 1 unit is left. Nothing was refunded now" in page
     assert "1 units" not in page
+
+
+def test_another_orders_form_key_is_refused_in_words(admin_client, user_factory, stripe_sandbox):
+    buyer = user_factory(email="buyer@example.com")
+    order, other = paid_order(buyer, quantity=2, stock=4), paid_order(buyer, quantity=1, stock=4)
+    other_key = "K" * 24
+    db.session.add(
+        OrderRefund(
+            order_id=other.id,
+            stripe_refund_id="re_another_order",
+            amount=1250,
+            currency="usd",
+            units=1,
+            status="succeeded",
+            attempt_key=other_key,
+        )
+    )
+    db.session.commit()
+    form = {**_form(admin_client, order.id), "units": "1", "reason": "Torn", "attempt": other_key}
+
+    answer = admin_client.post(f"/shop/admin/orders/{order.id}/refund", data=form)
+
+    assert answer.status_code in (409, 422)
+    assert "This form has expired. Reload the page and try again." in answer.get_data(as_text=True)
+    assert [row.order_id for row in refund_rows()] == [other.id]
