@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from decimal import Decimal
 
 from babel import dates as babel_dates
@@ -111,3 +112,20 @@ def lazy_date(value: dt.datetime | dt.date | int | None) -> LazyString:
 def lazy_money(amount: int | None, currency: str = "usd") -> LazyString:
     """``format_money`` when read (in the recipient's language, for an email)."""
     return LazyString(format_money, amount, currency)
+
+
+#: An amount kept in stored text (a History line's detail, a discount's stored terms) as Stripe's
+#: minor units and currency, said in the reader's language when the text is drawn (``said_money``):
+#: text stored already formatted would read in the writer's language ("150,00 US$" on English pages).
+MONEY_TOKEN = re.compile(r"\[money (-?\d{1,18}) ([a-z]{3})\]")
+
+
+def money_token(amount: int | None, currency: str | None = "usd") -> str:
+    """``[money 15000 usd]``: an amount to store in text (``said_money`` says it)."""
+    return f"[money {int(amount or 0)} {(currency or 'usd').lower()}]"
+
+
+def said_money(text: str | None) -> str:
+    """Stored text with each ``money_token`` said in the reader's language (other text as it is,
+    so lines stored before the tokens, already formatted, still read)."""
+    return MONEY_TOKEN.sub(lambda match: format_money(int(match[1]), match[2]), text or "")

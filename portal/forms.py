@@ -4,7 +4,7 @@ no Vietnamese, so Flask-WTF's i18n (its ``wtforms`` domain) would leave them in 
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 import flask_babel
 from flask import current_app
@@ -156,20 +156,90 @@ class RefundForm(PortalForm):
         self.left_when_drawn.data = str(left)
 
 
-def minor_units(text: str, currency: str) -> int | None:
-    """An amount typed in the currency's main unit -> Stripe's minor units, with the currency's own
-    digits (``"25.5"`` USD -> 2550, ``"1,025"`` VND -> 1025); None for anything else (signs,
-    letters, more digits after the point than the currency has)."""
+class UnclearNumber(ValueError):
+    """A number typed with separators the page's language does not use that way ("1,50" on an English
+    page: one dollar fifty, or a hundred and fifty?). Its ``message`` says how to write it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def read_number(text: str | None, places: int, locale: str | None = None) -> Decimal | None:
+    """A number typed the way the page's language writes it (``locale``, else the page's): ``"1,50"``
+    is 1.5 in Vietnamese; ``"1,234.5"`` 1234.5 in English. The one reader of every typed amount,
+    percentage and price (Babel's ``parse_decimal``, strict): ASCII digits and the language's two
+    separators only (no sign, exponent, full-width or other script's digits), at most ``places``
+    digits after the decimal separator. None for anything else; ``UnclearNumber`` when the
+    separators do not fit the language ("1,50" or "1.234,5" in English), never a guess."""
+    from babel.numbers import NumberFormatError, get_decimal_symbol, get_group_symbol, parse_decimal
+
+    from portal.i18n import current_locale
+
+    locale = locale or current_locale()
+    text = (text or "").strip()
+    point, group = get_decimal_symbol(locale), get_group_symbol(locale)
+    if not text or any(not ("0" <= c <= "9") and c not in (point, group) for c in text):
+        return None
+    if not any("0" <= c <= "9" for c in text):
+        return None
+    try:
+        value = parse_decimal(text, locale=locale, strict=True)
+    except NumberFormatError as problem:
+        if not problem.suggestions:
+            return None
+        raise UnclearNumber(_separators_message(places, locale)) from None
+    if not value.is_finite() or -value.as_tuple().exponent > places:
+        return None
+    return value
+
+
+def _separators_message(places: int, locale: str) -> str:
+    from babel.numbers import get_decimal_symbol, get_group_symbol
+
+    example = format_typed(
+        Decimal("1234.5678").quantize(Decimal(1).scaleb(-places), ROUND_DOWN), places, locale, group=True
+    )
+    if places:
+        return _(
+            "We cannot tell which number that is. Write it like %(example)s: "
+            "“%(group)s” between thousands, “%(point)s” before the decimals.",
+            example=example,
+            group=get_group_symbol(locale),
+            point=get_decimal_symbol(locale),
+        )
+    return _(
+        "We cannot tell which number that is. Write it like %(example)s, with no decimals.",
+        example=example,
+    )
+
+
+def format_typed(value: Decimal, places: int, locale: str | None = None, group: bool = False) -> str:
+    """A number as ``read_number`` takes it in ``locale`` (else the page's): ``25.00`` in English,
+    ``25,00`` in Vietnamese; ``group`` adds the thousands separators (an example, not a form value)."""
+    from babel.numbers import format_decimal
+
+    from portal.i18n import current_locale
+
+    pattern = ("#,##0" if group else "0") + ("." + "0" * places if places else "")
+    return format_decimal(value, format=pattern, locale=locale or current_locale(), decimal_quantization=True)
+
+
+def minor_units(text: str, currency: str, locale: str | None = None) -> int | None:
+    """An amount typed in the currency's main unit, in the page's language (``read_number``) ->
+    Stripe's minor units, with the currency's own digits (``"25.5"`` USD -> 2550, ``"1,025"`` VND ->
+    1025 in English; ``"25,5"`` USD -> 2550 in Vietnamese); None for anything else (signs,
+    letters, more digits after the point than the currency has). Raises ``UnclearNumber``."""
     digits = minor_unit_exponent(currency)
-    whole, dot, fraction = (text or "").strip().replace(",", "").partition(".")
-    if not (whole.isascii() and whole.isdigit()) or len(whole) > 12 - digits:
+    value = read_number(text, digits, locale)
+    if value is None:
         return None
-    if dot and not (fraction.isascii() and fraction.isdigit() and 1 <= len(fraction) <= digits):
-        return None
-    return int(whole) * 10**digits + int((fraction or "0").ljust(digits, "0")[:digits] or "0")
+    minor = int(value.scaleb(digits))
+    return minor if minor < 10**12 else None
 
 
 def amount_text(minor: int, currency: str) -> str:
-    """Minor units as typed into an amount field: ``"598.00"`` USD, ``"499000"`` VND."""
+    """Minor units as typed into an amount field, in the page's language: ``"598.00"`` USD in
+    English, ``"598,00"`` in Vietnamese, ``"499000"`` VND."""
     digits = minor_unit_exponent(currency)
-    return f"{Decimal(minor).scaleb(-digits):.{digits}f}"
+    return format_typed(Decimal(minor).scaleb(-digits), digits)

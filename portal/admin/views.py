@@ -186,6 +186,8 @@ def refund_invoice(practice_id: int, invoice_id: str):
         row = refunds.by_attempt(invoice, attempt)
         if row is None:
             message, status = refusal or (form.form_problem, 422)
+            if not message and not form.errors:  # never a refusal without words
+                message = _("This form has expired. Reload the page and try again.")
             answer = (invoice_id, form, message, invoice)
             return _practice_page(practice_id, ClosePracticeForm(formdata=None), status, refund=answer)
     number = invoice.number or invoice.stripe_id

@@ -34,6 +34,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from portal.extensions import db
@@ -46,7 +47,7 @@ from portal.practices.countries import tax_id_example, tax_id_label, tax_id_reco
 from portal.practices.customers import ensure_practice_customer, practice_contact
 from portal.practices.errors import PracticeError
 from portal.practices.members import require_manager
-from portal.practices.models import Practice, PracticeTaxId
+from portal.practices.models import BillingAuditEntry, Practice, PracticeTaxId
 from portal.users.models import User
 from portal.words import N_
 
@@ -283,6 +284,8 @@ def apply_from_checkout(practice: Practice, session: dict, completed_at: int) ->
     tax_ids = typed.get("tax_ids") or []
     if not (address.get("line1") or tax_ids) or int(practice.billing_details_at or 0) >= completed_at:
         return False
+    if _applied_from(practice, session.get("id")):  # the success page, then the event (dated later)
+        return False
     if address.get("line1"):
         for key in ADDRESS_FIELDS:
             setattr(practice, f"address_{key}", address.get(key) or None)
@@ -297,5 +300,25 @@ def apply_from_checkout(practice: Practice, session: dict, completed_at: int) ->
     practice.details_version = (
         practice.details_version or 0
     ) + 1  # a details form drawn before Checkout filled them saves nothing
-    audit.record(practice, "billing_details_from_checkout", summary(practice))
+    # The session's id names the line (History shows it behind the toggle): one Checkout, one line.
+    audit.record(practice, "billing_details_from_checkout", f"{summary(practice)}, {session.get('id')}")
     return True
+
+
+def _applied_from(practice: Practice, session_id: str | None) -> bool:
+    """Whether this Checkout session's details were applied already (its History line names it)."""
+    if not session_id:
+        return False
+    db.session.flush()
+    return (
+        db.session.scalar(
+            sa.select(BillingAuditEntry.id)
+            .where(
+                BillingAuditEntry.practice_id == practice.id,
+                BillingAuditEntry.action == "billing_details_from_checkout",
+                BillingAuditEntry.detail.like(f"%, {session_id}"),
+            )
+            .limit(1)
+        )
+        is not None
+    )

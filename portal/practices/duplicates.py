@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from portal.extensions import db
-from portal.formatting import format_money
+from portal.formatting import money_token
 from portal.gateway import invoices as stripe_invoices
 from portal.gateway import refunds as stripe_refunds
 from portal.gateway import subscriptions as stripe_subscriptions
@@ -132,7 +132,7 @@ def cancel_duplicate(practice: Practice, subscription: dict) -> None:
         practice,
         "duplicate_subscription_cancelled",
         f"{subscription['id']} ({plan.record_label if plan else 'subscription'}) cancelled, "
-        f"{format_money(refunded, currency)} refunded",
+        f"{money_token(refunded, currency)} refunded",
     )
     notifications.notify(
         practice,

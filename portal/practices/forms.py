@@ -9,7 +9,15 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from portal.formatting import format_money, minor_unit_exponent
-from portal.forms import CURRENCY_NAMES, PortalForm, RefundForm, amount_text, minor_units, refund_reason_field
+from portal.forms import (
+    CURRENCY_NAMES,
+    PortalForm,
+    RefundForm,
+    UnclearNumber,
+    amount_text,
+    minor_units,
+    refund_reason_field,
+)
 from portal.practices.closing import REASON_MAX, close_reason_problem
 from portal.practices.countries import COUNTRIES, TAX_ID_TYPES, country_choices, tax_id_type_of
 from portal.practices.models import MemberRole, Practice
@@ -187,7 +195,10 @@ class RefundInvoiceForm(RefundForm):
     note = refund_reason_field(_l("Why is it refunded? (History keeps it)"))
 
     def validate_amount(self, field: StringField) -> None:
-        minor = minor_units(field.data or "", self.currency)
+        try:
+            minor = minor_units(field.data or "", self.currency)
+        except UnclearNumber as unclear:
+            raise ValidationError(unclear.message) from None
         if minor is None or not 1 <= minor <= self.most:
             raise ValidationError(
                 _(
@@ -200,9 +211,13 @@ class RefundInvoiceForm(RefundForm):
 
     @property
     def minor_amount(self) -> int:
-        return minor_units(self.amount.data or "", self.currency) or 0
+        try:
+            return minor_units(self.amount.data or "", self.currency) or 0
+        except UnclearNumber:
+            return 0
 
     @property
     def example(self) -> str:
-        """An amount as this form takes it: ``25.00`` (USD), ``25`` (VND)."""
+        """An amount as this form takes it in the page's language: ``25.00`` (USD; ``25,00`` in
+        Vietnamese), ``25`` (VND)."""
         return amount_text(25 * 10 ** minor_unit_exponent(self.currency), self.currency)

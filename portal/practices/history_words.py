@@ -18,8 +18,9 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from portal.extensions import db
-from portal.formatting import format_date
+from portal.formatting import format_date, said_money
 from portal.practices.kinds import PLAN_LABELS, PLAN_RECORD_LABELS, MemberRole
+from portal.promotions.words import said_terms
 from portal.wallet.models import PaymentMethod
 from portal.words import N_, billing_status_label, role_word, stored_words
 
@@ -185,9 +186,9 @@ SENTENCES: dict[str, Callable[[str, str | None], str]] = {
     ),
     "cancellation_withdrawn": lambda d, p: _("Cancellation withdrawn: the subscription renews"),
     "resumed": lambda d, p: _("Subscription resumed"),
-    "retention_accepted": lambda d, p: _("Accepted the retention offer: %(terms)s", terms=d),
+    "retention_accepted": lambda d, p: _("Accepted the retention offer: %(terms)s", terms=said_terms(d)),
     "retention_declined": lambda d, p: _(
-        "Declined the retention offer (%(terms)s) and went on to cancel", terms=d
+        "Declined the retention offer (%(terms)s) and went on to cancel", terms=said_terms(d)
     ),
     "promotion_code_used": lambda d, p: _("Promotion code %(code)s", code=d),
     "promotion_code_redeemed": lambda d, p: _("Promotion code %(code)s", code=d),
@@ -252,7 +253,7 @@ def _iso_dates(text: str) -> str:
 
 def describe(action: str, detail: str | None, actor_name: str | None, plan: str | None = None) -> HistoryLine:
     """One audit line in words: what happened, who did it, and the Stripe ids it names."""
-    detail = detail or ""
+    detail = said_money(detail)  # amounts stored as tokens, in the reader's language
     ids = tuple(dict.fromkeys(STRIPE_ID.findall(detail)))
     sentence_of = SENTENCES.get(action)
     if sentence_of is None:  # a line this module has no words for yet: its name, and what it says

@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 
 from portal.database import insert_once, utcnow
 from portal.extensions import db
-from portal.formatting import format_money, lazy_money
+from portal.formatting import format_money, lazy_money, money_token
 from portal.gateway import refunds as stripe_refunds
 from portal.gateway.errors import BillingError, StripeUnavailable
 from portal.gateway.shapes import as_dict
@@ -95,8 +95,10 @@ def refund_invoice(
         raise PracticeError(_("This form has expired. Reload the page and try again."), status=422)
     invoice = _locked_invoice(practice_id, invoice_id)
     earlier = db.session.scalar(sa.select(InvoiceRefund).where(InvoiceRefund.attempt_key == attempt))
-    if earlier is not None:
+    if earlier is not None and earlier.invoice_id == invoice.stripe_id:
         return earlier
+    if earlier is not None:  # another invoice's form's key (forged or mixed up): not this invoice's refund
+        raise PracticeError(_("This form has expired. Reload the page and try again."), status=422)
     practice = db.session.get(Practice, practice_id)
     if invoice.pending_refund:
         row = _settle_first(practice, invoice, attempt)
@@ -199,10 +201,12 @@ def _made_earlier(invoice: PracticeInvoice, row: InvoiceRefund) -> str:
 
 
 def _changed_since_drawn(invoice: PracticeInvoice, drawn_left: int) -> str:
-    """A form drawn before another refund of the invoice (a second tab, a colleague)."""
+    """A form drawn before another refund of the invoice (a second tab, a colleague). It says a
+    refund was made only when one was: ``drawn_left`` must be what was left at some moment (what
+    was paid less the refunds made until then), not any figure a forged form carries."""
     left = left_to_refund(invoice)
     number = invoice.number or invoice.stripe_id
-    if left < drawn_left:
+    if left < drawn_left and drawn_left in _lefts_over_time(invoice):
         return _(
             "Since this page was drawn, %(amount)s of invoice %(number)s was refunded; %(left)s is left. "
             "Nothing was refunded now: check the amount and refund again if more is due.",
@@ -211,11 +215,25 @@ def _changed_since_drawn(invoice: PracticeInvoice, drawn_left: int) -> str:
             left=format_money(left, invoice.currency),
         )
     return _(
-        "Since this page was drawn, the refunds of invoice %(number)s changed; %(left)s is left. "
-        "Nothing was refunded now: check the amount and refund again if more is due.",
+        "The amount left to refund of invoice %(number)s changed since this page was drawn: %(left)s is "
+        "left. Nothing was refunded now: check the amount and refund again if more is due.",
         number=number,
         left=format_money(left, invoice.currency),
     )
+
+
+def _lefts_over_time(invoice: PracticeInvoice) -> set[int]:
+    """What was left to refund of the invoice after each of its refunds (and before the first)."""
+    amounts = db.session.scalars(
+        sa.select(InvoiceRefund.amount)
+        .where(InvoiceRefund.invoice_id == invoice.stripe_id, InvoiceRefund.status.in_(REFUND_COUNTED))
+        .order_by(InvoiceRefund.created_at, InvoiceRefund.id)
+    )
+    lefts, left = {invoice.amount_paid}, invoice.amount_paid
+    for amount in amounts:
+        left -= amount
+        lefts.add(left)
+    return lefts
 
 
 def settle_pending(practice: Practice, invoice: PracticeInvoice) -> InvoiceRefund | None:
@@ -333,7 +351,7 @@ def record_refund(
     )
     if not recorded:
         return False
-    amount = format_money(int(refund.get("amount") or 0), refund.get("currency") or invoice.currency)
+    amount = money_token(int(refund.get("amount") or 0), refund.get("currency") or invoice.currency)
     number = invoice.number or invoice.stripe_id
     own = refund.get("metadata") or {}
     if credit_note is not None and _actor(metadata) is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
-from portal.formatting import format_date, format_money, lazy_date
+from portal.formatting import format_date, format_money, lazy_date, money_token
 from portal.gateway.shapes import as_dict, subscription_item, subscription_price
 from portal.mail.outbox import caused_by
 from portal.practices import audit, mirror, notifications
@@ -30,16 +30,16 @@ def _still_on_trial(practice: Practice | None, subscription_id: str | None) -> b
     )
 
 
-def charge_words(subscription: dict) -> str:
-    """``$99.00 every month``: what the plan charges when the trial ends, from Stripe's price."""
+def charge_words(subscription: dict, stored: bool = False) -> str:
+    """``$99.00 every month``: what the plan charges when the trial ends, from Stripe's price
+    (``stored``: the amount as a ``money_token``, for History to say in its reader's language)."""
     price = subscription_price(subscription)
     quantity = int(subscription_item(subscription).get("quantity") or 1)
     recurring = price.get("recurring") or {}
     count, interval = int(recurring.get("interval_count") or 1), recurring.get("interval") or "month"
     every = f"every {interval}" if count == 1 else f"every {count} {interval}s"
-    return (
-        f"{format_money((price.get('unit_amount') or 0) * quantity, price.get('currency') or 'usd')} {every}"
-    )
+    say = money_token if stored else format_money
+    return f"{say((price.get('unit_amount') or 0) * quantity, price.get('currency') or 'usd')} {every}"
 
 
 def announce_trial_end(obj: object, event_created: int) -> Practice | None:
@@ -48,7 +48,7 @@ def announce_trial_end(obj: object, event_created: int) -> Practice | None:
     practice = mirror.apply_subscription(subscription, event_created)
     if not _still_on_trial(practice, subscription.get("id")):
         return practice
-    ends_on, charge = format_date(practice.trial_end), charge_words(subscription)
+    ends_on = format_date(practice.trial_end)
     with caused_by(f"trial-ending:{subscription['id']}"):
         sent = notifications.notify(
             practice,
@@ -63,5 +63,9 @@ def announce_trial_end(obj: object, event_created: int) -> Practice | None:
         )
     if sent:
         with audit.written_for_event(event_created):
-            audit.record(practice, "trial_ending_notice", f"the trial ends on {ends_on}, then {charge}")
+            audit.record(
+                practice,
+                "trial_ending_notice",
+                f"the trial ends on {ends_on}, then {charge_words(subscription, stored=True)}",
+            )
     return practice

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask import current_app
 from flask_babel import format_number
@@ -15,21 +15,33 @@ from wtforms import DateField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
-from portal.formatting import minor_unit_exponent
-from portal.forms import CURRENCY_NAMES, PortalForm, price_currencies
+from portal.formatting import format_money, minor_unit_exponent
+from portal.forms import (
+    CURRENCY_NAMES,
+    PortalForm,
+    UnclearNumber,
+    amount_text,
+    minor_units,
+    price_currencies,
+    read_number,
+)
 
 #: Letters, digits and dashes (Stripe's rule for a code), 3 to 40 of them (a code people type).
 CODE_RULE = re.compile(r"[A-Za-z0-9-]{3,40}")
 MAX_MONTHS = 36
 MAX_REDEMPTIONS = 1_000_000
-#: The largest amount off in a zero-decimal currency: Stripe's largest charge (eight digits).
-MAX_WHOLE_AMOUNT = 99_999_999
-WHOLE_AMOUNT = re.compile(r"[0-9]{1,9}")
+#: The largest amount off, in the currency's minor units ($100,000.00, ₫10,000,000).
+MAX_AMOUNT_OFF = 10_000_000
 
 
 def _whole(text: str | None) -> int | None:
-    text = (text or "").strip()
-    return int(text) if text.isdigit() and len(text) <= 9 else None
+    """A whole number as the page's language writes it ("1,000" in English, "1.000" in Vietnamese);
+    None for anything else (full-width or other digits, signs, decimals, separators out of place)."""
+    try:
+        value = read_number(text, 0)
+    except UnclearNumber:
+        return None
+    return int(value) if value is not None and value < 10**9 else None
 
 
 class DiscountTermsForm(PortalForm):
@@ -51,12 +63,20 @@ class DiscountTermsForm(PortalForm):
     )
     duration_in_months = StringField(_l("Months"))
 
+    def __init__(self, *args, currency: str | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._amount_currency = (currency or current_app.config["BILLING_CURRENCY"]).lower()
+
+    @property
+    def example(self) -> str:
+        """An amount off as this form takes it in the page's language: ``15.00``, ``15,00``, ``15`` (VND)."""
+        currency = self.amount_currency()
+        return amount_text(15 * 10 ** minor_unit_exponent(currency), currency)
+
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
         if self.kind.data == "percent":
             valid = self._check_percent() and valid
-        elif minor_unit_exponent(self.amount_currency()) == 0:
-            valid = self._check_whole_amount() and valid
         else:
             valid = self._check_amount() and valid
         if self.duration.data == "repeating":
@@ -70,10 +90,11 @@ class DiscountTermsForm(PortalForm):
 
     def _check_percent(self) -> bool:
         try:
-            percent = Decimal((self.percent_off.data or "").strip())
-        except InvalidOperation:
-            percent = None
-        if percent is None or not percent.is_finite() or not 0 < percent <= 100:
+            percent = read_number(self.percent_off.data, 9)
+        except UnclearNumber as unclear:
+            self.percent_off.errors.append(unclear.message)
+            return False
+        if percent is None or not 0 < percent <= 100:
             self.percent_off.errors.append(_("Enter a percentage above 0 and at most 100, such as 30."))
             return False
         if percent != percent.quantize(Decimal("0.01")):
@@ -83,44 +104,34 @@ class DiscountTermsForm(PortalForm):
 
     def _check_amount(self) -> bool:
         try:
-            amount = Decimal((self.amount_off.data or "").strip())
-        except InvalidOperation:
-            amount = None
-        if amount is None or not amount.is_finite() or amount <= 0 or amount > 100_000:
-            self.amount_off.errors.append(_("Enter an amount above 0 and at most 100,000, such as 15.00."))
+            amount = minor_units(self.amount_off.data, self.amount_currency())
+        except UnclearNumber as unclear:
+            self.amount_off.errors.append(unclear.message)
             return False
-        if amount != amount.quantize(Decimal("0.01")):
-            self.amount_off.errors.append(_("Use at most two decimal places."))
-            return False
-        return True
-
-    def amount_currency(self) -> str:
-        """The currency of an amount off: the default billing currency (the retention coupon's)."""
-        return current_app.config["BILLING_CURRENCY"].lower()
-
-    def _check_whole_amount(self) -> bool:
-        """An amount off in a zero-decimal currency (VND): whole units, at most Stripe's largest."""
-        text = (self.amount_off.data or "").strip().replace(",", "")
-        if not WHOLE_AMOUNT.fullmatch(text) or not 0 < int(text) <= MAX_WHOLE_AMOUNT:
+        if amount is None or not 0 < amount <= MAX_AMOUNT_OFF:
             self.amount_off.errors.append(
                 _(
-                    "Enter a whole amount above 0 and at most %(most)s, such as 100000.",
-                    most=format_number(MAX_WHOLE_AMOUNT),
+                    "Enter an amount above 0 and at most %(most)s, such as %(example)s.",
+                    most=format_money(MAX_AMOUNT_OFF, self.amount_currency()),
+                    example=self.example,
                 )
             )
             return False
         return True
 
-    def coupon_params(self, currency: str) -> dict:
-        """The terms as Stripe's coupon parameters (an amount in ``currency``'s minor units)."""
+    def amount_currency(self) -> str:
+        """The currency of an amount off: the form's (the retention coupon's: the default billing one)."""
+        return self._amount_currency
+
+    def coupon_params(self, currency: str | None = None) -> dict:
+        """The terms as Stripe's coupon parameters (an amount in the currency's minor units: ``15.00``
+        USD -> 1500, ``50000`` VND -> 50000). Only after ``validate``."""
+        currency = (currency or self.amount_currency()).lower()
         params: dict = {"duration": self.duration.data}
         if self.kind.data == "percent":
-            params["percent_off"] = float(Decimal(self.percent_off.data.strip()))
+            params["percent_off"] = float(read_number(self.percent_off.data, 9))
         else:
-            digits = minor_unit_exponent(currency)
-            text = self.amount_off.data.strip()
-            amount = Decimal(text.replace(",", "") if digits == 0 else text).scaleb(digits)
-            params["amount_off"] = int(amount.quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+            params["amount_off"] = minor_units(self.amount_off.data, currency)
             params["currency"] = currency
         if self.duration.data == "repeating":
             params["duration_in_months"] = _whole(self.duration_in_months.data)

@@ -12,7 +12,7 @@ import re
 from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 
-from portal.formatting import format_money
+from portal.formatting import format_money, money_token, said_money
 from portal.words import N_
 
 PERCENT_OFF = N_("%(percent)s%% off")
@@ -35,7 +35,9 @@ def amount_words(
 ) -> str:
     if percent_off is not None:
         return _said(PERCENT_OFF, said, percent=f"{percent_off:g}")
-    return _said(AMOUNT_OFF, said, amount=format_money(amount_off or 0, currency or "usd"))
+    if not said:  # stored: the amount said in its reader's language when drawn (``said_amount``)
+        return AMOUNT_OFF % {"amount": money_token(amount_off or 0, currency or "usd")}
+    return _(AMOUNT_OFF, amount=format_money(amount_off or 0, currency or "usd"))
 
 
 def duration_words(duration: str, months: int | None, said: bool = True) -> str:
@@ -99,10 +101,10 @@ def said_amount(stored: str | None) -> str:
     """``30% off`` as stored, in the reader's words (anything else as it is)."""
     match = _STORED_AMOUNT.match(stored or "")
     if not match:
-        return stored or ""
+        return said_money(stored)
     if match["percent"] is not None:
         return _(PERCENT_OFF, percent=match["percent"])
-    return _(AMOUNT_OFF, amount=match["amount"])
+    return _(AMOUNT_OFF, amount=said_money(match["amount"]))
 
 
 def said_terms(stored: str | None) -> str:

@@ -8,7 +8,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
-    DecimalField,
     IntegerField,
     RadioField,
     SelectField,
@@ -18,7 +17,15 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
-from portal.forms import PortalForm, RefundForm, refund_reason_field
+from portal.forms import (
+    PortalForm,
+    RefundForm,
+    UnclearNumber,
+    amount_text,
+    format_typed,
+    minor_units,
+    refund_reason_field,
+)
 from portal.shop.money import CURRENCIES
 from portal.shop.purchases import MAX_QUANTITY
 from portal.words import card_brand
@@ -56,16 +63,7 @@ class ProductForm(PortalForm):
         validators=[DataRequired(_l("Enter a name.")), Length(max=120, message=_l("Keep it under 120."))],
     )
     description = TextAreaField(_l("Description"), validators=[Length(max=5000)])
-    price = DecimalField(
-        _l("Price"),
-        places=2,
-        validators=[
-            InputRequired(_l("Enter a price, like 12.50.")),
-            NumberRange(
-                min=Decimal("0.50"), max=Decimal("999999.99"), message=_l("Between 0.50 and 999,999.99.")
-            ),
-        ],
-    )
+    price = StringField(_l("Price"))
     currency = SelectField(
         _l("Currency"), choices=[SelectChoice(c, c.upper()) for c in CURRENCIES], default="usd"
     )
@@ -77,6 +75,41 @@ class ProductForm(PortalForm):
         ],
     )
     active = BooleanField(_l("For sale"), default=True)
+
+    #: The price's bounds in minor units (every shop currency has two decimals).
+    LEAST, MOST = 50, 99_999_999
+
+    @property
+    def example(self) -> str:
+        """A price as this form takes it in the page's language: ``12.50``, ``12,50``."""
+        return amount_text(1250, "usd")
+
+    def validate_price(self, field: StringField) -> None:
+        """Read in the page's language, as every amount (``portal.forms.read_number``)."""
+        text = (field.data or "").strip()
+        if not text:
+            raise ValidationError(_("Enter a price, like %(example)s.", example=self.example))
+        try:
+            minor = minor_units(text, "usd")
+        except UnclearNumber as unclear:
+            raise ValidationError(unclear.message) from None
+        if minor is None or not self.LEAST <= minor <= self.MOST:
+            raise ValidationError(
+                _(
+                    "Between %(least)s and %(most)s.",
+                    least=amount_text(self.LEAST, "usd"),
+                    most=format_typed(Decimal(self.MOST).scaleb(-2), 2, group=True),
+                )
+            )
+
+    @property
+    def price_minor(self) -> int:
+        """The price in minor units (after ``validate``)."""
+        return minor_units(self.price.data, "usd")
+
+    def show_price(self, minor: int) -> None:
+        """A saved price drawn as this page writes amounts."""
+        self.price.data = amount_text(minor, "usd")
 
 
 class RefundOrderForm(RefundForm):

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from portal.database import insert_once, utcnow
 from portal.extensions import db
@@ -109,8 +110,10 @@ def refund_order(
         raise OrderNotFound()
     expire_loaded(order)
     earlier = db.session.scalar(sa.select(OrderRefund).where(OrderRefund.attempt_key == attempt))
-    if earlier is not None:
+    if earlier is not None and earlier.order_id == order.id:
         return earlier
+    if earlier is not None:  # another order's form's key (forged or mixed up): not this order's refund
+        raise RefundRefused(_("This form has expired. Reload the page and try again."))
     if order.pending_refund:
         row = _settle_first(order, attempt)
         if row is not None:
@@ -158,9 +161,12 @@ def _settle_first(order: Order, attempt: str) -> OrderRefund | None:
         return row
     if row is not None:  # a form drawn while that refund was unknown: it is known now
         raise RefundRefused(
-            _(
+            ngettext(
+                "Stripe made the earlier refund of %(amount)s of order #%(order)s; %(left)s unit is "
+                "left. Nothing more was refunded: refund again if more is due.",
                 "Stripe made the earlier refund of %(amount)s of order #%(order)s; %(left)s units are "
                 "left. Nothing more was refunded: refund again if more is due.",
+                units_left(order),
                 amount=format_money(row.amount, row.currency),
                 order=order.id,
                 left=units_left(order),
@@ -202,9 +208,12 @@ def _check_drawn(order: Order, drawn_units: int | None) -> None:
     """Refused when another refund was made since the form showed ``drawn_units`` left."""
     if drawn_units is not None and refundable(order) and drawn_units != units_left(order):
         raise RefundRefused(
-            _(
+            ngettext(
+                "Since this page was drawn, the refunds of order #%(order)s changed: %(left)s unit "
+                "is left. Nothing was refunded now: check and refund again if more is due.",
                 "Since this page was drawn, the refunds of order #%(order)s changed: %(left)s units "
                 "are left. Nothing was refunded now: check and refund again if more is due.",
+                units_left(order),
                 order=order.id,
                 left=units_left(order),
             )
@@ -225,9 +234,12 @@ def _check(order: Order, units: int, reason: str) -> None:
         raise RefundRefused(_("Order #%(order)s is already refunded in full.", order=order.id))
     if not isinstance(units, int) or units < 1 or units > left:
         raise RefundRefused(
-            _(
+            ngettext(
+                "Order #%(order)s has %(left)s of its %(quantity)s unit left to refund: "
+                "choose between 1 and %(left)s.",
                 "Order #%(order)s has %(left)s of its %(quantity)s units left to refund: "
                 "choose between 1 and %(left)s.",
+                order.quantity,
                 order=order.id,
                 left=left,
                 quantity=order.quantity,

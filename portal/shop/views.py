@@ -17,7 +17,6 @@ from portal.shop import catalog, errors, purchases, refunds
 from portal.shop import orders as shop_orders
 from portal.shop.forms import BuyForm, ProductForm, RefundOrderForm
 from portal.shop.models import OrderStatus
-from portal.shop.money import to_major, to_minor
 from portal.shop.settlement import said
 from portal.urls import page_arg
 from portal.wallet import services as wallet_services
@@ -187,7 +186,7 @@ def _product_fields(form: ProductForm) -> dict:
     return {
         "name": form.name.data.strip(),
         "description": (form.description.data or "").strip(),
-        "price": to_minor(form.price.data),
+        "price": form.price_minor,
         "currency": form.currency.data,
         "stock": form.stock.data,
         "active": form.active.data,
@@ -212,7 +211,7 @@ def admin_edit_product(product_id: int):
     product = _product(product_id, include_inactive=True)
     form = ProductForm(obj=product)
     if request.method == "GET":
-        form.price.data = to_major(product.price)
+        form.show_price(product.price)
     if form.validate_on_submit():
         catalog.update_product(product, **_product_fields(form))
         flash(_("%(product)s saved.", product=product.name), "success")

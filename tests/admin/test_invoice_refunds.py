@@ -246,3 +246,144 @@ def test_a_form_without_what_was_left_is_refused(admin_client, paid):
     assert answer.status_code == 422
     assert "This form has expired. Reload the page and try again." in answer.get_data(as_text=True)
     assert rows() == []
+
+
+VI = {"Accept-Language": "vi-VN,vi;q=0.9"}
+
+
+def test_an_amount_is_read_in_the_pages_language(admin_client, paid):
+    """The Vietnamese page writes "598,00 US$" and takes "1,50" as one dollar fifty (not $150.00, the
+    comma dropped); its form is drawn in the same writing ("598,00"), so sent unchanged it refunds all."""
+    practice, invoice = paid
+    prefix = f"refund-{invoice.id}"
+    url = f"/admin/practices/{practice.id}/invoices/{invoice.stripe_id}/refund"
+    page = admin_client.get(f"/admin/practices/{practice.id}", headers=VI).get_data(as_text=True)
+    assert f'name="{prefix}-amount" type="text" value="598,00"' in page
+    assert "25,00" in page  # the hint's example, as this page writes amounts
+    form = {
+        **_form(admin_client, practice, invoice),
+        f"{prefix}-amount": "1,50",
+        f"{prefix}-note": "Một đô rưỡi",
+    }
+
+    answer = admin_client.post(url, data=form, headers=VI)
+
+    assert answer.status_code == 303
+    assert [row.amount for row in rows()] == [150]
+    form = {
+        **_form(admin_client, practice, invoice),
+        f"{prefix}-amount": "596,50",
+        f"{prefix}-note": "Phần còn lại",
+    }
+    assert admin_client.post(url, data=form, headers=VI).status_code == 303
+    assert sorted(row.amount for row in rows()) == [150, 59650]
+
+
+@pytest.mark.parametrize(
+    ("headers", "typed", "words"),
+    [
+        ({}, "1,50", "Write it like 1,234.56: “,” between thousands, “.” before the decimals."),
+        ({}, "25,5", "Write it like 1,234.56"),
+        ({}, "1.234,5", "Write it like 1,234.56"),
+        (VI, "1.50", "viết như 1.234,56"),
+        (VI, "1e3", "598,00\xa0US$"),
+        (VI, "\uff10\uff13", "598,00\xa0US$"),
+    ],
+)
+def test_an_amount_the_pages_language_does_not_write_so_is_refused(admin_client, paid, headers, typed, words):
+    """Never a guess: a comma where English has no thousands, a point the Vietnamese page would not
+    write, an exponent or full-width digits are refused under the field; nothing is refunded."""
+    practice, invoice = paid
+    prefix = f"refund-{invoice.id}"
+    form = {**_form(admin_client, practice, invoice), f"{prefix}-amount": typed, f"{prefix}-note": "Kept"}
+
+    answer = admin_client.post(
+        f"/admin/practices/{practice.id}/invoices/{invoice.stripe_id}/refund", data=form, headers=headers
+    )
+
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    assert words in page and f'value="{typed}"' in page
+    assert rows() == []
+
+
+def test_another_invoices_form_key_is_refused_in_words(admin_client, paid):
+    """The form's key is one another invoice's refund used (a forged or mixed-up form): this invoice
+    is not refunded and the page says why (not a 422 with no message)."""
+    practice, invoice = paid
+    prefix = f"refund-{invoice.id}"
+    form = {**_form(admin_client, practice, invoice), f"{prefix}-amount": "10", f"{prefix}-note": "x"}
+    other_key = "K" * 24
+    db.session.add(
+        InvoiceRefund(
+            practice_id=practice.id,
+            invoice_id="in_another_one",
+            stripe_refund_id="re_another_one",
+            amount=500,
+            currency="usd",
+            status="succeeded",
+            attempt_key=other_key,
+        )
+    )
+    db.session.commit()
+
+    answer = admin_client.post(
+        f"/admin/practices/{practice.id}/invoices/{invoice.stripe_id}/refund",
+        data={**form, f"{prefix}-attempt": other_key},
+    )
+
+    assert answer.status_code == 422
+    assert "This form has expired. Reload the page and try again." in answer.get_data(as_text=True)
+    assert [row.invoice_id for row in rows()] == ["in_another_one"]
+
+
+def test_a_forged_figure_left_states_no_refund_that_never_happened(admin_client, paid):
+    practice, invoice = paid
+    prefix = f"refund-{invoice.id}"
+    form = {**_form(admin_client, practice, invoice), f"{prefix}-amount": "10", f"{prefix}-note": "x"}
+
+    answer = admin_client.post(
+        f"/admin/practices/{practice.id}/invoices/{invoice.stripe_id}/refund",
+        data={**form, f"{prefix}-left_when_drawn": "99999"},
+    )
+
+    assert answer.status_code == 409
+    page = answer.get_data(as_text=True)
+    assert (
+        f"The amount left to refund of invoice {invoice.number} changed since this page was drawn: "
+        "$598.00 is left. Nothing was refunded now" in page
+    )
+    assert "was refunded;" not in page
+    assert rows() == []
+
+
+def test_history_says_a_refund_in_its_readers_language(admin_client, paid):
+    """A refund made on the Vietnamese page is kept as an amount, not as the writer's text: an English
+    reader of History reads "$1.50", a Vietnamese one "1,50 US$"; a line stored formatted before
+    (an older row) still reads as it was written."""
+    from portal.practices import audit
+
+    practice, invoice = paid
+    prefix = f"refund-{invoice.id}"
+    url = f"/admin/practices/{practice.id}/invoices/{invoice.stripe_id}/refund"
+    form = {
+        **_form(admin_client, practice, invoice),
+        f"{prefix}-amount": "1,50",
+        f"{prefix}-note": "Một đô rưỡi",
+    }
+    assert admin_client.post(url, data=form, headers=VI).status_code == 303
+    admin_client.get(f"/admin/practices/{practice.id}", headers=VI)  # the answer's message, read there
+    audit.record(
+        db.session.get(type(practice), practice.id),
+        "invoice_refunded",
+        "$7.00 of invoice OLD-1, re_old1: Old",
+    )
+    db.session.commit()
+
+    english = admin_client.get(f"/admin/practices/{practice.id}").get_data(as_text=True)
+    vietnamese = admin_client.get(f"/admin/practices/{practice.id}", headers=VI).get_data(as_text=True)
+
+    assert f"Refunded $1.50 of invoice {invoice.number}: Một đô rưỡi" in english
+    assert "1,50" not in english
+    assert f"1,50\xa0US$ of invoice {invoice.number}: Một đô rưỡi" in vietnamese
+    assert "Refunded $7.00 of invoice OLD-1: Old" in english

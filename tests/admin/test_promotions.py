@@ -116,6 +116,13 @@ def test_a_double_submit_while_the_first_is_at_stripe_is_told_the_first_ones_out
         ({"percent_off": "nan"}, "Enter a percentage above 0 and at most 100"),
         ({"kind": "amount", "amount_off": "-5"}, "Enter an amount above 0"),
         ({"kind": "amount", "amount_off": "1e9"}, "Enter an amount above 0"),
+        ({"kind": "amount", "amount_off": "1e3"}, "Enter an amount above 0"),
+        ({"kind": "amount", "amount_off": "\uff11\uff15"}, "Enter an amount above 0"),
+        ({"kind": "amount", "amount_off": "15,5"}, "Write it like 1,234.56"),
+        ({"percent_off": "3e1"}, "Enter a percentage above 0 and at most 100"),
+        ({"duration_in_months": "\uff10\uff13"}, "Enter a whole number of months from 1 to 36."),
+        ({"duration_in_months": "\u00b3"}, "Enter a whole number of months from 1 to 36."),
+        ({"max_redemptions": "\uff15"}, "Enter a whole number from 1"),
         ({"code": "X" * 5000}, "Use 3 to 40 letters, digits or dashes"),
         ({"code": "SPRING 30;<b>"}, "Use 3 to 40 letters, digits or dashes"),
         ({"code": "SPRING\u202e30"}, ""),
@@ -286,9 +293,9 @@ def test_an_amount_off_in_dong_is_whole_dong_within_stripes_largest(admin_client
     data = form(admin_client, code=fresh_code(), kind="amount", amount_off=typed, currency="vnd")
     response = admin_client.post("/admin/promotions/codes", data=data)
     assert response.status_code == 422
-    assert "Enter a whole amount above 0 and at most 99,999,999, such as 100000." in response.get_data(
-        as_text=True
-    )
+    page = response.get_data(as_text=True)
+    assert 'id="amount_off-errors"' in page, page[:3000]
+    assert "at most ₫10,000,000, such as 15." in page or "We cannot tell which number that is" in page
     assert len(codes()) == before
 
 
@@ -298,3 +305,48 @@ def test_an_amount_off_in_dollars_is_unchanged(admin_client, sandbox):
     assert admin_client.post("/admin/promotions/codes", data=data).status_code == 303
     coupon = sandbox.client().v1.coupons.retrieve(next(c for c in codes() if c.code == code).coupon_id)
     assert (coupon.amount_off, coupon.currency) == (1500, "usd")
+
+
+VI = {"Accept-Language": "vi-VN,vi;q=0.9"}
+
+
+def test_amounts_and_percentages_are_read_in_the_pages_language(admin_client, sandbox):
+    """On the Vietnamese page "15,50" is fifteen dollars fifty and "12,5" twelve and a half percent, as
+    the page writes them (its hint too); "15.50" there is refused, not read as 1550 dollars."""
+    page = admin_client.get("/admin/promotions", headers=VI).get_data(as_text=True)
+    assert "15,00" in page  # the amount's example, as this page writes amounts
+    amount_code, percent_code = fresh_code(), fresh_code()
+    data = form(admin_client, code=amount_code, kind="amount", amount_off="15.50", duration="once")
+
+    refused = admin_client.post("/admin/promotions/codes", data=data, headers=VI)
+
+    assert refused.status_code == 422 and "1.234,56" in refused.get_data(as_text=True)
+    made = admin_client.post("/admin/promotions/codes", data={**data, "amount_off": "15,50"}, headers=VI)
+    assert made.status_code == 303
+    data = form(admin_client, code=percent_code, percent_off="12,5", max_redemptions="1.000")
+    assert admin_client.post("/admin/promotions/codes", data=data, headers=VI).status_code == 303
+    rows = {c.code: c for c in codes()}
+    coupons = sandbox.client().v1.coupons
+    assert coupons.retrieve(rows[amount_code].coupon_id).amount_off == 1550
+    assert coupons.retrieve(rows[percent_code].coupon_id).percent_off == 12.5
+    assert rows[percent_code].max_redemptions == 1000
+
+
+def test_an_amount_off_has_the_currencys_own_digits(app):
+    """A dong has no cents: "50000" off is 50000 minor units (not 5000000), and "15.00" is refused."""
+    from werkzeug.datastructures import MultiDict
+
+    from portal.promotions.forms import RetentionCouponForm
+
+    with app.test_request_context():
+        terms = {"kind": "amount", "duration": "once"}
+        form = RetentionCouponForm(
+            formdata=MultiDict({**terms, "amount_off": "50,000"}), meta={"csrf": False}, currency="vnd"
+        )
+        assert form.validate(), form.errors
+        assert form.coupon_params() == {"duration": "once", "amount_off": 50000, "currency": "vnd"}
+        form = RetentionCouponForm(
+            formdata=MultiDict({**terms, "amount_off": "15.00"}), meta={"csrf": False}, currency="vnd"
+        )
+        assert not form.validate()
+        assert form.errors["amount_off"] == ["Enter an amount above 0 and at most ₫10,000,000, such as 15."]

@@ -70,3 +70,28 @@ def test_outside_a_request_money_reads_in_english():
 def test_stripe_minor_units(currency, digits):
     """Stripe's lists (ISK and HUF: two decimals in its API, for backwards compatibility)."""
     assert minor_unit_exponent(currency) == digits
+
+
+def test_stored_terms_and_history_say_an_amount_in_the_readers_language(app):
+    """Terms and History lines written on a Vietnamese page keep the amount, not its Vietnamese text:
+    each reader reads it in their own language (a line stored formatted before reads as written)."""
+    from portal.practices.history_words import describe
+    from portal.promotions.words import said_terms, terms_words
+
+    class Terms:
+        percent_off, amount_off, currency, duration, duration_in_months = None, 1500, "usd", "once", None
+
+    with reading(app, "vi"):
+        stored = terms_words(Terms(), said=False)
+        line = "[money 15000 usd] of invoice A-1, re_1: Sai số"
+    with reading(app, "en"):
+        assert said_terms(stored) == "$15.00 off on one invoice"
+        assert describe("invoice_refunded", line, "Ada").sentence == "Refunded $150.00 of invoice A-1: Sai số"
+        assert (
+            describe("retention_accepted", stored, "Ada").sentence
+            == "Accepted the retention offer: $15.00 off on one invoice"
+        )
+        old = describe("invoice_refunded", "150,00 US$ of invoice A-1, re_1: x", "Ada").sentence
+        assert old == "Refunded 150,00 US$ of invoice A-1: x"
+    with reading(app, "vi"):
+        assert f"15,00{NBSP}US$" in said_terms(stored)

@@ -19,7 +19,7 @@ from portal.practices import members
 from portal.practices.models import BillingAuditEntry, MemberRole, Plan, PracticeInvoice
 from tests.conftest import AuthActions, IsolatedClient, extract_csrf
 from tests.practices.conftest import add_member, login
-from tests.practices.sandbox_helpers import CHECKOUT_ADDRESS
+from tests.practices.sandbox_helpers import CHECKOUT_ADDRESS, HANDLERS, Inbox
 from tests.practices.test_views import HX, path_of
 from tests.reliability.live import forms_of
 
@@ -435,3 +435,40 @@ def test_the_country_list_is_in_the_readers_alphabetical_order(owner_client, liv
     assert vietnamese.index("Ba Lan") < vietnamese.index("Bỉ") < vietnamese.index("Canada")
     assert vietnamese.index("Thụy Sĩ") < vietnamese.index("Úc") < vietnamese.index("Việt Nam")
     assert vietnamese.index("Đan Mạch") > vietnamese.index("Canada")
+
+
+def test_details_from_checkout_are_said_once_for_the_success_page_and_the_event(
+    owner_client, live_practice, owner, sandbox
+):
+    """The success page applies the session (dated by its subscription), then
+    ``checkout.session.completed`` arrives (dated by the event, later): one Checkout, one line."""
+    inbox = Inbox(sandbox, live_practice.stripe_customer_id)
+    checkout_url = practice_checkout.start_checkout(live_practice, Plan.MONTHLY, owner)
+    typed = {
+        "number": "4242424242424242",
+        "expiry": "12 / 34",
+        "cvc": "123",
+        "name": "Olive Owner",
+        **CHECKOUT_ADDRESS,
+    }
+    paid = requests.post(f"{checkout_url}/pay", data=typed, allow_redirects=False, timeout=30)
+    assert paid.status_code == 303, paid.text[:300]
+    sandbox.advance(seconds=5)
+    owner_client.get(path_of(paid.headers["Location"]))  # back from Checkout: the success page
+
+    session_id = checkout_url.rsplit("/", 1)[1]
+    event = next(
+        e
+        for e in sandbox.events()
+        if e["type"] == "checkout.session.completed" and e["data"]["object"]["id"] == session_id
+    )
+    event = {**event, "created": event["created"] + 2}  # Stripe's event comes a moment after the subscription
+    HANDLERS["checkout.session.completed"](event)
+    db.session.commit()
+    inbox.deliver()
+    owner_client.get(path_of(paid.headers["Location"]))  # and the success page again (a reload)
+
+    [line] = history_lines(live_practice, "billing_details_from_checkout")
+    assert "Ho Chi Minh City" in line
+    history = owner_client.get(f"/practices/{live_practice.id}/history").get_data(as_text=True)
+    assert history.count("Billing details entered at Checkout") == 1

@@ -184,3 +184,42 @@ def test_a_form_without_what_was_left_is_refused(admin_client, user_factory, str
     assert answer.status_code == 422
     assert "This form has expired. Reload the page and try again." in answer.get_data(as_text=True)
     assert refund_rows() == []
+
+
+def test_one_unit_left_is_said_in_the_singular(admin_client, user_factory, stripe_sandbox):
+    order = paid_order(user_factory(email="buyer@example.com"), quantity=2, stock=2)
+    url = f"/shop/admin/orders/{order.id}/refund"
+    first_tab, second_tab = _form(admin_client, order.id), _form(admin_client, order.id)
+    assert admin_client.post(url, data={**first_tab, "units": "1", "reason": "Torn"}).status_code == 303
+
+    stale = admin_client.post(url, data={**second_tab, "units": "1", "reason": "Torn"})
+
+    assert stale.status_code == 409
+    page = stale.get_data(as_text=True)
+    assert f"the refunds of order #{order.id} changed: 1 unit is left. Nothing was refunded now" in page
+    assert "1 units" not in page
+
+
+def test_another_orders_form_key_is_refused_in_words(admin_client, user_factory, stripe_sandbox):
+    buyer = user_factory(email="buyer@example.com")
+    order, other = paid_order(buyer, quantity=2, stock=4), paid_order(buyer, quantity=1, stock=4)
+    other_key = "K" * 24
+    db.session.add(
+        OrderRefund(
+            order_id=other.id,
+            stripe_refund_id="re_another_order",
+            amount=1250,
+            currency="usd",
+            units=1,
+            status="succeeded",
+            attempt_key=other_key,
+        )
+    )
+    db.session.commit()
+    form = {**_form(admin_client, order.id), "units": "1", "reason": "Torn", "attempt": other_key}
+
+    answer = admin_client.post(f"/shop/admin/orders/{order.id}/refund", data=form)
+
+    assert answer.status_code in (409, 422)
+    assert "This form has expired. Reload the page and try again." in answer.get_data(as_text=True)
+    assert [row.order_id for row in refund_rows()] == [other.id]

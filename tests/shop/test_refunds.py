@@ -198,3 +198,16 @@ def test_every_order_of_the_events_ends_the_same(app, stripe_sandbox, user):
         for event in [*permutation, *reversed(permutation)]:
             receive_event(event, json.dumps(event))
         assert refunds.refunded(order).full and len(emails_of("shop_refund")) == 1
+
+
+def test_an_order_of_one_unit_is_said_in_the_singular(app, stripe_sandbox, user, admin):
+    order = paid_order(user, quantity=1)
+
+    with pytest.raises(RefundRefused) as too_many:
+        refunds.refund_order(admin, order.id, 2, "Both", ATTEMPT)
+
+    db.session.rollback()
+    assert (
+        too_many.value.message
+        == f"Order #{order.id} has 1 of its 1 unit left to refund: choose between 1 and 1."
+    )

@@ -241,3 +241,44 @@ def test_seed_demo_adds_products_once(runner):
     assert runner.invoke(args=["seed-demo"]).exit_code == 0
     names = db.session.scalars(sa.select(Product.name)).all()
     assert len(names) == len(set(names)) == 4
+
+
+def test_a_price_is_read_in_the_pages_language(client, auth, user_factory):
+    """The Vietnamese page writes "12,50" and takes it as 12.50 (not 1250.00, nor refused); "12.50"
+    there, or "12,5" on the English page, cannot be told apart from another number: refused, with
+    how to write it; an exponent or full-width digits are not a price."""
+    vi = {"Accept-Language": "vi-VN,vi;q=0.9"}
+    admin = user_factory(role=Role.ADMIN)
+    auth.login(admin.email)
+    page = _fresh_page(client, "/shop/admin/products/new").get_data(as_text=True)
+    fields = {
+        "csrf_token": extract_csrf(page),
+        "name": "Otoscope",
+        "currency": "usd",
+        "stock": "2",
+        "active": "y",
+    }
+
+    refused = {
+        "12.50": ("vi", "1.234,56"),
+        "12,5": ("en", "1,234.56"),
+        "1e3": ("en", "Between 0.50 and 999,999.99."),
+        "\uff11\uff12": ("en", "Between 0.50 and 999,999.99."),
+    }
+    for typed, (language, words) in refused.items():
+        answer = client.post(
+            "/shop/admin/products/new",
+            data={**fields, "price": typed},
+            headers=vi if language == "vi" else {},
+        )
+        assert answer.status_code == 422 and words in answer.get_data(as_text=True), typed
+    assert db.session.scalar(sa.select(Product).where(Product.name == "Otoscope")) is None
+
+    assert (
+        client.post("/shop/admin/products/new", data={**fields, "price": "12,50"}, headers=vi).status_code
+        == 303
+    )
+    product = db.session.scalar(sa.select(Product).where(Product.name == "Otoscope"))
+    assert product.price == 1250
+    page = client.get(f"/shop/admin/products/{product.id}/edit", headers=vi).get_data(as_text=True)
+    assert 'value="12,50"' in page and "12,50" in page
