@@ -27,9 +27,9 @@ from portal.gateway.shapes import as_dict
 from portal.mail.outbox import caused_by, queue_email
 from portal.practices import audit
 from portal.practices.errors import PracticeError
-from portal.practices.history import REFUND_COUNTED
 from portal.practices.models import InvoiceRefund, Practice, PracticeInvoice
 from portal.practices.notifications import practice_reading, receipt_recipients
+from portal.practices.refund_amounts import changed_since_drawn, left_to_refund, made_earlier
 
 log = logging.getLogger(__name__)
 
@@ -48,21 +48,6 @@ REASONS = {
     "product_unsatisfactory": _l("Not satisfied with the service"),
     "fraudulent": _l("Fraudulent payment"),
 }
-
-
-def refunded_amount(invoice_id: str) -> int:
-    return int(
-        db.session.scalar(
-            sa.select(sa.func.coalesce(sa.func.sum(InvoiceRefund.amount), 0)).where(
-                InvoiceRefund.invoice_id == invoice_id, InvoiceRefund.status.in_(REFUND_COUNTED)
-            )
-        )
-        or 0
-    )
-
-
-def left_to_refund(invoice: PracticeInvoice) -> int:
-    return max(0, invoice.amount_paid - refunded_amount(invoice.stripe_id)) if invoice.status == "paid" else 0
 
 
 def refundable_invoices(practice: Practice) -> list[tuple[PracticeInvoice, int]]:
@@ -106,7 +91,7 @@ def refund_invoice(
             return row
         invoice = db.session.get(PracticeInvoice, invoice.id)
     if drawn_left is not None and drawn_left != left_to_refund(invoice):
-        raise PracticeError(_changed_since_drawn(invoice, drawn_left), status=409)
+        raise PracticeError(changed_since_drawn(invoice, drawn_left), status=409)
     _check(invoice, amount, reason, note)
     call = {
         "amount": amount,
@@ -160,7 +145,7 @@ def _settle_first(practice: Practice, invoice: PracticeInvoice, attempt: str) ->
             raise PracticeError(_("Stripe did not make that refund. Reload the page to refund again."), 409)
         return row
     if row is not None:  # another form drawn while that refund was unknown: it is known now
-        raise PracticeError(_made_earlier(invoice, row), status=409)
+        raise PracticeError(made_earlier(invoice, row), status=409)
     return None
 
 
@@ -188,52 +173,6 @@ def _keep_pending(invoice_row_id: int, call: dict) -> None:
     invoice = db.session.get(PracticeInvoice, invoice_row_id)
     invoice.pending_refund = {**call, "asked_at": int(utcnow().timestamp())}
     db.session.commit()
-
-
-def _made_earlier(invoice: PracticeInvoice, row: InvoiceRefund) -> str:
-    return _(
-        "Stripe made the earlier refund of %(amount)s of invoice %(number)s; %(left)s is left. "
-        "Nothing more was refunded: refund again if more is due.",
-        amount=format_money(row.amount, row.currency),
-        number=invoice.number or invoice.stripe_id,
-        left=format_money(left_to_refund(invoice), invoice.currency),
-    )
-
-
-def _changed_since_drawn(invoice: PracticeInvoice, drawn_left: int) -> str:
-    """A form drawn before another refund of the invoice (a second tab, a colleague). It says a
-    refund was made only when one was: ``drawn_left`` must be what was left at some moment (what
-    was paid less the refunds made until then), not any figure a forged form carries."""
-    left = left_to_refund(invoice)
-    number = invoice.number or invoice.stripe_id
-    if left < drawn_left and drawn_left in _lefts_over_time(invoice):
-        return _(
-            "Since this page was drawn, %(amount)s of invoice %(number)s was refunded; %(left)s is left. "
-            "Nothing was refunded now: check the amount and refund again if more is due.",
-            amount=format_money(drawn_left - left, invoice.currency),
-            number=number,
-            left=format_money(left, invoice.currency),
-        )
-    return _(
-        "The amount left to refund of invoice %(number)s changed since this page was drawn: %(left)s is "
-        "left. Nothing was refunded now: check the amount and refund again if more is due.",
-        number=number,
-        left=format_money(left, invoice.currency),
-    )
-
-
-def _lefts_over_time(invoice: PracticeInvoice) -> set[int]:
-    """What was left to refund of the invoice after each of its refunds (and before the first)."""
-    amounts = db.session.scalars(
-        sa.select(InvoiceRefund.amount)
-        .where(InvoiceRefund.invoice_id == invoice.stripe_id, InvoiceRefund.status.in_(REFUND_COUNTED))
-        .order_by(InvoiceRefund.created_at, InvoiceRefund.id)
-    )
-    lefts, left = {invoice.amount_paid}, invoice.amount_paid
-    for amount in amounts:
-        left -= amount
-        lefts.add(left)
-    return lefts
 
 
 def settle_pending(practice: Practice, invoice: PracticeInvoice) -> InvoiceRefund | None:
