@@ -55,6 +55,9 @@ class Store:
         if "request_id" not in columns:  # a sandbox database from before replays named their request
             self._conn.execute("ALTER TABLE idempotency ADD COLUMN request_id TEXT")
         self._depth = 0
+        #: Ids of the objects written (put, deleted, meta set) while a set is here: the clock's step
+        #: re-examines only those after each action (``billing.clock.process_until``).
+        self.touched: set[str] | None = None
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -95,10 +98,14 @@ class Store:
                 "ON CONFLICT (id) DO UPDATE SET data = excluded.data, customer = excluded.customer",
                 (obj["id"], object_type or obj["object"], customer, json.dumps(obj)),
             )
+            if self.touched is not None:
+                self.touched.add(obj["id"])
 
     def delete(self, object_id: str) -> None:
         with self.lock:
             self._conn.execute("DELETE FROM objects WHERE id = ?", (object_id,))
+            if self.touched is not None:
+                self.touched.add(object_id)
 
     def get_meta(self, object_id: str) -> dict[str, Any]:
         with self.lock:
@@ -108,6 +115,8 @@ class Store:
     def set_meta(self, object_id: str, meta: dict[str, Any]) -> None:
         with self.lock:
             self._conn.execute("UPDATE objects SET meta = ? WHERE id = ?", (json.dumps(meta), object_id))
+            if self.touched is not None:
+                self.touched.add(object_id)
 
     def seq_of(self, object_id: str) -> int | None:
         with self.lock:
