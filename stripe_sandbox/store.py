@@ -44,6 +44,9 @@ CREATE TABLE IF NOT EXISTS deliveries (
 """
 
 
+_SQL_OPS = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
 class Store:
     def __init__(self, path: str) -> None:
         self.lock = threading.RLock()
@@ -131,6 +134,35 @@ class Store:
             sql += " AND customer = ?"
             args.append(customer)
         sql += " ORDER BY seq DESC"
+        with self.lock:
+            rows = self._conn.execute(sql, args).fetchall()
+        out = []
+        for data, seq in rows:
+            obj = json.loads(data)
+            obj["__seq"] = seq
+            out.append(obj)
+        return out
+
+    def page_of(
+        self,
+        object_type: str,
+        limit: int,
+        *,
+        before_seq: int | None = None,
+        created: list[tuple[str, int]] = (),
+    ) -> list[dict[str, Any]]:
+        """Up to ``limit`` objects of a type, newest first, older than ``before_seq``, whose ``created``
+        passes each ``(operator, bound)``: one page read from the index, not every object decoded."""
+        sql = "SELECT data, seq FROM objects WHERE type = ?"
+        args: list[Any] = [object_type]
+        if before_seq is not None:
+            sql += " AND seq < ?"
+            args.append(before_seq)
+        for op, bound in created:
+            sql += f" AND COALESCE(json_extract(data, '$.created'), 0) {_SQL_OPS[op]} ?"
+            args.append(bound)
+        sql += " ORDER BY seq DESC LIMIT ?"
+        args.append(limit)
         with self.lock:
             rows = self._conn.execute(sql, args).fetchall()
         out = []
