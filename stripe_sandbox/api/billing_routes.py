@@ -4,7 +4,7 @@ the billing portal: thin adapters from (params, path ids) to ``catalog``, ``bill
 from __future__ import annotations
 
 from stripe_sandbox import catalog, checkout
-from stripe_sandbox.api.lists import created_bounds, created_filter, list_limit, paginate
+from stripe_sandbox.api.lists import created_filter, paged_in_store, paginate, store_page
 from stripe_sandbox.api.routing import Obj, RouteTable, live
 from stripe_sandbox.billing import (
     collection,
@@ -95,6 +95,8 @@ def sub_resume(sb: Sandbox, p: Obj, sid: str) -> Obj:
 
 @api("GET", "/v1/subscriptions")
 def sub_list(sb: Sandbox, p: Obj) -> Obj:
+    if p.get("status") == "all" and paged_in_store(p, "status"):
+        return store_page(sb, "subscription", p, "/v1/subscriptions")
     return paginate(created_filter(lifecycle.list_subscriptions(sb, p), p), p, "/v1/subscriptions")
 
 
@@ -196,6 +198,8 @@ def invoice_uncollectible(sb: Sandbox, p: Obj, iid: str) -> Obj:
 
 @api("GET", "/v1/invoices")
 def invoice_list(sb: Sandbox, p: Obj) -> Obj:
+    if paged_in_store(p):
+        return store_page(sb, "invoice", p, "/v1/invoices")
     return paginate(created_filter(invoices.list_invoices(sb, p), p), p, "/v1/invoices")
 
 
@@ -273,8 +277,8 @@ def event_retrieve(sb: Sandbox, p: Obj, eid: str) -> Obj:
 
 @api("GET", "/v1/events")
 def event_list(sb: Sandbox, p: Obj) -> Obj:
-    if not (p.get("type") or p.get("types") or p.get("ending_before")):
-        return _event_page(sb, p)
+    if paged_in_store(p):
+        return store_page(sb, "event", p, "/v1/events")
     events = sb.all("event")
     if p.get("type"):
         wanted = p["type"]
@@ -286,24 +290,6 @@ def event_list(sb: Sandbox, p: Obj) -> Obj:
     if types:
         events = [e for e in events if e["type"] in (types if isinstance(types, list) else [types])]
     return paginate(created_filter(events, p), p, "/v1/events")
-
-
-def _event_page(sb: Sandbox, p: Obj) -> Obj:
-    """The common case (newest first, a ``created`` range, ``starting_after``) read a page at a time
-    from the store: a store of 100,000 events answers ``limit=1`` without decoding them all."""
-    limit = list_limit(p)
-    bounds = created_bounds(p)
-    before = None
-    cursor = p.get("starting_after")
-    if cursor:
-        found = sb.get(cursor) if isinstance(cursor, str) else None
-        before = sb.store.seq_of(cursor) if found and found.get("object") == "event" else None
-        if before is None or not created_filter([found], p):
-            raise invalid_request(
-                f"No such object: '{cursor}'", param="starting_after", code="resource_missing"
-            )
-    page = sb.store.page_of("event", limit + 1, before_seq=before, created=bounds)
-    return {"object": "list", "data": page[:limit], "has_more": len(page) > limit, "url": "/v1/events"}
 
 
 @api("POST", "/v1/test_helpers/test_clocks")
