@@ -193,7 +193,7 @@ def _measure(
 ) -> Iterator[Figure]:
     # First to a day before the renewals, unmeasured: the sandbox sends each subscription's
     # invoice.upcoming a few days ahead, as Stripe does, so the measured step is the renewals alone
-    # (and stays within the sandbox's 10,000 actions per clock step at 10,000 practices).
+    # (each renewal, its draft finalized an hour later and paid: two clock actions a practice).
     seeded = stack.sandbox_control_get("clock")["now"]
     stack.sandbox_control("clock/advance", {"days": 29, "flush": False}, timeout=3600)
     before = _deliver_all(stack)

@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS objects (
 );
 CREATE INDEX IF NOT EXISTS objects_type ON objects (type, seq);
 CREATE INDEX IF NOT EXISTS objects_customer ON objects (customer, type);
+CREATE INDEX IF NOT EXISTS objects_created ON objects (type, json_extract(data, '$.created'));
 CREATE TABLE IF NOT EXISTS idempotency (
     key TEXT NOT NULL,
     path TEXT NOT NULL,
@@ -153,13 +154,21 @@ class Store:
     ) -> list[dict[str, Any]]:
         """Up to ``limit`` objects of a type, newest first, older than ``before_seq``, whose ``created``
         passes each ``(operator, bound)``: one page read from the index, not every object decoded."""
-        sql = "SELECT data, seq FROM objects WHERE type = ?"
+        # A lower bound (the events since a time) reads the ``created`` index: by ``seq`` alone, the
+        # last page would scan every older object to learn there are no more.
+        indexed = any(op in ("eq", "gt", "gte") and bound > 0 for op, bound in created)
+        sql = "SELECT data, seq FROM objects"
+        sql += " INDEXED BY objects_created WHERE type = ?" if indexed else " WHERE type = ?"
         args: list[Any] = [object_type]
         if before_seq is not None:
             sql += " AND seq < ?"
             args.append(before_seq)
         for op, bound in created:
-            sql += f" AND COALESCE(json_extract(data, '$.created'), 0) {_SQL_OPS[op]} ?"
+            # No ``created`` counts as 0, as in ``created_filter``; a bound above 0 excludes it either way.
+            field = "json_extract(data, '$.created')"
+            if not (op in ("eq", "gt", "gte") and bound > 0):
+                field = f"COALESCE({field}, 0)"
+            sql += f" AND {field} {_SQL_OPS[op]} ?"
             args.append(bound)
         sql += " ORDER BY seq DESC LIMIT ?"
         args.append(limit)
