@@ -131,9 +131,10 @@ def reconcile_command(fix: bool, since: int | None) -> None:
 
     drifts = []
     targets = reconcile.targets()
+    view = reconcile.StripeView.read()  # every subscription and invoice, in pages of 100
     with click.progressbar(targets, label="Comparing with Stripe", show_pos=True) as bar:
         for target in bar:
-            drifts.extend(reconcile.reconcile_target(target, fix=fix))
+            drifts.extend(reconcile.reconcile_target(target, fix=fix, view=view))
     for drift in drifts:
         click.echo(str(drift))
     owners = len({drift.target for drift in drifts})

@@ -126,7 +126,9 @@ def flush() -> Response:
 @bp.get("/events")
 def events() -> Response:
     sb = current_sandbox()
-    found = sb.all("event")
+    since = request.args.get("since", type=int)
+    # ``since``: only the events created at or after it (a storm's, not all the seeding made).
+    found = sb.all("event") if since is None else sb.store.page_of("event", -1, created=[("gte", since)])
     wanted = request.args.get("type")
     if wanted:
         found = [e for e in found if e["type"] == wanted]

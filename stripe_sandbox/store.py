@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS objects (
 );
 CREATE INDEX IF NOT EXISTS objects_type ON objects (type, seq);
 CREATE INDEX IF NOT EXISTS objects_customer ON objects (customer, type);
+CREATE INDEX IF NOT EXISTS objects_created ON objects (type, json_extract(data, '$.created'));
 CREATE TABLE IF NOT EXISTS idempotency (
     key TEXT NOT NULL,
     path TEXT NOT NULL,
@@ -44,6 +45,9 @@ CREATE TABLE IF NOT EXISTS deliveries (
 """
 
 
+_SQL_OPS = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
 class Store:
     def __init__(self, path: str) -> None:
         self.lock = threading.RLock()
@@ -55,6 +59,9 @@ class Store:
         if "request_id" not in columns:  # a sandbox database from before replays named their request
             self._conn.execute("ALTER TABLE idempotency ADD COLUMN request_id TEXT")
         self._depth = 0
+        #: Ids of the objects written (put, deleted, meta set) while a set is here: the clock's step
+        #: re-examines only those after each action (``billing.clock.process_until``).
+        self.touched: set[str] | None = None
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -95,10 +102,14 @@ class Store:
                 "ON CONFLICT (id) DO UPDATE SET data = excluded.data, customer = excluded.customer",
                 (obj["id"], object_type or obj["object"], customer, json.dumps(obj)),
             )
+            if self.touched is not None:
+                self.touched.add(obj["id"])
 
     def delete(self, object_id: str) -> None:
         with self.lock:
             self._conn.execute("DELETE FROM objects WHERE id = ?", (object_id,))
+            if self.touched is not None:
+                self.touched.add(object_id)
 
     def get_meta(self, object_id: str) -> dict[str, Any]:
         with self.lock:
@@ -108,6 +119,8 @@ class Store:
     def set_meta(self, object_id: str, meta: dict[str, Any]) -> None:
         with self.lock:
             self._conn.execute("UPDATE objects SET meta = ? WHERE id = ?", (json.dumps(meta), object_id))
+            if self.touched is not None:
+                self.touched.add(object_id)
 
     def seq_of(self, object_id: str) -> int | None:
         with self.lock:
@@ -122,6 +135,43 @@ class Store:
             sql += " AND customer = ?"
             args.append(customer)
         sql += " ORDER BY seq DESC"
+        with self.lock:
+            rows = self._conn.execute(sql, args).fetchall()
+        out = []
+        for data, seq in rows:
+            obj = json.loads(data)
+            obj["__seq"] = seq
+            out.append(obj)
+        return out
+
+    def page_of(
+        self,
+        object_type: str,
+        limit: int,
+        *,
+        before_seq: int | None = None,
+        created: list[tuple[str, int]] = (),
+    ) -> list[dict[str, Any]]:
+        """Up to ``limit`` objects of a type, newest first, older than ``before_seq``, whose ``created``
+        passes each ``(operator, bound)``: one page read from the index, not every object decoded."""
+        # A lower bound (the events since a time) reads the ``created`` index: by ``seq`` alone, the
+        # last page would scan every older object to learn there are no more.
+        indexed = any(op in ("eq", "gt", "gte") and bound > 0 for op, bound in created)
+        sql = "SELECT data, seq FROM objects"
+        sql += " INDEXED BY objects_created WHERE type = ?" if indexed else " WHERE type = ?"
+        args: list[Any] = [object_type]
+        if before_seq is not None:
+            sql += " AND seq < ?"
+            args.append(before_seq)
+        for op, bound in created:
+            # No ``created`` counts as 0, as in ``created_filter``; a bound above 0 excludes it either way.
+            field = "json_extract(data, '$.created')"
+            if not (op in ("eq", "gt", "gte") and bound > 0):
+                field = f"COALESCE({field}, 0)"
+            sql += f" AND {field} {_SQL_OPS[op]} ?"
+            args.append(bound)
+        sql += " ORDER BY seq DESC LIMIT ?"
+        args.append(limit)
         with self.lock:
             rows = self._conn.execute(sql, args).fetchall()
         out = []

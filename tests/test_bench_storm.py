@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
+
 import pytest
 
 from bench import storm
@@ -58,3 +61,34 @@ def test_queue_mode_without_a_queue_is_reported_not_measured(monkeypatch, capsys
     assert measured == [False]
     assert [f.name for f in figures] == ["storm.events_per_s"]
     assert "NOT MEASURED storm.queue.*: no queue" in capsys.readouterr().out
+
+
+def test_queue_only_measures_queue_mode_alone(monkeypatch):
+    class Run:
+        quick = True
+        queue = True
+
+    measured: list[bool] = []
+
+    def fake_storm(practices, *, queue, quick):
+        measured.append(queue)
+        yield Figure("storm.queue.events_per_s" if queue else "storm.events_per_s", 1.0, "events/s", ">=", 0)
+
+    monkeypatch.setattr(storm, "_storm", fake_storm)
+    monkeypatch.setattr(storm, "queue_supported", lambda: True)
+    monkeypatch.setenv("BENCH_STORM_QUEUE_ONLY", "1")
+    assert [f.name for f in storm.storm(Run())] == ["storm.queue.events_per_s"]
+    assert measured == [True]
+
+
+def test_queue_mode_waits_until_no_event_is_left_to_run(tmp_path):
+    path = tmp_path / "portal.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE webhook_events (status TEXT)")
+        conn.executemany("INSERT INTO webhook_events VALUES (?)", [("processed",), ("failed",), ("failed",)])
+    assert storm._wait_until_applied(f"sqlite:///{path}", timeout=5) == 2
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO webhook_events VALUES ('received')")
+    started = time.monotonic()
+    storm._wait_until_applied(f"sqlite:///{path}", timeout=1)  # gives up at the deadline, not before
+    assert time.monotonic() - started >= 1

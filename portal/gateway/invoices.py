@@ -95,6 +95,12 @@ def list_invoices(customer_id: str) -> list[stripe.Invoice]:
     return sorted(page.auto_paging_iter(), key=lambda invoice: invoice.created)
 
 
+def list_all_invoices() -> list[stripe.Invoice]:
+    """Every invoice of every customer (drafts included), newest first (pages of 100)."""
+    page = call_stripe("invoice.list", lambda: stripe_client().v1.invoices.list({"limit": 100}))
+    return list(page.auto_paging_iter())
+
+
 def invoice_decline(invoice: dict) -> dict:
     """``last_payment_error`` of the invoice's failed attempt: from the payload when it carries it,
     else read from Stripe with the ``expand`` it needs; ``NO_CARD_ON_FILE`` when there was no card to

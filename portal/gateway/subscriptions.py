@@ -37,6 +37,15 @@ def list_subscriptions(customer_id: str) -> list[stripe.Subscription]:
     return sorted(page.auto_paging_iter(), key=lambda sub: sub.created)
 
 
+def list_all_subscriptions() -> list[stripe.Subscription]:
+    """Every subscription of every customer, ended ones included, newest first (pages of 100):
+    what reconciling every practice reads at once instead of one list per customer."""
+    page = call_stripe(
+        "subscription.list", lambda: stripe_client().v1.subscriptions.list({"status": "all", "limit": 100})
+    )
+    return list(page.auto_paging_iter())
+
+
 def cancel_subscription_now(
     subscription_id: str, key: tuple[object, ...], comment: str | None = None
 ) -> stripe.Subscription:

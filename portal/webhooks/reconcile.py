@@ -134,17 +134,54 @@ def targets() -> list[Target]:
     return found
 
 
-def reconcile_target(target: Target, *, fix: bool) -> list[Drift]:
-    """The drift of one practice or user; repaired (committed) when ``fix``, else rolled back."""
+@dataclass
+class StripeView:
+    """Every subscription and invoice at Stripe, read in pages of 100 before the practices are
+    compared (two lists for all of them, not two calls per practice), and Stripe's clock before
+    the reads: the time the mirror writes are stamped with, so an event newer than the reads
+    still wins over them."""
+
+    now: int
+    invoices: dict[str, list]
+    subscriptions: dict[str, list]
+
+    @classmethod
+    def read(cls) -> StripeView:
+        now = stripe_events.now_at_stripe()
+        return cls(
+            now,
+            _by_customer(stripe_invoices.list_all_invoices()),
+            _by_customer(stripe_subscriptions.list_all_subscriptions()),
+        )
+
+
+def _by_customer(objects: list) -> dict[str, list]:
+    """Stripe's objects (newest first) per customer, sorted by ``created`` as the per-customer lists
+    are (stable: a tie keeps Stripe's order, as there)."""
+    grouped: dict[str, list] = {}
+    for obj in objects:
+        customer = obj.customer if isinstance(obj.customer, str) else getattr(obj.customer, "id", None)
+        grouped.setdefault(customer, []).append(obj)
+    for found in grouped.values():
+        found.sort(key=lambda obj: obj.created)
+    return grouped
+
+
+def reconcile_target(target: Target, *, fix: bool, view: StripeView | None = None) -> list[Drift]:
+    """The drift of one practice or user; repaired (committed) when ``fix``, else rolled back.
+
+    ``view``: Stripe's subscriptions and invoices read once for every target (``StripeView.read``);
+    without it they are listed for this customer alone."""
     try:
         customer_id = _customer_id(target)
         if customer_id is None:
             return []
         before = _snapshot(target, customer_id)
-        now = stripe_events.now_at_stripe()
+        now = view.now if view is not None else stripe_events.now_at_stripe()
         live = 0
         if target.kind == "practice":
-            live = _apply_practice(db.session.get(Practice, target.id), customer_id, now, fix=fix)
+            practice = db.session.get(Practice, target.id)
+            live = _apply_practice(practice, customer_id, now, fix=fix, view=view)
         _apply_cards(customer_id, now)
         db.session.flush()
         after = _snapshot(target, customer_id)
@@ -190,11 +227,18 @@ def _snapshot(target: Target, customer_id: str) -> dict[str, object]:
     return state
 
 
-def _apply_practice(practice: Practice, customer_id: str, now: int, *, fix: bool) -> int:
+def _apply_practice(
+    practice: Practice, customer_id: str, now: int, *, fix: bool, view: StripeView | None = None
+) -> int:
     """Apply Stripe's invoices and subscriptions; how many live subscriptions Stripe holds."""
-    for invoice in stripe_invoices.list_invoices(customer_id):
+    if view is not None:
+        invoices = view.invoices.get(customer_id, [])
+        subscriptions = view.subscriptions.get(customer_id, [])
+    else:
+        invoices = stripe_invoices.list_invoices(customer_id)
+        subscriptions = stripe_subscriptions.list_subscriptions(customer_id)
+    for invoice in invoices:
         invoice_mirror.record_invoice(invoice, now)
-    subscriptions = stripe_subscriptions.list_subscriptions(customer_id)
     # Without --fix nothing changes at Stripe: a duplicate is reported, not cancelled.
     with contextlib.nullcontext() if fix else duplicates.report_only():
         # Oldest first: a practice adopts a newer subscription only once its old one ended.

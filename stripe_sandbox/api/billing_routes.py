@@ -4,7 +4,7 @@ the billing portal: thin adapters from (params, path ids) to ``catalog``, ``bill
 from __future__ import annotations
 
 from stripe_sandbox import catalog, checkout
-from stripe_sandbox.api.lists import created_filter, paginate
+from stripe_sandbox.api.lists import created_filter, paged_in_store, paginate, store_page
 from stripe_sandbox.api.routing import Obj, RouteTable, live
 from stripe_sandbox.billing import (
     collection,
@@ -95,6 +95,8 @@ def sub_resume(sb: Sandbox, p: Obj, sid: str) -> Obj:
 
 @api("GET", "/v1/subscriptions")
 def sub_list(sb: Sandbox, p: Obj) -> Obj:
+    if p.get("status") == "all" and paged_in_store(p, "status"):
+        return store_page(sb, "subscription", p, "/v1/subscriptions")
     return paginate(created_filter(lifecycle.list_subscriptions(sb, p), p), p, "/v1/subscriptions")
 
 
@@ -196,6 +198,8 @@ def invoice_uncollectible(sb: Sandbox, p: Obj, iid: str) -> Obj:
 
 @api("GET", "/v1/invoices")
 def invoice_list(sb: Sandbox, p: Obj) -> Obj:
+    if paged_in_store(p):
+        return store_page(sb, "invoice", p, "/v1/invoices")
     return paginate(created_filter(invoices.list_invoices(sb, p), p), p, "/v1/invoices")
 
 
@@ -273,6 +277,8 @@ def event_retrieve(sb: Sandbox, p: Obj, eid: str) -> Obj:
 
 @api("GET", "/v1/events")
 def event_list(sb: Sandbox, p: Obj) -> Obj:
+    if paged_in_store(p):
+        return store_page(sb, "event", p, "/v1/events")
     events = sb.all("event")
     if p.get("type"):
         wanted = p["type"]

@@ -292,6 +292,23 @@ def test_events_api(sandbox: SandboxServer, client: stripe.StripeClient) -> None
     assert event.api_version == "2026-10-28.endive" and event.livemode is False and event.request.id
 
 
+def test_events_list_pages_newest_first(sandbox: SandboxServer, client: stripe.StripeClient) -> None:
+    for n in range(5):
+        client.v1.customers.create({"email": f"paged-{n}@x.test"})
+    everything = [e.id for e in client.v1.events.list({"limit": 100}).data]
+    # The same events a page of two at a time (the cursor read from the store's order, not a scan).
+    paged = [e.id for e in client.v1.events.list({"limit": 2}).auto_paging_iter()]
+    assert paged == everything and len(paged) >= 5
+    newest = client.v1.events.list({"limit": 1})
+    assert newest.has_more and newest.data[0].id == everything[0]
+    created = [e.created for e in client.v1.events.list({"limit": 100}).data]
+    since = [e.id for e in client.v1.events.list({"created": {"gte": created[0] + 1}, "limit": 100}).data]
+    assert since == []
+    with pytest.raises(stripe.InvalidRequestError) as bad:
+        client.v1.events.list({"starting_after": "evt_missing"})
+    assert "No such object: 'evt_missing'" in str(bad.value)
+
+
 def test_outage_and_fail_next(sandbox: SandboxServer, client: stripe.StripeClient) -> None:
     with sandbox.outage():
         with pytest.raises(stripe.APIError) as down:

@@ -257,3 +257,20 @@ def test_events_carry_ids_and_never_includable_fields(server: SandboxServer, obj
                 event["type"],
                 path,
             )
+
+
+def test_a_customers_sources_expand_to_an_empty_list(server: SandboxServer, objects: dict[str, list[str]]):
+    """dj-stripe retrieves customers with ``expand[]=sources``: Stripe answers a list object holding
+    legacy Sources and Cards, none for card PaymentMethods; without the expand the field is absent."""
+    customer = objects["customer"][0]
+    assert "sources" not in _get(server, f"customers/{customer}")
+    sources = _get(server, f"customers/{customer}", ["sources"])["sources"]
+    assert sources == {
+        "object": "list",
+        "data": [],
+        "has_more": False,
+        "total_count": 0,
+        "url": f"/v1/customers/{customer}/sources",
+    }
+    listed = _get(server, "customers", ["data.sources"], limit="100")
+    assert listed["data"] and all(c["sources"]["data"] == [] for c in listed["data"])

@@ -145,3 +145,31 @@ def test_an_event_missing_from_the_inbox_is_listed_then_applied(runner, practice
     assert state(practice.id)[2] is True
     again = reconcile(runner, since)
     assert "missing event" not in again and "no drift" in again
+
+
+def test_every_practice_is_compared_with_its_own_subscription_and_invoices(
+    runner, practice, owner, sandbox, since
+):
+    """Reconcile reads all subscriptions and invoices at once (pages of 100) and sorts them out per
+    customer: a second practice's drift is reported as its own, the first practice's as none."""
+    other = members.create_practice(owner, "Second Clinic")
+    save_card(sandbox, other)
+    subscribe_directly(sandbox, other)
+    deliver_all(sandbox, since)
+    assert other.billing_status == BillingStatus.DONE
+    assert "no drift: " in reconcile(runner, since)
+
+    invoice = db.session.scalar(sa.select(PracticeInvoice).where(PracticeInvoice.practice_id == other.id))
+    invoice.status = "open"
+    other.subscription_status = "past_due"
+    other.refresh_billing_status()
+    db.session.commit()
+
+    output = reconcile(runner, since)
+    label = f"practice {other.id} (Second Clinic)"
+    assert f"{label}: invoice {invoice.stripe_id}: local ('open'" in output
+    assert f"{label}: subscription_status: local 'past_due' != stripe 'active'" in output
+    assert f"practice {practice.id} (" not in output
+    assert "3 differences in 1 of" in output  # billing_status follows the subscription status
+    reconcile(runner, since, "--fix")
+    assert "no drift: " in reconcile(runner, since)
