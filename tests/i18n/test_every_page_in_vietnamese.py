@@ -10,8 +10,8 @@ from babel.messages.pofile import read_po
 from flask import g
 
 from portal.pages import PAGES, VISITOR
-from tests.e2e.test_every_page import OTHER_STATES, build_world, page_url
 from tests.conftest import extract_csrf
+from tests.e2e.test_every_page import OTHER_STATES, build_world, page_url
 from tests.factories import DEFAULT_PASSWORD
 from tests.i18n.test_pages_a import VI, VI_CATALOGUE, english_left, text
 
