@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import pathlib
 import re
-from html.parser import HTMLParser
 
 import pytest
 import sqlalchemy as sa
@@ -36,6 +34,7 @@ from tests.factories import (
     WebhookEventFactory,
 )
 from tests.i18n.conftest import reading
+from tests.i18n.test_pages_a import VI_CATALOGUE, english_left
 
 VI = {"Accept-Language": "vi-VN,vi;q=0.9"}
 EN = {"Accept-Language": "en-US,en;q=0.9"}
@@ -202,37 +201,6 @@ def test_a_pause_refusal_reads_in_the_admins_language(app, practice):
 
 
 # --- no wrapped sentence left in English on an admin page ------------------------------------------
-
-VI_CATALOGUE = pathlib.Path(__file__).resolve().parents[2] / "translations/vi/LC_MESSAGES/messages.po"
-
-
-class _Words(HTMLParser):
-    """The text a person reads in the page's <main> (text nodes, and the labels screen readers and
-    narrow screens say), each whitespace-collapsed."""
-
-    SAID = ("aria-label", "title", "data-label", "placeholder")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.inside, self.words = 0, set()
-
-    def handle_starttag(self, tag, attrs):
-        self.inside += tag == "main"
-        if self.inside:
-            self.words.update(" ".join(value.split()) for key, value in attrs if key in self.SAID and value)
-
-    def handle_endtag(self, tag):
-        self.inside -= tag == "main"
-
-    def handle_data(self, data):
-        if self.inside and data.strip():
-            self.words.add(" ".join(data.split()))
-
-
-def english_left(page: str, sentences: set[str]) -> set[str]:
-    reader = _Words()
-    reader.feed(page)
-    return reader.words & sentences
 
 
 @pytest.fixture
