@@ -306,7 +306,7 @@ def test_a_shop_refund_journey(page, plans_portal, mailbox):
     order_id = int(re.search(r"/orders/(\d+)", order_url)[1])
     payment_intent = receipt.locator("code").inner_text()
     page.goto(f"{base}/shop/products/{product_id}")
-    expect(page.get_by_text("(2 available)")).to_be_visible()
+    expect(page.get_by_text("Only 2 left")).to_be_visible()
     log_out(page, base)
 
     # The admin refunds 2 of the 3 units, with a reason.
@@ -327,7 +327,7 @@ def test_a_shop_refund_journey(page, plans_portal, mailbox):
 
     # The stock is back by 2; the buyer's order says so; one refund email (after Stripe's events too).
     page.goto(f"{base}/shop/products/{product_id}")
-    expect(page.get_by_text("(4 available)")).to_be_visible()
+    expect(page.get_by_text("Only 4 left")).to_be_visible()
     log_out(page, base)
     log_in(page, base, buyer, "shop-password-1")
     page.goto(order_url)

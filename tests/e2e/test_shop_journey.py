@@ -42,6 +42,6 @@ def test_buy_with_a_saved_card(page, live_portal_factory, mailbox, screenshot):
     expect(page.locator("#receipt")).to_contain_text("$25.00")
     screenshot("shop_order")
     page.goto(f"{base}/shop/products/{product_id}")
-    expect(page.get_by_text("(3 available)")).to_be_visible()
+    expect(page.get_by_text("Only 3 left")).to_be_visible()
     assert mailbox.wait_for("shopper@example.com", "receipt")
     assert page.errors == []
