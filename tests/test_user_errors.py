@@ -12,6 +12,7 @@ import portal
 from portal.api.envelope import ApiError
 from portal.auth.services import AccountError, EmailTaken, OwnsBilledPractice, PasswordRequired
 from portal.errors import UserError
+from portal.forms import UnclearNumber
 from portal.gateway.errors import BillingError, CardDeclined, InvalidWebhook, StripeUnavailable
 from portal.jobs.tasks import EventNotApplied
 from portal.mail.services import MailNotConfigured
@@ -22,7 +23,8 @@ from portal.wallet.services import CardNotFound, DefaultCardInUse, WalletError
 
 #: Exceptions that never reach a person: an operator's misconfiguration, a forged webhook delivery.
 #: ``EventNotApplied`` is a queue worker's: it makes Celery retry the job, no person sees it.
-NOT_SHOWN_TO_USERS = {MailNotConfigured, InvalidWebhook, EventNotApplied}
+#: (``UnclearNumber`` never leaves a form: each form catches it and says its message under the field.)
+NOT_SHOWN_TO_USERS = {MailNotConfigured, InvalidWebhook, EventNotApplied, UnclearNumber}
 #: HTTP errors of werkzeug's family, answered by the per-status handlers: a service-level throttle is
 #: a 429 like the route throttles, so the same handler shows the form again with what was typed.
 HTTP_ERRORS = {Throttled}
