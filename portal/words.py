@@ -13,13 +13,6 @@ from flask_babel import ngettext
 
 from portal.formatting import format_date, format_moment, format_money
 
-
-def N_(text: str) -> str:
-    """A msgid marked for ``pybabel extract`` only: kept (or stored) in English, and said in the
-    reader's language where it is shown (``gettext``, or ``stored_words`` for stored text)."""
-    return text
-
-
 #: A practice's billing status as the billing page shows it, and its badge's colour.
 BILLING_STATUS = {
     "DONE": (_l("Active"), "badge-ok"),

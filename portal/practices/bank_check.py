@@ -28,9 +28,9 @@ from portal.practices.history import invoice_of
 from portal.practices.members import require_manager
 from portal.practices.models import Practice, PracticeInvoice
 from portal.practices.notifications import decline_reason
+from portal.text import N_
 from portal.users.models import User
 from portal.wallet.models import PaymentMethod
-from portal.words import N_
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from portal.practices.models import Practice, PracticeInvoice, PracticeMember
 from portal.practices.notifications import stripe_retries
 from portal.practices.status import BillingStatus
 from portal.practices.unpaid_invoices import payable
+from portal.text import N_
 from portal.users.models import User
-from portal.words import N_
 
 TEMPLATE = "practices/partials/_banner_{}.html"
 

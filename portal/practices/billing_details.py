@@ -48,8 +48,8 @@ from portal.practices.customers import ensure_practice_customer, practice_contac
 from portal.practices.errors import PracticeError
 from portal.practices.members import require_manager
 from portal.practices.models import BillingAuditEntry, Practice, PracticeTaxId
+from portal.text import N_
 from portal.users.models import User
-from portal.words import N_
 
 log = logging.getLogger(__name__)
 

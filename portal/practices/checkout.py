@@ -28,11 +28,11 @@ from portal.practices.models import (
     Practice,
 )
 from portal.practices.plans import currency_of, onboarding_price_id, plan_price_id, trial_days
+from portal.text import N_
 from portal.users.models import User
 from portal.wallet import mirror as card_mirror
 from portal.wallet import services as wallet
 from portal.wallet.models import PaymentMethod
-from portal.words import N_
 
 log = logging.getLogger(__name__)
 

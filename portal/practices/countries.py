@@ -9,7 +9,7 @@ from babel import Locale
 from flask_babel import gettext as _
 
 from portal.i18n import current_locale
-from portal.words import N_
+from portal.text import N_
 
 #: Where the portal's practices are: the EU, the UK and EEA neighbours, North America, Asia-Pacific.
 COUNTRIES: dict[str, str] = {

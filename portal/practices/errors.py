@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 
 from portal.errors import UserError
-from portal.words import N_
+from portal.text import N_
 
 
 class PracticeError(UserError):

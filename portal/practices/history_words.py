@@ -21,8 +21,9 @@ from portal.extensions import db
 from portal.formatting import format_date, said_money
 from portal.practices.kinds import PLAN_LABELS, PLAN_RECORD_LABELS, MemberRole
 from portal.promotions.words import said_terms
+from portal.text import N_
 from portal.wallet.models import PaymentMethod
-from portal.words import N_, billing_status_label, role_word, stored_words
+from portal.words import billing_status_label, role_word, stored_words
 
 #: Stripe's object ids: ``cs_test_a1B2``, ``in_123``, ``pm_card_visa``...
 STRIPE_ID = re.compile(r"\b(?:cus|sub|in|pm|cs|pi|seti|ch|re|cn|evt|card|src)_[A-Za-z0-9_]+")

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from portal.database import upsert_insert, utcnow
 from portal.extensions import db
 from portal.practices.models import BillingIntent, Practice
-from portal.words import N_
+from portal.text import N_
 
 log = logging.getLogger(__name__)
 

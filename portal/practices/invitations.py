@@ -26,9 +26,10 @@ from portal.practices import audit, errors
 from portal.practices import members as practice_members
 from portal.practices.models import MemberRole, Practice, PracticeInvitation, PracticeMember
 from portal.practices.notifications import practice_reading
+from portal.text import N_
 from portal.users.lookup import find_user_by_email, normalize_email
 from portal.users.models import User
-from portal.words import N_, role_label
+from portal.words import role_label
 
 _SALT = "practice-invitation"
 INVITATION_MAX_AGE = dt.timedelta(days=7)

@@ -21,9 +21,9 @@ from portal.practices.models import (
     Practice,
     PracticeMember,
 )
+from portal.text import N_
 from portal.users.lookup import find_user_by_email
 from portal.users.models import User
-from portal.words import N_
 
 
 def create_practice(

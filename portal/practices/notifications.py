@@ -10,8 +10,8 @@ from portal.extensions import db
 from portal.i18n import default_practice_locale, default_practice_timezone
 from portal.mail.outbox import queue_email
 from portal.practices.models import MemberRole, Practice
+from portal.text import N_
 from portal.users.models import Role, User
-from portal.words import N_
 
 log = logging.getLogger(__name__)
 

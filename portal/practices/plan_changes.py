@@ -23,8 +23,8 @@ from portal.practices.members import require_manager
 from portal.practices.models import Plan, Practice
 from portal.practices.plans import currency_of, plan_price_id
 from portal.practices.subscriptions import attempt_token
+from portal.text import N_
 from portal.users.models import User
-from portal.words import N_
 
 #: A phase of each plan lasts one billing period of it.
 PLAN_DURATION = {

@@ -14,7 +14,7 @@ from itsdangerous import BadSignature, Signer
 
 from portal.practices.errors import PracticeError
 from portal.practices.models import Plan
-from portal.words import N_
+from portal.text import N_
 
 #: How old a preview's date may be when the switch is confirmed (Stripe's clock).
 MAX_AGE_SECONDS = 15 * 60

@@ -21,8 +21,8 @@ from portal.practices.models import Practice, RetentionOffer
 from portal.promotions.models import RetentionCoupon
 from portal.promotions.retention import current_retention_coupon
 from portal.promotions.words import said_terms, terms_words
+from portal.text import N_
 from portal.users.models import User
-from portal.words import N_
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from portal.gateway.gateway import stripe_time
 from portal.practices import audit, invoice_mirror, mirror
 from portal.practices.errors import PracticeError
 from portal.practices.models import Practice
-from portal.words import N_
+from portal.text import N_
 
 log = logging.getLogger(__name__)
 

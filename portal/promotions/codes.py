@@ -22,8 +22,8 @@ from portal.gateway.shapes import as_dict, object_id
 from portal.promotions.errors import PromotionError
 from portal.promotions.forms import CODE_RULE, PromotionCodeForm
 from portal.promotions.models import PromotionCode
+from portal.text import N_
 from portal.users.models import User
-from portal.words import N_
 
 #: What a practice is told about a code that cannot be used, whatever the reason at Stripe.
 #: (msgids: said in the reader's language with ``_(UNKNOWN_CODE, code=...)``).

@@ -13,7 +13,7 @@ from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 
 from portal.formatting import format_money, money_token, said_money
-from portal.words import N_
+from portal.text import N_
 
 PERCENT_OFF = N_("%(percent)s%% off")
 AMOUNT_OFF = N_("%(amount)s off")

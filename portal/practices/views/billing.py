@@ -49,8 +49,8 @@ from portal.practices.views.common import (
 from portal.promotions import codes as promotion_codes
 from portal.promotions.errors import PromotionError
 from portal.promotions.words import said_terms
+from portal.text import N_
 from portal.urls import page_arg
-from portal.words import N_
 
 #: Stripe refused the code on this switch for a reason its checks did not foresee (never its words).
 CODE_NOT_TAKEN = N_("%(code)s cannot be used on this switch.")

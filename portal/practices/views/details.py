@@ -18,7 +18,7 @@ from portal.practices.forms import BillingDetailsForm
 from portal.practices.intents import Outcome
 from portal.practices.models import Practice, PracticeMember
 from portal.practices.views.common import billing_context, bp, load_manager
-from portal.words import N_
+from portal.text import N_
 
 SAVED = N_("Billing details saved. Stripe prints them on the practice's next invoices.")
 NOTHING_CHANGED = N_("Nothing to save: the billing details already read like this.")
