@@ -23,6 +23,7 @@ def create_sandbox_app(
     webhook_secret: str,
     *,
     delivery_mode: str = "ordered",
+    delivery_concurrency: int = 1,
     strict: bool = True,
     rate_limit: bool = True,
 ) -> Flask:
@@ -38,6 +39,7 @@ def create_sandbox_app(
         webhook_url,
         webhook_secret,
         delivery_mode,
+        delivery_concurrency=delivery_concurrency,
         on_invoice_payment=collection.on_invoice_payment,
         strict=strict,
         rate_limit=rate_limit,

@@ -46,6 +46,13 @@ def _default_database() -> str:
 )
 @click.option("--delivery-mode", type=click.Choice(MODES), default="ordered", show_default=True)
 @click.option(
+    "--delivery-concurrency",
+    type=click.IntRange(1, 64),
+    default=lambda: int(os.environ.get("SANDBOX_DELIVERY_CONCURRENCY", "1")),
+    show_default="1",
+    help="Deliveries in flight at once; Stripe sends several [env SANDBOX_DELIVERY_CONCURRENCY].",
+)
+@click.option(
     "--strict/--no-strict",
     default=lambda: _env_flag("SANDBOX_STRICT"),
     help="Reject parameters Stripe would reject (default on) [env SANDBOX_STRICT=0 turns it off].",
@@ -62,6 +69,7 @@ def run(
     webhook_url: str,
     webhook_secret: str,
     delivery_mode: str,
+    delivery_concurrency: int,
     strict: bool,
     rate_limit: bool,
 ) -> None:
@@ -69,7 +77,13 @@ def run(
     Path(database).parent.mkdir(parents=True, exist_ok=True)
     url = None if webhook_url.lower() in ("", "none") else webhook_url
     app = create_sandbox_app(
-        database, url, webhook_secret, delivery_mode=delivery_mode, strict=strict, rate_limit=rate_limit
+        database,
+        url,
+        webhook_secret,
+        delivery_mode=delivery_mode,
+        delivery_concurrency=delivery_concurrency,
+        strict=strict,
+        rate_limit=rate_limit,
     )
     server = make_server(host, port, app, threaded=True, request_handler=SandboxRequestHandler)
     click.echo(

@@ -43,7 +43,11 @@ def state() -> Response:
     return jsonify(
         now=sb.now(),
         clock_offset=sb.setting("clock_offset", 0),
-        delivery={"mode": sb.deliverer.mode, "delay_seconds": sb.deliverer.delay_seconds},
+        delivery={
+            "mode": sb.deliverer.mode,
+            "delay_seconds": sb.deliverer.delay_seconds,
+            "concurrency": sb.deliverer.concurrency,
+        },
         webhook_url=sb.webhook_url,
         latency_ms=sb.latency_ms,
         outage=sb.outage,
@@ -108,12 +112,20 @@ def delivery() -> Response | tuple[Response, int]:
     mode = data.get("mode")
     if mode is not None and not valid_mode(mode):
         return jsonify(error={"message": f"mode must be one of {MODES}"}), 400
-    sb.deliverer.configure(mode, data.get("delay_seconds"))
+    concurrency = data.get("concurrency")
+    whole = isinstance(concurrency, int) and not isinstance(concurrency, bool)
+    if concurrency is not None and not (whole and 1 <= concurrency <= 64):
+        return jsonify(error={"message": "concurrency must be a whole number from 1 to 64"}), 400
+    sb.deliverer.configure(mode, data.get("delay_seconds"), concurrency)
     if "max_attempts" in data:
         sb.deliverer.max_attempts = int(data["max_attempts"])
     if "retry_base_seconds" in data:
         sb.deliverer.retry_base_seconds = float(data["retry_base_seconds"])
-    return jsonify(mode=sb.deliverer.mode, delay_seconds=sb.deliverer.delay_seconds)
+    return jsonify(
+        mode=sb.deliverer.mode,
+        delay_seconds=sb.deliverer.delay_seconds,
+        concurrency=sb.deliverer.concurrency,
+    )
 
 
 @bp.post("/events/flush")

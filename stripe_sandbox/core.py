@@ -79,12 +79,15 @@ class Sandbox:
         webhook_secret: str,
         delivery_mode: str = "ordered",
         *,
+        delivery_concurrency: int = 1,
         on_invoice_payment: InvoicePaymentHook,
         strict: bool = True,
         rate_limit: bool = True,
     ) -> None:
         self.store = Store(database_path)
-        self.deliverer = Deliverer(self.store, webhook_url, webhook_secret, delivery_mode)
+        self.deliverer = Deliverer(
+            self.store, webhook_url, webhook_secret, delivery_mode, concurrency=delivery_concurrency
+        )
         self.webhook_url = webhook_url
         self.public_url = self.store.setting("public_url", defaults.ADDRESS)
         self.request = RequestInfo()

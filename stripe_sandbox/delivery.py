@@ -9,6 +9,13 @@ Modes reproduce what real Stripe may do to a receiver: ``ordered`` (one at a tim
 ``delayed`` (each event waits ``delay_seconds`` before its first attempt). Modes combine with
 ``+``: ``shuffled+duplicates`` sends every event twice, in random order.
 
+``concurrency`` is how many deliveries are in flight at once (1 unless set: the tests' order is
+then the order events were made). Stripe sends an endpoint's events concurrently and "doesn't
+guarantee delivery of events in the order in which they're generated"
+(https://docs.stripe.com/webhooks#event-ordering); with more than one in flight, events are taken
+in order but may land out of it, as there. A load like a renewal storm needs it: one at a time,
+100,000 events are hours of round trips however fast the receiver answers.
+
 A failed attempt is retried as Stripe retries (https://docs.stripe.com/webhooks#retries: "in live
 mode, Stripe attempts to deliver a given event to your webhook endpoint for up to 3 days with an
 exponential back off"): after 1 s, 2 s, 4 s ... capped at ``max_backoff_seconds`` (1 hour), until
@@ -19,12 +26,13 @@ worker, so one endpoint being down blocks nothing else; the dashboard lists what
 from __future__ import annotations
 
 import hashlib
+import heapq
 import hmac
+import itertools
 import logging
 import random
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 
 import requests
@@ -57,16 +65,18 @@ RETRY_WINDOW_SECONDS = 3 * 24 * 3600
 MAX_BACKOFF_SECONDS = 3600.0
 
 
-@dataclass
+@dataclass(order=True)
 class _Job:
-    event_id: str
-    payload: str
+    #: Queue order: when due, then when queued (``seq``); the rest is not compared.
     not_before: float
-    attempts: int = 0
-    copies: int = 1
-    first_attempt: float | None = None
-    delivered_once: bool = False
-    last_error: str | None = None
+    seq: int
+    event_id: str = field(compare=False)
+    payload: str = field(compare=False)
+    attempts: int = field(default=0, compare=False)
+    copies: int = field(default=1, compare=False)
+    first_attempt: float | None = field(default=None, compare=False)
+    delivered_once: bool = field(default=False, compare=False)
+    last_error: str | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -78,7 +88,7 @@ class DeliveryStats:
 
 
 class Deliverer:
-    """Owns the queue and the worker thread; every public method is thread-safe."""
+    """Owns the queue and the worker threads; every public method is thread-safe."""
 
     def __init__(
         self,
@@ -87,6 +97,7 @@ class Deliverer:
         secret: str,
         mode: str = "ordered",
         *,
+        concurrency: int = 1,
         max_attempts: int | None = None,
         retry_base_seconds: float = 1.0,
         max_backoff_seconds: float = MAX_BACKOFF_SECONDS,
@@ -98,6 +109,7 @@ class Deliverer:
         self.secret = secret
         self.mode = mode
         self.delay_seconds = 0.0
+        self.concurrency = _valid_concurrency(concurrency)
         #: None: retried for the whole window, as Stripe does; a number caps the attempts (tests).
         self.max_attempts = max_attempts
         self.retry_base_seconds = retry_base_seconds
@@ -105,28 +117,39 @@ class Deliverer:
         self.retry_window_seconds = retry_window_seconds
         self.timeout_seconds = timeout_seconds
         self.stats = DeliveryStats()
-        self._queue: deque[_Job] = deque()
+        #: A heap of jobs by (due, queued): taking the next due one is O(log n), not a scan of
+        #: every waiting event (a storm queues 100,000).
+        self._queue: list[_Job] = []
+        self._seq = itertools.count()
         self._in_flight = 0
         self._cond = threading.Condition()
         self._stopped = False
-        self._session = requests.Session()
-        self._thread: threading.Thread | None = None
+        self._local = threading.local()
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        if self.url is None or self._thread is not None:
+        if self.url is None:
             return
-        self._thread = threading.Thread(target=self._run, name="sandbox-webhooks", daemon=True)
-        self._thread.start()
+        with self._cond:
+            self._stopped = False
+            while len(self._threads) < self.concurrency:
+                thread = threading.Thread(
+                    target=self._run, args=(len(self._threads),), name="sandbox-webhooks", daemon=True
+                )
+                self._threads.append(thread)
+                thread.start()
 
     def stop(self) -> None:
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+            threads, self._threads = self._threads, []
+        for thread in threads:
+            thread.join(timeout=5)
 
-    def configure(self, mode: str | None = None, delay_seconds: float | None = None) -> None:
+    def configure(
+        self, mode: str | None = None, delay_seconds: float | None = None, concurrency: int | None = None
+    ) -> None:
         with self._cond:
             if mode is not None:
                 if not valid_mode(mode):
@@ -134,7 +157,11 @@ class Deliverer:
                 self.mode = mode
             if delay_seconds is not None:
                 self.delay_seconds = float(delay_seconds)
+            if concurrency is not None:
+                self.concurrency = _valid_concurrency(concurrency)
             self._cond.notify_all()
+        if concurrency is not None and self._threads:
+            self.start()  # more threads if it grew; a thread past the new number idles
 
     def enqueue(self, event_id: str, payload: str) -> None:
         if self.url is None:
@@ -142,7 +169,7 @@ class Deliverer:
         with self._cond:
             delay = self.delay_seconds if _has(self.mode, "delayed") else 0.0
             copies = 2 if _has(self.mode, "duplicates") else 1
-            self._queue.append(_Job(event_id, payload, time.monotonic() + delay, copies=copies))
+            self._push(_Job(time.monotonic() + delay, 0, event_id, payload, copies=copies))
             self._cond.notify_all()
 
     def pending(self) -> int:
@@ -161,7 +188,7 @@ class Deliverer:
                     "last_error": job.last_error,
                     "next_attempt_in": max(0.0, round(job.not_before - now, 1)),
                 }
-                for job in sorted(self._queue, key=lambda job: job.not_before)
+                for job in sorted(self._queue)
             ]
 
     def flush(self, timeout: float = 60.0) -> dict[str, int]:
@@ -171,7 +198,7 @@ class Deliverer:
         with self._cond:
             self._cond.notify_all()
             while time.monotonic() < deadline and (
-                self._in_flight or any(job.not_before <= deadline for job in self._queue)
+                self._in_flight or (self._queue and self._queue[0].not_before <= deadline)
             ):
                 self._cond.wait(timeout=0.05)
             return {
@@ -182,46 +209,66 @@ class Deliverer:
                 "given_up": len(self.stats.given_up),
             }
 
-    # worker --------------------------------------------------------------------------------
+    # workers -------------------------------------------------------------------------------
 
-    def _take_batch(self) -> list[_Job] | None:
+    def _push(self, job: _Job) -> None:
+        """Under ``_cond``: queue ``job`` behind everything due at the same time."""
+        job.seq = next(self._seq)
+        heapq.heappush(self._queue, job)
+
+    def take_due(self, now: float) -> list[_Job]:
+        """Under ``_cond`` (or single-threaded, in tests): the jobs to send now, taken out of the
+        queue: the next due one, or every due one in random order (``shuffled``)."""
+        if not self._queue or self._queue[0].not_before > now:
+            return []
+        if not _has(self.mode, "shuffled"):
+            return [heapq.heappop(self._queue)]
+        due = []
+        while self._queue and self._queue[0].not_before <= now:
+            due.append(heapq.heappop(self._queue))
+        random.shuffle(due)
+        return due
+
+    def _take_batch(self, worker: int) -> list[_Job] | None:
         """Wait for jobs that are due; ``None`` when stopping."""
         with self._cond:
             while not self._stopped:
                 now = time.monotonic()
-                due = [job for job in self._queue if job.not_before <= now]
-                if due:
+                idle = worker >= self.concurrency
+                if not idle and self._queue and self._queue[0].not_before <= now:
                     if _has(self.mode, "shuffled"):
                         # Let a burst accumulate so there is something to reorder.
                         self._cond.wait(timeout=0.02)
-                        now = time.monotonic()
-                        due = [job for job in self._queue if job.not_before <= now]
-                        random.shuffle(due)
-                        batch = due
-                    else:
-                        batch = [due[0]]
-                    for job in batch:
-                        self._queue.remove(job)
-                    self._in_flight += len(batch)
-                    return batch
-                wait = min((job.not_before for job in self._queue), default=now + 1) - now
+                    batch = self.take_due(time.monotonic())
+                    if batch:
+                        self._in_flight += len(batch)
+                        return batch
+                    continue
+                wait = (self._queue[0].not_before if self._queue and not idle else now + 1) - now
                 self._cond.wait(timeout=max(0.005, min(wait, 1.0)))
             return None
 
-    def _run(self) -> None:
+    def _run(self, worker: int) -> None:
         while True:
-            batch = self._take_batch()
+            batch = self._take_batch(worker)
             if batch is None:
                 return
             for job in batch:
                 try:
                     self._deliver(job)
-                except Exception:  # the worker must survive anything a receiver does
+                except Exception:  # a worker must survive anything a receiver does
                     log.exception("webhook delivery crashed for %s", job.event_id)
                 finally:
                     with self._cond:
                         self._in_flight -= 1
                         self._cond.notify_all()
+
+    def _session(self) -> requests.Session:
+        """One connection pool per worker thread (a ``requests.Session`` is not thread-safe)."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
 
     def _post(self, job: _Job) -> str | None:
         """One attempt; the error text, or None on a 2xx."""
@@ -232,7 +279,7 @@ class Deliverer:
             "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
         }
         try:
-            response = self._session.post(
+            response = self._session().post(
                 self.url, data=job.payload.encode(), headers=headers, timeout=self.timeout_seconds
             )
         except requests.RequestException as error:
@@ -283,5 +330,12 @@ class Deliverer:
     def _requeue(self, job: _Job, not_before: float) -> None:
         with self._cond:
             job.not_before = not_before
-            self._queue.append(job)
+            self._push(job)
             self._cond.notify_all()
+
+
+def _valid_concurrency(concurrency: int) -> int:
+    concurrency = int(concurrency)
+    if not 1 <= concurrency <= 64:
+        raise ValueError("concurrency must be 1 to 64")
+    return concurrency

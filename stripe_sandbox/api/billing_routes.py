@@ -43,6 +43,15 @@ def product_update(sb: Sandbox, p: Obj, prid: str) -> Obj:
     return catalog.update_product(sb, prid, p)
 
 
+@api("GET", "/v1/products/<prid>/features")
+def product_feature_list(sb: Sandbox, p: Obj, prid: str) -> Obj:
+    """The product's entitlement features (https://docs.stripe.com/api/product-feature/list): the
+    sandbox has no Entitlements, so a product it knows has none (dj-stripe asks for them when it
+    syncs a product)."""
+    live(sb, prid, "product", "product")
+    return paginate([], p, f"/v1/products/{prid}/features")
+
+
 @api("GET", "/v1/products")
 def product_list(sb: Sandbox, p: Obj) -> Obj:
     return paginate(catalog.list_products(sb, p), p, "/v1/products")

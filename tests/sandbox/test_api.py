@@ -420,3 +420,16 @@ def test_no_webhook_url_records_events_only() -> None:
         assert [e["data"]["object"]["id"] for e in events] == [customer.id]
         assert events[0]["pending_webhooks"] == 0
         assert quiet.flush_events()["delivered"] == 0
+
+
+def test_a_products_features_are_an_empty_list_and_an_unknown_product_is_404(
+    client: stripe.StripeClient,
+) -> None:
+    """https://docs.stripe.com/api/product-feature/list: dj-stripe lists them when it syncs a product;
+    the sandbox has no Entitlements, so the list is empty, and a product it does not know is 404."""
+    product = client.v1.products.create({"name": "Features"})
+    features = client.v1.products.features.list(product.id)
+    assert features.object == "list" and features.data == [] and features.has_more is False
+    with pytest.raises(stripe.InvalidRequestError) as unknown:
+        client.v1.products.features.list("prod_nope")
+    assert unknown.value.http_status == 404 and unknown.value.code == "resource_missing"

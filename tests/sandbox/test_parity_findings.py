@@ -116,12 +116,12 @@ def test_finding13_retries_back_off_up_to_an_hour_for_three_days(monkeypatch: py
     monkeypatch.setattr(deliverer, "_post", lambda job: "connection error: ConnectionError")
     deliverer.enqueue("evt_down", "{}")
     waits = []
-    while deliverer._queue:
-        job = deliverer._queue.popleft()
-        clock[0] = job.not_before
+    while deliverer.pending():
+        clock[0] = deliverer.waiting()[0]["next_attempt_in"] + clock[0]
+        (job,) = deliverer.take_due(clock[0])
         deliverer._deliver(job)
-        if deliverer._queue:
-            waits.append(deliverer._queue[0].not_before - clock[0])
+        if deliverer.pending():
+            waits.append(deliverer.waiting()[0]["next_attempt_in"])
     assert waits[:5] == [1, 2, 4, 8, 16] and max(waits) == 3600
     assert marks[-1][0] == "failed" and sum(waits) <= 3 * 24 * 3600 < sum(waits) + 3600
     assert all(status == "pending" for status, _ in marks[:-1])
