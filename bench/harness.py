@@ -310,3 +310,23 @@ def _run_load(
         args.append("--latencies")
     done = subprocess.run(args, cwd=ROOT, check=True, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def fresh_postgres_database(name: str) -> str:
+    """A new, empty PostgreSQL database ``name`` on the server ``BENCH_POSTGRES_URL`` (or
+    ``TEST_DATABASE_URL``) names; its URL."""
+    import sqlalchemy as sa
+
+    url = sa.engine.make_url(os.environ.get("BENCH_POSTGRES_URL") or os.environ["TEST_DATABASE_URL"]).set(
+        drivername="postgresql+psycopg"
+    )
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def postgres_given() -> bool:
+    return bool(os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_DATABASE_URL"))

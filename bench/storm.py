@@ -20,7 +20,6 @@ the portal has a job queue (``portal/jobs``); else "not measured: no queue" is p
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -36,7 +35,7 @@ from pathlib import Path
 
 import requests
 
-from bench.harness import PYTHON, ROOT, Figure, Stack
+from bench.harness import PYTHON, ROOT, Figure, Stack, fresh_postgres_database, postgres_given
 from stripe_sandbox.delivery import sign_payload
 
 SECRET = "whsec_bench"
@@ -49,6 +48,7 @@ QUEUE_WORKER = os.environ.get(
 #: Deliveries in flight at once (``BENCH_STORM_DELIVERY_CONCURRENCY``): one at a time, the storm's
 #: 100,000 events at 10,000 practices were hours of round trips whatever the portal did with them.
 DELIVERY_CONCURRENCY = int(os.environ.get("BENCH_STORM_DELIVERY_CONCURRENCY", "8"))
+DAY = 24 * 3600
 #: The access log line gunicorn writes per request: path, status, microseconds.
 ACCESS_FORMAT = "%(U)s %(s)s %(D)s"
 
@@ -76,7 +76,12 @@ def _storm(practices: int, *, queue: bool, quick: bool) -> Iterator[Figure]:
     prefix = "storm.queue" if queue else "storm"
     with tempfile.TemporaryDirectory(prefix="portal-storm-") as tmp:
         workdir = Path(tmp)
-        database_url = f"sqlite:///{workdir / 'portal.sqlite'}"
+        # PostgreSQL when the bench is given one: two web workers and two queue workers of 8
+        # threads write at once, which is what the distributed mode runs on.
+        if postgres_given():
+            database_url = fresh_postgres_database("portal_storm")
+        else:
+            database_url = f"sqlite:///{workdir / 'portal.sqlite'}"
         extra = {
             "STRIPE_WEBHOOK_SECRET": SECRET,
             "SANDBOX_RATE_LIMIT": "0",  # reconcile reads 10,000 customers; the limit is not measured here
@@ -89,14 +94,15 @@ def _storm(practices: int, *, queue: bool, quick: bool) -> Iterator[Figure]:
         stack = Stack(database_url, workdir, extra)
         started = time.perf_counter()
         _migrate(database_url)
-        seed_subscribed_practices(stack, practices)
+        renewal = seed_subscribed_practices(stack, practices)
         seconds = time.perf_counter() - started
-        print(f"  seeded {practices} subscribed practices in {seconds:.1f} s", flush=True)
+        engine = database_url.split(":", 1)[0].split("+")[0]
+        print(f"  seeded {practices} subscribed practices in {seconds:.1f} s ({engine})", flush=True)
         try:
             stack.start()
             if queue:
                 _start_workers(stack)
-            yield from _measure(stack, practices, prefix, quick, queue=queue)
+            yield from _measure(stack, practices, prefix, quick, renewal, queue=queue)
         finally:
             stack.stop()
 
@@ -120,19 +126,20 @@ def _start_workers(stack: Stack) -> None:
             raise RuntimeError(f"the queue worker ({QUEUE_WORKER}) exited: see {stack.workdir}")
 
 
-def seed_subscribed_practices(stack: Stack, count: int) -> None:
-    """``count`` practices paying monthly, in the sandbox and in the portal, without one webhook."""
+def seed_subscribed_practices(stack: Stack, count: int) -> int:
+    """``count`` practices paying monthly, in the sandbox and in the portal, without one webhook;
+    when the last of them renews (a month on, by the calendar: 28 to 31 days)."""
     from stripe_sandbox.testing import SandboxServer
 
     sandbox = SandboxServer(str(stack.workdir / "sandbox.sqlite"), webhook_url=None, rate_limit=False)
     sandbox.start()
     try:
-        _seed(stack, sandbox, count)
+        return _seed(stack, sandbox, count)
     finally:
         sandbox.stop()
 
 
-def _seed(stack: Stack, sandbox, count: int) -> None:
+def _seed(stack: Stack, sandbox, count: int) -> int:
     import sqlalchemy as sa
 
     from bench.data import PASSWORD
@@ -150,6 +157,7 @@ def _seed(stack: Stack, sandbox, count: int) -> None:
         plans.bootstrap_plans()
         monthly = plans.price_id(Plan.MONTHLY.lookup_key)
         onboarding = plans.price_id(plans.ONBOARDING_LOOKUP_KEY)
+        renewal = 0
         owner = accounts.register_user("Storm Owner", "storm-owner@example.com", PASSWORD, verified=True)
         for start in range(0, count, 500):
             numbers = range(start, min(count, start + 500))
@@ -177,6 +185,7 @@ def _seed(stack: Stack, sandbox, count: int) -> None:
                     }
                 )
                 invoice = client.v1.invoices.retrieve(subscription.latest_invoice)
+                renewal = max(renewal, subscription["items"].data[0].current_period_end)
                 now = int(time.time()) + 1
                 practice.stripe_customer_id = customer.id
                 db.session.flush()
@@ -196,13 +205,14 @@ def _seed(stack: Stack, sandbox, count: int) -> None:
 
 
 def _measure(
-    stack: Stack, practices: int, prefix: str, quick: bool, *, queue: bool = False
+    stack: Stack, practices: int, prefix: str, quick: bool, renewal: int, *, queue: bool = False
 ) -> Iterator[Figure]:
     # First to a day before the renewals, unmeasured: the sandbox sends each subscription's
     # invoice.upcoming a few days ahead, as Stripe does, so the measured step is the renewals alone
-    # (each renewal, its draft finalized an hour later and paid: two clock actions a practice).
+    # (each renewal, its draft finalized an hour later and paid: two clock actions a practice), to a
+    # day after them. A month is 28 to 31 days, so the steps follow the seeded renewal, not a count.
     seeded = stack.sandbox_control_get("clock")["now"]
-    stack.sandbox_control("clock/advance", {"days": 29, "flush": False}, timeout=3600)
+    stack.sandbox_control("clock/advance", {"to": renewal - DAY, "flush": False}, timeout=3600)
     before = _deliver_all(stack)
     if queue:
         _wait_until_applied(stack.database_url)
@@ -210,7 +220,7 @@ def _measure(
     skip = len(log.read_text().splitlines())
     since = stack.sandbox_control_get("clock")["now"]
     started = time.perf_counter()
-    stack.sandbox_control("clock/advance", {"days": 2, "flush": False}, timeout=3600)
+    stack.sandbox_control("clock/advance", {"to": renewal + DAY, "flush": False}, timeout=3600)
     advanced = time.perf_counter()
     delivery = _deliver_all(stack)
     done = time.perf_counter()
@@ -258,17 +268,20 @@ def _deliver_all(stack: Stack) -> dict:
 
 def _wait_until_applied(database_url: str, timeout: float = 7200) -> int:
     """Wait until the inbox holds no event still to run (``received``); how many failed."""
-    import sqlite3
+    import sqlalchemy as sa
 
-    path = database_url.removeprefix("sqlite:///")
+    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    query = sa.text("SELECT status, count(*) FROM webhook_events GROUP BY status")
     deadline = time.monotonic() + timeout
-    while True:
-        with contextlib.closing(sqlite3.connect(path, timeout=30)) as conn:
-            query = "SELECT status, count(*) FROM webhook_events GROUP BY status"
-            counts = dict(conn.execute(query).fetchall())
-        if not counts.get("received") or time.monotonic() > deadline:
-            return counts.get("failed", 0)
-        time.sleep(0.5)
+    try:
+        while True:
+            with engine.connect() as conn:
+                counts = dict(conn.execute(query).all())
+            if not counts.get("received") or time.monotonic() > deadline:
+                return counts.get("failed", 0)
+            time.sleep(0.5)
+    finally:
+        engine.dispose()
 
 
 def _storm_events(stack: Stack, since: int) -> list[dict]:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import statistics
 from collections.abc import Callable, Iterator
 
 from bench.data import seed_cards, seed_practice, seed_user
-from bench.harness import Figure, Stack, compare, load, running_stack
+from bench.harness import Figure, Stack, compare, fresh_postgres_database, load, postgres_given, running_stack
 from bench.login_timing import login_timing, reset_timing
 from bench.peer_suite import peers
 from bench.storm import storm
@@ -170,8 +169,8 @@ def webhook_ingest(run: Run) -> Iterator[Figure]:
     """Unique signed events from 8 connections: our inbox against verify-and-insert, per engine."""
     size = _sizes(run.quick)
     engines = [("sqlite", None)]
-    if os.environ.get("TEST_DATABASE_URL") or os.environ.get("BENCH_POSTGRES_URL"):
-        engines.append(("postgresql", fresh_postgres_database()))
+    if postgres_given():
+        engines.append(("postgresql", fresh_postgres_database("portal_bench")))
     for engine, url in engines:
         with running_stack(url, STRIPE_WEBHOOK_SECRET="whsec_bench") as stack:
             rounds = 3
@@ -201,20 +200,6 @@ def webhook_ingest(run: Run) -> Iterator[Figure]:
             yield Figure(f"{prefix}.p99_ms", statistics.median(r["p99_ms"] for r in runs), "ms", ">=", 0)
             yield Figure(f"{prefix}.ratio", statistics.median(ratios), "x", ">=", 0.5)
             yield Figure(f"{prefix}.non_2xx", failures, "responses", "<=", 0)
-
-
-def fresh_postgres_database() -> str:
-    import sqlalchemy as sa
-
-    url = sa.engine.make_url(os.environ.get("BENCH_POSTGRES_URL") or os.environ["TEST_DATABASE_URL"]).set(
-        drivername="postgresql+psycopg"
-    )
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text("DROP DATABASE IF EXISTS portal_bench WITH (FORCE)"))
-        conn.execute(sa.text("CREATE DATABASE portal_bench"))
-    admin.dispose()
-    return url.set(database="portal_bench").render_as_string(hide_password=False)
 
 
 def _growth_ratio(small: tuple[str, str], large: tuple[str, str], rounds: int, common: dict) -> float:
