@@ -202,6 +202,7 @@ def _seed(stack: Stack, sandbox, count: int) -> int:
         print(f"  portal billing states after seeding: {states}", flush=True)
         db.session.remove()
         db.engine.dispose()
+    return renewal
 
 
 def _measure(
