@@ -5,13 +5,19 @@ from __future__ import annotations
 import stripe
 
 from portal.gateway.gateway import call_stripe, idempotency_key, stripe_client
+from portal.gateway.read_first import remembered
 
 
 def retrieve_subscription(subscription_id: str) -> stripe.Subscription:
-    return call_stripe(
+    """Read first for a webhook whose older state disagrees (``portal.practices.mirror``)."""
+    return remembered(
         "subscription.retrieve",
-        lambda: stripe_client().v1.subscriptions.retrieve(subscription_id),
-        subscription_id=subscription_id,
+        subscription_id,
+        lambda: call_stripe(
+            "subscription.retrieve",
+            lambda: stripe_client().v1.subscriptions.retrieve(subscription_id),
+            subscription_id=subscription_id,
+        ),
     )
 
 

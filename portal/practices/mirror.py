@@ -269,6 +269,14 @@ def _disagrees(practice: Practice, sub: dict) -> bool:
     )
 
 
+def reads_subscription_first(practice: Practice, sub: dict, event_created: int) -> bool:
+    """Will ``apply_subscription`` read this subscription from Stripe (an older state that says
+    something else)? The webhook's read-first step asks, so that read is made before the event's
+    transaction (``portal.gateway.read_first``) and the handler is served its answer."""
+    older = is_stale(practice, event_created, False) or _goes_back(practice, sub.get("status"), event_created)
+    return older and _disagrees(practice, sub)
+
+
 def _as_stripe_has_it(sub: dict) -> object | None:
     """The subscription read from Stripe; None when Stripe has no such subscription (the event's
     state is then all there is, and it is older than the practice's)."""

@@ -201,17 +201,19 @@ def test_the_phase_change_and_a_switch_now_credit_in_any_order(sandbox, practice
 
 
 class LockWatch:
-    """Stands in for a slow (or unreachable) Stripe on the schedule reads: at each read it tries to
-    write the database from another connection, as a person's request would meanwhile."""
+    """Stands in for a slow (or unreachable) Stripe on one gateway module's reads (the schedules'
+    unless told): at each read it tries to write the database from another connection, as a
+    person's request would meanwhile."""
 
-    def __init__(self, app, monkeypatch, *, outage: bool = False) -> None:
+    def __init__(self, app, monkeypatch, *, outage: bool = False, gateway=None) -> None:
         from portal.gateway import schedules as stripe_schedules
 
+        gateway = gateway or stripe_schedules
         self.path = sa.engine.make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database
         self.outage = outage
         self.locked: list[bool] = []
-        self.real = stripe_schedules.call_stripe
-        monkeypatch.setattr(stripe_schedules, "call_stripe", self.call)
+        self.real = gateway.call_stripe
+        monkeypatch.setattr(gateway, "call_stripe", self.call)
 
     def call(self, operation, fn, **context):
         import sqlite3
@@ -261,3 +263,51 @@ def test_schedule_events_fail_fast_in_an_outage_and_hold_nothing(sandbox, practi
     monkeypatch.undo()  # Stripe is back: the redeliveries apply them
     deliver(events)
     assert snapshot(practice)["pending_plan"] == Plan.MONTHLY
+
+
+def _stale_cancel_event(sandbox, practice) -> dict:
+    """A ``customer.subscription.updated`` (cancel at the period's end) that looks older than the
+    practice's state, as when a later invoice event was delivered first: it disagrees with the
+    practice, so the mirror settles it by reading the subscription from Stripe."""
+    client = sandbox.client()
+    feed = Feed(sandbox, practice.stripe_customer_id)
+    save_card(sandbox, practice)
+    sub = subscribe_directly(sandbox, practice, Plan.MONTHLY)
+    deliver(feed.take())
+    client.v1.subscriptions.update(sub.id, {"cancel_at_period_end": True})
+    (event,) = [e for e in feed.take() if e["type"] == "customer.subscription.updated"]
+    db.session.execute(
+        sa.update(Practice).where(Practice.id == practice.id).values(stripe_state_at=event["created"] + 60)
+    )
+    db.session.commit()
+    return event
+
+
+def test_an_older_disagreeing_subscription_event_reads_stripe_without_holding_the_database(
+    sandbox, practice, app, monkeypatch
+):
+    """The read that settles an older, disagreeing subscription state is made before the event's
+    write transaction, like the schedule reads (it was made inside it, holding SQLite's lock)."""
+    from portal.gateway import subscriptions as stripe_subscriptions
+
+    event = _stale_cancel_event(sandbox, practice)
+    watch = LockWatch(app, monkeypatch, gateway=stripe_subscriptions)
+    assert receive_event(event, json.dumps(event)) is Outcome.PROCESSED
+    assert watch.locked and not any(watch.locked)
+    db.session.expire_all()
+    assert db.session.get(Practice, practice.id).cancel_at_period_end is True
+
+
+def test_an_older_disagreeing_subscription_event_fails_fast_in_an_outage(sandbox, practice, app, monkeypatch):
+    from portal.gateway import subscriptions as stripe_subscriptions
+
+    event = _stale_cancel_event(sandbox, practice)
+    watch = LockWatch(app, monkeypatch, outage=True, gateway=stripe_subscriptions)
+    assert receive_event(event, json.dumps(event)) is Outcome.FAILED
+    assert watch.locked and not any(watch.locked)
+    db.session.expire_all()
+    assert not db.session.get(Practice, practice.id).cancel_at_period_end
+    monkeypatch.undo()  # Stripe is back: the redelivery applies it
+    assert receive_event(event, json.dumps(event)) is Outcome.PROCESSED
+    db.session.expire_all()
+    assert db.session.get(Practice, practice.id).cancel_at_period_end is True
