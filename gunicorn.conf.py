@@ -44,13 +44,16 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 logger_class = "portal.access_log.TokenRedactingLogger"
 
 # Metrics (/metrics, portal/metrics.py): each worker writes its counters into one directory that any
-# worker's scrape reads in full. It must be set before a worker imports prometheus_client, and empty
-# at start (old files would add a previous run's counts): a fresh one unless PROMETHEUS_MULTIPROC_DIR
-# names one, which is then emptied. on_starting runs once in the master, before the first fork.
+# worker's scrape reads in full. It must be set before anything imports prometheus_client, which
+# picks in-memory or file-backed values once, at import: the logger class above is imported by the
+# master before any server hook runs (and it imports the portal), so an on_starting hook was too late
+# and the workers counted in private memory, reported by no scrape (attack 19 A1). So it is set here,
+# when gunicorn reads this file: a fresh directory unless PROMETHEUS_MULTIPROC_DIR names one, which is
+# then emptied (old files would add a previous run's counts).
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
-def on_starting(server):
+def _metrics_directory() -> None:
     import glob
     import tempfile
 
@@ -64,8 +67,9 @@ def on_starting(server):
         _made_metrics_dir.append(os.environ[METRICS_DIR_ENV])
 
 
-#: The directory on_starting made (removed on exit); one named by the environment is left in place.
+#: The directory made above (removed on exit); one named by the environment is left in place.
 _made_metrics_dir: list[str] = []
+_metrics_directory()
 
 
 def on_exit(server):

@@ -43,6 +43,11 @@ PROBE_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 #: A request that matched no route (a 404, a 405 before routing) has one series, not one per path.
 UNMATCHED_ROUTE = "<unmatched>"
+#: Every label a client could choose is bounded (attack 19 A2: gunicorn passes any token as a method,
+#: and each made-up one was a new series in every scrape): the route is the matched URL rule, the
+#: method one of these or ``OTHER_METHOD``.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -133,6 +138,11 @@ def request_route() -> str:
     return rule.rule if rule is not None else UNMATCHED_ROUTE
 
 
+def request_method() -> str:
+    """The request's method as a label: a known one, else ``OTHER_METHOD``."""
+    return request.method if request.method in KNOWN_METHODS else OTHER_METHOD
+
+
 def request_seconds() -> float:
     started = g.get("request_started")
     return time.perf_counter() - started if started is not None else 0.0
@@ -145,7 +155,7 @@ def _start_clock() -> None:
 def _count_request(response):
     metrics = _metrics()
     if metrics is not None:
-        route, method = request_route(), request.method
+        route, method = request_route(), request_method()
         metrics.http_requests.labels(method, route, str(response.status_code)).inc()
         metrics.http_latency.labels(method, route).observe(request_seconds())
     return response

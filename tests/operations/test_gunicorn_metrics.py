@@ -80,3 +80,14 @@ def test_a_scrape_sums_the_counters_of_every_worker_dead_or_alive(tmp_path):
     assert any(line["logger"] == "gunicorn.error" for line in log)
     [request_line] = [line for line in log if line["logger"] == "portal.access"]
     assert (request_line["route"], request_line["request_id"]) == ("/login", "gunicorn-req-1")
+
+
+def test_make_runs_default_scrape_counts_the_workers_requests(tmp_path, monkeypatch):
+    """Attack 19 A1: with no PROMETHEUS_MULTIPROC_DIR (make run's default) the workers counted in
+    private memory (prometheus_client was imported before the directory was set) and the scrape
+    showed no request at all."""
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    with make_run_portal(tmp_path, "http://127.0.0.1:9", WEB_CONCURRENCY="2") as url:
+        start = _healthz_count(url)
+        _burst(url)
+        assert _healthz_count(url) - start == REQUESTS

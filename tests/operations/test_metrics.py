@@ -94,6 +94,16 @@ def test_a_path_no_route_matches_is_one_series_whatever_the_path(client):
     )
 
 
+def test_made_up_methods_are_one_series_whatever_the_method(client):
+    """Attack 19 A2: gunicorn passes any token as a method; each made-up one was a new series."""
+    for n in range(20):
+        client.open("/", method=f"M{n}X")
+    methods = {labels["method"] for labels in series(scrape(client), "portal_http_requests_total")}
+    assert "other" in methods and not any(method.startswith("M") for method in methods)
+    assert methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}
+    assert value(scrape(client), "portal_http_requests_total", method="other", status="405") == 20
+
+
 # --- Stripe calls ------------------------------------------------------------------------------
 
 
