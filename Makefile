@@ -84,6 +84,8 @@ run: migrate i18n
 	$(PY) -m flask seed-demo; \
 	echo "Portal: http://127.0.0.1:$(PORT)  (demo logins in README.md)"; \
 	if [ -z "$$MAIL_SERVER" ]; then echo "Emails (no MAIL_SERVER): http://127.0.0.1:$(PORT)/dev/inbox"; fi; \
+	export PROMETHEUS_MULTIPROC_DIR=$${PROMETHEUS_MULTIPROC_DIR:-$(CURDIR)/instance/metrics}; \
+	mkdir -p $$PROMETHEUS_MULTIPROC_DIR; rm -f $$PROMETHEUS_MULTIPROC_DIR/*.db; \
 	$(PY) -m celery -A worker:celery worker --beat --pool solo --schedule instance/celerybeat-schedule \
 	  --loglevel WARNING & \
 	WORKER_PID=$$!; trap 'kill $$WORKER_PID $${SANDBOX_PID:-} 2>/dev/null' EXIT INT TERM; \
@@ -110,6 +112,7 @@ run-distributed: install-dev redis i18n
 	  $(PY) -m flask billing bootstrap; $(PY) -m flask seed-demo; kill $$SEED_PID; wait $$SEED_PID 2>/dev/null || true; \
 	else $(PY) -m flask billing bootstrap; $(PY) -m flask seed-demo; fi; \
 	echo "Portal: http://127.0.0.1:$(PORT_A) and http://127.0.0.1:$(PORT_B); queue $$QUEUE_URL"; \
+	export METRICS_DIR=$${METRICS_DIR:-$(CURDIR)/instance/metrics}; rm -f $$METRICS_DIR/a/*.db $$METRICS_DIR/b/*.db; \
 	exec $(VENV)/bin/honcho start -f Procfile $$PROCESSES
 
 test: install-dev chromium redis axe i18n

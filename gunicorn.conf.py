@@ -48,9 +48,21 @@ logger_class = "portal.access_log.TokenRedactingLogger"
 # picks in-memory or file-backed values once, at import: the logger class above is imported by the
 # master before any server hook runs (and it imports the portal), so an on_starting hook was too late
 # and the workers counted in private memory, reported by no scrape (attack 19 A1). So it is set here,
-# when gunicorn reads this file: a fresh directory unless PROMETHEUS_MULTIPROC_DIR names one, which is
-# then emptied (old files would add a previous run's counts).
+# when gunicorn reads this file: a fresh directory unless PROMETHEUS_MULTIPROC_DIR names one. A named
+# one is shared with the host's queue workers (make run, the Procfile), so their counts (webhook
+# events applied, job failures) are in this host's scrape too: only the files of processes no longer
+# running are removed (a previous run's would add its counts; a worker started beside keeps its own).
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: running
+        return True
+    return True
 
 
 def _metrics_directory() -> None:
@@ -60,8 +72,10 @@ def _metrics_directory() -> None:
     path = os.environ.get(METRICS_DIR_ENV)
     if path:
         os.makedirs(path, exist_ok=True)
-        for old in glob.glob(os.path.join(path, "*.db")):
-            os.remove(old)
+        for old in glob.glob(os.path.join(path, "*_*.db")):
+            pid = os.path.basename(old).rsplit("_", 1)[1].removesuffix(".db")
+            if not pid.isdigit() or not _running(int(pid)):
+                os.remove(old)
     else:
         os.environ[METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="portal-metrics-")
         _made_metrics_dir.append(os.environ[METRICS_DIR_ENV])

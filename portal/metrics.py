@@ -6,10 +6,11 @@ built without metrics. HTTP requests are counted by the app's own request hooks,
 that matched (``/practices/<id:practice_id>``), never the raw path, so ids do not make a series each.
 
 Under gunicorn every worker is its own process: ``gunicorn.conf.py`` points
-``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory before the workers start, each worker writes
-its values there, a scrape (answered by any worker) reads them all, and ``child_exit`` marks a
-dead worker's gauges gone. Without that variable (``flask run``, tests) the plain registry of the
-process answers.
+``PROMETHEUS_MULTIPROC_DIR`` at a directory before the workers start, each worker writes its
+values there, a scrape (answered by any worker) reads them all, and ``child_exit`` marks a dead
+worker's gauges gone. ``make run`` and the Procfile give a host's queue workers the same directory,
+so what they count (webhook events applied, job failures, their Stripe calls) is in that host's
+scrape. Without that variable (``flask run``, tests) the plain registry of the process answers.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.multiprocess = multiprocess()
+        if self.multiprocess:  # a queue worker may start before the web process made it
+            os.makedirs(os.environ[MULTIPROC_ENV], exist_ok=True)
         # Multiprocess: values go to files (per worker) and a fresh collector reads them all at scrape
         # time; the objects themselves are registered nowhere.
         self.registry = CollectorRegistry()

@@ -21,6 +21,7 @@ from portal.practices.models import Practice
 from portal.wallet.models import PaymentMethod
 from portal.webhooks.models import EventStatus, WebhookEvent
 from tests.jobs import workers
+from tests.operations.scrape import value
 from tests.smtp import free_port
 from tests.stripe_payloads import SECRETS_CONFIG, make_event, payment_method, signature
 
@@ -47,7 +48,7 @@ def app_overrides() -> dict:
 
 
 @pytest.fixture
-def hosts(app, database_url, sandbox, smtp_server):
+def hosts(app, database_url, sandbox, smtp_server, tmp_path):
     """(port A, port B) of the two portal hosts, with the workers and beat running."""
     workers.flush_queue()
     port_a, port_b = free_port(), free_port()
@@ -60,6 +61,7 @@ def hosts(app, database_url, sandbox, smtp_server):
         WEB_CONCURRENCY="1",
         GUNICORN_THREADS="8",
         GUNICORN_ACCESS_LOG="",
+        METRICS_DIR=str(tmp_path / "metrics"),
     )
     command = [sys.executable, "-m", "honcho", "start", "-f", "Procfile"]
     honcho = workers.start([*command, "web_a", "web_b", "worker_1", "worker_2", "beat"], env)
@@ -81,6 +83,11 @@ def _answers(port: int) -> bool:
             return response.status == 200
     except OSError:  # not listening yet, or still loading the app
         return False
+
+
+def _scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        return response.read().decode()
 
 
 def _post(port: int, body: str) -> tuple[int, dict]:
@@ -133,6 +140,17 @@ def test_a_duplicate_on_the_other_host_is_applied_once(app, hosts):
     workers.wait_until(lambda: queue.llen("celery") == 0, what="the queue drained")
     assert row().attempts == 1
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PaymentMethod)) == 1
+
+    # Each host's scrape counts what its web process queued and what its worker applied (attack 19:
+    # the workers counted in memory no scrape read); the two hosts together: 8 queued, 1 applied.
+    def counted(outcome: str) -> float:
+        return sum(
+            value(_scrape(port), "portal_webhook_events_total", type=event["type"], outcome=outcome)
+            for port in (port_a, port_b)
+        )
+
+    assert counted("queued") == DELIVERIES
+    assert counted("applied") == 1
 
 
 def test_failed_logins_are_counted_across_both_hosts(app, hosts):
