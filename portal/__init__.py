@@ -323,7 +323,7 @@ NAVIGATION = (
 
 
 def register_template_context(app: Flask) -> None:
-    from portal.formatting import format_date, format_money
+    from portal.formatting import format_date, format_money, format_percent
     from portal.i18n import LOCALE_NAMES, current_locale
     from portal.pages import register_page_helpers
     from portal.urls import init_cached_urls
@@ -332,6 +332,7 @@ def register_template_context(app: Flask) -> None:
     init_cached_urls(app)
 
     app.add_template_filter(format_money, "money")
+    app.add_template_filter(format_percent, "percent")
     app.add_template_filter(format_date, "day")
     from portal.practices.discounts import discount_lines
     from portal.practices.prices import charged_words

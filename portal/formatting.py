@@ -59,6 +59,14 @@ def _format_money(amount: int, currency: str, locale: str) -> str:
     return babel_numbers.format_currency(value, currency, locale=locale)
 
 
+def format_percent(value: float | None) -> str:
+    """A share given in percent (``97.5``), one decimal, in the reader's language: ``97.5%`` in
+    English, ``97,5%`` in Vietnamese (Babel's CLDR symbols); empty for None."""
+    if value is None:
+        return ""
+    return babel_numbers.format_percent(Decimal(str(value)) / 100, format="#,##0.0%", locale=current_locale())
+
+
 def format_date(value: dt.datetime | dt.date | int | None) -> str:
     """``22 Nov 2026`` (``22 thg 11, 2026`` in Vietnamese), the day in the reader's time zone: an
     int is a Stripe timestamp (seconds, UTC), a naive datetime is UTC (as the database stores it).

@@ -24,6 +24,23 @@
     return { labels, datasets };
   }
 
+  // Ticks and tooltips in the page's language: amounts in the table's currency, shares in percent
+  // (a Vietnamese page reads "1.000 ₫" and "97,5%", not "1000" and "97.5").
+  const locale = document.documentElement.lang || "en";
+
+  function formatter(unit) {
+    if (/^[A-Z]{3}$/.test(unit)) {
+      const money = new Intl.NumberFormat(locale, { style: "currency", currency: unit });
+      return (value) => money.format(value);
+    }
+    if (unit === "%") {
+      const share = new Intl.NumberFormat(locale, { style: "percent", maximumFractionDigits: 1 });
+      return (value) => share.format(value / 100);
+    }
+    const number = new Intl.NumberFormat(locale, { maximumFractionDigits: 1 });
+    return (value) => number.format(value);
+  }
+
   function draw(table) {
     const box = document.createElement("div");
     box.className = "chart-box";
@@ -33,6 +50,7 @@
     table.closest(".figure-body").prepend(box);
     const stacked = table.dataset.stacked === "true";
     const { labels, datasets } = seriesOf(table);
+    const format = formatter(table.dataset.unit || "");
     new window.Chart(canvas, {
       type: table.dataset.chart === "line" ? "line" : "bar",
       data: { labels, datasets },
@@ -40,10 +58,22 @@
         animation: false,
         responsive: true,
         maintainAspectRatio: false,
-        plugins: { legend: { display: datasets.length > 1, position: "bottom" }, tooltip: { enabled: true } },
+        locale,
+        plugins: {
+          legend: { display: datasets.length > 1, position: "bottom" },
+          tooltip: {
+            enabled: true,
+            callbacks: { label: (item) => `${item.dataset.label}: ${format(item.parsed.y)}` },
+          },
+        },
         scales: {
           x: { stacked },
-          y: { stacked, beginAtZero: true, title: { display: Boolean(table.dataset.unit), text: table.dataset.unit || "" } },
+          y: {
+            stacked,
+            beginAtZero: true,
+            ticks: { callback: (value) => format(value) },
+            title: { display: Boolean(table.dataset.unit), text: table.dataset.unit || "" },
+          },
         },
       },
     });

@@ -12,6 +12,7 @@ from portal.database import utcnow
 from portal.users.models import Role
 from tests import factories as f
 from tests.admin.numbers_history import seed_history
+from tests.e2e.conftest import new_page
 from tests.e2e.steps import assert_fits, log_in
 
 pytestmark = pytest.mark.e2e
@@ -36,6 +37,7 @@ def test_admin_reads_the_numbers_beside_their_charts(page, live_portal_factory, 
     expect(mrr_row).to_contain_text("$380.16")
     assert page.errors == []  # no CSP refusal, no script error
     page.set_viewport_size({"width": 1280, "height": 900})
+    assert _cut_tables(page) == []  # attack 19 A3: a desktop showed every column of every table
     screenshot("admin_numbers")
 
     page.set_viewport_size({"width": 390, "height": 844})
@@ -45,3 +47,44 @@ def test_admin_reads_the_numbers_beside_their_charts(page, live_portal_factory, 
     box = page.locator("#mrr .chart-box").bounding_box()
     assert box is not None and box["width"] <= 390
     assert page.errors == []
+
+
+def _cut_tables(page) -> list[str]:
+    """The figures whose table is wider than its box (columns hidden until scrolled)."""
+    return page.evaluate(
+        """() => Array.from(document.querySelectorAll('.table-scroll'))
+            .filter((box) => box.scrollWidth > box.clientWidth + 1)
+            .map((box) => box.closest('section').id)"""
+    )
+
+
+def test_the_numbers_read_in_vietnamese_tables_and_charts_alike(browser, live_portal_factory):
+    """Attack 19 A4: the rates were written "100.0%" beside "0,00 US$", the charts' ticks "0.1"."""
+    portal = live_portal_factory()
+    with portal.app.test_request_context():
+        months = numbers.last_months(utcnow())
+        seed_history(months)
+        admin = f.UserFactory(name="Ada Admin", email="ada@example.com", role=Role.ADMIN, locale="vi")
+        email = admin.email
+    page = new_page(browser, viewport={"width": 1280, "height": 900})  # her account reads Vietnamese
+    try:
+        log_in(page, portal.url, email, f.DEFAULT_PASSWORD)
+        page.goto(f"{portal.url}/admin/numbers")
+        expect(page.locator(".chart-box canvas")).to_have_count(7)
+        rates = page.locator("#payments td[data-value]:not([data-value=''])")
+        assert rates.count() and all("," in text and "." not in text for text in rates.all_inner_texts())
+        ticks = page.evaluate(
+            """(id) => window.Chart.getChart(document.querySelector(`#${id} canvas`))
+                .scales.y.ticks.map((tick) => tick.label)""",
+            "mrr",
+        )
+        assert ticks and all("US$" in tick for tick in ticks), ticks
+        shares = page.evaluate(
+            """() => window.Chart.getChart(document.querySelector('#payments canvas'))
+                .scales.y.ticks.map((tick) => tick.label)"""
+        )
+        assert shares and all(tick.endswith("%") for tick in shares), shares
+        assert _cut_tables(page) == []
+        assert page.errors == []
+    finally:
+        page.context.close()
