@@ -74,6 +74,7 @@ translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po $
 # when no key is set.
 run: migrate i18n
 	@set -e; \
+	export PORTAL_URL=$${PORTAL_URL:-http://127.0.0.1:$(PORT)/}; \
 	if [ -z "$$STRIPE_SECRET_KEY" ]; then \
 	  export STRIPE_API_BASE=http://127.0.0.1:$(SANDBOX_PORT); \
 	  $(PY) -m stripe_sandbox run --port $(SANDBOX_PORT) --webhook-url http://127.0.0.1:$(PORT)/webhooks/stripe & \

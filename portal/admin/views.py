@@ -350,12 +350,30 @@ def jobs():
 @bp.post("/jobs/<int:job_id>/retry")
 def retry_job(job_id: int):
     page = page_arg(request.form)
-    job = failed_jobs.retry(job_id)
+    job = failed_jobs.find(job_id)
     if job is None:
-        flash(_("That job was already sent again."), "info")
-    else:
-        flash(_("Job %(name)s sent again.", name=job.task_name), "success")
+        abort(404)
+    outcome = failed_jobs.retry(job)
+    flash(*RETRY_WORDS[outcome](job.task_name))
     return redirect(url_for(".jobs", page=page), 303)
+
+
+#: What the admin is told after Retry: (message, flash category), by outcome.
+RETRY_WORDS = {
+    failed_jobs.RetryOutcome.ALREADY_SENT: lambda name: (_("That job was already sent again."), "info"),
+    failed_jobs.RetryOutcome.QUEUED: lambda name: (
+        _("Job %(name)s sent to the workers. If it fails again, it is listed here again.", name=name),
+        "success",
+    ),
+    failed_jobs.RetryOutcome.DONE: lambda name: (
+        _("Job %(name)s ran again and finished.", name=name),
+        "success",
+    ),
+    failed_jobs.RetryOutcome.FAILED_AGAIN: lambda name: (
+        _("Job %(name)s ran again and failed again; the newest row below says why.", name=name),
+        "error",
+    ),
+}
 
 
 @bp.get("/promotions")

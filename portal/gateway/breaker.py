@@ -73,13 +73,16 @@ class CircuitBreaker:
             self._trial_started_at = None
 
     def state(self) -> dict:
-        """For a metrics page or a health check: where it stands and when it tries again."""
+        """For a metrics page or a health check: where it stands and when it tries again. Once the
+        cool-down is over it says half-open (the next call is the trial), without waiting for that
+        call: a quiet night's scrape must not keep an "open" alert firing (attack 19 A8)."""
         with self._lock:
-            retry_in = 0.0
-            if self._state == OPEN:
+            state, retry_in = self._state, 0.0
+            if state == OPEN:
                 retry_in = max(0.0, self.cooldown_seconds - (self.clock() - self._opened_at))
+                state = OPEN if retry_in > 0 else HALF_OPEN
             return {
-                "state": self._state,
+                "state": state,
                 "consecutive_failures": self._failures,
                 "threshold": self.threshold,
                 "cooldown_seconds": self.cooldown_seconds,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 
@@ -52,17 +53,43 @@ def waiting_count() -> int:
     )
 
 
-def retry(job_id: int) -> FailedJob | None:
-    """Send a failed job again with its arguments (once: a second click finds it already retried)."""
+def find(job_id: int) -> FailedJob | None:
+    return db.session.get(FailedJob, job_id)
+
+
+class RetryOutcome(enum.Enum):
+    ALREADY_SENT = "already_sent"  # a second click, another tab: the first one sent it
+    QUEUED = "queued"  # to the workers (queue mode): its outcome shows here if it fails again
+    DONE = "done"  # ran here and finished
+    FAILED_AGAIN = "failed_again"  # ran here and failed: a new row says why
+
+
+def retry(job: FailedJob) -> RetryOutcome:
+    """Send a failed job again with its arguments, once (a second click finds it already sent).
+
+    With a queue it goes to the workers. Without one it runs here, once: an eager job's retries
+    would run back to back inside the admin's request, ignoring their backoff (attack 19 A7: six
+    tries, 40 s with Stripe hanging, reported as "sent again"); a failure is recorded as a new row
+    and said as such."""
     claimed = db.session.execute(
         sa.update(FailedJob)
-        .where(FailedJob.id == job_id, FailedJob.retried_at.is_(None))
+        .where(FailedJob.id == job.id, FailedJob.retried_at.is_(None))
         .values(retried_at=utcnow())
         .execution_options(synchronize_session=False)
     ).rowcount
     db.session.commit()
-    job = db.session.get(FailedJob, job_id, populate_existing=True)
-    if claimed and job is not None:
-        # apply_async: to the broker in queue mode, here and now without a queue (task_always_eager).
-        current_app.extensions["celery"].tasks[job.task_name].apply_async(args=json.loads(job.args))
-    return job if claimed else None
+    if not claimed:
+        return RetryOutcome.ALREADY_SENT
+    celery = current_app.extensions["celery"]
+    task, args = celery.tasks[job.task_name], json.loads(job.args)
+    if not celery.conf.task_always_eager:
+        task.apply_async(args=args)
+        return RetryOutcome.QUEUED
+    result = task.apply(args=args, retries=task.max_retries, throw=False)  # its last try: no retry
+    if not result.failed():
+        return RetryOutcome.DONE
+    db.session.execute(  # its row counts the one try made (it was started as the last of several)
+        sa.update(FailedJob).where(FailedJob.task_id == str(result.id)[:64]).values(attempts=1)
+    )
+    db.session.commit()
+    return RetryOutcome.FAILED_AGAIN

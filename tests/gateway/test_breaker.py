@@ -88,3 +88,15 @@ def test_state_reports_what_a_metrics_page_needs():
         "retry_in_seconds": 0,
         "times_opened": 0,
     }
+
+
+def test_once_the_cooldown_is_over_it_reads_half_open_before_any_call():
+    """Attack 19 A8: the scrape kept reading "open" after Stripe was back until a customer's call
+    happened to pass through that worker; an alert on open must clear by itself."""
+    breaker, clock = _breaker(threshold=1, cooldown=30)
+    breaker.record_failure()
+    assert breaker.state()["state"] == "open"
+    clock.now += 30
+    assert (breaker.state()["state"], breaker.state()["retry_in_seconds"]) == ("half_open", 0.0)
+    assert breaker.allow()  # the trial goes through, as the state says
+    assert not breaker.allow()

@@ -155,7 +155,39 @@ def test_a_job_failing_for_good_shows_on_the_admin_page_and_retries_from_there(
     response = auth.client.post(f"/admin/jobs/{job.id}/retry", data={"csrf_token": token})
     assert response.status_code == 303
     page = auth.client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "sent again" in page.lower()
+    assert "ran again and finished" in page
     assert len(mailbox.to("late@example.com")) == 1
     again = auth.client.post(f"/admin/jobs/{job.id}/retry", data={"csrf_token": token})
     assert "already sent again" in auth.client.get(again.headers["Location"]).get_data(as_text=True)
+    assert auth.client.post("/admin/jobs/999999/retry", data={"csrf_token": token}).status_code == 404
+
+
+def test_without_a_queue_retry_runs_the_job_once_and_says_it_failed_again(
+    app, auth, user_factory, monkeypatch
+):
+    """Attack 19 A7: in-process, Retry ran the job's every retry back to back inside the admin's
+    request (6 tries, 40 s with Stripe hanging) and then said "sent again" in green."""
+    from portal.jobs import tasks
+
+    tries = []
+
+    def smtp_down(*args, **kwargs):
+        tries.append(1)
+        raise ConnectionRefusedError("the mail relay is down")
+
+    monkeypatch.setattr(tasks, "send_unsent", smtp_down)
+    run_job(app, schedule.SEND_EMAILS, min_age=60)
+    [job] = db.session.scalars(sa.select(FailedJob)).all()
+    tries.clear()
+
+    admin = user_factory(name="Ada Admin", email="ada@example.com", role=Role.ADMIN)
+    auth.login(admin.email)
+    token = extract_csrf(auth.client.get("/admin/jobs").get_data(as_text=True))
+    response = auth.client.post(f"/admin/jobs/{job.id}/retry", data={"csrf_token": token})
+    page = auth.client.get(response.headers["Location"]).get_data(as_text=True)
+    assert len(tries) == 1  # once, not its every retry
+    assert "ran again and failed again" in page
+    db.session.expire_all()
+    rows = db.session.scalars(sa.select(FailedJob).order_by(FailedJob.id)).all()
+    assert len(rows) == 2 and rows[0].retried_at is not None and rows[1].retried_at is None
+    assert rows[1].attempts == 1 and "the mail relay is down" in rows[1].error

@@ -112,6 +112,31 @@ def test_readiness_checks_the_broker_and_the_scrape_reads_the_queue(app, client,
     assert "portal_queue_depth 0.0" in text and "portal_failed_jobs 0.0" in text
 
 
+def test_retry_sends_the_job_to_the_workers_and_says_so(app, auth, user_factory, queue):
+    """In queue mode Retry runs nothing in the admin's request: the job waits in the queue for a
+    worker (none is running here), and the page says it was sent to them."""
+    from portal.jobs.models import FailedJob
+    from portal.users.models import Role
+
+    job = FailedJob(
+        task_id="t-1",
+        task_name="portal.jobs.send_emails",
+        args="[]",
+        error="ConnectionRefusedError: down",
+        attempts=6,
+        failed_at=db.func.now(),
+    )
+    db.session.add(job)
+    db.session.commit()
+    admin = user_factory(name="Ada Admin", email="ada@example.com", role=Role.ADMIN)
+    auth.login(admin.email)
+    token = _csrf(auth.client, "/admin/jobs")
+    response = auth.client.post(f"/admin/jobs/{job.id}/retry", data={"csrf_token": token})
+    page = auth.client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "sent to the workers" in page
+    assert workers.redis.Redis.from_url(workers.QUEUE_URL).llen("celery") == 1
+
+
 def _csrf(client, path: str) -> str:
     from tests.conftest import extract_csrf
 
