@@ -64,26 +64,20 @@ def seed_demo_command() -> None:
 @with_appcontext
 def retry_command() -> None:
     """Create, update or delete the Stripe customers that an outage left pending, and learn the
-    outcome of billing changes Stripe did not answer (sent again with the same Idempotency-Key), and
-    settle the invoices an ended subscription left open (marked uncollectible, or void if closed)."""
-    from portal.customers.users import retry_pending_customers
-    from portal.practices.customers import retry_pending_practices
-    from portal.practices.unconfirmed import confirm_all
-    from portal.practices.unpaid_invoices import settle_all
+    outcome of billing changes Stripe did not answer (sent again with the same Idempotency-Key),
+    settle the invoices an ended subscription left open (marked uncollectible, or void if closed),
+    and apply the webhook events stored but never applied. The scheduled retry job's work, once."""
+    from portal.jobs.tasks import retry_pending
 
-    summary = retry_pending_customers()
-    practices_created, practices_pending = retry_pending_practices()
+    done = retry_pending()
+    click.echo(f"synced {done['customers']}, still pending {done['customers_pending']}")
+    click.echo(f"practices synced {done['practices']}, still pending {done['practices_pending']}")
+    click.echo(f"billing changes confirmed {done['confirmed']}, still unconfirmed {done['unconfirmed']}")
     click.echo(
-        f"synced {summary.created_or_synced}, deleted {summary.deleted}, "
-        f"still pending {summary.still_pending}"
+        "practices whose ended subscription left invoices open: "
+        f"settled {done['settled']}, still open {done['left_open']}"
     )
-    click.echo(f"practices synced {practices_created}, still pending {practices_pending}")
-    confirmed, unknown = confirm_all()
-    click.echo(f"billing changes confirmed {confirmed}, still unconfirmed {unknown}")
-    settled, left_open = settle_all()
-    click.echo(
-        f"practices whose ended subscription left invoices open: settled {settled}, still open {left_open}"
-    )
+    click.echo(f"webhook events stored but never applied, sent again: {done['stranded_events']}")
 
 
 @billing_cli.command("bootstrap")

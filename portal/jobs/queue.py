@@ -71,7 +71,7 @@ def make_celery(app: Flask) -> Celery:
         task_eager_propagates=False,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
+        worker_prefetch_multiplier=int(app.config.get("QUEUE_PREFETCH_MULTIPLIER", 16)),
         broker_connection_retry_on_startup=True,
         beat_schedule=schedule.BEAT_SCHEDULE,
         timezone="UTC",

@@ -50,11 +50,13 @@ def send_emails(ids: list[int] | None = None, min_age: int = 0) -> int:
 
 
 def retry_pending() -> dict[str, int]:
-    """``flask billing retry``'s work: pending customers, unconfirmed billing changes, open invoices."""
+    """``flask billing retry``'s work: pending customers, unconfirmed billing changes, open invoices,
+    and webhook events stored but never applied (lost on their way to a worker)."""
     summary = retry_pending_customers()
     practices_synced, practices_pending = retry_pending_practices()
     confirmed, unknown = confirm_all()
     settled, left_open = settle_all()
+    stranded = services.resend_stranded()
     return {
         "customers": summary.created_or_synced + summary.deleted,
         "customers_pending": summary.still_pending,
@@ -64,6 +66,7 @@ def retry_pending() -> dict[str, int]:
         "unconfirmed": unknown,
         "settled": settled,
         "left_open": left_open,
+        "stranded_events": stranded,
     }
 
 

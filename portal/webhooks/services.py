@@ -11,6 +11,7 @@ failure is recorded in a fresh transaction and the next delivery retries it.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import json
 import logging
@@ -106,6 +107,34 @@ def receive_event(event: dict, payload: str) -> Outcome:
         outcome = process_event(row_id)
     record_webhook_event(event["type"], outcome)
     return outcome
+
+
+#: An event stored this long ago and still waiting for its handler was lost on its way to a worker
+#: (a worker killed with it taken, the broker emptied): the retry job sends it again. Sending one a
+#: worker still has is harmless: the claim makes the second run a no-op.
+STRANDED_AFTER = dt.timedelta(minutes=15)
+STRANDED_BATCH = 500
+
+
+def resend_stranded(now: dt.datetime | None = None) -> int:
+    """Events still ``received`` ``STRANDED_AFTER`` after they came: to the workers again (applied
+    here without a queue); how many."""
+    cutoff = (now or utcnow()) - STRANDED_AFTER
+    stranded = db.session.scalars(
+        sa.select(WebhookEvent.id)
+        .where(WebhookEvent.status == EventStatus.RECEIVED, WebhookEvent.received_at < cutoff)
+        .order_by(WebhookEvent.id)
+        .limit(STRANDED_BATCH)
+    ).all()
+    db.session.rollback()
+    for row_id in stranded:
+        if queue_mode():
+            enqueue(PROCESS_WEBHOOK_EVENT, row_id)
+        else:
+            process_event(row_id)
+    if stranded:
+        log.warning("webhook events resent after %s unapplied: %s", STRANDED_AFTER, len(stranded))
+    return len(stranded)
 
 
 def process_event(row_id: int, *, force: bool = False) -> Outcome:

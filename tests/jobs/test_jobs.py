@@ -93,6 +93,26 @@ def test_the_retry_job_creates_a_pending_customer_once(app, sandbox):
     assert [customer.id for customer in found.data] == [user.stripe_customer_id]
 
 
+def test_the_retry_job_applies_an_event_stored_but_never_applied_once(app, user, sandbox):
+    """An event whose job was lost on its way to a worker (killed with it taken) stays ``received``:
+    the retry job applies it once it has waited 15 minutes, and not before."""
+    wallet.attach_card(wallet.user_wallet(user), "pm_card_visa")
+    card = payment_method("pm_stranded", user.stripe_customer_id, last4="1881")
+    event = make_event("payment_method.attached", card)
+    row_id = services.store_event(event, json.dumps(event))  # stored, its job never run
+    assert run_job(app, schedule.RETRY_PENDING).get()["stranded_events"] == 0  # just came: waits
+
+    row = db.session.get(WebhookEvent, row_id)
+    row.received_at -= dt.timedelta(minutes=16)
+    db.session.commit()
+    first = run_job(app, schedule.RETRY_PENDING).get()
+    second = run_job(app, schedule.RETRY_PENDING).get()
+
+    assert (first["stranded_events"], second["stranded_events"]) == (1, 0)
+    assert db.session.get(WebhookEvent, row_id, populate_existing=True).status == EventStatus.PROCESSED
+    assert db.session.scalar(sa.select(PaymentMethod).where(PaymentMethod.stripe_id == "pm_stranded"))
+
+
 def test_the_stale_order_job_gives_the_stock_back_once(app, user, sandbox):
     wallet.attach_card(wallet.user_wallet(user), "pm_card_visa")  # the buyer has a Stripe customer
     product = make_product(stock=4)
