@@ -175,6 +175,8 @@ class Config:
     # worker applied about 100. A job taken and not yet run waits only while all threads are busy,
     # and goes back to the queue if the worker dies (acks late).
     QUEUE_PREFETCH_MULTIPLIER = _env_int("QUEUE_PREFETCH_MULTIPLIER", 16)
+    # Seconds before Redis gives a killed worker's jobs to another (see portal/jobs/queue.py).
+    QUEUE_VISIBILITY_TIMEOUT = _env_int("QUEUE_VISIBILITY_TIMEOUT", 3600)
 
 
 class DevelopmentConfig(Config):

@@ -8,7 +8,7 @@ package imports it.
 
 from __future__ import annotations
 
-from flask import current_app, has_request_context, request
+from flask import current_app, g, has_request_context, request
 
 #: Task names: the jobs package registers these (``portal.jobs.tasks``).
 PROCESS_WEBHOOK_EVENT = "portal.jobs.process_webhook_event"
@@ -21,6 +21,11 @@ def queue_mode() -> bool:
 
 
 def enqueue(task_name: str, *args: object) -> None:
-    """Send one job to the broker (its workers run it), with this request's address for its links."""
-    kwargs = {"base_url": request.url_root} if has_request_context() else {}
+    """Send one job to the broker (its workers run it), with this request's address for its links
+    and its id for the job's log lines (the webhook a worker applies logs under the delivery's id)."""
+    kwargs = {}
+    if has_request_context():
+        kwargs["base_url"] = request.url_root
+        if g.get("request_id"):
+            kwargs["request_id"] = g.request_id
     current_app.extensions["celery"].send_task(task_name, args=args, kwargs=kwargs)

@@ -17,10 +17,12 @@ which ``/admin/jobs`` lists with a Retry button.
 
 from __future__ import annotations
 
+import logging
 import os
+import uuid
 
-from celery import Celery, Task
-from flask import Flask
+from celery import Celery, Task, signals
+from flask import Flask, g
 
 from portal.jobs import schedule, tasks
 from portal.jobs.failures import record_failure
@@ -51,7 +53,10 @@ def make_celery(app: Flask) -> Celery:
         def __call__(self, *args, **kwargs):
             kwargs = dict(kwargs)  # a retry sends the job's own kwargs again, base_url included
             base_url = kwargs.pop("base_url", None) or app.config.get("PORTAL_URL")
+            # Its log lines carry the id of the request that queued it, else one of its own.
+            request_id = kwargs.pop("request_id", None) or f"job-{self.request.id or uuid.uuid4().hex}"
             with app.app_context(), app.test_request_context(base_url=base_url):
+                g.request_id = request_id
                 return self.run(*args, **kwargs)
 
         def on_retry(self, exc, task_id, args, kwargs, einfo):
@@ -74,14 +79,31 @@ def make_celery(app: Flask) -> Celery:
         worker_prefetch_multiplier=int(app.config.get("QUEUE_PREFETCH_MULTIPLIER", 16)),
         broker_connection_retry_on_startup=True,
         beat_schedule=schedule.BEAT_SCHEDULE,
+        # A worker killed with jobs taken gives them back after this long (Redis' visibility
+        # timeout; kombu's default is an hour). It must outlast the longest job, or a second worker
+        # starts it while the first still runs: the nightly reconcile at 10,000 practices took 20
+        # minutes. A webhook event is not left that long: the retry job sends again an event
+        # stored 15 minutes ago and not applied (``webhooks.services.resend_stranded``).
+        broker_transport_options={
+            "visibility_timeout": int(app.config.get("QUEUE_VISIBILITY_TIMEOUT", 3600))
+        },
         timezone="UTC",
         enable_utc=True,
     )
     return celery
 
 
+def log_as_the_portal(loglevel=None, **kwargs) -> None:
+    """Celery's worker and beat keep the portal's log handler (JSON with ``LOG_FORMAT=json``, each
+    record with its job's request id) instead of replacing it with Celery's text format: a receiver
+    of ``setup_logging`` tells Celery the logging is configured. Only the level is Celery's."""
+    if loglevel:
+        logging.getLogger().setLevel(loglevel)
+
+
 def init_app(app: Flask) -> None:
     """The Celery app, its jobs and its schedule, kept in ``app.extensions["celery"]``."""
+    signals.setup_logging.connect(log_as_the_portal, weak=False, dispatch_uid="portal-logging")
     celery = make_celery(app)
     tasks.register_tasks(celery)
     app.extensions["celery"] = celery

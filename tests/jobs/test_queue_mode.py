@@ -88,6 +88,41 @@ def test_the_endpoint_answers_before_applying_and_two_workers_apply_once(app, st
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PaymentMethod)) == 1
 
 
+def test_with_json_logs_a_worker_logs_the_event_it_applies_under_the_delivery_request_id(
+    app, start_workers, database_url, sandbox, smtp_server
+):
+    """Attack 19 A9: the workers wrote Celery's text lines, with no request id linking them to the
+    webhook delivery that queued the work."""
+    event = make_event("payment_method.attached", payment_method("pm_logged", "cus_1"))
+    body = json.dumps(event)
+    client = app.test_client()
+    headers = {"Stripe-Signature": signature(body), "X-Request-ID": "delivery-req-42"}
+    assert (
+        client.post("/webhooks/stripe", data=body, headers=headers, content_type="application/json").json[
+            "outcome"
+        ]
+        == "queued"
+    )
+    env = workers.portal_env(database_url, sandbox.url, smtp_server.port, LOG_FORMAT="json")
+    worker = workers.start_worker("jsonlog", env)
+    start_workers.processes.append(worker)
+    workers.wait_ready(worker)
+    workers.wait_until(lambda: _row(event["id"]).status == EventStatus.PROCESSED, what="the event applied")
+
+    def applied_line() -> dict | None:
+        for line in list(worker.lines):
+            record = json.loads(line) if line.startswith("{") else {"message": ""}
+            if event["id"] in record["message"] and "outcome=processed" in record["message"]:
+                return record
+        return None
+
+    workers.wait_until(lambda: applied_line() is not None, what="the worker's JSON line")
+    assert applied_line()["request_id"] == "delivery-req-42"
+    # Celery's own records are JSON lines too ("... ready."), none in its "[time: LEVEL/Process]" text.
+    assert any(line.startswith("{") and " ready." in line for line in worker.lines)
+    assert not [line for line in worker.lines if line.startswith("[") and "/MainProcess]" in line]
+
+
 def test_emails_a_request_queues_are_sent_by_a_worker(app, logged_in, user, start_workers, mailbox):
     start_workers(1)
     token = _csrf(logged_in, "/account")
