@@ -123,6 +123,55 @@ def test_with_json_logs_a_worker_logs_the_event_it_applies_under_the_delivery_re
     assert not [line for line in worker.lines if line.startswith("[") and "/MainProcess]" in line]
 
 
+def _charge_refunded(sandbox) -> dict:
+    """A ``charge.refunded`` of a real charge: its handler reads the charge's refunds from Stripe."""
+    client = sandbox.client()
+    intent = client.v1.payment_intents.create(
+        {"amount": 1500, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True}
+    )
+    return make_event("charge.refunded", {"id": intent.latest_charge, "object": "charge"})
+
+
+def _queued(app, event: dict) -> None:
+    body = json.dumps(event)
+    headers = {"Stripe-Signature": signature(body)}
+    answer = app.test_client().post(
+        "/webhooks/stripe", data=body, headers=headers, content_type="application/json"
+    )
+    assert answer.json["outcome"] == "queued"
+
+
+def test_a_webhook_job_that_fails_once_is_applied_on_its_retry(app, start_workers, sandbox):
+    """Attack 19 A11: Celery refused the retry of a job a request had queued (its ``base_url``), so
+    an event that failed once (Stripe down for a moment) stayed failed, in no list."""
+    event = _charge_refunded(sandbox)
+    sandbox.outage(True)
+    _queued(app, event)
+    start_workers(1)
+    workers.wait_until(lambda: _row(event["id"]).status == EventStatus.FAILED, what="the first try failed")
+    sandbox.outage(False)
+    workers.wait_until(lambda: _row(event["id"]).status == EventStatus.PROCESSED, what="applied on a retry")
+    assert _row(event["id"]).attempts >= 2
+
+
+def test_a_webhook_job_failing_every_retry_lands_on_the_admin_page(app, start_workers, sandbox):
+    from portal.jobs.models import FailedJob
+
+    event = _charge_refunded(sandbox)
+    with sandbox.outage():
+        _queued(app, event)
+        start_workers(1)
+
+        def landed() -> FailedJob | None:
+            db.session.rollback()
+            return db.session.scalar(sa.select(FailedJob))
+
+        workers.wait_until(lambda: landed() is not None, what="the job failed for good")
+    job = landed()
+    assert job.task_name == "portal.jobs.process_webhook_event" and job.attempts == 3  # JOB_MAX_RETRIES=2
+    assert _row(event["id"]).status == EventStatus.FAILED
+
+
 def test_emails_a_request_queues_are_sent_by_a_worker(app, logged_in, user, start_workers, mailbox):
     start_workers(1)
     token = _csrf(logged_in, "/account")
