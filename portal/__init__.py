@@ -334,6 +334,7 @@ def register_template_context(app: Flask) -> None:
     app.add_template_filter(format_money, "money")
     app.add_template_filter(format_percent, "percent")
     app.add_template_filter(format_date, "day")
+    from portal.jobs.report_lines import report_lines
     from portal.practices.discounts import discount_lines
     from portal.practices.prices import charged_words
     from portal.promotions.words import discount_words
@@ -341,6 +342,7 @@ def register_template_context(app: Flask) -> None:
     app.add_template_filter(discount_words, "discount_terms")  # "30% off for 3 months"
     app.add_template_global(discount_lines, "discount_lines")  # ["30% off until 28 Feb 2027", ...]
     app.add_template_global(charged_words, "charged_price")  # "$99.00 per month, $49.50 until ..."
+    app.add_template_filter(report_lines, "report_lines")  # the nightly report's lines, in words
     app.add_template_global(current_locale)  # <html lang>, the language switcher
     app.add_template_global(LOCALE_NAMES, "locale_names")
     register_words(app)  # status labels and the date-and-time format

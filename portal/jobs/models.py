@@ -43,5 +43,6 @@ class ReconcileReport(db.Model):
     checked: Mapped[int] = mapped_column(default=0)
     drift_count: Mapped[int] = mapped_column(default=0)
     missing_events: Mapped[int] = mapped_column(default=0)
-    #: One line per difference ("Practice 3: plan: local 'monthly' != stripe 'semiannual'").
+    #: One line per difference or missing event: a JSON list of facts, said in the reader's words
+    #: when shown (``portal.jobs.report_lines``); a report kept before holds English text, a line each.
     lines: Mapped[str] = mapped_column(sa.Text, default="")

@@ -3,6 +3,8 @@
 It only reports (``flask billing reconcile --fix`` repairs, by a person who has read the report):
 a repair made unattended at night could undo what an admin was doing in Stripe's dashboard.
 One report per UTC day; running it again the same day replaces the report and sends no second email.
+Its lines are kept as facts and said in the reader's language when shown (``report_lines``): on
+``/admin/jobs`` in the admin's, in the email in each recipient's.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 
 from portal.database import upsert_insert, utcnow
 from portal.extensions import db
+from portal.jobs import report_lines
 from portal.jobs.models import ReconcileReport
 from portal.mail.outbox import caused_by
 from portal.practices.notifications import alert_admins
@@ -28,15 +31,15 @@ def run() -> ReconcileReport:
     view = reconcile.StripeView.read()  # every subscription and invoice, in pages of 100
     for target in targets:
         drifts.extend(reconcile.reconcile_target(target, fix=False, view=view))  # rolls its reads back
-    lines = [str(drift) for drift in drifts]  # the differences first: they are what an admin fixes
-    lines += [f"missing event {event['id']} ({event['type']})" for event in missing]
+    lines = [report_lines.drift_fact(drift) for drift in drifts]  # the differences first: an admin fixes them
+    lines += [report_lines.event_fact(event) for event in missing]
     day = utcnow().date().isoformat()
     values = {
         "ran_at": utcnow(),
         "checked": len(targets),
         "drift_count": len(drifts),
         "missing_events": len(missing),
-        "lines": "\n".join(lines[:MAX_LINES]),
+        "lines": report_lines.dumps(lines[:MAX_LINES]),
     }
     table = ReconcileReport.__table__
     db.session.execute(

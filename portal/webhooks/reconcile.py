@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import logging
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
@@ -65,7 +66,34 @@ PRACTICE_FIELDS = (
 class Target:
     kind: str  #: "practice" or "user"
     id: int
-    label: str
+    label: str  #: "practice 3 (Riverside Family Clinic)": the CLI's
+    name: str = ""  #: the practice's name, the user's email: the report's
+
+
+class InvoiceState(NamedTuple):
+    """A practice's invoice as compared (printed as a plain tuple)."""
+
+    status: str | None
+    amount_due: int
+    amount_paid: int
+    currency: str
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+
+class CardState(NamedTuple):
+    """A saved card as compared (printed as the CLI always did: ``('visa 4242 12/2030', 'default')``)."""
+
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    default: bool
+
+    def __repr__(self) -> str:
+        words = f"{self.brand} {self.last4} {self.exp_month:02d}/{self.exp_year}"
+        return repr((words, "default" if self.default else ""))
 
 
 @dataclass(frozen=True)
@@ -117,7 +145,7 @@ def apply_events(events: list[dict]) -> dict[Outcome, int]:
 def targets() -> list[Target]:
     """Every practice and user with a Stripe customer."""
     found = [
-        Target("practice", practice_id, f"practice {practice_id} ({name})")
+        Target("practice", practice_id, f"practice {practice_id} ({name})", name)
         for practice_id, name in db.session.execute(
             sa.select(Practice.id, Practice.name)
             .where(Practice.stripe_customer_id.is_not(None))
@@ -125,7 +153,7 @@ def targets() -> list[Target]:
         )
     ]
     found += [
-        Target("user", user_id, f"user {user_id} ({email})")
+        Target("user", user_id, f"user {user_id} ({email})", email)
         for user_id, email in db.session.execute(
             sa.select(User.id, User.email).where(User.stripe_customer_id.is_not(None)).order_by(User.id)
         )
@@ -218,11 +246,12 @@ def _snapshot(target: Target, customer_id: str) -> dict[str, object]:
         for row in db.session.scalars(
             sa.select(PracticeInvoice).where(PracticeInvoice.practice_id == target.id)
         ):
-            state[f"invoice {row.stripe_id}"] = (row.status, row.amount_due, row.amount_paid)
+            state[f"invoice {row.stripe_id}"] = InvoiceState(
+                row.status, row.amount_due, row.amount_paid, row.currency
+            )
     for card in db.session.scalars(sa.select(PaymentMethod).where(PaymentMethod.customer_id == customer_id)):
-        state[f"card {card.stripe_id}"] = (
-            f"{card.brand} {card.last4} {card.exp_month:02d}/{card.exp_year}",
-            "default" if card.is_default else "",
+        state[f"card {card.stripe_id}"] = CardState(
+            card.brand, card.last4, card.exp_month, card.exp_year, card.is_default
         )
     return state
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import re
 
 import pytest
@@ -221,7 +222,13 @@ def every_admin_state(practice):
     PracticeFactory(name="Phòng khám Đã đóng", deactivated=True, closed_reason="Ngừng hoạt động")
     WebhookEventFactory(type="invoice.payment_failed", status=EventStatus.FAILED, last_error="boom")
     FailedJobFactory()
-    ReconcileReportFactory(drift_count=1, missing_events=0, lines="practice 1: status differs")
+    drift = {"owner": "practice", "id": practice.id, "name": practice.name}
+    lines = [
+        drift | {"field": "plan", "portal": "monthly", "stripe": "semiannual"},
+        drift | {"field": "billing_status", "portal": "PAST_DUE", "stripe": "DONE"},
+        {"event": "evt_1", "type": "invoice.paid"},
+    ]  # said in the reader's words: the labels', the plans', the statuses'
+    ReconcileReportFactory(drift_count=2, missing_events=1, lines=json.dumps(lines))
     PromotionCodeFactory(max_redemptions=5, times_redeemed=1)
     RetentionCouponFactory()
     return practice
