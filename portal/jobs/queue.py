@@ -29,6 +29,10 @@ from portal.jobs.failures import record_failure
 from portal.metrics import record_job_failure
 
 
+#: How long a web process waits for the broker to connect or answer, each time.
+BROKER_TIMEOUT_SECONDS = 3
+
+
 def broker_url(app: Flask) -> str:
     """The queue's broker: ``QUEUE_URL``, else the scheduler's SQLite file beside the database."""
     if app.config.get("QUEUE_URL"):
@@ -90,8 +94,17 @@ def make_celery(app: Flask) -> Celery:
         # minutes. A webhook event is not left that long: the retry job sends again an event
         # stored 15 minutes ago and not applied (``webhooks.services.resend_stranded``).
         broker_transport_options={
-            "visibility_timeout": int(app.config.get("QUEUE_VISIBILITY_TIMEOUT", 3600))
+            "visibility_timeout": int(app.config.get("QUEUE_VISIBILITY_TIMEOUT", 3600)),
+            # A Redis that accepts and never answers held a web thread per webhook for ever, until
+            # none was left for any page (attack 19 A14): every connect and every reply is bounded,
+            # longer than a worker's one-second wait for jobs (BRPOP).
+            "socket_connect_timeout": BROKER_TIMEOUT_SECONDS,
+            "socket_timeout": BROKER_TIMEOUT_SECONDS,
         },
+        broker_connection_timeout=BROKER_TIMEOUT_SECONDS,
+        # Sending a job tries twice at most: the webhook then answers 500 (its event is stored) and
+        # Stripe's redelivery sends it again.
+        task_publish_retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.5},
         timezone="UTC",
         enable_utc=True,
     )

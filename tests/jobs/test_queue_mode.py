@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
+from portal import create_app
 from portal.extensions import db
 from portal.mail.models import OutboundEmail
 from portal.wallet.models import PaymentMethod
@@ -225,3 +226,47 @@ def _csrf(client, path: str) -> str:
     from tests.conftest import extract_csrf
 
     return extract_csrf(client.get(path).get_data(as_text=True))
+
+
+def test_a_broker_that_never_answers_costs_a_webhook_an_error_not_a_thread(tmp_path, sandbox):
+    """Attack 19 A14: with a Redis that accepts and never answers, each delivery held its web thread
+    for ever (17 of them took every page of the host down). Now the enqueue gives up: the delivery
+    gets an error (Stripe sends it again) and its event stays stored for that redelivery."""
+    from tests.gateway.hung_stripe import HungStripe
+
+    with HungStripe() as hung:
+        redis_url = hung.url.replace("http://", "redis://") + "/0"
+        app = create_app(
+            "testing",
+            SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'hung.sqlite'}",
+            STRIPE_API_BASE=sandbox.url,
+            STRIPE_WEBHOOK_SECRET=SECRETS_CONFIG,
+            QUEUE_URL=redis_url,
+            PROPAGATE_EXCEPTIONS=False,  # as served: an error is a 500 answer
+        )
+        with app.app_context():
+            db.create_all()
+        event = make_event("payment_method.attached", payment_method("pm_hung_broker", "cus_1"))
+        body = json.dumps(event)
+        answers = []
+
+        def deliver() -> None:
+            with app.app_context():
+                client = app.test_client()
+                headers = {"Stripe-Signature": signature(body)}
+                answers.append(
+                    client.post(
+                        "/webhooks/stripe", data=body, headers=headers, content_type="application/json"
+                    )
+                )
+
+        delivery = threading.Thread(target=deliver, daemon=True)
+        delivery.start()
+        delivery.join(timeout=60)  # not a speed target: before, it never ended
+        assert not delivery.is_alive() and hung.connections >= 1
+        assert answers[0].status_code >= 500
+        with app.app_context():
+            row = db.session.scalar(
+                sa.select(WebhookEvent).where(WebhookEvent.stripe_event_id == event["id"])
+            )
+            assert row is not None and row.status == EventStatus.RECEIVED
