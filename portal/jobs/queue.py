@@ -28,7 +28,6 @@ from portal.jobs import schedule, tasks
 from portal.jobs.failures import record_failure
 from portal.metrics import record_job_failure
 
-
 #: How long a web process waits for the broker to connect or answer, each time.
 BROKER_TIMEOUT_SECONDS = 3
 
