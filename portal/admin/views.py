@@ -344,7 +344,9 @@ def jobs():
         error_out=False,
         count=True,
     )
-    return render_template("admin/jobs.html", page=page, report=nightly.latest())
+    return render_template(
+        "admin/jobs.html", page=page, report=nightly.latest(), describe=failed_jobs.describe
+    )
 
 
 @bp.post("/jobs/<int:job_id>/retry")
@@ -354,7 +356,7 @@ def retry_job(job_id: int):
     if job is None:
         abort(404)
     outcome = failed_jobs.retry(job)
-    flash(*RETRY_WORDS[outcome](job.task_name))
+    flash(*RETRY_WORDS[outcome](failed_jobs.describe(job).label))
     return redirect(url_for(".jobs", page=page), 303)
 
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 import enum
 import json
 import logging
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from celery import Task
 from flask import current_app
 
+from flask_babel import lazy_gettext as _l
+
 from portal.database import upsert_insert, utcnow
 from portal.extensions import db
+from portal.jobs import schedule
 from portal.jobs.models import FailedJob
 from portal.metrics import record_job_failure
 
@@ -51,6 +55,33 @@ def waiting_count() -> int:
     return db.session.scalar(
         sa.select(sa.func.count()).select_from(FailedJob).where(FailedJob.retried_at.is_(None))
     )
+
+
+#: What each job does, in an admin's words (the page showed ``portal.jobs.nightly_reconcile`` and
+#: its arguments as JSON; attack 19 A13).
+JOB_LABELS = {
+    schedule.RETRY_PENDING: _l("Retry what Stripe did not answer"),
+    schedule.SEND_EMAILS: _l("Send the emails waiting in the outbox"),
+    schedule.RELEASE_STALE_ORDERS: _l("Give back the stock of abandoned orders"),
+    schedule.NIGHTLY_RECONCILE: _l("Nightly comparison with Stripe"),
+    schedule.PROCESS_WEBHOOK_EVENT: _l("Apply a Stripe event"),
+}
+
+
+@dataclass(frozen=True)
+class JobWords:
+    label: str
+    #: The inbox row of the Stripe event the job applies (its admin page), if it is one.
+    event_row_id: int | None = None
+
+
+def describe(job: FailedJob) -> JobWords:
+    """The job's label for ``/admin/jobs``, and the event it applies when it applies one."""
+    label = JOB_LABELS.get(job.task_name, job.task_name)
+    args = json.loads(job.args or "[]")
+    if job.task_name == schedule.PROCESS_WEBHOOK_EVENT and args and isinstance(args[0], int):
+        return JobWords(str(label), args[0])
+    return JobWords(str(label))
 
 
 def find(job_id: int) -> FailedJob | None:

@@ -71,7 +71,8 @@
           y: {
             stacked,
             beginAtZero: true,
-            ticks: { callback: (value) => format(value) },
+            // Counts of practices and subscriptions tick in whole numbers, never "0.4 practices".
+            ticks: { callback: (value) => format(value), precision: table.dataset.unit ? undefined : 0 },
             title: { display: Boolean(table.dataset.unit), text: table.dataset.unit || "" },
           },
         },

@@ -84,6 +84,11 @@ def test_the_numbers_read_in_vietnamese_tables_and_charts_alike(browser, live_po
                 .scales.y.ticks.map((tick) => tick.label)"""
         )
         assert shares and all(tick.endswith("%") for tick in shares), shares
+        counts = page.evaluate(
+            """() => window.Chart.getChart(document.querySelector('#practices canvas'))
+                .scales.y.ticks.map((tick) => tick.value)"""
+        )
+        assert counts and all(float(n).is_integer() for n in counts), counts  # attack 19 A16
         assert _cut_tables(page) == []
         assert page.errors == []
     finally:

@@ -168,6 +168,8 @@ def test_a_job_failing_for_good_shows_on_the_admin_page_and_retries_from_there(
     auth.login(admin.email)
     page = auth.client.get("/admin/jobs").get_data(as_text=True)
     assert "portal.jobs.send_emails" in page and "the mail relay is down" in page
+    # In an admin's words (attack 19 A13), the count too: "1 job", not "1 jobs".
+    assert "Send the emails waiting in the outbox" in page and "· 1 job<" in page
     assert "1 job failed for good" in auth.client.get("/admin/").get_data(as_text=True)
 
     monkeypatch.undo()  # the relay is back
