@@ -10,7 +10,6 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from celery import Task
 from flask import current_app
-
 from flask_babel import lazy_gettext as _l
 
 from portal.database import upsert_insert, utcnow
