@@ -311,3 +311,27 @@ def test_an_older_disagreeing_subscription_event_fails_fast_in_an_outage(sandbox
     assert receive_event(event, json.dumps(event)) is Outcome.PROCESSED
     db.session.expire_all()
     assert db.session.get(Practice, practice.id).cancel_at_period_end is True
+
+
+def test_a_same_second_event_that_disagrees_is_settled_by_stripe_not_applied(sandbox, practice):
+    """Attack 19 A15: Stripe's ``created`` counts whole seconds, so of two states of one second which
+    is newer is unknown; one taken before a change (here: before the cancellation) made the practice
+    flap back. An event of the practice's own second that says something else is settled by reading
+    the subscription from Stripe."""
+    client = sandbox.client()
+    feed = Feed(sandbox, practice.stripe_customer_id)
+    save_card(sandbox, practice)
+    sub = subscribe_directly(sandbox, practice, Plan.MONTHLY)
+    deliver(feed.take())
+    client.v1.subscriptions.update(sub.id, {"cancel_at_period_end": True})
+    (cancelled,) = [e for e in feed.take() if e["type"] == "customer.subscription.updated"]
+    deliver([cancelled])
+    db.session.expire_all()
+    assert db.session.get(Practice, practice.id).cancel_at_period_end is True
+
+    before = json.loads(json.dumps(cancelled))  # Stripe's snapshot of that second, before the change
+    before["id"] = cancelled["id"] + "_before"
+    before["data"]["object"]["cancel_at_period_end"] = False
+    assert receive_event(before, json.dumps(before)) is Outcome.PROCESSED
+    db.session.expire_all()
+    assert db.session.get(Practice, practice.id).cancel_at_period_end is True
