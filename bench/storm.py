@@ -59,7 +59,7 @@ def queue_supported() -> bool:
 
 def storm(run) -> Iterator[Figure]:
     # Issue 19 asks for 10,000: BENCH_STORM_PRACTICES=10000 (27 minutes in queue mode on the 2-core
-    # machine, PostgreSQL: seeding 4.5, the notices and the storm 15, reconcile 6; bench/README.md).
+    # machine with PostgreSQL, seeding included; bench/README.md).
     # BENCH_STORM_QUEUE_ONLY=1 with --queue measures queue mode alone.
     practices = 200 if run.quick else int(os.environ.get("BENCH_STORM_PRACTICES", "1000"))
     queue_only = getattr(run, "queue", False) and os.environ.get("BENCH_STORM_QUEUE_ONLY") == "1"
