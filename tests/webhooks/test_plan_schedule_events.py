@@ -265,10 +265,9 @@ def test_schedule_events_fail_fast_in_an_outage_and_hold_nothing(sandbox, practi
     assert snapshot(practice)["pending_plan"] == Plan.MONTHLY
 
 
-def _stale_cancel_event(sandbox, practice) -> dict:
-    """A ``customer.subscription.updated`` (cancel at the period's end) that looks older than the
-    practice's state, as when a later invoice event was delivered first: it disagrees with the
-    practice, so the mirror settles it by reading the subscription from Stripe."""
+def _cancel_event(sandbox, practice) -> dict:
+    """The ``customer.subscription.updated`` of a subscribed practice's cancellation at the period's
+    end (made at Stripe, not delivered yet)."""
     client = sandbox.client()
     feed = Feed(sandbox, practice.stripe_customer_id)
     save_card(sandbox, practice)
@@ -276,6 +275,14 @@ def _stale_cancel_event(sandbox, practice) -> dict:
     deliver(feed.take())
     client.v1.subscriptions.update(sub.id, {"cancel_at_period_end": True})
     (event,) = [e for e in feed.take() if e["type"] == "customer.subscription.updated"]
+    return event
+
+
+def _stale_cancel_event(sandbox, practice) -> dict:
+    """The cancellation's event looking older than the practice's state, as when a later invoice
+    event was delivered first: it disagrees with the practice, so the mirror settles it by reading
+    the subscription from Stripe."""
+    event = _cancel_event(sandbox, practice)
     db.session.execute(
         sa.update(Practice).where(Practice.id == practice.id).values(stripe_state_at=event["created"] + 60)
     )
@@ -318,13 +325,7 @@ def test_a_same_second_event_that_disagrees_is_settled_by_stripe_not_applied(san
     is newer is unknown; one taken before a change (here: before the cancellation) made the practice
     flap back. An event of the practice's own second that says something else is settled by reading
     the subscription from Stripe."""
-    client = sandbox.client()
-    feed = Feed(sandbox, practice.stripe_customer_id)
-    save_card(sandbox, practice)
-    sub = subscribe_directly(sandbox, practice, Plan.MONTHLY)
-    deliver(feed.take())
-    client.v1.subscriptions.update(sub.id, {"cancel_at_period_end": True})
-    (cancelled,) = [e for e in feed.take() if e["type"] == "customer.subscription.updated"]
+    cancelled = _cancel_event(sandbox, practice)
     deliver([cancelled])
     db.session.expire_all()
     assert db.session.get(Practice, practice.id).cancel_at_period_end is True
