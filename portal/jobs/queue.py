@@ -26,6 +26,7 @@ from flask import Flask, g
 
 from portal.jobs import schedule, tasks
 from portal.jobs.failures import record_failure
+from portal.logs import TEXT_FORMAT
 from portal.metrics import record_job_failure
 
 #: How long a web process waits for the broker to connect or answer, each time.
@@ -114,8 +115,11 @@ def log_as_the_portal(loglevel=None, **kwargs) -> None:
     """Celery's worker and beat keep the portal's log handler (JSON with ``LOG_FORMAT=json``, each
     record with its job's request id) instead of replacing it with Celery's text format: a receiver
     of ``setup_logging`` tells Celery the logging is configured. Only the level is Celery's."""
+    root = logging.getLogger()
+    if not root.handlers:  # a debug app installs none: a worker still says what it does
+        logging.basicConfig(format=TEXT_FORMAT)
     if loglevel:
-        logging.getLogger().setLevel(loglevel)
+        root.setLevel(loglevel)
 
 
 def init_app(app: Flask) -> None:
