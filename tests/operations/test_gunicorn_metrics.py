@@ -49,6 +49,10 @@ def test_a_scrape_sums_the_counters_of_every_worker_dead_or_alive(tmp_path):
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
     (metrics_dir / "counter_999999.db").write_bytes(b"a previous run's file")  # emptied at start
+    # A running process's file stays (the queue worker beside it on this host; attack 19 A18: a
+    # second gunicorn's start wiped every count of the host).
+    running = metrics_dir / f"counter_{os.getpid()}.db"
+    MmapedDict(str(running)).close()
     env = {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "WEB_CONCURRENCY": "2", "LOG_FORMAT": "json"}
     with make_run_portal(tmp_path, "http://127.0.0.1:9", **env) as url:
         start = _healthz_count(url)
@@ -56,6 +60,7 @@ def test_a_scrape_sums_the_counters_of_every_worker_dead_or_alive(tmp_path):
         assert _healthz_count(url) - start == REQUESTS
         first = _counts_by_worker(metrics_dir)
         assert 999999 not in first and sum(first.values()) == start + REQUESTS
+        assert running.exists()
 
         # The busiest worker dies (gunicorn starts another): the next burst goes to the other workers,
         # the dead one's counts stay in every scrape, and its live gauge (the breaker's) leaves.
