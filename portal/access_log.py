@@ -131,15 +131,21 @@ def current_request_id() -> str | None:
 
 
 def init_request_log(app: Flask) -> None:
-    """Every request gets an id (``X-Request-ID`` if sane, else a new one), returned in the response's
-    ``X-Request-ID`` and carried by every log record made while it runs (``RequestIdFilter``). With
-    ``LOG_FORMAT=json`` the app writes the request's line itself (gunicorn's access log is off then):
-    method, route, path (redacted), status, duration_ms, request_id and the user's id."""
+    """Every request gets an id, returned in the response's ``X-Request-ID`` and carried by every log
+    record made while it runs (``RequestIdFilter``) and by the jobs it queues. A sane ``X-Request-ID``
+    is the id only from a trusted proxy (``TRUSTED_PROXIES``): from anyone else it is kept as
+    ``client_request_id`` beside a fresh id, so a client cannot give its requests another
+    request's id and blend into its trail in the logs (attack 19 A17). With ``LOG_FORMAT=json`` the
+    app writes the request's line itself (gunicorn's access log is off then): method, route, path
+    (redacted), status, duration_ms, request_id, client_request_id and the user's id."""
 
     @app.before_request
     def assign_request_id() -> None:
         sent = request.headers.get("X-Request-ID", "")
-        g.request_id = sent if _SANE_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+        sane = bool(_SANE_REQUEST_ID.fullmatch(sent))
+        from_proxy = int(app.config.get("TRUSTED_PROXIES") or 0) > 0
+        g.request_id = sent if sane and from_proxy else uuid.uuid4().hex
+        g.client_request_id = sent if sane and not from_proxy else None
 
     @app.after_request
     def write_request_line(response: Response) -> Response:
@@ -159,6 +165,7 @@ def init_request_log(app: Flask) -> None:
                     "path": redact_urls(request.path),
                     "status": response.status_code,
                     "duration_ms": round(request_seconds() * 1000, 1),
+                    "client_request_id": g.get("client_request_id"),
                     "user_id": _user_id(),
                 },
             )

@@ -53,7 +53,12 @@ def test_a_scrape_sums_the_counters_of_every_worker_dead_or_alive(tmp_path):
     # second gunicorn's start wiped every count of the host).
     running = metrics_dir / f"counter_{os.getpid()}.db"
     MmapedDict(str(running)).close()
-    env = {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "WEB_CONCURRENCY": "2", "LOG_FORMAT": "json"}
+    env = {
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "WEB_CONCURRENCY": "2",
+        "LOG_FORMAT": "json",
+        "TRUSTED_PROXIES": "1",  # a proxy in front sends the request ids
+    }
     with make_run_portal(tmp_path, "http://127.0.0.1:9", **env) as url:
         start = _healthz_count(url)
         _burst(url)

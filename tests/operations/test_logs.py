@@ -16,7 +16,8 @@ REQUEST_ID = "req-0123456789abcdef"
 
 @pytest.fixture
 def app_overrides() -> dict:
-    return {"LOG_FORMAT": "json"}
+    # Behind a proxy, which sends the request's id: the id is the proxy's (see the last tests).
+    return {"LOG_FORMAT": "json", "TRUSTED_PROXIES": 1}
 
 
 @pytest.fixture
@@ -102,10 +103,7 @@ def test_the_default_format_stays_readable_and_still_returns_a_request_id(app_fa
     app = app_factory()
     assert app.config["LOG_FORMAT"] == "text"
     assert not [h for h in logging.getLogger().handlers if getattr(h, "_portal_handler", False)]
-    assert (
-        app.test_client().get("/healthz", headers={"X-Request-ID": REQUEST_ID}).headers["X-Request-ID"]
-        == REQUEST_ID
-    )
+    assert len(app.test_client().get("/healthz").headers["X-Request-ID"]) == 32
 
 
 def test_gunicorn_access_log_skips_the_probes_and_scrapes(capsys):
@@ -144,3 +142,14 @@ def test_a_request_refused_before_any_view_still_has_its_id_and_line(client, log
     assert (response.status_code, response.headers["X-Request-ID"]) == (413, REQUEST_ID)
     [line] = _request_lines(log_lines())
     assert (line["status"], line["request_id"], line["route"]) == (413, REQUEST_ID, "/login")
+
+
+def test_without_a_trusted_proxy_a_client_cannot_choose_the_request_id(app, client, log_lines, monkeypatch):
+    """Attack 19 A17: a client sent an id the portal had given another request, and its requests
+    blended into that one's trail. Its id is kept beside a fresh one, for its own correlation."""
+    monkeypatch.setitem(app.config, "TRUSTED_PROXIES", 0)  # clients straight in, no proxy
+    response = client.get("/login", headers={"X-Request-ID": REQUEST_ID})
+    given = response.headers["X-Request-ID"]
+    assert given != REQUEST_ID and len(given) == 32
+    [line] = [line for line in _request_lines(log_lines()) if line["request_id"] == given]
+    assert line["client_request_id"] == REQUEST_ID
