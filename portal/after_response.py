@@ -24,7 +24,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 
 import flask_babel
-from flask import Flask, current_app, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
 
 log = logging.getLogger("portal.after_response")
 
@@ -47,9 +47,11 @@ def run_after_response(job: Callable[..., object], *args: object) -> None:
     app = current_app._get_current_object()
     url_root = request.url_root
     language = str(flask_babel.get_locale() or "") or None
+    request_id = g.get("request_id")  # its log lines stay the request's (the email it sends)
 
     def run() -> None:
         with app.test_request_context(base_url=url_root), _speaking(language):
+            g.request_id = request_id
             try:
                 job(*args)
             except Exception:  # the answer is gone: nobody to tell but the log (and the retry)
