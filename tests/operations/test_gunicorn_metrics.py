@@ -13,6 +13,7 @@ from pathlib import Path
 import requests
 from prometheus_client.mmap_dict import MmapedDict
 
+from tests.conftest import extract_csrf
 from tests.operations.scrape import value
 from tests.reliability.test_throttle_workers import make_run_portal
 
@@ -35,6 +36,15 @@ def _counts_by_worker(metrics_dir: Path) -> dict[int, float]:
             if json.loads(key)[0] == "portal_http_requests" and json.loads(key)[2].get("route") == "/healthz"
         )
     return counts
+
+
+def _register(url: str, request_id: str) -> None:
+    session = requests.Session()
+    csrf = extract_csrf(session.get(f"{url}/register", timeout=10).text)
+    form = {"csrf_token": csrf, "name": "Log Reader", "email": "log.reader@example.com"}
+    form |= {"password": "correct horse battery", "confirm": "correct horse battery"}
+    answer = session.post(f"{url}/register", data=form, headers={"X-Request-ID": request_id}, timeout=30)
+    assert answer.status_code == 200 and "/register" not in answer.url, answer.url  # registered
 
 
 def _burst(url: str) -> None:
@@ -85,11 +95,15 @@ def test_a_scrape_sums_the_counters_of_every_worker_dead_or_alive(tmp_path):
         assert sum(by_worker.values()) == total
         seen = requests.get(f"{url}/login", headers={"X-Request-ID": "gunicorn-req-1"}, timeout=10)
         assert seen.headers["X-Request-ID"] == "gunicorn-req-1"
+        _register(url, "gunicorn-req-2")  # its verification email goes out after the answer
     # LOG_FORMAT=json: every line is JSON, gunicorn's own too; one request line, no probe's.
     log = [json.loads(line) for line in (tmp_path / "gunicorn.log").read_text().splitlines()]
     assert any(line["logger"] == "gunicorn.error" for line in log)
-    [request_line] = [line for line in log if line["logger"] == "portal.access"]
-    assert (request_line["route"], request_line["request_id"]) == ("/login", "gunicorn-req-1")
+    request_lines = [line for line in log if line["logger"] == "portal.access"]
+    assert (request_lines[0]["route"], request_lines[0]["request_id"]) == ("/login", "gunicorn-req-1")
+    # Attack 19 A17: the email sent once the answer had gone out was logged with no request id.
+    [email_line] = [line for line in log if "kept for the development inbox" in line["message"]]
+    assert email_line["request_id"] == "gunicorn-req-2"
 
 
 def test_make_runs_default_scrape_counts_the_workers_requests(tmp_path, monkeypatch):

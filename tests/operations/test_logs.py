@@ -153,14 +153,3 @@ def test_without_a_trusted_proxy_a_client_cannot_choose_the_request_id(app, clie
     assert given != REQUEST_ID and len(given) == 32
     [line] = [line for line in _request_lines(log_lines()) if line["request_id"] == given]
     assert line["client_request_id"] == REQUEST_ID
-
-
-def test_work_after_the_answer_logs_under_the_request_id(app, log_lines):
-    """Attack 19 A17: the email a request sends once its answer has gone out was logged with no id."""
-    from portal.after_response import run_after_response
-
-    with app.test_request_context(headers={"X-Request-ID": REQUEST_ID}):
-        app.preprocess_request()
-        run_after_response(lambda: logging.getLogger("portal.mail").info("sent after the answer"))
-    [line] = [line for line in log_lines() if line["message"] == "sent after the answer"]
-    assert line["request_id"] == REQUEST_ID
