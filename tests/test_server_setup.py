@@ -16,10 +16,13 @@ def test_make_run_uses_gunicorn_conf_py():
     assert "--config gunicorn.conf.py" in (ROOT / "Makefile").read_text()
 
 
-def test_a_dozen_hung_stripe_actions_in_one_worker_leave_threads_for_pages(monkeypatch):
+def test_a_dozen_hung_stripe_actions_in_one_worker_leave_threads_for_pages(monkeypatch, tmp_path):
     for name in ("WEB_CONCURRENCY", "GUNICORN_THREADS", "DATABASE_POOL_SIZE"):
         monkeypatch.setenv(name, "")  # recorded, so the file's setdefault is undone after the test
         monkeypatch.delenv(name)
+    # The file sets the metrics directory as gunicorn reads it: named here, so this process's
+    # environment is left as it was (a later app would otherwise count into a directory).
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
     settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert settings["worker_class"] == "gthread"
     assert settings["threads"] - 12 >= 4
