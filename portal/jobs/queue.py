@@ -93,14 +93,7 @@ def make_celery(app: Flask) -> Celery:
         # starts it while the first still runs: the nightly reconcile at 10,000 practices took 20
         # minutes. A webhook event is not left that long: the retry job sends again an event
         # stored 15 minutes ago and not applied (``webhooks.services.resend_stranded``).
-        broker_transport_options={
-            "visibility_timeout": int(app.config.get("QUEUE_VISIBILITY_TIMEOUT", 3600)),
-            # A Redis that accepts and never answers held a web thread per webhook for ever, until
-            # none was left for any page (attack 19 A14): every connect and every reply is bounded,
-            # longer than a worker's one-second wait for jobs (BRPOP).
-            "socket_connect_timeout": BROKER_TIMEOUT_SECONDS,
-            "socket_timeout": BROKER_TIMEOUT_SECONDS,
-        },
+        broker_transport_options=redis_options(app) if broker_url(app).startswith("redis") else {},
         broker_connection_timeout=BROKER_TIMEOUT_SECONDS,
         # Sending a job tries twice at most: the webhook then answers 500 (its event is stored) and
         # Stripe's redelivery sends it again.
@@ -109,6 +102,19 @@ def make_celery(app: Flask) -> Celery:
         enable_utc=True,
     )
     return celery
+
+
+def redis_options(app: Flask) -> dict:
+    """Redis's transport options; the SQL broker of ``make run`` takes none (its transport hands
+    them to ``create_engine``, which refuses them: the worker died at start, recheck R1)."""
+    return {
+        "visibility_timeout": int(app.config.get("QUEUE_VISIBILITY_TIMEOUT", 3600)),
+        # A Redis that accepts and never answers held a web thread per webhook for ever, until none
+        # was left for any page (attack 19 A14): every connect and every reply is bounded, longer
+        # than a worker's one-second wait for jobs (BRPOP).
+        "socket_connect_timeout": BROKER_TIMEOUT_SECONDS,
+        "socket_timeout": BROKER_TIMEOUT_SECONDS,
+    }
 
 
 def log_as_the_portal(loglevel=None, **kwargs) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -267,3 +268,20 @@ def test_a_broker_that_never_answers_costs_a_webhook_an_error_not_a_thread(tmp_p
                 sa.select(WebhookEvent).where(WebhookEvent.stripe_event_id == event["id"])
             )
             assert row is not None and row.status == EventStatus.RECEIVED
+
+
+def test_make_runs_worker_with_beat_starts_on_the_local_broker(database_url, sandbox, smtp_server, tmp_path):
+    """Recheck R1: Redis's transport options given to ``make run``'s SQL broker killed its worker at
+    start (``create_engine`` refused them), and with it every scheduled job. Its command, as the
+    Makefile has it, must come up and stay up."""
+    env = workers.portal_env(database_url, sandbox.url, smtp_server.port)
+    env.pop("QUEUE_URL")
+    env["QUEUE_LOCAL_BROKER"] = f"sqla+sqlite:///{tmp_path / 'queue.sqlite'}"
+    command = [sys.executable, "-m", "celery", "-A", "worker:celery", "worker", "--beat", "--pool", "solo"]
+    command += ["--schedule", str(tmp_path / "beat-schedule"), "--loglevel", "INFO"]
+    worker = workers.start(command, env)
+    try:
+        workers.wait_ready(worker)
+        assert worker.poll() is None, "".join(worker.lines[-40:])
+    finally:
+        workers.stop(worker)
