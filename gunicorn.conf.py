@@ -50,8 +50,11 @@ logger_class = "portal.access_log.TokenRedactingLogger"
 # and the workers counted in private memory, reported by no scrape (attack 19 A1). So it is set here,
 # when gunicorn reads this file: a fresh directory unless PROMETHEUS_MULTIPROC_DIR names one. A named
 # one is shared with the host's queue workers (make run, the Procfile), so their counts (webhook
-# events applied, job failures) are in this host's scrape too: only the files of processes no longer
-# running are removed (a previous run's would add its counts; a worker started beside keeps its own).
+# events applied, job failures) are in this host's scrape too. Nothing counted is removed here: a
+# dead process's counters are part of the host's totals (removing them made the totals go down, which
+# Prometheus reads as a reset; recheck R2), and whoever starts the host empties the directory first
+# (make run, make run-distributed). Only the live gauges of processes no longer running go, as
+# prometheus-client's mark_process_dead does (a dead worker's breaker state is no state).
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
@@ -72,7 +75,7 @@ def _metrics_directory() -> None:
     path = os.environ.get(METRICS_DIR_ENV)
     if path:
         os.makedirs(path, exist_ok=True)
-        for old in glob.glob(os.path.join(path, "*_*.db")):
+        for old in glob.glob(os.path.join(path, "gauge_live*_*.db")):
             pid = os.path.basename(old).rsplit("_", 1)[1].removesuffix(".db")
             if not pid.isdigit() or not _running(int(pid)):
                 os.remove(old)

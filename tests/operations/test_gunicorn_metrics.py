@@ -58,11 +58,14 @@ def _burst(url: str) -> None:
 def test_a_scrape_sums_the_counters_of_every_worker_dead_or_alive(tmp_path):
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
-    (metrics_dir / "counter_999999.db").write_bytes(b"a previous run's file")  # emptied at start
-    # A running process's file stays (the queue worker beside it on this host; attack 19 A18: a
-    # second gunicorn's start wiped every count of the host).
+    # At start a dead process's live gauge goes; counts stay, a dead one's (the host's totals: recheck
+    # R2) and a running one's (the queue worker beside it; attack 19 A18: a second gunicorn's start
+    # wiped every count of the host).
+    dead_gauge = metrics_dir / "gauge_livemax_999999.db"
+    dead_counts = metrics_dir / "counter_999998.db"
     running = metrics_dir / f"counter_{os.getpid()}.db"
-    MmapedDict(str(running)).close()
+    for path in (dead_gauge, dead_counts, running):
+        MmapedDict(str(path)).close()
     env = {
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "WEB_CONCURRENCY": "2",
@@ -75,7 +78,7 @@ def test_a_scrape_sums_the_counters_of_every_worker_dead_or_alive(tmp_path):
         assert _healthz_count(url) - start == REQUESTS
         first = _counts_by_worker(metrics_dir)
         assert 999999 not in first and sum(first.values()) == start + REQUESTS
-        assert running.exists()
+        assert running.exists() and dead_counts.exists() and not dead_gauge.exists()
 
         # The busiest worker dies (gunicorn starts another): the next burst goes to the other workers,
         # the dead one's counts stay in every scrape, and its live gauge (the breaker's) leaves.
