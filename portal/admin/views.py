@@ -46,6 +46,13 @@ REPLAY_MESSAGES = {
 }
 
 
+def _page_of(select, per_page: int):
+    """The page the query string asks for (``?page=``), a page past the end empty, never a 404."""
+    return db.paginate(
+        select, per_page=per_page, max_per_page=per_page, page=page_arg(), error_out=False, count=True
+    )
+
+
 @bp.before_request
 def require_admin():
     if not current_user.is_authenticated:
@@ -93,14 +100,7 @@ def practice_list():
     """Every practice with its billing status, from the local mirror (no Stripe call)."""
     status = request.args.get("status")
     status = status if status in {s.value for s in BillingStatus} else None
-    page = db.paginate(
-        members.all_practices(status),
-        per_page=PRACTICES_PER_PAGE,
-        max_per_page=PRACTICES_PER_PAGE,
-        page=page_arg(),
-        error_out=False,
-        count=True,
-    )
+    page = _page_of(members.all_practices(status), PRACTICES_PER_PAGE)
     return render_template(
         "admin/practices.html",
         page=page,
@@ -290,14 +290,7 @@ def _filters() -> dict[str, str]:
 def events():
     filters = _filters()
     status = EventStatus(filters["status"]) if "status" in filters else None
-    page = db.paginate(
-        services.list_events(status, filters.get("type")),
-        per_page=EVENTS_PER_PAGE,
-        max_per_page=EVENTS_PER_PAGE,
-        page=page_arg(),
-        error_out=False,
-        count=True,
-    )
+    page = _page_of(services.list_events(status, filters.get("type")), EVENTS_PER_PAGE)
     return render_template(
         "admin/events.html",
         page=page,
@@ -330,20 +323,10 @@ def replay(event_id: int):
     return redirect(url_for(".events", **_filters(), page=page), 303)
 
 
-# --- promotion codes and the retention offer (issue 17) -------------------------------------------
-
-
 @bp.get("/jobs")
 def jobs():
     """Jobs that failed for good (with Retry), and the last nightly comparison with Stripe."""
-    page = db.paginate(
-        failed_jobs.failed_jobs(),
-        per_page=JOBS_PER_PAGE,
-        max_per_page=JOBS_PER_PAGE,
-        page=page_arg(),
-        error_out=False,
-        count=True,
-    )
+    page = _page_of(failed_jobs.failed_jobs(), JOBS_PER_PAGE)
     return render_template(
         "admin/jobs.html", page=page, report=nightly.latest(), describe=failed_jobs.describe
     )
@@ -352,30 +335,14 @@ def jobs():
 @bp.post("/jobs/<int:job_id>/retry")
 def retry_job(job_id: int):
     page = page_arg(request.form)
-    job = failed_jobs.find(job_id)
-    if job is None:
-        abort(404)
+    job = failed_jobs.find(job_id) or abort(404)
     outcome = failed_jobs.retry(job)
-    flash(*RETRY_WORDS[outcome](failed_jobs.describe(job).label))
+    message, category = failed_jobs.RETRY_MESSAGES[outcome]
+    flash(_(message, name=failed_jobs.describe(job).label), category)
     return redirect(url_for(".jobs", page=page), 303)
 
 
-#: What the admin is told after Retry: (message, flash category), by outcome.
-RETRY_WORDS = {
-    failed_jobs.RetryOutcome.ALREADY_SENT: lambda name: (_("That job was already sent again."), "info"),
-    failed_jobs.RetryOutcome.QUEUED: lambda name: (
-        _("Job %(name)s sent to the workers. If it fails again, it is listed here again.", name=name),
-        "success",
-    ),
-    failed_jobs.RetryOutcome.DONE: lambda name: (
-        _("Job %(name)s ran again and finished.", name=name),
-        "success",
-    ),
-    failed_jobs.RetryOutcome.FAILED_AGAIN: lambda name: (
-        _("Job %(name)s ran again and failed again; the newest row below says why.", name=name),
-        "error",
-    ),
-}
+# --- promotion codes and the retention offer (issue 17) -------------------------------------------
 
 
 @bp.get("/promotions")

@@ -44,14 +44,31 @@ def serving(reads: dict) -> Iterator[None]:
         _SERVING.reset(token)
 
 
+class _Failed:
+    """A read that raised while recorded: served, it raises the same error again (no second try
+    inside the transaction)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
 def remembered(operation: str, object_id: str, read: Callable[[], T]) -> T:
-    """``read()`` (one Stripe read of ``object_id``), kept or served as the context says."""
+    """``read()`` (one Stripe read of ``object_id``), kept or served as the context says; a read
+    that failed is served as its failure."""
     key = (operation, object_id)
     served = _SERVING.get()
     if served is not None and key in served:
-        return served[key]
-    result = read()
+        answer = served[key]
+        if isinstance(answer, _Failed):
+            raise answer.error
+        return answer
     recorded = _RECORDING.get()
+    try:
+        result = read()
+    except Exception as error:
+        if recorded is not None:
+            recorded[key] = _Failed(error)
+        raise
     if recorded is not None:
         recorded[key] = result
     return result

@@ -17,6 +17,7 @@ from portal.extensions import db
 from portal.jobs import schedule
 from portal.jobs.models import FailedJob
 from portal.metrics import record_job_failure
+from portal.text import N_
 
 log = logging.getLogger("portal.jobs")
 
@@ -92,6 +93,21 @@ class RetryOutcome(enum.Enum):
     QUEUED = "queued"  # to the workers (queue mode): its outcome shows here if it fails again
     DONE = "done"  # ran here and finished
     FAILED_AGAIN = "failed_again"  # ran here and failed: a new row says why
+
+
+#: What the admin is told after Retry: (message, flash category), by outcome.
+RETRY_MESSAGES = {
+    RetryOutcome.ALREADY_SENT: (N_("That job was already sent again."), "info"),
+    RetryOutcome.QUEUED: (
+        N_("Job %(name)s sent to the workers. If it fails again, it is listed here again."),
+        "success",
+    ),
+    RetryOutcome.DONE: (N_("Job %(name)s ran again and finished."), "success"),
+    RetryOutcome.FAILED_AGAIN: (
+        N_("Job %(name)s ran again and failed again; the newest row below says why."),
+        "error",
+    ),
+}
 
 
 def retry(job: FailedJob) -> RetryOutcome:

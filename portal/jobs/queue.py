@@ -88,11 +88,6 @@ def make_celery(app: Flask) -> Celery:
         worker_prefetch_multiplier=int(app.config.get("QUEUE_PREFETCH_MULTIPLIER", 16)),
         broker_connection_retry_on_startup=True,
         beat_schedule=schedule.BEAT_SCHEDULE,
-        # A worker killed with jobs taken gives them back after this long (Redis' visibility
-        # timeout; kombu's default is an hour). It must outlast the longest job, or a second worker
-        # starts it while the first still runs: the nightly reconcile at 10,000 practices took 20
-        # minutes. A webhook event is not left that long: the retry job sends again an event
-        # stored 15 minutes ago and not applied (``webhooks.services.resend_stranded``).
         broker_transport_options=redis_options(app) if broker_url(app).startswith("redis") else {},
         broker_connection_timeout=BROKER_TIMEOUT_SECONDS,
         # Sending a job tries twice at most: the webhook then answers 500 (its event is stored) and
@@ -108,6 +103,11 @@ def redis_options(app: Flask) -> dict:
     """Redis's transport options; the SQL broker of ``make run`` takes none (its transport hands
     them to ``create_engine``, which refuses them: the worker died at start, recheck R1)."""
     return {
+        # A worker killed with jobs taken gives them back after this long (kombu's default is an
+        # hour). It must outlast the longest job, or a second worker starts it while the first
+        # still runs: the nightly reconcile at 10,000 practices took 20 minutes. A webhook event is
+        # not left that long: the retry job sends again an event stored 15 minutes ago and not
+        # applied (``webhooks.services.resend_stranded``).
         "visibility_timeout": int(app.config.get("QUEUE_VISIBILITY_TIMEOUT", 3600)),
         # A Redis that accepts and never answers held a web thread per webhook for ever, until none
         # was left for any page (attack 19 A14): every connect and every reply is bounded, longer

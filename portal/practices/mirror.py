@@ -26,7 +26,7 @@ from flask_babel import lazy_gettext as _l
 from portal.extensions import db
 from portal.formatting import lazy_date
 from portal.gateway import subscriptions as stripe_subscriptions
-from portal.gateway.errors import NotFound
+from portal.gateway.errors import NotFound, StripeUnavailable
 from portal.gateway.gateway import stripe_time
 from portal.gateway.shapes import (
     as_dict,
@@ -181,7 +181,7 @@ def apply_subscription(obj: object, event_created: int, *, fresh: bool = False) 
     if (
         not fresh
         and reads_subscription_first(practice, sub, event_created)
-        and (current := _as_stripe_has_it(sub)) is not None
+        and (current := _as_stripe_has_it(sub, older=is_stale(practice, event_created, False))) is not None
     ):
         return apply_subscription(current, stripe_time(current), fresh=True)
     if is_stale(practice, event_created, fresh) or _goes_back(practice, sub.get("status"), event_created):
@@ -285,13 +285,20 @@ def reads_subscription_first(practice: Practice, sub: dict, event_created: int) 
     return same_second_or_older and _disagrees(practice, sub)
 
 
-def _as_stripe_has_it(sub: dict) -> object | None:
+def _as_stripe_has_it(sub: dict, *, older: bool) -> object | None:
     """The subscription read from Stripe; None when Stripe has no such subscription (the event's
-    state is then all there is, and it is older than the practice's)."""
-    log.info("stale subscription state differs: reading subscription %s from Stripe", sub.get("id"))
+    state is then all there is). Stripe unreachable: an ``older`` state waits for it (the error
+    goes up, the event is sent again); one of the practice's own second is taken at its word, as
+    before that read existed, so a subscription's end still applies while Stripe is down."""
+    log.info("subscription state differs: reading subscription %s from Stripe", sub.get("id"))
     try:
         return stripe_subscriptions.retrieve_subscription(sub["id"])
     except NotFound:
+        return None
+    except StripeUnavailable:
+        if older:
+            raise
+        log.warning("Stripe unreachable: subscription %s taken as its event says", sub.get("id"))
         return None
 
 

@@ -336,3 +336,23 @@ def test_a_same_second_event_that_disagrees_is_settled_by_stripe_not_applied(san
     assert receive_event(before, json.dumps(before)) is Outcome.PROCESSED
     db.session.expire_all()
     assert db.session.get(Practice, practice.id).cancel_at_period_end is True
+
+
+def test_a_same_second_event_in_an_outage_is_taken_at_its_word_without_holding_the_database(
+    sandbox, practice, app, monkeypatch
+):
+    """Stripe down: nothing can settle a state of the practice's own second, so it applies as it
+    says (a subscription's end still lands in an outage), and the failed read is not tried again
+    inside the event's transaction."""
+    from portal.gateway import subscriptions as stripe_subscriptions
+
+    cancelled = _cancel_event(sandbox, practice)
+    deliver([cancelled])
+    before = json.loads(json.dumps(cancelled))
+    before["id"] = cancelled["id"] + "_before"
+    before["data"]["object"]["cancel_at_period_end"] = False
+    watch = LockWatch(app, monkeypatch, outage=True, gateway=stripe_subscriptions)
+    assert receive_event(before, json.dumps(before)) is Outcome.PROCESSED
+    assert watch.locked == [False]  # one read, before the transaction
+    db.session.expire_all()
+    assert db.session.get(Practice, practice.id).cancel_at_period_end is False

@@ -5,6 +5,7 @@ from __future__ import annotations
 from portal.gateway import discounts as stripe_discounts
 from portal.gateway import schedules as stripe_schedules
 from portal.gateway import subscriptions as stripe_subscriptions
+from portal.gateway.errors import StripeUnavailable
 from portal.practices import discounts, mirror, schedule_mirror, trials, unpaid_invoices
 
 
@@ -17,7 +18,12 @@ def read_first(event: dict) -> None:
     if practice is None:
         return
     if mirror.reads_subscription_first(practice, sub, event["created"]):
-        stripe_subscriptions.retrieve_subscription(sub["id"])
+        try:
+            stripe_subscriptions.retrieve_subscription(sub["id"])
+        except StripeUnavailable:
+            if mirror.is_stale(practice, event["created"], False):
+                raise  # an older state: it waits for Stripe (the event fails now, is sent again)
+            # Of the practice's own second: the handler takes the event's word, as before.
     schedule_id = schedule_mirror.schedule_to_read(practice, sub)
     if schedule_id and sub.get("status") not in mirror.ENDED_STATES:
         stripe_schedules.retrieve_schedule(schedule_id)
