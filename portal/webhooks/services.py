@@ -113,16 +113,29 @@ def receive_event(event: dict, payload: str) -> Outcome:
 #: (a worker killed with it taken, the broker emptied): the retry job sends it again. Sending one a
 #: worker still has is harmless: the claim makes the second run a no-op.
 STRANDED_AFTER = dt.timedelta(minutes=15)
+#: A failed one whose retries have not all run is stranded after this long: its next retry waited
+#: in a worker that died, or in a broker that lost it (recheck R3); the retries' backoff is far
+#: shorter. Each sending counts a try, so one that keeps failing stops at the retry limit.
+FAILED_STRANDED_AFTER = dt.timedelta(hours=1)
 STRANDED_BATCH = 500
 
 
 def resend_stranded(now: dt.datetime | None = None) -> int:
-    """Events still ``received`` ``STRANDED_AFTER`` after they came: to the workers again (applied
-    here without a queue); how many."""
-    cutoff = (now or utcnow()) - STRANDED_AFTER
+    """Events still ``received`` ``STRANDED_AFTER`` after they came, and failed ones with tries left
+    ``FAILED_STRANDED_AFTER`` after: to the workers again (applied here without a queue); how many."""
+    now = now or utcnow()
+    tries = int(current_app.config.get("JOB_MAX_RETRIES", 5)) + 1
+    lost = sa.and_(
+        WebhookEvent.status == EventStatus.RECEIVED, WebhookEvent.received_at < now - STRANDED_AFTER
+    )
+    retry_lost = sa.and_(
+        WebhookEvent.status == EventStatus.FAILED,
+        WebhookEvent.attempts < tries,
+        WebhookEvent.received_at < now - FAILED_STRANDED_AFTER,
+    )
     stranded = db.session.scalars(
         sa.select(WebhookEvent.id)
-        .where(WebhookEvent.status == EventStatus.RECEIVED, WebhookEvent.received_at < cutoff)
+        .where(sa.or_(lost, retry_lost))
         .order_by(WebhookEvent.id)
         .limit(STRANDED_BATCH)
     ).all()

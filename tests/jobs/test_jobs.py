@@ -113,6 +113,33 @@ def test_the_retry_job_applies_an_event_stored_but_never_applied_once(app, user,
     assert db.session.scalar(sa.select(PaymentMethod).where(PaymentMethod.stripe_id == "pm_stranded"))
 
 
+def test_the_retry_job_sends_again_a_failed_event_whose_retry_was_lost(app, user, sandbox):
+    """Recheck R3: a failed event's next retry waited in a worker killed meanwhile (or a broker that
+    lost it): after an hour the retry job sends it again, while it has tries left; one that used
+    them all is left to /admin/jobs and /admin/events."""
+    wallet.attach_card(wallet.user_wallet(user), "pm_card_visa")
+    card = payment_method("pm_retry_lost", user.stripe_customer_id, last4="1117")
+    event = make_event("payment_method.attached", card)
+    row_id = services.store_event(event, json.dumps(event))
+    spent = make_event("payment_method.attached", payment_method("pm_spent", user.stripe_customer_id))
+    spent_id = services.store_event(spent, json.dumps(spent))
+    for row, attempts in (
+        (db.session.get(WebhookEvent, row_id), 1),
+        (db.session.get(WebhookEvent, spent_id), 6),
+    ):
+        row.status, row.attempts, row.last_error = EventStatus.FAILED, attempts, "StripeUnavailable: down"
+    db.session.commit()
+    assert run_job(app, schedule.RETRY_PENDING).get()["stranded_events"] == 0  # its retry may still come
+
+    for row in db.session.scalars(sa.select(WebhookEvent)).all():
+        row.received_at -= dt.timedelta(hours=2)
+    db.session.commit()
+    assert run_job(app, schedule.RETRY_PENDING).get()["stranded_events"] == 1
+    db.session.expire_all()
+    assert db.session.get(WebhookEvent, row_id).status == EventStatus.PROCESSED
+    assert db.session.get(WebhookEvent, spent_id).status == EventStatus.FAILED  # its tries were all used
+
+
 def test_the_stale_order_job_gives_the_stock_back_once(app, user, sandbox):
     wallet.attach_card(wallet.user_wallet(user), "pm_card_visa")  # the buyer has a Stripe customer
     product = make_product(stock=4)
