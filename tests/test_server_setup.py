@@ -16,6 +16,12 @@ def test_make_run_uses_gunicorn_conf_py():
     assert "--config gunicorn.conf.py" in (ROOT / "Makefile").read_text()
 
 
+def test_make_run_gives_scheduled_jobs_its_own_address():
+    """Attack 19 A6: `make run PORT=7100` queued job emails linking to port 5000 (PORTAL_URL's default)."""
+    run_recipe = (ROOT / "Makefile").read_text().split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    assert "export PORTAL_URL=$${PORTAL_URL:-http://127.0.0.1:$(PORT)/}" in run_recipe
+
+
 def test_a_dozen_hung_stripe_actions_in_one_worker_leave_threads_for_pages(monkeypatch, tmp_path):
     for name in ("WEB_CONCURRENCY", "GUNICORN_THREADS", "DATABASE_POOL_SIZE"):
         monkeypatch.setenv(name, "")  # recorded, so the file's setdefault is undone after the test

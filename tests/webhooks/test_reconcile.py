@@ -147,6 +147,17 @@ def test_an_event_missing_from_the_inbox_is_listed_then_applied(runner, practice
     assert "missing event" not in again and "no drift" in again
 
 
+def test_an_event_of_a_type_the_portal_does_not_apply_is_no_drift(runner, practice, since, sandbox):
+    """Attack 19 A12: the products and prices `flask billing bootstrap` makes at Stripe (their events
+    never delivered, and nothing to apply) made a fresh install report "12 events missing" and email
+    the admins every night."""
+    client = sandbox.client()
+    product = client.v1.products.create({"name": "Made in the dashboard"})
+    client.v1.prices.create({"product": product.id, "unit_amount": 500, "currency": "usd"})
+    assert [e for e in sandbox.events("product.created") if e["created"] >= since]
+    assert "no drift" in reconcile(runner, since)
+
+
 def test_every_practice_is_compared_with_its_own_subscription_and_invoices(
     runner, practice, owner, sandbox, since
 ):
