@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 
 from stripe_sandbox import defaults
 from stripe_sandbox.app import SandboxRequestHandler, create_sandbox_app
-from stripe_sandbox.delivery import MODES
+from stripe_sandbox.delivery import MAX_CONCURRENCY, MODES
 
 
 @click.group(help="The Stripe sandbox: a stand-in for api.stripe.com and js.stripe.com.")
@@ -47,7 +47,7 @@ def _default_database() -> str:
 @click.option("--delivery-mode", type=click.Choice(MODES), default="ordered", show_default=True)
 @click.option(
     "--delivery-concurrency",
-    type=click.IntRange(1, 64),
+    type=click.IntRange(1, MAX_CONCURRENCY),
     default=lambda: int(os.environ.get("SANDBOX_DELIVERY_CONCURRENCY", "1")),
     show_default="1",
     help="Deliveries in flight at once; Stripe sends several [env SANDBOX_DELIVERY_CONCURRENCY].",

@@ -112,11 +112,10 @@ def delivery() -> Response | tuple[Response, int]:
     mode = data.get("mode")
     if mode is not None and not valid_mode(mode):
         return jsonify(error={"message": f"mode must be one of {MODES}"}), 400
-    concurrency = data.get("concurrency")
-    whole = isinstance(concurrency, int) and not isinstance(concurrency, bool)
-    if concurrency is not None and not (whole and 1 <= concurrency <= 64):
-        return jsonify(error={"message": "concurrency must be a whole number from 1 to 64"}), 400
-    sb.deliverer.configure(mode, data.get("delay_seconds"), concurrency)
+    try:
+        sb.deliverer.configure(mode, data.get("delay_seconds"), data.get("concurrency"))
+    except ValueError as refused:
+        return jsonify(error={"message": str(refused)}), 400
     if "max_attempts" in data:
         sb.deliverer.max_attempts = int(data["max_attempts"])
     if "retry_base_seconds" in data:

@@ -42,6 +42,8 @@ from stripe_sandbox.store import Store
 log = logging.getLogger("stripe_sandbox.delivery")
 
 MODES = ("ordered", "shuffled", "duplicates", "delayed")
+#: The most deliveries a sandbox keeps in flight (a thread each).
+MAX_CONCURRENCY = 64
 
 
 def valid_mode(mode: str) -> bool:
@@ -150,15 +152,15 @@ class Deliverer:
     def configure(
         self, mode: str | None = None, delay_seconds: float | None = None, concurrency: int | None = None
     ) -> None:
+        # Every value checked before any is set: a refused call changes nothing.
+        if mode is not None and not valid_mode(mode):
+            raise ValueError(f"unknown delivery mode {mode!r}")
+        delay = None if delay_seconds is None else float(delay_seconds)
+        in_flight = None if concurrency is None else _valid_concurrency(concurrency)
         with self._cond:
-            if mode is not None:
-                if not valid_mode(mode):
-                    raise ValueError(f"unknown delivery mode {mode!r}")
-                self.mode = mode
-            if delay_seconds is not None:
-                self.delay_seconds = float(delay_seconds)
-            if concurrency is not None:
-                self.concurrency = _valid_concurrency(concurrency)
+            self.mode = mode if mode is not None else self.mode
+            self.delay_seconds = delay if delay is not None else self.delay_seconds
+            self.concurrency = in_flight if in_flight is not None else self.concurrency
             self._cond.notify_all()
         if concurrency is not None and self._threads:
             self.start()  # more threads if it grew; a thread past the new number idles
@@ -334,8 +336,9 @@ class Deliverer:
             self._cond.notify_all()
 
 
-def _valid_concurrency(concurrency: int) -> int:
-    concurrency = int(concurrency)
-    if not 1 <= concurrency <= 64:
-        raise ValueError("concurrency must be 1 to 64")
+def _valid_concurrency(concurrency: object) -> int:
+    """A whole number of deliveries in flight, 1 to ``MAX_CONCURRENCY`` (not a bool, text or float)."""
+    whole = isinstance(concurrency, int) and not isinstance(concurrency, bool)
+    if not whole or not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise ValueError(f"concurrency must be a whole number from 1 to {MAX_CONCURRENCY}")
     return concurrency
