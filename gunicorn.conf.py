@@ -69,16 +69,18 @@ def _running(pid: int) -> bool:
 
 
 def _metrics_directory() -> None:
-    import glob
     import tempfile
 
     path = os.environ.get(METRICS_DIR_ENV)
     if path:
         os.makedirs(path, exist_ok=True)
-        for old in glob.glob(os.path.join(path, "gauge_live*_*.db")):
-            pid = os.path.basename(old).rsplit("_", 1)[1].removesuffix(".db")
-            if not pid.isdigit() or not _running(int(pid)):
-                os.remove(old)
+        # Imported once the directory is set: prometheus_client picks its kind of values at import.
+        from prometheus_client import multiprocess
+
+        pids = {name.rsplit("_", 1)[1].removesuffix(".db") for name in os.listdir(path) if "_" in name}
+        for pid in pids:
+            if pid.isdigit() and not _running(int(pid)):
+                multiprocess.mark_process_dead(int(pid), path)  # its live gauges; its counts stay
     else:
         os.environ[METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="portal-metrics-")
         _made_metrics_dir.append(os.environ[METRICS_DIR_ENV])

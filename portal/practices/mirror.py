@@ -178,11 +178,7 @@ def apply_subscription(obj: object, event_created: int, *, fresh: bool = False) 
             practice.stripe_subscription_id,
         )
         return practice
-    if (
-        not fresh
-        and reads_subscription_first(practice, sub, event_created)
-        and (current := _as_stripe_has_it(sub, older=is_stale(practice, event_created, False))) is not None
-    ):
+    if not fresh and (current := settled_by_stripe(practice, sub, event_created)) is not None:
         return apply_subscription(current, stripe_time(current), fresh=True)
     if is_stale(practice, event_created, fresh) or _goes_back(practice, sub.get("status"), event_created):
         log.info("ignoring stale subscription state practice_id=%s", practice.id)
@@ -273,16 +269,19 @@ def _disagrees(practice: Practice, sub: dict) -> bool:
     )
 
 
-def reads_subscription_first(practice: Practice, sub: dict, event_created: int) -> bool:
-    """Will ``apply_subscription`` read this subscription from Stripe? When the event's state says
-    something else than the practice holds and is older, or of the same second: Stripe's clock
-    counts whole seconds, so of two states of one second which is newer is unknown (attack 19 A15:
-    a switch's payment failed and the practice went Past due; the ``customer.subscription.updated``
-    of that second, taken before the failure, made it Active again for a moment, a "recovery" on
-    the numbers page). The webhook's read-first step asks too, so that read is made before the
-    event's transaction (``portal.gateway.read_first``) and the handler is served its answer."""
+def settled_by_stripe(practice: Practice, sub: dict, event_created: int) -> object | None:
+    """The subscription read from Stripe when the event's state says something else than the
+    practice holds and is older, or of the same second: Stripe's clock counts whole seconds, so of
+    two states of one second which is newer is unknown (attack 19 A15: a switch's payment failed and
+    the practice went Past due; the ``customer.subscription.updated`` of that second, taken before
+    the failure, made it Active again for a moment, a "recovery" on the numbers page). None when no
+    read is needed, or it settles nothing (``_as_stripe_has_it``). The webhook's read-first step
+    calls it too, so the read is made before the event's transaction
+    (``portal.gateway.read_first``) and the handler is served its answer, or its failure."""
     same_second_or_older = practice.stripe_state_at is not None and event_created <= practice.stripe_state_at
-    return same_second_or_older and _disagrees(practice, sub)
+    if not (same_second_or_older and _disagrees(practice, sub)):
+        return None
+    return _as_stripe_has_it(sub, older=is_stale(practice, event_created, False))
 
 
 def _as_stripe_has_it(sub: dict, *, older: bool) -> object | None:

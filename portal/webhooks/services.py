@@ -98,15 +98,17 @@ def receive_event(event: dict, payload: str) -> Outcome:
     soon as the event is stored; the row's claim keeps it once-only across workers and deliveries.
     """
     row_id = store_event(event, payload)
-    if handler_for(event["type"]) is None:
-        outcome = Outcome.IGNORED
-    elif queue_mode():
-        enqueue(PROCESS_WEBHOOK_EVENT, row_id)
-        outcome = Outcome.QUEUED
-    else:
-        outcome = process_event(row_id)
+    outcome = Outcome.IGNORED if handler_for(event["type"]) is None else _run_or_queue(row_id)
     record_webhook_event(event["type"], outcome)
     return outcome
+
+
+def _run_or_queue(row_id: int) -> Outcome:
+    """The stored event to a worker (queue mode), or applied here and now."""
+    if queue_mode():
+        enqueue(PROCESS_WEBHOOK_EVENT, row_id)
+        return Outcome.QUEUED
+    return process_event(row_id)
 
 
 #: An event stored this long ago and still waiting for its handler was lost on its way to a worker
@@ -141,10 +143,7 @@ def resend_stranded(now: dt.datetime | None = None) -> int:
     ).all()
     db.session.rollback()
     for row_id in stranded:
-        if queue_mode():
-            enqueue(PROCESS_WEBHOOK_EVENT, row_id)
-        else:
-            process_event(row_id)
+        _run_or_queue(row_id)
     if stranded:
         log.warning("webhook events resent after %s unapplied: %s", STRANDED_AFTER, len(stranded))
     return len(stranded)

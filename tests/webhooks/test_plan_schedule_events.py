@@ -320,19 +320,30 @@ def test_an_older_disagreeing_subscription_event_fails_fast_in_an_outage(sandbox
     assert db.session.get(Practice, practice.id).cancel_at_period_end is True
 
 
+def _same_second_before_cancel(sandbox, practice) -> dict:
+    """Stripe's snapshot of the cancellation's second taken before the change (it says no
+    cancellation), the practice holding that second's state: the cancellation applied, its stamp
+    that second (a later event of the subscription's set-up may not have moved it on)."""
+    cancelled = _cancel_event(sandbox, practice)
+    deliver([cancelled])
+    db.session.execute(
+        sa.update(Practice).where(Practice.id == practice.id).values(stripe_state_at=cancelled["created"])
+    )
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Practice, practice.id).cancel_at_period_end is True
+    before = json.loads(json.dumps(cancelled))
+    before["id"] = cancelled["id"] + "_before"
+    before["data"]["object"]["cancel_at_period_end"] = False
+    return before
+
+
 def test_a_same_second_event_that_disagrees_is_settled_by_stripe_not_applied(sandbox, practice):
     """Attack 19 A15: Stripe's ``created`` counts whole seconds, so of two states of one second which
     is newer is unknown; one taken before a change (here: before the cancellation) made the practice
     flap back. An event of the practice's own second that says something else is settled by reading
     the subscription from Stripe."""
-    cancelled = _cancel_event(sandbox, practice)
-    deliver([cancelled])
-    db.session.expire_all()
-    assert db.session.get(Practice, practice.id).cancel_at_period_end is True
-
-    before = json.loads(json.dumps(cancelled))  # Stripe's snapshot of that second, before the change
-    before["id"] = cancelled["id"] + "_before"
-    before["data"]["object"]["cancel_at_period_end"] = False
+    before = _same_second_before_cancel(sandbox, practice)
     assert receive_event(before, json.dumps(before)) is Outcome.PROCESSED
     db.session.expire_all()
     assert db.session.get(Practice, practice.id).cancel_at_period_end is True
@@ -346,11 +357,7 @@ def test_a_same_second_event_in_an_outage_is_taken_at_its_word_without_holding_t
     inside the event's transaction."""
     from portal.gateway import subscriptions as stripe_subscriptions
 
-    cancelled = _cancel_event(sandbox, practice)
-    deliver([cancelled])
-    before = json.loads(json.dumps(cancelled))
-    before["id"] = cancelled["id"] + "_before"
-    before["data"]["object"]["cancel_at_period_end"] = False
+    before = _same_second_before_cancel(sandbox, practice)
     watch = LockWatch(app, monkeypatch, outage=True, gateway=stripe_subscriptions)
     assert receive_event(before, json.dumps(before)) is Outcome.PROCESSED
     assert watch.locked == [False]  # one read, before the transaction

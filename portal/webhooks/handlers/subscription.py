@@ -4,26 +4,18 @@ from __future__ import annotations
 
 from portal.gateway import discounts as stripe_discounts
 from portal.gateway import schedules as stripe_schedules
-from portal.gateway import subscriptions as stripe_subscriptions
-from portal.gateway.errors import StripeUnavailable
 from portal.practices import discounts, mirror, schedule_mirror, trials, unpaid_invoices
 
 
 def read_first(event: dict) -> None:
-    """Before the event's transaction: the subscription (an older state that disagrees), the schedule
-    and the discounts ``changed`` reads from Stripe (``portal.gateway.read_first``), so an outage
-    never holds the database while Stripe is awaited."""
+    """Before the event's transaction: the subscription (a disagreeing state, older or of the same
+    second as the practice's), the schedule and the discounts ``changed`` reads from Stripe
+    (``portal.gateway.read_first``), so an outage never holds the database while Stripe is awaited."""
     sub = event["data"]["object"]
     practice = mirror.find_practice(sub.get("metadata"), sub.get("customer"), lock=False)
     if practice is None:
         return
-    if mirror.reads_subscription_first(practice, sub, event["created"]):
-        try:
-            stripe_subscriptions.retrieve_subscription(sub["id"])
-        except StripeUnavailable:
-            if mirror.is_stale(practice, event["created"], False):
-                raise  # an older state: it waits for Stripe (the event fails now, is sent again)
-            # Of the practice's own second: the handler takes the event's word, as before.
+    mirror.settled_by_stripe(practice, sub, event["created"])  # an older state waits for Stripe
     schedule_id = schedule_mirror.schedule_to_read(practice, sub)
     if schedule_id and sub.get("status") not in mirror.ENDED_STATES:
         stripe_schedules.retrieve_schedule(schedule_id)
