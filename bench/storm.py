@@ -4,8 +4,8 @@ Seeding is direct (in-process, no webhooks): the sandbox runs in this process on
 sandbox file with no webhook URL, each practice gets a customer, a card and a monthly subscription
 (its first invoice, with the onboarding fee, paid), and the portal's rows are written by its own
 mirror functions from those objects. Then the stack starts on the same files (the sandbox as its
-own process, delivering to a gunicorn-served portal) and the clock moves 31 days: every
-subscription renews at once and the sandbox delivers the events, ``DELIVERY_CONCURRENCY`` in
+own process, delivering to a gunicorn-served portal) and the clock moves to a day after the
+seeded renewal (the notices a day before it unmeasured): every subscription renews at once and the sandbox delivers the events, ``DELIVERY_CONCURRENCY`` in
 flight at once, as Stripe sends an endpoint several at a time.
 
 Figures: the webhook endpoint's answer time (p99, from gunicorn's access log: the server's time,
